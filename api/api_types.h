@@ -1,0 +1,79 @@
+// The request and response types every API handler sees.
+//
+// The cpprestsdk edge (server.cc) turns an http_request into an ApiRequest —
+// parsed path, query, JSON body, request id, caller context, microversion —
+// and an ApiResponse (or a Status, rendered as an OpenStack fault) back into
+// a reply. Handlers never see cpprestsdk types or exceptions.
+// Thread-safety: values, one per request.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace strata::api {
+
+// A negotiated microversion, e.g. 3.40.
+struct Microversion {
+  int major = 3;
+  int minor = 0;
+  bool AtLeast(int mj, int mn) const {
+    return major > mj || (major == mj && minor >= mn);
+  }
+  std::string ToString() const {
+    return std::to_string(major) + "." + std::to_string(minor);
+  }
+};
+
+// Who is calling (from the auth middleware).
+struct RequestContext {
+  std::string user_id;
+  std::string project_id;
+  std::vector<std::string> roles;
+  bool is_admin = false;
+  bool HasRole(const std::string& r) const;
+};
+
+struct ApiRequest {
+  std::string method;                        // GET, POST, …
+  std::string path;                          // decoded path, no query
+  std::vector<std::string> segments;         // path split on '/'
+  std::map<std::string, std::string> query;  // last value wins
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string raw_body;
+  nlohmann::json body;  // parsed JSON, null when there is no body
+  std::string request_id;
+  std::string base_url;  // scheme://host:port, for links
+  RequestContext ctx;
+  Microversion version;
+  std::map<std::string, std::string> params;  // {name} path parameters
+
+  std::string Header(const std::string& lower_name) const;
+  std::optional<std::string> Query(const std::string& name) const;
+};
+
+struct ApiResponse {
+  int status = 200;
+  nlohmann::json body;  // null: empty body
+  std::map<std::string, std::string> headers;
+
+  static ApiResponse Json(int status, nlohmann::json body) {
+    ApiResponse r;
+    r.status = status;
+    r.body = std::move(body);
+    return r;
+  }
+  static ApiResponse Empty(int status) {
+    ApiResponse r;
+    r.status = status;
+    return r;
+  }
+};
+
+using HandlerResult = Result<ApiResponse>;
+
+}  // namespace strata::api

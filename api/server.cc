@@ -1,0 +1,189 @@
+// The cpprestsdk edge. See server.h.
+#include "api/server.h"
+
+#include <cpprest/http_listener.h>
+#include <cpprest/uri.h>
+
+#include "api/faults.h"
+#include "api/microversion.h"
+#include "util/log.h"
+#include "util/time_util.h"
+#include "util/uuid.h"
+
+namespace strata::api {
+
+using web::http::http_request;
+using web::http::http_response;
+using web::http::experimental::listener::http_listener;
+
+struct ApiServer::Impl {
+  std::unique_ptr<http_listener> listener;
+};
+
+ApiServer::ApiServer(ServerOptions opts, std::unique_ptr<Authenticator> auth,
+                     Router router)
+    : impl_(std::make_unique<Impl>()),
+      opts_(std::move(opts)),
+      auth_(std::move(auth)),
+      router_(std::move(router)) {}
+
+ApiServer::~ApiServer() { Stop(); }
+
+namespace {
+
+ApiResponse Fault(int code, const std::string& msg) {
+  return ApiResponse::Json(code, FaultBody(code, msg));
+}
+
+ApiResponse FaultFor(const Status& s) {
+  int code = HttpStatusFor(s);
+  std::string msg = s.message();
+  if (code >= 500 && code != 501 && code != 503)
+    msg = "The server has either erred or is incapable of performing the "
+          "requested operation: " + msg;
+  return Fault(code, msg);
+}
+
+bool IsVolumeApi(const ApiRequest& req) {
+  return !req.segments.empty() && req.segments[0] == "v3";
+}
+
+// Fills an ApiRequest from cpprestsdk's request; false → reply already set.
+bool Translate(http_request& in, const ServerOptions& opts, ApiRequest* out,
+               ApiResponse* fail) {
+  out->method = in.method();
+  out->path = web::uri::decode(in.relative_uri().path());
+  out->segments = SplitPath(out->path);
+  for (const auto& [k, v] : web::uri::split_query(in.relative_uri().query()))
+    out->query[web::uri::decode(k)] = web::uri::decode(v);
+  for (const auto& [k, v] : in.headers()) {
+    std::string lower = k;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(c));
+    out->headers[lower] = v;
+  }
+  std::string host = out->Header("host");
+  out->base_url = "http://" + (host.empty() ? opts.host + ":" +
+                                                  std::to_string(opts.port)
+                                            : host);
+  auto len = in.headers().content_length();
+  if (len > opts.max_body) {
+    *fail = Fault(413, "Request is too large: the body may be at most " +
+                           std::to_string(opts.max_body) + " bytes.");
+    return false;
+  }
+  std::vector<unsigned char> body = in.extract_vector().get();
+  if (body.size() > opts.max_body) {
+    *fail = Fault(413, "Request is too large: the body may be at most " +
+                           std::to_string(opts.max_body) + " bytes.");
+    return false;
+  }
+  out->raw_body.assign(body.begin(), body.end());
+  if (!out->raw_body.empty()) {
+    std::string ct = out->Header("content-type");
+    if (!ct.empty() && ct.find("json") == std::string::npos) {
+      *fail = Fault(415, "Unsupported Content-Type " + ct);
+      return false;
+    }
+    out->body = nlohmann::json::parse(out->raw_body, nullptr, false);
+    if (out->body.is_discarded()) {
+      *fail = Fault(400, "Malformed request body: not valid JSON.");
+      return false;
+    }
+  }
+  // "/v3/{project_id}/…" → "/v3/…" with params["project_id"].
+  if (out->segments.size() >= 2 && out->segments[0] == "v3" &&
+      !opts.v3_collections.count(out->segments[1])) {
+    out->params["project_id"] = out->segments[1];
+    out->segments.erase(out->segments.begin() + 1);
+  }
+  return true;
+}
+
+}  // namespace
+
+ApiResponse ApiServer::Handle(ApiRequest& req) {
+  bool discovery = req.method == "GET" &&
+                   (req.segments.empty() ||
+                    (req.segments.size() == 1 && req.segments[0] == "v3"));
+  if (IsVolumeApi(req) && !discovery) {
+    auto v = NegotiateVersion(req, VolumeVersions());
+    if (!v.ok())
+      return Fault(v.status().code() == StatusCode::kNotSupported ? 406 : 400,
+                   v.status().message());
+    req.version = *v;
+  }
+  if (!discovery) {
+    auto ctx = auth_->Authenticate(req);
+    if (!ctx.ok()) return FaultFor(ctx.status());
+    req.ctx = *ctx;
+    auto url_project = req.params.find("project_id");
+    if (url_project != req.params.end() &&
+        url_project->second != req.ctx.project_id)
+      return Fault(400, "Malformed request URL: URL's project_id '" +
+                            url_project->second +
+                            "' doesn't match Context's project_id '" +
+                            req.ctx.project_id + "'");
+  }
+  auto res = router_.Dispatch(req);
+  if (!res.ok()) return FaultFor(res.status());
+  if (res->status == 405)
+    return Fault(405, "The method " + req.method +
+                          " is not allowed for this resource.");
+  return *res;
+}
+
+Status ApiServer::Start() {
+  std::string url = "http://" + opts_.host + ":" + std::to_string(opts_.port);
+  try {
+    impl_->listener = std::make_unique<http_listener>(url);
+    impl_->listener->support([this](http_request in) {
+      ApiRequest req;
+      ApiResponse resp;
+      req.request_id = "req-" + NewUuid();
+      int64_t t0 = MonotonicMicros();
+      try {
+        if (Translate(in, opts_, &req, &resp)) resp = Handle(req);
+      } catch (const std::exception& e) {
+        LogError(req.request_id + " unhandled exception: " + e.what());
+        resp = Fault(500, "The server has either erred or is incapable of "
+                          "performing the requested operation.");
+      }
+      http_response out(static_cast<web::http::status_code>(resp.status));
+      out.headers().add("x-openstack-request-id", req.request_id);
+      if (IsVolumeApi(req)) {
+        out.headers().add("OpenStack-API-Version",
+                          "volume " + req.version.ToString());
+        out.headers().add("Vary", "OpenStack-API-Version");
+      }
+      for (const auto& [k, v] : resp.headers) out.headers().add(k, v);
+      if (!resp.body.is_null())
+        out.set_body(resp.body.dump(), "application/json");
+      LogInfo(req.request_id + " " + req.method + " " + req.path + " " +
+              std::to_string(resp.status) + " " +
+              std::to_string((MonotonicMicros() - t0) / 1000) + "ms");
+      try {
+        in.reply(out).wait();
+      } catch (const std::exception& e) {
+        LogWarning(req.request_id + " reply failed: " + e.what());
+      }
+    });
+    impl_->listener->open().wait();
+  } catch (const std::exception& e) {
+    impl_->listener.reset();
+    return Status::Unavailable("cannot listen on " + opts_.host + ":" +
+                                   std::to_string(opts_.port) + ": " + e.what(),
+                               false);
+  }
+  return Status::OK();
+}
+
+void ApiServer::Stop() {
+  if (!impl_ || !impl_->listener) return;
+  try {
+    impl_->listener->close().wait();
+  } catch (const std::exception&) {
+  }
+  impl_->listener.reset();
+}
+
+}  // namespace strata::api

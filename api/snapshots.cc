@@ -1,0 +1,212 @@
+// Cinder v3 snapshots: create (202), list, detail, show, update, delete,
+// metadata, and the os-reset_status / os-update_snapshot_status /
+// os-force_delete actions. Another project's snapshot is a 404, never a 403.
+#include "api/body.h"
+#include "api/handlers.h"
+#include "api/list_params.h"
+#include "api/views.h"
+#include "util/time_util.h"
+#include "util/uuid.h"
+
+namespace strata::api {
+namespace {
+
+const std::set<std::string> kSnapshotStatuses = {
+    "creating", "available", "backing-up", "deleting", "deleted", "error",
+    "error_deleting", "unmanaging", "restoring", "updating"};
+
+// The caller's snapshot, or 404.
+Result<db::SnapshotRecord> LoadSnapshot(engine::Engine* e,
+                                        const ApiRequest& req) {
+  const std::string& id = req.params.at("id");
+  auto s = e->catalog()->GetSnapshot(id);
+  if (!s.ok() || s->hidden ||
+      (s->project_id != req.ctx.project_id && !req.ctx.is_admin))
+    return Status::NotFound("Snapshot " + id + " could not be found.");
+  return s;
+}
+
+HandlerResult List(engine::Engine* e, ApiRequest& req, bool detail) {
+  STRATA_ASSIGN_OR_RETURN(
+      db::ListQuery q,
+      ParseListQuery(req, {"name", "status", "volume_id", "project_id"}));
+  STRATA_ASSIGN_OR_RETURN(auto page, e->catalog()->ListSnapshots(q));
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& s : page.rows) items.push_back(SnapshotView(req, s, detail));
+  nlohmann::json body = {{"snapshots", items}};
+  if (page.more && !page.rows.empty())
+    body["snapshots_links"] = NextLink(
+        req, detail ? "snapshots/detail" : "snapshots", page.rows.back().id);
+  if (req.version.AtLeast(3, 45) && req.Query("with_count") &&
+      (*req.Query("with_count") == "true" || *req.Query("with_count") == "1"))
+    body["count"] = page.total;
+  return ApiResponse::Json(200, body);
+}
+
+HandlerResult Create(engine::Engine* e, ApiRequest& req) {
+  STRATA_ASSIGN_OR_RETURN(const nlohmann::json* b,
+                          RequireObject(req.body, "snapshot"));
+  STRATA_ASSIGN_OR_RETURN(std::string volume_id,
+                          RequireString(*b, "volume_id", 36));
+  STRATA_ASSIGN_OR_RETURN(auto name, OptString(*b, "name"));
+  if (!name) {
+    STRATA_ASSIGN_OR_RETURN(name, OptString(*b, "display_name"));
+  }
+  STRATA_ASSIGN_OR_RETURN(auto desc, OptString(*b, "description"));
+  if (!desc) {
+    STRATA_ASSIGN_OR_RETURN(desc, OptString(*b, "display_description"));
+  }
+  STRATA_ASSIGN_OR_RETURN(bool force, OptBool(*b, "force", false));
+  (void)force;  // quiet disks need no force; live ones are snapshotted live
+  STRATA_ASSIGN_OR_RETURN(db::Metadata md, OptMetadata(*b, "metadata"));
+  auto vol = e->catalog()->GetVolume(volume_id);
+  if (!vol.ok() || (vol->project_id != req.ctx.project_id && !req.ctx.is_admin))
+    return Status::NotFound("Volume " + volume_id + " could not be found.");
+  engine::CreateSnapshotRequest cr{req.ctx.project_id, req.ctx.user_id,
+                                   volume_id, name.value_or(""),
+                                   desc.value_or(""), md};
+  cr.project_id = vol->project_id;  // an admin snapshots into the owner's
+  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, e->CreateSnapshot(cr));
+  return ApiResponse::Json(202, {{"snapshot", SnapshotView(req, s, true)}});
+}
+
+HandlerResult Update(engine::Engine* e, ApiRequest& req) {
+  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, LoadSnapshot(e, req));
+  STRATA_ASSIGN_OR_RETURN(const nlohmann::json* b,
+                          RequireObject(req.body, "snapshot"));
+  STRATA_ASSIGN_OR_RETURN(auto name, OptString(*b, "name"));
+  STRATA_ASSIGN_OR_RETURN(auto dname, OptString(*b, "display_name"));
+  STRATA_ASSIGN_OR_RETURN(auto desc, OptString(*b, "description"));
+  STRATA_ASSIGN_OR_RETURN(auto ddesc, OptString(*b, "display_description"));
+  if (!name) name = dname;
+  if (!desc) desc = ddesc;
+  if (!name && !desc)
+    return Status::InvalidArgument(
+        "Must specify name or description to update a snapshot.");
+  STRATA_RETURN_IF_ERROR(
+      e->catalog()->ModifySnapshot(s.id, [&](db::SnapshotRecord& cur) {
+        if (name) cur.name = *name;
+        if (desc) cur.description = *desc;
+        return Status::OK();
+      }));
+  STRATA_ASSIGN_OR_RETURN(s, e->catalog()->GetSnapshot(s.id));
+  return ApiResponse::Json(200, {{"snapshot", SnapshotView(req, s, true)}});
+}
+
+// Metadata: replace (PUT) or merge (POST) the whole set.
+HandlerResult SetMetadata(engine::Engine* e, ApiRequest& req, bool replace) {
+  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, LoadSnapshot(e, req));
+  if (!req.body.is_object() || !req.body.contains("metadata"))
+    return Status::InvalidArgument("Malformed request body: 'metadata' missing.");
+  STRATA_ASSIGN_OR_RETURN(db::Metadata md, OptMetadata(req.body, "metadata"));
+  db::Metadata result;
+  STRATA_RETURN_IF_ERROR(
+      e->catalog()->ModifySnapshot(s.id, [&](db::SnapshotRecord& cur) {
+        if (replace) cur.metadata.clear();
+        for (auto& [k, v] : md) cur.metadata[k] = v;
+        result = cur.metadata;
+        return Status::OK();
+      }));
+  return ApiResponse::Json(200, {{"metadata", result}});
+}
+
+HandlerResult SetMetadataItem(engine::Engine* e, ApiRequest& req) {
+  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, LoadSnapshot(e, req));
+  const std::string& key = req.params.at("key");
+  STRATA_ASSIGN_OR_RETURN(const nlohmann::json* meta,
+                          RequireObject(req.body, "meta"));
+  if (meta->size() != 1 || !meta->contains(key))
+    return Status::InvalidArgument(
+        "Request body and URI mismatch: 'meta' must hold exactly the key in "
+        "the URL.");
+  STRATA_ASSIGN_OR_RETURN(db::Metadata md, OptMetadata(req.body, "meta"));
+  STRATA_RETURN_IF_ERROR(
+      e->catalog()->ModifySnapshot(s.id, [&](db::SnapshotRecord& cur) {
+        cur.metadata[key] = md[key];
+        return Status::OK();
+      }));
+  return ApiResponse::Json(200, {{"meta", {{key, md[key]}}}});
+}
+
+HandlerResult MetadataItem(engine::Engine* e, ApiRequest& req, bool remove) {
+  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, LoadSnapshot(e, req));
+  const std::string& key = req.params.at("key");
+  if (!s.metadata.count(key))
+    return Status::NotFound("Metadata item was not found");
+  if (!remove)
+    return ApiResponse::Json(200, {{"meta", {{key, s.metadata[key]}}}});
+  STRATA_RETURN_IF_ERROR(
+      e->catalog()->ModifySnapshot(s.id, [&](db::SnapshotRecord& cur) {
+        cur.metadata.erase(key);
+        return Status::OK();
+      }));
+  return ApiResponse::Empty(200);
+}
+
+HandlerResult Action(engine::Engine* e, ApiRequest& req) {
+  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, LoadSnapshot(e, req));
+  if (!req.body.is_object() || req.body.size() != 1)
+    return Status::InvalidArgument("Malformed request body: one action expected.");
+  const std::string action = req.body.begin().key();
+  const nlohmann::json& arg = req.body.begin().value();
+  if (action == "os-force_delete") {
+    if (!req.ctx.is_admin)
+      return Status::PermissionDenied("Policy doesn't allow os-force_delete.");
+    STRATA_RETURN_IF_ERROR(e->DeleteSnapshot(s.id, /*force=*/true));
+    return ApiResponse::Empty(202);
+  }
+  if (action == "os-reset_status" || action == "os-update_snapshot_status") {
+    if (action == "os-reset_status" && !req.ctx.is_admin)
+      return Status::PermissionDenied("Policy doesn't allow os-reset_status.");
+    if (!arg.is_object())
+      return Status::InvalidArgument("Malformed request body: " + action);
+    STRATA_ASSIGN_OR_RETURN(std::string status, RequireString(arg, "status"));
+    if (!kSnapshotStatuses.count(status))
+      return Status::InvalidArgument("Invalid status: " + status);
+    int progress = s.progress;
+    STRATA_ASSIGN_OR_RETURN(auto prog, OptString(arg, "progress", 8));
+    if (prog) progress = std::atoi(prog->c_str());
+    STRATA_RETURN_IF_ERROR(e->catalog()->SetSnapshotStatus(s.id, status, progress));
+    return ApiResponse::Empty(202);
+  }
+  return Status::InvalidArgument("Invalid action: " + action);
+}
+
+}  // namespace
+
+void AddSnapshotRoutes(Router& r, engine::Engine* e) {
+  r.Add("GET", "/v3/snapshots",
+        [e](ApiRequest& q) { return List(e, q, false); });
+  r.Add("GET", "/v3/snapshots/detail",
+        [e](ApiRequest& q) { return List(e, q, true); });
+  r.Add("POST", "/v3/snapshots", [e](ApiRequest& q) { return Create(e, q); });
+  r.Add("GET", "/v3/snapshots/{id}", [e](ApiRequest& q) -> HandlerResult {
+    STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, LoadSnapshot(e, q));
+    return ApiResponse::Json(200, {{"snapshot", SnapshotView(q, s, true)}});
+  });
+  r.Add("PUT", "/v3/snapshots/{id}", [e](ApiRequest& q) { return Update(e, q); });
+  r.Add("DELETE", "/v3/snapshots/{id}", [e](ApiRequest& q) -> HandlerResult {
+    STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, LoadSnapshot(e, q));
+    STRATA_RETURN_IF_ERROR(e->DeleteSnapshot(s.id, false));
+    return ApiResponse::Empty(202);
+  });
+  r.Add("POST", "/v3/snapshots/{id}/action",
+        [e](ApiRequest& q) { return Action(e, q); });
+  r.Add("GET", "/v3/snapshots/{id}/metadata",
+        [e](ApiRequest& q) -> HandlerResult {
+          STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, LoadSnapshot(e, q));
+          return ApiResponse::Json(200, {{"metadata", s.metadata}});
+        });
+  r.Add("POST", "/v3/snapshots/{id}/metadata",
+        [e](ApiRequest& q) { return SetMetadata(e, q, false); });
+  r.Add("PUT", "/v3/snapshots/{id}/metadata",
+        [e](ApiRequest& q) { return SetMetadata(e, q, true); });
+  r.Add("GET", "/v3/snapshots/{id}/metadata/{key}",
+        [e](ApiRequest& q) { return MetadataItem(e, q, false); });
+  r.Add("PUT", "/v3/snapshots/{id}/metadata/{key}",
+        [e](ApiRequest& q) { return SetMetadataItem(e, q); });
+  r.Add("DELETE", "/v3/snapshots/{id}/metadata/{key}",
+        [e](ApiRequest& q) { return MetadataItem(e, q, true); });
+}
+
+}  // namespace strata::api

@@ -1,0 +1,44 @@
+// Version discovery: GET / (300) and GET /v3/ (200), as Cinder answers them.
+// cinderclient reads these before anything else.
+#include "api/handlers.h"
+#include "api/microversion.h"
+
+namespace strata::api {
+namespace {
+
+nlohmann::json V3Version(const ApiRequest& req) {
+  const auto& r = VolumeVersions();
+  return {
+      {"id", "v3.0"},
+      {"status", "CURRENT"},
+      {"version", r.max.ToString()},
+      {"min_version", r.min.ToString()},
+      {"updated", "2023-08-31T00:00:00Z"},
+      {"links",
+       {{{"rel", "describedby"},
+         {"type", "text/html"},
+         {"href", "https://docs.openstack.org/"}},
+        {{"rel", "self"}, {"href", req.base_url + "/v3/"}}}},
+      {"media-types",
+       {{{"base", "application/json"},
+         {"type", "application/vnd.openstack.volume+json;version=3"}}}},
+  };
+}
+
+}  // namespace
+
+void AddVersionRoutes(Router& r) {
+  r.Add("GET", "/", [](ApiRequest& req) -> HandlerResult {
+    return ApiResponse::Json(300, {{"versions", {V3Version(req)}}});
+  });
+  r.Add("GET", "/v3", [](ApiRequest& req) -> HandlerResult {
+    return ApiResponse::Json(200, {{"versions", {V3Version(req)}}});
+  });
+}
+
+std::set<std::string> V3Collections() {
+  return {"volumes", "snapshots", "os-volume-manage", "manageable_volumes",
+          "limits", "extensions"};
+}
+
+}  // namespace strata::api

@@ -1,0 +1,94 @@
+// Cinder-shaped JSON views. See views.h.
+#include "api/views.h"
+
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "util/time_util.h"
+
+namespace strata::api {
+
+std::string BackendHost() {
+  char buf[256] = "localhost";
+  gethostname(buf, sizeof buf - 1);
+  return std::string(buf) + "@strata#strata";
+}
+
+nlohmann::json SnapshotView(const ApiRequest& req, const db::SnapshotRecord& s,
+                            bool detail) {
+  nlohmann::json j = {
+      {"id", s.id},
+      {"name", s.name},
+      {"description", s.description},
+      {"volume_id", s.volume_id},
+      {"status", s.status},
+      {"size", engine::SizeGiB(s.virtual_size)},
+      {"metadata", s.metadata},
+      {"created_at", FormatIsoMicros(s.created_at)},
+      {"updated_at", FormatIsoMicros(s.updated_at)},
+  };
+  if (req.version.AtLeast(3, 14)) j["group_snapshot_id"] = nullptr;
+  if (req.version.AtLeast(3, 41)) j["user_id"] = s.user_id;
+  if (req.version.AtLeast(3, 65)) j["consumes_quota"] = true;
+  if (detail) {
+    j["os-extended-snapshot-attributes:progress"] =
+        std::to_string(s.progress) + "%";
+    j["os-extended-snapshot-attributes:project_id"] = s.project_id;
+    j["os-strata:parent_id"] =
+        s.parent_id ? nlohmann::json(*s.parent_id) : nlohmann::json(nullptr);
+    j["os-strata:stored_bytes"] = s.layer_bytes;
+    j["os-strata:sha256"] =
+        s.sha256 ? nlohmann::json(*s.sha256) : nlohmann::json(nullptr);
+    j["os-strata:covers"] = s.covers;
+    if (!s.error.empty()) j["os-strata:error"] = s.error;
+  }
+  return j;
+}
+
+nlohmann::json VolumeView(const ApiRequest& req, const db::VolumeRecord& v,
+                          bool detail) {
+  std::string self = req.base_url + "/v3/" + v.project_id + "/volumes/" + v.id;
+  nlohmann::json links = nlohmann::json::array(
+      {{{"href", self}, {"rel", "self"}},
+       {{"href", req.base_url + "/" + v.project_id + "/volumes/" + v.id},
+        {"rel", "bookmark"}}});
+  if (!detail) return {{"id", v.id}, {"name", v.name}, {"links", links}};
+  nlohmann::json j = {
+      {"id", v.id},
+      {"name", v.name},
+      {"description", v.description},
+      {"status", v.status},
+      {"size", engine::SizeGiB(v.virtual_size)},
+      {"availability_zone", "nova"},
+      {"created_at", FormatIsoMicros(v.created_at)},
+      {"updated_at", FormatIsoMicros(v.updated_at)},
+      {"attachments", nlohmann::json::array()},
+      {"volume_type", "strata"},
+      {"snapshot_id", nullptr},
+      {"source_volid", nullptr},
+      {"metadata", v.metadata},
+      {"bootable", v.bootable ? "true" : "false"},
+      {"encrypted", false},
+      {"multiattach", false},
+      {"replication_status", nullptr},
+      {"consistencygroup_id", nullptr},
+      {"user_id", v.user_id},
+      {"links", links},
+      {"os-vol-host-attr:host", BackendHost()},
+      {"os-vol-tenant-attr:tenant_id", v.project_id},
+      {"os-vol-mig-status-attr:migstat", nullptr},
+      {"os-vol-mig-status-attr:name_id", nullptr},
+      {"os-strata:head_snapshot_id", v.head_snapshot_id
+                                         ? nlohmann::json(*v.head_snapshot_id)
+                                         : nlohmann::json(nullptr)},
+  };
+  if (req.ctx.is_admin) j["os-strata:path"] = v.path;  // host paths: admins only
+  if (req.version.AtLeast(3, 13)) j["group_id"] = nullptr;
+  if (req.version.AtLeast(3, 21)) j["provider_id"] = nullptr;
+  if (req.version.AtLeast(3, 48)) j["shared_targets"] = false;
+  if (req.version.AtLeast(3, 61)) j["cluster_name"] = nullptr;
+  if (req.version.AtLeast(3, 65)) j["consumes_quota"] = true;
+  return j;
+}
+
+}  // namespace strata::api

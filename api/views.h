@@ -1,0 +1,21 @@
+// JSON views of volumes and snapshots as Cinder v3 renders them, per
+// microversion (group_snapshot_id ≥ 3.14, user_id ≥ 3.41, consumes_quota ≥
+// 3.65, …). Strata-specific facts appear only under "os-strata:" keys.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "api/api_types.h"
+#include "db/records.h"
+
+namespace strata::api {
+
+nlohmann::json SnapshotView(const ApiRequest& req, const db::SnapshotRecord& s,
+                            bool detail);
+nlohmann::json VolumeView(const ApiRequest& req, const db::VolumeRecord& v,
+                          bool detail);
+// "<hostname>@strata#strata", Cinder's host@backend#pool form.
+std::string BackendHost();
+
+}  // namespace strata::api

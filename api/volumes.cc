@@ -1,0 +1,128 @@
+// Cinder v3 volumes as Strata manages them: list, detail, show; adoption of
+// an existing qcow2 disk through Cinder's manage-existing API
+// (POST /os-volume-manage, POST /manageable_volumes, {"volume": {"host",
+// "ref": {"source-name": "/path"}, …}}); and the volume actions revert
+// (≥ 3.40, to ANY available snapshot — Cinder allows only the latest),
+// os-unmanage and os-reset_status.
+#include "api/body.h"
+#include "api/handlers.h"
+#include "api/list_params.h"
+#include "api/views.h"
+
+namespace strata::api {
+namespace {
+
+const std::set<std::string> kVolumeStatuses = {
+    "available", "in-use", "error", "reverting", "maintenance", "deleting",
+    "error_deleting", "creating"};
+
+Result<db::VolumeRecord> LoadVolume(engine::Engine* e, const ApiRequest& req) {
+  const std::string& id = req.params.at("id");
+  auto v = e->catalog()->GetVolume(id);
+  if (!v.ok() || (v->project_id != req.ctx.project_id && !req.ctx.is_admin))
+    return Status::NotFound("Volume " + id + " could not be found.");
+  return v;
+}
+
+HandlerResult List(engine::Engine* e, ApiRequest& req, bool detail) {
+  STRATA_ASSIGN_OR_RETURN(db::ListQuery q,
+                          ParseListQuery(req, {"name", "status", "bootable"}));
+  STRATA_ASSIGN_OR_RETURN(auto page, e->catalog()->ListVolumes(q));
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& v : page.rows) items.push_back(VolumeView(req, v, detail));
+  nlohmann::json body = {{"volumes", items}};
+  if (page.more && !page.rows.empty())
+    body["volumes_links"] = NextLink(req, detail ? "volumes/detail" : "volumes",
+                                     page.rows.back().id);
+  if (req.version.AtLeast(3, 45) && req.Query("with_count") &&
+      (*req.Query("with_count") == "true" || *req.Query("with_count") == "1"))
+    body["count"] = page.total;
+  return ApiResponse::Json(200, body);
+}
+
+HandlerResult Manage(engine::Engine* e, ApiRequest& req) {
+  STRATA_ASSIGN_OR_RETURN(const nlohmann::json* b,
+                          RequireObject(req.body, "volume"));
+  STRATA_ASSIGN_OR_RETURN(const nlohmann::json* ref, RequireObject(*b, "ref"));
+  STRATA_ASSIGN_OR_RETURN(std::string path,
+                          RequireString(*ref, "source-name", 4096));
+  if (!b->contains("host") && !b->contains("cluster"))
+    return Status::InvalidArgument(
+        "Missing required element 'host' in request body.");
+  engine::ManageRequest mr;
+  mr.project_id = req.ctx.project_id;
+  mr.user_id = req.ctx.user_id;
+  mr.source_path = path;
+  STRATA_ASSIGN_OR_RETURN(auto name, OptString(*b, "name"));
+  STRATA_ASSIGN_OR_RETURN(auto desc, OptString(*b, "description"));
+  mr.name = name.value_or("");
+  mr.description = desc.value_or("");
+  STRATA_ASSIGN_OR_RETURN(mr.bootable, OptBool(*b, "bootable", false));
+  STRATA_ASSIGN_OR_RETURN(mr.metadata, OptMetadata(*b, "metadata"));
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord v, e->ManageVolume(mr));
+  return ApiResponse::Json(202, {{"volume", VolumeView(req, v, true)}});
+}
+
+HandlerResult Action(engine::Engine* e, ApiRequest& req) {
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord v, LoadVolume(e, req));
+  if (!req.body.is_object() || req.body.size() != 1)
+    return Status::InvalidArgument("Malformed request body: one action expected.");
+  const std::string action = req.body.begin().key();
+  const nlohmann::json& arg = req.body.begin().value();
+  if (action == "revert") {
+    if (!req.version.AtLeast(3, 40))
+      return Status::NotFound("The revert action needs microversion 3.40 or "
+                              "later (OpenStack-API-Version: volume 3.40).");
+    if (!arg.is_object())
+      return Status::InvalidArgument("Malformed request body: revert");
+    STRATA_ASSIGN_OR_RETURN(std::string snap_id,
+                            RequireString(arg, "snapshot_id", 36));
+    auto s = e->catalog()->GetSnapshot(snap_id);
+    if (!s.ok() || s->hidden ||
+        (s->project_id != req.ctx.project_id && !req.ctx.is_admin))
+      return Status::NotFound("Snapshot " + snap_id + " could not be found.");
+    STRATA_RETURN_IF_ERROR(e->RevertVolume(v.id, snap_id));
+    return ApiResponse::Empty(202);
+  }
+  if (action == "os-unmanage") {
+    STRATA_RETURN_IF_ERROR(e->UnmanageVolume(v.id));
+    return ApiResponse::Empty(202);
+  }
+  if (action == "os-reset_status") {
+    if (!req.ctx.is_admin)
+      return Status::PermissionDenied("Policy doesn't allow os-reset_status.");
+    if (!arg.is_object())
+      return Status::InvalidArgument("Malformed request body: os-reset_status");
+    STRATA_ASSIGN_OR_RETURN(auto status, OptString(arg, "status"));
+    if (status && !kVolumeStatuses.count(*status))
+      return Status::InvalidArgument("Invalid status: " + *status);
+    if (status)
+      STRATA_RETURN_IF_ERROR(
+          e->catalog()->ModifyVolume(v.id, [&](db::VolumeRecord& cur) {
+            cur.status = *status;
+            return Status::OK();
+          }));
+    return ApiResponse::Empty(202);
+  }
+  return Status::InvalidArgument("Invalid action: " + action);
+}
+
+}  // namespace
+
+void AddVolumeRoutes(Router& r, engine::Engine* e) {
+  r.Add("GET", "/v3/volumes", [e](ApiRequest& q) { return List(e, q, false); });
+  r.Add("GET", "/v3/volumes/detail",
+        [e](ApiRequest& q) { return List(e, q, true); });
+  r.Add("GET", "/v3/volumes/{id}", [e](ApiRequest& q) -> HandlerResult {
+    STRATA_ASSIGN_OR_RETURN(db::VolumeRecord v, LoadVolume(e, q));
+    return ApiResponse::Json(200, {{"volume", VolumeView(q, v, true)}});
+  });
+  r.Add("POST", "/v3/volumes/{id}/action",
+        [e](ApiRequest& q) { return Action(e, q); });
+  r.Add("POST", "/v3/os-volume-manage",
+        [e](ApiRequest& q) { return Manage(e, q); });
+  r.Add("POST", "/v3/manageable_volumes",
+        [e](ApiRequest& q) { return Manage(e, q); });
+}
+
+}  // namespace strata::api

@@ -1,0 +1,144 @@
+// stratad configuration parsing. See daemon_config.h.
+#include "daemon/daemon_config.h"
+
+#include <map>
+#include <sstream>
+
+#include "util/ini_config.h"
+
+namespace strata::daemon {
+namespace {
+
+Status ParseListen(const std::string& v, DaemonConfig* c) {
+  size_t colon = v.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == v.size())
+    return Status::InvalidArgument("--listen wants HOST:PORT, got '" + v + "'");
+  std::string port = v.substr(colon + 1);
+  if (port.find_first_not_of("0123456789") != std::string::npos ||
+      port.size() > 5 || std::stoi(port) < 1 || std::stoi(port) > 65535)
+    return Status::InvalidArgument("bad port in --listen '" + v + "'");
+  c->listen_host = v.substr(0, colon);
+  c->listen_port = std::stoi(port);
+  return Status::OK();
+}
+
+Result<uint64_t> ParseUint(const std::string& key, const std::string& v) {
+  if (v.empty() || v.size() > 18 ||
+      v.find_first_not_of("0123456789") != std::string::npos)
+    return Status::InvalidArgument(key + " must be a non-negative integer, got '" +
+                                   v + "'");
+  return std::stoull(v);
+}
+
+std::vector<std::string> SplitList(const std::string& v) {
+  std::vector<std::string> out;
+  std::stringstream ss(v);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+// Applies one ini section.key (both from the file and from flags).
+Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
+  if (key == "api.listen") return ParseListen(v, c);
+  if (key == "DEFAULT.state_dir") {
+    c->state_dir = v;
+  } else if (key == "auth.strategy") {
+    if (v != "noauth")
+      return Status::InvalidArgument("[auth] strategy '" + v +
+                                     "' is not supported (noauth)");
+    c->auth_strategy = v;
+  } else if (key == "store.url") {
+    c->store_spec = v;
+  } else if (key == "engine.manage_dirs") {
+    c->manage_dirs = SplitList(v);
+  } else if (key == "engine.overlay_cluster_size") {
+    STRATA_ASSIGN_OR_RETURN(c->overlay_cluster_size, ParseUint(key, v));
+  } else if (key == "engine.workers") {
+    STRATA_ASSIGN_OR_RETURN(uint64_t n, ParseUint(key, v));
+    if (n < 1 || n > 64) return Status::InvalidArgument(key + " must be 1..64");
+    c->workers = static_cast<int>(n);
+  } else if (key == "engine.upload_attempts") {
+    STRATA_ASSIGN_OR_RETURN(uint64_t n, ParseUint(key, v));
+    if (n < 1 || n > 20) return Status::InvalidArgument(key + " must be 1..20");
+    c->upload_attempts = static_cast<int>(n);
+  } else if (key == "api.max_body_bytes") {
+    STRATA_ASSIGN_OR_RETURN(c->max_body_bytes, ParseUint(key, v));
+  } else {
+    return Status::InvalidArgument("unknown configuration option " + key);
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+std::string DaemonUsage() {
+  return "usage: stratad [--listen HOST:PORT] [--state-dir DIR] [--config FILE]\n"
+         "               [--store URL] [--manage-dir DIR]...\n"
+         "  --listen HOST:PORT  API address (default 127.0.0.1:8786)\n"
+         "  --state-dir DIR     catalog, local store and default disk dir "
+         "(default ./var)\n"
+         "  --config FILE       ini file ([DEFAULT] [api] [auth] [store] "
+         "[engine]); flags win\n"
+         "  --store URL         store spec, e.g. local:/srv/strata/store\n"
+         "  --manage-dir DIR    a directory whose disks may be adopted "
+         "(repeatable)\n";
+}
+
+Result<DaemonConfig> ParseDaemonConfig(int argc, char** argv) {
+  DaemonConfig c;
+  // Flags are collected first so the config file can be applied under them.
+  std::vector<std::pair<std::string, std::string>> flags;
+  std::vector<std::string> manage_dirs;
+  std::string config_file;
+  static const std::map<std::string, std::string> kFlagKeys = {
+      {"--listen", "api.listen"},
+      {"--state-dir", "DEFAULT.state_dir"},
+      {"--store", "store.url"},
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      c.show_help = true;
+      return c;
+    }
+    std::string value;
+    size_t eq = arg.find('=');
+    std::string name = arg.substr(0, eq);
+    if (name != "--config" && name != "--manage-dir" && !kFlagKeys.count(name))
+      return Status::InvalidArgument("unknown option " + name);
+    if (arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return Status::InvalidArgument("option " + arg + " needs a value");
+    }
+    if (arg == "--config") {
+      config_file = value;
+    } else if (arg == "--manage-dir") {
+      manage_dirs.push_back(value);
+    } else if (kFlagKeys.count(arg)) {
+      flags.push_back({kFlagKeys.at(arg), value});
+    } else {
+      return Status::InvalidArgument("unknown option " + arg);
+    }
+  }
+  if (!config_file.empty()) {
+    STRATA_ASSIGN_OR_RETURN(IniConfig ini, IniConfig::ParseFile(config_file));
+    for (const auto& [section, keys] : ini.sections())
+      for (const auto& [k, v] : keys) {
+        Status s = Apply(section + "." + k, v, &c);
+        if (!s.ok()) return s.WithContext(config_file);
+      }
+  }
+  for (const auto& [k, v] : flags) STRATA_RETURN_IF_ERROR(Apply(k, v, &c));
+  if (!manage_dirs.empty()) c.manage_dirs = manage_dirs;
+  return c;
+}
+
+}  // namespace strata::daemon

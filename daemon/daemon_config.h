@@ -1,0 +1,32 @@
+// stratad's configuration: command-line flags over an oslo.config-style ini
+// file over built-in defaults. See docs/configuration.md for every key.
+// Thread-safety: built once at start-up, then read-only.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace strata::daemon {
+
+struct DaemonConfig {
+  std::string listen_host = "127.0.0.1";
+  int listen_port = 8786;
+  std::string state_dir = "./var";
+  std::string auth_strategy = "noauth";
+  std::string store_spec;  // default: local:<state_dir>/store
+  std::vector<std::string> manage_dirs;  // default: <state_dir>/disks
+  uint64_t overlay_cluster_size = 0;
+  int workers = 2;
+  int upload_attempts = 3;
+  size_t max_body_bytes = 1 << 20;
+  bool show_help = false;
+};
+
+// Parses argv (flags win over the --config file). InvalidArgument with a
+// message fit for stderr on a bad flag, value or unreadable config.
+Result<DaemonConfig> ParseDaemonConfig(int argc, char** argv);
+std::string DaemonUsage();
+
+}  // namespace strata::daemon

@@ -1,0 +1,108 @@
+// stratad: Strata's daemon. Wires the catalog, the store, the engine and the
+// REST API together, recovers interrupted operations, serves until SIGTERM
+// or SIGINT, then lets running operations finish.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "api/handlers.h"
+#include "api/server.h"
+#include "daemon/daemon_config.h"
+#include "db/catalog.h"
+#include "engine/engine.h"
+#include "storage-drivers/store_registry.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+using namespace strata;
+
+namespace {
+
+int Fail(const std::string& msg, int code = 1) {
+  std::cerr << "stratad: " << msg << "\n";
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto cfg = daemon::ParseDaemonConfig(argc, argv);
+  if (!cfg.ok()) {
+    std::cerr << "stratad: " << cfg.status().message() << "\n"
+              << daemon::DaemonUsage();
+    return 2;
+  }
+  if (cfg->show_help) {
+    std::cout << daemon::DaemonUsage();
+    return 0;
+  }
+  // Block the stop signals in every thread; main waits for them below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (Status s = MakeDirs(cfg->state_dir); !s.ok()) return Fail(s.message());
+  auto state = CanonicalPath(cfg->state_dir);
+  if (!state.ok()) return Fail(state.status().message());
+  // One daemon per state directory.
+  UniqueFd lock_fd(open(JoinPath(*state, "stratad.lock").c_str(),
+                        O_RDWR | O_CREAT | O_CLOEXEC, 0640));
+  if (!lock_fd.valid() || flock(lock_fd.get(), LOCK_EX | LOCK_NB) != 0)
+    return Fail("another stratad is using " + *state);
+
+  auto catalog = db::Catalog::Open(JoinPath(*state, "catalog.db"));
+  if (!catalog.ok()) return Fail(catalog.status().message());
+  store::RegisterBuiltinStores();
+  std::string spec = cfg->store_spec.empty()
+                         ? "local:" + JoinPath(*state, "store")
+                         : cfg->store_spec;
+  auto store = store::StoreRegistry::Global().Create(spec);
+  if (!store.ok()) return Fail("store " + spec + ": " + store.status().message());
+
+  engine::EngineOptions eo;
+  std::vector<std::string> dirs = cfg->manage_dirs;
+  if (dirs.empty()) dirs.push_back(JoinPath(*state, "disks"));
+  for (const auto& d : dirs) {
+    MakeDirs(d);
+    auto canon = CanonicalPath(d);
+    if (!canon.ok()) return Fail("manage dir " + d + ": " + canon.status().message());
+    eo.allowed_dirs.push_back(*canon);
+  }
+  eo.overlay_cluster_size = cfg->overlay_cluster_size;
+  eo.workers = cfg->workers;
+  eo.upload_attempts = cfg->upload_attempts;
+  engine::Engine engine(catalog->get(), store->get(), eo);
+  if (Status s = engine.Recover(); !s.ok())
+    return Fail("recovery failed: " + s.ToString());
+
+  api::Router router;
+  api::AddVersionRoutes(router);
+  api::AddVolumeRoutes(router, &engine);
+  api::AddSnapshotRoutes(router, &engine);
+  api::ServerOptions so;
+  so.host = cfg->listen_host;
+  so.port = cfg->listen_port;
+  so.max_body = cfg->max_body_bytes;
+  so.v3_collections = api::V3Collections();
+  api::ApiServer server(so, api::MakeNoAuth(), std::move(router));
+  if (Status s = server.Start(); !s.ok()) return Fail(s.message());
+  LogInfo("listening on http://" + so.host + ":" + std::to_string(so.port) +
+          " (state " + *state + ", store " + spec + ", auth " +
+          cfg->auth_strategy + ")");
+  std::fprintf(stdout, "stratad ready on http://%s:%d\n", so.host.c_str(), so.port);
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  LogInfo(std::string("stopping on ") + strsignal(sig));
+  server.Stop();
+  engine.Stop();
+  return 0;
+}

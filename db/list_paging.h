@@ -1,0 +1,57 @@
+// Shared pieces of list queries: ORDER BY from whitelisted sort keys, the
+// WHERE clause from whitelisted filters, and marker/offset/limit paging over
+// the sorted rows. Cinder semantics: the marker is the id of the last row of
+// the previous page; an unknown marker is a 400.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "db/catalog.h"
+#include "db/records.h"
+
+namespace strata::db {
+
+// Builds " AND col = ?" clauses for filters; `allowed` maps API filter names
+// to columns. Unknown filters are an InvalidArgument. Appends bind values.
+Result<std::string> WhereFilters(const ListQuery& q,
+                                 const std::map<std::string, std::string>& allowed,
+                                 std::vector<std::string>* binds);
+// " ORDER BY …, id <dir>" from q.sort (default created_at desc).
+Result<std::string> OrderBy(const ListQuery& q,
+                            const std::map<std::string, std::string>& allowed);
+
+std::string MetadataToJson(const Metadata& m);
+Metadata MetadataFromJson(const std::string& json);
+bool MetadataMatches(const Metadata& have, const Metadata& want);
+
+// Applies metadata filter, marker, offset and limit to sorted rows.
+template <class T>
+Result<ListResult<T>> Paginate(std::vector<T> rows, const ListQuery& q) {
+  ListResult<T> out;
+  std::vector<T> kept;
+  for (auto& r : rows)
+    if (MetadataMatches(r.metadata, q.metadata)) kept.push_back(std::move(r));
+  out.total = static_cast<int64_t>(kept.size());
+  size_t start = 0;
+  if (q.marker) {
+    size_t i = 0;
+    while (i < kept.size() && kept[i].id != *q.marker) ++i;
+    if (i == kept.size())
+      return Status::InvalidArgument("Marker " + *q.marker + " could not be found.");
+    start = i + 1;
+  }
+  start += static_cast<size_t>(q.offset);
+  for (size_t i = start; i < kept.size(); ++i) {
+    if (q.limit >= 0 && static_cast<int64_t>(out.rows.size()) >= q.limit) {
+      out.more = true;
+      break;
+    }
+    out.rows.push_back(std::move(kept[i]));
+  }
+  return out;
+}
+
+}  // namespace strata::db

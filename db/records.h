@@ -1,0 +1,107 @@
+// Plain records stored in the catalog: volumes (managed disks), snapshots,
+// uploads and tasks. Times are microseconds since the epoch.
+// See docs/catalog-schema.md for what each field means and when it changes.
+// Thread-safety: values.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace strata::db {
+
+using Metadata = std::map<std::string, std::string>;
+
+struct VolumeRecord {
+  std::string id;
+  std::string project_id;
+  std::string user_id;
+  std::string name;
+  std::string description;
+  std::string status;  // available, in-use, error, maintenance
+  std::string path;    // canonical path of the active top; never changes
+  std::optional<std::string> base_path;  // immutable base below Strata's layers
+  std::optional<std::string> base_format;  // its format (qcow2, raw)
+  int64_t virtual_size = 0;              // bytes
+  // The snapshot whose state the disk's local history layer holds: the
+  // parent of the next snapshot. Empty before the first snapshot.
+  std::optional<std::string> head_snapshot_id;
+  bool bootable = false;
+  Metadata metadata;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct SnapshotRecord {
+  std::string id;
+  std::string volume_id;
+  std::string project_id;
+  std::string user_id;
+  std::string name;
+  std::string description;
+  std::string status;  // creating, available, error, deleting, error_deleting,
+                       // restoring
+  int progress = 0;    // percent
+  // The snapshot whose state this one's layer is relative to; empty when the
+  // layer sits directly on the volume's base.
+  std::optional<std::string> parent_id;
+  std::optional<std::string> layer_file;  // the renamed top, while on the host
+  std::optional<std::string> store_key;   // set once the upload is verified
+  std::optional<std::string> store_location;
+  std::optional<std::string> sha256;  // of the stored layer's bytes
+  int64_t layer_bytes = 0;            // size of the stored layer
+  int64_t virtual_size = 0;           // disk size at the snapshot (bytes)
+  // Failed snapshots whose writes this layer also holds (R2.6).
+  std::vector<std::string> covers;
+  // Deleted by the user, kept only because a descendant or the volume's
+  // live chain still needs its layer. Never listed.
+  bool hidden = false;
+  std::string error;  // why it is in error, for operators
+  Metadata metadata;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct UploadRecord {
+  int64_t id = 0;
+  std::string snapshot_id;
+  std::string store;  // driver name
+  std::string store_key;
+  std::string status;  // running, done, failed
+  int64_t bytes = 0;
+  std::string sha256;
+  std::string error;
+  int64_t started_at = 0;
+  int64_t finished_at = 0;
+};
+
+struct TaskRecord {
+  std::string id;
+  std::string kind;  // snapshot_create, snapshot_delete, revert
+  std::string volume_id;
+  std::optional<std::string> snapshot_id;
+  std::string status;  // running, succeeded, failed
+  std::string step;    // the journalled step about to act (see engine)
+  int progress = 0;
+  std::string state;  // JSON: paths and ids the step needs to resume
+  std::string error;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+// A page request over a list: filters, sort, marker/offset/limit.
+struct ListQuery {
+  std::string project_id;  // empty: every project (admin all_tenants)
+  std::map<std::string, std::string> filters;  // column = value
+  Metadata metadata;                           // all must match
+  // (key, ascending) pairs; the id is always the final tie-break.
+  std::vector<std::pair<std::string, bool>> sort;
+  std::optional<std::string> marker;  // id of the last row of the prior page
+  int64_t offset = 0;
+  int64_t limit = -1;  // -1: no limit
+};
+
+
+}  // namespace strata::db

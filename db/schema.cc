@@ -1,0 +1,123 @@
+// Catalog migrations. See schema.h and docs/catalog-schema.md.
+#include "db/schema.h"
+
+#include <string>
+#include <vector>
+
+namespace strata::db {
+namespace {
+
+const std::vector<std::string>& Migrations() {
+  static const std::vector<std::string> m = {
+      // 1: volumes, snapshots, uploads, tasks.
+      R"sql(
+CREATE TABLE volumes (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  name TEXT NOT NULL DEFAULT '',
+  description TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL,
+  path TEXT NOT NULL UNIQUE,
+  base_path TEXT,
+  base_format TEXT,
+  virtual_size INTEGER NOT NULL,
+  head_snapshot_id TEXT,
+  bootable INTEGER NOT NULL DEFAULT 0,
+  metadata TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX volumes_project ON volumes(project_id, created_at);
+CREATE TABLE snapshots (
+  id TEXT PRIMARY KEY,
+  volume_id TEXT NOT NULL REFERENCES volumes(id),
+  project_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  name TEXT NOT NULL DEFAULT '',
+  description TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL,
+  progress INTEGER NOT NULL DEFAULT 0,
+  parent_id TEXT,
+  layer_file TEXT,
+  store_key TEXT,
+  store_location TEXT,
+  sha256 TEXT,
+  layer_bytes INTEGER NOT NULL DEFAULT 0,
+  virtual_size INTEGER NOT NULL DEFAULT 0,
+  covers TEXT NOT NULL DEFAULT '[]',
+  hidden INTEGER NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT '',
+  metadata TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX snapshots_volume ON snapshots(volume_id, created_at);
+CREATE INDEX snapshots_project ON snapshots(project_id, created_at);
+CREATE TABLE uploads (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  snapshot_id TEXT NOT NULL,
+  store TEXT NOT NULL,
+  store_key TEXT NOT NULL,
+  status TEXT NOT NULL,
+  bytes INTEGER NOT NULL DEFAULT 0,
+  sha256 TEXT NOT NULL DEFAULT '',
+  error TEXT NOT NULL DEFAULT '',
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX uploads_snapshot ON uploads(snapshot_id);
+CREATE TABLE tasks (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  volume_id TEXT NOT NULL,
+  snapshot_id TEXT,
+  status TEXT NOT NULL,
+  step TEXT NOT NULL DEFAULT '',
+  progress INTEGER NOT NULL DEFAULT 0,
+  state TEXT NOT NULL DEFAULT '{}',
+  error TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX tasks_status ON tasks(status);
+)sql",
+  };
+  return m;
+}
+
+Result<int> UserVersion(SqliteDb& db) {
+  STRATA_ASSIGN_OR_RETURN(Statement st,
+                          Statement::Prepare(db, "PRAGMA user_version"));
+  STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return Status::Internal("PRAGMA user_version returned no row");
+  return static_cast<int>(st.ColumnInt(0));
+}
+
+}  // namespace
+
+int LatestSchemaVersion() { return static_cast<int>(Migrations().size()); }
+
+Status Migrate(SqliteDb& db) {
+  STRATA_ASSIGN_OR_RETURN(int version, UserVersion(db));
+  const auto& migrations = Migrations();
+  if (version > static_cast<int>(migrations.size()))
+    return Status::NotSupported(
+        "catalog schema version " + std::to_string(version) +
+        " is newer than this stratad understands (" +
+        std::to_string(migrations.size()) + ")");
+  for (size_t i = version; i < migrations.size(); ++i) {
+    STRATA_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+    Status s = db.Exec(migrations[i]);
+    if (s.ok())
+      s = db.Exec("PRAGMA user_version = " + std::to_string(i + 1));
+    if (!s.ok()) {
+      db.Exec("ROLLBACK");
+      return s.WithContext("migration " + std::to_string(i + 1));
+    }
+    STRATA_RETURN_IF_ERROR(db.Exec("COMMIT"));
+  }
+  return Status::OK();
+}
+
+}  // namespace strata::db

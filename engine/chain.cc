@@ -1,0 +1,59 @@
+// Backing-chain reading. See chain.h.
+#include "engine/chain.h"
+
+#include <set>
+
+#include "util/fs.h"
+
+namespace strata::engine {
+
+size_t Chain::FirstNonSnapshotBelow(size_t from) const {
+  size_t i = from + 1;
+  while (i < layers.size() && layers[i].name.kind == LayerKind::kSnapshot) ++i;
+  return i;
+}
+
+Result<Chain> ReadChain(const std::string& top_path,
+                        const std::string& disk_path) {
+  Chain chain;
+  std::set<std::string> seen;
+  std::string path = top_path;
+  std::string format = "qcow2";
+  for (int depth = 0;; ++depth) {
+    if (depth >= 32)
+      return Status::Corruption("backing chain of " + top_path +
+                                " is deeper than 32 files");
+    auto canon = CanonicalPath(path);
+    if (!canon.ok()) return canon.status();
+    if (!seen.insert(*canon).second)
+      return Status::Corruption("backing chain of " + top_path +
+                                " loops at " + path);
+    ChainLayer layer;
+    layer.path = path;
+    layer.name = ParseLayerName(disk_path, path);
+    auto hdr = ReadQcow2Header(path);
+    if (format == "raw" ||
+        (!hdr.ok() && hdr.status().code() == StatusCode::kInvalidArgument &&
+         depth > 0 && format.empty())) {
+      layer.format = "raw";
+      chain.layers.push_back(std::move(layer));
+      return chain;  // raw has no backing file
+    }
+    if (!hdr.ok()) return hdr.status();
+    if (format != "qcow2" && !format.empty())
+      return Status::NotSupported("backing file " + path + " has format " +
+                                  format + "; only qcow2 and raw are supported");
+    layer.format = "qcow2";
+    layer.header = *hdr;
+    std::string backing = hdr->backing_file;
+    format = hdr->backing_format;
+    chain.layers.push_back(std::move(layer));
+    if (backing.empty()) return chain;
+    path = backing[0] == '/' ? backing : JoinPath(DirName(path), backing);
+    if (!PathExists(path))
+      return Status::NotFound("backing file " + path + " of " +
+                              chain.layers.back().path + " does not exist");
+  }
+}
+
+}  // namespace strata::engine

@@ -1,0 +1,196 @@
+// Chain maintenance on a quiet disk: the R2.6 merge of failed layers, the
+// R2.8–R2.9 merge of uploaded layers into history, and removal of files the
+// chain no longer uses.
+//
+// Every merge follows R2.9: the sources are copied to backups, the backups'
+// backing relations are checked against the sources' and fixed, the backups
+// are merged (qemu-img commit), and only after the result is in place and the
+// chain points at it are the sources deleted. Until that switch the old chain
+// is intact, so a crash at any step leaves a valid chain plus garbage that
+// CollectGarbage removes.
+#include <dirent.h>
+
+#include <set>
+
+#include "engine/engine.h"
+#include "engine/qemu_img.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+namespace strata::engine {
+namespace {
+
+// R2.9: the backup's backing relation must equal the source's; fix it if not.
+Status MatchBacking(const std::string& backup, const std::string& want,
+                    const std::string& want_fmt) {
+  STRATA_ASSIGN_OR_RETURN(Qcow2Header h, ReadQcow2Header(backup));
+  if (h.backing_file == want && (want.empty() || h.backing_format == want_fmt))
+    return Status::OK();
+  return SetBackingUnsafe(backup, want, want_fmt);
+}
+
+std::string BackingFmt(const Chain& c, size_t i) {
+  return i + 1 < c.length() ? c.layers[i + 1].format : "";
+}
+std::string BackingPath(const Chain& c, size_t i) {
+  return i + 1 < c.length() ? c.layers[i + 1].path : "";
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> Engine::MergeFailedLayers(
+    Journal& j, const db::VolumeRecord& vol, const Chain& chain, size_t last) {
+  const std::string& disk = vol.path;
+  const std::string& top_id = chain.layers[1].name.snapshot_id;
+  std::vector<std::string> backups;
+  std::vector<std::string> covered;
+  STRATA_RETURN_IF_ERROR(j.Step("create.merge_failed", 11));
+  auto cleanup = [&] {
+    for (const auto& b : backups) RemoveFile(b);
+  };
+  for (size_t i = 1; i <= last; ++i) {
+    std::string b = TempPath(disk, "merge", chain.layers[i].name.snapshot_id);
+    Status s = CopyFileSparse(chain.layers[i].path, b);
+    if (!s.ok()) {
+      cleanup();
+      return s;
+    }
+    backups.push_back(b);
+    if (i > 1) covered.push_back(chain.layers[i].name.snapshot_id);
+  }
+  // Backups chain to each other exactly as the sources did; the bottom one
+  // keeps the sources' base.
+  for (size_t i = 0; i < backups.size(); ++i) {
+    bool bottom = i + 1 == backups.size();
+    Status s = bottom ? MatchBacking(backups[i], BackingPath(chain, last),
+                                     BackingFmt(chain, last))
+                      : MatchBacking(backups[i], backups[i + 1], "qcow2");
+    if (!s.ok()) {
+      cleanup();
+      return s;
+    }
+  }
+  Status s = CommitInto(backups.front(), backups.back());
+  if (s.ok()) s = CheckImage(backups.back());
+  if (!s.ok()) {
+    cleanup();
+    return s;
+  }
+  // The merged file replaces the new snapshot layer under the same name (the
+  // disk's backing name does not change); the failed layers become garbage.
+  STRATA_RETURN_IF_ERROR(j.Step("create.install_merged", 13));
+  s = RenameDurable(backups.back(), chain.layers[1].path);
+  backups.pop_back();
+  cleanup();
+  STRATA_RETURN_IF_ERROR(s);
+  for (size_t i = 2; i <= last; ++i) RemoveFile(chain.layers[i].path);
+  for (const auto& id : covered) {
+    catalog_->ModifySnapshot(id, [&](db::SnapshotRecord& s) {
+      s.layer_file.reset();
+      s.error = "its writes are carried by snapshot " + top_id + " (R2.6)";
+      return Status::OK();
+    });  // the row may be gone (deleted while in error): nothing to note
+  }
+  return covered;
+}
+
+Status Engine::CompactChain(Journal* j, const db::VolumeRecord& vol) {
+  const std::string& disk = vol.path;
+  for (int round = 0; round < 32; ++round) {
+    STRATA_ASSIGN_OR_RETURN(Chain chain, ReadChain(disk, disk));
+    // The lowest uploaded snapshot layer (index u ≥ 1).
+    size_t u = 0;
+    for (size_t i = chain.length(); i-- > 1;) {
+      const LayerName& n = chain.layers[i].name;
+      if (n.kind != LayerKind::kSnapshot) continue;
+      STRATA_ASSIGN_OR_RETURN(bool up, catalog_->IsUploaded(n.snapshot_id));
+      if (up) {
+        u = i;
+        break;
+      }
+    }
+    if (u == 0) return Status::OK();
+    const ChainLayer& layer = chain.layers[u];
+    const std::string& above = chain.layers[u - 1].path;
+    const std::string history = NewHistoryPath(disk, layer.name.snapshot_id);
+    bool has_history = u + 1 < chain.length() &&
+                       chain.layers[u + 1].name.kind == LayerKind::kHistory;
+    if (u + 1 < chain.length() &&
+        chain.layers[u + 1].name.kind == LayerKind::kSnapshot)
+      return Status::Internal("chain of " + disk + " is inconsistent: " +
+                              chain.layers[u + 1].path +
+                              " lies under an uploaded layer");
+    if (j) {
+      j->state()["history"] = history;
+      STRATA_RETURN_IF_ERROR(j->Step("compact.begin", 100));
+    }
+    if (!has_history) {
+      // First uploaded layer on the base: it becomes the history as is.
+      if (link(layer.path.c_str(), history.c_str()) != 0)
+        return Status::FromErrno("link " + history, errno);
+      STRATA_RETURN_IF_ERROR(FsyncDir(DirName(history)));
+      if (j) STRATA_RETURN_IF_ERROR(j->Step("compact.repoint", 100));
+      STRATA_RETURN_IF_ERROR(SetBackingUnsafe(above, history, "qcow2"));
+      STRATA_RETURN_IF_ERROR(RemoveFile(layer.path));
+      continue;
+    }
+    // R2.9: merge backups of the layer and the history into a new history.
+    const ChainLayer& old_history = chain.layers[u + 1];
+    const std::string hist_backup =
+        TempPath(disk, "hist", layer.name.snapshot_id);
+    const std::string layer_backup =
+        TempPath(disk, "layer", layer.name.snapshot_id);
+    if (j) STRATA_RETURN_IF_ERROR(j->Step("compact.backup", 100));
+    Status s = CopyFileSparse(old_history.path, hist_backup);
+    if (s.ok()) s = CopyFileSparse(layer.path, layer_backup);
+    if (s.ok())
+      s = MatchBacking(hist_backup, BackingPath(chain, u + 1),
+                       BackingFmt(chain, u + 1));
+    if (s.ok()) s = MatchBacking(layer_backup, hist_backup, "qcow2");
+    if (s.ok()) {
+      if (j) s = j->Step("compact.merge", 100);
+      if (s.ok()) s = CommitInto(layer_backup, hist_backup);
+    }
+    if (s.ok()) s = CheckImage(hist_backup);
+    if (s.ok()) s = RenameDurable(hist_backup, history);
+    RemoveFile(layer_backup);
+    if (!s.ok()) {
+      RemoveFile(hist_backup);
+      return s;
+    }
+    if (j) STRATA_RETURN_IF_ERROR(j->Step("compact.repoint", 100));
+    STRATA_RETURN_IF_ERROR(SetBackingUnsafe(above, history, "qcow2"));
+    if (j) STRATA_RETURN_IF_ERROR(j->Step("compact.delete_sources", 100));
+    STRATA_RETURN_IF_ERROR(RemoveFile(layer.path));
+    STRATA_RETURN_IF_ERROR(RemoveFile(old_history.path));
+  }
+  return Status::Internal("compaction of " + disk + " did not converge");
+}
+
+Status Engine::CollectGarbage(const db::VolumeRecord& vol) {
+  const std::string& disk = vol.path;
+  STRATA_ASSIGN_OR_RETURN(Chain chain, ReadChain(disk, disk));
+  std::set<std::string> live;
+  for (const auto& l : chain.layers) live.insert(BaseName(l.path));
+  const std::string dir = DirName(disk);
+  DIR* d = opendir(dir.c_str());
+  if (!d) return Status::FromErrno("opendir " + dir, errno);
+  std::vector<std::string> doomed;
+  while (dirent* e = readdir(d)) {
+    std::string path = JoinPath(dir, e->d_name);
+    bool ours = IsTempOf(disk, path) ||
+                ParseLayerName(disk, path).kind != LayerKind::kForeign;
+    if (ours && !live.count(e->d_name)) doomed.push_back(path);
+  }
+  closedir(d);
+  for (const auto& path : doomed) {
+    LogInfo("removing unused file " + path);
+    Status s = BaseName(path)[0] == '.' && !PathExists(path + "/.")
+                   ? RemoveFile(path)
+                   : RemoveTree(path);
+    if (!s.ok()) LogWarning(s.ToString());
+  }
+  return Status::OK();
+}
+
+}  // namespace strata::engine

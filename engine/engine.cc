@@ -1,0 +1,234 @@
+// Engine: request entry points (validation, leases, launching tasks) and
+// volume adoption. The task bodies live in snapshot_create.cc, revert.cc,
+// snapshot_delete.cc; chain maintenance in chain_ops.cc; crash recovery in
+// recover.cc.
+#include "engine/engine.h"
+
+#include <sys/stat.h>
+
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/subprocess.h"
+#include "util/time_util.h"
+#include "util/uuid.h"
+
+namespace strata::engine {
+
+std::string LayerKey(const std::string& volume_id,
+                     const std::string& snapshot_id) {
+  return "volumes/" + volume_id + "/" + snapshot_id + ".qcow2";
+}
+
+int64_t SizeGiB(int64_t bytes) {
+  const int64_t gib = int64_t{1} << 30;
+  return (bytes + gib - 1) / gib;
+}
+
+Engine::Engine(db::Catalog* catalog, store::Store* store, EngineOptions opts)
+    : catalog_(catalog),
+      store_(store),
+      opts_(std::move(opts)),
+      runner_(opts_.workers) {}
+
+Engine::~Engine() { Stop(); }
+
+void Engine::Stop() { runner_.Stop(); }
+
+void Engine::Launch(std::shared_ptr<VolumeLease> lease,
+                    std::function<void()> body) {
+  runner_.Submit([lease = std::move(lease), body = std::move(body)] {
+    body();  // the lease is released when this job is destroyed
+  });
+}
+
+namespace {
+
+// Refuses a disk that a running process (a VM) holds open for writing.
+Status CheckNotInUse(const std::string& path) {
+  STRATA_ASSIGN_OR_RETURN(
+      ProcessResult r,
+      RunProcess({"qemu-img", "info", "--output=json", path}));
+  if (r.exit_code == 0) return Status::OK();
+  if (r.err.find("lock") != std::string::npos)
+    return Status::Conflict(path + " is in use by another process: " + r.err);
+  return Status::InvalidArgument("qemu-img cannot open " + path + ": " + r.err);
+}
+
+}  // namespace
+
+Result<db::VolumeRecord> Engine::ManageVolume(const ManageRequest& req) {
+  if (req.source_path.empty() || req.source_path[0] != '/')
+    return Status::InvalidArgument(
+        "Manage existing volume failed: source-name must be an absolute path");
+  auto canon = CanonicalPath(req.source_path);
+  if (!canon.ok())
+    return Status::InvalidArgument("Manage existing volume failed: " +
+                                   canon.status().message());
+  bool allowed = false;
+  for (const auto& dir : opts_.allowed_dirs)
+    if (IsUnderDir(*canon, dir) && *canon != dir) allowed = true;
+  if (!allowed)
+    return Status::InvalidArgument(
+        "Manage existing volume failed: " + *canon +
+        " is not under an allowed directory ([engine] manage_dirs)");
+  struct stat st;
+  if (stat(canon->c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    return Status::InvalidArgument("Manage existing volume failed: " + *canon +
+                                   " is not a regular file");
+  if (ParseLayerName(*canon, *canon).kind != LayerKind::kForeign ||
+      BaseName(*canon).find(".strata-") != std::string::npos ||
+      BaseName(*canon).find(".snap-") != std::string::npos ||
+      BaseName(*canon).find(".history-") != std::string::npos)
+    return Status::InvalidArgument("Manage existing volume failed: " + *canon +
+                                   " is one of Strata's own layer files");
+  if (catalog_->GetVolumeByPath(*canon).ok())
+    return Status::Conflict("Manage existing volume failed: " + *canon +
+                            " is already managed");
+  auto chain = ReadChain(*canon, *canon);
+  if (!chain.ok())
+    return Status::InvalidArgument("Manage existing volume failed: " +
+                                   chain.status().message());
+  STRATA_RETURN_IF_ERROR(CheckNotInUse(*canon));
+
+  db::VolumeRecord v;
+  v.id = NewUuid();
+  v.project_id = req.project_id;
+  v.user_id = req.user_id;
+  v.name = req.name;
+  v.description = req.description;
+  v.status = "available";
+  v.path = *canon;
+  if (chain->length() > 1) {
+    const ChainLayer& base = chain->layers[1];
+    STRATA_ASSIGN_OR_RETURN(v.base_path, CanonicalPath(base.path));
+    v.base_format = base.format;
+  }
+  v.virtual_size = static_cast<int64_t>(chain->top().header.virtual_size);
+  v.bootable = req.bootable;
+  v.metadata = req.metadata;
+  v.created_at = v.updated_at = NowMicros();
+  STRATA_RETURN_IF_ERROR(catalog_->InsertVolume(v));
+  LogInfo("managed volume " + v.id + " at " + v.path);
+  return v;
+}
+
+Status Engine::UnmanageVolume(const std::string& volume_id) {
+  STRATA_ASSIGN_OR_RETURN(auto lease, locks_.TryAcquire(volume_id, "unmanage"));
+  STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(volume_id));
+  if (!snaps.empty())
+    return Status::Conflict("Volume " + volume_id +
+                            " still has snapshots; delete them first.");
+  return catalog_->DeleteVolume(volume_id);
+}
+
+Result<db::SnapshotRecord> Engine::CreateSnapshot(
+    const CreateSnapshotRequest& req) {
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
+                          catalog_->GetVolume(req.volume_id));
+  if (vol.status != "available" && vol.status != "in-use")
+    return Status::Conflict("Invalid volume: Volume " + vol.id +
+                            " status must be available or in-use, but "
+                            "current status is: " + vol.status + ".");
+  STRATA_ASSIGN_OR_RETURN(auto lease,
+                          locks_.TryAcquire(vol.id, "a snapshot"));
+  db::SnapshotRecord snap;
+  snap.id = NewUuid();
+  snap.volume_id = vol.id;
+  snap.project_id = req.project_id;
+  snap.user_id = req.user_id;
+  snap.name = req.name;
+  snap.description = req.description;
+  snap.metadata = req.metadata;
+  snap.status = "creating";
+  snap.virtual_size = vol.virtual_size;
+  snap.created_at = snap.updated_at = NowMicros();
+  STRATA_ASSIGN_OR_RETURN(Journal j, Journal::Begin(catalog_, "snapshot_create",
+                                                    vol.id, snap.id));
+  STRATA_RETURN_IF_ERROR(catalog_->InsertSnapshot(snap));
+  Launch(lease, [this, j, vol, snap]() mutable {
+    Status s = RunCreate(j, vol, snap);
+    if (s.ok()) {
+      j.Succeed();
+      return;
+    }
+    LogError("snapshot " + snap.id + " failed: " + s.ToString());
+    catalog_->SetSnapshotStatus(snap.id, "error", 0, s.message());
+    j.Fail(s);
+  });
+  return snap;
+}
+
+Status Engine::DeleteSnapshot(const std::string& snapshot_id, bool force) {
+  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord snap,
+                          catalog_->GetSnapshot(snapshot_id));
+  if (snap.hidden)
+    return Status::NotFound("Snapshot " + snapshot_id + " could not be found.");
+  bool ok_state = snap.status == "available" || snap.status == "error" ||
+                  (force && snap.status != "restoring");
+  if (!ok_state)
+    return Status::Conflict("Invalid snapshot: Snapshot status must be "
+                            "available or error, but current status is: " +
+                            snap.status + ".");
+  STRATA_ASSIGN_OR_RETURN(auto lease,
+                          locks_.TryAcquire(snap.volume_id, "a snapshot delete"));
+  STRATA_RETURN_IF_ERROR(
+      catalog_->SetSnapshotStatus(snapshot_id, "deleting", snap.progress));
+  STRATA_ASSIGN_OR_RETURN(Journal j, Journal::Begin(catalog_, "snapshot_delete",
+                                                    snap.volume_id, snap.id));
+  Launch(lease, [this, j, snapshot_id]() mutable {
+    j.Step("delete.begin", 0);
+    Status s = RunDelete(snapshot_id);
+    if (s.ok()) {
+      j.Succeed();
+      return;
+    }
+    LogError("deleting snapshot " + snapshot_id + " failed: " + s.ToString());
+    catalog_->SetSnapshotStatus(snapshot_id, "error_deleting", 0, s.message());
+    j.Fail(s);
+  });
+  return Status::OK();
+}
+
+Status Engine::RevertVolume(const std::string& volume_id,
+                            const std::string& snapshot_id) {
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol, catalog_->GetVolume(volume_id));
+  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord snap,
+                          catalog_->GetSnapshot(snapshot_id));
+  if (snap.volume_id != vol.id || snap.hidden)
+    return Status::InvalidArgument("Snapshot " + snapshot_id +
+                                   " is not a snapshot of volume " + vol.id);
+  if (snap.status != "available" || !snap.store_key)
+    return Status::Conflict("Invalid snapshot: revert needs an available "
+                            "snapshot, but its status is: " + snap.status + ".");
+  if (vol.status != "available")
+    return Status::Conflict("Invalid volume: Volume " + vol.id +
+                            " status must be available to revert, but "
+                            "current status is: " + vol.status + ".");
+  STRATA_ASSIGN_OR_RETURN(auto lease, locks_.TryAcquire(vol.id, "a revert"));
+  STRATA_ASSIGN_OR_RETURN(Journal j, Journal::Begin(catalog_, "revert", vol.id,
+                                                    snap.id));
+  STRATA_RETURN_IF_ERROR(
+      catalog_->ModifyVolume(vol.id, [](db::VolumeRecord& v) {
+        v.status = "reverting";
+        return Status::OK();
+      }));
+  STRATA_RETURN_IF_ERROR(
+      catalog_->SetSnapshotStatus(snap.id, "restoring", snap.progress));
+  Launch(lease, [this, j, vol, snap]() mutable {
+    Status s = RunRevert(j, vol, snap);
+    catalog_->SetSnapshotStatus(snap.id, "available", 100);
+    catalog_->ModifyVolume(vol.id, [](db::VolumeRecord& v) {
+      v.status = "available";
+      return Status::OK();
+    });
+    if (s.ok()) {
+      j.Succeed();
+      return;
+    }
+    LogError("revert of volume " + vol.id + " failed: " + s.ToString());
+    j.Fail(s);
+  });
+  return Status::OK();
+}
+
+}  // namespace strata::engine

@@ -1,0 +1,127 @@
+// Engine: Strata's incremental snapshot engine for qcow2 chains (R2).
+//
+// The API layer calls the Engine after parsing and authorising a request;
+// the Engine decides, journals and orchestrates; qemu-img, the store and the
+// catalog do the work. Requests that change a disk take the volume's lease
+// (a second one gets Conflict → 409) and return at once; the work runs on a
+// TaskRunner worker, journalled step by step (see journal.h) so Recover()
+// can reconcile after a crash.
+//
+// Chain shape kept (at most 4 files; R2 "chain kept short"):
+//   base (foreign, immutable) ← history-<S> ← snap-<T> ← disk (active top)
+// at rest only base ← history ← disk. See docs/engine.md.
+//
+// Thread-safety: every public method may be called from any thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "db/catalog.h"
+#include "engine/chain.h"
+#include "engine/journal.h"
+#include "engine/task_runner.h"
+#include "engine/volume_locks.h"
+#include "storage-drivers/store.h"
+
+namespace strata::engine {
+
+struct EngineOptions {
+  // Canonical directories under which disks may be adopted (manage).
+  std::vector<std::string> allowed_dirs;
+  // Cluster size of the overlays Strata creates; 0 = qemu-img's default.
+  uint64_t overlay_cluster_size = 0;
+  int workers = 2;
+  int upload_attempts = 3;  // tries per upload on retryable store errors
+};
+
+struct ManageRequest {
+  std::string project_id, user_id, name, description;
+  std::string source_path;  // the existing qcow2 file to adopt
+  bool bootable = false;
+  db::Metadata metadata;
+};
+
+struct CreateSnapshotRequest {
+  std::string project_id, user_id, volume_id, name, description;
+  db::Metadata metadata;
+};
+
+class Engine {
+ public:
+  Engine(db::Catalog* catalog, store::Store* store, EngineOptions opts);
+  ~Engine();
+
+  // Reconciles every operation a crash interrupted, then tidies each volume's
+  // chain. Call once before serving requests.
+  Status Recover();
+  // Lets queued work finish and stops the workers.
+  void Stop();
+  // Blocks until no operation is queued or running (tests, shutdown).
+  void WaitIdle() { runner_.WaitIdle(); }
+
+  // Adopts an existing qcow2 disk (Cinder manage-existing). Synchronous.
+  Result<db::VolumeRecord> ManageVolume(const ManageRequest& req);
+  // Forgets a volume (Cinder unmanage): its files stay as they are.
+  Status UnmanageVolume(const std::string& volume_id);
+
+  // R2.1: starts a snapshot; returns it in status "creating".
+  Result<db::SnapshotRecord> CreateSnapshot(const CreateSnapshotRequest& req);
+  // Deletes a snapshot (status available or error; `force` also allows
+  // creating/deleting/error_deleting after a crash). Returns at once.
+  Status DeleteSnapshot(const std::string& snapshot_id, bool force);
+  // R2.10–R2.11: reverts the volume to any of its available snapshots.
+  Status RevertVolume(const std::string& volume_id,
+                      const std::string& snapshot_id);
+
+  db::Catalog* catalog() { return catalog_; }
+  store::Store* store() { return store_; }
+
+ private:
+  // Task bodies (snapshot_create.cc, revert.cc, snapshot_delete.cc).
+  Status RunCreate(Journal& j, const db::VolumeRecord& vol,
+                   db::SnapshotRecord snap);
+  Status RunRevert(Journal& j, db::VolumeRecord vol,
+                   const db::SnapshotRecord& target);
+  Status RunDelete(const std::string& snapshot_id);
+
+  // Chain maintenance (chain_ops.cc). REQUIRES: the volume's lease.
+  // R2.6: merges the failed layers just below the new snapshot layer
+  // (layers[2..last]) into it; returns the ids of the snapshots merged.
+  Result<std::vector<std::string>> MergeFailedLayers(Journal& j,
+                                                     const db::VolumeRecord& vol,
+                                                     const Chain& chain,
+                                                     size_t last);
+  // R2.8–R2.9: merges every uploaded snapshot layer into the history layer
+  // (or makes it the history when there is none), until none is left.
+  Status CompactChain(Journal* j, const db::VolumeRecord& vol);
+  // Deletes the volume's Strata files that its chain no longer uses.
+  Status CollectGarbage(const db::VolumeRecord& vol);
+
+  // Uploads a layer file with retries, verifying what the store holds.
+  Result<store::ObjectInfo> UploadLayer(const std::string& snapshot_id,
+                                        const std::string& key,
+                                        const std::string& path);
+  // Deletes hidden snapshots nothing depends on any more (and their objects).
+  Status DropUnneededLayers(const std::string& volume_id);
+  // Runs `body` on a worker with the lease, journal, and task bookkeeping.
+  void Launch(std::shared_ptr<VolumeLease> lease, std::function<void()> body);
+
+  // Reconciliation of one interrupted task (recover.cc).
+  Status RecoverTask(const db::TaskRecord& task);
+
+  db::Catalog* catalog_;
+  store::Store* store_;
+  EngineOptions opts_;
+  VolumeLocks locks_;
+  TaskRunner runner_;
+};
+
+// The store key of a snapshot's layer: "volumes/<volume>/<snapshot>.qcow2".
+std::string LayerKey(const std::string& volume_id,
+                     const std::string& snapshot_id);
+// Size in GiB, rounded up, as Cinder reports it.
+int64_t SizeGiB(int64_t bytes);
+
+}  // namespace strata::engine

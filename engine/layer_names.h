@@ -1,0 +1,42 @@
+// Names of the files Strata keeps next to a disk, and their parsing.
+//
+// R2.4 finds the previous snapshot's outcome from the chain itself, so every
+// layer file carries the UUID of the snapshot whose data it holds:
+//   <stem>.snap-<uuid>.qcow2            a renamed top (one snapshot's writes)
+//   <stem>.history-<uuid>-<tag>.qcow2   merged uploaded layers; <uuid> is the
+//                                       newest snapshot merged into it
+//   .<stem>.strata-<what>-<uuid>…       temporaries (overlays being created,
+//                                       merge backups, download scratch)
+// <stem> is the disk file's name without ".qcow2". The disk's own path never
+// changes: it is always the active top.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace strata::engine {
+
+enum class LayerKind { kForeign, kSnapshot, kHistory };
+
+struct LayerName {
+  LayerKind kind = LayerKind::kForeign;
+  std::string snapshot_id;  // empty for kForeign
+};
+
+std::string DiskStem(const std::string& disk_path);
+std::string SnapshotLayerPath(const std::string& disk_path,
+                              const std::string& snapshot_id);
+// A fresh history name for `snapshot_id` (the tag keeps names unique when the
+// same point is restored twice).
+std::string NewHistoryPath(const std::string& disk_path,
+                           const std::string& snapshot_id);
+// A temporary file next to the disk: ".<stem>.strata-<what>-<id>.qcow2".
+std::string TempPath(const std::string& disk_path, const std::string& what,
+                     const std::string& id);
+// Classifies `path` as one of `disk_path`'s layers (by its file name).
+LayerName ParseLayerName(const std::string& disk_path, const std::string& path);
+// True for any of Strata's temporaries of `disk_path`.
+bool IsTempOf(const std::string& disk_path, const std::string& path);
+
+}  // namespace strata::engine

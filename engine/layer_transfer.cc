@@ -1,0 +1,119 @@
+// Moving layer files to and from the store: upload with progress, retries
+// and verification (R2.5), and dropping layers nothing needs any more.
+#include <thread>
+
+#include "engine/engine.h"
+#include "util/log.h"
+#include "util/sha256.h"
+#include "util/time_util.h"
+
+namespace strata::engine {
+namespace {
+
+// Reports upload progress (15% → 95%) to the catalog at most twice a second.
+class ProgressSource : public store::ByteSource {
+ public:
+  ProgressSource(store::ByteSource* inner, uint64_t total, db::Catalog* c,
+                 std::string snapshot_id)
+      : inner_(inner), total_(total), catalog_(c), id_(std::move(snapshot_id)) {}
+
+  Result<size_t> Read(char* buf, size_t n) override {
+    auto r = inner_->Read(buf, n);
+    if (r.ok()) {
+      done_ += *r;
+      int64_t now = MonotonicMicros();
+      if (total_ > 0 && now - last_report_ > 500000) {
+        last_report_ = now;
+        int pct = 15 + static_cast<int>(80 * done_ / total_);
+        catalog_->SetSnapshotStatus(id_, "creating", pct);
+      }
+    }
+    return r;
+  }
+
+ private:
+  store::ByteSource* inner_;
+  uint64_t total_, done_ = 0;
+  db::Catalog* catalog_;
+  std::string id_;
+  int64_t last_report_ = 0;
+};
+
+}  // namespace
+
+Result<store::ObjectInfo> Engine::UploadLayer(const std::string& snapshot_id,
+                                              const std::string& key,
+                                              const std::string& path) {
+  Status last;
+  for (int attempt = 1; attempt <= opts_.upload_attempts; ++attempt) {
+    if (attempt > 1)
+      std::this_thread::sleep_for(std::chrono::seconds(1 << (attempt - 2)));
+    db::UploadRecord u;
+    u.snapshot_id = snapshot_id;
+    u.store = store_->Name();
+    u.store_key = key;
+    u.started_at = NowMicros();
+    STRATA_ASSIGN_OR_RETURN(int64_t upload_id, catalog_->BeginUpload(u));
+    auto src = store::FileSource::Open(path);
+    if (!src.ok()) {
+      catalog_->FinishUpload(upload_id, "failed", 0, "", src.status().message());
+      return src.status();
+    }
+    ProgressSource progress(src->get(), (*src)->size(), catalog_, snapshot_id);
+    store::RequestOptions ro;
+    auto put = store_->Put(key, progress, ro);
+    Status s = put.status();
+    if (s.ok()) {
+      // Verify what the store now holds against what was sent.
+      auto stat = store_->Stat(key, ro);
+      if (!stat.ok())
+        s = stat.status();
+      else if (stat->size != put->size ||
+               (!stat->sha256.empty() && stat->sha256 != put->sha256))
+        s = Status::Corruption("store holds " + std::to_string(stat->size) +
+                               " bytes sha256 " + stat->sha256 + " for " + key +
+                               ", sent " + std::to_string(put->size) +
+                               " bytes sha256 " + put->sha256)
+                .SetRetryable(true);
+    }
+    if (s.ok()) {
+      catalog_->FinishUpload(upload_id, "done", static_cast<int64_t>(put->size),
+                             put->sha256, "");
+      return *put;
+    }
+    catalog_->FinishUpload(upload_id, "failed", 0, "", s.ToString());
+    LogWarning("upload of " + key + " attempt " + std::to_string(attempt) +
+               " failed: " + s.ToString());
+    last = s;
+    if (!s.retryable()) break;
+  }
+  return last.WithContext("upload to " + store_->Name() + " store");
+}
+
+Status Engine::DropUnneededLayers(const std::string& volume_id) {
+  // A hidden snapshot's layer is kept while the volume's live chain (its
+  // head) or another snapshot's layer builds on it.
+  for (int round = 0; round < 1000; ++round) {
+    STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol, catalog_->GetVolume(volume_id));
+    STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(volume_id));
+    const db::SnapshotRecord* victim = nullptr;
+    for (const auto& s : snaps) {
+      if (!s.hidden || vol.head_snapshot_id == s.id) continue;
+      bool needed = false;
+      for (const auto& o : snaps)
+        if (o.parent_id == s.id) needed = true;
+      if (!needed) {
+        victim = &s;
+        break;
+      }
+    }
+    if (!victim) return Status::OK();
+    if (victim->store_key)
+      STRATA_RETURN_IF_ERROR(store_->Delete(*victim->store_key, {}));
+    STRATA_RETURN_IF_ERROR(catalog_->DeleteSnapshot(victim->id));
+    LogInfo("dropped the layer of deleted snapshot " + victim->id);
+  }
+  return Status::OK();
+}
+
+}  // namespace strata::engine

@@ -1,0 +1,51 @@
+// qemu-img wrappers. See qemu_img.h.
+#include "engine/qemu_img.h"
+
+#include <vector>
+
+#include "util/subprocess.h"
+
+namespace strata::engine {
+
+Status CreateOverlay(const std::string& path, const std::string& backing,
+                     const std::string& backing_fmt, uint64_t virtual_size,
+                     uint64_t cluster_size) {
+  std::vector<std::string> argv = {"qemu-img", "create", "-q", "-f", "qcow2",
+                                   "-u", "-b", backing, "-F", backing_fmt};
+  if (cluster_size)
+    argv.insert(argv.end(),
+                {"-o", "cluster_size=" + std::to_string(cluster_size)});
+  argv.push_back(path);
+  argv.push_back(std::to_string(virtual_size));
+  return RunChecked(argv).status();
+}
+
+Status SetBackingUnsafe(const std::string& path, const std::string& backing,
+                        const std::string& backing_fmt) {
+  std::vector<std::string> argv = {"qemu-img", "rebase", "-q", "-u", "-f",
+                                   "qcow2"};
+  if (backing.empty()) {
+    argv.insert(argv.end(), {"-b", ""});
+  } else {
+    argv.insert(argv.end(), {"-b", backing, "-F", backing_fmt});
+  }
+  argv.push_back(path);
+  return RunChecked(argv).status();
+}
+
+Status CommitInto(const std::string& top, const std::string& base) {
+  return RunChecked({"qemu-img", "commit", "-q", "-f", "qcow2", "-b", base, top})
+      .status();
+}
+
+Status CheckImage(const std::string& path) {
+  STRATA_ASSIGN_OR_RETURN(
+      ProcessResult r,
+      RunProcess({"qemu-img", "check", "-q", "-f", "qcow2", path}));
+  // 0: clean; 3: leaked clusters only (harmless). 2: corruption; 1: error.
+  if (r.exit_code == 0 || r.exit_code == 3) return Status::OK();
+  return Status::Corruption("qemu-img check " + path + " failed (exit " +
+                            std::to_string(r.exit_code) + "): " + r.err + r.out);
+}
+
+}  // namespace strata::engine

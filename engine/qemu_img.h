@@ -1,0 +1,35 @@
+// qemu-img as the engine uses it: overlay creation, backing-file rewrites,
+// commits and consistency checks. Each call runs the qemu-img binary from
+// qemu-utils (no shell) and turns a failure into a Status carrying its stderr.
+//
+// All images Strata creates are qcow2 with absolute backing-file names and an
+// explicit backing format, so a chain never depends on the current directory
+// or on format probing.
+// Thread-safety: stateless; calls on different files may run in parallel.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "util/status.h"
+
+namespace strata::engine {
+
+// `qemu-img create -f qcow2 -u -b backing -F backing_fmt path size`: a new,
+// empty overlay. `-u` (no backing probe) lets the backing file be created
+// later by a rename. cluster_size 0 keeps qemu-img's default.
+Status CreateOverlay(const std::string& path, const std::string& backing,
+                     const std::string& backing_fmt, uint64_t virtual_size,
+                     uint64_t cluster_size);
+// `qemu-img rebase -u`: rewrites only the backing-file name/format in the
+// header (no data moves). Used where the data is known to be equal.
+Status SetBackingUnsafe(const std::string& path, const std::string& backing,
+                        const std::string& backing_fmt);
+// `qemu-img commit -b base top` (with -b, qemu-img leaves `top` valid): merges
+// every layer from `top` down to just above `base` into `base`.
+Status CommitInto(const std::string& top, const std::string& base);
+// `qemu-img check`: NotFound-free consistency check of one qcow2 file; a leak
+// is not an error, corruption is.
+Status CheckImage(const std::string& path);
+
+}  // namespace strata::engine

@@ -1,0 +1,104 @@
+// Crash recovery: reconciles the disk's chain, the catalog and the store for
+// every task a crash interrupted, then tidies every volume.
+//
+// The chain on disk is the truth. Each operation changes it by atomic
+// renames, so after a crash the disk's path holds either the old top or the
+// new one; the one exception (between "rename_top" and "install_overlay" of
+// a create) leaves the path empty with the new overlay ready under its temp
+// name, and recovery installs it. A create interrupted before its upload
+// was recorded ends in error; its layer stays in the chain and the next
+// snapshot carries its writes (R2.6). A revert counts as done exactly when
+// the disk's backing file is the history it was building.
+#include <nlohmann/json.hpp>
+
+#include "engine/engine.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/time_util.h"
+
+namespace strata::engine {
+
+Status Engine::RecoverTask(const db::TaskRecord& task) {
+  auto vol = catalog_->GetVolume(task.volume_id);
+  if (!vol.ok()) return vol.status();
+  const std::string& disk = vol->path;
+  auto state = nlohmann::json::parse(task.state, nullptr, false);
+  if (!state.is_object()) state = nlohmann::json::object();
+  const std::string why = "interrupted by a restart at step " + task.step;
+
+  if (!PathExists(disk)) {
+    std::string overlay = state.value("overlay", "");
+    if (overlay.empty() || !PathExists(overlay)) {
+      catalog_->ModifyVolume(vol->id, [](db::VolumeRecord& v) {
+        v.status = "error";
+        return Status::OK();
+      });
+      return Status::Corruption(disk + " is missing and no overlay can replace it");
+    }
+    LogInfo("recovery: installing " + overlay + " at " + disk);
+    STRATA_RETURN_IF_ERROR(RenameDurable(overlay, disk));
+  }
+  STRATA_ASSIGN_OR_RETURN(Chain chain, ReadChain(disk, disk));
+  const std::string snap_id = task.snapshot_id.value_or("");
+
+  if (task.kind == "snapshot_create") {
+    auto snap = catalog_->GetSnapshot(snap_id);
+    if (snap.ok() && !snap->store_key) {
+      bool cut = chain.length() > 1 &&
+                 chain.layers[1].name.snapshot_id == snap_id;
+      catalog_->SetSnapshotStatus(
+          snap_id, "error", 0,
+          why + (cut ? "; the next snapshot carries its writes (R2.6)"
+                     : "; before the cut-over, nothing was captured"));
+    }
+  } else if (task.kind == "revert") {
+    std::string history = state.value("history", "");
+    bool done = chain.length() > 1 && !history.empty() &&
+                chain.layers[1].path == history;
+    if (done) LogInfo("recovery: revert of " + vol->id + " had completed");
+    STRATA_RETURN_IF_ERROR(
+        catalog_->ModifyVolume(vol->id, [&](db::VolumeRecord& v) {
+          if (done) v.head_snapshot_id = snap_id;
+          v.status = "available";
+          return Status::OK();
+        }));
+    catalog_->SetSnapshotStatus(snap_id, "available", 100);
+    if (done) return catalog_->FinishTask(task.id, "succeeded", "");
+  } else if (task.kind == "snapshot_delete") {
+    STRATA_RETURN_IF_ERROR(RunDelete(snap_id));
+    return catalog_->FinishTask(task.id, "succeeded", "");
+  }
+  return catalog_->FinishTask(task.id, "failed", why);
+}
+
+Status Engine::Recover() {
+  STRATA_ASSIGN_OR_RETURN(auto tasks, catalog_->UnfinishedTasks());
+  for (const auto& t : tasks) {
+    LogWarning("recovering " + t.kind + " task " + t.id + " (volume " +
+               t.volume_id + ") " + "interrupted at " + t.step);
+    Status s = RecoverTask(t);
+    if (!s.ok()) {
+      LogError("recovery of task " + t.id + ": " + s.ToString());
+      catalog_->FinishTask(t.id, "failed", s.ToString());
+    }
+  }
+  db::ListQuery all;
+  STRATA_ASSIGN_OR_RETURN(auto vols, catalog_->ListVolumes(all));
+  for (const auto& v : vols.rows) {
+    if (v.status == "error") continue;
+    // Snapshots left mid-flight without a task (should not happen; be safe).
+    STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(v.id));
+    for (const auto& s : snaps) {
+      if (s.status == "creating" && !s.store_key)
+        catalog_->SetSnapshotStatus(s.id, "error", 0, "interrupted by a restart");
+      if (s.status == "deleting") RunDelete(s.id);
+    }
+    Status st = CollectGarbage(v);
+    if (st.ok()) st = CompactChain(nullptr, v);
+    if (st.ok()) st = DropUnneededLayers(v.id);
+    if (!st.ok()) LogError("tidying volume " + v.id + ": " + st.ToString());
+  }
+  return Status::OK();
+}
+
+}  // namespace strata::engine

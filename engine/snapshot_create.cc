@@ -1,0 +1,113 @@
+// The snapshot-create task (R2.1–R2.6) for a disk no running VM holds.
+//
+// Steps, each journalled before it acts (recover.cc undoes or finishes them):
+//   create.prepare_overlay  new empty overlay at a temp name, backing = the
+//                           name the top is about to get
+//   create.rename_top       R2.3: disk → <stem>.snap-<id>.qcow2 (nothing is
+//                           copied: the renamed file holds exactly the writes
+//                           since the previous snapshot)
+//   create.install_overlay  temp overlay → the disk's path (path unchanged)
+//   create.check_previous   R2.4: UUIDs of every Strata layer below the new
+//                           layer looked up in the catalog
+//   create.merge_failed     R2.6: layers of failed snapshots merged into it
+//   create.upload           R2.5: upload, verify, record
+//   compact.*               R2.8–R2.9 (chain_ops.cc)
+#include "engine/engine.h"
+#include "engine/qemu_img.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/time_util.h"
+
+namespace strata::engine {
+
+Status Engine::RunCreate(Journal& j, const db::VolumeRecord& vol,
+                         db::SnapshotRecord snap) {
+  const std::string& disk = vol.path;
+  const std::string layer = SnapshotLayerPath(disk, snap.id);
+  const std::string overlay = TempPath(disk, "overlay", snap.id);
+  j.state()["layer"] = layer;
+  j.state()["overlay"] = overlay;
+
+  STRATA_ASSIGN_OR_RETURN(Chain before, ReadChain(disk, disk));
+  STRATA_RETURN_IF_ERROR(j.Step("create.prepare_overlay", 2));
+  STRATA_RETURN_IF_ERROR(CreateOverlay(overlay, layer, "qcow2",
+                                       before.top().header.virtual_size,
+                                       opts_.overlay_cluster_size));
+  STRATA_RETURN_IF_ERROR(j.Step("create.rename_top", 4));
+  Status s = RenameDurable(disk, layer);
+  if (!s.ok()) {
+    RemoveFile(overlay);
+    return s;
+  }
+  STRATA_RETURN_IF_ERROR(j.Step("create.install_overlay", 6));
+  STRATA_RETURN_IF_ERROR(RenameDurable(overlay, disk));
+  snap.layer_file = layer;
+  STRATA_RETURN_IF_ERROR(
+      catalog_->ModifySnapshot(snap.id, [&](db::SnapshotRecord& s) {
+        s.layer_file = layer;
+        s.progress = 10;
+        return Status::OK();
+      }));
+
+  // R2.4: is every file the new layer depends on an uploaded snapshot?
+  STRATA_RETURN_IF_ERROR(j.Step("create.check_previous", 10));
+  STRATA_ASSIGN_OR_RETURN(Chain chain, ReadChain(disk, disk));
+  size_t last_failed = 1;  // layers[1] is the new snapshot layer
+  for (size_t i = 2; i < chain.length(); ++i) {
+    const LayerName& n = chain.layers[i].name;
+    if (n.kind == LayerKind::kForeign) continue;
+    STRATA_ASSIGN_OR_RETURN(bool uploaded, catalog_->IsUploaded(n.snapshot_id));
+    if (uploaded) continue;
+    if (n.kind == LayerKind::kHistory || last_failed != i - 1)
+      return Status::Internal("chain of " + disk + " is inconsistent: " +
+                              chain.layers[i].path +
+                              " is not an uploaded snapshot");
+    last_failed = i;
+  }
+  if (last_failed > 1) {
+    // R2.6: the previous snapshot(s) failed; carry their writes in this one.
+    STRATA_ASSIGN_OR_RETURN(snap.covers,
+                            MergeFailedLayers(j, vol, chain, last_failed));
+    STRATA_ASSIGN_OR_RETURN(chain, ReadChain(disk, disk));
+    LogInfo("snapshot " + snap.id + " carries the writes of " +
+            std::to_string(snap.covers.size()) + " failed snapshot(s)");
+  }
+  if (chain.length() > 2 && chain.layers[2].name.kind != LayerKind::kForeign)
+    snap.parent_id = chain.layers[2].name.snapshot_id;
+
+  // R2.5: upload the layer; it is "available" only once stored and verified.
+  STRATA_RETURN_IF_ERROR(j.Step("create.upload", 15));
+  const std::string key = LayerKey(vol.id, snap.id);
+  STRATA_ASSIGN_OR_RETURN(store::ObjectInfo obj,
+                          UploadLayer(snap.id, key, layer));
+  STRATA_RETURN_IF_ERROR(catalog_->Transaction([&]() -> Status {
+    STRATA_RETURN_IF_ERROR(
+        catalog_->ModifySnapshot(snap.id, [&](db::SnapshotRecord& cur) {
+          cur.status = "available";
+          cur.progress = 100;
+          cur.parent_id = snap.parent_id;
+          cur.covers = snap.covers;
+          cur.store_key = key;
+          cur.store_location = obj.location;
+          cur.sha256 = obj.sha256;
+          cur.layer_bytes = static_cast<int64_t>(obj.size);
+          return Status::OK();
+        }));
+    return catalog_->ModifyVolume(vol.id, [&](db::VolumeRecord& v) {
+      v.head_snapshot_id = snap.id;
+      return Status::OK();
+    });
+  }));
+  LogInfo("snapshot " + snap.id + " of volume " + vol.id + " stored: " +
+          std::to_string(obj.size) + " bytes at " + obj.location);
+
+  // R2.8: merge the uploaded layer into history. A failure here leaves a
+  // longer but valid chain; the next operation compacts it again.
+  Status c = CompactChain(&j, vol);
+  if (!c.ok()) LogWarning("compaction of " + disk + " deferred: " + c.ToString());
+  Status d = DropUnneededLayers(vol.id);
+  if (!d.ok()) LogWarning("dropping unneeded layers: " + d.ToString());
+  return Status::OK();  // the snapshot is stored whatever the housekeeping did
+}
+
+}  // namespace strata::engine

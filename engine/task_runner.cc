@@ -1,0 +1,59 @@
+// Worker pool. See task_runner.h.
+#include "engine/task_runner.h"
+
+namespace strata::engine {
+
+TaskRunner::TaskRunner(int workers) {
+  for (int i = 0; i < (workers < 1 ? 1 : workers); ++i)
+    workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+TaskRunner::~TaskRunner() { Stop(); }
+
+void TaskRunner::Submit(std::function<void()> job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+}
+
+void TaskRunner::WaitIdle() {
+  std::unique_lock<std::mutex> lock(mu_);
+  idle_cv_.wait(lock, [this] { return queue_.empty() && running_ == 0; });
+}
+
+void TaskRunner::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ && workers_.empty()) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : workers_)
+    if (t.joinable()) t.join();
+  workers_.clear();
+}
+
+void TaskRunner::WorkerLoop() {
+  for (;;) {
+    std::function<void()> job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      job = std::move(queue_.front());
+      queue_.pop_front();
+      ++running_;
+    }
+    job();
+    job = nullptr;  // release what the job holds (a volume lease) first
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --running_;
+    }
+    idle_cv_.notify_all();
+  }
+}
+
+}  // namespace strata::engine

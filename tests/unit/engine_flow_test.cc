@@ -1,0 +1,245 @@
+// Engine flow on a quiet disk with real qemu-img data (R2.1–R2.11): data
+// written between snapshots reads back exactly after reverting to each of
+// them, the chain stays short, a failed upload is repaired by the next
+// snapshot (R2.6), deleted snapshots disappear from lists.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <memory>
+
+#include "db/catalog.h"
+#include "engine/engine.h"
+#include "storage-drivers/store_registry.h"
+#include "util/fs.h"
+#include "util/subprocess.h"
+#include "util/uuid.h"
+
+using namespace strata;
+
+namespace {
+
+std::string MakeTempDir() {
+  char tmpl[] = "/tmp/strata-engine-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  return tmpl;
+}
+
+// qemu-io writes `pattern` over [off, off+len).
+void Write(const std::string& disk, int pattern, const std::string& off,
+           const std::string& len) {
+  auto r = RunProcess({"qemu-io", "-f", "qcow2", "-c",
+                       "write -P " + std::to_string(pattern) + " " + off + " " + len,
+                       disk});
+  REQUIRE(r.ok());
+  REQUIRE_MESSAGE(r->exit_code == 0, r->err);
+}
+
+// True when [off, off+len) of the disk reads back as `pattern`.
+bool Reads(const std::string& disk, int pattern, const std::string& off,
+           const std::string& len) {
+  auto r = RunProcess({"qemu-io", "-f", "qcow2", "-c",
+                       "read -P " + std::to_string(pattern) + " " + off + " " + len,
+                       disk});
+  REQUIRE(r.ok());
+  return r->exit_code == 0 &&
+         r->out.find("Pattern verification failed") == std::string::npos &&
+         r->err.find("Pattern verification failed") == std::string::npos;
+}
+
+// A store that fails Put while `fail` is set: the fault the local directory
+// store cannot produce on demand.
+class FailingStore : public store::Store {
+ public:
+  explicit FailingStore(store::Store* next) : next_(next) {}
+  bool fail = false;
+  std::string Name() const override { return next_->Name(); }
+  Result<store::ObjectInfo> Put(const std::string& k, store::ByteSource& s,
+                                const store::RequestOptions& o) override {
+    if (fail) return Status::IoError("injected upload failure");
+    return next_->Put(k, s, o);
+  }
+  Status Get(const std::string& k, store::ByteSink& s, const std::string& sha,
+             const store::RequestOptions& o) override {
+    return next_->Get(k, s, sha, o);
+  }
+  Result<store::ObjectInfo> Stat(const std::string& k,
+                                 const store::RequestOptions& o) override {
+    return next_->Stat(k, o);
+  }
+  Status Delete(const std::string& k, const store::RequestOptions& o) override {
+    return next_->Delete(k, o);
+  }
+  Result<std::vector<store::ObjectInfo>> List(
+      const std::string& p, const store::RequestOptions& o) override {
+    return next_->List(p, o);
+  }
+
+ private:
+  store::Store* next_;
+};
+
+struct Fixture {
+  std::string dir = MakeTempDir();
+  std::string disks = dir + "/disks";
+  std::unique_ptr<db::Catalog> catalog;
+  std::unique_ptr<store::Store> local;
+  std::unique_ptr<FailingStore> store;
+  std::unique_ptr<engine::Engine> engine;
+
+  Fixture() {
+    REQUIRE(MakeDirs(disks).ok());
+    auto c = db::Catalog::Open(dir + "/catalog.db");
+    REQUIRE(c.ok());
+    catalog = std::move(*c);
+    store::RegisterBuiltinStores();
+    auto s = store::StoreRegistry::Global().Create("local:" + dir + "/store");
+    REQUIRE(s.ok());
+    local = std::move(*s);
+    store = std::make_unique<FailingStore>(local.get());
+    Start();
+  }
+  void Start() {
+    engine::EngineOptions o;
+    o.allowed_dirs = {*CanonicalPath(disks)};
+    o.upload_attempts = 1;
+    engine = std::make_unique<engine::Engine>(catalog.get(), store.get(), o);
+    REQUIRE(engine->Recover().ok());
+  }
+  ~Fixture() {
+    engine.reset();
+    RemoveTree(dir);
+  }
+  db::SnapshotRecord Snap(const std::string& vol) {
+    engine::CreateSnapshotRequest req{"p1", "u1", vol, "s", "", {}};
+    auto s = engine->CreateSnapshot(req);
+    REQUIRE(s.ok());
+    engine->WaitIdle();
+    auto done = catalog->GetSnapshot(s->id);
+    REQUIRE(done.ok());
+    return *done;
+  }
+  size_t ChainLength(const std::string& disk) {
+    auto c = engine::ReadChain(disk, disk);
+    REQUIRE(c.ok());
+    return c->length();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("snapshots, revert to each point, chain stays short (R2.3-R2.11)") {
+  Fixture f;
+  std::string disk = f.disks + "/vm1.qcow2";
+  REQUIRE(RunChecked({"qemu-img", "create", "-q", "-f", "qcow2", disk, "64M"}).ok());
+  Write(disk, 0xa1, "0", "1M");
+  auto vol = f.engine->ManageVolume({"p1", "u1", "vm1", "", disk, false, {}});
+  REQUIRE(vol.ok());
+
+  auto s1 = f.Snap(vol->id);
+  CHECK(s1.status == "available");
+  CHECK(s1.layer_bytes > 1 << 20);
+  CHECK_FALSE(s1.parent_id.has_value());
+  Write(disk, 0xb2, "1M", "1M");
+  auto s2 = f.Snap(vol->id);
+  CHECK(s2.status == "available");
+  CHECK(s2.parent_id == s1.id);
+  // The second layer holds only the 1 MiB written since s1 (plus metadata).
+  CHECK(s2.layer_bytes < (1 << 20) + (512 << 10));
+  CHECK(f.ChainLength(disk) == 2);  // history ← disk
+  Write(disk, 0xc3, "2M", "1M");
+
+  REQUIRE(f.engine->RevertVolume(vol->id, s1.id).ok());
+  f.engine->WaitIdle();
+  CHECK(Reads(disk, 0xa1, "0", "1M"));
+  CHECK(Reads(disk, 0, "1M", "2M"));
+
+  REQUIRE(f.engine->RevertVolume(vol->id, s2.id).ok());
+  f.engine->WaitIdle();
+  CHECK(Reads(disk, 0xa1, "0", "1M"));
+  CHECK(Reads(disk, 0xb2, "1M", "1M"));
+  CHECK(Reads(disk, 0, "2M", "1M"));
+  CHECK(f.ChainLength(disk) == 2);
+
+  // A snapshot after a revert to s2 builds on s2.
+  Write(disk, 0xd4, "3M", "1M");
+  auto s3 = f.Snap(vol->id);
+  CHECK(s3.parent_id == s2.id);
+  REQUIRE(f.engine->RevertVolume(vol->id, s3.id).ok());
+  f.engine->WaitIdle();
+  CHECK(Reads(disk, 0xb2, "1M", "1M"));
+  CHECK(Reads(disk, 0xd4, "3M", "1M"));
+  CHECK(Reads(disk, 0, "2M", "1M"));
+}
+
+TEST_CASE("a failed upload is carried by the next snapshot (R2.4, R2.6)") {
+  Fixture f;
+  std::string disk = f.disks + "/vm2.qcow2";
+  REQUIRE(RunChecked({"qemu-img", "create", "-q", "-f", "qcow2", disk, "32M"}).ok());
+  auto vol = f.engine->ManageVolume({"p1", "u1", "vm2", "", disk, false, {}});
+  REQUIRE(vol.ok());
+  Write(disk, 0x11, "0", "512K");
+  auto s1 = f.Snap(vol->id);
+  REQUIRE(s1.status == "available");
+
+  Write(disk, 0x22, "1M", "512K");
+  f.store->fail = true;
+  auto s2 = f.Snap(vol->id);
+  CHECK(s2.status == "error");
+  CHECK(s2.error.find("injected") != std::string::npos);
+  CHECK(f.ChainLength(disk) == 3);  // history ← snap-s2 ← disk
+  f.store->fail = false;
+
+  Write(disk, 0x33, "2M", "512K");
+  auto s3 = f.Snap(vol->id);
+  CHECK(s3.status == "available");
+  CHECK(s3.parent_id == s1.id);
+  REQUIRE(s3.covers.size() == 1);
+  CHECK(s3.covers[0] == s2.id);
+  CHECK(f.ChainLength(disk) == 2);
+
+  REQUIRE(f.engine->RevertVolume(vol->id, s1.id).ok());
+  f.engine->WaitIdle();
+  CHECK(Reads(disk, 0, "1M", "512K"));
+  REQUIRE(f.engine->RevertVolume(vol->id, s3.id).ok());
+  f.engine->WaitIdle();
+  CHECK(Reads(disk, 0x11, "0", "512K"));
+  CHECK(Reads(disk, 0x22, "1M", "512K"));
+  CHECK(Reads(disk, 0x33, "2M", "512K"));
+}
+
+TEST_CASE("deleting snapshots keeps what others build on") {
+  Fixture f;
+  std::string disk = f.disks + "/vm3.qcow2";
+  REQUIRE(RunChecked({"qemu-img", "create", "-q", "-f", "qcow2", disk, "16M"}).ok());
+  auto vol = f.engine->ManageVolume({"p1", "u1", "vm3", "", disk, false, {}});
+  REQUIRE(vol.ok());
+  Write(disk, 0x41, "0", "256K");
+  auto s1 = f.Snap(vol->id);
+  Write(disk, 0x42, "256K", "256K");
+  auto s2 = f.Snap(vol->id);
+
+  REQUIRE(f.engine->DeleteSnapshot(s1.id, false).ok());
+  f.engine->WaitIdle();
+  auto gone = f.catalog->GetSnapshot(s1.id);
+  REQUIRE(gone.ok());  // kept hidden: s2's layer builds on it
+  CHECK(gone->hidden);
+  db::ListQuery q;
+  auto list = f.catalog->ListSnapshots(q);
+  REQUIRE(list.ok());
+  CHECK(list->rows.size() == 1);
+
+  // Reverting to s2 still needs (and finds) s1's layer.
+  REQUIRE(f.engine->RevertVolume(vol->id, s2.id).ok());
+  f.engine->WaitIdle();
+  CHECK(Reads(disk, 0x41, "0", "256K"));
+  CHECK(Reads(disk, 0x42, "256K", "256K"));
+
+  // Deleting s2 (the head) hides it; s1 stays while s2 does.
+  REQUIRE(f.engine->DeleteSnapshot(s2.id, false).ok());
+  f.engine->WaitIdle();
+  CHECK(f.catalog->GetSnapshot(s2.id)->hidden);
+  // A new snapshot moves the head; then s2 and s1 are no longer needed...
+  auto s3 = f.Snap(vol->id);
+  CHECK(s3.parent_id == s2.id);  // ...except that s3 builds on s2.
+  CHECK(f.catalog->GetSnapshot(s1.id).ok());
+}

@@ -1,0 +1,483 @@
+// The Store contract: one suite, written against Store&, run for every
+// driver that can run here (each driver has a fixture below and is listed in
+// STRATA_STORE_FIXTURES). A fixture builds its store through the registry
+// from a spec string and may offer hooks (CorruptObject) for checks that
+// need to reach behind the interface; without a hook the check is skipped.
+//
+// To add a driver: write a fixture (spec, optional hooks, `available` false
+// with a reason when its server is missing) and append it to the list.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage-drivers/local_store.h"
+#include "storage-drivers/store.h"
+#include "storage-drivers/store_registry.h"
+#include "util/sha256.h"
+
+namespace {
+
+using namespace strata;
+using namespace strata::store;
+namespace fs = std::filesystem;
+
+constexpr char kEmptySha[] =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string t = (fs::temp_directory_path() / "strata-store-XXXXXX");
+    REQUIRE(mkdtemp(t.data()) != nullptr);
+    path_ = t;
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// ---- fixtures, one per driver ----
+
+struct LocalFixture {
+  static constexpr char kScheme[] = "local";
+  TempDir tmp;
+  std::unique_ptr<Store> store;
+  bool available = true;
+  std::string skip_reason;
+
+  LocalFixture() {
+    RegisterBuiltinStores();
+    auto s = StoreRegistry::Global().Create("local:" + tmp.path() + "/store");
+    REQUIRE_MESSAGE(s.ok(), s.status().ToString());
+    store = std::move(*s);
+  }
+  LocalStore& local() { return dynamic_cast<LocalStore&>(*store); }
+  // Flips one byte of the stored object behind the store's back.
+  bool CorruptObject(const std::string& key) {
+    std::fstream f(local().ObjectPath(key),
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(7);
+    char c = 0;
+    f.read(&c, 1);
+    f.seekp(7);
+    c = static_cast<char>(c ^ 0x20);
+    f.write(&c, 1);
+    return static_cast<bool>(f);
+  }
+};
+
+#define STRATA_STORE_FIXTURES LocalFixture
+
+// Every registered scheme must have a fixture above.
+const std::set<std::string> kSchemesWithFixtures = {LocalFixture::kScheme};
+
+#define SKIP_IF_UNAVAILABLE(fx)                                  \
+  if (!(fx).available) {                                         \
+    MESSAGE("skipping " << F::kScheme << ": " << (fx).skip_reason); \
+    return;                                                      \
+  }
+
+// ---- helpers ----
+
+std::string RandomBytes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  for (char& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+std::string ShaOf(const std::string& s) {
+  Sha256 h;
+  h.Update(s);
+  return h.HexDigest();
+}
+
+// `sha256sum` of the file, via popen.
+std::string Sha256sum(const std::string& path) {
+  FILE* p = popen(("sha256sum '" + path + "'").c_str(), "r");
+  if (!p) return "";
+  char buf[64];
+  size_t n = fread(buf, 1, sizeof buf, p);
+  int rc = pclose(p);
+  return (n == 64 && rc == 0) ? std::string(buf, 64) : "";
+}
+
+void WriteFile(const std::string& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary).write(data.data(), data.size());
+}
+
+// Serves a string in uneven reads (short reads are legal).
+class JitterSource : public ByteSource {
+ public:
+  explicit JitterSource(std::string data) : data_(std::move(data)) {}
+  Result<size_t> Read(char* buf, size_t n) override {
+    size_t want = std::min(n, 1 + static_cast<size_t>(rng_() % 300000));
+    size_t take = std::min(want, data_.size() - pos_);
+    std::copy_n(data_.data() + pos_, take, buf);
+    pos_ += take;
+    return take;
+  }
+
+ private:
+  std::string data_;
+  size_t pos_ = 0;
+  std::mt19937 rng_{7};
+};
+
+// Gives `ok_bytes` bytes, then fails (or sleeps `delay` per read).
+class FaultySource : public ByteSource {
+ public:
+  FaultySource(size_t ok_bytes, std::chrono::milliseconds delay)
+      : left_(ok_bytes), delay_(delay) {}
+  Result<size_t> Read(char* buf, size_t n) override {
+    std::this_thread::sleep_for(delay_);
+    if (left_ == 0) return Status::IoError("source broke");
+    size_t take = std::min(n, left_);
+    std::fill_n(buf, take, 'x');
+    left_ -= take;
+    return take;
+  }
+
+ private:
+  size_t left_;
+  std::chrono::milliseconds delay_;
+};
+
+const RequestOptions kOpts{std::chrono::milliseconds(0), "test-req"};
+
+Result<ObjectInfo> PutString(Store& s, const std::string& key,
+                             const std::string& data) {
+  StringSource src(data);
+  return s.Put(key, src, kOpts);
+}
+
+// The bytes of `key`, or the failure.
+Result<std::string> GetString(Store& s, const std::string& key,
+                              const std::string& expected = "") {
+  StringSink sink;
+  Status st = s.Get(key, sink, expected, kOpts);
+  if (!st.ok()) return st;
+  return sink.data();
+}
+
+std::vector<std::string> Keys(const std::vector<ObjectInfo>& v) {
+  std::vector<std::string> out;
+  for (const auto& o : v) out.push_back(o.key);
+  return out;
+}
+
+}  // namespace
+
+// ---- the contract ----
+
+TEST_CASE_TEMPLATE("contract: streamed round trip matches sha256sum", F,
+                   STRATA_STORE_FIXTURES) {
+  F fx;
+  SKIP_IF_UNAVAILABLE(fx);
+  Store& s = *fx.store;
+  const std::string data = RandomBytes(5 * (1 << 20) + 12345, 1);
+  TempDir tmp;
+  WriteFile(tmp.path() + "/payload", data);
+  const std::string want = Sha256sum(tmp.path() + "/payload");
+  REQUIRE(want.size() == 64);
+
+  JitterSource src(data);
+  auto put = s.Put("volumes/v1/s1.qcow2", src, kOpts);
+  REQUIRE_MESSAGE(put.ok(), put.status().ToString());
+  CHECK(put->key == "volumes/v1/s1.qcow2");
+  CHECK(put->size == data.size());
+  CHECK(put->sha256 == want);
+  CHECK_FALSE(put->location.empty());
+  auto got = GetString(s, "volumes/v1/s1.qcow2", want);
+  REQUIRE(got.ok());
+  CHECK(*got == data);
+  CHECK(*GetString(s, "volumes/v1/s1.qcow2") == data);  // unverified
+  std::string upper = want;
+  std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+  CHECK(GetString(s, "volumes/v1/s1.qcow2", upper).ok());
+
+  auto st = s.Stat("volumes/v1/s1.qcow2", kOpts);
+  REQUIRE(st.ok());
+  CHECK(st->size == data.size());
+  CHECK(st->sha256 == want);
+  CHECK(st->location == put->location);
+}
+
+TEST_CASE_TEMPLATE("contract: verification and missing objects", F,
+                   STRATA_STORE_FIXTURES) {
+  F fx;
+  SKIP_IF_UNAVAILABLE(fx);
+  Store& s = *fx.store;
+  REQUIRE(PutString(s, "a/b", "hello").ok());
+  CHECK(GetString(s, "a/b", kEmptySha).status().code() ==
+        StatusCode::kCorruption);
+  CHECK(GetString(s, "a/b", "xyz").status().code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(GetString(s, "a/missing").status().IsNotFound());
+  CHECK(GetString(s, "a").status().IsNotFound());  // a prefix, not an object
+  CHECK(GetString(s, "nope/x", kEmptySha).status().IsNotFound());
+  CHECK(s.Stat("a/missing", kOpts).status().IsNotFound());
+  CHECK(s.Stat("a", kOpts).status().IsNotFound());
+}
+
+TEST_CASE_TEMPLATE("contract: overwrite, empty object, delete", F,
+                   STRATA_STORE_FIXTURES) {
+  F fx;
+  SKIP_IF_UNAVAILABLE(fx);
+  Store& s = *fx.store;
+  const std::string a = RandomBytes(300000, 2), b = RandomBytes(1000, 3);
+  REQUIRE(PutString(s, "k/obj", a).ok());
+  auto put = PutString(s, "k/obj", b);
+  REQUIRE(put.ok());
+  CHECK(put->sha256 == ShaOf(b));
+  CHECK(*GetString(s, "k/obj", ShaOf(b)) == b);
+  auto st = s.Stat("k/obj", kOpts);
+  REQUIRE(st.ok());
+  CHECK(st->size == b.size());
+  CHECK(st->sha256 == ShaOf(b));
+
+  auto empty = PutString(s, "k/empty", "");
+  REQUIRE(empty.ok());
+  CHECK(empty->size == 0);
+  CHECK(empty->sha256 == kEmptySha);
+  CHECK(*GetString(s, "k/empty", kEmptySha) == "");
+  CHECK(s.Stat("k/empty", kOpts)->sha256 == kEmptySha);
+
+  CHECK(s.Delete("k/obj", kOpts).ok());
+  CHECK(s.Stat("k/obj", kOpts).status().IsNotFound());
+  CHECK(GetString(s, "k/obj").status().IsNotFound());
+  CHECK(s.Delete("k/obj", kOpts).ok());         // again
+  CHECK(s.Delete("never/there", kOpts).ok());   // never existed
+  CHECK(Keys(*s.List("k/", kOpts)) == std::vector<std::string>{"k/empty"});
+}
+
+TEST_CASE_TEMPLATE("contract: list by prefix, sorted", F,
+                   STRATA_STORE_FIXTURES) {
+  F fx;
+  SKIP_IF_UNAVAILABLE(fx);
+  Store& s = *fx.store;
+  for (const char* k : {"volumes/v1/s2.qcow2", "volumes/v10/a.qcow2",
+                        "other/y", "volumes/v1/s1.qcow2", "volumes/v2/x"})
+    REQUIRE(PutString(s, k, k).ok());
+  using V = std::vector<std::string>;
+  CHECK(Keys(*s.List("volumes/v1/", kOpts)) ==
+        V{"volumes/v1/s1.qcow2", "volumes/v1/s2.qcow2"});
+  CHECK(Keys(*s.List("volumes/v1", kOpts)) ==
+        V{"volumes/v1/s1.qcow2", "volumes/v1/s2.qcow2", "volumes/v10/a.qcow2"});
+  CHECK(Keys(*s.List("", kOpts)) ==
+        V{"other/y", "volumes/v1/s1.qcow2", "volumes/v1/s2.qcow2",
+          "volumes/v10/a.qcow2", "volumes/v2/x"});
+  CHECK(s.List("volumes/v3/", kOpts)->empty());
+  CHECK(s.List("zzz", kOpts)->empty());
+  auto all = s.List("volumes/v2/", kOpts);
+  REQUIRE(all->size() == 1);
+  CHECK(all->front().size == std::string("volumes/v2/x").size());
+  CHECK(all->front().sha256 == ShaOf("volumes/v2/x"));
+  CHECK(s.List("../", kOpts).status().code() == StatusCode::kInvalidArgument);
+  CHECK(s.List("a//", kOpts).status().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE_TEMPLATE("contract: bad keys are refused", F, STRATA_STORE_FIXTURES) {
+  F fx;
+  SKIP_IF_UNAVAILABLE(fx);
+  Store& s = *fx.store;
+  const std::vector<std::string> bad = {
+      "", "/a", "a/", "a//b", "..", "../a", "a/../b", "a/./b", ".", "a b",
+      "a\\b", "a#b", "a\nb", "caf\xc3\xa9", std::string("a\0b", 3),
+      std::string(201, 'x'), std::string(1025, 'x')};
+  for (const std::string& k : bad) {
+    CAPTURE(k);
+    CHECK(PutString(s, k, "x").status().code() == StatusCode::kInvalidArgument);
+    CHECK(GetString(s, k).status().code() == StatusCode::kInvalidArgument);
+    CHECK(s.Stat(k, kOpts).status().code() == StatusCode::kInvalidArgument);
+    CHECK(s.Delete(k, kOpts).code() == StatusCode::kInvalidArgument);
+  }
+  for (const char* k : {"a", ".hidden", "A-b_c.d/e", "volumes/0b9e/s.qcow2"})
+    CHECK_MESSAGE(PutString(s, k, "x").ok(), k);
+}
+
+TEST_CASE_TEMPLATE("contract: concurrent puts from 4 threads", F,
+                   STRATA_STORE_FIXTURES) {
+  F fx;
+  SKIP_IF_UNAVAILABLE(fx);
+  Store& s = *fx.store;
+  constexpr int kThreads = 4, kPerThread = 6;
+  std::vector<Status> results(kThreads * kPerThread);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        int n = t * kPerThread + i;
+        JitterSource src(RandomBytes(100000 * n + 17, n));
+        auto r = s.Put("c/t" + std::to_string(t) + "/o" + std::to_string(i),
+                       src, kOpts);
+        results[n] = r.status();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const Status& r : results) CHECK_MESSAGE(r.ok(), r.ToString());
+  for (int n = 0; n < kThreads * kPerThread; ++n) {
+    std::string key = "c/t" + std::to_string(n / kPerThread) + "/o" +
+                      std::to_string(n % kPerThread);
+    std::string data = RandomBytes(100000 * n + 17, n);
+    CHECK(GetString(s, key, ShaOf(data)).ok());
+  }
+  CHECK(s.List("c/", kOpts)->size() == kThreads * kPerThread);
+}
+
+TEST_CASE_TEMPLATE("contract: readers see the old or the new object, whole", F,
+                   STRATA_STORE_FIXTURES) {
+  F fx;
+  SKIP_IF_UNAVAILABLE(fx);
+  Store& s = *fx.store;
+  const std::string a = RandomBytes(2 << 20, 4), b = RandomBytes(1 << 20, 5);
+  REQUIRE(PutString(s, "swap", a).ok());
+  std::atomic<bool> done{false};
+  int torn = 0, reads = 0;
+  std::thread reader([&] {
+    while (!done) {
+      auto got = GetString(s, "swap");
+      ++reads;
+      if (!got.ok() || (*got != a && *got != b)) ++torn;
+    }
+  });
+  for (int i = 0; i < 8; ++i) REQUIRE(PutString(s, "swap", i % 2 ? a : b).ok());
+  done = true;
+  reader.join();
+  CHECK(reads > 0);
+  CHECK(torn == 0);
+}
+
+TEST_CASE_TEMPLATE("contract: a failed or late put leaves no trace", F,
+                   STRATA_STORE_FIXTURES) {
+  F fx;
+  SKIP_IF_UNAVAILABLE(fx);
+  Store& s = *fx.store;
+  FaultySource broken(3 << 20, std::chrono::milliseconds(0));
+  CHECK(s.Put("f/new", broken, kOpts).status().code() == StatusCode::kIoError);
+  CHECK(s.Stat("f/new", kOpts).status().IsNotFound());
+
+  REQUIRE(PutString(s, "f/old", "old bytes").ok());
+  FaultySource broken2(1 << 20, std::chrono::milliseconds(0));
+  CHECK_FALSE(s.Put("f/old", broken2, kOpts).ok());
+  CHECK(*GetString(s, "f/old", ShaOf("old bytes")) == "old bytes");
+
+  FaultySource slow(20 << 20, std::chrono::milliseconds(20));  // ~0.4 s
+  RequestOptions late{std::chrono::milliseconds(50), "late-req"};
+  auto r = s.Put("f/late", slow, late);
+  CHECK(r.status().code() == StatusCode::kUnavailable);
+  CHECK(r.status().retryable());
+  CHECK(r.status().message().find("late-req") != std::string::npos);
+  CHECK(s.Stat("f/late", kOpts).status().IsNotFound());
+  CHECK(Keys(*s.List("f/", kOpts)) == std::vector<std::string>{"f/old"});
+}
+
+TEST_CASE_TEMPLATE("contract: corrupted object fails verification", F,
+                   STRATA_STORE_FIXTURES) {
+  F fx;
+  SKIP_IF_UNAVAILABLE(fx);
+  Store& s = *fx.store;
+  const std::string data = RandomBytes(70000, 6);
+  auto put = PutString(s, "x/victim", data);
+  REQUIRE(put.ok());
+  REQUIRE(fx.CorruptObject("x/victim"));
+  CHECK(GetString(s, "x/victim", put->sha256).status().code() ==
+        StatusCode::kCorruption);
+  auto raw = GetString(s, "x/victim");  // unverified reads still work
+  REQUIRE(raw.ok());
+  CHECK(*raw != data);
+}
+
+TEST_CASE_TEMPLATE("contract: PutFile and GetToFile", F, STRATA_STORE_FIXTURES) {
+  F fx;
+  SKIP_IF_UNAVAILABLE(fx);
+  Store& s = *fx.store;
+  TempDir tmp;
+  const std::string src = tmp.path() + "/src.qcow2";
+  const std::string data = RandomBytes(3 * (1 << 20) + 5, 8);
+  WriteFile(src, data);
+  auto put = PutFile(s, "files/one", src, kOpts);
+  REQUIRE(put.ok());
+  CHECK(put->sha256 == Sha256sum(src));
+  CHECK(PutFile(s, "files/two", tmp.path() + "/absent", kOpts)
+            .status()
+            .IsNotFound());
+
+  const std::string dst = tmp.path() + "/dl/out.qcow2";
+  fs::create_directory(tmp.path() + "/dl");
+  REQUIRE(GetToFile(s, "files/one", dst, put->sha256, kOpts).ok());
+  CHECK(Sha256sum(dst) == put->sha256);
+
+  const std::string bad = tmp.path() + "/dl/bad.qcow2";
+  CHECK(GetToFile(s, "files/one", bad, kEmptySha, kOpts).code() ==
+        StatusCode::kCorruption);
+  CHECK(GetToFile(s, "files/missing", bad, "", kOpts).IsNotFound());
+  CHECK_FALSE(fs::exists(bad));
+  // A failed download leaves an existing file alone.
+  CHECK_FALSE(GetToFile(s, "files/one", dst, kEmptySha, kOpts).ok());
+  CHECK(Sha256sum(dst) == put->sha256);
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator(tmp.path() + "/dl"))
+    left.push_back(e.path().filename());
+  CHECK(left == std::vector<std::string>{"out.qcow2"});  // no temp files
+}
+
+// ---- registry and local-only checks ----
+
+TEST_CASE("registry: every registered scheme has a contract fixture") {
+  RegisterBuiltinStores();
+  RegisterBuiltinStores();  // idempotent
+  for (const std::string& scheme : StoreRegistry::Global().Schemes())
+    CHECK_MESSAGE(kSchemesWithFixtures.count(scheme) == 1, scheme);
+  auto unknown = StoreRegistry::Global().Create("swiftish:container");
+  CHECK(unknown.status().code() == StatusCode::kInvalidArgument);
+  CHECK(unknown.status().message().find("local") != std::string::npos);
+  CHECK(StoreRegistry::Global().Create("no-colon").status().code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(StoreRegistry::Global().Create("local:relative/dir").status().code() ==
+        StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("local: layout, hidden temp files, stale sidecars") {
+  LocalFixture fx;
+  LocalStore& s = fx.local();
+  CHECK(s.Name() == "local");
+  auto put = PutString(s, "v/a", "data");
+  REQUIRE(put.ok());
+  const std::string path = s.ObjectPath("v/a");
+  CHECK(put->location == "file://" + path);
+  CHECK(fs::exists(path + "#sha256"));
+  CHECK((fs::status(s.root() + "/v").permissions() & fs::perms::all) ==
+        fs::perms(0750));
+  // Temp files, sidecars and foreign names never show up in List.
+  WriteFile(s.root() + "/v/b#part-0123456789abcdef", "partial");
+  WriteFile(s.root() + "/v/not a key", "foreign");
+  CHECK(Keys(*s.List("", kOpts)) == std::vector<std::string>{"v/a"});
+  // Bytes replaced behind the store's back: the digest becomes unknown, not
+  // wrong.
+  WriteFile(path + ".new", "other");
+  fs::rename(path + ".new", path);
+  auto st = s.Stat("v/a", kOpts);
+  REQUIRE(st.ok());
+  CHECK(st->sha256 == "");
+  CHECK(s.Delete("v/a", kOpts).ok());
+  CHECK_FALSE(fs::exists(path + "#sha256"));
+  // An object cannot also be a directory of objects, and vice versa.
+  REQUIRE(PutString(s, "p/leaf", "x").ok());
+  CHECK(PutString(s, "p/leaf/child", "x").status().IsConflict());
+  CHECK(PutString(s, "p", "x").status().IsConflict());
+}

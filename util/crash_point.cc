@@ -1,0 +1,26 @@
+// Crash injection. See crash_point.h.
+#include "util/crash_point.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "util/log.h"
+
+namespace strata {
+
+void CrashPoint(const char* step) {
+#ifdef STRATA_FAULT_INJECTION
+  static const char* target = std::getenv("STRATA_CRASH_AT");
+  if (target && std::strcmp(target, step) == 0) {
+    Log(LogLevel::kWarning, std::string("injected crash at ") + step);
+    _exit(86);
+  }
+#else
+  (void)step;
+#endif
+}
+
+}  // namespace strata

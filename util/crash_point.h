@@ -1,0 +1,15 @@
+// Crash injection for crash-safety tests.
+//
+// Every step of a disk operation calls CrashPoint("<op>.<step>") right after
+// its journal entry is durable. In a build with STRATA_FAULT_INJECTION, when
+// the environment variable STRATA_CRASH_AT names that step, the process ends
+// at once with _exit(86) — no destructors, no flushes — as kill -9 would.
+// Without the variable (or without the build option) it does nothing.
+// Thread-safety: safe from any thread.
+#pragma once
+
+namespace strata {
+
+void CrashPoint(const char* step);
+
+}  // namespace strata

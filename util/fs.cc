@@ -1,0 +1,232 @@
+// File-system helpers. See fs.h.
+#include "util/fs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
+
+#include "util/uuid.h"
+
+namespace strata {
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
+  if (this != &o) reset(o.release());
+  return *this;
+}
+
+void UniqueFd::reset(int fd) {
+  if (fd_ >= 0) close(fd_);
+  fd_ = fd;
+}
+
+bool PathExists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
+Result<uint64_t> FileSize(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::NotFound(path + " does not exist");
+    return Status::FromErrno("stat " + path, errno);
+  }
+  return static_cast<uint64_t>(st.st_size);
+}
+
+Result<uint64_t> AllocatedBytes(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return Status::FromErrno("stat " + path, errno);
+  return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+std::string DirName(const std::string& path) {
+  auto pos = path.find_last_of('/');
+  if (pos == std::string::npos) return ".";
+  if (pos == 0) return "/";
+  return path.substr(0, pos);
+}
+
+std::string BaseName(const std::string& path) {
+  auto pos = path.find_last_of('/');
+  return pos == std::string::npos ? path : path.substr(pos + 1);
+}
+
+std::string JoinPath(const std::string& dir, const std::string& name) {
+  if (dir.empty()) return name;
+  if (dir.back() == '/') return dir + name;
+  return dir + "/" + name;
+}
+
+Result<std::string> CanonicalPath(const std::string& path) {
+  char buf[PATH_MAX];
+  if (!realpath(path.c_str(), buf)) {
+    if (errno == ENOENT) return Status::NotFound(path + " does not exist");
+    return Status::FromErrno("realpath " + path, errno);
+  }
+  return std::string(buf);
+}
+
+bool IsUnderDir(const std::string& path, const std::string& dir) {
+  if (dir.empty()) return false;
+  if (path == dir) return true;
+  std::string prefix = dir.back() == '/' ? dir : dir + "/";
+  return path.compare(0, prefix.size(), prefix) == 0;
+}
+
+Status MakeDirs(const std::string& path, int mode) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return Status::IoError("mkdir " + path + ": " + ec.message());
+  chmod(path.c_str(), mode);
+  return Status::OK();
+}
+
+Status FsyncPath(const std::string& path) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Status::FromErrno("open " + path, errno);
+  if (fsync(fd.get()) != 0) return Status::FromErrno("fsync " + path, errno);
+  return Status::OK();
+}
+
+Status FsyncDir(const std::string& dir) {
+  UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return Status::FromErrno("open dir " + dir, errno);
+  if (fsync(fd.get()) != 0) return Status::FromErrno("fsync " + dir, errno);
+  return Status::OK();
+}
+
+Status RenameDurable(const std::string& from, const std::string& to) {
+  if (rename(from.c_str(), to.c_str()) != 0)
+    return Status::FromErrno("rename " + from + " -> " + to, errno);
+  STRATA_RETURN_IF_ERROR(FsyncDir(DirName(to)));
+  if (DirName(from) != DirName(to)) STRATA_RETURN_IF_ERROR(FsyncDir(DirName(from)));
+  return Status::OK();
+}
+
+Status RemoveFile(const std::string& path) {
+  if (unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return Status::OK();
+    return Status::FromErrno("unlink " + path, errno);
+  }
+  return FsyncDir(DirName(path));
+}
+
+Status RemoveTree(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  if (ec) return Status::IoError("remove " + path + ": " + ec.message());
+  return Status::OK();
+}
+
+namespace {
+
+// Copies [off, off+len) with copy_file_range, falling back to read/write.
+Status CopyRange(int in, int out, off_t off, off_t len) {
+  while (len > 0) {
+    loff_t in_off = off, out_off = off;
+    ssize_t n = copy_file_range(in, &in_off, out, &out_off,
+                                static_cast<size_t>(std::min<off_t>(len, 1 << 30)), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP)) {
+      char buf[1 << 16];
+      ssize_t r = pread(in, buf, std::min<off_t>(len, sizeof buf), off);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return Status::FromErrno("pread", r == 0 ? EIO : errno);
+      ssize_t w = pwrite(out, buf, r, off);
+      if (w != r) return Status::FromErrno("pwrite", w < 0 ? errno : EIO);
+      n = r;
+    } else if (n < 0) {
+      return Status::FromErrno("copy_file_range", errno);
+    } else if (n == 0) {
+      return Status::IoError("copy_file_range: unexpected end of file");
+    }
+    off += n;
+    len -= n;
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status CopyFileSparse(const std::string& from, const std::string& to) {
+  UniqueFd in(open(from.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) return Status::FromErrno("open " + from, errno);
+  struct stat st;
+  if (fstat(in.get(), &st) != 0) return Status::FromErrno("fstat " + from, errno);
+  std::string tmp = to + ".copy-" + NewUuid().substr(0, 8);
+  UniqueFd out(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+  if (!out.valid()) return Status::FromErrno("create " + tmp, errno);
+  auto fail = [&](Status s) {
+    unlink(tmp.c_str());
+    return s;
+  };
+  if (ftruncate(out.get(), st.st_size) != 0)
+    return fail(Status::FromErrno("ftruncate " + tmp, errno));
+  off_t pos = 0;
+  while (pos < st.st_size) {
+    off_t data = lseek(in.get(), pos, SEEK_DATA);
+    if (data < 0) {
+      if (errno == ENXIO) break;  // only a hole is left
+      return fail(Status::FromErrno("lseek " + from, errno));
+    }
+    off_t hole = lseek(in.get(), data, SEEK_HOLE);
+    if (hole < 0) return fail(Status::FromErrno("lseek " + from, errno));
+    Status s = CopyRange(in.get(), out.get(), data, hole - data);
+    if (!s.ok()) return fail(s.WithContext("copy " + from));
+    pos = hole;
+  }
+  if (fsync(out.get()) != 0) return fail(Status::FromErrno("fsync " + tmp, errno));
+  out.reset();
+  Status s = RenameDurable(tmp, to);
+  if (!s.ok()) return fail(s);
+  return Status::OK();
+}
+
+Status WriteFileAtomic(const std::string& path, std::string_view data) {
+  std::string tmp = path + ".tmp-" + NewUuid().substr(0, 8);
+  UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+  if (!fd.valid()) return Status::FromErrno("create " + tmp, errno);
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = write(fd.get(), data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      unlink(tmp.c_str());
+      return Status::FromErrno("write " + tmp, errno);
+    }
+    done += n;
+  }
+  if (fsync(fd.get()) != 0) {
+    unlink(tmp.c_str());
+    return Status::FromErrno("fsync " + tmp, errno);
+  }
+  fd.reset();
+  return RenameDurable(tmp, path);
+}
+
+Result<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ENOENT) return Status::NotFound(path + " does not exist");
+    return Status::FromErrno("open " + path, errno);
+  }
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno("read " + path, errno);
+    if (n == 0) break;
+    out.append(buf, n);
+    if (out.size() > max_bytes) return Status::TooLarge(path + " is too large");
+  }
+  return out;
+}
+
+}  // namespace strata
