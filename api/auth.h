@@ -2,7 +2,8 @@
 // RequestContext; NoAuth (the embedded default, like Cinder's noauth) takes
 // "X-Auth-Token: user:project" (or "user", project = user) with roles from
 // X-Roles (default member; the user "admin" or role admin is an admin).
-// Without a token it uses the project in the URL, else 401.
+// Without a token (or keystoneauth's "notused") it uses the project in the
+// URL, else 401.
 // Thread-safety: Authenticate may be called from any thread.
 #pragma once
 

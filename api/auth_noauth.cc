@@ -11,6 +11,9 @@ class NoAuth : public Authenticator {
   Result<RequestContext> Authenticate(const ApiRequest& req) override {
     RequestContext ctx;
     std::string token = req.Header("x-auth-token");
+    // keystoneauth's "none" plugin (openstack --os-auth-type none) sends
+    // this constant: no identity, so the URL's project applies.
+    if (token == "notused") token.clear();
     if (!token.empty()) {
       size_t colon = token.find(':');
       ctx.user_id = token.substr(0, colon);

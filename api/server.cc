@@ -102,7 +102,10 @@ bool Translate(http_request& in, const ServerOptions& opts, ApiRequest* out,
 }  // namespace
 
 ApiResponse ApiServer::Handle(ApiRequest& req) {
-  bool discovery = req.method == "GET" &&
+  const bool has_project = req.params.count("project_id") > 0;
+  if (has_project && req.segments.size() == 1)  // "/v3/{project}" alone
+    return Fault(404, "The resource could not be found.");
+  bool discovery = req.method == "GET" && !has_project &&
                    (req.segments.empty() ||
                     (req.segments.size() == 1 && req.segments[0] == "v3"));
   if (IsVolumeApi(req) && !discovery) {

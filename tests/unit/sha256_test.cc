@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -52,7 +53,8 @@ TEST_CASE("sha256: pieces equal one update; HexDigest is stable") {
     h.Update(text.data() + i, std::min<size_t>(5, text.size() - i));
   h.Update(nullptr, 0);
   std::string d = h.HexDigest();
-  CHECK(d == "d7a8fbb307d7809469ca9abcb0082e4f8d5651e46d3cdb762d02d0bf37c9e592");
+  CHECK(d ==
+        "d7a8fbb307d7809469ca9abcb0082e4f8d5651e46d3cdb762d02d0bf37c9e592");
   CHECK(h.HexDigest() == d);
   CHECK(strata::IsSha256Hex(d));
   CHECK_FALSE(strata::IsSha256Hex(d.substr(1)));

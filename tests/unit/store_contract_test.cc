@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -84,10 +86,10 @@ struct LocalFixture {
 // Every registered scheme must have a fixture above.
 const std::set<std::string> kSchemesWithFixtures = {LocalFixture::kScheme};
 
-#define SKIP_IF_UNAVAILABLE(fx)                                  \
-  if (!(fx).available) {                                         \
+#define SKIP_IF_UNAVAILABLE(fx)                                     \
+  if (!(fx).available) {                                            \
     MESSAGE("skipping " << F::kScheme << ": " << (fx).skip_reason); \
-    return;                                                      \
+    return;                                                         \
   }
 
 // ---- helpers ----
@@ -259,8 +261,8 @@ TEST_CASE_TEMPLATE("contract: overwrite, empty object, delete", F,
   CHECK(s.Delete("k/obj", kOpts).ok());
   CHECK(s.Stat("k/obj", kOpts).status().IsNotFound());
   CHECK(GetString(s, "k/obj").status().IsNotFound());
-  CHECK(s.Delete("k/obj", kOpts).ok());         // again
-  CHECK(s.Delete("never/there", kOpts).ok());   // never existed
+  CHECK(s.Delete("k/obj", kOpts).ok());        // again
+  CHECK(s.Delete("never/there", kOpts).ok());  // never existed
   CHECK(Keys(*s.List("k/", kOpts)) == std::vector<std::string>{"k/empty"});
 }
 
@@ -269,17 +271,17 @@ TEST_CASE_TEMPLATE("contract: list by prefix, sorted", F,
   F fx;
   SKIP_IF_UNAVAILABLE(fx);
   Store& s = *fx.store;
-  for (const char* k : {"volumes/v1/s2.qcow2", "volumes/v10/a.qcow2",
-                        "other/y", "volumes/v1/s1.qcow2", "volumes/v2/x"})
+  for (const char* k : {"volumes/v1/s2.qcow2", "volumes/v10/a.qcow2", "other/y",
+                        "volumes/v1/s1.qcow2", "volumes/v2/x"})
     REQUIRE(PutString(s, k, k).ok());
   using V = std::vector<std::string>;
   CHECK(Keys(*s.List("volumes/v1/", kOpts)) ==
         V{"volumes/v1/s1.qcow2", "volumes/v1/s2.qcow2"});
   CHECK(Keys(*s.List("volumes/v1", kOpts)) ==
         V{"volumes/v1/s1.qcow2", "volumes/v1/s2.qcow2", "volumes/v10/a.qcow2"});
-  CHECK(Keys(*s.List("", kOpts)) ==
-        V{"other/y", "volumes/v1/s1.qcow2", "volumes/v1/s2.qcow2",
-          "volumes/v10/a.qcow2", "volumes/v2/x"});
+  CHECK(Keys(*s.List("", kOpts)) == V{"other/y", "volumes/v1/s1.qcow2",
+                                      "volumes/v1/s2.qcow2",
+                                      "volumes/v10/a.qcow2", "volumes/v2/x"});
   CHECK(s.List("volumes/v3/", kOpts)->empty());
   CHECK(s.List("zzz", kOpts)->empty());
   auto all = s.List("volumes/v2/", kOpts);
@@ -294,10 +296,23 @@ TEST_CASE_TEMPLATE("contract: bad keys are refused", F, STRATA_STORE_FIXTURES) {
   F fx;
   SKIP_IF_UNAVAILABLE(fx);
   Store& s = *fx.store;
-  const std::vector<std::string> bad = {
-      "", "/a", "a/", "a//b", "..", "../a", "a/../b", "a/./b", ".", "a b",
-      "a\\b", "a#b", "a\nb", "caf\xc3\xa9", std::string("a\0b", 3),
-      std::string(201, 'x'), std::string(1025, 'x')};
+  const std::vector<std::string> bad = {"",
+                                        "/a",
+                                        "a/",
+                                        "a//b",
+                                        "..",
+                                        "../a",
+                                        "a/../b",
+                                        "a/./b",
+                                        ".",
+                                        "a b",
+                                        "a\\b",
+                                        "a#b",
+                                        "a\nb",
+                                        "caf\xc3\xa9",
+                                        std::string("a\0b", 3),
+                                        std::string(201, 'x'),
+                                        std::string(1025, 'x')};
   for (const std::string& k : bad) {
     CAPTURE(k);
     CHECK(PutString(s, k, "x").status().code() == StatusCode::kInvalidArgument);
@@ -402,7 +417,8 @@ TEST_CASE_TEMPLATE("contract: corrupted object fails verification", F,
   CHECK(*raw != data);
 }
 
-TEST_CASE_TEMPLATE("contract: PutFile and GetToFile", F, STRATA_STORE_FIXTURES) {
+TEST_CASE_TEMPLATE("contract: PutFile and GetToFile", F,
+                   STRATA_STORE_FIXTURES) {
   F fx;
   SKIP_IF_UNAVAILABLE(fx);
   Store& s = *fx.store;

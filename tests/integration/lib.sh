@@ -1,0 +1,135 @@
+# Shared helpers for the end-to-end tests: each test sources this, starts a
+# real stratad on a free loopback port with its own state dir, and talks to
+# it with curl and the real OpenStack clients. Everything is cleaned up on
+# exit. A missing tool makes the test skip (exit 77) rather than fail.
+set -euo pipefail
+
+STRATA_SRC=${STRATA_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+STRATAD=${STRATAD:-$STRATA_SRC/build/stratad}
+T=$(mktemp -d /var/tmp/strata-e2e.XXXXXX)
+PID=""
+PORT=""
+URL=""
+TOKEN="admin:admin"
+
+need() {
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
+  done
+}
+
+stop_stratad() {
+  if [[ -n "$PID" ]] && kill -0 "$PID" 2>/dev/null; then
+    kill "$PID"; wait "$PID" 2>/dev/null || true
+  fi
+  PID=""
+}
+
+cleanup() {
+  local rc=$?
+  stop_stratad
+  if [[ $rc -ne 0 && -f "$T/stratad.log" ]]; then
+    echo "--- last lines of stratad.log ---"; tail -n 30 "$T/stratad.log"
+  fi
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_stratad [extra stratad args…]: starts it on a free port, waits ready.
+start_stratad() {
+  PORT=$(free_port)
+  URL="http://127.0.0.1:$PORT"
+  mkdir -p "$T/var/disks"
+  "$STRATAD" --listen "127.0.0.1:$PORT" --state-dir "$T/var" "$@" \
+    >"$T/stratad.out" 2>>"$T/stratad.log" &
+  PID=$!
+  for _ in $(seq 1 100); do
+    grep -q "ready" "$T/stratad.out" 2>/dev/null && return 0
+    kill -0 "$PID" 2>/dev/null || fail "stratad exited at start: $(tail -3 "$T/stratad.log")"
+    sleep 0.1
+  done
+  fail "stratad did not become ready"
+}
+
+# api METHOD PATH [JSON] [extra curl args…]: sets CODE and BODY.
+api() {
+  local method=$1 path=$2 data=${3:-}
+  shift 3 2>/dev/null || shift $#
+  local args=(-s -o "$T/body" -w '%{http_code}' -X "$method"
+              -H "X-Auth-Token: $TOKEN" -H "Content-Type: application/json")
+  [[ -n "$data" ]] && args+=(--data-binary "$data")
+  : >"$T/body"
+  # 000 when the connection drops (a daemon crashing on purpose, mid-reply).
+  CODE=$(curl "${args[@]}" "$@" "$URL$path") || CODE=000
+  BODY=$(cat "$T/body")
+}
+
+# jget EXPR: evaluates a Python expression on the JSON in $BODY (as j).
+jget() {
+  python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$BODY" "$1"
+}
+
+expect_code() {
+  [[ "$CODE" == "$1" ]] || fail "$2: expected HTTP $1, got $CODE: $BODY"
+}
+
+# wait_snapshot ID STATUS [SECONDS]
+wait_snapshot() {
+  local id=$1 want=$2 limit=${3:-60} st=""
+  for _ in $(seq 1 $((limit * 10))); do
+    api GET "/v3/snapshots/$id"
+    st=$(jget 'j["snapshot"]["status"]' 2>/dev/null || echo "?")
+    [[ "$st" == "$want" ]] && return 0
+    sleep 0.1
+  done
+  fail "snapshot $id: status $st, wanted $want"
+}
+
+# wait_volume ID STATUS [SECONDS]
+wait_volume() {
+  local id=$1 want=$2 limit=${3:-60} st=""
+  for _ in $(seq 1 $((limit * 10))); do
+    api GET "/v3/volumes/$id"
+    st=$(jget 'j["volume"]["status"]' 2>/dev/null || echo "?")
+    [[ "$st" == "$want" ]] && return 0
+    sleep 0.1
+  done
+  fail "volume $id: status $st, wanted $want"
+}
+
+# write_pattern DISK PATTERN OFFSET LENGTH (qemu-io)
+write_pattern() {
+  qemu-io -f qcow2 -c "write -P $2 $3 $4" "$1" >/dev/null
+}
+
+# reads_pattern DISK PATTERN OFFSET LENGTH: true when the range holds it.
+reads_pattern() {
+  local out
+  out=$(qemu-io -f qcow2 -c "read -P $2 $3 $4" "$1" 2>&1) || return 1
+  ! grep -q "Pattern verification failed" <<<"$out"
+}
+
+# manage_disk PATH NAME: adopts a disk; prints the volume id.
+manage_disk() {
+  api POST /v3/os-volume-manage \
+    "{\"volume\":{\"host\":\"h@strata#strata\",\"ref\":{\"source-name\":\"$1\"},\"name\":\"$2\"}}"
+  expect_code 202 "manage $1"
+  jget 'j["volume"]["id"]'
+}
+
+# snapshot VOLUME NAME: creates a snapshot, waits available, prints its id.
+snapshot() {
+  api POST /v3/snapshots "{\"snapshot\":{\"volume_id\":\"$1\",\"name\":\"$2\"}}"
+  expect_code 202 "snapshot create"
+  local id
+  id=$(jget 'j["snapshot"]["id"]')
+  wait_snapshot "$id" available
+  echo "$id"
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Bad input gets an OpenStack fault with the right 4xx and a message, the
+# daemon keeps running, and no disk is touched by a failed request:
+# malformed / oversized JSON, missing fields, unknown ids, wrong states,
+# disallowed paths, non-qcow2 and corrupt files, bad microversions, other
+# projects' resources (404, never 403), wrong methods.
+source "$(dirname "$0")/lib.sh"
+need qemu-img qemu-io curl python3
+start_stratad
+
+# fault CODE NAME DESCRIPTION: the body is {"NAME": {"code": CODE, "message"}}
+fault() {
+  expect_code "$1" "$3"
+  [[ $(jget "j['$2']['code']") == "$1" ]] || fail "$3: fault body $BODY"
+  [[ -n $(jget "j['$2']['message']") ]] || fail "$3: empty message"
+  pass "$3 → $1 $2"
+}
+
+disk="$T/var/disks/vm.qcow2"
+qemu-img create -q -f qcow2 "$disk" 256M
+write_pattern "$disk" 0x5a 0 1M
+sum_before=$(sha256sum "$disk" | cut -d' ' -f1)
+
+api POST /v3/snapshots '{"snapshot": {'; fault 400 badRequest "malformed JSON"
+api POST /v3/snapshots '[1,2]'; fault 400 badRequest "body not an object"
+big=$(python3 -c 'print("{\"snapshot\":{\"name\":\"" + "x"*(1<<20) + "\"}}")')
+printf '%s' "$big" >"$T/big.json"
+api POST /v3/snapshots "" --data-binary "@$T/big.json"; fault 413 overLimit "1 MiB body"
+api POST /v3/snapshots '{"snapshot": {}}'; fault 400 badRequest "missing volume_id"
+api POST /v3/snapshots '{"snapshot": {"volume_id": 7}}'; fault 400 badRequest "volume_id not a string"
+api POST /v3/snapshots '{"snapshot": {"volume_id": "4c1d6e3e-0000-4000-8000-000000000000"}}'
+fault 404 itemNotFound "unknown volume"
+api GET /v3/snapshots/4c1d6e3e-0000-4000-8000-000000000000; fault 404 itemNotFound "unknown snapshot"
+api GET /v3/nothing-here; fault 404 itemNotFound "unknown path"
+api PATCH /v3/snapshots; fault 405 badMethod "wrong method"
+api GET /v3/snapshots "" -H "OpenStack-API-Version: volume 3.x"; fault 400 badRequest "malformed microversion"
+api GET /v3/snapshots "" -H "OpenStack-API-Version: volume 4.0"; fault 406 notAcceptable "microversion out of range"
+api GET /v3/snapshots "" -H "OpenStack-API-Version: volume latest"
+expect_code 200 "latest"
+grep -qi "volume 3.71" <(curl -s -D - -o /dev/null -H "X-Auth-Token: $TOKEN" \
+  -H "OpenStack-API-Version: volume latest" "$URL/v3/snapshots") || fail "version not echoed"
+pass "microversion latest echoed as 3.71"
+api GET "/v3/snapshots?limit=-1"; fault 400 badRequest "negative limit"
+api GET "/v3/snapshots?sort=name:sideways"; fault 400 badRequest "bad sort direction"
+api GET "/v3/snapshots?marker=nope"; fault 400 badRequest "unknown marker"
+api GET "/v3/snapshots?colour=red"; fault 400 badRequest "unknown filter"
+api GET /v3/otherproject/snapshots; fault 400 badRequest "URL project differs from token"
+TOKEN=""; api GET /v3/snapshots; fault 401 unauthorized "no token"; TOKEN="admin:admin"
+
+# Adoption refusals.
+manage() {
+  api POST /v3/os-volume-manage "{\"volume\":{\"host\":\"h\",\"ref\":{\"source-name\":\"$1\"}}}"
+}
+outside="$T/outside.qcow2"; qemu-img create -q -f qcow2 "$outside" 1M
+manage "$outside"; fault 400 badRequest "path outside the allowed dirs"
+manage "$T/var/disks/../../outside.qcow2"; fault 400 badRequest "dot-dot escape"
+ln -s "$outside" "$T/var/disks/link.qcow2"
+manage "$T/var/disks/link.qcow2"; fault 400 badRequest "symlink escape"
+manage "relative.qcow2"; fault 400 badRequest "relative path"
+manage "$T/var/disks/missing.qcow2"; fault 400 badRequest "missing file"
+head -c 1M /dev/urandom >"$T/var/disks/raw.img"
+manage "$T/var/disks/raw.img"; fault 400 badRequest "not qcow2"
+qemu-img create -q -f qcow2 "$T/var/disks/corrupt.qcow2" 1M
+printf '\x00\x00\x00\x09' | dd of="$T/var/disks/corrupt.qcow2" bs=1 seek=4 conv=notrunc status=none
+manage "$T/var/disks/corrupt.qcow2"; fault 400 badRequest "bad qcow2 version"
+qemu-img create -q -f qcow2 "$T/var/disks/trunc.qcow2" 1M; truncate -s 50 "$T/var/disks/trunc.qcow2"
+manage "$T/var/disks/trunc.qcow2"; fault 400 badRequest "truncated qcow2"
+qemu-img create -q -f qcow2 -b "$T/var/disks/gone.qcow2" -F qcow2 -u "$T/var/disks/orphan.qcow2" 1M
+manage "$T/var/disks/orphan.qcow2"; fault 400 badRequest "missing backing file"
+api POST /v3/os-volume-manage '{"volume":{"host":"h","ref":{}}}'; fault 400 badRequest "ref without source-name"
+
+vol=$(manage_disk "$disk" vm)
+manage "$disk"; fault 409 conflictingRequest "already managed"
+
+# Another project sees nothing of ours.
+TOKEN="bob:otherproject"
+api GET "/v3/volumes/$vol"; fault 404 itemNotFound "other project's volume"
+api POST /v3/snapshots "{\"snapshot\":{\"volume_id\":\"$vol\"}}"; fault 404 itemNotFound "snapshot of other project's volume"
+api GET /v3/volumes; [[ $(jget 'len(j["volumes"])') == 0 ]] || fail "other project lists our volume"
+api GET "/v3/snapshots?all_tenants=1"; fault 403 forbidden "all_tenants for a non-admin"
+TOKEN="admin:admin"
+
+# Wrong states: a second operation while one runs → 409; delete while
+# creating → 409. A 200 MiB layer keeps the first snapshot busy long enough.
+write_pattern "$disk" 0x6b 8M 200M
+api POST /v3/snapshots "{\"snapshot\":{\"volume_id\":\"$vol\",\"name\":\"big\"}}"
+expect_code 202 "big snapshot"
+big_id=$(jget 'j["snapshot"]["id"]')
+api DELETE "/v3/snapshots/$big_id"; fault 409 conflictingRequest "delete while creating"
+api POST /v3/snapshots "{\"snapshot\":{\"volume_id\":\"$vol\"}}"; fault 409 conflictingRequest "second snapshot while one runs"
+wait_snapshot "$big_id" available 120
+api POST "/v3/volumes/$vol/action" "{\"revert\":{\"snapshot_id\":\"$big_id\"}}"
+fault 404 itemNotFound "revert below microversion 3.40"
+api POST "/v3/volumes/$vol/action" '{"revert":{}}' -H "OpenStack-API-Version: volume 3.40"
+fault 400 badRequest "revert without snapshot_id"
+api POST "/v3/volumes/$vol/action" '{"os-frobnicate":{}}'; fault 400 badRequest "unknown volume action"
+api POST "/v3/snapshots/$big_id/action" '{"os-reset_status":{"status":"weird"}}'; fault 400 badRequest "bad reset status"
+api PUT "/v3/snapshots/$big_id" '{"snapshot":{}}'; fault 400 badRequest "update without fields"
+api PUT "/v3/snapshots/$big_id/metadata/k" '{"meta":{"other":"v"}}'; fault 400 badRequest "meta key mismatch"
+api GET "/v3/snapshots/$big_id/metadata/none"; fault 404 itemNotFound "missing metadata key"
+TOKEN="bob:otherproject"
+api DELETE "/v3/snapshots/$big_id"; fault 404 itemNotFound "other project's snapshot delete"
+TOKEN="admin:admin"
+
+# None of that touched the data: revert to the snapshot and compare.
+api POST "/v3/volumes/$vol/action" "{\"revert\":{\"snapshot_id\":\"$big_id\"}}" \
+  -H "OpenStack-API-Version: volume 3.40"
+expect_code 202 "revert"
+wait_volume "$vol" available
+reads_pattern "$disk" 0x5a 0 1M || fail "data A lost"
+reads_pattern "$disk" 0x6b 8M 200M || fail "data B lost"
+pass "data intact after every refused request"
+kill -0 "$PID" || fail "stratad died"
+pass "stratad still running"

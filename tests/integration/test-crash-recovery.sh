@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Crash safety: stratad is killed (_exit, as kill -9) at every journalled step
+# of snapshot create (incl. the R2.6 repair), compaction into history (R2.9),
+# revert (R2.11) and delete; after each restart the chain is valid, the
+# catalog agrees with it, and at the end one more snapshot succeeds (carrying
+# the writes of the crashed ones) and the disk reads back every write.
+source "$(dirname "$0")/lib.sh"
+need qemu-img qemu-io curl python3
+
+disk="$T/var/disks/vm.qcow2"
+mkdir -p "$T/var/disks"
+qemu-img create -q -f qcow2 "$disk" 128M
+round=0
+declare -a written=()   # pattern written at offset i MiB, per round
+
+write_round() {
+  round=$((round + 1))
+  local pat=$(( (round * 37) % 250 + 3 ))
+  write_pattern "$disk" "$pat" "${round}M" 1M
+  written[$round]=$pat
+}
+
+check_all_written() {
+  local i
+  for i in $(seq 1 "$round"); do
+    reads_pattern "$disk" "${written[$i]}" "${i}M" 1M || fail "$1: round $i's write lost"
+  done
+}
+
+check_consistent() {
+  qemu-img check -q "$disk" || fail "$1: qemu-img check failed"
+  qemu-img info --backing-chain "$disk" >/dev/null || fail "$1: chain unreadable"
+  api GET "/v3/snapshots/detail"
+  local bad
+  bad=$(jget '[s["status"] for s in j["snapshots"] if s["status"] not in ("available","error")]')
+  [[ "$bad" == "[]" ]] || fail "$1: snapshots left in $bad"
+  wait_volume "$vol" available 10
+  ls -a "$T/var/disks" | grep -q '\.strata-' && fail "$1: temporaries left: $(ls -a "$T/var/disks")"
+  return 0
+}
+
+# crash_at STEP CMD…: run CMD against a daemon that dies at STEP; restart.
+crash_at() {
+  local step=$1; shift
+  stop_stratad
+  STRATA_CRASH_AT=$step start_stratad
+  "$@"
+  local rc=0
+  for _ in $(seq 1 300); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+  wait "$PID" || rc=$?
+  PID=""
+  [[ $rc == 86 ]] || fail "$step: stratad did not crash there (exit $rc)"
+  start_stratad
+  check_consistent "$step"
+  check_all_written "$step"
+  pass "crash at $step: restart reconciled chain, catalog and data"
+}
+
+start_new_snapshot() {
+  api POST /v3/snapshots "{\"snapshot\":{\"volume_id\":\"$vol\",\"name\":\"r$round\"}}"
+  # The task may crash the daemon before the 202 is written back.
+  [[ $CODE == 202 || $CODE == 000 ]] || fail "snapshot create: HTTP $CODE $BODY"
+}
+
+start_stratad
+vol=$(manage_disk "$disk" vm)
+stop_stratad
+
+for step in create.prepare_overlay create.rename_top create.install_overlay \
+            create.check_previous create.upload create.merge_failed \
+            create.install_merged compact.begin compact.repoint; do
+  write_round
+  crash_at "$step" start_new_snapshot
+done
+write_round
+good=$(snapshot "$vol" good1)   # carries all failed layers; now history exists
+good_round=$round
+# Every crashed create whose layer was cut (rounds 3-7) is carried by a later
+# snapshot (R2.6): r5 absorbed r3+r4 before crashing at its upload, and the
+# compact.begin round's snapshot (r8) carries r5, r6, r7.
+api GET "/v3/snapshots/detail"
+covers=$(jget 'max(len(s["os-strata:covers"]) for s in j["snapshots"])')
+carried=$(jget 'sum("carried by" in s.get("os-strata:error","") for s in j["snapshots"])')
+[[ $covers -ge 3 && $carried -eq 5 ]] ||
+  fail "R2.6 repair: max covers $covers, carried $carried (want ≥3, 5): $BODY"
+pass "the 5 cut-but-crashed snapshots are carried by later ones (R2.6)"
+for step in compact.backup compact.merge compact.delete_sources; do
+  write_round
+  crash_at "$step" start_new_snapshot
+  api GET "/v3/snapshots/detail?name=r$round"
+  [[ $(jget 'j["snapshots"][0]["status"]') == available ]] || fail "$step: uploaded snapshot not available"
+done
+write_round
+final=$(snapshot "$vol" final)
+api GET "/v3/snapshots/$final"
+echo "final snapshot covers: $(jget 'j["snapshot"]["os-strata:covers"]')"
+len=$(qemu-img info --backing-chain "$disk" | grep -c '^image:')
+[[ $len -le 4 ]] || fail "chain length $len > 4"
+pass "chain length $len after the final snapshot"
+
+# A clean revert to `good` reads back exactly the rounds up to it.
+api POST "/v3/volumes/$vol/action" "{\"revert\":{\"snapshot_id\":\"$good\"}}" \
+  -H "OpenStack-API-Version: volume 3.40"
+expect_code 202 "revert to good"
+wait_volume "$vol" available 60
+for i in $(seq 1 "$round"); do
+  if [[ $i -le $good_round ]]; then
+    reads_pattern "$disk" "${written[$i]}" "${i}M" 1M || fail "revert to good: round $i missing"
+  else
+    reads_pattern "$disk" 0 "${i}M" 1M || fail "revert to good: round $i present"
+  fi
+done
+pass "revert to good1 reads back exactly rounds 1..$good_round"
+
+# Revert steps: revert to `good`, crash, restart: the disk is either as it
+# was or exactly `good`; a clean revert to `final` then restores everything.
+revert_to() {
+  api POST "/v3/volumes/$vol/action" "{\"revert\":{\"snapshot_id\":\"$1\"}}" \
+    -H "OpenStack-API-Version: volume 3.40"
+  [[ $CODE == 202 || $CODE == 000 ]] || fail "revert: HTTP $CODE $BODY"
+}
+for step in revert.download revert.merge revert.install revert.cleanup; do
+  stop_stratad
+  STRATA_CRASH_AT=$step start_stratad
+  revert_to "$good"
+  rc=0; for _ in $(seq 300); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+  wait "$PID" || rc=$?; PID=""
+  [[ $rc == 86 ]] || fail "$step: no crash (exit $rc)"
+  start_stratad
+  qemu-img check -q "$disk" || fail "$step: check failed"
+  wait_volume "$vol" available 10
+  revert_to "$final"; wait_volume "$vol" available 60
+  check_all_written "$step"
+  pass "crash at $step: revert reconciled, data intact"
+done
+
+stop_stratad
+STRATA_CRASH_AT=delete.begin start_stratad
+api DELETE "/v3/snapshots/$good"
+[[ $CODE == 202 || $CODE == 000 ]] || fail "delete: HTTP $CODE"
+rc=0; for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+wait "$PID" || rc=$?; PID=""
+[[ $rc == 86 ]] || fail "delete.begin: no crash"
+start_stratad
+for _ in $(seq 50); do api GET "/v3/snapshots/$good"; [[ $CODE == 404 ]] && break; sleep 0.1; done
+expect_code 404 "snapshot deleted after restart"
+pass "crash at delete.begin: delete completed on restart"
+revert_to "$final"; wait_volume "$vol" available 60
+check_all_written "final revert"
+pass "every write of $round rounds reads back"

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# stratad's command line and config file: clear message and non-zero exit on
+# a bad option, a bad value, an unreadable config and a port in use; config
+# values apply and flags win over them; one daemon per state directory.
+source "$(dirname "$0")/lib.sh"
+need curl python3
+
+expect_exit() {  # expect_exit CODE PATTERN DESCRIPTION -- args…
+  local want=$1 pattern=$2 what=$3; shift 4
+  set +e; out=$("$STRATAD" "$@" 2>&1); rc=$?; set -e
+  [[ $rc == "$want" ]] || fail "$what: exit $rc, wanted $want ($out)"
+  grep -q -- "$pattern" <<<"$out" || fail "$what: message '$out' lacks '$pattern'"
+  pass "$what → exit $rc"
+}
+expect_exit 2 "unknown option --frobnicate" "unknown option" -- --frobnicate
+expect_exit 2 "needs a value" "missing value" -- --listen
+expect_exit 2 "HOST:PORT" "bad --listen" -- --listen nonsense
+expect_exit 2 "bad port" "bad port" -- --listen 127.0.0.1:99999
+expect_exit 2 "cannot read config file" "unreadable config" -- --config "$T/nope.conf"
+printf '[engine]\nworkers = many\n' >"$T/bad.conf"
+expect_exit 2 "workers" "bad config value" -- --config "$T/bad.conf"
+printf '[engine]\nfrobs = 1\n' >"$T/unknown.conf"
+expect_exit 2 "unknown configuration option engine.frobs" "unknown config key" -- --config "$T/unknown.conf"
+printf 'garbage line\n' >"$T/garbage.conf"
+expect_exit 2 "expected 'key = value'" "malformed config" -- --config "$T/garbage.conf"
+expect_exit 0 "usage" "--help" -- --help
+
+# A config file sets the port; the command line overrides the state dir.
+p1=$(free_port)
+cat >"$T/strata.conf" <<CONF
+[DEFAULT]
+state_dir = $T/from-config
+[api]
+listen = 127.0.0.1:$p1
+CONF
+"$STRATAD" --config "$T/strata.conf" --state-dir "$T/from-flag" >"$T/o1" 2>"$T/l1" &
+pid1=$!
+for _ in $(seq 50); do grep -q ready "$T/o1" && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$p1/" -o /dev/null -w '%{http_code}' | grep -q 300 || fail "config port not used"
+[[ -f "$T/from-flag/catalog.db" && ! -e "$T/from-config" ]] || fail "flag did not win over config"
+pass "config applies; flags win"
+
+expect_exit 1 "Address already in use" "port in use" -- --listen "127.0.0.1:$p1" --state-dir "$T/other"
+expect_exit 1 "another stratad is using" "same state dir twice" -- --listen "127.0.0.1:$(free_port)" --state-dir "$T/from-flag"
+kill "$pid1"; wait "$pid1" || true
+grep -q "stopping on" "$T/l1" || fail "no clean stop on SIGTERM"
+pass "SIGTERM stops cleanly"
