@@ -38,7 +38,8 @@ Result<std::unique_ptr<FileSource>> FileSource::Open(const std::string& path) {
     return Status::FromErrno("open " + path, errno);
   }
   struct stat st;
-  if (fstat(fd.get(), &st) != 0) return Status::FromErrno("fstat " + path, errno);
+  if (fstat(fd.get(), &st) != 0)
+    return Status::FromErrno("fstat " + path, errno);
   if (S_ISDIR(st.st_mode))
     return Status::InvalidArgument(path + " is a directory");
   uint64_t size = static_cast<uint64_t>(st.st_size);
@@ -48,8 +49,7 @@ Result<std::unique_ptr<FileSource>> FileSource::Open(const std::string& path) {
       return Status::FromErrno("lseek " + path, errno);
     size = static_cast<uint64_t>(end);
   }
-  return std::unique_ptr<FileSource>(
-      new FileSource(std::move(fd), path, size));
+  return std::unique_ptr<FileSource>(new FileSource(std::move(fd), path, size));
 }
 
 Result<size_t> FileSource::Read(char* buf, size_t n) {
@@ -83,8 +83,9 @@ Result<std::unique_ptr<FileSink>> FileSink::Create(
       unlink(temp.c_str());
       return s;
     }
-    return std::unique_ptr<FileSink>(new FileSink(
-        std::move(fd), path, std::move(temp), static_cast<uint64_t>(st.st_ino)));
+    return std::unique_ptr<FileSink>(
+        new FileSink(std::move(fd), path, std::move(temp),
+                     static_cast<uint64_t>(st.st_ino)));
   }
   return Status::IoError("create temp file for " + path + ": names taken");
 }
@@ -110,10 +111,19 @@ Status FileSink::Write(const char* buf, size_t n) {
   return Status::OK();
 }
 
+Status FileSink::Sync() {
+  if (!fd_.valid())
+    return Status::Internal("Sync of " + path_ + " after Commit");
+  if (fsync(fd_.get()) != 0)
+    return Status::FromErrno("fsync " + temp_path_, errno);
+  return Status::OK();
+}
+
 Status FileSink::Commit() {
   if (!fd_.valid())
     return Status::Internal("Commit of " + path_ + " called twice");
-  if (fsync(fd_.get()) != 0) return Status::FromErrno("fsync " + temp_path_, errno);
+  if (fsync(fd_.get()) != 0)
+    return Status::FromErrno("fsync " + temp_path_, errno);
   // close(2) can report a deferred write error (NFS); do not ignore it.
   if (close(fd_.release()) != 0)
     return Status::FromErrno("close " + temp_path_, errno);

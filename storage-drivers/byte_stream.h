@@ -72,6 +72,8 @@ class FileSink : public ByteSink {
 
   // Loops over short writes and EINTR. Fails after Commit().
   Status Write(const char* buf, size_t n) override;
+  // fsync(temp) now, e.g. before taking a lock around Commit().
+  Status Sync();
   // fsync(temp), rename(temp → path), fsync(directory). After a failed
   // Commit the temp file is still removed by the destructor.
   Status Commit();
@@ -83,8 +85,7 @@ class FileSink : public ByteSink {
   uint64_t bytes_written() const { return bytes_written_; }
 
  private:
-  FileSink(UniqueFd fd, std::string path, std::string temp_path,
-           uint64_t inode)
+  FileSink(UniqueFd fd, std::string path, std::string temp_path, uint64_t inode)
       : fd_(std::move(fd)),
         path_(std::move(path)),
         temp_path_(std::move(temp_path)),

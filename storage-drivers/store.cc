@@ -24,10 +24,9 @@ Status ValidateSegment(std::string_view seg, std::string_view key) {
     return Status::InvalidArgument("key '" + std::string(key) +
                                    "' has a '.' segment");
   if (seg.size() > kMaxKeySegmentLength)
-    return Status::InvalidArgument("key '" + std::string(key) +
-                                   "' has a segment over " +
-                                   std::to_string(kMaxKeySegmentLength) +
-                                   " bytes");
+    return Status::InvalidArgument(
+        "key '" + std::string(key) + "' has a segment over " +
+        std::to_string(kMaxKeySegmentLength) + " bytes");
   return Status::OK();
 }
 
@@ -56,8 +55,8 @@ Status ValidateKey(std::string_view key) {
   size_t start = 0;
   for (;;) {
     size_t slash = key.find('/', start);
-    std::string_view seg = key.substr(start, slash == key.npos ? key.npos
-                                                               : slash - start);
+    std::string_view seg =
+        key.substr(start, slash == key.npos ? key.npos : slash - start);
     STRATA_RETURN_IF_ERROR(ValidateSegment(seg, key));
     if (slash == key.npos) return Status::OK();
     start = slash + 1;

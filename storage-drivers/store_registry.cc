@@ -2,7 +2,7 @@
 // store_registry.h.
 #include "storage-drivers/store_registry.h"
 
-#include "storage-drivers/local_store.h"
+#include "storage-drivers/local/local_store.h"
 
 namespace strata::store {
 
@@ -31,10 +31,11 @@ Result<std::unique_ptr<Store>> StoreRegistry::Create(
   }
   if (!factory) {
     std::string known;
-    for (const std::string& s : Schemes()) known += (known.empty() ? "" : ", ") + s;
-    return Status::InvalidArgument("unknown store scheme '" + scheme +
-                                   "' (known: " +
-                                   (known.empty() ? "none" : known) + ")");
+    for (const std::string& s : Schemes())
+      known += (known.empty() ? "" : ", ") + s;
+    return Status::InvalidArgument(
+        "unknown store scheme '" + scheme +
+        "' (known: " + (known.empty() ? "none" : known) + ")");
   }
   return factory(spec);
 }

@@ -4,15 +4,16 @@
 // Put, step by step, for key K (a crash at any point leaves the old object,
 // or the new one, never a mix; at worst the digest reads as unknown):
 //   1. mkdir -p the parents of K (0750), fsync each new directory's parent;
-//   2. stream the source into K#part-<hex>, hashing each 1 MiB chunk;
+//   2. stream the source into K#part-<hex>, hashing each 1 MiB chunk, and
+//      fsync it;
 //   3. under K's commit lock: write K#sha256 (naming the temp file's inode),
-//      then fsync + rename the temp file onto K + fsync the directory.
+//      then rename the temp file onto K + fsync the directory.
 // Writing the sidecar before the rename means a failed Put never exposes
 // new bytes; until the rename, the sidecar does not match the old object's
 // inode, so Stat reports its digest as unknown instead of wrong.
 //
 // Thread-safety: see local_store.h.
-#include "storage-drivers/local_store.h"
+#include "storage-drivers/local/local_store.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -72,9 +73,8 @@ Status LocalStore::MakeParentDirs(const std::string& key) const {
   return Status::OK();
 }
 
-Status LocalStore::WriteSidecar(const std::string& path,
-                                const std::string& sha, uint64_t size,
-                                uint64_t inode) {
+Status LocalStore::WriteSidecar(const std::string& path, const std::string& sha,
+                                uint64_t size, uint64_t inode) {
   STRATA_ASSIGN_OR_RETURN(
       std::unique_ptr<FileSink> sink,
       FileSink::Create(path + kSidecarSuffix, {kTempInfix, 0640}));
@@ -103,6 +103,9 @@ Result<ObjectInfo> LocalStore::Put(const std::string& key, ByteSource& src,
   auto size = CopyStream(src, **sink, &hash, deadline);
   if (!size.ok()) return size.status().WithContext(ctx);
   STRATA_RETURN_IF_ERROR(deadline.Check().WithContext(ctx));
+  // The slow fsync of the data happens before the commit lock is taken.
+  s = (*sink)->Sync();
+  if (!s.ok()) return s.WithContext(ctx);
 
   ObjectInfo info;
   info.key = key;
@@ -134,8 +137,8 @@ Status LocalStore::Get(const std::string& key, ByteSink& sink,
     return src.status().WithContext(ctx);
   }
   Sha256 hash;
-  auto size = CopyStream(**src, sink, expected.empty() ? nullptr : &hash,
-                         deadline);
+  auto size =
+      CopyStream(**src, sink, expected.empty() ? nullptr : &hash, deadline);
   if (!size.ok()) return size.status().WithContext(ctx);
   if (!expected.empty()) {
     std::string actual = hash.HexDigest();

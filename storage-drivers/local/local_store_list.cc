@@ -14,7 +14,7 @@
 #include <cerrno>
 #include <memory>
 
-#include "storage-drivers/local_store.h"
+#include "storage-drivers/local/local_store.h"
 #include "util/fs.h"
 
 namespace strata::store {
@@ -117,8 +117,9 @@ Result<std::vector<ObjectInfo>> LocalStore::List(const std::string& prefix,
   Status s = Walk(rel, prefix, &out);
   if (s.ok()) s = deadline.Check();
   if (!s.ok()) return s.WithContext(ctx);
-  std::sort(out.begin(), out.end(),
-            [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+  std::sort(
+      out.begin(), out.end(),
+      [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
   return out;
 }
 
