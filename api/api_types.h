@@ -39,10 +39,10 @@ struct RequestContext {
 };
 
 struct ApiRequest {
-  std::string method;                        // GET, POST, …
-  std::string path;                          // decoded path, no query
-  std::vector<std::string> segments;         // path split on '/'
-  std::map<std::string, std::string> query;  // last value wins
+  std::string method;                          // GET, POST, …
+  std::string path;                            // decoded path, no query
+  std::vector<std::string> segments;           // path split on '/'
+  std::map<std::string, std::string> query;    // last value wins
   std::map<std::string, std::string> headers;  // lower-case names
   std::string raw_body;
   nlohmann::json body;  // parsed JSON, null when there is no body

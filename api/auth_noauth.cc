@@ -1,7 +1,7 @@
 // The noauth Authenticator. See auth.h.
-#include <sstream>
-
 #include "api/auth.h"
+
+#include <sstream>
 
 namespace strata::api {
 namespace {
@@ -25,8 +25,8 @@ class NoAuth : public Authenticator {
         return Status::Unauthenticated(
             "Authentication required: send X-Auth-Token: <user>:<project>");
       ctx.project_id = p->second;
-      ctx.user_id = req.Header("x-user-id").empty() ? "admin"
-                                                    : req.Header("x-user-id");
+      ctx.user_id =
+          req.Header("x-user-id").empty() ? "admin" : req.Header("x-user-id");
     }
     if (ctx.user_id.empty() || ctx.project_id.empty())
       return Status::Unauthenticated("Malformed X-Auth-Token");
@@ -43,6 +43,8 @@ class NoAuth : public Authenticator {
 
 }  // namespace
 
-std::unique_ptr<Authenticator> MakeNoAuth() { return std::make_unique<NoAuth>(); }
+std::unique_ptr<Authenticator> MakeNoAuth() {
+  return std::make_unique<NoAuth>();
+}
 
 }  // namespace strata::api

@@ -19,7 +19,8 @@ Result<const nlohmann::json*> RequireObject(const nlohmann::json& body,
 Result<std::optional<std::string>> OptString(const nlohmann::json& obj,
                                              const std::string& key,
                                              size_t max_len) {
-  if (!obj.contains(key) || obj[key].is_null()) return std::optional<std::string>();
+  if (!obj.contains(key) || obj[key].is_null())
+    return std::optional<std::string>();
   if (!obj[key].is_string())
     return Status::InvalidArgument("Invalid input for field/attribute " + key +
                                    ": it must be a string.");

@@ -22,8 +22,7 @@ Result<std::optional<std::string>> OptString(const nlohmann::json& obj,
                                              const std::string& key,
                                              size_t max_len = 255);
 Result<std::string> RequireString(const nlohmann::json& obj,
-                                  const std::string& key,
-                                  size_t max_len = 255);
+                                  const std::string& key, size_t max_len = 255);
 // obj[key] as a boolean; accepts true/false and "true"/"false" strings.
 Result<bool> OptBool(const nlohmann::json& obj, const std::string& key,
                      bool fallback);

@@ -9,8 +9,8 @@ namespace strata::api {
 namespace {
 
 const std::set<std::string> kPagingParams = {
-    "limit", "marker", "offset", "sort", "sort_key", "sort_dir", "with_count",
-    "all_tenants", "metadata", "project_id"};
+    "limit",    "marker",     "offset",      "sort",     "sort_key",
+    "sort_dir", "with_count", "all_tenants", "metadata", "project_id"};
 
 Result<int64_t> ParseNonNegative(const std::string& name,
                                  const std::string& v) {
@@ -105,8 +105,8 @@ Result<db::ListQuery> ParseListQuery(const ApiRequest& req,
 
 nlohmann::json NextLink(const ApiRequest& req, const std::string& collection,
                         const std::string& last_id) {
-  std::string href = req.base_url + "/v3/" + req.ctx.project_id + "/" +
-                     collection + "?";
+  std::string href =
+      req.base_url + "/v3/" + req.ctx.project_id + "/" + collection + "?";
   for (const auto& [k, v] : req.query)
     if (k != "marker")
       href += web::uri::encode_data_string(k) + "=" +

@@ -14,18 +14,22 @@ const VersionRange& VolumeVersions() {
 namespace {
 
 std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
 
 // "3.40" → {3, 40}; anything else → nullopt.
 std::optional<Microversion> ParseNumber(const std::string& s) {
   size_t dot = s.find('.');
-  if (dot == std::string::npos || dot == 0 || dot + 1 == s.size()) return std::nullopt;
+  if (dot == std::string::npos || dot == 0 || dot + 1 == s.size())
+    return std::nullopt;
   for (size_t i = 0; i < s.size(); ++i)
-    if (i != dot && !std::isdigit(static_cast<unsigned char>(s[i]))) return std::nullopt;
+    if (i != dot && !std::isdigit(static_cast<unsigned char>(s[i])))
+      return std::nullopt;
   if (s.size() > 9) return std::nullopt;
-  return Microversion{std::stoi(s.substr(0, dot)), std::stoi(s.substr(dot + 1))};
+  return Microversion{std::stoi(s.substr(0, dot)),
+                      std::stoi(s.substr(dot + 1))};
 }
 
 }  // namespace

@@ -39,8 +39,10 @@ ApiResponse FaultFor(const Status& s) {
   int code = HttpStatusFor(s);
   std::string msg = s.message();
   if (code >= 500 && code != 501 && code != 503)
-    msg = "The server has either erred or is incapable of performing the "
-          "requested operation: " + msg;
+    msg =
+        "The server has either erred or is incapable of performing the "
+        "requested operation: " +
+        msg;
   return Fault(code, msg);
 }
 
@@ -62,9 +64,9 @@ bool Translate(http_request& in, const ServerOptions& opts, ApiRequest* out,
     out->headers[lower] = v;
   }
   std::string host = out->Header("host");
-  out->base_url = "http://" + (host.empty() ? opts.host + ":" +
-                                                  std::to_string(opts.port)
-                                            : host);
+  out->base_url =
+      "http://" +
+      (host.empty() ? opts.host + ":" + std::to_string(opts.port) : host);
   auto len = in.headers().content_length();
   if (len > opts.max_body) {
     *fail = Fault(413, "Request is too large: the body may be at most " +
@@ -130,8 +132,8 @@ ApiResponse ApiServer::Handle(ApiRequest& req) {
   auto res = router_.Dispatch(req);
   if (!res.ok()) return FaultFor(res.status());
   if (res->status == 405)
-    return Fault(405, "The method " + req.method +
-                          " is not allowed for this resource.");
+    return Fault(
+        405, "The method " + req.method + " is not allowed for this resource.");
   return *res;
 }
 
@@ -148,8 +150,9 @@ Status ApiServer::Start() {
         if (Translate(in, opts_, &req, &resp)) resp = Handle(req);
       } catch (const std::exception& e) {
         LogError(req.request_id + " unhandled exception: " + e.what());
-        resp = Fault(500, "The server has either erred or is incapable of "
-                          "performing the requested operation.");
+        resp = Fault(500,
+                     "The server has either erred or is incapable of "
+                     "performing the requested operation.");
       }
       http_response out(static_cast<web::http::status_code>(resp.status));
       out.headers().add("x-openstack-request-id", req.request_id);
@@ -161,9 +164,14 @@ Status ApiServer::Start() {
       for (const auto& [k, v] : resp.headers) out.headers().add(k, v);
       if (!resp.body.is_null())
         out.set_body(resp.body.dump(), "application/json");
-      LogInfo(req.request_id + " " + req.method + " " + req.path + " " +
-              std::to_string(resp.status) + " " +
-              std::to_string((MonotonicMicros() - t0) / 1000) + "ms");
+      // An inbound req-<uuid> is the caller's global id, kept in the log.
+      std::string global = req.Header("x-openstack-request-id");
+      bool global_ok = global.size() == 40 && global.rfind("req-", 0) == 0 &&
+                       IsUuid(global.substr(4));
+      LogInfo(req.request_id +
+              (global_ok ? " global_request_id=" + global : "") + " " +
+              req.method + " " + req.path + " " + std::to_string(resp.status) +
+              " " + std::to_string((MonotonicMicros() - t0) / 1000) + "ms");
       try {
         in.reply(out).wait();
       } catch (const std::exception& e) {

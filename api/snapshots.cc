@@ -12,8 +12,8 @@ namespace strata::api {
 namespace {
 
 const std::set<std::string> kSnapshotStatuses = {
-    "creating", "available", "backing-up", "deleting", "deleted", "error",
-    "error_deleting", "unmanaging", "restoring", "updating"};
+    "creating", "available",      "backing-up", "deleting",  "deleted",
+    "error",    "error_deleting", "unmanaging", "restoring", "updating"};
 
 // The caller's snapshot, or 404.
 Result<db::SnapshotRecord> LoadSnapshot(engine::Engine* e,
@@ -63,8 +63,8 @@ HandlerResult Create(engine::Engine* e, ApiRequest& req) {
   if (!vol.ok() || (vol->project_id != req.ctx.project_id && !req.ctx.is_admin))
     return Status::NotFound("Volume " + volume_id + " could not be found.");
   engine::CreateSnapshotRequest cr{req.ctx.project_id, req.ctx.user_id,
-                                   volume_id, name.value_or(""),
-                                   desc.value_or(""), md};
+                                   volume_id,          name.value_or(""),
+                                   desc.value_or(""),  md};
   cr.project_id = vol->project_id;  // an admin snapshots into the owner's
   STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, e->CreateSnapshot(cr));
   return ApiResponse::Json(202, {{"snapshot", SnapshotView(req, s, true)}});
@@ -97,7 +97,8 @@ HandlerResult Update(engine::Engine* e, ApiRequest& req) {
 HandlerResult SetMetadata(engine::Engine* e, ApiRequest& req, bool replace) {
   STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, LoadSnapshot(e, req));
   if (!req.body.is_object() || !req.body.contains("metadata"))
-    return Status::InvalidArgument("Malformed request body: 'metadata' missing.");
+    return Status::InvalidArgument(
+        "Malformed request body: 'metadata' missing.");
   STRATA_ASSIGN_OR_RETURN(db::Metadata md, OptMetadata(req.body, "metadata"));
   db::Metadata result;
   STRATA_RETURN_IF_ERROR(
@@ -146,7 +147,8 @@ HandlerResult MetadataItem(engine::Engine* e, ApiRequest& req, bool remove) {
 HandlerResult Action(engine::Engine* e, ApiRequest& req) {
   STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, LoadSnapshot(e, req));
   if (!req.body.is_object() || req.body.size() != 1)
-    return Status::InvalidArgument("Malformed request body: one action expected.");
+    return Status::InvalidArgument(
+        "Malformed request body: one action expected.");
   const std::string action = req.body.begin().key();
   const nlohmann::json& arg = req.body.begin().value();
   if (action == "os-force_delete") {
@@ -166,7 +168,8 @@ HandlerResult Action(engine::Engine* e, ApiRequest& req) {
     int progress = s.progress;
     STRATA_ASSIGN_OR_RETURN(auto prog, OptString(arg, "progress", 8));
     if (prog) progress = std::atoi(prog->c_str());
-    STRATA_RETURN_IF_ERROR(e->catalog()->SetSnapshotStatus(s.id, status, progress));
+    STRATA_RETURN_IF_ERROR(
+        e->catalog()->SetSnapshotStatus(s.id, status, progress));
     return ApiResponse::Empty(202);
   }
   return Status::InvalidArgument("Invalid action: " + action);
@@ -184,7 +187,8 @@ void AddSnapshotRoutes(Router& r, engine::Engine* e) {
     STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, LoadSnapshot(e, q));
     return ApiResponse::Json(200, {{"snapshot", SnapshotView(q, s, true)}});
   });
-  r.Add("PUT", "/v3/snapshots/{id}", [e](ApiRequest& q) { return Update(e, q); });
+  r.Add("PUT", "/v3/snapshots/{id}",
+        [e](ApiRequest& q) { return Update(e, q); });
   r.Add("DELETE", "/v3/snapshots/{id}", [e](ApiRequest& q) -> HandlerResult {
     STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, LoadSnapshot(e, q));
     STRATA_RETURN_IF_ERROR(e->DeleteSnapshot(s.id, false));

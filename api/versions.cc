@@ -38,7 +38,7 @@ void AddVersionRoutes(Router& r) {
 
 std::set<std::string> V3Collections() {
   return {"volumes", "snapshots", "os-volume-manage", "manageable_volumes",
-          "limits", "extensions"};
+          "limits",  "extensions"};
 }
 
 }  // namespace strata::api

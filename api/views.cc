@@ -82,7 +82,8 @@ nlohmann::json VolumeView(const ApiRequest& req, const db::VolumeRecord& v,
                                          ? nlohmann::json(*v.head_snapshot_id)
                                          : nlohmann::json(nullptr)},
   };
-  if (req.ctx.is_admin) j["os-strata:path"] = v.path;  // host paths: admins only
+  if (req.ctx.is_admin)
+    j["os-strata:path"] = v.path;  // host paths: admins only
   if (req.version.AtLeast(3, 13)) j["group_id"] = nullptr;
   if (req.version.AtLeast(3, 21)) j["provider_id"] = nullptr;
   if (req.version.AtLeast(3, 48)) j["shared_targets"] = false;

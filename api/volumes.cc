@@ -13,8 +13,8 @@ namespace strata::api {
 namespace {
 
 const std::set<std::string> kVolumeStatuses = {
-    "available", "in-use", "error", "reverting", "maintenance", "deleting",
-    "error_deleting", "creating"};
+    "available",   "in-use",   "error",          "reverting",
+    "maintenance", "deleting", "error_deleting", "creating"};
 
 Result<db::VolumeRecord> LoadVolume(engine::Engine* e, const ApiRequest& req) {
   const std::string& id = req.params.at("id");
@@ -66,13 +66,15 @@ HandlerResult Manage(engine::Engine* e, ApiRequest& req) {
 HandlerResult Action(engine::Engine* e, ApiRequest& req) {
   STRATA_ASSIGN_OR_RETURN(db::VolumeRecord v, LoadVolume(e, req));
   if (!req.body.is_object() || req.body.size() != 1)
-    return Status::InvalidArgument("Malformed request body: one action expected.");
+    return Status::InvalidArgument(
+        "Malformed request body: one action expected.");
   const std::string action = req.body.begin().key();
   const nlohmann::json& arg = req.body.begin().value();
   if (action == "revert") {
     if (!req.version.AtLeast(3, 40))
-      return Status::NotFound("The revert action needs microversion 3.40 or "
-                              "later (OpenStack-API-Version: volume 3.40).");
+      return Status::NotFound(
+          "The revert action needs microversion 3.40 or "
+          "later (OpenStack-API-Version: volume 3.40).");
     if (!arg.is_object())
       return Status::InvalidArgument("Malformed request body: revert");
     STRATA_ASSIGN_OR_RETURN(std::string snap_id,

@@ -25,8 +25,8 @@ Status ParseListen(const std::string& v, DaemonConfig* c) {
 Result<uint64_t> ParseUint(const std::string& key, const std::string& v) {
   if (v.empty() || v.size() > 18 ||
       v.find_first_not_of("0123456789") != std::string::npos)
-    return Status::InvalidArgument(key + " must be a non-negative integer, got '" +
-                                   v + "'");
+    return Status::InvalidArgument(
+        key + " must be a non-negative integer, got '" + v + "'");
   return std::stoull(v);
 }
 
@@ -53,6 +53,8 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     c->auth_strategy = v;
   } else if (key == "store.url") {
     c->store_spec = v;
+  } else if (key == "store.max_bytes_per_second") {
+    STRATA_ASSIGN_OR_RETURN(c->store_max_bytes_per_second, ParseUint(key, v));
   } else if (key == "engine.manage_dirs") {
     c->manage_dirs = SplitList(v);
   } else if (key == "engine.overlay_cluster_size") {
@@ -76,7 +78,8 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
 }  // namespace
 
 std::string DaemonUsage() {
-  return "usage: stratad [--listen HOST:PORT] [--state-dir DIR] [--config FILE]\n"
+  return "usage: stratad [--listen HOST:PORT] [--state-dir DIR] [--config "
+         "FILE]\n"
          "               [--store URL] [--manage-dir DIR]...\n"
          "  --listen HOST:PORT  API address (default 127.0.0.1:8786)\n"
          "  --state-dir DIR     catalog, local store and default disk dir "

@@ -15,8 +15,9 @@ struct DaemonConfig {
   int listen_port = 8786;
   std::string state_dir = "./var";
   std::string auth_strategy = "noauth";
-  std::string store_spec;  // default: local:<state_dir>/store
-  std::vector<std::string> manage_dirs;  // default: <state_dir>/disks
+  std::string store_spec;                   // default: local:<state_dir>/store
+  uint64_t store_max_bytes_per_second = 0;  // 0: no cap
+  std::vector<std::string> manage_dirs;     // default: <state_dir>/disks
   uint64_t overlay_cluster_size = 0;
   int workers = 2;
   int upload_attempts = 3;

@@ -14,6 +14,7 @@
 #include "daemon/daemon_config.h"
 #include "db/catalog.h"
 #include "engine/engine.h"
+#include "storage-drivers/rate_limited_store.h"
 #include "storage-drivers/store_registry.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -64,7 +65,10 @@ int main(int argc, char** argv) {
                          ? "local:" + JoinPath(*state, "store")
                          : cfg->store_spec;
   auto store = store::StoreRegistry::Global().Create(spec);
-  if (!store.ok()) return Fail("store " + spec + ": " + store.status().message());
+  if (!store.ok())
+    return Fail("store " + spec + ": " + store.status().message());
+  std::unique_ptr<store::Store> paced = store::MakeRateLimitedStore(
+      std::move(*store), cfg->store_max_bytes_per_second);
 
   engine::EngineOptions eo;
   std::vector<std::string> dirs = cfg->manage_dirs;
@@ -72,13 +76,14 @@ int main(int argc, char** argv) {
   for (const auto& d : dirs) {
     MakeDirs(d);
     auto canon = CanonicalPath(d);
-    if (!canon.ok()) return Fail("manage dir " + d + ": " + canon.status().message());
+    if (!canon.ok())
+      return Fail("manage dir " + d + ": " + canon.status().message());
     eo.allowed_dirs.push_back(*canon);
   }
   eo.overlay_cluster_size = cfg->overlay_cluster_size;
   eo.workers = cfg->workers;
   eo.upload_attempts = cfg->upload_attempts;
-  engine::Engine engine(catalog->get(), store->get(), eo);
+  engine::Engine engine(catalog->get(), paced.get(), eo);
   if (Status s = engine.Recover(); !s.ok())
     return Fail("recovery failed: " + s.ToString());
 
@@ -96,7 +101,8 @@ int main(int argc, char** argv) {
   LogInfo("listening on http://" + so.host + ":" + std::to_string(so.port) +
           " (state " + *state + ", store " + spec + ", auth " +
           cfg->auth_strategy + ")");
-  std::fprintf(stdout, "stratad ready on http://%s:%d\n", so.host.c_str(), so.port);
+  std::fprintf(stdout, "stratad ready on http://%s:%d\n", so.host.c_str(),
+               so.port);
   std::fflush(stdout);
 
   int sig = 0;

@@ -28,20 +28,26 @@ Status Catalog::Transaction(const std::function<Status()>& fn) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   if (txn_depth_ > 0) return fn();  // nested: part of the outer transaction
   STRATA_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
+  // Rolls back and restores the depth on every exit that did not commit,
+  // an exception from `fn` included.
+  struct Guard {
+    Catalog* c;
+    bool done = false;
+    ~Guard() {
+      --c->txn_depth_;
+      if (!done) c->db_.Exec("ROLLBACK");
+    }
+  } guard{this};
   ++txn_depth_;
   Status s = fn();
-  --txn_depth_;
-  if (!s.ok()) {
-    db_.Exec("ROLLBACK");
-    return s;
-  }
+  if (!s.ok()) return s;
   s = db_.Exec("COMMIT");
-  if (!s.ok()) db_.Exec("ROLLBACK");
+  guard.done = s.ok();
   return s;
 }
 
-Status Catalog::ModifyVolume(
-    const std::string& id, const std::function<Status(VolumeRecord&)>& edit) {
+Status Catalog::ModifyVolume(const std::string& id,
+                             const std::function<Status(VolumeRecord&)>& edit) {
   return Transaction([&]() -> Status {
     STRATA_ASSIGN_OR_RETURN(VolumeRecord v, GetVolume(id));
     STRATA_RETURN_IF_ERROR(edit(v));

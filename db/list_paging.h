@@ -16,9 +16,9 @@ namespace strata::db {
 
 // Builds " AND col = ?" clauses for filters; `allowed` maps API filter names
 // to columns. Unknown filters are an InvalidArgument. Appends bind values.
-Result<std::string> WhereFilters(const ListQuery& q,
-                                 const std::map<std::string, std::string>& allowed,
-                                 std::vector<std::string>* binds);
+Result<std::string> WhereFilters(
+    const ListQuery& q, const std::map<std::string, std::string>& allowed,
+    std::vector<std::string>* binds);
 // " ORDER BY …, id <dir>" from q.sort (default created_at desc).
 Result<std::string> OrderBy(const ListQuery& q,
                             const std::map<std::string, std::string>& allowed);
@@ -40,7 +40,8 @@ Result<ListResult<T>> Paginate(std::vector<T> rows, const ListQuery& q) {
     size_t i = 0;
     while (i < kept.size() && kept[i].id != *q.marker) ++i;
     if (i == kept.size())
-      return Status::InvalidArgument("Marker " + *q.marker + " could not be found.");
+      return Status::InvalidArgument("Marker " + *q.marker +
+                                     " could not be found.");
     start = i + 1;
   }
   start += static_cast<size_t>(q.offset);

@@ -24,7 +24,7 @@ struct VolumeRecord {
   std::string path;    // canonical path of the active top; never changes
   std::optional<std::string> base_path;  // immutable base below Strata's layers
   std::optional<std::string> base_format;  // its format (qcow2, raw)
-  int64_t virtual_size = 0;              // bytes
+  int64_t virtual_size = 0;                // bytes
   // The snapshot whose state the disk's local history layer holds: the
   // parent of the next snapshot. Empty before the first snapshot.
   std::optional<std::string> head_snapshot_id;
@@ -102,6 +102,5 @@ struct ListQuery {
   int64_t offset = 0;
   int64_t limit = -1;  // -1: no limit
 };
-
 
 }  // namespace strata::db

@@ -102,15 +102,14 @@ Status Migrate(SqliteDb& db) {
   STRATA_ASSIGN_OR_RETURN(int version, UserVersion(db));
   const auto& migrations = Migrations();
   if (version > static_cast<int>(migrations.size()))
-    return Status::NotSupported(
-        "catalog schema version " + std::to_string(version) +
-        " is newer than this stratad understands (" +
-        std::to_string(migrations.size()) + ")");
+    return Status::NotSupported("catalog schema version " +
+                                std::to_string(version) +
+                                " is newer than this stratad understands (" +
+                                std::to_string(migrations.size()) + ")");
   for (size_t i = version; i < migrations.size(); ++i) {
     STRATA_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
     Status s = db.Exec(migrations[i]);
-    if (s.ok())
-      s = db.Exec("PRAGMA user_version = " + std::to_string(i + 1));
+    if (s.ok()) s = db.Exec("PRAGMA user_version = " + std::to_string(i + 1));
     if (!s.ok()) {
       db.Exec("ROLLBACK");
       return s.WithContext("migration " + std::to_string(i + 1));

@@ -1,6 +1,5 @@
 // Catalog: SQL for the snapshots and uploads tables. See catalog.h.
 #include <map>
-
 #include <nlohmann/json.hpp>
 
 #include "db/catalog.h"
@@ -127,7 +126,8 @@ Status Catalog::UpdateSnapshot(const SnapshotRecord& s) {
 Status Catalog::DeleteSnapshot(const std::string& id) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   STRATA_ASSIGN_OR_RETURN(
-      Statement st, Statement::Prepare(db_, "DELETE FROM snapshots WHERE id=?"));
+      Statement st,
+      Statement::Prepare(db_, "DELETE FROM snapshots WHERE id=?"));
   st.Bind(1, id);
   return st.Run();
 }
@@ -144,12 +144,17 @@ Result<SnapshotRecord> Catalog::GetSnapshot(const std::string& id) {
 
 Result<ListResult<SnapshotRecord>> Catalog::ListSnapshots(const ListQuery& q) {
   static const std::map<std::string, std::string> kFilters = {
-      {"name", "name"}, {"status", "status"}, {"volume_id", "volume_id"},
+      {"name", "name"},
+      {"status", "status"},
+      {"volume_id", "volume_id"},
       {"project_id", "project_id"}};
   static const std::map<std::string, std::string> kSort = {
-      {"created_at", "created_at"}, {"updated_at", "updated_at"},
-      {"name", "name"},             {"status", "status"},
-      {"id", "id"},                 {"volume_id", "volume_id"},
+      {"created_at", "created_at"},
+      {"updated_at", "updated_at"},
+      {"name", "name"},
+      {"status", "status"},
+      {"id", "id"},
+      {"volume_id", "volume_id"},
       {"size", "virtual_size"}};
   std::vector<std::string> binds;
   std::string sql = Select("WHERE hidden = 0");
@@ -206,7 +211,10 @@ Status Catalog::SetSnapshotStatus(const std::string& id,
       .Bind(4, error)
       .Bind(5, NowMicros())
       .Bind(6, id);
-  return st.Run();
+  STRATA_RETURN_IF_ERROR(st.Run());
+  if (sqlite3_changes(db_.get()) == 0)
+    return Status::NotFound("Snapshot " + id + " could not be found.");
+  return Status::OK();
 }
 
 Result<int64_t> Catalog::BeginUpload(const UploadRecord& u) {
@@ -216,7 +224,10 @@ Result<int64_t> Catalog::BeginUpload(const UploadRecord& u) {
       Statement::Prepare(db_,
                          "INSERT INTO uploads (snapshot_id, store, store_key, "
                          "status, started_at) VALUES (?,?,?,'running',?)"));
-  st.Bind(1, u.snapshot_id).Bind(2, u.store).Bind(3, u.store_key).Bind(4, u.started_at);
+  st.Bind(1, u.snapshot_id)
+      .Bind(2, u.store)
+      .Bind(3, u.store_key)
+      .Bind(4, u.started_at);
   STRATA_RETURN_IF_ERROR(st.Run());
   return static_cast<int64_t>(sqlite3_last_insert_rowid(db_.get()));
 }
@@ -230,8 +241,12 @@ Status Catalog::FinishUpload(int64_t id, const std::string& status,
       Statement::Prepare(db_,
                          "UPDATE uploads SET status=?, bytes=?, sha256=?, "
                          "error=?, finished_at=? WHERE id=?"));
-  st.Bind(1, status).Bind(2, bytes).Bind(3, sha256).Bind(4, error)
-      .Bind(5, NowMicros()).Bind(6, id);
+  st.Bind(1, status)
+      .Bind(2, bytes)
+      .Bind(3, sha256)
+      .Bind(4, error)
+      .Bind(5, NowMicros())
+      .Bind(6, id);
   return st.Run();
 }
 

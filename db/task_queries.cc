@@ -35,9 +35,16 @@ Status Catalog::InsertTask(const TaskRecord& t) {
                          "INSERT INTO tasks (id, kind, volume_id, snapshot_id, "
                          "status, step, progress, state, error, created_at, "
                          "updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"));
-  st.Bind(1, t.id).Bind(2, t.kind).Bind(3, t.volume_id).BindOpt(4, t.snapshot_id)
-      .Bind(5, t.status).Bind(6, t.step).Bind(7, static_cast<int64_t>(t.progress))
-      .Bind(8, t.state).Bind(9, t.error).Bind(10, t.created_at)
+  st.Bind(1, t.id)
+      .Bind(2, t.kind)
+      .Bind(3, t.volume_id)
+      .BindOpt(4, t.snapshot_id)
+      .Bind(5, t.status)
+      .Bind(6, t.step)
+      .Bind(7, static_cast<int64_t>(t.progress))
+      .Bind(8, t.state)
+      .Bind(9, t.error)
+      .Bind(10, t.created_at)
       .Bind(11, t.updated_at);
   return st.Run();
 }
@@ -50,9 +57,15 @@ Status Catalog::SetTaskStep(const std::string& id, const std::string& step,
       Statement::Prepare(db_,
                          "UPDATE tasks SET step=?, progress=?, state=?, "
                          "updated_at=? WHERE id=?"));
-  st.Bind(1, step).Bind(2, static_cast<int64_t>(progress)).Bind(3, state)
-      .Bind(4, NowMicros()).Bind(5, id);
-  return st.Run();
+  st.Bind(1, step)
+      .Bind(2, static_cast<int64_t>(progress))
+      .Bind(3, state)
+      .Bind(4, NowMicros())
+      .Bind(5, id);
+  STRATA_RETURN_IF_ERROR(st.Run());
+  if (sqlite3_changes(db_.get()) == 0)
+    return Status::NotFound("Task " + id + " could not be found.");
+  return Status::OK();
 }
 
 Status Catalog::FinishTask(const std::string& id, const std::string& status,
@@ -64,15 +77,22 @@ Status Catalog::FinishTask(const std::string& id, const std::string& status,
                          "UPDATE tasks SET status=?, error=?, progress=CASE "
                          "WHEN ?='succeeded' THEN 100 ELSE progress END, "
                          "updated_at=? WHERE id=?"));
-  st.Bind(1, status).Bind(2, error).Bind(3, status).Bind(4, NowMicros())
+  st.Bind(1, status)
+      .Bind(2, error)
+      .Bind(3, status)
+      .Bind(4, NowMicros())
       .Bind(5, id);
-  return st.Run();
+  STRATA_RETURN_IF_ERROR(st.Run());
+  if (sqlite3_changes(db_.get()) == 0)
+    return Status::NotFound("Task " + id + " could not be found.");
+  return Status::OK();
 }
 
 Result<TaskRecord> Catalog::GetTask(const std::string& id) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   STRATA_ASSIGN_OR_RETURN(
-      Statement st, Statement::Prepare(db_, std::string(kTaskSelect) + "WHERE id=?"));
+      Statement st,
+      Statement::Prepare(db_, std::string(kTaskSelect) + "WHERE id=?"));
   st.Bind(1, id);
   STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return Status::NotFound("Task " + id + " could not be found.");
@@ -82,9 +102,9 @@ Result<TaskRecord> Catalog::GetTask(const std::string& id) {
 Result<std::vector<TaskRecord>> Catalog::UnfinishedTasks() {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   STRATA_ASSIGN_OR_RETURN(
-      Statement st,
-      Statement::Prepare(db_, std::string(kTaskSelect) +
-                                  "WHERE status='running' ORDER BY created_at"));
+      Statement st, Statement::Prepare(
+                        db_, std::string(kTaskSelect) +
+                                 "WHERE status='running' ORDER BY created_at"));
   std::vector<TaskRecord> out;
   for (;;) {
     STRATA_ASSIGN_OR_RETURN(bool row, st.Step());

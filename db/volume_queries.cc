@@ -9,7 +9,8 @@ namespace {
 
 const char kVolumeColumns[] =
     "id, project_id, user_id, name, description, status, path, base_path, "
-    "base_format, virtual_size, head_snapshot_id, bootable, metadata, created_at, "
+    "base_format, virtual_size, head_snapshot_id, bootable, metadata, "
+    "created_at, "
     "updated_at";
 
 VolumeRecord ReadVolume(const Statement& st) {
@@ -129,12 +130,15 @@ Result<ListResult<VolumeRecord>> Catalog::ListVolumes(const ListQuery& q) {
   static const std::map<std::string, std::string> kFilters = {
       {"name", "name"}, {"status", "status"}, {"bootable", "bootable"}};
   static const std::map<std::string, std::string> kSort = {
-      {"created_at", "created_at"}, {"updated_at", "updated_at"},
-      {"name", "name"},             {"status", "status"},
-      {"id", "id"},                 {"size", "virtual_size"}};
+      {"created_at", "created_at"},
+      {"updated_at", "updated_at"},
+      {"name", "name"},
+      {"status", "status"},
+      {"id", "id"},
+      {"size", "virtual_size"}};
   std::vector<std::string> binds;
-  std::string sql = std::string("SELECT ") + kVolumeColumns +
-                    " FROM volumes WHERE 1=1";
+  std::string sql =
+      std::string("SELECT ") + kVolumeColumns + " FROM volumes WHERE 1=1";
   if (!q.project_id.empty()) {
     sql += " AND project_id = ?";
     binds.push_back(q.project_id);

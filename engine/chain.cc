@@ -1,6 +1,7 @@
 // Backing-chain reading. See chain.h.
 #include "engine/chain.h"
 
+#include <filesystem>
 #include <set>
 
 #include "util/fs.h"
@@ -17,7 +18,12 @@ Result<Chain> ReadChain(const std::string& top_path,
                         const std::string& disk_path) {
   Chain chain;
   std::set<std::string> seen;
-  std::string path = top_path;
+  // Absolute and lexically normal ("d/../d/x" → "d/x"), so layer names of
+  // the disk are recognised however a backing file was spelled.
+  auto normal = [](const std::string& p) {
+    return std::filesystem::absolute(p).lexically_normal().string();
+  };
+  std::string path = normal(top_path);
   std::string format = "qcow2";
   for (int depth = 0;; ++depth) {
     if (depth >= 32)
@@ -26,11 +32,15 @@ Result<Chain> ReadChain(const std::string& top_path,
     auto canon = CanonicalPath(path);
     if (!canon.ok()) return canon.status();
     if (!seen.insert(*canon).second)
-      return Status::Corruption("backing chain of " + top_path +
-                                " loops at " + path);
+      return Status::Corruption("backing chain of " + top_path + " loops at " +
+                                path);
     ChainLayer layer;
     layer.path = path;
-    layer.name = ParseLayerName(disk_path, path);
+    layer.name = ParseLayerName(normal(disk_path), path);
+    if (format != "qcow2" && format != "raw" && !format.empty())
+      return Status::NotSupported("backing file " + path + " has format " +
+                                  format +
+                                  "; only qcow2 and raw are supported");
     auto hdr = ReadQcow2Header(path);
     if (format == "raw" ||
         (!hdr.ok() && hdr.status().code() == StatusCode::kInvalidArgument &&
@@ -40,16 +50,14 @@ Result<Chain> ReadChain(const std::string& top_path,
       return chain;  // raw has no backing file
     }
     if (!hdr.ok()) return hdr.status();
-    if (format != "qcow2" && !format.empty())
-      return Status::NotSupported("backing file " + path + " has format " +
-                                  format + "; only qcow2 and raw are supported");
     layer.format = "qcow2";
     layer.header = *hdr;
     std::string backing = hdr->backing_file;
     format = hdr->backing_format;
     chain.layers.push_back(std::move(layer));
     if (backing.empty()) return chain;
-    path = backing[0] == '/' ? backing : JoinPath(DirName(path), backing);
+    path =
+        normal(backing[0] == '/' ? backing : JoinPath(DirName(path), backing));
     if (!PathExists(path))
       return Status::NotFound("backing file " + path + " of " +
                               chain.layers.back().path + " does not exist");

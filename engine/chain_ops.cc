@@ -117,8 +117,8 @@ Status Engine::CompactChain(Journal* j, const db::VolumeRecord& vol) {
                        chain.layers[u + 1].name.kind == LayerKind::kHistory;
     if (u + 1 < chain.length() &&
         chain.layers[u + 1].name.kind == LayerKind::kSnapshot)
-      return Status::Internal("chain of " + disk + " is inconsistent: " +
-                              chain.layers[u + 1].path +
+      return Status::Internal("chain of " + disk +
+                              " is inconsistent: " + chain.layers[u + 1].path +
                               " lies under an uploaded layer");
     if (j) {
       j->state()["history"] = history;

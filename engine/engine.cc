@@ -35,9 +35,9 @@ Engine::~Engine() { Stop(); }
 void Engine::Stop() { runner_.Stop(); }
 
 void Engine::Launch(std::shared_ptr<VolumeLease> lease,
-                    std::function<void()> body) {
-  runner_.Submit([lease = std::move(lease), body = std::move(body)] {
-    body();  // the lease is released when this job is destroyed
+                    std::function<void(std::shared_ptr<VolumeLease>&)> body) {
+  runner_.Submit([lease = std::move(lease), body = std::move(body)]() mutable {
+    body(lease);  // released by the body, or when this job is destroyed
   });
 }
 
@@ -46,8 +46,7 @@ namespace {
 // Refuses a disk that a running process (a VM) holds open for writing.
 Status CheckNotInUse(const std::string& path) {
   STRATA_ASSIGN_OR_RETURN(
-      ProcessResult r,
-      RunProcess({"qemu-img", "info", "--output=json", path}));
+      ProcessResult r, RunProcess({"qemu-img", "info", "--output=json", path}));
   if (r.exit_code == 0) return Status::OK();
   if (r.err.find("lock") != std::string::npos)
     return Status::Conflict(path + " is in use by another process: " + r.err);
@@ -128,9 +127,9 @@ Result<db::SnapshotRecord> Engine::CreateSnapshot(
   if (vol.status != "available" && vol.status != "in-use")
     return Status::Conflict("Invalid volume: Volume " + vol.id +
                             " status must be available or in-use, but "
-                            "current status is: " + vol.status + ".");
-  STRATA_ASSIGN_OR_RETURN(auto lease,
-                          locks_.TryAcquire(vol.id, "a snapshot"));
+                            "current status is: " +
+                            vol.status + ".");
+  STRATA_ASSIGN_OR_RETURN(auto lease, locks_.TryAcquire(vol.id, "a snapshot"));
   db::SnapshotRecord snap;
   snap.id = NewUuid();
   snap.volume_id = vol.id;
@@ -142,18 +141,21 @@ Result<db::SnapshotRecord> Engine::CreateSnapshot(
   snap.status = "creating";
   snap.virtual_size = vol.virtual_size;
   snap.created_at = snap.updated_at = NowMicros();
-  STRATA_ASSIGN_OR_RETURN(Journal j, Journal::Begin(catalog_, "snapshot_create",
-                                                    vol.id, snap.id));
+  STRATA_ASSIGN_OR_RETURN(
+      Journal j, Journal::Begin(catalog_, "snapshot_create", vol.id, snap.id));
   STRATA_RETURN_IF_ERROR(catalog_->InsertSnapshot(snap));
-  Launch(lease, [this, j, vol, snap]() mutable {
+  Launch(lease, [this, j, vol, snap](auto& held) mutable {
     Status s = RunCreate(j, vol, snap);
     if (s.ok()) {
       j.Succeed();
+      held.reset();
+      catalog_->SetSnapshotStatus(snap.id, "available", 100);
       return;
     }
     LogError("snapshot " + snap.id + " failed: " + s.ToString());
-    catalog_->SetSnapshotStatus(snap.id, "error", 0, s.message());
     j.Fail(s);
+    held.reset();
+    catalog_->SetSnapshotStatus(snap.id, "error", 0, s.message());
   });
   return snap;
 }
@@ -166,25 +168,29 @@ Status Engine::DeleteSnapshot(const std::string& snapshot_id, bool force) {
   bool ok_state = snap.status == "available" || snap.status == "error" ||
                   (force && snap.status != "restoring");
   if (!ok_state)
-    return Status::Conflict("Invalid snapshot: Snapshot status must be "
-                            "available or error, but current status is: " +
-                            snap.status + ".");
-  STRATA_ASSIGN_OR_RETURN(auto lease,
-                          locks_.TryAcquire(snap.volume_id, "a snapshot delete"));
+    return Status::Conflict(
+        "Invalid snapshot: Snapshot status must be "
+        "available or error, but current status is: " +
+        snap.status + ".");
+  STRATA_ASSIGN_OR_RETURN(
+      auto lease, locks_.TryAcquire(snap.volume_id, "a snapshot delete"));
   STRATA_RETURN_IF_ERROR(
       catalog_->SetSnapshotStatus(snapshot_id, "deleting", snap.progress));
   STRATA_ASSIGN_OR_RETURN(Journal j, Journal::Begin(catalog_, "snapshot_delete",
                                                     snap.volume_id, snap.id));
-  Launch(lease, [this, j, snapshot_id]() mutable {
-    j.Step("delete.begin", 0);
-    Status s = RunDelete(snapshot_id);
+  Launch(lease, [this, j, snapshot_id](auto& held) mutable {
+    Status s = j.Step("delete.begin", 0);
+    if (s.ok()) s = RunDelete(snapshot_id);
     if (s.ok()) {
       j.Succeed();
+      held.reset();
+      PublishDelete(snapshot_id);
       return;
     }
     LogError("deleting snapshot " + snapshot_id + " failed: " + s.ToString());
-    catalog_->SetSnapshotStatus(snapshot_id, "error_deleting", 0, s.message());
     j.Fail(s);
+    held.reset();
+    catalog_->SetSnapshotStatus(snapshot_id, "error_deleting", 0, s.message());
   });
   return Status::OK();
 }
@@ -198,15 +204,18 @@ Status Engine::RevertVolume(const std::string& volume_id,
     return Status::InvalidArgument("Snapshot " + snapshot_id +
                                    " is not a snapshot of volume " + vol.id);
   if (snap.status != "available" || !snap.store_key)
-    return Status::Conflict("Invalid snapshot: revert needs an available "
-                            "snapshot, but its status is: " + snap.status + ".");
+    return Status::Conflict(
+        "Invalid snapshot: revert needs an available "
+        "snapshot, but its status is: " +
+        snap.status + ".");
   if (vol.status != "available")
     return Status::Conflict("Invalid volume: Volume " + vol.id +
                             " status must be available to revert, but "
-                            "current status is: " + vol.status + ".");
+                            "current status is: " +
+                            vol.status + ".");
   STRATA_ASSIGN_OR_RETURN(auto lease, locks_.TryAcquire(vol.id, "a revert"));
-  STRATA_ASSIGN_OR_RETURN(Journal j, Journal::Begin(catalog_, "revert", vol.id,
-                                                    snap.id));
+  STRATA_ASSIGN_OR_RETURN(Journal j,
+                          Journal::Begin(catalog_, "revert", vol.id, snap.id));
   STRATA_RETURN_IF_ERROR(
       catalog_->ModifyVolume(vol.id, [](db::VolumeRecord& v) {
         v.status = "reverting";
@@ -214,19 +223,20 @@ Status Engine::RevertVolume(const std::string& volume_id,
       }));
   STRATA_RETURN_IF_ERROR(
       catalog_->SetSnapshotStatus(snap.id, "restoring", snap.progress));
-  Launch(lease, [this, j, vol, snap]() mutable {
+  Launch(lease, [this, j, vol, snap](auto& held) mutable {
     Status s = RunRevert(j, vol, snap);
+    if (s.ok()) {
+      j.Succeed();
+    } else {
+      LogError("revert of volume " + vol.id + " failed: " + s.ToString());
+      j.Fail(s);
+    }
+    held.reset();
     catalog_->SetSnapshotStatus(snap.id, "available", 100);
     catalog_->ModifyVolume(vol.id, [](db::VolumeRecord& v) {
       v.status = "available";
       return Status::OK();
     });
-    if (s.ok()) {
-      j.Succeed();
-      return;
-    }
-    LogError("revert of volume " + vol.id + " failed: " + s.ToString());
-    j.Fail(s);
   });
   return Status::OK();
 }

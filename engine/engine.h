@@ -84,15 +84,16 @@ class Engine {
                    db::SnapshotRecord snap);
   Status RunRevert(Journal& j, db::VolumeRecord vol,
                    const db::SnapshotRecord& target);
+  // Does the store-side work of a delete under the lease; PublishDelete then
+  // makes it visible (row gone, or hidden while others build on it).
   Status RunDelete(const std::string& snapshot_id);
+  Status PublishDelete(const std::string& snapshot_id);
 
   // Chain maintenance (chain_ops.cc). REQUIRES: the volume's lease.
   // R2.6: merges the failed layers just below the new snapshot layer
   // (layers[2..last]) into it; returns the ids of the snapshots merged.
-  Result<std::vector<std::string>> MergeFailedLayers(Journal& j,
-                                                     const db::VolumeRecord& vol,
-                                                     const Chain& chain,
-                                                     size_t last);
+  Result<std::vector<std::string>> MergeFailedLayers(
+      Journal& j, const db::VolumeRecord& vol, const Chain& chain, size_t last);
   // R2.8–R2.9: merges every uploaded snapshot layer into the history layer
   // (or makes it the history when there is none), until none is left.
   Status CompactChain(Journal* j, const db::VolumeRecord& vol);
@@ -104,9 +105,14 @@ class Engine {
                                         const std::string& key,
                                         const std::string& path);
   // Deletes hidden snapshots nothing depends on any more (and their objects).
-  Status DropUnneededLayers(const std::string& volume_id);
-  // Runs `body` on a worker with the lease, journal, and task bookkeeping.
-  void Launch(std::shared_ptr<VolumeLease> lease, std::function<void()> body);
+  // `going` names a snapshot about to be deleted: it counts as gone.
+  Status DropUnneededLayers(const std::string& volume_id,
+                            const std::string& going = "");
+  // Runs `body` on a worker, handing it the volume's lease. A body releases
+  // the lease (lease.reset()) before it publishes the final status, so a
+  // client that sees "available" can start the next operation at once.
+  void Launch(std::shared_ptr<VolumeLease> lease,
+              std::function<void(std::shared_ptr<VolumeLease>&)> body);
 
   // Reconciliation of one interrupted task (recover.cc).
   Status RecoverTask(const db::TaskRecord& task);

@@ -28,7 +28,8 @@ class Journal {
   const std::string& task_id() const { return task_id_; }
 
  private:
-  Journal(db::Catalog* c, std::string id) : catalog_(c), task_id_(std::move(id)) {}
+  Journal(db::Catalog* c, std::string id)
+      : catalog_(c), task_id_(std::move(id)) {}
   db::Catalog* catalog_;
   std::string task_id_;
   nlohmann::json state_ = nlohmann::json::object();

@@ -15,7 +15,10 @@ class ProgressSource : public store::ByteSource {
  public:
   ProgressSource(store::ByteSource* inner, uint64_t total, db::Catalog* c,
                  std::string snapshot_id)
-      : inner_(inner), total_(total), catalog_(c), id_(std::move(snapshot_id)) {}
+      : inner_(inner),
+        total_(total),
+        catalog_(c),
+        id_(std::move(snapshot_id)) {}
 
   Result<size_t> Read(char* buf, size_t n) override {
     auto r = inner_->Read(buf, n);
@@ -56,7 +59,8 @@ Result<store::ObjectInfo> Engine::UploadLayer(const std::string& snapshot_id,
     STRATA_ASSIGN_OR_RETURN(int64_t upload_id, catalog_->BeginUpload(u));
     auto src = store::FileSource::Open(path);
     if (!src.ok()) {
-      catalog_->FinishUpload(upload_id, "failed", 0, "", src.status().message());
+      catalog_->FinishUpload(upload_id, "failed", 0, "",
+                             src.status().message());
       return src.status();
     }
     ProgressSource progress(src->get(), (*src)->size(), catalog_, snapshot_id);
@@ -90,18 +94,20 @@ Result<store::ObjectInfo> Engine::UploadLayer(const std::string& snapshot_id,
   return last.WithContext("upload to " + store_->Name() + " store");
 }
 
-Status Engine::DropUnneededLayers(const std::string& volume_id) {
+Status Engine::DropUnneededLayers(const std::string& volume_id,
+                                  const std::string& going) {
   // A hidden snapshot's layer is kept while the volume's live chain (its
   // head) or another snapshot's layer builds on it.
   for (int round = 0; round < 1000; ++round) {
-    STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol, catalog_->GetVolume(volume_id));
+    STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
+                            catalog_->GetVolume(volume_id));
     STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(volume_id));
     const db::SnapshotRecord* victim = nullptr;
     for (const auto& s : snaps) {
-      if (!s.hidden || vol.head_snapshot_id == s.id) continue;
+      if (!s.hidden || vol.head_snapshot_id == s.id || s.id == going) continue;
       bool needed = false;
       for (const auto& o : snaps)
-        if (o.parent_id == s.id) needed = true;
+        if (o.parent_id == s.id && o.id != going) needed = true;
       if (!needed) {
         victim = &s;
         break;

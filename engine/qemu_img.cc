@@ -10,8 +10,9 @@ namespace strata::engine {
 Status CreateOverlay(const std::string& path, const std::string& backing,
                      const std::string& backing_fmt, uint64_t virtual_size,
                      uint64_t cluster_size) {
-  std::vector<std::string> argv = {"qemu-img", "create", "-q", "-f", "qcow2",
-                                   "-u", "-b", backing, "-F", backing_fmt};
+  std::vector<std::string> argv = {"qemu-img", "create",   "-q", "-f",
+                                   "qcow2",    "-u",       "-b", backing,
+                                   "-F",       backing_fmt};
   if (cluster_size)
     argv.insert(argv.end(),
                 {"-o", "cluster_size=" + std::to_string(cluster_size)});
@@ -22,8 +23,8 @@ Status CreateOverlay(const std::string& path, const std::string& backing,
 
 Status SetBackingUnsafe(const std::string& path, const std::string& backing,
                         const std::string& backing_fmt) {
-  std::vector<std::string> argv = {"qemu-img", "rebase", "-q", "-u", "-f",
-                                   "qcow2"};
+  std::vector<std::string> argv = {"qemu-img", "rebase", "-q",
+                                   "-u",       "-f",     "qcow2"};
   if (backing.empty()) {
     argv.insert(argv.end(), {"-b", ""});
   } else {
@@ -34,7 +35,8 @@ Status SetBackingUnsafe(const std::string& path, const std::string& backing,
 }
 
 Status CommitInto(const std::string& top, const std::string& base) {
-  return RunChecked({"qemu-img", "commit", "-q", "-f", "qcow2", "-b", base, top})
+  return RunChecked(
+             {"qemu-img", "commit", "-q", "-f", "qcow2", "-b", base, top})
       .status();
 }
 
@@ -45,7 +47,8 @@ Status CheckImage(const std::string& path) {
   // 0: clean; 3: leaked clusters only (harmless). 2: corruption; 1: error.
   if (r.exit_code == 0 || r.exit_code == 3) return Status::OK();
   return Status::Corruption("qemu-img check " + path + " failed (exit " +
-                            std::to_string(r.exit_code) + "): " + r.err + r.out);
+                            std::to_string(r.exit_code) + "): " + r.err +
+                            r.out);
 }
 
 }  // namespace strata::engine

@@ -33,7 +33,8 @@ Status Engine::RecoverTask(const db::TaskRecord& task) {
         v.status = "error";
         return Status::OK();
       });
-      return Status::Corruption(disk + " is missing and no overlay can replace it");
+      return Status::Corruption(disk +
+                                " is missing and no overlay can replace it");
     }
     LogInfo("recovery: installing " + overlay + " at " + disk);
     STRATA_RETURN_IF_ERROR(RenameDurable(overlay, disk));
@@ -44,8 +45,8 @@ Status Engine::RecoverTask(const db::TaskRecord& task) {
   if (task.kind == "snapshot_create") {
     auto snap = catalog_->GetSnapshot(snap_id);
     if (snap.ok() && !snap->store_key) {
-      bool cut = chain.length() > 1 &&
-                 chain.layers[1].name.snapshot_id == snap_id;
+      bool cut =
+          chain.length() > 1 && chain.layers[1].name.snapshot_id == snap_id;
       catalog_->SetSnapshotStatus(
           snap_id, "error", 0,
           why + (cut ? "; the next snapshot carries its writes (R2.6)"
@@ -66,6 +67,7 @@ Status Engine::RecoverTask(const db::TaskRecord& task) {
     if (done) return catalog_->FinishTask(task.id, "succeeded", "");
   } else if (task.kind == "snapshot_delete") {
     STRATA_RETURN_IF_ERROR(RunDelete(snap_id));
+    STRATA_RETURN_IF_ERROR(PublishDelete(snap_id));
     return catalog_->FinishTask(task.id, "succeeded", "");
   }
   return catalog_->FinishTask(task.id, "failed", why);
@@ -88,11 +90,21 @@ Status Engine::Recover() {
     if (v.status == "error") continue;
     // Snapshots left mid-flight without a task (should not happen; be safe).
     STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(v.id));
+    // Statuses a crash left between a task's end and its publication.
     for (const auto& s : snaps) {
-      if (s.status == "creating" && !s.store_key)
-        catalog_->SetSnapshotStatus(s.id, "error", 0, "interrupted by a restart");
-      if (s.status == "deleting") RunDelete(s.id);
+      if (s.status == "creating")
+        catalog_->SetSnapshotStatus(
+            s.id, s.store_key ? "available" : "error", s.store_key ? 100 : 0,
+            s.store_key ? "" : "interrupted by a restart");
+      if (s.status == "restoring")
+        catalog_->SetSnapshotStatus(s.id, "available", 100);
+      if (s.status == "deleting" && RunDelete(s.id).ok()) PublishDelete(s.id);
     }
+    if (v.status == "reverting")
+      catalog_->ModifyVolume(v.id, [](db::VolumeRecord& r) {
+        r.status = "available";
+        return Status::OK();
+      });
     Status st = CollectGarbage(v);
     if (st.ok()) st = CompactChain(nullptr, v);
     if (st.ok()) st = DropUnneededLayers(v.id);

@@ -59,8 +59,8 @@ Status Engine::RunCreate(Journal& j, const db::VolumeRecord& vol,
     STRATA_ASSIGN_OR_RETURN(bool uploaded, catalog_->IsUploaded(n.snapshot_id));
     if (uploaded) continue;
     if (n.kind == LayerKind::kHistory || last_failed != i - 1)
-      return Status::Internal("chain of " + disk + " is inconsistent: " +
-                              chain.layers[i].path +
+      return Status::Internal("chain of " + disk +
+                              " is inconsistent: " + chain.layers[i].path +
                               " is not an uploaded snapshot");
     last_failed = i;
   }
@@ -83,8 +83,7 @@ Status Engine::RunCreate(Journal& j, const db::VolumeRecord& vol,
   STRATA_RETURN_IF_ERROR(catalog_->Transaction([&]() -> Status {
     STRATA_RETURN_IF_ERROR(
         catalog_->ModifySnapshot(snap.id, [&](db::SnapshotRecord& cur) {
-          cur.status = "available";
-          cur.progress = 100;
+          cur.progress = 95;  // "available" once the lease is released
           cur.parent_id = snap.parent_id;
           cur.covers = snap.covers;
           cur.store_key = key;
@@ -98,13 +97,14 @@ Status Engine::RunCreate(Journal& j, const db::VolumeRecord& vol,
       return Status::OK();
     });
   }));
-  LogInfo("snapshot " + snap.id + " of volume " + vol.id + " stored: " +
-          std::to_string(obj.size) + " bytes at " + obj.location);
+  LogInfo("snapshot " + snap.id + " of volume " + vol.id +
+          " stored: " + std::to_string(obj.size) + " bytes at " + obj.location);
 
   // R2.8: merge the uploaded layer into history. A failure here leaves a
   // longer but valid chain; the next operation compacts it again.
   Status c = CompactChain(&j, vol);
-  if (!c.ok()) LogWarning("compaction of " + disk + " deferred: " + c.ToString());
+  if (!c.ok())
+    LogWarning("compaction of " + disk + " deferred: " + c.ToString());
   Status d = DropUnneededLayers(vol.id);
   if (!d.ok()) LogWarning("dropping unneeded layers: " + d.ToString());
   return Status::OK();  // the snapshot is stored whatever the housekeeping did

@@ -2,26 +2,61 @@
 //
 // A snapshot in error has no stored layer: its row goes (a layer file of it
 // still in the chain is merged into the next snapshot by R2.6). An available
-// snapshot is hidden at once (never listed again) and its stored layer is
-// deleted as soon as nothing builds on it: no other snapshot's layer is
-// relative to it and the volume's live chain is not (DropUnneededLayers).
+// snapshot's stored layer is deleted at once when nothing builds on it (no
+// other snapshot's layer is relative to it, and it is not the volume's head),
+// together with hidden ancestors kept only for it; otherwise the snapshot is
+// hidden (never listed again) and its layer goes later (DropUnneededLayers).
+// RunDelete does the store work under the volume's lease; PublishDelete, run
+// after the lease is released, removes or hides the row.
 #include "engine/engine.h"
-#include "util/time_util.h"
+#include "util/log.h"
 
 namespace strata::engine {
+namespace {
+
+// True when another snapshot's layer or the volume's live chain builds on
+// `snap`'s layer.
+Result<bool> IsNeeded(db::Catalog* catalog, const db::SnapshotRecord& snap) {
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
+                          catalog->GetVolume(snap.volume_id));
+  if (vol.head_snapshot_id == snap.id) return true;
+  STRATA_ASSIGN_OR_RETURN(auto all, catalog->SnapshotsOfVolume(snap.volume_id));
+  for (const auto& o : all)
+    if (o.parent_id == snap.id) return true;
+  return false;
+}
+
+}  // namespace
 
 Status Engine::RunDelete(const std::string& snapshot_id) {
   auto snap = catalog_->GetSnapshot(snapshot_id);
   if (!snap.ok())
     return snap.status().IsNotFound() ? Status::OK() : snap.status();
-  if (!snap->store_key) return catalog_->DeleteSnapshot(snapshot_id);
-  STRATA_RETURN_IF_ERROR(
-      catalog_->ModifySnapshot(snapshot_id, [](db::SnapshotRecord& s) {
-        s.hidden = true;
-        s.status = "deleted";
-        return Status::OK();
-      }));
-  return DropUnneededLayers(snap->volume_id);
+  if (!snap->store_key) return Status::OK();
+  STRATA_ASSIGN_OR_RETURN(bool needed, IsNeeded(catalog_, *snap));
+  if (needed) return Status::OK();  // hidden by PublishDelete, layer kept
+  STRATA_RETURN_IF_ERROR(store_->Delete(*snap->store_key, {}));
+  // Ancestors kept only for this one may go too.
+  return DropUnneededLayers(snap->volume_id, snapshot_id);
+}
+
+Status Engine::PublishDelete(const std::string& snapshot_id) {
+  auto snap = catalog_->GetSnapshot(snapshot_id);
+  if (!snap.ok())
+    return snap.status().IsNotFound() ? Status::OK() : snap.status();
+  bool keep = false;
+  if (snap->store_key) {
+    STRATA_ASSIGN_OR_RETURN(keep, IsNeeded(catalog_, *snap));
+  }
+  if (!keep) return catalog_->DeleteSnapshot(snapshot_id);
+  LogInfo("snapshot " + snapshot_id +
+          " hidden; its layer stays while others "
+          "build on it");
+  return catalog_->ModifySnapshot(snapshot_id, [](db::SnapshotRecord& s) {
+    s.hidden = true;
+    s.status = "deleted";
+    return Status::OK();
+  });
 }
 
 }  // namespace strata::engine

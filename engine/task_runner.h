@@ -28,8 +28,8 @@ class TaskRunner {
   void WorkerLoop();
 
   std::mutex mu_;
-  std::condition_variable cv_;       // signals new jobs or stop
-  std::condition_variable idle_cv_;  // signals a job finished
+  std::condition_variable cv_;               // signals new jobs or stop
+  std::condition_variable idle_cv_;          // signals a job finished
   std::deque<std::function<void()>> queue_;  // GUARDED_BY(mu_)
   int running_ = 0;                          // GUARDED_BY(mu_)
   bool stopping_ = false;                    // GUARDED_BY(mu_)

@@ -41,7 +41,8 @@ Result<uint64_t> FileSize(const std::string& path) {
 
 Result<uint64_t> AllocatedBytes(const std::string& path) {
   struct stat st;
-  if (stat(path.c_str(), &st) != 0) return Status::FromErrno("stat " + path, errno);
+  if (stat(path.c_str(), &st) != 0)
+    return Status::FromErrno("stat " + path, errno);
   return static_cast<uint64_t>(st.st_blocks) * 512;
 }
 
@@ -105,7 +106,8 @@ Status RenameDurable(const std::string& from, const std::string& to) {
   if (rename(from.c_str(), to.c_str()) != 0)
     return Status::FromErrno("rename " + from + " -> " + to, errno);
   STRATA_RETURN_IF_ERROR(FsyncDir(DirName(to)));
-  if (DirName(from) != DirName(to)) STRATA_RETURN_IF_ERROR(FsyncDir(DirName(from)));
+  if (DirName(from) != DirName(to))
+    STRATA_RETURN_IF_ERROR(FsyncDir(DirName(from)));
   return Status::OK();
 }
 
@@ -130,8 +132,9 @@ namespace {
 Status CopyRange(int in, int out, off_t off, off_t len) {
   while (len > 0) {
     loff_t in_off = off, out_off = off;
-    ssize_t n = copy_file_range(in, &in_off, out, &out_off,
-                                static_cast<size_t>(std::min<off_t>(len, 1 << 30)), 0);
+    ssize_t n =
+        copy_file_range(in, &in_off, out, &out_off,
+                        static_cast<size_t>(std::min<off_t>(len, 1 << 30)), 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP)) {
       char buf[1 << 16];
@@ -158,9 +161,11 @@ Status CopyFileSparse(const std::string& from, const std::string& to) {
   UniqueFd in(open(from.c_str(), O_RDONLY | O_CLOEXEC));
   if (!in.valid()) return Status::FromErrno("open " + from, errno);
   struct stat st;
-  if (fstat(in.get(), &st) != 0) return Status::FromErrno("fstat " + from, errno);
+  if (fstat(in.get(), &st) != 0)
+    return Status::FromErrno("fstat " + from, errno);
   std::string tmp = to + ".copy-" + NewUuid().substr(0, 8);
-  UniqueFd out(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+  UniqueFd out(
+      open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
   if (!out.valid()) return Status::FromErrno("create " + tmp, errno);
   auto fail = [&](Status s) {
     unlink(tmp.c_str());
@@ -181,7 +186,8 @@ Status CopyFileSparse(const std::string& from, const std::string& to) {
     if (!s.ok()) return fail(s.WithContext("copy " + from));
     pos = hole;
   }
-  if (fsync(out.get()) != 0) return fail(Status::FromErrno("fsync " + tmp, errno));
+  if (fsync(out.get()) != 0)
+    return fail(Status::FromErrno("fsync " + tmp, errno));
   out.reset();
   Status s = RenameDurable(tmp, to);
   if (!s.ok()) return fail(s);

@@ -59,8 +59,7 @@ std::optional<std::string> IniConfig::Get(const std::string& section,
   return k->second;
 }
 
-std::string IniConfig::GetOr(const std::string& section,
-                             const std::string& key,
+std::string IniConfig::GetOr(const std::string& section, const std::string& key,
                              const std::string& fallback) const {
   auto v = Get(section, key);
   return v ? *v : fallback;

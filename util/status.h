@@ -114,7 +114,7 @@ class Status {
 template <class T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).ok() && "Result needs a non-ok Status");
   }
@@ -141,15 +141,15 @@ class Result {
 #define STRATA_CONCAT_(a, b) STRATA_CONCAT_INNER_(a, b)
 
 // Returns from the current function if `expr` (a Status) is not ok.
-#define STRATA_RETURN_IF_ERROR(expr)        \
-  do {                                      \
-    ::strata::Status _st = (expr);          \
-    if (!_st.ok()) return _st;              \
+#define STRATA_RETURN_IF_ERROR(expr) \
+  do {                               \
+    ::strata::Status _st = (expr);   \
+    if (!_st.ok()) return _st;       \
   } while (0)
 
 // `lhs = value of expr` (a Result<T>), or returns its Status.
-#define STRATA_ASSIGN_OR_RETURN(lhs, expr)                              \
-  auto STRATA_CONCAT_(_res_, __LINE__) = (expr);                        \
-  if (!STRATA_CONCAT_(_res_, __LINE__).ok())                            \
-    return STRATA_CONCAT_(_res_, __LINE__).status();                    \
+#define STRATA_ASSIGN_OR_RETURN(lhs, expr)           \
+  auto STRATA_CONCAT_(_res_, __LINE__) = (expr);     \
+  if (!STRATA_CONCAT_(_res_, __LINE__).ok())         \
+    return STRATA_CONCAT_(_res_, __LINE__).status(); \
   lhs = std::move(STRATA_CONCAT_(_res_, __LINE__)).value()

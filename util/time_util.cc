@@ -1,10 +1,9 @@
 // Timestamps. See time_util.h.
 #include "util/time_util.h"
 
-#include <ctime>
-
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 
 namespace strata {
 

@@ -12,8 +12,8 @@ namespace strata {
 std::string NewUuid() {
   unsigned char b[16];
   if (RAND_bytes(b, sizeof b) != 1) std::abort();  // no entropy: cannot go on
-  b[6] = (b[6] & 0x0f) | 0x40;  // version 4
-  b[8] = (b[8] & 0x3f) | 0x80;  // RFC 4122 variant
+  b[6] = (b[6] & 0x0f) | 0x40;                     // version 4
+  b[8] = (b[8] & 0x3f) | 0x80;                     // RFC 4122 variant
   char out[37];
   std::snprintf(out, sizeof out,
                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"

@@ -30,12 +30,27 @@ cleanup() {
   stop_stratad
   if [[ $rc -ne 0 && -f "$T/stratad.log" ]]; then
     echo "--- last lines of stratad.log ---"; tail -n 30 "$T/stratad.log"
+    cp "$T/stratad.log" /tmp/last-failed-stratad.log 2>/dev/null || true
   fi
   rm -rf "$T"
 }
 trap cleanup EXIT
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+fail() {
+  echo "FAIL: $*" >&2
+  [[ -f "$T/curl.log" ]] && { echo "--- curl errors ---" >&2; cat "$T/curl.log" >&2; }
+  exit 1
+}
+
+# wait_crash: waits (≤ 30 s) for the daemon to die of an injected crash.
+wait_crash() {
+  local rc=0
+  for _ in $(seq 1 300); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$PID" 2>/dev/null && fail "$1: stratad did not crash within 30 s"
+  wait "$PID" || rc=$?
+  PID=""
+  [[ $rc == 86 ]] || fail "$1: stratad exited $rc, not at the injected crash"
+}
 pass() { echo "ok: $*"; }
 
 free_port() {
@@ -67,7 +82,8 @@ api() {
   [[ -n "$data" ]] && args+=(--data-binary "$data")
   : >"$T/body"
   # 000 when the connection drops (a daemon crashing on purpose, mid-reply).
-  CODE=$(curl "${args[@]}" "$@" "$URL$path") || CODE=000
+  CODE=$(curl --max-time 120 "${args[@]}" "$@" "$URL$path" 2>"$T/curl.err") || {
+    CODE=000; echo "curl $method $path: $(cat "$T/curl.err")" >>"$T/curl.log"; }
   BODY=$(cat "$T/body")
 }
 

@@ -45,11 +45,7 @@ crash_at() {
   stop_stratad
   STRATA_CRASH_AT=$step start_stratad
   "$@"
-  local rc=0
-  for _ in $(seq 1 300); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-  wait "$PID" || rc=$?
-  PID=""
-  [[ $rc == 86 ]] || fail "$step: stratad did not crash there (exit $rc)"
+  wait_crash "$step"
   start_stratad
   check_consistent "$step"
   check_all_written "$step"
@@ -123,9 +119,7 @@ for step in revert.download revert.merge revert.install revert.cleanup; do
   stop_stratad
   STRATA_CRASH_AT=$step start_stratad
   revert_to "$good"
-  rc=0; for _ in $(seq 300); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-  wait "$PID" || rc=$?; PID=""
-  [[ $rc == 86 ]] || fail "$step: no crash (exit $rc)"
+  wait_crash "$step"
   start_stratad
   qemu-img check -q "$disk" || fail "$step: check failed"
   wait_volume "$vol" available 10
@@ -138,9 +132,7 @@ stop_stratad
 STRATA_CRASH_AT=delete.begin start_stratad
 api DELETE "/v3/snapshots/$good"
 [[ $CODE == 202 || $CODE == 000 ]] || fail "delete: HTTP $CODE"
-rc=0; for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-wait "$PID" || rc=$?; PID=""
-[[ $rc == 86 ]] || fail "delete.begin: no crash"
+wait_crash delete.begin
 start_stratad
 for _ in $(seq 50); do api GET "/v3/snapshots/$good"; [[ $CODE == 404 ]] && break; sleep 0.1; done
 expect_code 404 "snapshot deleted after restart"

@@ -27,9 +27,9 @@ std::string MakeTempDir() {
 // qemu-io writes `pattern` over [off, off+len).
 void Write(const std::string& disk, int pattern, const std::string& off,
            const std::string& len) {
-  auto r = RunProcess({"qemu-io", "-f", "qcow2", "-c",
-                       "write -P " + std::to_string(pattern) + " " + off + " " + len,
-                       disk});
+  auto r = RunProcess(
+      {"qemu-io", "-f", "qcow2", "-c",
+       "write -P " + std::to_string(pattern) + " " + off + " " + len, disk});
   REQUIRE(r.ok());
   REQUIRE_MESSAGE(r->exit_code == 0, r->err);
 }
@@ -37,9 +37,9 @@ void Write(const std::string& disk, int pattern, const std::string& off,
 // True when [off, off+len) of the disk reads back as `pattern`.
 bool Reads(const std::string& disk, int pattern, const std::string& off,
            const std::string& len) {
-  auto r = RunProcess({"qemu-io", "-f", "qcow2", "-c",
-                       "read -P " + std::to_string(pattern) + " " + off + " " + len,
-                       disk});
+  auto r = RunProcess(
+      {"qemu-io", "-f", "qcow2", "-c",
+       "read -P " + std::to_string(pattern) + " " + off + " " + len, disk});
   REQUIRE(r.ok());
   return r->exit_code == 0 &&
          r->out.find("Pattern verification failed") == std::string::npos &&
@@ -130,7 +130,8 @@ struct Fixture {
 TEST_CASE("snapshots, revert to each point, chain stays short (R2.3-R2.11)") {
   Fixture f;
   std::string disk = f.disks + "/vm1.qcow2";
-  REQUIRE(RunChecked({"qemu-img", "create", "-q", "-f", "qcow2", disk, "64M"}).ok());
+  REQUIRE(RunChecked({"qemu-img", "create", "-q", "-f", "qcow2", disk, "64M"})
+              .ok());
   Write(disk, 0xa1, "0", "1M");
   auto vol = f.engine->ManageVolume({"p1", "u1", "vm1", "", disk, false, {}});
   REQUIRE(vol.ok());
@@ -174,7 +175,8 @@ TEST_CASE("snapshots, revert to each point, chain stays short (R2.3-R2.11)") {
 TEST_CASE("a failed upload is carried by the next snapshot (R2.4, R2.6)") {
   Fixture f;
   std::string disk = f.disks + "/vm2.qcow2";
-  REQUIRE(RunChecked({"qemu-img", "create", "-q", "-f", "qcow2", disk, "32M"}).ok());
+  REQUIRE(RunChecked({"qemu-img", "create", "-q", "-f", "qcow2", disk, "32M"})
+              .ok());
   auto vol = f.engine->ManageVolume({"p1", "u1", "vm2", "", disk, false, {}});
   REQUIRE(vol.ok());
   Write(disk, 0x11, "0", "512K");
@@ -210,7 +212,8 @@ TEST_CASE("a failed upload is carried by the next snapshot (R2.4, R2.6)") {
 TEST_CASE("deleting snapshots keeps what others build on") {
   Fixture f;
   std::string disk = f.disks + "/vm3.qcow2";
-  REQUIRE(RunChecked({"qemu-img", "create", "-q", "-f", "qcow2", disk, "16M"}).ok());
+  REQUIRE(RunChecked({"qemu-img", "create", "-q", "-f", "qcow2", disk, "16M"})
+              .ok());
   auto vol = f.engine->ManageVolume({"p1", "u1", "vm3", "", disk, false, {}});
   REQUIRE(vol.ok());
   Write(disk, 0x41, "0", "256K");

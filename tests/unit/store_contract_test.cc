@@ -23,7 +23,8 @@
 #include <thread>
 #include <vector>
 
-#include "storage-drivers/local_store.h"
+#include "storage-drivers/local/local_store.h"
+#include "storage-drivers/rate_limited_store.h"
 #include "storage-drivers/store.h"
 #include "storage-drivers/store_registry.h"
 #include "util/sha256.h"
@@ -81,7 +82,29 @@ struct LocalFixture {
   }
 };
 
-#define STRATA_STORE_FIXTURES LocalFixture
+// The same local store behind the bandwidth cap decorator (1 GiB/s, so the
+// suite stays fast): the decorator must keep every promise of the contract.
+struct RateLimitedLocalFixture : LocalFixture {
+  static constexpr char kScheme[] = "local+rate-limited";
+  LocalStore* raw;
+  RateLimitedLocalFixture() : raw(&LocalFixture::local()) {
+    store = MakeRateLimitedStore(std::move(store), 1ull << 30);
+  }
+  LocalStore& local() { return *raw; }
+  bool CorruptObject(const std::string& key) {
+    std::fstream f(raw->ObjectPath(key),
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(7);
+    char c = 0;
+    f.read(&c, 1);
+    f.seekp(7);
+    c = static_cast<char>(c ^ 0x20);
+    f.write(&c, 1);
+    return static_cast<bool>(f);
+  }
+};
+
+#define STRATA_STORE_FIXTURES LocalFixture, RateLimitedLocalFixture
 
 // Every registered scheme must have a fixture above.
 const std::set<std::string> kSchemesWithFixtures = {LocalFixture::kScheme};
