@@ -50,7 +50,10 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
   };
 
   // Every layer is verified before the disk is touched.
+  const int64_t t_start = MonotonicMicros();
+  int64_t download_bytes = 0;
   for (size_t i = 0; i < lineage.size(); ++i) {
+    download_bytes += lineage[i].layer_bytes;
     STRATA_RETURN_IF_ERROR(j.Step(
         "revert.download", static_cast<int>(5 + 70 * i / lineage.size())));
     Status s = store::GetToFile(*store_, *lineage[i].store_key, files[i],
@@ -60,6 +63,7 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
       return s.WithContext("download of snapshot " + lineage[i].id);
     }
   }
+  const int64_t t_downloaded = MonotonicMicros();
   STRATA_RETURN_IF_ERROR(j.Step("revert.merge", 80));
   Status s = SetBackingUnsafe(files[0], vol.base_path.value_or(""),
                               vol.base_format.value_or(""));
@@ -76,6 +80,7 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
     RemoveFile(history);
     return s;
   }
+  const int64_t t_merged = MonotonicMicros();
   STRATA_RETURN_IF_ERROR(j.Step("revert.install", 90));
   STRATA_RETURN_IF_ERROR(RenameDurable(overlay, disk));
   STRATA_RETURN_IF_ERROR(j.Step("revert.cleanup", 95));
@@ -85,8 +90,12 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
         v.head_snapshot_id = target.id;
         return Status::OK();
       }));
-  LogInfo("volume " + vol.id + " reverted to snapshot " + target.id + " (" +
-          std::to_string(lineage.size()) + " layers merged)");
+  LogInfo("volume " + vol.id + " reverted to snapshot " + target.id + ": " +
+          std::to_string(lineage.size()) + " layers, " +
+          std::to_string(download_bytes >> 20) +
+          " MiB downloaded+verified in " +
+          std::to_string((t_downloaded - t_start) / 1000) + " ms, merged in " +
+          std::to_string((t_merged - t_downloaded) / 1000) + " ms");
   STRATA_RETURN_IF_ERROR(CollectGarbage(vol));
   return DropUnneededLayers(vol.id);
 }
