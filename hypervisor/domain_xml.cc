@@ -1,0 +1,110 @@
+// Domain XML parsing. See domain_xml.h.
+#include "hypervisor/domain_xml.h"
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xpath.h>
+
+#include <memory>
+
+namespace strata::hypervisor {
+namespace {
+
+struct DocFree {
+  void operator()(xmlDoc* d) const { xmlFreeDoc(d); }
+};
+struct CtxFree {
+  void operator()(xmlXPathContext* c) const { xmlXPathFreeContext(c); }
+};
+struct ObjFree {
+  void operator()(xmlXPathObject* o) const { xmlXPathFreeObject(o); }
+};
+using Doc = std::unique_ptr<xmlDoc, DocFree>;
+using Ctx = std::unique_ptr<xmlXPathContext, CtxFree>;
+using Obj = std::unique_ptr<xmlXPathObject, ObjFree>;
+
+// Evaluates `expr` relative to `node`; returns the matching nodes.
+std::vector<xmlNode*> Select(xmlXPathContext* ctx, xmlNode* node,
+                             const char* expr) {
+  ctx->node = node;
+  Obj obj(xmlXPathEvalExpression(reinterpret_cast<const xmlChar*>(expr), ctx));
+  std::vector<xmlNode*> out;
+  if (obj && obj->nodesetval)
+    for (int i = 0; i < obj->nodesetval->nodeNr; ++i)
+      out.push_back(obj->nodesetval->nodeTab[i]);
+  return out;
+}
+
+std::string Attr(xmlNode* n, const char* name) {
+  if (!n) return "";
+  xmlChar* v = xmlGetProp(n, reinterpret_cast<const xmlChar*>(name));
+  if (!v) return "";
+  std::string s(reinterpret_cast<char*>(v));
+  xmlFree(v);
+  return s;
+}
+
+std::string Text(xmlNode* n) {
+  if (!n) return "";
+  xmlChar* v = xmlNodeGetContent(n);
+  if (!v) return "";
+  std::string s(reinterpret_cast<char*>(v));
+  xmlFree(v);
+  return s;
+}
+
+xmlNode* First(xmlXPathContext* ctx, xmlNode* node, const char* expr) {
+  auto v = Select(ctx, node, expr);
+  return v.empty() ? nullptr : v.front();
+}
+
+// <source file=…> or <source dev=…> of a disk or backingStore element.
+std::string SourcePath(xmlXPathContext* ctx, xmlNode* n) {
+  xmlNode* src = First(ctx, n, "./source");
+  std::string p = Attr(src, "file");
+  return p.empty() ? Attr(src, "dev") : p;
+}
+
+}  // namespace
+
+Result<DomainInfo> ParseDomainXml(const std::string& xml) {
+  Doc doc(xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "domain.xml",
+                        nullptr, XML_PARSE_NONET | XML_PARSE_NOERROR |
+                                     XML_PARSE_NOWARNING));
+  if (!doc) return Status::Corruption("domain XML does not parse");
+  Ctx ctx(xmlXPathNewContext(doc.get()));
+  if (!ctx) return Status::Internal("xmlXPathNewContext failed");
+  xmlNode* root = xmlDocGetRootElement(doc.get());
+  if (!root || std::string(reinterpret_cast<const char*>(root->name)) != "domain")
+    return Status::Corruption("domain XML has no <domain> root");
+  DomainInfo info;
+  info.name = Text(First(ctx.get(), root, "./name"));
+  info.uuid = Text(First(ctx.get(), root, "./uuid"));
+  std::string mem = Text(First(ctx.get(), root, "./memory"));
+  info.memory_kib = mem.empty() ? 0 : std::stoull(mem);
+  std::string vcpu = Text(First(ctx.get(), root, "./vcpu"));
+  info.vcpus = vcpu.empty() ? 0 : static_cast<unsigned>(std::stoul(vcpu));
+  info.has_guest_agent =
+      First(ctx.get(), root,
+            "./devices/channel/target[@name='org.qemu.guest_agent.0']") !=
+      nullptr;
+  for (xmlNode* d : Select(ctx.get(), root, "./devices/disk")) {
+    DomainDisk disk;
+    disk.device = Attr(d, "device");
+    disk.target = Attr(First(ctx.get(), d, "./target"), "dev");
+    disk.format = Attr(First(ctx.get(), d, "./driver"), "type");
+    disk.source = SourcePath(ctx.get(), d);
+    // <backingStore> nests: each one's child is the next layer down.
+    xmlNode* bs = First(ctx.get(), d, "./backingStore");
+    while (bs && bs->children) {
+      std::string p = SourcePath(ctx.get(), bs);
+      if (p.empty()) break;
+      disk.backing_chain.push_back(p);
+      bs = First(ctx.get(), bs, "./backingStore");
+    }
+    info.disks.push_back(std::move(disk));
+  }
+  return info;
+}
+
+}  // namespace strata::hypervisor

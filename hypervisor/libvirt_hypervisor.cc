@@ -1,0 +1,169 @@
+// libvirt adapter. See libvirt_hypervisor.h.
+#include "hypervisor/libvirt_hypervisor.h"
+
+#include <libvirt/virterror.h>
+
+#include <algorithm>
+
+#include "hypervisor/domain_xml.h"
+#include "util/log.h"
+
+namespace strata::hypervisor {
+namespace {
+
+// libvirt prints every error to stderr by default; Strata reports them.
+void SilentErrorHandler(void*, virErrorPtr) {}
+
+DomainState ToState(int s) {
+  switch (s) {
+    case VIR_DOMAIN_RUNNING:
+    case VIR_DOMAIN_BLOCKED: return DomainState::kRunning;
+    case VIR_DOMAIN_PAUSED:
+    case VIR_DOMAIN_PMSUSPENDED: return DomainState::kPaused;
+    case VIR_DOMAIN_SHUTOFF:
+    case VIR_DOMAIN_SHUTDOWN:
+    case VIR_DOMAIN_CRASHED: return DomainState::kShutoff;
+    default: return DomainState::kOther;
+  }
+}
+
+std::string XmlEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '\'': out += "&apos;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Status LibvirtError(const std::string& what) {
+  virErrorPtr e = virGetLastError();
+  std::string msg = what + ": " + (e && e->message ? e->message : "unknown libvirt error");
+  int code = e ? e->code : 0;
+  switch (code) {
+    case VIR_ERR_NO_DOMAIN: return Status::NotFound(msg);
+    case VIR_ERR_OPERATION_INVALID: return Status::Conflict(msg);
+    case VIR_ERR_NO_CONNECT:
+    case VIR_ERR_SYSTEM_ERROR:
+    case VIR_ERR_RPC:
+    case VIR_ERR_AUTH_FAILED: return Status::Unavailable(msg);
+    case VIR_ERR_OPERATION_UNSUPPORTED:
+    case VIR_ERR_NO_SUPPORT: return Status::NotSupported(msg);
+    default: return Status::IoError(msg);
+  }
+}
+
+Result<std::unique_ptr<LibvirtHypervisor>> LibvirtHypervisor::Connect(
+    const std::string& uri) {
+  virSetErrorFunc(nullptr, SilentErrorHandler);
+  ConnectHandle conn(virConnectOpen(uri.c_str()));
+  if (!conn) return LibvirtError("cannot connect to libvirt at " + uri)
+                        .SetRetryable(true);
+  return std::unique_ptr<LibvirtHypervisor>(
+      new LibvirtHypervisor(uri, std::move(conn)));
+}
+
+Result<virConnectPtr> LibvirtHypervisor::Conn() {
+  if (conn_ && virConnectIsAlive(conn_.get()) == 1) return conn_.get();
+  LogWarning("libvirt connection to " + uri_ + " lost; reconnecting");
+  conn_.reset(virConnectOpen(uri_.c_str()));
+  if (!conn_) return LibvirtError("cannot reconnect to libvirt at " + uri_);
+  return conn_.get();
+}
+
+Result<DomainHandle> LibvirtHypervisor::Lookup(virConnectPtr c,
+                                               const std::string& key) {
+  virDomainPtr d = virDomainLookupByUUIDString(c, key.c_str());
+  if (!d) d = virDomainLookupByName(c, key.c_str());
+  if (!d) return Status::NotFound("no domain " + key + " on this host");
+  return DomainHandle(d);
+}
+
+Result<DomainInfo> LibvirtHypervisor::Describe(virDomainPtr d) {
+  char* xml = virDomainGetXMLDesc(d, 0);
+  if (!xml) return LibvirtError("virDomainGetXMLDesc");
+  std::string doc(xml);
+  free(xml);
+  STRATA_ASSIGN_OR_RETURN(DomainInfo info, ParseDomainXml(doc));
+  int state = 0, reason = 0;
+  if (virDomainGetState(d, &state, &reason, 0) != 0)
+    return LibvirtError("virDomainGetState " + info.name);
+  info.state = ToState(state);
+  return info;
+}
+
+Result<std::vector<DomainInfo>> LibvirtHypervisor::ListDomains() {
+  std::lock_guard<std::mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(virConnectPtr c, Conn());
+  virDomainPtr* doms = nullptr;
+  int n = virConnectListAllDomains(c, &doms, 0);
+  if (n < 0) return LibvirtError("virConnectListAllDomains");
+  std::vector<DomainHandle> handles;
+  for (int i = 0; i < n; ++i) handles.emplace_back(doms[i]);
+  free(doms);
+  std::vector<DomainInfo> out;
+  for (auto& h : handles) {
+    auto info = Describe(h.get());
+    if (info.ok()) out.push_back(std::move(*info));
+    // A domain undefined between the list and the lookup is simply gone.
+  }
+  std::sort(out.begin(), out.end(),
+            [](const DomainInfo& a, const DomainInfo& b) { return a.name < b.name; });
+  return out;
+}
+
+Result<DomainInfo> LibvirtHypervisor::GetDomain(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(virConnectPtr c, Conn());
+  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(c, key));
+  return Describe(d.get());
+}
+
+Status LibvirtHypervisor::SwitchToOverlay(const std::string& uuid,
+                                          const std::string& target,
+                                          const std::string& new_top,
+                                          bool quiesce) {
+  std::lock_guard<std::mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(virConnectPtr c, Conn());
+  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(c, uuid));
+  STRATA_ASSIGN_OR_RETURN(DomainInfo info, Describe(d.get()));
+  // Only `target` gets the external overlay; every other disk is left alone.
+  std::string xml = "<domainsnapshot><disks>";
+  for (const auto& disk : info.disks) {
+    if (disk.target == target)
+      xml += "<disk name='" + XmlEscape(target) +
+             "' snapshot='external' type='file'><source file='" +
+             XmlEscape(new_top) + "'/><driver type='qcow2'/></disk>";
+    else if (!disk.target.empty())
+      xml += "<disk name='" + XmlEscape(disk.target) + "' snapshot='no'/>";
+  }
+  xml += "</disks></domainsnapshot>";
+  unsigned flags = VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY |
+                   VIR_DOMAIN_SNAPSHOT_CREATE_REUSE_EXT |
+                   VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA |
+                   VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC;
+  if (quiesce) {
+    virDomainSnapshotPtr s = virDomainSnapshotCreateXML(
+        d.get(), xml.c_str(), flags | VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE);
+    if (s) {
+      virDomainSnapshotFree(s);
+      return Status::OK();
+    }
+    LogWarning(LibvirtError("quiesced snapshot of " + info.name).ToString() +
+               "; retrying without quiesce");
+  }
+  virDomainSnapshotPtr s = virDomainSnapshotCreateXML(d.get(), xml.c_str(), flags);
+  if (!s) return LibvirtError("external snapshot of " + info.name + " " + target);
+  virDomainSnapshotFree(s);
+  return Status::OK();
+}
+
+}  // namespace strata::hypervisor
