@@ -45,6 +45,23 @@ nlohmann::json SnapshotView(const ApiRequest& req, const db::SnapshotRecord& s,
   return j;
 }
 
+namespace {
+
+// A server's disk shows as attached to it, as Cinder shows Nova's volumes.
+nlohmann::json Attachments(const db::VolumeRecord& v) {
+  nlohmann::json a = nlohmann::json::array();
+  if (v.domain_uuid && v.disk_target)
+    a.push_back({{"server_id", *v.domain_uuid},
+                 {"attachment_id", v.id},
+                 {"volume_id", v.id},
+                 {"id", v.id},
+                 {"device", "/dev/" + *v.disk_target},
+                 {"host_name", nullptr}});
+  return a;
+}
+
+}  // namespace
+
 nlohmann::json VolumeView(const ApiRequest& req, const db::VolumeRecord& v,
                           bool detail) {
   std::string self = req.base_url + "/v3/" + v.project_id + "/volumes/" + v.id;
@@ -62,7 +79,7 @@ nlohmann::json VolumeView(const ApiRequest& req, const db::VolumeRecord& v,
       {"availability_zone", "nova"},
       {"created_at", FormatIsoMicros(v.created_at)},
       {"updated_at", FormatIsoMicros(v.updated_at)},
-      {"attachments", nlohmann::json::array()},
+      {"attachments", Attachments(v)},
       {"volume_type", "strata"},
       {"snapshot_id", nullptr},
       {"source_volid", nullptr},

@@ -51,6 +51,8 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
       return Status::InvalidArgument("[auth] strategy '" + v +
                                      "' is not supported (noauth)");
     c->auth_strategy = v;
+  } else if (key == "hypervisor.libvirt_uri") {
+    c->libvirt_uri = v;
   } else if (key == "store.url") {
     c->store_spec = v;
   } else if (key == "store.max_bytes_per_second") {
@@ -88,7 +90,9 @@ std::string DaemonUsage() {
          "[engine]); flags win\n"
          "  --store URL         store spec, e.g. local:/srv/strata/store\n"
          "  --manage-dir DIR    a directory whose disks may be adopted "
-         "(repeatable)\n";
+         "(repeatable)\n"
+         "  --libvirt-uri URI   hypervisor connection (default qemu:///system; "
+         "none = quiet disks only)\n";
 }
 
 Result<DaemonConfig> ParseDaemonConfig(int argc, char** argv) {
@@ -101,6 +105,7 @@ Result<DaemonConfig> ParseDaemonConfig(int argc, char** argv) {
       {"--listen", "api.listen"},
       {"--state-dir", "DEFAULT.state_dir"},
       {"--store", "store.url"},
+      {"--libvirt-uri", "hypervisor.libvirt_uri"},
   };
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];

@@ -22,6 +22,7 @@ struct DaemonConfig {
   int workers = 2;
   int upload_attempts = 3;
   size_t max_body_bytes = 1 << 20;
+  std::string libvirt_uri = "qemu:///system";  // "none": no hypervisor
   bool show_help = false;
 };
 

@@ -14,6 +14,7 @@
 #include "daemon/daemon_config.h"
 #include "db/catalog.h"
 #include "engine/engine.h"
+#include "hypervisor/libvirt_hypervisor.h"
 #include "storage-drivers/rate_limited_store.h"
 #include "storage-drivers/store_registry.h"
 #include "util/fs.h"
@@ -49,7 +50,9 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  if (Status s = MakeDirs(cfg->state_dir); !s.ok()) return Fail(s.message());
+  // o+x (no listing): qemu, running as libvirt-qemu, reaches disks below.
+  if (Status s = MakeDirs(cfg->state_dir, 0751); !s.ok())
+    return Fail(s.message());
   auto state = CanonicalPath(cfg->state_dir);
   if (!state.ok()) return Fail(state.status().message());
   // One daemon per state directory.
@@ -74,7 +77,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> dirs = cfg->manage_dirs;
   if (dirs.empty()) dirs.push_back(JoinPath(*state, "disks"));
   for (const auto& d : dirs) {
-    MakeDirs(d);
+    MakeDirs(d, 0751);
     auto canon = CanonicalPath(d);
     if (!canon.ok())
       return Fail("manage dir " + d + ": " + canon.status().message());
@@ -83,7 +86,10 @@ int main(int argc, char** argv) {
   eo.overlay_cluster_size = cfg->overlay_cluster_size;
   eo.workers = cfg->workers;
   eo.upload_attempts = cfg->upload_attempts;
-  engine::Engine engine(catalog->get(), paced.get(), eo);
+  std::unique_ptr<hypervisor::Hypervisor> hv;
+  if (cfg->libvirt_uri != "none")
+    hv = hypervisor::LibvirtHypervisor::ConnectLazily(cfg->libvirt_uri);
+  engine::Engine engine(catalog->get(), paced.get(), eo, hv.get());
   if (Status s = engine.Recover(); !s.ok())
     return Fail("recovery failed: " + s.ToString());
 

@@ -32,6 +32,10 @@ struct VolumeRecord {
   Metadata metadata;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  // The libvirt domain whose disk this is (a server's disk), and the disk's
+  // target there ("vda"); unset for disks no domain uses.
+  std::optional<std::string> domain_uuid;
+  std::optional<std::string> disk_target;
 };
 
 struct SnapshotRecord {

@@ -82,6 +82,11 @@ CREATE TABLE tasks (
 );
 CREATE INDEX tasks_status ON tasks(status);
 )sql",
+      // 2: the libvirt domain (and its disk) a volume belongs to, if any.
+      R"sql(
+ALTER TABLE volumes ADD COLUMN domain_uuid TEXT;
+ALTER TABLE volumes ADD COLUMN disk_target TEXT;
+)sql",
   };
   return m;
 }

@@ -10,8 +10,7 @@ namespace {
 const char kVolumeColumns[] =
     "id, project_id, user_id, name, description, status, path, base_path, "
     "base_format, virtual_size, head_snapshot_id, bootable, metadata, "
-    "created_at, "
-    "updated_at";
+    "created_at, updated_at, domain_uuid, disk_target";
 
 VolumeRecord ReadVolume(const Statement& st) {
   VolumeRecord v;
@@ -30,10 +29,12 @@ VolumeRecord ReadVolume(const Statement& st) {
   v.metadata = MetadataFromJson(st.ColumnText(12));
   v.created_at = st.ColumnInt(13);
   v.updated_at = st.ColumnInt(14);
+  v.domain_uuid = st.ColumnOptText(15);
+  v.disk_target = st.ColumnOptText(16);
   return v;
 }
 
-// Binds every column but id (1..14) then id (15), in kVolumeColumns order.
+// Binds every column but id (1..16) then id (17), in kVolumeColumns order.
 void BindVolume(Statement& st, const VolumeRecord& v) {
   st.Bind(1, v.project_id)
       .Bind(2, v.user_id)
@@ -49,7 +50,9 @@ void BindVolume(Statement& st, const VolumeRecord& v) {
       .Bind(12, MetadataToJson(v.metadata))
       .Bind(13, v.created_at)
       .Bind(14, v.updated_at)
-      .Bind(15, v.id);
+      .BindOpt(15, v.domain_uuid)
+      .BindOpt(16, v.disk_target)
+      .Bind(17, v.id);
 }
 
 Result<std::vector<VolumeRecord>> Collect(Statement& st) {
@@ -66,13 +69,13 @@ Result<std::vector<VolumeRecord>> Collect(Statement& st) {
 Status Catalog::InsertVolume(const VolumeRecord& v) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   STRATA_ASSIGN_OR_RETURN(
-      Statement st,
-      Statement::Prepare(db_,
-                         "INSERT INTO volumes (project_id, user_id, name, "
-                         "description, status, path, base_path, base_format, "
-                         "virtual_size, head_snapshot_id, bootable, metadata, "
-                         "created_at, updated_at, id) "
-                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+      Statement st, Statement::Prepare(
+                        db_,
+                        "INSERT INTO volumes (project_id, user_id, name, "
+                        "description, status, path, base_path, base_format, "
+                        "virtual_size, head_snapshot_id, bootable, metadata, "
+                        "created_at, updated_at, domain_uuid, disk_target, id) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
   BindVolume(st, v);
   return st.Run();
 }
@@ -86,7 +89,8 @@ Status Catalog::UpdateVolume(const VolumeRecord& v) {
           "UPDATE volumes SET project_id=?, user_id=?, name=?, description=?, "
           "status=?, path=?, base_path=?, base_format=?, virtual_size=?, "
           "head_snapshot_id=?, "
-          "bootable=?, metadata=?, created_at=?, updated_at=? WHERE id=?"));
+          "bootable=?, metadata=?, created_at=?, updated_at=?, domain_uuid=?, "
+          "disk_target=? WHERE id=?"));
   BindVolume(st, v);
   STRATA_RETURN_IF_ERROR(st.Run());
   if (sqlite3_changes(db_.get()) == 0)

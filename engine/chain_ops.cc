@@ -94,6 +94,15 @@ Result<std::vector<std::string>> Engine::MergeFailedLayers(
   return covered;
 }
 
+Status Engine::Repoint(Journal* j, const db::VolumeRecord& vol,
+                       const std::string& above, const std::string& backing) {
+  if (above == vol.path) {
+    STRATA_ASSIGN_OR_RETURN(auto live, LiveDiskOf(vol));
+    if (live) return RepointLiveTop(j, vol, *live, backing);
+  }
+  return SetBackingUnsafe(above, backing, "qcow2");
+}
+
 Status Engine::CompactChain(Journal* j, const db::VolumeRecord& vol) {
   const std::string& disk = vol.path;
   for (int round = 0; round < 32; ++round) {
@@ -112,6 +121,16 @@ Status Engine::CompactChain(Journal* j, const db::VolumeRecord& vol) {
     if (u == 0) return Status::OK();
     const ChainLayer& layer = chain.layers[u];
     const std::string& above = chain.layers[u - 1].path;
+    if (u > 1) {
+      // A running VM holds the files below its top open read-only; their
+      // headers cannot be rewritten under it. Merge only under the top.
+      STRATA_ASSIGN_OR_RETURN(auto live, LiveDiskOf(vol));
+      if (live) {
+        LogInfo("compaction of " + disk + " waits: " + layer.path +
+                " is not directly under the running VM's top");
+        return Status::OK();
+      }
+    }
     const std::string history = NewHistoryPath(disk, layer.name.snapshot_id);
     bool has_history = u + 1 < chain.length() &&
                        chain.layers[u + 1].name.kind == LayerKind::kHistory;
@@ -130,7 +149,7 @@ Status Engine::CompactChain(Journal* j, const db::VolumeRecord& vol) {
         return Status::FromErrno("link " + history, errno);
       STRATA_RETURN_IF_ERROR(FsyncDir(DirName(history)));
       if (j) STRATA_RETURN_IF_ERROR(j->Step("compact.repoint", 100));
-      STRATA_RETURN_IF_ERROR(SetBackingUnsafe(above, history, "qcow2"));
+      STRATA_RETURN_IF_ERROR(Repoint(j, vol, above, history));
       STRATA_RETURN_IF_ERROR(RemoveFile(layer.path));
       continue;
     }
@@ -159,7 +178,7 @@ Status Engine::CompactChain(Journal* j, const db::VolumeRecord& vol) {
       return s;
     }
     if (j) STRATA_RETURN_IF_ERROR(j->Step("compact.repoint", 100));
-    STRATA_RETURN_IF_ERROR(SetBackingUnsafe(above, history, "qcow2"));
+    STRATA_RETURN_IF_ERROR(Repoint(j, vol, above, history));
     if (j) STRATA_RETURN_IF_ERROR(j->Step("compact.delete_sources", 100));
     STRATA_RETURN_IF_ERROR(RemoveFile(layer.path));
     STRATA_RETURN_IF_ERROR(RemoveFile(old_history.path));

@@ -24,9 +24,11 @@ int64_t SizeGiB(int64_t bytes) {
   return (bytes + gib - 1) / gib;
 }
 
-Engine::Engine(db::Catalog* catalog, store::Store* store, EngineOptions opts)
+Engine::Engine(db::Catalog* catalog, store::Store* store, EngineOptions opts,
+               hypervisor::Hypervisor* hv)
     : catalog_(catalog),
       store_(store),
+      hv_(hv),
       opts_(std::move(opts)),
       runner_(opts_.workers) {}
 
@@ -87,7 +89,8 @@ Result<db::VolumeRecord> Engine::ManageVolume(const ManageRequest& req) {
   if (!chain.ok())
     return Status::InvalidArgument("Manage existing volume failed: " +
                                    chain.status().message());
-  STRATA_RETURN_IF_ERROR(CheckNotInUse(*canon));
+  STRATA_ASSIGN_OR_RETURN(auto user, DomainUsing(*canon));
+  if (!user) STRATA_RETURN_IF_ERROR(CheckNotInUse(*canon));
 
   db::VolumeRecord v;
   v.id = NewUuid();
@@ -106,6 +109,12 @@ Result<db::VolumeRecord> Engine::ManageVolume(const ManageRequest& req) {
   v.bootable = req.bootable;
   v.metadata = req.metadata;
   v.created_at = v.updated_at = NowMicros();
+  if (user) {
+    v.domain_uuid = user->first.uuid;
+    v.disk_target = user->second;
+    if (user->first.state != hypervisor::DomainState::kShutoff)
+      v.status = "in-use";
+  }
   STRATA_RETURN_IF_ERROR(catalog_->InsertVolume(v));
   LogInfo("managed volume " + v.id + " at " + v.path);
   return v;
@@ -208,10 +217,16 @@ Status Engine::RevertVolume(const std::string& volume_id,
         "Invalid snapshot: revert needs an available "
         "snapshot, but its status is: " +
         snap.status + ".");
-  if (vol.status != "available")
+  STRATA_ASSIGN_OR_RETURN(auto live, LiveDiskOf(vol));
+  if (live)
+    return Status::Conflict("Invalid volume: the server " + live->domain_uuid +
+                            " using volume " + vol.id +
+                            " is running; stop it before reverting its disk.");
+  // A stopped server's disk stays "in-use" (attached), and may be reverted.
+  if (vol.status != "available" && vol.status != "in-use")
     return Status::Conflict("Invalid volume: Volume " + vol.id +
-                            " status must be available to revert, but "
-                            "current status is: " +
+                            " status must be available or in-use (server "
+                            "stopped) to revert, but current status is: " +
                             vol.status + ".");
   STRATA_ASSIGN_OR_RETURN(auto lease, locks_.TryAcquire(vol.id, "a revert"));
   STRATA_ASSIGN_OR_RETURN(Journal j,
@@ -233,8 +248,8 @@ Status Engine::RevertVolume(const std::string& volume_id,
     }
     held.reset();
     catalog_->SetSnapshotStatus(snap.id, "available", 100);
-    catalog_->ModifyVolume(vol.id, [](db::VolumeRecord& v) {
-      v.status = "available";
+    catalog_->ModifyVolume(vol.id, [&](db::VolumeRecord& v) {
+      v.status = vol.status;  // what it was before "reverting"
       return Status::OK();
     });
   });

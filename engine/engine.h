@@ -23,6 +23,7 @@
 #include "engine/journal.h"
 #include "engine/task_runner.h"
 #include "engine/volume_locks.h"
+#include "hypervisor/hypervisor.h"
 #include "storage-drivers/store.h"
 
 namespace strata::engine {
@@ -48,9 +49,18 @@ struct CreateSnapshotRequest {
   db::Metadata metadata;
 };
 
+// A volume's disk as a running domain uses it (R2.2: the VM is running).
+struct LiveDisk {
+  std::string domain_uuid;
+  std::string target;  // "vda"
+  bool has_guest_agent = false;
+};
+
 class Engine {
  public:
-  Engine(db::Catalog* catalog, store::Store* store, EngineOptions opts);
+  // `hv` may be null: then no domain is ever considered running.
+  Engine(db::Catalog* catalog, store::Store* store, EngineOptions opts,
+         hypervisor::Hypervisor* hv = nullptr);
   ~Engine();
 
   // Reconciles every operation a crash interrupted, then tidies each volume's
@@ -76,6 +86,7 @@ class Engine {
                       const std::string& snapshot_id);
 
   db::Catalog* catalog() { return catalog_; }
+  hypervisor::Hypervisor* hypervisor() { return hv_; }
   store::Store* store() { return store_; }
 
  private:
@@ -97,6 +108,10 @@ class Engine {
   // R2.8–R2.9: merges every uploaded snapshot layer into the history layer
   // (or makes it the history when there is none), until none is left.
   Status CompactChain(Journal* j, const db::VolumeRecord& vol);
+  // Points `above` (a file of the volume's chain) at `backing`: a header
+  // rewrite, or for a running VM's top, RepointLiveTop.
+  Status Repoint(Journal* j, const db::VolumeRecord& vol,
+                 const std::string& above, const std::string& backing);
   // Deletes the volume's Strata files that its chain no longer uses.
   Status CollectGarbage(const db::VolumeRecord& vol);
 
@@ -108,6 +123,22 @@ class Engine {
   // `going` names a snapshot about to be deleted: it counts as gone.
   Status DropUnneededLayers(const std::string& volume_id,
                             const std::string& going = "");
+  // Live disks (live_disk.cc). R2.2: the running domain using the volume's
+  // disk, or nullopt when none runs.
+  Result<std::optional<LiveDisk>> LiveDiskOf(const db::VolumeRecord& vol);
+  // Repoints the running domain's top (the disk's path) onto `backing`: the
+  // top is renamed aside, a new overlay on `backing` takes the path, a
+  // shallow block copy with pivot moves the top's own writes into it, and
+  // the old top is deleted. REQUIRES: the volume's lease.
+  Status RepointLiveTop(Journal* j, const db::VolumeRecord& vol,
+                        const LiveDisk& live, const std::string& backing);
+  // Makes the hypervisor's view of the disk's chain match the files: when
+  // they differ, repoints the top onto its true backing file.
+  Status SyncHypervisorView(Journal* j, const db::VolumeRecord& vol);
+  // Finds the domain (and target) whose disk is `path`, if any.
+  Result<std::optional<std::pair<hypervisor::DomainInfo, std::string>>>
+  DomainUsing(const std::string& path);
+
   // Runs `body` on a worker, handing it the volume's lease. A body releases
   // the lease (lease.reset()) before it publishes the final status, so a
   // client that sees "available" can start the next operation at once.
@@ -119,6 +150,7 @@ class Engine {
 
   db::Catalog* catalog_;
   store::Store* store_;
+  hypervisor::Hypervisor* hv_;
   EngineOptions opts_;
   VolumeLocks locks_;
   TaskRunner runner_;

@@ -29,6 +29,8 @@ Status Engine::RunCreate(Journal& j, const db::VolumeRecord& vol,
   j.state()["overlay"] = overlay;
 
   STRATA_ASSIGN_OR_RETURN(Chain before, ReadChain(disk, disk));
+  // R2.2: is a VM running on this disk? (R2.7: a shut-off one is a quiet disk.)
+  STRATA_ASSIGN_OR_RETURN(std::optional<LiveDisk> live, LiveDiskOf(vol));
   STRATA_RETURN_IF_ERROR(j.Step("create.prepare_overlay", 2));
   STRATA_RETURN_IF_ERROR(CreateOverlay(overlay, layer, "qcow2",
                                        before.top().header.virtual_size,
@@ -41,6 +43,17 @@ Status Engine::RunCreate(Journal& j, const db::VolumeRecord& vol,
   }
   STRATA_RETURN_IF_ERROR(j.Step("create.install_overlay", 6));
   STRATA_RETURN_IF_ERROR(RenameDurable(overlay, disk));
+  if (live) {
+    // R2.3: the running VM opens the new top; its disk path is unchanged.
+    STRATA_RETURN_IF_ERROR(j.Step("create.switch_vm", 8));
+    s = hv_->SwitchToOverlay(live->domain_uuid, live->target, disk,
+                             live->has_guest_agent);
+    if (!s.ok()) {
+      // The VM still writes to the renamed file: give it its name back.
+      RenameDurable(layer, disk);
+      return s.WithContext("cut-over of the running VM");
+    }
+  }
   snap.layer_file = layer;
   STRATA_RETURN_IF_ERROR(
       catalog_->ModifySnapshot(snap.id, [&](db::SnapshotRecord& s) {

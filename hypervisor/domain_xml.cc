@@ -68,14 +68,15 @@ std::string SourcePath(xmlXPathContext* ctx, xmlNode* n) {
 }  // namespace
 
 Result<DomainInfo> ParseDomainXml(const std::string& xml) {
-  Doc doc(xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "domain.xml",
-                        nullptr, XML_PARSE_NONET | XML_PARSE_NOERROR |
-                                     XML_PARSE_NOWARNING));
+  Doc doc(xmlReadMemory(
+      xml.data(), static_cast<int>(xml.size()), "domain.xml", nullptr,
+      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
   if (!doc) return Status::Corruption("domain XML does not parse");
   Ctx ctx(xmlXPathNewContext(doc.get()));
   if (!ctx) return Status::Internal("xmlXPathNewContext failed");
   xmlNode* root = xmlDocGetRootElement(doc.get());
-  if (!root || std::string(reinterpret_cast<const char*>(root->name)) != "domain")
+  if (!root ||
+      std::string(reinterpret_cast<const char*>(root->name)) != "domain")
     return Status::Corruption("domain XML has no <domain> root");
   DomainInfo info;
   info.name = Text(First(ctx.get(), root, "./name"));

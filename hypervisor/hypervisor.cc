@@ -5,10 +5,14 @@ namespace strata::hypervisor {
 
 const char* NovaStatus(DomainState s) {
   switch (s) {
-    case DomainState::kRunning: return "ACTIVE";
-    case DomainState::kPaused: return "PAUSED";
-    case DomainState::kShutoff: return "SHUTOFF";
-    case DomainState::kOther: return "UNKNOWN";
+    case DomainState::kRunning:
+      return "ACTIVE";
+    case DomainState::kPaused:
+      return "PAUSED";
+    case DomainState::kShutoff:
+      return "SHUTOFF";
+    case DomainState::kOther:
+      return "UNKNOWN";
   }
   return "UNKNOWN";
 }

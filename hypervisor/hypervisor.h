@@ -57,6 +57,15 @@ class Hypervisor {
   virtual Status SwitchToOverlay(const std::string& uuid,
                                  const std::string& target,
                                  const std::string& new_top, bool quiesce) = 0;
+  // Mirrors the running domain's top image of disk `target` into `dest`, an
+  // existing qcow2 whose backing chain already holds everything below the
+  // top (shallow copy, file reused), then pivots the domain onto `dest`.
+  // Only the top's own clusters are copied. Afterwards the hypervisor's view
+  // of the chain is read from `dest`'s headers, so it matches the files. On
+  // failure the job is aborted and the domain stays on its old top.
+  virtual Status CopyTopAndPivot(const std::string& uuid,
+                                 const std::string& target,
+                                 const std::string& dest) = 0;
 };
 
 }  // namespace strata::hypervisor

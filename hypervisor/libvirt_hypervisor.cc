@@ -4,6 +4,8 @@
 #include <libvirt/virterror.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "hypervisor/domain_xml.h"
 #include "util/log.h"
@@ -17,13 +19,17 @@ void SilentErrorHandler(void*, virErrorPtr) {}
 DomainState ToState(int s) {
   switch (s) {
     case VIR_DOMAIN_RUNNING:
-    case VIR_DOMAIN_BLOCKED: return DomainState::kRunning;
+    case VIR_DOMAIN_BLOCKED:
+      return DomainState::kRunning;
     case VIR_DOMAIN_PAUSED:
-    case VIR_DOMAIN_PMSUSPENDED: return DomainState::kPaused;
+    case VIR_DOMAIN_PMSUSPENDED:
+      return DomainState::kPaused;
     case VIR_DOMAIN_SHUTOFF:
     case VIR_DOMAIN_SHUTDOWN:
-    case VIR_DOMAIN_CRASHED: return DomainState::kShutoff;
-    default: return DomainState::kOther;
+    case VIR_DOMAIN_CRASHED:
+      return DomainState::kShutoff;
+    default:
+      return DomainState::kOther;
   }
 }
 
@@ -31,12 +37,23 @@ std::string XmlEscape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '\'': out += "&apos;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -46,18 +63,24 @@ std::string XmlEscape(const std::string& s) {
 
 Status LibvirtError(const std::string& what) {
   virErrorPtr e = virGetLastError();
-  std::string msg = what + ": " + (e && e->message ? e->message : "unknown libvirt error");
+  std::string msg =
+      what + ": " + (e && e->message ? e->message : "unknown libvirt error");
   int code = e ? e->code : 0;
   switch (code) {
-    case VIR_ERR_NO_DOMAIN: return Status::NotFound(msg);
-    case VIR_ERR_OPERATION_INVALID: return Status::Conflict(msg);
+    case VIR_ERR_NO_DOMAIN:
+      return Status::NotFound(msg);
+    case VIR_ERR_OPERATION_INVALID:
+      return Status::Conflict(msg);
     case VIR_ERR_NO_CONNECT:
     case VIR_ERR_SYSTEM_ERROR:
     case VIR_ERR_RPC:
-    case VIR_ERR_AUTH_FAILED: return Status::Unavailable(msg);
+    case VIR_ERR_AUTH_FAILED:
+      return Status::Unavailable(msg);
     case VIR_ERR_OPERATION_UNSUPPORTED:
-    case VIR_ERR_NO_SUPPORT: return Status::NotSupported(msg);
-    default: return Status::IoError(msg);
+    case VIR_ERR_NO_SUPPORT:
+      return Status::NotSupported(msg);
+    default:
+      return Status::IoError(msg);
   }
 }
 
@@ -65,17 +88,28 @@ Result<std::unique_ptr<LibvirtHypervisor>> LibvirtHypervisor::Connect(
     const std::string& uri) {
   virSetErrorFunc(nullptr, SilentErrorHandler);
   ConnectHandle conn(virConnectOpen(uri.c_str()));
-  if (!conn) return LibvirtError("cannot connect to libvirt at " + uri)
-                        .SetRetryable(true);
+  if (!conn)
+    return LibvirtError("cannot connect to libvirt at " + uri)
+        .SetRetryable(true);
   return std::unique_ptr<LibvirtHypervisor>(
       new LibvirtHypervisor(uri, std::move(conn)));
 }
 
+std::unique_ptr<LibvirtHypervisor> LibvirtHypervisor::ConnectLazily(
+    const std::string& uri) {
+  virSetErrorFunc(nullptr, SilentErrorHandler);
+  return std::unique_ptr<LibvirtHypervisor>(
+      new LibvirtHypervisor(uri, ConnectHandle()));
+}
+
 Result<virConnectPtr> LibvirtHypervisor::Conn() {
   if (conn_ && virConnectIsAlive(conn_.get()) == 1) return conn_.get();
-  LogWarning("libvirt connection to " + uri_ + " lost; reconnecting");
+  if (conn_)
+    LogWarning("libvirt connection to " + uri_ + " lost; reconnecting");
   conn_.reset(virConnectOpen(uri_.c_str()));
-  if (!conn_) return LibvirtError("cannot reconnect to libvirt at " + uri_);
+  if (!conn_)
+    return LibvirtError("cannot connect to libvirt at " + uri_)
+        .SetRetryable(true);
   return conn_.get();
 }
 
@@ -115,8 +149,9 @@ Result<std::vector<DomainInfo>> LibvirtHypervisor::ListDomains() {
     if (info.ok()) out.push_back(std::move(*info));
     // A domain undefined between the list and the lookup is simply gone.
   }
-  std::sort(out.begin(), out.end(),
-            [](const DomainInfo& a, const DomainInfo& b) { return a.name < b.name; });
+  std::sort(
+      out.begin(), out.end(),
+      [](const DomainInfo& a, const DomainInfo& b) { return a.name < b.name; });
   return out;
 }
 
@@ -160,10 +195,52 @@ Status LibvirtHypervisor::SwitchToOverlay(const std::string& uuid,
     LogWarning(LibvirtError("quiesced snapshot of " + info.name).ToString() +
                "; retrying without quiesce");
   }
-  virDomainSnapshotPtr s = virDomainSnapshotCreateXML(d.get(), xml.c_str(), flags);
-  if (!s) return LibvirtError("external snapshot of " + info.name + " " + target);
+  virDomainSnapshotPtr s =
+      virDomainSnapshotCreateXML(d.get(), xml.c_str(), flags);
+  if (!s)
+    return LibvirtError("external snapshot of " + info.name + " " + target);
   virDomainSnapshotFree(s);
   return Status::OK();
+}
+
+Status LibvirtHypervisor::CopyTopAndPivot(const std::string& uuid,
+                                          const std::string& target,
+                                          const std::string& dest) {
+  std::lock_guard<std::mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(virConnectPtr c, Conn());
+  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(c, uuid));
+  const std::string xml = "<disk type='file'><source file='" + XmlEscape(dest) +
+                          "'/><driver type='qcow2'/></disk>";
+  // TRANSIENT_JOB: libvirt allows a copy job on a persistent domain only if
+  // the job does not have to survive a domain restart.
+  unsigned flags = VIR_DOMAIN_BLOCK_COPY_SHALLOW |
+                   VIR_DOMAIN_BLOCK_COPY_REUSE_EXT |
+                   VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB;
+  if (virDomainBlockCopy(d.get(), target.c_str(), xml.c_str(), nullptr, 0,
+                         flags) != 0)
+    return LibvirtError("block copy of " + target + " to " + dest);
+  // Wait for the mirror to be in sync (bounded), then pivot.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::minutes(10);
+  for (;;) {
+    virDomainBlockJobInfo job;
+    int r = virDomainGetBlockJobInfo(d.get(), target.c_str(), &job, 0);
+    if (r < 0) return LibvirtError("block job info of " + target);
+    if (r == 0)
+      return Status::IoError("block copy job of " + target + " vanished");
+    if (job.end > 0 && job.cur == job.end) {
+      if (virDomainBlockJobAbort(d.get(), target.c_str(),
+                                 VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT) == 0)
+        return Status::OK();
+      // Not ready yet (the READY event lags the counters): try again.
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      virDomainBlockJobAbort(d.get(), target.c_str(), 0);
+      return Status::Unavailable("block copy of " + target +
+                                 " did not converge");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 }  // namespace strata::hypervisor

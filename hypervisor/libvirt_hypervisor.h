@@ -32,11 +32,17 @@ class LibvirtHypervisor : public Hypervisor {
   // Opens `uri` (e.g. qemu:///system). Unavailable when libvirtd is down.
   static Result<std::unique_ptr<LibvirtHypervisor>> Connect(
       const std::string& uri);
+  // Like Connect, but connects on first use (and again after libvirtd
+  // restarts), so stratad can start before libvirtd.
+  static std::unique_ptr<LibvirtHypervisor> ConnectLazily(
+      const std::string& uri);
 
   Result<std::vector<DomainInfo>> ListDomains() override;
   Result<DomainInfo> GetDomain(const std::string& uuid_or_name) override;
   Status SwitchToOverlay(const std::string& uuid, const std::string& target,
                          const std::string& new_top, bool quiesce) override;
+  Status CopyTopAndPivot(const std::string& uuid, const std::string& target,
+                         const std::string& dest) override;
 
  private:
   LibvirtHypervisor(std::string uri, ConnectHandle conn)

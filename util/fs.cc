@@ -81,10 +81,18 @@ bool IsUnderDir(const std::string& path, const std::string& dir) {
 }
 
 Status MakeDirs(const std::string& path, int mode) {
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) return Status::IoError("mkdir " + path + ": " + ec.message());
-  chmod(path.c_str(), mode);
+  // Creates missing components with `mode`; existing directories keep
+  // theirs (an operator's permissions are not ours to change).
+  std::filesystem::path p(path);
+  std::filesystem::path acc;
+  for (const auto& part : p) {
+    acc /= part;
+    if (mkdir(acc.c_str(), static_cast<mode_t>(mode)) == 0) {
+      chmod(acc.c_str(), static_cast<mode_t>(mode));  // not narrowed by umask
+    } else if (errno != EEXIST) {
+      return Status::FromErrno("mkdir " + acc.string(), errno);
+    }
+  }
   return Status::OK();
 }
 

@@ -54,6 +54,8 @@ Result<std::string> CanonicalPath(const std::string& path);
 // True when canonical `path` is `dir` itself or below it (both canonical).
 bool IsUnderDir(const std::string& path, const std::string& dir);
 
+// mkdir -p: missing directories get `mode`; existing ones are left as they
+// are.
 Status MakeDirs(const std::string& path, int mode = 0750);
 Status FsyncPath(const std::string& path);
 Status FsyncDir(const std::string& dir);
