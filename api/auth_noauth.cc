@@ -8,6 +8,9 @@ namespace {
 
 class NoAuth : public Authenticator {
  public:
+  explicit NoAuth(std::string default_project)
+      : default_project_(std::move(default_project)) {}
+
   Result<RequestContext> Authenticate(const ApiRequest& req) override {
     RequestContext ctx;
     std::string token = req.Header("x-auth-token");
@@ -21,10 +24,10 @@ class NoAuth : public Authenticator {
           colon == std::string::npos ? ctx.user_id : token.substr(colon + 1);
     } else {
       auto p = req.params.find("project_id");
-      if (p == req.params.end())
+      ctx.project_id = p != req.params.end() ? p->second : default_project_;
+      if (ctx.project_id.empty())
         return Status::Unauthenticated(
             "Authentication required: send X-Auth-Token: <user>:<project>");
-      ctx.project_id = p->second;
       ctx.user_id =
           req.Header("x-user-id").empty() ? "admin" : req.Header("x-user-id");
     }
@@ -39,12 +42,15 @@ class NoAuth : public Authenticator {
     if (ctx.is_admin && !ctx.HasRole("admin")) ctx.roles.push_back("admin");
     return ctx;
   }
+
+ private:
+  std::string default_project_;
 };
 
 }  // namespace
 
-std::unique_ptr<Authenticator> MakeNoAuth() {
-  return std::make_unique<NoAuth>();
+std::unique_ptr<Authenticator> MakeNoAuth(const std::string& default_project) {
+  return std::make_unique<NoAuth>(default_project);
 }
 
 }  // namespace strata::api

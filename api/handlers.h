@@ -13,7 +13,16 @@ namespace strata::api {
 void AddVersionRoutes(Router& r);
 void AddVolumeRoutes(Router& r, engine::Engine* engine);
 void AddSnapshotRoutes(Router& r, engine::Engine* engine);
+// Nova's servers on this host (libvirt domains): list, detail, show, and
+// the createImage action. Domains without Nova owner metadata belong to
+// `default_project`.
+void AddServerRoutes(Router& r, engine::Engine* engine,
+                     std::string default_project);
+// Snapshots as read-only Glance v2 images, under /v2 and /v2.1.
+void AddImageRoutes(Router& r, engine::Engine* engine);
 // First path segments under /v3/ that are collections (not project ids).
 std::set<std::string> V3Collections();
+std::set<std::string> ComputeCollections();
+nlohmann::json ComputeVersion(const ApiRequest& req);
 
 }  // namespace strata::api

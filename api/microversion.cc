@@ -11,6 +11,12 @@ const VersionRange& VolumeVersions() {
   return r;
 }
 
+const VersionRange& ComputeVersions() {
+  static const VersionRange r{
+      "compute", {2, 1}, {2, 95}, "x-openstack-nova-api-version"};
+  return r;
+}
+
 namespace {
 
 std::string Lower(std::string s) {

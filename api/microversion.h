@@ -16,7 +16,8 @@ struct VersionRange {
   std::string legacy_header;  // e.g. x-openstack-nova-api-version, or ""
 };
 
-const VersionRange& VolumeVersions();  // 3.0 – 3.71
+const VersionRange& VolumeVersions();   // 3.0 – 3.71
+const VersionRange& ComputeVersions();  // 2.1 – 2.95
 // Picks the version the request asks for. A Status of kInvalidArgument
 // (400) for a malformed header; kNotSupported carries 406 (see server.cc).
 Result<Microversion> NegotiateVersion(const ApiRequest& req,

@@ -50,6 +50,17 @@ bool IsVolumeApi(const ApiRequest& req) {
   return !req.segments.empty() && req.segments[0] == "v3";
 }
 
+bool IsComputeApi(const ApiRequest& req) {
+  return !req.segments.empty() && req.segments[0] == "v2.1";
+}
+
+// The microversion range of the API the path belongs to, or nullptr.
+const VersionRange* RangeOf(const ApiRequest& req) {
+  if (IsVolumeApi(req)) return &VolumeVersions();
+  if (IsComputeApi(req)) return &ComputeVersions();
+  return nullptr;
+}
+
 // Fills an ApiRequest from cpprestsdk's request; false → reply already set.
 bool Translate(http_request& in, const ServerOptions& opts, ApiRequest* out,
                ApiResponse* fail) {
@@ -92,9 +103,13 @@ bool Translate(http_request& in, const ServerOptions& opts, ApiRequest* out,
       return false;
     }
   }
-  // "/v3/{project_id}/…" → "/v3/…" with params["project_id"].
-  if (out->segments.size() >= 2 && out->segments[0] == "v3" &&
-      !opts.v3_collections.count(out->segments[1])) {
+  // "/v3/{project_id}/…" → "/v3/…" with params["project_id"] (the same for
+  // Nova's legacy "/v2.1/{project_id}/…").
+  if (out->segments.size() >= 2 &&
+      ((out->segments[0] == "v3" &&
+        !opts.v3_collections.count(out->segments[1])) ||
+       (out->segments[0] == "v2.1" &&
+        !opts.compute_collections.count(out->segments[1])))) {
     out->params["project_id"] = out->segments[1];
     out->segments.erase(out->segments.begin() + 1);
   }
@@ -109,9 +124,11 @@ ApiResponse ApiServer::Handle(ApiRequest& req) {
     return Fault(404, "The resource could not be found.");
   bool discovery = req.method == "GET" && !has_project &&
                    (req.segments.empty() ||
-                    (req.segments.size() == 1 && req.segments[0] == "v3"));
-  if (IsVolumeApi(req) && !discovery) {
-    auto v = NegotiateVersion(req, VolumeVersions());
+                    (req.segments.size() == 1 &&
+                     (req.segments[0] == "v3" || req.segments[0] == "v2.1")));
+  const VersionRange* range = RangeOf(req);
+  if (range && !(discovery && IsVolumeApi(req))) {
+    auto v = NegotiateVersion(req, *range);
     if (!v.ok())
       return Fault(v.status().code() == StatusCode::kNotSupported ? 406 : 400,
                    v.status().message());
@@ -160,6 +177,13 @@ Status ApiServer::Start() {
         out.headers().add("OpenStack-API-Version",
                           "volume " + req.version.ToString());
         out.headers().add("Vary", "OpenStack-API-Version");
+      } else if (IsComputeApi(req)) {
+        out.headers().add("OpenStack-API-Version",
+                          "compute " + req.version.ToString());
+        out.headers().add("X-OpenStack-Nova-API-Version",
+                          req.version.ToString());
+        out.headers().add(
+            "Vary", "OpenStack-API-Version, X-OpenStack-Nova-API-Version");
       }
       for (const auto& [k, v] : resp.headers) out.headers().add(k, v);
       if (!resp.body.is_null())

@@ -25,6 +25,8 @@ struct ServerOptions {
   size_t max_body = 1 << 20;
   // First path segments under /v3/ that are collections, not project ids.
   std::set<std::string> v3_collections;
+  // The same under /v2.1/ (Nova's API).
+  std::set<std::string> compute_collections;
 };
 
 class ApiServer {

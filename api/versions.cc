@@ -27,13 +27,39 @@ nlohmann::json V3Version(const ApiRequest& req) {
 
 }  // namespace
 
+nlohmann::json ComputeVersion(const ApiRequest& req) {
+  const auto& r = ComputeVersions();
+  return {
+      {"id", "v2.1"},
+      {"status", "CURRENT"},
+      {"version", r.max.ToString()},
+      {"min_version", r.min.ToString()},
+      {"updated", "2013-07-23T11:33:21Z"},
+      {"links", {{{"rel", "self"}, {"href", req.base_url + "/v2.1/"}}}},
+      {"media-types",
+       {{{"base", "application/json"},
+         {"type", "application/vnd.openstack.compute+json;version=2.1"}}}},
+  };
+}
+
 void AddVersionRoutes(Router& r) {
   r.Add("GET", "/", [](ApiRequest& req) -> HandlerResult {
-    return ApiResponse::Json(300, {{"versions", {V3Version(req)}}});
+    // One port serves both APIs: cinderclient picks the 3.x entry,
+    // novaclient reads /v2.1 itself.
+    return ApiResponse::Json(
+        300, {{"versions", {V3Version(req), ComputeVersion(req)}}});
+  });
+  r.Add("GET", "/v2.1", [](ApiRequest& req) -> HandlerResult {
+    return ApiResponse::Json(200, {{"version", ComputeVersion(req)}});
   });
   r.Add("GET", "/v3", [](ApiRequest& req) -> HandlerResult {
     return ApiResponse::Json(200, {{"versions", {V3Version(req)}}});
   });
+}
+
+std::set<std::string> ComputeCollections() {
+  return {"servers", "flavors",   "images", "os-assisted-volume-snapshots",
+          "limits",  "extensions"};
 }
 
 std::set<std::string> V3Collections() {

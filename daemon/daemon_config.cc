@@ -51,6 +51,8 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
       return Status::InvalidArgument("[auth] strategy '" + v +
                                      "' is not supported (noauth)");
     c->auth_strategy = v;
+  } else if (key == "hypervisor.default_project") {
+    c->default_project = v;
   } else if (key == "hypervisor.libvirt_uri") {
     c->libvirt_uri = v;
   } else if (key == "store.url") {

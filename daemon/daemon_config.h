@@ -23,6 +23,8 @@ struct DaemonConfig {
   int upload_attempts = 3;
   size_t max_body_bytes = 1 << 20;
   std::string libvirt_uri = "qemu:///system";  // "none": no hypervisor
+  // Owner of domains without Nova's owner metadata.
+  std::string default_project = "admin";
   bool show_help = false;
 };
 

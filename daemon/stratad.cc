@@ -97,12 +97,16 @@ int main(int argc, char** argv) {
   api::AddVersionRoutes(router);
   api::AddVolumeRoutes(router, &engine);
   api::AddSnapshotRoutes(router, &engine);
+  api::AddServerRoutes(router, &engine, cfg->default_project);
+  api::AddImageRoutes(router, &engine);
   api::ServerOptions so;
   so.host = cfg->listen_host;
   so.port = cfg->listen_port;
   so.max_body = cfg->max_body_bytes;
   so.v3_collections = api::V3Collections();
-  api::ApiServer server(so, api::MakeNoAuth(), std::move(router));
+  so.compute_collections = api::ComputeCollections();
+  api::ApiServer server(so, api::MakeNoAuth(cfg->default_project),
+                        std::move(router));
   if (Status s = server.Start(); !s.ok()) return Fail(s.message());
   LogInfo("listening on http://" + so.host + ":" + std::to_string(so.port) +
           " (state " + *state + ", store " + spec + ", auth " +

@@ -65,7 +65,7 @@ Result<db::VolumeRecord> Engine::ManageVolume(const ManageRequest& req) {
   if (!canon.ok())
     return Status::InvalidArgument("Manage existing volume failed: " +
                                    canon.status().message());
-  bool allowed = false;
+  bool allowed = req.trusted_path;
   for (const auto& dir : opts_.allowed_dirs)
     if (IsUnderDir(*canon, dir) && *canon != dir) allowed = true;
   if (!allowed)
@@ -118,6 +118,24 @@ Result<db::VolumeRecord> Engine::ManageVolume(const ManageRequest& req) {
   STRATA_RETURN_IF_ERROR(catalog_->InsertVolume(v));
   LogInfo("managed volume " + v.id + " at " + v.path);
   return v;
+}
+
+Result<db::VolumeRecord> Engine::ServerDiskVolume(
+    const hypervisor::DomainInfo& dom, const hypervisor::DomainDisk& disk,
+    const std::string& default_project) {
+  auto canon = CanonicalPath(disk.source);
+  if (!canon.ok()) return canon.status();
+  auto existing = catalog_->GetVolumeByPath(*canon);
+  if (existing.ok()) return existing;
+  ManageRequest req;
+  req.project_id = dom.project_id.empty() ? default_project : dom.project_id;
+  req.user_id = dom.user_id.empty() ? "nova" : dom.user_id;
+  req.name = dom.name + "-" + disk.target;
+  req.description = "disk " + disk.target + " of server " + dom.uuid;
+  req.source_path = *canon;
+  req.bootable = true;
+  req.trusted_path = true;
+  return ManageVolume(req);
 }
 
 Status Engine::UnmanageVolume(const std::string& volume_id) {

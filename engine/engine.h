@@ -42,6 +42,9 @@ struct ManageRequest {
   std::string source_path;  // the existing qcow2 file to adopt
   bool bootable = false;
   db::Metadata metadata;
+  // Skips the manage-directory check: for paths the hypervisor's own
+  // configuration names (a server's disks), never for user input.
+  bool trusted_path = false;
 };
 
 struct CreateSnapshotRequest {
@@ -73,6 +76,13 @@ class Engine {
 
   // Adopts an existing qcow2 disk (Cinder manage-existing). Synchronous.
   Result<db::VolumeRecord> ManageVolume(const ManageRequest& req);
+  // The volume of a server's disk, registered on first sight (no manual
+  // adopt: the hypervisor's own configuration names the file, so the
+  // manage directories do not apply). Owned by the domain's Nova project,
+  // or `default_project` when it has none.
+  Result<db::VolumeRecord> ServerDiskVolume(const hypervisor::DomainInfo& dom,
+                                            const hypervisor::DomainDisk& disk,
+                                            const std::string& default_project);
   // Forgets a volume (Cinder unmanage): its files stay as they are.
   Status UnmanageVolume(const std::string& volume_id);
 

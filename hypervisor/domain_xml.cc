@@ -5,6 +5,7 @@
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
 
+#include <cstdio>
 #include <memory>
 
 namespace strata::hypervisor {
@@ -89,6 +90,15 @@ Result<DomainInfo> ParseDomainXml(const std::string& xml) {
       First(ctx.get(), root,
             "./devices/channel/target[@name='org.qemu.guest_agent.0']") !=
       nullptr;
+  // Nova's namespaced metadata, matched by local name.
+  const char kOwner[] =
+      "./metadata/*[local-name()='instance']/*[local-name()='owner']/"
+      "*[local-name()='%s']";
+  char expr[256];
+  std::snprintf(expr, sizeof expr, kOwner, "project");
+  info.project_id = Attr(First(ctx.get(), root, expr), "uuid");
+  std::snprintf(expr, sizeof expr, kOwner, "user");
+  info.user_id = Attr(First(ctx.get(), root, expr), "uuid");
   for (xmlNode* d : Select(ctx.get(), root, "./devices/disk")) {
     DomainDisk disk;
     disk.device = Attr(d, "device");

@@ -36,6 +36,9 @@ struct DomainInfo {
   uint64_t memory_kib = 0;
   unsigned vcpus = 0;
   bool has_guest_agent = false;  // an org.qemu.guest_agent.0 channel
+  // Owner from Nova's <nova:instance><nova:owner> metadata; "" if absent.
+  std::string project_id;
+  std::string user_id;
   std::vector<DomainDisk> disks;
 
   // The first disk with device "disk" (the system disk), or nullptr.

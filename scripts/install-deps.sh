@@ -2,16 +2,30 @@
 # Installs the Debian packages Strata needs to build, run and test, if any
 # are missing. Idempotent and quiet when everything is already there.
 #   scripts/install-deps.sh            build + run-time packages
-#   scripts/install-deps.sh --test     also what the tests use (real clients)
+#   scripts/install-deps.sh --test     also what the tests use (real clients,
+#                                      and the test guest's packages)
+#   scripts/install-deps.sh --guest    build + run-time + the test guest's
+#                                      packages (tests/guest/README.md)
 set -euo pipefail
 
 build_pkgs=(cmake g++ make pkg-config libcpprest-dev nlohmann-json3-dev
-            libvirt-dev libsqlite3-dev libssl-dev doctest-dev)
+            libvirt-dev libsqlite3-dev libssl-dev doctest-dev libxml2-dev)
 run_pkgs=(qemu-utils)
 test_pkgs=(python3-cinderclient python3-openstackclient curl)
+# The test guest: TCG qemu under libvirtd (started by scripts/start-libvirt.sh),
+# Debian's kernel and its modules, static busybox + gcc/libc.a for the initrd,
+# xz + binutils to unpack the kernel for PVH boot.
+guest_pkgs=(qemu-system-x86 libvirt-daemon-system libvirt-clients
+            linux-image-amd64 busybox-static cpio gcc libc6-dev xz-utils binutils)
 
 want=("${build_pkgs[@]}" "${run_pkgs[@]}")
-[[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")
+for arg in "$@"; do
+  case "$arg" in
+    --test) want+=("${test_pkgs[@]}" "${guest_pkgs[@]}") ;;
+    --guest) want+=("${guest_pkgs[@]}") ;;
+    *) echo "usage: $0 [--test] [--guest]" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${want[@]}"; do
@@ -27,5 +41,8 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# The kernel is only booted by the test guest (with its own initrd), never by
+# this machine: INITRD=No skips building a host initramfs for it (~20 s).
+export INITRD=No
 apt-get update -qq >/dev/null
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -48,7 +48,7 @@ api GET "/v3/snapshots?sort=name:sideways"; fault 400 badRequest "bad sort direc
 api GET "/v3/snapshots?marker=nope"; fault 400 badRequest "unknown marker"
 api GET "/v3/snapshots?colour=red"; fault 400 badRequest "unknown filter"
 api GET /v3/otherproject/snapshots; fault 400 badRequest "URL project differs from token"
-TOKEN=""; api GET /v3/snapshots; fault 401 unauthorized "no token"; TOKEN="admin:admin"
+TOKEN=":"; api GET /v3/snapshots; fault 401 unauthorized "malformed token"; TOKEN="admin:admin"
 
 # Adoption refusals.
 manage() {

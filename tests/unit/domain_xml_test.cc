@@ -18,6 +18,14 @@ const char kDomain[] = R"(<domain type='qemu' id='3'>
   <uuid>4dea22b3-1d52-d8f3-2516-782e98ab3fa0</uuid>
   <memory unit='KiB'>262144</memory>
   <vcpu placement='static'>1</vcpu>
+  <metadata>
+    <nova:instance xmlns:nova="http://openstack.org/xmlns/libvirt/nova/1.1">
+      <nova:owner>
+        <nova:user uuid="u-123">demo</nova:user>
+        <nova:project uuid="p-456">demo</nova:project>
+      </nova:owner>
+    </nova:instance>
+  </metadata>
   <os><type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type>
     <kernel>/var/tmp/g/vmlinuz</kernel><initrd>/var/tmp/g/initrd.img</initrd></os>
   <devices>
@@ -63,6 +71,8 @@ TEST_CASE("domain XML: identity, disks and backing chains") {
   CHECK(info->memory_kib == 262144);
   CHECK(info->vcpus == 1);
   CHECK(info->has_guest_agent);
+  CHECK(info->project_id == "p-456");  // Nova's owner metadata
+  CHECK(info->user_id == "u-123");
   REQUIRE(info->disks.size() == 3);
   const DomainDisk& vda = info->disks[0];
   CHECK(vda.target == "vda");
@@ -85,6 +95,7 @@ TEST_CASE("domain XML: no agent, no disks") {
       "<domain type='qemu'><name>x</name><uuid>u</uuid><devices/></domain>");
   REQUIRE(info.ok());
   CHECK_FALSE(info->has_guest_agent);
+  CHECK(info->project_id.empty());
   CHECK(info->disks.empty());
   CHECK(info->SystemDisk() == nullptr);
 }

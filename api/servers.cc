@@ -1,0 +1,195 @@
+// Nova-shaped servers on this host: GET /v2.1/servers (+/detail, /{id})
+// lists the host's libvirt domains (id = domain UUID; status ACTIVE, PAUSED
+// or SHUTOFF), and POST /v2.1/servers/{id}/action {"createImage"} takes an
+// incremental snapshot of the server's system disk — where Nova's libvirt
+// driver would upload a full flat image every time. The image id is the
+// snapshot id: Location header below 2.45, {"image_id"} body from 2.45.
+// Another project's server is a 404.
+#include "api/body.h"
+#include "api/handlers.h"
+#include "api/views.h"
+#include "util/time_util.h"
+
+namespace strata::api {
+namespace {
+
+using hypervisor::DomainInfo;
+
+std::string OwnerOf(const DomainInfo& d, const std::string& default_project) {
+  return d.project_id.empty() ? default_project : d.project_id;
+}
+
+bool Visible(const ApiRequest& req, const DomainInfo& d,
+             const std::string& default_project, bool all_tenants) {
+  if (req.ctx.is_admin && all_tenants) return true;
+  return OwnerOf(d, default_project) == req.ctx.project_id ||
+         (req.ctx.is_admin && req.params.count("id"));
+}
+
+nlohmann::json ServerView(const ApiRequest& req, engine::Engine* e,
+                          const DomainInfo& d,
+                          const std::string& default_project, bool detail) {
+  std::string self = req.base_url + "/v2.1/servers/" + d.uuid;
+  nlohmann::json links = nlohmann::json::array(
+      {{{"href", self}, {"rel", "self"}},
+       {{"href", req.base_url + "/servers/" + d.uuid}, {"rel", "bookmark"}}});
+  if (!detail) return {{"id", d.uuid}, {"name", d.name}, {"links", links}};
+  nlohmann::json volumes = nlohmann::json::array();
+  for (const auto& disk : d.disks) {
+    if (disk.source.empty()) continue;
+    auto v = e->catalog()->GetVolumeByPath(disk.source);
+    if (v.ok())
+      volumes.push_back({{"id", v->id}, {"delete_on_termination", false}});
+  }
+  const bool on = d.state == hypervisor::DomainState::kRunning;
+  const bool paused = d.state == hypervisor::DomainState::kPaused;
+  nlohmann::json j = {
+      {"id", d.uuid},
+      {"name", d.name},
+      {"status", hypervisor::NovaStatus(d.state)},
+      {"tenant_id", OwnerOf(d, default_project)},
+      {"user_id", d.user_id.empty() ? "nova" : d.user_id},
+      {"metadata", nlohmann::json::object()},
+      {"hostId", ""},
+      {"image", ""},
+      {"created", FormatIsoMicros(0).substr(0, 19) + "Z"},
+      {"updated", FormatIsoMicros(NowMicros()).substr(0, 19) + "Z"},
+      {"addresses", nlohmann::json::object()},
+      {"accessIPv4", ""},
+      {"accessIPv6", ""},
+      {"progress", 0},
+      {"links", links},
+      {"key_name", nullptr},
+      {"config_drive", ""},
+      {"OS-DCF:diskConfig", "MANUAL"},
+      {"OS-EXT-AZ:availability_zone", "nova"},
+      {"OS-EXT-STS:power_state", on       ? 1
+                                 : paused ? 3
+                                          : 4},
+      {"OS-EXT-STS:vm_state", on       ? "active"
+                              : paused ? "paused"
+                                       : "stopped"},
+      {"OS-EXT-STS:task_state", nullptr},
+      {"OS-EXT-SRV-ATTR:host",
+       BackendHost().substr(0, BackendHost().find('@'))},
+      {"OS-EXT-SRV-ATTR:instance_name", d.name},
+      {"OS-EXT-SRV-ATTR:hypervisor_hostname",
+       BackendHost().substr(0, BackendHost().find('@'))},
+      {"os-extended-volumes:volumes_attached", volumes},
+      {"security_groups", nlohmann::json::array()},
+  };
+  std::string flavor_name = std::to_string(d.vcpus) + "vcpu-" +
+                            std::to_string(d.memory_kib / 1024) + "mb";
+  if (req.version.AtLeast(2, 47))
+    j["flavor"] = {{"original_name", flavor_name},
+                   {"vcpus", d.vcpus},
+                   {"ram", d.memory_kib / 1024},
+                   {"disk", 0},
+                   {"ephemeral", 0},
+                   {"swap", 0},
+                   {"extra_specs", nlohmann::json::object()}};
+  else
+    j["flavor"] = {{"id", flavor_name}, {"links", nlohmann::json::array()}};
+  if (req.version.AtLeast(2, 9)) j["locked"] = false;
+  if (req.version.AtLeast(2, 19)) j["description"] = nullptr;
+  if (req.version.AtLeast(2, 26)) j["tags"] = nlohmann::json::array();
+  if (req.version.AtLeast(2, 63)) j["trusted_image_certificates"] = nullptr;
+  return j;
+}
+
+Result<DomainInfo> LoadServer(engine::Engine* e, const ApiRequest& req,
+                              const std::string& default_project) {
+  const std::string& id = req.params.at("id");
+  if (!e->hypervisor())
+    return Status::NotFound("Instance " + id + " could not be found.");
+  auto d = e->hypervisor()->GetDomain(id);
+  if (!d.ok()) {
+    if (d.status().IsNotFound())
+      return Status::NotFound("Instance " + id + " could not be found.");
+    return d.status();
+  }
+  if (OwnerOf(*d, default_project) != req.ctx.project_id && !req.ctx.is_admin)
+    return Status::NotFound("Instance " + id + " could not be found.");
+  return d;
+}
+
+HandlerResult List(engine::Engine* e, ApiRequest& req,
+                   const std::string& default_project, bool detail) {
+  nlohmann::json items = nlohmann::json::array();
+  if (e->hypervisor()) {
+    STRATA_ASSIGN_OR_RETURN(auto doms, e->hypervisor()->ListDomains());
+    bool all = req.Query("all_tenants").has_value() &&
+               *req.Query("all_tenants") != "0" &&
+               *req.Query("all_tenants") != "false";
+    if (all && !req.ctx.is_admin)
+      return Status::PermissionDenied("Policy doesn't allow all_tenants.");
+    for (const auto& d : doms)
+      if (Visible(req, d, default_project, all))
+        items.push_back(ServerView(req, e, d, default_project, detail));
+  }
+  return ApiResponse::Json(200, {{"servers", items}});
+}
+
+HandlerResult CreateImage(engine::Engine* e, ApiRequest& req,
+                          const DomainInfo& dom, const nlohmann::json& arg,
+                          const std::string& default_project) {
+  if (!arg.is_object())
+    return Status::InvalidArgument(
+        "Invalid input for field/attribute createImage.");
+  STRATA_ASSIGN_OR_RETURN(std::string name, RequireString(arg, "name"));
+  STRATA_ASSIGN_OR_RETURN(db::Metadata md, OptMetadata(arg, "metadata"));
+  const hypervisor::DomainDisk* disk = dom.SystemDisk();
+  if (!disk || disk->source.empty() || disk->format != "qcow2")
+    return Status::Conflict("Cannot 'createImage' instance " + dom.uuid +
+                            ": its system disk is not a qcow2 file.");
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
+                          e->ServerDiskVolume(dom, *disk, default_project));
+  md["instance_uuid"] = dom.uuid;
+  md["image_type"] = "snapshot";
+  engine::CreateSnapshotRequest cr{vol.project_id,
+                                   req.ctx.user_id,
+                                   vol.id,
+                                   name,
+                                   "createImage of " + dom.name,
+                                   md};
+  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, e->CreateSnapshot(cr));
+  if (req.version.AtLeast(2, 45))
+    return ApiResponse::Json(202, {{"image_id", s.id}});
+  ApiResponse r = ApiResponse::Empty(202);
+  r.headers["Location"] = req.base_url + "/v2/images/" + s.id;
+  return r;
+}
+
+}  // namespace
+
+void AddServerRoutes(Router& r, engine::Engine* e,
+                     std::string default_project) {
+  r.Add("GET", "/v2.1/servers", [e, default_project](ApiRequest& q) {
+    return List(e, q, default_project, false);
+  });
+  r.Add("GET", "/v2.1/servers/detail", [e, default_project](ApiRequest& q) {
+    return List(e, q, default_project, true);
+  });
+  r.Add("GET", "/v2.1/servers/{id}",
+        [e, default_project](ApiRequest& q) -> HandlerResult {
+          STRATA_ASSIGN_OR_RETURN(DomainInfo d,
+                                  LoadServer(e, q, default_project));
+          return ApiResponse::Json(
+              200, {{"server", ServerView(q, e, d, default_project, true)}});
+        });
+  r.Add("POST", "/v2.1/servers/{id}/action",
+        [e, default_project](ApiRequest& q) -> HandlerResult {
+          STRATA_ASSIGN_OR_RETURN(DomainInfo d,
+                                  LoadServer(e, q, default_project));
+          if (!q.body.is_object() || q.body.size() != 1)
+            return Status::InvalidArgument(
+                "Malformed request body: one action expected.");
+          const std::string action = q.body.begin().key();
+          if (action == "createImage")
+            return CreateImage(e, q, d, q.body.begin().value(),
+                               default_project);
+          return Status::InvalidArgument("There is no such action: " + action);
+        });
+}
+
+}  // namespace strata::api

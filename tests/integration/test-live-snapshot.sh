@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Live snapshots of a running libvirt domain (R2.2, R2.3, R2.8): the disk
+# adopted while the domain runs is bound to it (in-use, attached); each
+# snapshot cuts the running VM over to a new overlay at the same path; the
+# uploaded layer is merged into history and the VM repointed live; after
+# every snapshot libvirt's view of the chain equals the files' headers, the
+# chain has at most 4 files, and the domain never stopped. A revert while it
+# runs is refused; after it stops, revert works.
+source "$(dirname "$0")/lib.sh"
+need qemu-img qemu-io curl python3 virsh qemu-system-x86_64
+bash "$STRATA_SRC/scripts/start-libvirt.sh" || { echo "SKIP: libvirtd cannot start"; exit 77; }
+
+dom="strata-live-$$"
+disk="$T/var/disks/live.qcow2"
+mkdir -p "$T/var/disks"
+# qemu runs as libvirt-qemu: it must traverse to the disk, as with Nova's
+# instances directory.
+chmod 755 "$T" "$T/var" "$T/var/disks"
+qemu-img create -q -f qcow2 "$disk" 64M
+write_pattern "$disk" 0x3c 0 1M
+cat >"$T/dom.xml" <<XML
+<domain type='qemu'>
+  <name>$dom</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type></os>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='$disk'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+  </devices>
+</domain>
+XML
+virsh -q create "$T/dom.xml" >/dev/null
+trap 'rc=$?; virsh -q destroy "$dom" >/dev/null 2>&1 || true; (exit $rc); cleanup' EXIT
+uuid=$(virsh domuuid "$dom")
+start_stratad
+
+vol=$(manage_disk "$disk" live)
+api GET "/v3/volumes/$vol"
+[[ $(jget 'j["volume"]["status"]') == in-use ]] || fail "running domain's disk not in-use: $BODY"
+[[ $(jget 'j["volume"]["attachments"][0]["server_id"] if j["volume"]["attachments"] else ""') == "$uuid" ]] || fail "not attached to $uuid: $BODY"
+pass "disk of a running domain adopted in-use, attached to it"
+
+libvirt_chain() {  # the domain's chain as libvirt sees it, top first
+  virsh dumpxml "$dom" | python3 -c '
+import sys, xml.etree.ElementTree as ET
+d = ET.parse(sys.stdin).getroot().find("./devices/disk")
+out = [d.find("source").get("file")]
+b = d.find("backingStore")
+while b is not None and b.find("source") is not None:
+    out.append(b.find("source").get("file")); b = b.find("backingStore")
+print(" ".join(out))'
+}
+file_chain() {  # the chain from the files' headers, top first
+  qemu-img info -U --backing-chain --output=json "$disk" |
+    python3 -c 'import json,sys; print(" ".join(i["filename"] for i in json.load(sys.stdin)))'
+}
+
+for i in 1 2 3; do
+  sid=$(snapshot "$vol" "live$i")
+  [[ $(virsh domstate "$dom") == running ]] || fail "domain stopped at snapshot $i"
+  lv=$(libvirt_chain); fc=$(file_chain)
+  [[ "$lv" == "$fc" ]] || fail "snapshot $i: libvirt sees '$lv', files say '$fc'"
+  n=$(wc -w <<<"$fc")
+  [[ $n -le 4 ]] || fail "chain of $n files"
+  [[ $(virsh domblklist "$dom" | awk '/vda/{print $2}') == "$disk" ]] || fail "disk path changed"
+  pass "live snapshot $i: running, same path, libvirt view = files ($n files)"
+done
+
+# Nova's surface: the domain is a server; createImage is an incremental
+# snapshot of its system disk (Location header below 2.45, body from 2.45).
+need openstack
+O=(openstack --os-auth-type none --os-endpoint "$URL/v2.1")
+listed=$("${O[@]}" server list -f value -c ID -c Status)
+grep -q "$uuid ACTIVE" <<<"$listed" || fail "openstack server list: $listed"
+img=$("${O[@]}" server image create --name osc-img "$dom" -f value -c id)
+wait_snapshot "$img" available
+pass "openstack server list / server image create (image $img)"
+api POST "/v2.1/servers/$uuid/action" '{"createImage":{"name":"old"}}'
+expect_code 202 "createImage 2.1"
+for _ in $(seq 100); do api GET "/v3/snapshots?name=old"; [[ $(jget 'j["snapshots"][0]["status"]') == available ]] && break; sleep 0.1; done
+hdrs=$(curl -s -D - -o /dev/null -X POST -H "X-Auth-Token: $TOKEN" \
+  -H "Content-Type: application/json" -d '{"createImage":{"name":"loc"}}' \
+  "$URL/v2.1/servers/$uuid/action")
+grep -qi "^location: .*/v2/images/" <<<"$hdrs" || fail "no Location below 2.45: $hdrs"
+for _ in $(seq 100); do api GET "/v3/snapshots?name=loc"; [[ $(jget 'j["snapshots"][0]["status"]') == available ]] && break; sleep 0.1; done
+api POST "/v2.1/servers/$uuid/action" '{"createImage":{"name":"new"}}' -H "OpenStack-API-Version: compute 2.45"
+expect_code 202 "createImage 2.45"
+[[ -n $(jget 'j["image_id"]') ]] || fail "no image_id at 2.45: $BODY"
+wait_snapshot "$(jget 'j["image_id"]')" available
+api POST "/v2.1/servers/$uuid/action" '{"createImage":{}}'; expect_code 400 "createImage without name"
+api GET /v2.1/servers/00000000-0000-4000-8000-000000000000; expect_code 404 "unknown server"
+TOKEN="bob:other"; api GET "/v2.1/servers/$uuid"; expect_code 404 "other project's server"; TOKEN="admin:admin"
+pass "createImage microversions (Location < 2.45, image_id ≥ 2.45), 400/404 cases"
+[[ $(virsh domstate "$dom") == running ]] || fail "domain stopped"
+lv=$(libvirt_chain); fc=$(file_chain)
+[[ "$lv" == "$fc" ]] || fail "after createImage: libvirt sees '$lv', files say '$fc'"
+
+api POST "/v3/volumes/$vol/action" "{\"revert\":{\"snapshot_id\":\"$sid\"}}" \
+  -H "OpenStack-API-Version: volume 3.40"
+expect_code 409 "revert while running"
+pass "revert of a running server's disk refused (409)"
+
+virsh -q destroy "$dom"
+api POST "/v3/volumes/$vol/action" "{\"revert\":{\"snapshot_id\":\"$sid\"}}" \
+  -H "OpenStack-API-Version: volume 3.40"
+expect_code 202 "revert after stop"
+for _ in $(seq 100); do
+  api GET "/v3/volumes/$vol"; [[ $(jget 'j["volume"]["status"]') != reverting ]] && break; sleep 0.1
+done
+reads_pattern "$disk" 0x3c 0 1M || fail "data lost"
+pass "after the domain stopped, revert works and the data reads back"
