@@ -136,12 +136,24 @@ class Engine {
   // Live disks (live_disk.cc). R2.2: the running domain using the volume's
   // disk, or nullopt when none runs.
   Result<std::optional<LiveDisk>> LiveDiskOf(const db::VolumeRecord& vol);
+  // R2.3 for a running VM: the top's writes so far become `layer` (a hard
+  // link, then the only name of that file) and the VM continues on a new,
+  // empty overlay at the disk's path. See live_disk.cc for why it is done
+  // through a temporary overlay and a pivot back.
+  Status LiveCutOver(Journal& j, const db::VolumeRecord& vol,
+                     const LiveDisk& live, const std::string& layer,
+                     uint64_t virtual_size);
   // Repoints the running domain's top (the disk's path) onto `backing`: the
   // top is renamed aside, a new overlay on `backing` takes the path, a
   // shallow block copy with pivot moves the top's own writes into it, and
   // the old top is deleted. REQUIRES: the volume's lease.
   Status RepointLiveTop(Journal* j, const db::VolumeRecord& vol,
                         const LiveDisk& live, const std::string& backing);
+  // Crash recovery for a running VM: aborts a block job a crash left behind
+  // and, when the VM runs on one of Strata's temporary overlays, moves it
+  // back onto a fresh overlay at the disk's path. Runs before any file of
+  // the volume is judged garbage.
+  Status ReconcileLiveDisk(const db::VolumeRecord& vol);
   // Makes the hypervisor's view of the disk's chain match the files: when
   // they differ, repoints the top onto its true backing file.
   Status SyncHypervisorView(Journal* j, const db::VolumeRecord& vol);

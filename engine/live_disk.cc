@@ -1,15 +1,25 @@
 // Disks of running domains (R2.2, R2.3, R2.8 live).
 //
-// The cut-over of a running VM (snapshot_create.cc) is the libvirt
-// external disk-only snapshot reusing the new overlay. Afterwards libvirt
-// still names the old path as the backing store (it does not re-read the
-// overlay's header), and a history merge must change the backing file of
-// the very file the VM writes to. Both are done the same way here: the top
-// is renamed aside (qemu keeps its open file), a new overlay on the wanted
-// backing file takes the disk's path, and a shallow block copy with pivot
-// moves the top's own writes (only those since the last cut-over) into it.
-// libvirt then reads the chain from the new overlay's header, so its view
-// matches the files, and the VM's disk path never changes.
+// Cut-over (LiveCutOver). Renaming the top under a running qemu and then
+// switching it to a new overlay at the old path LOSES WRITES: during the
+// switch qemu reopens the old top read-only by its path, which then names the
+// new overlay (found with the test guest: the records in flight at the
+// switch vanished). So the old path must keep naming the old top until qemu
+// has switched:
+//   1. link(disk, snap-<S>): the top gets its snapshot name as a 2nd name;
+//   2. libvirt external disk-only snapshot onto a temporary overlay whose
+//      backing file is snap-<S> (qemu reopens the old top by `disk`: still
+//      the right file);
+//   3. a new empty overlay on snap-<S> is renamed over the disk's path (the
+//      old top is now only snap-<S>);
+//   4. a shallow block copy with pivot moves the temporary overlay's writes
+//      (the few since step 2) into it: the VM is back on the disk's path.
+// Repoint (RepointLiveTop), for a history merge or to resync libvirt's view
+// (libvirt does not re-read headers after a snapshot): by the same rule,
+// first a shallow copy + pivot onto a temporary overlay on the new backing
+// file, then a fresh overlay takes the disk's path and a second pivot moves
+// the VM onto it. Each copy moves only the top's own few writes, and after
+// a pivot libvirt reads the chain from the files, so its view matches them.
 #include "engine/engine.h"
 #include "engine/qemu_img.h"
 #include "util/fs.h"
@@ -54,40 +64,108 @@ Engine::DomainUsing(const std::string& path) {
   return Found();
 }
 
+Status Engine::LiveCutOver(Journal& j, const db::VolumeRecord& vol,
+                           const LiveDisk& live, const std::string& layer,
+                           uint64_t virtual_size) {
+  const std::string& disk = vol.path;
+  const std::string tag = NewUuid().substr(0, 8);
+  const std::string cut = TempPath(disk, "cut", tag);
+  const std::string fresh = TempPath(disk, "overlay", tag);
+  j.state()["cut"] = cut;
+  j.state()["overlay"] = fresh;
+  STRATA_RETURN_IF_ERROR(j.Step("create.link_top", 2));
+  if (link(disk.c_str(), layer.c_str()) != 0)
+    return Status::FromErrno("link " + disk + " -> " + layer, errno);
+  STRATA_RETURN_IF_ERROR(FsyncDir(DirName(disk)));
+  auto undo_link = [&] { RemoveFile(layer); };
+  Status s = CreateOverlay(cut, layer, "qcow2", virtual_size,
+                           opts_.overlay_cluster_size);
+  if (s.ok()) s = j.Step("create.switch_vm", 4);
+  if (s.ok())
+    s = hv_->SwitchToOverlay(live.domain_uuid, live.target, cut,
+                             live.has_guest_agent);
+  if (!s.ok()) {
+    RemoveFile(cut);
+    undo_link();
+    return s.WithContext("cut-over of the running VM");
+  }
+  // From here the VM writes to `cut`; the old top is quiet, named twice.
+  STRATA_RETURN_IF_ERROR(j.Step("create.install_overlay", 6));
+  STRATA_RETURN_IF_ERROR(CreateOverlay(fresh, layer, "qcow2", virtual_size,
+                                       opts_.overlay_cluster_size));
+  STRATA_RETURN_IF_ERROR(RenameDurable(fresh, disk));
+  STRATA_RETURN_IF_ERROR(j.Step("create.pivot_back", 8));
+  s = hv_->CopyTopAndPivot(live.domain_uuid, live.target, disk);
+  if (!s.ok())
+    return s.WithContext("moving the VM back onto " + disk + " (it runs on " +
+                         cut + ")");
+  return RemoveFile(cut);
+}
+
 Status Engine::RepointLiveTop(Journal* j, const db::VolumeRecord& vol,
                               const LiveDisk& live,
                               const std::string& backing) {
   const std::string& disk = vol.path;
   const std::string tag = NewUuid().substr(0, 8);
-  const std::string old_top = TempPath(disk, "oldtop", tag);
-  const std::string new_top = TempPath(disk, "newtop", tag);
+  const std::string away = TempPath(disk, "repoint", tag);
+  const std::string fresh = TempPath(disk, "overlay", tag);
   STRATA_ASSIGN_OR_RETURN(Qcow2Header top, ReadQcow2Header(disk));
   if (j) {
-    j->state()["old_top"] = old_top;
+    j->state()["repoint_away"] = away;
     j->state()["repoint_backing"] = backing;
-    STRATA_RETURN_IF_ERROR(j->Step("repoint.prepare", 100));
+    STRATA_RETURN_IF_ERROR(j->Step("repoint.away", 100));
   }
-  STRATA_RETURN_IF_ERROR(CreateOverlay(
-      new_top, backing, "qcow2", top.virtual_size, opts_.overlay_cluster_size));
-  if (j) STRATA_RETURN_IF_ERROR(j->Step("repoint.rename_top", 100));
-  Status s = RenameDurable(disk, old_top);  // qemu keeps writing the inode
+  // 1. Pivot onto a temporary overlay on `backing`; the disk's path keeps
+  //    naming the old top while qemu still holds it.
+  Status s = CreateOverlay(away, backing, "qcow2", top.virtual_size,
+                           opts_.overlay_cluster_size);
+  if (s.ok()) s = hv_->CopyTopAndPivot(live.domain_uuid, live.target, away);
   if (!s.ok()) {
-    RemoveFile(new_top);
-    return s;
-  }
-  s = RenameDurable(new_top, disk);
-  if (s.ok()) {
-    if (j) s = j->Step("repoint.copy", 100);
-    if (s.ok()) s = hv_->CopyTopAndPivot(live.domain_uuid, live.target, disk);
-  }
-  if (!s.ok()) {
-    // The domain is still on the old top: give it its name back.
-    RenameDurable(old_top, disk);
-    RemoveFile(new_top);
+    RemoveFile(away);
     return s.WithContext("repointing " + disk + " onto " + backing);
   }
-  if (j) STRATA_RETURN_IF_ERROR(j->Step("repoint.cleanup", 100));
-  return RemoveFile(old_top);
+  // 2. A fresh overlay takes the path (the old top is no longer in use) and
+  //    the VM pivots back onto it.
+  if (j) STRATA_RETURN_IF_ERROR(j->Step("repoint.back", 100));
+  STRATA_RETURN_IF_ERROR(CreateOverlay(
+      fresh, backing, "qcow2", top.virtual_size, opts_.overlay_cluster_size));
+  STRATA_RETURN_IF_ERROR(RenameDurable(fresh, disk));
+  s = hv_->CopyTopAndPivot(live.domain_uuid, live.target, disk);
+  if (!s.ok())
+    return s.WithContext("moving the VM back onto " + disk + " (it runs on " +
+                         away + ")");
+  return RemoveFile(away);
+}
+
+Status Engine::ReconcileLiveDisk(const db::VolumeRecord& vol) {
+  STRATA_ASSIGN_OR_RETURN(auto live, LiveDiskOf(vol));
+  if (!live) return Status::OK();
+  STRATA_RETURN_IF_ERROR(hv_->AbortBlockJob(live->domain_uuid, live->target));
+  STRATA_ASSIGN_OR_RETURN(hypervisor::DomainInfo dom,
+                          hv_->GetDomain(live->domain_uuid));
+  std::string source;
+  for (const auto& d : dom.disks)
+    if (d.target == live->target) source = d.source;
+  auto canon = CanonicalPath(source);
+  if (source.empty() || (canon.ok() && *canon == vol.path)) return Status::OK();
+  if (!IsTempOf(vol.path, source))
+    return Status::Conflict("the VM's disk " + live->target + " runs on " +
+                            source + ", not on " + vol.path);
+  // The VM was left on a temporary overlay (cut-over or repoint interrupted).
+  STRATA_ASSIGN_OR_RETURN(Qcow2Header h, ReadQcow2Header(source));
+  std::string backing = h.backing_file;
+  if (!backing.empty() && backing[0] != '/')
+    backing = JoinPath(DirName(source), backing);
+  LogWarning("recovery: the VM runs on " + source + "; moving it back onto " +
+             vol.path);
+  const std::string fresh =
+      TempPath(vol.path, "overlay", NewUuid().substr(0, 8));
+  STRATA_RETURN_IF_ERROR(CreateOverlay(fresh, backing, "qcow2", h.virtual_size,
+                                       opts_.overlay_cluster_size));
+  STRATA_RETURN_IF_ERROR(RenameDurable(fresh, vol.path));
+  STRATA_RETURN_IF_ERROR(
+      hv_->CopyTopAndPivot(live->domain_uuid, live->target, vol.path));
+  return RemoveFile(source);
 }
 
 Status Engine::SyncHypervisorView(Journal* j, const db::VolumeRecord& vol) {

@@ -25,6 +25,8 @@ Status Engine::RecoverTask(const db::TaskRecord& task) {
   auto state = nlohmann::json::parse(task.state, nullptr, false);
   if (!state.is_object()) state = nlohmann::json::object();
   const std::string why = "interrupted by a restart at step " + task.step;
+  // A running VM first gets back onto the disk's path.
+  STRATA_RETURN_IF_ERROR(ReconcileLiveDisk(*vol));
 
   if (!PathExists(disk)) {
     std::string overlay = state.value("overlay", "");
@@ -105,8 +107,10 @@ Status Engine::Recover() {
         r.status = "available";
         return Status::OK();
       });
-    Status st = CollectGarbage(v);
+    Status st = ReconcileLiveDisk(v);
+    if (st.ok()) st = CollectGarbage(v);
     if (st.ok()) st = CompactChain(nullptr, v);
+    if (st.ok()) st = SyncHypervisorView(nullptr, v);
     if (st.ok()) st = DropUnneededLayers(v.id);
     if (!st.ok()) LogError("tidying volume " + v.id + ": " + st.ToString());
   }

@@ -1,6 +1,6 @@
-// The snapshot-create task (R2.1–R2.6) for a disk no running VM holds.
-//
-// Steps, each journalled before it acts (recover.cc undoes or finishes them):
+// The snapshot-create task (R2.1–R2.6). A running VM's cut-over is
+// LiveCutOver (live_disk.cc); a disk no running VM holds takes these steps,
+// each journalled before it acts (recover.cc undoes or finishes them):
 //   create.prepare_overlay  new empty overlay at a temp name, backing = the
 //                           name the top is about to get
 //   create.rename_top       R2.3: disk → <stem>.snap-<id>.qcow2 (nothing is
@@ -31,28 +31,21 @@ Status Engine::RunCreate(Journal& j, const db::VolumeRecord& vol,
   STRATA_ASSIGN_OR_RETURN(Chain before, ReadChain(disk, disk));
   // R2.2: is a VM running on this disk? (R2.7: a shut-off one is a quiet disk.)
   STRATA_ASSIGN_OR_RETURN(std::optional<LiveDisk> live, LiveDiskOf(vol));
-  STRATA_RETURN_IF_ERROR(j.Step("create.prepare_overlay", 2));
-  STRATA_RETURN_IF_ERROR(CreateOverlay(overlay, layer, "qcow2",
-                                       before.top().header.virtual_size,
-                                       opts_.overlay_cluster_size));
-  STRATA_RETURN_IF_ERROR(j.Step("create.rename_top", 4));
-  Status s = RenameDurable(disk, layer);
-  if (!s.ok()) {
-    RemoveFile(overlay);
-    return s;
-  }
-  STRATA_RETURN_IF_ERROR(j.Step("create.install_overlay", 6));
-  STRATA_RETURN_IF_ERROR(RenameDurable(overlay, disk));
+  const uint64_t size = before.top().header.virtual_size;
   if (live) {
-    // R2.3: the running VM opens the new top; its disk path is unchanged.
-    STRATA_RETURN_IF_ERROR(j.Step("create.switch_vm", 8));
-    s = hv_->SwitchToOverlay(live->domain_uuid, live->target, disk,
-                             live->has_guest_agent);
+    STRATA_RETURN_IF_ERROR(LiveCutOver(j, vol, *live, layer, size));
+  } else {
+    STRATA_RETURN_IF_ERROR(j.Step("create.prepare_overlay", 2));
+    STRATA_RETURN_IF_ERROR(CreateOverlay(overlay, layer, "qcow2", size,
+                                         opts_.overlay_cluster_size));
+    STRATA_RETURN_IF_ERROR(j.Step("create.rename_top", 4));
+    Status s = RenameDurable(disk, layer);
     if (!s.ok()) {
-      // The VM still writes to the renamed file: give it its name back.
-      RenameDurable(layer, disk);
-      return s.WithContext("cut-over of the running VM");
+      RemoveFile(overlay);
+      return s;
     }
+    STRATA_RETURN_IF_ERROR(j.Step("create.install_overlay", 6));
+    STRATA_RETURN_IF_ERROR(RenameDurable(overlay, disk));
   }
   snap.layer_file = layer;
   STRATA_RETURN_IF_ERROR(

@@ -69,6 +69,10 @@ class Hypervisor {
   virtual Status CopyTopAndPivot(const std::string& uuid,
                                  const std::string& target,
                                  const std::string& dest) = 0;
+  // Cancels a block job left on disk `target` (e.g. by a crash mid-copy);
+  // OK when there is none. The domain stays on its current top.
+  virtual Status AbortBlockJob(const std::string& uuid,
+                               const std::string& target) = 0;
 };
 
 }  // namespace strata::hypervisor

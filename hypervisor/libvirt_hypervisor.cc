@@ -243,4 +243,25 @@ Status LibvirtHypervisor::CopyTopAndPivot(const std::string& uuid,
   }
 }
 
+Status LibvirtHypervisor::AbortBlockJob(const std::string& uuid,
+                                        const std::string& target) {
+  std::lock_guard<std::mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(virConnectPtr c, Conn());
+  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(c, uuid));
+  virDomainBlockJobInfo job;
+  int r = virDomainGetBlockJobInfo(d.get(), target.c_str(), &job, 0);
+  if (r < 0) return LibvirtError("block job info of " + target);
+  if (r == 0) return Status::OK();  // no job
+  LogWarning("aborting a block job left on " + target);
+  if (virDomainBlockJobAbort(d.get(), target.c_str(),
+                             VIR_DOMAIN_BLOCK_JOB_ABORT_ASYNC) != 0)
+    return LibvirtError("aborting the block job of " + target);
+  for (int i = 0; i < 2000; ++i) {  // ≤ 10 s
+    r = virDomainGetBlockJobInfo(d.get(), target.c_str(), &job, 0);
+    if (r == 0) return Status::OK();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return Status::Unavailable("the block job of " + target + " did not end");
+}
+
 }  // namespace strata::hypervisor

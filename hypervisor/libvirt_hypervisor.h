@@ -43,6 +43,8 @@ class LibvirtHypervisor : public Hypervisor {
                          const std::string& new_top, bool quiesce) override;
   Status CopyTopAndPivot(const std::string& uuid, const std::string& target,
                          const std::string& dest) override;
+  Status AbortBlockJob(const std::string& uuid,
+                       const std::string& target) override;
 
  private:
   LibvirtHypervisor(std::string uri, ConnectHandle conn)
