@@ -141,9 +141,15 @@ Result<db::VolumeRecord> Engine::ServerDiskVolume(
 Status Engine::UnmanageVolume(const std::string& volume_id) {
   STRATA_ASSIGN_OR_RETURN(auto lease, locks_.TryAcquire(volume_id, "unmanage"));
   STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(volume_id));
-  if (!snaps.empty())
-    return Status::Conflict("Volume " + volume_id +
-                            " still has snapshots; delete them first.");
+  for (const auto& s : snaps)
+    if (!s.hidden)
+      return Status::Conflict("Volume " + volume_id +
+                              " still has snapshots; delete them first.");
+  // Layers kept only for this volume's chain are no longer needed.
+  for (const auto& s : snaps) {
+    if (s.store_key) STRATA_RETURN_IF_ERROR(store_->Delete(*s.store_key, {}));
+    STRATA_RETURN_IF_ERROR(catalog_->DeleteSnapshot(s.id));
+  }
   return catalog_->DeleteVolume(volume_id);
 }
 

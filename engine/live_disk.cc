@@ -90,6 +90,7 @@ Status Engine::LiveCutOver(Journal& j, const db::VolumeRecord& vol,
     return s.WithContext("cut-over of the running VM");
   }
   // From here the VM writes to `cut`; the old top is quiet, named twice.
+  LogInfo("cut-over: VM " + live.domain_uuid + " writes to a new overlay");
   STRATA_RETURN_IF_ERROR(j.Step("create.install_overlay", 6));
   STRATA_RETURN_IF_ERROR(CreateOverlay(fresh, layer, "qcow2", virtual_size,
                                        opts_.overlay_cluster_size));
@@ -99,6 +100,7 @@ Status Engine::LiveCutOver(Journal& j, const db::VolumeRecord& vol,
   if (!s.ok())
     return s.WithContext("moving the VM back onto " + disk + " (it runs on " +
                          cut + ")");
+  LogInfo("cut-over: VM " + live.domain_uuid + " back on " + disk);
   return RemoveFile(cut);
 }
 

@@ -1,10 +1,28 @@
 #!/usr/bin/env bash
 # Strata's main job on its embedded default: installs what is missing,
-# builds, and runs stratad in the foreground with a SQLite catalog and a
-# local store under ./var (or --state-dir DIR), listening on 127.0.0.1:8786,
-# noauth. Extra arguments go to stratad (see stratad --help).
+# builds, starts stratad (SQLite catalog and local store under ./var or
+# --state-dir DIR, 127.0.0.1:8786, noauth, local libvirt), shows the main
+# job once (scripts/demo.sh: live snapshots of a booted test guest while it
+# writes, a revert, its data verified), then keeps stratad in the
+# foreground until Ctrl-C. STRATA_DEMO=0 skips the demo. Extra arguments go
+# to stratad (see stratad --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh --guest
 scripts/build.sh
-exec build/stratad --state-dir ./var "$@"
+state=./var
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  [[ ${args[$i]} == --state-dir ]] && state=${args[$((i + 1))]}
+  [[ ${args[$i]} == --state-dir=* ]] && state=${args[$i]#--state-dir=}
+done
+scripts/start-libvirt.sh || echo "run: libvirtd not available: quiet disks only" >&2
+build/stratad --state-dir "$state" "$@" &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' INT TERM
+for _ in $(seq 100); do curl -sf -o /dev/null http://127.0.0.1:8786/v3/ && break; sleep 0.1; done
+if [[ ${STRATA_DEMO:-1} != 0 ]]; then
+  scripts/demo.sh http://127.0.0.1:8786 "$state" || echo "run: the demo failed (see above)" >&2
+fi
+echo "run: stratad is serving on http://127.0.0.1:8786 (Ctrl-C stops it)"
+wait $pid
