@@ -117,10 +117,7 @@ Status Catalog::UpdateSnapshot(const SnapshotRecord& s) {
           "virtual_size=?, covers=?, hidden=?, error=?, metadata=?, "
           "created_at=?, updated_at=? WHERE id=?"));
   BindSnapshot(st, s);
-  STRATA_RETURN_IF_ERROR(st.Run());
-  if (sqlite3_changes(db_.get()) == 0)
-    return Status::NotFound("Snapshot " + s.id + " could not be found.");
-  return Status::OK();
+  return st.RunUpdate("Snapshot " + s.id + " could not be found.");
 }
 
 Status Catalog::DeleteSnapshot(const std::string& id) {
@@ -211,10 +208,7 @@ Status Catalog::SetSnapshotStatus(const std::string& id,
       .Bind(4, error)
       .Bind(5, NowMicros())
       .Bind(6, id);
-  STRATA_RETURN_IF_ERROR(st.Run());
-  if (sqlite3_changes(db_.get()) == 0)
-    return Status::NotFound("Snapshot " + id + " could not be found.");
-  return Status::OK();
+  return st.RunUpdate("Snapshot " + id + " could not be found.");
 }
 
 Result<int64_t> Catalog::BeginUpload(const UploadRecord& u) {

@@ -99,6 +99,12 @@ Status Statement::Run() {
   }
 }
 
+Status Statement::RunUpdate(const std::string& not_found) {
+  STRATA_RETURN_IF_ERROR(Run());
+  if (sqlite3_changes(db_->get()) == 0) return Status::NotFound(not_found);
+  return Status::OK();
+}
+
 std::string Statement::ColumnText(int col) const {
   const unsigned char* t = sqlite3_column_text(stmt_, col);
   return t ? std::string(reinterpret_cast<const char*>(t),

@@ -55,6 +55,9 @@ class Statement {
   Result<bool> Step();
   // Steps to completion, expecting no rows.
   Status Run();
+  // Run() for an UPDATE of one row by id: NotFound(`not_found`) when no row
+  // changed.
+  Status RunUpdate(const std::string& not_found);
 
   std::string ColumnText(int col) const;
   std::optional<std::string> ColumnOptText(int col) const;

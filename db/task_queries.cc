@@ -62,10 +62,7 @@ Status Catalog::SetTaskStep(const std::string& id, const std::string& step,
       .Bind(3, state)
       .Bind(4, NowMicros())
       .Bind(5, id);
-  STRATA_RETURN_IF_ERROR(st.Run());
-  if (sqlite3_changes(db_.get()) == 0)
-    return Status::NotFound("Task " + id + " could not be found.");
-  return Status::OK();
+  return st.RunUpdate("Task " + id + " could not be found.");
 }
 
 Status Catalog::FinishTask(const std::string& id, const std::string& status,
@@ -82,10 +79,7 @@ Status Catalog::FinishTask(const std::string& id, const std::string& status,
       .Bind(3, status)
       .Bind(4, NowMicros())
       .Bind(5, id);
-  STRATA_RETURN_IF_ERROR(st.Run());
-  if (sqlite3_changes(db_.get()) == 0)
-    return Status::NotFound("Task " + id + " could not be found.");
-  return Status::OK();
+  return st.RunUpdate("Task " + id + " could not be found.");
 }
 
 Result<TaskRecord> Catalog::GetTask(const std::string& id) {

@@ -92,10 +92,7 @@ Status Catalog::UpdateVolume(const VolumeRecord& v) {
           "bootable=?, metadata=?, created_at=?, updated_at=?, domain_uuid=?, "
           "disk_target=? WHERE id=?"));
   BindVolume(st, v);
-  STRATA_RETURN_IF_ERROR(st.Run());
-  if (sqlite3_changes(db_.get()) == 0)
-    return Status::NotFound("Volume " + v.id + " could not be found.");
-  return Status::OK();
+  return st.RunUpdate("Volume " + v.id + " could not be found.");
 }
 
 Status Catalog::DeleteVolume(const std::string& id) {

@@ -96,28 +96,65 @@ expect_code() {
   [[ "$CODE" == "$1" ]] || fail "$2: expected HTTP $1, got $CODE: $BODY"
 }
 
-# wait_snapshot ID STATUS [SECONDS]
-wait_snapshot() {
-  local id=$1 want=$2 limit=${3:-60} st=""
+# wait_status KIND ID STATUS [SECONDS]: waits until the snapshot or volume
+# (KIND) has STATUS.
+wait_status() {
+  local kind=$1 id=$2 want=$3 limit=${4:-60} st=""
   for _ in $(seq 1 $((limit * 10))); do
-    api GET "/v3/snapshots/$id"
-    st=$(jget 'j["snapshot"]["status"]' 2>/dev/null || echo "?")
+    api GET "/v3/${kind}s/$id"
+    st=$(jget "j['$kind']['status']" 2>/dev/null || echo "?")
     [[ "$st" == "$want" ]] && return 0
     sleep 0.1
   done
-  fail "snapshot $id: status $st, wanted $want"
+  fail "$kind $id: status $st, wanted $want"
+}
+wait_snapshot() { wait_status snapshot "$@"; }
+wait_volume() { wait_status volume "$@"; }
+
+# revert VOLUME SNAPSHOT: reverts (3.40) and waits until it has ended.
+revert() {
+  api POST "/v3/volumes/$1/action" "{\"revert\":{\"snapshot_id\":\"$2\"}}" \
+    -H "OpenStack-API-Version: volume 3.40"
+  expect_code 202 "revert of $1 to $2"
+  for _ in $(seq 600); do
+    api GET "/v3/volumes/$1"; [[ $(jget 'j["volume"]["status"]') != reverting ]] && return 0
+    sleep 0.1
+  done
+  fail "revert of $1 did not end"
 }
 
-# wait_volume ID STATUS [SECONDS]
-wait_volume() {
-  local id=$1 want=$2 limit=${3:-60} st=""
-  for _ in $(seq 1 $((limit * 10))); do
-    api GET "/v3/volumes/$id"
-    st=$(jget 'j["volume"]["status"]' 2>/dev/null || echo "?")
-    [[ "$st" == "$want" ]] && return 0
-    sleep 0.1
-  done
-  fail "volume $id: status $st, wanted $want"
+# last_rec: the highest "REC <n>" the test guest printed to $console.
+last_rec() {
+  { grep -a '^REC [0-9]*' "$console" 2>/dev/null || true; } | tail -1 | tr -dc '0-9\n' |
+    awk 'END { print $1 + 0 }'
+}
+
+# verify_disk DISK MIN_LAST: the disk (flattened) holds records 1..N, none
+# torn, N >= MIN_LAST; prints verify-records' JSON.
+verify_disk() {
+  qemu-img convert -O raw "$1" "$T/disk.raw"
+  local result
+  result=$("$T/guest/verify-records" --min-last "$2" "$T/disk.raw") || {
+    rm -f "$T/disk.raw"; fail "verify-records: $result (wanted last >= $2)"; }
+  rm -f "$T/disk.raw"
+  echo "$result"
+}
+
+# libvirt_chain DOMAIN / file_chain DISK: the chain as libvirt sees it and as
+# the files' headers say, top first.
+libvirt_chain() {
+  virsh dumpxml "$1" | python3 -c '
+import sys, xml.etree.ElementTree as ET
+d = ET.parse(sys.stdin).getroot().find("./devices/disk")
+out = [d.find("source").get("file")]
+b = d.find("backingStore")
+while b is not None and b.find("source") is not None:
+    out.append(b.find("source").get("file")); b = b.find("backingStore")
+print(" ".join(out))'
+}
+file_chain() {
+  qemu-img info -U --backing-chain --output=json "$1" |
+    python3 -c 'import json,sys; print(" ".join(i["filename"] for i in json.load(sys.stdin)))'
 }
 
 # write_pattern DISK PATTERN OFFSET LENGTH (qemu-io)

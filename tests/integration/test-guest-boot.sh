@@ -31,11 +31,6 @@ on_exit() {
 }
 trap on_exit EXIT
 
-# last_rec: the highest "REC <n>" in the console log so far (0 if none).
-last_rec() {
-  { grep -a '^REC [0-9]*' "$console" 2>/dev/null || true; } | tail -1 | tr -dc '0-9\n' |
-    awk 'END { print $1 + 0 }'
-}
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 

@@ -24,22 +24,10 @@ on_exit() {
   (exit $rc); cleanup
 }
 trap on_exit EXIT
-last_rec() {
-  { grep -a '^REC [0-9]*' "$console" 2>/dev/null || true; } | tail -1 | tr -dc '0-9\n' |
-    awk 'END { print $1 + 0 }'
-}
 views_agree() {
   local lv fc
-  lv=$(virsh dumpxml "$name" | python3 -c '
-import sys, xml.etree.ElementTree as ET
-d = ET.parse(sys.stdin).getroot().find("./devices/disk")
-out = [d.find("source").get("file")]
-b = d.find("backingStore")
-while b is not None and b.find("source") is not None:
-    out.append(b.find("source").get("file")); b = b.find("backingStore")
-print(" ".join(out))')
-  fc=$(qemu-img info -U --backing-chain --output=json "$disk" |
-    python3 -c 'import json,sys; print(" ".join(i["filename"] for i in json.load(sys.stdin)))')
+  lv=$(libvirt_chain "$name")
+  fc=$(file_chain "$disk")
   [[ "$lv" == "$fc" ]] || fail "$1: libvirt sees '$lv', files say '$fc'"
   [[ ${lv%% *} == "$disk" ]] || fail "$1: the VM runs on ${lv%% *}"
 }
@@ -74,18 +62,8 @@ done
 before=$(last_rec)
 final=$(snapshot "$vol" final)
 virsh -q destroy "$name"
-shown=$(last_rec)
-qemu-img convert -O raw "$disk" "$T/disk.raw"
-result=$("$T/guest/verify-records" --min-last "$shown" "$T/disk.raw") ||
-  fail "live disk: $result (console showed REC $shown)"
+verify_disk "$disk" "$(last_rec)" >/dev/null
 pass "live disk holds every record the guest reported, none torn"
-api POST "/v3/volumes/$vol/action" "{\"revert\":{\"snapshot_id\":\"$final\"}}" \
-  -H "OpenStack-API-Version: volume 3.40"
-expect_code 202 "revert"
-for _ in $(seq 600); do
-  api GET "/v3/volumes/$vol"; [[ $(jget 'j["volume"]["status"]') != reverting ]] && break; sleep 0.1
-done
-qemu-img convert -O raw "$disk" "$T/disk.raw"
-result=$("$T/guest/verify-records" --min-last "$before" "$T/disk.raw") ||
-  fail "revert to final: $result"
+revert "$vol" "$final"
+result=$(verify_disk "$disk" "$before")
 pass "revert to the final snapshot: exact prefix, none torn ($result)"

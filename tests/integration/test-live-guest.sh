@@ -28,10 +28,6 @@ on_exit() {
   (exit $rc); cleanup
 }
 trap on_exit EXIT
-last_rec() {
-  { grep -a '^REC [0-9]*' "$console" 2>/dev/null || true; } | tail -1 | tr -dc '0-9\n' |
-    awk 'END { print $1 + 0 }'
-}
 
 "$STRATA_SRC/scripts/build-test-guest.sh" "$T/guest" >/dev/null || fail "guest build"
 "$STRATA_SRC/scripts/start-libvirt.sh" || fail "libvirt did not start"
@@ -67,25 +63,13 @@ done
 pass "$count live snapshots, all available; chain at most $max_len files; guest kept writing (REC $(last_rec))"
 
 virsh -q destroy "$name"
-shown=$(last_rec)
-qemu-img convert -O raw "$disk" "$T/disk.raw"
-result=$("$T/guest/verify-records" --min-last "$shown" "$T/disk.raw") ||
-  fail "live disk after $count cut-overs: $result (console showed REC $shown)"
-rm -f "$T/disk.raw"
+verify_disk "$disk" "$(last_rec)" >/dev/null
 pass "live disk after $count cut-overs: every record the guest reported, none torn"
 picks=$(python3 -c "import random; print(' '.join(map(str, sorted(random.sample(range(1, $count + 1), min(5, $count))))))")
 for i in $picks; do
-  api POST "/v3/volumes/$vol/action" "{\"revert\":{\"snapshot_id\":\"${ids[$i]}\"}}" \
-    -H "OpenStack-API-Version: volume 3.40"
-  expect_code 202 "revert to snapshot $i"
-  for _ in $(seq 600); do
-    api GET "/v3/volumes/$vol"; [[ $(jget 'j["volume"]["status"]') != reverting ]] && break; sleep 0.1
-  done
-  qemu-img convert -O raw "$disk" "$T/disk.raw"
-  result=$("$T/guest/verify-records" --min-last "${lo[$i]}" "$T/disk.raw") ||
-    fail "snapshot $i: verify-records: $result (expected last in ${lo[$i]}..${hi[$i]})"
+  revert "$vol" "${ids[$i]}"
+  result=$(verify_disk "$disk" "${lo[$i]}")
   last=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["last"])' "$result")
   ((last <= hi[$i])) || fail "snapshot $i holds record $last, after ${hi[$i]}"
   pass "revert to snapshot $i: records 1..$last exactly, none torn (${lo[$i]} <= $last <= ${hi[$i]})"
-  rm -f "$T/disk.raw"
 done

@@ -54,6 +54,18 @@ class TempDir {
 
 // ---- fixtures, one per driver ----
 
+// Flips byte 7 of `path` in place.
+bool FlipByte(const std::string& path) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(7);
+  char c = 0;
+  f.read(&c, 1);
+  f.seekp(7);
+  c = static_cast<char>(c ^ 0x20);
+  f.write(&c, 1);
+  return static_cast<bool>(f);
+}
+
 struct LocalFixture {
   static constexpr char kScheme[] = "local";
   TempDir tmp;
@@ -70,15 +82,7 @@ struct LocalFixture {
   LocalStore& local() { return dynamic_cast<LocalStore&>(*store); }
   // Flips one byte of the stored object behind the store's back.
   bool CorruptObject(const std::string& key) {
-    std::fstream f(local().ObjectPath(key),
-                   std::ios::in | std::ios::out | std::ios::binary);
-    f.seekg(7);
-    char c = 0;
-    f.read(&c, 1);
-    f.seekp(7);
-    c = static_cast<char>(c ^ 0x20);
-    f.write(&c, 1);
-    return static_cast<bool>(f);
+    return FlipByte(local().ObjectPath(key));
   }
 };
 
@@ -92,15 +96,7 @@ struct RateLimitedLocalFixture : LocalFixture {
   }
   LocalStore& local() { return *raw; }
   bool CorruptObject(const std::string& key) {
-    std::fstream f(raw->ObjectPath(key),
-                   std::ios::in | std::ios::out | std::ios::binary);
-    f.seekg(7);
-    char c = 0;
-    f.read(&c, 1);
-    f.seekp(7);
-    c = static_cast<char>(c ^ 0x20);
-    f.write(&c, 1);
-    return static_cast<bool>(f);
+    return FlipByte(raw->ObjectPath(key));
   }
 };
 
