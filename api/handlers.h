@@ -11,7 +11,9 @@
 namespace strata::api {
 
 void AddVersionRoutes(Router& r);
-void AddVolumeRoutes(Router& r, engine::Engine* engine);
+// Volume lists first register the host's servers' disks (no adopt step).
+void AddVolumeRoutes(Router& r, engine::Engine* engine,
+                     std::string default_project);
 void AddSnapshotRoutes(Router& r, engine::Engine* engine);
 // Nova's servers on this host (libvirt domains): list, detail, show, and
 // the createImage action. Domains without Nova owner metadata belong to

@@ -24,7 +24,9 @@ Result<db::VolumeRecord> LoadVolume(engine::Engine* e, const ApiRequest& req) {
   return v;
 }
 
-HandlerResult List(engine::Engine* e, ApiRequest& req, bool detail) {
+HandlerResult List(engine::Engine* e, ApiRequest& req, bool detail,
+                   const std::string& default_project) {
+  e->RegisterServerDisks(default_project);
   STRATA_ASSIGN_OR_RETURN(db::ListQuery q,
                           ParseListQuery(req, {"name", "status", "bootable"}));
   STRATA_ASSIGN_OR_RETURN(auto page, e->catalog()->ListVolumes(q));
@@ -111,10 +113,14 @@ HandlerResult Action(engine::Engine* e, ApiRequest& req) {
 
 }  // namespace
 
-void AddVolumeRoutes(Router& r, engine::Engine* e) {
-  r.Add("GET", "/v3/volumes", [e](ApiRequest& q) { return List(e, q, false); });
-  r.Add("GET", "/v3/volumes/detail",
-        [e](ApiRequest& q) { return List(e, q, true); });
+void AddVolumeRoutes(Router& r, engine::Engine* e,
+                     std::string default_project) {
+  r.Add("GET", "/v3/volumes", [e, default_project](ApiRequest& q) {
+    return List(e, q, false, default_project);
+  });
+  r.Add("GET", "/v3/volumes/detail", [e, default_project](ApiRequest& q) {
+    return List(e, q, true, default_project);
+  });
   r.Add("GET", "/v3/volumes/{id}", [e](ApiRequest& q) -> HandlerResult {
     STRATA_ASSIGN_OR_RETURN(db::VolumeRecord v, LoadVolume(e, q));
     return ApiResponse::Json(200, {{"volume", VolumeView(q, v, true)}});

@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
 
   api::Router router;
   api::AddVersionRoutes(router);
-  api::AddVolumeRoutes(router, &engine);
+  api::AddVolumeRoutes(router, &engine, cfg->default_project);
   api::AddSnapshotRoutes(router, &engine);
   api::AddServerRoutes(router, &engine, cfg->default_project);
   api::AddImageRoutes(router, &engine);

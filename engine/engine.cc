@@ -138,6 +138,26 @@ Result<db::VolumeRecord> Engine::ServerDiskVolume(
   return ManageVolume(req);
 }
 
+void Engine::RegisterServerDisks(const std::string& default_project) {
+  if (!hv_) return;
+  auto doms = hv_->ListDomains();
+  if (!doms.ok()) return;
+  for (const auto& d : *doms)
+    for (const auto& disk : d.disks) {
+      if (disk.device != "disk" || disk.format != "qcow2" ||
+          disk.source.empty())
+        continue;
+      auto canon = CanonicalPath(disk.source);
+      // A domain's temporary overlay (mid-operation) is not a disk of its own.
+      if (!canon.ok() || IsStrataTemp(*canon)) continue;
+      if (catalog_->GetVolumeByPath(*canon).ok()) continue;
+      auto v = ServerDiskVolume(d, disk, default_project);
+      if (!v.ok())
+        LogWarning("cannot register disk " + disk.target + " of " + d.name +
+                   ": " + v.status().ToString());
+    }
+}
+
 Status Engine::UnmanageVolume(const std::string& volume_id) {
   STRATA_ASSIGN_OR_RETURN(auto lease, locks_.TryAcquire(volume_id, "unmanage"));
   STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(volume_id));

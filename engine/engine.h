@@ -83,6 +83,10 @@ class Engine {
   Result<db::VolumeRecord> ServerDiskVolume(const hypervisor::DomainInfo& dom,
                                             const hypervisor::DomainDisk& disk,
                                             const std::string& default_project);
+  // Registers the file-backed qcow2 disks of every domain on this host as
+  // volumes (ServerDiskVolume), so a server's disks show up without an
+  // adopt step. Domains or disks that cannot be read are skipped.
+  void RegisterServerDisks(const std::string& default_project);
   // Forgets a volume (Cinder unmanage): its files stay as they are.
   Status UnmanageVolume(const std::string& volume_id);
 

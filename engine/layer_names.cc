@@ -65,4 +65,10 @@ bool IsTempOf(const std::string& disk_path, const std::string& path) {
   return BaseName(path).compare(0, prefix.size(), prefix) == 0;
 }
 
+bool IsStrataTemp(const std::string& path) {
+  const std::string name = BaseName(path);
+  return !name.empty() && name[0] == '.' &&
+         name.find(".strata-") != std::string::npos;
+}
+
 }  // namespace strata::engine

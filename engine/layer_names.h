@@ -38,5 +38,7 @@ std::string TempPath(const std::string& disk_path, const std::string& what,
 LayerName ParseLayerName(const std::string& disk_path, const std::string& path);
 // True for any of Strata's temporaries of `disk_path`.
 bool IsTempOf(const std::string& disk_path, const std::string& path);
+// True for a temporary of any disk (".<stem>.strata-<what>-…").
+bool IsStrataTemp(const std::string& path);
 
 }  // namespace strata::engine

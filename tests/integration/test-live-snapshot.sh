@@ -38,11 +38,16 @@ trap 'rc=$?; virsh -q destroy "$dom" >/dev/null 2>&1 || true; (exit $rc); cleanu
 uuid=$(virsh domuuid "$dom")
 start_stratad
 
-vol=$(manage_disk "$disk" live)
+# The running server's disk is a volume already, without an adopt step.
+api GET "/v3/volumes/detail"
+vol=$(jget '[v["id"] for v in j["volumes"] if v["attachments"] and v["attachments"][0]["server_id"] == "'"$uuid"'"][0]')
+[[ -n "$vol" ]] || fail "the server's disk is not listed as a volume: $BODY"
+api POST /v3/os-volume-manage "{\"volume\":{\"host\":\"h\",\"ref\":{\"source-name\":\"$disk\"}}}"
+expect_code 409 "adopting an already registered server disk"
 api GET "/v3/volumes/$vol"
 [[ $(jget 'j["volume"]["status"]') == in-use ]] || fail "running domain's disk not in-use: $BODY"
 [[ $(jget 'j["volume"]["attachments"][0]["server_id"] if j["volume"]["attachments"] else ""') == "$uuid" ]] || fail "not attached to $uuid: $BODY"
-pass "disk of a running domain adopted in-use, attached to it"
+pass "the running server's disk is listed as a volume, in-use, attached to it"
 
 for i in 1 2 3; do
   sid=$(snapshot "$vol" "live$i")

@@ -554,3 +554,11 @@ TEST_CASE(
   REQUIRE(dot->length() == 2);
   CHECK(dot->layers[1].name.kind == LayerKind::kSnapshot);
 }
+
+TEST_CASE("IsStrataTemp recognises every disk's temporaries") {
+  CHECK(IsStrataTemp(TempPath("/d/vm1.qcow2", "cut", "abc")));
+  CHECK(IsStrataTemp(TempPath("/x/other.qcow2", "overlay", "1")));
+  CHECK_FALSE(IsStrataTemp("/d/vm1.qcow2"));
+  CHECK_FALSE(IsStrataTemp(SnapshotLayerPath("/d/vm1.qcow2", kId1)));
+  CHECK_FALSE(IsStrataTemp("/d/.hidden.qcow2"));
+}
