@@ -98,3 +98,30 @@ virsh -q destroy "$dom"
 revert "$vol" "$sid"
 reads_pattern "$disk" 0x3c 0 1M || fail "data lost"
 pass "after the domain stopped, revert works and the data reads back"
+
+# R2.7: a defined but shut-off server is snapshotted through the same API
+# (a quiet disk: nothing runs on it) and its disk is listed without adopting.
+off="strata-off-$$"
+offdisk="$T/var/disks/off.qcow2"
+qemu-img create -q -f qcow2 "$offdisk" 32M
+write_pattern "$offdisk" 0x5e 0 1M
+sed -e "s|<name>$dom</name>|<name>$off</name>|" -e "s|$disk|$offdisk|" "$T/dom.xml" >"$T/off.xml"
+virsh -q define "$T/off.xml" >/dev/null
+trap 'rc=$?; virsh -q destroy "$dom" >/dev/null 2>&1 || true; virsh -q undefine "$off" >/dev/null 2>&1 || true; (exit $rc); cleanup' EXIT
+offuuid=$(virsh domuuid "$off")
+api GET /v3/volumes/detail
+offvol=$(jget '[v["id"] for v in j["volumes"] if v["attachments"] and v["attachments"][0]["server_id"] == "'"$offuuid"'"][0]')
+[[ $(jget '[v["status"] for v in j["volumes"] if v["id"] == "'"$offvol"'"][0]') == available ]] ||
+  fail "a shut-off server's disk should be available"
+api GET "/v2.1/servers/$offuuid"
+[[ $(jget 'j["server"]["status"]') == SHUTOFF ]] || fail "server not SHUTOFF: $BODY"
+api POST "/v2.1/servers/$offuuid/action" '{"createImage":{"name":"off-img"}}' -H "OpenStack-API-Version: compute 2.45"
+expect_code 202 "createImage of a shut-off server"
+offimg=$(jget 'j["image_id"]')
+wait_snapshot "$offimg" available
+write_pattern "$offdisk" 0x6f 0 1M
+revert "$offvol" "$offimg"
+reads_pattern "$offdisk" 0x5e 0 1M || fail "shut-off server's revert"
+[[ $(virsh domstate "$off") == "shut off" ]] || fail "the shut-off server was started"
+pass "R2.7: shut-off server listed SHUTOFF, createImage snapshot, revert reads back"
+
