@@ -140,6 +140,36 @@ verify_disk() {
   echo "$result"
 }
 
+# need_guest: skips (77) unless the test guest can boot here (root, libvirt,
+# qemu-system, Debian's kernel, busybox-static).
+need_guest() {
+  need qemu-system-x86_64 qemu-img virsh libvirtd gcc cpio python3
+  [[ $(id -u) -eq 0 ]] || { echo "SKIP: needs root (libvirtd)"; exit 77; }
+  compgen -G "/boot/vmlinuz-*" >/dev/null || { echo "SKIP: no kernel in /boot"; exit 77; }
+  [[ -x /bin/busybox ]] || { echo "SKIP: busybox-static is not installed"; exit 77; }
+}
+
+# boot_guest NAME DISK SIZE: boots the test guest (records 5 ms apart) as a
+# transient domain on a new qcow2 DISK under $T/var/disks, its console in
+# $console (set by the caller), destroyed on exit; waits for 20 records.
+boot_guest() {
+  local name=$1 disk=$2 size=$3
+  mkdir -p "$T/var/disks"
+  chmod 711 "$T" "$T/var" "$T/var/disks"   # qemu runs as libvirt-qemu
+  GUEST_DOMAIN=$name
+  trap 'rc=$?; virsh -q destroy "$GUEST_DOMAIN" >/dev/null 2>&1 || true
+        [[ $rc -ne 0 && -f "$console" ]] && { echo "--- guest console ---"; tail -n 5 "$console"; }
+        (exit $rc); cleanup' EXIT
+  "$STRATA_SRC/scripts/build-test-guest.sh" "$T/guest" >/dev/null || fail "guest build"
+  "$STRATA_SRC/scripts/start-libvirt.sh" || fail "libvirt did not start"
+  qemu-img create -q -f qcow2 "$disk" "$size"
+  "$STRATA_SRC/scripts/render-test-domain.sh" "$name" "$(cat /proc/sys/kernel/random/uuid)" \
+    "$disk" "$console" "$T/guest" "recwriter.interval_ms=5" >"$T/domain.xml"
+  virsh -q create "$T/domain.xml" >/dev/null || fail "virsh create"
+  for _ in $(seq 600); do [[ $(last_rec) -ge 20 ]] && return 0; sleep 0.1; done
+  fail "the guest wrote no records"
+}
+
 # libvirt_chain DOMAIN / file_chain DISK: the chain as libvirt sees it and as
 # the files' headers say, top first.
 libvirt_chain() {

@@ -7,23 +7,12 @@
 # stopped: its disk holds every record it reported, none torn, and a revert
 # to the last snapshot holds an exact prefix.
 source "$(dirname "$0")/lib.sh"
-need qemu-system-x86_64 qemu-img virsh libvirtd gcc cpio curl python3
-[[ $(id -u) -eq 0 ]] || { echo "SKIP: needs root (libvirtd)"; exit 77; }
-compgen -G "/boot/vmlinuz-*" >/dev/null || { echo "SKIP: no kernel in /boot"; exit 77; }
-[[ -x /bin/busybox ]] || { echo "SKIP: busybox-static is not installed"; exit 77; }
+need_guest
+need curl
 
 name=strata-live-crash-$$
 disk=$T/var/disks/guest.qcow2
 console=$T/console.log
-mkdir -p "$T/var/disks"
-chmod 711 "$T" "$T/var" "$T/var/disks"
-on_exit() {
-  local rc=$?
-  set +e
-  virsh -q destroy "$name" >/dev/null 2>&1
-  (exit $rc); cleanup
-}
-trap on_exit EXIT
 views_agree() {
   local lv fc
   lv=$(libvirt_chain "$name")
@@ -32,13 +21,7 @@ views_agree() {
   [[ ${lv%% *} == "$disk" ]] || fail "$1: the VM runs on ${lv%% *}"
 }
 
-"$STRATA_SRC/scripts/build-test-guest.sh" "$T/guest" >/dev/null || fail "guest build"
-"$STRATA_SRC/scripts/start-libvirt.sh" || fail "libvirt did not start"
-qemu-img create -q -f qcow2 "$disk" 1G
-"$STRATA_SRC/scripts/render-test-domain.sh" "$name" "$(cat /proc/sys/kernel/random/uuid)" \
-  "$disk" "$console" "$T/guest" "recwriter.interval_ms=5" >"$T/domain.xml"
-virsh -q create "$T/domain.xml" >/dev/null || fail "virsh create"
-for _ in $(seq 600); do [[ $(last_rec) -ge 20 ]] && break; sleep 0.1; done
+boot_guest "$name" "$disk" 1G
 start_stratad
 vol=$(manage_disk "$disk" guest)
 snapshot "$vol" first >/dev/null   # a history exists: later ones merge into it

@@ -9,34 +9,14 @@
 # guest reported before the snapshot request and the last one reported once
 # the snapshot was stored.
 source "$(dirname "$0")/lib.sh"
-need qemu-system-x86_64 qemu-img virsh libvirtd gcc cpio curl python3
-[[ $(id -u) -eq 0 ]] || { echo "SKIP: needs root (libvirtd)"; exit 77; }
-compgen -G "/boot/vmlinuz-*" >/dev/null || { echo "SKIP: no kernel in /boot"; exit 77; }
-[[ -x /bin/busybox ]] || { echo "SKIP: busybox-static is not installed"; exit 77; }
+need_guest
+need curl
 count=${STRATA_LIVE_SNAPSHOTS:-100}
 
 name=strata-live-guest-$$
 disk=$T/var/disks/guest.qcow2
 console=$T/console.log
-mkdir -p "$T/var/disks"
-chmod 711 "$T" "$T/var" "$T/var/disks"   # qemu runs as libvirt-qemu
-on_exit() {
-  local rc=$?
-  set +e
-  virsh -q destroy "$name" >/dev/null 2>&1
-  [[ $rc -ne 0 && -f "$console" ]] && { echo "--- guest console ---"; tail -n 5 "$console"; }
-  (exit $rc); cleanup
-}
-trap on_exit EXIT
-
-"$STRATA_SRC/scripts/build-test-guest.sh" "$T/guest" >/dev/null || fail "guest build"
-"$STRATA_SRC/scripts/start-libvirt.sh" || fail "libvirt did not start"
-qemu-img create -q -f qcow2 "$disk" 1G
-"$STRATA_SRC/scripts/render-test-domain.sh" "$name" "$(cat /proc/sys/kernel/random/uuid)" \
-  "$disk" "$console" "$T/guest" "recwriter.interval_ms=5" >"$T/domain.xml"
-virsh -q create "$T/domain.xml" >/dev/null || fail "virsh create"
-for _ in $(seq 600); do [[ $(last_rec) -ge 20 ]] && break; sleep 0.1; done
-[[ $(last_rec) -ge 20 ]] || fail "guest wrote no records"
+boot_guest "$name" "$disk" 1G
 start_stratad
 vol=$(manage_disk "$disk" guest)
 pass "guest booted and writing; its disk adopted ($vol)"
