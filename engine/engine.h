@@ -158,6 +158,14 @@ class Engine {
   // back onto a fresh overlay at the disk's path. Runs before any file of
   // the volume is judged garbage.
   Status ReconcileLiveDisk(const db::VolumeRecord& vol);
+  // The common last leg of a cut-over, a repoint and recovery: a fresh
+  // overlay on `backing` takes the disk's path (journalling `step`, if
+  // given, once it is there), the VM pivots onto it from the temporary top
+  // `from`, and `from` is deleted.
+  Status PivotOntoDisk(Journal* j, const char* step,
+                       const db::VolumeRecord& vol, const LiveDisk& live,
+                       const std::string& backing, uint64_t virtual_size,
+                       const std::string& from);
   // Makes the hypervisor's view of the disk's chain match the files: when
   // they differ, repoints the top onto its true backing file.
   Status SyncHypervisorView(Journal* j, const db::VolumeRecord& vol);

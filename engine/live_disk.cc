@@ -70,9 +70,7 @@ Status Engine::LiveCutOver(Journal& j, const db::VolumeRecord& vol,
   const std::string& disk = vol.path;
   const std::string tag = NewUuid().substr(0, 8);
   const std::string cut = TempPath(disk, "cut", tag);
-  const std::string fresh = TempPath(disk, "overlay", tag);
   j.state()["cut"] = cut;
-  j.state()["overlay"] = fresh;
   STRATA_RETURN_IF_ERROR(j.Step("create.link_top", 2));
   if (link(disk.c_str(), layer.c_str()) != 0)
     return Status::FromErrno("link " + disk + " -> " + layer, errno);
@@ -92,16 +90,27 @@ Status Engine::LiveCutOver(Journal& j, const db::VolumeRecord& vol,
   // From here the VM writes to `cut`; the old top is quiet, named twice.
   LogInfo("cut-over: VM " + live.domain_uuid + " writes to a new overlay");
   STRATA_RETURN_IF_ERROR(j.Step("create.install_overlay", 6));
-  STRATA_RETURN_IF_ERROR(CreateOverlay(fresh, layer, "qcow2", virtual_size,
+  STRATA_RETURN_IF_ERROR(PivotOntoDisk(&j, "create.pivot_back", vol, live,
+                                       layer, virtual_size, cut));
+  LogInfo("cut-over: VM " + live.domain_uuid + " back on " + disk);
+  return Status::OK();
+}
+
+Status Engine::PivotOntoDisk(Journal* j, const char* step,
+                             const db::VolumeRecord& vol, const LiveDisk& live,
+                             const std::string& backing, uint64_t virtual_size,
+                             const std::string& from) {
+  const std::string& disk = vol.path;
+  const std::string fresh = TempPath(disk, "overlay", NewUuid().substr(0, 8));
+  STRATA_RETURN_IF_ERROR(CreateOverlay(fresh, backing, "qcow2", virtual_size,
                                        opts_.overlay_cluster_size));
   STRATA_RETURN_IF_ERROR(RenameDurable(fresh, disk));
-  STRATA_RETURN_IF_ERROR(j.Step("create.pivot_back", 8));
-  s = hv_->CopyTopAndPivot(live.domain_uuid, live.target, disk);
+  if (j && step) STRATA_RETURN_IF_ERROR(j->Step(step, 8));
+  Status s = hv_->CopyTopAndPivot(live.domain_uuid, live.target, disk);
   if (!s.ok())
     return s.WithContext("moving the VM back onto " + disk + " (it runs on " +
-                         cut + ")");
-  LogInfo("cut-over: VM " + live.domain_uuid + " back on " + disk);
-  return RemoveFile(cut);
+                         from + ")");
+  return RemoveFile(from);
 }
 
 Status Engine::RepointLiveTop(Journal* j, const db::VolumeRecord& vol,
@@ -110,7 +119,6 @@ Status Engine::RepointLiveTop(Journal* j, const db::VolumeRecord& vol,
   const std::string& disk = vol.path;
   const std::string tag = NewUuid().substr(0, 8);
   const std::string away = TempPath(disk, "repoint", tag);
-  const std::string fresh = TempPath(disk, "overlay", tag);
   STRATA_ASSIGN_OR_RETURN(Qcow2Header top, ReadQcow2Header(disk));
   if (j) {
     j->state()["repoint_away"] = away;
@@ -129,14 +137,8 @@ Status Engine::RepointLiveTop(Journal* j, const db::VolumeRecord& vol,
   // 2. A fresh overlay takes the path (the old top is no longer in use) and
   //    the VM pivots back onto it.
   if (j) STRATA_RETURN_IF_ERROR(j->Step("repoint.back", 100));
-  STRATA_RETURN_IF_ERROR(CreateOverlay(
-      fresh, backing, "qcow2", top.virtual_size, opts_.overlay_cluster_size));
-  STRATA_RETURN_IF_ERROR(RenameDurable(fresh, disk));
-  s = hv_->CopyTopAndPivot(live.domain_uuid, live.target, disk);
-  if (!s.ok())
-    return s.WithContext("moving the VM back onto " + disk + " (it runs on " +
-                         away + ")");
-  return RemoveFile(away);
+  return PivotOntoDisk(nullptr, nullptr, vol, live, backing, top.virtual_size,
+                       away);
 }
 
 Status Engine::ReconcileLiveDisk(const db::VolumeRecord& vol) {
@@ -160,14 +162,8 @@ Status Engine::ReconcileLiveDisk(const db::VolumeRecord& vol) {
     backing = JoinPath(DirName(source), backing);
   LogWarning("recovery: the VM runs on " + source + "; moving it back onto " +
              vol.path);
-  const std::string fresh =
-      TempPath(vol.path, "overlay", NewUuid().substr(0, 8));
-  STRATA_RETURN_IF_ERROR(CreateOverlay(fresh, backing, "qcow2", h.virtual_size,
-                                       opts_.overlay_cluster_size));
-  STRATA_RETURN_IF_ERROR(RenameDurable(fresh, vol.path));
-  STRATA_RETURN_IF_ERROR(
-      hv_->CopyTopAndPivot(live->domain_uuid, live->target, vol.path));
-  return RemoveFile(source);
+  return PivotOntoDisk(nullptr, nullptr, vol, *live, backing, h.virtual_size,
+                       source);
 }
 
 Status Engine::SyncHypervisorView(Journal* j, const db::VolumeRecord& vol) {
@@ -180,19 +176,14 @@ Status Engine::SyncHypervisorView(Journal* j, const db::VolumeRecord& vol) {
   for (const auto& d : dom.disks)
     if (d.target == live->target) disk = &d;
   if (!disk) return Status::NotFound("domain has no disk " + live->target);
-  std::vector<std::string> files;
+  auto canonical = [](const std::string& p) {
+    auto c = CanonicalPath(p);
+    return c.ok() ? *c : p;
+  };
+  std::vector<std::string> view, truth;
+  for (const auto& p : disk->backing_chain) view.push_back(canonical(p));
   for (size_t i = 1; i < chain.length(); ++i)
-    files.push_back(chain.layers[i].path);
-  std::vector<std::string> view;
-  for (const auto& p : disk->backing_chain) {
-    auto c = CanonicalPath(p);
-    view.push_back(c.ok() ? *c : p);
-  }
-  std::vector<std::string> truth;
-  for (const auto& p : files) {
-    auto c = CanonicalPath(p);
-    truth.push_back(c.ok() ? *c : p);
-  }
+    truth.push_back(canonical(chain.layers[i].path));
   if (view == truth || chain.length() < 2) return Status::OK();
   LogInfo("libvirt's chain of " + vol.path +
           " differs from the files; "
