@@ -5,6 +5,8 @@
 // thread-safe.
 #pragma once
 
+#include <optional>
+
 #include "api/router.h"
 #include "engine/engine.h"
 
@@ -20,6 +22,11 @@ void AddSnapshotRoutes(Router& r, engine::Engine* engine);
 // `default_project`.
 void AddServerRoutes(Router& r, engine::Engine* engine,
                      std::string default_project);
+// Snapshot `id` when `ctx` may see it (not deleted; its project, or an
+// admin), else nullopt: callers answer 404 in their own words.
+std::optional<db::SnapshotRecord> VisibleSnapshot(engine::Engine* engine,
+                                                  const RequestContext& ctx,
+                                                  const std::string& id);
 // Snapshots as read-only Glance v2 images, under /v2 and /v2.1.
 void AddImageRoutes(Router& r, engine::Engine* engine);
 // First path segments under /v3/ that are collections (not project ids).

@@ -62,11 +62,9 @@ nlohmann::json ImageView(const db::SnapshotRecord& s) {
 
 Result<db::SnapshotRecord> LoadImage(engine::Engine* e, const ApiRequest& req) {
   const std::string& id = req.params.at("id");
-  auto s = e->catalog()->GetSnapshot(id);
-  if (!s.ok() || s->hidden ||
-      (s->project_id != req.ctx.project_id && !req.ctx.is_admin))
-    return Status::NotFound("No image found with ID " + id);
-  return s;
+  auto s = VisibleSnapshot(e, req.ctx, id);
+  if (!s) return Status::NotFound("No image found with ID " + id);
+  return *s;
 }
 
 HandlerResult List(engine::Engine* e, ApiRequest& req) {

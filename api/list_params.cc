@@ -103,6 +103,11 @@ Result<db::ListQuery> ParseListQuery(const ApiRequest& req,
   return q;
 }
 
+bool WantsCount(const ApiRequest& req) {
+  auto v = req.Query("with_count");
+  return req.version.AtLeast(3, 45) && v && (*v == "true" || *v == "1");
+}
+
 nlohmann::json NextLink(const ApiRequest& req, const std::string& collection,
                         const std::string& last_id) {
   std::string href =

@@ -17,6 +17,8 @@ namespace strata::api {
 // always accepted. Bad values are InvalidArgument (400).
 Result<db::ListQuery> ParseListQuery(const ApiRequest& req,
                                      const std::set<std::string>& filters);
+// True when the list should carry "count" (with_count=true|1, ≥ 3.45).
+bool WantsCount(const ApiRequest& req);
 // {"href": "<base>/v3/<project>/<collection>?…&marker=<last>", "rel": "next"}
 nlohmann::json NextLink(const ApiRequest& req, const std::string& collection,
                         const std::string& last_id);

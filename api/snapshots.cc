@@ -19,11 +19,9 @@ const std::set<std::string> kSnapshotStatuses = {
 Result<db::SnapshotRecord> LoadSnapshot(engine::Engine* e,
                                         const ApiRequest& req) {
   const std::string& id = req.params.at("id");
-  auto s = e->catalog()->GetSnapshot(id);
-  if (!s.ok() || s->hidden ||
-      (s->project_id != req.ctx.project_id && !req.ctx.is_admin))
-    return Status::NotFound("Snapshot " + id + " could not be found.");
-  return s;
+  auto s = VisibleSnapshot(e, req.ctx, id);
+  if (!s) return Status::NotFound("Snapshot " + id + " could not be found.");
+  return *s;
 }
 
 HandlerResult List(engine::Engine* e, ApiRequest& req, bool detail) {
@@ -37,9 +35,7 @@ HandlerResult List(engine::Engine* e, ApiRequest& req, bool detail) {
   if (page.more && !page.rows.empty())
     body["snapshots_links"] = NextLink(
         req, detail ? "snapshots/detail" : "snapshots", page.rows.back().id);
-  if (req.version.AtLeast(3, 45) && req.Query("with_count") &&
-      (*req.Query("with_count") == "true" || *req.Query("with_count") == "1"))
-    body["count"] = page.total;
+  if (WantsCount(req)) body["count"] = page.total;
   return ApiResponse::Json(200, body);
 }
 
@@ -176,6 +172,16 @@ HandlerResult Action(engine::Engine* e, ApiRequest& req) {
 }
 
 }  // namespace
+
+std::optional<db::SnapshotRecord> VisibleSnapshot(engine::Engine* e,
+                                                  const RequestContext& ctx,
+                                                  const std::string& id) {
+  auto s = e->catalog()->GetSnapshot(id);
+  if (!s.ok() || s->hidden ||
+      (s->project_id != ctx.project_id && !ctx.is_admin))
+    return std::nullopt;
+  return *s;
+}
 
 void AddSnapshotRoutes(Router& r, engine::Engine* e) {
   r.Add("GET", "/v3/snapshots",

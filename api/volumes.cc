@@ -36,9 +36,7 @@ HandlerResult List(engine::Engine* e, ApiRequest& req, bool detail,
   if (page.more && !page.rows.empty())
     body["volumes_links"] = NextLink(req, detail ? "volumes/detail" : "volumes",
                                      page.rows.back().id);
-  if (req.version.AtLeast(3, 45) && req.Query("with_count") &&
-      (*req.Query("with_count") == "true" || *req.Query("with_count") == "1"))
-    body["count"] = page.total;
+  if (WantsCount(req)) body["count"] = page.total;
   return ApiResponse::Json(200, body);
 }
 
@@ -81,9 +79,7 @@ HandlerResult Action(engine::Engine* e, ApiRequest& req) {
       return Status::InvalidArgument("Malformed request body: revert");
     STRATA_ASSIGN_OR_RETURN(std::string snap_id,
                             RequireString(arg, "snapshot_id", 36));
-    auto s = e->catalog()->GetSnapshot(snap_id);
-    if (!s.ok() || s->hidden ||
-        (s->project_id != req.ctx.project_id && !req.ctx.is_admin))
+    if (!VisibleSnapshot(e, req.ctx, snap_id))
       return Status::NotFound("Snapshot " + snap_id + " could not be found.");
     STRATA_RETURN_IF_ERROR(e->RevertVolume(v.id, snap_id));
     return ApiResponse::Empty(202);
