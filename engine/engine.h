@@ -190,6 +190,13 @@ class Engine {
   TaskRunner runner_;
 };
 
+// True when snapshot `id`'s layer must stay stored: it is the volume's head
+// (the live chain builds on it) or another snapshot's layer is relative to
+// it. `ignoring` names a snapshot about to go, whose link does not count.
+bool LayerIsNeeded(const db::VolumeRecord& vol,
+                   const std::vector<db::SnapshotRecord>& snaps,
+                   const std::string& id, const std::string& ignoring = "");
+
 // The store key of a snapshot's layer: "volumes/<volume>/<snapshot>.qcow2".
 std::string LayerKey(const std::string& volume_id,
                      const std::string& snapshot_id);

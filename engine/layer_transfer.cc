@@ -94,6 +94,15 @@ Result<store::ObjectInfo> Engine::UploadLayer(const std::string& snapshot_id,
   return last.WithContext("upload to " + store_->Name() + " store");
 }
 
+bool LayerIsNeeded(const db::VolumeRecord& vol,
+                   const std::vector<db::SnapshotRecord>& snaps,
+                   const std::string& id, const std::string& ignoring) {
+  if (vol.head_snapshot_id == id) return true;
+  for (const auto& o : snaps)
+    if (o.parent_id == id && o.id != ignoring) return true;
+  return false;
+}
+
 Status Engine::DropUnneededLayers(const std::string& volume_id,
                                   const std::string& going) {
   // A hidden snapshot's layer is kept while the volume's live chain (its
@@ -104,11 +113,8 @@ Status Engine::DropUnneededLayers(const std::string& volume_id,
     STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(volume_id));
     const db::SnapshotRecord* victim = nullptr;
     for (const auto& s : snaps) {
-      if (!s.hidden || vol.head_snapshot_id == s.id || s.id == going) continue;
-      bool needed = false;
-      for (const auto& o : snaps)
-        if (o.parent_id == s.id && o.id != going) needed = true;
-      if (!needed) {
+      if (s.hidden && s.id != going &&
+          !LayerIsNeeded(vol, snaps, s.id, going)) {
         victim = &s;
         break;
       }

@@ -19,11 +19,8 @@ namespace {
 Result<bool> IsNeeded(db::Catalog* catalog, const db::SnapshotRecord& snap) {
   STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
                           catalog->GetVolume(snap.volume_id));
-  if (vol.head_snapshot_id == snap.id) return true;
   STRATA_ASSIGN_OR_RETURN(auto all, catalog->SnapshotsOfVolume(snap.volume_id));
-  for (const auto& o : all)
-    if (o.parent_id == snap.id) return true;
-  return false;
+  return LayerIsNeeded(vol, all, snap.id);
 }
 
 }  // namespace
