@@ -67,6 +67,10 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     STRATA_ASSIGN_OR_RETURN(uint64_t n, ParseUint(key, v));
     if (n < 1 || n > 64) return Status::InvalidArgument(key + " must be 1..64");
     c->workers = static_cast<int>(n);
+  } else if (key == "engine.worker_nice") {
+    STRATA_ASSIGN_OR_RETURN(uint64_t n, ParseUint(key, v));
+    if (n > 19) return Status::InvalidArgument(key + " must be 0..19");
+    c->worker_nice = static_cast<int>(n);
   } else if (key == "engine.upload_attempts") {
     STRATA_ASSIGN_OR_RETURN(uint64_t n, ParseUint(key, v));
     if (n < 1 || n > 20) return Status::InvalidArgument(key + " must be 1..20");

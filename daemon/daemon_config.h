@@ -21,6 +21,7 @@ struct DaemonConfig {
   uint64_t overlay_cluster_size = 0;
   int workers = 2;
   int upload_attempts = 3;
+  int worker_nice = 10;
   size_t max_body_bytes = 1 << 20;
   std::string libvirt_uri = "qemu:///system";  // "none": no hypervisor
   // Owner of domains without Nova's owner metadata.

@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
   eo.overlay_cluster_size = cfg->overlay_cluster_size;
   eo.workers = cfg->workers;
   eo.upload_attempts = cfg->upload_attempts;
+  eo.worker_nice = cfg->worker_nice;
   std::unique_ptr<hypervisor::Hypervisor> hv;
   if (cfg->libvirt_uri != "none")
     hv = hypervisor::LibvirtHypervisor::ConnectLazily(cfg->libvirt_uri);

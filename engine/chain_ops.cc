@@ -8,7 +8,18 @@
 // chain points at it are the sources deleted. Until that switch the old chain
 // is intact, so a crash at any step leaves a valid chain plus garbage that
 // CollectGarbage removes.
+//
+// Copying the history for every merge would cost as much I/O as the disk
+// holds data, per snapshot, and that I/O stalls a running VM's writes. So a
+// merge keeps its sources instead of deleting them: the replaced history
+// becomes the new history's "spare" and the merged layer its "delta". The
+// next merge makes its backup of the history by committing the delta into
+// the spare (the same operation on the same inputs that made the history),
+// which reads and writes only the delta. The price is disk space: one more
+// history-sized file per disk. Without a usable spare (the first merges, or
+// after a revert or a crash), the history is copied.
 #include <dirent.h>
+#include <sys/stat.h>
 
 #include <set>
 
@@ -16,6 +27,7 @@
 #include "engine/qemu_img.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/time_util.h"
 
 namespace strata::engine {
 namespace {
@@ -94,6 +106,80 @@ Result<std::vector<std::string>> Engine::MergeFailedLayers(
   return covered;
 }
 
+static bool SoleName(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+         st.st_nlink == 1;
+}
+
+Status Engine::BackupHistory(Journal* j, const Chain& chain, size_t h,
+                             const std::string& backup, bool* rebuilt) {
+  const std::string& disk = chain.layers[0].path;
+  const ChainLayer& history = chain.layers[h];
+  const std::string spare = SparePath(disk, history.path);
+  const std::string delta = DeltaPath(disk, history.path);
+  *rebuilt = false;
+  if (SoleName(spare) && SoleName(delta)) {
+    // The spare is the history this one replaced and the delta the layer
+    // merged into it then: committing the delta into the spare makes a file
+    // with the history's content, as a copy would, reading only the delta.
+    // The spare is renamed first: a crash mid-way leaves a temporary that
+    // garbage collection removes, never a half-updated spare.
+    Status s = RenameDurable(spare, backup);
+    if (s.ok() && j) s = j->Step("compact.rebuild_backup", 100);
+    if (s.ok())
+      s = MatchBacking(backup, BackingPath(chain, h), BackingFmt(chain, h));
+    if (s.ok()) s = MatchBacking(delta, backup, "qcow2");
+    if (s.ok()) s = CommitInto(delta, backup);
+    if (s.ok()) {
+      auto got = ReadQcow2Header(backup);
+      if (!got.ok())
+        s = got.status();
+      else if (got->virtual_size != history.header.virtual_size)
+        s = Status::Corruption("the spare's size differs from the history's");
+    }
+    RemoveFile(delta);
+    if (s.ok()) {
+      *rebuilt = true;
+      return Status::OK();
+    }
+    RemoveFile(backup);
+    LogWarning("rebuilding the backup of " + history.path +
+               " from its spare failed (" + s.ToString() + "); copying it");
+  }
+  RemoveFile(spare);
+  RemoveFile(delta);
+  STRATA_RETURN_IF_ERROR(CopyFileSparse(history.path, backup));
+  return MatchBacking(backup, BackingPath(chain, h), BackingFmt(chain, h));
+}
+
+bool Engine::RetireIntoSpare(const std::string& disk,
+                             const std::string& old_history,
+                             const std::string& layer,
+                             const std::string& new_history) {
+  // The delta is later emptied by qemu-img commit: only a file with no
+  // other name may become one.
+  if (!SoleName(old_history) || !SoleName(layer)) return false;
+  const std::string spare = SparePath(disk, new_history);
+  const std::string delta = DeltaPath(disk, new_history);
+  if (RenameDurable(layer, delta).ok() &&
+      RenameDurable(old_history, spare).ok())
+    return true;
+  RemoveFile(delta);
+  RemoveFile(spare);
+  return false;
+}
+
+void Engine::DropSpares(const std::string& disk) {
+  auto chain = ReadChain(disk, disk);
+  if (!chain.ok()) return;
+  for (const auto& l : chain->layers) {
+    if (l.name.kind != LayerKind::kHistory) continue;
+    RemoveBigFileGently(SparePath(disk, l.path));
+    RemoveFile(DeltaPath(disk, l.path));
+  }
+}
+
 Status Engine::Repoint(Journal* j, const db::VolumeRecord& vol,
                        const std::string& above, const std::string& backing) {
   if (above == vol.path) {
@@ -160,12 +246,12 @@ Status Engine::CompactChain(Journal* j, const db::VolumeRecord& vol) {
     const std::string layer_backup =
         TempPath(disk, "layer", layer.name.snapshot_id);
     if (j) STRATA_RETURN_IF_ERROR(j->Step("compact.backup", 100));
-    Status s = CopyFileSparse(old_history.path, hist_backup);
+    const int64_t t_begin = MonotonicMicros();
+    bool rebuilt = false;
+    Status s = BackupHistory(j, chain, u + 1, hist_backup, &rebuilt);
     if (s.ok()) s = CopyFileSparse(layer.path, layer_backup);
-    if (s.ok())
-      s = MatchBacking(hist_backup, BackingPath(chain, u + 1),
-                       BackingFmt(chain, u + 1));
     if (s.ok()) s = MatchBacking(layer_backup, hist_backup, "qcow2");
+    const int64_t t_backed_up = MonotonicMicros();
     if (s.ok()) {
       if (j) s = j->Step("compact.merge", 100);
       if (s.ok()) s = CommitInto(layer_backup, hist_backup);
@@ -177,11 +263,25 @@ Status Engine::CompactChain(Journal* j, const db::VolumeRecord& vol) {
       RemoveFile(hist_backup);
       return s;
     }
+    const int64_t t_merged = MonotonicMicros();
     if (j) STRATA_RETURN_IF_ERROR(j->Step("compact.repoint", 100));
     STRATA_RETURN_IF_ERROR(Repoint(j, vol, above, history));
+    LogInfo("merged " + BaseName(layer.path) + " into a new history of " +
+            BaseName(disk) + ": backups " +
+            std::to_string((t_backed_up - t_begin) / 1000) + " ms (" +
+            (rebuilt ? "history rebuilt from its spare" : "history copied") +
+            "), merge " + std::to_string((t_merged - t_backed_up) / 1000) +
+            " ms, repoint " +
+            std::to_string((MonotonicMicros() - t_merged) / 1000) + " ms");
+    // The sources are no longer in the chain (for a running VM: Repoint has
+    // pivoted it off them). They become the spare and delta of the new
+    // history, so the next merge rebuilds its backup from them instead of
+    // copying the whole history.
     if (j) STRATA_RETURN_IF_ERROR(j->Step("compact.delete_sources", 100));
-    STRATA_RETURN_IF_ERROR(RemoveFile(layer.path));
-    STRATA_RETURN_IF_ERROR(RemoveFile(old_history.path));
+    if (!RetireIntoSpare(disk, old_history.path, layer.path, history)) {
+      STRATA_RETURN_IF_ERROR(RemoveFile(layer.path));
+      STRATA_RETURN_IF_ERROR(RemoveBigFileGently(old_history.path));
+    }
   }
   return Status::Internal("compaction of " + disk + " did not converge");
 }
@@ -190,7 +290,13 @@ Status Engine::CollectGarbage(const db::VolumeRecord& vol) {
   const std::string& disk = vol.path;
   STRATA_ASSIGN_OR_RETURN(Chain chain, ReadChain(disk, disk));
   std::set<std::string> live;
-  for (const auto& l : chain.layers) live.insert(BaseName(l.path));
+  for (const auto& l : chain.layers) {
+    live.insert(BaseName(l.path));
+    if (l.name.kind == LayerKind::kHistory) {
+      live.insert(BaseName(SparePath(disk, l.path)));
+      live.insert(BaseName(DeltaPath(disk, l.path)));
+    }
+  }
   const std::string dir = DirName(disk);
   DIR* d = opendir(dir.c_str());
   if (!d) return Status::FromErrno("opendir " + dir, errno);

@@ -30,7 +30,7 @@ Engine::Engine(db::Catalog* catalog, store::Store* store, EngineOptions opts,
       store_(store),
       hv_(hv),
       opts_(std::move(opts)),
-      runner_(opts_.workers) {}
+      runner_(opts_.workers, opts_.worker_nice) {}
 
 Engine::~Engine() { Stop(); }
 
@@ -170,7 +170,11 @@ Status Engine::UnmanageVolume(const std::string& volume_id) {
     if (s.store_key) STRATA_RETURN_IF_ERROR(store_->Delete(*s.store_key, {}));
     STRATA_RETURN_IF_ERROR(catalog_->DeleteSnapshot(s.id));
   }
-  return catalog_->DeleteVolume(volume_id);
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol, catalog_->GetVolume(volume_id));
+  STRATA_RETURN_IF_ERROR(catalog_->DeleteVolume(volume_id));
+  // The chain stays (it is the disk); the history's spare is ours alone.
+  DropSpares(vol.path);
+  return Status::OK();
 }
 
 Result<db::SnapshotRecord> Engine::CreateSnapshot(

@@ -34,6 +34,29 @@ std::string TempPath(const std::string& disk_path, const std::string& what,
                                           what + "-" + id + ".qcow2");
 }
 
+namespace {
+// "history-<uuid>-<tag>" of "<stem>.history-<uuid>-<tag>.qcow2".
+std::string HistoryId(const std::string& disk_path,
+                      const std::string& history_path) {
+  std::string name = BaseName(history_path);
+  const std::string stem = DiskStem(disk_path) + ".";
+  if (name.compare(0, stem.size(), stem) == 0) name.erase(0, stem.size());
+  if (name.size() > 6 && name.compare(name.size() - 6, 6, ".qcow2") == 0)
+    name.resize(name.size() - 6);
+  return name;
+}
+}  // namespace
+
+std::string SparePath(const std::string& disk_path,
+                      const std::string& history_path) {
+  return TempPath(disk_path, "spare", HistoryId(disk_path, history_path));
+}
+
+std::string DeltaPath(const std::string& disk_path,
+                      const std::string& history_path) {
+  return TempPath(disk_path, "delta", HistoryId(disk_path, history_path));
+}
+
 LayerName ParseLayerName(const std::string& disk_path,
                          const std::string& path) {
   LayerName out;

@@ -6,7 +6,8 @@
 //   <stem>.history-<uuid>-<tag>.qcow2   merged uploaded layers; <uuid> is the
 //                                       newest snapshot merged into it
 //   .<stem>.strata-<what>-<uuid>…       temporaries (overlays being created,
-//                                       merge backups, download scratch)
+//                                       merge backups, download scratch,
+//                                       the spare and delta of a history)
 // <stem> is the disk file's name without ".qcow2". The disk's own path never
 // changes: it is always the active top.
 // Thread-safety: pure functions.
@@ -34,6 +35,14 @@ std::string NewHistoryPath(const std::string& disk_path,
 // A temporary file next to the disk: ".<stem>.strata-<what>-<id>.qcow2".
 std::string TempPath(const std::string& disk_path, const std::string& what,
                      const std::string& id);
+// The two files kept after a history merge so that the next merge need not
+// copy the whole history (chain_ops.cc): the history it replaced (the
+// spare) and the layer merged into it (the delta). Together they rebuild
+// the history named `history_path`. Both are temporaries of the disk.
+std::string SparePath(const std::string& disk_path,
+                      const std::string& history_path);
+std::string DeltaPath(const std::string& disk_path,
+                      const std::string& history_path);
 // Classifies `path` as one of `disk_path`'s layers (by its file name).
 LayerName ParseLayerName(const std::string& disk_path, const std::string& path);
 // True for any of Strata's temporaries of `disk_path`.

@@ -1,11 +1,16 @@
 // Worker pool. See task_runner.h.
 #include "engine/task_runner.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 namespace strata::engine {
 
-TaskRunner::TaskRunner(int workers) {
+TaskRunner::TaskRunner(int workers, int nice) {
   for (int i = 0; i < (workers < 1 ? 1 : workers); ++i)
-    workers_.emplace_back([this] { WorkerLoop(); });
+    workers_.emplace_back([this, nice] { WorkerLoop(nice); });
 }
 
 TaskRunner::~TaskRunner() { Stop(); }
@@ -35,7 +40,14 @@ void TaskRunner::Stop() {
   workers_.clear();
 }
 
-void TaskRunner::WorkerLoop() {
+void TaskRunner::WorkerLoop(int nice) {
+  // Linux keeps a nice value per thread; children inherit the caller's.
+  if (nice != 0) {
+    const id_t tid = static_cast<id_t>(gettid());
+    errno = 0;
+    int cur = getpriority(PRIO_PROCESS, tid);
+    if (errno == 0) setpriority(PRIO_PROCESS, tid, cur + nice);
+  }
   for (;;) {
     std::function<void()> job;
     {

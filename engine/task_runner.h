@@ -1,6 +1,8 @@
 // A fixed pool of worker threads that runs long disk operations off the
 // request threads. Jobs run in submission order per free worker; Stop() lets
 // running jobs finish, drops nothing already queued, and joins.
+// Workers can run at a lower CPU priority (nice): the processes they start
+// (qemu-img) inherit it, so on a busy host a running VM's own threads win.
 // Thread-safety: Submit/WaitIdle/Stop are safe from any thread.
 #pragma once
 
@@ -15,7 +17,8 @@ namespace strata::engine {
 
 class TaskRunner {
  public:
-  explicit TaskRunner(int workers);
+  // `nice`: added to each worker thread's nice value (0: unchanged).
+  explicit TaskRunner(int workers, int nice = 0);
   ~TaskRunner();  // Stop()
 
   void Submit(std::function<void()> job);
@@ -25,7 +28,7 @@ class TaskRunner {
   void Stop();
 
  private:
-  void WorkerLoop();
+  void WorkerLoop(int nice);
 
   std::mutex mu_;
   std::condition_variable cv_;               // signals new jobs or stop

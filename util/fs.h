@@ -64,6 +64,9 @@ Status FsyncDir(const std::string& dir);
 Status RenameDurable(const std::string& from, const std::string& to);
 // unlink(2); OK when the file is already gone. Fsyncs the directory.
 Status RemoveFile(const std::string& path);
+// RemoveFile for a large file nobody else may still read (only one name,
+// and the caller knows no process holds it open): truncated in steps first.
+Status RemoveBigFileGently(const std::string& path);
 // Removes a directory tree (best effort for contents; error if the top
 // cannot be removed). OK when absent.
 Status RemoveTree(const std::string& path);

@@ -2,9 +2,9 @@
 // chains as libvirt records them (R2.3's "make libvirt's view match the
 // files" starts with reading that view), the guest agent channel, and
 // malformed input refused.
-#include <doctest/doctest.h>
-
 #include "hypervisor/domain_xml.h"
+
+#include <doctest/doctest.h>
 
 using namespace strata;
 using namespace strata::hypervisor;
@@ -104,7 +104,8 @@ TEST_CASE("domain XML: malformed input is refused") {
   CHECK(ParseDomainXml("").status().code() == StatusCode::kCorruption);
   CHECK(ParseDomainXml("<domain><name>").status().code() ==
         StatusCode::kCorruption);
-  CHECK(ParseDomainXml("<network/>").status().code() == StatusCode::kCorruption);
+  CHECK(ParseDomainXml("<network/>").status().code() ==
+        StatusCode::kCorruption);
   CHECK(NovaStatus(DomainState::kRunning) == std::string("ACTIVE"));
   CHECK(NovaStatus(DomainState::kShutoff) == std::string("SHUTOFF"));
   CHECK(NovaStatus(DomainState::kPaused) == std::string("PAUSED"));

@@ -1,0 +1,117 @@
+// CopyFileSparse (the R2.9 backup copies, written back chunk by chunk) and
+// RemoveBigFileGently: content byte for byte, holes kept, sizes that are not
+// a multiple of the block size or of the copy's chunk.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include "util/fs.h"
+
+namespace {
+
+using strata::CopyFileSparse;
+using strata::RemoveBigFileGently;
+
+struct TempDir {
+  explicit TempDir(const char* parent) {
+    std::string t = std::string(parent) + "/strata-fscopy-XXXXXX";
+    path = mkdtemp(t.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string path;
+};
+
+// Writes `len` pseudo-random bytes at `off`.
+void WriteAt(const std::string& path, off_t off, size_t len, unsigned seed) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT, 0644);
+  REQUIRE(fd >= 0);
+  std::mt19937 rng(seed);
+  std::string data(len, '\0');
+  for (auto& c : data) c = static_cast<char>(rng());
+  REQUIRE(pwrite(fd, data.data(), len, off) == static_cast<ssize_t>(len));
+  close(fd);
+}
+
+std::string ReadAll(const std::string& path) {
+  std::string out;
+  int fd = open(path.c_str(), O_RDONLY);
+  REQUIRE(fd >= 0);
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, n);
+  close(fd);
+  return out;
+}
+
+off_t AllocatedBytes(const std::string& path) {
+  struct stat st;
+  REQUIRE(stat(path.c_str(), &st) == 0);
+  return st.st_blocks * 512;
+}
+
+void CheckCopy(const char* parent) {
+  TempDir dir(parent);
+  const std::string src = dir.path + "/src", dst = dir.path + "/dst";
+  // Data, a 64 MiB hole, data crossing several 1 MiB chunks, and an odd
+  // tail (the size is not a multiple of 4096).
+  WriteAt(src, 0, 3 * 4096 + 100, 1);
+  WriteAt(src, (64 << 20) + 8192, (3 << 20) + 12345, 2);
+  WriteAt(dst, 0, 10, 3);  // an existing destination is replaced
+  REQUIRE(CopyFileSparse(src, dst).ok());
+  struct stat a, b;
+  REQUIRE(stat(src.c_str(), &a) == 0);
+  REQUIRE(stat(dst.c_str(), &b) == 0);
+  CHECK(b.st_size == a.st_size);
+  CHECK(ReadAll(dst) == ReadAll(src));
+  // The hole stayed a hole: far less than the 70 MiB size is allocated.
+  CHECK(AllocatedBytes(dst) < (8 << 20));
+  // No temp file is left next to it.
+  int entries = 0;
+  for (auto& e : std::filesystem::directory_iterator(dir.path)) {
+    (void)e;
+    ++entries;
+  }
+  CHECK(entries == 2);
+}
+
+}  // namespace
+
+TEST_CASE("CopyFileSparse: same bytes, holes kept, odd sizes") {
+  CheckCopy("/var/tmp");
+}
+
+TEST_CASE("CopyFileSparse: an empty file and a missing one") {
+  TempDir dir("/var/tmp");
+  const std::string src = dir.path + "/empty", dst = dir.path + "/copy";
+  close(open(src.c_str(), O_WRONLY | O_CREAT, 0644));
+  REQUIRE(CopyFileSparse(src, dst).ok());
+  CHECK(ReadAll(dst).empty());
+  CHECK_FALSE(CopyFileSparse(dir.path + "/missing", dst).ok());
+}
+
+TEST_CASE("RemoveBigFileGently removes large, small and missing files") {
+  TempDir dir("/var/tmp");
+  const std::string big = dir.path + "/big", small = dir.path + "/small";
+  WriteAt(big, 0, 20 << 20, 4);
+  WriteAt(small, 0, 100, 5);
+  CHECK(RemoveBigFileGently(big).ok());
+  CHECK(RemoveBigFileGently(small).ok());
+  CHECK(RemoveBigFileGently(dir.path + "/missing").ok());
+  CHECK(access(big.c_str(), F_OK) != 0);
+  CHECK(access(small.c_str(), F_OK) != 0);
+}
+
+TEST_CASE("RemoveBigFileGently leaves a second name's data whole") {
+  TempDir dir("/var/tmp");
+  const std::string a = dir.path + "/a", b = dir.path + "/b";
+  WriteAt(a, 0, 20 << 20, 6);
+  REQUIRE(link(a.c_str(), b.c_str()) == 0);
+  const std::string before = ReadAll(b);
+  CHECK(RemoveBigFileGently(a).ok());
+  CHECK(ReadAll(b) == before);  // not truncated through the other name
+}
