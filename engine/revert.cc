@@ -56,8 +56,14 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
     download_bytes += lineage[i].layer_bytes;
     STRATA_RETURN_IF_ERROR(j.Step(
         "revert.download", static_cast<int>(5 + 70 * i / lineage.size())));
+    // Only the bottom download becomes the new history (the layers above
+    // are committed into it, then deleted): it alone must end on disk, and
+    // is written back as it arrives; the others stay scratch.
+    store::FileSinkOptions file;
+    file.write_behind = i == 0;
+    file.durable = i == 0;
     Status s = store::GetToFile(*store_, *lineage[i].store_key, files[i],
-                                *lineage[i].sha256, {});
+                                *lineage[i].sha256, {}, file);
     if (!s.ok()) {
       cleanup();
       return s.WithContext("download of snapshot " + lineage[i].id);

@@ -85,7 +85,7 @@ Result<std::unique_ptr<FileSink>> FileSink::Create(
     }
     return std::unique_ptr<FileSink>(
         new FileSink(std::move(fd), path, std::move(temp),
-                     static_cast<uint64_t>(st.st_ino)));
+                     static_cast<uint64_t>(st.st_ino), options));
   }
   return Status::IoError("create temp file for " + path + ": names taken");
 }
@@ -106,6 +106,8 @@ Status FileSink::Write(const char* buf, size_t n) {
     if (w == 0) return Status::IoError("write " + temp_path_ + ": no progress");
     buf += w;
     n -= static_cast<size_t>(w);
+    if (write_behind_)
+      behind_.Wrote(static_cast<off_t>(bytes_written_), static_cast<off_t>(w));
     bytes_written_ += static_cast<uint64_t>(w);
   }
   return Status::OK();
@@ -122,7 +124,7 @@ Status FileSink::Sync() {
 Status FileSink::Commit() {
   if (!fd_.valid())
     return Status::Internal("Commit of " + path_ + " called twice");
-  if (fsync(fd_.get()) != 0)
+  if (durable_ && fsync(fd_.get()) != 0)
     return Status::FromErrno("fsync " + temp_path_, errno);
   // close(2) can report a deferred write error (NFS); do not ignore it.
   if (close(fd_.release()) != 0)
@@ -130,7 +132,7 @@ Status FileSink::Commit() {
   if (rename(temp_path_.c_str(), path_.c_str()) != 0)
     return Status::FromErrno("rename " + temp_path_ + " -> " + path_, errno);
   committed_ = true;
-  return FsyncDir(DirName(path_));
+  return durable_ ? FsyncDir(DirName(path_)) : Status::OK();
 }
 
 // ---- StringSource ----

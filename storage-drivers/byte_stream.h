@@ -59,6 +59,13 @@ struct FileSinkOptions {
   // The temp file is "<path><temp_infix><random hex>" in the same directory.
   std::string temp_infix = ".part-";
   mode_t mode = 0640;  // before umask
+  // Write the file back as it grows (util/fs.h WriteBehind): for large files
+  // that must end durable, so the final fsync is short and no VM's flush
+  // waits behind their dirty data.
+  bool write_behind = false;
+  // false: Commit() renames without fsyncs. For scratch files that are
+  // deleted again before anything depends on them being on disk.
+  bool durable = true;
 };
 
 // Writes a new version of `path`; nothing appears at `path` until Commit().
@@ -85,11 +92,15 @@ class FileSink : public ByteSink {
   uint64_t bytes_written() const { return bytes_written_; }
 
  private:
-  FileSink(UniqueFd fd, std::string path, std::string temp_path, uint64_t inode)
+  FileSink(UniqueFd fd, std::string path, std::string temp_path, uint64_t inode,
+           const FileSinkOptions& options)
       : fd_(std::move(fd)),
         path_(std::move(path)),
         temp_path_(std::move(temp_path)),
-        inode_(inode) {}
+        inode_(inode),
+        behind_(fd_.get()),
+        write_behind_(options.write_behind),
+        durable_(options.durable) {}
 
   UniqueFd fd_;
   std::string path_;
@@ -97,6 +108,9 @@ class FileSink : public ByteSink {
   uint64_t inode_;
   uint64_t bytes_written_ = 0;
   bool committed_ = false;
+  WriteBehind behind_;
+  bool write_behind_;
+  bool durable_;
 };
 
 // Serves the bytes of a string, in reads of at most `max_read` bytes.

@@ -130,10 +130,10 @@ Result<ObjectInfo> PutFile(Store& store, const std::string& key,
 }
 
 Status GetToFile(Store& store, const std::string& key, const std::string& path,
-                 const std::string& expected_sha256,
-                 const RequestOptions& opts) {
+                 const std::string& expected_sha256, const RequestOptions& opts,
+                 const FileSinkOptions& file) {
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<FileSink> sink,
-                          FileSink::Create(path));
+                          FileSink::Create(path, file));
   // On any failure `sink` unlinks its temp file: nothing lands at `path`.
   STRATA_RETURN_IF_ERROR(store.Get(key, *sink, expected_sha256, opts));
   return sink->Commit();

@@ -116,11 +116,12 @@ Result<uint64_t> CopyStream(ByteSource& src, ByteSink& dst, Sha256* hash,
 Result<ObjectInfo> PutFile(Store& store, const std::string& key,
                            const std::string& path, const RequestOptions& opts);
 // Downloads `key` to `path`, verified against `expected_sha256` if non-empty:
-// the bytes go to a temp file next to `path`, which is fsynced and renamed
-// onto `path` only when the Get succeeded. On failure nothing appears at
-// `path` (an existing file there is left untouched).
+// the bytes go to a temp file next to `path`, which is fsynced (unless
+// `file.durable` is false) and renamed onto `path` only when the Get
+// succeeded. On failure nothing appears at `path` (an existing file there is
+// left untouched).
 Status GetToFile(Store& store, const std::string& key, const std::string& path,
-                 const std::string& expected_sha256,
-                 const RequestOptions& opts);
+                 const std::string& expected_sha256, const RequestOptions& opts,
+                 const FileSinkOptions& file = FileSinkOptions());
 
 }  // namespace strata::store

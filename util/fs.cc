@@ -153,27 +153,21 @@ Status RemoveTree(const std::string& path) {
   return Status::OK();
 }
 
-namespace {
-
-// Dirty data a copy may leave behind before it waits for the disk. ext4's
-// ordered mode makes every fsync on the file system (a running VM's flushes
-// included) write out the dirty data of the journal transaction first: a
-// copy that leaves a whole history file dirty in the page cache stalls them
-// all (measured with the test guest: ~100 ms stalls, growing with the
-// history's size). Writing the copy back chunk by chunk bounds that. (Direct
-// I/O for the copy was tried as well: its guest stalls were longer.)
-constexpr off_t kWritebackChunk = 4 << 20;
-
-// Starts writeback of the chunk that ends at `end` and waits for the one
-// before it, so at most two chunks are dirty at any time.
-void WriteBackBehind(int out, off_t end) {
-  sync_file_range(out, end - kWritebackChunk, kWritebackChunk,
-                  SYNC_FILE_RANGE_WRITE);
-  if (end >= 2 * kWritebackChunk)
-    sync_file_range(out, end - 2 * kWritebackChunk, kWritebackChunk,
-                    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                        SYNC_FILE_RANGE_WAIT_AFTER);
+void WriteBehind::Wrote(off_t off, off_t len) {
+  const off_t end = off + len;
+  // Start writeback of every chunk now complete, wait for the one before.
+  off_t first = std::max(started_, off / kChunk * kChunk);
+  for (off_t c = first; c + kChunk <= end; c += kChunk) {
+    sync_file_range(fd_, c, kChunk, SYNC_FILE_RANGE_WRITE);
+    if (c >= kChunk)
+      sync_file_range(fd_, c - kChunk, kChunk,
+                      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                          SYNC_FILE_RANGE_WAIT_AFTER);
+    started_ = c + kChunk;
+  }
 }
+
+namespace {
 
 // Copies [off, off+len) with copy_file_range, falling back to read/write.
 Status CopyChunk(int in, int out, off_t off, off_t len) {
@@ -201,13 +195,15 @@ Status CopyChunk(int in, int out, off_t off, off_t len) {
   return Status::OK();
 }
 
-// Copies [off, off+len) chunk by chunk, writing each back (WriteBackBehind).
+// Copies [off, off+len) chunk by chunk, written back as it goes (a history
+// copy left dirty stalled the test guest's flushes ~100 ms; direct I/O for
+// the copy was tried as well: its guest stalls were longer).
 Status CopyRange(int in, int out, off_t off, off_t len) {
+  WriteBehind behind(out);
   while (len > 0) {
-    const off_t chunk_end = (off / kWritebackChunk + 1) * kWritebackChunk;
-    const off_t step = std::min<off_t>(len, chunk_end - off);
+    const off_t step = std::min<off_t>(len, WriteBehind::kChunk);
     STRATA_RETURN_IF_ERROR(CopyChunk(in, out, off, step));
-    WriteBackBehind(out, chunk_end);
+    behind.Wrote(off, step);
     off += step;
     len -= step;
   }

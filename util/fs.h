@@ -70,6 +70,24 @@ Status RemoveBigFileGently(const std::string& path);
 // Removes a directory tree (best effort for contents; error if the top
 // cannot be removed). OK when absent.
 Status RemoveTree(const std::string& path);
+// Writes a file back to disk as it is written, so its final fsync has little
+// left to do and little dirty data ever waits in the page cache: ext4's
+// ordered mode makes every fsync on the file system (a running VM's flushes
+// included) write out the dirty data of the current journal transaction, so a
+// large write left dirty stalls them all. Call Wrote() after each write of a
+// file written front to back (or chunk by chunk); it starts writeback of each
+// full 4 MiB chunk and waits for the one before, so at most two are dirty.
+class WriteBehind {
+ public:
+  static constexpr off_t kChunk = 4 << 20;
+  explicit WriteBehind(int fd) : fd_(fd) {}
+  // [off, off+len) was just written.
+  void Wrote(off_t off, off_t len);
+
+ private:
+  int fd_;
+  off_t started_ = 0;  // chunks below this offset have had writeback started
+};
 // Copies `from` to `to` preserving holes, fsyncs, and replaces `to`
 // atomically (temp + rename). `to` must not be `from`.
 Status CopyFileSparse(const std::string& from, const std::string& to);

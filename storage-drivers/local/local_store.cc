@@ -97,7 +97,10 @@ Result<ObjectInfo> LocalStore::Put(const std::string& key, ByteSource& src,
   if (lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
     return Status::Conflict(ctx + ": the key is a prefix of other objects");
 
-  auto sink = FileSink::Create(path, {kTempInfix, 0640});
+  // Objects can be as large as a disk: written back as they arrive.
+  FileSinkOptions file{kTempInfix, 0640};
+  file.write_behind = true;
+  auto sink = FileSink::Create(path, file);
   if (!sink.ok()) return sink.status().WithContext(ctx);
   Sha256 hash;
   auto size = CopyStream(src, **sink, &hash, deadline);
