@@ -8,13 +8,50 @@
 // chain is garbage. Unlike Cinder (latest snapshot only), any available
 // snapshot of the volume can be the target, also one older than a previous
 // revert: snapshots form a tree through parent_id.
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "engine/engine.h"
 #include "engine/qemu_img.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/sha256.h"
 #include "util/time_util.h"
 
 namespace strata::engine {
+namespace {
+
+// Reverting to a snapshot whose lineage is one layer: that layer, as stored,
+// is the whole new history. When the store keeps it as a file on the disk's
+// file system (local store) and its backing is already the volume's base,
+// it is hard-linked and the link verified against its SHA-256, instead of
+// copied. Nothing modifies a history in place (merges write into backups,
+// and a history with a second name is never retired into a spare), so the
+// stored object stays as stored. NotSupported: download it instead.
+Status LinkStoredLayer(store::Store& store, const db::SnapshotRecord& snap,
+                       const std::string& to, const std::string& base,
+                       const std::string& base_format) {
+  STRATA_ASSIGN_OR_RETURN(std::string from, store.LocalFile(*snap.store_key));
+  auto h = ReadQcow2Header(from);
+  if (!h.ok() || h->backing_file != base ||
+      (!base.empty() && h->backing_format != base_format))
+    return Status::NotSupported("the stored layer needs a new backing");
+  if (link(from.c_str(), to.c_str()) != 0)
+    return Status::NotSupported("link " + from + ": " + strerror(errno));
+  auto sha = Sha256File(to);
+  if (!sha.ok() || *sha != *snap.sha256) {
+    RemoveFile(to);
+    if (!sha.ok()) return sha.status();
+    return Status::Corruption("the stored layer of snapshot " + snap.id +
+                              " has sha256 " + *sha + ", expected " +
+                              *snap.sha256);
+  }
+  return FsyncDir(DirName(to));
+}
+
+}  // namespace
 
 Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
                          const db::SnapshotRecord& target) {
@@ -52,10 +89,24 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
   // Every layer is verified before the disk is touched.
   const int64_t t_start = MonotonicMicros();
   int64_t download_bytes = 0;
+  bool linked = false;
   for (size_t i = 0; i < lineage.size(); ++i) {
     download_bytes += lineage[i].layer_bytes;
     STRATA_RETURN_IF_ERROR(j.Step(
         "revert.download", static_cast<int>(5 + 70 * i / lineage.size())));
+    if (lineage.size() == 1) {
+      Status l = LinkStoredLayer(*store_, lineage[0], files[0],
+                                 vol.base_path.value_or(""),
+                                 vol.base_format.value_or(""));
+      if (l.ok()) {
+        linked = true;
+        break;
+      }
+      if (l.code() != StatusCode::kNotSupported) {
+        cleanup();
+        return l.WithContext("download of snapshot " + lineage[0].id);
+      }
+    }
     // Only the bottom download becomes the new history (the layers above
     // are committed into it, then deleted): it alone must end on disk, and
     // is written back as it arrives; the others stay scratch.
@@ -71,8 +122,10 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
   }
   const int64_t t_downloaded = MonotonicMicros();
   STRATA_RETURN_IF_ERROR(j.Step("revert.merge", 80));
-  Status s = SetBackingUnsafe(files[0], vol.base_path.value_or(""),
-                              vol.base_format.value_or(""));
+  // (A linked layer's backing is already the base: it is not rewritten.)
+  Status s = linked ? Status::OK()
+                    : SetBackingUnsafe(files[0], vol.base_path.value_or(""),
+                                       vol.base_format.value_or(""));
   for (size_t i = 1; s.ok() && i < files.size(); ++i)
     s = SetBackingUnsafe(files[i], files[i - 1], "qcow2");
   if (s.ok() && files.size() > 1) s = CommitInto(files.back(), files.front());
@@ -96,12 +149,13 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
         v.head_snapshot_id = target.id;
         return Status::OK();
       }));
-  LogInfo("volume " + vol.id + " reverted to snapshot " + target.id + ": " +
-          std::to_string(lineage.size()) + " layers, " +
-          std::to_string(download_bytes >> 20) +
-          " MiB downloaded+verified in " +
-          std::to_string((t_downloaded - t_start) / 1000) + " ms, merged in " +
-          std::to_string((t_merged - t_downloaded) / 1000) + " ms");
+  LogInfo(
+      "volume " + vol.id + " reverted to snapshot " + target.id + ": " +
+      std::to_string(lineage.size()) + " layers, " +
+      std::to_string(download_bytes >> 20) +
+      (linked ? " MiB linked+verified in " : " MiB downloaded+verified in ") +
+      std::to_string((t_downloaded - t_start) / 1000) + " ms, merged in " +
+      std::to_string((t_merged - t_downloaded) / 1000) + " ms");
   STRATA_RETURN_IF_ERROR(CollectGarbage(vol));
   return DropUnneededLayers(vol.id);
 }

@@ -75,6 +75,14 @@ class Store {
   // sorted by key.
   virtual Result<std::vector<ObjectInfo>> List(const std::string& prefix,
                                                const RequestOptions& opts) = 0;
+  // The path of object `key` as a plain file on this host, for drivers that
+  // keep objects so (local): a caller on the same file system may hard-link
+  // it instead of downloading a copy, and must never modify it. Others, and
+  // decorators that must see every transfer, return NotSupported.
+  virtual Result<std::string> LocalFile(const std::string& key) {
+    return Status::NotSupported("the " + Name() +
+                                " store has no local files (" + key + ")");
+  }
 };
 
 // Keys look like "volumes/<uuid>/<snapshot-uuid>.qcow2": '/'-separated

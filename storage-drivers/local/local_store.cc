@@ -153,6 +153,11 @@ Status LocalStore::Get(const std::string& key, ByteSink& sink,
   return Status::OK();
 }
 
+Result<std::string> LocalStore::LocalFile(const std::string& key) {
+  STRATA_RETURN_IF_ERROR(ValidateKey(key));
+  return ObjectPath(key);
+}
+
 Status LocalStore::Delete(const std::string& key, const RequestOptions& opts) {
   STRATA_RETURN_IF_ERROR(ValidateKey(key));
   const std::string ctx = OpContext("local delete", key, opts);

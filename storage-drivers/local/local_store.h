@@ -53,6 +53,7 @@ class LocalStore : public Store {
   const std::string& root() const { return root_; }
   // Where the bytes of `key` live. REQUIRES: ValidateKey(key) is OK.
   std::string ObjectPath(const std::string& key) const;
+  Result<std::string> LocalFile(const std::string& key) override;
 
  private:
   explicit LocalStore(std::string root) : root_(std::move(root)) {}

@@ -3,6 +3,9 @@
 // them, the chain stays short, a failed upload is repaired by the next
 // snapshot (R2.6), deleted snapshots disappear from lists.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -12,6 +15,7 @@
 #include "engine/engine.h"
 #include "storage-drivers/store_registry.h"
 #include "util/fs.h"
+#include "util/sha256.h"
 #include "util/subprocess.h"
 #include "util/uuid.h"
 
@@ -99,11 +103,15 @@ struct Fixture {
     store = std::make_unique<FailingStore>(local.get());
     Start();
   }
-  void Start() {
+  // direct: the engine talks to the local store itself, not through the
+  // fault-injecting wrapper (which hides its local files).
+  void Start(bool direct = false) {
+    engine.reset();
     engine::EngineOptions o;
     o.allowed_dirs = {*CanonicalPath(disks)};
     o.upload_attempts = 1;
-    engine = std::make_unique<engine::Engine>(catalog.get(), store.get(), o);
+    engine = std::make_unique<engine::Engine>(
+        catalog.get(), direct ? local.get() : store.get(), o);
     REQUIRE(engine->Recover().ok());
   }
   ~Fixture() {
@@ -246,6 +254,62 @@ TEST_CASE("history merges rebuild their backup from the spare (R2.8-R2.9)") {
   CHECK(spare_files() == 0);
   CHECK(Reads(disk, 0x13, "3M", "2M"));
   CHECK(Reads(disk, 0x42, "32M", "1M"));
+}
+
+TEST_CASE("revert to a one-layer snapshot links the local store's file") {
+  Fixture f;
+  f.Start(/*direct=*/true);
+  std::string disk = f.disks + "/vm4.qcow2";
+  REQUIRE(RunChecked({"qemu-img", "create", "-q", "-f", "qcow2", disk, "32M"})
+              .ok());
+  auto vol = f.engine->ManageVolume({"p1", "u1", "vm4", "", disk, false, {}});
+  REQUIRE(vol.ok());
+  Write(disk, 0x51, "0", "2M");
+  auto s1 = f.Snap(vol->id);
+  REQUIRE(s1.status == "available");
+  const std::string object = f.dir + "/store/" + *s1.store_key;
+  auto stored_sha = Sha256File(object);
+  REQUIRE(stored_sha.ok());
+  Write(disk, 0x52, "1M", "2M");
+  f.Snap(vol->id);
+
+  REQUIRE(f.engine->RevertVolume(vol->id, s1.id).ok());
+  f.engine->WaitIdle();
+  CHECK(Reads(disk, 0x51, "0", "2M"));
+  CHECK(Reads(disk, 0, "2M", "1M"));
+  auto chain = engine::ReadChain(disk, disk);
+  REQUIRE(chain.ok());
+  REQUIRE(chain->length() == 2);
+  struct stat a, b;
+  REQUIRE(stat(chain->layers[1].path.c_str(), &a) == 0);
+  REQUIRE(stat(object.c_str(), &b) == 0);
+  CHECK(a.st_ino == b.st_ino);  // the history is the stored file, linked
+
+  // Merges on top of that history never write into it: the object keeps
+  // its bytes through snapshots, merges and a spare's rotation.
+  for (int r = 0; r < 3; ++r) {
+    Write(disk, 0x60 + r, std::to_string(4 + r) + "M", "1M");
+    CHECK(f.Snap(vol->id).status == "available");
+  }
+  auto sha_after = Sha256File(object);
+  REQUIRE(sha_after.ok());
+  CHECK(*sha_after == *stored_sha);
+  CHECK(Reads(disk, 0x51, "0", "2M"));
+  CHECK(Reads(disk, 0x62, "6M", "1M"));
+
+  // A corrupted object: the revert is refused and the disk left as it was.
+  {
+    int fd = open(object.c_str(), O_WRONLY);
+    REQUIRE(fd >= 0);
+    REQUIRE(pwrite(fd, "garbage!", 8, 1 << 20) == 8);
+    close(fd);
+  }
+  REQUIRE(f.engine->RevertVolume(vol->id, s1.id).ok());
+  f.engine->WaitIdle();
+  auto task_vol = f.catalog->GetVolume(vol->id);
+  REQUIRE(task_vol.ok());
+  CHECK(task_vol->status == "available");
+  CHECK(Reads(disk, 0x62, "6M", "1M"));  // still the state before the revert
 }
 
 TEST_CASE("a failed upload is carried by the next snapshot (R2.4, R2.6)") {
