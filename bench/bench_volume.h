@@ -48,7 +48,7 @@ class BenchVolume {
   // CreateSnapshot + WaitIdle, timed. Internal when it does not end
   // "available".
   Result<SnapshotTiming> TimedSnapshot(const std::string& name);
-  // RevertVolume + WaitIdle; microseconds. Internal when the volume's head
+  // RevertVolume until the volume is no longer "reverting"; microseconds. Internal when the volume's head
   // is not the target afterwards.
   Result<int64_t> TimedRevert(const std::string& snapshot_id);
   // The snapshots whose layers make up `snapshot_id`'s state, root first.

@@ -152,10 +152,13 @@ void AddRollbackNotes(Table& t, double worst_ratio) {
                 worst_ratio <= 1.0 ? "met" : "NOT met", worst_ratio);
   t.AddNote(goal);
   t.AddNote(
-      "Strata = RevertVolume() -> WaitIdle(); it includes downloading "
-      "the K layers from the local store with SHA-256 verification of "
-      "each, qemu-img commit into one file, qemu-img check, a new "
-      "overlay and the catalog updates");
+      "Strata = RevertVolume() -> the volume leaves status reverting "
+      "(catalog polled every 1 ms); it includes getting the K layers from "
+      "the local store with SHA-256 verification of each (K = 1: a hard "
+      "link of the stored file; K > 1: copies, the bottom one durable), "
+      "qemu-img commit into one file, qemu-img check, a new overlay and "
+      "the catalog updates; the old chain's files are removed after it, "
+      "in the background");
   t.AddNote(
       "convert = qemu-img convert -O qcow2 <top> out.qcow2; rebase = "
       "qemu-img rebase -F qcow2 -b <bottom> <top> (safe mode; n/a for "

@@ -28,6 +28,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/time_util.h"
+#include "util/uuid.h"
 
 namespace strata::engine {
 namespace {
@@ -175,7 +176,7 @@ void Engine::DropSpares(const std::string& disk) {
   if (!chain.ok()) return;
   for (const auto& l : chain->layers) {
     if (l.name.kind != LayerKind::kHistory) continue;
-    RemoveBigFileGently(SparePath(disk, l.path));
+    Discard(disk, SparePath(disk, l.path));
     RemoveFile(DeltaPath(disk, l.path));
   }
 }
@@ -280,13 +281,23 @@ Status Engine::CompactChain(Journal* j, const db::VolumeRecord& vol) {
     if (j) STRATA_RETURN_IF_ERROR(j->Step("compact.delete_sources", 100));
     if (!RetireIntoSpare(disk, old_history.path, layer.path, history)) {
       STRATA_RETURN_IF_ERROR(RemoveFile(layer.path));
-      STRATA_RETURN_IF_ERROR(RemoveBigFileGently(old_history.path));
+      STRATA_RETURN_IF_ERROR(Discard(disk, old_history.path));
     }
   }
   return Status::Internal("compaction of " + disk + " did not converge");
 }
 
-Status Engine::CollectGarbage(const db::VolumeRecord& vol) {
+Status Engine::Discard(const std::string& disk, const std::string& path) {
+  const std::string trash = TempPath(disk, "trash", NewUuid());
+  if (!RenameDurable(path, trash).ok()) return RemoveBigFileGently(path);
+  reaper_.Submit([trash] {
+    Status s = RemoveBigFileGently(trash);
+    if (!s.ok()) LogWarning("removing " + trash + ": " + s.ToString());
+  });
+  return Status::OK();
+}
+
+Status Engine::CollectGarbage(const db::VolumeRecord& vol, bool now) {
   const std::string& disk = vol.path;
   STRATA_ASSIGN_OR_RETURN(Chain chain, ReadChain(disk, disk));
   std::set<std::string> live;
@@ -305,14 +316,18 @@ Status Engine::CollectGarbage(const db::VolumeRecord& vol) {
     std::string path = JoinPath(dir, e->d_name);
     bool ours = IsTempOf(disk, path) ||
                 ParseLayerName(disk, path).kind != LayerKind::kForeign;
-    if (ours && !live.count(e->d_name)) doomed.push_back(path);
+    // Trash is already queued for the reaper (after a crash: `now`).
+    bool trash = IsTempOf(disk, path) &&
+                 BaseName(path).find(".strata-trash-") != std::string::npos;
+    if (ours && !live.count(e->d_name) && (now || !trash))
+      doomed.push_back(path);
   }
   closedir(d);
   for (const auto& path : doomed) {
     LogInfo("removing unused file " + path);
-    Status s = BaseName(path)[0] == '.' && !PathExists(path + "/.")
-                   ? RemoveFile(path)
-                   : RemoveTree(path);
+    Status s = PathExists(path + "/.") ? RemoveTree(path)
+               : now                   ? RemoveBigFileGently(path)
+                                       : Discard(disk, path);
     if (!s.ok()) LogWarning(s.ToString());
   }
   return Status::OK();

@@ -30,11 +30,15 @@ Engine::Engine(db::Catalog* catalog, store::Store* store, EngineOptions opts,
       store_(store),
       hv_(hv),
       opts_(std::move(opts)),
+      reaper_(1, 19),
       runner_(opts_.workers, opts_.worker_nice) {}
 
 Engine::~Engine() { Stop(); }
 
-void Engine::Stop() { runner_.Stop(); }
+void Engine::Stop() {
+  runner_.Stop();
+  reaper_.Stop();
+}
 
 void Engine::Launch(std::shared_ptr<VolumeLease> lease,
                     std::function<void(std::shared_ptr<VolumeLease>&)> body) {

@@ -108,7 +108,7 @@ Status Engine::Recover() {
         return Status::OK();
       });
     Status st = ReconcileLiveDisk(v);
-    if (st.ok()) st = CollectGarbage(v);
+    if (st.ok()) st = CollectGarbage(v, /*now=*/true);
     if (st.ok()) st = CompactChain(nullptr, v);
     if (st.ok()) st = SyncHypervisorView(nullptr, v);
     if (st.ok()) st = DropUnneededLayers(v.id);

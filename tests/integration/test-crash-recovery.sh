@@ -37,6 +37,11 @@ check_consistent() {
   wait_volume "$vol" available 10
   # The only Strata files allowed besides the chain: the spare and delta of
   # the chain's own history (docs/engine.md), which rebuild it.
+  # Files of the old chain a task discarded are removed right after it.
+  for _ in $(seq 50); do
+    ls -a "$T/var/disks" | grep -q '\.strata-trash-' || break
+    sleep 0.1
+  done
   local history id
   history=$(qemu-img info --backing-chain --output=json "$disk" |
     python3 -c 'import json,sys,os; c=json.load(sys.stdin); print(os.path.basename(c[1]["filename"]) if len(c) > 1 else "")')
