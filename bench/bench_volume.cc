@@ -15,15 +15,16 @@ namespace {
 constexpr char kProject[] = "bench";
 constexpr char kUser[] = "bench";
 
-// Polls the catalog until the snapshot is available or `stop` is set, noting
-// when the cut-over and the upload became visible.
+// Polls the catalog until the layer is recorded as stored or `stop` is set,
+// noting when the cut-over and the upload became visible. (The status turns
+// "available" only after the merge into history, at the task's end.)
 void WatchSnapshot(db::Catalog* catalog, const std::string& id, int64_t start,
                    const std::atomic<bool>& stop, SnapshotTiming* t) {
   while (!stop.load()) {
     auto s = catalog->GetSnapshot(id);
     int64_t now = MonotonicMicros() - start;
     if (s.ok() && t->cutover_us < 0 && s->layer_file) t->cutover_us = now;
-    if (s.ok() && s->status == "available") {
+    if (s.ok() && s->store_key) {
       if (t->cutover_us < 0) t->cutover_us = now;
       t->stored_us = now;
       return;

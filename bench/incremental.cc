@@ -87,8 +87,9 @@ void Summarise(const PatternSpec& spec, const std::vector<RoundFigures>& rounds,
       "layer as uploaded, qcow2 metadata included");
   t.AddNote(
       "cut-over = CreateSnapshot() -> new empty overlay installed on "
-      "the disk's path (catalog polled every 1 ms); stored = -> status "
-      "available (uploaded, SHA-256 verified); total = -> WaitIdle() "
+      "the disk's path (catalog polled every 1 ms); stored = -> the "
+      "layer recorded as stored (uploaded, SHA-256 verified); total = -> "
+      "WaitIdle() "
       "(also merged into the history layer)");
   if (!spec.note.empty()) t.AddNote(spec.note);
   run.summary = {spec.key,     Median(ratio), Max(ratio), Median(cutover),

@@ -127,6 +127,16 @@ struct Fixture {
     REQUIRE(done.ok());
     return *done;
   }
+  // A new qcow2 disk `name`.qcow2 of `size`, adopted as a volume.
+  std::pair<std::string, db::VolumeRecord> ManagedDisk(
+      const std::string& name, const std::string& size) {
+    std::string disk = disks + "/" + name + ".qcow2";
+    REQUIRE(RunChecked({"qemu-img", "create", "-q", "-f", "qcow2", disk, size})
+                .ok());
+    auto vol = engine->ManageVolume({"p1", "u1", name, "", disk, false, {}});
+    REQUIRE(vol.ok());
+    return {disk, *vol};
+  }
   size_t ChainLength(const std::string& disk) {
     auto c = engine::ReadChain(disk, disk);
     REQUIRE(c.ok());
@@ -138,19 +148,15 @@ struct Fixture {
 
 TEST_CASE("snapshots, revert to each point, chain stays short (R2.3-R2.11)") {
   Fixture f;
-  std::string disk = f.disks + "/vm1.qcow2";
-  REQUIRE(RunChecked({"qemu-img", "create", "-q", "-f", "qcow2", disk, "64M"})
-              .ok());
+  auto [disk, vol] = f.ManagedDisk("vm1", "64M");
   Write(disk, 0xa1, "0", "1M");
-  auto vol = f.engine->ManageVolume({"p1", "u1", "vm1", "", disk, false, {}});
-  REQUIRE(vol.ok());
 
-  auto s1 = f.Snap(vol->id);
+  auto s1 = f.Snap(vol.id);
   CHECK(s1.status == "available");
   CHECK(s1.layer_bytes > 1 << 20);
   CHECK_FALSE(s1.parent_id.has_value());
   Write(disk, 0xb2, "1M", "1M");
-  auto s2 = f.Snap(vol->id);
+  auto s2 = f.Snap(vol.id);
   CHECK(s2.status == "available");
   CHECK(s2.parent_id == s1.id);
   // The second layer holds only the 1 MiB written since s1 (plus metadata).
@@ -158,12 +164,12 @@ TEST_CASE("snapshots, revert to each point, chain stays short (R2.3-R2.11)") {
   CHECK(f.ChainLength(disk) == 2);  // history ← disk
   Write(disk, 0xc3, "2M", "1M");
 
-  REQUIRE(f.engine->RevertVolume(vol->id, s1.id).ok());
+  REQUIRE(f.engine->RevertVolume(vol.id, s1.id).ok());
   f.engine->WaitIdle();
   CHECK(Reads(disk, 0xa1, "0", "1M"));
   CHECK(Reads(disk, 0, "1M", "2M"));
 
-  REQUIRE(f.engine->RevertVolume(vol->id, s2.id).ok());
+  REQUIRE(f.engine->RevertVolume(vol.id, s2.id).ok());
   f.engine->WaitIdle();
   CHECK(Reads(disk, 0xa1, "0", "1M"));
   CHECK(Reads(disk, 0xb2, "1M", "1M"));
@@ -172,9 +178,9 @@ TEST_CASE("snapshots, revert to each point, chain stays short (R2.3-R2.11)") {
 
   // A snapshot after a revert to s2 builds on s2.
   Write(disk, 0xd4, "3M", "1M");
-  auto s3 = f.Snap(vol->id);
+  auto s3 = f.Snap(vol.id);
   CHECK(s3.parent_id == s2.id);
-  REQUIRE(f.engine->RevertVolume(vol->id, s3.id).ok());
+  REQUIRE(f.engine->RevertVolume(vol.id, s3.id).ok());
   f.engine->WaitIdle();
   CHECK(Reads(disk, 0xb2, "1M", "1M"));
   CHECK(Reads(disk, 0xd4, "3M", "1M"));
@@ -183,11 +189,7 @@ TEST_CASE("snapshots, revert to each point, chain stays short (R2.3-R2.11)") {
 
 TEST_CASE("history merges rebuild their backup from the spare (R2.8-R2.9)") {
   Fixture f;
-  std::string disk = f.disks + "/vm1.qcow2";
-  REQUIRE(RunChecked({"qemu-img", "create", "-q", "-f", "qcow2", disk, "64M"})
-              .ok());
-  auto vol = f.engine->ManageVolume({"p1", "u1", "vm1", "", disk, false, {}});
-  REQUIRE(vol.ok());
+  auto [disk, vol] = f.ManagedDisk("vm1", "64M");
   // Round r writes pattern 0x10+r over [r MiB, r+2 MiB): each round
   // overwrites half of the previous one, so a history rebuilt from the
   // wrong spare or delta reads back wrong.
@@ -204,7 +206,7 @@ TEST_CASE("history merges rebuild their backup from the spare (R2.8-R2.9)") {
   std::vector<db::SnapshotRecord> snaps;
   for (int r = 0; r < 6; ++r) {
     Write(disk, 0x10 + r, std::to_string(r) + "M", "2M");
-    snaps.push_back(f.Snap(vol->id));
+    snaps.push_back(f.Snap(vol.id));
     CHECK(snaps.back().status == "available");
     CHECK(f.ChainLength(disk) == 2);
     for (int k = 0; k <= r; ++k) {
@@ -221,11 +223,11 @@ TEST_CASE("history merges rebuild their backup from the spare (R2.8-R2.9)") {
   f.Start();
   CHECK(spare_files() == 2);
   Write(disk, 0x30, "20M", "1M");
-  CHECK(f.Snap(vol->id).status == "available");
+  CHECK(f.Snap(vol.id).status == "available");
   CHECK(Reads(disk, 0x15, "5M", "2M"));
   CHECK(Reads(disk, 0x30, "20M", "1M"));
   // ... and a revert makes a new history: the old spare is garbage.
-  REQUIRE(f.engine->RevertVolume(vol->id, snaps[3].id).ok());
+  REQUIRE(f.engine->RevertVolume(vol.id, snaps[3].id).ok());
   f.engine->WaitIdle();
   CHECK(spare_files() == 0);
   for (int k = 0; k <= 3; ++k)
@@ -236,7 +238,7 @@ TEST_CASE("history merges rebuild their backup from the spare (R2.8-R2.9)") {
   // Merges after the revert start over with a copy, then a spare again.
   for (int r = 0; r < 3; ++r) {
     Write(disk, 0x40 + r, std::to_string(30 + r) + "M", "1M");
-    f.Snap(vol->id);
+    f.Snap(vol.id);
   }
   CHECK(spare_files() == 2);
   CHECK(Reads(disk, 0x13, "3M", "2M"));
@@ -250,7 +252,7 @@ TEST_CASE("history merges rebuild their backup from the spare (R2.8-R2.9)") {
     REQUIRE(f.engine->DeleteSnapshot(s.id, false).ok());
     f.engine->WaitIdle();  // one operation per volume at a time
   }
-  REQUIRE(f.engine->UnmanageVolume(vol->id).ok());
+  REQUIRE(f.engine->UnmanageVolume(vol.id).ok());
   CHECK(spare_files() == 0);
   CHECK(Reads(disk, 0x13, "3M", "2M"));
   CHECK(Reads(disk, 0x42, "32M", "1M"));
@@ -259,21 +261,17 @@ TEST_CASE("history merges rebuild their backup from the spare (R2.8-R2.9)") {
 TEST_CASE("revert to a one-layer snapshot links the local store's file") {
   Fixture f;
   f.Start(/*direct=*/true);
-  std::string disk = f.disks + "/vm4.qcow2";
-  REQUIRE(RunChecked({"qemu-img", "create", "-q", "-f", "qcow2", disk, "32M"})
-              .ok());
-  auto vol = f.engine->ManageVolume({"p1", "u1", "vm4", "", disk, false, {}});
-  REQUIRE(vol.ok());
+  auto [disk, vol] = f.ManagedDisk("vm4", "32M");
   Write(disk, 0x51, "0", "2M");
-  auto s1 = f.Snap(vol->id);
+  auto s1 = f.Snap(vol.id);
   REQUIRE(s1.status == "available");
   const std::string object = f.dir + "/store/" + *s1.store_key;
   auto stored_sha = Sha256File(object);
   REQUIRE(stored_sha.ok());
   Write(disk, 0x52, "1M", "2M");
-  f.Snap(vol->id);
+  f.Snap(vol.id);
 
-  REQUIRE(f.engine->RevertVolume(vol->id, s1.id).ok());
+  REQUIRE(f.engine->RevertVolume(vol.id, s1.id).ok());
   f.engine->WaitIdle();
   CHECK(Reads(disk, 0x51, "0", "2M"));
   CHECK(Reads(disk, 0, "2M", "1M"));
@@ -289,7 +287,7 @@ TEST_CASE("revert to a one-layer snapshot links the local store's file") {
   // its bytes through snapshots, merges and a spare's rotation.
   for (int r = 0; r < 3; ++r) {
     Write(disk, 0x60 + r, std::to_string(4 + r) + "M", "1M");
-    CHECK(f.Snap(vol->id).status == "available");
+    CHECK(f.Snap(vol.id).status == "available");
   }
   auto sha_after = Sha256File(object);
   REQUIRE(sha_after.ok());
@@ -304,9 +302,9 @@ TEST_CASE("revert to a one-layer snapshot links the local store's file") {
     REQUIRE(pwrite(fd, "garbage!", 8, 1 << 20) == 8);
     close(fd);
   }
-  REQUIRE(f.engine->RevertVolume(vol->id, s1.id).ok());
+  REQUIRE(f.engine->RevertVolume(vol.id, s1.id).ok());
   f.engine->WaitIdle();
-  auto task_vol = f.catalog->GetVolume(vol->id);
+  auto task_vol = f.catalog->GetVolume(vol.id);
   REQUIRE(task_vol.ok());
   CHECK(task_vol->status == "available");
   CHECK(Reads(disk, 0x62, "6M", "1M"));  // still the state before the revert
@@ -314,35 +312,31 @@ TEST_CASE("revert to a one-layer snapshot links the local store's file") {
 
 TEST_CASE("a failed upload is carried by the next snapshot (R2.4, R2.6)") {
   Fixture f;
-  std::string disk = f.disks + "/vm2.qcow2";
-  REQUIRE(RunChecked({"qemu-img", "create", "-q", "-f", "qcow2", disk, "32M"})
-              .ok());
-  auto vol = f.engine->ManageVolume({"p1", "u1", "vm2", "", disk, false, {}});
-  REQUIRE(vol.ok());
+  auto [disk, vol] = f.ManagedDisk("vm2", "32M");
   Write(disk, 0x11, "0", "512K");
-  auto s1 = f.Snap(vol->id);
+  auto s1 = f.Snap(vol.id);
   REQUIRE(s1.status == "available");
 
   Write(disk, 0x22, "1M", "512K");
   f.store->fail = true;
-  auto s2 = f.Snap(vol->id);
+  auto s2 = f.Snap(vol.id);
   CHECK(s2.status == "error");
   CHECK(s2.error.find("injected") != std::string::npos);
   CHECK(f.ChainLength(disk) == 3);  // history ← snap-s2 ← disk
   f.store->fail = false;
 
   Write(disk, 0x33, "2M", "512K");
-  auto s3 = f.Snap(vol->id);
+  auto s3 = f.Snap(vol.id);
   CHECK(s3.status == "available");
   CHECK(s3.parent_id == s1.id);
   REQUIRE(s3.covers.size() == 1);
   CHECK(s3.covers[0] == s2.id);
   CHECK(f.ChainLength(disk) == 2);
 
-  REQUIRE(f.engine->RevertVolume(vol->id, s1.id).ok());
+  REQUIRE(f.engine->RevertVolume(vol.id, s1.id).ok());
   f.engine->WaitIdle();
   CHECK(Reads(disk, 0, "1M", "512K"));
-  REQUIRE(f.engine->RevertVolume(vol->id, s3.id).ok());
+  REQUIRE(f.engine->RevertVolume(vol.id, s3.id).ok());
   f.engine->WaitIdle();
   CHECK(Reads(disk, 0x11, "0", "512K"));
   CHECK(Reads(disk, 0x22, "1M", "512K"));
@@ -351,15 +345,11 @@ TEST_CASE("a failed upload is carried by the next snapshot (R2.4, R2.6)") {
 
 TEST_CASE("deleting snapshots keeps what others build on") {
   Fixture f;
-  std::string disk = f.disks + "/vm3.qcow2";
-  REQUIRE(RunChecked({"qemu-img", "create", "-q", "-f", "qcow2", disk, "16M"})
-              .ok());
-  auto vol = f.engine->ManageVolume({"p1", "u1", "vm3", "", disk, false, {}});
-  REQUIRE(vol.ok());
+  auto [disk, vol] = f.ManagedDisk("vm3", "16M");
   Write(disk, 0x41, "0", "256K");
-  auto s1 = f.Snap(vol->id);
+  auto s1 = f.Snap(vol.id);
   Write(disk, 0x42, "256K", "256K");
-  auto s2 = f.Snap(vol->id);
+  auto s2 = f.Snap(vol.id);
 
   REQUIRE(f.engine->DeleteSnapshot(s1.id, false).ok());
   f.engine->WaitIdle();
@@ -372,7 +362,7 @@ TEST_CASE("deleting snapshots keeps what others build on") {
   CHECK(list->rows.size() == 1);
 
   // Reverting to s2 still needs (and finds) s1's layer.
-  REQUIRE(f.engine->RevertVolume(vol->id, s2.id).ok());
+  REQUIRE(f.engine->RevertVolume(vol.id, s2.id).ok());
   f.engine->WaitIdle();
   CHECK(Reads(disk, 0x41, "0", "256K"));
   CHECK(Reads(disk, 0x42, "256K", "256K"));
@@ -382,7 +372,7 @@ TEST_CASE("deleting snapshots keeps what others build on") {
   f.engine->WaitIdle();
   CHECK(f.catalog->GetSnapshot(s2.id)->hidden);
   // A new snapshot moves the head; then s2 and s1 are no longer needed...
-  auto s3 = f.Snap(vol->id);
+  auto s3 = f.Snap(vol.id);
   CHECK(s3.parent_id == s2.id);  // ...except that s3 builds on s2.
   CHECK(f.catalog->GetSnapshot(s1.id).ok());
 }
