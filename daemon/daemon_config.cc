@@ -59,6 +59,17 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     c->store_spec = v;
   } else if (key == "store.max_bytes_per_second") {
     STRATA_ASSIGN_OR_RETURN(c->store_max_bytes_per_second, ParseUint(key, v));
+  } else if (key == "store.compression") {
+    if (v == "none" || v == "zstd") {
+      c->store_zstd = v == "zstd";
+    } else {
+      return Status::InvalidArgument(key + " must be none or zstd, not '" + v +
+                                     "'");
+    }
+  } else if (key == "store.zstd_level") {
+    STRATA_ASSIGN_OR_RETURN(uint64_t n, ParseUint(key, v));
+    if (n < 1 || n > 19) return Status::InvalidArgument(key + " must be 1..19");
+    c->store_zstd_level = static_cast<int>(n);
   } else if (key == "engine.manage_dirs") {
     c->manage_dirs = SplitList(v);
   } else if (key == "engine.overlay_cluster_size") {

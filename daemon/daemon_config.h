@@ -17,7 +17,9 @@ struct DaemonConfig {
   std::string auth_strategy = "noauth";
   std::string store_spec;                   // default: local:<state_dir>/store
   uint64_t store_max_bytes_per_second = 0;  // 0: no cap
-  std::vector<std::string> manage_dirs;     // default: <state_dir>/disks
+  bool store_zstd = false;                  // [store] compression = zstd
+  int store_zstd_level = 3;
+  std::vector<std::string> manage_dirs;  // default: <state_dir>/disks
   uint64_t overlay_cluster_size = 0;
   int workers = 2;
   int upload_attempts = 3;

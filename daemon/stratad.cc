@@ -16,6 +16,7 @@
 #include "engine/engine.h"
 #include "hypervisor/libvirt_hypervisor.h"
 #include "storage-drivers/rate_limited_store.h"
+#include "storage-drivers/relay/zstd_store.h"
 #include "storage-drivers/store_registry.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -70,8 +71,12 @@ int main(int argc, char** argv) {
   auto store = store::StoreRegistry::Global().Create(spec);
   if (!store.ok())
     return Fail("store " + spec + ": " + store.status().message());
+  // Relay stages sit outside the bandwidth cap, which paces the bytes that
+  // really travel to the store (compressed ones).
   std::unique_ptr<store::Store> paced = store::MakeRateLimitedStore(
       std::move(*store), cfg->store_max_bytes_per_second);
+  if (cfg->store_zstd)
+    paced = store::MakeZstdStore(std::move(paced), cfg->store_zstd_level);
 
   engine::EngineOptions eo;
   std::vector<std::string> dirs = cfg->manage_dirs;

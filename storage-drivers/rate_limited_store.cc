@@ -4,6 +4,8 @@
 #include <chrono>
 #include <thread>
 
+#include "storage-drivers/store_wrapper.h"
+
 namespace strata::store {
 namespace {
 
@@ -52,37 +54,24 @@ class PacedSink : public ByteSink {
   Pacer pacer_;
 };
 
-class RateLimitedStore : public Store {
+class RateLimitedStore : public StoreWrapper {
  public:
   RateLimitedStore(std::unique_ptr<Store> next, uint64_t rate)
-      : next_(std::move(next)), rate_(rate) {}
+      : StoreWrapper(std::move(next)), rate_(rate) {}
 
-  std::string Name() const override { return next_->Name(); }
   Result<ObjectInfo> Put(const std::string& key, ByteSource& src,
                          const RequestOptions& opts) override {
     PacedSource paced(src, rate_);
-    return next_->Put(key, paced, opts);
+    return next().Put(key, paced, opts);
   }
   Status Get(const std::string& key, ByteSink& sink,
              const std::string& expected_sha256,
              const RequestOptions& opts) override {
     PacedSink paced(sink, rate_);
-    return next_->Get(key, paced, expected_sha256, opts);
-  }
-  Result<ObjectInfo> Stat(const std::string& key,
-                          const RequestOptions& opts) override {
-    return next_->Stat(key, opts);
-  }
-  Status Delete(const std::string& key, const RequestOptions& opts) override {
-    return next_->Delete(key, opts);
-  }
-  Result<std::vector<ObjectInfo>> List(const std::string& prefix,
-                                       const RequestOptions& opts) override {
-    return next_->List(prefix, opts);
+    return next().Get(key, paced, expected_sha256, opts);
   }
 
  private:
-  std::unique_ptr<Store> next_;
   uint64_t rate_;
 };
 
