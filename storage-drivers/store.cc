@@ -83,6 +83,16 @@ Result<std::string> NormalizeExpectedSha256(const std::string& expected) {
   return lower;
 }
 
+Status CheckDownloadDigest(const std::string& ctx, uint64_t bytes, Sha256& hash,
+                           const std::string& expected) {
+  if (expected.empty()) return Status::OK();
+  std::string actual = hash.HexDigest();
+  if (actual == expected) return Status::OK();
+  return Status::Corruption(ctx + ": sha256 of the " + std::to_string(bytes) +
+                            " bytes read is " + actual + ", expected " +
+                            expected);
+}
+
 std::string OpContext(std::string_view op, std::string_view key,
                       const RequestOptions& opts) {
   std::string out = std::string(op) + " " + std::string(key);

@@ -96,6 +96,10 @@ Status ValidateKeyPrefix(std::string_view prefix);
 // Checks `expected_sha256` for Get: "" or 64 hex digits. Returns it in lower
 // case.
 Result<std::string> NormalizeExpectedSha256(const std::string& expected);
+// Get's final check: Corruption (naming `ctx`, the byte count and both
+// digests) when `expected` is non-empty and differs from `hash`'s digest.
+Status CheckDownloadDigest(const std::string& ctx, uint64_t bytes, Sha256& hash,
+                           const std::string& expected);
 
 // "<op> <key> (request <id>)": context for a driver's error messages.
 std::string OpContext(std::string_view op, std::string_view key,

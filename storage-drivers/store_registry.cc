@@ -2,6 +2,7 @@
 // store_registry.h.
 #include "storage-drivers/store_registry.h"
 
+#include "storage-drivers/dav/dav_store.h"
 #include "storage-drivers/local/local_store.h"
 
 namespace strata::store {
@@ -51,6 +52,7 @@ void RegisterBuiltinStores() {
   static std::once_flag once;
   std::call_once(once, [] {
     StoreRegistry::Global().Register(LocalStore::kScheme, &LocalStore::Create);
+    StoreRegistry::Global().Register(DavStore::kScheme, &DavStore::Create);
   });
 }
 

@@ -143,14 +143,7 @@ Status LocalStore::Get(const std::string& key, ByteSink& sink,
   auto size =
       CopyStream(**src, sink, expected.empty() ? nullptr : &hash, deadline);
   if (!size.ok()) return size.status().WithContext(ctx);
-  if (!expected.empty()) {
-    std::string actual = hash.HexDigest();
-    if (actual != expected)
-      return Status::Corruption(ctx + ": sha256 of the " +
-                                std::to_string(*size) + " bytes read is " +
-                                actual + ", expected " + expected);
-  }
-  return Status::OK();
+  return CheckDownloadDigest(ctx, *size, hash, expected);
 }
 
 Result<std::string> LocalStore::LocalFile(const std::string& key) {

@@ -6,9 +6,14 @@
 //
 // To add a driver: write a fixture (spec, optional hooks, `available` false
 // with a reason when its server is missing) and append it to the list.
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -66,12 +71,16 @@ bool FlipByte(const std::string& path) {
   return static_cast<bool>(f);
 }
 
-struct LocalFixture {
-  static constexpr char kScheme[] = "local";
+// What every fixture has: a temp dir, the store, and whether it can run.
+struct FixtureBase {
   TempDir tmp;
   std::unique_ptr<Store> store;
   bool available = true;
   std::string skip_reason;
+};
+
+struct LocalFixture : FixtureBase {
+  static constexpr char kScheme[] = "local";
 
   LocalFixture() {
     RegisterBuiltinStores();
@@ -100,10 +109,91 @@ struct RateLimitedLocalFixture : LocalFixture {
   }
 };
 
-#define STRATA_STORE_FIXTURES LocalFixture, RateLimitedLocalFixture
+// The dav driver against a real nginx (Debian's nginx-light: its DAV module
+// for PUT/DELETE, autoindex in JSON for listing), started per fixture on a
+// free loopback port with a config of its own.
+struct DavFixture : FixtureBase {
+  static constexpr char kScheme[] = "dav";
+  pid_t nginx = -1;
+
+  DavFixture() {
+    available = false;
+    if (access("/usr/sbin/nginx", X_OK) != 0) {
+      skip_reason = "/usr/sbin/nginx missing (apt-get install nginx-light)";
+      return;
+    }
+    const int port = FreePort();
+    fs::create_directories(tmp.path() + "/root");
+    fs::create_directories(tmp.path() + "/body");
+    std::ofstream(tmp.path() + "/nginx.conf")
+        << ("daemon off; master_process off; worker_processes 1;\n"
+            "pid " +
+            tmp.path() +
+            "/nginx.pid;\n"
+            "error_log " +
+            tmp.path() +
+            "/error.log;\n"
+            "events { worker_connections 256; }\n"
+            "http { access_log off;\n"
+            "  client_body_temp_path " +
+            tmp.path() +
+            "/body;\n"
+            "  server { listen 127.0.0.1:" +
+            std::to_string(port) +
+            ";\n"
+            "    root " +
+            tmp.path() +
+            "/root; client_max_body_size 0;\n"
+            "    location / { dav_methods PUT DELETE MKCOL;\n"
+            "      create_full_put_path on; autoindex on;\n"
+            "      autoindex_format json; } } }\n");
+    nginx = fork();
+    if (nginx == 0) {
+      execl("/usr/sbin/nginx", "nginx", "-q", "-c",
+            (tmp.path() + "/nginx.conf").c_str(), nullptr);
+      _exit(127);
+    }
+    REQUIRE(nginx > 0);
+    RegisterBuiltinStores();
+    auto s = StoreRegistry::Global().Create(
+        "dav:http://127.0.0.1:" + std::to_string(port) + "/strata/");
+    REQUIRE_MESSAGE(s.ok(), s.status().ToString());
+    store = std::move(*s);
+    for (int i = 0; i < 100 && !available; ++i) {  // up to 5 s
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      auto st = store->Stat("probe", RequestOptions{});
+      available = st.ok() || st.status().IsNotFound();
+    }
+    REQUIRE_MESSAGE(available, "nginx did not answer on port " << port);
+  }
+  ~DavFixture() {
+    if (nginx > 0) {
+      kill(nginx, SIGTERM);
+      waitpid(nginx, nullptr, 0);
+    }
+  }
+  static int FreePort() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    close(fd);
+    return ntohs(a.sin_port);
+  }
+  // Flips a byte of the file nginx serves for `key`.
+  bool CorruptObject(const std::string& key) {
+    return FlipByte(tmp.path() + "/root/strata/" + key);
+  }
+};
+
+#define STRATA_STORE_FIXTURES LocalFixture, RateLimitedLocalFixture, DavFixture
 
 // Every registered scheme must have a fixture above.
-const std::set<std::string> kSchemesWithFixtures = {LocalFixture::kScheme};
+const std::set<std::string> kSchemesWithFixtures = {LocalFixture::kScheme,
+                                                    DavFixture::kScheme};
 
 #define SKIP_IF_UNAVAILABLE(fx)                                     \
   if (!(fx).available) {                                            \
