@@ -10,27 +10,17 @@ source "$(dirname "$0")/lib.sh"
 need qemu-img qemu-io curl python3 zstd /usr/sbin/nginx
 
 ngx_port=$(free_port)
-mkdir -p "$T/ngx/root" "$T/ngx/body"
-cat >"$T/ngx/nginx.conf" <<CONF
-daemon off; master_process off; worker_processes 1;
-pid $T/ngx/nginx.pid;
-error_log $T/ngx/error.log;
-events { worker_connections 256; }
-http { access_log off;
-  client_body_temp_path $T/ngx/body;
-  server { listen 127.0.0.1:$ngx_port;
-    root $T/ngx/root; client_max_body_size 0;
-    location / { dav_methods PUT DELETE MKCOL; create_full_put_path on;
-      autoindex on; autoindex_format json; } } }
-CONF
 ngx_pid=""
 start_nginx() {
-  /usr/sbin/nginx -q -c "$T/ngx/nginx.conf" &
-  ngx_pid=$!
-  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$ngx_port/" && return 0; sleep 0.1; done
-  fail "nginx did not start: $(tail -3 "$T/ngx/error.log")"
+  ngx_pid=$("$STRATA_SRC/scripts/start-test-nginx.sh" "$T/ngx" "$ngx_port") ||
+    fail "nginx did not start"
 }
-stop_nginx() { [[ -n $ngx_pid ]] && kill "$ngx_pid" && wait "$ngx_pid" 2>/dev/null; ngx_pid=""; }
+stop_nginx() {
+  [[ -n $ngx_pid ]] || return 0
+  kill "$ngx_pid"
+  while kill -0 "$ngx_pid" 2>/dev/null; do sleep 0.05; done
+  ngx_pid=""
+}
 trap 'rc=$?; stop_nginx; (exit $rc); cleanup' EXIT
 start_nginx
 store="dav:http://127.0.0.1:$ngx_port/strata"
