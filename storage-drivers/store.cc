@@ -83,7 +83,8 @@ Result<std::string> NormalizeExpectedSha256(const std::string& expected) {
   return lower;
 }
 
-Status CheckDownloadDigest(const std::string& ctx, uint64_t bytes, Sha256& hash,
+Status CheckDownloadDigest(const std::string& ctx, uint64_t bytes,
+                           BackgroundSha256& hash,
                            const std::string& expected) {
   if (expected.empty()) return Status::OK();
   std::string actual = hash.HexDigest();
@@ -116,8 +117,8 @@ Status Deadline::Check() const {
       /*retryable=*/true);
 }
 
-Result<uint64_t> CopyStream(ByteSource& src, ByteSink& dst, Sha256* hash,
-                            const Deadline& deadline) {
+Result<uint64_t> CopyStream(ByteSource& src, ByteSink& dst,
+                            BackgroundSha256* hash, const Deadline& deadline) {
   std::vector<char> buf(kChunkSize);
   uint64_t total = 0;
   for (;;) {

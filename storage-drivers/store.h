@@ -98,8 +98,8 @@ Status ValidateKeyPrefix(std::string_view prefix);
 Result<std::string> NormalizeExpectedSha256(const std::string& expected);
 // Get's final check: Corruption (naming `ctx`, the byte count and both
 // digests) when `expected` is non-empty and differs from `hash`'s digest.
-Status CheckDownloadDigest(const std::string& ctx, uint64_t bytes, Sha256& hash,
-                           const std::string& expected);
+Status CheckDownloadDigest(const std::string& ctx, uint64_t bytes,
+                           BackgroundSha256& hash, const std::string& expected);
 
 // "<op> <key> (request <id>)": context for a driver's error messages.
 std::string OpContext(std::string_view op, std::string_view key,
@@ -121,8 +121,8 @@ class Deadline {
 // Copies `src` to `dst` in kChunkSize chunks until the end of `src`, feeding
 // `hash` (if not null) and checking `deadline` between chunks. Returns the
 // number of bytes copied.
-Result<uint64_t> CopyStream(ByteSource& src, ByteSink& dst, Sha256* hash,
-                            const Deadline& deadline);
+Result<uint64_t> CopyStream(ByteSource& src, ByteSink& dst,
+                            BackgroundSha256* hash, const Deadline& deadline);
 
 // Uploads the file at `path` as `key`.
 Result<ObjectInfo> PutFile(Store& store, const std::string& key,

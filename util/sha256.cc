@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -57,6 +58,68 @@ std::string Sha256::HexDigest() {
     digest_.push_back(kHex[md[i] >> 4]);
     digest_.push_back(kHex[md[i] & 0xf]);
   }
+  return digest_;
+}
+
+namespace {
+constexpr size_t kBatch = 1 << 20;
+constexpr size_t kMaxWaiting = 4;
+}  // namespace
+
+BackgroundSha256::BackgroundSha256() : worker_([this] { Run(); }) {
+  filling_.reserve(kBatch);
+}
+
+BackgroundSha256::~BackgroundSha256() { HexDigest(); }
+
+void BackgroundSha256::Update(const void* p, size_t n) {
+  const char* c = static_cast<const char*>(p);
+  while (n > 0) {
+    size_t take = std::min(n, kBatch - filling_.size());
+    filling_.insert(filling_.end(), c, c + take);
+    c += take;
+    n -= take;
+    if (filling_.size() == kBatch) {
+      Hand(std::move(filling_));
+      filling_ = std::vector<char>();
+      filling_.reserve(kBatch);
+    }
+  }
+}
+
+void BackgroundSha256::Hand(std::vector<char> batch) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return queue_.size() < kMaxWaiting; });
+  queue_.push_back(std::move(batch));
+  cv_.notify_all();
+}
+
+void BackgroundSha256::Run() {
+  for (;;) {
+    std::vector<char> batch;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return !queue_.empty() || closing_; });
+      if (queue_.empty()) return;  // closing, all hashed
+      batch = std::move(queue_.front());
+      queue_.pop_front();
+      cv_.notify_all();
+    }
+    sha_.Update(batch.data(), batch.size());
+  }
+}
+
+std::string BackgroundSha256::HexDigest() {
+  if (!worker_.joinable()) return digest_;
+  if (!filling_.empty()) Hand(std::move(filling_));
+  filling_ = std::vector<char>();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;
+  }
+  cv_.notify_all();
+  worker_.join();
+  digest_ = sha_.HexDigest();
   return digest_;
 }
 

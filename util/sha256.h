@@ -9,10 +9,15 @@
 // without a lock); Sha256File is reentrant.
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include "util/status.h"
 
@@ -48,6 +53,37 @@ class Sha256 {
   };
   std::unique_ptr<evp_md_ctx_st, CtxFree> ctx_;
   std::string digest_;  // set once finalised
+};
+
+// A Sha256 that hashes on a thread of its own, so a transfer does not wait
+// for the digest (SHA-256 runs at ~1.5 GB/s here: a third of a second per
+// 512 MiB on the transfer's own thread otherwise). Update copies the bytes
+// into 1 MiB batches handed to the worker; at most 4 batches wait, so memory
+// stays bounded and a slow hash slows the transfer rather than growing.
+// Thread-safety: single-owner, like Sha256.
+class BackgroundSha256 {
+ public:
+  BackgroundSha256();
+  ~BackgroundSha256();
+  BackgroundSha256(const BackgroundSha256&) = delete;
+  BackgroundSha256& operator=(const BackgroundSha256&) = delete;
+
+  void Update(const void* p, size_t n);
+  // Waits for the worker and returns the digest.
+  std::string HexDigest();
+
+ private:
+  void Hand(std::vector<char> batch);
+  void Run();
+
+  Sha256 sha_;  // used by the worker only, until it has stopped
+  std::vector<char> filling_;
+  std::deque<std::vector<char>> queue_;  // GUARDED_BY(mu_)
+  bool closing_ = false;                 // GUARDED_BY(mu_)
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread worker_;
+  std::string digest_;
 };
 
 // The SHA-256 (lower-case hex) of the whole file at `path`, read in 1 MiB

@@ -19,10 +19,10 @@ constexpr size_t kMaxSmallBody = 4 << 20;  // listings, sidecars, errors
 struct Exchange {
   CURL* curl = nullptr;
   ByteSource* upload = nullptr;  // request body, streamed (chunked)
-  Sha256* upload_hash = nullptr;
+  BackgroundSha256* upload_hash = nullptr;
   uint64_t uploaded = 0;
   ByteSink* download = nullptr;  // a 200 response's body, streamed
-  Sha256* download_hash = nullptr;
+  BackgroundSha256* download_hash = nullptr;
   uint64_t downloaded = 0;
   std::string small_body;  // any other response body (bounded)
   const Deadline* deadline = nullptr;
@@ -165,7 +165,7 @@ Result<ObjectInfo> DavStore::Put(const std::string& key, ByteSource& src,
   STRATA_RETURN_IF_ERROR(ValidateKey(key));
   const std::string ctx = OpContext("dav put", key, opts);
   const Deadline deadline(opts);
-  Sha256 hash;
+  BackgroundSha256 hash;
   Exchange x;
   x.upload = &src;
   x.upload_hash = &hash;
@@ -194,7 +194,7 @@ Status DavStore::Get(const std::string& key, ByteSink& sink,
                           NormalizeExpectedSha256(expected_sha256));
   const std::string ctx = OpContext("dav get", key, opts);
   const Deadline deadline(opts);
-  Sha256 hash;
+  BackgroundSha256 hash;
   Exchange x;
   x.download = &sink;
   if (!expected.empty()) x.download_hash = &hash;

@@ -102,7 +102,7 @@ Result<ObjectInfo> LocalStore::Put(const std::string& key, ByteSource& src,
   file.write_behind = true;
   auto sink = FileSink::Create(path, file);
   if (!sink.ok()) return sink.status().WithContext(ctx);
-  Sha256 hash;
+  BackgroundSha256 hash;
   auto size = CopyStream(src, **sink, &hash, deadline);
   if (!size.ok()) return size.status().WithContext(ctx);
   STRATA_RETURN_IF_ERROR(deadline.Check().WithContext(ctx));
@@ -139,7 +139,7 @@ Status LocalStore::Get(const std::string& key, ByteSink& sink,
       return Status::NotFound(ctx + ": no such object");
     return src.status().WithContext(ctx);
   }
-  Sha256 hash;
+  BackgroundSha256 hash;
   auto size =
       CopyStream(**src, sink, expected.empty() ? nullptr : &hash, deadline);
   if (!size.ok()) return size.status().WithContext(ctx);

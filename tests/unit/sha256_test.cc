@@ -87,3 +87,27 @@ TEST_CASE("sha256: Sha256File matches sha256sum") {
   CHECK(missing.status().code() == strata::StatusCode::kNotFound);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("BackgroundSha256 gives Sha256's digest for any update pattern") {
+  std::mt19937 rng(7);
+  std::string data(5 * (1 << 20) + 777, '\0');
+  for (auto& c : data) c = static_cast<char>(rng());
+  Sha256 whole;
+  whole.Update(data);
+  const std::string want = whole.HexDigest();
+  for (size_t step :
+       {size_t{1} << 20, size_t{16384}, size_t{1000003}, data.size()}) {
+    CAPTURE(step);
+    strata::BackgroundSha256 bg;
+    for (size_t off = 0; off < data.size(); off += step)
+      bg.Update(data.data() + off, std::min(step, data.size() - off));
+    CHECK(bg.HexDigest() == want);
+    CHECK(bg.HexDigest() == want);  // again: the same
+  }
+  strata::BackgroundSha256 empty;
+  CHECK(empty.HexDigest() == HashOf(""));
+  {
+    strata::BackgroundSha256 dropped;
+    dropped.Update("abc", 3);
+  }  // joins
+}
