@@ -78,6 +78,13 @@ class Catalog {
   Result<std::vector<UploadRecord>> UploadsOfSnapshot(
       const std::string& snapshot_id);
 
+  // Store objects to delete once the store answers again (R1.9). Adding a
+  // key already queued counts one more attempt and keeps the first time.
+  Status AddPendingDelete(const std::string& store_key,
+                          const std::string& error);
+  Result<std::vector<std::string>> PendingDeletes();
+  Status RemovePendingDelete(const std::string& store_key);
+
   // Tasks (the journal of disk operations).
   Status InsertTask(const TaskRecord& t);
   // Records the step about to act (and its resume state) durably.

@@ -87,6 +87,15 @@ CREATE INDEX tasks_status ON tasks(status);
 ALTER TABLE volumes ADD COLUMN domain_uuid TEXT;
 ALTER TABLE volumes ADD COLUMN disk_target TEXT;
 )sql",
+      // 3: store objects whose delete failed (R1.9): retried until gone.
+      R"sql(
+CREATE TABLE pending_deletes (
+  store_key TEXT PRIMARY KEY,
+  attempts INTEGER NOT NULL DEFAULT 1,
+  last_error TEXT NOT NULL DEFAULT '',
+  since INTEGER NOT NULL
+);
+)sql",
   };
   return m;
 }

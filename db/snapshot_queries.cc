@@ -244,6 +244,44 @@ Status Catalog::FinishUpload(int64_t id, const std::string& status,
   return st.Run();
 }
 
+Status Catalog::AddPendingDelete(const std::string& store_key,
+                                 const std::string& error) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(
+      Statement st,
+      Statement::Prepare(
+          db_,
+          "INSERT INTO pending_deletes (store_key, last_error, since) "
+          "VALUES (?,?,?) ON CONFLICT(store_key) DO UPDATE SET "
+          "attempts = attempts + 1, last_error = excluded.last_error"));
+  st.Bind(1, store_key).Bind(2, error).Bind(3, NowMicros());
+  return st.Run();
+}
+
+Result<std::vector<std::string>> Catalog::PendingDeletes() {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(
+      Statement st,
+      Statement::Prepare(
+          db_, "SELECT store_key FROM pending_deletes ORDER BY since"));
+  std::vector<std::string> out;
+  for (;;) {
+    STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return out;
+    out.push_back(st.ColumnText(0));
+  }
+}
+
+Status Catalog::RemovePendingDelete(const std::string& store_key) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(
+      Statement st,
+      Statement::Prepare(db_,
+                         "DELETE FROM pending_deletes WHERE store_key = ?"));
+  st.Bind(1, store_key);
+  return st.Run();
+}
+
 Result<std::vector<UploadRecord>> Catalog::UploadsOfSnapshot(
     const std::string& snapshot_id) {
   std::lock_guard<std::recursive_mutex> lock(mu_);

@@ -171,7 +171,7 @@ Status Engine::UnmanageVolume(const std::string& volume_id) {
                               " still has snapshots; delete them first.");
   // Layers kept only for this volume's chain are no longer needed.
   for (const auto& s : snaps) {
-    if (s.store_key) STRATA_RETURN_IF_ERROR(store_->Delete(*s.store_key, {}));
+    if (s.store_key) STRATA_RETURN_IF_ERROR(DeleteStored(*s.store_key));
     STRATA_RETURN_IF_ERROR(catalog_->DeleteSnapshot(s.id));
   }
   STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol, catalog_->GetVolume(volume_id));

@@ -136,6 +136,13 @@ class Engine {
                        const std::string& backup, bool* rebuilt);
   // After a merge: keeps the replaced history and the merged layer as the
   // new history's spare and delta. False (nothing renamed) if not possible.
+  // R1.9: deletes a store object, or, when the store does not answer,
+  // queues the key in the catalog (pending_deletes) and returns OK: the
+  // object is deleted by RetryPendingDeletes, never forgotten.
+  Status DeleteStored(const std::string& key);
+  // Deletes queued objects, oldest first, until the store fails again.
+  // Runs at start-up (Recover) and after every successful upload.
+  void RetryPendingDeletes();
   // Removes the spare and delta of `disk`'s history (best effort).
   void DropSpares(const std::string& disk);
   bool RetireIntoSpare(const std::string& disk, const std::string& old_history,

@@ -121,11 +121,36 @@ Status Engine::DropUnneededLayers(const std::string& volume_id,
     }
     if (!victim) return Status::OK();
     if (victim->store_key)
-      STRATA_RETURN_IF_ERROR(store_->Delete(*victim->store_key, {}));
+      STRATA_RETURN_IF_ERROR(DeleteStored(*victim->store_key));
     STRATA_RETURN_IF_ERROR(catalog_->DeleteSnapshot(victim->id));
     LogInfo("dropped the layer of deleted snapshot " + victim->id);
   }
   return Status::OK();
+}
+
+Status Engine::DeleteStored(const std::string& key) {
+  Status s = store_->Delete(key, {});
+  if (s.ok() || s.code() == StatusCode::kInvalidArgument) return s;
+  LogWarning("deleting " + key + " from the store failed (" + s.ToString() +
+             "); queued, retried when the store answers again");
+  return catalog_->AddPendingDelete(key, s.ToString());
+}
+
+void Engine::RetryPendingDeletes() {
+  auto keys = catalog_->PendingDeletes();
+  if (!keys.ok()) {
+    LogWarning("pending deletes: " + keys.status().ToString());
+    return;
+  }
+  for (const auto& key : *keys) {
+    Status s = store_->Delete(key, {});
+    if (!s.ok()) {  // still down: the rest waits for the next chance
+      catalog_->AddPendingDelete(key, s.ToString());
+      return;
+    }
+    catalog_->RemovePendingDelete(key);
+    LogInfo("deleted " + key + " from the store (a delete queued earlier)");
+  }
 }
 
 }  // namespace strata::engine

@@ -86,6 +86,7 @@ Status Engine::Recover() {
       catalog_->FinishTask(t.id, "failed", s.ToString());
     }
   }
+  RetryPendingDeletes();
   db::ListQuery all;
   STRATA_ASSIGN_OR_RETURN(auto vols, catalog_->ListVolumes(all));
   for (const auto& v : vols.rows) {

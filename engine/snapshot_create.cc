@@ -105,6 +105,7 @@ Status Engine::RunCreate(Journal& j, const db::VolumeRecord& vol,
   }));
   LogInfo("snapshot " + snap.id + " of volume " + vol.id +
           " stored: " + std::to_string(obj.size) + " bytes at " + obj.location);
+  RetryPendingDeletes();  // the store answers: a good time
 
   // R2.8: merge the uploaded layer into history. A failure here leaves a
   // longer but valid chain; the next operation compacts it again.

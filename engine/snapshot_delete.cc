@@ -32,7 +32,7 @@ Status Engine::RunDelete(const std::string& snapshot_id) {
   if (!snap->store_key) return Status::OK();
   STRATA_ASSIGN_OR_RETURN(bool needed, IsNeeded(catalog_, *snap));
   if (needed) return Status::OK();  // hidden by PublishDelete, layer kept
-  STRATA_RETURN_IF_ERROR(store_->Delete(*snap->store_key, {}));
+  STRATA_RETURN_IF_ERROR(DeleteStored(*snap->store_key));
   // Ancestors kept only for this one may go too.
   return DropUnneededLayers(snap->volume_id, snapshot_id);
 }

@@ -89,6 +89,32 @@ api GET "/v3/snapshots/$after"
 [[ $(jget '"'"$down"'" in j["snapshot"]["os-strata:covers"]') == True ]] ||
   fail "the snapshot after the outage does not carry the failed one: $BODY"
 pass "nginx down → snapshot error; back up → the next snapshot carries its writes (R2.6)"
+
+# R1.9: objects deleted while nginx is down are queued, not forgotten.
+gdisk="$T/var/disks/gone.qcow2"
+qemu-img create -q -f qcow2 "$gdisk" 16M
+write_pattern "$gdisk" 0x77 0 1M
+gvol=$(manage_disk "$gdisk" gone)
+g1=$(snapshot "$gvol" g1)
+write_pattern "$gdisk" 0x78 1M 1M
+g2=$(snapshot "$gvol" g2)
+o_g1=$(check_stored "$g1"); o_g2=$(check_stored "$g2")
+stop_nginx
+for s in "$g2" "$g1"; do
+  api DELETE "/v3/snapshots/$s"; expect_code 202 "delete $s with nginx down"
+  for _ in $(seq 100); do api GET "/v3/snapshots/$s"; [[ $CODE == 404 ]] && break; sleep 0.1; done
+  [[ $CODE == 404 ]] || fail "snapshot $s not deleted: $BODY"
+done
+api POST "/v3/volumes/$gvol/action" '{"os-unmanage": {}}'
+expect_code 202 "unmanage with nginx down"
+api GET "/v3/volumes/$gvol"; expect_code 404 "the unmanaged volume"
+[[ -f $o_g1 && -f $o_g2 ]] || fail "objects vanished while nginx was down?"
+grep -q "queued, retried" "$T/stratad.log" || fail "no delete was queued"
+start_nginx
+write_pattern "$T/var/disks/plain.qcow2" 0x79 28M 1M
+snapshot "$VOL" trigger >/dev/null   # an upload that works retries the queue
+[[ ! -e $o_g1 && ! -e $o_g2 ]] || fail "queued deletes not done after nginx came back"
+pass "deletes while nginx was down were queued and done once it answered (R1.9)"
 stop_stratad
 
 printf '[store]\ncompression = zstd\n' >"$T/zstd.conf"

@@ -1194,3 +1194,19 @@ TEST_CASE("tasks: insert, step, finish, unfinished, not found") {
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.status().IsNotFound());
 }
+
+TEST_CASE("pending deletes: queued once, oldest first, removed when done") {
+  Fixture f;
+  REQUIRE(f.cat->AddPendingDelete("volumes/a/1.qcow2", "down").ok());
+  REQUIRE(f.cat->AddPendingDelete("volumes/a/2.qcow2", "down").ok());
+  REQUIRE(f.cat->AddPendingDelete("volumes/a/1.qcow2", "still down").ok());
+  auto keys = f.cat->PendingDeletes();
+  REQUIRE(keys.ok());
+  CHECK(*keys ==
+        std::vector<std::string>{"volumes/a/1.qcow2", "volumes/a/2.qcow2"});
+  REQUIRE(f.cat->RemovePendingDelete("volumes/a/1.qcow2").ok());
+  REQUIRE(f.cat->RemovePendingDelete("never/queued").ok());
+  keys = f.cat->PendingDeletes();
+  REQUIRE(keys.ok());
+  CHECK(*keys == std::vector<std::string>{"volumes/a/2.qcow2"});
+}
