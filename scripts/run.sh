@@ -11,18 +11,22 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh --guest
 scripts/build.sh
 state=./var
+listen=127.0.0.1:8786
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
   [[ ${args[$i]} == --state-dir ]] && state=${args[$((i + 1))]}
   [[ ${args[$i]} == --state-dir=* ]] && state=${args[$i]#--state-dir=}
+  [[ ${args[$i]} == --listen ]] && listen=${args[$((i + 1))]}
+  [[ ${args[$i]} == --listen=* ]] && listen=${args[$i]#--listen=}
 done
+url=http://$listen
 scripts/start-libvirt.sh || echo "run: libvirtd not available: quiet disks only" >&2
 build/stratad --state-dir "$state" "$@" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' INT TERM
-for _ in $(seq 100); do curl -sf -o /dev/null http://127.0.0.1:8786/v3/ && break; sleep 0.1; done
+for _ in $(seq 100); do curl -sf -o /dev/null "$url/v3/" && break; sleep 0.1; done
 if [[ ${STRATA_DEMO:-1} != 0 ]]; then
-  scripts/demo.sh http://127.0.0.1:8786 "$state" || echo "run: the demo failed (see above)" >&2
+  scripts/demo.sh "$url" "$state" || echo "run: the demo failed (see above)" >&2
 fi
-echo "run: stratad is serving on http://127.0.0.1:8786 (Ctrl-C stops it)"
+echo "run: stratad is serving on $url (Ctrl-C stops it)"
 wait $pid
