@@ -66,11 +66,9 @@ constexpr size_t kBatch = 1 << 20;
 constexpr size_t kMaxWaiting = 4;
 }  // namespace
 
-BackgroundSha256::BackgroundSha256() : worker_([this] { Run(); }) {
-  filling_.reserve(kBatch);
+BackgroundSha256::~BackgroundSha256() {
+  if (worker_.joinable()) HexDigest();
 }
-
-BackgroundSha256::~BackgroundSha256() { HexDigest(); }
 
 void BackgroundSha256::Update(const void* p, size_t n) {
   const char* c = static_cast<const char*>(p);
@@ -88,6 +86,7 @@ void BackgroundSha256::Update(const void* p, size_t n) {
 }
 
 void BackgroundSha256::Hand(std::vector<char> batch) {
+  if (!worker_.joinable()) worker_ = std::thread([this] { Run(); });
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [this] { return queue_.size() < kMaxWaiting; });
   queue_.push_back(std::move(batch));
@@ -110,17 +109,18 @@ void BackgroundSha256::Run() {
 }
 
 std::string BackgroundSha256::HexDigest() {
-  if (!worker_.joinable()) return digest_;
-  if (!filling_.empty()) Hand(std::move(filling_));
-  filling_ = std::vector<char>();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    closing_ = true;
+  if (worker_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closing_ = true;
+    }
+    cv_.notify_all();
+    worker_.join();  // every handed batch is hashed, in order
   }
-  cv_.notify_all();
-  worker_.join();
-  digest_ = sha_.HexDigest();
-  return digest_;
+  // The partial batch last (the worker has stopped: sha_ is ours now).
+  if (!filling_.empty()) sha_.Update(filling_.data(), filling_.size());
+  filling_.clear();
+  return sha_.HexDigest();  // the same digest when called again
 }
 
 Result<std::string> Sha256File(const std::string& path) {

@@ -59,11 +59,13 @@ class Sha256 {
 // for the digest (SHA-256 runs at ~1.5 GB/s here: a third of a second per
 // 512 MiB on the transfer's own thread otherwise). Update copies the bytes
 // into 1 MiB batches handed to the worker; at most 4 batches wait, so memory
-// stays bounded and a slow hash slows the transfer rather than growing.
+// stays bounded and a slow hash slows the transfer rather than growing. The
+// worker starts with the first full batch: less than 1 MiB in all (or
+// nothing: an unverified download) is hashed by HexDigest itself.
 // Thread-safety: single-owner, like Sha256.
 class BackgroundSha256 {
  public:
-  BackgroundSha256();
+  BackgroundSha256() = default;
   ~BackgroundSha256();
   BackgroundSha256(const BackgroundSha256&) = delete;
   BackgroundSha256& operator=(const BackgroundSha256&) = delete;
@@ -83,7 +85,6 @@ class BackgroundSha256 {
   std::mutex mu_;
   std::condition_variable cv_;
   std::thread worker_;
-  std::string digest_;
 };
 
 // The SHA-256 (lower-case hex) of the whole file at `path`, read in 1 MiB
