@@ -314,11 +314,11 @@ Status Engine::CollectGarbage(const db::VolumeRecord& vol, bool now) {
   std::vector<std::string> doomed;
   while (dirent* e = readdir(d)) {
     std::string path = JoinPath(dir, e->d_name);
-    bool ours = IsTempOf(disk, path) ||
-                ParseLayerName(disk, path).kind != LayerKind::kForeign;
+    const bool temp = IsTempOf(disk, path);
+    bool ours = temp || ParseLayerName(disk, path).kind != LayerKind::kForeign;
     // Trash is already queued for the reaper (after a crash: `now`).
-    bool trash = IsTempOf(disk, path) &&
-                 BaseName(path).find(".strata-trash-") != std::string::npos;
+    bool trash =
+        temp && BaseName(path).find(".strata-trash-") != std::string::npos;
     if (ours && !live.count(e->d_name) && (now || !trash))
       doomed.push_back(path);
   }

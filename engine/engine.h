@@ -35,9 +35,9 @@ struct EngineOptions {
   uint64_t overlay_cluster_size = 0;
   int workers = 2;
   int upload_attempts = 3;  // tries per upload on retryable store errors
-  // Nice increment of the worker threads and the qemu-img they start: a
-  // running VM's vCPU and I/O threads get the CPU first (measured: the test
-  // guest's write stalls during snapshots shrink).
+  // Nice increment of the worker threads and the qemu-img they start, so a
+  // running VM's vCPU and I/O threads get the CPU first. (On the test guest
+  // its effect on write stalls was within the benchmark's noise.)
   int worker_nice = 10;
 };
 
@@ -136,6 +136,9 @@ class Engine {
                        const std::string& backup, bool* rebuilt);
   // After a merge: keeps the replaced history and the merged layer as the
   // new history's spare and delta. False (nothing renamed) if not possible.
+  bool RetireIntoSpare(const std::string& disk, const std::string& old_history,
+                       const std::string& layer,
+                       const std::string& new_history);
   // R1.9: deletes a store object, or, when the store does not answer,
   // queues the key in the catalog (pending_deletes) and returns OK: the
   // object is deleted by RetryPendingDeletes, never forgotten.
@@ -145,14 +148,10 @@ class Engine {
   void RetryPendingDeletes();
   // Removes the spare and delta of `disk`'s history (best effort).
   void DropSpares(const std::string& disk);
-  bool RetireIntoSpare(const std::string& disk, const std::string& old_history,
-                       const std::string& layer,
-                       const std::string& new_history);
   // Points `above` (a file of the volume's chain) at `backing`: a header
   // rewrite, or for a running VM's top, RepointLiveTop.
   Status Repoint(Journal* j, const db::VolumeRecord& vol,
                  const std::string& above, const std::string& backing);
-  // Deletes the volume's Strata files that its chain no longer uses.
   // Removes every Strata-named file of the disk its chain does not use.
   // Large ones are renamed to a ".strata-trash-" name and removed by the
   // reaper after the task, unless `now`.

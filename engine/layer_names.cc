@@ -38,11 +38,9 @@ namespace {
 // "history-<uuid>-<tag>" of "<stem>.history-<uuid>-<tag>.qcow2".
 std::string HistoryId(const std::string& disk_path,
                       const std::string& history_path) {
-  std::string name = BaseName(history_path);
+  std::string name = DiskStem(history_path);  // without ".qcow2"
   const std::string stem = DiskStem(disk_path) + ".";
   if (name.compare(0, stem.size(), stem) == 0) name.erase(0, stem.size());
-  if (name.size() > 6 && name.compare(name.size() - 6, 6, ".qcow2") == 0)
-    name.resize(name.size() - 6);
   return name;
 }
 }  // namespace
