@@ -1,4 +1,4 @@
-// SHA-256 over OpenSSL EVP. See sha256.h.
+// Streamed digests over OpenSSL EVP. See sha256.h.
 #include "util/sha256.h"
 
 #include <fcntl.h>
@@ -20,33 +20,36 @@ namespace {
 constexpr size_t kChunk = 1 << 20;
 
 [[noreturn]] void DieOpenSsl(const char* what) {
-  std::fprintf(stderr, "strata: OpenSSL %s failed for SHA-256\n", what);
+  std::fprintf(stderr, "strata: OpenSSL %s failed for a digest\n", what);
   std::abort();
 }
 
 }  // namespace
 
-void Sha256::CtxFree::operator()(evp_md_ctx_st* ctx) const {
+void Digest::CtxFree::operator()(evp_md_ctx_st* ctx) const {
   EVP_MD_CTX_free(ctx);
 }
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+Digest::Digest(DigestKind kind) : ctx_(EVP_MD_CTX_new()) {
   if (!ctx_) DieOpenSsl("EVP_MD_CTX_new");
-  if (EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1)
+  const EVP_MD* md = kind == DigestKind::kSha512 ? EVP_sha512()
+                     : kind == DigestKind::kMd5  ? EVP_md5()
+                                                 : EVP_sha256();
+  if (EVP_DigestInit_ex(ctx_.get(), md, nullptr) != 1)
     DieOpenSsl("EVP_DigestInit_ex");
 }
 
-Sha256::~Sha256() = default;
-Sha256::Sha256(Sha256&&) noexcept = default;
-Sha256& Sha256::operator=(Sha256&&) noexcept = default;
+Digest::~Digest() = default;
+Digest::Digest(Digest&&) noexcept = default;
+Digest& Digest::operator=(Digest&&) noexcept = default;
 
-void Sha256::Update(const void* p, size_t n) {
-  assert(digest_.empty() && "Sha256::Update after HexDigest");
+void Digest::Update(const void* p, size_t n) {
+  assert(digest_.empty() && "Digest::Update after HexDigest");
   if (n == 0) return;
   if (EVP_DigestUpdate(ctx_.get(), p, n) != 1) DieOpenSsl("EVP_DigestUpdate");
 }
 
-std::string Sha256::HexDigest() {
+std::string Digest::HexDigest() {
   if (!digest_.empty()) return digest_;
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -66,11 +69,11 @@ constexpr size_t kBatch = 1 << 20;
 constexpr size_t kMaxWaiting = 4;
 }  // namespace
 
-BackgroundSha256::~BackgroundSha256() {
+BackgroundDigest::~BackgroundDigest() {
   if (worker_.joinable()) HexDigest();
 }
 
-void BackgroundSha256::Update(const void* p, size_t n) {
+void BackgroundDigest::Update(const void* p, size_t n) {
   const char* c = static_cast<const char*>(p);
   while (n > 0) {
     size_t take = std::min(n, kBatch - filling_.size());
@@ -85,7 +88,7 @@ void BackgroundSha256::Update(const void* p, size_t n) {
   }
 }
 
-void BackgroundSha256::Hand(std::vector<char> batch) {
+void BackgroundDigest::Hand(std::vector<char> batch) {
   if (!worker_.joinable()) worker_ = std::thread([this] { Run(); });
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [this] { return queue_.size() < kMaxWaiting; });
@@ -93,7 +96,7 @@ void BackgroundSha256::Hand(std::vector<char> batch) {
   cv_.notify_all();
 }
 
-void BackgroundSha256::Run() {
+void BackgroundDigest::Run() {
   for (;;) {
     std::vector<char> batch;
     {
@@ -108,7 +111,7 @@ void BackgroundSha256::Run() {
   }
 }
 
-std::string BackgroundSha256::HexDigest() {
+std::string BackgroundDigest::HexDigest() {
   if (worker_.joinable()) {
     {
       std::lock_guard<std::mutex> lock(mu_);

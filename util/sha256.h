@@ -1,9 +1,11 @@
-// SHA-256 digests, streamed: the integrity check of every layer Strata
-// uploads or downloads (OpenSSL EVP underneath).
+// Streamed digests: SHA-256, the integrity check of every layer Strata
+// uploads or downloads, and the MD5 and SHA-512 that stores such as Glance
+// publish for what they received (OpenSSL EVP underneath).
 //
-// Sha256 hashes bytes fed in any number of Update() calls; HexDigest()
+// Digest hashes bytes fed in any number of Update() calls; HexDigest()
 // finalises and returns lower-case hex, the form `sha256sum` prints and the
-// stores record. Sha256File hashes a whole file in bounded memory.
+// stores record. Sha256 is the SHA-256 Digest every layer carries.
+// Sha256File hashes a whole file in bounded memory.
 //
 // Thread-safety: a Sha256 object is single-owner (not shared between threads
 // without a lock); Sha256File is reentrant.
@@ -28,23 +30,25 @@ namespace strata {
 // Length of a SHA-256 digest in lower-case hex.
 inline constexpr size_t kSha256HexLength = 64;
 
-class Sha256 {
+enum class DigestKind { kSha256, kSha512, kMd5 };
+
+class Digest {
  public:
-  // Starts a new digest. Aborts the process if OpenSSL cannot provide
-  // SHA-256 at all (a broken installation, not a runtime condition).
-  Sha256();
-  ~Sha256();
-  Sha256(Sha256&&) noexcept;
-  Sha256& operator=(Sha256&&) noexcept;
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
+  // Starts a new digest. Aborts the process if OpenSSL cannot provide the
+  // algorithm at all (a broken installation, not a runtime condition).
+  explicit Digest(DigestKind kind = DigestKind::kSha256);
+  ~Digest();
+  Digest(Digest&&) noexcept;
+  Digest& operator=(Digest&&) noexcept;
+  Digest(const Digest&) = delete;
+  Digest& operator=(const Digest&) = delete;
 
   // Adds `n` bytes at `p`. REQUIRES: HexDigest() not called yet.
   void Update(const void* p, size_t n);
   void Update(std::string_view s) { Update(s.data(), s.size()); }
 
-  // Finalises and returns the 64-character lower-case hex digest. Calling it
-  // again returns the same digest.
+  // Finalises and returns the lower-case hex digest (64 characters for
+  // SHA-256). Calling it again returns the same digest.
   std::string HexDigest();
 
  private:
@@ -55,20 +59,23 @@ class Sha256 {
   std::string digest_;  // set once finalised
 };
 
-// A Sha256 that hashes on a thread of its own, so a transfer does not wait
+using Sha256 = Digest;  // the default kind
+
+// A Digest that hashes on a thread of its own, so a transfer does not wait
 // for the digest (SHA-256 runs at ~1.5 GB/s here: a third of a second per
 // 512 MiB on the transfer's own thread otherwise). Update copies the bytes
 // into 1 MiB batches handed to the worker; at most 4 batches wait, so memory
 // stays bounded and a slow hash slows the transfer rather than growing. The
 // worker starts with the first full batch: less than 1 MiB in all (or
 // nothing: an unverified download) is hashed by HexDigest itself.
-// Thread-safety: single-owner, like Sha256.
-class BackgroundSha256 {
+// Thread-safety: single-owner, like Digest.
+class BackgroundDigest {
  public:
-  BackgroundSha256() = default;
-  ~BackgroundSha256();
-  BackgroundSha256(const BackgroundSha256&) = delete;
-  BackgroundSha256& operator=(const BackgroundSha256&) = delete;
+  explicit BackgroundDigest(DigestKind kind = DigestKind::kSha256)
+      : sha_(kind) {}
+  ~BackgroundDigest();
+  BackgroundDigest(const BackgroundDigest&) = delete;
+  BackgroundDigest& operator=(const BackgroundDigest&) = delete;
 
   void Update(const void* p, size_t n);
   // Waits for the worker and returns the digest.
@@ -78,7 +85,7 @@ class BackgroundSha256 {
   void Hand(std::vector<char> batch);
   void Run();
 
-  Sha256 sha_;  // used by the worker only, until it has stopped
+  Digest sha_;  // used by the worker only, until it has stopped
   std::vector<char> filling_;
   std::deque<std::vector<char>> queue_;  // GUARDED_BY(mu_)
   bool closing_ = false;                 // GUARDED_BY(mu_)
@@ -86,6 +93,8 @@ class BackgroundSha256 {
   std::condition_variable cv_;
   std::thread worker_;
 };
+
+using BackgroundSha256 = BackgroundDigest;  // the default kind
 
 // The SHA-256 (lower-case hex) of the whole file at `path`, read in 1 MiB
 // chunks. NotFound when the file does not exist.

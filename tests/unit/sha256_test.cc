@@ -1,5 +1,6 @@
-// Sha256 / Sha256File: known vectors, incremental updates, and a streamed
-// file hash cross-checked against sha256sum(1).
+// Digest (SHA-256, and the MD5 and SHA-512 Glance publishes) and Sha256File:
+// known vectors, incremental updates, and a streamed file hash cross-checked
+// against sha256sum(1).
 #include "util/sha256.h"
 
 #include <doctest/doctest.h>
@@ -110,4 +111,27 @@ TEST_CASE("BackgroundSha256 gives Sha256's digest for any update pattern") {
     strata::BackgroundSha256 dropped;
     dropped.Update("abc", 3);
   }  // joins
+}
+
+TEST_CASE("Digest: MD5 and SHA-512, as Glance publishes them") {
+  using strata::BackgroundDigest;
+  using strata::Digest;
+  using strata::DigestKind;
+  Digest md5(DigestKind::kMd5), sha512(DigestKind::kSha512);
+  md5.Update("abc");
+  sha512.Update("abc");
+  CHECK(md5.HexDigest() == "900150983cd24fb0d6963f7d28e17f72");  // RFC 1321
+  CHECK(sha512.HexDigest() ==                                    // FIPS 180-2
+        "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+        "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
+  // The background form over several batches equals the direct one.
+  std::string data(3 * (1 << 20) + 7, 'q');
+  BackgroundDigest bg(DigestKind::kMd5);
+  Digest direct(DigestKind::kMd5);
+  for (size_t i = 0; i < data.size(); i += 100000) {
+    size_t n = std::min<size_t>(100000, data.size() - i);
+    bg.Update(data.data() + i, n);
+  }
+  direct.Update(data);
+  CHECK(bg.HexDigest() == direct.HexDigest());
 }
