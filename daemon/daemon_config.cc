@@ -66,6 +66,15 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
       return Status::InvalidArgument(key + " must be none or zstd, not '" + v +
                                      "'");
     }
+  } else if (key == "store.encryption") {
+    if (v == "none" || v == "aes-256-gcm") {
+      c->store_aes = v == "aes-256-gcm";
+    } else {
+      return Status::InvalidArgument(
+          key + " must be none or aes-256-gcm, not '" + v + "'");
+    }
+  } else if (key == "store.encryption_key_file") {
+    c->store_key_file = v;
   } else if (key == "store.zstd_level") {
     STRATA_ASSIGN_OR_RETURN(uint64_t n, ParseUint(key, v));
     if (n < 1 || n > 19) return Status::InvalidArgument(key + " must be 1..19");

@@ -19,6 +19,8 @@ struct DaemonConfig {
   uint64_t store_max_bytes_per_second = 0;  // 0: no cap
   bool store_zstd = false;                  // [store] compression = zstd
   int store_zstd_level = 3;
+  bool store_aes = false;                // [store] encryption = aes-256-gcm
+  std::string store_key_file;            // [store] encryption_key_file
   std::vector<std::string> manage_dirs;  // default: <state_dir>/disks
   uint64_t overlay_cluster_size = 0;
   int workers = 2;

@@ -16,6 +16,7 @@
 #include "engine/engine.h"
 #include "hypervisor/libvirt_hypervisor.h"
 #include "storage-drivers/rate_limited_store.h"
+#include "storage-drivers/relay/aes_gcm_store.h"
 #include "storage-drivers/relay/zstd_store.h"
 #include "storage-drivers/store_registry.h"
 #include "util/fs.h"
@@ -72,9 +73,19 @@ int main(int argc, char** argv) {
   if (!store.ok())
     return Fail("store " + spec + ": " + store.status().message());
   // Relay stages sit outside the bandwidth cap, which paces the bytes that
-  // really travel to the store (compressed ones).
+  // really travel to the store (compressed, encrypted ones). Compression
+  // comes first: encrypted bytes do not compress.
   std::unique_ptr<store::Store> paced = store::MakeRateLimitedStore(
       std::move(*store), cfg->store_max_bytes_per_second);
+  if (cfg->store_aes) {
+    if (cfg->store_key_file.empty())
+      return Fail(
+          "[store] encryption = aes-256-gcm needs [store] "
+          "encryption_key_file");
+    auto key = store::LoadAesKey(cfg->store_key_file);
+    if (!key.ok()) return Fail(key.status().message());
+    paced = store::MakeAesGcmStore(std::move(paced), *key);
+  }
   if (cfg->store_zstd)
     paced = store::MakeZstdStore(std::move(paced), cfg->store_zstd_level);
 

@@ -1,7 +1,7 @@
 // Store: the one interface every storage backend implements (local
-// directory now; http, glance, swift later). The engine names stores only by
-// their spec string (see store_registry.h) and talks to them through this
-// interface, so a layer moves the same way whatever holds it.
+// directory, dav HTTP file server, glance; swift later). The engine names
+// stores only by their spec string (see store_registry.h) and talks to them
+// through this interface, so a layer moves the same way whatever holds it.
 //
 // Contract for every driver (tests/unit/store_contract_test.cc checks it):
 //  - keys are validated with ValidateKey() (InvalidArgument otherwise);
@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +41,10 @@ inline constexpr size_t kMaxKeySegmentLength = 200;
 struct RequestOptions {
   std::chrono::milliseconds timeout{0};  // 0 = none
   std::string request_id;                // carried into error messages
+  // What a Put's object is ("volume_id", "snapshot_id", "parent_id", …), for
+  // drivers that keep metadata with objects (glance: image properties
+  // "strata_<name>"); other drivers ignore them. Names are [a-z_]+.
+  std::map<std::string, std::string> labels;
 };
 
 struct ObjectInfo {

@@ -3,6 +3,7 @@
 #include "storage-drivers/store_registry.h"
 
 #include "storage-drivers/dav/dav_store.h"
+#include "storage-drivers/glance/glance_store.h"
 #include "storage-drivers/local/local_store.h"
 
 namespace strata::store {
@@ -53,6 +54,8 @@ void RegisterBuiltinStores() {
   std::call_once(once, [] {
     StoreRegistry::Global().Register(LocalStore::kScheme, &LocalStore::Create);
     StoreRegistry::Global().Register(DavStore::kScheme, &DavStore::Create);
+    StoreRegistry::Global().Register(GlanceStore::kScheme,
+                                     &GlanceStore::Create);
   });
 }
 

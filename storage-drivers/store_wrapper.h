@@ -43,6 +43,16 @@ class StoreWrapper : public Store {
 
  protected:
   Store& next() { return *next_; }
+  // `opts` with `stage` added to the "relay" label ("zstd,aes-256-gcm": the
+  // stages a Put's bytes went through, in order), for the stores that keep
+  // labels: such an object is no longer a plain qcow2.
+  static RequestOptions WithRelayStage(const RequestOptions& opts,
+                                       const std::string& stage) {
+    RequestOptions o = opts;
+    std::string& relay = o.labels["relay"];
+    relay += (relay.empty() ? "" : ",") + stage;
+    return o;
+  }
 
  private:
   std::unique_ptr<Store> next_;

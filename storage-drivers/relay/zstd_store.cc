@@ -103,7 +103,7 @@ class ZstdStore : public StoreWrapper {
   Result<ObjectInfo> Put(const std::string& key, ByteSource& src,
                          const RequestOptions& opts) override {
     CompressingSource zsrc(&src, level_);
-    return next().Put(key, zsrc, opts);
+    return next().Put(key, zsrc, WithRelayStage(opts, "zstd"));
   }
 
   Status Get(const std::string& key, ByteSink& sink,

@@ -189,11 +189,91 @@ struct DavFixture : FixtureBase {
   }
 };
 
-#define STRATA_STORE_FIXTURES LocalFixture, RateLimitedLocalFixture, DavFixture
+// The glance driver against Debian's glance-api (no Keystone, sqlite, file
+// backend; scripts/start-test-glance.sh), one server for the whole binary
+// (it takes seconds to start) and a namespace of its own per fixture, so
+// every test starts with an empty store. Glance hashes with SHA-256 here, so
+// the driver's os_hash_value check runs too.
+class SharedGlance {
+ public:
+  static SharedGlance& Get() {
+    static SharedGlance g;
+    return g;
+  }
+  bool ok() const { return pid_ > 0; }
+  const std::string& error() const { return error_; }
+  const std::string& dir() const { return dir_; }
+  int port() const { return port_; }
+  ~SharedGlance() {
+    if (pid_ <= 0) return;
+    kill(-pid_, SIGTERM);
+    for (int i = 0; i < 100 && kill(pid_, 0) == 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    fs::remove_all(dir_);
+  }
+
+ private:
+  SharedGlance() {
+    if (access("/usr/bin/glance-api", X_OK) != 0) {
+      error_ = "/usr/bin/glance-api missing (apt-get install glance-api)";
+      return;
+    }
+    std::string t = (fs::temp_directory_path() / "strata-glance-XXXXXX");
+    REQUIRE(mkdtemp(t.data()) != nullptr);
+    dir_ = t;
+    port_ = DavFixture::FreePort();
+    const std::string cmd =
+        "GLANCE_HASHING_ALGORITHM=sha256 " + std::string(STRATA_SOURCE_DIR) +
+        "/scripts/start-test-glance.sh " + dir_ + " " + std::to_string(port_);
+    FILE* p = popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    char buf[32] = {0};
+    size_t n = fread(buf, 1, sizeof buf - 1, p);
+    int rc = pclose(p);
+    REQUIRE_MESSAGE(rc == 0,
+                    "start-test-glance.sh failed (see " << dir_ << ")");
+    pid_ = std::atoi(std::string(buf, n).c_str());
+  }
+  std::string dir_, error_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+struct GlanceFixture : FixtureBase {
+  static constexpr char kScheme[] = "glance";
+
+  GlanceFixture() {
+    SharedGlance& g = SharedGlance::Get();
+    available = g.ok();
+    if (!available) {
+      skip_reason = g.error();
+      return;
+    }
+    static std::atomic<int> next{0};
+    ns = "t" + std::to_string(getpid()) + "-" + std::to_string(++next);
+    RegisterBuiltinStores();
+    auto s = StoreRegistry::Global().Create(
+        "glance:http://127.0.0.1:" + std::to_string(g.port()) +
+        "?namespace=" + ns);
+    REQUIRE_MESSAGE(s.ok(), s.status().ToString());
+    store = std::move(*s);
+  }
+  // Flips a byte of the file Glance's file backend keeps for `key`'s image.
+  bool CorruptObject(const std::string& key) {
+    auto st = store->Stat(key, RequestOptions{});
+    if (!st.ok()) return false;
+    const std::string id = st->location.substr(st->location.rfind('/') + 1);
+    return FlipByte(SharedGlance::Get().dir() + "/images/" + id);
+  }
+  std::string ns;
+};
+
+#define STRATA_STORE_FIXTURES \
+  LocalFixture, RateLimitedLocalFixture, DavFixture, GlanceFixture
 
 // Every registered scheme must have a fixture above.
-const std::set<std::string> kSchemesWithFixtures = {LocalFixture::kScheme,
-                                                    DavFixture::kScheme};
+const std::set<std::string> kSchemesWithFixtures = {
+    LocalFixture::kScheme, DavFixture::kScheme, GlanceFixture::kScheme};
 
 #define SKIP_IF_UNAVAILABLE(fx)                                     \
   if (!(fx).available) {                                            \
@@ -267,7 +347,12 @@ class FaultySource : public ByteSource {
   std::chrono::milliseconds delay_;
 };
 
-const RequestOptions kOpts{std::chrono::milliseconds(0), "test-req"};
+RequestOptions TestOptions() {
+  RequestOptions o;
+  o.request_id = "test-req";
+  return o;
+}
+const RequestOptions kOpts = TestOptions();
 
 Result<ObjectInfo> PutString(Store& s, const std::string& key,
                              const std::string& data) {
@@ -501,7 +586,9 @@ TEST_CASE_TEMPLATE("contract: a failed or late put leaves no trace", F,
   CHECK(*GetString(s, "f/old", ShaOf("old bytes")) == "old bytes");
 
   FaultySource slow(20 << 20, std::chrono::milliseconds(20));  // ~0.4 s
-  RequestOptions late{std::chrono::milliseconds(50), "late-req"};
+  RequestOptions late;
+  late.timeout = std::chrono::milliseconds(50);
+  late.request_id = "late-req";
   auto r = s.Put("f/late", slow, late);
   CHECK(r.status().code() == StatusCode::kUnavailable);
   CHECK(r.status().retryable());
