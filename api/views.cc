@@ -39,6 +39,10 @@ nlohmann::json SnapshotView(const ApiRequest& req, const db::SnapshotRecord& s,
     j["os-strata:stored_bytes"] = s.layer_bytes;
     j["os-strata:sha256"] =
         s.sha256 ? nlohmann::json(*s.sha256) : nlohmann::json(nullptr);
+    // The layer's own digest; differs from sha256 when relay stages ran.
+    j["os-strata:layer_sha256"] = s.layer_sha256
+                                      ? nlohmann::json(*s.layer_sha256)
+                                      : nlohmann::json(nullptr);
     j["os-strata:covers"] = s.covers;
     if (!s.error.empty()) j["os-strata:error"] = s.error;
   }

@@ -55,8 +55,11 @@ struct SnapshotRecord {
   std::optional<std::string> store_key;   // set once the upload is verified
   std::optional<std::string> store_location;
   std::optional<std::string> sha256;  // of the stored layer's bytes
-  int64_t layer_bytes = 0;            // size of the stored layer
-  int64_t virtual_size = 0;           // disk size at the snapshot (bytes)
+  // Of the layer file itself, before relay stages (compression, encryption)
+  // changed it; unset for snapshots stored before migration 4.
+  std::optional<std::string> layer_sha256;
+  int64_t layer_bytes = 0;   // size of the stored layer
+  int64_t virtual_size = 0;  // disk size at the snapshot (bytes)
   // Failed snapshots whose writes this layer also holds (R2.6).
   std::vector<std::string> covers;
   // Deleted by the user, kept only because a descendant or the volume's

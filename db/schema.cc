@@ -96,6 +96,11 @@ CREATE TABLE pending_deletes (
   since INTEGER NOT NULL
 );
 )sql",
+      // 4: the SHA-256 of the layer file itself (R1.3: before any relay
+      // stage), checked again after a download has undone the stages.
+      R"sql(
+ALTER TABLE snapshots ADD COLUMN layer_sha256 TEXT;
+)sql",
   };
   return m;
 }

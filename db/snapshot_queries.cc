@@ -13,7 +13,7 @@ const char kSnapshotColumns[] =
     "id, volume_id, project_id, user_id, name, description, status, "
     "progress, parent_id, layer_file, store_key, store_location, sha256, "
     "layer_bytes, virtual_size, covers, hidden, error, metadata, created_at, "
-    "updated_at";
+    "updated_at, layer_sha256";
 
 std::vector<std::string> CoversFromJson(const std::string& s) {
   std::vector<std::string> out;
@@ -47,10 +47,11 @@ SnapshotRecord ReadSnapshot(const Statement& st) {
   s.metadata = MetadataFromJson(st.ColumnText(18));
   s.created_at = st.ColumnInt(19);
   s.updated_at = st.ColumnInt(20);
+  s.layer_sha256 = st.ColumnOptText(21);
   return s;
 }
 
-// Binds every column but id (1..20) then id (21), in kSnapshotColumns order.
+// Binds every column but id (1..21) then id (22), in kSnapshotColumns order.
 void BindSnapshot(Statement& st, const SnapshotRecord& s) {
   st.Bind(1, s.volume_id)
       .Bind(2, s.project_id)
@@ -72,7 +73,8 @@ void BindSnapshot(Statement& st, const SnapshotRecord& s) {
       .Bind(18, MetadataToJson(s.metadata))
       .Bind(19, s.created_at)
       .Bind(20, s.updated_at)
-      .Bind(21, s.id);
+      .BindOpt(21, s.layer_sha256)
+      .Bind(22, s.id);
 }
 
 Result<std::vector<SnapshotRecord>> Collect(Statement& st) {
@@ -99,8 +101,8 @@ Status Catalog::InsertSnapshot(const SnapshotRecord& s) {
           "INSERT INTO snapshots (volume_id, project_id, user_id, name, "
           "description, status, progress, parent_id, layer_file, store_key, "
           "store_location, sha256, layer_bytes, virtual_size, covers, hidden, "
-          "error, metadata, created_at, updated_at, id) "
-          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+          "error, metadata, created_at, updated_at, layer_sha256, id) "
+          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
   BindSnapshot(st, s);
   return st.Run();
 }
@@ -115,7 +117,7 @@ Status Catalog::UpdateSnapshot(const SnapshotRecord& s) {
           "description=?, status=?, progress=?, parent_id=?, layer_file=?, "
           "store_key=?, store_location=?, sha256=?, layer_bytes=?, "
           "virtual_size=?, covers=?, hidden=?, error=?, metadata=?, "
-          "created_at=?, updated_at=? WHERE id=?"));
+          "created_at=?, updated_at=?, layer_sha256=? WHERE id=?"));
   BindSnapshot(st, s);
   return st.RunUpdate("Snapshot " + s.id + " could not be found.");
 }

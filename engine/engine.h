@@ -160,10 +160,18 @@ class Engine {
   // reaper remove it; removes it at once if the rename fails.
   Status Discard(const std::string& disk, const std::string& path);
 
+  // A layer as stored: the object (its bytes after any relay stage) and the
+  // SHA-256 of the layer file itself.
+  struct StoredLayer {
+    store::ObjectInfo object;
+    std::string layer_sha256;
+  };
   // Uploads a layer file with retries, verifying what the store holds.
-  Result<store::ObjectInfo> UploadLayer(const std::string& snapshot_id,
-                                        const std::string& key,
-                                        const std::string& path);
+  // `labels` describe it to stores that keep metadata (glance).
+  Result<StoredLayer> UploadLayer(
+      const std::string& snapshot_id, const std::string& key,
+      const std::string& path,
+      const std::map<std::string, std::string>& labels);
   // Deletes hidden snapshots nothing depends on any more (and their objects).
   // `going` names a snapshot about to be deleted: it counts as gone.
   Status DropUnneededLayers(const std::string& volume_id,

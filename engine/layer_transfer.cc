@@ -10,7 +10,8 @@
 namespace strata::engine {
 namespace {
 
-// Reports upload progress (15% → 95%) to the catalog at most twice a second.
+// Reports upload progress (15% → 95%) to the catalog at most twice a second,
+// and hashes the layer's own bytes on the way (before any relay stage).
 class ProgressSource : public store::ByteSource {
  public:
   ProgressSource(store::ByteSource* inner, uint64_t total, db::Catalog* c,
@@ -23,6 +24,7 @@ class ProgressSource : public store::ByteSource {
   Result<size_t> Read(char* buf, size_t n) override {
     auto r = inner_->Read(buf, n);
     if (r.ok()) {
+      hash_.Update(buf, *r);
       done_ += *r;
       int64_t now = MonotonicMicros();
       if (total_ > 0 && now - last_report_ > 500000) {
@@ -34,8 +36,12 @@ class ProgressSource : public store::ByteSource {
     return r;
   }
 
+  // The SHA-256 of every byte read.
+  std::string HexDigest() { return hash_.HexDigest(); }
+
  private:
   store::ByteSource* inner_;
+  BackgroundSha256 hash_;
   uint64_t total_, done_ = 0;
   db::Catalog* catalog_;
   std::string id_;
@@ -44,9 +50,9 @@ class ProgressSource : public store::ByteSource {
 
 }  // namespace
 
-Result<store::ObjectInfo> Engine::UploadLayer(const std::string& snapshot_id,
-                                              const std::string& key,
-                                              const std::string& path) {
+Result<Engine::StoredLayer> Engine::UploadLayer(
+    const std::string& snapshot_id, const std::string& key,
+    const std::string& path, const std::map<std::string, std::string>& labels) {
   Status last;
   for (int attempt = 1; attempt <= opts_.upload_attempts; ++attempt) {
     if (attempt > 1)
@@ -65,6 +71,7 @@ Result<store::ObjectInfo> Engine::UploadLayer(const std::string& snapshot_id,
     }
     ProgressSource progress(src->get(), (*src)->size(), catalog_, snapshot_id);
     store::RequestOptions ro;
+    ro.labels = labels;
     auto put = store_->Put(key, progress, ro);
     Status s = put.status();
     if (s.ok()) {
@@ -83,7 +90,7 @@ Result<store::ObjectInfo> Engine::UploadLayer(const std::string& snapshot_id,
     if (s.ok()) {
       catalog_->FinishUpload(upload_id, "done", static_cast<int64_t>(put->size),
                              put->sha256, "");
-      return *put;
+      return StoredLayer{*put, progress.HexDigest()};
     }
     catalog_->FinishUpload(upload_id, "failed", 0, "", s.ToString());
     LogWarning("upload of " + key + " attempt " + std::to_string(attempt) +

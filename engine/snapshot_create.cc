@@ -84,8 +84,12 @@ Status Engine::RunCreate(Journal& j, const db::VolumeRecord& vol,
   // R2.5: upload the layer; it is "available" only once stored and verified.
   STRATA_RETURN_IF_ERROR(j.Step("create.upload", 15));
   const std::string key = LayerKey(vol.id, snap.id);
-  STRATA_ASSIGN_OR_RETURN(store::ObjectInfo obj,
-                          UploadLayer(snap.id, key, layer));
+  std::map<std::string, std::string> labels = {{"volume_id", vol.id},
+                                               {"snapshot_id", snap.id}};
+  if (snap.parent_id) labels["parent_id"] = *snap.parent_id;
+  STRATA_ASSIGN_OR_RETURN(StoredLayer stored,
+                          UploadLayer(snap.id, key, layer, labels));
+  const store::ObjectInfo& obj = stored.object;
   STRATA_RETURN_IF_ERROR(catalog_->Transaction([&]() -> Status {
     STRATA_RETURN_IF_ERROR(
         catalog_->ModifySnapshot(snap.id, [&](db::SnapshotRecord& cur) {
@@ -95,6 +99,7 @@ Status Engine::RunCreate(Journal& j, const db::VolumeRecord& vol,
           cur.store_key = key;
           cur.store_location = obj.location;
           cur.sha256 = obj.sha256;
+          cur.layer_sha256 = stored.layer_sha256;
           cur.layer_bytes = static_cast<int64_t>(obj.size);
           return Status::OK();
         }));

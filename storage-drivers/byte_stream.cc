@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
@@ -99,6 +100,7 @@ FileSink::~FileSink() {
 Status FileSink::Write(const char* buf, size_t n) {
   if (!fd_.valid())
     return Status::Internal("write to " + path_ + " after Commit");
+  if (hash_) hash_->Update(buf, n);
   while (n > 0) {
     ssize_t w = write(fd_.get(), buf, n);
     if (w < 0 && errno == EINTR) continue;
@@ -124,6 +126,16 @@ Status FileSink::Sync() {
 Status FileSink::Commit() {
   if (!fd_.valid())
     return Status::Internal("Commit of " + path_ + " called twice");
+  if (hash_) {
+    const std::string got = hash_->HexDigest();
+    std::string want = expected_sha256_;
+    for (char& c : want) c = static_cast<char>(std::tolower(c));
+    if (got != want)
+      return Status::Corruption(path_ + ": the " +
+                                std::to_string(bytes_written_) +
+                                " bytes written have sha256 " + got +
+                                ", expected " + expected_sha256_);
+  }
   if (durable_ && fsync(fd_.get()) != 0)
     return Status::FromErrno("fsync " + temp_path_, errno);
   // close(2) can report a deferred write error (NFS); do not ignore it.

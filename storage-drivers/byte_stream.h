@@ -16,6 +16,7 @@
 #include <string>
 
 #include "util/fs.h"
+#include "util/sha256.h"
 #include "util/status.h"
 
 namespace strata::store {
@@ -66,6 +67,10 @@ struct FileSinkOptions {
   // false: Commit() renames without fsyncs. For scratch files that are
   // deleted again before anything depends on them being on disk.
   bool durable = true;
+  // Non-empty: the SHA-256 (hex) the written bytes must have. Commit() fails
+  // with Corruption otherwise, and nothing appears at the path. For a
+  // layer's own digest, checked after relay stages have been undone.
+  std::string expected_sha256 = "";
 };
 
 // Writes a new version of `path`; nothing appears at `path` until Commit().
@@ -81,8 +86,9 @@ class FileSink : public ByteSink {
   Status Write(const char* buf, size_t n) override;
   // fsync(temp) now, e.g. before taking a lock around Commit().
   Status Sync();
-  // fsync(temp), rename(temp → path), fsync(directory). After a failed
-  // Commit the temp file is still removed by the destructor.
+  // Checks FileSinkOptions::expected_sha256, then fsync(temp), rename(temp →
+  // path), fsync(directory). After a failed Commit the temp file is still
+  // removed by the destructor.
   Status Commit();
 
   const std::string& path() const { return path_; }
@@ -100,7 +106,10 @@ class FileSink : public ByteSink {
         inode_(inode),
         behind_(fd_.get()),
         write_behind_(options.write_behind),
-        durable_(options.durable) {}
+        durable_(options.durable),
+        expected_sha256_(options.expected_sha256) {
+    if (!expected_sha256_.empty()) hash_ = std::make_unique<BackgroundSha256>();
+  }
 
   UniqueFd fd_;
   std::string path_;
@@ -111,6 +120,8 @@ class FileSink : public ByteSink {
   WriteBehind behind_;
   bool write_behind_;
   bool durable_;
+  std::string expected_sha256_;
+  std::unique_ptr<BackgroundSha256> hash_;  // set when there is one to check
 };
 
 // Serves the bytes of a string, in reads of at most `max_read` bytes.

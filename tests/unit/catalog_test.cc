@@ -395,6 +395,7 @@ TEST_CASE("snapshots: insert, get, update, covers round trip") {
   got->store_key = "v1/s1";
   got->store_location = "local:/store";
   got->sha256 = std::string(64, 'a');
+  got->layer_sha256 = std::string(64, 'f');
   got->layer_bytes = 12345;
   got->covers = {"f1", "f2", "f3"};
   got->hidden = true;
@@ -412,6 +413,8 @@ TEST_CASE("snapshots: insert, get, update, covers round trip") {
   CHECK(again->store_key == std::optional<std::string>("v1/s1"));
   CHECK(again->store_location == std::optional<std::string>("local:/store"));
   CHECK(again->sha256 == std::optional<std::string>(std::string(64, 'a')));
+  CHECK(again->layer_sha256 ==
+        std::optional<std::string>(std::string(64, 'f')));
   CHECK(again->layer_bytes == 12345);
   CHECK(again->covers == std::vector<std::string>{"f1", "f2", "f3"});
   CHECK(again->hidden);

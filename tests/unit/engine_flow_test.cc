@@ -9,10 +9,13 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "db/catalog.h"
 #include "engine/engine.h"
+#include "storage-drivers/relay/aes_gcm_store.h"
+#include "storage-drivers/relay/zstd_store.h"
 #include "storage-drivers/store_registry.h"
 #include "util/fs.h"
 #include "util/sha256.h"
@@ -106,13 +109,31 @@ struct Fixture {
   // direct: the engine talks to the local store itself, not through the
   // fault-injecting wrapper (which hides its local files).
   void Start(bool direct = false) {
+    StartWith(direct ? local.get() : store.get());
+  }
+  void StartWith(store::Store* s) {
     engine.reset();
     engine::EngineOptions o;
     o.allowed_dirs = {*CanonicalPath(disks)};
     o.upload_attempts = 1;
-    engine = std::make_unique<engine::Engine>(
-        catalog.get(), direct ? local.get() : store.get(), o);
+    engine = std::make_unique<engine::Engine>(catalog.get(), s, o);
     REQUIRE(engine->Recover().ok());
+  }
+  // zstd over AES-256-GCM over the local store, with a new key file `name`.
+  std::unique_ptr<store::Store> RelayStore(const std::string& name) {
+    const std::string path = dir + "/" + name;
+    std::string key(32, '\0');
+    for (char& c : key) c = static_cast<char>(rand());
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    REQUIRE(fd >= 0);
+    REQUIRE(write(fd, key.data(), key.size()) == 32);
+    close(fd);
+    auto k = store::LoadAesKey(path);
+    REQUIRE_MESSAGE(k.ok(), k.status().ToString());
+    // FailingStore with `fail` unset: a forwarder that does not own `local`.
+    return store::MakeZstdStore(
+        store::MakeAesGcmStore(std::make_unique<FailingStore>(local.get()), *k),
+        3);
   }
   ~Fixture() {
     engine.reset();
@@ -375,4 +396,71 @@ TEST_CASE("deleting snapshots keeps what others build on") {
   auto s3 = f.Snap(vol.id);
   CHECK(s3.parent_id == s2.id);  // ...except that s3 builds on s2.
   CHECK(f.catalog->GetSnapshot(s1.id).ok());
+}
+
+TEST_CASE("relay stages: the layer's own SHA-256 is kept and checked (R1.3)") {
+  Fixture f;
+  auto relay = f.RelayStore("key-a");
+  f.StartWith(relay.get());
+  auto [disk, vol] = f.ManagedDisk("vm6", "64M");
+  Write(disk, 0xa1, "0", "4M");
+  auto s1 = f.Snap(vol.id);
+  REQUIRE(s1.status == "available");
+  REQUIRE(s1.layer_sha256.has_value());
+  // The store holds compressed, encrypted bytes: their digest is not the
+  // layer's, and they are smaller (4 MiB of one byte value compress).
+  CHECK(*s1.layer_sha256 != *s1.sha256);
+  CHECK(s1.layer_bytes < (1 << 20));
+  std::string magic(8, '\0');
+  std::ifstream(f.dir + "/store/" + *s1.store_key).read(magic.data(), 8);
+  CHECK(magic == "STRATAGC");
+  Write(disk, 0xb2, "4M", "1M");
+  auto s2 = f.Snap(vol.id);
+  REQUIRE(s2.status == "available");
+  Write(disk, 0xc3, "0", "1M");
+
+  // Reverts download, decrypt and decompress, then check the layer's own
+  // digest before the disk changes.
+  REQUIRE(f.engine->RevertVolume(vol.id, s1.id).ok());
+  f.engine->WaitIdle();
+  CHECK(Reads(disk, 0xa1, "0", "4M"));
+  CHECK(Reads(disk, 0, "4M", "1M"));
+  REQUIRE(f.engine->RevertVolume(vol.id, s2.id).ok());
+  f.engine->WaitIdle();
+  CHECK(Reads(disk, 0xa1, "0", "4M"));
+  CHECK(Reads(disk, 0xb2, "4M", "1M"));
+  Write(disk, 0xd4, "8M", "1M");
+
+  // A catalog digest that the decoded layer does not match (a fault the
+  // stages themselves cannot produce: they authenticate what they decode)
+  // stops the revert; the disk keeps its state.
+  auto tampered = f.catalog->GetSnapshot(s1.id);
+  REQUIRE(tampered.ok());
+  const std::string good = *tampered->layer_sha256;
+  tampered->layer_sha256 = std::string(64, '0');
+  REQUIRE(f.catalog->UpdateSnapshot(*tampered).ok());
+  REQUIRE(f.engine->RevertVolume(vol.id, s1.id).ok());
+  f.engine->WaitIdle();
+  CHECK(Reads(disk, 0xd4, "8M", "1M"));
+  CHECK(Reads(disk, 0xb2, "4M", "1M"));
+  tampered->layer_sha256 = good;
+  REQUIRE(f.catalog->UpdateSnapshot(*tampered).ok());
+
+  // The same objects read with another key: refused, disk untouched.
+  auto wrong = f.RelayStore("key-b");
+  f.StartWith(wrong.get());
+  REQUIRE(f.engine->RevertVolume(vol.id, s1.id).ok());
+  f.engine->WaitIdle();
+  CHECK(Reads(disk, 0xd4, "8M", "1M"));
+  CHECK(Reads(disk, 0xb2, "4M", "1M"));
+  auto after = f.catalog->GetVolume(vol.id);
+  REQUIRE(after.ok());
+  CHECK(after->status == "available");
+
+  // With the right key again, the revert goes through.
+  f.StartWith(relay.get());
+  REQUIRE(f.engine->RevertVolume(vol.id, s1.id).ok());
+  f.engine->WaitIdle();
+  CHECK(Reads(disk, 0xa1, "0", "4M"));
+  CHECK(Reads(disk, 0, "8M", "1M"));
 }
