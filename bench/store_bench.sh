@@ -3,12 +3,16 @@
 # through Strata's store drivers, next to the plain tool moving the same file
 # to the same place: `cp` for the local store, `curl -T` / `curl -o` for the
 # dav store on Debian's nginx (scripts/start-test-nginx.sh); then the same
-# through the zstd relay stage, with the stored size. Peak RSS of the
+# through the relay stages (zstd; zstd + AES-256-GCM), with the stored size. Peak RSS of the
 # store_transfer process is printed for each run (goal for relay stages:
-# under 64 MiB whatever the size). Warm page cache, loopback. A local put is
+# under 64 MiB whatever the size). The glance store runs against Debian's
+# glance-api (scripts/start-test-glance.sh), anchored by curl. Warm page cache, loopback. A local put is
 # durable (written back as it goes, fsynced), cp is not; a get, like
 # curl -o, does not fsync; nginx does not fsync what it receives.
 #   bench/store_bench.sh [MiB]        (default 512; STORE_TRANSFER=path)
+#   STORES="local dav glance" RELAYS="none zstd zstd+aes" choose the rows,
+#   e.g. STORES=dav RELAYS=zstd+aes bench/store_bench.sh 2048 for the 2 GiB
+#   peak-RSS check.
 # The file is half random bytes, half zeros in 1 MiB runs (like a qcow2
 # layer: data and unallocated space), so compression has something to do.
 set -euo pipefail
@@ -16,8 +20,10 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 tool=${STORE_TRANSFER:-$here/build/bench/store_transfer}
 mib=${1:-512}
 T=$(mktemp -d /var/tmp/strata-storebench.XXXXXX)
-ngx=""
-trap '[[ -n $ngx ]] && kill $ngx; rm -rf "$T"' EXIT
+stores=${STORES:-local dav glance}
+relays=${RELAYS:-none zstd zstd+aes}
+ngx="" glance=""
+trap '[[ -n $ngx ]] && kill $ngx; [[ -n $glance ]] && kill -- -$glance; rm -rf "$T"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 ngx=$("$here/scripts/start-test-nginx.sh" "$T/ngx" "$port")
 url=http://127.0.0.1:$port/strata
@@ -54,21 +60,54 @@ anchor() {  # anchor LABEL CMD… : wall time of a plain tool
   row "$label" "$t" "$(mbps "$t")" "" ""
 }
 
-for zstd in 0 3; do
+# glance: Debian's glance-api (no Keystone, file backend), anchored by curl
+# creating an image and PUTting/GETting its file, as Glance's own clients do.
+if [[ " $stores " == *" glance "* ]]; then
+  gport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  glance=$("$here/scripts/start-test-glance.sh" "$T/glance" "$gport")
+  gurl=http://127.0.0.1:$gport
+fi
+glance_curl_put() {
+  local id
+  id=$(curl -sf -X POST -H 'Content-Type: application/json' "$gurl/v2/images" \
+    -d '{"name":"curl","disk_format":"raw","container_format":"bare"}' |
+    grep -o '"id": "[0-9a-f-]*"' | cut -d'"' -f4)
+  curl -sf -X PUT -H 'Content-Type: application/octet-stream' -T "$T/layer" \
+    "$gurl/v2/images/$id/file"
+  echo "$id" >"$T/curl-image"
+}
+glance_curl_get() { curl -sf -o "$T/curl-out" "$gurl/v2/images/$(cat "$T/curl-image")/file"; }
+
+head -c 32 /dev/urandom >"$T/aes.key"; chmod 600 "$T/aes.key"
+for relay in $relays; do
   z=(); tag=""
-  [[ $zstd -gt 0 ]] && z=(--zstd "$zstd") && tag=" +zstd $zstd"
-  run_tool "local put$tag" put "local:$T/store" "k/layer$zstd" "$T/layer" "${z[@]}"
-  run_tool "local get$tag" get "local:$T/store" "k/layer$zstd" "$T/out" "$LAST_SHA" "${z[@]}"
-  cmp -s "$T/layer" "$T/out" || { echo "local$tag: the file read back differs" >&2; exit 1; }
-  rm -f "$T/out"
-  [[ $zstd -eq 0 ]] && anchor "  cp (anchor for local put)" cp "$T/layer" "$T/cp-copy" && rm -f "$T/cp-copy"
-  run_tool "dav put$tag" put "dav:$url" "k/layer$zstd" "$T/layer" "${z[@]}"
-  run_tool "dav get$tag" get "dav:$url" "k/layer$zstd" "$T/out" "$LAST_SHA" "${z[@]}"
-  cmp -s "$T/layer" "$T/out" || { echo "dav$tag: the file read back differs" >&2; exit 1; }
-  rm -f "$T/out"
-  if [[ $zstd -eq 0 ]]; then
-    anchor "  curl -T (anchor for dav put)" curl -sf -T "$T/layer" "$url/curl/layer"
-    anchor "  curl -o (anchor for dav get)" curl -sf -o "$T/curl-out" "$url/curl/layer"
-    rm -f "$T/curl-out"
-  fi
+  case $relay in
+    none) ;;
+    zstd) z=(--zstd 3); tag=" +zstd 3" ;;
+    zstd+aes) z=(--zstd 3 --aes "$T/aes.key"); tag=" +zstd 3 +aes-256-gcm" ;;
+    *) echo "unknown relay $relay (none, zstd, zstd+aes)" >&2; exit 2 ;;
+  esac
+  for store in $stores; do
+    case $store in
+      local) spec="local:$T/store" ;;
+      dav) spec="dav:$url" ;;
+      glance) spec="glance:$gurl" ;;
+      *) echo "unknown store $store (local, dav, glance)" >&2; exit 2 ;;
+    esac
+    run_tool "$store put$tag" put "$spec" "k/layer-${relay//+/-}" "$T/layer" "${z[@]}"
+    run_tool "$store get$tag" get "$spec" "k/layer-${relay//+/-}" "$T/out" "$LAST_SHA" "${z[@]}"
+    cmp -s "$T/layer" "$T/out" || { echo "$store$tag: the file read back differs" >&2; exit 1; }
+    rm -f "$T/out"
+    [[ $relay == none ]] || continue
+    case $store in
+      local) anchor "  cp (anchor for local put)" cp "$T/layer" "$T/cp-copy"
+             rm -f "$T/cp-copy" ;;
+      dav) anchor "  curl -T (anchor for dav put)" curl -sf -T "$T/layer" "$url/curl/layer"
+           anchor "  curl -o (anchor for dav get)" curl -sf -o "$T/curl-out" "$url/curl/layer"
+           rm -f "$T/curl-out" ;;
+      glance) anchor "  curl PUT (anchor for glance put)" glance_curl_put
+              anchor "  curl GET (anchor for glance get)" glance_curl_get
+              rm -f "$T/curl-out" ;;
+    esac
+  done
 done
