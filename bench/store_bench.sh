@@ -11,6 +11,7 @@
 # curl -o, does not fsync; nginx does not fsync what it receives.
 #   bench/store_bench.sh [MiB]        (default 512; STORE_TRANSFER=path)
 #   STORES="local dav glance" RELAYS="none zstd zstd+aes" choose the rows,
+#   REPS=3 the runs per row (the median is printed, with the highest RSS);
 #   e.g. STORES=dav RELAYS=zstd+aes bench/store_bench.sh 2048 for the 2 GiB
 #   peak-RSS check.
 # The file is half random bytes, half zeros in 1 MiB runs (like a qcow2
@@ -22,6 +23,7 @@ mib=${1:-512}
 T=$(mktemp -d /var/tmp/strata-storebench.XXXXXX)
 stores=${STORES:-local dav glance}
 relays=${RELAYS:-none zstd zstd+aes}
+reps=${REPS:-3}
 ngx="" glance=""
 trap '[[ -n $ngx ]] && kill $ngx; [[ -n $glance ]] && kill -- -$glance; rm -rf "$T"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -43,20 +45,33 @@ row() { printf '%-34s %10s %10s %10s %12s\n' "$@"; }
 
 row "transfer ($((size >> 20)) MiB)" "ms" "MiB/s" "peak RSS" "stored MiB"
 row "----------------------------------" "----------" "----------" "----------" "------------"
-run_tool() {  # run_tool LABEL ARGS… : one store_transfer line → a row
+# Each row is the median of $reps runs; before each run `sync` writes back
+# what the previous one left dirty, so no run pays for another's writeback.
+median() { python3 -c "import statistics,sys; print(f'{statistics.median(map(float, sys.argv[1:])):.1f}')" "$@"; }
+run_tool() {  # run_tool LABEL ARGS… : store_transfer runs → a row
   local label=$1; shift
-  local op bytes t rss sha
-  read -r op bytes t rss sha < <("$tool" "$@")
-  row "$label" "$t" "$(mbps "$t")" "$((rss / 1024)) MiB" \
+  local op bytes t rss sha times=() peak=0
+  for _ in $(seq "$reps"); do
+    sync
+    read -r op bytes t rss sha < <("$tool" "$@")
+    times+=("$t")
+    (( rss > peak )) && peak=$rss
+  done
+  t=$(median "${times[@]}")
+  row "$label" "$t" "$(mbps "$t")" "$((peak / 1024)) MiB" \
     "$([[ $op == put ]] && echo $((bytes >> 20)))"
   LAST_SHA=$sha
 }
-anchor() {  # anchor LABEL CMD… : wall time of a plain tool
+anchor() {  # anchor LABEL CMD… : wall time of a plain tool, median
   local label=$1; shift
-  local a b
-  a=$(ms); "$@"; b=$(ms)
+  local a b times=()
+  for _ in $(seq "$reps"); do
+    sync
+    a=$(ms); "$@"; b=$(ms)
+    times+=("$(( (b - a) / 1000 ))")
+  done
   local t
-  t=$(python3 -c "print(f'{($b - $a) / 1000:.1f}')")
+  t=$(median "${times[@]}")
   row "$label" "$t" "$(mbps "$t")" "" ""
 }
 
