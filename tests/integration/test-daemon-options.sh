@@ -21,6 +21,21 @@ printf '[engine]\nworkers = many\n' >"$T/bad.conf"
 expect_exit 2 "workers" "bad config value" -- --config "$T/bad.conf"
 printf '[store]\ncompression = lz4\n' >"$T/bad-relay.conf"
 expect_exit 2 "none or zstd" "unknown compression" -- --config "$T/bad-relay.conf"
+printf '[store]\nencryption = rot13\n' >"$T/bad-enc.conf"
+expect_exit 2 "none or aes-256-gcm" "unknown encryption" -- --config "$T/bad-enc.conf"
+printf '[store]\nencryption = aes-256-gcm\n' >"$T/no-key.conf"
+expect_exit 1 "needs \\[store\\] encryption_key_file" "encryption without a key" -- \
+  --config "$T/no-key.conf" --state-dir "$T/enc" --listen "127.0.0.1:$(free_port)"
+head -c 32 /dev/urandom >"$T/open.key"; chmod 644 "$T/open.key"
+printf '[store]\nencryption = aes-256-gcm\nencryption_key_file = %s\n' "$T/open.key" >"$T/open-key.conf"
+expect_exit 1 "chmod 600" "a key file others can read" -- \
+  --config "$T/open-key.conf" --state-dir "$T/enc" --listen "127.0.0.1:$(free_port)"
+head -c 31 /dev/urandom >"$T/short.key"; chmod 600 "$T/short.key"
+sed "s|open.key|short.key|" "$T/open-key.conf" >"$T/short-key.conf"
+expect_exit 1 "short.key" "a key file of 31 bytes" -- \
+  --config "$T/short-key.conf" --state-dir "$T/enc" --listen "127.0.0.1:$(free_port)"
+expect_exit 1 "glance" "a bad glance spec" -- --store "glance:http://h?frob=1" \
+  --state-dir "$T/enc" --listen "127.0.0.1:$(free_port)"
 printf '[engine]\nworker_nice = 42\n' >"$T/bad-nice.conf"
 expect_exit 2 "0..19" "worker_nice out of range" -- --config "$T/bad-nice.conf"
 printf '[engine]\nfrobs = 1\n' >"$T/unknown.conf"
