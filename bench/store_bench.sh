@@ -20,7 +20,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 tool=${STORE_TRANSFER:-$here/build/bench/store_transfer}
 mib=${1:-512}
-T=$(mktemp -d /var/tmp/strata-storebench.XXXXXX)
+# Files live in $STORE_BENCH_DIR (default /dev/shm, a tmpfs): the rows then
+# measure the transfer path (drivers, servers, loopback), not this disk's
+# writeback, which made runs of the same command vary by 3x.
+T=$(mktemp -d "${STORE_BENCH_DIR:-/dev/shm}/strata-storebench.XXXXXX")
 stores=${STORES:-local dav glance}
 relays=${RELAYS:-none zstd zstd+aes}
 reps=${REPS:-3}
