@@ -10,8 +10,7 @@
 namespace strata::engine {
 namespace {
 
-// Reports upload progress (15% → 95%) to the catalog at most twice a second,
-// and hashes the layer's own bytes on the way (before any relay stage).
+// Reports upload progress (15% → 95%) to the catalog at most twice a second.
 class ProgressSource : public store::ByteSource {
  public:
   ProgressSource(store::ByteSource* inner, uint64_t total, db::Catalog* c,
@@ -24,7 +23,6 @@ class ProgressSource : public store::ByteSource {
   Result<size_t> Read(char* buf, size_t n) override {
     auto r = inner_->Read(buf, n);
     if (r.ok()) {
-      hash_.Update(buf, *r);
       done_ += *r;
       int64_t now = MonotonicMicros();
       if (total_ > 0 && now - last_report_ > 500000) {
@@ -36,12 +34,8 @@ class ProgressSource : public store::ByteSource {
     return r;
   }
 
-  // The SHA-256 of every byte read.
-  std::string HexDigest() { return hash_.HexDigest(); }
-
  private:
   store::ByteSource* inner_;
-  BackgroundSha256 hash_;
   uint64_t total_, done_ = 0;
   db::Catalog* catalog_;
   std::string id_;
@@ -90,7 +84,11 @@ Result<Engine::StoredLayer> Engine::UploadLayer(
     if (s.ok()) {
       catalog_->FinishUpload(upload_id, "done", static_cast<int64_t>(put->size),
                              put->sha256, "");
-      return StoredLayer{*put, progress.HexDigest()};
+      // The layer's own digest: computed by the outermost relay stage, or,
+      // without stages, the stored bytes' (each byte is hashed once).
+      const std::string layer_sha256 =
+          put->content_sha256.empty() ? put->sha256 : put->content_sha256;
+      return StoredLayer{*put, layer_sha256};
     }
     catalog_->FinishUpload(upload_id, "failed", 0, "", s.ToString());
     LogWarning("upload of " + key + " attempt " + std::to_string(attempt) +

@@ -124,6 +124,23 @@ class FileSink : public ByteSink {
   std::unique_ptr<BackgroundSha256> hash_;  // set when there is one to check
 };
 
+// Passes `inner`'s bytes on unchanged, hashing them (SHA-256, on a thread of
+// its own) for HexDigest() once the source is drained.
+class HashingSource : public ByteSource {
+ public:
+  explicit HashingSource(ByteSource* inner) : inner_(inner) {}
+  Result<size_t> Read(char* buf, size_t n) override {
+    auto r = inner_->Read(buf, n);
+    if (r.ok()) hash_.Update(buf, *r);
+    return r;
+  }
+  std::string HexDigest() { return hash_.HexDigest(); }
+
+ private:
+  ByteSource* inner_;
+  BackgroundSha256 hash_;
+};
+
 // Serves the bytes of a string, in reads of at most `max_read` bytes.
 class StringSource : public ByteSource {
  public:

@@ -52,6 +52,10 @@ struct ObjectInfo {
   uint64_t size = 0;
   std::string sha256;    // hex of the bytes, "" if unknown
   std::string location;  // driver URL, e.g. file:///…
+  // Put only, set by relay stages: the SHA-256 of the bytes the caller gave
+  // Put, which the stages transformed into the stored ones. "" means no
+  // stage ran: the caller's bytes are the stored ones (`sha256`).
+  std::string content_sha256 = "";
 };
 
 class Store {

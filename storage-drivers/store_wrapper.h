@@ -46,6 +46,12 @@ class StoreWrapper : public Store {
   // `opts` with `stage` added to the "relay" label ("zstd,aes-256-gcm": the
   // stages a Put's bytes went through, in order), for the stores that keep
   // labels: such an object is no longer a plain qcow2.
+  // True for a relay stage's Put that no other stage wraps: that stage sees
+  // the caller's own bytes and sets ObjectInfo::content_sha256 (inner
+  // stages would only hash bytes already transformed).
+  static bool IsOutermostStage(const RequestOptions& opts) {
+    return opts.labels.count("relay") == 0;
+  }
   static RequestOptions WithRelayStage(const RequestOptions& opts,
                                        const std::string& stage) {
     RequestOptions o = opts;

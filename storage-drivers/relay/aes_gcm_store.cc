@@ -309,8 +309,12 @@ class AesGcmStore : public StoreWrapper {
     std::memcpy(header.data() + 16, fp_.data(), fp_.size());
     if (RAND_bytes(header.data() + 24, 8) != 1)
       return Status::Internal("aes-gcm: RAND_bytes failed (put " + key + ")");
-    EncryptingSource esrc(&src, key_, header);
-    return next().Put(key, esrc, WithRelayStage(opts, "aes-256-gcm"));
+    const bool outermost = IsOutermostStage(opts);
+    HashingSource plain(&src);
+    EncryptingSource esrc(outermost ? &plain : &src, key_, header);
+    auto info = next().Put(key, esrc, WithRelayStage(opts, "aes-256-gcm"));
+    if (info.ok() && outermost) info->content_sha256 = plain.HexDigest();
+    return info;
   }
 
   Status Get(const std::string& key, ByteSink& sink,

@@ -102,8 +102,12 @@ class ZstdStore : public StoreWrapper {
 
   Result<ObjectInfo> Put(const std::string& key, ByteSource& src,
                          const RequestOptions& opts) override {
-    CompressingSource zsrc(&src, level_);
-    return next().Put(key, zsrc, WithRelayStage(opts, "zstd"));
+    const bool outermost = IsOutermostStage(opts);
+    HashingSource plain(&src);
+    CompressingSource zsrc(outermost ? &plain : &src, level_);
+    auto info = next().Put(key, zsrc, WithRelayStage(opts, "zstd"));
+    if (info.ok() && outermost) info->content_sha256 = plain.HexDigest();
+    return info;
   }
 
   Status Get(const std::string& key, ByteSink& sink,

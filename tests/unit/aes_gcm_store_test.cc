@@ -333,6 +333,10 @@ TEST_CASE("aes-gcm stage: stacked under zstd") {
   const std::string object = f.Object("z");
   CHECK(object.size() == put->size);
   CHECK(object.compare(0, 8, "STRATAGC") == 0);  // encrypted after zstd
+  // The outermost stage (zstd) reports the caller's bytes' digest.
+  Sha256 plain;
+  plain.Update(data);
+  CHECK(put->content_sha256 == plain.HexDigest());
   Status s;
   CHECK(Get(*stacked, "z", put->sha256, &s) == data);
   CHECK(s.ok());

@@ -75,6 +75,11 @@ TEST_CASE("zstd stage: round trip, smaller object, zstd(1) reads it") {
   auto put = f.store->Put("volumes/v/a.qcow2", src, {});
   REQUIRE(put.ok());
   CHECK(put->size < data.size());  // zeros and text compress
+  // The caller's bytes' digest, apart from the stored frame's.
+  Sha256 caller;
+  caller.Update(data);
+  CHECK(put->content_sha256 == caller.HexDigest());
+  CHECK(put->sha256 != put->content_sha256);
   auto st = f.store->Stat("volumes/v/a.qcow2", {});
   REQUIRE(st.ok());
   CHECK(st->size == put->size);
