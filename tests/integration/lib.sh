@@ -62,6 +62,9 @@ start_stratad() {
   PORT=$(free_port)
   URL="http://127.0.0.1:$PORT"
   mkdir -p "$T/var/disks"
+  # Gone first: the new process truncates it only once it runs, and until
+  # then the previous one's "ready" would be read as this one's.
+  rm -f "$T/stratad.out"
   "$STRATAD" --listen "127.0.0.1:$PORT" --state-dir "$T/var" "$@" \
     >"$T/stratad.out" 2>>"$T/stratad.log" &
   PID=$!
