@@ -1,5 +1,7 @@
-// Who is calling. The Authenticator interface turns request headers into a
-// RequestContext; NoAuth (the embedded default, like Cinder's noauth) takes
+// Who is calling, and what they may do. The Authenticator interface turns
+// request headers into a RequestContext. Keystone (`[auth] strategy =
+// keystone`) validates X-Auth-Token against Keystone v3 (see
+// auth_keystone.cc). NoAuth (the embedded default, like Cinder's noauth) takes
 // "X-Auth-Token: user:project" (or "user", project = user) with roles from
 // X-Roles (default member; the user "admin" or role admin is an admin).
 // Without a token (or keystoneauth's "notused") the caller is "admin" in the
@@ -22,5 +24,25 @@ class Authenticator {
 };
 
 std::unique_ptr<Authenticator> MakeNoAuth(const std::string& default_project);
+
+// The service user Strata validates tokens with, as keystonemiddleware's
+// [keystone_authtoken] names it.
+struct KeystoneAuthOptions {
+  std::string auth_url;  // http://host:5000/v3 ("/v3" added when missing)
+  std::string username, password, project_name;
+  std::string user_domain_name = "Default", project_domain_name = "Default";
+  int token_cache_seconds = 300;  // a revoked token is refused after this
+  int timeout_seconds = 10;       // per request to Keystone
+};
+std::unique_ptr<Authenticator> MakeKeystoneAuth(KeystoneAuthOptions o);
+
+// The policy, after Cinder's defaults: the roles admin, member and reader
+// (Keystone makes admin imply member, and member imply reader). Reading
+// (GET, HEAD) needs any role of the project; anything else needs member
+// or admin: PermissionDenied (403) for a reader. Whose resources a caller
+// sees is the handlers' part: their own project's, all for an admin with
+// all_tenants, and another project's resource is NotFound (404), not 403.
+Status Authorize(const RequestContext& ctx, const std::string& method,
+                 const std::string& path);
 
 }  // namespace strata::api

@@ -138,6 +138,9 @@ ApiResponse ApiServer::Handle(ApiRequest& req) {
     auto ctx = auth_->Authenticate(req);
     if (!ctx.ok()) return FaultFor(ctx.status());
     req.ctx = *ctx;
+    if (Status allowed = Authorize(req.ctx, req.method, req.path);
+        !allowed.ok())
+      return FaultFor(allowed);
     auto url_project = req.params.find("project_id");
     if (url_project != req.params.end() &&
         url_project->second != req.ctx.project_id)

@@ -47,10 +47,26 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
   if (key == "DEFAULT.state_dir") {
     c->state_dir = v;
   } else if (key == "auth.strategy") {
-    if (v != "noauth")
+    if (v != "noauth" && v != "keystone")
       return Status::InvalidArgument("[auth] strategy '" + v +
-                                     "' is not supported (noauth)");
+                                     "' is not supported (noauth, keystone)");
     c->auth_strategy = v;
+  } else if (key == "keystone_authtoken.auth_url") {
+    c->keystone_auth_url = v;
+  } else if (key == "keystone_authtoken.username") {
+    c->keystone_username = v;
+  } else if (key == "keystone_authtoken.password") {
+    c->keystone_password = v;
+  } else if (key == "keystone_authtoken.project_name") {
+    c->keystone_project_name = v;
+  } else if (key == "keystone_authtoken.user_domain_name") {
+    c->keystone_user_domain = v;
+  } else if (key == "keystone_authtoken.project_domain_name") {
+    c->keystone_project_domain = v;
+  } else if (key == "keystone_authtoken.token_cache_time") {
+    STRATA_ASSIGN_OR_RETURN(uint64_t n, ParseUint(key, v));
+    if (n > 86400) return Status::InvalidArgument(key + " must be 0..86400");
+    c->keystone_token_cache_time = static_cast<int>(n);
   } else if (key == "hypervisor.default_project") {
     c->default_project = v;
   } else if (key == "hypervisor.libvirt_uri") {
@@ -172,6 +188,24 @@ Result<DaemonConfig> ParseDaemonConfig(int argc, char** argv) {
   }
   for (const auto& [k, v] : flags) STRATA_RETURN_IF_ERROR(Apply(k, v, &c));
   if (!manage_dirs.empty()) c.manage_dirs = manage_dirs;
+  if (c.auth_strategy == "keystone") {
+    for (const auto& [name, value] :
+         {std::pair<const char*, const std::string*>{"auth_url",
+                                                     &c.keystone_auth_url},
+          {"username", &c.keystone_username},
+          {"password", &c.keystone_password},
+          {"project_name", &c.keystone_project_name}})
+      if (value->empty())
+        return Status::InvalidArgument(
+            std::string(
+                "[auth] strategy = keystone needs [keystone_authtoken] ") +
+            name);
+    if (c.keystone_auth_url.rfind("http://", 0) != 0 &&
+        c.keystone_auth_url.rfind("https://", 0) != 0)
+      return Status::InvalidArgument(
+          "[keystone_authtoken] auth_url must be an http(s) URL, not '" +
+          c.keystone_auth_url + "'");
+  }
   return c;
 }
 

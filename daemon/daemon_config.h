@@ -14,7 +14,14 @@ struct DaemonConfig {
   std::string listen_host = "127.0.0.1";
   int listen_port = 8786;
   std::string state_dir = "./var";
-  std::string auth_strategy = "noauth";
+  std::string auth_strategy = "noauth";  // or "keystone"
+  // [keystone_authtoken], as keystonemiddleware names it: the service user
+  // tokens are validated with.
+  std::string keystone_auth_url, keystone_username, keystone_password,
+      keystone_project_name;
+  std::string keystone_user_domain = "Default",
+              keystone_project_domain = "Default";
+  int keystone_token_cache_time = 300;
   std::string store_spec;                   // default: local:<state_dir>/store
   uint64_t store_max_bytes_per_second = 0;  // 0: no cap
   bool store_zstd = false;                  // [store] compression = zstd

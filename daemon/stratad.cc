@@ -122,8 +122,21 @@ int main(int argc, char** argv) {
   so.max_body = cfg->max_body_bytes;
   so.v3_collections = api::V3Collections();
   so.compute_collections = api::ComputeCollections();
-  api::ApiServer server(so, api::MakeNoAuth(cfg->default_project),
-                        std::move(router));
+  std::unique_ptr<api::Authenticator> auth;
+  if (cfg->auth_strategy == "keystone") {
+    api::KeystoneAuthOptions ko;
+    ko.auth_url = cfg->keystone_auth_url;
+    ko.username = cfg->keystone_username;
+    ko.password = cfg->keystone_password;
+    ko.project_name = cfg->keystone_project_name;
+    ko.user_domain_name = cfg->keystone_user_domain;
+    ko.project_domain_name = cfg->keystone_project_domain;
+    ko.token_cache_seconds = cfg->keystone_token_cache_time;
+    auth = api::MakeKeystoneAuth(ko);
+  } else {
+    auth = api::MakeNoAuth(cfg->default_project);
+  }
+  api::ApiServer server(so, std::move(auth), std::move(router));
   if (Status s = server.Start(); !s.ok()) return Fail(s.message());
   LogInfo("listening on http://" + so.host + ":" + std::to_string(so.port) +
           " (state " + *state + ", store " + spec + ", auth " +

@@ -48,7 +48,7 @@ for _ in $(seq 300); do
   kill -0 "$pid" 2>/dev/null || break
   sleep 0.1
 done
-echo "glance-api did not start: $(tail -3 "$dir/glance-api.log" \
+echo "glance-api did not start: $(tail -n 3 "$dir/glance-api.log" \
   "$dir/glance-api.out" 2>/dev/null)" >&2
 kill -- "-$pid" 2>/dev/null || true
 exit 1

@@ -1,6 +1,7 @@
 // One HTTP request through libcurl. See http_exchange.h.
 #include "storage-drivers/http/http_exchange.h"
 
+#include <cctype>
 #include <memory>
 #include <mutex>
 
@@ -42,6 +43,21 @@ size_t WriteBody(char* data, size_t size, size_t n, void* p) {
   return len;
 }
 
+size_t Header(char* data, size_t size, size_t n, void* p) {
+  auto* x = static_cast<HttpExchange*>(p);
+  const std::string line(data, size * n);
+  const size_t colon = line.find(':');
+  if (colon != std::string::npos && x->response_headers.size() < 200) {
+    std::string name = line.substr(0, colon);
+    for (char& c : name) c = static_cast<char>(std::tolower(c));
+    size_t b = line.find_first_not_of(" \t", colon + 1);
+    size_t e = line.find_last_not_of(" \t\r\n");
+    x->response_headers[name] =
+        (b == std::string::npos || e < b) ? "" : line.substr(b, e - b + 1);
+  }
+  return size * n;
+}
+
 int Progress(void* p, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto* x = static_cast<HttpExchange*>(p);
   if (x->deadline && x->deadline->Expired()) {
@@ -77,6 +93,8 @@ Result<long> HttpPerform(const std::string& method, const std::string& url,
   curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, static_cast<long>(kChunkSize));
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, WriteBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, Header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
   curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, Progress);
   curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);

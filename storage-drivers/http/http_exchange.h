@@ -1,9 +1,10 @@
 // HttpExchange: one HTTP request through libcurl for the drivers that talk
-// HTTP (dav, glance). The request body is either streamed from a ByteSource
-// (chunked, for object uploads) or a small string (JSON for APIs); a 200
-// answer's body is streamed into a ByteSink (object downloads), any other
-// body is kept, bounded, for error messages and JSON answers. Digests of the
-// streamed bytes are computed on the way, on threads of their own.
+// HTTP (dav, glance) and the API's Keystone client. The request body is either
+// streamed from a ByteSource (chunked, for object uploads) or a small string
+// (JSON for APIs); a 200 answer's body is streamed into a ByteSink (object
+// downloads), any other body is kept, bounded, for error messages and JSON
+// answers. Digests of the streamed bytes are computed on the way, on threads of
+// their own.
 //
 // Errors: connection failures and the request's deadline are Unavailable
 // (retryable); a callback's failure (the source or sink broke) is returned
@@ -15,6 +16,7 @@
 
 #include <curl/curl.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -41,6 +43,8 @@ struct HttpExchange {
   uint64_t downloaded = 0;
   std::string small_body;          // any body not streamed to `download`
   curl_off_t content_length = -1;  // as the server sent it, -1 if none
+  // Response headers, names in lower case (the last of a repeated one).
+  std::map<std::string, std::string> response_headers;
 
   // ---- internal to Perform ----
   CURL* curl = nullptr;

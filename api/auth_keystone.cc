@@ -1,0 +1,225 @@
+// The Keystone Authenticator. See auth.h.
+//
+// Like keystonemiddleware's auth_token: the service authenticates itself
+// once (password, project-scoped) and validates each caller's token with
+// GET /v3/auth/tokens (X-Auth-Token: the service's token, X-Subject-Token:
+// the caller's). A valid answer is cached under the SHA-256 of the token
+// (tokens themselves are neither kept nor logged) until the token expires or
+// `token_cache_seconds` pass, whichever is first: a revoked token is refused
+// at the latest that long after its revocation.
+#include <time.h>
+
+#include <chrono>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "api/auth.h"
+#include "storage-drivers/http/http_exchange.h"
+#include "util/log.h"
+#include "util/sha256.h"
+
+namespace strata::api {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::system_clock;
+
+constexpr size_t kMaxCachedTokens = 10000;
+
+// "2026-11-22T09:00:00.000000Z" → a time point; nullopt if unparsable.
+std::optional<Clock::time_point> ParseKeystoneTime(const std::string& s) {
+  std::tm tm{};
+  const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!end) return std::nullopt;
+  return Clock::from_time_t(timegm(&tm));
+}
+
+std::string Str(const json& j, const char* name) {
+  auto it = j.find(name);
+  return (it != j.end() && it->is_string()) ? it->get<std::string>() : "";
+}
+
+class KeystoneAuth : public Authenticator {
+ public:
+  explicit KeystoneAuth(KeystoneAuthOptions o) : o_(std::move(o)) {
+    while (!o_.auth_url.empty() && o_.auth_url.back() == '/')
+      o_.auth_url.pop_back();
+    if (o_.auth_url.size() < 3 ||
+        o_.auth_url.compare(o_.auth_url.size() - 3, 3, "/v3") != 0)
+      o_.auth_url += "/v3";
+  }
+
+  Result<RequestContext> Authenticate(const ApiRequest& req) override {
+    const std::string token = req.Header("x-auth-token");
+    if (token.empty())
+      return Status::Unauthenticated(
+          "The request you have made requires authentication: send a "
+          "Keystone token in X-Auth-Token.");
+    Sha256 h;
+    h.Update(token);
+    const std::string id = h.HexDigest();
+    if (auto hit = Cached(id)) return *hit;
+
+    auto validated = Validate(token, req.request_id);
+    if (!validated.ok()) return validated.status();
+    Remember(id, validated->first, validated->second);
+    return validated->first;
+  }
+
+ private:
+  struct Entry {
+    RequestContext ctx;
+    Clock::time_point until;
+  };
+
+  std::optional<RequestContext> Cached(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache_.find(id);
+    if (it == cache_.end()) return std::nullopt;
+    if (Clock::now() >= it->second.until) {
+      cache_.erase(it);
+      return std::nullopt;
+    }
+    return it->second.ctx;
+  }
+
+  void Remember(const std::string& id, const RequestContext& ctx,
+                Clock::time_point expires) {
+    const auto until = std::min(
+        expires, Clock::now() + std::chrono::seconds(o_.token_cache_seconds));
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cache_.size() >= kMaxCachedTokens) {
+      // Drop what has run out; if all is fresh, start over (bounded memory
+      // matters more than a few re-validations).
+      std::erase_if(cache_, [now = Clock::now()](const auto& kv) {
+        return now >= kv.second.until;
+      });
+      if (cache_.size() >= kMaxCachedTokens) cache_.clear();
+    }
+    cache_[id] = Entry{ctx, until};
+  }
+
+  // The service's own token, fetched (or refreshed) when needed.
+  Result<std::string> ServiceToken(bool refresh, const std::string& rid) {
+    std::lock_guard<std::mutex> lock(service_mu_);
+    if (!refresh && !service_token_.empty() &&
+        Clock::now() + std::chrono::seconds(30) < service_expires_)
+      return service_token_;
+    json body = {{"auth",
+                  {{"identity",
+                    {{"methods", {"password"}},
+                     {"password",
+                      {{"user",
+                        {{"name", o_.username},
+                         {"domain", {{"name", o_.user_domain_name}}},
+                         {"password", o_.password}}}}}}},
+                   {"scope",
+                    {{"project",
+                      {{"name", o_.project_name},
+                       {"domain", {{"name", o_.project_domain_name}}}}}}}}}};
+    const std::string text = body.dump();
+    store::HttpExchange x;
+    x.headers = {"Content-Type: application/json"};
+    x.body = &text;
+    store::RequestOptions ro;
+    ro.timeout = std::chrono::seconds(o_.timeout_seconds);
+    ro.request_id = rid;
+    auto code = store::HttpPerform("POST", o_.auth_url + "/auth/tokens", &x,
+                                   store::Deadline(ro));
+    if (!code.ok())
+      return Status::Unavailable(
+          "Keystone at " + o_.auth_url +
+          " does not answer: " + code.status().message());
+    if (*code == 401)
+      return Status::Unavailable(
+          "Keystone refused the service credentials of user '" + o_.username +
+          "' (check [keystone_authtoken])");
+    if (*code != 201)
+      return Status::Unavailable("Keystone answered HTTP " +
+                                 std::to_string(*code) +
+                                 " to the service's authentication");
+    auto it = x.response_headers.find("x-subject-token");
+    if (it == x.response_headers.end() || it->second.empty())
+      return Status::Unavailable("Keystone sent no X-Subject-Token");
+    json answer = json::parse(x.small_body, nullptr, false);
+    auto expires = answer.is_object() && answer.contains("token")
+                       ? ParseKeystoneTime(Str(answer["token"], "expires_at"))
+                       : std::nullopt;
+    service_token_ = it->second;
+    service_expires_ = expires.value_or(Clock::now() + std::chrono::minutes(5));
+    return service_token_;
+  }
+
+  Result<std::pair<RequestContext, Clock::time_point>> Validate(
+      const std::string& token, const std::string& rid) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      STRATA_ASSIGN_OR_RETURN(std::string service,
+                              ServiceToken(attempt > 0, rid));
+      store::HttpExchange x;
+      x.headers = {"X-Auth-Token: " + service, "X-Subject-Token: " + token};
+      store::RequestOptions ro;
+      ro.timeout = std::chrono::seconds(o_.timeout_seconds);
+      ro.request_id = rid;
+      auto code = store::HttpPerform("GET", o_.auth_url + "/auth/tokens", &x,
+                                     store::Deadline(ro));
+      if (!code.ok())
+        return Status::Unavailable(
+            "Keystone at " + o_.auth_url +
+            " does not answer: " + code.status().message());
+      if (*code == 401 && attempt == 0) continue;  // the service's expired
+      if (*code == 404 || *code == 401)
+        return Status::Unauthenticated(
+            "The request you have made requires authentication: the token "
+            "is invalid, expired or revoked.");
+      if (*code != 200)
+        return Status::Unavailable("Keystone answered HTTP " +
+                                   std::to_string(*code) +
+                                   " to a token validation");
+      return Parse(x.small_body);
+    }
+    return Status::Unavailable("Keystone refuses the service's token");
+  }
+
+  Result<std::pair<RequestContext, Clock::time_point>> Parse(
+      const std::string& text) {
+    json answer = json::parse(text, nullptr, false);
+    if (!answer.is_object() || !answer.contains("token") ||
+        !answer["token"].is_object())
+      return Status::Unavailable("Keystone's token validation is not JSON");
+    const json& t = answer["token"];
+    RequestContext ctx;
+    if (t.contains("user") && t["user"].is_object())
+      ctx.user_id = Str(t["user"], "id");
+    if (t.contains("project") && t["project"].is_object())
+      ctx.project_id = Str(t["project"], "id");
+    if (ctx.project_id.empty())
+      return Status::Unauthenticated(
+          "The token is not scoped to a project: authenticate with a "
+          "project (--os-project-name).");
+    if (t.contains("roles") && t["roles"].is_array())
+      for (const json& r : t["roles"])
+        if (r.is_object() && !Str(r, "name").empty())
+          ctx.roles.push_back(Str(r, "name"));
+    ctx.is_admin = ctx.HasRole("admin");
+    auto expires = ParseKeystoneTime(Str(t, "expires_at"));
+    if (!expires || *expires <= Clock::now())
+      return Status::Unauthenticated("The token has expired.");
+    return std::make_pair(ctx, *expires);
+  }
+
+  KeystoneAuthOptions o_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> cache_;  // GUARDED_BY(mu_)
+  std::mutex service_mu_;
+  std::string service_token_;            // GUARDED_BY(service_mu_)
+  Clock::time_point service_expires_{};  // GUARDED_BY(service_mu_)
+};
+
+}  // namespace
+
+std::unique_ptr<Authenticator> MakeKeystoneAuth(KeystoneAuthOptions o) {
+  return std::make_unique<KeystoneAuth>(std::move(o));
+}
+
+}  // namespace strata::api
