@@ -36,6 +36,10 @@ expect_exit 1 "short.key" "a key file of 31 bytes" -- \
   --config "$T/short-key.conf" --state-dir "$T/enc" --listen "127.0.0.1:$(free_port)"
 expect_exit 1 "glance" "a bad glance spec" -- --store "glance:http://h?frob=1" \
   --state-dir "$T/enc" --listen "127.0.0.1:$(free_port)"
+printf '[auth]\nstrategy = keystone\n[keystone_authtoken]\nauth_url = http://127.0.0.1:5000/v3\n' >"$T/ks-half.conf"
+expect_exit 2 "needs \\[keystone_authtoken\\] username" "keystone without a service user" -- --config "$T/ks-half.conf"
+printf '[auth]\nstrategy = ldap\n' >"$T/ldap.conf"
+expect_exit 2 "noauth, keystone" "unknown auth strategy" -- --config "$T/ldap.conf"
 printf '[engine]\nworker_nice = 42\n' >"$T/bad-nice.conf"
 expect_exit 2 "0..19" "worker_nice out of range" -- --config "$T/bad-nice.conf"
 printf '[engine]\nfrobs = 1\n' >"$T/unknown.conf"
