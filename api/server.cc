@@ -3,6 +3,9 @@
 
 #include <cpprest/http_listener.h>
 #include <cpprest/uri.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "api/faults.h"
 #include "api/microversion.h"
@@ -17,7 +20,7 @@ using web::http::http_response;
 using web::http::experimental::listener::http_listener;
 
 struct ApiServer::Impl {
-  std::unique_ptr<http_listener> listener;
+  std::vector<std::unique_ptr<http_listener>> listeners;
 };
 
 ApiServer::ApiServer(ServerOptions opts, std::unique_ptr<Authenticator> auth,
@@ -62,8 +65,8 @@ const VersionRange* RangeOf(const ApiRequest& req) {
 }
 
 // Fills an ApiRequest from cpprestsdk's request; false → reply already set.
-bool Translate(http_request& in, const ServerOptions& opts, ApiRequest* out,
-               ApiResponse* fail) {
+bool Translate(http_request& in, const ServerOptions& opts,
+               const std::string& scheme, ApiRequest* out, ApiResponse* fail) {
   out->method = in.method();
   out->path = web::uri::decode(in.relative_uri().path());
   out->segments = SplitPath(out->path);
@@ -76,7 +79,7 @@ bool Translate(http_request& in, const ServerOptions& opts, ApiRequest* out,
   }
   std::string host = out->Header("host");
   out->base_url =
-      "http://" +
+      scheme + "://" +
       (host.empty() ? opts.host + ":" + std::to_string(opts.port) : host);
   auto len = in.headers().content_length();
   if (len > opts.max_body) {
@@ -157,71 +160,136 @@ ApiResponse ApiServer::Handle(ApiRequest& req) {
   return *res;
 }
 
-Status ApiServer::Start() {
-  std::string url = "http://" + opts_.host + ":" + std::to_string(opts_.port);
+Status CheckTlsFiles(const std::string& cert_file,
+                     const std::string& key_file) {
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(
+      SSL_CTX_new(TLS_server_method()), &SSL_CTX_free);
+  auto why = [] {
+    char buf[256];
+    ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
+    ERR_clear_error();
+    return std::string(buf);
+  };
+  if (!ctx) return Status::Internal("SSL_CTX_new: " + why());
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), cert_file.c_str()) != 1)
+    return Status::InvalidArgument("TLS certificate " + cert_file +
+                                   " cannot be loaded: " + why());
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), key_file.c_str(),
+                                  SSL_FILETYPE_PEM) != 1) {
+    const bool mismatch =
+        ERR_GET_REASON(ERR_peek_error()) == X509_R_KEY_VALUES_MISMATCH;
+    return Status::InvalidArgument(
+        "TLS key " + key_file +
+        (mismatch ? " does not belong to the certificate " + cert_file
+                  : " cannot be loaded") +
+        ": " + why());
+  }
+  if (SSL_CTX_check_private_key(ctx.get()) != 1)
+    return Status::InvalidArgument("TLS key " + key_file +
+                                   " does not belong to the certificate " +
+                                   cert_file);
+  return Status::OK();
+}
+
+void ApiServer::Serve(http_request in, const std::string& scheme) {
+  ApiRequest req;
+  ApiResponse resp;
+  req.request_id = "req-" + NewUuid();
+  int64_t t0 = MonotonicMicros();
   try {
-    impl_->listener = std::make_unique<http_listener>(url);
-    impl_->listener->support([this](http_request in) {
-      ApiRequest req;
-      ApiResponse resp;
-      req.request_id = "req-" + NewUuid();
-      int64_t t0 = MonotonicMicros();
-      try {
-        if (Translate(in, opts_, &req, &resp)) resp = Handle(req);
-      } catch (const std::exception& e) {
-        LogError(req.request_id + " unhandled exception: " + e.what());
-        resp = Fault(500,
-                     "The server has either erred or is incapable of "
-                     "performing the requested operation.");
-      }
-      http_response out(static_cast<web::http::status_code>(resp.status));
-      out.headers().add("x-openstack-request-id", req.request_id);
-      if (IsVolumeApi(req)) {
-        out.headers().add("OpenStack-API-Version",
-                          "volume " + req.version.ToString());
-        out.headers().add("Vary", "OpenStack-API-Version");
-      } else if (IsComputeApi(req)) {
-        out.headers().add("OpenStack-API-Version",
-                          "compute " + req.version.ToString());
-        out.headers().add("X-OpenStack-Nova-API-Version",
-                          req.version.ToString());
-        out.headers().add(
-            "Vary", "OpenStack-API-Version, X-OpenStack-Nova-API-Version");
-      }
-      for (const auto& [k, v] : resp.headers) out.headers().add(k, v);
-      if (!resp.body.is_null())
-        out.set_body(resp.body.dump(), "application/json");
-      // An inbound req-<uuid> is the caller's global id, kept in the log.
-      std::string global = req.Header("x-openstack-request-id");
-      bool global_ok = global.size() == 40 && global.rfind("req-", 0) == 0 &&
-                       IsUuid(global.substr(4));
-      LogInfo(req.request_id +
-              (global_ok ? " global_request_id=" + global : "") + " " +
-              req.method + " " + req.path + " " + std::to_string(resp.status) +
-              " " + std::to_string((MonotonicMicros() - t0) / 1000) + "ms");
-      try {
-        in.reply(out).wait();
-      } catch (const std::exception& e) {
-        LogWarning(req.request_id + " reply failed: " + e.what());
-      }
-    });
-    impl_->listener->open().wait();
+    if (Translate(in, opts_, scheme, &req, &resp)) resp = Handle(req);
   } catch (const std::exception& e) {
-    impl_->listener.reset();
-    return Status::Unavailable("cannot listen on " + opts_.host + ":" +
-                                   std::to_string(opts_.port) + ": " + e.what(),
+    LogError(req.request_id + " unhandled exception: " + e.what());
+    resp = Fault(500,
+                 "The server has either erred or is incapable of "
+                 "performing the requested operation.");
+  }
+  http_response out(static_cast<web::http::status_code>(resp.status));
+  out.headers().add("x-openstack-request-id", req.request_id);
+  if (IsVolumeApi(req)) {
+    out.headers().add("OpenStack-API-Version",
+                      "volume " + req.version.ToString());
+    out.headers().add("Vary", "OpenStack-API-Version");
+  } else if (IsComputeApi(req)) {
+    out.headers().add("OpenStack-API-Version",
+                      "compute " + req.version.ToString());
+    out.headers().add("X-OpenStack-Nova-API-Version", req.version.ToString());
+    out.headers().add("Vary",
+                      "OpenStack-API-Version, X-OpenStack-Nova-API-Version");
+  }
+  for (const auto& [k, v] : resp.headers) out.headers().add(k, v);
+  if (!resp.body.is_null()) out.set_body(resp.body.dump(), "application/json");
+  // An inbound req-<uuid> is the caller's global id, kept in the log.
+  std::string global = req.Header("x-openstack-request-id");
+  bool global_ok = global.size() == 40 && global.rfind("req-", 0) == 0 &&
+                   IsUuid(global.substr(4));
+  LogInfo(req.request_id + (global_ok ? " global_request_id=" + global : "") +
+          " " + req.method + " " + req.path + " " +
+          std::to_string(resp.status) + " " +
+          std::to_string((MonotonicMicros() - t0) / 1000) + "ms");
+  try {
+    in.reply(out).wait();
+  } catch (const std::exception& e) {
+    LogWarning(req.request_id + " reply failed: " + e.what());
+  }
+}
+
+Status ApiServer::Open(const std::string& host, int port, bool tls) {
+  const std::string scheme = tls ? "https" : "http";
+  const std::string url = scheme + "://" + host + ":" + std::to_string(port);
+  try {
+    web::http::experimental::listener::http_listener_config conf;
+    if (tls) {
+      const std::string cert = opts_.tls_cert_file, key = opts_.tls_key_file;
+      conf.set_ssl_context_callback([cert, key](boost::asio::ssl::context& c) {
+        c.set_options(boost::asio::ssl::context::default_workarounds |
+                      boost::asio::ssl::context::no_sslv2 |
+                      boost::asio::ssl::context::no_sslv3 |
+                      boost::asio::ssl::context::no_tlsv1 |
+                      boost::asio::ssl::context::no_tlsv1_1 |
+                      boost::asio::ssl::context::single_dh_use);
+        c.use_certificate_chain_file(cert);
+        c.use_private_key_file(key, boost::asio::ssl::context::pem);
+      });
+    }
+    auto listener = std::make_unique<http_listener>(url, conf);
+    listener->support(
+        [this, scheme](http_request in) { Serve(std::move(in), scheme); });
+    listener->open().wait();
+    impl_->listeners.push_back(std::move(listener));
+  } catch (const std::exception& e) {
+    return Status::Unavailable("cannot listen on " + host + ":" +
+                                   std::to_string(port) + ": " + e.what(),
                                false);
   }
   return Status::OK();
 }
 
-void ApiServer::Stop() {
-  if (!impl_ || !impl_->listener) return;
-  try {
-    impl_->listener->close().wait();
-  } catch (const std::exception&) {
+Status ApiServer::Start() {
+  const bool tls = !opts_.tls_cert_file.empty() || !opts_.tls_key_file.empty();
+  if (tls) {
+    if (opts_.tls_cert_file.empty() || opts_.tls_key_file.empty())
+      return Status::InvalidArgument(
+          "TLS needs both a certificate and a key (--tls-cert, --tls-key)");
+    STRATA_RETURN_IF_ERROR(
+        CheckTlsFiles(opts_.tls_cert_file, opts_.tls_key_file));
   }
-  impl_->listener.reset();
+  Status s = Open(opts_.host, opts_.port, tls);
+  if (s.ok() && opts_.plain_port > 0)
+    s = Open(opts_.plain_host, opts_.plain_port, false);
+  if (!s.ok()) Stop();
+  return s;
+}
+
+void ApiServer::Stop() {
+  if (!impl_) return;
+  for (auto& l : impl_->listeners) {
+    try {
+      l->close().wait();
+    } catch (const std::exception&) {
+    }
+  }
+  impl_->listeners.clear();
 }
 
 }  // namespace strata::api

@@ -5,9 +5,11 @@
 // handlers see "/v3/…" with params["project_id"]), authenticates it,
 // negotiates the microversion, dispatches it through the Router, and replies
 // with x-openstack-request-id, OpenStack-API-Version and an OpenStack fault
-// body on errors. Every exception cpprestsdk or a handler throws is caught
-// here and becomes a 500 fault: the daemon never dies of a request.
-// Thread-safety: handlers run on cpprestsdk's thread pool concurrently.
+// body on errors. Serves HTTPS when given a certificate and key (and plain
+// HTTP besides only on a plain_port asked for). Every exception cpprestsdk or a
+// handler throws is caught here and becomes a 500 fault: the daemon never dies
+// of a request. Thread-safety: handlers run on cpprestsdk's thread pool
+// concurrently.
 #pragma once
 
 #include <memory>
@@ -16,6 +18,10 @@
 
 #include "api/auth.h"
 #include "api/router.h"
+
+namespace web::http {
+class http_request;  // cpprestsdk's, kept out of this header
+}
 
 namespace strata::api {
 
@@ -27,14 +33,25 @@ struct ServerOptions {
   std::set<std::string> v3_collections;
   // The same under /v2.1/ (Nova's API).
   std::set<std::string> compute_collections;
+  // TLS: with both set, host:port serves HTTPS only (PEM certificate chain
+  // and private key, TLS 1.2 and newer).
+  std::string tls_cert_file, tls_key_file;
+  // A plain-HTTP listener besides the TLS one, only when asked for
+  // (plain_port 0: none), e.g. on loopback for local tools.
+  std::string plain_host = "127.0.0.1";
+  int plain_port = 0;
 };
+
+// InvalidArgument, saying what is wrong, unless the certificate chain and
+// key load and belong together (checked before any listener opens).
+Status CheckTlsFiles(const std::string& cert_file, const std::string& key_file);
 
 class ApiServer {
  public:
   ApiServer(ServerOptions opts, std::unique_ptr<Authenticator> auth,
             Router router);
   ~ApiServer();
-  // Opens the listener; a port in use or a bad address is kUnavailable.
+  // Opens the listener(s); a port in use or a bad address is kUnavailable.
   Status Start();
   void Stop();
 
@@ -42,6 +59,11 @@ class ApiServer {
   ApiResponse Handle(ApiRequest& req);
 
  private:
+  // Opens one listener (HTTPS when `tls`).
+  Status Open(const std::string& host, int port, bool tls);
+  // Answers one request that arrived over `scheme` ("http", "https").
+  void Serve(web::http::http_request in, const std::string& scheme);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
   ServerOptions opts_;

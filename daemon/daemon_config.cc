@@ -9,16 +9,18 @@
 namespace strata::daemon {
 namespace {
 
-Status ParseListen(const std::string& v, DaemonConfig* c) {
+// HOST:PORT of `what` (a flag or key name, for messages).
+Status ParseHostPort(const std::string& what, const std::string& v,
+                     std::string* host, int* port) {
   size_t colon = v.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == v.size())
-    return Status::InvalidArgument("--listen wants HOST:PORT, got '" + v + "'");
-  std::string port = v.substr(colon + 1);
-  if (port.find_first_not_of("0123456789") != std::string::npos ||
-      port.size() > 5 || std::stoi(port) < 1 || std::stoi(port) > 65535)
-    return Status::InvalidArgument("bad port in --listen '" + v + "'");
-  c->listen_host = v.substr(0, colon);
-  c->listen_port = std::stoi(port);
+    return Status::InvalidArgument(what + " wants HOST:PORT, got '" + v + "'");
+  std::string p = v.substr(colon + 1);
+  if (p.find_first_not_of("0123456789") != std::string::npos || p.size() > 5 ||
+      std::stoi(p) < 1 || std::stoi(p) > 65535)
+    return Status::InvalidArgument("bad port in " + what + " '" + v + "'");
+  *host = v.substr(0, colon);
+  *port = std::stoi(p);
   return Status::OK();
 }
 
@@ -43,7 +45,19 @@ std::vector<std::string> SplitList(const std::string& v) {
 
 // Applies one ini section.key (both from the file and from flags).
 Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
-  if (key == "api.listen") return ParseListen(v, c);
+  if (key == "api.listen")
+    return ParseHostPort("--listen", v, &c->listen_host, &c->listen_port);
+  if (key == "api.plain_listen")
+    return ParseHostPort("[api] plain_listen", v, &c->plain_listen_host,
+                         &c->plain_listen_port);
+  if (key == "api.tls_cert_file") {
+    c->tls_cert_file = v;
+    return Status::OK();
+  }
+  if (key == "api.tls_key_file") {
+    c->tls_key_file = v;
+    return Status::OK();
+  }
   if (key == "DEFAULT.state_dir") {
     c->state_dir = v;
   } else if (key == "auth.strategy") {
@@ -124,17 +138,20 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
 std::string DaemonUsage() {
   return "usage: stratad [--listen HOST:PORT] [--state-dir DIR] [--config "
          "FILE]\n"
-         "               [--store URL] [--manage-dir DIR]...\n"
+         "               [--store URL] [--manage-dir DIR]... "
+         "[--tls-cert PEM --tls-key PEM]\n"
          "  --listen HOST:PORT  API address (default 127.0.0.1:8786)\n"
          "  --state-dir DIR     catalog, local store and default disk dir "
          "(default ./var)\n"
-         "  --config FILE       ini file ([DEFAULT] [api] [auth] [store] "
-         "[engine]); flags win\n"
+         "  --config FILE       ini file ([DEFAULT] [api] [auth] "
+         "[keystone_authtoken] [store] [engine]); flags win\n"
          "  --store URL         store spec, e.g. local:/srv/strata/store\n"
          "  --manage-dir DIR    a directory whose disks may be adopted "
          "(repeatable)\n"
          "  --libvirt-uri URI   hypervisor connection (default qemu:///system; "
-         "none = quiet disks only)\n";
+         "none = quiet disks only)\n"
+         "  --tls-cert PEM      certificate chain: the API speaks HTTPS only\n"
+         "  --tls-key PEM       its private key\n";
 }
 
 Result<DaemonConfig> ParseDaemonConfig(int argc, char** argv) {
@@ -148,6 +165,8 @@ Result<DaemonConfig> ParseDaemonConfig(int argc, char** argv) {
       {"--state-dir", "DEFAULT.state_dir"},
       {"--store", "store.url"},
       {"--libvirt-uri", "hypervisor.libvirt_uri"},
+      {"--tls-cert", "api.tls_cert_file"},
+      {"--tls-key", "api.tls_key_file"},
   };
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -188,6 +207,14 @@ Result<DaemonConfig> ParseDaemonConfig(int argc, char** argv) {
   }
   for (const auto& [k, v] : flags) STRATA_RETURN_IF_ERROR(Apply(k, v, &c));
   if (!manage_dirs.empty()) c.manage_dirs = manage_dirs;
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty())
+    return Status::InvalidArgument(
+        "TLS needs both --tls-cert and --tls-key ([api] tls_cert_file, "
+        "tls_key_file)");
+  if (c.plain_listen_port > 0 && c.tls_cert_file.empty())
+    return Status::InvalidArgument(
+        "[api] plain_listen is for a plain listener besides TLS; without "
+        "TLS, --listen is plain already");
   if (c.auth_strategy == "keystone") {
     for (const auto& [name, value] :
          {std::pair<const char*, const std::string*>{"auth_url",

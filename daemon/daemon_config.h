@@ -13,6 +13,9 @@ namespace strata::daemon {
 struct DaemonConfig {
   std::string listen_host = "127.0.0.1";
   int listen_port = 8786;
+  std::string tls_cert_file, tls_key_file;  // both: HTTPS on listen
+  std::string plain_listen_host;            // [api] plain_listen, if asked
+  int plain_listen_port = 0;
   std::string state_dir = "./var";
   std::string auth_strategy = "noauth";  // or "keystone"
   // [keystone_authtoken], as keystonemiddleware names it: the service user

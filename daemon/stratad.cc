@@ -122,6 +122,10 @@ int main(int argc, char** argv) {
   so.max_body = cfg->max_body_bytes;
   so.v3_collections = api::V3Collections();
   so.compute_collections = api::ComputeCollections();
+  so.tls_cert_file = cfg->tls_cert_file;
+  so.tls_key_file = cfg->tls_key_file;
+  so.plain_host = cfg->plain_listen_host;
+  so.plain_port = cfg->plain_listen_port;
   std::unique_ptr<api::Authenticator> auth;
   if (cfg->auth_strategy == "keystone") {
     api::KeystoneAuthOptions ko;
@@ -137,12 +141,18 @@ int main(int argc, char** argv) {
     auth = api::MakeNoAuth(cfg->default_project);
   }
   api::ApiServer server(so, std::move(auth), std::move(router));
-  if (Status s = server.Start(); !s.ok()) return Fail(s.message());
-  LogInfo("listening on http://" + so.host + ":" + std::to_string(so.port) +
+  if (Status s = server.Start(); !s.ok())
+    return Fail(s.message(), s.code() == StatusCode::kInvalidArgument ? 2 : 1);
+  const std::string scheme = so.tls_cert_file.empty() ? "http" : "https";
+  LogInfo("listening on " + scheme + "://" + so.host + ":" +
+          std::to_string(so.port) +
+          (so.plain_port > 0 ? " and http://" + so.plain_host + ":" +
+                                   std::to_string(so.plain_port)
+                             : "") +
           " (state " + *state + ", store " + spec + ", auth " +
           cfg->auth_strategy + ")");
-  std::fprintf(stdout, "stratad ready on http://%s:%d\n", so.host.c_str(),
-               so.port);
+  std::fprintf(stdout, "stratad ready on %s://%s:%d\n", scheme.c_str(),
+               so.host.c_str(), so.port);
   std::fflush(stdout);
 
   int sig = 0;
