@@ -2,8 +2,10 @@
 // lists the host's libvirt domains (id = domain UUID; status ACTIVE, PAUSED
 // or SHUTOFF), and POST /v2.1/servers/{id}/action {"createImage"} takes an
 // incremental snapshot of the server's system disk — where Nova's libvirt
-// driver would upload a full flat image every time. The image id is the
-// snapshot id: Location header below 2.45, {"image_id"} body from 2.45.
+// driver would upload a full flat image every time; {"createBackup"} does
+// the same and then rotates the server's backups of that type. The image id
+// is the snapshot id: Location header below 2.45, {"image_id"} body from
+// 2.45.
 // Another project's server is a 404.
 #include "api/body.h"
 #include "api/handlers.h"
@@ -130,6 +132,36 @@ HandlerResult List(engine::Engine* e, ApiRequest& req,
   return ApiResponse::Json(200, {{"servers", items}});
 }
 
+// createImage and createBackup: an incremental snapshot of the server's
+// system disk, answered as Nova does (202; Location below 2.45, image_id
+// from 2.45). `rotation` set: createBackup's rotation (R1.6).
+HandlerResult SnapshotServer(engine::Engine* e, ApiRequest& req,
+                             const DomainInfo& dom, const std::string& action,
+                             const std::string& name, db::Metadata md,
+                             std::optional<engine::Rotation> rotation,
+                             const std::string& default_project) {
+  const hypervisor::DomainDisk* disk = dom.SystemDisk();
+  if (!disk || disk->source.empty() || disk->format != "qcow2")
+    return Status::Conflict("Cannot '" + action + "' instance " + dom.uuid +
+                            ": its system disk is not a qcow2 file.");
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
+                          e->ServerDiskVolume(dom, *disk, default_project));
+  md["instance_uuid"] = dom.uuid;
+  engine::CreateSnapshotRequest cr{vol.project_id,
+                                   req.ctx.user_id,
+                                   vol.id,
+                                   name,
+                                   action + " of " + dom.name,
+                                   md,
+                                   std::move(rotation)};
+  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, e->CreateSnapshot(cr));
+  if (req.version.AtLeast(2, 45))
+    return ApiResponse::Json(202, {{"image_id", s.id}});
+  ApiResponse r = ApiResponse::Empty(202);
+  r.headers["Location"] = req.base_url + "/v2/images/" + s.id;
+  return r;
+}
+
 HandlerResult CreateImage(engine::Engine* e, ApiRequest& req,
                           const DomainInfo& dom, const nlohmann::json& arg,
                           const std::string& default_project) {
@@ -138,26 +170,49 @@ HandlerResult CreateImage(engine::Engine* e, ApiRequest& req,
         "Invalid input for field/attribute createImage.");
   STRATA_ASSIGN_OR_RETURN(std::string name, RequireString(arg, "name"));
   STRATA_ASSIGN_OR_RETURN(db::Metadata md, OptMetadata(arg, "metadata"));
-  const hypervisor::DomainDisk* disk = dom.SystemDisk();
-  if (!disk || disk->source.empty() || disk->format != "qcow2")
-    return Status::Conflict("Cannot 'createImage' instance " + dom.uuid +
-                            ": its system disk is not a qcow2 file.");
-  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
-                          e->ServerDiskVolume(dom, *disk, default_project));
-  md["instance_uuid"] = dom.uuid;
   md["image_type"] = "snapshot";
-  engine::CreateSnapshotRequest cr{vol.project_id,
-                                   req.ctx.user_id,
-                                   vol.id,
-                                   name,
-                                   "createImage of " + dom.name,
-                                   md};
-  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, e->CreateSnapshot(cr));
-  if (req.version.AtLeast(2, 45))
-    return ApiResponse::Json(202, {{"image_id", s.id}});
-  ApiResponse r = ApiResponse::Empty(202);
-  r.headers["Location"] = req.base_url + "/v2/images/" + s.id;
-  return r;
+  return SnapshotServer(e, req, dom, "createImage", name, std::move(md),
+                        std::nullopt, default_project);
+}
+
+// Nova's createBackup: {"name", "backup_type", "rotation", "metadata"}; after
+// the backup, the server's backups of that type beyond `rotation` are
+// deleted, oldest first.
+HandlerResult CreateBackup(engine::Engine* e, ApiRequest& req,
+                           const DomainInfo& dom, const nlohmann::json& arg,
+                           const std::string& default_project) {
+  if (!arg.is_object())
+    return Status::InvalidArgument(
+        "Invalid input for field/attribute createBackup.");
+  STRATA_ASSIGN_OR_RETURN(std::string name, RequireString(arg, "name"));
+  STRATA_ASSIGN_OR_RETURN(std::string type, RequireString(arg, "backup_type"));
+  auto rot = arg.find("rotation");
+  if (rot == arg.end())
+    return Status::InvalidArgument(
+        "Invalid input for field/attribute createBackup. Value: "
+        "'rotation' is a required property");
+  int64_t rotation = -1;
+  if (rot->is_number_integer())
+    rotation = rot->get<int64_t>();
+  else if (rot->is_string() && !rot->get<std::string>().empty() &&
+           rot->get<std::string>().find_first_not_of("0123456789") ==
+               std::string::npos &&
+           rot->get<std::string>().size() < 10)
+    rotation = std::stoll(rot->get<std::string>());
+  if (rotation < 0 || rotation > 1000000)
+    return Status::InvalidArgument(
+        "Invalid input for field/attribute rotation: it must be an integer "
+        "of 0 or more.");
+  STRATA_ASSIGN_OR_RETURN(db::Metadata md, OptMetadata(arg, "metadata"));
+  md["image_type"] = "backup";
+  md["backup_type"] = type;
+  engine::Rotation r;
+  r.match = {{"instance_uuid", dom.uuid},
+             {"image_type", "backup"},
+             {"backup_type", type}};
+  r.keep = static_cast<int>(rotation);
+  return SnapshotServer(e, req, dom, "createBackup", name, std::move(md), r,
+                        default_project);
 }
 
 }  // namespace
@@ -177,19 +232,21 @@ void AddServerRoutes(Router& r, engine::Engine* e,
           return ApiResponse::Json(
               200, {{"server", ServerView(q, e, d, default_project, true)}});
         });
-  r.Add("POST", "/v2.1/servers/{id}/action",
-        [e, default_project](ApiRequest& q) -> HandlerResult {
-          STRATA_ASSIGN_OR_RETURN(DomainInfo d,
-                                  LoadServer(e, q, default_project));
-          if (!q.body.is_object() || q.body.size() != 1)
-            return Status::InvalidArgument(
-                "Malformed request body: one action expected.");
-          const std::string action = q.body.begin().key();
-          if (action == "createImage")
-            return CreateImage(e, q, d, q.body.begin().value(),
-                               default_project);
-          return Status::InvalidArgument("There is no such action: " + action);
-        });
+  r.Add(
+      "POST", "/v2.1/servers/{id}/action",
+      [e, default_project](ApiRequest& q) -> HandlerResult {
+        STRATA_ASSIGN_OR_RETURN(DomainInfo d,
+                                LoadServer(e, q, default_project));
+        if (!q.body.is_object() || q.body.size() != 1)
+          return Status::InvalidArgument(
+              "Malformed request body: one action expected.");
+        const std::string action = q.body.begin().key();
+        if (action == "createImage")
+          return CreateImage(e, q, d, q.body.begin().value(), default_project);
+        if (action == "createBackup")
+          return CreateBackup(e, q, d, q.body.begin().value(), default_project);
+        return Status::InvalidArgument("There is no such action: " + action);
+      });
 }
 
 }  // namespace strata::api

@@ -205,19 +205,28 @@ Result<db::SnapshotRecord> Engine::CreateSnapshot(
   STRATA_ASSIGN_OR_RETURN(
       Journal j, Journal::Begin(catalog_, "snapshot_create", vol.id, snap.id));
   STRATA_RETURN_IF_ERROR(catalog_->InsertSnapshot(snap));
-  Launch(lease, [this, j, vol, snap](auto& held) mutable {
-    Status s = RunCreate(j, vol, snap);
-    if (s.ok()) {
-      j.Succeed();
-      held.reset();
-      catalog_->SetSnapshotStatus(snap.id, "available", 100);
-      return;
-    }
-    LogError("snapshot " + snap.id + " failed: " + s.ToString());
-    j.Fail(s);
-    held.reset();
-    catalog_->SetSnapshotStatus(snap.id, "error", 0, s.message());
-  });
+  Launch(lease,
+         [this, j, vol, snap, rotation = req.rotation](auto& held) mutable {
+           Status s = RunCreate(j, vol, snap);
+           if (s.ok()) {
+             std::vector<std::string> rotated;
+             if (rotation) {
+               // Counted among the volume's available snapshots, as the newest.
+               catalog_->SetSnapshotStatus(snap.id, "available", 100);
+               rotated = RotateOut(vol.id, *rotation);
+             }
+             j.Succeed();
+             held.reset();
+             if (!rotation)
+               catalog_->SetSnapshotStatus(snap.id, "available", 100);
+             for (const auto& id : rotated) PublishDelete(id);
+             return;
+           }
+           LogError("snapshot " + snap.id + " failed: " + s.ToString());
+           j.Fail(s);
+           held.reset();
+           catalog_->SetSnapshotStatus(snap.id, "error", 0, s.message());
+         });
   return snap;
 }
 

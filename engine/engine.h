@@ -51,9 +51,19 @@ struct ManageRequest {
   bool trusted_path = false;
 };
 
+// Backup rotation (R1.6, Nova's createBackup): once the new snapshot is
+// stored, the volume's available snapshots whose metadata holds every entry
+// of `match` (the new one included) are deleted oldest first until `keep`
+// remain.
+struct Rotation {
+  db::Metadata match;
+  int keep = 0;
+};
+
 struct CreateSnapshotRequest {
   std::string project_id, user_id, volume_id, name, description;
   db::Metadata metadata;
+  std::optional<Rotation> rotation = std::nullopt;
 };
 
 // A volume's disk as a running domain uses it (R2.2: the VM is running).
@@ -119,6 +129,11 @@ class Engine {
   // Does the store-side work of a delete under the lease; PublishDelete then
   // makes it visible (row gone, or hidden while others build on it).
   Status RunDelete(const std::string& snapshot_id);
+  // Rotation under the create task's lease: marks the snapshots beyond
+  // `r.keep` "deleting" (recovery finishes what a crash interrupts), then
+  // deletes their layers. Returns them, for PublishDelete after the lease.
+  std::vector<std::string> RotateOut(const std::string& volume_id,
+                                     const Rotation& r);
   Status PublishDelete(const std::string& snapshot_id);
 
   // Chain maintenance (chain_ops.cc). REQUIRES: the volume's lease.

@@ -8,6 +8,8 @@
 // hidden (never listed again) and its layer goes later (DropUnneededLayers).
 // RunDelete does the store work under the volume's lease; PublishDelete, run
 // after the lease is released, removes or hides the row.
+#include <algorithm>
+
 #include "engine/engine.h"
 #include "util/log.h"
 
@@ -35,6 +37,47 @@ Status Engine::RunDelete(const std::string& snapshot_id) {
   STRATA_RETURN_IF_ERROR(DeleteStored(*snap->store_key));
   // Ancestors kept only for this one may go too.
   return DropUnneededLayers(snap->volume_id, snapshot_id);
+}
+
+std::vector<std::string> Engine::RotateOut(const std::string& volume_id,
+                                           const Rotation& r) {
+  std::vector<std::string> victims;
+  auto snaps = catalog_->SnapshotsOfVolume(volume_id);
+  if (!snaps.ok()) {
+    LogWarning("rotation of volume " + volume_id +
+               " skipped: " + snaps.status().ToString());
+    return victims;
+  }
+  std::vector<const db::SnapshotRecord*> matching;
+  for (const auto& s : *snaps) {
+    if (s.hidden || s.status != "available") continue;
+    bool all = true;
+    for (const auto& [k, v] : r.match) {
+      auto it = s.metadata.find(k);
+      all = all && it != s.metadata.end() && it->second == v;
+    }
+    if (all) matching.push_back(&s);
+  }
+  std::sort(matching.begin(), matching.end(),
+            [](auto* a, auto* b) { return a->created_at < b->created_at; });
+  const size_t keep = static_cast<size_t>(std::max(0, r.keep));
+  for (size_t i = 0; i + keep < matching.size(); ++i) {
+    const std::string& id = matching[i]->id;
+    if (catalog_->SetSnapshotStatus(id, "deleting", 100).ok())
+      victims.push_back(id);
+  }
+  std::vector<std::string> done;
+  for (const auto& id : victims) {
+    Status s = RunDelete(id);
+    if (!s.ok()) {
+      LogWarning("rotation: deleting snapshot " + id + " failed (" +
+                 s.ToString() + "); retried at the next start");
+      continue;
+    }
+    LogInfo("rotation deleted snapshot " + id + " of volume " + volume_id);
+    done.push_back(id);
+  }
+  return done;
 }
 
 Status Engine::PublishDelete(const std::string& snapshot_id) {

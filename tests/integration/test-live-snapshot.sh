@@ -85,6 +85,33 @@ api POST "/v2.1/servers/$uuid/action" '{"createImage":{}}'; expect_code 400 "cre
 api GET /v2.1/servers/00000000-0000-4000-8000-000000000000; expect_code 404 "unknown server"
 TOKEN="bob:other"; api GET "/v2.1/servers/$uuid"; expect_code 404 "other project's server"; TOKEN="admin:admin"
 pass "createImage microversions (Location < 2.45, image_id ≥ 2.45), 400/404 cases"
+
+# createBackup with rotation (R1.6): three daily backups with rotation 2
+# leave the two newest; weekly ones are not counted with them.
+backups() {  # backups TYPE: names of the server's available backups of TYPE
+  api GET "/v3/snapshots/detail"
+  jget '" ".join(sorted(s["name"] for s in j["snapshots"] if s["metadata"].get("image_type") == "backup" and s["metadata"].get("backup_type") == "'"$1"'" and s["status"] == "available"))'
+}
+"${O[@]}" server backup create --name w1 --type weekly --rotate 1 "$dom" >/dev/null ||
+  fail "openstack server backup create failed"
+for b in d1 d2 d3; do
+  "${O[@]}" server backup create --name "$b" --type daily --rotate 2 "$dom" >/dev/null ||
+    fail "openstack server backup create $b failed"
+  for _ in $(seq 200); do [[ $(backups daily) == *$b* ]] && break; sleep 0.1; done
+done
+for _ in $(seq 100); do [[ $(backups daily) == "d2 d3" ]] && break; sleep 0.1; done
+[[ $(backups daily) == "d2 d3" ]] || fail "rotation 2 left daily backups: $(backups daily)"
+[[ $(backups weekly) == "w1" ]] || fail "weekly backups: $(backups weekly)"
+api POST "/v2.1/servers/$uuid/action" '{"createBackup":{"name":"x","backup_type":"daily"}}'
+expect_code 400 "createBackup without rotation"
+api POST "/v2.1/servers/$uuid/action" '{"createBackup":{"name":"x","backup_type":"daily","rotation":-1}}'
+expect_code 400 "createBackup with rotation -1"
+api POST "/v2.1/servers/$uuid/action" '{"createBackup":{"name":"d4","backup_type":"daily","rotation":0}}' \
+  -H "OpenStack-API-Version: compute 2.45"
+expect_code 202 "createBackup rotation 0"
+for _ in $(seq 100); do [[ -z $(backups daily) ]] && break; sleep 0.1; done
+[[ -z $(backups daily) ]] || fail "rotation 0 left daily backups: $(backups daily)"
+pass "openstack server backup create --rotate: the server's backups of a type beyond rotation deleted, oldest first"
 [[ $(virsh domstate "$dom") == running ]] || fail "domain stopped"
 lv=$(libvirt_chain "$dom"); fc=$(file_chain "$disk")
 [[ "$lv" == "$fc" ]] || fail "after createImage: libvirt sees '$lv', files say '$fc'"
