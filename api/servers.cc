@@ -3,7 +3,9 @@
 // or SHUTOFF), and POST /v2.1/servers/{id}/action {"createImage"} takes an
 // incremental snapshot of the server's system disk — where Nova's libvirt
 // driver would upload a full flat image every time; {"createBackup"} does
-// the same and then rotates the server's backups of that type. The image id
+// the same and then rotates the server's backups of that type; {"rebuild"}
+// with a snapshot's image id rolls the system disk back to it and starts the
+// server again. The image id
 // is the snapshot id: Location header below 2.45, {"image_id"} body from
 // 2.45.
 // Another project's server is a 404.
@@ -37,18 +39,22 @@ nlohmann::json ServerView(const ApiRequest& req, engine::Engine* e,
        {{"href", req.base_url + "/servers/" + d.uuid}, {"rel", "bookmark"}}});
   if (!detail) return {{"id", d.uuid}, {"name", d.name}, {"links", links}};
   nlohmann::json volumes = nlohmann::json::array();
+  bool rebuilding = false;  // its system disk is being reverted
   for (const auto& disk : d.disks) {
     if (disk.source.empty()) continue;
     auto v = e->catalog()->GetVolumeByPath(disk.source);
-    if (v.ok())
+    if (v.ok()) {
       volumes.push_back({{"id", v->id}, {"delete_on_termination", false}});
+      if (&disk == d.SystemDisk() && v->status == "reverting")
+        rebuilding = true;
+    }
   }
   const bool on = d.state == hypervisor::DomainState::kRunning;
   const bool paused = d.state == hypervisor::DomainState::kPaused;
   nlohmann::json j = {
       {"id", d.uuid},
       {"name", d.name},
-      {"status", hypervisor::NovaStatus(d.state)},
+      {"status", rebuilding ? "REBUILD" : hypervisor::NovaStatus(d.state)},
       {"tenant_id", OwnerOf(d, default_project)},
       {"user_id", d.user_id.empty() ? "nova" : d.user_id},
       {"metadata", nlohmann::json::object()},
@@ -71,7 +77,8 @@ nlohmann::json ServerView(const ApiRequest& req, engine::Engine* e,
       {"OS-EXT-STS:vm_state", on       ? "active"
                               : paused ? "paused"
                                        : "stopped"},
-      {"OS-EXT-STS:task_state", nullptr},
+      {"OS-EXT-STS:task_state",
+       rebuilding ? nlohmann::json("rebuilding") : nlohmann::json(nullptr)},
       {"OS-EXT-SRV-ATTR:host",
        BackendHost().substr(0, BackendHost().find('@'))},
       {"OS-EXT-SRV-ATTR:instance_name", d.name},
@@ -215,6 +222,34 @@ HandlerResult CreateBackup(engine::Engine* e, ApiRequest& req,
                         default_project);
 }
 
+// Nova's rebuild with `imageRef` naming one of Strata's snapshots of the
+// server's system disk: the disk rolls back to that point in time (R2.11)
+// and the server comes back as it was (ACTIVE when it ran). The image's
+// other options (name, metadata, key_name, user_data, …) change nothing
+// here: the disk's content is the snapshot's.
+HandlerResult Rebuild(engine::Engine* e, ApiRequest& req, const DomainInfo& dom,
+                      const nlohmann::json& arg,
+                      const std::string& default_project) {
+  if (!arg.is_object())
+    return Status::InvalidArgument(
+        "Invalid input for field/attribute rebuild.");
+  STRATA_ASSIGN_OR_RETURN(std::string image, RequireString(arg, "imageRef"));
+  const hypervisor::DomainDisk* disk = dom.SystemDisk();
+  if (!disk || disk->source.empty() || disk->format != "qcow2")
+    return Status::Conflict("Cannot 'rebuild' instance " + dom.uuid +
+                            ": its system disk is not a qcow2 file.");
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
+                          e->ServerDiskVolume(dom, *disk, default_project));
+  auto snap = e->catalog()->GetSnapshot(image);
+  if (!snap.ok() || snap->hidden || snap->volume_id != vol.id)
+    return Status::InvalidArgument("Invalid imageRef " + image +
+                                   ": not a snapshot image of instance " +
+                                   dom.uuid + "'s system disk.");
+  STRATA_RETURN_IF_ERROR(e->RebuildServer(dom.uuid, vol.id, snap->id));
+  return ApiResponse::Json(
+      202, {{"server", ServerView(req, e, dom, default_project, true)}});
+}
+
 }  // namespace
 
 void AddServerRoutes(Router& r, engine::Engine* e,
@@ -245,6 +280,8 @@ void AddServerRoutes(Router& r, engine::Engine* e,
           return CreateImage(e, q, d, q.body.begin().value(), default_project);
         if (action == "createBackup")
           return CreateBackup(e, q, d, q.body.begin().value(), default_project);
+        if (action == "rebuild")
+          return Rebuild(e, q, d, q.body.begin().value(), default_project);
         return Status::InvalidArgument("There is no such action: " + action);
       });
 }

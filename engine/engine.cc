@@ -265,6 +265,78 @@ Status Engine::DeleteSnapshot(const std::string& snapshot_id, bool force) {
   return Status::OK();
 }
 
+Status Engine::CheckRevertable(const db::VolumeRecord& vol,
+                               const db::SnapshotRecord& snap) {
+  if (snap.volume_id != vol.id || snap.hidden)
+    return Status::InvalidArgument("Snapshot " + snap.id +
+                                   " is not a snapshot of volume " + vol.id);
+  if (snap.status != "available" || !snap.store_key)
+    return Status::Conflict(
+        "Invalid snapshot: revert needs an available "
+        "snapshot, but its status is: " +
+        snap.status + ".");
+  // A stopped server's disk stays "in-use" (attached), and may be reverted.
+  if (vol.status != "available" && vol.status != "in-use")
+    return Status::Conflict("Invalid volume: Volume " + vol.id +
+                            " status must be available or in-use (server "
+                            "stopped) to revert, but current status is: " +
+                            vol.status + ".");
+  return Status::OK();
+}
+
+Status Engine::RebuildServer(const std::string& domain_uuid,
+                             const std::string& volume_id,
+                             const std::string& snapshot_id) {
+  if (!hv_) return Status::NotSupported("no hypervisor: nothing to rebuild");
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol, catalog_->GetVolume(volume_id));
+  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord snap,
+                          catalog_->GetSnapshot(snapshot_id));
+  STRATA_RETURN_IF_ERROR(CheckRevertable(vol, snap));
+  STRATA_ASSIGN_OR_RETURN(hypervisor::DomainInfo dom,
+                          hv_->GetDomain(domain_uuid));
+  const bool was_running = dom.state == hypervisor::DomainState::kRunning ||
+                           dom.state == hypervisor::DomainState::kPaused;
+  STRATA_ASSIGN_OR_RETURN(auto lease, locks_.TryAcquire(vol.id, "a rebuild"));
+  STRATA_ASSIGN_OR_RETURN(Journal j,
+                          Journal::Begin(catalog_, "rebuild", vol.id, snap.id));
+  j.state()["domain"] = domain_uuid;
+  j.state()["power_on"] = was_running;
+  STRATA_RETURN_IF_ERROR(
+      catalog_->ModifyVolume(vol.id, [](db::VolumeRecord& v) {
+        v.status = "reverting";
+        return Status::OK();
+      }));
+  STRATA_RETURN_IF_ERROR(
+      catalog_->SetSnapshotStatus(snap.id, "restoring", snap.progress));
+  Launch(lease, [this, j, vol, snap, domain_uuid,
+                 was_running](auto& held) mutable {
+    Status s = j.Step("rebuild.power_off", 2);
+    if (s.ok()) s = hv_->PowerOff(domain_uuid);
+    if (s.ok()) s = RunRevert(j, vol, snap);
+    // Whatever the revert did, a server that ran runs again.
+    Status on = Status::OK();
+    if (was_running) {
+      on = j.Step("rebuild.power_on", 98);
+      if (on.ok()) on = hv_->PowerOn(domain_uuid);
+    }
+    if (s.ok()) s = on;
+    if (s.ok()) {
+      j.Succeed();
+      LogInfo("server " + domain_uuid + " rebuilt onto snapshot " + snap.id);
+    } else {
+      LogError("rebuild of server " + domain_uuid + " failed: " + s.ToString());
+      j.Fail(s);
+    }
+    held.reset();
+    catalog_->SetSnapshotStatus(snap.id, "available", 100);
+    catalog_->ModifyVolume(vol.id, [&](db::VolumeRecord& v) {
+      v.status = vol.status;  // what it was before "reverting"
+      return Status::OK();
+    });
+  });
+  return Status::OK();
+}
+
 Status Engine::RevertVolume(const std::string& volume_id,
                             const std::string& snapshot_id) {
   STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol, catalog_->GetVolume(volume_id));
@@ -273,22 +345,12 @@ Status Engine::RevertVolume(const std::string& volume_id,
   if (snap.volume_id != vol.id || snap.hidden)
     return Status::InvalidArgument("Snapshot " + snapshot_id +
                                    " is not a snapshot of volume " + vol.id);
-  if (snap.status != "available" || !snap.store_key)
-    return Status::Conflict(
-        "Invalid snapshot: revert needs an available "
-        "snapshot, but its status is: " +
-        snap.status + ".");
   STRATA_ASSIGN_OR_RETURN(auto live, LiveDiskOf(vol));
   if (live)
     return Status::Conflict("Invalid volume: the server " + live->domain_uuid +
                             " using volume " + vol.id +
                             " is running; stop it before reverting its disk.");
-  // A stopped server's disk stays "in-use" (attached), and may be reverted.
-  if (vol.status != "available" && vol.status != "in-use")
-    return Status::Conflict("Invalid volume: Volume " + vol.id +
-                            " status must be available or in-use (server "
-                            "stopped) to revert, but current status is: " +
-                            vol.status + ".");
+  STRATA_RETURN_IF_ERROR(CheckRevertable(vol, snap));
   STRATA_ASSIGN_OR_RETURN(auto lease, locks_.TryAcquire(vol.id, "a revert"));
   STRATA_ASSIGN_OR_RETURN(Journal j,
                           Journal::Begin(catalog_, "revert", vol.id, snap.id));

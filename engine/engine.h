@@ -115,6 +115,14 @@ class Engine {
   // R2.10–R2.11: reverts the volume to any of its available snapshots.
   Status RevertVolume(const std::string& volume_id,
                       const std::string& snapshot_id);
+  // Nova's rebuild onto one of Strata's snapshots (R2.11): powers the
+  // domain off (if it runs), reverts the volume of its disk to the snapshot,
+  // and starts the domain again if it was running. Journalled as a
+  // "rebuild" task: after a crash, recovery settles the revert and starts
+  // the domain. Returns at once.
+  Status RebuildServer(const std::string& domain_uuid,
+                       const std::string& volume_id,
+                       const std::string& snapshot_id);
 
   db::Catalog* catalog() { return catalog_; }
   hypervisor::Hypervisor* hypervisor() { return hv_; }
@@ -129,6 +137,9 @@ class Engine {
   // Does the store-side work of a delete under the lease; PublishDelete then
   // makes it visible (row gone, or hidden while others build on it).
   Status RunDelete(const std::string& snapshot_id);
+  // What a revert needs of the volume and snapshot (both revert and rebuild).
+  Status CheckRevertable(const db::VolumeRecord& vol,
+                         const db::SnapshotRecord& snap);
   // Rotation under the create task's lease: marks the snapshots beyond
   // `r.keep` "deleting" (recovery finishes what a crash interrupts), then
   // deletes their layers. Returns them, for PublishDelete after the lease.

@@ -54,7 +54,7 @@ Status Engine::RecoverTask(const db::TaskRecord& task) {
           why + (cut ? "; the next snapshot carries its writes (R2.6)"
                      : "; before the cut-over, nothing was captured"));
     }
-  } else if (task.kind == "revert") {
+  } else if (task.kind == "revert" || task.kind == "rebuild") {
     std::string history = state.value("history", "");
     bool done = chain.length() > 1 && !history.empty() &&
                 chain.layers[1].path == history;
@@ -62,10 +62,17 @@ Status Engine::RecoverTask(const db::TaskRecord& task) {
     STRATA_RETURN_IF_ERROR(
         catalog_->ModifyVolume(vol->id, [&](db::VolumeRecord& v) {
           if (done) v.head_snapshot_id = snap_id;
-          v.status = "available";
+          v.status = v.domain_uuid ? "in-use" : "available";
           return Status::OK();
         }));
     catalog_->SetSnapshotStatus(snap_id, "available", 100);
+    // A rebuilt server that ran runs again, whether the revert was done.
+    if (task.kind == "rebuild" && state.value("power_on", false) && hv_) {
+      const std::string dom = state.value("domain", "");
+      LogInfo("recovery: starting server " + dom + " after its rebuild");
+      if (Status on = hv_->PowerOn(dom); !on.ok())
+        LogError("recovery: starting server " + dom + ": " + on.ToString());
+    }
     if (done) return catalog_->FinishTask(task.id, "succeeded", "");
   } else if (task.kind == "snapshot_delete") {
     STRATA_RETURN_IF_ERROR(RunDelete(snap_id));

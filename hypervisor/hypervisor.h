@@ -73,6 +73,11 @@ class Hypervisor {
   // OK when there is none. The domain stays on its current top.
   virtual Status AbortBlockJob(const std::string& uuid,
                                const std::string& target) = 0;
+  // Powers the domain off at once (virDomainDestroy), as Nova's rebuild
+  // does before it replaces the disk; OK when it is not running.
+  virtual Status PowerOff(const std::string& uuid) = 0;
+  // Starts the defined domain (virDomainCreate); OK when it already runs.
+  virtual Status PowerOn(const std::string& uuid) = 0;
 };
 
 }  // namespace strata::hypervisor

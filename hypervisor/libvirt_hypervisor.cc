@@ -264,4 +264,32 @@ Status LibvirtHypervisor::AbortBlockJob(const std::string& uuid,
   return Status::Unavailable("the block job of " + target + " did not end");
 }
 
+Status LibvirtHypervisor::PowerOff(const std::string& uuid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(virConnectPtr c, Conn());
+  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(c, uuid));
+  int active = virDomainIsActive(d.get());
+  if (active < 0) return LibvirtError("state of domain " + uuid);
+  if (active == 0) return Status::OK();
+  if (virDomainIsPersistent(d.get()) == 0)
+    return Status::Conflict("domain " + uuid +
+                            " is transient: powered off, it could not be "
+                            "started again");
+  if (virDomainDestroy(d.get()) != 0)
+    return LibvirtError("powering off domain " + uuid);
+  return Status::OK();
+}
+
+Status LibvirtHypervisor::PowerOn(const std::string& uuid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(virConnectPtr c, Conn());
+  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(c, uuid));
+  int active = virDomainIsActive(d.get());
+  if (active < 0) return LibvirtError("state of domain " + uuid);
+  if (active == 1) return Status::OK();
+  if (virDomainCreate(d.get()) != 0)
+    return LibvirtError("starting domain " + uuid);
+  return Status::OK();
+}
+
 }  // namespace strata::hypervisor

@@ -45,6 +45,8 @@ class LibvirtHypervisor : public Hypervisor {
                          const std::string& dest) override;
   Status AbortBlockJob(const std::string& uuid,
                        const std::string& target) override;
+  Status PowerOff(const std::string& uuid) override;
+  Status PowerOn(const std::string& uuid) override;
 
  private:
   LibvirtHypervisor(std::string uri, ConnectHandle conn)
