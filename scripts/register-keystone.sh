@@ -4,6 +4,9 @@
 # API Strata serves, each with public, internal and admin endpoints.
 #   volumev3  →  URL/v3/%(project_id)s   (Cinder-shaped: volumes, snapshots)
 #   compute   →  URL/v2.1                 (Nova-shaped: servers, createImage)
+#   image     →  URL                      (Glance-shaped, read-only: the
+#                                          snapshots as images; only where no
+#                                          Glance is registered)
 # Uses the openstack client with the admin credentials of the environment
 # (OS_AUTH_URL, OS_USERNAME, …, or OS_CLOUD). Idempotent: a service named
 # strata-<type> is reused and its endpoints replaced.
@@ -13,7 +16,7 @@
 # Usage: scripts/register-keystone.sh URL [--region R] [--type T]…
 #        (default types: volumev3 compute)
 set -euo pipefail
-usage() { echo "usage: $0 URL [--region REGION] [--type volumev3|compute]…" >&2; exit 2; }
+usage() { echo "usage: $0 URL [--region REGION] [--type volumev3|compute|image]…" >&2; exit 2; }
 [[ $# -ge 1 ]] || usage
 url=${1%/}; shift
 [[ $url == http://* || $url == https://* ]] || usage
@@ -33,7 +36,8 @@ for type in "${types[@]}"; do
   case $type in
     volumev3) endpoint="$url/v3/%(project_id)s" desc="Strata: Cinder-shaped snapshots" ;;
     compute) endpoint="$url/v2.1" desc="Strata: Nova-shaped server actions" ;;
-    *) echo "unknown type $type (volumev3, compute)" >&2; exit 2 ;;
+    image) endpoint="$url" desc="Strata: snapshots as Glance v2 images (read-only)" ;;
+    *) echo "unknown type $type (volumev3, compute, image)" >&2; exit 2 ;;
   esac
   name="strata-$type"
   id=$(openstack service list -f value -c ID -c Name | awk -v n="$name" '$2 == n {print $1}')

@@ -8,9 +8,13 @@
 # member; a second project sees and touches nothing of the first (404, not
 # 403); a reader may list but not create or delete (403); an admin lists
 # across projects; requests without a token, with a bad, revoked or expired
-# token get 401; tokens never appear in stratad's log.
+# token get 401; tokens never appear in stratad's log. A server of one
+# project (a libvirt domain with Nova's owner metadata): server list, image
+# create, backup create with rotation and rebuild through the catalog;
+# another project sees nothing of it, a reader may not create.
 source "$(dirname "$0")/lib.sh"
-need qemu-img qemu-io curl python3 openstack keystone-manage uwsgi
+need qemu-img qemu-io curl python3 openstack keystone-manage uwsgi virsh qemu-system-x86_64
+bash "$STRATA_SRC/scripts/start-libvirt.sh" || { echo "SKIP: libvirtd cannot start"; exit 77; }
 
 ks_port=$(free_port)
 # Tokens live 30 s: the expired-token check below waits that long, and
@@ -18,7 +22,11 @@ ks_port=$(free_port)
 ks_pid=$(KEYSTONE_TOKEN_EXPIRATION=30 \
   "$STRATA_SRC/scripts/start-test-keystone.sh" "$T/ks" "$ks_port") ||
   fail "keystone did not start"
-trap 'rc=$?; kill -- -"$ks_pid" 2>/dev/null; (exit $rc); cleanup' EXIT
+dom="strata-ks-$$"
+trap 'rc=$?; kill -- -"$ks_pid" 2>/dev/null
+      virsh -q destroy "$dom" >/dev/null 2>&1 || true
+      virsh -q undefine "$dom" >/dev/null 2>&1 || true
+      (exit $rc); cleanup' EXIT
 ks_url="http://127.0.0.1:$ks_port/v3"
 export OS_CLIENT_CONFIG_FILE="$T/ks/clouds.yaml"
 os() { local cloud=$1; shift; openstack --os-cloud "$cloud" "$@"; }
@@ -35,11 +43,12 @@ project_name = service
 token_cache_time = 2
 CONF
 start_stratad --config "$T/ks.conf"
-OS_CLOUD=admin "$STRATA_SRC/scripts/register-keystone.sh" "$URL" >/dev/null ||
+OS_CLOUD=admin "$STRATA_SRC/scripts/register-keystone.sh" "$URL" \
+  --type volumev3 --type compute --type image >/dev/null ||
   fail "register-keystone.sh failed"
 [[ $(os admin endpoint list --service strata-volumev3 -f value -c URL | sort -u) == "$URL/v3/%(project_id)s" ]] ||
   fail "the catalog does not name Strata's volume endpoint"
-pass "Strata registered in Keystone's catalog (volumev3, compute)"
+pass "Strata registered in Keystone's catalog (volumev3, compute, image)"
 
 # Without a token, or with a made-up one: 401.
 code=$(curl -s -o "$T/body" -w '%{http_code}' "$URL/v3/snapshots")
@@ -113,6 +122,78 @@ os admin "${vc[@]}" volume snapshot list -f value -c ID | grep -qx "$snap" &&
 out=$(os alice "${vc[@]}" volume snapshot list --all-projects 2>&1) &&
   fail "alice listed all projects"
 pass "admin lists across projects (all_tenants); a member may not"
+
+# A server of project alpha (a persistent libvirt domain with Nova's owner
+# metadata; it runs firmware only): the openstack client's server commands
+# through the catalog, scoped like the volumes.
+sdisk="$T/var/disks/srv.qcow2"
+chmod 755 "$T" "$T/var" "$T/var/disks"
+qemu-img create -q -f qcow2 "$sdisk" 32M
+write_pattern "$sdisk" 0x21 0 1M
+cat >"$T/srv.xml" <<XML
+<domain type='qemu'>
+  <name>$dom</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <metadata>
+    <nova:instance xmlns:nova="http://openstack.org/xmlns/libvirt/nova/1.1">
+      <nova:owner>
+        <nova:user uuid="alice">alice</nova:user>
+        <nova:project uuid="$alpha">alpha</nova:project>
+      </nova:owner>
+    </nova:instance>
+  </metadata>
+  <os><type arch='x86_64'>hvm</type></os>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='$sdisk'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+  </devices>
+</domain>
+XML
+virsh -q define "$T/srv.xml" >/dev/null && virsh -q start "$dom" >/dev/null || fail "virsh define/start"
+cv=(--os-compute-api-version 2.45)
+os alice "${cv[@]}" server list -f value -c Name -c Status | grep -qx "$dom ACTIVE" ||
+  fail "alice's server list lacks $dom"
+os bob "${cv[@]}" server list -f value -c Name | grep -qx "$dom" && fail "bob lists alpha's server"
+os bob "${cv[@]}" server show "$dom" >/dev/null 2>&1 && fail "bob sees alpha's server"
+img=$(os alice "${cv[@]}" server image create --name i1 "$dom" -f value -c id) ||
+  fail "alice: openstack server image create failed"
+wait_img() {  # wait_img ID: available, read with alice's token
+  local t; t=$(token_of alice)
+  for _ in $(seq 100); do
+    [[ $(curl -s -H "X-Auth-Token: $t" "$URL/v3/snapshots/$1" |
+         python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot"]["status"])') == available ]] && return 0
+    sleep 0.2
+  done
+  fail "image $1 did not become available"
+}
+wait_img "$img"
+for b in b1 b2; do
+  os alice "${cv[@]}" server backup create --name "$b" --type daily --rotate 1 "$dom" >/dev/null ||
+    fail "alice: openstack server backup create $b failed"
+  sleep 1
+done
+t=$(token_of alice)
+for _ in $(seq 100); do
+  daily=$(curl -s -H "X-Auth-Token: $t" "$URL/v3/snapshots/detail" | python3 -c '
+import json, sys
+print(" ".join(sorted(s["name"] for s in json.load(sys.stdin)["snapshots"]
+      if s["metadata"].get("backup_type") == "daily" and s["status"] == "available")))')
+  [[ $daily == b2 ]] && break
+  sleep 0.2
+done
+[[ $daily == b2 ]] || fail "rotation 1 left daily backups: '$daily'"
+out=$(os rita "${cv[@]}" server image create --name r1 "$dom" 2>&1) && fail "rita created an image"
+grep -q "403\|Policy" <<<"$out" || fail "rita image create: not a 403: $out"
+os alice "${cv[@]}" server rebuild --image "$img" --wait "$dom" >/dev/null ||
+  fail "alice: openstack server rebuild failed"
+[[ $(os alice "${cv[@]}" server show "$dom" -f value -c status) == ACTIVE ]] ||
+  fail "the server is not ACTIVE after the rebuild"
+out=$(os bob "${cv[@]}" server rebuild --image "$img" "$dom" 2>&1) && fail "bob rebuilt alpha's server"
+pass "openstack server list / image create / backup create --rotate / rebuild --wait through the catalog; bob sees nothing, rita may not create"
 
 # A revoked token: refused once the cache time (2 s) has passed.
 victim=$(token_of alice)
