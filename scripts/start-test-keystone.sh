@@ -100,10 +100,14 @@ manage bootstrap --bootstrap-password "$admin_password" \
   --bootstrap-admin-url "$url" --bootstrap-public-url "$url" \
   --bootstrap-internal-url "$url" --bootstrap-region-id RegionOne
 
+# "Connection: close": uWSGI's http-socket closes each connection after its
+# answer; told so, clients do not send the next request on a connection
+# about to be closed (seen under load: "connection reset by peer").
 OS_KEYSTONE_CONFIG_FILES=$dir/keystone.conf setsid uwsgi --plugin python3 \
   --http-socket "127.0.0.1:$port" --wsgi-file /usr/bin/keystone-wsgi-public \
   --chdir "$dir" --master --die-on-term --need-app --enable-threads \
-  --buffer-size 65535 </dev/null >"$dir/uwsgi.log" 2>&1 &
+  --buffer-size 65535 --add-header "Connection: close" \
+  </dev/null >"$dir/uwsgi.log" 2>&1 &
 pid=$!
 # Until it is up and filled in, any failure stops it.
 trap 'kill -- "-$pid" 2>/dev/null; wait "$pid"' EXIT
