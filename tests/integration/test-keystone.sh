@@ -24,6 +24,7 @@ ks_pid=$(KEYSTONE_TOKEN_EXPIRATION=30 \
   fail "keystone did not start"
 dom="strata-ks-$$"
 trap 'rc=$?; kill -- -"$ks_pid" 2>/dev/null
+      for _ in $(seq 50); do kill -0 "$ks_pid" 2>/dev/null || break; sleep 0.1; done
       virsh -q destroy "$dom" >/dev/null 2>&1 || true
       virsh -q undefine "$dom" >/dev/null 2>&1 || true
       (exit $rc); cleanup' EXIT
