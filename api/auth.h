@@ -21,6 +21,9 @@ class Authenticator {
   virtual ~Authenticator() = default;
   // kUnauthenticated (401) for missing or bad credentials.
   virtual Result<RequestContext> Authenticate(const ApiRequest& req) = 0;
+  // The WWW-Authenticate header of a 401, "" for none: where a client gets
+  // a token (keystonemiddleware sends `Keystone uri="…"`).
+  virtual std::string Challenge() const { return ""; }
 };
 
 std::unique_ptr<Authenticator> MakeNoAuth(const std::string& default_project);

@@ -50,6 +50,12 @@ class KeystoneAuth : public Authenticator {
       o_.auth_url += "/v3";
   }
 
+  std::string Challenge() const override {
+    // Keystone's root, as keystonemiddleware's www_authenticate_uri.
+    return "Keystone uri=\"" + o_.auth_url.substr(0, o_.auth_url.size() - 3) +
+           "\"";
+  }
+
   Result<RequestContext> Authenticate(const ApiRequest& req) override {
     const std::string token = req.Header("x-auth-token");
     if (token.empty())

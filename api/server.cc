@@ -139,7 +139,12 @@ ApiResponse ApiServer::Handle(ApiRequest& req) {
   }
   if (!discovery) {
     auto ctx = auth_->Authenticate(req);
-    if (!ctx.ok()) return FaultFor(ctx.status());
+    if (!ctx.ok()) {
+      ApiResponse fault = FaultFor(ctx.status());
+      if (fault.status == 401 && !auth_->Challenge().empty())
+        fault.headers["WWW-Authenticate"] = auth_->Challenge();
+      return fault;
+    }
     req.ctx = *ctx;
     if (Status allowed = Authorize(req.ctx, req.method, req.path);
         !allowed.ok())

@@ -55,9 +55,12 @@ pass "Strata registered in Keystone's catalog (volumev3, compute, image)"
 code=$(curl -s -o "$T/body" -w '%{http_code}' "$URL/v3/snapshots")
 [[ $code == 401 ]] || fail "no token: HTTP $code"
 grep -q '"unauthorized"' "$T/body" || fail "no token: not an OpenStack fault: $(cat "$T/body")"
+curl -s -D - -o /dev/null "$URL/v3/snapshots" | tr -d '\r' |
+  grep -qix "www-authenticate: Keystone uri=\"http://127.0.0.1:$ks_port\"" ||
+  fail "a 401 without Keystone's WWW-Authenticate"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Auth-Token: gAAAAAbogus" "$URL/v3/snapshots")
 [[ $code == 401 ]] || fail "bad token: HTTP $code"
-pass "no token and a bad token → 401"
+pass "no token and a bad token → 401 (WWW-Authenticate names Keystone)"
 
 # alice (member of alpha) adopts a disk and snapshots it with the client.
 alpha=$(os admin project show alpha -f value -c id)
