@@ -19,9 +19,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <filesystem>
 #include <functional>
 
 #include "util/fs.h"
+#include "util/log.h"
 
 namespace strata::store {
 
@@ -42,7 +45,31 @@ Result<std::unique_ptr<Store>> LocalStore::Create(const std::string& spec) {
   if (!S_ISDIR(st.st_mode))
     return Status::InvalidArgument("local store: " + root +
                                    " is not a directory");
-  return std::unique_ptr<Store>(new LocalStore(std::move(root)));
+  std::unique_ptr<LocalStore> store(new LocalStore(std::move(root)));
+  store->SweepStaleTemps(kStaleTempAge);
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+size_t LocalStore::SweepStaleTemps(std::chrono::seconds min_age) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto cutoff = fs::file_time_type::clock::now() - min_age;
+  size_t removed = 0;
+  // Symbolic links to directories are not followed (as in List).
+  for (fs::recursive_directory_iterator it(root_, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.find(kTempInfix) == std::string::npos) continue;
+    if (!it->is_regular_file(ec) || ec) continue;
+    const auto mtime = it->last_write_time(ec);
+    if (ec || mtime > cutoff) continue;
+    if (unlink(it->path().c_str()) == 0) {
+      ++removed;
+      LogInfo("local store: removed " + it->path().string() +
+              ", a temp file a crash left");
+    }
+  }
+  return removed;
 }
 
 std::string LocalStore::ObjectPath(const std::string& key) const {

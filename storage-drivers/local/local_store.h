@@ -18,6 +18,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,8 +35,12 @@ class LocalStore : public Store {
   static constexpr const char kSidecarSuffix[] = "#sha256";
   static constexpr const char kTempInfix[] = "#part-";
 
-  // `spec` is "local:/abs/dir". The directory is created (0750) if missing.
+  // `spec` is "local:/abs/dir". The directory is created (0750) if missing,
+  // and temp files a crash left there are swept (SweepStaleTemps).
   static Result<std::unique_ptr<Store>> Create(const std::string& spec);
+  // Temp files ("#part-") untouched for this long belong to no Put: a Put
+  // writes its temp file continuously until it renames it.
+  static constexpr std::chrono::minutes kStaleTempAge{10};
 
   std::string Name() const override { return kScheme; }
   Result<ObjectInfo> Put(const std::string& key, ByteSource& src,
@@ -53,6 +58,10 @@ class LocalStore : public Store {
   const std::string& root() const { return root_; }
   // Where the bytes of `key` live. REQUIRES: ValidateKey(key) is OK.
   std::string ObjectPath(const std::string& key) const;
+  // Removes temp files under the root last modified more than `min_age`
+  // ago: what a process killed during a Put left (never an upload in
+  // progress, which keeps writing its file). Returns how many went.
+  size_t SweepStaleTemps(std::chrono::seconds min_age);
   Result<std::string> LocalFile(const std::string& key) override;
 
  private:

@@ -693,3 +693,55 @@ TEST_CASE("local: layout, hidden temp files, stale sidecars") {
   CHECK(PutString(s, "p/leaf/child", "x").status().IsConflict());
   CHECK(PutString(s, "p", "x").status().IsConflict());
 }
+
+TEST_CASE("local: temp files of a process killed mid-Put are swept") {
+  TempDir tmp;
+  RegisterBuiltinStores();
+  const std::string spec = "local:" + tmp.path() + "/store";
+  // Two children, each killed (_exit) halfway through a Put, as kill -9
+  // would: each leaves its temp file.
+  for (const char* key : {"v/old", "v/young"}) {
+    pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      auto s = StoreRegistry::Global().Create(spec);
+      if (!s.ok()) _exit(2);
+      class DyingSource : public ByteSource {
+       public:
+        Result<size_t> Read(char* buf, size_t n) override {
+          if (sent_ >= (3u << 20)) _exit(0);  // dies mid-upload
+          std::fill_n(buf, n, 'x');
+          sent_ += n;
+          return n;
+        }
+        size_t sent_ = 0;
+      } src;
+      (void)(*s)->Put(key, src, RequestOptions{});
+      _exit(3);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+  }
+  std::vector<std::string> temps;
+  for (const auto& e : fs::directory_iterator(tmp.path() + "/store/v"))
+    temps.push_back(e.path().filename());
+  std::sort(temps.begin(), temps.end());
+  REQUIRE(temps.size() == 2);
+  CHECK(temps[0].rfind("old#part-", 0) == 0);
+  CHECK(temps[1].rfind("young#part-", 0) == 0);
+  // The first was left 11 minutes ago (older than kStaleTempAge); the
+  // second just now, as a Put still running would be.
+  const std::string old_temp = tmp.path() + "/store/v/" + temps[0];
+  fs::last_write_time(
+      old_temp, fs::file_time_type::clock::now() - std::chrono::minutes(11));
+  REQUIRE(
+      PutString(**StoreRegistry::Global().Create(spec), "v/kept", "k").ok());
+  auto again = StoreRegistry::Global().Create(spec);  // a restart
+  REQUIRE(again.ok());
+  CHECK_FALSE(fs::exists(old_temp));
+  CHECK(fs::exists(tmp.path() + "/store/v/" + temps[1]));
+  CHECK(*GetString(**again, "v/kept") == "k");
+  CHECK(Keys(*(*again)->List("", kOpts)) == std::vector<std::string>{"v/kept"});
+}
