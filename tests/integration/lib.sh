@@ -25,8 +25,11 @@ stop_stratad() {
   PID=""
 }
 
+# cleanup [RC]: stops stratad, shows its log on failure, removes $T. Traps
+# of their own pass their $? as RC (a `(exit $rc)` there would end the
+# shell under set -e before cleanup ran).
 cleanup() {
-  local rc=$?
+  local rc=${1:-$?}
   stop_stratad
   if [[ $rc -ne 0 && -f "$T/stratad.log" ]]; then
     echo "--- last lines of stratad.log ---"; tail -n 30 "$T/stratad.log"
@@ -162,7 +165,7 @@ boot_guest() {
   GUEST_DOMAIN=$name
   trap 'rc=$?; virsh -q destroy "$GUEST_DOMAIN" >/dev/null 2>&1 || true
         [[ $rc -ne 0 && -f "$console" ]] && { echo "--- guest console ---"; tail -n 5 "$console"; }
-        (exit $rc); cleanup' EXIT
+        cleanup "$rc"' EXIT
   "$STRATA_SRC/scripts/build-test-guest.sh" "$T/guest" >/dev/null || fail "guest build"
   "$STRATA_SRC/scripts/start-libvirt.sh" || fail "libvirt did not start"
   qemu-img create -q -f qcow2 "$disk" "$size"

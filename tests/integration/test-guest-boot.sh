@@ -27,7 +27,7 @@ on_exit() {
   if [[ $rc -ne 0 && -f "$console" ]]; then
     echo "--- last lines of the guest console ---"; tail -n 15 "$console"
   fi
-  (exit $rc); cleanup   # lib.sh's cleanup reads rc from $?
+  cleanup "$rc"
 }
 trap on_exit EXIT
 

@@ -27,7 +27,7 @@ trap 'rc=$?; kill -- -"$ks_pid" 2>/dev/null
       for _ in $(seq 50); do kill -0 "$ks_pid" 2>/dev/null || break; sleep 0.1; done
       virsh -q destroy "$dom" >/dev/null 2>&1 || true
       virsh -q undefine "$dom" >/dev/null 2>&1 || true
-      (exit $rc); cleanup' EXIT
+      cleanup "$rc"' EXIT
 ks_url="http://127.0.0.1:$ks_port/v3"
 export OS_CLIENT_CONFIG_FILE="$T/ks/clouds.yaml"
 os() { local cloud=$1; shift; openstack --os-cloud "$cloud" "$@"; }

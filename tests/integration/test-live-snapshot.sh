@@ -34,7 +34,7 @@ cat >"$T/dom.xml" <<XML
 </domain>
 XML
 virsh -q create "$T/dom.xml" >/dev/null
-trap 'rc=$?; virsh -q destroy "$dom" >/dev/null 2>&1 || true; (exit $rc); cleanup' EXIT
+trap 'rc=$?; virsh -q destroy "$dom" >/dev/null 2>&1 || true; cleanup "$rc"' EXIT
 uuid=$(virsh domuuid "$dom")
 start_stratad
 
@@ -134,7 +134,7 @@ qemu-img create -q -f qcow2 "$offdisk" 32M
 write_pattern "$offdisk" 0x5e 0 1M
 sed -e "s|<name>$dom</name>|<name>$off</name>|" -e "s|$disk|$offdisk|" "$T/dom.xml" >"$T/off.xml"
 virsh -q define "$T/off.xml" >/dev/null
-trap 'rc=$?; virsh -q destroy "$dom" >/dev/null 2>&1 || true; virsh -q undefine "$off" >/dev/null 2>&1 || true; (exit $rc); cleanup' EXIT
+trap 'rc=$?; virsh -q destroy "$dom" >/dev/null 2>&1 || true; virsh -q undefine "$off" >/dev/null 2>&1 || true; cleanup "$rc"' EXIT
 offuuid=$(virsh domuuid "$off")
 api GET /v3/volumes/detail
 offvol=$(jget '[v["id"] for v in j["volumes"] if v["attachments"] and v["attachments"][0]["server_id"] == "'"$offuuid"'"][0]')

@@ -22,7 +22,7 @@ chmod 711 "$T" "$T/var" "$T/var/disks"   # qemu runs as libvirt-qemu
 trap 'rc=$?; virsh -q destroy "$name" >/dev/null 2>&1 || true
       virsh -q undefine "$name" >/dev/null 2>&1 || true
       [[ $rc -ne 0 && -f "$console" ]] && { echo "--- guest console ---"; tail -n 5 "$console"; }
-      (exit $rc); cleanup' EXIT
+      cleanup "$rc"' EXIT
 "$STRATA_SRC/scripts/build-test-guest.sh" "$T/guest" >/dev/null || fail "guest build"
 "$STRATA_SRC/scripts/start-libvirt.sh" || fail "libvirt did not start"
 qemu-img create -q -f qcow2 "$disk" 256M

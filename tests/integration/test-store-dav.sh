@@ -22,7 +22,7 @@ stop_nginx() {
   while kill -0 "$ngx_pid" 2>/dev/null; do sleep 0.05; done
   ngx_pid=""
 }
-trap 'rc=$?; stop_nginx; (exit $rc); cleanup' EXIT
+trap 'rc=$?; stop_nginx; cleanup "$rc"' EXIT
 start_nginx
 store="dav:http://127.0.0.1:$ngx_port/strata"
 

@@ -24,7 +24,7 @@ kill_glance() {  # kill_glance SIGNAL
   while kill -0 "$g_pid" 2>/dev/null; do sleep 0.05; done
   g_pid=""
 }
-trap 'rc=$?; kill_glance TERM; (exit $rc); cleanup' EXIT
+trap 'rc=$?; kill_glance TERM; cleanup "$rc"' EXIT
 start_glance
 g_url="http://127.0.0.1:$g_port"
 # The openstack client, without Keystone (Glance runs without it here).
