@@ -301,6 +301,32 @@ Status Engine::RebuildServer(const std::string& domain_uuid,
                           Journal::Begin(catalog_, "rebuild", vol.id, snap.id));
   j.state()["domain"] = domain_uuid;
   j.state()["power_on"] = was_running;
+  return LaunchRevertTask(
+      lease, j, vol, snap,
+      [this, vol, snap, domain_uuid, was_running](Journal& j) {
+        Status s = j.Step("rebuild.power_off", 2);
+        if (s.ok()) s = hv_->PowerOff(domain_uuid);
+        if (s.ok()) s = RunRevert(j, vol, snap);
+        // Whatever the revert did, a server that ran runs again.
+        Status on = Status::OK();
+        if (was_running) {
+          on = j.Step("rebuild.power_on", 98);
+          if (on.ok()) on = hv_->PowerOn(domain_uuid);
+        }
+        if (s.ok()) s = on;
+        if (s.ok())
+          LogInfo("server " + domain_uuid + " rebuilt onto snapshot " +
+                  snap.id);
+        return s;
+      },
+      "rebuild of server " + domain_uuid);
+}
+
+Status Engine::LaunchRevertTask(std::shared_ptr<VolumeLease> lease, Journal j,
+                                const db::VolumeRecord& vol,
+                                const db::SnapshotRecord& snap,
+                                std::function<Status(Journal&)> run,
+                                const std::string& what) {
   STRATA_RETURN_IF_ERROR(
       catalog_->ModifyVolume(vol.id, [](db::VolumeRecord& v) {
         v.status = "reverting";
@@ -308,23 +334,12 @@ Status Engine::RebuildServer(const std::string& domain_uuid,
       }));
   STRATA_RETURN_IF_ERROR(
       catalog_->SetSnapshotStatus(snap.id, "restoring", snap.progress));
-  Launch(lease, [this, j, vol, snap, domain_uuid,
-                 was_running](auto& held) mutable {
-    Status s = j.Step("rebuild.power_off", 2);
-    if (s.ok()) s = hv_->PowerOff(domain_uuid);
-    if (s.ok()) s = RunRevert(j, vol, snap);
-    // Whatever the revert did, a server that ran runs again.
-    Status on = Status::OK();
-    if (was_running) {
-      on = j.Step("rebuild.power_on", 98);
-      if (on.ok()) on = hv_->PowerOn(domain_uuid);
-    }
-    if (s.ok()) s = on;
+  Launch(lease, [this, j, vol, snap, run, what](auto& held) mutable {
+    Status s = run(j);
     if (s.ok()) {
       j.Succeed();
-      LogInfo("server " + domain_uuid + " rebuilt onto snapshot " + snap.id);
     } else {
-      LogError("rebuild of server " + domain_uuid + " failed: " + s.ToString());
+      LogError(what + " failed: " + s.ToString());
       j.Fail(s);
     }
     held.reset();
@@ -342,41 +357,19 @@ Status Engine::RevertVolume(const std::string& volume_id,
   STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol, catalog_->GetVolume(volume_id));
   STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord snap,
                           catalog_->GetSnapshot(snapshot_id));
-  if (snap.volume_id != vol.id || snap.hidden)
-    return Status::InvalidArgument("Snapshot " + snapshot_id +
-                                   " is not a snapshot of volume " + vol.id);
+  STRATA_RETURN_IF_ERROR(CheckRevertable(vol, snap));
   STRATA_ASSIGN_OR_RETURN(auto live, LiveDiskOf(vol));
   if (live)
     return Status::Conflict("Invalid volume: the server " + live->domain_uuid +
                             " using volume " + vol.id +
                             " is running; stop it before reverting its disk.");
-  STRATA_RETURN_IF_ERROR(CheckRevertable(vol, snap));
   STRATA_ASSIGN_OR_RETURN(auto lease, locks_.TryAcquire(vol.id, "a revert"));
   STRATA_ASSIGN_OR_RETURN(Journal j,
                           Journal::Begin(catalog_, "revert", vol.id, snap.id));
-  STRATA_RETURN_IF_ERROR(
-      catalog_->ModifyVolume(vol.id, [](db::VolumeRecord& v) {
-        v.status = "reverting";
-        return Status::OK();
-      }));
-  STRATA_RETURN_IF_ERROR(
-      catalog_->SetSnapshotStatus(snap.id, "restoring", snap.progress));
-  Launch(lease, [this, j, vol, snap](auto& held) mutable {
-    Status s = RunRevert(j, vol, snap);
-    if (s.ok()) {
-      j.Succeed();
-    } else {
-      LogError("revert of volume " + vol.id + " failed: " + s.ToString());
-      j.Fail(s);
-    }
-    held.reset();
-    catalog_->SetSnapshotStatus(snap.id, "available", 100);
-    catalog_->ModifyVolume(vol.id, [&](db::VolumeRecord& v) {
-      v.status = vol.status;  // what it was before "reverting"
-      return Status::OK();
-    });
-  });
-  return Status::OK();
+  return LaunchRevertTask(
+      lease, j, vol, snap,
+      [this, vol, snap](Journal& j) { return RunRevert(j, vol, snap); },
+      "revert of volume " + vol.id);
 }
 
 }  // namespace strata::engine

@@ -140,6 +140,15 @@ class Engine {
   // What a revert needs of the volume and snapshot (both revert and rebuild).
   Status CheckRevertable(const db::VolumeRecord& vol,
                          const db::SnapshotRecord& snap);
+  // The task of a revert or rebuild: marks the volume "reverting" and the
+  // snapshot "restoring", runs `run` under `lease` off the request thread,
+  // ends the journal by its result (`what` names it in the log), then gives
+  // both their statuses back.
+  Status LaunchRevertTask(std::shared_ptr<VolumeLease> lease, Journal j,
+                          const db::VolumeRecord& vol,
+                          const db::SnapshotRecord& snap,
+                          std::function<Status(Journal&)> run,
+                          const std::string& what);
   // Rotation under the create task's lease: marks the snapshots beyond
   // `r.keep` "deleting" (recovery finishes what a crash interrupts), then
   // deletes their layers. Returns them, for PublishDelete after the lease.
