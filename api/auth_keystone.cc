@@ -106,6 +106,22 @@ class KeystoneAuth : public Authenticator {
     cache_[id] = Entry{ctx, until};
   }
 
+  // One request to Keystone's /auth/tokens, bounded by timeout_seconds; a
+  // Keystone that does not answer is Unavailable (503 to our caller).
+  Result<long> CallTokens(const std::string& method, store::HttpExchange* x,
+                          const std::string& rid) {
+    store::RequestOptions ro;
+    ro.timeout = std::chrono::seconds(o_.timeout_seconds);
+    ro.request_id = rid;
+    auto code = store::HttpPerform(method, o_.auth_url + "/auth/tokens", x,
+                                   store::Deadline(ro));
+    if (!code.ok())
+      return Status::Unavailable(
+          "Keystone at " + o_.auth_url +
+          " does not answer: " + code.status().message());
+    return code;
+  }
+
   // The service's own token, fetched (or refreshed) when needed.
   Result<std::string> ServiceToken(bool refresh, const std::string& rid) {
     std::lock_guard<std::mutex> lock(service_mu_);
@@ -128,22 +144,14 @@ class KeystoneAuth : public Authenticator {
     store::HttpExchange x;
     x.headers = {"Content-Type: application/json"};
     x.body = &text;
-    store::RequestOptions ro;
-    ro.timeout = std::chrono::seconds(o_.timeout_seconds);
-    ro.request_id = rid;
-    auto code = store::HttpPerform("POST", o_.auth_url + "/auth/tokens", &x,
-                                   store::Deadline(ro));
-    if (!code.ok())
-      return Status::Unavailable(
-          "Keystone at " + o_.auth_url +
-          " does not answer: " + code.status().message());
-    if (*code == 401)
+    STRATA_ASSIGN_OR_RETURN(long code, CallTokens("POST", &x, rid));
+    if (code == 401)
       return Status::Unavailable(
           "Keystone refused the service credentials of user '" + o_.username +
           "' (check [keystone_authtoken])");
-    if (*code != 201)
+    if (code != 201)
       return Status::Unavailable("Keystone answered HTTP " +
-                                 std::to_string(*code) +
+                                 std::to_string(code) +
                                  " to the service's authentication");
     auto it = x.response_headers.find("x-subject-token");
     if (it == x.response_headers.end() || it->second.empty())
@@ -164,23 +172,15 @@ class KeystoneAuth : public Authenticator {
                               ServiceToken(attempt > 0, rid));
       store::HttpExchange x;
       x.headers = {"X-Auth-Token: " + service, "X-Subject-Token: " + token};
-      store::RequestOptions ro;
-      ro.timeout = std::chrono::seconds(o_.timeout_seconds);
-      ro.request_id = rid;
-      auto code = store::HttpPerform("GET", o_.auth_url + "/auth/tokens", &x,
-                                     store::Deadline(ro));
-      if (!code.ok())
-        return Status::Unavailable(
-            "Keystone at " + o_.auth_url +
-            " does not answer: " + code.status().message());
-      if (*code == 401 && attempt == 0) continue;  // the service's expired
-      if (*code == 404 || *code == 401)
+      STRATA_ASSIGN_OR_RETURN(long code, CallTokens("GET", &x, rid));
+      if (code == 401 && attempt == 0) continue;  // the service's expired
+      if (code == 404 || code == 401)
         return Status::Unauthenticated(
             "The request you have made requires authentication: the token "
             "is invalid, expired or revoked.");
-      if (*code != 200)
+      if (code != 200)
         return Status::Unavailable("Keystone answered HTTP " +
-                                   std::to_string(*code) +
+                                   std::to_string(code) +
                                    " to a token validation");
       return Parse(x.small_body);
     }
