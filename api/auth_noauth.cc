@@ -1,5 +1,4 @@
-// The noauth Authenticator, and the role policy every strategy shares. See
-// auth.h.
+// The noauth Authenticator. See auth.h.
 #include "api/auth.h"
 
 #include <sstream>
@@ -52,18 +51,6 @@ class NoAuth : public Authenticator {
 
 std::unique_ptr<Authenticator> MakeNoAuth(const std::string& default_project) {
   return std::make_unique<NoAuth>(default_project);
-}
-
-Status Authorize(const RequestContext& ctx, const std::string& method,
-                 const std::string& path) {
-  if (ctx.is_admin || ctx.HasRole("member")) return Status::OK();
-  const bool reads = method == "GET" || method == "HEAD";
-  if (reads && ctx.HasRole("reader")) return Status::OK();
-  std::string roles;
-  for (const auto& r : ctx.roles) roles += (roles.empty() ? "" : ",") + r;
-  return Status::PermissionDenied(
-      "Policy doesn't allow " + method + " " + path +
-      " to be performed (roles: " + (roles.empty() ? "none" : roles) + ").");
 }
 
 }  // namespace strata::api
