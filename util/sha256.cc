@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "util/fs.h"
+#include "util/hex.h"
 
 namespace strata {
 
@@ -55,12 +56,7 @@ std::string Digest::HexDigest() {
   unsigned int len = 0;
   if (EVP_DigestFinal_ex(ctx_.get(), md, &len) != 1)
     DieOpenSsl("EVP_DigestFinal_ex");
-  static constexpr char kHex[] = "0123456789abcdef";
-  digest_.reserve(2 * len);
-  for (unsigned int i = 0; i < len; ++i) {
-    digest_.push_back(kHex[md[i] >> 4]);
-    digest_.push_back(kHex[md[i] & 0xf]);
-  }
+  digest_ = HexEncode(md, len);
   return digest_;
 }
 
@@ -146,11 +142,8 @@ Result<std::string> Sha256File(const std::string& path) {
 
 bool IsSha256Hex(std::string_view s) {
   if (s.size() != kSha256HexLength) return false;
-  for (char c : s) {
-    bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-               (c >= 'A' && c <= 'F');
-    if (!hex) return false;
-  }
+  for (char c : s)
+    if (HexDigitValue(c) < 0) return false;
   return true;
 }
 

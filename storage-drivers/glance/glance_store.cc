@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "storage-drivers/http/http_exchange.h"
+#include "util/hex.h"
 #include "util/sha256.h"
 
 namespace strata::store {
@@ -33,43 +34,6 @@ constexpr int kPageSize = 1000;
 
 bool StartsWith(const std::string& s, const std::string& p) {
   return s.compare(0, p.size(), p) == 0;
-}
-
-std::string UrlEncode(const std::string& s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// %XX decoded; a '%' not followed by two hex digits stays as it is.
-std::string UrlDecode(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
-        HexValue(s[i + 2]) >= 0) {
-      out += static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
 }
 
 // A nanosecond wall-clock stamp, zero-padded so that strings sort as numbers.
@@ -147,7 +111,7 @@ Result<std::unique_ptr<Store>> GlanceStore::Create(const std::string& spec) {
       return Status::InvalidArgument(usage + ": option '" + item +
                                      "' has no value");
     const std::string name = item.substr(0, eq);
-    const std::string value = UrlDecode(item.substr(eq + 1));
+    const std::string value = PercentDecode(item.substr(eq + 1));
     if (name == "namespace") {
       if (value.empty() || value.size() > 64 ||
           !std::all_of(value.begin(), value.end(), [](unsigned char ch) {
@@ -213,7 +177,7 @@ Result<std::vector<GlanceStore::Image>> GlanceStore::Query(
   const Deadline deadline(opts);
   std::vector<Image> out;
   std::string path = "/v2/images?limit=" + std::to_string(kPageSize) +
-                     "&strata_namespace=" + UrlEncode(cfg_.ns) +
+                     "&strata_namespace=" + PercentEncode(cfg_.ns) +
                      (filters.empty() ? "" : "&" + filters);
   for (int page = 0; page < 100000 && !path.empty(); ++page) {
     HttpExchange x;
@@ -236,7 +200,7 @@ Result<std::vector<GlanceStore::Image>> GlanceStore::Query(
 Result<std::vector<GlanceStore::Image>> GlanceStore::ImagesOf(
     const std::string& key, const RequestOptions& opts) {
   STRATA_ASSIGN_OR_RETURN(auto images,
-                          Query("strata_key=" + UrlEncode(key), opts));
+                          Query("strata_key=" + PercentEncode(key), opts));
   // Glance matched the property; keep only exact keys all the same.
   std::erase_if(images, [&](const Image& im) { return im.key != key; });
   return images;

@@ -16,6 +16,7 @@
 
 #include "storage-drivers/local/local_store.h"
 #include "util/fs.h"
+#include "util/hex.h"
 
 namespace strata::store {
 
@@ -47,21 +48,7 @@ std::string SidecarField(const std::string& text, const std::string& name) {
 }  // namespace
 
 std::string FileUrl(const std::string& path) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out = "file://";
-  for (unsigned char c : path) {
-    bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                 (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '~' ||
-                 c == '/' || c == '-';
-    if (plain) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xf]);
-    }
-  }
-  return out;
+  return "file://" + PercentEncode(path, "/");
 }
 
 Result<ObjectInfo> LocalStore::InfoFor(const std::string& key,

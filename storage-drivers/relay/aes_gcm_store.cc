@@ -25,6 +25,7 @@
 
 #include "storage-drivers/store_wrapper.h"
 #include "util/fs.h"
+#include "util/hex.h"
 #include "util/sha256.h"
 
 namespace strata::store {
@@ -50,22 +51,6 @@ uint32_t GetU32(const unsigned char* p) {
   return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 |
          p[3];
 }
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-std::string Hex(const unsigned char* p, size_t n) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    out += kDigits[p[i] >> 4];
-    out += kDigits[p[i] & 0xf];
-  }
-  return out;
-}
-
 // The first 8 bytes of SHA-256(label || key).
 FingerprintBytes Fingerprint(const AesKey& key) {
   Sha256 h;
@@ -74,7 +59,7 @@ FingerprintBytes Fingerprint(const AesKey& key) {
   const std::string hex = h.HexDigest();
   FingerprintBytes fp;
   for (size_t i = 0; i < fp.size(); ++i)
-    fp[i] = HexValue(hex[2 * i]) << 4 | HexValue(hex[2 * i + 1]);
+    fp[i] = HexDigitValue(hex[2 * i]) << 4 | HexDigitValue(hex[2 * i + 1]);
   return fp;
 }
 
@@ -264,8 +249,8 @@ class DecryptingSink : public ByteSink {
       return Status::Corruption(
           "aes-gcm: the object was encrypted with a different key (key "
           "fingerprint " +
-          Hex(header_.data() + 16, fp_.size()) + "; this store's key is " +
-          Hex(fp_.data(), fp_.size()) + ")");
+          HexEncode(header_.data() + 16, fp_.size()) +
+          "; this store's key is " + HexEncode(fp_.data(), fp_.size()) + ")");
     cipher_ = std::make_unique<ChunkCipher>(key_, header_);
     buf_.resize(chunk + kTagSize);
     return Status::OK();
@@ -337,7 +322,8 @@ Result<AesKey> ParseKey(const std::string& path, const std::string& data) {
     std::memcpy(key.bytes.data(), data.data(), key.bytes.size());
   } else if (data.size() == 64 || (data.size() == 65 && data[64] == '\n')) {
     for (size_t i = 0; i < key.bytes.size(); ++i) {
-      const int hi = HexValue(data[2 * i]), lo = HexValue(data[2 * i + 1]);
+      const int hi = HexDigitValue(data[2 * i]),
+                lo = HexDigitValue(data[2 * i + 1]);
       if (hi < 0 || lo < 0)
         return Status::InvalidArgument(
             "AES key file " + path + ": bad hex digit at offset " +
@@ -352,7 +338,7 @@ Result<AesKey> ParseKey(const std::string& path, const std::string& data) {
         "newline");
   }
   const FingerprintBytes fp = Fingerprint(key);
-  key.fingerprint = Hex(fp.data(), fp.size());
+  key.fingerprint = HexEncode(fp.data(), fp.size());
   return key;
 }
 
