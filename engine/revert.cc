@@ -113,8 +113,11 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
     store::FileSinkOptions file;
     file.write_behind = i == 0;
     file.durable = i == 0;
-    // The layer's own digest, once relay stages are undone (R1.3).
-    file.expected_sha256 = lineage[i].layer_sha256.value_or("");
+    // The layer's own digest, once relay stages are undone (R1.3). Without
+    // stages it is the stored bytes' digest, which the store's Get checks
+    // over the same bytes already: hashed once, not twice.
+    if (lineage[i].layer_sha256 != lineage[i].sha256)
+      file.expected_sha256 = lineage[i].layer_sha256.value_or("");
     Status s = store::GetToFile(*store_, *lineage[i].store_key, files[i],
                                 *lineage[i].sha256, {}, file);
     if (!s.ok()) {
