@@ -56,11 +56,22 @@ wait_crash() {
 }
 pass() { echo "ok: $*"; }
 
+# expect_exit CODE PATTERN DESCRIPTION -- ARGS…: stratad ARGS exits with CODE
+# and says PATTERN.
+expect_exit() {
+  local want=$1 pattern=$2 what=$3; shift 4
+  set +e; out=$("$STRATAD" "$@" 2>&1); rc=$?; set -e
+  [[ $rc == "$want" ]] || fail "$what: exit $rc, wanted $want ($out)"
+  grep -q -- "$pattern" <<<"$out" || fail "$what: message '$out' lacks '$pattern'"
+  pass "$what → exit $rc"
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# start_stratad [extra stratad args…]: starts it on a free port, waits ready.
+# start_stratad [extra stratad args…]: starts it on a free port, waits ready;
+# sets PID, PORT and URL (the address it says it serves).
 start_stratad() {
   PORT=$(free_port)
   URL="http://127.0.0.1:$PORT"
@@ -72,7 +83,11 @@ start_stratad() {
     >"$T/stratad.out" 2>>"$T/stratad.log" &
   PID=$!
   for _ in $(seq 1 100); do
-    grep -q "ready" "$T/stratad.out" 2>/dev/null && return 0
+    if grep -q "ready" "$T/stratad.out" 2>/dev/null; then
+      # "stratad ready on http(s)://…": https with --tls-cert/--tls-key.
+      URL=$(sed -n 's/^stratad ready on //p' "$T/stratad.out")
+      return 0
+    fi
     kill -0 "$PID" 2>/dev/null || fail "stratad exited at start: $(tail -3 "$T/stratad.log")"
     sleep 0.1
   done

@@ -5,13 +5,6 @@
 source "$(dirname "$0")/lib.sh"
 need curl python3
 
-expect_exit() {  # expect_exit CODE PATTERN DESCRIPTION -- args…
-  local want=$1 pattern=$2 what=$3; shift 4
-  set +e; out=$("$STRATAD" "$@" 2>&1); rc=$?; set -e
-  [[ $rc == "$want" ]] || fail "$what: exit $rc, wanted $want ($out)"
-  grep -q -- "$pattern" <<<"$out" || fail "$what: message '$out' lacks '$pattern'"
-  pass "$what → exit $rc"
-}
 expect_exit 2 "unknown option --frobnicate" "unknown option" -- --frobnicate
 expect_exit 2 "needs a value" "missing value" -- --listen
 expect_exit 2 "HOST:PORT" "bad --listen" -- --listen nonsense
