@@ -30,11 +30,19 @@ struct Microversion {
 };
 
 // Who is calling (from the auth middleware).
+// One endpoint of the token's service catalog (Keystone auth only).
+struct CatalogEndpoint {
+  std::string type, name, interface, region, url;
+};
+
 struct RequestContext {
   std::string user_id;
   std::string project_id;
   std::vector<std::string> roles;
   bool is_admin = false;
+  // The token's service catalog, where Strata finds the services it calls
+  // on the caller's behalf (Cinder), as Nova does. Empty under noauth.
+  std::vector<CatalogEndpoint> catalog;
   bool HasRole(const std::string& r) const;
 };
 

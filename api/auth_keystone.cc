@@ -208,6 +208,17 @@ class KeystoneAuth : public Authenticator {
         if (r.is_object() && !Str(r, "name").empty())
           ctx.roles.push_back(Str(r, "name"));
     ctx.is_admin = ctx.HasRole("admin");
+    if (t.contains("catalog") && t["catalog"].is_array())
+      for (const json& svc : t["catalog"]) {
+        if (!svc.is_object() || !svc.contains("endpoints") ||
+            !svc["endpoints"].is_array())
+          continue;
+        for (const json& ep : svc["endpoints"])
+          if (ep.is_object())
+            ctx.catalog.push_back({Str(svc, "type"), Str(svc, "name"),
+                                   Str(ep, "interface"), Str(ep, "region_id"),
+                                   Str(ep, "url")});
+      }
     auto expires = ParseKeystoneTime(Str(t, "expires_at"));
     if (!expires || *expires <= Clock::now())
       return Status::Unauthenticated("The token has expired.");

@@ -9,6 +9,7 @@
 
 #include "api/router.h"
 #include "engine/engine.h"
+#include "openstack-integration/assisted_snapshots.h"
 
 namespace strata::api {
 
@@ -27,6 +28,17 @@ void AddServerRoutes(Router& r, engine::Engine* engine,
 std::optional<db::SnapshotRecord> VisibleSnapshot(engine::Engine* engine,
                                                   const RequestContext& ctx,
                                                   const std::string& id);
+// Where Strata finds Cinder to report assisted snapshots, as Nova's [cinder]
+// options say: a URL template (project id filled in), else the caller's
+// token catalog (Keystone auth) by "type:name:interface", in `region`.
+struct CinderOptions {
+  std::string endpoint_template;  // e.g. http://h:8776/v3/%(project_id)s
+  std::string catalog_info = "volumev3::publicURL";
+  std::string region;
+};
+// Nova's os-assisted-volume-snapshots create and delete.
+void AddAssistedSnapshotRoutes(Router& r, openstack::AssistedSnapshots* avs,
+                               CinderOptions o);
 // Snapshots as read-only Glance v2 images, under /v2 and /v2.1.
 void AddImageRoutes(Router& r, engine::Engine* engine);
 // First path segments under /v3/ that are collections (not project ids).

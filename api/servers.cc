@@ -42,6 +42,11 @@ nlohmann::json ServerView(const ApiRequest& req, engine::Engine* e,
   bool rebuilding = false;  // its system disk is being reverted
   for (const auto& disk : d.disks) {
     if (disk.source.empty()) continue;
+    if (!disk.serial.empty()) {  // a Cinder volume: Nova lists its id
+      volumes.push_back(
+          {{"id", disk.serial}, {"delete_on_termination", false}});
+      continue;
+    }
     auto v = e->catalog()->GetVolumeByPath(disk.source);
     if (v.ok()) {
       volumes.push_back({{"id", v->id}, {"delete_on_termination", false}});

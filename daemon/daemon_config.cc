@@ -1,6 +1,7 @@
 // stratad configuration parsing. See daemon_config.h.
 #include "daemon/daemon_config.h"
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -81,6 +82,17 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     STRATA_ASSIGN_OR_RETURN(uint64_t n, ParseUint(key, v));
     if (n > 86400) return Status::InvalidArgument(key + " must be 0..86400");
     c->keystone_token_cache_time = static_cast<int>(n);
+  } else if (key == "cinder.endpoint_template") {
+    c->cinder_endpoint_template = v;
+  } else if (key == "cinder.catalog_info") {
+    if (std::count(v.begin(), v.end(), ':') != 2)
+      return Status::InvalidArgument(
+          "[cinder] catalog_info must be service_type:service_name:"
+          "endpoint_type, e.g. volumev3::publicURL, not '" +
+          v + "'");
+    c->cinder_catalog_info = v;
+  } else if (key == "cinder.os_region_name") {
+    c->cinder_region = v;
   } else if (key == "hypervisor.default_project") {
     c->default_project = v;
   } else if (key == "hypervisor.libvirt_uri") {
@@ -144,7 +156,7 @@ std::string DaemonUsage() {
          "  --state-dir DIR     catalog, local store and default disk dir "
          "(default ./var)\n"
          "  --config FILE       ini file ([DEFAULT] [api] [auth] "
-         "[keystone_authtoken] [store] [engine]); flags win\n"
+         "[keystone_authtoken] [cinder] [store] [engine]); flags win\n"
          "  --store URL         store spec, e.g. local:/srv/strata/store\n"
          "  --manage-dir DIR    a directory whose disks may be adopted "
          "(repeatable)\n"

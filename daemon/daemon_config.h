@@ -40,6 +40,11 @@ struct DaemonConfig {
   std::string libvirt_uri = "qemu:///system";  // "none": no hypervisor
   // Owner of domains without Nova's owner metadata.
   std::string default_project = "admin";
+  // [cinder]: where os-assisted-volume-snapshots reports to Cinder (Nova's
+  // options of the same names).
+  std::string cinder_endpoint_template;
+  std::string cinder_catalog_info = "volumev3::publicURL";
+  std::string cinder_region;
   bool show_help = false;
 };
 

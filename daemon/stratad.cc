@@ -116,6 +116,12 @@ int main(int argc, char** argv) {
   api::AddSnapshotRoutes(router, &engine);
   api::AddServerRoutes(router, &engine, cfg->default_project);
   api::AddImageRoutes(router, &engine);
+  openstack::AssistedSnapshots assisted(hv.get());
+  api::CinderOptions co;
+  co.endpoint_template = cfg->cinder_endpoint_template;
+  co.catalog_info = cfg->cinder_catalog_info;
+  co.region = cfg->cinder_region;
+  api::AddAssistedSnapshotRoutes(router, &assisted, co);
   api::ServerOptions so;
   so.host = cfg->listen_host;
   so.port = cfg->listen_port;

@@ -127,6 +127,12 @@ Result<db::VolumeRecord> Engine::ManageVolume(const ManageRequest& req) {
 Result<db::VolumeRecord> Engine::ServerDiskVolume(
     const hypervisor::DomainInfo& dom, const hypervisor::DomainDisk& disk,
     const std::string& default_project) {
+  if (!disk.serial.empty())
+    return Status::Conflict(
+        "Disk " + disk.target + " of server " + dom.uuid + " is volume " +
+        disk.serial +
+        " of Cinder, which keeps its snapshots (through "
+        "os-assisted-volume-snapshots); Strata does not manage it.");
   auto canon = CanonicalPath(disk.source);
   if (!canon.ok()) return canon.status();
   auto existing = catalog_->GetVolumeByPath(*canon);
@@ -149,7 +155,7 @@ void Engine::RegisterServerDisks(const std::string& default_project) {
   for (const auto& d : *doms)
     for (const auto& disk : d.disks) {
       if (disk.device != "disk" || disk.format != "qcow2" ||
-          disk.source.empty())
+          disk.source.empty() || !disk.serial.empty())
         continue;
       auto canon = CanonicalPath(disk.source);
       // A domain's temporary overlay (mid-operation) is not a disk of its own.

@@ -96,13 +96,15 @@ class Engine {
   // The volume of a server's disk, registered on first sight (no manual
   // adopt: the hypervisor's own configuration names the file, so the
   // manage directories do not apply). Owned by the domain's Nova project,
-  // or `default_project` when it has none.
+  // or `default_project` when it has none. A disk with a serial (Nova's
+  // mark of an attached Cinder volume) is Cinder's: Conflict.
   Result<db::VolumeRecord> ServerDiskVolume(const hypervisor::DomainInfo& dom,
                                             const hypervisor::DomainDisk& disk,
                                             const std::string& default_project);
   // Registers the file-backed qcow2 disks of every domain on this host as
   // volumes (ServerDiskVolume), so a server's disks show up without an
-  // adopt step. Domains or disks that cannot be read are skipped.
+  // adopt step. Domains or disks that cannot be read are skipped, and so
+  // are Cinder's volumes (disks with a serial).
   void RegisterServerDisks(const std::string& default_project);
   // Forgets a volume (Cinder unmanage): its files stay as they are.
   Status UnmanageVolume(const std::string& volume_id);

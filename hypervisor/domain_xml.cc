@@ -105,6 +105,7 @@ Result<DomainInfo> ParseDomainXml(const std::string& xml) {
     disk.target = Attr(First(ctx.get(), d, "./target"), "dev");
     disk.format = Attr(First(ctx.get(), d, "./driver"), "type");
     disk.source = SourcePath(ctx.get(), d);
+    disk.serial = Text(First(ctx.get(), d, "./serial"));
     // <backingStore> nests: each one's child is the next layer down.
     xmlNode* bs = First(ctx.get(), d, "./backingStore");
     while (bs && bs->children) {

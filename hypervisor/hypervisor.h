@@ -24,9 +24,18 @@ struct DomainDisk {
   std::string device;  // "disk", "cdrom", …
   std::string source;  // file path ("" for network or empty drives)
   std::string format;  // driver type: "qcow2", "raw", …
+  // <serial>: Nova sets it to the Cinder volume id of an attached volume.
+  std::string serial;
   // The backing files below `source`, as the hypervisor records them (top
   // first). May disagree with the files' headers; see the engine.
   std::vector<std::string> backing_chain;
+
+  // Where the file `name` is in this disk's chain: 0 for the active image
+  // (`source`), i for backing_chain[i - 1], -1 when it is not there. A
+  // relative `name` is taken relative to the active image's directory (as
+  // a qcow2 header's backing name is; Cinder names files so); names of one
+  // file (links, "..") match.
+  int ChainPosition(const std::string& name) const;
 };
 
 struct DomainInfo {
@@ -43,6 +52,8 @@ struct DomainInfo {
 
   // The first disk with device "disk" (the system disk), or nullptr.
   const DomainDisk* SystemDisk() const;
+  // The disk with guest device name `target`, or nullptr.
+  const DomainDisk* Disk(const std::string& target) const;
 };
 
 class Hypervisor {
@@ -73,6 +84,21 @@ class Hypervisor {
   // OK when there is none. The domain stays on its current top.
   virtual Status AbortBlockJob(const std::string& uuid,
                                const std::string& target) = 0;
+  // Pulls the data of the backing files above `base` into the running
+  // domain's top of disk `target` (virDomainBlockRebase), and waits for the
+  // job to end. `base` names a file of the chain (as its overlay's header
+  // does, or by path); the top then keeps its backing name relative. Empty
+  // `base`: everything is pulled and the top stands alone. Checked against
+  // the chain libvirt reports afterwards.
+  virtual Status BlockPull(const std::string& uuid, const std::string& target,
+                           const std::string& base) = 0;
+  // Commits `top`, a backing file of the running domain's disk `target`
+  // (not its active top), into `base`, a file further down, keeping the
+  // backing names relative (virDomainBlockCommit), and waits for the job to
+  // end; the files between drop out of the chain. Checked afterwards.
+  virtual Status BlockCommit(const std::string& uuid, const std::string& target,
+                             const std::string& top,
+                             const std::string& base) = 0;
   // Powers the domain off at once (virDomainDestroy), as Nova's rebuild
   // does before it replaces the disk; OK when it is not running.
   virtual Status PowerOff(const std::string& uuid) = 0;

@@ -10,6 +10,7 @@
 
 #include <libvirt/libvirt.h>
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -45,6 +46,10 @@ class LibvirtHypervisor : public Hypervisor {
                          const std::string& dest) override;
   Status AbortBlockJob(const std::string& uuid,
                        const std::string& target) override;
+  Status BlockPull(const std::string& uuid, const std::string& target,
+                   const std::string& base) override;
+  Status BlockCommit(const std::string& uuid, const std::string& target,
+                     const std::string& top, const std::string& base) override;
   Status PowerOff(const std::string& uuid) override;
   Status PowerOn(const std::string& uuid) override;
 
@@ -55,6 +60,12 @@ class LibvirtHypervisor : public Hypervisor {
   Result<virConnectPtr> Conn();
   Result<DomainHandle> Lookup(virConnectPtr c, const std::string& uuid_or_name);
   Result<DomainInfo> Describe(virDomainPtr d);
+  // The domain as a handle that stays valid without mu_ (it holds its own
+  // reference on the connection), for waits that must not block others.
+  Result<DomainHandle> LookupUnlocked(const std::string& uuid_or_name);
+  // Waits (≤ `limit`) until disk `target` of `d` has no block job left.
+  Status WaitBlockJobGone(virDomainPtr d, const std::string& target,
+                          std::chrono::seconds limit);
 
   const std::string uri_;
   std::mutex mu_;

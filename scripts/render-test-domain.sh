@@ -6,6 +6,8 @@
 # graphics. Paths must be absolute.
 #   scripts/render-test-domain.sh NAME UUID DISK CONSOLE_LOG GUEST_DIR [CMDLINE_EXTRA]
 # e.g. CMDLINE_EXTRA="recwriter.interval_ms=10". Use with `virsh create`.
+# DISK_SERIAL=ID in the environment gives the disk <serial>ID</serial>: how
+# Nova marks an attached Cinder volume (its id).
 #
 # The kernel is GUEST_DIR/vmlinux (PVH ELF) when the build made one, else
 # GUEST_DIR/vmlinuz. The cmdline flags after "quiet" trim TCG boot time
@@ -31,6 +33,9 @@ cmdline+=" 8250.nr_uarts=1 tsc=reliable no_timer_check mitigations=off audit=0"
 cmdline+=" rcupdate.rcu_expedited=1 $extra"
 
 xml_escape() { sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e "s/'/\&apos;/g" <<<"$1"; }
+serial=
+[[ -n "${DISK_SERIAL:-}" ]] && serial="
+      <serial>$(xml_escape "$DISK_SERIAL")</serial>"
 
 cat <<EOF
 <domain type='qemu'>
@@ -53,7 +58,7 @@ cat <<EOF
     <disk type='file' device='disk'>
       <driver name='qemu' type='qcow2' cache='none'/>
       <source file='$(xml_escape "$disk")'/>
-      <target dev='vda' bus='virtio'/>
+      <target dev='vda' bus='virtio'/>$serial
     </disk>
     <serial type='file'>
       <source path='$(xml_escape "$console_log")'/>
