@@ -16,6 +16,9 @@ printf '[store]\ncompression = lz4\n' >"$T/bad-relay.conf"
 expect_exit 2 "none or zstd" "unknown compression" -- --config "$T/bad-relay.conf"
 printf '[store]\nencryption = rot13\n' >"$T/bad-enc.conf"
 expect_exit 2 "none or aes-256-gcm" "unknown encryption" -- --config "$T/bad-enc.conf"
+printf '[cinder]\ncatalog_info = volumev3\n' >"$T/bad-cinder.conf"
+expect_exit 2 "service_type:service_name:endpoint_type" "bad [cinder] catalog_info" -- \
+  --config "$T/bad-cinder.conf"
 printf '[store]\nencryption = aes-256-gcm\n' >"$T/no-key.conf"
 expect_exit 1 "needs \\[store\\] encryption_key_file" "encryption without a key" -- \
   --config "$T/no-key.conf" --state-dir "$T/enc" --listen "127.0.0.1:$(free_port)"

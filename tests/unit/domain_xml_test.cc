@@ -5,6 +5,12 @@
 #include "hypervisor/domain_xml.h"
 
 #include <doctest/doctest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "util/fs.h"
 
 using namespace strata;
 using namespace strata::hypervisor;
@@ -54,6 +60,7 @@ const char kDomain[] = R"(<domain type='qemu' id='3'>
       <source dev='/dev/sdb'/>
       <backingStore/>
       <target dev='vdb' bus='virtio'/>
+      <serial>6f1c0a52-9d0e-4c1e-8f3a-2b7d5e4c9a10</serial>
     </disk>
     <channel type='unix'>
       <target type='virtio' name='org.qemu.guest_agent.0'/>
@@ -86,6 +93,12 @@ TEST_CASE("domain XML: identity, disks and backing chains") {
   CHECK(info->disks[1].source.empty());
   CHECK(info->disks[2].source == "/dev/sdb");
   CHECK(info->disks[2].backing_chain.empty());
+  CHECK(vda.serial.empty());
+  // Nova's mark of an attached Cinder volume (os-assisted-volume-snapshots).
+  CHECK(info->disks[2].serial == "6f1c0a52-9d0e-4c1e-8f3a-2b7d5e4c9a10");
+  REQUIRE(info->Disk("vdb") != nullptr);
+  CHECK(info->Disk("vdb")->source == "/dev/sdb");
+  CHECK(info->Disk("vdz") == nullptr);
   REQUIRE(info->SystemDisk() != nullptr);
   CHECK(info->SystemDisk()->target == "vda");
 }
@@ -109,4 +122,33 @@ TEST_CASE("domain XML: malformed input is refused") {
   CHECK(NovaStatus(DomainState::kRunning) == std::string("ACTIVE"));
   CHECK(NovaStatus(DomainState::kShutoff) == std::string("SHUTOFF"));
   CHECK(NovaStatus(DomainState::kPaused) == std::string("PAUSED"));
+}
+
+// ChainPosition finds a file of a disk's chain by the names Cinder's
+// remotefs drivers use: relative to the active image's directory (as qcow2
+// backing names are), absolute, or through another path to the same file.
+TEST_CASE("chain position: relative, absolute and aliased names") {
+  char tmpl[] = "/tmp/strata-chainpos.XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  const std::string dir = tmpl;
+  for (const char* f : {"volume-1", "volume-1.s1", "volume-1.s2"})
+    std::ofstream(dir + "/" + f) << "x";
+  REQUIRE(symlink(dir.c_str(), (dir + ".link").c_str()) == 0);
+  DomainDisk disk;
+  disk.source = dir + "/volume-1.s2";
+  disk.backing_chain = {dir + "/volume-1.s1", dir + "/volume-1"};
+  CHECK(disk.ChainPosition("volume-1.s2") == 0);
+  CHECK(disk.ChainPosition("volume-1.s1") == 1);
+  CHECK(disk.ChainPosition("volume-1") == 2);
+  CHECK(disk.ChainPosition(dir + "/volume-1") == 2);
+  CHECK(disk.ChainPosition(dir + ".link/volume-1.s1") == 1);
+  CHECK(disk.ChainPosition("../" + BaseName(dir) + "/volume-1") == 2);
+  CHECK(disk.ChainPosition("volume-2") == -1);  // no such file
+  CHECK(disk.ChainPosition("") == -1);
+  std::ofstream(dir + "/stray") << "x";
+  CHECK(disk.ChainPosition("stray") == -1);  // exists, not in the chain
+  unlink((dir + ".link").c_str());
+  for (const char* f : {"volume-1", "volume-1.s1", "volume-1.s2", "stray"})
+    unlink((dir + "/" + f).c_str());
+  rmdir(dir.c_str());
 }
