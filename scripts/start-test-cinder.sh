@@ -8,6 +8,11 @@
 # would make are made with the admin reset-state actions). It runs in the
 # background, in a process group of its own, until killed (kill -- -PID);
 # prints its PID once it answers.
+# With KEYSTONE_AUTH_URL (e.g. http://127.0.0.1:5000/v3) Cinder validates
+# tokens there instead (keystonemiddleware), as the service user "strata"
+# (password strata-secret, project service) of
+# scripts/start-test-keystone.sh; CINDER_SERVICE_USER/_PASSWORD/_PROJECT
+# name another.
 # A "nfs" volume type exists, and one volume service host, "strata-test@nfs"
 # in zone nova, is registered so the API accepts volumes of that type.
 # Needs: cinder-api (brings python3-cinder), curl.
@@ -22,9 +27,11 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 fi
 mkdir -p "$dir/lock"
 rm -f "$dir"/cinder.sqlite*
+auth=noauth_include_project_id
+[[ -n "${KEYSTONE_AUTH_URL:-}" ]] && auth=keystone
 cat >"$dir/cinder.conf" <<CONF
 [DEFAULT]
-auth_strategy = noauth_include_project_id
+auth_strategy = $auth
 osapi_volume_listen = 127.0.0.1
 osapi_volume_listen_port = $port
 osapi_volume_workers = 1
@@ -42,6 +49,19 @@ lock_path = $dir/lock
 policy_file = $dir/policy.yaml
 policy_dirs = $dir/policy.d
 CONF
+if [[ $auth == keystone ]]; then
+  cat >>"$dir/cinder.conf" <<CONF
+[keystone_authtoken]
+www_authenticate_uri = $KEYSTONE_AUTH_URL
+auth_url = $KEYSTONE_AUTH_URL
+auth_type = password
+username = ${CINDER_SERVICE_USER:-strata}
+password = ${CINDER_SERVICE_PASSWORD:-strata-secret}
+project_name = ${CINDER_SERVICE_PROJECT:-service}
+user_domain_name = Default
+project_domain_name = Default
+CONF
+fi
 cinder-manage --config-file "$dir/cinder.conf" db sync >"$dir/db_sync.log" 2>&1 ||
   { echo "cinder-manage db sync failed: $(tail -3 "$dir/db_sync.log")" >&2; exit 1; }
 # The volume service host the API's availability-zone check looks for.

@@ -16,19 +16,68 @@
 # "deleting" 90% each time; the guest never stops and its disk verifies at
 # the end. Bad requests are 400 (Nova's codes), a member is 403, and a
 # failed libvirt step reaches Cinder as "error".
+# AVS_AUTH=keystone (test-assisted-keystone.sh) runs the same with a real
+# Keystone in front of Cinder and Strata: tokens, and Cinder found in the
+# token's catalog; by default all runs noauth, with [cinder]
+# endpoint_template.
 source "$(dirname "$0")/lib.sh"
 need_guest
 need curl cinder cinder-api
 
-# Cinder's routes take hex project ids (its project_id_regex), as Keystone's.
-P=5e1ec7ab1e5e1ec7ab1e5e1ec7ab1e00
-TOKEN="admin:$P"
+# stop_services: Cinder and Keystone (when started), for every exit path.
+cinder_pid="" ks_pid=""
+stop_services() {
+  [[ -n "$cinder_pid" ]] && kill -- "-$cinder_pid" 2>/dev/null
+  [[ -n "$ks_pid" ]] && kill -- "-$ks_pid" 2>/dev/null
+  return 0
+}
+trap 'rc=$?; stop_services; cleanup "$rc"' EXIT
+
 CPORT=$(free_port)
-cinder_pid=$("$STRATA_SRC/scripts/start-test-cinder.sh" "$T/cinder" "$CPORT") ||
-  fail "cinder-api did not start"
+if [[ ${AVS_AUTH:-noauth} == keystone ]]; then
+  # Keystone for all three: Cinder (keystonemiddleware) and Strata validate
+  # tokens there, Strata finds Cinder in the caller's token catalog, and
+  # novaclient finds Strata as the catalog's compute service.
+  need openstack
+  ks_port=$(free_port)
+  ks_pid=$("$STRATA_SRC/scripts/start-test-keystone.sh" "$T/ks" "$ks_port") ||
+    fail "keystone did not start"
+  KS=http://127.0.0.1:$ks_port/v3
+  export OS_CLIENT_CONFIG_FILE=$T/ks/clouds.yaml
+  read -r TOKEN P < <(openstack --os-cloud admin token issue -f value -c id -c project_id | paste -sd' ')
+  cinder_pid=$(KEYSTONE_AUTH_URL=$KS "$STRATA_SRC/scripts/start-test-cinder.sh" "$T/cinder" "$CPORT") ||
+    fail "cinder-api did not start"
+  svc=$(openstack --os-cloud admin service create --name cinderv3 volumev3 -f value -c id)
+  openstack --os-cloud admin endpoint create --region RegionOne "$svc" public \
+    "http://127.0.0.1:$CPORT/v3/%(project_id)s" >/dev/null || fail "endpoint create"
+  member_token=$(openstack --os-cloud alice token issue -f value -c id)
+  # The cinder CLI (no clouds.yaml support) as admin, from here on.
+  export OS_AUTH_URL=$KS OS_USERNAME=admin OS_PASSWORD=admin-secret \
+    OS_PROJECT_NAME=admin OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default
+  C=(cinder --os-volume-api-version 3.8)
+  cat >"$T/strata.conf" <<CONF
+[auth]
+strategy = keystone
+[keystone_authtoken]
+auth_url = $KS
+username = strata
+password = strata-secret
+project_name = service
+CONF
+else
+  # noauth everywhere; Cinder's routes take hex project ids (its
+  # project_id_regex), as Keystone's are.
+  P=5e1ec7ab1e5e1ec7ab1e5e1ec7ab1e00
+  TOKEN="admin:$P"
+  member_token="alice:$P"
+  cinder_pid=$("$STRATA_SRC/scripts/start-test-cinder.sh" "$T/cinder" "$CPORT") ||
+    fail "cinder-api did not start"
+  C=(cinder --os-auth-type noauth --os-user-id admin --os-project-id "$P"
+     --os-endpoint "http://127.0.0.1:$CPORT/v3/$P" --os-volume-api-version 3.8)
+  printf '[cinder]\nendpoint_template = http://127.0.0.1:%s/v3/%%(project_id)s\n' \
+    "$CPORT" >"$T/strata.conf"
+fi
 CURL_CINDER=http://127.0.0.1:$CPORT/v3/$P
-C=(cinder --os-auth-type noauth --os-user-id admin --os-project-id "$P"
-   --os-endpoint "$CURL_CINDER" --os-volume-api-version 3.8)
 
 name=strata-avs-$$
 console=$T/console.log
@@ -44,26 +93,36 @@ active=volume-$vol
 
 DISK_SERIAL=$vol boot_guest "$name" "$share/$active" 256M
 trap 'rc=$?; virsh -q destroy "$GUEST_DOMAIN" >/dev/null 2>&1 || true
-      kill -- "-$cinder_pid" 2>/dev/null || true
+      stop_services
       [[ $rc -ne 0 && -f "$T/cinder/cinder-api.log" ]] &&
         { echo "--- cinder-api.log ---"; grep -E "ERROR|update_snapshot" "$T/cinder/cinder-api.log" | tail -n 10; }
       [[ $rc -ne 0 && -f "$console" ]] && { echo "--- guest console ---"; tail -n 5 "$console"; }
       cleanup "$rc"' EXIT
-printf '[cinder]\nendpoint_template = http://127.0.0.1:%s/v3/%%(project_id)s\n' \
-  "$CPORT" >"$T/strata.conf"
 start_stratad --config "$T/strata.conf"
+if [[ -n "$ks_pid" ]]; then
+  OS_CLOUD=admin "$STRATA_SRC/scripts/register-keystone.sh" "$URL" --type compute \
+    >/dev/null || fail "register-keystone.sh failed"
+fi
 pass "guest $name writes to Cinder volume $vol ($share/$active)"
 
 # nova OP ARGS…: python3-novaclient's assisted_volume_snapshots, as Cinder's
-# driver calls it (keystoneauth token plugin: the token and Strata's URL).
+# driver calls it: with Keystone, admin's password and the catalog (as
+# Cinder's [nova] privileged user); else keystoneauth's token plugin with
+# the token and Strata's URL.
 nova() {
-  /usr/bin/python3 - "$URL/v2.1" "$TOKEN" "$@" <<'PY'
+  /usr/bin/python3 - "$URL/v2.1" "$TOKEN" "${KS:-}" "$@" <<'PY'
 import json, sys
 from keystoneauth1 import session
+from keystoneauth1.identity import v3
 from keystoneauth1.token_endpoint import Token
 from novaclient import client
-url, token, op = sys.argv[1:4]
-nova = client.Client("2.1", session=session.Session(auth=Token(url, token)))
+url, token, ks, op = sys.argv[1:5]
+sys.argv = sys.argv[1:]
+auth = (v3.Password(auth_url=ks, username="admin", password="admin-secret",
+                    project_name="admin", user_domain_name="Default",
+                    project_domain_name="Default")
+        if ks else Token(url, token))
+nova = client.Client("2.1", session=session.Session(auth=auth))
 avs = nova.assisted_volume_snapshots
 if op == "create":
     vol, snap, new_file = sys.argv[4:7]
@@ -171,7 +230,7 @@ api DELETE "/v2.1/os-assisted-volume-snapshots/$s1"
 expect_code 400 "delete without delete_info"
 api DELETE "/v2.1/os-assisted-volume-snapshots/$s1?delete_info=%7B%22type%22%3A%22qcow2%22%7D"
 expect_code 400 "delete_info without volume_id"
-TOKEN="alice:$P" api POST /v2.1/os-assisted-volume-snapshots "$(create_body "$vol" x)"
+TOKEN=$member_token api POST /v2.1/os-assisted-volume-snapshots "$(create_body "$vol" x)"
 expect_code 403 "create by a member"
 api GET "/v2.1/servers/$(virsh domuuid "$name")"
 [[ $(jget '[v["id"] for v in j["server"]["os-extended-volumes:volumes_attached"]]') == "['$vol']" ]] ||
