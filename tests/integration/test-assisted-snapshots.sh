@@ -24,11 +24,18 @@ source "$(dirname "$0")/lib.sh"
 need_guest
 need curl cinder cinder-api
 
-# stop_services: Cinder and Keystone (when started), for every exit path.
+# stop_services: Cinder and Keystone (when started), for every exit path;
+# waits (≤ 10 s) until they are gone, so none writes into $T as it is removed.
 cinder_pid="" ks_pid=""
 stop_services() {
-  [[ -n "$cinder_pid" ]] && kill -- "-$cinder_pid" 2>/dev/null
-  [[ -n "$ks_pid" ]] && kill -- "-$ks_pid" 2>/dev/null
+  local p
+  for p in $cinder_pid $ks_pid; do kill -- "-$p" 2>/dev/null; done
+  for _ in $(seq 100); do
+    p=""
+    for q in $cinder_pid $ks_pid; do kill -0 "$q" 2>/dev/null && p=1; done
+    [[ -z $p ]] && break
+    sleep 0.1
+  done
   return 0
 }
 trap 'rc=$?; stop_services; cleanup "$rc"' EXIT
