@@ -82,6 +82,13 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     STRATA_ASSIGN_OR_RETURN(uint64_t n, ParseUint(key, v));
     if (n > 86400) return Status::InvalidArgument(key + " must be 0..86400");
     c->keystone_token_cache_time = static_cast<int>(n);
+  } else if (key == "nbd.exports") {
+    c->nbd_exports = SplitList(v);
+  } else if (key == "nbd.socket_dir") {
+    c->nbd_socket_dir = v;
+  } else if (key == "nbd.tcp_listen") {
+    return ParseHostPort("[nbd] tcp_listen", v, &c->nbd_tcp_host,
+                         &c->nbd_tcp_port);
   } else if (key == "cinder.endpoint_template") {
     c->cinder_endpoint_template = v;
   } else if (key == "cinder.catalog_info") {
@@ -156,21 +163,26 @@ std::string DaemonUsage() {
          "  --state-dir DIR     catalog, local store and default disk dir "
          "(default ./var)\n"
          "  --config FILE       ini file ([DEFAULT] [api] [auth] "
-         "[keystone_authtoken] [cinder] [store] [engine]); flags win\n"
+         "[keystone_authtoken] [cinder] [nbd] [store] [engine]); flags win\n"
          "  --store URL         store spec, e.g. local:/srv/strata/store\n"
          "  --manage-dir DIR    a directory whose disks may be adopted "
          "(repeatable)\n"
          "  --libvirt-uri URI   hypervisor connection (default qemu:///system; "
          "none = quiet disks only)\n"
          "  --tls-cert PEM      certificate chain: the API speaks HTTPS only\n"
-         "  --tls-key PEM       its private key\n";
+         "  --tls-key PEM       its private key\n"
+         "  --nbd-export NAME=BACKEND  serve BACKEND (file:/path, "
+         "nbd+unix:///X?socket=/s,\n"
+         "                      nbd://host:port/X) over NBD on "
+         "<state>/nbd/NAME.sock (repeatable)\n"
+         "  --nbd-listen HOST:PORT  also serve every export over TCP\n";
 }
 
 Result<DaemonConfig> ParseDaemonConfig(int argc, char** argv) {
   DaemonConfig c;
   // Flags are collected first so the config file can be applied under them.
   std::vector<std::pair<std::string, std::string>> flags;
-  std::vector<std::string> manage_dirs;
+  std::vector<std::string> manage_dirs, nbd_exports;
   std::string config_file;
   static const std::map<std::string, std::string> kFlagKeys = {
       {"--listen", "api.listen"},
@@ -179,6 +191,7 @@ Result<DaemonConfig> ParseDaemonConfig(int argc, char** argv) {
       {"--libvirt-uri", "hypervisor.libvirt_uri"},
       {"--tls-cert", "api.tls_cert_file"},
       {"--tls-key", "api.tls_key_file"},
+      {"--nbd-listen", "nbd.tcp_listen"},
   };
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -189,7 +202,8 @@ Result<DaemonConfig> ParseDaemonConfig(int argc, char** argv) {
     std::string value;
     size_t eq = arg.find('=');
     std::string name = arg.substr(0, eq);
-    if (name != "--config" && name != "--manage-dir" && !kFlagKeys.count(name))
+    if (name != "--config" && name != "--manage-dir" &&
+        name != "--nbd-export" && !kFlagKeys.count(name))
       return Status::InvalidArgument("unknown option " + name);
     if (arg.rfind("--", 0) == 0 && eq != std::string::npos) {
       value = arg.substr(eq + 1);
@@ -203,6 +217,8 @@ Result<DaemonConfig> ParseDaemonConfig(int argc, char** argv) {
       config_file = value;
     } else if (arg == "--manage-dir") {
       manage_dirs.push_back(value);
+    } else if (arg == "--nbd-export") {
+      nbd_exports.push_back(value);
     } else if (kFlagKeys.count(arg)) {
       flags.push_back({kFlagKeys.at(arg), value});
     } else {
@@ -219,6 +235,7 @@ Result<DaemonConfig> ParseDaemonConfig(int argc, char** argv) {
   }
   for (const auto& [k, v] : flags) STRATA_RETURN_IF_ERROR(Apply(k, v, &c));
   if (!manage_dirs.empty()) c.manage_dirs = manage_dirs;
+  if (!nbd_exports.empty()) c.nbd_exports = nbd_exports;
   if (c.tls_cert_file.empty() != c.tls_key_file.empty())
     return Status::InvalidArgument(
         "TLS needs both --tls-cert and --tls-key ([api] tls_cert_file, "

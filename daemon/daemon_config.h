@@ -45,6 +45,12 @@ struct DaemonConfig {
   std::string cinder_endpoint_template;
   std::string cinder_catalog_info = "volumev3::publicURL";
   std::string cinder_region;
+  // [nbd]: exports served over NBD ("NAME=BACKEND", nbd/backend_spec.h),
+  // each on <nbd_socket_dir>/NAME.sock, and optionally on TCP.
+  std::vector<std::string> nbd_exports;
+  std::string nbd_socket_dir;  // default: <state_dir>/nbd
+  std::string nbd_tcp_host;    // [nbd] tcp_listen, if asked
+  int nbd_tcp_port = 0;
   bool show_help = false;
 };
 

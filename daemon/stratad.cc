@@ -15,6 +15,8 @@
 #include "db/catalog.h"
 #include "engine/engine.h"
 #include "hypervisor/libvirt_hypervisor.h"
+#include "nbd/backend_spec.h"
+#include "nbd/server.h"
 #include "storage-drivers/rate_limited_store.h"
 #include "storage-drivers/relay/aes_gcm_store.h"
 #include "storage-drivers/relay/zstd_store.h"
@@ -146,6 +148,28 @@ int main(int argc, char** argv) {
   } else {
     auth = api::MakeNoAuth(cfg->default_project);
   }
+  // NBD exports (issue 6): each backend opened before the API answers, so a
+  // bad one stops the start with its reason.
+  nbd::NbdServer nbd_server(cfg->nbd_socket_dir.empty()
+                                ? JoinPath(*state, "nbd")
+                                : cfg->nbd_socket_dir);
+  for (const std::string& def : cfg->nbd_exports) {
+    std::string name, backend_spec;
+    if (Status s = nbd::SplitExportDefinition(def, &name, &backend_spec);
+        !s.ok())
+      return Fail(s.message(), 2);
+    auto backend = nbd::OpenBackend(backend_spec);
+    if (!backend.ok())
+      return Fail(
+          "NBD export " + name + ": " + backend.status().message(),
+          backend.status().code() == StatusCode::kInvalidArgument ? 2 : 1);
+    if (Status s = nbd_server.AddExport(name, std::move(*backend)); !s.ok())
+      return Fail("NBD export " + name + ": " + s.message());
+  }
+  if (cfg->nbd_tcp_port > 0)
+    if (Status s = nbd_server.ListenTcp(cfg->nbd_tcp_host, cfg->nbd_tcp_port);
+        !s.ok())
+      return Fail(s.message());
   api::ApiServer server(so, std::move(auth), std::move(router));
   if (Status s = server.Start(); !s.ok())
     return Fail(s.message(), s.code() == StatusCode::kInvalidArgument ? 2 : 1);
@@ -165,6 +189,7 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &sig);
   LogInfo(std::string("stopping on ") + strsignal(sig));
   server.Stop();
+  nbd_server.Stop();
   engine.Stop();
   return 0;
 }

@@ -1,0 +1,344 @@
+// One NBD client connection. See connection.h. The transmission phase is
+// served one request at a time, in the order received: a client that
+// pipelines (qemu, fio with iodepth > 1) still gets every reply, and a
+// FLUSH covers every write replied to before it.
+#include "nbd/connection.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "nbd/protocol.h"
+#include "util/log.h"
+
+namespace strata::nbd {
+namespace {
+
+// Options a client may send before the server hangs up on it.
+constexpr int kMaxOptions = 64;
+
+uint32_t ErrnoOf(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument:
+      return kEInval;
+    case StatusCode::kNotSupported:
+      return kENotSup;
+    case StatusCode::kPermissionDenied:
+      return kEPerm;
+    case StatusCode::kTooLarge:
+      return kENoSpc;
+    case StatusCode::kUnavailable:
+      return kEShutdown;
+    default:
+      return kEIo;
+  }
+}
+
+}  // namespace
+
+NbdConnection::NbdConnection(UniqueFd fd, ExportResolver* exports,
+                             std::string peer)
+    : fd_(std::move(fd)), exports_(exports), peer_(std::move(peer)) {}
+
+void NbdConnection::Shutdown() { ::shutdown(fd_.get(), SHUT_RDWR); }
+
+std::string NbdConnection::ExportName() {
+  std::lock_guard<std::mutex> lock(name_mu_);
+  return export_name_;
+}
+
+bool NbdConnection::ReadExact(void* buf, size_t n) {
+  auto* p = static_cast<char*>(buf);
+  while (n > 0) {
+    ssize_t r = ::read(fd_.get(), p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+bool NbdConnection::WriteAll(const std::string& data) {
+  const char* p = data.data();
+  size_t n = data.size();
+  while (n > 0) {
+    ssize_t r = ::send(fd_.get(), p, n, MSG_NOSIGNAL);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+bool NbdConnection::Skip(uint64_t n) {
+  char buf[65536];
+  while (n > 0) {
+    size_t chunk = n < sizeof buf ? static_cast<size_t>(n) : sizeof buf;
+    if (!ReadExact(buf, chunk)) return false;
+    n -= chunk;
+  }
+  return true;
+}
+
+bool NbdConnection::SendOptionReply(uint32_t option, uint32_t type,
+                                    const std::string& data) {
+  std::string r;
+  PutBe64(r, kOptReplyMagic);
+  PutBe32(r, option);
+  PutBe32(r, type);
+  PutBe32(r, static_cast<uint32_t>(data.size()));
+  r += data;
+  return WriteAll(r);
+}
+
+uint16_t NbdConnection::TransmissionFlags(const BlockBackend& b) const {
+  uint16_t f = kFlagHasFlags;
+  if (!b.CanWrite()) f |= kFlagReadOnly;
+  if (b.CanFlush()) f |= kFlagSendFlush;
+  if (b.CanWrite() && b.CanFua()) f |= kFlagSendFua;
+  if (b.CanWrite() && b.CanTrim()) f |= kFlagSendTrim;
+  if (b.CanWrite() && b.CanZero()) f |= kFlagSendWriteZeroes;
+  if (b.CanMultiConn()) f |= kFlagCanMultiConn;
+  return f;
+}
+
+void NbdConnection::Serve() {
+  ServeClient();
+  // The client sees the end at once (a client that sent DISC waits for it);
+  // the descriptor itself stays until the connection is destroyed, so a
+  // concurrent Shutdown() never touches a reused one.
+  ::shutdown(fd_.get(), SHUT_RDWR);
+}
+
+void NbdConnection::ServeClient() {
+  std::string name;
+  std::shared_ptr<BlockBackend> backend = Negotiate(&name);
+  if (!backend) return;
+  {
+    std::lock_guard<std::mutex> lock(name_mu_);
+    // A per-export socket's default ("") is that export.
+    export_name_ = name.empty() ? exports_->List().front() : name;
+  }
+  LogInfo("nbd: " + peer_ + " opened export '" + name + "' (" +
+          backend->Describe() + ")");
+  Transmission(backend.get());
+  LogInfo("nbd: " + peer_ + " closed export '" + name + "'");
+}
+
+std::shared_ptr<BlockBackend> NbdConnection::Negotiate(std::string* name) {
+  std::string hello;
+  PutBe64(hello, kNbdMagic);
+  PutBe64(hello, kIHaveOpt);
+  PutBe16(hello, kFlagFixedNewstyle | kFlagNoZeroes);
+  if (!WriteAll(hello)) return nullptr;
+  unsigned char cf[4];
+  if (!ReadExact(cf, 4)) return nullptr;
+  const uint32_t client_flags = GetBe32(cf);
+  if (client_flags & ~(kClientFlagFixedNewstyle | kClientFlagNoZeroes)) {
+    LogWarning("nbd: " + peer_ + " sent unknown client flags; hanging up");
+    return nullptr;
+  }
+  no_zeroes_ = client_flags & kClientFlagNoZeroes;
+  for (int n = 0; n < kMaxOptions; ++n) {
+    unsigned char head[16];
+    if (!ReadExact(head, sizeof head)) return nullptr;
+    if (GetBe64(head) != kIHaveOpt) {
+      LogWarning("nbd: " + peer_ + " sent a bad option magic; hanging up");
+      return nullptr;
+    }
+    const uint32_t option = GetBe32(head + 8);
+    const uint32_t length = GetBe32(head + 12);
+    if (length > kMaxOptionLength) {
+      if (!Skip(length) || !SendOptionReply(option, kRepErrTooBig))
+        return nullptr;
+      continue;
+    }
+    std::string data(length, '\0');
+    if (length > 0 && !ReadExact(data.data(), length)) return nullptr;
+    switch (option) {
+      case kOptExportName: {
+        auto b = exports_->Find(data);
+        // No way to refuse politely here: the protocol says hang up.
+        if (!b) return nullptr;
+        std::string r;
+        PutBe64(r, b->Size());
+        PutBe16(r, TransmissionFlags(*b));
+        if (!no_zeroes_) r.append(124, '\0');
+        if (!WriteAll(r)) return nullptr;
+        *name = data;
+        return b;
+      }
+      case kOptAbort:
+        SendOptionReply(option, kRepAck);
+        return nullptr;
+      case kOptList: {
+        if (length != 0) {
+          if (!SendOptionReply(option, kRepErrInvalid)) return nullptr;
+          break;
+        }
+        for (const std::string& e : exports_->List()) {
+          std::string d;
+          PutBe32(d, static_cast<uint32_t>(e.size()));
+          d += e;
+          if (!SendOptionReply(option, kRepServer, d)) return nullptr;
+        }
+        if (!SendOptionReply(option, kRepAck)) return nullptr;
+        break;
+      }
+      case kOptInfo:
+      case kOptGo: {
+        std::shared_ptr<BlockBackend> chosen;
+        if (!InfoOrGo(option, data, &chosen, name)) return nullptr;
+        if (chosen) return chosen;
+        break;
+      }
+      default:  // STARTTLS, STRUCTURED_REPLY, meta contexts, …
+        if (!SendOptionReply(option, kRepErrUnsup)) return nullptr;
+    }
+  }
+  LogWarning("nbd: " + peer_ + " sent too many options; hanging up");
+  return nullptr;
+}
+
+bool NbdConnection::InfoOrGo(uint32_t option, const std::string& data,
+                             std::shared_ptr<BlockBackend>* chosen,
+                             std::string* name) {
+  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+  // name length (4), name, number of requests (2), requests (2 each)
+  if (data.size() < 6) return SendOptionReply(option, kRepErrInvalid);
+  const uint32_t name_len = GetBe32(p);
+  if (name_len > data.size() - 6)
+    return SendOptionReply(option, kRepErrInvalid);
+  const uint16_t n_info = GetBe16(p + 4 + name_len);
+  if (data.size() != 6 + name_len + 2u * n_info)
+    return SendOptionReply(option, kRepErrInvalid);
+  const std::string wanted = data.substr(4, name_len);
+  bool want_block_size = false, want_name = false;
+  for (uint16_t i = 0; i < n_info; ++i) {
+    uint16_t t = GetBe16(p + 6 + name_len + 2 * i);
+    want_block_size |= t == kInfoBlockSize;
+    want_name |= t == kInfoName;
+  }
+  auto b = exports_->Find(wanted);
+  if (!b) return SendOptionReply(option, kRepErrUnknown);
+  std::string info;
+  PutBe16(info, kInfoExport);
+  PutBe64(info, b->Size());
+  PutBe16(info, TransmissionFlags(*b));
+  if (!SendOptionReply(option, kRepInfo, info)) return false;
+  if (want_name) {
+    std::string n;
+    PutBe16(n, kInfoName);
+    n += wanted;
+    if (!SendOptionReply(option, kRepInfo, n)) return false;
+  }
+  if (want_block_size) {
+    std::string bs;
+    PutBe16(bs, kInfoBlockSize);
+    PutBe32(bs, 1);            // minimum
+    PutBe32(bs, 4096);         // preferred
+    PutBe32(bs, kMaxPayload);  // maximum
+    if (!SendOptionReply(option, kRepInfo, bs)) return false;
+  }
+  if (!SendOptionReply(option, kRepAck)) return false;
+  if (option == kOptGo) {
+    *chosen = b;
+    *name = wanted;
+  }
+  return true;
+}
+
+void NbdConnection::Transmission(BlockBackend* backend) {
+  std::string payload, out, reply;
+  for (;;) {
+    unsigned char req[kRequestSize];
+    if (!ReadExact(req, sizeof req)) return;  // EOF or shut down
+    if (GetBe32(req) != kRequestMagic) {
+      LogWarning("nbd: " + peer_ + " sent a bad request magic; hanging up");
+      return;
+    }
+    const uint16_t flags = GetBe16(req + 4);
+    const uint16_t type = GetBe16(req + 6);
+    const uint64_t cookie = GetBe64(req + 8);
+    const uint64_t offset = GetBe64(req + 16);
+    const uint32_t length = GetBe32(req + 24);
+    if (type == kCmdDisc) return;
+    payload.clear();
+    if (type == kCmdWrite) {
+      if (length > kMaxPayload) {
+        LogWarning("nbd: " + peer_ + " sent a write of " +
+                   std::to_string(length) + " bytes (over the maximum); " +
+                   "hanging up");
+        return;
+      }
+      payload.resize(length);
+      if (!ReadExact(payload.data(), length)) {
+        LogWarning("nbd: " + peer_ + " disconnected in the middle of a write");
+        return;
+      }
+    }
+    out.clear();
+    const uint32_t error =
+        Execute(backend, type, flags, offset, length, payload, &out);
+    reply.clear();
+    PutBe32(reply, kSimpleReplyMagic);
+    PutBe32(reply, error);
+    PutBe64(reply, cookie);
+    if (error == 0 && type == kCmdRead) reply += out;
+    if (!WriteAll(reply)) return;
+  }
+}
+
+uint32_t NbdConnection::Execute(BlockBackend* b, uint16_t type, uint16_t flags,
+                                uint64_t offset, uint32_t length,
+                                const std::string& payload, std::string* out) {
+  const uint16_t known = kCmdFlagFua | kCmdFlagNoHole | kCmdFlagFastZero;
+  if (flags & ~known) return kEInval;
+  const bool fua = flags & kCmdFlagFua;
+  const bool in_range = offset <= b->Size() && length <= b->Size() - offset;
+  const bool writes =
+      type == kCmdWrite || type == kCmdTrim || type == kCmdWriteZeroes;
+  if (writes && !b->CanWrite()) return kEPerm;
+  if (fua && !b->CanFua()) return kEInval;
+  Status s;
+  switch (type) {
+    case kCmdRead:
+      if (length == 0 || length > kMaxPayload) return kEInval;
+      if (!in_range) return kEInval;
+      out->resize(length);
+      s = b->Pread(out->data(), length, offset);
+      break;
+    case kCmdWrite:
+      if (!in_range) return kENoSpc;
+      s = b->Pwrite(payload.data(), length, offset, fua);
+      break;
+    case kCmdFlush:
+      if (!b->CanFlush()) return kEInval;
+      s = b->Flush();
+      break;
+    case kCmdTrim:
+      if (!b->CanTrim()) return kEInval;
+      if (!in_range) return kENoSpc;
+      s = b->Trim(length, offset, fua);
+      break;
+    case kCmdWriteZeroes:
+      if (!b->CanZero()) return kEInval;
+      if (!in_range) return kENoSpc;
+      if (flags & kCmdFlagFastZero) return kENotSup;  // not advertised
+      s = b->Zero(length, offset, !(flags & kCmdFlagNoHole), fua);
+      break;
+    default:  // CACHE, BLOCK_STATUS, … are not advertised
+      return kEInval;
+  }
+  if (!s.ok()) {
+    LogWarning("nbd: " + peer_ + ": " + s.ToString());
+    return ErrnoOf(s);
+  }
+  return 0;
+}
+
+}  // namespace strata::nbd

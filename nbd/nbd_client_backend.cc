@@ -1,0 +1,239 @@
+// Upstream NBD export as a backend. See nbd_client_backend.h.
+#include "nbd/nbd_client_backend.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "nbd/protocol.h"
+
+namespace strata::nbd {
+namespace {
+
+bool ReadExact(int fd, void* buf, size_t n) {
+  auto* p = static_cast<char*>(buf);
+  while (n > 0) {
+    ssize_t r = ::read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+bool WriteAll(int fd, const void* buf, size_t n) {
+  const auto* p = static_cast<const char*>(buf);
+  while (n > 0) {
+    ssize_t r = ::send(fd, p, n, MSG_NOSIGNAL);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+Status NbdErrorStatus(uint32_t e, const std::string& what) {
+  switch (e) {
+    case kEInval:
+      return Status::InvalidArgument(what + ": EINVAL from upstream");
+    case kENotSup:
+      return Status::NotSupported(what + ": ENOTSUP from upstream");
+    case kEPerm:
+      return Status::PermissionDenied(what + ": EPERM from upstream");
+    case kENoSpc:
+      return Status::TooLarge(what + ": ENOSPC from upstream");
+    case kEShutdown:
+      return Status::Unavailable(what + ": upstream is shutting down");
+    default:
+      return Status::IoError(what + ": error " + std::to_string(e) +
+                             " from upstream");
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<NbdClientBackend>> NbdClientBackend::ConnectUnix(
+    const std::string& socket_path, const std::string& name) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof addr.sun_path)
+    return Status::InvalidArgument("socket path " + socket_path +
+                                   " is too long");
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return Status::FromErrno("socket", errno);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    return Status::Unavailable("cannot connect to NBD socket " + socket_path +
+                               ": " + std::strerror(errno));
+  std::unique_ptr<NbdClientBackend> b(new NbdClientBackend(
+      std::move(fd), "nbd+unix:///" + name + "?socket=" + socket_path));
+  STRATA_RETURN_IF_ERROR(b->Handshake(name));
+  return b;
+}
+
+Result<std::unique_ptr<NbdClientBackend>> NbdClientBackend::ConnectTcp(
+    const std::string& host, int port, const std::string& name) {
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  const std::string port_s = std::to_string(port);
+  if (int r = ::getaddrinfo(host.c_str(), port_s.c_str(), &hints, &res); r)
+    return Status::InvalidArgument("NBD host " + host + ": " + gai_strerror(r));
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> ai(res, freeaddrinfo);
+  UniqueFd fd(::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return Status::FromErrno("socket", errno);
+  if (::connect(fd.get(), res->ai_addr, res->ai_addrlen) != 0)
+    return Status::Unavailable("cannot connect to NBD server " + host + ":" +
+                               port_s + ": " + std::strerror(errno));
+  int one = 1;
+  ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  std::unique_ptr<NbdClientBackend> b(new NbdClientBackend(
+      std::move(fd), "nbd://" + host + ":" + port_s + "/" + name));
+  STRATA_RETURN_IF_ERROR(b->Handshake(name));
+  return b;
+}
+
+NbdClientBackend::~NbdClientBackend() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (broken_ || !fd_.valid()) return;
+  std::string req;
+  PutBe32(req, kRequestMagic);
+  PutBe16(req, 0);
+  PutBe16(req, kCmdDisc);
+  PutBe64(req, next_cookie_++);
+  PutBe64(req, 0);
+  PutBe32(req, 0);
+  WriteAll(fd_.get(), req.data(), req.size());
+}
+
+Status NbdClientBackend::Handshake(const std::string& name) {
+  const int fd = fd_.get();
+  auto broken = [&](const std::string& why) {
+    return Status::Unavailable("NBD handshake with " + where_ + ": " + why);
+  };
+  unsigned char hello[18];
+  if (!ReadExact(fd, hello, sizeof hello)) return broken("no greeting");
+  if (GetBe64(hello) != kNbdMagic || GetBe64(hello + 8) != kIHaveOpt)
+    return broken("not a newstyle NBD server");
+  const uint16_t server_flags = GetBe16(hello + 16);
+  if (!(server_flags & kFlagFixedNewstyle))
+    return broken("the server does not speak fixed newstyle");
+  std::string out;
+  PutBe32(out, kClientFlagFixedNewstyle |
+                   (server_flags & kFlagNoZeroes ? kClientFlagNoZeroes : 0));
+  // NBD_OPT_GO: name, no info requests.
+  std::string data;
+  PutBe32(data, static_cast<uint32_t>(name.size()));
+  data += name;
+  PutBe16(data, 0);
+  PutBe64(out, kIHaveOpt);
+  PutBe32(out, kOptGo);
+  PutBe32(out, static_cast<uint32_t>(data.size()));
+  out += data;
+  if (!WriteAll(fd, out.data(), out.size())) return broken("send failed");
+  bool have_export = false;
+  for (int i = 0; i < 32; ++i) {
+    unsigned char head[20];
+    if (!ReadExact(fd, head, sizeof head)) return broken("reply cut short");
+    if (GetBe64(head) != kOptReplyMagic) return broken("bad reply magic");
+    const uint32_t type = GetBe32(head + 12);
+    const uint32_t len = GetBe32(head + 16);
+    if (len > kMaxOptionLength) return broken("oversized option reply");
+    std::string body(len, '\0');
+    if (len && !ReadExact(fd, body.data(), len))
+      return broken("reply cut short");
+    const auto* b = reinterpret_cast<const unsigned char*>(body.data());
+    if (type == kRepInfo && len >= 12 && GetBe16(b) == kInfoExport) {
+      size_ = GetBe64(b + 2);
+      flags_ = GetBe16(b + 10);
+      have_export = true;
+    } else if (type == kRepAck) {
+      if (!have_export) return broken("no export information");
+      return Status::OK();
+    } else if (type & 0x80000000u) {
+      if (type == kRepErrUnknown)
+        return Status::NotFound("NBD server " + where_ + " has no export '" +
+                                name + "'");
+      return broken("option refused (" + std::to_string(type & 0x7fffffff) +
+                    ")" + (body.empty() ? "" : ": " + body));
+    }
+  }
+  return broken("too many option replies");
+}
+
+bool NbdClientBackend::CanWrite() const { return !(flags_ & kFlagReadOnly); }
+bool NbdClientBackend::CanFlush() const { return flags_ & kFlagSendFlush; }
+bool NbdClientBackend::CanFua() const { return flags_ & kFlagSendFua; }
+bool NbdClientBackend::CanTrim() const { return flags_ & kFlagSendTrim; }
+bool NbdClientBackend::CanZero() const { return flags_ & kFlagSendWriteZeroes; }
+bool NbdClientBackend::CanMultiConn() const {
+  return flags_ & kFlagCanMultiConn;
+}
+
+Status NbdClientBackend::Request(uint16_t type, uint16_t flags, uint64_t offset,
+                                 uint32_t length, const void* payload,
+                                 void* read_buf) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (broken_)
+    return Status::Unavailable("the connection to " + where_ + " is broken");
+  const uint64_t cookie = next_cookie_++;
+  std::string req;
+  PutBe32(req, kRequestMagic);
+  PutBe16(req, flags);
+  PutBe16(req, type);
+  PutBe64(req, cookie);
+  PutBe64(req, offset);
+  PutBe32(req, length);
+  const int fd = fd_.get();
+  auto broken = [&](const std::string& why) {
+    broken_ = true;
+    return Status::Unavailable("NBD connection to " + where_ + ": " + why);
+  };
+  if (!WriteAll(fd, req.data(), req.size()) ||
+      (payload && !WriteAll(fd, payload, length)))
+    return broken("send failed");
+  unsigned char reply[kSimpleReplySize];
+  if (!ReadExact(fd, reply, sizeof reply)) return broken("no reply");
+  if (GetBe32(reply) != kSimpleReplyMagic) return broken("bad reply magic");
+  if (GetBe64(reply + 8) != cookie) return broken("reply to another request");
+  const uint32_t error = GetBe32(reply + 4);
+  if (error != 0)
+    return NbdErrorStatus(error, "request at offset " + std::to_string(offset));
+  if (read_buf && !ReadExact(fd, read_buf, length))
+    return broken("read data cut short");
+  return Status::OK();
+}
+
+Status NbdClientBackend::Pread(void* buf, uint32_t count, uint64_t offset) {
+  return Request(kCmdRead, 0, offset, count, nullptr, buf);
+}
+
+Status NbdClientBackend::Pwrite(const void* buf, uint32_t count,
+                                uint64_t offset, bool fua) {
+  return Request(kCmdWrite, fua ? kCmdFlagFua : 0, offset, count, buf, nullptr);
+}
+
+Status NbdClientBackend::Flush() {
+  return Request(kCmdFlush, 0, 0, 0, nullptr, nullptr);
+}
+
+Status NbdClientBackend::Trim(uint32_t count, uint64_t offset, bool fua) {
+  return Request(kCmdTrim, fua ? kCmdFlagFua : 0, offset, count, nullptr,
+                 nullptr);
+}
+
+Status NbdClientBackend::Zero(uint32_t count, uint64_t offset, bool may_trim,
+                              bool fua) {
+  uint16_t f = (fua ? kCmdFlagFua : 0) | (may_trim ? 0 : kCmdFlagNoHole);
+  return Request(kCmdWriteZeroes, f, offset, count, nullptr, nullptr);
+}
+
+}  // namespace strata::nbd

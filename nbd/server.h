@@ -1,0 +1,60 @@
+// NbdServer: Strata's NBD exports. Each export has a unix socket of its own
+// (<socket_dir>/<name>.sock), which serves that export under its name and
+// as the default (""); an optional TCP listener (loopback, say) serves every
+// export by name. Each client connection runs on a thread of its own.
+//
+// Removing an export closes its socket and disconnects its clients; Stop()
+// does that for all and joins every thread.
+// Thread-safety: all methods may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "nbd/block_backend.h"
+
+namespace strata::nbd {
+
+class NbdServer {
+ public:
+  // `socket_dir` is created (0755) if missing.
+  explicit NbdServer(std::string socket_dir);
+  ~NbdServer();  // Stop()
+
+  // Serves `backend` as export `name` ([A-Za-z0-9._-], ≤ 64 chars) on its
+  // socket; a stale socket file is replaced. AlreadyExists, InvalidArgument.
+  Status AddExport(const std::string& name,
+                   std::shared_ptr<BlockBackend> backend);
+  // NotFound when there is no such export.
+  Status RemoveExport(const std::string& name);
+  // Listens on host:port for every export by name. Unavailable when the
+  // address cannot be bound.
+  Status ListenTcp(const std::string& host, int port);
+  std::string SocketPath(const std::string& name) const;
+  std::vector<std::string> ExportNames();
+  // Closes every listener and connection and joins their threads.
+  void Stop();
+
+ private:
+  struct Listener;
+  struct Client;
+  // Accepts on `l` until it is closed.
+  void AcceptLoop(Listener* l);
+  // Joins the threads of clients that have ended. REQUIRES: mu_.
+  void ReapClients();
+
+  const std::string socket_dir_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<BlockBackend>>
+      exports_;                                       // GUARDED_BY(mu_)
+  std::vector<std::shared_ptr<Listener>> listeners_;  // GUARDED_BY(mu_)
+  std::vector<std::shared_ptr<Client>> clients_;      // GUARDED_BY(mu_)
+  bool stopped_ = false;                              // GUARDED_BY(mu_)
+};
+
+}  // namespace strata::nbd
