@@ -1,0 +1,377 @@
+// The redirect cache (R0). See redirect_cache.h.
+//
+// Design. The cache sits between an NBD export and its `next` backend.
+// Outside snapshots it is a pass-through. StartRedirect() switches writes
+// to an append-only record log (each write a checksummed record, R0.5–R0.6)
+// and keeps an in-memory extent map: for every byte range written since,
+// the record holding its newest data (R0.7). The snapshot then works on a
+// quiet `next`. StartDrain() writes the records back to `next` in receive
+// order, a batch at a time, each batch flushed and then marked drained in
+// the log's header (so a crash never applies a record twice, and never
+// loses one); new writes keep landing at the log's tail meanwhile (R0.9).
+// After each batch the policy decides whether to stop taking writes for the
+// rest (R0.10); once the log is empty it is formatted and the cache is
+// bypassed again (R0.12).
+//
+// State table (per cache):
+//   state      writes go to        reads come from           next moves to
+//   bypass     next                next                      redirect:
+//   StartRedirect redirect   log tail            map, else next draining:
+//   StartDrain draining   log tail            map, else next (blocked when the
+//   policy says) +blocked   wait                map, else next bypass: log
+//   empty, formatted
+// Per byte range, the extent map says: absent = next has the newest data;
+// present = record R has it (a write's bytes in the log, or zeroes for a
+// zero/trim record); a range leaves the map once R is written back.
+//
+// Crash: Open() replays every complete record after the drained mark into
+// `next` in order, flushes, formats. Acknowledged writes are in the log
+// (FUA and FLUSH sync it), so none is lost; the drained mark moves only
+// after `next` is flushed, so none is applied twice.
+#include "cache/redirect_cache.h"
+
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+#include "util/log.h"
+#include "util/time_util.h"
+
+namespace strata::cache {
+namespace {
+
+const char* StateName(bool blocked, int state) {
+  if (blocked) return "blocked";
+  switch (state) {
+    case 0:
+      return "bypass";
+    case 1:
+      return "redirect";
+    default:
+      return "draining";
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RedirectCache>> RedirectCache::Open(
+    std::shared_ptr<nbd::BlockBackend> next, const std::string& log_path,
+    DrainPolicy policy) {
+  STRATA_ASSIGN_OR_RETURN(auto log, RecordLog::Open(log_path, next->Size()));
+  STRATA_ASSIGN_OR_RETURN(std::vector<Record> left, log->Scan());
+  std::unique_ptr<RedirectCache> c(
+      new RedirectCache(std::move(next), std::move(log), policy));
+  if (!left.empty()) {
+    LogWarning("cache " + log_path + ": replaying " +
+               std::to_string(left.size()) + " records a crash left");
+    std::string buf;
+    for (const Record& r : left) STRATA_RETURN_IF_ERROR(c->WriteBack(r, &buf));
+    STRATA_RETURN_IF_ERROR(c->next_->Flush());
+  }
+  STRATA_RETURN_IF_ERROR(c->log_->Format());
+  c->stats_.replayed_at_open = left.size();
+  return c;
+}
+
+RedirectCache::~RedirectCache() {
+  if (drain_thread_.joinable()) drain_thread_.join();
+}
+
+std::string RedirectCache::Describe() const {
+  return "redirect-cache(" + log_->path() + ") over " + next_->Describe();
+}
+
+Status RedirectCache::StartRedirect(double expected_seconds,
+                                    uint64_t write_bytes_per_s) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (state_ != State::kBypass)
+    return Status::Conflict(
+        "the cache is already in use (" +
+        std::string(StateName(blocked_, static_cast<int>(state_))) + ")");
+  // R0.3: room for twice the expected writes, at least 64 MiB; reserved
+  // now, so the snapshot's writes do not find the file system full.
+  const double expected = std::max(0.0, expected_seconds) *
+                          static_cast<double>(write_bytes_per_s) * 2;
+  const uint64_t capacity =
+      std::max<uint64_t>(64ull << 20, static_cast<uint64_t>(expected));
+  state_ = State::kRedirect;
+  stats_.capacity_bytes = capacity;
+  stats_.error.clear();
+  stats_.written_back = 0;
+  cv_.wait(lock, [&] { return bypass_writes_in_flight_ == 0; });
+  lock.unlock();
+  // The reservation is advisory: where it fails, the log still grows on
+  // demand.
+  if (Status r = log_->Reserve(capacity); !r.ok())
+    LogWarning("cache " + log_->path() + ": " + r.ToString());
+  Status s = next_->Flush();
+  if (!s.ok()) {
+    lock.lock();
+    state_ = State::kBypass;
+    return s;
+  }
+  LogInfo("cache " + log_->path() + ": redirecting writes (capacity " +
+          std::to_string(capacity >> 20) + " MiB)");
+  return Status::OK();
+}
+
+Status RedirectCache::StartDrain() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (state_ != State::kRedirect)
+    return Status::Conflict(state_ == State::kBypass
+                                ? "the cache is not redirecting"
+                                : "the cache is draining already");
+  if (drain_thread_.joinable()) drain_thread_.join();
+  state_ = State::kDraining;
+  drain_done_ = false;
+  drain_result_ = Status::OK();
+  drain_thread_ = std::thread([this] { DrainLoop(); });
+  return Status::OK();
+}
+
+Status RedirectCache::WaitDrained() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return drain_done_; });
+  return drain_result_;
+}
+
+CacheStatus RedirectCache::GetStatus() {
+  std::lock_guard<std::mutex> lock(mu_);
+  CacheStatus s = stats_;
+  s.state = StateName(blocked_, static_cast<int>(state_));
+  s.records = pending_.size();
+  s.bytes = pending_bytes_;
+  return s;
+}
+
+// ---- the data path ----
+
+Status RedirectCache::Pread(void* buf, uint32_t count, uint64_t offset) {
+  // The pieces of the range: from the log (a record) or from next.
+  struct Piece {
+    uint64_t at;  // disk offset
+    uint32_t len;
+    bool from_log;
+    Record rec;
+  };
+  std::vector<Piece> pieces;
+  std::shared_lock<std::shared_mutex> data_lock;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const uint64_t end = offset + count;
+    uint64_t at = offset;
+    auto it = extents_.upper_bound(offset);
+    if (it != extents_.begin()) --it;
+    for (; it != extents_.end() && it->first < end; ++it) {
+      if (it->second.end <= at) continue;
+      const uint64_t s = std::max(it->first, at);
+      const uint64_t e = std::min(it->second.end, end);
+      if (s > at)
+        pieces.push_back({at, static_cast<uint32_t>(s - at), false, {}});
+      pieces.push_back({s, static_cast<uint32_t>(e - s), true, it->second.rec});
+      at = e;
+    }
+    if (at < end)
+      pieces.push_back({at, static_cast<uint32_t>(end - at), false, {}});
+    // Taken before mu_ is let go: the log cannot be formatted under us.
+    data_lock = std::shared_lock<std::shared_mutex>(log_data_mu_);
+  }
+  auto* out = static_cast<char*>(buf);
+  for (Piece& p : pieces) {
+    char* dst = out + (p.at - offset);
+    if (!p.from_log) {
+      STRATA_RETURN_IF_ERROR(next_->Pread(dst, p.len, p.at));
+    } else if (p.rec.kind == RecordKind::kWrite) {
+      STRATA_RETURN_IF_ERROR(
+          log_->ReadData(p.rec, p.at - p.rec.offset, dst, p.len));
+    } else {
+      std::memset(dst, 0, p.len);
+    }
+  }
+  return Status::OK();
+}
+
+Status RedirectCache::Redirectable(RecordKind kind, const void* data,
+                                   uint32_t count, uint64_t offset,
+                                   bool may_trim, bool fua) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return !blocked_; });
+  if (state_ == State::kBypass) {
+    ++bypass_writes_in_flight_;
+    lock.unlock();
+    Status s;
+    switch (kind) {
+      case RecordKind::kWrite:
+        s = next_->Pwrite(data, count, offset, fua);
+        break;
+      case RecordKind::kZero:
+        s = next_->Zero(count, offset, may_trim, fua);
+        break;
+      case RecordKind::kTrim:
+        s = next_->Trim(count, offset, fua);
+        break;
+    }
+    lock.lock();
+    if (--bypass_writes_in_flight_ == 0) cv_.notify_all();
+    return s;
+  }
+  // R0.4: timestamped, in receive order, at the log's tail.
+  STRATA_ASSIGN_OR_RETURN(Record rec,
+                          log_->Append(kind, offset, data, count,
+                                       static_cast<uint64_t>(NowMicros())));
+  MapRecord(rec);
+  pending_.push_back(rec);
+  pending_bytes_ += count;
+  lock.unlock();
+  return fua ? log_->Sync() : Status::OK();
+}
+
+Status RedirectCache::Pwrite(const void* buf, uint32_t count, uint64_t offset,
+                             bool fua) {
+  return Redirectable(RecordKind::kWrite, buf, count, offset, false, fua);
+}
+
+Status RedirectCache::Zero(uint32_t count, uint64_t offset, bool may_trim,
+                           bool fua) {
+  return Redirectable(RecordKind::kZero, nullptr, count, offset, may_trim, fua);
+}
+
+Status RedirectCache::Trim(uint32_t count, uint64_t offset, bool fua) {
+  return Redirectable(RecordKind::kTrim, nullptr, count, offset, true, fua);
+}
+
+Status RedirectCache::Flush() {
+  // What was acknowledged is in the log or, written back, in `next`
+  // (flushed batch by batch), or was written to `next` in bypass.
+  STRATA_RETURN_IF_ERROR(log_->Sync());
+  return next_->Flush();
+}
+
+void RedirectCache::MapRecord(const Record& rec) {
+  const uint64_t start = rec.offset, end = rec.offset + rec.length;
+  if (start == end) return;
+  auto it = extents_.lower_bound(start);
+  if (it != extents_.begin()) {
+    auto prev = std::prev(it);
+    if (prev->second.end > start) {
+      if (prev->second.end > end) extents_[end] = prev->second;  // right part
+      prev->second.end = start;
+    }
+  }
+  while (it != extents_.end() && it->first < end) {
+    if (it->second.end > end) {
+      Extent rest = it->second;
+      extents_.erase(it);
+      extents_[end] = rest;
+      break;
+    }
+    it = extents_.erase(it);
+  }
+  extents_[start] = {end, rec};
+}
+
+void RedirectCache::UnmapRecord(const Record& rec) {
+  const uint64_t end = rec.offset + rec.length;
+  auto it = extents_.upper_bound(rec.offset);
+  if (it != extents_.begin()) --it;
+  while (it != extents_.end() && it->first < end) {
+    if (it->second.rec.seq == rec.seq)
+      it = extents_.erase(it);
+    else
+      ++it;
+  }
+}
+
+Status RedirectCache::WriteBack(const Record& rec, std::string* buf) {
+  switch (rec.kind) {
+    case RecordKind::kWrite:
+      buf->resize(rec.length);
+      STRATA_RETURN_IF_ERROR(log_->ReadData(rec, 0, buf->data(), rec.length));
+      return next_->Pwrite(buf->data(), rec.length, rec.offset, false);
+    case RecordKind::kZero:
+      return next_->Zero(rec.length, rec.offset, false, false);
+    case RecordKind::kTrim:
+      return next_->Trim(rec.length, rec.offset, false);
+  }
+  return Status::Internal("unknown record kind");
+}
+
+void RedirectCache::DrainLoop() {
+  using Clock = std::chrono::steady_clock;
+  std::string buf;
+  double bytes_per_s = 0;  // measured write-back rate
+  Clock::time_point blocked_at{};
+  for (;;) {
+    std::vector<Record> batch;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      uint64_t bytes = 0;
+      for (const Record& r : pending_) {
+        if (!batch.empty() && bytes + r.length > policy_.batch_bytes) break;
+        batch.push_back(r);
+        bytes += r.length;
+      }
+    }
+    const auto t0 = Clock::now();
+    Status s;
+    uint64_t batch_bytes = 0;
+    for (const Record& r : batch) {
+      s = WriteBack(r, &buf);
+      if (!s.ok()) break;
+      batch_bytes += r.length;
+    }
+    if (s.ok() && !batch.empty()) s = next_->Flush();
+    if (s.ok() && !batch.empty()) s = log_->MarkDrained(batch.back().seq);
+    const double secs =
+        std::chrono::duration<double>(Clock::now() - t0).count();
+    if (secs > 0 && batch_bytes > 0) bytes_per_s = batch_bytes / secs;
+
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!s.ok()) return EndDrain(s);
+    for (const Record& r : batch) {
+      UnmapRecord(r);
+      pending_.pop_front();
+      pending_bytes_ -= r.length;
+      ++stats_.written_back;
+    }
+    if (pending_.empty() && blocked_) {
+      // R0.12: empty — format, bypass, let the writers go.
+      std::unique_lock<std::shared_mutex> data_lock(log_data_mu_);
+      Status f = log_->Format();
+      if (!f.ok()) return EndDrain(f);
+      extents_.clear();
+      state_ = State::kBypass;
+      stats_.last_pause_ms =
+          std::chrono::duration<double, std::milli>(Clock::now() - blocked_at)
+              .count();
+      LogInfo("cache " + log_->path() + ": drained; writes paused " +
+              std::to_string(stats_.last_pause_ms) + " ms at the end");
+      return EndDrain(Status::OK());
+    }
+    if (!blocked_) {
+      // R0.10: any threshold met → take no more writes for the rest.
+      const double eta = bytes_per_s > 0 ? pending_bytes_ / bytes_per_s : 1e9;
+      if (pending_.size() < policy_.block_below_records ||
+          pending_bytes_ < policy_.block_below_bytes ||
+          eta < policy_.block_below_seconds) {
+        blocked_ = true;
+        blocked_at = Clock::now();
+      }
+    }
+  }
+}
+
+void RedirectCache::EndDrain(const Status& s) {
+  if (!s.ok()) {
+    // Records stay in the log and the map; writes keep being redirected.
+    state_ = State::kRedirect;
+    stats_.error = s.ToString();
+    LogError("cache " + log_->path() + ": drain stopped: " + s.ToString());
+  }
+  blocked_ = false;
+  drain_done_ = true;
+  drain_result_ = s;
+  cv_.notify_all();
+}
+
+}  // namespace strata::cache

@@ -1,0 +1,131 @@
+// RedirectCache: the hypervisor-side redirect cache (R0) as a layer over a
+// `next` backend, in the manner of an nbdkit filter. While a snapshot works
+// on `next`, the VM's writes go to a record log instead (RecordLog) and
+// reads see them; afterwards they are written back in receive order, in
+// batches, and the cache steps aside again. Design and state table at the
+// top of redirect_cache.cc; the file format in docs/redirect-cache.md.
+//
+// Thread-safety: all methods may be called from any thread; NBD
+// connections call the BlockBackend methods concurrently.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+
+#include "cache/record_log.h"
+#include "nbd/block_backend.h"
+
+namespace strata::cache {
+
+// R0.10: when the drain stops taking new writes for its final stretch —
+// any one threshold met (derived from how long a stall the VM tolerates).
+struct DrainPolicy {
+  uint64_t batch_bytes = 8 << 20;  // written back per batch (R0.9)
+  uint64_t block_below_records = 64;
+  uint64_t block_below_bytes = 4 << 20;
+  double block_below_seconds = 0.05;  // estimated from the measured rate
+};
+
+struct CacheStatus {
+  std::string state;                // bypass, redirect, draining, blocked
+  uint64_t records = 0, bytes = 0;  // in the cache, not yet written back
+  uint64_t written_back = 0;        // records written back this drain
+  uint64_t capacity_bytes = 0;      // R0.3's estimate for this snapshot
+  uint64_t replayed_at_open = 0;    // records a crash had left
+  double last_pause_ms = 0;         // the last final drain's write stall
+  std::string error;                // why the last drain stopped, if it did
+};
+
+class RedirectCache : public nbd::BlockBackend {
+ public:
+  // Opens (or creates) the log at `log_path` for `next` and replays into
+  // `next` whatever a crash left in it (every complete record after the
+  // drained mark, in order), flushes `next`, and formats the log: the cache
+  // starts in bypass.
+  static Result<std::unique_ptr<RedirectCache>> Open(
+      std::shared_ptr<nbd::BlockBackend> next, const std::string& log_path,
+      DrainPolicy policy = {});
+  ~RedirectCache() override;  // waits for a running drain
+
+  // R0.3: sizes the cache from the snapshot's expected duration and the
+  // disk's write rate (space reserved in the log's file system), waits for
+  // writes already on their way to `next`, flushes `next`, and redirects:
+  // from its return on, `next` gets no writes until a drain. Conflict when
+  // not in bypass.
+  Status StartRedirect(double expected_seconds, uint64_t write_bytes_per_s);
+  // R0.8–R0.12: starts writing the cache back (on a thread of its own) and
+  // returns; WaitDrained blocks until the cache is back in bypass or the
+  // drain stopped on an error (returned). Conflict when not redirecting.
+  Status StartDrain();
+  Status WaitDrained();
+  CacheStatus GetStatus();
+
+  // ---- BlockBackend ----
+  std::string Describe() const override;
+  uint64_t Size() const override { return next_->Size(); }
+  bool CanWrite() const override { return next_->CanWrite(); }
+  bool CanFlush() const override { return true; }
+  bool CanFua() const override { return true; }
+  bool CanTrim() const override { return next_->CanTrim(); }
+  bool CanZero() const override { return next_->CanZero(); }
+  bool CanMultiConn() const override { return next_->CanMultiConn(); }
+  Status Pread(void* buf, uint32_t count, uint64_t offset) override;
+  Status Pwrite(const void* buf, uint32_t count, uint64_t offset,
+                bool fua) override;
+  Status Flush() override;
+  Status Trim(uint32_t count, uint64_t offset, bool fua) override;
+  Status Zero(uint32_t count, uint64_t offset, bool may_trim,
+              bool fua) override;
+
+ private:
+  enum class State { kBypass, kRedirect, kDraining };
+  // Where the newest data of a range is: a record of the log.
+  struct Extent {
+    uint64_t end = 0;
+    Record rec;
+  };
+
+  RedirectCache(std::shared_ptr<nbd::BlockBackend> next,
+                std::unique_ptr<RecordLog> log, DrainPolicy policy)
+      : next_(std::move(next)), log_(std::move(log)), policy_(policy) {}
+  // Applies `rec` (read from the log) to `next`.
+  Status WriteBack(const Record& rec, std::string* buf);
+  // A write of any kind: to `next` in bypass, else appended to the log.
+  Status Redirectable(RecordKind kind, const void* data, uint32_t count,
+                      uint64_t offset, bool may_trim, bool fua);
+  // Makes [start, end) point at `rec`. REQUIRES: mu_.
+  void MapRecord(const Record& rec);
+  // Forgets the ranges still pointing at `rec` (written back). REQUIRES: mu_.
+  void UnmapRecord(const Record& rec);
+  void DrainLoop();
+  // Ends a drain. REQUIRES: mu_.
+  void EndDrain(const Status& s);
+
+  const std::shared_ptr<nbd::BlockBackend> next_;
+  const std::unique_ptr<RecordLog> log_;
+  const DrainPolicy policy_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;       // blocked_ lifted, in-flight writes done
+  State state_ = State::kBypass;     // GUARDED_BY(mu_)
+  bool blocked_ = false;             // GUARDED_BY(mu_): final drain
+  int bypass_writes_in_flight_ = 0;  // GUARDED_BY(mu_)
+  std::map<uint64_t, Extent> extents_;  // GUARDED_BY(mu_): by start
+  std::deque<Record> pending_;          // GUARDED_BY(mu_): receive order
+  uint64_t pending_bytes_ = 0;          // GUARDED_BY(mu_)
+  CacheStatus stats_;                   // GUARDED_BY(mu_)
+  bool drain_done_ = true;              // GUARDED_BY(mu_)
+  Status drain_result_;                 // GUARDED_BY(mu_)
+  std::thread drain_thread_;
+  // Readers of log data hold it shared; Format takes it exclusively.
+  std::shared_mutex log_data_mu_;
+};
+
+}  // namespace strata::cache
