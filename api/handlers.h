@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "api/router.h"
+#include "cache/redirect_cache.h"
 #include "engine/engine.h"
 #include "openstack-integration/assisted_snapshots.h"
 
@@ -39,6 +40,13 @@ struct CinderOptions {
 // Nova's os-assisted-volume-snapshots create and delete.
 void AddAssistedSnapshotRoutes(Router& r, openstack::AssistedSnapshots* avs,
                                CinderOptions o);
+// An NBD export as the API shows it; `cache` is null without [nbd] cache.
+struct NbdExportInfo {
+  std::string name, socket, backend;
+  std::shared_ptr<cache::RedirectCache> cache;
+};
+// Strata's NBD exports and their redirect caches, under /strata/v1.
+void AddNbdExportRoutes(Router& r, std::vector<NbdExportInfo> exports);
 // Snapshots as read-only Glance v2 images, under /v2 and /v2.1.
 void AddImageRoutes(Router& r, engine::Engine* engine);
 // First path segments under /v3/ that are collections (not project ids).

@@ -269,12 +269,12 @@ Status RecordLog::MarkDrained(uint64_t seq) {
 Status RecordLog::Format() {
   std::lock_guard<std::mutex> lock(mu_);
   // Header first: after a crash between the two steps every record left
-  // counts as drained.
+  // counts as drained. The cut itself need not be durable: records it
+  // would have removed are drained, and a scan skips them.
   drained_seq_ = last_seq_;
   STRATA_RETURN_IF_ERROR(WriteHeader());
   if (::ftruncate(fd_.get(), static_cast<off_t>(kHeaderBytes)) != 0)
     return Status::FromErrno("truncate " + path_, errno);
-  STRATA_RETURN_IF_ERROR(Sync());
   tail_ = kHeaderBytes;
   return Status::OK();
 }

@@ -300,6 +300,7 @@ void RedirectCache::DrainLoop() {
   using Clock = std::chrono::steady_clock;
   std::string buf;
   double bytes_per_s = 0;  // measured write-back rate
+  double flush_s = 0;      // what the last batch's flush and mark took
   Clock::time_point blocked_at{};
   for (;;) {
     std::vector<Record> batch;
@@ -350,8 +351,11 @@ void RedirectCache::DrainLoop() {
     }
     if (!blocked_) {
       // R0.10: any threshold met → take no more writes for the rest.
-      const double eta = bytes_per_s > 0 ? pending_bytes_ / bytes_per_s : 1e9;
-      if (pending_.size() < policy_.block_below_records ||
+      // The rest's write-back at the measured rate, plus a flush and the
+      // format's header update.
+      const double eta =
+          bytes_per_s > 0 ? pending_bytes_ / bytes_per_s + flush_s : 1e9;
+      if (pending_.empty() || pending_.size() < policy_.block_below_records ||
           pending_bytes_ < policy_.block_below_bytes ||
           eta < policy_.block_below_seconds) {
         blocked_ = true;

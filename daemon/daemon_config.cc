@@ -84,6 +84,21 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     c->keystone_token_cache_time = static_cast<int>(n);
   } else if (key == "nbd.exports") {
     c->nbd_exports = SplitList(v);
+  } else if (key == "nbd.cache") {
+    if (v != "on" && v != "off")
+      return Status::InvalidArgument(key + " must be on or off, not '" + v +
+                                     "'");
+    c->nbd_cache = v == "on";
+  } else if (key == "nbd.drain_batch_bytes") {
+    STRATA_ASSIGN_OR_RETURN(c->nbd_drain_batch_bytes, ParseUint(key, v));
+    if (c->nbd_drain_batch_bytes == 0)
+      return Status::InvalidArgument(key + " must be more than 0");
+  } else if (key == "nbd.block_below_records") {
+    STRATA_ASSIGN_OR_RETURN(c->nbd_block_below_records, ParseUint(key, v));
+  } else if (key == "nbd.block_below_bytes") {
+    STRATA_ASSIGN_OR_RETURN(c->nbd_block_below_bytes, ParseUint(key, v));
+  } else if (key == "nbd.block_below_ms") {
+    STRATA_ASSIGN_OR_RETURN(c->nbd_block_below_ms, ParseUint(key, v));
   } else if (key == "nbd.socket_dir") {
     c->nbd_socket_dir = v;
   } else if (key == "nbd.tcp_listen") {
@@ -175,7 +190,9 @@ std::string DaemonUsage() {
          "nbd+unix:///X?socket=/s,\n"
          "                      nbd://host:port/X) over NBD on "
          "<state>/nbd/NAME.sock (repeatable)\n"
-         "  --nbd-listen HOST:PORT  also serve every export over TCP\n";
+         "  --nbd-listen HOST:PORT  also serve every export over TCP\n"
+         "  --nbd-cache on|off  put each export behind a redirect cache "
+         "(default off)\n";
 }
 
 Result<DaemonConfig> ParseDaemonConfig(int argc, char** argv) {
@@ -192,6 +209,7 @@ Result<DaemonConfig> ParseDaemonConfig(int argc, char** argv) {
       {"--tls-cert", "api.tls_cert_file"},
       {"--tls-key", "api.tls_key_file"},
       {"--nbd-listen", "nbd.tcp_listen"},
+      {"--nbd-cache", "nbd.cache"},
   };
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];

@@ -51,6 +51,13 @@ struct DaemonConfig {
   std::string nbd_socket_dir;  // default: <state_dir>/nbd
   std::string nbd_tcp_host;    // [nbd] tcp_listen, if asked
   int nbd_tcp_port = 0;
+  // [nbd] cache = on: each export behind a redirect cache (R0), its log at
+  // <nbd_socket_dir>/NAME.cache; the drain policy's thresholds (R0.10).
+  bool nbd_cache = false;
+  uint64_t nbd_drain_batch_bytes = 8 << 20;
+  uint64_t nbd_block_below_records = 0;
+  uint64_t nbd_block_below_bytes = 1 << 20;
+  uint64_t nbd_block_below_ms = 20;
   bool show_help = false;
 };
 
