@@ -2,8 +2,13 @@
 # NBD export throughput (issue 6): fio's nbd engine (Debian fio, libnbd)
 # against Strata's export of a raw file and against qemu-nbd serving the
 # same file, side by side: 4 KiB random writes (IOPS) and 1 MiB sequential
-# writes (MB/s). Each run is fio for RUNTIME seconds, one job, one
-# connection; the medians of REPS runs are printed.
+# writes (MB/s), Strata with the cache off, with the cache on (bypass) and
+# with it redirecting. Each run is fio for at most RUNTIME seconds or twice
+# the disk's size written, one job, one connection; the medians of REPS runs
+# are printed. Then the snapshot crossing: 4 KiB random writes for 12 s with
+# the cache redirecting from 3 s to 6 s and draining after, against the same
+# run with no redirect: the longest write latency fio saw, and the drain's
+# final pause against its configured bound.
 #   bench/nbd_bench.sh [SIZE_MIB]          (default 1024)
 # Environment: STRATAD (default build/stratad), RUNTIME (default 10), REPS
 # (default 3), IODEPTH (default 16), DIR (default /var/tmp).
@@ -15,7 +20,7 @@ size_mib=${1:-1024}
 runtime=${RUNTIME:-10}
 reps=${REPS:-3}
 iodepth=${IODEPTH:-16}
-for tool in fio qemu-nbd python3; do
+for tool in fio qemu-nbd python3 curl; do
   command -v "$tool" >/dev/null || { echo "nbd_bench: $tool is missing" >&2; exit 77; }
 done
 [[ -x $stratad ]] || { echo "nbd_bench: no $stratad (build first)" >&2; exit 1; }
@@ -33,15 +38,30 @@ disk=$work/disk.raw
 # Allocated, so neither server pays for first writes to holes.
 fallocate -l "${size_mib}M" "$disk"
 
+# start_strata [off|on|redirect]: the cache off, on (bypass), or redirecting.
 start_strata() {
-  local port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$stratad" --listen "127.0.0.1:$port" --state-dir "$work/var" --libvirt-uri none \
-    --nbd-export "b=file:$disk" >"$work/stratad.out" 2>"$work/stratad.log" &
+  local mode=${1:-off}
+  api_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  rm -f "$work/var/nbd/b.cache"
+  "$stratad" --listen "127.0.0.1:$api_port" --state-dir "$work/var" --libvirt-uri none \
+    --nbd-export "b=file:$disk" --nbd-cache "$([[ $mode == off ]] && echo off || echo on)" \
+    >"$work/stratad.out" 2>"$work/stratad.log" &
   server_pid=$!
   sock=$work/var/nbd/b.sock
-  for _ in $(seq 100); do [[ -S $sock ]] && grep -q ready "$work/stratad.out" && return 0; sleep 0.1; done
-  echo "nbd_bench: stratad did not start: $(tail -3 "$work/stratad.log")" >&2; exit 1
+  for _ in $(seq 100); do [[ -S $sock ]] && grep -q ready "$work/stratad.out" && break; sleep 0.1; done
+  grep -q ready "$work/stratad.out" ||
+    { echo "nbd_bench: stratad did not start: $(tail -3 "$work/stratad.log")" >&2; exit 1; }
+  [[ $mode == redirect ]] && cache_action '{"os-redirect": {"expected_seconds": 10}}'
+  return 0
+}
+cache_action() {
+  curl -sf -o /dev/null -X POST -H "Content-Type: application/json" -d "$1" \
+    "http://127.0.0.1:$api_port/strata/v1/nbd-exports/b/action" ||
+    { echo "nbd_bench: cache action $1 failed" >&2; exit 1; }
+}
+cache_field() {
+  curl -sf "http://127.0.0.1:$api_port/strata/v1/nbd-exports" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["nbd_exports"][0]["cache"][sys.argv[1]])' "$1"
 }
 start_qemu_nbd() {
   sock=$work/qemu-nbd.sock
@@ -52,24 +72,31 @@ start_qemu_nbd() {
   echo "nbd_bench: qemu-nbd did not start" >&2; exit 1
 }
 
-# run_fio RW BS: prints "iops bw_bytes_per_s" of one fio run on $sock (the
-# nbd engine prints a line of its own before the JSON).
+# run_fio RW BS [fio args…]: prints "iops bw_bytes_per_s max_clat_ms" of one
+# fio run on $sock (the nbd engine prints a line of its own before the JSON).
 run_fio() {
+  local rw=$1 bs=$2; shift 2
   fio --name=bench --ioengine=nbd --uri="nbd+unix:///b?socket=$sock" \
-    --rw="$1" --bs="$2" --iodepth="$iodepth" --size="${size_mib}M" \
-    --time_based --runtime="$runtime" --output-format=json 2>/dev/null |
-    python3 -c 'import json,sys; t=sys.stdin.read(); w=json.loads(t[t.index("{"):])["jobs"][0]["write"]; print(w["iops"], w["bw_bytes"])'
+    --rw="$rw" --bs="$bs" --iodepth="$iodepth" --size="${size_mib}M" \
+    --io_size="$((2 * size_mib))M" --runtime="$runtime" "$@" \
+    --output-format=json 2>/dev/null |
+    python3 -c 'import json,sys; t=sys.stdin.read(); w=json.loads(t[t.index("{"):])["jobs"][0]["write"]; print(w["iops"], w["bw_bytes"], w["clat_ns"]["max"] / 1e6)'
 }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 declare -A result
-for server in strata qemu-nbd; do
+for server in strata cache-bypass cache-redirect qemu-nbd; do
   for workload in "randwrite 4k" "write 1M"; do
     set -- $workload
     iops=() bw=()
     for _ in $(seq "$reps"); do
-      if [[ $server == strata ]]; then start_strata; else start_qemu_nbd; fi
-      read -r i b < <(run_fio "$1" "$2")
+      case $server in
+        strata) start_strata off ;;
+        cache-bypass) start_strata on ;;
+        cache-redirect) start_strata redirect ;;
+        qemu-nbd) start_qemu_nbd ;;
+      esac
+      read -r i b _ < <(run_fio "$1" "$2")
       stop_server
       iops+=("$i") bw+=("$b")
     done
@@ -78,13 +105,45 @@ for server in strata qemu-nbd; do
   done
 done
 
+# The snapshot crossing: redirect at 3 s, drain at 6 s, in a 12 s run.
+crossing() {  # with_redirect: 1 or 0; prints "max_clat_ms pause_ms"
+  start_strata on
+  if [[ $1 == 1 ]]; then
+    ( sleep 3; cache_action '{"os-redirect": {"expected_seconds": 3}}'
+      sleep 3; cache_action '{"os-drain": {}}' ) &
+    local driver=$!
+  fi
+  read -r _ _ lat < <(run_fio randwrite 4k --time_based --runtime=12 --io_size=64G)
+  local pause=0
+  if [[ $1 == 1 ]]; then
+    wait "$driver"
+    # The drain may still run when fio stops: writes kept coming.
+    for _ in $(seq 600); do [[ $(cache_field state) == bypass ]] && break; sleep 0.1; done
+    [[ $(cache_field state) == bypass ]] || { echo "nbd_bench: the drain did not end" >&2; exit 1; }
+    grep -o "drained; writes paused.*" "$work/stratad.log" >&2
+    pause=$(cache_field last_pause_ms)
+  fi
+  stop_server
+  echo "$lat $pause"
+}
+read -r base_lat _ < <(crossing 0)
+read -r snap_lat pause < <(crossing 1)
 printf '\nNBD export, %d MiB raw file in %s, fio nbd engine, iodepth %d, %d s, median of %d\n\n' \
   "$size_mib" "${DIR:-/var/tmp}" "$iodepth" "$runtime" "$reps"
-printf '| workload | Strata | qemu-nbd | Strata / qemu-nbd |\n|---|---|---|---|\n'
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-printf '| 4 KiB random write, IOPS | %.0f | %.0f | %s |\n' \
-  "${result[strata,randwrite,iops]}" "${result[qemu-nbd,randwrite,iops]}" \
-  "$(ratio "${result[strata,randwrite,iops]}" "${result[qemu-nbd,randwrite,iops]}")"
-printf '| 1 MiB sequential write, MB/s | %s | %s | %s |\n' \
-  "${result[strata,write,mbs]}" "${result[qemu-nbd,write,mbs]}" \
-  "$(ratio "${result[strata,write,mbs]}" "${result[qemu-nbd,write,mbs]}")"
+printf '| workload | qemu-nbd | Strata, no cache | Strata, cache bypassed | Strata, cache redirecting |\n|---|---|---|---|---|\n'
+row() {  # LABEL KEY FIELD FORMAT
+  local q=${result[qemu-nbd,$2,$3]}
+  printf "| %s | $4 |" "$1" "$q"
+  for s in strata cache-bypass cache-redirect; do
+    local v=${result[$s,$2,$3]}
+    printf " $4 (%s×) |" "$v" "$(ratio "$v" "$q")"
+  done
+  printf '\n'
+}
+row "4 KiB random write, IOPS" randwrite iops "%.0f"
+row "1 MiB sequential write, MB/s" write mbs "%s"
+printf '\nAcross a snapshot (4 KiB random writes, 12 s; redirect 3 s → 6 s, then drain):\n\n'
+printf '| | longest write latency (ms) |\n|---|---|\n'
+printf '| no snapshot | %.1f |\n| redirect and drain | %.1f |\n' "$base_lat" "$snap_lat"
+printf '\nFinal drain pause: %.1f ms (policy: block when under 1 MiB or 20 ms is left)\n' "$pause"

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -61,6 +62,27 @@ Status PwriteAll(int fd, const void* buf, size_t n, uint64_t pos) {
     p += r;
     n -= static_cast<size_t>(r);
     pos += static_cast<uint64_t>(r);
+  }
+  return Status::OK();
+}
+
+// pwritev until all of `iov` is written (short writes resumed).
+Status PwritevAll(int fd, iovec* iov, int n, uint64_t pos) {
+  while (n > 0) {
+    ssize_t r = ::pwritev(fd, iov, n, static_cast<off_t>(pos));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return Status::FromErrno("write cache log", errno);
+    pos += static_cast<uint64_t>(r);
+    auto left = static_cast<size_t>(r);
+    while (n > 0 && left >= iov->iov_len) {
+      left -= iov->iov_len;
+      ++iov;
+      --n;
+    }
+    if (n > 0) {
+      iov->iov_base = static_cast<char*>(iov->iov_base) + left;
+      iov->iov_len -= left;
+    }
   }
   return Status::OK();
 }
@@ -139,7 +161,10 @@ Result<Record> RecordLog::Append(RecordKind kind, uint64_t offset,
     return Status::InvalidArgument("a cache record of " +
                                    std::to_string(length) + " bytes");
   const bool has_data = kind == RecordKind::kWrite;
-  std::string buf(kRecordHeader + (has_data ? length : 0) + kTrailer, '\0');
+  // Header and mark are built here; the data goes out from the caller's
+  // buffer (one pwritev, no copy). The CRC is computed before the lock.
+  const uint32_t data_crc = has_data ? Crc32c(data, length) : 0;
+  char h[kRecordHeader] = {}, t[kTrailer] = {};
   std::lock_guard<std::mutex> lock(mu_);
   if (!scanned_)
     return Status::Internal("cache log " + path_ + " appended before Scan()");
@@ -150,21 +175,21 @@ Result<Record> RecordLog::Append(RecordKind kind, uint64_t offset,
   r.length = length;
   r.kind = kind;
   r.data_pos = tail_ + kRecordHeader;
-  r.end_pos = tail_ + buf.size();
-  char* h = buf.data();
+  r.end_pos = r.data_pos + (has_data ? length : 0) + kTrailer;
   Put<uint32_t>(h, kRecordMagic);
   Put<uint32_t>(h + 4, static_cast<uint32_t>(kind));
   Put<uint64_t>(h + 8, r.seq);
   Put<uint64_t>(h + 16, received_us);
   Put<uint64_t>(h + 24, offset);
   Put<uint32_t>(h + 32, length);
-  if (has_data) std::memcpy(h + kRecordHeader, data, length);
-  Put<uint32_t>(h + 36, has_data ? Crc32c(data, length) : 0);
+  Put<uint32_t>(h + 36, data_crc);
   Put<uint32_t>(h + 40, Crc32c(h, 40));
-  char* t = h + buf.size() - kTrailer;
   Put<uint32_t>(t, kTrailerMagic);
   Put<uint64_t>(t + 8, r.seq);
-  STRATA_RETURN_IF_ERROR(PwriteAll(fd_.get(), buf.data(), buf.size(), tail_));
+  iovec iov[3] = {{h, kRecordHeader},
+                  {const_cast<void*>(data), has_data ? length : 0},
+                  {t, kTrailer}};
+  STRATA_RETURN_IF_ERROR(PwritevAll(fd_.get(), iov, 3, tail_));
   tail_ = r.end_pos;
   last_seq_ = r.seq;
   return r;

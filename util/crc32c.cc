@@ -1,7 +1,9 @@
-// CRC-32C. See crc32c.h. Slicing-by-8 over a table built once.
+// CRC-32C. See crc32c.h. Slicing-by-8 over a table built once, or the
+// SSE 4.2 crc32 instruction, 8 bytes at a time.
 #include "util/crc32c.h"
 
 #include <array>
+#include <cstring>
 
 namespace strata {
 namespace {
@@ -26,9 +28,35 @@ const Tables& T() {
   return tables;
 }
 
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) uint32_t Crc32cSse42(const void* data,
+                                                       size_t n, uint32_t crc) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  uint64_t c = ~crc;
+  while (n >= 8) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    c = __builtin_ia32_crc32di(c, v);
+    p += 8;
+    n -= 8;
+  }
+  auto c32 = static_cast<uint32_t>(c);
+  while (n--) c32 = __builtin_ia32_crc32qi(c32, *p++);
+  return ~c32;
+}
+#endif
+
 }  // namespace
 
 uint32_t Crc32c(const void* data, size_t n, uint32_t crc) {
+#if defined(__x86_64__)
+  static const bool sse42 = __builtin_cpu_supports("sse4.2");
+  if (sse42) return Crc32cSse42(data, n, crc);
+#endif
+  return Crc32cPortable(data, n, crc);
+}
+
+uint32_t Crc32cPortable(const void* data, size_t n, uint32_t crc) {
   const Tables& t = T();
   const auto* p = static_cast<const unsigned char*>(data);
   crc = ~crc;
