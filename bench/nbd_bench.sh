@@ -120,7 +120,7 @@ crossing() {  # with_redirect: 1 or 0; prints "max_clat_ms pause_ms"
     # The drain may still run when fio stops: writes kept coming.
     for _ in $(seq 600); do [[ $(cache_field state) == bypass ]] && break; sleep 0.1; done
     [[ $(cache_field state) == bypass ]] || { echo "nbd_bench: the drain did not end" >&2; exit 1; }
-    grep -o "drained; writes paused.*" "$work/stratad.log" >&2
+    grep -oE "(final stretch|drained;).*" "$work/stratad.log" >&2
     pause=$(cache_field last_pause_ms)
   fi
   stop_server

@@ -101,6 +101,7 @@ Result<std::unique_ptr<RecordLog>> RecordLog::Open(const std::string& path,
   if (st.st_size == 0) {
     STRATA_RETURN_IF_ERROR(log->WriteHeader());
     STRATA_RETURN_IF_ERROR(log->WriteHeader());  // both slots valid
+    STRATA_RETURN_IF_ERROR(log->Sync());
     log->scanned_ = true;
     STRATA_RETURN_IF_ERROR(FsyncPath(DirName(path)));
     return log;
@@ -120,10 +121,7 @@ Status RecordLog::WriteHeader() {
   Put<uint64_t>(slot + 40, last_seq_);
   Put<uint32_t>(slot + 48, Crc32c(slot, 48));
   const uint64_t pos = (header_updates_ % 2) * kSlotBytes;
-  STRATA_RETURN_IF_ERROR(PwriteAll(fd_.get(), slot, sizeof slot, pos));
-  if (::fdatasync(fd_.get()) != 0)
-    return Status::FromErrno("sync cache log " + path_, errno);
-  return Status::OK();
+  return PwriteAll(fd_.get(), slot, sizeof slot, pos);
 }
 
 Status RecordLog::LoadHeader() {
@@ -286,21 +284,34 @@ Result<std::vector<Record>> RecordLog::Scan() {
 }
 
 Status RecordLog::MarkDrained(uint64_t seq) {
-  std::lock_guard<std::mutex> lock(mu_);
-  drained_seq_ = std::max(drained_seq_, seq);
-  return WriteHeader();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    drained_seq_ = std::max(drained_seq_, seq);
+    STRATA_RETURN_IF_ERROR(WriteHeader());
+  }
+  // Synced without mu_: the sync also writes out the records appended since
+  // the last one, and appends must not wait for that.
+  return Sync();
 }
 
 Status RecordLog::Format() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Every record counts as drained; new ones overwrite them from the
+    // start. A scan stops at the first old one it meets (its number is lower
+    // than the new ones'), so the file need not be cut here — cutting a
+    // file of gigabytes takes a second, which the final drain pause must not.
+    drained_seq_ = last_seq_;
+    STRATA_RETURN_IF_ERROR(WriteHeader());
+    tail_ = kHeaderBytes;
+  }
+  return Sync();
+}
+
+Status RecordLog::ReleaseSpace() {
   std::lock_guard<std::mutex> lock(mu_);
-  // Header first: after a crash between the two steps every record left
-  // counts as drained. The cut itself need not be durable: records it
-  // would have removed are drained, and a scan skips them.
-  drained_seq_ = last_seq_;
-  STRATA_RETURN_IF_ERROR(WriteHeader());
-  if (::ftruncate(fd_.get(), static_cast<off_t>(kHeaderBytes)) != 0)
+  if (::ftruncate(fd_.get(), static_cast<off_t>(tail_)) != 0)
     return Status::FromErrno("truncate " + path_, errno);
-  tail_ = kHeaderBytes;
   return Status::OK();
 }
 

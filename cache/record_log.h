@@ -75,9 +75,14 @@ class RecordLog {
   Result<std::vector<Record>> Scan();
   // Records up to `seq` are on the disk, flushed: durable header update.
   Status MarkDrained(uint64_t seq);
-  // Empties the log (R0.12): all records count as drained, the file is cut
-  // back to its header. The caller excludes readers.
+  // Empties the log (R0.12): all records count as drained and new ones
+  // start over after the header. Fast: the file keeps its size (see
+  // ReleaseSpace). The caller excludes readers.
   Status Format();
+  // Cuts the file back to its records (after Format: to the header),
+  // returning the space to the file system. Slow for a large log (ext4
+  // frees ~2 GiB/s), so it runs outside any write pause.
+  Status ReleaseSpace();
 
   uint64_t drained_seq() const;
   uint64_t last_seq() const;
@@ -88,7 +93,7 @@ class RecordLog {
  private:
   RecordLog(std::string path, UniqueFd fd, uint64_t disk_size)
       : path_(std::move(path)), fd_(std::move(fd)), disk_size_(disk_size) {}
-  // Writes the next header slot with the current state and syncs.
+  // Writes the next header slot with the current state (not synced).
   // REQUIRES: mu_ held.
   Status WriteHeader();
   Status LoadHeader();

@@ -69,6 +69,7 @@ Result<std::unique_ptr<RedirectCache>> RedirectCache::Open(
     STRATA_RETURN_IF_ERROR(c->next_->Flush());
   }
   STRATA_RETURN_IF_ERROR(c->log_->Format());
+  STRATA_RETURN_IF_ERROR(c->log_->ReleaseSpace());
   c->stats_.replayed_at_open = left.size();
   return c;
 }
@@ -348,7 +349,13 @@ void RedirectCache::DrainLoop() {
               .count();
       LogInfo("cache " + log_->path() + ": drained; writes paused " +
               std::to_string(stats_.last_pause_ms) + " ms at the end");
-      return EndDrain(Status::OK());
+      EndDrain(Status::OK());
+      // The space back, now that writes flow again (they go to `next` in
+      // bypass; a new redirect waits for this).
+      lock.unlock();
+      if (Status r = log_->ReleaseSpace(); !r.ok())
+        LogWarning("cache " + log_->path() + ": " + r.ToString());
+      return;
     }
     if (!blocked_) {
       // R0.10: any threshold met → take no more writes for the rest.
@@ -359,6 +366,10 @@ void RedirectCache::DrainLoop() {
           eta < policy_.block_below_seconds) {
         blocked_ = true;
         blocked_at = Clock::now();
+        LogInfo("cache " + log_->path() + ": final stretch, writes wait: " +
+                std::to_string(pending_.size()) + " records, " +
+                std::to_string(pending_bytes_) + " bytes left, ~" +
+                std::to_string(static_cast<int>(eta * 1000)) + " ms");
       }
     }
   }
