@@ -99,6 +99,8 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     STRATA_ASSIGN_OR_RETURN(c->nbd_block_below_bytes, ParseUint(key, v));
   } else if (key == "nbd.block_below_ms") {
     STRATA_ASSIGN_OR_RETURN(c->nbd_block_below_ms, ParseUint(key, v));
+  } else if (key == "nbd.socket_group") {
+    c->nbd_socket_group = v;
   } else if (key == "nbd.socket_dir") {
     c->nbd_socket_dir = v;
   } else if (key == "nbd.tcp_listen") {

@@ -3,6 +3,7 @@
 // Thread-safety: built once at start-up, then read-only.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,7 +50,10 @@ struct DaemonConfig {
   // each on <nbd_socket_dir>/NAME.sock, and optionally on TCP.
   std::vector<std::string> nbd_exports;
   std::string nbd_socket_dir;  // default: <state_dir>/nbd
-  std::string nbd_tcp_host;    // [nbd] tcp_listen, if asked
+  // Group of the export sockets: libvirt's qemu must be able to connect.
+  // Default: libvirt-qemu when that group exists.
+  std::optional<std::string> nbd_socket_group;
+  std::string nbd_tcp_host;  // [nbd] tcp_listen, if asked
   int nbd_tcp_port = 0;
   // [nbd] cache = on: each export behind a redirect cache (R0), its log at
   // <nbd_socket_dir>/NAME.cache; the drain policy's thresholds (R0.10).

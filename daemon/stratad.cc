@@ -2,6 +2,7 @@
 // REST API together, recovers interrupted operations, serves until SIGTERM
 // or SIGINT, then lets running operations finish.
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -155,7 +156,9 @@ int main(int argc, char** argv) {
   const std::string nbd_dir = cfg->nbd_socket_dir.empty()
                                   ? JoinPath(*state, "nbd")
                                   : cfg->nbd_socket_dir;
-  nbd::NbdServer nbd_server(nbd_dir);
+  std::string nbd_group = cfg->nbd_socket_group.value_or(
+      ::getgrnam("libvirt-qemu") ? "libvirt-qemu" : "");
+  nbd::NbdServer nbd_server(nbd_dir, nbd_group);
   std::vector<api::NbdExportInfo> nbd_exports;
   cache::DrainPolicy drain;
   drain.batch_bytes = cfg->nbd_drain_batch_bytes;

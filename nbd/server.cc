@@ -8,12 +8,14 @@
 #include "nbd/server.h"
 
 #include <arpa/inet.h>
+#include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -63,8 +65,9 @@ struct NbdServer::Client {
   std::atomic<bool> done{false};
 };
 
-NbdServer::NbdServer(std::string socket_dir)
-    : socket_dir_(std::move(socket_dir)) {}
+NbdServer::NbdServer(std::string socket_dir, std::string socket_group)
+    : socket_dir_(std::move(socket_dir)),
+      socket_group_(std::move(socket_group)) {}
 
 NbdServer::~NbdServer() { Stop(); }
 
@@ -110,6 +113,18 @@ Status NbdServer::AddExport(const std::string& name,
           0 ||
       ::listen(l->fd.get(), 16) != 0)
     return Status::FromErrno("listen on " + path, errno);
+  // Who may connect: root, and the hypervisor's group when configured.
+  gid_t gid = static_cast<gid_t>(-1);
+  if (!socket_group_.empty()) {
+    group* g = ::getgrnam(socket_group_.c_str());
+    if (!g)
+      return Status::InvalidArgument("[nbd] socket_group: no group '" +
+                                     socket_group_ + "'");
+    gid = g->gr_gid;
+  }
+  if (::chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0 ||
+      ::chmod(path.c_str(), 0660) != 0)
+    return Status::FromErrno("permissions of " + path, errno);
   l->wake.reset(::eventfd(0, EFD_CLOEXEC));
   if (!l->wake.valid()) return Status::FromErrno("eventfd", errno);
   exports_[name] = std::move(backend);

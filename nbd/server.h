@@ -22,8 +22,10 @@ namespace strata::nbd {
 
 class NbdServer {
  public:
-  // `socket_dir` is created (0755) if missing.
-  explicit NbdServer(std::string socket_dir);
+  // `socket_dir` is created (0755) if missing. Export sockets are mode 0660
+  // and belong to `socket_group` when it is set (the group the hypervisor's
+  // qemu runs in, so it can connect), else to root's group only.
+  explicit NbdServer(std::string socket_dir, std::string socket_group = "");
   ~NbdServer();  // Stop()
 
   // Serves `backend` as export `name` ([A-Za-z0-9._-], ≤ 64 chars) on its
@@ -49,6 +51,7 @@ class NbdServer {
   void ReapClients();
 
   const std::string socket_dir_;
+  const std::string socket_group_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<BlockBackend>>
       exports_;                                       // GUARDED_BY(mu_)

@@ -7,7 +7,9 @@
 #   scripts/render-test-domain.sh NAME UUID DISK CONSOLE_LOG GUEST_DIR [CMDLINE_EXTRA]
 # e.g. CMDLINE_EXTRA="recwriter.interval_ms=10". Use with `virsh create`.
 # DISK_SERIAL=ID in the environment gives the disk <serial>ID</serial>: how
-# Nova marks an attached Cinder volume (its id).
+# Nova marks an attached Cinder volume (its id). DISK_NBD_SOCKET=PATH makes
+# the disk an NBD export instead: DISK is then the export's name on that
+# unix socket (e.g. stratad --nbd-export), the guest sees it as raw.
 #
 # The kernel is GUEST_DIR/vmlinux (PVH ELF) when the build made one, else
 # GUEST_DIR/vmlinuz. The cmdline flags after "quiet" trim TCG boot time
@@ -23,7 +25,9 @@ set -euo pipefail
 [[ $# -ge 5 && $# -le 6 ]] ||
   { echo "usage: $0 NAME UUID DISK CONSOLE_LOG GUEST_DIR [CMDLINE_EXTRA]" >&2; exit 2; }
 name=$1 uuid=$2 disk=$3 console_log=$4 guest=$5 extra=${6:-}
-for p in "$disk" "$console_log" "$guest"; do
+paths=("$console_log" "$guest")
+[[ -z "${DISK_NBD_SOCKET:-}" ]] && paths+=("$disk")
+for p in "${paths[@]}"; do
   [[ "$p" == /* ]] || { echo "render-test-domain: $p is not absolute" >&2; exit 2; }
 done
 kernel=$guest/vmlinux
@@ -33,9 +37,23 @@ cmdline+=" 8250.nr_uarts=1 tsc=reliable no_timer_check mitigations=off audit=0"
 cmdline+=" rcupdate.rcu_expedited=1 $extra"
 
 xml_escape() { sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e "s/'/\&apos;/g" <<<"$1"; }
+if [[ -n "${DISK_NBD_SOCKET:-}" ]]; then
+  disk_xml="    <disk type='network' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source protocol='nbd' name='$(xml_escape "$disk")'>
+        <host transport='unix' socket='$(xml_escape "$DISK_NBD_SOCKET")'/>
+      </source>"
+else
+  disk_xml="    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2' cache='none'/>
+      <source file='$(xml_escape "$disk")'/>"
+fi
 serial=
 [[ -n "${DISK_SERIAL:-}" ]] && serial="
       <serial>$(xml_escape "$DISK_SERIAL")</serial>"
+disk_xml+="
+      <target dev='vda' bus='virtio'/>$serial
+    </disk>"
 
 cat <<EOF
 <domain type='qemu'>
@@ -55,11 +73,7 @@ cat <<EOF
   <on_crash>destroy</on_crash>
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2' cache='none'/>
-      <source file='$(xml_escape "$disk")'/>
-      <target dev='vda' bus='virtio'/>$serial
-    </disk>
+$disk_xml
     <serial type='file'>
       <source path='$(xml_escape "$console_log")'/>
       <target port='0'/>
