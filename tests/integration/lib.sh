@@ -70,6 +70,11 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# Tests without a guest run stratad with --libvirt-uri none: the host's
+# libvirt may hold other tests' guests (ctest -j), whose disks would show up
+# as volumes. need_guest turns libvirt on.
+USES_LIBVIRT=""
+
 # start_stratad [extra stratad args…]: starts it on a free port, waits ready;
 # sets PID, PORT and URL (the address it says it serves).
 start_stratad() {
@@ -79,7 +84,9 @@ start_stratad() {
   # Gone first: the new process truncates it only once it runs, and until
   # then the previous one's "ready" would be read as this one's.
   rm -f "$T/stratad.out"
-  "$STRATAD" --listen "127.0.0.1:$PORT" --state-dir "$T/var" "$@" \
+  local hv=()
+  [[ -z $USES_LIBVIRT ]] && hv=(--libvirt-uri none)
+  "$STRATAD" --listen "127.0.0.1:$PORT" --state-dir "$T/var" "${hv[@]}" "$@" \
     >"$T/stratad.out" 2>>"$T/stratad.log" &
   PID=$!
   for _ in $(seq 1 100); do
@@ -164,6 +171,7 @@ verify_disk() {
 # need_guest: skips (77) unless the test guest can boot here (root, libvirt,
 # qemu-system, Debian's kernel, busybox-static).
 need_guest() {
+  USES_LIBVIRT=1
   need qemu-system-x86_64 qemu-img virsh libvirtd gcc cpio python3
   [[ $(id -u) -eq 0 ]] || { echo "SKIP: needs root (libvirtd)"; exit 77; }
   compgen -G "/boot/vmlinuz-*" >/dev/null || { echo "SKIP: no kernel in /boot"; exit 77; }

@@ -254,9 +254,12 @@ bad=$("${C[@]}" snapshot-create --name bad "$vol" | awk '$2 == "id" {print $4}')
 (cd "$share" && qemu-img create -q -f qcow2 -F qcow2 -b "$active" "volume-$vol.$bad")
 sleep 60 | qemu-io -f raw "$share/volume-$vol.$bad" >/dev/null 2>&1 &
 holder=$!
-for _ in $(seq 50); do
-  qemu-img info "$share/volume-$vol.$bad" >/dev/null 2>&1 || break; sleep 0.1
+locked=""
+for _ in $(seq 600); do   # qemu-io can take long to start on a loaded host
+  qemu-img info "$share/volume-$vol.$bad" >/dev/null 2>&1 || { locked=1; break; }
+  sleep 0.1
 done
+[[ $locked ]] || fail "qemu-io did not take the write lock of volume-$vol.$bad"
 nova create "$vol" "$bad" "volume-$vol.$bad" >/dev/null || fail "novaclient create of $bad"
 wait_cinder "$bad" error 90%
 pkill -f "qemu-io -f raw $share/volume-$vol.$bad" || true

@@ -13,6 +13,7 @@
 # create, backup create with rotation and rebuild through the catalog;
 # another project sees nothing of it, a reader may not create.
 source "$(dirname "$0")/lib.sh"
+USES_LIBVIRT=1   # its stratad works on libvirt domains
 need qemu-img qemu-io curl python3 openstack keystone-manage uwsgi virsh qemu-system-x86_64
 bash "$STRATA_SRC/scripts/start-libvirt.sh" || { echo "SKIP: libvirtd cannot start"; exit 77; }
 

@@ -7,6 +7,7 @@
 # chain has at most 4 files, and the domain never stopped. A revert while it
 # runs is refused; after it stops, revert works.
 source "$(dirname "$0")/lib.sh"
+USES_LIBVIRT=1   # its stratad works on libvirt domains
 need qemu-img qemu-io curl python3 virsh qemu-system-x86_64
 bash "$STRATA_SRC/scripts/start-libvirt.sh" || { echo "SKIP: libvirtd cannot start"; exit 77; }
 

@@ -34,7 +34,7 @@ struct TempDir {
     REQUIRE(mkdtemp(t) != nullptr);
     path = t;
   }
-  ~TempDir() { (void)!system(("rm -rf " + path).c_str()); }
+  ~TempDir() { RemoveTree(path); }
 };
 
 std::string ReadFile(const std::string& path) {
