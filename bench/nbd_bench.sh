@@ -126,8 +126,12 @@ crossing() {  # with_redirect: 1 or 0; prints "max_clat_ms pause_ms"
   stop_server
   echo "$lat $pause"
 }
-read -r base_lat _ < <(crossing 0)
-read -r snap_lat pause < <(crossing 1)
+# In this shell, not a subshell: its server must be stopped by the trap
+# if anything fails.
+crossing 0 >"$work/crossing0"
+crossing 1 >"$work/crossing1"
+read -r base_lat _ <"$work/crossing0"
+read -r snap_lat pause <"$work/crossing1"
 printf '\nNBD export, %d MiB raw file in %s, fio nbd engine, iodepth %d, %d s, median of %d\n\n' \
   "$size_mib" "${DIR:-/var/tmp}" "$iodepth" "$runtime" "$reps"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
