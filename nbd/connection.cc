@@ -44,11 +44,6 @@ NbdConnection::NbdConnection(UniqueFd fd, ExportResolver* exports,
 
 void NbdConnection::Shutdown() { ::shutdown(fd_.get(), SHUT_RDWR); }
 
-std::string NbdConnection::ExportName() {
-  std::lock_guard<std::mutex> lock(name_mu_);
-  return export_name_;
-}
-
 bool NbdConnection::ReadExact(void* buf, size_t n) {
   auto* p = static_cast<char*>(buf);
   while (n > 0) {
@@ -118,11 +113,8 @@ void NbdConnection::ServeClient() {
   std::string name;
   std::shared_ptr<BlockBackend> backend = Negotiate(&name);
   if (!backend) return;
-  {
-    std::lock_guard<std::mutex> lock(name_mu_);
-    // A per-export socket's default ("") is that export.
-    export_name_ = name.empty() ? exports_->List().front() : name;
-  }
+  // "" is a per-export socket's own export (only there does it resolve).
+  if (name.empty()) name = exports_->List().front();
   LogInfo("nbd: " + peer_ + " opened export '" + name + "' (" +
           backend->Describe() + ")");
   Transmission(backend.get());

@@ -16,7 +16,6 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -42,8 +41,6 @@ class NbdConnection {
   // Makes Serve return soon (the socket is shut down under it).
   void Shutdown();
   const std::string& peer() const { return peer_; }
-  // The export it opened ("" before it has). Any thread.
-  std::string ExportName();
 
  private:
   void ServeClient();
@@ -70,8 +67,6 @@ class NbdConnection {
   ExportResolver* exports_;
   const std::string peer_;
   bool no_zeroes_ = false;
-  std::mutex name_mu_;
-  std::string export_name_;  // GUARDED_BY(name_mu_)
 };
 
 }  // namespace strata::nbd

@@ -30,7 +30,7 @@
 namespace strata::nbd {
 
 // Shared by its accept thread's clients (their connection resolves names
-// through it), so it outlives a RemoveExport that races with a handshake.
+// through it), so it lives as long as the last of them.
 struct NbdServer::Listener : public ExportResolver,
                              public std::enable_shared_from_this<Listener> {
   NbdServer* server = nullptr;
@@ -133,32 +133,6 @@ Status NbdServer::AddExport(const std::string& name,
   listeners_.push_back(std::move(l));
   LogInfo("nbd: export '" + name + "' (" + exports_[name]->Describe() +
           ") on " + path);
-  return Status::OK();
-}
-
-Status NbdServer::RemoveExport(const std::string& name) {
-  std::shared_ptr<Listener> gone;
-  std::vector<std::shared_ptr<Client>> kick;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!exports_.erase(name))
-      return Status::NotFound("no export '" + name + "'");
-    auto it =
-        std::find_if(listeners_.begin(), listeners_.end(),
-                     [&](const auto& l) { return l->only_export == name; });
-    if (it != listeners_.end()) {
-      gone = std::move(*it);
-      listeners_.erase(it);
-    }
-    for (auto& c : clients_)
-      if (c->conn->ExportName() == name) kick.push_back(c);
-  }
-  if (gone) {
-    gone->Close();
-    ::unlink(gone->where.c_str());
-  }
-  for (auto& c : kick) c->conn->Shutdown();
-  LogInfo("nbd: export '" + name + "' removed");
   return Status::OK();
 }
 

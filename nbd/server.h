@@ -3,8 +3,8 @@
 // as the default (""); an optional TCP listener (loopback, say) serves every
 // export by name. Each client connection runs on a thread of its own.
 //
-// Removing an export closes its socket and disconnects its clients; Stop()
-// does that for all and joins every thread.
+// Exports are added at start and served until Stop(), which closes every
+// socket, disconnects every client and joins every thread.
 // Thread-safety: all methods may be called from any thread.
 #pragma once
 
@@ -32,8 +32,6 @@ class NbdServer {
   // socket; a stale socket file is replaced. AlreadyExists, InvalidArgument.
   Status AddExport(const std::string& name,
                    std::shared_ptr<BlockBackend> backend);
-  // NotFound when there is no such export.
-  Status RemoveExport(const std::string& name);
   // Listens on host:port for every export by name. Unavailable when the
   // address cannot be bound.
   Status ListenTcp(const std::string& host, int port);
