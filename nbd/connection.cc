@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "nbd/protocol.h"
+#include "nbd/socket_io.h"
 #include "util/log.h"
 
 namespace strata::nbd {
@@ -45,28 +46,11 @@ NbdConnection::NbdConnection(UniqueFd fd, ExportResolver* exports,
 void NbdConnection::Shutdown() { ::shutdown(fd_.get(), SHUT_RDWR); }
 
 bool NbdConnection::ReadExact(void* buf, size_t n) {
-  auto* p = static_cast<char*>(buf);
-  while (n > 0) {
-    ssize_t r = ::read(fd_.get(), p, n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<size_t>(r);
-  }
-  return true;
+  return nbd::ReadExact(fd_.get(), buf, n);
 }
 
 bool NbdConnection::WriteAll(const std::string& data) {
-  const char* p = data.data();
-  size_t n = data.size();
-  while (n > 0) {
-    ssize_t r = ::send(fd_.get(), p, n, MSG_NOSIGNAL);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<size_t>(r);
-  }
-  return true;
+  return nbd::WriteAll(fd_.get(), data.data(), data.size());
 }
 
 bool NbdConnection::Skip(uint64_t n) {

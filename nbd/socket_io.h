@@ -1,0 +1,16 @@
+// Whole-message reads and writes on a stream socket, for both ends of NBD
+// (the server's connections and the upstream client backend): short reads
+// and writes are resumed, EINTR retried, SIGPIPE never raised.
+// Thread-safety: reentrant; one reader and one writer per socket at a time.
+#pragma once
+
+#include <cstddef>
+
+namespace strata::nbd {
+
+// False when the peer closed or the socket failed before `n` bytes came.
+bool ReadExact(int fd, void* buf, size_t n);
+// False when the socket failed before all `n` bytes went out.
+bool WriteAll(int fd, const void* buf, size_t n);
+
+}  // namespace strata::nbd
