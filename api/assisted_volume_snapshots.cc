@@ -8,6 +8,7 @@
 // os-update_snapshot_status (openstack-integration/). Policy as Nova's:
 // admin (or the service role); errors as Nova's API gives them, 400 for
 // all but a malformed request's own.
+#include "api/body.h"
 #include "api/handlers.h"
 #include "openstack-integration/assisted_snapshots.h"
 
@@ -62,19 +63,6 @@ Result<openstack::CinderEndpoint> CinderFor(const ApiRequest& req,
       ", and [cinder] endpoint_template is not set.");
 }
 
-Result<std::string> NonEmptyString(const nlohmann::json& obj,
-                                   const std::string& field) {
-  auto it = obj.find(field);
-  if (it == obj.end())
-    return Status::InvalidArgument("Invalid input for field/attribute " +
-                                   field + ": '" + field +
-                                   "' is a required property");
-  if (!it->is_string() || it->get<std::string>().empty())
-    return Status::InvalidArgument("Invalid input for field/attribute " +
-                                   field + ": it must be a non-empty string.");
-  return it->get<std::string>();
-}
-
 Status OnlyFields(const nlohmann::json& obj, std::set<std::string> allowed,
                   const std::string& where) {
   for (const auto& [k, v] : obj.items())
@@ -89,37 +77,29 @@ Status OnlyFields(const nlohmann::json& obj, std::set<std::string> allowed,
 HandlerResult Create(openstack::AssistedSnapshots* avs, const CinderOptions& o,
                      ApiRequest& req) {
   STRATA_RETURN_IF_ERROR(Allowed(req, "create"));
-  const nlohmann::json& body = req.body;
-  if (!body.is_object() || !body.contains("snapshot") ||
-      !body["snapshot"].is_object())
-    return Status::InvalidArgument(
-        "Invalid input for field/attribute snapshot: 'snapshot' is a "
-        "required property");
-  STRATA_RETURN_IF_ERROR(OnlyFields(body, {"snapshot"}, "body"));
-  const nlohmann::json& snap = body["snapshot"];
+  STRATA_ASSIGN_OR_RETURN(const nlohmann::json* snap,
+                          RequireObject(req.body, "snapshot"));
+  STRATA_RETURN_IF_ERROR(OnlyFields(req.body, {"snapshot"}, "body"));
   STRATA_RETURN_IF_ERROR(
-      OnlyFields(snap, {"volume_id", "create_info"}, "snapshot"));
+      OnlyFields(*snap, {"volume_id", "create_info"}, "snapshot"));
   STRATA_ASSIGN_OR_RETURN(std::string volume_id,
-                          NonEmptyString(snap, "volume_id"));
-  if (!snap.contains("create_info") || !snap["create_info"].is_object())
-    return Status::InvalidArgument(
-        "Invalid input for field/attribute create_info: it must be an "
-        "object with snapshot_id, type and new_file.");
-  const nlohmann::json& info = snap["create_info"];
+                          RequireString(*snap, "volume_id"));
+  STRATA_ASSIGN_OR_RETURN(const nlohmann::json* info,
+                          RequireObject(*snap, "create_info"));
   STRATA_RETURN_IF_ERROR(OnlyFields(
-      info, {"snapshot_id", "type", "new_file", "id"}, "create_info"));
+      *info, {"snapshot_id", "type", "new_file", "id"}, "create_info"));
   openstack::AssistedCreate cr;
   cr.volume_id = volume_id;
-  STRATA_ASSIGN_OR_RETURN(cr.snapshot_id, NonEmptyString(info, "snapshot_id"));
-  STRATA_ASSIGN_OR_RETURN(std::string type, NonEmptyString(info, "type"));
+  STRATA_ASSIGN_OR_RETURN(cr.snapshot_id, RequireString(*info, "snapshot_id"));
+  STRATA_ASSIGN_OR_RETURN(std::string type, RequireString(*info, "type"));
   if (type != "qcow2")
     return Status::InvalidArgument(
         "Invalid input for field/attribute type. Value: " + type + ". '" +
         type + "' is not one of ['qcow2']");
-  STRATA_ASSIGN_OR_RETURN(cr.new_file, NonEmptyString(info, "new_file"));
+  STRATA_ASSIGN_OR_RETURN(cr.new_file, RequireString(*info, "new_file"));
   nlohmann::json id = nullptr;
-  if (info.contains("id")) {
-    STRATA_ASSIGN_OR_RETURN(std::string s, NonEmptyString(info, "id"));
+  if (info->contains("id")) {  // optional, but a non-empty string if there
+    STRATA_ASSIGN_OR_RETURN(std::string s, RequireString(*info, "id"));
     id = s;
   }
   STRATA_ASSIGN_OR_RETURN(openstack::CinderEndpoint cinder, CinderFor(req, o));
@@ -130,15 +110,14 @@ HandlerResult Create(openstack::AssistedSnapshots* avs, const CinderOptions& o,
       200, {{"snapshot", {{"id", id}, {"volumeId", volume_id}}}});
 }
 
-// delete_info's optional file names: a string, or null/absent.
+// delete_info's optional file names: a non-empty string, or null/absent.
 Result<std::optional<std::string>> OptFile(const nlohmann::json& info,
                                            const std::string& field) {
-  auto it = info.find(field);
-  if (it == info.end() || it->is_null()) return std::optional<std::string>();
-  if (!it->is_string() || it->get<std::string>().empty())
+  STRATA_ASSIGN_OR_RETURN(auto v, OptString(info, field));
+  if (v && v->empty())
     return Status::InvalidArgument("delete_info's " + field +
                                    " must be a file name or null.");
-  return std::optional<std::string>(it->get<std::string>());
+  return v;
 }
 
 HandlerResult Delete(openstack::AssistedSnapshots* avs, const CinderOptions& o,
@@ -158,11 +137,9 @@ HandlerResult Delete(openstack::AssistedSnapshots* avs, const CinderOptions& o,
   if (info.is_discarded() || !info.is_object())
     return Status::InvalidArgument("delete_info is not a JSON object: " +
                                    raw->substr(0, 200));
-  if (!info.contains("volume_id"))
-    return Status::InvalidArgument("delete_info has no volume_id.");
   openstack::AssistedDelete dr;
   dr.snapshot_id = req.params.at("id");
-  STRATA_ASSIGN_OR_RETURN(dr.volume_id, NonEmptyString(info, "volume_id"));
+  STRATA_ASSIGN_OR_RETURN(dr.volume_id, RequireString(info, "volume_id"));
   if (info.value("type", nlohmann::json()) != "qcow2")
     return Status::InvalidArgument("Unknown delete_info type " +
                                    info.value("type", nlohmann::json()).dump());

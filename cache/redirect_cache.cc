@@ -38,21 +38,19 @@
 #include "util/time_util.h"
 
 namespace strata::cache {
-namespace {
 
-const char* StateName(bool blocked, int state) {
-  if (blocked) return "blocked";
-  switch (state) {
-    case 0:
+const char* RedirectCache::StateName() const {
+  if (blocked_) return "blocked";
+  switch (state_) {
+    case State::kBypass:
       return "bypass";
-    case 1:
+    case State::kRedirect:
       return "redirect";
-    default:
+    case State::kDraining:
       return "draining";
   }
+  return "draining";
 }
-
-}  // namespace
 
 Result<std::unique_ptr<RedirectCache>> RedirectCache::Open(
     std::shared_ptr<nbd::BlockBackend> next, const std::string& log_path,
@@ -86,9 +84,8 @@ Status RedirectCache::StartRedirect(double expected_seconds,
                                     uint64_t write_bytes_per_s) {
   std::unique_lock<std::mutex> lock(mu_);
   if (state_ != State::kBypass)
-    return Status::Conflict(
-        "the cache is already in use (" +
-        std::string(StateName(blocked_, static_cast<int>(state_))) + ")");
+    return Status::Conflict("the cache is already in use (" +
+                            std::string(StateName()) + ")");
   // R0.3: room for twice the expected writes, at least 64 MiB; reserved
   // now, so the snapshot's writes do not find the file system full.
   const double expected = std::max(0.0, expected_seconds) *
@@ -139,7 +136,7 @@ Status RedirectCache::WaitDrained() {
 CacheStatus RedirectCache::GetStatus() {
   std::lock_guard<std::mutex> lock(mu_);
   CacheStatus s = stats_;
-  s.state = StateName(blocked_, static_cast<int>(state_));
+  s.state = StateName();
   s.records = pending_.size();
   s.bytes = pending_bytes_;
   return s;

@@ -105,6 +105,8 @@ class RedirectCache : public nbd::BlockBackend {
   // Forgets the ranges still pointing at `rec` (written back). REQUIRES: mu_.
   void UnmapRecord(const Record& rec);
   void DrainLoop();
+  // "bypass", "redirect", "draining" or "blocked". REQUIRES: mu_.
+  const char* StateName() const;
   // Ends a drain. REQUIRES: mu_.
   void EndDrain(const Status& s);
 

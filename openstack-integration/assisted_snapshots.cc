@@ -89,11 +89,9 @@ Status AssistedSnapshots::StartCreate(const AssistedCreate& req,
   if (!header.ok())
     return Status::InvalidArgument("new_file " + req.new_file + ": " +
                                    header.status().message());
-  if (header->backing_file.empty() ||
-      disk.ChainPosition(
-          header->backing_file.front() == '/'
-              ? header->backing_file
-              : JoinPath(DirName(new_path), header->backing_file)) != 0)
+  // new_file lies beside the active image, so its relative backing name
+  // resolves as ChainPosition resolves names: against that directory.
+  if (disk.ChainPosition(header->backing_file) != 0)
     return Status::InvalidArgument(
         "new_file " + req.new_file + " must have the volume's active image " +
         BaseName(disk.source) + " as its backing file (it has '" +

@@ -19,6 +19,7 @@
 # Usage: scripts/start-test-cinder.sh DIR PORT
 # Then: the v3 API is http://127.0.0.1:PORT/v3/<project_id>
 set -euo pipefail
+source "$(dirname "$0")/await-http.sh"
 dir=$(realpath -m "$1") port=$2
 command -v cinder-api >/dev/null ||
   { echo "cinder-api missing (apt-get install cinder-api)" >&2; exit 1; }
@@ -86,15 +87,4 @@ PY
 setsid cinder-api --config-file "$dir/cinder.conf" </dev/null \
   >"$dir/cinder-api.out" 2>&1 &
 pid=$!
-for _ in $(seq 300); do
-  if curl -sf -o /dev/null "http://127.0.0.1:$port/"; then
-    echo "$pid"
-    exit 0
-  fi
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-echo "cinder-api did not start: $(tail -n 3 "$dir/cinder-api.log" \
-  "$dir/cinder-api.out" 2>/dev/null)" >&2
-kill -- "-$pid" 2>/dev/null || true
-exit 1
+await_http "$pid" "http://127.0.0.1:$port/" cinder-api "$dir/cinder-api.log" "$dir/cinder-api.out"

@@ -9,6 +9,7 @@
 # Usage: scripts/start-test-glance.sh DIR PORT
 # Then: stratad --store glance:http://127.0.0.1:PORT
 set -euo pipefail
+source "$(dirname "$0")/await-http.sh"
 dir=$(realpath -m "$1") port=$2
 command -v glance-api >/dev/null ||
   { echo "glance-api missing (apt-get install glance-api)" >&2; exit 1; }
@@ -40,15 +41,4 @@ glance-manage --config-file "$dir/glance-api.conf" db_sync \
 setsid glance-api --config-file "$dir/glance-api.conf" </dev/null \
   >"$dir/glance-api.out" 2>&1 &
 pid=$!
-for _ in $(seq 300); do
-  if curl -sf -o /dev/null "http://127.0.0.1:$port/v2/images"; then
-    echo "$pid"
-    exit 0
-  fi
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-echo "glance-api did not start: $(tail -n 3 "$dir/glance-api.log" \
-  "$dir/glance-api.out" 2>/dev/null)" >&2
-kill -- "-$pid" 2>/dev/null || true
-exit 1
+await_http "$pid" "http://127.0.0.1:$port/v2/images" glance-api "$dir/glance-api.log" "$dir/glance-api.out"

@@ -199,6 +199,37 @@ boot_guest() {
   fail "the guest wrote no records"
 }
 
+# bare_domain_xml NAME DISK [PROJECT_ID USER_ID]: a domain with nothing to
+# boot (64 MiB, one vCPU) and DISK as its qcow2 vda, for tests that need a
+# running domain but not a guest; with PROJECT_ID, Nova's owner metadata.
+bare_domain_xml() {
+  local owner=""
+  [[ $# -ge 4 ]] && owner="
+  <metadata>
+    <nova:instance xmlns:nova=\"http://openstack.org/xmlns/libvirt/nova/1.1\">
+      <nova:owner>
+        <nova:user uuid=\"$4\">$4</nova:user>
+        <nova:project uuid=\"$3\">$3</nova:project>
+      </nova:owner>
+    </nova:instance>
+  </metadata>"
+  cat <<XML
+<domain type='qemu'>
+  <name>$1</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>$owner
+  <os><type arch='x86_64'>hvm</type></os>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='$2'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+  </devices>
+</domain>
+XML
+}
+
 # libvirt_chain DOMAIN / file_chain DISK: the chain as libvirt sees it and as
 # the files' headers say, top first.
 libvirt_chain() {

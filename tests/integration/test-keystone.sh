@@ -135,29 +135,7 @@ sdisk="$T/var/disks/srv.qcow2"
 chmod 755 "$T" "$T/var" "$T/var/disks"
 qemu-img create -q -f qcow2 "$sdisk" 32M
 write_pattern "$sdisk" 0x21 0 1M
-cat >"$T/srv.xml" <<XML
-<domain type='qemu'>
-  <name>$dom</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <metadata>
-    <nova:instance xmlns:nova="http://openstack.org/xmlns/libvirt/nova/1.1">
-      <nova:owner>
-        <nova:user uuid="alice">alice</nova:user>
-        <nova:project uuid="$alpha">alpha</nova:project>
-      </nova:owner>
-    </nova:instance>
-  </metadata>
-  <os><type arch='x86_64'>hvm</type></os>
-  <devices>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2'/>
-      <source file='$sdisk'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-  </devices>
-</domain>
-XML
+bare_domain_xml "$dom" "$sdisk" "$alpha" alice >"$T/srv.xml"
 virsh -q define "$T/srv.xml" >/dev/null && virsh -q start "$dom" >/dev/null || fail "virsh define/start"
 cv=(--os-compute-api-version 2.45)
 os alice "${cv[@]}" server list -f value -c Name -c Status | grep -qx "$dom ACTIVE" ||

@@ -19,21 +19,7 @@ mkdir -p "$T/var/disks"
 chmod 755 "$T" "$T/var" "$T/var/disks"
 qemu-img create -q -f qcow2 "$disk" 64M
 write_pattern "$disk" 0x3c 0 1M
-cat >"$T/dom.xml" <<XML
-<domain type='qemu'>
-  <name>$dom</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64'>hvm</type></os>
-  <devices>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2'/>
-      <source file='$disk'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-  </devices>
-</domain>
-XML
+bare_domain_xml "$dom" "$disk" >"$T/dom.xml"
 virsh -q create "$T/dom.xml" >/dev/null
 trap 'rc=$?; virsh -q destroy "$dom" >/dev/null 2>&1 || true; cleanup "$rc"' EXIT
 uuid=$(virsh domuuid "$dom")
@@ -133,7 +119,7 @@ off="strata-off-$$"
 offdisk="$T/var/disks/off.qcow2"
 qemu-img create -q -f qcow2 "$offdisk" 32M
 write_pattern "$offdisk" 0x5e 0 1M
-sed -e "s|<name>$dom</name>|<name>$off</name>|" -e "s|$disk|$offdisk|" "$T/dom.xml" >"$T/off.xml"
+bare_domain_xml "$off" "$offdisk" >"$T/off.xml"
 virsh -q define "$T/off.xml" >/dev/null
 trap 'rc=$?; virsh -q destroy "$dom" >/dev/null 2>&1 || true; virsh -q undefine "$off" >/dev/null 2>&1 || true; cleanup "$rc"' EXIT
 offuuid=$(virsh domuuid "$off")
