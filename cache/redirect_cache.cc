@@ -104,8 +104,11 @@ Status RedirectCache::StartRedirect(double expected_seconds,
     LogWarning("cache " + log_->path() + ": " + r.ToString());
   Status s = next_->Flush();
   if (!s.ok()) {
+    // Writes may have reached the log since the switch; they must be
+    // written back by a drain, so the cache stays redirecting unless none
+    // did.
     lock.lock();
-    state_ = State::kBypass;
+    if (pending_.empty()) state_ = State::kBypass;
     return s;
   }
   LogInfo("cache " + log_->path() + ": redirecting writes (capacity " +
