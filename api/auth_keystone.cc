@@ -16,6 +16,7 @@
 
 #include "api/auth.h"
 #include "storage-drivers/http/http_exchange.h"
+#include "storage-drivers/http/json_field.h"
 #include "util/log.h"
 #include "util/sha256.h"
 
@@ -23,6 +24,7 @@ namespace strata::api {
 namespace {
 
 using nlohmann::json;
+using store::JsonString;
 using Clock = std::chrono::system_clock;
 
 constexpr size_t kMaxCachedTokens = 10000;
@@ -33,11 +35,6 @@ std::optional<Clock::time_point> ParseKeystoneTime(const std::string& s) {
   const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
   if (!end) return std::nullopt;
   return Clock::from_time_t(timegm(&tm));
-}
-
-std::string Str(const json& j, const char* name) {
-  auto it = j.find(name);
-  return (it != j.end() && it->is_string()) ? it->get<std::string>() : "";
 }
 
 class KeystoneAuth : public Authenticator {
@@ -157,9 +154,10 @@ class KeystoneAuth : public Authenticator {
     if (it == x.response_headers.end() || it->second.empty())
       return Status::Unavailable("Keystone sent no X-Subject-Token");
     json answer = json::parse(x.small_body, nullptr, false);
-    auto expires = answer.is_object() && answer.contains("token")
-                       ? ParseKeystoneTime(Str(answer["token"], "expires_at"))
-                       : std::nullopt;
+    auto expires =
+        answer.is_object() && answer.contains("token")
+            ? ParseKeystoneTime(JsonString(answer["token"], "expires_at"))
+            : std::nullopt;
     service_token_ = it->second;
     service_expires_ = expires.value_or(Clock::now() + std::chrono::minutes(5));
     return service_token_;
@@ -196,17 +194,17 @@ class KeystoneAuth : public Authenticator {
     const json& t = answer["token"];
     RequestContext ctx;
     if (t.contains("user") && t["user"].is_object())
-      ctx.user_id = Str(t["user"], "id");
+      ctx.user_id = JsonString(t["user"], "id");
     if (t.contains("project") && t["project"].is_object())
-      ctx.project_id = Str(t["project"], "id");
+      ctx.project_id = JsonString(t["project"], "id");
     if (ctx.project_id.empty())
       return Status::Unauthenticated(
           "The token is not scoped to a project: authenticate with a "
           "project (--os-project-name).");
     if (t.contains("roles") && t["roles"].is_array())
       for (const json& r : t["roles"])
-        if (r.is_object() && !Str(r, "name").empty())
-          ctx.roles.push_back(Str(r, "name"));
+        if (r.is_object() && !JsonString(r, "name").empty())
+          ctx.roles.push_back(JsonString(r, "name"));
     ctx.is_admin = ctx.HasRole("admin");
     if (t.contains("catalog") && t["catalog"].is_array())
       for (const json& svc : t["catalog"]) {
@@ -215,11 +213,12 @@ class KeystoneAuth : public Authenticator {
           continue;
         for (const json& ep : svc["endpoints"])
           if (ep.is_object())
-            ctx.catalog.push_back({Str(svc, "type"), Str(svc, "name"),
-                                   Str(ep, "interface"), Str(ep, "region_id"),
-                                   Str(ep, "url")});
+            ctx.catalog.push_back(
+                {JsonString(svc, "type"), JsonString(svc, "name"),
+                 JsonString(ep, "interface"), JsonString(ep, "region_id"),
+                 JsonString(ep, "url")});
       }
-    auto expires = ParseKeystoneTime(Str(t, "expires_at"));
+    auto expires = ParseKeystoneTime(JsonString(t, "expires_at"));
     if (!expires || *expires <= Clock::now())
       return Status::Unauthenticated("The token has expired.");
     return std::make_pair(ctx, *expires);

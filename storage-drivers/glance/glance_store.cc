@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "storage-drivers/http/http_exchange.h"
+#include "storage-drivers/http/json_field.h"
 #include "util/hex.h"
 #include "util/sha256.h"
 
@@ -46,11 +47,6 @@ std::string PutStamp() {
   return buf;
 }
 
-std::string Str(const json& j, const char* name) {
-  auto it = j.find(name);
-  return (it != j.end() && it->is_string()) ? it->get<std::string>() : "";
-}
-
 // Glance's answer as a Status, for the codes no caller expects.
 Status GlanceError(long code, const std::string& ctx, const std::string& body) {
   if (code == 401)
@@ -67,18 +63,18 @@ Status GlanceError(long code, const std::string& ctx, const std::string& body) {
 
 GlanceStore::Image ParseImage(const json& j) {
   GlanceStore::Image im;
-  im.id = Str(j, "id");
-  im.status = Str(j, "status");
-  im.key = Str(j, "strata_key");
-  im.put_at = Str(j, "strata_put_at");
-  im.sha256 = Str(j, "strata_sha256");
-  im.checksum = Str(j, "checksum");
-  im.hash_algo = Str(j, "os_hash_algo");
-  im.hash_value = Str(j, "os_hash_value");
+  im.id = JsonString(j, "id");
+  im.status = JsonString(j, "status");
+  im.key = JsonString(j, "strata_key");
+  im.put_at = JsonString(j, "strata_put_at");
+  im.sha256 = JsonString(j, "strata_sha256");
+  im.checksum = JsonString(j, "checksum");
+  im.hash_algo = JsonString(j, "os_hash_algo");
+  im.hash_value = JsonString(j, "os_hash_value");
   if (auto it = j.find("size"); it != j.end() && it->is_number_unsigned())
     im.size = it->get<uint64_t>();
   im.complete = im.status == "active" && IsSha256Hex(im.sha256) &&
-                Str(j, "strata_size") == std::to_string(im.size);
+                JsonString(j, "strata_size") == std::to_string(im.size);
   return im;
 }
 
@@ -192,7 +188,7 @@ Result<std::vector<GlanceStore::Image>> GlanceStore::Query(
       return Status::IoError("list images: Glance's answer has no images");
     for (const json& j : answer["images"])
       if (j.is_object()) out.push_back(ParseImage(j));
-    path = Str(answer, "next");  // "/v2/images?...&marker=..." or none
+    path = JsonString(answer, "next");  // "/v2/images?...&marker=..." or none
   }
   return out;
 }
@@ -264,7 +260,7 @@ Result<ObjectInfo> GlanceStore::Put(const std::string& key, ByteSource& src,
     if (*code != 201)
       return GlanceError(*code, ctx + " (create image)", x.small_body);
     json answer = json::parse(x.small_body, nullptr, false);
-    id = answer.is_object() ? Str(answer, "id") : "";
+    id = answer.is_object() ? JsonString(answer, "id") : "";
     if (id.empty())
       return Status::IoError(ctx + ": Glance created an image without an id");
   }
