@@ -67,7 +67,8 @@ nlohmann::json Attachments(const db::VolumeRecord& v) {
 }  // namespace
 
 nlohmann::json VolumeView(const ApiRequest& req, const db::VolumeRecord& v,
-                          bool detail) {
+                          bool detail,
+                          const std::optional<engine::HeldChainStatus>& held) {
   std::string self = req.base_url + "/v3/" + v.project_id + "/volumes/" + v.id;
   nlohmann::json links = nlohmann::json::array(
       {{{"href", self}, {"rel", "self"}},
@@ -105,6 +106,21 @@ nlohmann::json VolumeView(const ApiRequest& req, const db::VolumeRecord& v,
   };
   if (req.ctx.is_admin)
     j["os-strata:path"] = v.path;  // host paths: admins only
+  if (held) {
+    nlohmann::json cache = nullptr;
+    if (held->has_cache)
+      cache = {{"state", held->cache_state},
+               {"active", held->cache_state != "bypass"},
+               {"records", held->cache_records},
+               {"bytes", held->cache_bytes},
+               {"written_back", held->written_back},
+               {"last_pause_ms", held->last_pause_ms},
+               {"error", held->error.empty() ? nlohmann::json(nullptr)
+                                             : nlohmann::json(held->error)}};
+    j["os-strata:nbd_export"] = {{"name", held->export_name},
+                                 {"chain_released", held->released},
+                                 {"redirect_cache", cache}};
+  }
   if (req.version.AtLeast(3, 13)) j["group_id"] = nullptr;
   if (req.version.AtLeast(3, 21)) j["provider_id"] = nullptr;
   if (req.version.AtLeast(3, 48)) j["shared_targets"] = false;

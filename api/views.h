@@ -5,16 +5,22 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "api/api_types.h"
 #include "db/records.h"
+#include "engine/chain_holder.h"
 
 namespace strata::api {
 
 nlohmann::json SnapshotView(const ApiRequest& req, const db::SnapshotRecord& s,
                             bool detail);
-nlohmann::json VolumeView(const ApiRequest& req, const db::VolumeRecord& v,
-                          bool detail);
+// `held`: the volume's disk is served by Strata's NBD export; its detail
+// view then shows the export and its redirect cache (issue 6) under
+// "os-strata:nbd_export".
+nlohmann::json VolumeView(
+    const ApiRequest& req, const db::VolumeRecord& v, bool detail,
+    const std::optional<engine::HeldChainStatus>& held = std::nullopt);
 // "<hostname>@strata#strata", Cinder's host@backend#pool form.
 std::string BackendHost();
 

@@ -12,6 +12,14 @@
 namespace strata::api {
 namespace {
 
+// What the volume's NBD export and redirect cache are doing, if one serves
+// it (issue 6).
+std::optional<engine::HeldChainStatus> HeldStatus(engine::Engine* e,
+                                                  const db::VolumeRecord& v) {
+  engine::ChainHolder* h = e->chain_holder();
+  return h ? h->StatusOf(v.path) : std::nullopt;
+}
+
 const std::set<std::string> kVolumeStatuses = {
     "available",   "in-use",   "error",          "reverting",
     "maintenance", "deleting", "error_deleting", "creating"};
@@ -31,7 +39,8 @@ HandlerResult List(engine::Engine* e, ApiRequest& req, bool detail,
                           ParseListQuery(req, {"name", "status", "bootable"}));
   STRATA_ASSIGN_OR_RETURN(auto page, e->catalog()->ListVolumes(q));
   nlohmann::json items = nlohmann::json::array();
-  for (const auto& v : page.rows) items.push_back(VolumeView(req, v, detail));
+  for (const auto& v : page.rows)
+    items.push_back(VolumeView(req, v, detail, HeldStatus(e, v)));
   nlohmann::json body = {{"volumes", items}};
   if (page.more && !page.rows.empty())
     body["volumes_links"] = NextLink(req, detail ? "volumes/detail" : "volumes",
@@ -60,7 +69,8 @@ HandlerResult Manage(engine::Engine* e, ApiRequest& req) {
   STRATA_ASSIGN_OR_RETURN(mr.bootable, OptBool(*b, "bootable", false));
   STRATA_ASSIGN_OR_RETURN(mr.metadata, OptMetadata(*b, "metadata"));
   STRATA_ASSIGN_OR_RETURN(db::VolumeRecord v, e->ManageVolume(mr));
-  return ApiResponse::Json(202, {{"volume", VolumeView(req, v, true)}});
+  return ApiResponse::Json(
+      202, {{"volume", VolumeView(req, v, true, HeldStatus(e, v))}});
 }
 
 HandlerResult Action(engine::Engine* e, ApiRequest& req) {
@@ -119,7 +129,8 @@ void AddVolumeRoutes(Router& r, engine::Engine* e,
   });
   r.Add("GET", "/v3/volumes/{id}", [e](ApiRequest& q) -> HandlerResult {
     STRATA_ASSIGN_OR_RETURN(db::VolumeRecord v, LoadVolume(e, q));
-    return ApiResponse::Json(200, {{"volume", VolumeView(q, v, true)}});
+    return ApiResponse::Json(
+        200, {{"volume", VolumeView(q, v, true, HeldStatus(e, v))}});
   });
   r.Add("POST", "/v3/volumes/{id}/action",
         [e](ApiRequest& q) { return Action(e, q); });

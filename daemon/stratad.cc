@@ -12,12 +12,11 @@
 
 #include "api/handlers.h"
 #include "api/server.h"
-#include "cache/redirect_cache.h"
 #include "daemon/daemon_config.h"
+#include "daemon/nbd_exports.h"
 #include "db/catalog.h"
 #include "engine/engine.h"
 #include "hypervisor/libvirt_hypervisor.h"
-#include "nbd/backend_spec.h"
 #include "nbd/server.h"
 #include "storage-drivers/rate_limited_store.h"
 #include "storage-drivers/relay/aes_gcm_store.h"
@@ -151,8 +150,9 @@ int main(int argc, char** argv) {
     auth = api::MakeNoAuth(cfg->default_project);
   }
   // NBD exports (issue 6): each backend opened (and, with [nbd] cache, a
-  // crash's cache records replayed into it) before the API answers, so a
-  // bad one stops the start with its reason.
+  // crash's cache records replayed into it) after recovery, which works on
+  // quiet files, and before the API answers, so a bad one stops the start
+  // with its reason.
   const std::string nbd_dir = cfg->nbd_socket_dir.empty()
                                   ? JoinPath(*state, "nbd")
                                   : cfg->nbd_socket_dir;
@@ -160,38 +160,12 @@ int main(int argc, char** argv) {
       ::getgrnam("libvirt-qemu") ? "libvirt-qemu" : "");
   nbd::NbdServer nbd_server(nbd_dir, nbd_group);
   std::vector<api::NbdExportInfo> nbd_exports;
-  cache::DrainPolicy drain;
-  drain.batch_bytes = cfg->nbd_drain_batch_bytes;
-  drain.block_below_records = cfg->nbd_block_below_records;
-  drain.block_below_bytes = cfg->nbd_block_below_bytes;
-  drain.block_below_seconds =
-      static_cast<double>(cfg->nbd_block_below_ms) / 1000.0;
-  for (const std::string& def : cfg->nbd_exports) {
-    std::string name, backend_spec;
-    if (Status s = nbd::SplitExportDefinition(def, &name, &backend_spec);
-        !s.ok())
-      return Fail(s.message(), 2);
-    auto backend = nbd::OpenBackend(backend_spec);
-    if (!backend.ok())
-      return Fail(
-          "NBD export " + name + ": " + backend.status().message(),
-          backend.status().code() == StatusCode::kInvalidArgument ? 2 : 1);
-    api::NbdExportInfo info{name, nbd_server.SocketPath(name),
-                            (*backend)->Describe(), nullptr};
-    std::shared_ptr<nbd::BlockBackend> served = std::move(*backend);
-    if (cfg->nbd_cache) {
-      if (Status s = MakeDirs(nbd_dir, 0755); !s.ok()) return Fail(s.message());
-      auto c = cache::RedirectCache::Open(
-          served, JoinPath(nbd_dir, name + ".cache"), drain);
-      if (!c.ok())
-        return Fail("NBD export " + name + ": cache: " + c.status().message());
-      info.cache = std::move(*c);
-      served = info.cache;
-    }
-    if (Status s = nbd_server.AddExport(name, served); !s.ok())
-      return Fail("NBD export " + name + ": " + s.message());
-    nbd_exports.push_back(std::move(info));
-  }
+  cache::ExportedChains exported_chains;
+  if (Status s = daemon::SetUpNbdExports(*cfg, nbd_dir, &engine, &nbd_server,
+                                         &exported_chains, &nbd_exports);
+      !s.ok())
+    return Fail(s.message(), s.code() == StatusCode::kInvalidArgument ? 2 : 1);
+  engine.AttachChainHolder(&exported_chains);
   if (cfg->nbd_tcp_port > 0)
     if (Status s = nbd_server.ListenTcp(cfg->nbd_tcp_host, cfg->nbd_tcp_port);
         !s.ok())

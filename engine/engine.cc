@@ -287,6 +287,13 @@ Status Engine::CheckRevertable(const db::VolumeRecord& vol,
                             " status must be available or in-use (server "
                             "stopped) to revert, but current status is: " +
                             vol.status + ".");
+  if (Held(vol)) {
+    auto held = holder_->StatusOf(vol.path);
+    return Status::Conflict("Invalid volume: volume " + vol.id +
+                            " is served by NBD export " +
+                            (held ? held->export_name : std::string("?")) +
+                            "; remove the export before reverting its disk.");
+  }
   return Status::OK();
 }
 

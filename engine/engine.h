@@ -20,6 +20,7 @@
 
 #include "db/catalog.h"
 #include "engine/chain.h"
+#include "engine/chain_holder.h"
 #include "engine/journal.h"
 #include "engine/task_runner.h"
 #include "engine/volume_locks.h"
@@ -126,14 +127,32 @@ class Engine {
                        const std::string& volume_id,
                        const std::string& snapshot_id);
 
+  // Disks `h` holds (NBD exports) are snapshotted by releasing their chain
+  // around the quiet-disk flow (chain_holder.h), are never "live" for
+  // libvirt, and are not reverted while held. Attach after Recover() (which
+  // runs on quiet files) and before serving requests; `h` outlives the
+  // engine's tasks.
+  void AttachChainHolder(ChainHolder* h) { holder_ = h; }
+  ChainHolder* chain_holder() { return holder_; }
+
   db::Catalog* catalog() { return catalog_; }
   hypervisor::Hypervisor* hypervisor() { return hv_; }
   store::Store* store() { return store_; }
 
  private:
   // Task bodies (snapshot_create.cc, revert.cc, snapshot_delete.cc).
+  // RunCreate releases a held chain around RunCreateSteps.
   Status RunCreate(Journal& j, const db::VolumeRecord& vol,
                    db::SnapshotRecord snap);
+  Status RunCreateSteps(Journal& j, const db::VolumeRecord& vol,
+                        db::SnapshotRecord snap);
+  // R0.3's expected snapshot duration for `volume_id`: how long its last
+  // successful snapshot took, with a margin; a default without one.
+  double ExpectedSnapshotSeconds(const std::string& volume_id);
+  // True when the attached holder serves `vol`'s chain.
+  bool Held(const db::VolumeRecord& vol) {
+    return holder_ && holder_->Holds(vol.path);
+  }
   Status RunRevert(Journal& j, db::VolumeRecord vol,
                    const db::SnapshotRecord& target);
   // Does the store-side work of a delete under the lease; PublishDelete then
@@ -261,6 +280,7 @@ class Engine {
   db::Catalog* catalog_;
   store::Store* store_;
   hypervisor::Hypervisor* hv_;
+  ChainHolder* holder_ = nullptr;
   EngineOptions opts_;
   VolumeLocks locks_;
   // Deletes large files a task no longer needs, after the task: freeing a

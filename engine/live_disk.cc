@@ -30,7 +30,9 @@ namespace strata::engine {
 
 Result<std::optional<LiveDisk>> Engine::LiveDiskOf(
     const db::VolumeRecord& vol) {
-  if (!hv_ || !vol.domain_uuid || !vol.disk_target)
+  // A held chain reaches its VM through Strata's NBD export: libvirt's disk
+  // is the socket, not these files.
+  if (!hv_ || !vol.domain_uuid || !vol.disk_target || Held(vol))
     return std::optional<LiveDisk>();
   auto dom = hv_->GetDomain(*vol.domain_uuid);
   if (!dom.ok()) {

@@ -12,6 +12,10 @@
 //   create.merge_failed     R2.6: layers of failed snapshots merged into it
 //   create.upload           R2.5: upload, verify, record
 //   compact.*               R2.8–R2.9 (chain_ops.cc)
+// A chain that an NBD export holds (chain_holder.h) is released for all of
+// these steps — the VM's writes go to the redirect cache — and taken back
+// after them, whatever their outcome; the files are quiet meanwhile, so it
+// takes the same steps as a disk no VM runs on.
 #include "engine/engine.h"
 #include "engine/qemu_img.h"
 #include "util/fs.h"
@@ -20,8 +24,36 @@
 
 namespace strata::engine {
 
+double Engine::ExpectedSnapshotSeconds(const std::string& volume_id) {
+  constexpr double kDefaultSeconds = 10, kMargin = 2;
+  auto snaps = catalog_->SnapshotsOfVolume(volume_id);
+  if (!snaps.ok()) return kDefaultSeconds;
+  const db::SnapshotRecord* last = nullptr;
+  for (const auto& s : *snaps)
+    if (s.status == "available" && (!last || s.created_at > last->created_at))
+      last = &s;
+  if (!last || last->updated_at <= last->created_at) return kDefaultSeconds;
+  return kMargin * static_cast<double>(last->updated_at - last->created_at) /
+         1e6;
+}
+
 Status Engine::RunCreate(Journal& j, const db::VolumeRecord& vol,
                          db::SnapshotRecord snap) {
+  if (!Held(vol)) return RunCreateSteps(j, vol, snap);
+  const double expected = ExpectedSnapshotSeconds(vol.id);
+  STRATA_RETURN_IF_ERROR(j.Step("create.release_chain", 1));
+  STRATA_RETURN_IF_ERROR(holder_->Release(vol.path, expected));
+  Status s = RunCreateSteps(j, vol, std::move(snap));
+  Status back = holder_->Reacquire(vol.path);
+  if (!back.ok())
+    LogError("the export of " + vol.path + " could not take its chain back (" +
+             back.ToString() +
+             "); the VM's writes stay in the redirect cache until it can");
+  return s;
+}
+
+Status Engine::RunCreateSteps(Journal& j, const db::VolumeRecord& vol,
+                              db::SnapshotRecord snap) {
   const std::string& disk = vol.path;
   const std::string layer = SnapshotLayerPath(disk, snap.id);
   const std::string overlay = TempPath(disk, "overlay", snap.id);

@@ -3,10 +3,18 @@
 
 #include "nbd/file_backend.h"
 #include "nbd/nbd_client_backend.h"
+#include "nbd/qcow_chain_backend.h"
 
 namespace strata::nbd {
 
-Result<std::shared_ptr<BlockBackend>> OpenBackend(const std::string& spec) {
+Result<std::shared_ptr<BlockBackend>> OpenBackend(const std::string& spec,
+                                                  const BackendContext& ctx) {
+  if (spec.rfind("qcow2:", 0) == 0) {
+    STRATA_ASSIGN_OR_RETURN(
+        auto b, QcowChainBackend::Open(spec.substr(6), ctx.runtime_dir,
+                                       ctx.export_name));
+    return std::shared_ptr<BlockBackend>(std::move(b));
+  }
   if (spec.rfind("file:", 0) == 0 || spec.rfind("/", 0) == 0) {
     const std::string path = spec[0] == '/' ? spec : spec.substr(5);
     if (path.empty() || path[0] != '/')
@@ -52,7 +60,7 @@ Result<std::shared_ptr<BlockBackend>> OpenBackend(const std::string& spec) {
   }
   return Status::InvalidArgument(
       "backend '" + spec +
-      "': use file:/path, nbd+unix:///NAME?socket=/path or "
+      "': use file:/path, qcow2:/path, nbd+unix:///NAME?socket=/path or "
       "nbd://HOST:PORT/NAME");
 }
 

@@ -1,0 +1,82 @@
+// stratad's NBD exports. See nbd_exports.h.
+#include "daemon/nbd_exports.h"
+
+#include "nbd/backend_spec.h"
+#include "nbd/qcow_chain_backend.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+namespace strata::daemon {
+namespace {
+
+// The volume of an exported disk, adopted on first sight (the operator's
+// configuration names the file, so the manage directories do not apply).
+Status EnsureVolume(engine::Engine* engine, const std::string& export_name,
+                    const std::string& disk, const std::string& project) {
+  auto found = engine->catalog()->GetVolumeByPath(disk);
+  if (found.ok()) return Status::OK();
+  if (!found.status().IsNotFound()) return found.status();
+  engine::ManageRequest req;
+  req.project_id = project;
+  req.name = "nbd-" + export_name;
+  req.description = "served by Strata's NBD export " + export_name;
+  req.source_path = disk;
+  req.trusted_path = true;
+  auto vol = engine->ManageVolume(req);
+  if (!vol.ok()) return vol.status();
+  LogInfo("NBD export " + export_name + ": adopted " + disk + " as volume " +
+          vol->id);
+  return Status::OK();
+}
+
+}  // namespace
+
+Status SetUpNbdExports(const DaemonConfig& cfg, const std::string& socket_dir,
+                       engine::Engine* engine, nbd::NbdServer* server,
+                       cache::ExportedChains* chains,
+                       std::vector<api::NbdExportInfo>* exports) {
+  cache::DrainPolicy drain;
+  drain.batch_bytes = cfg.nbd_drain_batch_bytes;
+  drain.block_below_records = cfg.nbd_block_below_records;
+  drain.block_below_bytes = cfg.nbd_block_below_bytes;
+  drain.block_below_seconds =
+      static_cast<double>(cfg.nbd_block_below_ms) / 1000.0;
+  if (!cfg.nbd_exports.empty())
+    STRATA_RETURN_IF_ERROR(MakeDirs(socket_dir, 0755));
+  for (const std::string& def : cfg.nbd_exports) {
+    std::string name, spec;
+    STRATA_RETURN_IF_ERROR(nbd::SplitExportDefinition(def, &name, &spec));
+    const std::string what = "NBD export " + name;
+    // Adopted before the daemon locks the file (adoption reads it).
+    if (spec.rfind("qcow2:", 0) == 0) {
+      auto disk = CanonicalPath(spec.substr(6));
+      if (!disk.ok()) return disk.status().WithContext(what);
+      STRATA_RETURN_IF_ERROR(
+          EnsureVolume(engine, name, *disk, cfg.default_project)
+              .WithContext(what));
+    }
+    auto opened = nbd::OpenBackend(spec, {socket_dir, name});
+    if (!opened.ok()) return opened.status().WithContext(what);
+    std::shared_ptr<nbd::BlockBackend> backend = std::move(*opened);
+    api::NbdExportInfo info{name, server->SocketPath(name), backend->Describe(),
+                            nullptr};
+    std::shared_ptr<nbd::BlockBackend> served = backend;
+    if (cfg.nbd_cache) {
+      auto c = cache::RedirectCache::Open(
+          backend, JoinPath(socket_dir, name + ".cache"), drain);
+      if (!c.ok()) return c.status().WithContext(what + ": cache");
+      info.cache = std::move(*c);
+      served = info.cache;
+    }
+    if (auto chain =
+            std::dynamic_pointer_cast<nbd::QcowChainBackend>(backend)) {
+      STRATA_ASSIGN_OR_RETURN(std::string disk, CanonicalPath(chain->disk()));
+      chains->Add(name, disk, chain, info.cache);
+    }
+    STRATA_RETURN_IF_ERROR(server->AddExport(name, served).WithContext(what));
+    exports->push_back(std::move(info));
+  }
+  return Status::OK();
+}
+
+}  // namespace strata::daemon

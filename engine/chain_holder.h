@@ -1,0 +1,51 @@
+// ChainHolder: something outside the engine that keeps a volume's qcow2
+// chain open and serves it to a VM — Strata's own NBD exports, whose
+// qemu-storage-daemon serves the chain through the redirect cache (R0,
+// issue 6). Before a snapshot's chain work the engine asks the holder to
+// let go of the files (the VM's writes go to the cache meanwhile: R0.3–R0.4)
+// and afterwards to take the new chain back and write the cache back
+// (R0.8–R0.12). So the work itself is the quiet-disk flow of the spine
+// (rename top, new overlay, upload, merge), and the VM does not wait for it.
+//
+// Thread-safety: implementations are called from the engine's workers and
+// the API's threads concurrently.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "util/status.h"
+
+namespace strata::engine {
+
+// What the REST API shows of a held chain on its volume.
+struct HeldChainStatus {
+  std::string export_name;
+  bool released = false;       // the chain work has the files
+  bool has_cache = false;      // a redirect cache takes the VM's writes
+  std::string cache_state;     // bypass, redirect, draining, blocked
+  uint64_t cache_records = 0;  // not yet written back
+  uint64_t cache_bytes = 0;
+  uint64_t written_back = 0;  // records written back by this drain
+  double last_pause_ms = 0;   // the last final drain's write stall
+  std::string error;          // why the last drain stopped, if it did
+};
+
+class ChainHolder {
+ public:
+  virtual ~ChainHolder() = default;
+  // True when it serves the chain whose top is `disk` (a canonical path).
+  virtual bool Holds(const std::string& disk) = 0;
+  // Redirects the VM's writes (the cache sized for `expected_seconds`,
+  // R0.3) and lets go of the chain's files: from its return on, nothing
+  // writes or locks them, and reads still work. OK when already released.
+  virtual Status Release(const std::string& disk, double expected_seconds) = 0;
+  // Opens the chain at `disk` again (its top may be a new file) and starts
+  // writing the redirected writes back. Errors leave it released, the VM's
+  // writes still safe in the cache; the next Release/Reacquire tries again.
+  virtual Status Reacquire(const std::string& disk) = 0;
+  virtual std::optional<HeldChainStatus> StatusOf(const std::string& disk) = 0;
+};
+
+}  // namespace strata::engine
