@@ -12,6 +12,7 @@
 
 #include "api/handlers.h"
 #include "api/server.h"
+#include "cache/catalog_history_sink.h"
 #include "cache/redirect_cache.h"
 #include "daemon/daemon_config.h"
 #include "db/catalog.h"
@@ -166,6 +167,13 @@ int main(int argc, char** argv) {
   drain.block_below_bytes = cfg->nbd_block_below_bytes;
   drain.block_below_seconds =
       static_cast<double>(cfg->nbd_block_below_ms) / 1000.0;
+  drain.defer_above_forecast_writes = cfg->nbd_defer_block_above_writes;
+  drain.forecast_window_seconds =
+      static_cast<double>(cfg->nbd_forecast_window_seconds);
+  // R0.11: each cached export's write history lives in the catalog, which
+  // outlives the exports (declared before them).
+  std::shared_ptr<cache::WriteHistorySink> history_sink =
+      cache::MakeCatalogHistorySink(catalog->get());
   for (const std::string& def : cfg->nbd_exports) {
     std::string name, backend_spec;
     if (Status s = nbd::SplitExportDefinition(def, &name, &backend_spec);
@@ -181,8 +189,15 @@ int main(int argc, char** argv) {
     std::shared_ptr<nbd::BlockBackend> served = std::move(*backend);
     if (cfg->nbd_cache) {
       if (Status s = MakeDirs(nbd_dir, 0755); !s.ok()) return Fail(s.message());
-      auto c = cache::RedirectCache::Open(
-          served, JoinPath(nbd_dir, name + ".cache"), drain);
+      cache::WriteHistory::Options ho;
+      ho.slot_seconds = static_cast<uint32_t>(cfg->nbd_forecast_slot_seconds);
+      auto history = cache::WriteHistory::Open(name, history_sink, ho);
+      if (!history.ok())
+        return Fail("NBD export " + name +
+                    ": write history: " + history.status().message());
+      auto c =
+          cache::RedirectCache::Open(served, JoinPath(nbd_dir, name + ".cache"),
+                                     drain, std::move(*history));
       if (!c.ok())
         return Fail("NBD export " + name + ": cache: " + c.status().message());
       info.cache = std::move(*c);
