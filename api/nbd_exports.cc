@@ -1,6 +1,7 @@
 // Strata's NBD exports and their redirect caches (issue 6), for operators
 // and the engine's tests: GET /strata/v1/nbd-exports (list, with each
-// cache's state: active, records, bytes, drain progress) and
+// cache's state: active, records, bytes, drain progress, R0.3/R0.11's
+// forecasts) and
 // POST /strata/v1/nbd-exports/{name}/action with
 //   {"os-redirect": {"expected_seconds", "write_bytes_per_second"}}  (R0.3)
 //   {"os-drain": {}}                                        (R0.8–R0.12)
@@ -25,6 +26,11 @@ nlohmann::json ExportView(const NbdExportInfo& e) {
                   {"bytes", s.bytes},
                   {"written_back", s.written_back},
                   {"capacity_bytes", s.capacity_bytes},
+                  {"expected_write_bytes", s.expected_write_bytes},
+                  {"expected_from_forecast", s.expected_from_forecast},
+                  {"forecast_writes", s.forecast_writes},
+                  {"deferrals", s.deferrals},
+                  {"written_back_at_block", s.written_back_at_block},
                   {"replayed_at_open", s.replayed_at_open},
                   {"last_pause_ms", s.last_pause_ms},
                   {"error", s.error.empty() ? nlohmann::json(nullptr)

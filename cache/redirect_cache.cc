@@ -10,16 +10,20 @@
 // the log's header (so a crash never applies a record twice, and never
 // loses one); new writes keep landing at the log's tail meanwhile (R0.9).
 // After each batch the policy decides whether to stop taking writes for the
-// rest (R0.10); once the log is empty it is formatted and the cache is
-// bypassed again (R0.12).
+// rest (R0.10) — unless the write history forecasts a busy near future,
+// which buys a few more batches first (R0.11); once the log is empty it is
+// formatted and the cache is bypassed again (R0.12).
 //
+// clang-format off
 // State table (per cache):
-//   state      writes go to        reads come from           next moves to
-//   bypass     next                next                      redirect:
-//   StartRedirect redirect   log tail            map, else next draining:
-//   StartDrain draining   log tail            map, else next (blocked when the
-//   policy says) +blocked   wait                map, else next bypass: log
-//   empty, formatted
+//   state      writes go to   reads come from   moves on to
+//   bypass     next           next              redirect: StartRedirect
+//   redirect   log tail       map, else next    draining: StartDrain
+//   draining   log tail       map, else next    +blocked: the policy says so
+//                                               (R0.10) and the forecast
+//                                               does not put it off (R0.11)
+//   +blocked   wait           map, else next    bypass: log empty, formatted
+// clang-format on
 // Per byte range, the extent map says: absent = next has the newest data;
 // present = record R has it (a write's bytes in the log, or zeroes for a
 // zero/trim record); a range leaves the map once R is written back.
@@ -54,11 +58,11 @@ const char* RedirectCache::StateName() const {
 
 Result<std::unique_ptr<RedirectCache>> RedirectCache::Open(
     std::shared_ptr<nbd::BlockBackend> next, const std::string& log_path,
-    DrainPolicy policy) {
+    DrainPolicy policy, std::shared_ptr<WriteHistory> history) {
   STRATA_ASSIGN_OR_RETURN(auto log, RecordLog::Open(log_path, next->Size()));
   STRATA_ASSIGN_OR_RETURN(std::vector<Record> left, log->Scan());
-  std::unique_ptr<RedirectCache> c(
-      new RedirectCache(std::move(next), std::move(log), policy));
+  std::unique_ptr<RedirectCache> c(new RedirectCache(
+      std::move(next), std::move(log), policy, std::move(history)));
   if (!left.empty()) {
     LogWarning("cache " + log_path + ": replaying " +
                std::to_string(left.size()) + " records a crash left");
@@ -86,14 +90,22 @@ Status RedirectCache::StartRedirect(double expected_seconds,
   if (state_ != State::kBypass)
     return Status::Conflict("the cache is already in use (" +
                             std::string(StateName()) + ")");
-  // R0.3: room for twice the expected writes, at least 64 MiB; reserved
-  // now, so the snapshot's writes do not find the file system full.
-  const double expected = std::max(0.0, expected_seconds) *
-                          static_cast<double>(write_bytes_per_s) * 2;
-  const uint64_t capacity =
-      std::max<uint64_t>(64ull << 20, static_cast<uint64_t>(expected));
+  // R0.3: the bytes the VM will write during the snapshot — from the
+  // caller's rate, or, without one, from the write history's forecast for
+  // the snapshot's expected duration.
+  const double seconds = std::max(0.0, expected_seconds);
+  const bool from_forecast = write_bytes_per_s == 0 && history_ != nullptr;
+  const double expected_bytes =
+      from_forecast ? history_->Forecast(seconds).bytes
+                    : seconds * static_cast<double>(write_bytes_per_s);
+  // Room for twice that, at least 64 MiB; reserved now, so the snapshot's
+  // writes do not find the file system full.
+  const uint64_t capacity = std::max<uint64_t>(
+      64ull << 20, static_cast<uint64_t>(expected_bytes * 2));
   state_ = State::kRedirect;
   stats_.capacity_bytes = capacity;
+  stats_.expected_write_bytes = expected_bytes;
+  stats_.expected_from_forecast = from_forecast;
   stats_.error.clear();
   stats_.written_back = 0;
   cv_.wait(lock, [&] { return bypass_writes_in_flight_ == 0; });
@@ -124,6 +136,9 @@ Status RedirectCache::StartDrain() {
                                 : "the cache is draining already");
   if (drain_thread_.joinable()) drain_thread_.join();
   state_ = State::kDraining;
+  stats_.forecast_writes = 0;
+  stats_.deferrals = 0;
+  stats_.written_back_at_block = 0;
   drain_done_ = false;
   drain_result_ = Status::OK();
   drain_thread_ = std::thread([this] { DrainLoop(); });
@@ -195,6 +210,9 @@ Status RedirectCache::Pread(void* buf, uint32_t count, uint64_t offset) {
 Status RedirectCache::Redirectable(RecordKind kind, const void* data,
                                    uint32_t count, uint64_t offset,
                                    bool may_trim, bool fua) {
+  // Every write counts towards the history, whatever the state (R0.11's
+  // forecast is of the VM's writes, not of the cache's).
+  if (history_) history_->NoteWrite(kind == RecordKind::kWrite ? count : 0);
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return !blocked_; });
   if (state_ == State::kBypass) {
@@ -361,18 +379,47 @@ void RedirectCache::DrainLoop() {
       // R0.10: any threshold met → take no more writes for the rest.
       // The rest's write-back at the measured rate.
       const double eta = bytes_per_s > 0 ? pending_bytes_ / bytes_per_s : 1e9;
-      if (pending_.empty() || pending_.size() < policy_.block_below_records ||
+      const bool thresholds_met =
+          pending_.empty() || pending_.size() < policy_.block_below_records ||
           pending_bytes_ < policy_.block_below_bytes ||
-          eta < policy_.block_below_seconds) {
+          eta < policy_.block_below_seconds;
+      if (thresholds_met && !DeferBlockForForecast()) {
         blocked_ = true;
         blocked_at = Clock::now();
-        LogInfo("cache " + log_->path() + ": final stretch, writes wait: " +
-                std::to_string(pending_.size()) + " records, " +
-                std::to_string(pending_bytes_) + " bytes left, ~" +
-                std::to_string(static_cast<int>(eta * 1000)) + " ms");
+        stats_.written_back_at_block = stats_.written_back;
+        LogInfo(
+            "cache " + log_->path() +
+            ": final stretch, writes wait: " + std::to_string(pending_.size()) +
+            " records, " + std::to_string(pending_bytes_) + " bytes left" +
+            (bytes_per_s > 0
+                 ? ", ~" + std::to_string(static_cast<int64_t>(eta * 1000)) +
+                       " ms"
+                 : ", no write-back rate measured yet"));
       }
     }
   }
+}
+
+bool RedirectCache::DeferBlockForForecast() {
+  // R0.11: off, nothing to forecast from, nothing left to stall on (an
+  // empty cache's final stretch is a format), or out of deferrals (a VM
+  // that always writes must not keep the drain going for ever).
+  if (policy_.defer_above_forecast_writes == 0 || !history_ ||
+      pending_.empty() || stats_.deferrals >= policy_.max_forecast_deferrals)
+    return false;
+  const WriteForecast f = history_->Forecast(policy_.forecast_window_seconds);
+  stats_.forecast_writes = f.writes;
+  if (f.writes <= static_cast<double>(policy_.defer_above_forecast_writes))
+    return false;
+  ++stats_.deferrals;
+  LogInfo("cache " + log_->path() + ": " +
+          std::to_string(static_cast<uint64_t>(f.writes)) +
+          " writes forecast in the next " +
+          std::to_string(static_cast<int>(policy_.forecast_window_seconds)) +
+          " s: another batch before blocking (" +
+          std::to_string(stats_.deferrals) + " of at most " +
+          std::to_string(policy_.max_forecast_deferrals) + ")");
+  return true;
 }
 
 void RedirectCache::EndDrain(const Status& s) {

@@ -2,8 +2,11 @@
 // `next` backend, in the manner of an nbdkit filter. While a snapshot works
 // on `next`, the VM's writes go to a record log instead (RecordLog) and
 // reads see them; afterwards they are written back in receive order, in
-// batches, and the cache steps aside again. Design and state table at the
-// top of redirect_cache.cc; the file format in docs/redirect-cache.md.
+// batches, and the cache steps aside again. With a WriteHistory it notes
+// every write it receives there, sizes the cache from its forecast (R0.3)
+// and lets the forecast put off the final stretch (R0.11). Design and state
+// table at the top of redirect_cache.cc; the file format in
+// docs/redirect-cache.md.
 //
 // Thread-safety: all methods may be called from any thread; NBD
 // connections call the BlockBackend methods concurrently.
@@ -20,6 +23,7 @@
 #include <thread>
 
 #include "cache/record_log.h"
+#include "cache/write_history.h"
 #include "nbd/block_backend.h"
 
 namespace strata::cache {
@@ -31,6 +35,14 @@ struct DrainPolicy {
   uint64_t block_below_records = 64;
   uint64_t block_below_bytes = 4 << 20;
   double block_below_seconds = 0.05;  // estimated from the measured rate
+  // R0.11: when the thresholds say block but the history forecasts more
+  // than this many writes in the next `forecast_window_seconds`, write back
+  // another batch first (0: off). At most `max_forecast_deferrals` times a
+  // drain, so that a drain under steady writes still ends; a cache that is
+  // empty never waits for the forecast (its final stretch costs nothing).
+  uint64_t defer_above_forecast_writes = 0;
+  double forecast_window_seconds = 60;
+  uint32_t max_forecast_deferrals = 8;
 };
 
 struct CacheStatus {
@@ -38,9 +50,20 @@ struct CacheStatus {
   uint64_t records = 0, bytes = 0;  // in the cache, not yet written back
   uint64_t written_back = 0;        // records written back this drain
   uint64_t capacity_bytes = 0;      // R0.3's estimate for this snapshot
-  uint64_t replayed_at_open = 0;    // records a crash had left
-  double last_pause_ms = 0;         // the last final drain's write stall
-  std::string error;                // why the last drain stopped, if it did
+  // R0.3: the bytes the VM was expected to write during the snapshot, and
+  // whether that came from the write history's forecast (the caller gave
+  // no rate) rather than from the caller's rate.
+  double expected_write_bytes = 0;
+  bool expected_from_forecast = false;
+  // R0.11, this drain: the last forecast of writes in the window asked
+  // when the thresholds said block, how often it put the block off, and
+  // how many records had been written back when writes were blocked.
+  double forecast_writes = 0;
+  uint64_t deferrals = 0;
+  uint64_t written_back_at_block = 0;
+  uint64_t replayed_at_open = 0;  // records a crash had left
+  double last_pause_ms = 0;       // the last final drain's write stall
+  std::string error;              // why the last drain stopped, if it did
 };
 
 class RedirectCache : public nbd::BlockBackend {
@@ -48,14 +71,17 @@ class RedirectCache : public nbd::BlockBackend {
   // Opens (or creates) the log at `log_path` for `next` and replays into
   // `next` whatever a crash left in it (every complete record after the
   // drained mark, in order), flushes `next`, and formats the log: the cache
-  // starts in bypass.
+  // starts in bypass. `history`, when given, is told of every write the
+  // cache receives and forecasts for R0.3 and R0.11; it may be shared.
   static Result<std::unique_ptr<RedirectCache>> Open(
       std::shared_ptr<nbd::BlockBackend> next, const std::string& log_path,
-      DrainPolicy policy = {});
+      DrainPolicy policy = {}, std::shared_ptr<WriteHistory> history = nullptr);
   ~RedirectCache() override;  // waits for a running drain
 
   // R0.3: sizes the cache from the snapshot's expected duration and the
-  // disk's write rate (space reserved in the log's file system), waits for
+  // disk's write rate (space reserved in the log's file system) — with a
+  // rate of 0 and a write history, the bytes the history forecasts for
+  // those seconds instead — waits for
   // writes already on their way to `next`, flushes `next`, and redirects:
   // from its return on, `next` gets no writes until a drain. Conflict when
   // not in bypass.
@@ -93,8 +119,12 @@ class RedirectCache : public nbd::BlockBackend {
   };
 
   RedirectCache(std::shared_ptr<nbd::BlockBackend> next,
-                std::unique_ptr<RecordLog> log, DrainPolicy policy)
-      : next_(std::move(next)), log_(std::move(log)), policy_(policy) {}
+                std::unique_ptr<RecordLog> log, DrainPolicy policy,
+                std::shared_ptr<WriteHistory> history)
+      : next_(std::move(next)),
+        log_(std::move(log)),
+        policy_(policy),
+        history_(std::move(history)) {}
   // Applies `rec` (read from the log) to `next`.
   Status WriteBack(const Record& rec, std::string* buf);
   // A write of any kind: to `next` in bypass, else appended to the log.
@@ -105,6 +135,9 @@ class RedirectCache : public nbd::BlockBackend {
   // Forgets the ranges still pointing at `rec` (written back). REQUIRES: mu_.
   void UnmapRecord(const Record& rec);
   void DrainLoop();
+  // R0.11: true when the forecast puts off a block the thresholds asked
+  // for (and counts it). REQUIRES: mu_.
+  bool DeferBlockForForecast();
   // "bypass", "redirect", "draining" or "blocked". REQUIRES: mu_.
   const char* StateName() const;
   // Ends a drain. REQUIRES: mu_.
@@ -113,6 +146,7 @@ class RedirectCache : public nbd::BlockBackend {
   const std::shared_ptr<nbd::BlockBackend> next_;
   const std::unique_ptr<RecordLog> log_;
   const DrainPolicy policy_;
+  const std::shared_ptr<WriteHistory> history_;  // may be null
 
   std::mutex mu_;
   std::condition_variable cv_;       // blocked_ lifted, in-flight writes done

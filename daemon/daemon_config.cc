@@ -99,6 +99,18 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     STRATA_ASSIGN_OR_RETURN(c->nbd_block_below_bytes, ParseUint(key, v));
   } else if (key == "nbd.block_below_ms") {
     STRATA_ASSIGN_OR_RETURN(c->nbd_block_below_ms, ParseUint(key, v));
+  } else if (key == "nbd.forecast_slot_seconds") {
+    STRATA_ASSIGN_OR_RETURN(c->nbd_forecast_slot_seconds, ParseUint(key, v));
+    if (c->nbd_forecast_slot_seconds < 60 ||
+        86400 % c->nbd_forecast_slot_seconds != 0)
+      return Status::InvalidArgument(
+          key + " must be at least 60 and divide a day (86400), not " + v);
+  } else if (key == "nbd.defer_block_above_writes") {
+    STRATA_ASSIGN_OR_RETURN(c->nbd_defer_block_above_writes, ParseUint(key, v));
+  } else if (key == "nbd.forecast_window_seconds") {
+    STRATA_ASSIGN_OR_RETURN(c->nbd_forecast_window_seconds, ParseUint(key, v));
+    if (c->nbd_forecast_window_seconds == 0)
+      return Status::InvalidArgument(key + " must be more than 0");
   } else if (key == "nbd.socket_group") {
     c->nbd_socket_group = v;
   } else if (key == "nbd.socket_dir") {
@@ -194,7 +206,13 @@ std::string DaemonUsage() {
          "<state>/nbd/NAME.sock (repeatable)\n"
          "  --nbd-listen HOST:PORT  also serve every export over TCP\n"
          "  --nbd-cache on|off  put each export behind a redirect cache "
-         "(default off)\n";
+         "(default off)\n"
+         "  --nbd-forecast-slot-seconds N  write-history slot length "
+         "(default 900)\n"
+         "  --nbd-defer-block-above-writes N  put off a drain's final "
+         "stretch while\n"
+         "                      more writes are forecast (R0.11; default 0: "
+         "off)\n";
 }
 
 Result<DaemonConfig> ParseDaemonConfig(int argc, char** argv) {
@@ -212,6 +230,8 @@ Result<DaemonConfig> ParseDaemonConfig(int argc, char** argv) {
       {"--tls-key", "api.tls_key_file"},
       {"--nbd-listen", "nbd.tcp_listen"},
       {"--nbd-cache", "nbd.cache"},
+      {"--nbd-forecast-slot-seconds", "nbd.forecast_slot_seconds"},
+      {"--nbd-defer-block-above-writes", "nbd.defer_block_above_writes"},
   };
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];

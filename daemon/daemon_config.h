@@ -62,6 +62,13 @@ struct DaemonConfig {
   uint64_t nbd_block_below_records = 0;
   uint64_t nbd_block_below_bytes = 1 << 20;
   uint64_t nbd_block_below_ms = 20;
+  // R0.11/R0.3: each cached export's writes per time-of-day slot of this
+  // many seconds (must divide a day), kept in the catalog; the drain puts
+  // off its final stretch while more than nbd_defer_block_above_writes
+  // writes are forecast for the next nbd_forecast_window_seconds (0: off).
+  uint64_t nbd_forecast_slot_seconds = 900;
+  uint64_t nbd_defer_block_above_writes = 0;
+  uint64_t nbd_forecast_window_seconds = 60;
   bool show_help = false;
 };
 

@@ -1,6 +1,7 @@
 // stratad's NBD exports. See nbd_exports.h.
 #include "daemon/nbd_exports.h"
 
+#include "cache/catalog_history_sink.h"
 #include "nbd/backend_spec.h"
 #include "nbd/qcow_chain_backend.h"
 #include "util/fs.h"
@@ -41,6 +42,13 @@ Status SetUpNbdExports(const DaemonConfig& cfg, const std::string& socket_dir,
   drain.block_below_bytes = cfg.nbd_block_below_bytes;
   drain.block_below_seconds =
       static_cast<double>(cfg.nbd_block_below_ms) / 1000.0;
+  drain.defer_above_forecast_writes = cfg.nbd_defer_block_above_writes;
+  drain.forecast_window_seconds =
+      static_cast<double>(cfg.nbd_forecast_window_seconds);
+  // R0.11: each cached export's write history lives in the catalog, which
+  // outlives the exports.
+  std::shared_ptr<cache::WriteHistorySink> history_sink =
+      cache::MakeCatalogHistorySink(engine->catalog());
   if (!cfg.nbd_exports.empty())
     STRATA_RETURN_IF_ERROR(MakeDirs(socket_dir, 0755));
   for (const std::string& def : cfg.nbd_exports) {
@@ -62,8 +70,14 @@ Status SetUpNbdExports(const DaemonConfig& cfg, const std::string& socket_dir,
                             nullptr};
     std::shared_ptr<nbd::BlockBackend> served = backend;
     if (cfg.nbd_cache) {
-      auto c = cache::RedirectCache::Open(
-          backend, JoinPath(socket_dir, name + ".cache"), drain);
+      cache::WriteHistory::Options ho;
+      ho.slot_seconds = static_cast<uint32_t>(cfg.nbd_forecast_slot_seconds);
+      auto history = cache::WriteHistory::Open(name, history_sink, ho);
+      if (!history.ok())
+        return history.status().WithContext(what + ": history");
+      auto c = cache::RedirectCache::Open(backend,
+                                          JoinPath(socket_dir, name + ".cache"),
+                                          drain, std::move(*history));
       if (!c.ok()) return c.status().WithContext(what + ": cache");
       info.cache = std::move(*c);
       served = info.cache;

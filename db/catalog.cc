@@ -1,5 +1,6 @@
 // Catalog: opening, migrations and transactions. Queries per record type are
-// in volume_queries.cc, snapshot_queries.cc and task_queries.cc.
+// in volume_queries.cc, snapshot_queries.cc, task_queries.cc and
+// write_history_queries.cc.
 #include "db/catalog.h"
 
 #include "db/schema.h"

@@ -1,4 +1,5 @@
-// Catalog: Strata's SQLite database of volumes, snapshots, uploads and tasks.
+// Catalog: Strata's SQLite database of volumes, snapshots, uploads, tasks
+// and the NBD exports' write history.
 //
 // Every SQL statement Strata runs lives in db/. The catalog opens the file in
 // WAL mode with synchronous=FULL (a committed journal step survives power
@@ -94,6 +95,17 @@ class Catalog {
                     const std::string& error);
   Result<TaskRecord> GetTask(const std::string& id);
   Result<std::vector<TaskRecord>> UnfinishedTasks();
+
+  // Write history of NBD exports (R0.11), per time-of-day slot of
+  // `slot_seconds`. Adds each of `deltas` to its slot's sums (periods,
+  // writes, bytes; a missing row starts at 0), all in one transaction.
+  // InvalidArgument for a negative slot or count (nothing is added).
+  Status AddWriteHistory(const std::string& export_name, int64_t slot_seconds,
+                         const std::vector<WriteSlotRecord>& deltas);
+  // The export's slots at that slot length, by slot; only slots with a
+  // row (none: empty).
+  Result<std::vector<WriteSlotRecord>> WriteHistoryOf(
+      const std::string& export_name, int64_t slot_seconds);
 
  private:
   explicit Catalog(SqliteDb db) : db_(std::move(db)) {}

@@ -1,5 +1,6 @@
 // Plain records stored in the catalog: volumes (managed disks), snapshots,
-// uploads and tasks. Times are microseconds since the epoch.
+// uploads, tasks and NBD exports' write history. Times are microseconds
+// since the epoch.
 // See docs/catalog-schema.md for what each field means and when it changes.
 // Thread-safety: values.
 #pragma once
@@ -96,6 +97,16 @@ struct TaskRecord {
   std::string error;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+};
+
+// One time-of-day slot of an NBD export's write history (R0.11): how many
+// periods of the slot were observed and what they received, summed. A
+// slot's average per period is writes / periods.
+struct WriteSlotRecord {
+  int64_t slot = 0;     // index in the (UTC) day, 0-based
+  int64_t periods = 0;  // slot periods observed
+  int64_t writes = 0;   // writes (write, zero, trim requests) in them
+  int64_t bytes = 0;    // write payload bytes in them
 };
 
 // A page request over a list: filters, sort, marker/offset/limit.

@@ -101,6 +101,21 @@ CREATE TABLE pending_deletes (
       R"sql(
 ALTER TABLE snapshots ADD COLUMN layer_sha256 TEXT;
 )sql",
+      // 5: NBD exports' write history per time-of-day slot (R0.11). The
+      // slot length is part of the key: a changed length starts afresh
+      // instead of mixing slots of different spans.
+      R"sql(
+CREATE TABLE write_history (
+  export_name TEXT NOT NULL,
+  slot_seconds INTEGER NOT NULL,
+  slot INTEGER NOT NULL,
+  periods INTEGER NOT NULL DEFAULT 0,
+  writes INTEGER NOT NULL DEFAULT 0,
+  bytes INTEGER NOT NULL DEFAULT 0,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (export_name, slot_seconds, slot)
+);
+)sql",
   };
   return m;
 }

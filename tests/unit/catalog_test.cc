@@ -1213,3 +1213,30 @@ TEST_CASE("pending deletes: queued once, oldest first, removed when done") {
   REQUIRE(keys.ok());
   CHECK(*keys == std::vector<std::string>{"volumes/a/2.qcow2"});
 }
+
+TEST_CASE("write history (R0.11): sums per slot, per export and slot length") {
+  Fixture f;
+  REQUIRE(f.cat->AddWriteHistory("vm1", 900, {{0, 1, 40, 4000}, {3, 2, 0, 0}})
+              .ok());
+  REQUIRE(f.cat->AddWriteHistory("vm1", 900, {{0, 1, 20, 100}}).ok());
+  REQUIRE(f.cat->AddWriteHistory("vm2", 900, {{0, 1, 7, 7}}).ok());
+  REQUIRE(f.cat->AddWriteHistory("vm1", 3600, {{0, 1, 9, 9}}).ok());
+  auto rows = f.cat->WriteHistoryOf("vm1", 900);
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 2);  // by slot
+  CHECK((*rows)[0].slot == 0);
+  CHECK((*rows)[0].periods == 2);
+  CHECK((*rows)[0].writes == 60);
+  CHECK((*rows)[0].bytes == 4100);
+  CHECK((*rows)[1].slot == 3);
+  CHECK((*rows)[1].periods == 2);
+  CHECK((*rows)[1].writes == 0);
+  CHECK(f.cat->WriteHistoryOf("vm2", 900)->at(0).writes == 7);
+  CHECK(f.cat->WriteHistoryOf("vm1", 3600)->at(0).writes == 9);
+  CHECK(f.cat->WriteHistoryOf("vm3", 900)->empty());
+  // One bad row: nothing of the call is added (one transaction).
+  CHECK(f.cat->AddWriteHistory("vm1", 900, {{5, 1, 1, 1}, {6, -1, 0, 0}})
+            .code() == StatusCode::kInvalidArgument);
+  CHECK(f.cat->WriteHistoryOf("vm1", 900)->size() == 2);
+  CHECK(RawQuery(f.db_path, "SELECT count(*) FROM write_history") == "4");
+}

@@ -5,7 +5,10 @@
 // random writes, zeroes and trims before, during and after a redirect, reads
 // of the newest data while redirected, the backing file untouched until the
 // drain and equal to the model after it, and replay after a simulated crash
-// (a cache dropped with records in its log, opened again).
+// (a cache dropped with records in its log, opened again). With a write
+// history: R0.3's sizing from its forecast, every write noted, and R0.11's
+// deferral of the final stretch (more batches with writes flowing before
+// the block, the number bounded, the drain finishing).
 #include "cache/redirect_cache.h"
 
 #include <doctest/doctest.h>
@@ -18,6 +21,7 @@
 #include <string>
 
 #include "cache/record_log.h"
+#include "memory_history_sink.h"
 #include "nbd/file_backend.h"
 #include "util/crc32c.h"
 #include "util/fs.h"
@@ -269,4 +273,144 @@ TEST_CASE("redirect cache: a crash with records in the log replays them once") {
     REQUIRE(next->Pread(head.data(), 4096, 0).ok());
     CHECK(head == marker);
   }
+}
+
+namespace {
+
+using strata::cache::testing::ManualClock;
+using strata::cache::testing::MemoryHistorySink;
+
+// A history for export "vm" whose slot 0 averages `writes` writes and
+// `bytes` bytes a period, read at the start of slot 0 (the clock stays
+// there: nothing the test does closes a period).
+std::shared_ptr<WriteHistory> HistoryOfSlot0(uint64_t writes, uint64_t bytes,
+                                             const ManualClock& clock) {
+  auto sink = std::make_shared<MemoryHistorySink>();
+  sink->Put("vm", 900, 0, {2, 2 * writes, 2 * bytes});
+  WriteHistory::Options o;
+  o.slot_seconds = 900;
+  o.now_micros = clock.Fn();
+  o.persist_in_background = false;
+  auto h = WriteHistory::Open("vm", sink, o);
+  REQUIRE(h.ok());
+  return std::move(*h);
+}
+
+struct DrainOutcome {
+  CacheStatus status;
+  bool disk_matches = false;
+};
+
+// 200 writes of 4 KiB redirected, then drained in batches of 4 records
+// with a threshold (fewer than 1000 records) that asks for the block after
+// the first batch already; no writes arrive during the drain, so the
+// batches are the same every run.
+DrainOutcome DrainWith(std::shared_ptr<WriteHistory> history,
+                       uint64_t defer_above) {
+  TempDir d;
+  const std::string raw = d.path + "/disk.raw";
+  auto next = RawDisk(raw);
+  DrainPolicy p;
+  p.batch_bytes = 4 * 4096;
+  p.block_below_records = 1000;
+  p.defer_above_forecast_writes = defer_above;
+  p.forecast_window_seconds = 60;
+  p.max_forecast_deferrals = 5;
+  auto c = RedirectCache::Open(next, d.path + "/disk.cache", p, history);
+  REQUIRE(c.ok());
+  std::string model(kDisk, '\0');
+  REQUIRE((*c)->StartRedirect(1, 1 << 20).ok());
+  std::mt19937 rng(99);
+  for (int i = 0; i < 200; ++i) {
+    std::string data(4096, '\0');
+    for (auto& ch : data) ch = static_cast<char>(rng());
+    const uint64_t off = (rng() % (kDisk / 4096)) * 4096;
+    REQUIRE((*c)->Pwrite(data.data(), 4096, off, false).ok());
+    std::memcpy(model.data() + off, data.data(), 4096);
+  }
+  REQUIRE((*c)->StartDrain().ok());
+  REQUIRE((*c)->WaitDrained().ok());
+  DrainOutcome out;
+  out.status = (*c)->GetStatus();
+  out.disk_matches = ReadFile(raw) == model;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "redirect cache: a busy forecast puts the block off for a bounded number "
+    "of batches (R0.11)") {
+  ManualClock clock;
+  // Without a history the thresholds alone decide: blocked after batch 1.
+  DrainOutcome plain = DrainWith(nullptr, 100);
+  CHECK(plain.status.state == "bypass");
+  CHECK(plain.status.written_back == 200);
+  CHECK(plain.status.written_back_at_block == 4);
+  CHECK(plain.status.deferrals == 0);
+  CHECK(plain.disk_matches);
+
+  // R0.11: slot 0 averages 9000 writes a 900 s period → 600 forecast for
+  // the next 60 s, over the preset 100: another batch, five times (the
+  // cap), then the block. The drain still ends with every record back.
+  DrainOutcome busy = DrainWith(HistoryOfSlot0(9000, 0, clock), 100);
+  CHECK(busy.status.state == "bypass");
+  CHECK(busy.status.error.empty());
+  CHECK(busy.status.written_back == 200);
+  CHECK(busy.status.deferrals == 5);
+  CHECK(busy.status.forecast_writes == doctest::Approx(600));
+  CHECK(busy.status.written_back_at_block == 4 * (1 + 5));
+  CHECK(busy.status.written_back_at_block > plain.status.written_back_at_block);
+  CHECK(busy.disk_matches);
+
+  // A forecast under the preset count changes nothing; nor does a preset
+  // of 0 (off), however busy the forecast.
+  DrainOutcome quiet = DrainWith(HistoryOfSlot0(9000, 0, clock), 1000);
+  CHECK(quiet.status.deferrals == 0);
+  CHECK(quiet.status.forecast_writes == doctest::Approx(600));
+  CHECK(quiet.status.written_back_at_block == 4);
+  DrainOutcome off = DrainWith(HistoryOfSlot0(9000, 0, clock), 0);
+  CHECK(off.status.deferrals == 0);
+  CHECK(off.status.written_back_at_block == 4);
+  CHECK(off.disk_matches);
+}
+
+TEST_CASE(
+    "redirect cache: without a rate, R0.3 sizes the cache from the forecast; "
+    "every write is noted") {
+  TempDir d;
+  auto next = RawDisk(d.path + "/disk.raw");
+  ManualClock clock;
+  // 90 MiB a 900 s period → 45 MiB in the next 450 s → room for twice that.
+  auto history = HistoryOfSlot0(10, 90ull << 20, clock);
+  auto c = RedirectCache::Open(next, d.path + "/disk.cache", {}, history);
+  REQUIRE(c.ok());
+  std::string block(4096, 'x');
+  // Noted in bypass too: writes, zeroes and trims, payload bytes only.
+  REQUIRE((*c)->Pwrite(block.data(), 4096, 0, false).ok());
+  REQUIRE((*c)->Zero(8192, 4096, false, false).ok());
+  REQUIRE((*c)->StartRedirect(450, 0).ok());
+  CacheStatus st = (*c)->GetStatus();
+  CHECK(st.expected_from_forecast);
+  CHECK(st.expected_write_bytes == doctest::Approx(45.0 * (1 << 20)));
+  CHECK(st.capacity_bytes == (90ull << 20));
+  REQUIRE((*c)->Pwrite(block.data(), 4096, 0, false).ok());
+  REQUIRE((*c)->Trim(4096, 0, false).ok());
+  REQUIRE((*c)->StartDrain().ok());
+  REQUIRE((*c)->WaitDrained().ok());
+  // The four writes close into slot 0 once the clock leaves it.
+  clock.SetSeconds(900);
+  const WriteSlotTotals t = history->SlotTotals(0);
+  CHECK(t.periods == 3);
+  CHECK(t.writes == 2 * 10 + 4);
+  CHECK(t.bytes == 2 * (90ull << 20) + 2 * 4096);
+
+  // A caller's rate wins over the forecast (R0.3 as before).
+  REQUIRE((*c)->StartRedirect(10, 1 << 20).ok());
+  st = (*c)->GetStatus();
+  CHECK_FALSE(st.expected_from_forecast);
+  CHECK(st.expected_write_bytes == doctest::Approx(10.0 * (1 << 20)));
+  CHECK(st.capacity_bytes == (64ull << 20));  // the floor
+  REQUIRE((*c)->StartDrain().ok());
+  REQUIRE((*c)->WaitDrained().ok());
 }
