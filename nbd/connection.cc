@@ -1,14 +1,22 @@
-// One NBD client connection. See connection.h. The transmission phase is
-// served one request at a time, in the order received: a client that
-// pipelines (qemu, fio with iodepth > 1) still gets every reply, and a
-// FLUSH covers every write replied to before it.
+// One NBD client connection. See connection.h. In the transmission phase
+// one thread reads requests and up to kWorkers threads run them, each
+// replying as soon as its request is done (the NBD protocol lets replies
+// come in any order; the cookie matches them): a client that pipelines
+// (qemu, fio with iodepth > 1) gets the backend's parallelism, an upstream
+// NBD server's included. A FLUSH still covers every write replied to before
+// it, as the protocol asks: a write is replied to only once the backend
+// has it.
 #include "nbd/connection.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include "nbd/protocol.h"
 #include "nbd/socket_io.h"
@@ -19,6 +27,24 @@ namespace {
 
 // Options a client may send before the server hangs up on it.
 constexpr int kMaxOptions = 64;
+// Requests of one connection run at once, and the data they may hold
+// (write payloads and read buffers): the reader waits beyond either.
+constexpr int kWorkers = 8;
+constexpr uint64_t kMaxBytesInFlight = 64u << 20;
+
+// A request read off the wire, waiting for or in the hands of a worker.
+struct Job {
+  uint16_t type = 0, flags = 0;
+  uint64_t cookie = 0, offset = 0;
+  uint32_t length = 0;
+  std::string payload;  // a WRITE's data
+  // Bytes it holds while in flight. A READ over the maximum is refused
+  // by Execute before it allocates anything.
+  uint64_t cost() const {
+    if (type == kCmdRead) return length > kMaxPayload ? 0 : length;
+    return type == kCmdWrite ? length : 0;
+  }
+};
 
 uint32_t ErrnoOf(const Status& s) {
   switch (s.code()) {
@@ -229,44 +255,98 @@ bool NbdConnection::InfoOrGo(uint32_t option, const std::string& data,
 }
 
 void NbdConnection::Transmission(BlockBackend* backend) {
-  std::string payload, out, reply;
+  std::mutex mu;
+  std::condition_variable work_cv;   // a job queued, or the reader is done
+  std::condition_variable space_cv;  // a job finished
+  std::deque<Job> queue;             // GUARDED_BY(mu)
+  int in_flight = 0;                 // GUARDED_BY(mu): queued or running
+  uint64_t bytes_in_flight = 0;      // GUARDED_BY(mu)
+  bool reading_done = false;         // GUARDED_BY(mu)
+  std::mutex send_mu;                // one reply on the wire at a time
+
+  auto worker = [&] {
+    std::string out, reply;
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock lock(mu);
+        work_cv.wait(lock, [&] { return !queue.empty() || reading_done; });
+        if (queue.empty()) return;
+        job = std::move(queue.front());
+        queue.pop_front();
+      }
+      out.clear();
+      const uint32_t error = Execute(backend, job.type, job.flags, job.offset,
+                                     job.length, job.payload, &out);
+      reply.clear();
+      PutBe32(reply, kSimpleReplyMagic);
+      PutBe32(reply, error);
+      PutBe64(reply, job.cookie);
+      {
+        std::lock_guard send(send_mu);
+        // A failed send ends the connection: the reader sees the shutdown.
+        bool sent = WriteAll(reply);
+        if (sent && error == 0 && job.type == kCmdRead) sent = WriteAll(out);
+        if (!sent) ::shutdown(fd_.get(), SHUT_RDWR);
+      }
+      {
+        std::lock_guard lock(mu);
+        --in_flight;
+        bytes_in_flight -= job.cost();
+      }
+      space_cv.notify_one();
+    }
+  };
+  std::vector<std::thread> workers;
+  for (int i = 0; i < kWorkers; ++i) workers.emplace_back(worker);
+
   for (;;) {
     unsigned char req[kRequestSize];
-    if (!ReadExact(req, sizeof req)) return;  // EOF or shut down
+    if (!ReadExact(req, sizeof req)) break;  // EOF or shut down
     if (GetBe32(req) != kRequestMagic) {
       LogWarning("nbd: " + peer_ + " sent a bad request magic; hanging up");
-      return;
+      break;
     }
-    const uint16_t flags = GetBe16(req + 4);
-    const uint16_t type = GetBe16(req + 6);
-    const uint64_t cookie = GetBe64(req + 8);
-    const uint64_t offset = GetBe64(req + 16);
-    const uint32_t length = GetBe32(req + 24);
-    if (type == kCmdDisc) return;
-    payload.clear();
-    if (type == kCmdWrite) {
-      if (length > kMaxPayload) {
+    Job job;
+    job.flags = GetBe16(req + 4);
+    job.type = GetBe16(req + 6);
+    job.cookie = GetBe64(req + 8);
+    job.offset = GetBe64(req + 16);
+    job.length = GetBe32(req + 24);
+    if (job.type == kCmdDisc) break;
+    if (job.type == kCmdWrite) {
+      if (job.length > kMaxPayload) {
         LogWarning("nbd: " + peer_ + " sent a write of " +
-                   std::to_string(length) + " bytes (over the maximum); " +
-                   "hanging up");
-        return;
+                   std::to_string(job.length) +
+                   " bytes (over the maximum); hanging up");
+        break;
       }
-      payload.resize(length);
-      if (!ReadExact(payload.data(), length)) {
+      job.payload.resize(job.length);
+      if (!ReadExact(job.payload.data(), job.length)) {
         LogWarning("nbd: " + peer_ + " disconnected in the middle of a write");
-        return;
+        break;
       }
     }
-    out.clear();
-    const uint32_t error =
-        Execute(backend, type, flags, offset, length, payload, &out);
-    reply.clear();
-    PutBe32(reply, kSimpleReplyMagic);
-    PutBe32(reply, error);
-    PutBe64(reply, cookie);
-    if (error == 0 && type == kCmdRead) reply += out;
-    if (!WriteAll(reply)) return;
+    const uint64_t cost = job.cost();
+    std::unique_lock lock(mu);
+    space_cv.wait(lock, [&] {
+      return in_flight == 0 || (in_flight < kWorkers &&
+                                bytes_in_flight + cost <= kMaxBytesInFlight);
+    });
+    ++in_flight;
+    bytes_in_flight += cost;
+    queue.push_back(std::move(job));
+    lock.unlock();
+    work_cv.notify_one();
   }
+  // Requests already read are run and answered (a client that sent DISC
+  // still gets them), then the workers end.
+  {
+    std::lock_guard lock(mu);
+    reading_done = true;
+  }
+  work_cv.notify_all();
+  for (auto& t : workers) t.join();
 }
 
 uint32_t NbdConnection::Execute(BlockBackend* b, uint16_t type, uint16_t flags,

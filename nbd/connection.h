@@ -11,8 +11,12 @@
 // owns nothing but its socket. A write is acknowledged only after the
 // backend has it (and, with FUA, has it durably).
 //
-// Thread-safety: Serve runs on the connection's own thread; Shutdown may be
-// called from any thread to end it.
+// Requests run concurrently (up to 8 at a time, 64 MiB of data in flight)
+// and are replied to as each completes, so the backend must be thread-safe
+// (every BlockBackend is).
+//
+// Thread-safety: Serve runs on the connection's own thread (and its
+// workers); Shutdown may be called from any thread to end it.
 #pragma once
 
 #include <memory>

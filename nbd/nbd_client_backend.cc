@@ -53,6 +53,7 @@ Result<std::unique_ptr<NbdClientBackend>> NbdClientBackend::ConnectUnix(
   std::unique_ptr<NbdClientBackend> b(new NbdClientBackend(
       std::move(fd), "nbd+unix:///" + name + "?socket=" + socket_path));
   STRATA_RETURN_IF_ERROR(b->Handshake(name));
+  b->reader_ = std::thread([p = b.get()] { p->ReadReplies(); });
   return b;
 }
 
@@ -75,20 +76,30 @@ Result<std::unique_ptr<NbdClientBackend>> NbdClientBackend::ConnectTcp(
   std::unique_ptr<NbdClientBackend> b(new NbdClientBackend(
       std::move(fd), "nbd://" + host + ":" + port_s + "/" + name));
   STRATA_RETURN_IF_ERROR(b->Handshake(name));
+  b->reader_ = std::thread([p = b.get()] { p->ReadReplies(); });
   return b;
 }
 
 NbdClientBackend::~NbdClientBackend() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (broken_ || !fd_.valid()) return;
-  std::string req;
-  PutBe32(req, kRequestMagic);
-  PutBe16(req, 0);
-  PutBe16(req, kCmdDisc);
-  PutBe64(req, next_cookie_++);
-  PutBe64(req, 0);
-  PutBe32(req, 0);
-  WriteAll(fd_.get(), req.data(), req.size());
+  bool broken;
+  {
+    std::lock_guard lock(mu_);
+    broken = broken_;
+  }
+  if (!broken && fd_.valid()) {
+    std::string req;
+    PutBe32(req, kRequestMagic);
+    PutBe16(req, 0);
+    PutBe16(req, kCmdDisc);
+    PutBe64(req, 0);
+    PutBe64(req, 0);
+    PutBe32(req, 0);
+    std::lock_guard send(send_mu_);
+    WriteAll(fd_.get(), req.data(), req.size());
+  }
+  // Nothing is pending (the owner is done with it): the reader may stop.
+  ::shutdown(fd_.get(), SHUT_RDWR);
+  if (reader_.joinable()) reader_.join();
 }
 
 Status NbdClientBackend::Handshake(const std::string& name) {
@@ -158,10 +169,18 @@ bool NbdClientBackend::CanMultiConn() const {
 Status NbdClientBackend::Request(uint16_t type, uint16_t flags, uint64_t offset,
                                  uint32_t length, const void* payload,
                                  void* read_buf) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (broken_)
-    return Status::Unavailable("the connection to " + where_ + " is broken");
-  const uint64_t cookie = next_cookie_++;
+  Pending p;
+  p.read_buf = read_buf;
+  p.length = length;
+  uint64_t cookie;
+  {
+    std::lock_guard lock(mu_);
+    if (broken_)
+      return Status::Unavailable("NBD connection to " + where_ + ": " +
+                                 broken_why_);
+    cookie = next_cookie_++;
+    pending_[cookie] = &p;
+  }
   std::string req;
   PutBe32(req, kRequestMagic);
   PutBe16(req, flags);
@@ -169,24 +188,77 @@ Status NbdClientBackend::Request(uint16_t type, uint16_t flags, uint64_t offset,
   PutBe64(req, cookie);
   PutBe64(req, offset);
   PutBe32(req, length);
-  const int fd = fd_.get();
-  auto broken = [&](const std::string& why) {
-    broken_ = true;
-    return Status::Unavailable("NBD connection to " + where_ + ": " + why);
-  };
-  if (!WriteAll(fd, req.data(), req.size()) ||
-      (payload && !WriteAll(fd, payload, length)))
-    return broken("send failed");
-  unsigned char reply[kSimpleReplySize];
-  if (!ReadExact(fd, reply, sizeof reply)) return broken("no reply");
-  if (GetBe32(reply) != kSimpleReplyMagic) return broken("bad reply magic");
-  if (GetBe64(reply + 8) != cookie) return broken("reply to another request");
-  const uint32_t error = GetBe32(reply + 4);
-  if (error != 0)
-    return NbdErrorStatus(error, "request at offset " + std::to_string(offset));
-  if (read_buf && !ReadExact(fd, read_buf, length))
-    return broken("read data cut short");
+  bool sent;
+  {
+    std::lock_guard send(send_mu_);
+    sent = WriteAll(fd_.get(), req.data(), req.size()) &&
+           (!payload || WriteAll(fd_.get(), payload, length));
+  }
+  // A request cut short breaks the stream: the reader fails everything.
+  if (!sent) ::shutdown(fd_.get(), SHUT_RDWR);
+  std::unique_lock lock(mu_);
+  done_cv_.wait(lock, [&] { return p.done; });
+  if (!p.status.ok()) return p.status;
+  if (p.error != 0)
+    return NbdErrorStatus(p.error,
+                          "request at offset " + std::to_string(offset));
   return Status::OK();
+}
+
+void NbdClientBackend::ReadReplies() {
+  const int fd = fd_.get();
+  std::string why;
+  for (;;) {
+    unsigned char reply[kSimpleReplySize];
+    if (!ReadExact(fd, reply, sizeof reply)) {
+      why = "no reply";
+      break;
+    }
+    if (GetBe32(reply) != kSimpleReplyMagic) {
+      why = "bad reply magic";
+      break;
+    }
+    const uint32_t error = GetBe32(reply + 4);
+    const uint64_t cookie = GetBe64(reply + 8);
+    Pending* p;
+    {
+      std::lock_guard lock(mu_);
+      auto it = pending_.find(cookie);
+      p = it == pending_.end() ? nullptr : it->second;
+    }
+    if (!p) {
+      why = "reply to no request";
+      break;
+    }
+    // Only this thread completes requests, so `p` stays valid until then.
+    if (error == 0 && p->read_buf && !ReadExact(fd, p->read_buf, p->length)) {
+      why = "read data cut short";
+      break;
+    }
+    {
+      std::lock_guard lock(mu_);
+      p->error = error;
+      p->done = true;
+      pending_.erase(cookie);
+    }
+    done_cv_.notify_all();
+  }
+  ::shutdown(fd, SHUT_RDWR);
+  std::lock_guard lock(mu_);
+  BreakLocked(why);
+  done_cv_.notify_all();
+}
+
+void NbdClientBackend::BreakLocked(const std::string& why) {
+  broken_ = true;
+  broken_why_ = why;
+  const Status s =
+      Status::Unavailable("NBD connection to " + where_ + ": " + why);
+  for (auto& [cookie, p] : pending_) {
+    p->status = s;
+    p->done = true;
+  }
+  pending_.clear();
 }
 
 Status NbdClientBackend::Pread(void* buf, uint32_t count, uint64_t offset) {
