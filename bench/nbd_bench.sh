@@ -9,6 +9,11 @@
 # the cache redirecting from 3 s to 6 s and draining after, against the same
 # run with no redirect: the longest write latency fio saw, and the drain's
 # final pause against its configured bound.
+# Then the same on a qcow2 disk, as a VM's disk reaches it through Strata:
+# qemu-storage-daemon serving the qcow2 (the anchor) next to Strata's
+# "qcow2:" export (its own qemu-storage-daemon behind it), cache off and on;
+# and a real snapshot through the Cinder API while fio writes: the longest
+# write latency, the snapshot's duration, and the drain's final pause.
 #   bench/nbd_bench.sh [SIZE_MIB]          (default 1024)
 # Environment: STRATAD (default build/stratad), RUNTIME (default 10), REPS
 # (default 3), IODEPTH (default 16), DIR (default /var/tmp).
@@ -20,7 +25,7 @@ size_mib=${1:-1024}
 runtime=${RUNTIME:-10}
 reps=${REPS:-3}
 iodepth=${IODEPTH:-16}
-for tool in fio qemu-nbd python3 curl; do
+for tool in fio qemu-nbd qemu-storage-daemon qemu-img python3 curl; do
   command -v "$tool" >/dev/null || { echo "nbd_bench: $tool is missing" >&2; exit 77; }
 done
 [[ -x $stratad ]] || { echo "nbd_bench: no $stratad (build first)" >&2; exit 1; }
@@ -38,13 +43,14 @@ disk=$work/disk.raw
 # Allocated, so neither server pays for first writes to holes.
 fallocate -l "${size_mib}M" "$disk"
 
-# start_strata [off|on|redirect]: the cache off, on (bypass), or redirecting.
+# start_strata [off|on|redirect] [BACKEND]: the cache off, on (bypass), or
+# redirecting, over BACKEND (default the raw file).
 start_strata() {
-  local mode=${1:-off}
+  local mode=${1:-off} backend=${2:-file:$disk}
   api_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   rm -f "$work/var/nbd/b.cache"
   "$stratad" --listen "127.0.0.1:$api_port" --state-dir "$work/var" --libvirt-uri none \
-    --nbd-export "b=file:$disk" --nbd-cache "$([[ $mode == off ]] && echo off || echo on)" \
+    --nbd-export "b=$backend" --nbd-cache "$([[ $mode == off ]] && echo off || echo on)" \
     >"$work/stratad.out" 2>"$work/stratad.log" &
   server_pid=$!
   sock=$work/var/nbd/b.sock
@@ -62,6 +68,17 @@ cache_action() {
 cache_field() {
   curl -sf "http://127.0.0.1:$api_port/strata/v1/nbd-exports" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["nbd_exports"][0]["cache"][sys.argv[1]])' "$1"
+}
+start_qsd() {  # qemu-storage-daemon serving the qcow2 disk
+  sock=$work/qsd.sock
+  rm -f "$sock"
+  qemu-storage-daemon \
+    --blockdev "{\"driver\":\"qcow2\",\"node-name\":\"d\",\"file\":{\"driver\":\"file\",\"filename\":\"$qdisk\"}}" \
+    --nbd-server "addr.type=unix,addr.path=$sock" \
+    --export type=nbd,id=e,node-name=d,name=b,writable=on &
+  server_pid=$!
+  for _ in $(seq 100); do [[ -S $sock ]] && return 0; sleep 0.1; done
+  echo "nbd_bench: qemu-storage-daemon did not start" >&2; exit 1
 }
 start_qemu_nbd() {
   sock=$work/qemu-nbd.sock
@@ -84,8 +101,12 @@ run_fio() {
 }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+qdisk=$work/var/disks/disk.qcow2
+mkdir -p "$work/var/disks"
+qemu-img create -q -f qcow2 -o preallocation=falloc "$qdisk" "${size_mib}M"
+
 declare -A result
-for server in strata cache-bypass cache-redirect qemu-nbd; do
+for server in strata cache-bypass cache-redirect qemu-nbd qsd qcow2 qcow2-cache; do
   for workload in "randwrite 4k" "write 1M"; do
     set -- $workload
     iops=() bw=()
@@ -95,6 +116,9 @@ for server in strata cache-bypass cache-redirect qemu-nbd; do
         cache-bypass) start_strata on ;;
         cache-redirect) start_strata redirect ;;
         qemu-nbd) start_qemu_nbd ;;
+        qsd) start_qsd ;;
+        qcow2) start_strata off "qcow2:$qdisk" ;;
+        qcow2-cache) start_strata on "qcow2:$qdisk" ;;
       esac
       read -r i b _ < <(run_fio "$1" "$2")
       stop_server
@@ -132,6 +156,40 @@ crossing 0 >"$work/crossing0"
 crossing 1 >"$work/crossing1"
 read -r base_lat _ <"$work/crossing0"
 read -r snap_lat pause <"$work/crossing1"
+
+# A real snapshot of the qcow2 disk through the Cinder API at 3 s of a 12 s
+# run: redirect, chain released, cut + upload + merge, chain back, drain.
+snapshot_crossing() {  # prints "max_clat_ms pause_ms snapshot_seconds"
+  start_strata on "qcow2:$qdisk"
+  local api="http://127.0.0.1:$api_port" vid
+  vid=$(curl -sf -H "X-Auth-Token: admin:admin" "$api/v3/volumes" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0]["id"])')
+  ( sleep 3
+    curl -sf -o "$work/snap.json" -H "X-Auth-Token: admin:admin" -H "Content-Type: application/json" \
+      -d "{\"snapshot\":{\"volume_id\":\"$vid\",\"name\":\"bench\"}}" "$api/v3/snapshots" ) &
+  local driver=$!
+  read -r _ _ lat < <(run_fio randwrite 4k --time_based --runtime=12 --io_size=64G)
+  wait "$driver"
+  local sid st=""
+  sid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot"]["id"])' "$work/snap.json")
+  for _ in $(seq 1200); do
+    st=$(curl -sf -H "X-Auth-Token: admin:admin" "$api/v3/snapshots/$sid" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot"]["status"])')
+    [[ $st == available || $st == error ]] && break; sleep 0.1
+  done
+  [[ $st == available ]] || { echo "nbd_bench: the snapshot ended $st" >&2; exit 1; }
+  for _ in $(seq 600); do [[ $(cache_field state) == bypass ]] && break; sleep 0.1; done
+  [[ $(cache_field state) == bypass ]] || { echo "nbd_bench: the drain did not end" >&2; exit 1; }
+  local secs
+  secs=$(curl -sf -H "X-Auth-Token: admin:admin" "$api/v3/snapshots/$sid" | python3 -c '
+import json,sys,datetime as d
+s=json.load(sys.stdin)["snapshot"]; f="%Y-%m-%dT%H:%M:%S.%f"
+print("%.2f" % (d.datetime.strptime(s["updated_at"], f) - d.datetime.strptime(s["created_at"], f)).total_seconds())')
+  echo "$lat $(cache_field last_pause_ms) $secs"
+  stop_server
+}
+snapshot_crossing >"$work/crossing2"
+read -r q_lat q_pause q_secs <"$work/crossing2"
 printf '\nNBD export, %d MiB raw file in %s, fio nbd engine, iodepth %d, %d s, median of %d\n\n' \
   "$size_mib" "${DIR:-/var/tmp}" "$iodepth" "$runtime" "$reps"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
@@ -151,3 +209,20 @@ printf '\nAcross a snapshot (4 KiB random writes, 12 s; redirect 3 s → 6 s, th
 printf '| | longest write latency (ms) |\n|---|---|\n'
 printf '| no snapshot | %.1f |\n| redirect and drain | %.1f |\n' "$base_lat" "$snap_lat"
 printf '\nFinal drain pause: %.1f ms (policy: block when under 1 MiB or 20 ms is left)\n' "$pause"
+
+printf '\nqcow2 disk (%d MiB, preallocated), as a VM reaches it through Strata:\n\n' "$size_mib"
+printf '| workload | qemu-storage-daemon | Strata qcow2:, no cache | Strata qcow2:, cache bypassed |\n|---|---|---|---|\n'
+qrow() {  # LABEL KEY FIELD FORMAT
+  local q=${result[qsd,$2,$3]}
+  printf "| %s | $4 |" "$1" "$q"
+  for s in qcow2 qcow2-cache; do
+    local v=${result[$s,$2,$3]}
+    printf " $4 (%s×) |" "$v" "$(ratio "$v" "$q")"
+  done
+  printf '\n'
+}
+qrow "4 KiB random write, IOPS" randwrite iops "%.0f"
+qrow "1 MiB sequential write, MB/s" write mbs "%s"
+printf '\nA real snapshot (Cinder API) at 3 s of 12 s of 4 KiB random writes:\n'
+printf 'longest write latency %.1f ms (%.1f ms with no snapshot, raw file above); snapshot %s s; final drain pause %.1f ms\n' \
+  "$q_lat" "$base_lat" "$q_secs" "$q_pause"

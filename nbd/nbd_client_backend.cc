@@ -197,7 +197,7 @@ Status NbdClientBackend::Request(uint16_t type, uint16_t flags, uint64_t offset,
   // A request cut short breaks the stream: the reader fails everything.
   if (!sent) ::shutdown(fd_.get(), SHUT_RDWR);
   std::unique_lock lock(mu_);
-  done_cv_.wait(lock, [&] { return p.done; });
+  p.done_cv.wait(lock, [&] { return p.done; });
   if (!p.status.ok()) return p.status;
   if (p.error != 0)
     return NbdErrorStatus(p.error,
@@ -240,13 +240,13 @@ void NbdClientBackend::ReadReplies() {
       p->error = error;
       p->done = true;
       pending_.erase(cookie);
+      // Under mu_: once `done` is seen, the caller may destroy `p`.
+      p->done_cv.notify_one();
     }
-    done_cv_.notify_all();
   }
   ::shutdown(fd, SHUT_RDWR);
   std::lock_guard lock(mu_);
   BreakLocked(why);
-  done_cv_.notify_all();
 }
 
 void NbdClientBackend::BreakLocked(const std::string& why) {
@@ -257,6 +257,7 @@ void NbdClientBackend::BreakLocked(const std::string& why) {
   for (auto& [cookie, p] : pending_) {
     p->status = s;
     p->done = true;
+    p->done_cv.notify_one();
   }
   pending_.clear();
 }

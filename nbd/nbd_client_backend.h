@@ -59,6 +59,8 @@ class NbdClientBackend : public BlockBackend {
     bool done = false;
     uint32_t error = 0;  // the reply's NBD error
     Status status;       // set when the connection broke
+    // Its own, so a reply wakes only the caller waiting for it.
+    std::condition_variable done_cv;
   };
 
   NbdClientBackend(UniqueFd fd, std::string where)
@@ -81,7 +83,6 @@ class NbdClientBackend : public BlockBackend {
   uint16_t flags_ = 0;  // the export's transmission flags
   std::mutex send_mu_;  // one request on the wire at a time
   std::mutex mu_;
-  std::condition_variable done_cv_;       // a pending request completed
   std::map<uint64_t, Pending*> pending_;  // GUARDED_BY(mu_): by cookie
   uint64_t next_cookie_ = 1;              // GUARDED_BY(mu_)
   bool broken_ = false;                   // GUARDED_BY(mu_)
