@@ -17,8 +17,10 @@
 
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <string>
+#include <utility>
 
 #include "cache/record_log.h"
 #include "memory_history_sink.h"
@@ -413,4 +415,90 @@ TEST_CASE(
   CHECK(st.capacity_bytes == (64ull << 20));  // the floor
   REQUIRE((*c)->StartDrain().ok());
   REQUIRE((*c)->WaitDrained().ok());
+}
+
+namespace {
+
+// Fault injection the real file cannot produce: a FileBackend whose Flush
+// fails on demand, and may first run `during_flush` (a VM write arriving
+// while StartRedirect flushes `next`).
+class FailingFlushBackend : public nbd::BlockBackend {
+ public:
+  explicit FailingFlushBackend(std::shared_ptr<nbd::BlockBackend> file)
+      : file_(std::move(file)) {}
+  bool fail_flush = false;
+  std::function<void()> during_flush;
+
+  std::string Describe() const override { return "failing-flush"; }
+  uint64_t Size() const override { return file_->Size(); }
+  bool CanWrite() const override { return true; }
+  bool CanFlush() const override { return true; }
+  bool CanFua() const override { return true; }
+  bool CanTrim() const override { return file_->CanTrim(); }
+  bool CanZero() const override { return file_->CanZero(); }
+  bool CanMultiConn() const override { return false; }
+  Status Pread(void* b, uint32_t n, uint64_t o) override {
+    return file_->Pread(b, n, o);
+  }
+  Status Pwrite(const void* b, uint32_t n, uint64_t o, bool fua) override {
+    return file_->Pwrite(b, n, o, fua);
+  }
+  Status Flush() override {
+    if (during_flush) std::exchange(during_flush, nullptr)();
+    if (fail_flush) return Status::IoError("injected flush failure");
+    return file_->Flush();
+  }
+  Status Trim(uint32_t n, uint64_t o, bool fua) override {
+    return file_->Trim(n, o, fua);
+  }
+  Status Zero(uint32_t n, uint64_t o, bool t, bool fua) override {
+    return file_->Zero(n, o, t, fua);
+  }
+
+ private:
+  std::shared_ptr<nbd::BlockBackend> file_;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "redirect cache: a failed flush at the start of a redirect (R0.3) goes "
+    "back to bypass only when no write reached the log") {
+  TempDir dir;
+  const std::string raw = JoinPath(dir.path, "disk.raw");
+  auto next = std::make_shared<FailingFlushBackend>(RawDisk(raw));
+  auto opened = RedirectCache::Open(next, JoinPath(dir.path, "c.log"));
+  REQUIRE(opened.ok());
+  RedirectCache& c = **opened;
+  const std::string a(8192, 'a'), b(8192, 'b');
+
+  // No write in between: the failure leaves the cache as it was.
+  next->fail_flush = true;
+  Status s = c.StartRedirect(1, 0);
+  CHECK_FALSE(s.ok());
+  CHECK(s.message().find("injected") != std::string::npos);
+  CHECK(c.GetStatus().state == "bypass");
+  REQUIRE(c.Pwrite(a.data(), a.size(), 0, false).ok());
+  CHECK(ReadFile(raw).substr(0, a.size()) == a);  // straight to the disk
+
+  // A write lands in the log while the flush runs: it must not be dropped
+  // by a silent return to bypass — the cache stays redirecting, the disk
+  // does not have it yet, reads see it, and a drain writes it back.
+  next->during_flush = [&] {
+    REQUIRE(c.Pwrite(b.data(), b.size(), 65536, false).ok());
+  };
+  s = c.StartRedirect(1, 0);
+  CHECK_FALSE(s.ok());
+  CacheStatus st = c.GetStatus();
+  CHECK(st.state == "redirect");
+  CHECK(st.records == 1);
+  CHECK(ReadFile(raw).substr(65536, b.size()) == std::string(b.size(), '\0'));
+  std::string got(b.size(), '\0');
+  REQUIRE(c.Pread(got.data(), got.size(), 65536).ok());
+  CHECK(got == b);
+  next->fail_flush = false;
+  REQUIRE(c.StartDrain().ok());
+  REQUIRE(c.WaitDrained().ok());
+  CHECK(c.GetStatus().state == "bypass");
+  CHECK(ReadFile(raw).substr(65536, b.size()) == b);
 }
