@@ -31,6 +31,7 @@ nlohmann::json ExportView(const NbdExportInfo& e) {
                   {"forecast_writes", s.forecast_writes},
                   {"deferrals", s.deferrals},
                   {"written_back_at_block", s.written_back_at_block},
+                  {"throttle_bytes_per_second", s.throttle_bytes_per_s},
                   {"replayed_at_open", s.replayed_at_open},
                   {"last_pause_ms", s.last_pause_ms},
                   {"error", s.error.empty() ? nlohmann::json(nullptr)

@@ -36,6 +36,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "util/log.h"
@@ -241,8 +242,27 @@ Status RedirectCache::Redirectable(RecordKind kind, const void* data,
   MapRecord(rec);
   pending_.push_back(rec);
   pending_bytes_ += count;
+  // A zero or trim record costs the write-back a call, not its length.
+  const auto delay =
+      ThrottleDelay(kind == RecordKind::kWrite ? count : uint64_t{4096});
   lock.unlock();
-  return fua ? log_->Sync() : Status::OK();
+  Status s = fua ? log_->Sync() : Status::OK();
+  // In the log (durable as asked), acknowledged later: the VM's queue
+  // depth bounds what it sends meanwhile.
+  if (delay.count() > 0) std::this_thread::sleep_for(delay);
+  return s;
+}
+
+std::chrono::steady_clock::duration RedirectCache::ThrottleDelay(
+    uint64_t cost) {
+  using Clock = std::chrono::steady_clock;
+  const double rate = stats_.throttle_bytes_per_s;
+  if (state_ != State::kDraining || rate <= 0) return Clock::duration::zero();
+  const Clock::time_point now = Clock::now();
+  throttle_next_ = std::max(throttle_next_, now) +
+                   std::chrono::duration_cast<Clock::duration>(
+                       std::chrono::duration<double>(cost / rate));
+  return throttle_next_ - now;
 }
 
 Status RedirectCache::Pwrite(const void* buf, uint32_t count, uint64_t offset,
@@ -336,6 +356,11 @@ void RedirectCache::DrainLoop() {
     const auto t0 = Clock::now();
     Status s;
     uint64_t batch_bytes = 0;
+    uint64_t bytes_before = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      bytes_before = pending_bytes_;
+    }
     for (const Record& r : batch) {
       s = WriteBack(r, &buf);
       if (!s.ok()) break;
@@ -374,6 +399,18 @@ void RedirectCache::DrainLoop() {
       if (Status r = log_->ReleaseSpace(); !r.ok())
         LogWarning("cache " + log_->path() + ": " + r.ToString());
       return;
+    }
+    if (!blocked_ && policy_.throttle_ratio > 0 && bytes_per_s > 0 &&
+        !batch.empty() && pending_bytes_ >= bytes_before) {
+      // The VM outwrites the write-back: hold it to a fraction of it.
+      const bool first = stats_.throttle_bytes_per_s == 0;
+      stats_.throttle_bytes_per_s = policy_.throttle_ratio * bytes_per_s;
+      if (first)
+        LogInfo(
+            "cache " + log_->path() + ": not shrinking (" +
+            std::to_string(pending_bytes_) + " bytes left); writes held to " +
+            std::to_string(static_cast<int64_t>(stats_.throttle_bytes_per_s)) +
+            " bytes/s");
     }
     if (!blocked_) {
       // R0.10: any threshold met → take no more writes for the rest.
@@ -430,6 +467,7 @@ void RedirectCache::EndDrain(const Status& s) {
     LogError("cache " + log_->path() + ": drain stopped: " + s.ToString());
   }
   blocked_ = false;
+  stats_.throttle_bytes_per_s = 0;
   drain_done_ = true;
   drain_result_ = s;
   cv_.notify_all();

@@ -12,6 +12,7 @@
 // connections call the BlockBackend methods concurrently.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -43,6 +44,13 @@ struct DrainPolicy {
   uint64_t defer_above_forecast_writes = 0;
   double forecast_window_seconds = 60;
   uint32_t max_forecast_deferrals = 8;
+  // Convergence (R0.9's "don't block" branch): when a batch leaves the
+  // cache no smaller — the VM writes faster than `next` takes them back —
+  // new writes are still accepted, but acknowledged at no more than this
+  // fraction of the measured write-back rate for the rest of the drain, so
+  // the cache shrinks and the final stretch comes (0: never throttle; the
+  // drain then ends only when the VM slows down).
+  double throttle_ratio = 0.5;
 };
 
 struct CacheStatus {
@@ -61,6 +69,8 @@ struct CacheStatus {
   double forecast_writes = 0;
   uint64_t deferrals = 0;
   uint64_t written_back_at_block = 0;
+  // This drain: the rate new writes are held to (0: not throttled).
+  double throttle_bytes_per_s = 0;
   uint64_t replayed_at_open = 0;  // records a crash had left
   double last_pause_ms = 0;       // the last final drain's write stall
   std::string error;              // why the last drain stopped, if it did
@@ -142,6 +152,9 @@ class RedirectCache : public nbd::BlockBackend {
   const char* StateName() const;
   // Ends a drain. REQUIRES: mu_.
   void EndDrain(const Status& s);
+  // How long a write of `cost` bytes arriving now waits before it is
+  // acknowledged, under the drain's throttle (zero when none). REQUIRES: mu_.
+  std::chrono::steady_clock::duration ThrottleDelay(uint64_t cost);
 
   const std::shared_ptr<nbd::BlockBackend> next_;
   const std::unique_ptr<RecordLog> log_;
@@ -157,8 +170,10 @@ class RedirectCache : public nbd::BlockBackend {
   std::deque<Record> pending_;          // GUARDED_BY(mu_): receive order
   uint64_t pending_bytes_ = 0;          // GUARDED_BY(mu_)
   CacheStatus stats_;                   // GUARDED_BY(mu_)
-  bool drain_done_ = true;              // GUARDED_BY(mu_)
-  Status drain_result_;                 // GUARDED_BY(mu_)
+  // The throttle's next free slot: writes are spaced by cost / rate.
+  std::chrono::steady_clock::time_point throttle_next_{};  // GUARDED_BY(mu_)
+  bool drain_done_ = true;                                 // GUARDED_BY(mu_)
+  Status drain_result_;                                    // GUARDED_BY(mu_)
   std::thread drain_thread_;
   // Readers of log data hold it shared; Format takes it exclusively.
   std::shared_mutex log_data_mu_;

@@ -89,6 +89,11 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
       return Status::InvalidArgument(key + " must be on or off, not '" + v +
                                      "'");
     c->nbd_cache = v == "on";
+  } else if (key == "nbd.drain_throttle_percent") {
+    STRATA_ASSIGN_OR_RETURN(c->nbd_drain_throttle_percent, ParseUint(key, v));
+    if (c->nbd_drain_throttle_percent > 100)
+      return Status::InvalidArgument(
+          "[nbd] drain_throttle_percent must be 0 (off) to 100");
   } else if (key == "nbd.drain_batch_bytes") {
     STRATA_ASSIGN_OR_RETURN(c->nbd_drain_batch_bytes, ParseUint(key, v));
     if (c->nbd_drain_batch_bytes == 0)

@@ -59,6 +59,9 @@ struct DaemonConfig {
   // <nbd_socket_dir>/NAME.cache; the drain policy's thresholds (R0.10).
   bool nbd_cache = false;
   uint64_t nbd_drain_batch_bytes = 8 << 20;
+  // A drain that does not shrink holds the VM's writes to this percentage
+  // of the write-back rate (0: off).
+  uint64_t nbd_drain_throttle_percent = 50;
   uint64_t nbd_block_below_records = 0;
   uint64_t nbd_block_below_bytes = 1 << 20;
   uint64_t nbd_block_below_ms = 20;

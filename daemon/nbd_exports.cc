@@ -38,6 +38,8 @@ Status SetUpNbdExports(const DaemonConfig& cfg, const std::string& socket_dir,
                        std::vector<api::NbdExportInfo>* exports) {
   cache::DrainPolicy drain;
   drain.batch_bytes = cfg.nbd_drain_batch_bytes;
+  drain.throttle_ratio =
+      static_cast<double>(cfg.nbd_drain_throttle_percent) / 100.0;
   drain.block_below_records = cfg.nbd_block_below_records;
   drain.block_below_bytes = cfg.nbd_block_below_bytes;
   drain.block_below_seconds =

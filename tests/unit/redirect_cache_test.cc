@@ -15,11 +15,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <random>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "cache/record_log.h"
@@ -419,15 +422,17 @@ TEST_CASE(
 
 namespace {
 
-// Fault injection the real file cannot produce: a FileBackend whose Flush
-// fails on demand, and may first run `during_flush` (a VM write arriving
-// while StartRedirect flushes `next`).
-class FailingFlushBackend : public nbd::BlockBackend {
+// Faults the real file cannot produce on demand: a FileBackend whose Flush
+// fails, and may first run `during_flush` (a VM write arriving while
+// StartRedirect flushes `next`), or whose writes are slow (a disk slower
+// than the VM's writes).
+class FaultyBackend : public nbd::BlockBackend {
  public:
-  explicit FailingFlushBackend(std::shared_ptr<nbd::BlockBackend> file)
+  explicit FaultyBackend(std::shared_ptr<nbd::BlockBackend> file)
       : file_(std::move(file)) {}
   bool fail_flush = false;
   std::function<void()> during_flush;
+  std::chrono::microseconds write_delay{0};
 
   std::string Describe() const override { return "failing-flush"; }
   uint64_t Size() const override { return file_->Size(); }
@@ -441,6 +446,7 @@ class FailingFlushBackend : public nbd::BlockBackend {
     return file_->Pread(b, n, o);
   }
   Status Pwrite(const void* b, uint32_t n, uint64_t o, bool fua) override {
+    std::this_thread::sleep_for(write_delay);
     return file_->Pwrite(b, n, o, fua);
   }
   Status Flush() override {
@@ -466,7 +472,7 @@ TEST_CASE(
     "back to bypass only when no write reached the log") {
   TempDir dir;
   const std::string raw = JoinPath(dir.path, "disk.raw");
-  auto next = std::make_shared<FailingFlushBackend>(RawDisk(raw));
+  auto next = std::make_shared<FaultyBackend>(RawDisk(raw));
   auto opened = RedirectCache::Open(next, JoinPath(dir.path, "c.log"));
   REQUIRE(opened.ok());
   RedirectCache& c = **opened;
@@ -501,4 +507,94 @@ TEST_CASE(
   REQUIRE(c.WaitDrained().ok());
   CHECK(c.GetStatus().state == "bypass");
   CHECK(ReadFile(raw).substr(65536, b.size()) == b);
+}
+
+namespace {
+
+// A VM that writes a 64 KiB block every millisecond (≤ 64 MB/s, twice what
+// the slowed disk takes), to the cache and to `model`, until told to stop.
+struct Writer {
+  RedirectCache& cache;
+  std::string& model;
+  std::atomic<bool> stop{false};
+  std::thread thread;
+  Writer(RedirectCache& c, std::string& m) : cache(c), model(m) {
+    thread = std::thread([this] {
+      std::mt19937 rng(7);
+      std::string data(65536, '\0');
+      while (!stop) {
+        const uint64_t off = (rng() % (kDisk / 65536)) * 65536;
+        std::memset(data.data(), static_cast<int>(rng()), data.size());
+        REQUIRE(cache.Pwrite(data.data(), data.size(), off, false).ok());
+        std::memcpy(model.data() + off, data.data(), data.size());
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    });
+  }
+  void Stop() {
+    stop = true;
+    if (thread.joinable()) thread.join();
+  }
+  ~Writer() { Stop(); }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "redirect cache: a VM that outwrites the write-back is throttled so the "
+    "drain ends (R0.9), and without the throttle it does not shrink") {
+  for (const double ratio : {0.0, 0.5}) {
+    CAPTURE(ratio);
+    TempDir dir;
+    const std::string raw = JoinPath(dir.path, "disk.raw");
+    auto next = std::make_shared<FaultyBackend>(RawDisk(raw));
+    next->write_delay = std::chrono::microseconds(2000);  // ~32 MB/s
+    DrainPolicy policy;
+    policy.batch_bytes = 1 << 20;
+    policy.block_below_bytes = 256 << 10;
+    policy.block_below_seconds = 0;
+    policy.throttle_ratio = ratio;
+    auto opened =
+        RedirectCache::Open(next, JoinPath(dir.path, "c.log"), policy);
+    REQUIRE(opened.ok());
+    RedirectCache& c = **opened;
+    std::string model(kDisk, '\0');
+    REQUIRE(c.StartRedirect(1, 0).ok());
+    Writer w(c, model);
+    while (c.GetStatus().bytes < (4u << 20))
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    REQUIRE(c.StartDrain().ok());
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    if (ratio == 0) {
+      // Two seconds of drain: the cache is no smaller (the writer is far
+      // faster than the slowed disk), and no throttle was applied.
+      const uint64_t at_start = c.GetStatus().bytes;
+      std::this_thread::sleep_for(std::chrono::seconds(2));
+      const CacheStatus st = c.GetStatus();
+      CHECK(st.state == "draining");
+      CHECK(st.bytes >= at_start);
+      CHECK(st.throttle_bytes_per_s == 0);
+      w.Stop();  // the VM goes quiet: now the drain ends
+    } else {
+      double throttle = 0;
+      while (c.GetStatus().state != "bypass" &&
+             std::chrono::steady_clock::now() < deadline) {
+        throttle = std::max(throttle, c.GetStatus().throttle_bytes_per_s);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      // Ended with the writer still writing: it was held, not stopped.
+      CHECK(c.GetStatus().state == "bypass");
+      CHECK(throttle > 0);
+      CHECK(throttle < 64e6);  // a fraction of the ~32 MB/s write-back
+      w.Stop();
+    }
+    while (c.GetStatus().state != "bypass" &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    REQUIRE(c.GetStatus().state == "bypass");
+    REQUIRE(c.GetStatus().error.empty());
+    REQUIRE(c.Flush().ok());
+    CHECK(ReadFile(raw) == model);
+  }
 }
