@@ -153,7 +153,9 @@ HandlerResult SnapshotServer(engine::Engine* e, ApiRequest& req,
                              std::optional<engine::Rotation> rotation,
                              const std::string& default_project) {
   const hypervisor::DomainDisk* disk = dom.SystemDisk();
-  if (!disk || disk->source.empty() || disk->format != "qcow2")
+  // A qcow2 file, or one of Strata's NBD exports (ServerDiskVolume checks).
+  if (!disk || (disk->nbd_socket.empty() &&
+                (disk->source.empty() || disk->format != "qcow2")))
     return Status::Conflict("Cannot '" + action + "' instance " + dom.uuid +
                             ": its system disk is not a qcow2 file.");
   STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,

@@ -10,9 +10,10 @@
 namespace strata::cache {
 
 void ExportedChains::Add(const std::string& export_name,
-                         const std::string& disk,
+                         const std::string& disk, const std::string& socket,
                          std::shared_ptr<nbd::QcowChainBackend> chain,
                          std::shared_ptr<RedirectCache> cache) {
+  disk_by_socket_[socket] = disk;
   auto e = std::make_unique<Entry>();
   e->export_name = export_name;
   e->chain = std::move(chain);
@@ -84,6 +85,13 @@ Status ExportedChains::Reacquire(const std::string& disk) {
   LogInfo("export " + e->export_name + ": chain of " + disk + " taken back" +
           (e->cache ? ", writing the cache back" : ""));
   return Status::OK();
+}
+
+std::optional<std::string> ExportedChains::DiskServedOn(
+    const std::string& socket) {
+  auto it = disk_by_socket_.find(socket);
+  if (it == disk_by_socket_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::optional<engine::HeldChainStatus> ExportedChains::StatusOf(

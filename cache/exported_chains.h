@@ -34,8 +34,10 @@ class ExportedChains : public engine::ChainHolder {
       std::chrono::milliseconds drain_wait = std::chrono::seconds(60))
       : drain_wait_(drain_wait) {}
 
-  // `disk` canonical; `cache` may be null.
+  // `disk` canonical; `socket` the export's unix socket; `cache` may be
+  // null.
   void Add(const std::string& export_name, const std::string& disk,
+           const std::string& socket,
            std::shared_ptr<nbd::QcowChainBackend> chain,
            std::shared_ptr<RedirectCache> cache);
 
@@ -44,6 +46,7 @@ class ExportedChains : public engine::ChainHolder {
   Status Reacquire(const std::string& disk) override;
   std::optional<engine::HeldChainStatus> StatusOf(
       const std::string& disk) override;
+  std::optional<std::string> DiskServedOn(const std::string& socket) override;
 
  private:
   struct Entry {
@@ -59,6 +62,7 @@ class ExportedChains : public engine::ChainHolder {
 
   const std::chrono::milliseconds drain_wait_;
   std::map<std::string, std::unique_ptr<Entry>> by_disk_;  // set up front
+  std::map<std::string, std::string> disk_by_socket_;      // set up front
 };
 
 }  // namespace strata::cache

@@ -87,7 +87,11 @@ Status SetUpNbdExports(const DaemonConfig& cfg, const std::string& socket_dir,
     if (auto chain =
             std::dynamic_pointer_cast<nbd::QcowChainBackend>(backend)) {
       STRATA_ASSIGN_OR_RETURN(std::string disk, CanonicalPath(chain->disk()));
-      chains->Add(name, disk, chain, info.cache);
+      // Canonical, as a domain's XML is compared with it.
+      auto socket = CanonicalPath(DirName(info.socket));
+      if (!socket.ok()) return socket.status().WithContext(what);
+      chains->Add(name, disk, JoinPath(*socket, BaseName(info.socket)), chain,
+                  info.cache);
     }
     STRATA_RETURN_IF_ERROR(server->AddExport(name, served).WithContext(what));
     exports->push_back(std::move(info));

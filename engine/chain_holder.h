@@ -46,6 +46,10 @@ class ChainHolder {
   // writes still safe in the cache; the next Release/Reacquire tries again.
   virtual Status Reacquire(const std::string& disk) = 0;
   virtual std::optional<HeldChainStatus> StatusOf(const std::string& disk) = 0;
+  // The disk (canonical path) served on the unix socket `socket`, which a
+  // domain's network disk names; nullopt when none is.
+  virtual std::optional<std::string> DiskServedOn(
+      const std::string& socket) = 0;
 };
 
 }  // namespace strata::engine

@@ -133,6 +133,19 @@ Result<db::VolumeRecord> Engine::ServerDiskVolume(
         disk.serial +
         " of Cinder, which keeps its snapshots (through "
         "os-assisted-volume-snapshots); Strata does not manage it.");
+  if (disk.source.empty() && !disk.nbd_socket.empty()) {
+    // Served by one of Strata's own NBD exports: its volume was adopted
+    // when the export started.
+    auto dir = CanonicalPath(DirName(disk.nbd_socket));
+    std::optional<std::string> served;
+    if (dir.ok() && holder_)
+      served = holder_->DiskServedOn(JoinPath(*dir, BaseName(disk.nbd_socket)));
+    if (!served)
+      return Status::Conflict("Disk " + disk.target + " of server " + dom.uuid +
+                              " is the NBD socket " + disk.nbd_socket +
+                              ", which is not one of Strata's qcow2 exports.");
+    return catalog_->GetVolumeByPath(*served);
+  }
   auto canon = CanonicalPath(disk.source);
   if (!canon.ok()) return canon.status();
   auto existing = catalog_->GetVolumeByPath(*canon);

@@ -98,7 +98,8 @@ class Engine {
   // adopt: the hypervisor's own configuration names the file, so the
   // manage directories do not apply). Owned by the domain's Nova project,
   // or `default_project` when it has none. A disk with a serial (Nova's
-  // mark of an attached Cinder volume) is Cinder's: Conflict.
+  // mark of an attached Cinder volume) is Cinder's: Conflict. A network
+  // disk on one of Strata's NBD export sockets is that export's volume.
   Result<db::VolumeRecord> ServerDiskVolume(const hypervisor::DomainInfo& dom,
                                             const hypervisor::DomainDisk& disk,
                                             const std::string& default_project);

@@ -105,6 +105,9 @@ Result<DomainInfo> ParseDomainXml(const std::string& xml) {
     disk.target = Attr(First(ctx.get(), d, "./target"), "dev");
     disk.format = Attr(First(ctx.get(), d, "./driver"), "type");
     disk.source = SourcePath(ctx.get(), d);
+    if (Attr(First(ctx.get(), d, "./source"), "protocol") == "nbd")
+      disk.nbd_socket = Attr(
+          First(ctx.get(), d, "./source/host[@transport='unix']"), "socket");
     disk.serial = Text(First(ctx.get(), d, "./serial"));
     // <backingStore> nests: each one's child is the next layer down.
     xmlNode* bs = First(ctx.get(), d, "./backingStore");

@@ -23,6 +23,9 @@ struct DomainDisk {
   std::string target;  // guest device name, e.g. "vda"
   std::string device;  // "disk", "cdrom", …
   std::string source;  // file path ("" for network or empty drives)
+  // A network disk's NBD unix socket (<source protocol='nbd'><host
+  // transport='unix' socket=…>), e.g. one of Strata's own exports.
+  std::string nbd_socket;
   std::string format;  // driver type: "qcow2", "raw", …
   // <serial>: Nova sets it to the Cinder volume id of an attached volume.
   std::string serial;

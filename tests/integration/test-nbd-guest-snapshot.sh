@@ -11,7 +11,9 @@
 # Checked: the guest keeps writing during every snapshot (records advance
 # while it is "creating"); every snapshot ends available and the cache back
 # in bypass; the chain stays ≤ 4 files; the first stored layer holds records
-# 1..N, none torn, N at least what the guest had reported before it; at the
+# 1..N, none torn, N at least what the guest had reported before it; Nova's
+# createImage on the server (whose disk is the export's socket) snapshots
+# the same volume through the cache; at the
 # end the disk holds every record the guest reported; then, with the export
 # removed, a revert to snapshot 3 leaves the disk holding exactly the
 # records up to that snapshot (none after, none torn).
@@ -65,6 +67,22 @@ for i in 1 2 3 4 5; do
   (( len <= 4 )) || fail "snapshot $i: chain of $len files"
   pass "snapshot $i available; the guest wrote $((mid - lo)) records while it ran; drained (final pause ${pause} ms); chain $len files"
 done
+
+# Nova's createImage on the server (its disk is the export's socket) is a
+# snapshot of the same volume, through the cache too.
+uuid=$(virsh domuuid "$name")
+api POST "/v2.1/servers/$uuid/action" '{"createImage": {"name": "img"}}' \
+  -H "X-OpenStack-Nova-API-Version: 2.45"
+expect_code 202 "createImage on the NBD-backed server"
+img=$(jget 'j["image_id"]')
+lo=$(last_rec)
+wait_snapshot "$img" available 120
+api GET "/v3/snapshots/$img"
+[[ $(jget "j['snapshot']['volume_id']") == "$vid" ]] || fail "createImage snapshotted another volume: $BODY"
+for _ in $(seq 300); do [[ $(export_state) == bypass ]] && break; sleep 0.1; done
+[[ $(export_state) == bypass ]] || fail "createImage: the cache did not drain"
+grep -q "export g: chain of .* released" "$T/stratad.log" || fail "no release in the log"
+pass "createImage on the server (disk = the export's socket) snapshotted volume $vid through the cache"
 
 layer=$(find "$T/var/store" -name "${snap[1]}.qcow2" | head -1)
 [[ -f $layer ]] || fail "snapshot 1's layer is not in the store"

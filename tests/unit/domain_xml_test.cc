@@ -62,6 +62,13 @@ const char kDomain[] = R"(<domain type='qemu' id='3'>
       <target dev='vdb' bus='virtio'/>
       <serial>6f1c0a52-9d0e-4c1e-8f3a-2b7d5e4c9a10</serial>
     </disk>
+    <disk type='network' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source protocol='nbd' name='g'>
+        <host transport='unix' socket='/var/lib/strata/nbd/g.sock'/>
+      </source>
+      <target dev='vdc' bus='virtio'/>
+    </disk>
     <channel type='unix'>
       <target type='virtio' name='org.qemu.guest_agent.0'/>
     </channel>
@@ -80,7 +87,7 @@ TEST_CASE("domain XML: identity, disks and backing chains") {
   CHECK(info->has_guest_agent);
   CHECK(info->project_id == "p-456");  // Nova's owner metadata
   CHECK(info->user_id == "u-123");
-  REQUIRE(info->disks.size() == 3);
+  REQUIRE(info->disks.size() == 4);
   const DomainDisk& vda = info->disks[0];
   CHECK(vda.target == "vda");
   CHECK(vda.device == "disk");
@@ -98,6 +105,11 @@ TEST_CASE("domain XML: identity, disks and backing chains") {
   CHECK(info->disks[2].serial == "6f1c0a52-9d0e-4c1e-8f3a-2b7d5e4c9a10");
   REQUIRE(info->Disk("vdb") != nullptr);
   CHECK(info->Disk("vdb")->source == "/dev/sdb");
+  // A disk on an NBD export's unix socket (Strata's own, issue 6).
+  REQUIRE(info->Disk("vdc") != nullptr);
+  CHECK(info->Disk("vdc")->source.empty());
+  CHECK(info->Disk("vdc")->nbd_socket == "/var/lib/strata/nbd/g.sock");
+  CHECK(vda.nbd_socket.empty());
   CHECK(info->Disk("vdz") == nullptr);
   REQUIRE(info->SystemDisk() != nullptr);
   CHECK(info->SystemDisk()->target == "vda");
