@@ -10,13 +10,19 @@
 #     snapshot, from the guest's own CLOCK_MONOTONIC stamps in the records
 #     (the write stall the guest saw), next to the same gaps away from any
 #     snapshot (the baseline: TCG and the 1 ms pause).
+# With VIA=nbd the guest's disk reaches it through Strata's NBD export
+# ("qcow2:" backend, redirect cache on; issue 6) instead of a file libvirt
+# opens: a snapshot then redirects the guest's writes into the cache and
+# releases the chain instead of switching qemu to a new overlay, and the
+# two cut-over rows time the release and the take-back.
 # Needs root, libvirt, qemu-system-x86 and the guest packages
 # (scripts/install-deps.sh --guest). Usage:
-#   bench/live_snapshot_bench.sh [N]      (STRATAD=path/to/stratad)
+#   [VIA=nbd] bench/live_snapshot_bench.sh [N]      (STRATAD=path/to/stratad)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 STRATAD=${STRATAD:-$here/build/stratad}
 n=${1:-50}
+via=${VIA:-libvirt}
 T=$(mktemp -d /var/tmp/strata-livebench.XXXXXX)
 name=strata-livebench-$$
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -43,15 +49,29 @@ field() { python3 -c 'import json,sys; print(eval("j"+sys.argv[1], {"j": json.lo
 "$here/scripts/start-libvirt.sh"
 disk=$T/var/disks/guest.qcow2
 qemu-img create -q -f qcow2 "$disk" 4G
-"$here/scripts/render-test-domain.sh" "$name" "$(cat /proc/sys/kernel/random/uuid)" "$disk" \
-  "$T/console.log" "$T/guest" "recwriter.interval_ms=1" >"$T/domain.xml"
-virsh -q create "$T/domain.xml" >/dev/null
-for _ in $(seq 600); do [[ $(last_rec) -ge 50 ]] && break; sleep 0.1; done
-"$STRATAD" --listen "127.0.0.1:$port" --state-dir "$T/var" >/dev/null 2>"$T/stratad.log" &
-pid=$!
-for _ in $(seq 100); do curl -sf -o /dev/null "$url/v3/" && break; sleep 0.1; done
-vol=$(api POST /v3/os-volume-manage \
-  "{\"volume\":{\"host\":\"h\",\"ref\":{\"source-name\":\"$disk\"},\"name\":\"bench\"}}" | field '["volume"]["id"]')
+start_stratad() {
+  "$STRATAD" --listen "127.0.0.1:$port" --state-dir "$T/var" "$@" >/dev/null 2>"$T/stratad.log" &
+  pid=$!
+  for _ in $(seq 100); do curl -sf -o /dev/null "$url/v3/" && break; sleep 0.1; done
+}
+if [[ $via == nbd ]]; then
+  # The export first: the guest boots from its socket.
+  start_stratad --nbd-export "g=qcow2:$disk" --nbd-cache on
+  vol=$(api GET /v3/volumes | field '["volumes"][0]["id"]')
+  export DISK_NBD_SOCKET=$T/var/nbd/g.sock
+  "$here/scripts/render-test-domain.sh" "$name" "$(cat /proc/sys/kernel/random/uuid)" g \
+    "$T/console.log" "$T/guest" "recwriter.interval_ms=1" >"$T/domain.xml"
+  virsh -q create "$T/domain.xml" >/dev/null
+  for _ in $(seq 600); do [[ $(last_rec) -ge 50 ]] && break; sleep 0.1; done
+else
+  "$here/scripts/render-test-domain.sh" "$name" "$(cat /proc/sys/kernel/random/uuid)" "$disk" \
+    "$T/console.log" "$T/guest" "recwriter.interval_ms=1" >"$T/domain.xml"
+  virsh -q create "$T/domain.xml" >/dev/null
+  for _ in $(seq 600); do [[ $(last_rec) -ge 50 ]] && break; sleep 0.1; done
+  start_stratad
+  vol=$(api POST /v3/os-volume-manage \
+    "{\"volume\":{\"host\":\"h\",\"ref\":{\"source-name\":\"$disk\"},\"name\":\"bench\"}}" | field '["volume"]["id"]')
+fi
 api POST /v3/snapshots "{\"snapshot\":{\"volume_id\":\"$vol\",\"name\":\"warm\"}}" >/dev/null
 sleep 3
 
@@ -77,20 +97,26 @@ for i in $(seq 1 "$n"); do
   sleep 1.5
 done
 virsh -q destroy "$name"
+# The export's daemon flushes the chain when stratad stops.
+[[ $via == nbd ]] && { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
 qemu-img convert -O raw "$disk" "$T/disk.raw"
 "$T/guest/verify-records" --min-last "$(last_rec)" "$T/disk.raw" >/dev/null ||
   { echo "the guest's records do not verify" >&2; exit 1; }
 
-python3 - "$T/samples" "$T/stratad.log" "$T/disk.raw" "$n" <<'PY'
+python3 - "$T/samples" "$T/stratad.log" "$T/disk.raw" "$n" "$via" <<'PY'
 import datetime, re, struct, sys
-samples_path, log_path, raw_path, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+samples_path, log_path, raw_path, n, via = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 samples = [l.split() for l in open(samples_path)]
 def ts(line):  # stratad log time (UTC, ISO) → epoch seconds
     t = datetime.datetime.strptime(line[:26], "%Y-%m-%dT%H:%M:%S.%f")
     return t.replace(tzinfo=datetime.timezone.utc).timestamp()
 switch, back = [], []
 for line in open(log_path):
-    if "cut-over: VM" in line:
+    if via == "nbd":
+        # Writes redirected and the chain released; the new chain taken back.
+        if "released for a snapshot" in line: switch.append(ts(line))
+        if "taken back" in line: back.append(ts(line))
+    elif "cut-over: VM" in line:
         (switch if "new overlay" in line else back).append(ts(line))
 # Guest stamps per record, in record order.
 stamps = {}
@@ -145,11 +171,16 @@ if __import__("os").environ.get("STRATA_BENCH_DETAIL"):
 inside = set()
 for lo, hi in windows: inside.update(range(lo, hi + 1))
 base = [(stamps[s + 1] - stamps[s]) / 1e6 for s in stamps if s + 1 in stamps and s not in inside and s + 1 not in inside]
-print(f"Live snapshots of the booted test guest: {n} snapshots, TCG, records 4 KiB O_DIRECT|O_DSYNC every ~1 ms + write time")
+how = "disk through Strata's NBD export + redirect cache" if via == "nbd" else "disk opened by libvirt"
+print(f"Live snapshots of the booted test guest ({how}): {n} snapshots, TCG, records 4 KiB O_DIRECT|O_DSYNC every ~1 ms + write time")
 print(f"{'measure':52} {'median':>9} {'p99':>9} {'max':>9}")
 print("-" * 82)
-for label, v in [("API call -> VM writing to a new overlay (ms)", t_switch),
-                 ("API call -> VM back on its disk path (ms)", t_back),
+rows = ([("API call -> writes redirected, chain released (ms)", t_switch),
+         ("API call -> new chain taken back, drain starts (ms)", t_back)]
+        if via == "nbd" else
+        [("API call -> VM writing to a new overlay (ms)", t_switch),
+         ("API call -> VM back on its disk path (ms)", t_back)])
+for label, v in rows + [
                  ("API call -> snapshot available (ms)", t_avail),
                  ("guest's longest write gap around a snapshot (ms)", stall),
                  ("guest's write gaps away from snapshots (ms)", base)]:

@@ -154,14 +154,16 @@ Status RecordLog::LoadHeader() {
 
 Result<Record> RecordLog::Append(RecordKind kind, uint64_t offset,
                                  const void* data, uint32_t length,
-                                 uint64_t received_us) {
+                                 uint64_t received_us,
+                                 std::optional<uint32_t> data_crc) {
   if (length > kMaxRecordLength)
     return Status::InvalidArgument("a cache record of " +
                                    std::to_string(length) + " bytes");
   const bool has_data = kind == RecordKind::kWrite;
   // Header and mark are built here; the data goes out from the caller's
   // buffer (one pwritev, no copy). The CRC is computed before the lock.
-  const uint32_t data_crc = has_data ? Crc32c(data, length) : 0;
+  if (!has_data) data_crc = 0;
+  if (!data_crc) data_crc = Crc32c(data, length);
   char h[kRecordHeader] = {}, t[kTrailer] = {};
   std::lock_guard<std::mutex> lock(mu_);
   if (!scanned_)
@@ -180,7 +182,7 @@ Result<Record> RecordLog::Append(RecordKind kind, uint64_t offset,
   Put<uint64_t>(h + 16, received_us);
   Put<uint64_t>(h + 24, offset);
   Put<uint32_t>(h + 32, length);
-  Put<uint32_t>(h + 36, data_crc);
+  Put<uint32_t>(h + 36, *data_crc);
   Put<uint32_t>(h + 40, Crc32c(h, 40));
   Put<uint32_t>(t, kTrailerMagic);
   Put<uint64_t>(t + 8, r.seq);

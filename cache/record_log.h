@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,9 +62,11 @@ class RecordLog {
                                                  uint64_t disk_size);
 
   // Appends one record (R0.4–R0.5): `data` is `length` bytes for kWrite and
-  // ignored otherwise. Returns it; not durable until Sync().
+  // ignored otherwise. Returns it; not durable until Sync(). `data_crc`:
+  // the data's CRC-32C when the caller computed it outside its own locks.
   Result<Record> Append(RecordKind kind, uint64_t offset, const void* data,
-                        uint32_t length, uint64_t received_us);
+                        uint32_t length, uint64_t received_us,
+                        std::optional<uint32_t> data_crc = std::nullopt);
   Status Sync();
   // Reserves room for `bytes` of records in the file system (R0.3), without
   // changing the file's size. NotSupported where the file system cannot.

@@ -39,6 +39,7 @@
 #include <thread>
 #include <vector>
 
+#include "util/crc32c.h"
 #include "util/log.h"
 #include "util/time_util.h"
 
@@ -215,7 +216,16 @@ Status RedirectCache::Redirectable(RecordKind kind, const void* data,
   // forecast is of the VM's writes, not of the cache's).
   if (history_) history_->NoteWrite(kind == RecordKind::kWrite ? count : 0);
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return !blocked_; });
+  // A record's CRC is computed outside the lock (appends are serialised on
+  // it), once the state says the write goes to the log.
+  std::optional<uint32_t> crc;
+  for (;;) {
+    cv_.wait(lock, [&] { return !blocked_; });
+    if (state_ == State::kBypass || crc || kind != RecordKind::kWrite) break;
+    lock.unlock();
+    crc = Crc32c(data, count);
+    lock.lock();
+  }
   if (state_ == State::kBypass) {
     ++bypass_writes_in_flight_;
     lock.unlock();
@@ -236,9 +246,9 @@ Status RedirectCache::Redirectable(RecordKind kind, const void* data,
     return s;
   }
   // R0.4: timestamped, in receive order, at the log's tail.
-  STRATA_ASSIGN_OR_RETURN(Record rec,
-                          log_->Append(kind, offset, data, count,
-                                       static_cast<uint64_t>(NowMicros())));
+  STRATA_ASSIGN_OR_RETURN(
+      Record rec, log_->Append(kind, offset, data, count,
+                               static_cast<uint64_t>(NowMicros()), crc));
   MapRecord(rec);
   pending_.push_back(rec);
   pending_bytes_ += count;
