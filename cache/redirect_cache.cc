@@ -125,6 +125,9 @@ Status RedirectCache::StartRedirect(double expected_seconds,
     if (pending_.empty()) state_ = State::kBypass;
     return s;
   }
+  lock.lock();
+  next_clean_ = true;
+  lock.unlock();
   LogInfo("cache " + log_->path() + ": redirecting writes (capacity " +
           std::to_string(capacity >> 20) + " MiB)");
   return Status::OK();
@@ -291,9 +294,17 @@ Status RedirectCache::Trim(uint32_t count, uint64_t offset, bool fua) {
 
 Status RedirectCache::Flush() {
   // What was acknowledged is in the log or, written back, in `next`
-  // (flushed batch by batch), or was written to `next` in bypass.
+  // (flushed batch by batch), or was written to `next` in bypass. Once a
+  // redirect's own flush of `next` is done, the log is all there is to
+  // sync: `next` is not asked (a released chain, a flush round trip the VM
+  // would wait for).
+  bool only_log;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    only_log = next_clean_;
+  }
   STRATA_RETURN_IF_ERROR(log_->Sync());
-  return next_->Flush();
+  return only_log ? Status::OK() : next_->Flush();
 }
 
 void RedirectCache::MapRecord(const Record& rec) {
@@ -397,6 +408,7 @@ void RedirectCache::DrainLoop() {
       if (!f.ok()) return EndDrain(f);
       extents_.clear();
       state_ = State::kBypass;
+      next_clean_ = false;
       stats_.last_pause_ms =
           std::chrono::duration<double, std::milli>(Clock::now() - blocked_at)
               .count();

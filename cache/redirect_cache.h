@@ -162,10 +162,15 @@ class RedirectCache : public nbd::BlockBackend {
   const std::shared_ptr<WriteHistory> history_;  // may be null
 
   std::mutex mu_;
-  std::condition_variable cv_;       // blocked_ lifted, in-flight writes done
-  State state_ = State::kBypass;     // GUARDED_BY(mu_)
-  bool blocked_ = false;             // GUARDED_BY(mu_): final drain
-  int bypass_writes_in_flight_ = 0;  // GUARDED_BY(mu_)
+  std::condition_variable cv_;    // blocked_ lifted, in-flight writes done
+  State state_ = State::kBypass;  // GUARDED_BY(mu_)
+  // GUARDED_BY(mu_): out of bypass, and StartRedirect's flush of `next`
+  // has made every write `next` got durable; until the cache is back in
+  // bypass, a client's FLUSH then needs only the log (drained batches are
+  // flushed before they leave it).
+  bool next_clean_ = false;
+  bool blocked_ = false;                // GUARDED_BY(mu_): final drain
+  int bypass_writes_in_flight_ = 0;     // GUARDED_BY(mu_)
   std::map<uint64_t, Extent> extents_;  // GUARDED_BY(mu_): by start
   std::deque<Record> pending_;          // GUARDED_BY(mu_): receive order
   uint64_t pending_bytes_ = 0;          // GUARDED_BY(mu_)
