@@ -194,17 +194,19 @@ printf '\nNBD export, %d MiB raw file in %s, fio nbd engine, iodepth %d, %d s, m
   "$size_mib" "${DIR:-/var/tmp}" "$iodepth" "$runtime" "$reps"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 printf '| workload | qemu-nbd | Strata, no cache | Strata, cache bypassed | Strata, cache redirecting |\n|---|---|---|---|---|\n'
-row() {  # LABEL KEY FIELD FORMAT
-  local q=${result[qemu-nbd,$2,$3]}
-  printf "| %s | $4 |" "$1" "$q"
-  for s in strata cache-bypass cache-redirect; do
-    local v=${result[$s,$2,$3]}
-    printf " $4 (%s×) |" "$v" "$(ratio "$v" "$q")"
+row() {  # LABEL KEY FIELD FORMAT ANCHOR SERVER…: each server next to the anchor
+  local label=$1 key=$2 field=$3 fmt=$4 anchor=$5; shift 5
+  local q=${result[$anchor,$key,$field]}
+  printf "| %s | $fmt |" "$label" "$q"
+  for s in "$@"; do
+    local v=${result[$s,$key,$field]}
+    printf " $fmt (%s×) |" "$v" "$(ratio "$v" "$q")"
   done
   printf '\n'
 }
-row "4 KiB random write, IOPS" randwrite iops "%.0f"
-row "1 MiB sequential write, MB/s" write mbs "%s"
+raw_servers=(qemu-nbd strata cache-bypass cache-redirect)
+row "4 KiB random write, IOPS" randwrite iops "%.0f" "${raw_servers[@]}"
+row "1 MiB sequential write, MB/s" write mbs "%s" "${raw_servers[@]}"
 printf '\nAcross a snapshot (4 KiB random writes, 12 s; redirect 3 s → 6 s, then drain):\n\n'
 printf '| | longest write latency (ms) |\n|---|---|\n'
 printf '| no snapshot | %.1f |\n| redirect and drain | %.1f |\n' "$base_lat" "$snap_lat"
@@ -212,17 +214,8 @@ printf '\nFinal drain pause: %.1f ms (policy: block when under 1 MiB or 20 ms is
 
 printf '\nqcow2 disk (%d MiB, preallocated), as a VM reaches it through Strata:\n\n' "$size_mib"
 printf '| workload | qemu-storage-daemon | Strata qcow2:, no cache | Strata qcow2:, cache bypassed |\n|---|---|---|---|\n'
-qrow() {  # LABEL KEY FIELD FORMAT
-  local q=${result[qsd,$2,$3]}
-  printf "| %s | $4 |" "$1" "$q"
-  for s in qcow2 qcow2-cache; do
-    local v=${result[$s,$2,$3]}
-    printf " $4 (%s×) |" "$v" "$(ratio "$v" "$q")"
-  done
-  printf '\n'
-}
-qrow "4 KiB random write, IOPS" randwrite iops "%.0f"
-qrow "1 MiB sequential write, MB/s" write mbs "%s"
+row "4 KiB random write, IOPS" randwrite iops "%.0f" qsd qcow2 qcow2-cache
+row "1 MiB sequential write, MB/s" write mbs "%s" qsd qcow2 qcow2-cache
 printf '\nA real snapshot (Cinder API) at 3 s of 12 s of 4 KiB random writes:\n'
 printf 'longest write latency %.1f ms (%.1f ms with no snapshot, raw file above); snapshot %s s; final drain pause %.1f ms\n' \
   "$q_lat" "$base_lat" "$q_secs" "$q_pause"
