@@ -36,35 +36,8 @@ T Get(const char* p) {
   return v;
 }
 
-Status PreadAll(int fd, void* buf, size_t n, uint64_t pos, bool* short_read) {
-  auto* p = static_cast<char*>(buf);
-  while (n > 0) {
-    ssize_t r = ::pread(fd, p, n, static_cast<off_t>(pos));
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return Status::FromErrno("read cache log", errno);
-    if (r == 0) {
-      if (short_read) *short_read = true;
-      return Status::OK();
-    }
-    p += r;
-    n -= static_cast<size_t>(r);
-    pos += static_cast<uint64_t>(r);
-  }
-  return Status::OK();
-}
-
-Status PwriteAll(int fd, const void* buf, size_t n, uint64_t pos) {
-  const auto* p = static_cast<const char*>(buf);
-  while (n > 0) {
-    ssize_t r = ::pwrite(fd, p, n, static_cast<off_t>(pos));
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return Status::FromErrno("write cache log", errno);
-    p += r;
-    n -= static_cast<size_t>(r);
-    pos += static_cast<uint64_t>(r);
-  }
-  return Status::OK();
-}
+// What the log's I/O errors call it ("read cache log: …").
+constexpr char kWhat[] = "cache log";
 
 // pwritev until all of `iov` is written (short writes resumed).
 Status PwritevAll(int fd, iovec* iov, int n, uint64_t pos) {
@@ -121,7 +94,7 @@ Status RecordLog::WriteHeader() {
   Put<uint64_t>(slot + 40, last_seq_);
   Put<uint32_t>(slot + 48, Crc32c(slot, 48));
   const uint64_t pos = (header_updates_ % 2) * kSlotBytes;
-  return PwriteAll(fd_.get(), slot, sizeof slot, pos);
+  return PwriteAll(fd_.get(), slot, sizeof slot, pos, kWhat);
 }
 
 Status RecordLog::LoadHeader() {
@@ -129,8 +102,8 @@ Status RecordLog::LoadHeader() {
   for (uint64_t s = 0; s < 2; ++s) {
     char slot[kSlotBytes];
     bool short_read = false;
-    STRATA_RETURN_IF_ERROR(
-        PreadAll(fd_.get(), slot, sizeof slot, s * kSlotBytes, &short_read));
+    STRATA_RETURN_IF_ERROR(PreadAll(fd_.get(), slot, sizeof slot,
+                                    s * kSlotBytes, kWhat, &short_read));
     if (short_read || std::memcmp(slot, kLogMagic, 8) != 0 ||
         Get<uint32_t>(slot + 48) != Crc32c(slot, 48) ||
         Get<uint32_t>(slot + 8) != kVersion)
@@ -215,7 +188,7 @@ Status RecordLog::ReadData(const Record& r, uint64_t skip, void* buf,
                            uint32_t n) const {
   bool short_read = false;
   STRATA_RETURN_IF_ERROR(
-      PreadAll(fd_.get(), buf, n, r.data_pos + skip, &short_read));
+      PreadAll(fd_.get(), buf, n, r.data_pos + skip, kWhat, &short_read));
   if (short_read)
     return Status::Corruption("cache log " + path_ + " ends inside record " +
                               std::to_string(r.seq));
@@ -230,7 +203,8 @@ Result<std::vector<Record>> RecordLog::Scan() {
   for (;;) {
     char h[kRecordHeader];
     bool short_read = false;
-    STRATA_RETURN_IF_ERROR(PreadAll(fd_.get(), h, sizeof h, pos, &short_read));
+    STRATA_RETURN_IF_ERROR(
+        PreadAll(fd_.get(), h, sizeof h, pos, kWhat, &short_read));
     if (short_read || Get<uint32_t>(h) != kRecordMagic ||
         Get<uint32_t>(h + 40) != Crc32c(h, 40))
       break;
@@ -252,14 +226,15 @@ Result<std::vector<Record>> RecordLog::Scan() {
     while (left > 0 && !short_read) {
       size_t n = std::min<uint64_t>(left, chunk.size());
       STRATA_RETURN_IF_ERROR(
-          PreadAll(fd_.get(), chunk.data(), n, at, &short_read));
+          PreadAll(fd_.get(), chunk.data(), n, at, kWhat, &short_read));
       crc = Crc32c(chunk.data(), n, crc);
       left -= n;
       at += n;
     }
     char t[kTrailer];
     if (!short_read)
-      STRATA_RETURN_IF_ERROR(PreadAll(fd_.get(), t, sizeof t, at, &short_read));
+      STRATA_RETURN_IF_ERROR(
+          PreadAll(fd_.get(), t, sizeof t, at, kWhat, &short_read));
     // The completeness mark (R0.6): data as received, and the trailer.
     if (short_read || (has_data && crc != Get<uint32_t>(h + 36)) ||
         Get<uint32_t>(t) != kTrailerMagic || Get<uint64_t>(t + 8) != r.seq)

@@ -37,30 +37,12 @@ Result<std::unique_ptr<FileBackend>> FileBackend::Open(const std::string& path,
 }
 
 Status FileBackend::Pread(void* buf, uint32_t count, uint64_t offset) {
-  auto* p = static_cast<char*>(buf);
-  while (count > 0) {
-    ssize_t n = ::pread(fd_.get(), p, count, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno("read " + path_, errno);
-    if (n == 0) return Status::IoError("read " + path_ + ": unexpected end");
-    p += n;
-    count -= static_cast<uint32_t>(n);
-    offset += static_cast<uint64_t>(n);
-  }
-  return Status::OK();
+  return PreadAll(fd_.get(), buf, count, offset, path_);
 }
 
 Status FileBackend::Pwrite(const void* buf, uint32_t count, uint64_t offset,
                            bool fua) {
-  const auto* p = static_cast<const char*>(buf);
-  while (count > 0) {
-    ssize_t n = ::pwrite(fd_.get(), p, count, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno("write " + path_, errno);
-    p += n;
-    count -= static_cast<uint32_t>(n);
-    offset += static_cast<uint64_t>(n);
-  }
+  STRATA_RETURN_IF_ERROR(PwriteAll(fd_.get(), buf, count, offset, path_));
   return fua ? Flush() : Status::OK();
 }
 

@@ -290,4 +290,38 @@ Result<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
   return out;
 }
 
+Status PreadAll(int fd, void* buf, size_t n, uint64_t pos,
+                const std::string& what, bool* short_read) {
+  auto* p = static_cast<char*>(buf);
+  while (n > 0) {
+    ssize_t r = ::pread(fd, p, n, static_cast<off_t>(pos));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return Status::FromErrno("read " + what, errno);
+    if (r == 0) {
+      if (!short_read)
+        return Status::IoError("read " + what + ": unexpected end");
+      *short_read = true;
+      return Status::OK();
+    }
+    p += r;
+    n -= static_cast<size_t>(r);
+    pos += static_cast<uint64_t>(r);
+  }
+  return Status::OK();
+}
+
+Status PwriteAll(int fd, const void* buf, size_t n, uint64_t pos,
+                 const std::string& what) {
+  const auto* p = static_cast<const char*>(buf);
+  while (n > 0) {
+    ssize_t r = ::pwrite(fd, p, n, static_cast<off_t>(pos));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return Status::FromErrno("write " + what, errno);
+    p += r;
+    n -= static_cast<size_t>(r);
+    pos += static_cast<uint64_t>(r);
+  }
+  return Status::OK();
+}
+
 }  // namespace strata

@@ -91,6 +91,14 @@ class WriteBehind {
 // Copies `from` to `to` preserving holes, fsyncs, and replaces `to`
 // atomically (temp + rename). `to` must not be `from`.
 Status CopyFileSparse(const std::string& from, const std::string& to);
+// pread(2)/pwrite(2) of all `n` bytes at `pos`: short transfers resumed,
+// EINTR retried; `what` names the file in errors ("read <what>: …").
+// PreadAll at end of file: sets *short_read (and returns OK) when given,
+// else an IoError.
+Status PreadAll(int fd, void* buf, size_t n, uint64_t pos,
+                const std::string& what, bool* short_read = nullptr);
+Status PwriteAll(int fd, const void* buf, size_t n, uint64_t pos,
+                 const std::string& what);
 // Writes `data` to `path` atomically and durably.
 Status WriteFileAtomic(const std::string& path, std::string_view data);
 Result<std::string> ReadSmallFile(const std::string& path,
