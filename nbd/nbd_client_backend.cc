@@ -39,12 +39,7 @@ Status NbdErrorStatus(uint32_t e, const std::string& what) {
 
 Result<std::unique_ptr<NbdClientBackend>> NbdClientBackend::ConnectUnix(
     const std::string& socket_path, const std::string& name) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof addr.sun_path)
-    return Status::InvalidArgument("socket path " + socket_path +
-                                   " is too long");
-  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  STRATA_ASSIGN_OR_RETURN(sockaddr_un addr, UnixSocketAddress(socket_path));
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return Status::FromErrno("socket", errno);
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)

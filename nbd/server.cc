@@ -24,6 +24,7 @@
 #include <cstring>
 
 #include "nbd/connection.h"
+#include "nbd/socket_io.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -92,11 +93,7 @@ Status NbdServer::AddExport(const std::string& name,
                                    "': use [A-Za-z0-9._-], at most 64");
   STRATA_RETURN_IF_ERROR(MakeDirs(socket_dir_, 0755));
   const std::string path = SocketPath(name);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path)
-    return Status::InvalidArgument("socket path " + path + " is too long");
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  STRATA_ASSIGN_OR_RETURN(sockaddr_un addr, UnixSocketAddress(path));
 
   std::lock_guard<std::mutex> lock(mu_);
   if (stopped_) return Status::Unavailable("the NBD server is stopped");

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 namespace strata::nbd {
 
@@ -30,6 +31,15 @@ bool WriteAll(int fd, const void* buf, size_t n) {
     n -= static_cast<size_t>(r);
   }
   return true;
+}
+
+Result<sockaddr_un> UnixSocketAddress(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path)
+    return Status::InvalidArgument("socket path " + path + " is too long");
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return addr;
 }
 
 }  // namespace strata::nbd
