@@ -10,6 +10,7 @@
 
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/subprocess.h"
 #include "util/time_util.h"
 
 namespace strata::nbd {
@@ -18,14 +19,10 @@ namespace {
 constexpr const char* kExportName = "disk";
 constexpr int64_t kStartTimeoutMicros = 15'000'000;
 
-// The last lines of a daemon's log, for an error message.
+// The end of a daemon's log, for an error message.
 std::string LogTail(const std::string& path) {
-  auto read = ReadSmallFile(path, 1 << 20);
-  if (!read.ok()) return "";
-  std::string text = std::move(*read);
-  if (text.size() > 600) text = text.substr(text.size() - 600);
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  return text;
+  auto text = ReadSmallFile(path, 1 << 20);
+  return text.ok() ? OutputTail(std::move(*text)) : "";
 }
 
 }  // namespace

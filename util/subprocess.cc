@@ -102,14 +102,18 @@ Result<ProcessResult> RunProcess(const std::vector<std::string>& argv,
   return res;
 }
 
+std::string OutputTail(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+    text.pop_back();
+  if (text.size() > 600) text = "…" + text.substr(text.size() - 600);
+  return text;
+}
+
 Result<ProcessResult> RunChecked(const std::vector<std::string>& argv,
                                  const RunOptions& opts) {
   STRATA_ASSIGN_OR_RETURN(ProcessResult r, RunProcess(argv, opts));
   if (r.exit_code == 0) return r;
-  std::string err = r.err;
-  while (!err.empty() && (err.back() == '\n' || err.back() == ' '))
-    err.pop_back();
-  if (err.size() > 600) err = "…" + err.substr(err.size() - 600);
+  const std::string err = OutputTail(r.err);
   std::string why = r.signal ? "killed by signal " + std::to_string(r.signal)
                              : "exit " + std::to_string(r.exit_code);
   return Status::IoError(argv[0] + " failed (" + why + "): " + err);

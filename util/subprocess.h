@@ -39,6 +39,11 @@ Result<ProcessResult> RunProcess(const std::vector<std::string>& argv,
 Result<ProcessResult> RunChecked(const std::vector<std::string>& argv,
                                  const RunOptions& opts = {});
 
+// The end of a program's output for an error message: its last 600
+// characters ("…" before them when cut), trailing newlines and spaces
+// removed.
+std::string OutputTail(std::string text);
+
 // "qemu-img rebase -u …" for log lines and error messages.
 std::string JoinArgv(const std::vector<std::string>& argv);
 
