@@ -83,11 +83,9 @@ uint32_t WriteHistory::SlotOfPeriod(int64_t period) const {
 
 void WriteHistory::AddClosed(uint32_t slot, uint64_t periods, uint64_t writes,
                              uint64_t bytes) {
-  for (WriteSlotTotals* t : {&slots_[slot], &unsaved_[slot]}) {
-    t->periods += periods;
-    t->writes += writes;
-    t->bytes += bytes;
-  }
+  const WriteSlotTotals closed{periods, writes, bytes};
+  slots_[slot] += closed;
+  unsaved_[slot] += closed;
 }
 
 void WriteHistory::RollTo(int64_t now) {
@@ -163,12 +161,7 @@ Status WriteHistory::Persist() {
     // Not added (the sink is atomic): queued again, merged with whatever
     // closed meanwhile.
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [slot, t] : batch) {
-      WriteSlotTotals& u = unsaved_[slot];
-      u.periods += t.periods;
-      u.writes += t.writes;
-      u.bytes += t.bytes;
-    }
+    for (const auto& [slot, t] : batch) unsaved_[slot] += t;
   }
   return s;
 }

@@ -18,6 +18,12 @@ namespace strata::cache {
 // writes (requests) and write payload bytes they received, summed.
 struct WriteSlotTotals {
   uint64_t periods = 0, writes = 0, bytes = 0;
+  WriteSlotTotals& operator+=(const WriteSlotTotals& o) {
+    periods += o.periods;
+    writes += o.writes;
+    bytes += o.bytes;
+    return *this;
+  }
 };
 // By slot index (0 = the day's first slot, UTC).
 using WriteSlotMap = std::map<uint32_t, WriteSlotTotals>;

@@ -23,11 +23,7 @@ class MemoryHistorySink : public WriteHistorySink {
     if (fail_) return Status::Unavailable("sink down (test)");
     ++adds_;
     WriteSlotMap& m = stored_[{export_name, slot_seconds}];
-    for (const auto& [slot, t] : deltas) {
-      m[slot].periods += t.periods;
-      m[slot].writes += t.writes;
-      m[slot].bytes += t.bytes;
-    }
+    for (const auto& [slot, t] : deltas) m[slot] += t;
     return Status::OK();
   }
   Result<WriteSlotMap> LoadSlots(const std::string& export_name,
