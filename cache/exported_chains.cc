@@ -2,10 +2,7 @@
 // exported_chains.h.
 #include "cache/exported_chains.h"
 
-#include <thread>
-
 #include "util/log.h"
-#include "util/time_util.h"
 
 namespace strata::cache {
 
@@ -31,24 +28,18 @@ bool ExportedChains::Holds(const std::string& disk) {
 }
 
 Status ExportedChains::AwaitBypass(Entry& e) {
-  const int64_t deadline = MonotonicMicros() + drain_wait_.count() * 1000;
-  for (;;) {
-    CacheStatus s = e.cache->GetStatus();
-    if (s.state == "bypass") return Status::OK();
-    if (s.state == "redirect") {
-      // A drain stopped on an error (or an operator's os-redirect): the
-      // writes are safe in the log; another redirect would mix snapshots.
-      return Status::Conflict("the redirect cache of NBD export " +
-                              e.export_name + " is still redirecting" +
-                              (s.error.empty() ? "" : " (" + s.error + ")"));
-    }
-    if (MonotonicMicros() > deadline)
-      return Status::Conflict(
-          "the redirect cache of NBD export " + e.export_name +
-          " is still writing back the previous snapshot's writes (" +
-          std::to_string(s.records) + " records left)");
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  if (!e.cache->WaitDrainedFor(drain_wait_))
+    return Status::Conflict(
+        "the redirect cache of NBD export " + e.export_name +
+        " is still writing back the previous snapshot's writes (" +
+        std::to_string(e.cache->GetStatus().records) + " records left)");
+  const CacheStatus s = e.cache->GetStatus();
+  if (s.state == "bypass") return Status::OK();
+  // A drain stopped on an error (or an operator's os-redirect): the writes
+  // are safe in the log; another redirect would mix snapshots.
+  return Status::Conflict("the redirect cache of NBD export " + e.export_name +
+                          " is still redirecting" +
+                          (s.error.empty() ? "" : " (" + s.error + ")"));
 }
 
 Status ExportedChains::Release(const std::string& disk,

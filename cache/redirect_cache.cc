@@ -156,6 +156,11 @@ Status RedirectCache::WaitDrained() {
   return drain_result_;
 }
 
+bool RedirectCache::WaitDrainedFor(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return drain_done_; });
+}
+
 CacheStatus RedirectCache::GetStatus() {
   std::lock_guard<std::mutex> lock(mu_);
   CacheStatus s = stats_;

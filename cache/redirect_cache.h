@@ -101,6 +101,9 @@ class RedirectCache : public nbd::BlockBackend {
   // drain stopped on an error (returned). Conflict when not redirecting.
   Status StartDrain();
   Status WaitDrained();
+  // Waits at most `timeout` for a running drain to end; false when it
+  // still runs.
+  bool WaitDrainedFor(std::chrono::milliseconds timeout);
   CacheStatus GetStatus();
 
   // ---- BlockBackend ----
