@@ -23,7 +23,10 @@
 #include "storage-drivers/local/local_store.h"
 #include "storage-drivers/relay/zstd_store.h"
 #include "storage-drivers/store_registry.h"
+#include "temp_dir.h"
 #include "util/sha256.h"
+
+using strata::testing::TempDir;
 
 namespace {
 
@@ -58,21 +61,18 @@ std::string ReadFile(const std::string& path) {
 }
 
 struct Fixture {
-  std::string dir;
+  TempDir tmp{"strata-aesgcm", "/var/tmp"};
+  std::string dir = tmp.path;
   LocalStore* local = nullptr;
   AesKey key;
   std::unique_ptr<Store> store;
   Fixture() {
-    char t[] = "/var/tmp/strata-aesgcm-XXXXXX";
-    REQUIRE(mkdtemp(t));
-    dir = t;
     WriteFile(dir + "/key", RandomBytes(32, 99));
     auto k = LoadAesKey(dir + "/key");
     REQUIRE(k.ok());
     key = *k;
     store = MakeAesGcmStore(NewLocal(), key);
   }
-  ~Fixture() { std::filesystem::remove_all(dir); }
 
   std::unique_ptr<Store> NewLocal() {
     RegisterBuiltinStores();

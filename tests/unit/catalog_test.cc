@@ -21,26 +21,17 @@
 #include <vector>
 
 #include "db/schema.h"
+#include "temp_dir.h"
 #include "util/fs.h"
 
 using namespace strata;
 using namespace strata::db;
 
+using strata::testing::TempDir;
+
 namespace {
 
 // A fresh directory under /tmp, removed with everything in it on destruction.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/strata-catalog-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() { RemoveTree(path); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
-
 // A catalog opened in its own temp dir. `tmp` is declared first so that it
 // outlives the catalog (closed before the directory goes).
 struct Fixture {

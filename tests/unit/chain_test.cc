@@ -16,12 +16,15 @@
 #include <vector>
 
 #include "engine/layer_names.h"
+#include "temp_dir.h"
 #include "util/fs.h"
 #include "util/subprocess.h"
 #include "util/uuid.h"
 
 using namespace strata;
 using namespace strata::engine;
+
+using strata::testing::TempDir;
 
 namespace {
 
@@ -30,22 +33,6 @@ const std::string kId2 = "7d2e4c11-90ab-4cde-8f01-23456789abcd";
 const std::string kId3 = "ffffffff-0000-4000-8000-000000000003";
 
 // A fresh directory under /tmp (canonical), removed on destruction.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/strata-chain-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    auto c = CanonicalPath(tmpl);
-    path = c.ok() ? *c : std::string(tmpl);
-  }
-  ~TempDir() { RemoveTree(path); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string File(const std::string& name) const {
-    return JoinPath(path, name);
-  }
-};
-
 bool HaveQemuImg() {
   static const bool have = [] {
     auto r = RunProcess({"qemu-img", "--version"});

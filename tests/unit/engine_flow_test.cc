@@ -17,6 +17,7 @@
 #include "storage-drivers/relay/aes_gcm_store.h"
 #include "storage-drivers/relay/zstd_store.h"
 #include "storage-drivers/store_registry.h"
+#include "temp_dir.h"
 #include "util/fs.h"
 #include "util/sha256.h"
 #include "util/subprocess.h"
@@ -24,13 +25,9 @@
 
 using namespace strata;
 
-namespace {
+using strata::testing::TempDir;
 
-std::string MakeTempDir() {
-  char tmpl[] = "/tmp/strata-engine-XXXXXX";
-  REQUIRE(mkdtemp(tmpl) != nullptr);
-  return tmpl;
-}
+namespace {
 
 // qemu-io writes `pattern` over [off, off+len).
 void Write(const std::string& disk, int pattern, const std::string& off,
@@ -87,7 +84,8 @@ class FailingStore : public store::Store {
 };
 
 struct Fixture {
-  std::string dir = MakeTempDir();
+  TempDir tmp;  // declared first: removed last
+  std::string dir = tmp.path;
   std::string disks = dir + "/disks";
   std::unique_ptr<db::Catalog> catalog;
   std::unique_ptr<store::Store> local;
@@ -135,10 +133,7 @@ struct Fixture {
         store::MakeAesGcmStore(std::make_unique<FailingStore>(local.get()), *k),
         3);
   }
-  ~Fixture() {
-    engine.reset();
-    RemoveTree(dir);
-  }
+  ~Fixture() { engine.reset(); }
   db::SnapshotRecord Snap(const std::string& vol) {
     engine::CreateSnapshotRequest req{"p1", "u1", vol, "s", "", {}};
     auto s = engine->CreateSnapshot(req);

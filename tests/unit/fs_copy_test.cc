@@ -10,21 +10,15 @@
 #include <random>
 #include <string>
 
+#include "temp_dir.h"
 #include "util/fs.h"
+
+using strata::testing::TempDir;
 
 namespace {
 
 using strata::CopyFileSparse;
 using strata::RemoveBigFileGently;
-
-struct TempDir {
-  explicit TempDir(const char* parent) {
-    std::string t = std::string(parent) + "/strata-fscopy-XXXXXX";
-    path = mkdtemp(t.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
 
 // Writes `len` pseudo-random bytes at `off`.
 void WriteAt(const std::string& path, off_t off, size_t len, unsigned seed) {
@@ -55,7 +49,7 @@ off_t AllocatedBytes(const std::string& path) {
 }
 
 void CheckCopy(const char* parent) {
-  TempDir dir(parent);
+  TempDir dir("strata-fscopy", parent);
   const std::string src = dir.path + "/src", dst = dir.path + "/dst";
   // Data, a 64 MiB hole, data crossing several 1 MiB chunks, and an odd
   // tail (the size is not a multiple of 4096).
@@ -86,7 +80,7 @@ TEST_CASE("CopyFileSparse: same bytes, holes kept, odd sizes") {
 }
 
 TEST_CASE("CopyFileSparse: an empty file and a missing one") {
-  TempDir dir("/var/tmp");
+  TempDir dir("strata-fscopy", "/var/tmp");
   const std::string src = dir.path + "/empty", dst = dir.path + "/copy";
   close(open(src.c_str(), O_WRONLY | O_CREAT, 0644));
   REQUIRE(CopyFileSparse(src, dst).ok());
@@ -95,7 +89,7 @@ TEST_CASE("CopyFileSparse: an empty file and a missing one") {
 }
 
 TEST_CASE("RemoveBigFileGently removes large, small and missing files") {
-  TempDir dir("/var/tmp");
+  TempDir dir("strata-fscopy", "/var/tmp");
   const std::string big = dir.path + "/big", small = dir.path + "/small";
   WriteAt(big, 0, 20 << 20, 4);
   WriteAt(small, 0, 100, 5);
@@ -107,7 +101,7 @@ TEST_CASE("RemoveBigFileGently removes large, small and missing files") {
 }
 
 TEST_CASE("RemoveBigFileGently leaves a second name's data whole") {
-  TempDir dir("/var/tmp");
+  TempDir dir("strata-fscopy", "/var/tmp");
   const std::string a = dir.path + "/a", b = dir.path + "/b";
   WriteAt(a, 0, 20 << 20, 6);
   REQUIRE(link(a.c_str(), b.c_str()) == 0);

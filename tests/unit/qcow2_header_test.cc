@@ -18,31 +18,15 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.h"
+
 namespace strata::engine {
+using strata::testing::TempDir;
+
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-// A fresh directory under /tmp, removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "strata-qcow2-XXXXXX");
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string File(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
 
 // Runs a shell command; returns its stdout, or fails the test on non-zero exit.
 std::string Run(const std::string& cmd) {

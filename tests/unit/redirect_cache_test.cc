@@ -28,23 +28,16 @@
 #include "cache/record_log.h"
 #include "memory_history_sink.h"
 #include "nbd/file_backend.h"
+#include "temp_dir.h"
 #include "util/crc32c.h"
 #include "util/fs.h"
 
 using namespace strata;
 using namespace strata::cache;
 
-namespace {
+using strata::testing::TempDir;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char t[] = "/tmp/strata-rcache.XXXXXX";
-    REQUIRE(mkdtemp(t) != nullptr);
-    path = t;
-  }
-  ~TempDir() { RemoveTree(path); }
-};
+namespace {
 
 std::string ReadFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

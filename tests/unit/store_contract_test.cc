@@ -32,7 +32,10 @@
 #include "storage-drivers/rate_limited_store.h"
 #include "storage-drivers/store.h"
 #include "storage-drivers/store_registry.h"
+#include "temp_dir.h"
 #include "util/sha256.h"
+
+using strata::testing::TempDir;
 
 namespace {
 
@@ -42,20 +45,6 @@ namespace fs = std::filesystem;
 
 constexpr char kEmptySha[] =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
-class TempDir {
- public:
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "strata-store-XXXXXX");
-    REQUIRE(mkdtemp(t.data()) != nullptr);
-    path_ = t;
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // ---- fixtures, one per driver ----
 
@@ -84,7 +73,7 @@ struct LocalFixture : FixtureBase {
 
   LocalFixture() {
     RegisterBuiltinStores();
-    auto s = StoreRegistry::Global().Create("local:" + tmp.path() + "/store");
+    auto s = StoreRegistry::Global().Create("local:" + tmp.path + "/store");
     REQUIRE_MESSAGE(s.ok(), s.status().ToString());
     store = std::move(*s);
   }
@@ -123,26 +112,26 @@ struct DavFixture : FixtureBase {
       return;
     }
     const int port = FreePort();
-    fs::create_directories(tmp.path() + "/root");
-    fs::create_directories(tmp.path() + "/body");
-    std::ofstream(tmp.path() + "/nginx.conf")
+    fs::create_directories(tmp.path + "/root");
+    fs::create_directories(tmp.path + "/body");
+    std::ofstream(tmp.path + "/nginx.conf")
         << ("daemon off; master_process off; worker_processes 1;\n"
             "pid " +
-            tmp.path() +
+            tmp.path +
             "/nginx.pid;\n"
             "error_log " +
-            tmp.path() +
+            tmp.path +
             "/error.log;\n"
             "events { worker_connections 256; }\n"
             "http { access_log off;\n"
             "  client_body_temp_path " +
-            tmp.path() +
+            tmp.path +
             "/body;\n"
             "  server { listen 127.0.0.1:" +
             std::to_string(port) +
             ";\n"
             "    root " +
-            tmp.path() +
+            tmp.path +
             "/root; client_max_body_size 0;\n"
             "    location / { dav_methods PUT DELETE MKCOL;\n"
             "      create_full_put_path on; autoindex on;\n"
@@ -150,7 +139,7 @@ struct DavFixture : FixtureBase {
     nginx = fork();
     if (nginx == 0) {
       execl("/usr/sbin/nginx", "nginx", "-q", "-c",
-            (tmp.path() + "/nginx.conf").c_str(), nullptr);
+            (tmp.path + "/nginx.conf").c_str(), nullptr);
       _exit(127);
     }
     REQUIRE(nginx > 0);
@@ -185,7 +174,7 @@ struct DavFixture : FixtureBase {
   }
   // Flips a byte of the file nginx serves for `key`.
   bool CorruptObject(const std::string& key) {
-    return FlipByte(tmp.path() + "/root/strata/" + key);
+    return FlipByte(tmp.path + "/root/strata/" + key);
   }
 };
 
@@ -386,8 +375,8 @@ TEST_CASE_TEMPLATE("contract: streamed round trip matches sha256sum", F,
   Store& s = *fx.store;
   const std::string data = RandomBytes(5 * (1 << 20) + 12345, 1);
   TempDir tmp;
-  WriteFile(tmp.path() + "/payload", data);
-  const std::string want = Sha256sum(tmp.path() + "/payload");
+  WriteFile(tmp.path + "/payload", data);
+  const std::string want = Sha256sum(tmp.path + "/payload");
   REQUIRE(want.size() == 64);
 
   JitterSource src(data);
@@ -619,22 +608,22 @@ TEST_CASE_TEMPLATE("contract: PutFile and GetToFile", F,
   SKIP_IF_UNAVAILABLE(fx);
   Store& s = *fx.store;
   TempDir tmp;
-  const std::string src = tmp.path() + "/src.qcow2";
+  const std::string src = tmp.path + "/src.qcow2";
   const std::string data = RandomBytes(3 * (1 << 20) + 5, 8);
   WriteFile(src, data);
   auto put = PutFile(s, "files/one", src, kOpts);
   REQUIRE(put.ok());
   CHECK(put->sha256 == Sha256sum(src));
-  CHECK(PutFile(s, "files/two", tmp.path() + "/absent", kOpts)
+  CHECK(PutFile(s, "files/two", tmp.path + "/absent", kOpts)
             .status()
             .IsNotFound());
 
-  const std::string dst = tmp.path() + "/dl/out.qcow2";
-  fs::create_directory(tmp.path() + "/dl");
+  const std::string dst = tmp.path + "/dl/out.qcow2";
+  fs::create_directory(tmp.path + "/dl");
   REQUIRE(GetToFile(s, "files/one", dst, put->sha256, kOpts).ok());
   CHECK(Sha256sum(dst) == put->sha256);
 
-  const std::string bad = tmp.path() + "/dl/bad.qcow2";
+  const std::string bad = tmp.path + "/dl/bad.qcow2";
   CHECK(GetToFile(s, "files/one", bad, kEmptySha, kOpts).code() ==
         StatusCode::kCorruption);
   CHECK(GetToFile(s, "files/missing", bad, "", kOpts).IsNotFound());
@@ -643,7 +632,7 @@ TEST_CASE_TEMPLATE("contract: PutFile and GetToFile", F,
   CHECK_FALSE(GetToFile(s, "files/one", dst, kEmptySha, kOpts).ok());
   CHECK(Sha256sum(dst) == put->sha256);
   std::vector<std::string> left;
-  for (const auto& e : fs::directory_iterator(tmp.path() + "/dl"))
+  for (const auto& e : fs::directory_iterator(tmp.path + "/dl"))
     left.push_back(e.path().filename());
   CHECK(left == std::vector<std::string>{"out.qcow2"});  // no temp files
 }
@@ -697,7 +686,7 @@ TEST_CASE("local: layout, hidden temp files, stale sidecars") {
 TEST_CASE("local: temp files of a process killed mid-Put are swept") {
   TempDir tmp;
   RegisterBuiltinStores();
-  const std::string spec = "local:" + tmp.path() + "/store";
+  const std::string spec = "local:" + tmp.path + "/store";
   // Two children, each killed (_exit) halfway through a Put, as kill -9
   // would: each leaves its temp file.
   for (const char* key : {"v/old", "v/young"}) {
@@ -725,7 +714,7 @@ TEST_CASE("local: temp files of a process killed mid-Put are swept") {
     REQUIRE(WEXITSTATUS(status) == 0);
   }
   std::vector<std::string> temps;
-  for (const auto& e : fs::directory_iterator(tmp.path() + "/store/v"))
+  for (const auto& e : fs::directory_iterator(tmp.path + "/store/v"))
     temps.push_back(e.path().filename());
   std::sort(temps.begin(), temps.end());
   REQUIRE(temps.size() == 2);
@@ -733,7 +722,7 @@ TEST_CASE("local: temp files of a process killed mid-Put are swept") {
   CHECK(temps[1].rfind("young#part-", 0) == 0);
   // The first was left 11 minutes ago (older than kStaleTempAge); the
   // second just now, as a Put still running would be.
-  const std::string old_temp = tmp.path() + "/store/v/" + temps[0];
+  const std::string old_temp = tmp.path + "/store/v/" + temps[0];
   fs::last_write_time(
       old_temp, fs::file_time_type::clock::now() - std::chrono::minutes(11));
   REQUIRE(
@@ -741,7 +730,7 @@ TEST_CASE("local: temp files of a process killed mid-Put are swept") {
   auto again = StoreRegistry::Global().Create(spec);  // a restart
   REQUIRE(again.ok());
   CHECK_FALSE(fs::exists(old_temp));
-  CHECK(fs::exists(tmp.path() + "/store/v/" + temps[1]));
+  CHECK(fs::exists(tmp.path + "/store/v/" + temps[1]));
   CHECK(*GetString(**again, "v/kept") == "k");
   CHECK(Keys(*(*again)->List("", kOpts)) == std::vector<std::string>{"v/kept"});
 }

@@ -14,12 +14,15 @@
 #include "cache/catalog_history_sink.h"
 #include "db/catalog.h"
 #include "memory_history_sink.h"
+#include "temp_dir.h"
 #include "util/fs.h"
 
 using namespace strata;
 using namespace strata::cache;
 using strata::cache::testing::ManualClock;
 using strata::cache::testing::MemoryHistorySink;
+
+using strata::testing::TempDir;
 
 namespace {
 
@@ -40,16 +43,6 @@ std::unique_ptr<WriteHistory> OpenHistory(
 void Writes(WriteHistory& h, int n, uint64_t bytes_each) {
   for (int i = 0; i < n; ++i) h.NoteWrite(bytes_each);
 }
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char t[] = "/tmp/strata-whist.XXXXXX";
-    REQUIRE(mkdtemp(t) != nullptr);
-    path = t;
-  }
-  ~TempDir() { RemoveTree(path); }
-};
 
 }  // namespace
 
