@@ -154,11 +154,13 @@ void AddRollbackNotes(Table& t, double worst_ratio) {
   t.AddNote(
       "Strata = RevertVolume() -> the volume leaves status reverting "
       "(catalog polled every 1 ms); it includes getting the K layers from "
-      "the local store with SHA-256 verification of each (K = 1: a hard "
-      "link of the stored file; K > 1: copies, the bottom one durable), "
-      "qemu-img commit into one file, qemu-img check, a new overlay and "
-      "the catalog updates; the old chain's files are removed after it, "
-      "in the background");
+      "the local store with SHA-256 verification of each (the root "
+      "layer: a hard link of the stored file, hashed beside the other "
+      "downloads; K > 1: the other layers copied, the lowest of them "
+      "durable, and qemu-img commit of the rest into it, which leaves "
+      "root <- merged layers, the shape rebase leaves), qemu-img check, "
+      "a new overlay and the catalog updates; the old chain's files are "
+      "removed after it, in the background");
   t.AddNote(
       "convert = qemu-img convert -O qcow2 <top> out.qcow2; rebase = "
       "qemu-img rebase -F qcow2 -b <bottom> <top> (safe mode; n/a for "
@@ -168,8 +170,9 @@ void AddRollbackNotes(Table& t, double worst_ratio) {
   t.AddNote(
       "rebase only copies what the layers between <bottom> and <top> "
       "hold: with K=2 there are none and it rewrites nothing, and its "
-      "result is still a two-file chain. convert, like Strata, produces "
-      "one file holding the whole lineage (Strata/convert)");
+      "result is still a two-file chain, as Strata's is; Strata still "
+      "reads and verifies every layer. convert produces one file "
+      "holding the whole lineage");
   t.AddNote(
       "verified = read -P checks (one per uniform run in the sampled "
       "64 KiB regions, about half of them regions the revert had to "

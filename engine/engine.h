@@ -9,7 +9,8 @@
 //
 // Chain shape kept (at most 4 files; R2 "chain kept short"):
 //   base (foreign, immutable) ← history-<S> ← snap-<T> ← disk (active top)
-// at rest only base ← history ← disk. See docs/engine.md.
+// at rest only base ← history ← disk; after a revert to a lineage of several
+// layers on no base: root history ← history ← disk. See docs/engine.md.
 //
 // Thread-safety: every public method may be called from any thread.
 #pragma once

@@ -1,6 +1,6 @@
 // The revert task (R2.10–R2.11): download the layers from the volume's base
-// up to the chosen snapshot, verify each against its SHA-256, merge them into
-// one file, and make the disk that state.
+// up to the chosen snapshot, verify each against its SHA-256, merge them, and
+// make the disk that state.
 //
 // Steps (journalled): revert.download → revert.merge → revert.install (the
 // atomic rename of a new overlay over the disk's path: the commit point) →
@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "engine/engine.h"
 #include "engine/qemu_img.h"
@@ -73,13 +74,27 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
     return Status::NotFound("the volume's base image " + *vol.base_path +
                             " is missing");
 
+  // The new chain. Without a foreign base and with more than one layer:
+  // root history ← history ← new top, where the root history is the root
+  // layer as stored (hard-linked from a local store, never written) and the
+  // history the other layers merged. Only those, a fraction of the disk in
+  // an incremental lineage, are written and made durable; the root layer's
+  // verification runs beside their download. With a foreign base the layers
+  // are merged into one history instead, so that the chain stays within
+  // four files (base ← history ← layer ← top) while a snapshot runs.
+  const bool split = lineage.size() > 1 && !vol.base_path;
   std::vector<std::string> files;
   for (size_t i = 0; i < lineage.size(); ++i)
     files.push_back(TempPath(disk, "dl" + std::to_string(i), j.task_id()));
   const std::string history = NewHistoryPath(disk, target.id);
+  const std::string root_history =
+      split ? NewHistoryPath(disk, lineage[0].id) : "";
   const std::string overlay = TempPath(disk, "overlay", j.task_id());
+  // The first file the others are committed into.
+  const size_t merge_base = split ? 1 : 0;
   j.state()["downloads"] = files;
   j.state()["history"] = history;
+  if (split) j.state()["root_history"] = root_history;
   j.state()["overlay"] = overlay;
   auto cleanup = [&] {
     for (const auto& f : files) RemoveFile(f);
@@ -89,41 +104,61 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
   // Every layer is verified before the disk is touched.
   const int64_t t_start = MonotonicMicros();
   int64_t download_bytes = 0;
-  bool linked = false;
-  for (size_t i = 0; i < lineage.size(); ++i) {
-    download_bytes += lineage[i].layer_bytes;
-    STRATA_RETURN_IF_ERROR(j.Step(
-        "revert.download", static_cast<int>(5 + 70 * i / lineage.size())));
-    if (lineage.size() == 1) {
-      Status l = LinkStoredLayer(*store_, lineage[0], files[0],
-                                 vol.base_path.value_or(""),
-                                 vol.base_format.value_or(""));
-      if (l.ok()) {
-        linked = true;
-        break;
-      }
-      if (l.code() != StatusCode::kNotSupported) {
-        cleanup();
-        return l.WithContext("download of snapshot " + lineage[0].id);
-      }
-    }
-    // Only the bottom download becomes the new history (the layers above
-    // are committed into it, then deleted): it alone must end on disk, and
-    // is written back as it arrives; the others stay scratch.
+  for (const auto& l : lineage) download_bytes += l.layer_bytes;
+  auto fetch = [&](size_t i) -> Status {
+    // Only the files that end in the new chain are written back as they
+    // arrive and made durable; the others stay scratch.
+    const bool kept = i == 0 || i == merge_base;
     store::FileSinkOptions file;
-    file.write_behind = i == 0;
-    file.durable = i == 0;
+    file.write_behind = kept;
+    file.durable = kept;
     // The layer's own digest, once relay stages are undone (R1.3). Without
     // stages it is the stored bytes' digest, which the store's Get checks
     // over the same bytes already: hashed once, not twice.
     if (lineage[i].layer_sha256 != lineage[i].sha256)
       file.expected_sha256 = lineage[i].layer_sha256.value_or("");
-    Status s = store::GetToFile(*store_, *lineage[i].store_key, files[i],
-                                *lineage[i].sha256, {}, file);
-    if (!s.ok()) {
-      cleanup();
-      return s.WithContext("download of snapshot " + lineage[i].id);
+    return store::GetToFile(*store_, *lineage[i].store_key, files[i],
+                            *lineage[i].sha256, {}, file)
+        .WithContext("download of snapshot " + lineage[i].id);
+  };
+  bool linked = false;
+  auto fetch_root = [&]() -> Status {
+    // The root layer as stored is the bottom of the new chain (one layer, or
+    // the split shape): link it rather than copy it when the store can.
+    if (lineage.size() == 1 || split) {
+      Status l = LinkStoredLayer(*store_, lineage[0], files[0],
+                                 vol.base_path.value_or(""),
+                                 vol.base_format.value_or(""));
+      if (l.ok()) {
+        linked = true;
+        return l;
+      }
+      if (l.code() != StatusCode::kNotSupported)
+        return l.WithContext("download of snapshot " + lineage[0].id);
     }
+    return fetch(0);
+  };
+  Status fetched;
+  {
+    STRATA_RETURN_IF_ERROR(j.Step("revert.download", 5));
+    // The root beside the others (it is mostly hashing, on its own core).
+    Status root;
+    std::thread root_worker;
+    if (split)
+      root_worker = std::thread([&] { root = fetch_root(); });
+    else
+      root = fetch_root();
+    for (size_t i = 1; fetched.ok() && i < lineage.size(); ++i) {
+      fetched = j.Step("revert.download",
+                       static_cast<int>(5 + 70 * i / lineage.size()));
+      if (fetched.ok()) fetched = fetch(i);
+    }
+    if (root_worker.joinable()) root_worker.join();
+    if (fetched.ok()) fetched = root;
+  }
+  if (!fetched.ok()) {
+    cleanup();
+    return fetched;
   }
   const int64_t t_downloaded = MonotonicMicros();
   STRATA_RETURN_IF_ERROR(j.Step("revert.merge", 80));
@@ -131,17 +166,23 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
   Status s = linked ? Status::OK()
                     : SetBackingUnsafe(files[0], vol.base_path.value_or(""),
                                        vol.base_format.value_or(""));
+  if (s.ok() && split) s = RenameDurable(files[0], root_history);
+  // (A crash here leaves the root history outside the chain: garbage.)
+  if (s.ok() && split) s = j.Step("revert.merge_upper", 85);
   for (size_t i = 1; s.ok() && i < files.size(); ++i)
-    s = SetBackingUnsafe(files[i], files[i - 1], "qcow2");
-  if (s.ok() && files.size() > 1) s = CommitInto(files.back(), files.front());
-  if (s.ok()) s = CheckImage(files.front());
-  if (s.ok()) s = RenameDurable(files.front(), history);
+    s = SetBackingUnsafe(
+        files[i], i == 1 && split ? root_history : files[i - 1], "qcow2");
+  if (s.ok() && files.size() > merge_base + 1)
+    s = CommitInto(files.back(), files[merge_base]);
+  if (s.ok()) s = CheckImage(files[merge_base]);
+  if (s.ok()) s = RenameDurable(files[merge_base], history);
   if (s.ok())
     s = CreateOverlay(overlay, history, "qcow2", target.virtual_size,
                       opts_.overlay_cluster_size);
   if (!s.ok()) {
     cleanup();
     RemoveFile(history);
+    if (split) RemoveFile(root_history);
     return s;
   }
   const int64_t t_merged = MonotonicMicros();
@@ -154,13 +195,13 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
         v.head_snapshot_id = target.id;
         return Status::OK();
       }));
-  LogInfo(
-      "volume " + vol.id + " reverted to snapshot " + target.id + ": " +
-      std::to_string(lineage.size()) + " layers, " +
-      std::to_string(download_bytes >> 20) +
-      (linked ? " MiB linked+verified in " : " MiB downloaded+verified in ") +
-      std::to_string((t_downloaded - t_start) / 1000) + " ms, merged in " +
-      std::to_string((t_merged - t_downloaded) / 1000) + " ms");
+  LogInfo("volume " + vol.id + " reverted to snapshot " + target.id + ": " +
+          std::to_string(lineage.size()) + " layers, " +
+          std::to_string(download_bytes >> 20) +
+          (linked ? " MiB (the root layer linked) verified in "
+                  : " MiB downloaded+verified in ") +
+          std::to_string((t_downloaded - t_start) / 1000) + " ms, merged in " +
+          std::to_string((t_merged - t_downloaded) / 1000) + " ms");
   STRATA_RETURN_IF_ERROR(CollectGarbage(vol));
   return DropUnneededLayers(vol.id);
 }

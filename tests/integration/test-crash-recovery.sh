@@ -132,7 +132,19 @@ revert_to() {
     -H "OpenStack-API-Version: volume 3.40"
   [[ $CODE == 202 || $CODE == 000 ]] || fail "revert: HTTP $CODE $BODY"
 }
-for step in revert.download revert.merge revert.install revert.cleanup; do
+# Files named as histories of the disk that its chain does not use.
+stray_histories() {
+  local used
+  used=$(qemu-img info -U --backing-chain --output=json "$disk" |
+    python3 -c 'import json,sys,os; [print(os.path.basename(c["filename"])) for c in json.load(sys.stdin)]')
+  for f in "$(dirname "$disk")"/"$(basename "$disk" .qcow2)".history-*.qcow2; do
+    [[ -e $f ]] || continue
+    grep -qxF "$(basename "$f")" <<<"$used" || echo "$f"
+  done
+}
+# (revert.merge_upper: the target's lineage has several layers, so the root
+# layer is already renamed to a history of its own, not yet in the chain.)
+for step in revert.download revert.merge revert.merge_upper revert.install revert.cleanup; do
   stop_stratad
   STRATA_CRASH_AT=$step start_stratad
   revert_to "$good"
@@ -140,6 +152,8 @@ for step in revert.download revert.merge revert.install revert.cleanup; do
   start_stratad
   qemu-img check -q "$disk" || fail "$step: check failed"
   wait_volume "$vol" available 10
+  stray=$(stray_histories)
+  [[ -z $stray ]] || fail "$step: history files outside the chain left: $stray"
   revert_to "$final"; wait_volume "$vol" available 60
   check_all_written "$step"
   pass "crash at $step: revert reconciled, data intact"

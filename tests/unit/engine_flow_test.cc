@@ -190,7 +190,8 @@ TEST_CASE("snapshots, revert to each point, chain stays short (R2.3-R2.11)") {
   CHECK(Reads(disk, 0xa1, "0", "1M"));
   CHECK(Reads(disk, 0xb2, "1M", "1M"));
   CHECK(Reads(disk, 0, "2M", "1M"));
-  CHECK(f.ChainLength(disk) == 2);
+  // Two layers: s1's as the root history, s2's as the history above it.
+  CHECK(f.ChainLength(disk) == 3);
 
   // A snapshot after a revert to s2 builds on s2.
   Write(disk, 0xd4, "3M", "1M");
@@ -324,6 +325,79 @@ TEST_CASE("revert to a one-layer snapshot links the local store's file") {
   REQUIRE(task_vol.ok());
   CHECK(task_vol->status == "available");
   CHECK(Reads(disk, 0x62, "6M", "1M"));  // still the state before the revert
+}
+
+TEST_CASE("revert to a layered snapshot links its root layer (R2.11)") {
+  Fixture f;
+  f.Start(/*direct=*/true);
+  auto [disk, vol] = f.ManagedDisk("vm7", "32M");
+  Write(disk, 0x71, "0", "4M");
+  auto s1 = f.Snap(vol.id);
+  Write(disk, 0x72, "1M", "1M");
+  auto s2 = f.Snap(vol.id);
+  Write(disk, 0x73, "2M", "1M");
+  auto s3 = f.Snap(vol.id);
+  REQUIRE(s3.status == "available");
+  Write(disk, 0x74, "0", "3M");  // overwritten by the revert
+
+  const std::string object = f.dir + "/store/" + *s1.store_key;
+  auto stored_sha = Sha256File(object);
+  REQUIRE(stored_sha.ok());
+  REQUIRE(f.engine->RevertVolume(vol.id, s3.id).ok());
+  f.engine->WaitIdle();
+  CHECK(Reads(disk, 0x71, "0", "1M"));
+  CHECK(Reads(disk, 0x72, "1M", "1M"));
+  CHECK(Reads(disk, 0x73, "2M", "1M"));
+  CHECK(Reads(disk, 0x71, "3M", "1M"));
+  CHECK(Reads(disk, 0, "4M", "1M"));
+  // disk ← history of s3 (s2 + s3 merged) ← root history (s1, linked).
+  auto chain = engine::ReadChain(disk, disk);
+  REQUIRE(chain.ok());
+  REQUIRE(chain->length() == 3);
+  CHECK(chain->layers[1].name.kind == engine::LayerKind::kHistory);
+  CHECK(chain->layers[1].name.snapshot_id == s3.id);
+  CHECK(chain->layers[2].name.snapshot_id == s1.id);
+  struct stat a, b;
+  REQUIRE(stat(chain->layers[2].path.c_str(), &a) == 0);
+  REQUIRE(stat(object.c_str(), &b) == 0);
+  CHECK(a.st_ino == b.st_ino);
+
+  // Snapshots on it build on s3, merge into the upper history only, and the
+  // chain stays three files; the stored root object keeps its bytes.
+  for (int r = 0; r < 3; ++r) {
+    Write(disk, 0x80 + r, std::to_string(5 + r) + "M", "1M");
+    auto s = f.Snap(vol.id);
+    CHECK(s.status == "available");
+    if (r == 0) CHECK(s.parent_id == s3.id);
+    CHECK(f.ChainLength(disk) == 3);
+  }
+  auto sha_after = Sha256File(object);
+  REQUIRE(sha_after.ok());
+  CHECK(*sha_after == *stored_sha);
+  CHECK(Reads(disk, 0x72, "1M", "1M"));
+  CHECK(Reads(disk, 0x82, "7M", "1M"));
+
+  // A corrupted upper layer: refused before the disk changes, nothing left.
+  {
+    const std::string upper = f.dir + "/store/" + *s2.store_key;
+    int fd = open(upper.c_str(), O_WRONLY);
+    REQUIRE(fd >= 0);
+    REQUIRE(pwrite(fd, "garbage!", 8, 4096) == 8);
+    close(fd);
+  }
+  REQUIRE(f.engine->RevertVolume(vol.id, s2.id).ok());
+  f.engine->WaitIdle();
+  auto after = f.catalog->GetVolume(vol.id);
+  REQUIRE(after.ok());
+  CHECK(after->status == "available");
+  CHECK(Reads(disk, 0x82, "7M", "1M"));
+  CHECK(f.ChainLength(disk) == 3);
+
+  // Back to one layer: a single linked history again.
+  REQUIRE(f.engine->RevertVolume(vol.id, s1.id).ok());
+  f.engine->WaitIdle();
+  CHECK(Reads(disk, 0x71, "0", "4M"));
+  CHECK(f.ChainLength(disk) == 2);
 }
 
 TEST_CASE("a failed upload is carried by the next snapshot (R2.4, R2.6)") {
