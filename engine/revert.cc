@@ -10,9 +10,11 @@
 // revert: snapshots form a tree through parent_id.
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "engine/engine.h"
 #include "engine/qemu_img.h"
@@ -138,27 +140,37 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
     }
     return fetch(0);
   };
-  Status fetched;
-  {
-    STRATA_RETURN_IF_ERROR(j.Step("revert.download", 5));
-    // The root beside the others (it is mostly hashing, on its own core).
-    Status root;
-    std::thread root_worker;
-    if (split)
-      root_worker = std::thread([&] { root = fetch_root(); });
-    else
-      root = fetch_root();
-    for (size_t i = 1; fetched.ok() && i < lineage.size(); ++i) {
-      fetched = j.Step("revert.download",
-                       static_cast<int>(5 + 70 * i / lineage.size()));
-      if (fetched.ok()) fetched = fetch(i);
+  // The layers are fetched by two threads, the root (the largest, mostly
+  // hashing) first: downloads are bound by hashing and copying, a core each.
+  // Progress steps are journalled from this thread only.
+  const size_t n = lineage.size();
+  std::vector<Status> fetched(n);
+  std::atomic<size_t> next{0};
+  auto work = [&](bool journal) {
+    for (size_t i; (i = next.fetch_add(1)) < n;) {
+      if (journal && i > 0)
+        fetched[i] =
+            j.Step("revert.download", static_cast<int>(5 + 70 * i / n));
+      if (fetched[i].ok()) fetched[i] = i == 0 ? fetch_root() : fetch(i);
+      if (!fetched[i].ok()) next.store(n);  // the other thread stops too
     }
-    if (root_worker.joinable()) root_worker.join();
-    if (fetched.ok()) fetched = root;
+  };
+  STRATA_RETURN_IF_ERROR(j.Step("revert.download", 5));
+  {
+    std::thread helper;
+    if (n > 1) helper = std::thread(work, false);
+    work(true);
+    if (helper.joinable()) helper.join();
   }
-  if (!fetched.ok()) {
+  Status first_failure;
+  for (const Status& f : fetched)
+    if (!f.ok()) {
+      first_failure = f;
+      break;
+    }
+  if (!first_failure.ok()) {
     cleanup();
-    return fetched;
+    return first_failure;
   }
   const int64_t t_downloaded = MonotonicMicros();
   STRATA_RETURN_IF_ERROR(j.Step("revert.merge", 80));
