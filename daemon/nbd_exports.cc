@@ -1,6 +1,10 @@
 // stratad's NBD exports. See nbd_exports.h.
 #include "daemon/nbd_exports.h"
 
+#include <map>
+#include <memory>
+#include <mutex>
+
 #include "cache/catalog_history_sink.h"
 #include "nbd/backend_spec.h"
 #include "nbd/qcow_chain_backend.h"
@@ -53,6 +57,26 @@ Status SetUpNbdExports(const DaemonConfig& cfg, const std::string& socket_dir,
       cache::MakeCatalogHistorySink(engine->catalog());
   if (!cfg.nbd_exports.empty())
     STRATA_RETURN_IF_ERROR(MakeDirs(socket_dir, 0755));
+  // A volume whose export has clients shows "in-use", as Cinder shows an
+  // attached volume; the disks of the qcow2: exports by export name.
+  struct ExportDisks {
+    std::mutex mu;
+    std::map<std::string, std::string> by_name;  // GUARDED_BY(mu)
+  };
+  auto disks = std::make_shared<ExportDisks>();
+  server->OnClientsChanged(
+      [engine, disks](const std::string& name, int clients) {
+        std::string disk;
+        {
+          std::lock_guard<std::mutex> lock(disks->mu);
+          auto it = disks->by_name.find(name);
+          if (it == disks->by_name.end()) return;
+          disk = it->second;
+        }
+        Status s = engine->SetExportAttached(disk, clients > 0);
+        if (!s.ok())
+          LogWarning("NBD export " + name + ": volume status: " + s.ToString());
+      });
   for (const std::string& def : cfg.nbd_exports) {
     std::string name, spec;
     STRATA_RETURN_IF_ERROR(nbd::SplitExportDefinition(def, &name, &spec));
@@ -64,6 +88,9 @@ Status SetUpNbdExports(const DaemonConfig& cfg, const std::string& socket_dir,
       STRATA_RETURN_IF_ERROR(
           EnsureVolume(engine, name, *disk, cfg.default_project)
               .WithContext(what));
+      // (An "in-use" left by a stop with clients was reset by Recover.)
+      std::lock_guard<std::mutex> lock(disks->mu);
+      disks->by_name[name] = *disk;
     }
     auto opened = nbd::OpenBackend(spec, {socket_dir, name});
     if (!opened.ok()) return opened.status().WithContext(what);

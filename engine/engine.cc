@@ -161,6 +161,19 @@ Result<db::VolumeRecord> Engine::ServerDiskVolume(
   return ManageVolume(req);
 }
 
+Status Engine::SetExportAttached(const std::string& disk, bool attached) {
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
+                          catalog_->GetVolumeByPath(disk));
+  if (vol.domain_uuid) return Status::OK();
+  const std::string from = attached ? "available" : "in-use";
+  if (vol.status != from) return Status::OK();
+  return catalog_->ModifyVolume(vol.id, [&](db::VolumeRecord& v) {
+    if (v.status == from && !v.domain_uuid)
+      v.status = attached ? "in-use" : "available";
+    return Status::OK();
+  });
+}
+
 void Engine::RegisterServerDisks(const std::string& default_project) {
   if (!hv_) return;
   auto doms = hv_->ListDomains();

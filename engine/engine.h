@@ -109,6 +109,11 @@ class Engine {
   // adopt step. Domains or disks that cannot be read are skipped, and so
   // are Cinder's volumes (disks with a serial).
   void RegisterServerDisks(const std::string& default_project);
+  // The NBD export serving the volume at `disk` got its first client
+  // (attached) or lost its last one: "available" ↔ "in-use", as Cinder
+  // shows an attached volume. A volume bound to a libvirt domain (whose
+  // state decides), or in any other state, is left as it is.
+  Status SetExportAttached(const std::string& disk, bool attached);
   // Forgets a volume (Cinder unmanage): its files stay as they are.
   Status UnmanageVolume(const std::string& volume_id);
 

@@ -110,7 +110,9 @@ Status Engine::Recover() {
         catalog_->SetSnapshotStatus(s.id, "available", 100);
       if (s.status == "deleting" && RunDelete(s.id).ok()) PublishDelete(s.id);
     }
-    if (v.status == "reverting")
+    // "in-use" without a domain is an NBD export's client (SetExportAttached),
+    // and no client is connected before the exports start, after this.
+    if (v.status == "reverting" || (v.status == "in-use" && !v.domain_uuid))
       catalog_->ModifyVolume(v.id, [](db::VolumeRecord& r) {
         r.status = "available";
         return Status::OK();

@@ -127,7 +127,9 @@ void NbdConnection::ServeClient() {
   if (name.empty()) name = exports_->List().front();
   LogInfo("nbd: " + peer_ + " opened export '" + name + "' (" +
           backend->Describe() + ")");
+  exports_->Opened(name);
   Transmission(backend.get());
+  exports_->Closed(name);
   LogInfo("nbd: " + peer_ + " closed export '" + name + "'");
 }
 

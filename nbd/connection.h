@@ -35,6 +35,9 @@ class ExportResolver {
   // The backend of export `name`, or nullptr when there is none.
   virtual std::shared_ptr<BlockBackend> Find(const std::string& name) = 0;
   virtual std::vector<std::string> List() = 0;
+  // A client negotiated export `name` / ended its session on it.
+  virtual void Opened(const std::string& name) { (void)name; }
+  virtual void Closed(const std::string& name) { (void)name; }
 };
 
 class NbdConnection {

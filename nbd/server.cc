@@ -52,6 +52,12 @@ struct NbdServer::Listener : public ExportResolver,
     if (!only_export.empty()) return {only_export};
     return server->ExportNames();
   }
+  void Opened(const std::string& name) override {
+    server->CountClient(name, +1);
+  }
+  void Closed(const std::string& name) override {
+    server->CountClient(name, -1);
+  }
   void Close() {
     uint64_t one = 1;
     (void)!::write(wake.get(), &one, sizeof one);
@@ -200,6 +206,30 @@ void NbdServer::AcceptLoop(Listener* l) {
     });
     clients_.push_back(std::move(client));
   }
+}
+
+void NbdServer::OnClientsChanged(ClientsChanged f) {
+  std::lock_guard<std::mutex> lock(notify_mu_);
+  on_clients_changed_ = std::move(f);
+}
+
+int NbdServer::ClientsOf(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = clients_of_.find(name);
+  return it == clients_of_.end() ? 0 : it->second;
+}
+
+void NbdServer::CountClient(const std::string& name, int delta) {
+  // notify_mu_ spans the count and the call, so that calls arrive in the
+  // order of the counts (an open and a close racing never leave the
+  // listener with a stale count).
+  std::lock_guard<std::mutex> notify(notify_mu_);
+  int n;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    n = clients_of_[name] += delta;
+  }
+  if (on_clients_changed_) on_clients_changed_(name, n);
 }
 
 void NbdServer::ReapClients() {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -37,6 +38,12 @@ class NbdServer {
   Status ListenTcp(const std::string& host, int port);
   std::string SocketPath(const std::string& name) const;
   std::vector<std::string> ExportNames();
+  // Called (from a client's thread) with an export's number of clients past
+  // negotiation each time it changes, in order; set before clients come.
+  using ClientsChanged =
+      std::function<void(const std::string& name, int clients)>;
+  void OnClientsChanged(ClientsChanged f);
+  int ClientsOf(const std::string& name);
   // Closes every listener and connection and joins their threads.
   void Stop();
 
@@ -47,6 +54,7 @@ class NbdServer {
   void AcceptLoop(Listener* l);
   // Joins the threads of clients that have ended. REQUIRES: mu_.
   void ReapClients();
+  void CountClient(const std::string& name, int delta);
 
   const std::string socket_dir_;
   const std::string socket_group_;
@@ -56,6 +64,9 @@ class NbdServer {
   std::vector<std::shared_ptr<Listener>> listeners_;  // GUARDED_BY(mu_)
   std::vector<std::shared_ptr<Client>> clients_;      // GUARDED_BY(mu_)
   bool stopped_ = false;                              // GUARDED_BY(mu_)
+  std::map<std::string, int> clients_of_;             // GUARDED_BY(mu_)
+  std::mutex notify_mu_;               // orders CountClient's calls; before mu_
+  ClientsChanged on_clients_changed_;  // GUARDED_BY(notify_mu_)
 };
 
 }  // namespace strata::nbd

@@ -42,7 +42,11 @@ for _ in $(seq 600); do [[ $(last_rec) -ge 20 ]] && break; sleep 0.1; done
 [[ $(last_rec) -ge 20 ]] || fail "the guest wrote no records to the export"
 api GET /v3/volumes/detail
 vid=$(jget "[v['id'] for v in j['volumes'] if v.get('os-strata:path') == '$disk'][0]")
-pass "the guest boots from Strata's export of volume $vid and writes records ($(last_rec))"
+st=$(jget "[v['status'] for v in j['volumes'] if v['id'] == '$vid'][0]")
+[[ $st == in-use ]] || fail "volume $vid is $st while the guest is connected to its export"
+api GET "/v3/volumes/detail?status=in-use"
+[[ $(jget "'$vid' in [v['id'] for v in j['volumes']]") == True ]] || fail "status=in-use does not list volume $vid"
+pass "the guest boots from Strata's export of volume $vid and writes records ($(last_rec)); the volume is in-use"
 
 export_state() {
   api GET "/v3/volumes/$vid"
@@ -93,6 +97,12 @@ before=$(last_rec)
 for _ in $(seq 300); do (( $(last_rec) > before + 100 )) && break; sleep 0.1; done
 virsh -q destroy "$name" >/dev/null
 final=$(last_rec)
+for _ in $(seq 50); do
+  api GET "/v3/volumes/$vid"; [[ $(jget "j['volume']['status']") == available ]] && break; sleep 0.1
+done
+[[ $(jget "j['volume']['status']") == available ]] ||
+  fail "volume $vid is $(jget "j['volume']['status']") after the guest disconnected"
+pass "the guest gone, volume $vid is available again"
 stop_stratad   # closes the export: the daemon flushes the chain
 result=$(verify_disk "$disk" "$final")
 pass "the disk holds $result (the guest reported $final)"

@@ -533,3 +533,43 @@ TEST_CASE("relay stages: the layer's own SHA-256 is kept and checked (R1.3)") {
   CHECK(Reads(disk, 0xa1, "0", "4M"));
   CHECK(Reads(disk, 0, "8M", "1M"));
 }
+
+TEST_CASE("an NBD export's clients make its volume in-use until a restart") {
+  Fixture f;
+  auto [disk, vol] = f.ManagedDisk("vm8", "8M");
+  auto status = [&] {
+    auto v = f.catalog->GetVolume(vol.id);
+    REQUIRE(v.ok());
+    return v->status;
+  };
+  REQUIRE(status() == "available");
+  REQUIRE(f.engine->SetExportAttached(vol.path, true).ok());
+  CHECK(status() == "in-use");
+  REQUIRE(f.engine->SetExportAttached(vol.path, true).ok());  // a 2nd client
+  CHECK(status() == "in-use");
+  REQUIRE(f.engine->SetExportAttached(vol.path, false).ok());
+  CHECK(status() == "available");
+  // Another status is not the export's to change.
+  REQUIRE(f.catalog
+              ->ModifyVolume(vol.id,
+                             [](db::VolumeRecord& v) {
+                               v.status = "maintenance";
+                               return Status::OK();
+                             })
+              .ok());
+  REQUIRE(f.engine->SetExportAttached(vol.path, true).ok());
+  CHECK(status() == "maintenance");
+  REQUIRE(f.catalog
+              ->ModifyVolume(vol.id,
+                             [](db::VolumeRecord& v) {
+                               v.status = "available";
+                               return Status::OK();
+                             })
+              .ok());
+  // A stop with a client connected leaves "in-use"; no client is there
+  // after a restart, before the exports start.
+  REQUIRE(f.engine->SetExportAttached(vol.path, true).ok());
+  f.Start();
+  CHECK(status() == "available");
+  CHECK(f.engine->SetExportAttached("/no/such/disk.qcow2", true).IsNotFound());
+}
