@@ -51,6 +51,14 @@ bool Reads(const std::string& disk, int pattern, const std::string& off,
          r->err.find("Pattern verification failed") == std::string::npos;
 }
 
+// Overwrites 8 bytes of a stored object at `offset` (bit rot in the store).
+void Corrupt(const std::string& object, off_t offset) {
+  int fd = open(object.c_str(), O_WRONLY);
+  REQUIRE(fd >= 0);
+  REQUIRE(pwrite(fd, "garbage!", 8, offset) == 8);
+  close(fd);
+}
+
 // A store that fails Put while `fail` is set: the fault the local directory
 // store cannot produce on demand.
 class FailingStore : public store::Store {
@@ -313,12 +321,7 @@ TEST_CASE("revert to a one-layer snapshot links the local store's file") {
   CHECK(Reads(disk, 0x62, "6M", "1M"));
 
   // A corrupted object: the revert is refused and the disk left as it was.
-  {
-    int fd = open(object.c_str(), O_WRONLY);
-    REQUIRE(fd >= 0);
-    REQUIRE(pwrite(fd, "garbage!", 8, 1 << 20) == 8);
-    close(fd);
-  }
+  Corrupt(object, 1 << 20);
   REQUIRE(f.engine->RevertVolume(vol.id, s1.id).ok());
   f.engine->WaitIdle();
   auto task_vol = f.catalog->GetVolume(vol.id);
@@ -378,13 +381,7 @@ TEST_CASE("revert to a layered snapshot links its root layer (R2.11)") {
   CHECK(Reads(disk, 0x82, "7M", "1M"));
 
   // A corrupted upper layer: refused before the disk changes, nothing left.
-  {
-    const std::string upper = f.dir + "/store/" + *s2.store_key;
-    int fd = open(upper.c_str(), O_WRONLY);
-    REQUIRE(fd >= 0);
-    REQUIRE(pwrite(fd, "garbage!", 8, 4096) == 8);
-    close(fd);
-  }
+  Corrupt(f.dir + "/store/" + *s2.store_key, 4096);
   REQUIRE(f.engine->RevertVolume(vol.id, s2.id).ok());
   f.engine->WaitIdle();
   auto after = f.catalog->GetVolume(vol.id);
@@ -542,6 +539,15 @@ TEST_CASE("an NBD export's clients make its volume in-use until a restart") {
     REQUIRE(v.ok());
     return v->status;
   };
+  auto set_status = [&](const std::string& to) {
+    REQUIRE(f.catalog
+                ->ModifyVolume(vol.id,
+                               [&](db::VolumeRecord& v) {
+                                 v.status = to;
+                                 return Status::OK();
+                               })
+                .ok());
+  };
   REQUIRE(status() == "available");
   REQUIRE(f.engine->SetExportAttached(vol.path, true).ok());
   CHECK(status() == "in-use");
@@ -550,22 +556,10 @@ TEST_CASE("an NBD export's clients make its volume in-use until a restart") {
   REQUIRE(f.engine->SetExportAttached(vol.path, false).ok());
   CHECK(status() == "available");
   // Another status is not the export's to change.
-  REQUIRE(f.catalog
-              ->ModifyVolume(vol.id,
-                             [](db::VolumeRecord& v) {
-                               v.status = "maintenance";
-                               return Status::OK();
-                             })
-              .ok());
+  set_status("maintenance");
   REQUIRE(f.engine->SetExportAttached(vol.path, true).ok());
   CHECK(status() == "maintenance");
-  REQUIRE(f.catalog
-              ->ModifyVolume(vol.id,
-                             [](db::VolumeRecord& v) {
-                               v.status = "available";
-                               return Status::OK();
-                             })
-              .ok());
+  set_status("available");
   // A stop with a client connected leaves "in-use"; no client is there
   // after a restart, before the exports start.
   REQUIRE(f.engine->SetExportAttached(vol.path, true).ok());
