@@ -166,6 +166,8 @@ Status Engine::SetExportAttached(const std::string& disk, bool attached) {
                           catalog_->GetVolumeByPath(disk));
   if (vol.domain_uuid) return Status::OK();
   const std::string from = attached ? "available" : "in-use";
+  // Checked here so that a call that changes nothing writes nothing (a
+  // write moves updated_at), and again in the update against a racing one.
   if (vol.status != from) return Status::OK();
   return catalog_->ModifyVolume(vol.id, [&](db::VolumeRecord& v) {
     if (v.status == from && !v.domain_uuid)

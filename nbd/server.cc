@@ -213,12 +213,6 @@ void NbdServer::OnClientsChanged(ClientsChanged f) {
   on_clients_changed_ = std::move(f);
 }
 
-int NbdServer::ClientsOf(const std::string& name) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = clients_of_.find(name);
-  return it == clients_of_.end() ? 0 : it->second;
-}
-
 void NbdServer::CountClient(const std::string& name, int delta) {
   // notify_mu_ spans the count and the call, so that calls arrive in the
   // order of the counts (an open and a close racing never leave the

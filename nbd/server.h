@@ -43,7 +43,6 @@ class NbdServer {
   using ClientsChanged =
       std::function<void(const std::string& name, int clients)>;
   void OnClientsChanged(ClientsChanged f);
-  int ClientsOf(const std::string& name);
   // Closes every listener and connection and joins their threads.
   void Stop();
 
