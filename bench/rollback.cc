@@ -154,13 +154,13 @@ void AddRollbackNotes(Table& t, double worst_ratio) {
   t.AddNote(
       "Strata = RevertVolume() -> the volume leaves status reverting "
       "(catalog polled every 1 ms); it includes getting the K layers from "
-      "the local store with SHA-256 verification of each (the root "
-      "layer: a hard link of the stored file, hashed beside the other "
-      "downloads; K > 1: the other layers copied, the lowest of them "
-      "durable, and qemu-img commit of the rest into it, which leaves "
-      "root <- merged layers, the shape rebase leaves), qemu-img check, "
-      "a new overlay and the catalog updates; the old chain's files are "
-      "removed after it, in the background");
+      "the local store with SHA-256 verification of each (every layer a "
+      "hard link of the stored file, hashed by two threads; K > 1: beside "
+      "that, qemu-img commit of the layers above the root into a new "
+      "file on it, made durable, which leaves root <- merged layers, the "
+      "shape rebase leaves), qemu-img check, a new overlay and the "
+      "catalog updates; the old chain's files are removed after it, in "
+      "the background");
   t.AddNote(
       "convert = qemu-img convert -O qcow2 <top> out.qcow2; rebase = "
       "qemu-img rebase -F qcow2 -b <bottom> <top> (safe mode; n/a for "

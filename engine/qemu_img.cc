@@ -1,6 +1,9 @@
 // qemu-img wrappers. See qemu_img.h.
 #include "engine/qemu_img.h"
 
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "util/subprocess.h"
@@ -10,9 +13,9 @@ namespace strata::engine {
 Status CreateOverlay(const std::string& path, const std::string& backing,
                      const std::string& backing_fmt, uint64_t virtual_size,
                      uint64_t cluster_size) {
-  std::vector<std::string> argv = {"qemu-img", "create",   "-q", "-f",
-                                   "qcow2",    "-u",       "-b", backing,
-                                   "-F",       backing_fmt};
+  std::vector<std::string> argv = {"qemu-img", "create", "-q", "-f", "qcow2"};
+  if (!backing.empty())
+    argv.insert(argv.end(), {"-u", "-b", backing, "-F", backing_fmt});
   if (cluster_size)
     argv.insert(argv.end(),
                 {"-o", "cluster_size=" + std::to_string(cluster_size)});
@@ -38,6 +41,33 @@ Status CommitInto(const std::string& top, const std::string& base) {
   return RunChecked(
              {"qemu-img", "commit", "-q", "-f", "qcow2", "-b", base, top})
       .status();
+}
+
+Status CommitLayersInto(const std::vector<std::string>& layers,
+                        const std::string& base, const std::string& scratch_top,
+                        uint64_t virtual_size) {
+  auto file = [](const std::string& path, bool read_only) {
+    nlohmann::json f = {{"driver", "file"}, {"filename", path}};
+    if (read_only) f["read-only"] = true;
+    return f;
+  };
+  // Built from the base up: base ← layers[0] ← … ← layers.back() ← top.
+  nlohmann::json node = {{"driver", "qcow2"}, {"file", file(base, false)}};
+  for (const std::string& layer : layers)
+    node = {{"driver", "qcow2"},
+            {"read-only", true},
+            {"file", file(layer, true)},
+            {"backing", std::move(node)}};
+  node = {{"driver", "qcow2"},
+          {"file", file(scratch_top, false)},
+          {"backing", std::move(node)}};
+  STRATA_RETURN_IF_ERROR(
+      CreateOverlay(scratch_top, "", "", virtual_size, /*cluster_size=*/0));
+  Status s = RunChecked({"qemu-img", "commit", "-q", "-d", "-b", base,
+                         "json:" + node.dump()})
+                 .status();
+  unlink(scratch_top.c_str());
+  return s;
 }
 
 Status CheckImage(const std::string& path) {

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "util/status.h"
 
@@ -17,7 +18,8 @@ namespace strata::engine {
 
 // `qemu-img create -f qcow2 -u -b backing -F backing_fmt path size`: a new,
 // empty overlay. `-u` (no backing probe) lets the backing file be created
-// later by a rename. cluster_size 0 keeps qemu-img's default.
+// later by a rename. cluster_size 0 keeps qemu-img's default. An empty
+// `backing` makes a standalone image.
 Status CreateOverlay(const std::string& path, const std::string& backing,
                      const std::string& backing_fmt, uint64_t virtual_size,
                      uint64_t cluster_size);
@@ -28,6 +30,19 @@ Status SetBackingUnsafe(const std::string& path, const std::string& backing,
 // `qemu-img commit -b base top` (with -b, qemu-img leaves `top` valid): merges
 // every layer from `top` down to just above `base` into `base`.
 Status CommitInto(const std::string& top, const std::string& base);
+// Merges `layers` (bottom first) into `base` with one `qemu-img commit`,
+// which copies only what the layers hold (their union, the upper one
+// winning, zeroed clusters included). The chain is given to qemu as explicit
+// `json:` options, so the layers' own headers are neither followed nor
+// written: each layer is opened read-only, and may be a hard link to a
+// store's object whose backing name is the one it had when uploaded. `base`
+// keeps its own backing (qemu-img finds `base` in the chain by the name its
+// header and file carry, which explicit options would hide). `scratch_top`
+// is created as the empty active layer qemu-img commit needs (`-d`: it is
+// not emptied, only its header may change) and removed.
+Status CommitLayersInto(const std::vector<std::string>& layers,
+                        const std::string& base, const std::string& scratch_top,
+                        uint64_t virtual_size);
 // `qemu-img check`: NotFound-free consistency check of one qcow2 file; a leak
 // is not an error, corruption is.
 Status CheckImage(const std::string& path);

@@ -2,17 +2,20 @@
 // up to the chosen snapshot, verify each against its SHA-256, merge them, and
 // make the disk that state.
 //
-// Steps (journalled): revert.download → revert.merge → revert.install (the
-// atomic rename of a new overlay over the disk's path: the commit point) →
-// revert.cleanup. Before the install the disk is untouched; after it the old
-// chain is garbage. Unlike Cinder (latest snapshot only), any available
-// snapshot of the volume can be the target, also one older than a previous
-// revert: snapshots form a tree through parent_id.
+// Steps (journalled): revert.download → revert.merge (→ revert.merge_upper in
+// the split shape below) → revert.install (the atomic rename of a new overlay
+// over the disk's path: the commit point) → revert.cleanup. Before the install
+// the disk is untouched; after it the old chain is garbage. Unlike Cinder
+// (latest snapshot only), any available snapshot of the volume can be the
+// target, also one older than a previous revert: snapshots form a tree through
+// parent_id.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -26,32 +29,44 @@
 namespace strata::engine {
 namespace {
 
-// Reverting to a snapshot whose lineage is one layer: that layer, as stored,
-// is the whole new history. When the store keeps it as a file on the disk's
-// file system (local store) and its backing is already the volume's base,
-// it is hard-linked and the link verified against its SHA-256, instead of
-// copied. Nothing modifies a history in place (merges write into backups,
+// A stored layer as a file next to the disk without copying it: when the
+// store keeps it as a file on the disk's file system (local store, no relay
+// stages), it is hard-linked. NotSupported: download it instead. The link is
+// not verified yet (VerifyLinkedLayer).
+//
+// With `backing` set, the layer is to be used through its own header (the
+// bottom of the new chain), so the stored backing name must be that one:
+// nothing modifies a linked file (merges write into backups or new files,
 // and a history with a second name is never retired into a spare), so the
-// stored object stays as stored. NotSupported: download it instead.
+// object stays as stored. Without it, the layer is only read, through
+// explicit backing options (CommitLayersInto), whatever its header names.
+struct Backing {
+  std::string file, format;
+};
 Status LinkStoredLayer(store::Store& store, const db::SnapshotRecord& snap,
-                       const std::string& to, const std::string& base,
-                       const std::string& base_format) {
+                       const std::string& to,
+                       const std::optional<Backing>& backing) {
+  if (snap.layer_sha256 && *snap.layer_sha256 != *snap.sha256)
+    return Status::NotSupported("the stored layer went through relay stages");
   STRATA_ASSIGN_OR_RETURN(std::string from, store.LocalFile(*snap.store_key));
   auto h = ReadQcow2Header(from);
-  if (!h.ok() || h->backing_file != base ||
-      (!base.empty() && h->backing_format != base_format))
+  if (!h.ok() || (backing && (h->backing_file != backing->file ||
+                              (!backing->file.empty() &&
+                               h->backing_format != backing->format))))
     return Status::NotSupported("the stored layer needs a new backing");
   if (link(from.c_str(), to.c_str()) != 0)
     return Status::NotSupported("link " + from + ": " + strerror(errno));
-  auto sha = Sha256File(to);
-  if (!sha.ok() || *sha != *snap.sha256) {
-    RemoveFile(to);
-    if (!sha.ok()) return sha.status();
-    return Status::Corruption("the stored layer of snapshot " + snap.id +
-                              " has sha256 " + *sha + ", expected " +
-                              *snap.sha256);
-  }
   return FsyncDir(DirName(to));
+}
+
+// The SHA-256 check a download does on the way, for a linked layer.
+Status VerifyLinkedLayer(const db::SnapshotRecord& snap,
+                         const std::string& path) {
+  STRATA_ASSIGN_OR_RETURN(std::string sha, Sha256File(path));
+  if (sha == *snap.sha256) return Status::OK();
+  return Status::Corruption("the stored layer of snapshot " + snap.id +
+                            " has sha256 " + sha + ", expected " +
+                            *snap.sha256);
 }
 
 }  // namespace
@@ -79,27 +94,33 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
   // The new chain. Without a foreign base and with more than one layer:
   // root history ← history ← new top, where the root history is the root
   // layer as stored (hard-linked from a local store, never written) and the
-  // history the other layers merged. Only those, a fraction of the disk in
-  // an incremental lineage, are written and made durable; the root layer's
-  // verification runs beside their download. With a foreign base the layers
-  // are merged into one history instead, so that the chain stays within
-  // four files (base ← history ← layer ← top) while a snapshot runs.
-  const bool split = lineage.size() > 1 && !vol.base_path;
+  // history a new file holding the other layers merged. Only those, a
+  // fraction of the disk in an incremental lineage, are written and made
+  // durable. With a foreign base all layers are merged into one history on
+  // it, so that the chain stays within four files (base ← history ← layer ←
+  // top) while a snapshot runs. One layer is the history itself.
+  const size_t n = lineage.size();
+  const bool split = n > 1 && !vol.base_path;
   std::vector<std::string> files;
-  for (size_t i = 0; i < lineage.size(); ++i)
+  for (size_t i = 0; i < n; ++i)
     files.push_back(TempPath(disk, "dl" + std::to_string(i), j.task_id()));
   const std::string history = NewHistoryPath(disk, target.id);
   const std::string root_history =
       split ? NewHistoryPath(disk, lineage[0].id) : "";
+  const std::string merged = TempPath(disk, "merged", j.task_id());
+  const std::string commit_top = TempPath(disk, "commit-top", j.task_id());
   const std::string overlay = TempPath(disk, "overlay", j.task_id());
-  // The first file the others are committed into.
-  const size_t merge_base = split ? 1 : 0;
+  // The layers merged into the history (the others: the root history, or
+  // with one layer the history itself).
+  const size_t first_merged = split ? 1 : 0;
   j.state()["downloads"] = files;
   j.state()["history"] = history;
   if (split) j.state()["root_history"] = root_history;
   j.state()["overlay"] = overlay;
   auto cleanup = [&] {
     for (const auto& f : files) RemoveFile(f);
+    RemoveFile(merged);
+    RemoveFile(commit_top);
     RemoveFile(overlay);
   };
 
@@ -107,10 +128,38 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
   const int64_t t_start = MonotonicMicros();
   int64_t download_bytes = 0;
   for (const auto& l : lineage) download_bytes += l.layer_bytes;
+  // The bottom file of the new chain is used through its own header; the
+  // layers merged are only read.
+  const bool bottom_kept = n == 1 || split;
+  const Backing base{vol.base_path.value_or(""), vol.base_format.value_or("")};
+  const std::vector<std::string> uppers(
+      files.begin() + static_cast<std::ptrdiff_t>(first_merged), files.end());
+
+  // First the links, which cost nothing yet: the layers the store keeps as
+  // files. Their verification comes below.
+  STRATA_RETURN_IF_ERROR(j.Step("revert.download", 5));
+  std::vector<char> linked(n, 0);
+  for (size_t i = 0; i < n; ++i) {
+    Status l = LinkStoredLayer(
+        *store_, lineage[i], files[i],
+        i == 0 && bottom_kept ? std::optional<Backing>(base) : std::nullopt);
+    if (l.ok()) {
+      linked[i] = 1;
+    } else if (l.code() != StatusCode::kNotSupported) {
+      cleanup();
+      return l.WithContext("link of snapshot " + lineage[i].id);
+    }
+  }
+  const auto n_linked =
+      static_cast<size_t>(std::count(linked.begin(), linked.end(), 1));
+
   auto fetch = [&](size_t i) -> Status {
-    // Only the files that end in the new chain are written back as they
-    // arrive and made durable; the others stay scratch.
-    const bool kept = i == 0 || i == merge_base;
+    if (linked[i])
+      return VerifyLinkedLayer(lineage[i], files[i])
+          .WithContext("download of snapshot " + lineage[i].id);
+    // Only the file that ends in the new chain is written back as it
+    // arrives and made durable; the others stay scratch.
+    const bool kept = i == 0 && bottom_kept;
     store::FileSinkOptions file;
     file.write_behind = kept;
     file.durable = kept;
@@ -119,31 +168,39 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
     // over the same bytes already: hashed once, not twice.
     if (lineage[i].layer_sha256 != lineage[i].sha256)
       file.expected_sha256 = lineage[i].layer_sha256.value_or("");
-    return store::GetToFile(*store_, *lineage[i].store_key, files[i],
-                            *lineage[i].sha256, {}, file)
-        .WithContext("download of snapshot " + lineage[i].id);
+    STRATA_RETURN_IF_ERROR(
+        store::GetToFile(*store_, *lineage[i].store_key, files[i],
+                         *lineage[i].sha256, {}, file)
+            .WithContext("download of snapshot " + lineage[i].id));
+    return kept ? SetBackingUnsafe(files[i], base.file, base.format)
+                : Status::OK();
   };
-  bool linked = false;
-  auto fetch_root = [&]() -> Status {
-    // The root layer as stored is the bottom of the new chain (one layer, or
-    // the split shape): link it rather than copy it when the store can.
-    if (lineage.size() == 1 || split) {
-      Status l = LinkStoredLayer(*store_, lineage[0], files[0],
-                                 vol.base_path.value_or(""),
-                                 vol.base_format.value_or(""));
-      if (l.ok()) {
-        linked = true;
-        return l;
-      }
-      if (l.code() != StatusCode::kNotSupported)
-        return l.WithContext("download of snapshot " + lineage[0].id);
-    }
-    return fetch(0);
+  // The merged history: a new file on the bottom of the new chain that the
+  // upper layers are committed into, made durable. It is made on the bottom
+  // where that is now and renamed to it after (a header write only).
+  const Backing bottom = split ? Backing{root_history, "qcow2"} : base;
+  auto merge = [&](const Backing& bottom_now) -> Status {
+    STRATA_RETURN_IF_ERROR(CreateOverlay(merged, bottom_now.file,
+                                         bottom_now.format, target.virtual_size,
+                                         opts_.overlay_cluster_size));
+    STRATA_RETURN_IF_ERROR(
+        CommitLayersInto(uppers, merged, commit_top, target.virtual_size));
+    STRATA_RETURN_IF_ERROR(CheckImage(merged));
+    if (bottom_now.file != bottom.file)
+      STRATA_RETURN_IF_ERROR(
+          SetBackingUnsafe(merged, bottom.file, bottom.format));
+    return FsyncPath(merged);
   };
-  // The layers are fetched by two threads, the root (the largest, mostly
-  // hashing) first: downloads are bound by hashing and copying, a core each.
-  // Progress steps are journalled from this thread only.
-  const size_t n = lineage.size();
+  // When every layer is a link (nothing is still being written), the merge
+  // runs beside the verification: it only reads the layers and writes a new
+  // file, which is dropped if a layer turns out corrupt.
+  const bool merge_beside = n > 1 && n_linked == n;
+  Status merge_beside_status;
+
+  // The layers are verified or downloaded by two threads, the root (the
+  // largest, mostly hashing) first: downloads are bound by hashing and
+  // copying, a core each. Progress steps are journalled from this thread
+  // only.
   std::vector<Status> fetched(n);
   std::atomic<size_t> next{0};
   auto work = [&](bool journal) {
@@ -151,43 +208,40 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
       if (journal && i > 0)
         fetched[i] =
             j.Step("revert.download", static_cast<int>(5 + 70 * i / n));
-      if (fetched[i].ok()) fetched[i] = i == 0 ? fetch_root() : fetch(i);
+      if (fetched[i].ok()) fetched[i] = fetch(i);
       if (!fetched[i].ok()) next.store(n);  // the other thread stops too
     }
   };
-  STRATA_RETURN_IF_ERROR(j.Step("revert.download", 5));
   {
-    std::thread helper;
+    std::thread helper, merger;
+    if (merge_beside)
+      merger = std::thread([&] {
+        merge_beside_status =
+            merge(split ? Backing{files[0], "qcow2"} : bottom);
+      });
     if (n > 1) helper = std::thread(work, false);
     work(true);
     if (helper.joinable()) helper.join();
+    if (merger.joinable()) merger.join();
   }
-  Status first_failure;
+  Status failure = merge_beside_status;
   for (const Status& f : fetched)
     if (!f.ok()) {
-      first_failure = f;
+      failure = f;  // a corrupt layer explains a failed merge
       break;
     }
-  if (!first_failure.ok()) {
+  if (!failure.ok()) {
     cleanup();
-    return first_failure;
+    return failure;
   }
   const int64_t t_downloaded = MonotonicMicros();
   STRATA_RETURN_IF_ERROR(j.Step("revert.merge", 80));
-  // (A linked layer's backing is already the base: it is not rewritten.)
-  Status s = linked ? Status::OK()
-                    : SetBackingUnsafe(files[0], vol.base_path.value_or(""),
-                                       vol.base_format.value_or(""));
-  if (s.ok() && split) s = RenameDurable(files[0], root_history);
+  Status s;
+  if (split) s = RenameDurable(files[0], root_history);
   // (A crash here leaves the root history outside the chain: garbage.)
   if (s.ok() && split) s = j.Step("revert.merge_upper", 85);
-  for (size_t i = 1; s.ok() && i < files.size(); ++i)
-    s = SetBackingUnsafe(
-        files[i], i == 1 && split ? root_history : files[i - 1], "qcow2");
-  if (s.ok() && files.size() > merge_base + 1)
-    s = CommitInto(files.back(), files[merge_base]);
-  if (s.ok()) s = CheckImage(files[merge_base]);
-  if (s.ok()) s = RenameDurable(files[merge_base], history);
+  if (s.ok() && n > 1 && !merge_beside) s = merge(bottom);
+  if (s.ok()) s = RenameDurable(n == 1 ? files[0] : merged, history);
   if (s.ok())
     s = CreateOverlay(overlay, history, "qcow2", target.virtual_size,
                       opts_.overlay_cluster_size);
@@ -209,10 +263,10 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
       }));
   LogInfo("volume " + vol.id + " reverted to snapshot " + target.id + ": " +
           std::to_string(lineage.size()) + " layers, " +
-          std::to_string(download_bytes >> 20) +
-          (linked ? " MiB (the root layer linked) verified in "
-                  : " MiB downloaded+verified in ") +
-          std::to_string((t_downloaded - t_start) / 1000) + " ms, merged in " +
+          std::to_string(download_bytes >> 20) + " MiB (" +
+          std::to_string(n_linked) + " linked) verified" +
+          (merge_beside ? " and merged" : "") + " in " +
+          std::to_string((t_downloaded - t_start) / 1000) + " ms, then " +
           std::to_string((t_merged - t_downloaded) / 1000) + " ms");
   STRATA_RETURN_IF_ERROR(CollectGarbage(vol));
   return DropUnneededLayers(vol.id);

@@ -30,11 +30,15 @@ using strata::testing::TempDir;
 namespace {
 
 // qemu-io writes `pattern` over [off, off+len).
+// Pattern -1 writes zeroes as qcow2 zero clusters (`write -z`, what a
+// guest's discard or write-zeroes leaves), which hold no data yet must hide
+// what the layers below hold.
 void Write(const std::string& disk, int pattern, const std::string& off,
            const std::string& len) {
-  auto r = RunProcess(
-      {"qemu-io", "-f", "qcow2", "-c",
-       "write -P " + std::to_string(pattern) + " " + off + " " + len, disk});
+  const std::string how =
+      pattern < 0 ? "write -z " : "write -P " + std::to_string(pattern) + " ";
+  auto r =
+      RunProcess({"qemu-io", "-f", "qcow2", "-c", how + off + " " + len, disk});
   REQUIRE(r.ok());
   REQUIRE_MESSAGE(r->exit_code == 0, r->err);
 }
@@ -339,20 +343,33 @@ TEST_CASE("revert to a layered snapshot links its root layer (R2.11)") {
   Write(disk, 0x72, "1M", "1M");
   auto s2 = f.Snap(vol.id);
   Write(disk, 0x73, "2M", "1M");
+  Write(disk, -1, "3M", "512K");  // zero clusters over the root's data
   auto s3 = f.Snap(vol.id);
   REQUIRE(s3.status == "available");
-  Write(disk, 0x74, "0", "3M");  // overwritten by the revert
+  Write(disk, 0x74, "0", "4M");  // overwritten by the revert
 
-  const std::string object = f.dir + "/store/" + *s1.store_key;
-  auto stored_sha = Sha256File(object);
-  REQUIRE(stored_sha.ok());
+  // Every stored object keeps its bytes: the upper layers are linked too,
+  // and read through explicit backing options, never written.
+  std::vector<std::pair<std::string, std::string>> objects;
+  for (const auto& s : {s1, s2, s3}) {
+    auto sha = Sha256File(f.dir + "/store/" + *s.store_key);
+    REQUIRE(sha.ok());
+    objects.emplace_back(f.dir + "/store/" + *s.store_key, *sha);
+  }
+  const std::string object = objects[0].first;
+  const std::string stored_sha = objects[0].second;
   REQUIRE(f.engine->RevertVolume(vol.id, s3.id).ok());
   f.engine->WaitIdle();
   CHECK(Reads(disk, 0x71, "0", "1M"));
   CHECK(Reads(disk, 0x72, "1M", "1M"));
   CHECK(Reads(disk, 0x73, "2M", "1M"));
-  CHECK(Reads(disk, 0x71, "3M", "1M"));
+  CHECK(Reads(disk, 0, "3M", "512K"));
+  CHECK(Reads(disk, 0x71, "3584K", "512K"));
   CHECK(Reads(disk, 0, "4M", "1M"));
+  for (const auto& [path, sha] : objects) {
+    auto now = Sha256File(path);
+    CHECK((now.ok() && *now == sha));
+  }
   // disk ← history of s3 (s2 + s3 merged) ← root history (s1, linked).
   auto chain = engine::ReadChain(disk, disk);
   REQUIRE(chain.ok());
@@ -376,7 +393,7 @@ TEST_CASE("revert to a layered snapshot links its root layer (R2.11)") {
   }
   auto sha_after = Sha256File(object);
   REQUIRE(sha_after.ok());
-  CHECK(*sha_after == *stored_sha);
+  CHECK(*sha_after == stored_sha);
   CHECK(Reads(disk, 0x72, "1M", "1M"));
   CHECK(Reads(disk, 0x82, "7M", "1M"));
 
@@ -395,6 +412,55 @@ TEST_CASE("revert to a layered snapshot links its root layer (R2.11)") {
   f.engine->WaitIdle();
   CHECK(Reads(disk, 0x71, "0", "4M"));
   CHECK(f.ChainLength(disk) == 2);
+}
+
+TEST_CASE("revert on a foreign base merges every layer into one history") {
+  Fixture f;
+  f.Start(/*direct=*/true);
+  // A volume adopted with a base image nobody else manages (a raw file, as
+  // Nova's image cache keeps them): the layers all sit above it.
+  const std::string base = f.disks + "/base.raw";
+  REQUIRE(
+      RunChecked({"qemu-img", "create", "-q", "-f", "raw", base, "16M"}).ok());
+  REQUIRE(RunChecked({"qemu-io", "-f", "raw", "-c", "write -P 0x91 0 8M", base})
+              .ok());
+  const std::string disk = f.disks + "/vm9.qcow2";
+  REQUIRE(RunChecked({"qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw",
+                      "-b", base, disk})
+              .ok());
+  auto vol = f.engine->ManageVolume({"p1", "u1", "vm9", "", disk, false, {}});
+  REQUIRE(vol.ok());
+  Write(disk, 0x92, "1M", "1M");
+  auto s1 = f.Snap(vol->id);
+  Write(disk, 0x93, "2M", "1M");
+  Write(disk, -1, "3M", "1M");  // zero clusters over the base's data
+  auto s2 = f.Snap(vol->id);
+  Write(disk, 0x94, "4M", "1M");
+  auto s3 = f.Snap(vol->id);
+  REQUIRE(s3.status == "available");
+  Write(disk, 0x95, "0", "6M");
+
+  REQUIRE(f.engine->RevertVolume(vol->id, s2.id).ok());
+  f.engine->WaitIdle();
+  CHECK(Reads(disk, 0x91, "0", "1M"));
+  CHECK(Reads(disk, 0x92, "1M", "1M"));
+  CHECK(Reads(disk, 0x93, "2M", "1M"));
+  CHECK(Reads(disk, 0, "3M", "1M"));
+  CHECK(Reads(disk, 0x91, "4M", "4M"));
+  // disk ← history of s2 (s1 + s2 merged) ← the base, untouched.
+  auto chain = engine::ReadChain(disk, disk);
+  REQUIRE(chain.ok());
+  REQUIRE(chain->length() == 3);
+  CHECK(chain->layers[1].name.snapshot_id == s2.id);
+  CHECK(chain->layers[2].path == base);
+
+  REQUIRE(f.engine->RevertVolume(vol->id, s3.id).ok());
+  f.engine->WaitIdle();
+  CHECK(Reads(disk, 0x93, "2M", "1M"));
+  CHECK(Reads(disk, 0, "3M", "1M"));
+  CHECK(Reads(disk, 0x94, "4M", "1M"));
+  CHECK(Reads(disk, 0x91, "5M", "3M"));
+  CHECK(f.ChainLength(disk) == 3);
 }
 
 TEST_CASE("a failed upload is carried by the next snapshot (R2.4, R2.6)") {
