@@ -198,6 +198,14 @@ void Engine::RegisterServerDisks(const std::string& default_project) {
 
 Status Engine::UnmanageVolume(const std::string& volume_id) {
   STRATA_ASSIGN_OR_RETURN(auto lease, locks_.TryAcquire(volume_id, "unmanage"));
+  // As Cinder: a volume a server or an NBD client uses stays managed (its
+  // snapshots, redirect cache and export depend on the record).
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol, catalog_->GetVolume(volume_id));
+  if (vol.status != "available" && vol.status != "error")
+    return Status::Conflict(
+        "Invalid volume: Volume status must be available "
+        "or error to unmanage, but current status is: " +
+        vol.status + ".");
   STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(volume_id));
   for (const auto& s : snaps)
     if (!s.hidden)
@@ -208,7 +216,6 @@ Status Engine::UnmanageVolume(const std::string& volume_id) {
     if (s.store_key) STRATA_RETURN_IF_ERROR(DeleteStored(*s.store_key));
     STRATA_RETURN_IF_ERROR(catalog_->DeleteSnapshot(s.id));
   }
-  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol, catalog_->GetVolume(volume_id));
   STRATA_RETURN_IF_ERROR(catalog_->DeleteVolume(volume_id));
   // The chain stays (it is the disk); the history's spare is ours alone.
   DropSpares(vol.path);

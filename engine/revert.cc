@@ -179,7 +179,9 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
   // upper layers are committed into, made durable. It is made on the bottom
   // where that is now and renamed to it after (a header write only).
   const Backing bottom = split ? Backing{root_history, "qcow2"} : base;
+  int64_t merge_micros = 0;
   auto merge = [&](const Backing& bottom_now) -> Status {
+    const int64_t t0 = MonotonicMicros();
     STRATA_RETURN_IF_ERROR(CreateOverlay(merged, bottom_now.file,
                                          bottom_now.format, target.virtual_size,
                                          opts_.overlay_cluster_size));
@@ -189,7 +191,9 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
     if (bottom_now.file != bottom.file)
       STRATA_RETURN_IF_ERROR(
           SetBackingUnsafe(merged, bottom.file, bottom.format));
-    return FsyncPath(merged);
+    STRATA_RETURN_IF_ERROR(FsyncPath(merged));
+    merge_micros = MonotonicMicros() - t0;
+    return Status::OK();
   };
   // When every layer is a link (nothing is still being written), the merge
   // runs beside the verification: it only reads the layers and writes a new
@@ -264,10 +268,12 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
   LogInfo("volume " + vol.id + " reverted to snapshot " + target.id + ": " +
           std::to_string(lineage.size()) + " layers, " +
           std::to_string(download_bytes >> 20) + " MiB (" +
-          std::to_string(n_linked) + " linked) verified" +
-          (merge_beside ? " and merged" : "") + " in " +
+          std::to_string(n_linked) + " linked) verified in " +
           std::to_string((t_downloaded - t_start) / 1000) + " ms, then " +
-          std::to_string((t_merged - t_downloaded) / 1000) + " ms");
+          std::to_string((t_merged - t_downloaded) / 1000) +
+          " ms to install; the merge took " +
+          std::to_string(merge_micros / 1000) + " ms" +
+          (merge_beside ? ", beside the verification" : ""));
   STRATA_RETURN_IF_ERROR(CollectGarbage(vol));
   return DropUnneededLayers(vol.id);
 }

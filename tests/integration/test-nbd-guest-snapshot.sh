@@ -46,7 +46,11 @@ st=$(jget "[v['status'] for v in j['volumes'] if v['id'] == '$vid'][0]")
 [[ $st == in-use ]] || fail "volume $vid is $st while the guest is connected to its export"
 api GET "/v3/volumes/detail?status=in-use"
 [[ $(jget "'$vid' in [v['id'] for v in j['volumes']]") == True ]] || fail "status=in-use does not list volume $vid"
-pass "the guest boots from Strata's export of volume $vid and writes records ($(last_rec)); the volume is in-use"
+# As Cinder: a volume in use is not unmanaged.
+api POST "/v3/volumes/$vid/action" '{"os-unmanage": {}}'
+expect_code 409 "unmanage of the in-use volume"
+[[ $BODY == *"current status is: in-use"* ]] || fail "unmanage refusal does not say why: $BODY"
+pass "the guest boots from Strata's export of volume $vid and writes records ($(last_rec)); the volume is in-use, and not unmanaged"
 
 export_state() {
   api GET "/v3/volumes/$vid"

@@ -619,6 +619,9 @@ TEST_CASE("an NBD export's clients make its volume in-use until a restart") {
   CHECK(status() == "in-use");
   REQUIRE(f.engine->SetExportAttached(vol.path, true).ok());  // a 2nd client
   CHECK(status() == "in-use");
+  // A volume in use is not unmanaged (as Cinder refuses it).
+  CHECK(f.engine->UnmanageVolume(vol.id).code() == StatusCode::kConflict);
+  CHECK(status() == "in-use");
   REQUIRE(f.engine->SetExportAttached(vol.path, false).ok());
   CHECK(status() == "available");
   // Another status is not the export's to change.
@@ -632,4 +635,6 @@ TEST_CASE("an NBD export's clients make its volume in-use until a restart") {
   f.Start();
   CHECK(status() == "available");
   CHECK(f.engine->SetExportAttached("/no/such/disk.qcow2", true).IsNotFound());
+  REQUIRE(f.engine->UnmanageVolume(vol.id).ok());
+  CHECK(f.catalog->GetVolume(vol.id).status().IsNotFound());
 }
