@@ -2,8 +2,11 @@
 // store drivers and relay stages, and prints what it measured, for
 // bench/store_bench.sh to set next to curl and cp:
 //   store_transfer put SPEC KEY FILE [--zstd LEVEL] [--aes KEYFILE]
-//   store_transfer get SPEC KEY FILE SHA256 [--zstd LEVEL] [--aes KEYFILE]
-// (relay stages stacked as stratad does: zstd over AES-256-GCM over SPEC)
+//   store_transfer get SPEC KEY FILE [SHA256] [--zstd LEVEL] [--aes KEYFILE]
+// (relay stages stacked as stratad does: zstd over AES-256-GCM over SPEC).
+// A get without SHA256 checks nothing: the transfer alone, which the engine
+// never does (it always passes the catalog's digest); the bench sets it
+// beside the verified get to show what the SHA-256 check costs.
 // Output, one line: "<op> <bytes> <ms> <peak RSS KiB> <sha256>" (bytes and
 // sha256 as the store reports them for put; the file's size for get). A get
 // writes FILE without fsync, as `curl -o` does; exit 1 on any error.
