@@ -14,6 +14,7 @@ void ApplyQuick(BenchConfig& c) {
   c.fill_chunk = uint64_t{16} << 20;
   c.round_bytes = uint64_t{8} << 20;
   c.rounds = 4;
+  c.rollback_reps = 1;
 }
 
 // The value after a flag, or InvalidArgument when it is missing.
@@ -47,6 +48,9 @@ Status ApplyValue(BenchConfig& c, std::string_view flag, const std::string& v) {
     STRATA_ASSIGN_OR_RETURN(long long n,
                             ParseCount("--seed", v, 0, (1LL << 62)));
     c.seed = static_cast<uint64_t>(n);
+  } else if (flag == "--reps") {
+    STRATA_ASSIGN_OR_RETURN(long long n, ParseCount("--reps", v, 1, 99));
+    c.rollback_reps = static_cast<int>(n);
   } else if (flag == "--samples") {
     STRATA_ASSIGN_OR_RETURN(long long n, ParseCount("--samples", v, 1, 4096));
     c.verify_samples = static_cast<int>(n);
@@ -89,6 +93,8 @@ const char* UsageText() {
          "  --json FILE    also write every table as JSON to FILE\n"
          "  --seed N       seed of the random write offsets\n"
          "  --samples N    64 KiB regions read back per check (default 64)\n"
+         "  --reps N       timed runs per rollback row, median shown (default\n"
+         "                 3; 1 after --quick)\n"
          "  --keep         leave the temp dir in place\n"
          "  --verbose      show the engine's log on stderr\n";
 }

@@ -22,6 +22,7 @@ struct BenchConfig {
   uint64_t round_bytes = uint64_t{64} << 20;  // written between snapshots
   int rounds = 8;
   int verify_samples = 64;  // 64 KiB regions read back per check
+  int rollback_reps = 3;    // timed runs per rollback row (median shown)
   size_t batch = 512;       // qemu-io commands per process
   uint64_t seed = 20261122;
   std::string parent_dir = "/var/tmp";  // where the temp dir is made

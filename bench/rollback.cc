@@ -1,6 +1,7 @@
 // Rollback: RevertVolume to the snapshots whose lineage has K = 1, 2, 4, 8
 // layers, timed to WaitIdle and verified by reading the disk back, side by
-// side with two qemu-img anchors run on copies of the same K layer files:
+// side with two qemu-img anchors run on copies of the same K layer files
+// (each timed --reps times, the median shown):
 //   convert  qemu-img convert -O qcow2 <top> out.qcow2   (flatten the chain)
 //   rebase   qemu-img rebase -F qcow2 -b <bottom> <top>  (safe mode: the
 //            middle layers' data is copied into the top)
@@ -27,7 +28,18 @@ struct AnchorTimes {
   int64_t rebase_us = -1;  // -1: not applicable (one layer)
 };
 
+// The median of `v` (not empty).
+int64_t Median(std::vector<int64_t> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Writes back what earlier steps left dirty, so that no timed run pays for
+// another's writeback.
+void SyncAll() { RunProcess({"sync"}); }
+
 Result<int64_t> TimeCommand(const std::vector<std::string>& argv) {
+  SyncAll();
   const int64_t start = MonotonicMicros();
   STRATA_RETURN_IF_ERROR(RunChecked(argv).status());
   return MonotonicMicros() - start;
@@ -56,31 +68,38 @@ Result<std::vector<std::string>> StageLayers(
   return files;
 }
 
-// Times both anchors on a fresh copy of the layers and checks each result
-// holds the expected data.
+// Times both anchors `cfg.rollback_reps` times each (medians) on fresh
+// copies of the layers, and checks each result holds the expected data.
 Result<AnchorTimes> MeasureAnchors(
     const BenchConfig& cfg, const BenchVolume& vol,
     const std::vector<db::SnapshotRecord>& lineage,
     const std::vector<DiskWrite>& checks, const std::string& dir) {
-  STRATA_RETURN_IF_ERROR(MakeDirs(dir));
-  STRATA_ASSIGN_OR_RETURN(std::vector<std::string> files,
-                          StageLayers(vol, lineage, dir));
-  AnchorTimes t;
-  const std::string out = JoinPath(dir, "out.qcow2");
-  STRATA_ASSIGN_OR_RETURN(
-      t.convert_us, TimeCommand({"qemu-img", "convert", "-f", "qcow2", "-O",
-                                 "qcow2", files.back(), out}));
-  Status s = QemuIoVerify(out, checks, cfg.batch);
-  if (!s.ok()) return s.WithContext("qemu-img convert result");
-  RemoveFile(out);
-  if (files.size() > 1) {
+  std::vector<int64_t> convert_us, rebase_us;
+  for (int rep = 0; rep < cfg.rollback_reps; ++rep) {
+    STRATA_RETURN_IF_ERROR(MakeDirs(dir));
+    STRATA_ASSIGN_OR_RETURN(std::vector<std::string> files,
+                            StageLayers(vol, lineage, dir));
+    const std::string out = JoinPath(dir, "out.qcow2");
     STRATA_ASSIGN_OR_RETURN(
-        t.rebase_us, TimeCommand({"qemu-img", "rebase", "-f", "qcow2", "-F",
+        int64_t c, TimeCommand({"qemu-img", "convert", "-f", "qcow2", "-O",
+                                "qcow2", files.back(), out}));
+    convert_us.push_back(c);
+    Status s = QemuIoVerify(out, checks, cfg.batch);
+    if (!s.ok()) return s.WithContext("qemu-img convert result");
+    RemoveFile(out);
+    if (files.size() > 1) {
+      STRATA_ASSIGN_OR_RETURN(
+          int64_t r, TimeCommand({"qemu-img", "rebase", "-f", "qcow2", "-F",
                                   "qcow2", "-b", files.front(), files.back()}));
-    s = QemuIoVerify(files.back(), checks, cfg.batch);
-    if (!s.ok()) return s.WithContext("qemu-img rebase result");
+      rebase_us.push_back(r);
+      s = QemuIoVerify(files.back(), checks, cfg.batch);
+      if (!s.ok()) return s.WithContext("qemu-img rebase result");
+    }
+    STRATA_RETURN_IF_ERROR(RemoveTree(dir));
   }
-  STRATA_RETURN_IF_ERROR(RemoveTree(dir));
+  AnchorTimes t;
+  t.convert_us = Median(convert_us);
+  if (!rebase_us.empty()) t.rebase_us = Median(rebase_us);
   return t;
 }
 
@@ -112,15 +131,24 @@ Result<std::vector<Cell>> RollbackRow(const BenchConfig& cfg,
   int64_t layer_bytes = 0;
   for (const auto& s : lineage) layer_bytes += s.layer_bytes;
 
-  STRATA_RETURN_IF_ERROR(WriteUncommitted(cfg, run, rng));
-  std::vector<DiskWrite> checks = SampleChecks(
-      run.current, expected, cfg.verify_samples, kCheckRegion, rng);
-  STRATA_ASSIGN_OR_RETURN(int64_t strata_us,
-                          run.volume->TimedRevert(target.id));
-  Status v = QemuIoVerify(run.volume->disk(), checks, cfg.batch);
-  if (!v.ok())
-    return v.WithContext("disk after revert to snapshot #" + std::to_string(k));
-  run.current = expected;
+  // Each timed revert follows fresh writes no snapshot holds, and the disk
+  // is read back after each.
+  std::vector<int64_t> strata_runs;
+  std::vector<DiskWrite> checks;
+  for (int rep = 0; rep < cfg.rollback_reps; ++rep) {
+    STRATA_RETURN_IF_ERROR(WriteUncommitted(cfg, run, rng));
+    checks = SampleChecks(run.current, expected, cfg.verify_samples,
+                          kCheckRegion, rng);
+    SyncAll();
+    STRATA_ASSIGN_OR_RETURN(int64_t us, run.volume->TimedRevert(target.id));
+    strata_runs.push_back(us);
+    Status v = QemuIoVerify(run.volume->disk(), checks, cfg.batch);
+    if (!v.ok())
+      return v.WithContext("disk after revert to snapshot #" +
+                           std::to_string(k));
+    run.current = expected;
+  }
+  const int64_t strata_us = Median(strata_runs);
 
   STRATA_ASSIGN_OR_RETURN(
       AnchorTimes a,
@@ -177,7 +205,9 @@ void AddRollbackNotes(Table& t, double worst_ratio) {
       "verified = read -P checks (one per uniform run in the sampled "
       "64 KiB regions, about half of them regions the revert had to "
       "change) passed on the disk and on both anchors' results");
-  t.AddNote("all files are in the page cache: a warm run");
+  t.AddNote(
+      "each ms column is the median of --reps runs (default 3), each after "
+      "`sync`; all files are in the page cache: a warm run");
 }
 
 }  // namespace
