@@ -8,6 +8,7 @@
 // → 202 with the export. Admin only. 404 for an unknown export, 409 for an
 // export without a cache or a cache in the wrong state.
 #include "api/handlers.h"
+#include "api/views.h"
 
 namespace strata::api {
 namespace {
@@ -18,25 +19,7 @@ nlohmann::json ExportView(const NbdExportInfo& e) {
                       {"uri", "nbd+unix:///" + e.name + "?socket=" + e.socket},
                       {"backend", e.backend},
                       {"cache", nullptr}};
-  if (e.cache) {
-    cache::CacheStatus s = e.cache->GetStatus();
-    j["cache"] = {{"state", s.state},
-                  {"active", s.state != "bypass"},
-                  {"records", s.records},
-                  {"bytes", s.bytes},
-                  {"written_back", s.written_back},
-                  {"capacity_bytes", s.capacity_bytes},
-                  {"expected_write_bytes", s.expected_write_bytes},
-                  {"expected_from_forecast", s.expected_from_forecast},
-                  {"forecast_writes", s.forecast_writes},
-                  {"deferrals", s.deferrals},
-                  {"written_back_at_block", s.written_back_at_block},
-                  {"throttle_bytes_per_second", s.throttle_bytes_per_s},
-                  {"replayed_at_open", s.replayed_at_open},
-                  {"last_pause_ms", s.last_pause_ms},
-                  {"error", s.error.empty() ? nlohmann::json(nullptr)
-                                            : nlohmann::json(s.error)}};
-  }
+  if (e.cache) j["cache"] = CacheView(e.cache->GetStatus());
   return j;
 }
 

@@ -66,6 +66,25 @@ nlohmann::json Attachments(const db::VolumeRecord& v) {
 
 }  // namespace
 
+nlohmann::json CacheView(const engine::CacheStatus& s) {
+  return {{"state", s.state},
+          {"active", s.state != "bypass"},
+          {"records", s.records},
+          {"bytes", s.bytes},
+          {"written_back", s.written_back},
+          {"capacity_bytes", s.capacity_bytes},
+          {"expected_write_bytes", s.expected_write_bytes},
+          {"expected_from_forecast", s.expected_from_forecast},
+          {"forecast_writes", s.forecast_writes},
+          {"deferrals", s.deferrals},
+          {"written_back_at_block", s.written_back_at_block},
+          {"throttle_bytes_per_second", s.throttle_bytes_per_s},
+          {"replayed_at_open", s.replayed_at_open},
+          {"last_pause_ms", s.last_pause_ms},
+          {"error", s.error.empty() ? nlohmann::json(nullptr)
+                                    : nlohmann::json(s.error)}};
+}
+
 nlohmann::json VolumeView(const ApiRequest& req, const db::VolumeRecord& v,
                           bool detail,
                           const std::optional<engine::HeldChainStatus>& held) {
@@ -106,21 +125,12 @@ nlohmann::json VolumeView(const ApiRequest& req, const db::VolumeRecord& v,
   };
   if (req.ctx.is_admin)
     j["os-strata:path"] = v.path;  // host paths: admins only
-  if (held) {
-    nlohmann::json cache = nullptr;
-    if (held->has_cache)
-      cache = {{"state", held->cache_state},
-               {"active", held->cache_state != "bypass"},
-               {"records", held->cache_records},
-               {"bytes", held->cache_bytes},
-               {"written_back", held->written_back},
-               {"last_pause_ms", held->last_pause_ms},
-               {"error", held->error.empty() ? nlohmann::json(nullptr)
-                                             : nlohmann::json(held->error)}};
-    j["os-strata:nbd_export"] = {{"name", held->export_name},
-                                 {"chain_released", held->released},
-                                 {"redirect_cache", cache}};
-  }
+  if (held)
+    j["os-strata:nbd_export"] = {
+        {"name", held->export_name},
+        {"chain_released", held->released},
+        {"redirect_cache",
+         held->cache ? CacheView(*held->cache) : nlohmann::json(nullptr)}};
   if (req.version.AtLeast(3, 13)) j["group_id"] = nullptr;
   if (req.version.AtLeast(3, 21)) j["provider_id"] = nullptr;
   if (req.version.AtLeast(3, 48)) j["shared_targets"] = false;

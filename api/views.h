@@ -21,6 +21,9 @@ nlohmann::json SnapshotView(const ApiRequest& req, const db::SnapshotRecord& s,
 nlohmann::json VolumeView(
     const ApiRequest& req, const db::VolumeRecord& v, bool detail,
     const std::optional<engine::HeldChainStatus>& held = std::nullopt);
+// A redirect cache's state, the same on the volume's "os-strata:nbd_export"
+// and on /strata/v1/nbd-exports.
+nlohmann::json CacheView(const engine::CacheStatus& s);
 // "<hostname>@strata#strata", Cinder's host@backend#pool form.
 std::string BackendHost();
 

@@ -92,16 +92,7 @@ std::optional<engine::HeldChainStatus> ExportedChains::StatusOf(
   engine::HeldChainStatus h;
   h.export_name = e->export_name;
   h.released = e->chain->released();
-  if (e->cache) {
-    CacheStatus s = e->cache->GetStatus();
-    h.has_cache = true;
-    h.cache_state = s.state;
-    h.cache_records = s.records;
-    h.cache_bytes = s.bytes;
-    h.written_back = s.written_back;
-    h.last_pause_ms = s.last_pause_ms;
-    h.error = s.error;
-  }
+  if (e->cache) h.cache = e->cache->GetStatus();
   return h;
 }
 

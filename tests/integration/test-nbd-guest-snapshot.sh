@@ -76,6 +76,17 @@ for i in 1 2 3 4 5; do
   pass "snapshot $i available; the guest wrote $((mid - lo)) records while it ran; drained (final pause ${pause} ms); chain $len files"
 done
 
+# The volume shows its cache as /strata/v1/nbd-exports does: the same
+# object (the figures may have moved on between the two requests).
+api GET "/v3/volumes/$vid"
+vol_keys=$(jget "sorted(j['volume']['os-strata:nbd_export']['redirect_cache'])")
+export_name=$(jget "j['volume']['os-strata:nbd_export']['name']")
+api GET /strata/v1/nbd-exports
+exp_keys=$(jget "sorted([e for e in j['nbd_exports'] if e['name'] == '$export_name'][0]['cache'])")
+[[ $vol_keys == "$exp_keys" && $vol_keys == *replayed_at_open* ]] ||
+  fail "the volume's cache view ($vol_keys) differs from the export's ($exp_keys)"
+pass "the volume's redirect_cache is the export's cache view"
+
 # Nova's createImage on the server (its disk is the export's socket) is a
 # snapshot of the same volume, through the cache too.
 uuid=$(virsh domuuid "$name")
