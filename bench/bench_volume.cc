@@ -118,6 +118,10 @@ Result<int64_t> BenchVolume::TimedRevert(const std::string& snapshot_id) {
   return elapsed;
 }
 
+Result<db::VolumeRecord> BenchVolume::Record() const {
+  return catalog_->GetVolume(volume_id_);
+}
+
 Result<std::vector<db::SnapshotRecord>> BenchVolume::Lineage(
     const std::string& snapshot_id) {
   std::vector<db::SnapshotRecord> lineage;

@@ -48,9 +48,11 @@ class BenchVolume {
   // CreateSnapshot + WaitIdle, timed. Internal when it does not end
   // "available".
   Result<SnapshotTiming> TimedSnapshot(const std::string& name);
-  // RevertVolume until the volume is no longer "reverting"; microseconds. Internal when the volume's head
-  // is not the target afterwards.
+  // RevertVolume until the volume is no longer "reverting"; microseconds.
+  // Internal when the volume's head is not the target afterwards.
   Result<int64_t> TimedRevert(const std::string& snapshot_id);
+  // The volume's catalog row (its head snapshot, status).
+  Result<db::VolumeRecord> Record() const;
   // The snapshots whose layers make up `snapshot_id`'s state, root first.
   Result<std::vector<db::SnapshotRecord>> Lineage(
       const std::string& snapshot_id);

@@ -162,6 +162,11 @@ class Engine {
   }
   Status RunRevert(Journal& j, db::VolumeRecord vol,
                    const db::SnapshotRecord& target);
+  // RunRevert's case of the head snapshot whose history is the disk's
+  // backing: a new empty overlay on `history` (revert.cc).
+  Status RevertOntoHistory(Journal& j, const db::VolumeRecord& vol,
+                           const db::SnapshotRecord& target,
+                           const std::string& history);
   // Does the store-side work of a delete under the lease; PublishDelete then
   // makes it visible (row gone, or hidden while others build on it).
   Status RunDelete(const std::string& snapshot_id);

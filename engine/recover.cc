@@ -8,7 +8,10 @@
 // name, and recovery installs it. A create interrupted before its upload
 // was recorded ends in error; its layer stays in the chain and the next
 // snapshot carries its writes (R2.6). A revert counts as done exactly when
-// the disk's backing file is the history it was building.
+// the disk's backing file is the history it was building (for a revert onto
+// the history already there: when the disk's path holds a new top).
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.h"
@@ -58,6 +61,14 @@ Status Engine::RecoverTask(const db::TaskRecord& task) {
     std::string history = state.value("history", "");
     bool done = chain.length() > 1 && !history.empty() &&
                 chain.layers[1].path == history;
+    // A revert onto the history already there (to the latest snapshot):
+    // done when the top it replaces is gone from the disk's path.
+    if (state.contains("replaces_inode")) {
+      struct stat st;
+      done = stat(disk.c_str(), &st) == 0 &&
+             static_cast<uint64_t>(st.st_ino) !=
+                 state.value("replaces_inode", uint64_t{0});
+    }
     if (done) LogInfo("recovery: revert of " + vol->id + " had completed");
     STRATA_RETURN_IF_ERROR(
         catalog_->ModifyVolume(vol->id, [&](db::VolumeRecord& v) {

@@ -144,6 +144,9 @@ stray_histories() {
 }
 # (revert.merge_upper: the target's lineage has several layers, so the root
 # layer is already renamed to a history of its own, not yet in the chain.)
+# `good` must not be the latest snapshot (the head) when each loop starts:
+# that revert needs no layers (below).
+revert_to "$final"; wait_volume "$vol" available 60
 for step in revert.download revert.merge revert.merge_upper revert.install revert.cleanup; do
   stop_stratad
   STRATA_CRASH_AT=$step start_stratad
@@ -157,6 +160,46 @@ for step in revert.download revert.merge revert.merge_upper revert.install rever
   revert_to "$final"; wait_volume "$vol" available 60
   check_all_written "$step"
   pass "crash at $step: revert reconciled, data intact"
+done
+
+# A revert to the latest snapshot (`final`, the head now) makes a new
+# overlay on the history already in the chain, nothing downloaded: crash
+# before (revert.install) and after (revert.cleanup) it replaces the top.
+# Offset 0 holds a write no snapshot has.
+chain_history() {
+  qemu-img info -U --backing-chain --output=json "$disk" |
+    python3 -c 'import json,sys,os; print(os.path.basename(json.load(sys.stdin)[1]["filename"]))'
+}
+for step in revert.install revert.cleanup; do
+  history=$(chain_history)
+  write_pattern "$disk" 0xe7 0 1M
+  stop_stratad
+  STRATA_CRASH_AT=$step start_stratad
+  revert_to "$final"
+  wait_crash "$step"
+  completed=$(grep -c "recovery: revert of $vol had completed" "$T/stratad.log" || true)
+  start_stratad
+  wait_volume "$vol" available 10
+  check_consistent "latest $step"
+  # The task is settled as done exactly when the top was replaced.
+  now=$(grep -c "recovery: revert of $vol had completed" "$T/stratad.log" || true)
+  if [[ $step == revert.install ]]; then
+    (( now == completed )) || fail "latest $step: recovery counted the revert done"
+  else
+    (( now == completed + 1 )) || fail "latest $step: recovery did not count the revert done"
+  fi
+  [[ $(chain_history) == "$history" ]] || fail "latest $step: a new history ($(chain_history)), not the one in place ($history)"
+  if [[ $step == revert.install ]]; then
+    reads_pattern "$disk" 0xe7 0 1M || fail "latest $step: the disk changed before the install"
+  else
+    reads_pattern "$disk" 0 0 1M || fail "latest $step: the revert that replaced the top is undone"
+  fi
+  api GET "/v3/volumes/$vol"
+  [[ $(jget 'j["volume"]["os-strata:head_snapshot_id"]') == "$final" ]] || fail "latest $step: head moved"
+  revert_to "$final"; wait_volume "$vol" available 60
+  reads_pattern "$disk" 0 0 1M || fail "latest $step: a revert after the restart did not drop the write"
+  check_all_written "latest $step"
+  pass "crash at $step of a revert to the latest snapshot: reconciled, the history kept"
 done
 
 stop_stratad

@@ -78,10 +78,12 @@ for _ in $(seq 300); do (( $(last_rec) > next + 50 )) && break; sleep 0.1; done
 pass "openstack server rebuild --image: ACTIVE again, the guest resumed its log at record $next ($lo <= $k <= $hi)"
 
 # Crash safety: stratad killed inside a rebuild, before the revert is done
-# (revert.merge: the server is off, the disk not yet replaced) and after it
+# (revert.install: the server is off, the disk not yet replaced) and after it
 # (rebuild.power_on): after the restart the server runs again, on the old
-# disk or the rolled-back one, and the guest's log stays whole.
-for step in revert.merge rebuild.power_on; do
+# disk or the rolled-back one, and the guest's log stays whole. (The image
+# is the volume's latest snapshot since the rebuild above: these reverts
+# make a new top on its history, docs/engine.md.)
+for step in revert.install rebuild.power_on; do
   stop_stratad
   STRATA_CRASH_AT=$step start_stratad
   boot_before=$(boot_id)

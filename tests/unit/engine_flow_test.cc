@@ -353,6 +353,9 @@ TEST_CASE("revert to a layered snapshot links its root layer (R2.11)") {
   auto s3 = f.Snap(vol.id);
   REQUIRE(s3.status == "available");
   Write(disk, 0x74, "0", "4M");  // overwritten by the revert
+  // s3 is not the latest snapshot (that revert needs no layers: below).
+  REQUIRE(f.Snap(vol.id).status == "available");
+  Write(disk, 0x75, "1M", "1M");
 
   // Every stored object keeps its bytes: the upper layers are linked too,
   // and read through explicit backing options, never written.
@@ -418,6 +421,52 @@ TEST_CASE("revert to a layered snapshot links its root layer (R2.11)") {
   f.engine->WaitIdle();
   CHECK(Reads(disk, 0x71, "0", "4M"));
   CHECK(f.ChainLength(disk) == 2);
+}
+
+TEST_CASE("revert to the latest snapshot is a new overlay on its history") {
+  Fixture f;
+  f.Start(/*direct=*/true);
+  auto [disk, vol] = f.ManagedDisk("vm5", "32M");
+  Write(disk, 0x31, "0", "4M");
+  f.Snap(vol.id);
+  Write(disk, 0x32, "1M", "1M");
+  auto s2 = f.Snap(vol.id);
+  REQUIRE(s2.status == "available");
+  auto before = engine::ReadChain(disk, disk);
+  REQUIRE(before.ok());
+  REQUIRE(before->length() == 2);
+  REQUIRE(before->layers[1].name.snapshot_id == s2.id);
+  const std::string history = before->layers[1].path;
+  struct stat h0;
+  REQUIRE(stat(history.c_str(), &h0) == 0);
+  Write(disk, 0x33, "0", "3M");  // after the latest snapshot: dropped
+
+  REQUIRE(f.engine->RevertVolume(vol.id, s2.id).ok());
+  f.engine->WaitIdle();
+  CHECK(Reads(disk, 0x31, "0", "1M"));
+  CHECK(Reads(disk, 0x32, "1M", "1M"));
+  CHECK(Reads(disk, 0x31, "2M", "2M"));
+  // The same history file, untouched; only the top is new.
+  auto after = engine::ReadChain(disk, disk);
+  REQUIRE(after.ok());
+  REQUIRE(after->length() == 2);
+  CHECK(after->layers[1].path == history);
+  struct stat h1;
+  REQUIRE(stat(history.c_str(), &h1) == 0);
+  CHECK(h1.st_ino == h0.st_ino);
+  CHECK(h1.st_mtime == h0.st_mtime);
+  auto v = f.catalog->GetVolume(vol.id);
+  REQUIRE(v.ok());
+  CHECK(v->status == "available");
+  CHECK(v->head_snapshot_id == s2.id);
+
+  // Snapshots go on from there as usual.
+  Write(disk, 0x34, "5M", "1M");
+  auto s3 = f.Snap(vol.id);
+  CHECK(s3.status == "available");
+  CHECK(s3.parent_id == s2.id);
+  CHECK(Reads(disk, 0x34, "5M", "1M"));
+  CHECK(Reads(disk, 0x32, "1M", "1M"));
 }
 
 TEST_CASE("revert on a foreign base merges every layer into one history") {
