@@ -8,6 +8,7 @@
 // See sections.h.
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include "bench/qemu_io.h"
 #include "bench/sections.h"
@@ -115,13 +116,43 @@ Status WriteUncommitted(const BenchConfig& cfg, IncrementalRun& run,
   return Status::OK();
 }
 
+// Reverts to run.snaps[i] --reps times and returns the median time. Each
+// timed revert follows fresh writes no snapshot holds and `sync`, and the
+// disk is read back after each (`*checks`: the last run's reads). With
+// `away`, every repeat first reverts, untimed, to run.snaps[*away].
+Result<int64_t> TimedReverts(const BenchConfig& cfg, IncrementalRun& run,
+                             size_t i, std::optional<size_t> away,
+                             std::mt19937_64& rng,
+                             std::vector<DiskWrite>* checks) {
+  std::vector<int64_t> runs;
+  for (int rep = 0; rep < cfg.rollback_reps; ++rep) {
+    if (rep > 0 && away) {
+      STRATA_RETURN_IF_ERROR(
+          run.volume->TimedRevert(run.snaps[*away].id).status());
+      run.current = run.states[*away];
+    }
+    STRATA_RETURN_IF_ERROR(WriteUncommitted(cfg, run, rng));
+    *checks = SampleChecks(run.current, run.states[i], cfg.verify_samples,
+                           kCheckRegion, rng);
+    SyncAll();
+    STRATA_ASSIGN_OR_RETURN(int64_t us,
+                            run.volume->TimedRevert(run.snaps[i].id));
+    runs.push_back(us);
+    Status v = QemuIoVerify(run.volume->disk(), *checks, cfg.batch);
+    if (!v.ok())
+      return v.WithContext("disk after revert to snapshot #" +
+                           std::to_string(i + 1));
+    run.current = run.states[i];
+  }
+  return Median(runs);
+}
+
 // One row: revert to the snapshot with `k` layers, verify, run the anchors.
 Result<std::vector<Cell>> RollbackRow(const BenchConfig& cfg,
                                       IncrementalRun& run, size_t k,
                                       const std::string& scratch,
                                       std::mt19937_64& rng) {
   const db::SnapshotRecord& target = run.snaps[k - 1];
-  const DiskModel& expected = run.states[k - 1];
   STRATA_ASSIGN_OR_RETURN(std::vector<db::SnapshotRecord> lineage,
                           run.volume->Lineage(target.id));
   if (lineage.size() != k)
@@ -131,32 +162,12 @@ Result<std::vector<Cell>> RollbackRow(const BenchConfig& cfg,
   int64_t layer_bytes = 0;
   for (const auto& s : lineage) layer_bytes += s.layer_bytes;
 
-  // Each timed revert follows fresh writes no snapshot holds, and the disk
-  // is read back after each.
-  std::vector<int64_t> strata_runs;
+  // Once the disk is at #k, #k is the latest snapshot, whose revert needs
+  // no layers (the "latest" row): the repeats start from another one.
+  const size_t away = k == run.snaps.size() ? 0 : run.snaps.size() - 1;
   std::vector<DiskWrite> checks;
-  for (int rep = 0; rep < cfg.rollback_reps; ++rep) {
-    // Once the disk is at #k, #k is the latest snapshot, whose revert needs
-    // no layers (the "latest" row): the repeats start from another one.
-    if (rep > 0) {
-      const size_t away = k == run.snaps.size() ? 0 : run.snaps.size() - 1;
-      STRATA_RETURN_IF_ERROR(
-          run.volume->TimedRevert(run.snaps[away].id).status());
-      run.current = run.states[away];
-    }
-    STRATA_RETURN_IF_ERROR(WriteUncommitted(cfg, run, rng));
-    checks = SampleChecks(run.current, expected, cfg.verify_samples,
-                          kCheckRegion, rng);
-    SyncAll();
-    STRATA_ASSIGN_OR_RETURN(int64_t us, run.volume->TimedRevert(target.id));
-    strata_runs.push_back(us);
-    Status v = QemuIoVerify(run.volume->disk(), checks, cfg.batch);
-    if (!v.ok())
-      return v.WithContext("disk after revert to snapshot #" +
-                           std::to_string(k));
-    run.current = expected;
-  }
-  const int64_t strata_us = Median(strata_runs);
+  STRATA_ASSIGN_OR_RETURN(int64_t strata_us,
+                          TimedReverts(cfg, run, k - 1, away, rng, &checks));
 
   STRATA_ASSIGN_OR_RETURN(
       AnchorTimes a,
@@ -190,24 +201,13 @@ Result<std::vector<Cell>> LatestRow(const BenchConfig& cfg, IncrementalRun& run,
   while (i < run.snaps.size() && run.snaps[i].id != vol.head_snapshot_id) ++i;
   if (i == run.snaps.size())
     return Status::Internal("the volume's head is none of the snapshots");
-  std::vector<int64_t> runs;
   std::vector<DiskWrite> checks;
-  for (int rep = 0; rep < cfg.rollback_reps; ++rep) {
-    STRATA_RETURN_IF_ERROR(WriteUncommitted(cfg, run, rng));
-    checks = SampleChecks(run.current, run.states[i], cfg.verify_samples,
-                          kCheckRegion, rng);
-    SyncAll();
-    STRATA_ASSIGN_OR_RETURN(int64_t us,
-                            run.volume->TimedRevert(run.snaps[i].id));
-    runs.push_back(us);
-    Status v = QemuIoVerify(run.volume->disk(), checks, cfg.batch);
-    if (!v.ok()) return v.WithContext("disk after revert to the latest");
-    run.current = run.states[i];
-  }
+  STRATA_ASSIGN_OR_RETURN(
+      int64_t us, TimedReverts(cfg, run, i, std::nullopt, rng, &checks));
   return std::vector<Cell>{Text("latest"),
                            Text("#" + std::to_string(i + 1)),
                            Text("-"),
-                           Num(Ms(Median(runs)), 1),
+                           Num(Ms(us), 1),
                            Text("n/a"),
                            Text("n/a"),
                            Text("n/a"),
