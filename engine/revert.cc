@@ -299,7 +299,7 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
     if (split) RemoveFile(root_history);
     return s;
   }
-  const int64_t t_merged = MonotonicMicros();
+  const int64_t t_merged = MonotonicMicros();  // the new chain is ready
   STRATA_RETURN_IF_ERROR(j.Step("revert.install", 90));
   STRATA_RETURN_IF_ERROR(RenameDurable(overlay, disk));
   STRATA_RETURN_IF_ERROR(j.Step("revert.cleanup", 95));
@@ -315,7 +315,7 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
           std::to_string(n_linked) + " linked) verified in " +
           std::to_string((t_downloaded - t_start) / 1000) + " ms, then " +
           std::to_string((t_merged - t_downloaded) / 1000) +
-          " ms to install; the merge took " +
+          " ms to build the new chain; the merge took " +
           std::to_string(merge_micros / 1000) + " ms" +
           (merge_beside ? ", beside the verification" : ""));
   STRATA_RETURN_IF_ERROR(CollectGarbage(vol));
