@@ -59,6 +59,10 @@ struct SnapshotRecord {
   // Of the layer file itself, before relay stages (compression, encryption)
   // changed it; unset for snapshots stored before migration 4.
   std::optional<std::string> layer_sha256;
+  // The fast check of the stored bytes (util/file_check.h), set at upload
+  // when no relay stage changed them; unset before migration 6. A revert
+  // that links a local store's file checks it with this, not SHA-256.
+  std::optional<std::string> layer_check;
   int64_t layer_bytes = 0;   // size of the stored layer
   int64_t virtual_size = 0;  // disk size at the snapshot (bytes)
   // Failed snapshots whose writes this layer also holds (R2.6).

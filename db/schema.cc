@@ -116,6 +116,12 @@ CREATE TABLE write_history (
   PRIMARY KEY (export_name, slot_seconds, slot)
 );
 )sql",
+      // 6: the fast check (util/file_check.h) of the stored bytes, recorded
+      // at upload when they are the layer's own, for reverts that link the
+      // local store's file instead of downloading it.
+      R"sql(
+ALTER TABLE snapshots ADD COLUMN layer_check TEXT;
+)sql",
   };
   return m;
 }

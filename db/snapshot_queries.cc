@@ -13,7 +13,7 @@ const char kSnapshotColumns[] =
     "id, volume_id, project_id, user_id, name, description, status, "
     "progress, parent_id, layer_file, store_key, store_location, sha256, "
     "layer_bytes, virtual_size, covers, hidden, error, metadata, created_at, "
-    "updated_at, layer_sha256";
+    "updated_at, layer_sha256, layer_check";
 
 std::vector<std::string> CoversFromJson(const std::string& s) {
   std::vector<std::string> out;
@@ -48,10 +48,11 @@ SnapshotRecord ReadSnapshot(const Statement& st) {
   s.created_at = st.ColumnInt(19);
   s.updated_at = st.ColumnInt(20);
   s.layer_sha256 = st.ColumnOptText(21);
+  s.layer_check = st.ColumnOptText(22);
   return s;
 }
 
-// Binds every column but id (1..21) then id (22), in kSnapshotColumns order.
+// Binds every column but id (1..22) then id (23), in kSnapshotColumns order.
 void BindSnapshot(Statement& st, const SnapshotRecord& s) {
   st.Bind(1, s.volume_id)
       .Bind(2, s.project_id)
@@ -74,7 +75,8 @@ void BindSnapshot(Statement& st, const SnapshotRecord& s) {
       .Bind(19, s.created_at)
       .Bind(20, s.updated_at)
       .BindOpt(21, s.layer_sha256)
-      .Bind(22, s.id);
+      .BindOpt(22, s.layer_check)
+      .Bind(23, s.id);
 }
 
 Result<std::vector<SnapshotRecord>> Collect(Statement& st) {
@@ -101,8 +103,8 @@ Status Catalog::InsertSnapshot(const SnapshotRecord& s) {
           "INSERT INTO snapshots (volume_id, project_id, user_id, name, "
           "description, status, progress, parent_id, layer_file, store_key, "
           "store_location, sha256, layer_bytes, virtual_size, covers, hidden, "
-          "error, metadata, created_at, updated_at, layer_sha256, id) "
-          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+          "error, metadata, created_at, updated_at, layer_sha256, layer_check, "
+          "id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
   BindSnapshot(st, s);
   return st.Run();
 }
@@ -117,7 +119,8 @@ Status Catalog::UpdateSnapshot(const SnapshotRecord& s) {
           "description=?, status=?, progress=?, parent_id=?, layer_file=?, "
           "store_key=?, store_location=?, sha256=?, layer_bytes=?, "
           "virtual_size=?, covers=?, hidden=?, error=?, metadata=?, "
-          "created_at=?, updated_at=?, layer_sha256=? WHERE id=?"));
+          "created_at=?, updated_at=?, layer_sha256=?, layer_check=? WHERE "
+          "id=?"));
   BindSnapshot(st, s);
   return st.RunUpdate("Snapshot " + s.id + " could not be found.");
 }

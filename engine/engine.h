@@ -228,11 +228,13 @@ class Engine {
   // reaper remove it; removes it at once if the rename fails.
   Status Discard(const std::string& disk, const std::string& path);
 
-  // A layer as stored: the object (its bytes after any relay stage) and the
-  // SHA-256 of the layer file itself.
+  // A layer as stored: the object (its bytes after any relay stage), the
+  // SHA-256 of the layer file itself, and the fast check of the stored
+  // bytes ("" when a relay stage changed them).
   struct StoredLayer {
     store::ObjectInfo object;
     std::string layer_sha256;
+    std::string check;
   };
   // Uploads a layer file with retries, verifying what the store holds.
   // `labels` describe it to stores that keep metadata (glance).

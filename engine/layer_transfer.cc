@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "engine/engine.h"
+#include "util/file_check.h"
 #include "util/log.h"
 #include "util/sha256.h"
 #include "util/time_util.h"
@@ -10,11 +11,13 @@
 namespace strata::engine {
 namespace {
 
-// Reports upload progress (15% → 95%) to the catalog at most twice a second.
-class ProgressSource : public store::ByteSource {
+// The layer's bytes on their way to the store: reports upload progress
+// (15% → 95%) to the catalog at most twice a second, and computes the fast
+// check of what it read (util/file_check.h: ~0.15 s of a core per GiB).
+class UploadSource : public store::ByteSource {
  public:
-  ProgressSource(store::ByteSource* inner, uint64_t total, db::Catalog* c,
-                 std::string snapshot_id)
+  UploadSource(store::ByteSource* inner, uint64_t total, db::Catalog* c,
+               std::string snapshot_id)
       : inner_(inner),
         total_(total),
         catalog_(c),
@@ -23,6 +26,7 @@ class ProgressSource : public store::ByteSource {
   Result<size_t> Read(char* buf, size_t n) override {
     auto r = inner_->Read(buf, n);
     if (r.ok()) {
+      check_.Update(buf, *r);
       done_ += *r;
       int64_t now = MonotonicMicros();
       if (total_ > 0 && now - last_report_ > 500000) {
@@ -34,7 +38,11 @@ class ProgressSource : public store::ByteSource {
     return r;
   }
 
+  // The check of every byte read (call once, after the last Read).
+  std::string FinishCheck() { return check_.Finish(); }
+
  private:
+  FileCheckHasher check_;
   store::ByteSource* inner_;
   uint64_t total_, done_ = 0;
   db::Catalog* catalog_;
@@ -63,7 +71,7 @@ Result<Engine::StoredLayer> Engine::UploadLayer(
                              src.status().message());
       return src.status();
     }
-    ProgressSource progress(src->get(), (*src)->size(), catalog_, snapshot_id);
+    UploadSource progress(src->get(), (*src)->size(), catalog_, snapshot_id);
     store::RequestOptions ro;
     ro.labels = labels;
     auto put = store_->Put(key, progress, ro);
@@ -85,10 +93,13 @@ Result<Engine::StoredLayer> Engine::UploadLayer(
       catalog_->FinishUpload(upload_id, "done", static_cast<int64_t>(put->size),
                              put->sha256, "");
       // The layer's own digest: computed by the outermost relay stage, or,
-      // without stages, the stored bytes' (each byte is hashed once).
+      // without stages, the stored bytes' (each byte is hashed once). The
+      // fast check describes the stored bytes only when no stage ran.
+      const bool as_sent = put->content_sha256.empty();
       const std::string layer_sha256 =
-          put->content_sha256.empty() ? put->sha256 : put->content_sha256;
-      return StoredLayer{*put, layer_sha256};
+          as_sent ? put->sha256 : put->content_sha256;
+      return StoredLayer{*put, layer_sha256,
+                         as_sent ? progress.FinishCheck() : ""};
     }
     catalog_->FinishUpload(upload_id, "failed", 0, "", s.ToString());
     LogWarning("upload of " + key + " attempt " + std::to_string(attempt) +

@@ -1,6 +1,7 @@
 // The revert task (R2.10–R2.11): download the layers from the volume's base
-// up to the chosen snapshot, verify each against its SHA-256, merge them, and
-// make the disk that state.
+// up to the chosen snapshot (or link the local store's files), verify each
+// (SHA-256, or a link's fast check), merge them, and make the disk that
+// state.
 //
 // Steps (journalled): revert.download → revert.merge (→ revert.merge_upper in
 // the split shape below) → revert.install (the atomic rename of a new overlay
@@ -22,6 +23,7 @@
 
 #include "engine/engine.h"
 #include "engine/qemu_img.h"
+#include "util/file_check.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/sha256.h"
@@ -60,9 +62,19 @@ Status LinkStoredLayer(store::Store& store, const db::SnapshotRecord& snap,
   return FsyncDir(DirName(to));
 }
 
-// The SHA-256 check a download does on the way, for a linked layer.
+// The check a download does on the way, for a linked layer: the fast check
+// recorded at upload (a local file on this host's disk: util/file_check.h
+// says why that suffices), hashed on both cores, or, for layers stored
+// before there was one, SHA-256.
 Status VerifyLinkedLayer(const db::SnapshotRecord& snap,
                          const std::string& path) {
+  if (snap.layer_check && IsFileCheck(*snap.layer_check)) {
+    STRATA_ASSIGN_OR_RETURN(std::string check, FileCheck(path, 2));
+    if (check == *snap.layer_check) return Status::OK();
+    return Status::Corruption("the stored layer of snapshot " + snap.id +
+                              " has check " + check + ", expected " +
+                              *snap.layer_check);
+  }
   STRATA_ASSIGN_OR_RETURN(std::string sha, Sha256File(path));
   if (sha == *snap.sha256) return Status::OK();
   return Status::Corruption("the stored layer of snapshot " + snap.id +

@@ -132,6 +132,9 @@ Status Engine::RunCreateSteps(Journal& j, const db::VolumeRecord& vol,
           cur.store_location = obj.location;
           cur.sha256 = obj.sha256;
           cur.layer_sha256 = stored.layer_sha256;
+          cur.layer_check = stored.check.empty()
+                                ? std::nullopt
+                                : std::optional<std::string>(stored.check);
           cur.layer_bytes = static_cast<int64_t>(obj.size);
           return Status::OK();
         }));

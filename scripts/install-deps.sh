@@ -10,11 +10,11 @@ set -euo pipefail
 
 build_pkgs=(cmake g++ make pkg-config libcpprest-dev nlohmann-json3-dev
             libvirt-dev libsqlite3-dev libssl-dev doctest-dev libxml2-dev
-            libzstd-dev libcurl4-openssl-dev)
+            libzstd-dev libcurl4-openssl-dev libxxhash-dev)
 run_pkgs=(qemu-utils qemu-system-common)
 test_pkgs=(python3-cinderclient python3-openstackclient curl zstd nginx-light
            glance-api python3-cryptography keystone uwsgi-plugin-python3
-           cinder-api python3-novaclient libnbd-bin fio)
+           cinder-api python3-novaclient libnbd-bin fio xxhash)
 # The test guest: TCG qemu under libvirtd (started by scripts/start-libvirt.sh),
 # Debian's kernel and its modules, static busybox + gcc/libc.a for the initrd,
 # xz + binutils to unpack the kernel for PVH boot.

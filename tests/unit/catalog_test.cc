@@ -387,6 +387,7 @@ TEST_CASE("snapshots: insert, get, update, covers round trip") {
   got->store_location = "local:/store";
   got->sha256 = std::string(64, 'a');
   got->layer_sha256 = std::string(64, 'f');
+  got->layer_check = "xxh3-128/64MiB:" + std::string(32, 'c');
   got->layer_bytes = 12345;
   got->covers = {"f1", "f2", "f3"};
   got->hidden = true;
@@ -406,6 +407,8 @@ TEST_CASE("snapshots: insert, get, update, covers round trip") {
   CHECK(again->sha256 == std::optional<std::string>(std::string(64, 'a')));
   CHECK(again->layer_sha256 ==
         std::optional<std::string>(std::string(64, 'f')));
+  CHECK(again->layer_check ==
+        std::optional<std::string>("xxh3-128/64MiB:" + std::string(32, 'c')));
   CHECK(again->layer_bytes == 12345);
   CHECK(again->covers == std::vector<std::string>{"f1", "f2", "f3"});
   CHECK(again->hidden);

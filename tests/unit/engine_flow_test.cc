@@ -18,6 +18,7 @@
 #include "storage-drivers/relay/zstd_store.h"
 #include "storage-drivers/store_registry.h"
 #include "temp_dir.h"
+#include "util/file_check.h"
 #include "util/fs.h"
 #include "util/sha256.h"
 #include "util/subprocess.h"
@@ -338,6 +339,61 @@ TEST_CASE("revert to a one-layer snapshot links the local store's file") {
   REQUIRE(task_vol.ok());
   CHECK(task_vol->status == "available");
   CHECK(Reads(disk, 0x62, "6M", "1M"));  // still the state before the revert
+}
+
+TEST_CASE("a linked layer is checked by its fast check, or by SHA-256") {
+  Fixture f;
+  f.Start(/*direct=*/true);
+  auto [disk, vol] = f.ManagedDisk("vm8", "32M");
+  Write(disk, 0x41, "0", "2M");
+  auto s1 = f.Snap(vol.id);
+  REQUIRE(s1.status == "available");
+  Write(disk, 0x42, "1M", "2M");
+  REQUIRE(f.Snap(vol.id).status == "available");
+  const std::string object = f.dir + "/store/" + *s1.store_key;
+  // Recorded at upload, of the bytes the store holds.
+  auto check = FileCheck(object, 1);
+  REQUIRE(check.ok());
+  CHECK(s1.layer_check == std::optional<std::string>(*check));
+
+  auto revert_changes_disk = [&] {
+    Write(disk, 0x43, "0", "1M");  // what a revert to s1 must undo
+    // s1 is not the latest (that revert checks no layer: it has none).
+    REQUIRE(f.Snap(vol.id).status == "available");
+    REQUIRE(f.engine->RevertVolume(vol.id, s1.id).ok());
+    f.engine->WaitIdle();
+    return Reads(disk, 0x41, "0", "1M");
+  };
+  // A snapshot stored before migration 6, without a check: SHA-256.
+  auto forget_check = [&] {
+    REQUIRE(f.catalog
+                ->ModifySnapshot(s1.id,
+                                 [](db::SnapshotRecord& r) {
+                                   r.layer_check.reset();
+                                   return Status::OK();
+                                 })
+                .ok());
+  };
+  CHECK(revert_changes_disk());
+  forget_check();
+  CHECK(revert_changes_disk());
+
+  // The object rots: refused with either check, the disk left as it was.
+  Corrupt(object, 1 << 20);
+  CHECK_FALSE(revert_changes_disk());
+  CHECK(Reads(disk, 0x43, "0", "1M"));
+  REQUIRE(f.catalog
+              ->ModifySnapshot(s1.id,
+                               [&](db::SnapshotRecord& r) {
+                                 r.layer_check = *check;
+                                 return Status::OK();
+                               })
+              .ok());
+  CHECK_FALSE(revert_changes_disk());
+  CHECK(Reads(disk, 0x43, "0", "1M"));
+  auto after = f.catalog->GetVolume(vol.id);
+  REQUIRE(after.ok());
+  CHECK(after->status == "available");
 }
 
 TEST_CASE("revert to a layered snapshot links its root layer (R2.11)") {
