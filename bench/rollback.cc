@@ -225,13 +225,16 @@ void AddRollbackNotes(Table& t, double worst_ratio) {
   t.AddNote(
       "Strata = RevertVolume() -> the volume leaves status reverting "
       "(catalog polled every 1 ms); it includes getting the K layers from "
-      "the local store with SHA-256 verification of each (every layer a "
-      "hard link of the stored file, hashed by two threads; K > 1: beside "
-      "that, qemu-img commit of the layers above the root into a new "
-      "file on it, made durable, which leaves root <- merged layers, the "
-      "shape rebase leaves), qemu-img check, a new overlay and the "
-      "catalog updates; the old chain's files are removed after it, in "
-      "the background");
+      "the local store, each verified (every layer a hard link of the "
+      "stored file, checked with the XXH3-128 check recorded at upload, "
+      "on two threads; K > 1: beside that, qemu-img commit of the layers "
+      "above the root into a new file on it, which leaves root <- merged "
+      "layers, the shape rebase leaves), qemu-img check, a new overlay "
+      "and the catalog updates. Like the anchors' results, the merged "
+      "file is left in the page cache: Strata writes it back after the "
+      "revert and rebuilds it from the layers if a crash lost it "
+      "(docs/engine.md, settling); the old chain's files are removed "
+      "after it, in the background");
   t.AddNote(
       "convert = qemu-img convert -O qcow2 <top> out.qcow2; rebase = "
       "qemu-img rebase -F qcow2 -b <bottom> <top> (safe mode; n/a for "

@@ -86,6 +86,14 @@ class Catalog {
   Result<std::vector<std::string>> PendingDeletes();
   Status RemovePendingDelete(const std::string& store_key);
 
+  // Histories not yet written back (engine/settle.cc), oldest first.
+  // Adding a path already there replaces its row.
+  Status AddUnsettledHistory(const UnsettledHistoryRecord& h);
+  Status SetUnsettledHistoryCheck(const std::string& path,
+                                  const std::string& file_check);
+  Result<std::vector<UnsettledHistoryRecord>> UnsettledHistories();
+  Status RemoveUnsettledHistory(const std::string& path);
+
   // Tasks (the journal of disk operations).
   Status InsertTask(const TaskRecord& t);
   // Records the step about to act (and its resume state) durably.

@@ -76,6 +76,21 @@ struct SnapshotRecord {
   int64_t updated_at = 0;
 };
 
+// A history file a revert merged and put in a disk's chain before it was
+// written back to the disk (engine/settle.cc). While the row exists, a
+// crash may have lost part of the file; the layers rebuild it.
+struct UnsettledHistoryRecord {
+  std::string path;  // the history file
+  std::string volume_id;
+  // The snapshots whose stored layers were merged into it, bottom first, on
+  // the file's own backing.
+  std::vector<std::string> layers;
+  // The file's fast check (util/file_check.h) once taken, of the content
+  // it had in the page cache; unset before.
+  std::optional<std::string> file_check;
+  int64_t created_at = 0;
+};
+
 struct UploadRecord {
   int64_t id = 0;
   std::string snapshot_id;

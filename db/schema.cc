@@ -122,6 +122,18 @@ CREATE TABLE write_history (
       R"sql(
 ALTER TABLE snapshots ADD COLUMN layer_check TEXT;
 )sql",
+      // 7: histories a revert merged and installed before they reached the
+      // disk (engine/settle.cc): written back in the background, rebuilt
+      // from their layers after a crash that may have lost them.
+      R"sql(
+CREATE TABLE unsettled_histories (
+  path TEXT PRIMARY KEY,
+  volume_id TEXT NOT NULL,
+  layers TEXT NOT NULL,
+  file_check TEXT,
+  created_at INTEGER NOT NULL
+);
+)sql",
   };
   return m;
 }

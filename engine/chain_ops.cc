@@ -161,6 +161,9 @@ bool Engine::RetireIntoSpare(const std::string& disk,
   // The delta is later emptied by qemu-img commit: only a file with no
   // other name may become one.
   if (!SoleName(old_history) || !SoleName(layer)) return false;
+  // The spare is later read as the history it was: it must be on the disk
+  // (a revert's history may still be settling: settle.cc).
+  if (!FsyncPath(old_history).ok()) return false;
   const std::string spare = SparePath(disk, new_history);
   const std::string delta = DeltaPath(disk, new_history);
   if (RenameDurable(layer, delta).ok() &&

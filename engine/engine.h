@@ -167,6 +167,16 @@ class Engine {
   Status RevertOntoHistory(Journal& j, const db::VolumeRecord& vol,
                            const db::SnapshotRecord& target,
                            const std::string& history);
+  // Write-back of the histories a revert merged (settle.cc). SettleLater
+  // has the reaper settle `history` (SettleHistory: take its fast check,
+  // fsync it, drop its unsettled row). SettleAfterCrash, at start, settles
+  // every row left, rebuilding from its layers a history whose content a
+  // crash may have lost (RebuildHistory: the history is chain.layers[h]).
+  void SettleLater(const std::string& history);
+  Status SettleHistory(const std::string& history);
+  Status SettleAfterCrash();
+  Status RebuildHistory(const db::UnsettledHistoryRecord& u, const Chain& chain,
+                        size_t h);
   // Does the store-side work of a delete under the lease; PublishDelete then
   // makes it visible (row gone, or hidden while others build on it).
   Status RunDelete(const std::string& snapshot_id);

@@ -25,9 +25,10 @@ Status CreateOverlay(const std::string& path, const std::string& backing,
 }
 
 Status SetBackingUnsafe(const std::string& path, const std::string& backing,
-                        const std::string& backing_fmt) {
+                        const std::string& backing_fmt, bool flush) {
   std::vector<std::string> argv = {"qemu-img", "rebase", "-q",
                                    "-u",       "-f",     "qcow2"};
+  if (!flush) argv.insert(argv.end(), {"-t", "unsafe"});
   if (backing.empty()) {
     argv.insert(argv.end(), {"-b", ""});
   } else {
@@ -45,7 +46,7 @@ Status CommitInto(const std::string& top, const std::string& base) {
 
 Status CommitLayersInto(const std::vector<std::string>& layers,
                         const std::string& base, const std::string& scratch_top,
-                        uint64_t virtual_size) {
+                        uint64_t virtual_size, bool flush) {
   auto file = [](const std::string& path, bool read_only) {
     nlohmann::json f = {{"driver", "file"}, {"filename", path}};
     if (read_only) f["read-only"] = true;
@@ -63,9 +64,10 @@ Status CommitLayersInto(const std::vector<std::string>& layers,
           {"backing", std::move(node)}};
   STRATA_RETURN_IF_ERROR(
       CreateOverlay(scratch_top, "", "", virtual_size, /*cluster_size=*/0));
-  Status s = RunChecked({"qemu-img", "commit", "-q", "-d", "-b", base,
-                         "json:" + node.dump()})
-                 .status();
+  std::vector<std::string> argv = {"qemu-img", "commit", "-q", "-d"};
+  if (!flush) argv.insert(argv.end(), {"-t", "unsafe"});
+  argv.insert(argv.end(), {"-b", base, "json:" + node.dump()});
+  Status s = RunChecked(argv).status();
   unlink(scratch_top.c_str());
   return s;
 }

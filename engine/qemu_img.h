@@ -25,8 +25,10 @@ Status CreateOverlay(const std::string& path, const std::string& backing,
                      uint64_t cluster_size);
 // `qemu-img rebase -u`: rewrites only the backing-file name/format in the
 // header (no data moves). Used where the data is known to be equal.
+// `flush` false: qemu-img does not fsync the file when it closes it (`-t
+// unsafe`), for a file whose write-back is settled later.
 Status SetBackingUnsafe(const std::string& path, const std::string& backing,
-                        const std::string& backing_fmt);
+                        const std::string& backing_fmt, bool flush = true);
 // `qemu-img commit -b base top` (with -b, qemu-img leaves `top` valid): merges
 // every layer from `top` down to just above `base` into `base`.
 Status CommitInto(const std::string& top, const std::string& base);
@@ -39,10 +41,11 @@ Status CommitInto(const std::string& top, const std::string& base);
 // keeps its own backing (qemu-img finds `base` in the chain by the name its
 // header and file carry, which explicit options would hide). `scratch_top`
 // is created as the empty active layer qemu-img commit needs (`-d`: it is
-// not emptied, only its header may change) and removed.
+// not emptied, only its header may change) and removed. `flush` false:
+// `base` is left in the page cache, not fsynced (`-t unsafe`).
 Status CommitLayersInto(const std::vector<std::string>& layers,
                         const std::string& base, const std::string& scratch_top,
-                        uint64_t virtual_size);
+                        uint64_t virtual_size, bool flush);
 // `qemu-img check`: NotFound-free consistency check of one qcow2 file; a leak
 // is not an error, corruption is.
 Status CheckImage(const std::string& path);

@@ -104,6 +104,9 @@ Status Engine::Recover() {
       catalog_->FinishTask(t.id, "failed", s.ToString());
     }
   }
+  // Before the volumes are tidied: compaction may read those histories.
+  if (Status s = SettleAfterCrash(); !s.ok())
+    LogError("settling revert histories: " + s.ToString());
   RetryPendingDeletes();
   db::ListQuery all;
   STRATA_ASSIGN_OR_RETURN(auto vols, catalog_->ListVolumes(all));

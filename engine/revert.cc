@@ -15,74 +15,18 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <cstring>
 #include <optional>
 #include <thread>
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/layer_fetch.h"
 #include "engine/qemu_img.h"
-#include "util/file_check.h"
 #include "util/fs.h"
 #include "util/log.h"
-#include "util/sha256.h"
 #include "util/time_util.h"
 
 namespace strata::engine {
-namespace {
-
-// A stored layer as a file next to the disk without copying it: when the
-// store keeps it as a file on the disk's file system (local store, no relay
-// stages), it is hard-linked. NotSupported: download it instead. The link is
-// not verified yet (VerifyLinkedLayer).
-//
-// With `backing` set, the layer is to be used through its own header (the
-// bottom of the new chain), so the stored backing name must be that one:
-// nothing modifies a linked file (merges write into backups or new files,
-// and a history with a second name is never retired into a spare), so the
-// object stays as stored. Without it, the layer is only read, through
-// explicit backing options (CommitLayersInto), whatever its header names.
-struct Backing {
-  std::string file, format;
-};
-Status LinkStoredLayer(store::Store& store, const db::SnapshotRecord& snap,
-                       const std::string& to,
-                       const std::optional<Backing>& backing) {
-  if (snap.layer_sha256 && *snap.layer_sha256 != *snap.sha256)
-    return Status::NotSupported("the stored layer went through relay stages");
-  STRATA_ASSIGN_OR_RETURN(std::string from, store.LocalFile(*snap.store_key));
-  auto h = ReadQcow2Header(from);
-  if (!h.ok() || (backing && (h->backing_file != backing->file ||
-                              (!backing->file.empty() &&
-                               h->backing_format != backing->format))))
-    return Status::NotSupported("the stored layer needs a new backing");
-  if (link(from.c_str(), to.c_str()) != 0)
-    return Status::NotSupported("link " + from + ": " + strerror(errno));
-  return FsyncDir(DirName(to));
-}
-
-// The check a download does on the way, for a linked layer: the fast check
-// recorded at upload (a local file on this host's disk: util/file_check.h
-// says why that suffices), hashed on both cores, or, for layers stored
-// before there was one, SHA-256.
-Status VerifyLinkedLayer(const db::SnapshotRecord& snap,
-                         const std::string& path) {
-  if (snap.layer_check && IsFileCheck(*snap.layer_check)) {
-    STRATA_ASSIGN_OR_RETURN(std::string check, FileCheck(path, 2));
-    if (check == *snap.layer_check) return Status::OK();
-    return Status::Corruption("the stored layer of snapshot " + snap.id +
-                              " has check " + check + ", expected " +
-                              *snap.layer_check);
-  }
-  STRATA_ASSIGN_OR_RETURN(std::string sha, Sha256File(path));
-  if (sha == *snap.sha256) return Status::OK();
-  return Status::Corruption("the stored layer of snapshot " + snap.id +
-                            " has sha256 " + sha + ", expected " +
-                            *snap.sha256);
-}
-
-}  // namespace
 
 Status Engine::RevertOntoHistory(Journal& j, const db::VolumeRecord& vol,
                                  const db::SnapshotRecord& target,
@@ -216,24 +160,20 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
     // Only the file that ends in the new chain is written back as it
     // arrives and made durable; the others stay scratch.
     const bool kept = i == 0 && bottom_kept;
-    store::FileSinkOptions file;
-    file.write_behind = kept;
-    file.durable = kept;
-    // The layer's own digest, once relay stages are undone (R1.3). Without
-    // stages it is the stored bytes' digest, which the store's Get checks
-    // over the same bytes already: hashed once, not twice.
-    if (lineage[i].layer_sha256 != lineage[i].sha256)
-      file.expected_sha256 = lineage[i].layer_sha256.value_or("");
     STRATA_RETURN_IF_ERROR(
-        store::GetToFile(*store_, *lineage[i].store_key, files[i],
-                         *lineage[i].sha256, {}, file)
+        DownloadLayer(*store_, lineage[i], files[i], kept)
             .WithContext("download of snapshot " + lineage[i].id));
     return kept ? SetBackingUnsafe(files[i], base.file, base.format)
                 : Status::OK();
   };
   // The merged history: a new file on the bottom of the new chain that the
-  // upper layers are committed into, made durable. It is made on the bottom
-  // where that is now and renamed to it after (a header write only).
+  // upper layers are committed into. It is made on the bottom where that is
+  // now and renamed to it after (a header write only). It is not written
+  // back here: it goes into the chain from the page cache, recorded as
+  // unsettled, and settle.cc writes it back after the revert or rebuilds
+  // it from the same layers after a crash (its content is a function of
+  // stored, verified layers). The union of K − 1 layers' durable write was
+  // most of a revert's time.
   const Backing bottom = split ? Backing{root_history, "qcow2"} : base;
   int64_t merge_micros = 0;
   auto merge = [&](const Backing& bottom_now) -> Status {
@@ -241,13 +181,13 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
     STRATA_RETURN_IF_ERROR(CreateOverlay(merged, bottom_now.file,
                                          bottom_now.format, target.virtual_size,
                                          opts_.overlay_cluster_size));
-    STRATA_RETURN_IF_ERROR(
-        CommitLayersInto(uppers, merged, commit_top, target.virtual_size));
+    STRATA_RETURN_IF_ERROR(CommitLayersInto(uppers, merged, commit_top,
+                                            target.virtual_size,
+                                            /*flush=*/false));
     STRATA_RETURN_IF_ERROR(CheckImage(merged));
     if (bottom_now.file != bottom.file)
-      STRATA_RETURN_IF_ERROR(
-          SetBackingUnsafe(merged, bottom.file, bottom.format));
-    STRATA_RETURN_IF_ERROR(FsyncPath(merged));
+      STRATA_RETURN_IF_ERROR(SetBackingUnsafe(merged, bottom.file,
+                                              bottom.format, /*flush=*/false));
     merge_micros = MonotonicMicros() - t0;
     return Status::OK();
   };
@@ -313,6 +253,14 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
   }
   const int64_t t_merged = MonotonicMicros();  // the new chain is ready
   STRATA_RETURN_IF_ERROR(j.Step("revert.install", 90));
+  // Recorded before the install, so that a crash after it finds the row.
+  if (n > 1) {
+    db::UnsettledHistoryRecord u;
+    u.path = history;
+    u.volume_id = vol.id;
+    for (size_t i = first_merged; i < n; ++i) u.layers.push_back(lineage[i].id);
+    STRATA_RETURN_IF_ERROR(catalog_->AddUnsettledHistory(u));
+  }
   STRATA_RETURN_IF_ERROR(RenameDurable(overlay, disk));
   STRATA_RETURN_IF_ERROR(j.Step("revert.cleanup", 95));
   for (const auto& f : files) RemoveFile(f);
@@ -330,6 +278,7 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
           " ms to build the new chain; the merge took " +
           std::to_string(merge_micros / 1000) + " ms" +
           (merge_beside ? ", beside the verification" : ""));
+  if (n > 1) SettleLater(history);
   STRATA_RETURN_IF_ERROR(CollectGarbage(vol));
   return DropUnneededLayers(vol.id);
 }
