@@ -72,6 +72,18 @@ Status CommitLayersInto(const std::vector<std::string>& layers,
   return s;
 }
 
+Status MergeIntoNewImage(const std::vector<std::string>& layers,
+                         const std::string& out, const std::string& backing,
+                         const std::string& backing_fmt, uint64_t virtual_size,
+                         uint64_t cluster_size, const std::string& scratch_top,
+                         bool flush) {
+  STRATA_RETURN_IF_ERROR(
+      CreateOverlay(out, backing, backing_fmt, virtual_size, cluster_size));
+  STRATA_RETURN_IF_ERROR(
+      CommitLayersInto(layers, out, scratch_top, virtual_size, flush));
+  return CheckImage(out);
+}
+
 Status CheckImage(const std::string& path) {
   STRATA_ASSIGN_OR_RETURN(
       ProcessResult r,

@@ -46,6 +46,15 @@ Status CommitInto(const std::string& top, const std::string& base);
 Status CommitLayersInto(const std::vector<std::string>& layers,
                         const std::string& base, const std::string& scratch_top,
                         uint64_t virtual_size, bool flush);
+// A new image `out` on `backing` holding `layers` merged and checked:
+// CreateOverlay, CommitLayersInto (with `scratch_top` and `flush`), then
+// CheckImage. The history a revert makes (revert.cc), and remakes after a
+// crash (settle.cc).
+Status MergeIntoNewImage(const std::vector<std::string>& layers,
+                         const std::string& out, const std::string& backing,
+                         const std::string& backing_fmt, uint64_t virtual_size,
+                         uint64_t cluster_size, const std::string& scratch_top,
+                         bool flush);
 // `qemu-img check`: NotFound-free consistency check of one qcow2 file; a leak
 // is not an error, corruption is.
 Status CheckImage(const std::string& path);

@@ -178,13 +178,10 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
   int64_t merge_micros = 0;
   auto merge = [&](const Backing& bottom_now) -> Status {
     const int64_t t0 = MonotonicMicros();
-    STRATA_RETURN_IF_ERROR(CreateOverlay(merged, bottom_now.file,
-                                         bottom_now.format, target.virtual_size,
-                                         opts_.overlay_cluster_size));
-    STRATA_RETURN_IF_ERROR(CommitLayersInto(uppers, merged, commit_top,
-                                            target.virtual_size,
-                                            /*flush=*/false));
-    STRATA_RETURN_IF_ERROR(CheckImage(merged));
+    STRATA_RETURN_IF_ERROR(MergeIntoNewImage(
+        uppers, merged, bottom_now.file, bottom_now.format, target.virtual_size,
+        opts_.overlay_cluster_size, commit_top,
+        /*flush=*/false));
     if (bottom_now.file != bottom.file)
       STRATA_RETURN_IF_ERROR(SetBackingUnsafe(merged, bottom.file,
                                               bottom.format, /*flush=*/false));

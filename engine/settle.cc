@@ -82,13 +82,11 @@ Status Engine::RebuildHistory(const db::UnsettledHistoryRecord& u,
             .WithContext("layer of snapshot " + snap->id);
   }
   if (s.ok())
-    s = CreateOverlay(rebuilt, history.header.backing_file,
-                      history.header.backing_format,
-                      history.header.virtual_size, history.header.cluster_size);
-  if (s.ok())
-    s = CommitLayersInto(files, rebuilt, scratch, history.header.virtual_size,
-                         /*flush=*/true);
-  if (s.ok()) s = CheckImage(rebuilt);
+    s = MergeIntoNewImage(files, rebuilt, history.header.backing_file,
+                          history.header.backing_format,
+                          history.header.virtual_size,
+                          history.header.cluster_size, scratch,
+                          /*flush=*/true);
   if (s.ok()) s = FsyncPath(rebuilt);
   if (s.ok()) s = RenameDurable(rebuilt, history.path);
   cleanup();
