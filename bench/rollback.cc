@@ -22,6 +22,7 @@ namespace {
 constexpr uint64_t kCheckRegion = 64 << 10;
 constexpr uint8_t kUncommittedPattern = 0xee;
 constexpr int kUncommittedWrites = 64;
+constexpr size_t kConvertColumn = 6;    // "Strata/convert"
 constexpr size_t kMinAnchorColumn = 7;  // "Strata/min(anchor)"
 
 struct AnchorTimes {
@@ -215,12 +216,16 @@ Result<std::vector<Cell>> LatestRow(const BenchConfig& cfg, IncrementalRun& run,
                            Text(std::to_string(checks.size()) + " ok")};
 }
 
-void AddRollbackNotes(Table& t, double worst_ratio) {
-  char goal[120];
+// `worst_ratio`: the largest Strata/min(anchor); `worst_moving`: the same
+// where rebase counts only when it moves data (K >= 3).
+void AddRollbackNotes(Table& t, double worst_ratio, double worst_moving) {
+  char goal[240];
   std::snprintf(goal, sizeof goal,
-                "goal Strata/min(anchor) <= 1.0x: %s "
+                "goal Strata/min(anchor) <= 1.0x: %s (max %.2fx); with "
+                "rebase counted only where it moves data (K >= 3): %s "
                 "(max %.2fx)",
-                worst_ratio <= 1.0 ? "met" : "NOT met", worst_ratio);
+                worst_ratio <= 1.0 ? "met" : "NOT met", worst_ratio,
+                worst_moving <= 1.0 ? "met" : "NOT met", worst_moving);
   t.AddNote(goal);
   t.AddNote(
       "Strata = RevertVolume() -> the volume leaves status reverting "
@@ -244,9 +249,10 @@ void AddRollbackNotes(Table& t, double worst_ratio) {
   t.AddNote(
       "rebase only copies what the layers between <bottom> and <top> "
       "hold: with K=2 there are none and it rewrites nothing, and its "
-      "result is still a two-file chain, as Strata's is; Strata still "
-      "reads and verifies every layer. convert produces one file "
-      "holding the whole lineage");
+      "result is still a two-file chain, as Strata's is (K=2: both "
+      "stored files linked as they are, nothing merged); Strata still "
+      "checks every layer. convert produces one file holding the whole "
+      "lineage");
   t.AddNote(
       "verified = read -P checks (one per uniform run in the sampled "
       "64 KiB regions, about half of them regions the revert had to "
@@ -276,7 +282,7 @@ Result<std::unique_ptr<Table>> RunRollback(const BenchConfig& cfg,
       std::vector<std::string>{"K layers", "target", "layers MiB", "Strata ms",
                                "convert ms", "rebase ms", "Strata/convert",
                                "Strata/min(anchor)", "verified"});
-  double worst = 0;
+  double worst = 0, worst_moving = 0;
   for (size_t k : {1, 2, 4, 8}) {
     if (k > run.snaps.size()) {
       Progress("rollback: skipping " + std::to_string(k) + " layers (only " +
@@ -286,11 +292,13 @@ Result<std::unique_ptr<Table>> RunRollback(const BenchConfig& cfg,
     STRATA_ASSIGN_OR_RETURN(std::vector<Cell> row,
                             RollbackRow(cfg, run, k, scratch, rng));
     worst = std::max(worst, *row[kMinAnchorColumn].number);
+    worst_moving = std::max(
+        worst_moving, *row[k >= 3 ? kMinAnchorColumn : kConvertColumn].number);
     table->AddRow(std::move(row));
   }
   STRATA_ASSIGN_OR_RETURN(std::vector<Cell> latest, LatestRow(cfg, run, rng));
   table->AddRow(std::move(latest));
-  AddRollbackNotes(*table, worst);
+  AddRollbackNotes(*table, worst, worst_moving);
   return table;
 }
 

@@ -27,6 +27,31 @@
 #include "util/time_util.h"
 
 namespace strata::engine {
+namespace {
+
+// The backing name `upper`'s stored file gives in its header, when that is
+// a history of `root` next to `disk` that no file has now: the root layer
+// linked under that name lets the stored upper layer be used as it is,
+// header and all. "" otherwise. A snapshot's layer names the history it was
+// taken on, which held exactly its parent's state; with `root` the whole
+// lineage below `upper`, the root layer holds that state too.
+std::string FreeRootName(store::Store& store, const db::SnapshotRecord& upper,
+                         const db::SnapshotRecord& root,
+                         const std::string& disk) {
+  auto local = store.LocalFile(*upper.store_key);
+  if (!local.ok()) return "";
+  auto h = ReadQcow2Header(*local);
+  if (!h.ok() || h->backing_format != "qcow2" || h->backing_file.empty() ||
+      h->backing_file[0] != '/' || DirName(h->backing_file) != DirName(disk))
+    return "";
+  const LayerName name = ParseLayerName(disk, h->backing_file);
+  if (name.kind != LayerKind::kHistory || name.snapshot_id != root.id ||
+      PathExists(h->backing_file))
+    return "";
+  return h->backing_file;
+}
+
+}  // namespace
 
 Status Engine::RevertOntoHistory(Journal& j, const db::VolumeRecord& vol,
                                  const db::SnapshotRecord& target,
@@ -99,14 +124,25 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
   // durable. With a foreign base all layers are merged into one history on
   // it, so that the chain stays within four files (base ← history ← layer ←
   // top) while a snapshot runs. One layer is the history itself.
+  //
+  // Two layers whose upper one names, as its backing, a history of the root
+  // that no file has now (usual: it named the history it was taken on):
+  // the root is linked under that name, and the upper layer, linked as
+  // stored, is the history. Nothing is merged or written (the shape `qemu-img
+  // rebase` leaves, with nothing between bottom and top to move).
   const size_t n = lineage.size();
   const bool split = n > 1 && !vol.base_path;
   std::vector<std::string> files;
   for (size_t i = 0; i < n; ++i)
     files.push_back(TempPath(disk, "dl" + std::to_string(i), j.task_id()));
   const std::string history = NewHistoryPath(disk, target.id);
-  const std::string root_history =
-      split ? NewHistoryPath(disk, lineage[0].id) : "";
+  const std::string free_root_name =
+      split && n == 2 ? FreeRootName(*store_, lineage[1], lineage[0], disk)
+                      : "";
+  const std::string root_history = !split ? ""
+                                   : free_root_name.empty()
+                                       ? NewHistoryPath(disk, lineage[0].id)
+                                       : free_root_name;
   const std::string merged = TempPath(disk, "merged", j.task_id());
   const std::string commit_top = TempPath(disk, "commit-top", j.task_id());
   const std::string overlay = TempPath(disk, "overlay", j.task_id());
@@ -139,10 +175,17 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
   // files. Their verification comes below.
   STRATA_RETURN_IF_ERROR(j.Step("revert.download", 5));
   std::vector<char> linked(n, 0);
+  bool direct = false;  // the upper of two layers is the history as stored
   for (size_t i = 0; i < n; ++i) {
-    Status l = LinkStoredLayer(
-        *store_, lineage[i], files[i],
-        i == 0 && bottom_kept ? std::optional<Backing>(base) : std::nullopt);
+    std::optional<Backing> check;
+    if (i == 0 && bottom_kept) check = base;
+    if (i == 1 && !free_root_name.empty())
+      check = Backing{free_root_name, "qcow2"};
+    Status l = LinkStoredLayer(*store_, lineage[i], files[i], check);
+    if (l.code() == StatusCode::kNotSupported && i == 1 && check)
+      l = LinkStoredLayer(*store_, lineage[i], files[i], std::nullopt);
+    else if (l.ok() && i == 1 && check)
+      direct = true;
     if (l.ok()) {
       linked[i] = 1;
     } else if (l.code() != StatusCode::kNotSupported) {
@@ -191,7 +234,7 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
   // When every layer is a link (nothing is still being written), the merge
   // runs beside the verification: it only reads the layers and writes a new
   // file, which is dropped if a layer turns out corrupt.
-  const bool merge_beside = n > 1 && n_linked == n;
+  const bool merge_beside = n > 1 && n_linked == n && !direct;
   Status merge_beside_status;
 
   // The layers are verified or downloaded by two threads, the root (the
@@ -237,8 +280,10 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
   if (split) s = RenameDurable(files[0], root_history);
   // (A crash here leaves the root history outside the chain: garbage.)
   if (s.ok() && split) s = j.Step("revert.merge_upper", 85);
-  if (s.ok() && n > 1 && !merge_beside) s = merge(bottom);
-  if (s.ok()) s = RenameDurable(n == 1 ? files[0] : merged, history);
+  const bool merged_any = n > 1 && !direct;
+  if (s.ok() && merged_any && !merge_beside) s = merge(bottom);
+  if (s.ok())
+    s = RenameDurable(n == 1 ? files[0] : direct ? files[1] : merged, history);
   if (s.ok())
     s = CreateOverlay(overlay, history, "qcow2", target.virtual_size,
                       opts_.overlay_cluster_size);
@@ -251,7 +296,7 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
   const int64_t t_merged = MonotonicMicros();  // the new chain is ready
   STRATA_RETURN_IF_ERROR(j.Step("revert.install", 90));
   // Recorded before the install, so that a crash after it finds the row.
-  if (n > 1) {
+  if (merged_any) {
     db::UnsettledHistoryRecord u;
     u.path = history;
     u.volume_id = vol.id;
@@ -272,10 +317,13 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
           std::to_string(n_linked) + " linked) verified in " +
           std::to_string((t_downloaded - t_start) / 1000) + " ms, then " +
           std::to_string((t_merged - t_downloaded) / 1000) +
-          " ms to build the new chain; the merge took " +
-          std::to_string(merge_micros / 1000) + " ms" +
-          (merge_beside ? ", beside the verification" : ""));
-  if (n > 1) SettleLater(history);
+          " ms to build the new chain; " +
+          (direct ? std::string("nothing merged: the upper layer, as stored, "
+                                "is the history")
+                  : "the merge took " + std::to_string(merge_micros / 1000) +
+                        " ms" +
+                        (merge_beside ? ", beside the verification" : "")));
+  if (merged_any) SettleLater(history);
   STRATA_RETURN_IF_ERROR(CollectGarbage(vol));
   return DropUnneededLayers(vol.id);
 }

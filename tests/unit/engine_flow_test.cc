@@ -479,6 +479,90 @@ TEST_CASE("revert to a layered snapshot links its root layer (R2.11)") {
   CHECK(f.ChainLength(disk) == 2);
 }
 
+TEST_CASE("revert to two layers uses both as stored, or merges") {
+  Fixture f;
+  f.Start(/*direct=*/true);
+  auto [disk, vol] = f.ManagedDisk("vm10", "32M");
+  Write(disk, 0xa1, "0", "4M");
+  auto s1 = f.Snap(vol.id);
+  Write(disk, 0xa2, "1M", "1M");
+  Write(disk, -1, "3M", "512K");  // zero clusters over the root's data
+  auto s2 = f.Snap(vol.id);
+  REQUIRE(s2.status == "available");
+  const std::string root_object = f.dir + "/store/" + *s1.store_key;
+  const std::string upper_object = f.dir + "/store/" + *s2.store_key;
+  auto upper_header = engine::ReadQcow2Header(upper_object);
+  REQUIRE(upper_header.ok());
+  // s2 was taken on s1's history, merged away since.
+  const std::string taken_on = upper_header->backing_file;
+  CHECK(engine::ParseLayerName(disk, taken_on).snapshot_id == s1.id);
+  CHECK_FALSE(PathExists(taken_on));
+  auto inode = [](const std::string& p) {
+    struct stat st;
+    REQUIRE(stat(p.c_str(), &st) == 0);
+    return st.st_ino;
+  };
+  auto reads_s2 = [&, disk = disk] {
+    return Reads(disk, 0xa1, "0", "1M") && Reads(disk, 0xa2, "1M", "1M") &&
+           Reads(disk, 0xa1, "2M", "1M") && Reads(disk, 0, "3M", "512K") &&
+           Reads(disk, 0xa1, "3584K", "512K");
+  };
+
+  // A file already has that name: the root gets a new one and the upper
+  // layer is merged into a new history (the other shapes' path).
+  for (bool name_taken : {true, false}) {
+    CAPTURE(name_taken);
+    Write(disk, 0xa3, "0", "4M");
+    REQUIRE(f.Snap(vol.id).status == "available");  // s2 is not the latest
+    if (name_taken)
+      REQUIRE(RunChecked(
+                  {"qemu-img", "create", "-q", "-f", "qcow2", taken_on, "32M"})
+                  .ok());
+    const auto taken_inode = name_taken ? inode(taken_on) : 0;
+    REQUIRE(f.engine->RevertVolume(vol.id, s2.id).ok());
+    f.engine->WaitIdle();
+    CHECK(reads_s2());
+    auto chain = engine::ReadChain(disk, disk);
+    REQUIRE(chain.ok());
+    REQUIRE(chain->length() == 3);
+    CHECK(chain->layers[1].name.snapshot_id == s2.id);
+    CHECK(inode(chain->layers[2].path) == inode(root_object));
+    if (name_taken) {
+      CHECK(chain->layers[2].path != taken_on);
+      CHECK(inode(chain->layers[1].path) != inode(upper_object));
+      CHECK((!PathExists(taken_on) || inode(taken_on) == taken_inode));
+      RemoveFile(taken_on);
+    } else {
+      // disk ← s2's object, linked, its header as stored ← s1's object,
+      // linked under the name that header gives.
+      CHECK(chain->layers[2].path == taken_on);
+      CHECK(inode(chain->layers[1].path) == inode(upper_object));
+    }
+    auto rows = f.catalog->UnsettledHistories();
+    REQUIRE(rows.ok());
+    CHECK(rows->empty());
+  }
+  // Snapshots go on from there without writing into either object.
+  auto upper_sha = Sha256File(upper_object);
+  REQUIRE(upper_sha.ok());
+  CHECK(*upper_sha == *s2.sha256);
+  for (int r = 0; r < 2; ++r) {
+    Write(disk, 0xb0 + r, std::to_string(5 + r) + "M", "1M");
+    auto s = f.Snap(vol.id);
+    CHECK(s.status == "available");
+    if (r == 0) CHECK(s.parent_id == s2.id);
+    CHECK(f.ChainLength(disk) == 3);
+  }
+  CHECK(reads_s2());
+  CHECK(Reads(disk, 0xb1, "6M", "1M"));
+  upper_sha = Sha256File(upper_object);
+  REQUIRE(upper_sha.ok());
+  CHECK(*upper_sha == *s2.sha256);
+  auto root_sha = Sha256File(root_object);
+  REQUIRE(root_sha.ok());
+  CHECK(*root_sha == *s1.sha256);
+}
+
 TEST_CASE("a revert's merged history is settled, or rebuilt after a crash") {
   Fixture f;
   f.Start(/*direct=*/true);
