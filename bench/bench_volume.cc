@@ -97,8 +97,9 @@ Result<int64_t> BenchVolume::TimedRevert(const std::string& snapshot_id) {
   const int64_t start = MonotonicMicros();
   STRATA_RETURN_IF_ERROR(engine_->RevertVolume(volume_id_, snapshot_id));
   // Timed to the volume's status leaving "reverting" (what an API caller
-  // waits for; polled every 1 ms); the removal of the old chain's files
-  // that the engine's reaper does afterwards is not counted.
+  // waits for; polled every 1 ms); what the engine's reaper does afterwards
+  // (a merged history's write-back, the removal of the old chain's files)
+  // is not counted, but waited for before the next step.
   int64_t elapsed = 0;
   for (;;) {
     auto v = catalog_->GetVolume(volume_id_);
