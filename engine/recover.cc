@@ -94,6 +94,10 @@ Status Engine::RecoverTask(const db::TaskRecord& task) {
 }
 
 Status Engine::Recover() {
+  // Revert histories a crash may have lost are made whole first: a
+  // rebuild's recovery starts its server, which must not read them before.
+  if (Status s = SettleAfterCrash(); !s.ok())
+    LogError("settling revert histories: " + s.ToString());
   STRATA_ASSIGN_OR_RETURN(auto tasks, catalog_->UnfinishedTasks());
   for (const auto& t : tasks) {
     LogWarning("recovering " + t.kind + " task " + t.id + " (volume " +
@@ -104,7 +108,8 @@ Status Engine::Recover() {
       catalog_->FinishTask(t.id, "failed", s.ToString());
     }
   }
-  // Before the volumes are tidied: compaction may read those histories.
+  // Again, for histories whose chain a task's recovery had to put back
+  // first; before the volumes are tidied: compaction reads histories.
   if (Status s = SettleAfterCrash(); !s.ok())
     LogError("settling revert histories: " + s.ToString());
   RetryPendingDeletes();

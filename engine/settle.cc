@@ -101,11 +101,15 @@ Status Engine::SettleAfterCrash() {
     size_t h = 0;
     if (vol.ok()) {
       auto c = ReadChain(vol->path, vol->path);
-      if (c.ok()) {
-        for (size_t i = 1; i + 1 < c->length(); ++i)
-          if (c->layers[i].path == u.path) h = i;
-        chain = std::move(*c);
+      if (!c.ok()) {  // e.g. a create's top not yet back in place
+        LogWarning("recovery: the chain of " + vol->path + " is unreadable (" +
+                   c.status().ToString() + "); " + u.path +
+                   " is settled later");
+        continue;
       }
+      for (size_t i = 1; i + 1 < c->length(); ++i)
+        if (c->layers[i].path == u.path) h = i;
+      chain = std::move(*c);
     }
     if (h == 0) {
       LogInfo("recovery: " + u.path + " is in no chain now: nothing to settle");

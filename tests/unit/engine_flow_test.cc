@@ -642,6 +642,24 @@ TEST_CASE("a revert's merged history is settled, or rebuilt after a crash") {
     CHECK(rows->empty());
   }
 
+  // A chain that cannot be read yet (here: the disk's path empty, as a
+  // create's crash leaves it until its recovery): the row waits.
+  db::UnsettledHistoryRecord waiting{
+      history, vol.id, {s2.id, s3.id}, *good_check, 0};
+  REQUIRE(f.catalog->AddUnsettledHistory(waiting).ok());
+  REQUIRE(rename(disk.c_str(), (disk + ".away").c_str()) == 0);
+  f.StartWith(f.local.get());
+  rows = f.catalog->UnsettledHistories();
+  REQUIRE(rows.ok());
+  CHECK(rows->size() == 1);
+  CHECK(PathExists(history));
+  REQUIRE(rename((disk + ".away").c_str(), disk.c_str()) == 0);
+  f.StartWith(f.local.get());
+  rows = f.catalog->UnsettledHistories();
+  REQUIRE(rows.ok());
+  CHECK(rows->empty());
+  CHECK(reads_right());
+
   // A row whose history left the chain (a snapshot merged it since): dropped.
   db::UnsettledHistoryRecord gone{disk + ".gone", vol.id, {s2.id}, {}, 0};
   REQUIRE(f.catalog->AddUnsettledHistory(gone).ok());
