@@ -175,17 +175,12 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
   // files. Their verification comes below.
   STRATA_RETURN_IF_ERROR(j.Step("revert.download", 5));
   std::vector<char> linked(n, 0);
-  bool direct = false;  // the upper of two layers is the history as stored
   for (size_t i = 0; i < n; ++i) {
     std::optional<Backing> check;
     if (i == 0 && bottom_kept) check = base;
     if (i == 1 && !free_root_name.empty())
       check = Backing{free_root_name, "qcow2"};
     Status l = LinkStoredLayer(*store_, lineage[i], files[i], check);
-    if (l.code() == StatusCode::kNotSupported && i == 1 && check)
-      l = LinkStoredLayer(*store_, lineage[i], files[i], std::nullopt);
-    else if (l.ok() && i == 1 && check)
-      direct = true;
     if (l.ok()) {
       linked[i] = 1;
     } else if (l.code() != StatusCode::kNotSupported) {
@@ -195,6 +190,9 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
   }
   const auto n_linked =
       static_cast<size_t>(std::count(linked.begin(), linked.end(), 1));
+  // The upper of two layers is the history as stored (its link was checked
+  // to name the root's name; unlinked, it is downloaded and merged instead).
+  const bool direct = !free_root_name.empty() && linked[1];
 
   auto fetch = [&](size_t i) -> Status {
     if (linked[i])

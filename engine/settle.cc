@@ -97,8 +97,8 @@ Status Engine::SettleAfterCrash() {
   STRATA_ASSIGN_OR_RETURN(auto rows, catalog_->UnsettledHistories());
   for (const auto& u : rows) {
     auto vol = catalog_->GetVolume(u.volume_id);
-    std::optional<Chain> chain;
-    size_t h = 0;
+    Chain chain;
+    size_t h = 0;  // the history's place in the chain; 0: not in it
     if (vol.ok()) {
       auto c = ReadChain(vol->path, vol->path);
       if (!c.ok()) {  // e.g. a create's top not yet back in place
@@ -127,7 +127,7 @@ Status Engine::SettleAfterCrash() {
       }
     }
     const int64_t t0 = MonotonicMicros();
-    Status r = RebuildHistory(u, *chain, h);
+    Status r = RebuildHistory(u, chain, h);
     if (r.ok()) {
       LogWarning("recovery: history " + u.path +
                  (u.file_check ? " had lost part of its content"
