@@ -1,5 +1,6 @@
 // Moving layer files to and from the store: upload with progress, retries
 // and verification (R2.5), and dropping layers nothing needs any more.
+#include <memory>
 #include <thread>
 
 #include "engine/engine.h"
@@ -12,13 +13,15 @@ namespace strata::engine {
 namespace {
 
 // The layer's bytes on their way to the store: reports upload progress
-// (15% → 95%) to the catalog at most twice a second, and computes the fast
-// check of what it read (util/file_check.h: ~0.15 s of a core per GiB).
+// (15% → 95%) to the catalog at most twice a second and, with `take_check`,
+// computes the fast check of what it read (util/file_check.h: ~0.15 s of a
+// core per GiB).
 class UploadSource : public store::ByteSource {
  public:
   UploadSource(store::ByteSource* inner, uint64_t total, db::Catalog* c,
-               std::string snapshot_id)
-      : inner_(inner),
+               std::string snapshot_id, bool take_check)
+      : check_(take_check ? std::make_unique<FileCheckHasher>() : nullptr),
+        inner_(inner),
         total_(total),
         catalog_(c),
         id_(std::move(snapshot_id)) {}
@@ -26,7 +29,7 @@ class UploadSource : public store::ByteSource {
   Result<size_t> Read(char* buf, size_t n) override {
     auto r = inner_->Read(buf, n);
     if (r.ok()) {
-      check_.Update(buf, *r);
+      if (check_) check_->Update(buf, *r);
       done_ += *r;
       int64_t now = MonotonicMicros();
       if (total_ > 0 && now - last_report_ > 500000) {
@@ -38,11 +41,12 @@ class UploadSource : public store::ByteSource {
     return r;
   }
 
-  // The check of every byte read (call once, after the last Read).
-  std::string FinishCheck() { return check_.Finish(); }
+  // The check of every byte read (call once, after the last Read); "" when
+  // not taken.
+  std::string FinishCheck() { return check_ ? check_->Finish() : ""; }
 
  private:
-  FileCheckHasher check_;
+  std::unique_ptr<FileCheckHasher> check_;
   store::ByteSource* inner_;
   uint64_t total_, done_ = 0;
   db::Catalog* catalog_;
@@ -71,7 +75,12 @@ Result<Engine::StoredLayer> Engine::UploadLayer(
                              src.status().message());
       return src.status();
     }
-    UploadSource progress(src->get(), (*src)->size(), catalog_, snapshot_id);
+    // Only an object the store keeps as a local file (the local store, no
+    // relay stage or other decorator) is ever linked and so checked with
+    // it: other uploads, bound by CPU on two cores, are spared the hash.
+    const bool linkable = store_->LocalFile(key).ok();
+    UploadSource progress(src->get(), (*src)->size(), catalog_, snapshot_id,
+                          linkable);
     store::RequestOptions ro;
     ro.labels = labels;
     auto put = store_->Put(key, progress, ro);
@@ -94,7 +103,8 @@ Result<Engine::StoredLayer> Engine::UploadLayer(
                              put->sha256, "");
       // The layer's own digest: computed by the outermost relay stage, or,
       // without stages, the stored bytes' (each byte is hashed once). The
-      // fast check describes the stored bytes only when no stage ran.
+      // fast check, when taken, describes the stored bytes only when no
+      // stage ran.
       const bool as_sent = put->content_sha256.empty();
       const std::string layer_sha256 =
           as_sent ? put->sha256 : put->content_sha256;

@@ -854,6 +854,8 @@ TEST_CASE("relay stages: the layer's own SHA-256 is kept and checked (R1.3)") {
   // layer's, and they are smaller (4 MiB of one byte value compress).
   CHECK(*s1.layer_sha256 != *s1.sha256);
   CHECK(s1.layer_bytes < (1 << 20));
+  // Never linked (the stages must undo it): no fast check is taken.
+  CHECK_FALSE(s1.layer_check.has_value());
   std::string magic(8, '\0');
   std::ifstream(f.dir + "/store/" + *s1.store_key).read(magic.data(), 8);
   CHECK(magic == "STRATAGC");
