@@ -55,6 +55,8 @@ wait_crash() {
   [[ $rc == 86 ]] || fail "$1: stratad exited $rc, not at the injected crash"
 }
 pass() { echo "ok: $*"; }
+# log_count PATTERN: how many lines of stratad's log (all its runs) match.
+log_count() { grep -c -- "$1" "$T/stratad.log" || true; }
 
 # expect_exit CODE PATTERN DESCRIPTION -- ARGS…: stratad ARGS exits with CODE
 # and says PATTERN.

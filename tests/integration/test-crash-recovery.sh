@@ -157,7 +157,7 @@ for step in revert.download revert.merge revert.merge_upper revert.install rever
   STRATA_CRASH_AT=$step start_stratad
   revert_to "$good"
   wait_crash "$step"
-  rebuilt=$(grep -c "rebuilt from the layers" "$T/stratad.log" || true)
+  rebuilt=$(log_count "rebuilt from the layers")
   start_stratad
   qemu-img check -q "$disk" || fail "$step: check failed"
   wait_volume "$vol" available 10
@@ -166,7 +166,7 @@ for step in revert.download revert.merge revert.merge_upper revert.install rever
   # After the install the merged history was in the chain but not yet
   # written back (engine/settle.cc): recovery rebuilt it from its layers.
   if [[ $step == revert.cleanup ]]; then
-    now=$(grep -c "rebuilt from the layers" "$T/stratad.log" || true)
+    now=$(log_count "rebuilt from the layers")
     (( now == rebuilt + 1 )) || fail "$step: recovery did not rebuild the unsettled history"
     reads_good "$step, after recovery"
   fi
@@ -190,12 +190,12 @@ for step in revert.install revert.cleanup; do
   STRATA_CRASH_AT=$step start_stratad
   revert_to "$final"
   wait_crash "$step"
-  completed=$(grep -c "recovery: revert of $vol had completed" "$T/stratad.log" || true)
+  completed=$(log_count "recovery: revert of $vol had completed")
   start_stratad
   wait_volume "$vol" available 10
   check_consistent "latest $step"
   # The task is settled as done exactly when the top was replaced.
-  now=$(grep -c "recovery: revert of $vol had completed" "$T/stratad.log" || true)
+  now=$(log_count "recovery: revert of $vol had completed")
   if [[ $step == revert.install ]]; then
     (( now == completed )) || fail "latest $step: recovery counted the revert done"
   else
