@@ -1,7 +1,9 @@
 # Shared helpers for the end-to-end tests: each test sources this, starts a
 # real stratad on a free loopback port with its own state dir, and talks to
 # it with curl and the real OpenStack clients. Everything is cleaned up on
-# exit. A missing tool makes the test skip (exit 77) rather than fail.
+# exit. A missing tool makes the test skip (exit 77) rather than fail, except
+# under CI=true, where every tool is installed and a skip is a failure; an
+# environment problem (a server that does not start) is always a failure.
 set -euo pipefail
 
 STRATA_SRC=${STRATA_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -12,9 +14,15 @@ PORT=""
 URL=""
 TOKEN="admin:admin"
 
+# skip REASON: ends the test as skipped (77), or as failed under CI=true.
+skip() {
+  if [[ ${CI:-} == true ]]; then echo "FAIL: cannot run under CI=true: $*" >&2; exit 1; fi
+  echo "SKIP: $*"; exit 77
+}
+
 need() {
   for tool in "$@"; do
-    command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
+    command -v "$tool" >/dev/null || skip "$tool is not installed"
   done
 }
 
@@ -174,10 +182,10 @@ verify_disk() {
 # qemu-system, Debian's kernel, busybox-static).
 need_guest() {
   USES_LIBVIRT=1
-  need qemu-system-x86_64 qemu-img virsh libvirtd gcc cpio python3
-  [[ $(id -u) -eq 0 ]] || { echo "SKIP: needs root (libvirtd)"; exit 77; }
-  compgen -G "/boot/vmlinuz-*" >/dev/null || { echo "SKIP: no kernel in /boot"; exit 77; }
-  [[ -x /bin/busybox ]] || { echo "SKIP: busybox-static is not installed"; exit 77; }
+  need qemu-system-x86_64 qemu-img virsh libvirtd virtlogd gcc cpio python3
+  [[ $(id -u) -eq 0 ]] || skip "needs root (libvirtd)"
+  compgen -G "/boot/vmlinuz-*" >/dev/null || skip "no kernel in /boot"
+  [[ -x /bin/busybox ]] || skip "busybox-static is not installed"
 }
 
 # boot_guest NAME DISK SIZE: boots the test guest (records 5 ms apart) as a

@@ -6,11 +6,7 @@
 # stratad; needs root, qemu-system-x86, libvirt and linux-image-amd64
 # (scripts/install-deps.sh --guest), else skips.
 source "$(dirname "$0")/lib.sh"
-USES_LIBVIRT=1   # its stratad works on libvirt domains
-need qemu-system-x86_64 qemu-img virsh libvirtd virtlogd gcc cpio
-[[ $(id -u) -eq 0 ]] || { echo "SKIP: needs root (libvirtd)"; exit 77; }
-compgen -G "/boot/vmlinuz-*" >/dev/null || { echo "SKIP: no kernel in /boot"; exit 77; }
-[[ -x /bin/busybox ]] || { echo "SKIP: busybox-static is not installed"; exit 77; }
+need_guest
 
 name=strata-guest-boot-$$
 disk=$T/disk.qcow2

@@ -15,7 +15,7 @@
 source "$(dirname "$0")/lib.sh"
 USES_LIBVIRT=1   # its stratad works on libvirt domains
 need qemu-img qemu-io curl python3 openstack keystone-manage uwsgi virsh qemu-system-x86_64
-bash "$STRATA_SRC/scripts/start-libvirt.sh" || { echo "SKIP: libvirtd cannot start"; exit 77; }
+bash "$STRATA_SRC/scripts/start-libvirt.sh" || fail "libvirtd did not start"
 
 ks_port=$(free_port)
 # Tokens live 30 s: the expired-token check below waits that long, and

@@ -25,6 +25,7 @@
 #include "storage-drivers/store_registry.h"
 #include "temp_dir.h"
 #include "util/sha256.h"
+#include "skip.h"
 
 using strata::testing::TempDir;
 
@@ -181,10 +182,8 @@ TEST_CASE("aes-gcm stage: round trips at every chunk edge") {
 
 TEST_CASE("aes-gcm stage: Python's cryptography decrypts the object") {
   if (system("/usr/bin/python3 -c 'import cryptography.hazmat.primitives."
-             "ciphers.aead' 2>/dev/null") != 0) {
-    MESSAGE("skipped: /usr/bin/python3 cannot import cryptography");
-    return;
-  }
+             "ciphers.aead' 2>/dev/null") != 0)
+    STRATA_SKIP("/usr/bin/python3 cannot import cryptography");
   Fixture f;
   const std::string data = RandomBytes((5 << 20) / 2 + 777, 7);
   auto put = f.Put("k", data);

@@ -20,6 +20,7 @@
 #include "util/fs.h"
 #include "util/subprocess.h"
 #include "util/uuid.h"
+#include "skip.h"
 
 using namespace strata;
 using namespace strata::engine;
@@ -41,13 +42,8 @@ bool HaveQemuImg() {
   return have;
 }
 
-#define SKIP_WITHOUT_QEMU_IMG()                            \
-  do {                                                     \
-    if (!HaveQemuImg()) {                                  \
-      MESSAGE("qemu-img not found on PATH: case skipped"); \
-      return;                                              \
-    }                                                      \
-  } while (0)
+#define SKIP_WITHOUT_QEMU_IMG() \
+  if (!HaveQemuImg()) STRATA_SKIP("qemu-img not found on PATH")
 
 void QemuImg(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"qemu-img"};

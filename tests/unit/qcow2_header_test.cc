@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "temp_dir.h"
+#include "skip.h"
 
 namespace strata::engine {
 using strata::testing::TempDir;
@@ -140,10 +141,7 @@ void CheckRefused(const Result<Qcow2Header>& r, StatusCode code,
 }
 
 TEST_CASE("qemu-img images parse and match qemu-img info") {
-  if (!HaveQemuImg()) {
-    MESSAGE("skipped: qemu-img not found");
-    return;
-  }
+  if (!HaveQemuImg()) STRATA_SKIP("qemu-img not found");
   TempDir dir;
 
   SUBCASE("v3 plain") {
@@ -218,10 +216,7 @@ TEST_CASE("qemu-img images parse and match qemu-img info") {
 }
 
 TEST_CASE("images Strata must not use are refused") {
-  if (!HaveQemuImg()) {
-    MESSAGE("skipped: qemu-img not found");
-    return;
-  }
+  if (!HaveQemuImg()) STRATA_SKIP("qemu-img not found");
   TempDir dir;
 
   SUBCASE("raw file") {

@@ -34,6 +34,7 @@
 #include "storage-drivers/store_registry.h"
 #include "temp_dir.h"
 #include "util/sha256.h"
+#include "skip.h"
 
 using strata::testing::TempDir;
 
@@ -264,11 +265,8 @@ struct GlanceFixture : FixtureBase {
 const std::set<std::string> kSchemesWithFixtures = {
     LocalFixture::kScheme, DavFixture::kScheme, GlanceFixture::kScheme};
 
-#define SKIP_IF_UNAVAILABLE(fx)                                     \
-  if (!(fx).available) {                                            \
-    MESSAGE("skipping " << F::kScheme << ": " << (fx).skip_reason); \
-    return;                                                         \
-  }
+#define SKIP_IF_UNAVAILABLE(fx) \
+  if (!(fx).available) STRATA_SKIP(F::kScheme << ": " << (fx).skip_reason)
 
 // ---- helpers ----
 
