@@ -1,10 +1,12 @@
 // Crash injection for crash-safety tests.
 //
 // Every step of a disk operation calls CrashPoint("<op>.<step>") right after
-// its journal entry is durable. In a build with STRATA_FAULT_INJECTION, when
-// the environment variable STRATA_CRASH_AT names that step, the process ends
-// at once with _exit(86) — no destructors, no flushes — as kill -9 would.
-// Without the variable (or without the build option) it does nothing.
+// its journal entry is durable. In test binaries (stratad_crash_points, the
+// unit tests: linked with strata_crash_points_on, built with
+// STRATA_FAULT_INJECTION), when the environment variable STRATA_CRASH_AT
+// names that step, the process ends at once with _exit(86) — no destructors,
+// no flushes — as kill -9 would. The product stratad links the build without
+// it, where STRATA_CRASH_AT does nothing.
 // Thread-safety: safe from any thread.
 #pragma once
 

@@ -8,6 +8,9 @@ set -euo pipefail
 
 STRATA_SRC=${STRATA_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 STRATAD=${STRATAD:-$STRATA_SRC/build/stratad}
+# The same daemon built with crash points (util/crash_point.h): start_stratad
+# runs it when STRATA_CRASH_AT is set; the product stratad ignores that.
+STRATAD_CRASH_POINTS=${STRATAD_CRASH_POINTS:-$STRATA_SRC/build/stratad_crash_points}
 T=$(mktemp -d /var/tmp/strata-e2e.XXXXXX)
 PID=""
 PORT=""
@@ -86,7 +89,9 @@ free_port() {
 USES_LIBVIRT=""
 
 # start_stratad [extra stratad args…]: starts it on a free port, waits ready;
-# sets PID, PORT and URL (the address it says it serves).
+# sets PID, PORT and URL (the address it says it serves). With STRATA_CRASH_AT
+# in its environment it starts the crash-point build; a restart after the
+# crash (without it) is the product's.
 start_stratad() {
   PORT=$(free_port)
   URL="http://127.0.0.1:$PORT"
@@ -96,7 +101,9 @@ start_stratad() {
   rm -f "$T/stratad.out"
   local hv=()
   [[ -z $USES_LIBVIRT ]] && hv=(--libvirt-uri none)
-  "$STRATAD" --listen "127.0.0.1:$PORT" --state-dir "$T/var" "${hv[@]}" "$@" \
+  local bin=$STRATAD
+  [[ -n ${STRATA_CRASH_AT:-} ]] && bin=$STRATAD_CRASH_POINTS
+  "$bin" --listen "127.0.0.1:$PORT" --state-dir "$T/var" "${hv[@]}" "$@" \
     >"$T/stratad.out" 2>>"$T/stratad.log" &
   PID=$!
   for _ in $(seq 1 100); do

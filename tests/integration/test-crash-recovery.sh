@@ -227,3 +227,14 @@ pass "crash at delete.begin: delete completed on restart"
 revert_to "$final"; wait_volume "$vol" available 60
 check_all_written "final revert"
 pass "every write of $round rounds reads back"
+
+# The product stratad has no crash points (issue 16, item 7): the step that
+# ended the crash-point build above is a step like any other here.
+stop_stratad
+STRATAD_CRASH_POINTS=$STRATAD STRATA_CRASH_AT=create.prepare_overlay start_stratad
+write_round
+start_new_snapshot
+expect_code 202 "snapshot with STRATA_CRASH_AT set, product build"
+wait_snapshot "$(jget 'j["snapshot"]["id"]')" available
+kill -0 "$PID" || fail "the product stratad ended at STRATA_CRASH_AT"
+pass "the product stratad ignores STRATA_CRASH_AT=create.prepare_overlay"
