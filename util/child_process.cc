@@ -17,31 +17,12 @@
 #include <mutex>
 #include <thread>
 
+#include "util/fork_exec.h"
 #include "util/fs.h"
 #include "util/time_util.h"
 
 namespace strata {
 namespace {
-
-// The executable `name` resolves to through PATH, or "" when none.
-std::string FindInPath(const std::string& name) {
-  if (name.find('/') != std::string::npos)
-    return access(name.c_str(), X_OK) == 0 ? name : "";
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t end = dirs.find(':', start);
-    if (end == std::string::npos) end = dirs.size();
-    // An empty PATH entry means the current directory.
-    std::string candidate =
-        end == start ? "./" + name
-                     : JoinPath(dirs.substr(start, end - start), name);
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-    start = end + 1;
-  }
-  return "";
-}
 
 // Runs every fork on one thread that lives as long as the process: Linux
 // sends PR_SET_PDEATHSIG when the forking *thread* exits, and a child forked
@@ -53,9 +34,9 @@ class Spawner {
     static Spawner* s = new Spawner();  // never destroyed: see above
     return *s;
   }
-  pid_t Run(std::function<pid_t()> fork_and_exec) {
-    std::packaged_task<pid_t()> task(std::move(fork_and_exec));
-    std::future<pid_t> result = task.get_future();
+  Result<pid_t> Run(std::function<Result<pid_t>()> fork_and_exec) {
+    std::packaged_task<Result<pid_t>()> task(std::move(fork_and_exec));
+    std::future<Result<pid_t>> result = task.get_future();
     {
       std::lock_guard lock(mu_);
       queue_.push_back(std::move(task));
@@ -70,7 +51,7 @@ class Spawner {
   }
   void Loop() {
     for (;;) {
-      std::packaged_task<pid_t()> task;
+      std::packaged_task<Result<pid_t>()> task;
       {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [&] { return !queue_.empty(); });
@@ -82,7 +63,7 @@ class Spawner {
   }
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::packaged_task<pid_t()>> queue_;  // GUARDED_BY(mu_)
+  std::deque<std::packaged_task<Result<pid_t>()>> queue_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace
@@ -107,34 +88,12 @@ Result<ChildProcess> ChildProcess::Spawn(const std::vector<std::string>& argv,
   if (!log.valid()) return Status::FromErrno("open " + log_path, errno);
   UniqueFd null_in(open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!null_in.valid()) return Status::FromErrno("open /dev/null", errno);
-  // Everything the child needs is prepared before fork: between fork and
-  // exec only async-signal-safe calls are allowed in a threaded process.
-  std::vector<char*> cargv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  const pid_t parent = getpid();
-  int fork_errno = 0;
-  const pid_t pid = Spawner::Get().Run([&]() -> pid_t {
-    const pid_t p = fork();
-    if (p < 0) fork_errno = errno;
-    if (p != 0) return p;
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);  // the parent died before prctl
-    setpriority(PRIO_PROCESS, 0, 0);
-    // stratad blocks SIGTERM in its threads and ignores SIGPIPE; a mask and
-    // ignored signals survive exec, and the child must see both.
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    signal(SIGPIPE, SIG_DFL);
-    dup2(null_in.get(), 0);
-    dup2(log.get(), 1);
-    dup2(log.get(), 2);
-    execv(exe.c_str(), cargv.data());
-    _exit(127);
+  Result<pid_t> pid = Spawner::Get().Run([&] {
+    return ForkExec(exe, argv, {null_in.get(), log.get(), log.get()},
+                    /*reset_nice=*/true);
   });
-  if (pid < 0) return Status::FromErrno("fork", fork_errno);
-  return ChildProcess(pid);
+  if (!pid.ok()) return pid.status();
+  return ChildProcess(*pid);
 }
 
 bool ChildProcess::Running() {

@@ -1,18 +1,16 @@
-// posix_spawn-based process runner. See subprocess.h.
+// Process runner. See subprocess.h.
 #include "util/subprocess.h"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 
+#include "util/fork_exec.h"
 #include "util/time_util.h"
-
-extern char** environ;
 
 namespace strata {
 namespace {
@@ -45,18 +43,17 @@ Result<ProcessResult> RunProcess(const std::vector<std::string>& argv,
   if (pipe2(err_pipe, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
   PipeEnd err_r{err_pipe[0]}, err_w{err_pipe[1]};
 
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, out_w.fd, 1);
-  posix_spawn_file_actions_adddup2(&fa, err_w.fd, 2);
-  std::vector<char*> cargv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  pid_t pid;
-  int rc = posix_spawnp(&pid, cargv[0], &fa, nullptr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return Status::FromErrno("cannot run " + argv[0], rc);
+  const std::string exe = FindInPath(argv[0]);
+  if (exe.empty())
+    return Status::IoError("cannot run " + argv[0] + ": not found in PATH");
+  PipeEnd null_in{open("/dev/null", O_RDONLY | O_CLOEXEC)};
+  if (null_in.fd < 0) return Status::FromErrno("open /dev/null", errno);
+  // Forked on this thread, which waits for the child: its death signal
+  // stays armed for as long as the child runs (fork_exec.h).
+  STRATA_ASSIGN_OR_RETURN(
+      const pid_t pid,
+      ForkExec(exe, argv, {null_in.fd, out_w.fd, err_w.fd},
+               /*reset_nice=*/false));
   close(out_w.fd);
   out_w.fd = -1;
   close(err_w.fd);

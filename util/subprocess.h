@@ -1,9 +1,10 @@
 // Running helper programs (qemu-img, qemu-io) without a shell.
 //
-// The argument vector is passed to posix_spawnp as is, so no file name is
-// ever interpreted by a shell. stdout and stderr are captured (each capped so
-// a chatty child cannot exhaust memory); stdin is /dev/null. A child that
-// outlives its timeout is killed (SIGKILL) and reported as kUnavailable.
+// The argument vector is passed to execv as is (the program looked up in
+// PATH first), so no file name is ever interpreted by a shell. stdout and
+// stderr are captured (each capped so a chatty child cannot exhaust memory);
+// stdin is /dev/null. A child that outlives its timeout is killed (SIGKILL)
+// and reported as kUnavailable; every child dies with stratad (fork_exec.h).
 //
 // Thread-safety: RunProcess may be called from many threads at once.
 #pragma once
