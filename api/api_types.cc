@@ -3,10 +3,20 @@
 
 #include <algorithm>
 
+#include "api/policy.h"
+
 namespace strata::api {
 
 bool RequestContext::HasRole(const std::string& r) const {
   return std::find(roles.begin(), roles.end(), r) != roles.end();
+}
+
+Status RequestContext::Enforce(const std::string& rule,
+                               const PolicyTarget& target) const {
+  if (!policy)
+    return Status::PermissionDenied("Policy doesn't allow " + rule +
+                                    " to be performed.");
+  return policy->Enforce(rule, *this, target);
 }
 
 std::string ApiRequest::Header(const std::string& lower_name) const {

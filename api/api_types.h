@@ -13,9 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "api/policy_rules.h"
 #include "util/status.h"
 
 namespace strata::api {
+
+class Policy;
 
 // A negotiated microversion, e.g. 3.40.
 struct Microversion {
@@ -39,11 +42,17 @@ struct RequestContext {
   std::string user_id;
   std::string project_id;
   std::vector<std::string> roles;
+  // The policy's context_is_admin, set by the server after authentication.
   bool is_admin = false;
+  // The server's policy (policy.h); nullptr only before authentication.
+  const Policy* policy = nullptr;
   // The token's service catalog, where Strata finds the services it calls
   // on the caller's behalf (Cinder), as Nova does. Empty under noauth.
   std::vector<CatalogEndpoint> catalog;
   bool HasRole(const std::string& r) const;
+  // policy->Enforce(rule, *this, target): OK or PermissionDenied (403).
+  [[nodiscard]] Status Enforce(const std::string& rule,
+                               const PolicyTarget& target = {}) const;
 };
 
 struct ApiRequest {

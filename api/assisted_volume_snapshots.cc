@@ -16,10 +16,8 @@ namespace strata::api {
 namespace {
 
 Status Allowed(const ApiRequest& req, const std::string& action) {
-  if (req.ctx.is_admin || req.ctx.HasRole("service")) return Status::OK();
-  return Status::PermissionDenied(
-      "Policy doesn't allow os_compute_api:os-assisted-volume-snapshots:" +
-      action + " to be performed.");
+  return req.ctx.Enforce(action == "create" ? rules::kAssistedCreate
+                                            : rules::kAssistedDelete);
 }
 
 // Where Cinder is for this caller: [cinder] endpoint_template, else the

@@ -39,13 +39,5 @@ struct KeystoneAuthOptions {
 };
 std::unique_ptr<Authenticator> MakeKeystoneAuth(KeystoneAuthOptions o);
 
-// The policy, after Cinder's defaults: the roles admin, member and reader
-// (Keystone makes admin imply member, and member imply reader). Reading
-// (GET, HEAD) needs any role of the project; anything else needs member
-// or admin: PermissionDenied (403) for a reader. Whose resources a caller
-// sees is the handlers' part: their own project's, all for an admin with
-// all_tenants, and another project's resource is NotFound (404), not 403.
-Status Authorize(const RequestContext& ctx, const std::string& method,
-                 const std::string& path);
 
 }  // namespace strata::api

@@ -7,6 +7,7 @@
 
 #include <optional>
 
+#include "api/policy.h"
 #include "api/router.h"
 #include "cache/redirect_cache.h"
 #include "engine/engine.h"

@@ -24,9 +24,7 @@ nlohmann::json ExportView(const NbdExportInfo& e) {
 }
 
 Status AdminOnly(const ApiRequest& req) {
-  if (req.ctx.is_admin) return Status::OK();
-  return Status::PermissionDenied(
-      "Policy doesn't allow strata:nbd_exports to be performed.");
+  return req.ctx.Enforce(rules::kNbdExports);
 }
 
 Result<double> NonNegative(const nlohmann::json& obj, const std::string& key,

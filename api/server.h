@@ -17,6 +17,7 @@
 #include <string>
 
 #include "api/auth.h"
+#include "api/policy.h"
 #include "api/router.h"
 
 namespace web::http {
@@ -40,6 +41,8 @@ struct ServerOptions {
   // (plain_port 0: none), e.g. on loopback for local tools.
   std::string plain_host = "127.0.0.1";
   int plain_port = 0;
+  // Every authorisation decision (policy.h).
+  std::shared_ptr<const Policy> policy = Policy::Defaults();
 };
 
 // InvalidArgument, saying what is wrong, unless the certificate chain and

@@ -15,6 +15,40 @@ const std::set<std::string> kSnapshotStatuses = {
     "creating", "available",      "backing-up", "deleting",  "deleted",
     "error",    "error_deleting", "unmanaging", "restoring", "updating"};
 
+// os-update_snapshot_status moves only along Cinder's transitions: a
+// snapshot being created may become available or error, one being deleted
+// error_deleting (or stay as it is). Anything else is a 400, as in Cinder;
+// os-reset_status (admin) may set any status.
+Status CheckUpdateTransition(const db::SnapshotRecord& cur,
+                             const std::string& to) {
+  static const std::map<std::string, std::set<std::string>> kAllowed = {
+      {"creating", {"creating", "available", "error"}},
+      {"deleting", {"deleting", "error_deleting"}}};
+  auto from = kAllowed.find(cur.status);
+  if (from == kAllowed.end())
+    return Status::InvalidArgument("Snapshot status " + cur.status +
+                                   " not allowed for update_snapshot_status");
+  if (!from->second.count(to))
+    return Status::InvalidArgument("Provided snapshot status " + to +
+                                   " not allowed for snapshot with status " +
+                                   cur.status + ".");
+  return Status::OK();
+}
+
+// Cinder's progress: an integer percentage with its sign, "73%".
+Result<int> ParseProgress(const std::string& p) {
+  const Status bad =
+      Status::InvalidArgument("progress must be an integer percentage");
+  if (p.size() < 2 || p.size() > 4 || p.back() != '%') return bad;
+  int n = 0;
+  for (size_t i = 0; i + 1 < p.size(); ++i) {
+    if (p[i] < '0' || p[i] > '9') return bad;
+    n = n * 10 + (p[i] - '0');
+  }
+  if (n > 100) return bad;
+  return n;
+}
+
 // The caller's snapshot, or 404.
 Result<db::SnapshotRecord> LoadSnapshot(engine::Engine* e,
                                         const ApiRequest& req) {
@@ -148,24 +182,33 @@ HandlerResult Action(engine::Engine* e, ApiRequest& req) {
   const std::string action = req.body.begin().key();
   const nlohmann::json& arg = req.body.begin().value();
   if (action == "os-force_delete") {
-    if (!req.ctx.is_admin)
-      return Status::PermissionDenied("Policy doesn't allow os-force_delete.");
+    STRATA_RETURN_IF_ERROR(req.ctx.Enforce(rules::kSnapshotForceDelete));
     STRATA_RETURN_IF_ERROR(e->DeleteSnapshot(s.id, /*force=*/true));
     return ApiResponse::Empty(202);
   }
   if (action == "os-reset_status" || action == "os-update_snapshot_status") {
-    if (action == "os-reset_status" && !req.ctx.is_admin)
-      return Status::PermissionDenied("Policy doesn't allow os-reset_status.");
+    const bool reset = action == "os-reset_status";
+    STRATA_RETURN_IF_ERROR(req.ctx.Enforce(
+        reset ? rules::kSnapshotResetStatus : rules::kSnapshotUpdateStatus));
     if (!arg.is_object())
       return Status::InvalidArgument("Malformed request body: " + action);
     STRATA_ASSIGN_OR_RETURN(std::string status, RequireString(arg, "status"));
     if (!kSnapshotStatuses.count(status))
       return Status::InvalidArgument("Invalid status: " + status);
-    int progress = s.progress;
+    std::optional<int> progress;
     STRATA_ASSIGN_OR_RETURN(auto prog, OptString(arg, "progress", 8));
-    if (prog) progress = std::atoi(prog->c_str());
+    if (prog) {
+      STRATA_ASSIGN_OR_RETURN(progress, ParseProgress(*prog));
+    }
+    // Checked against the status in the same transaction as the update,
+    // so that a racing change cannot slip between check and write.
     STRATA_RETURN_IF_ERROR(
-        e->catalog()->SetSnapshotStatus(s.id, status, progress));
+        e->catalog()->ModifySnapshot(s.id, [&](db::SnapshotRecord& cur) {
+          if (!reset) STRATA_RETURN_IF_ERROR(CheckUpdateTransition(cur, status));
+          cur.status = status;
+          if (progress) cur.progress = *progress;
+          return Status::OK();
+        }));
     return ApiResponse::Empty(202);
   }
   return Status::InvalidArgument("Invalid action: " + action);

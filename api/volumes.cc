@@ -50,6 +50,7 @@ HandlerResult List(engine::Engine* e, ApiRequest& req, bool detail,
 }
 
 HandlerResult Manage(engine::Engine* e, ApiRequest& req) {
+  STRATA_RETURN_IF_ERROR(req.ctx.Enforce(rules::kVolumeManage));
   STRATA_ASSIGN_OR_RETURN(const nlohmann::json* b,
                           RequireObject(req.body, "volume"));
   STRATA_ASSIGN_OR_RETURN(const nlohmann::json* ref, RequireObject(*b, "ref"));
@@ -95,12 +96,12 @@ HandlerResult Action(engine::Engine* e, ApiRequest& req) {
     return ApiResponse::Empty(202);
   }
   if (action == "os-unmanage") {
+    STRATA_RETURN_IF_ERROR(req.ctx.Enforce(rules::kVolumeUnmanage));
     STRATA_RETURN_IF_ERROR(e->UnmanageVolume(v.id));
     return ApiResponse::Empty(202);
   }
   if (action == "os-reset_status") {
-    if (!req.ctx.is_admin)
-      return Status::PermissionDenied("Policy doesn't allow os-reset_status.");
+    STRATA_RETURN_IF_ERROR(req.ctx.Enforce(rules::kVolumeResetStatus));
     if (!arg.is_object())
       return Status::InvalidArgument("Malformed request body: os-reset_status");
     STRATA_ASSIGN_OR_RETURN(auto status, OptString(arg, "status"));

@@ -178,6 +178,8 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     STRATA_ASSIGN_OR_RETURN(uint64_t n, ParseUint(key, v));
     if (n < 1 || n > 20) return Status::InvalidArgument(key + " must be 1..20");
     c->upload_attempts = static_cast<int>(n);
+  } else if (key == "api.policy_file") {
+    c->policy_file = v;
   } else if (key == "api.max_body_bytes") {
     STRATA_ASSIGN_OR_RETURN(c->max_body_bytes, ParseUint(key, v));
   } else {

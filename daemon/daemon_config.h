@@ -38,6 +38,7 @@ struct DaemonConfig {
   int upload_attempts = 3;
   int worker_nice = 10;
   size_t max_body_bytes = 1 << 20;
+  std::string policy_file;  // [api] policy_file: overrides of the defaults
   std::string libvirt_uri = "qemu:///system";  // "none": no hypervisor
   // Owner of domains without Nova's owner metadata.
   std::string default_project = "admin";

@@ -66,6 +66,10 @@ int main(int argc, char** argv) {
   if (!lock_fd.valid() || flock(lock_fd.get(), LOCK_EX | LOCK_NB) != 0)
     return Fail("another stratad is using " + *state);
 
+  // A bad policy file stops the start, before anything is served.
+  auto policy = api::Policy::Load(cfg->policy_file);
+  if (!policy.ok()) return Fail(policy.status().message());
+
   auto catalog = db::Catalog::Open(JoinPath(*state, "catalog.db"));
   if (!catalog.ok()) return Fail(catalog.status().message());
   store::RegisterBuiltinStores();
@@ -129,6 +133,7 @@ int main(int argc, char** argv) {
   so.host = cfg->listen_host;
   so.port = cfg->listen_port;
   so.max_body = cfg->max_body_bytes;
+  so.policy = *policy;
   so.v3_collections = api::V3Collections();
   so.compute_collections = api::ComputeCollections();
   so.tls_cert_file = cfg->tls_cert_file;

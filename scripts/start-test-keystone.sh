@@ -11,7 +11,8 @@
 #          on project admin (keystone-manage bootstrap);
 #   strata (strata-secret): admin on project service, the service user;
 #   alice  (alice-secret): member on alpha; rita (rita-secret): reader on
-#          alpha; bob (bob-secret): member on beta.
+#          alpha; bob (bob-secret): member on beta; ada (ada-secret):
+#          admin on alpha.
 # Role implication (admin > member > reader) means alice's and bob's tokens
 # carry member and reader, rita's only reader. DIR/clouds.yaml has a cloud
 # per user: OS_CLIENT_CONFIG_FILE=DIR/clouds.yaml openstack --os-cloud alice
@@ -161,7 +162,7 @@ for project in service alpha beta; do
 done
 # user:project:role, password user-secret
 for grant in strata:service:admin alice:alpha:member rita:alpha:reader \
-             bob:beta:member; do
+             bob:beta:member ada:alpha:admin; do
   IFS=: read -r name project role <<<"$grant"
   user_id[$name]=$(create user "{\"name\": \"$name\", \"domain_id\": \"default\",
     \"password\": \"$name-secret\",
@@ -194,6 +195,7 @@ YAML
   cloud alice alpha alice-secret
   cloud rita alpha rita-secret
   cloud bob beta bob-secret
+  cloud ada alpha ada-secret
 } >"$dir/clouds.yaml"
 trap - EXIT
 echo "$pid"

@@ -83,6 +83,18 @@ api GET /v3/volumes; [[ $(jget 'len(j["volumes"])') == 0 ]] || fail "other proje
 api GET "/v3/snapshots?all_tenants=1"; fault 403 forbidden "all_tenants for a non-admin"
 TOKEN="admin:admin"
 
+# Policy as Cinder's defaults (issue 16, item 2): a member of the volume's
+# own project may not adopt a disk, unmanage or reset a volume.
+qemu-img create -q -f qcow2 "$T/var/disks/other.qcow2" 16M
+TOKEN="alice:admin"
+manage "$T/var/disks/other.qcow2"; fault 403 forbidden "manage by a member"
+api POST "/v3/volumes/$vol/action" '{"os-unmanage":{}}'; fault 403 forbidden "unmanage by a member"
+api POST "/v3/volumes/$vol/action" '{"os-reset_status":{"status":"error"}}'
+fault 403 forbidden "volume reset_status by a member"
+TOKEN="admin:admin"
+api GET "/v3/volumes/$vol"
+[[ $(jget 'j["volume"]["status"]') == available ]] || fail "a refused call changed the volume: $BODY"
+
 # Wrong states: a second operation while one runs → 409; delete while
 # creating → 409.
 write_pattern "$disk" 0x6b 8M 64M
@@ -92,6 +104,34 @@ big_id=$(jget 'j["snapshot"]["id"]')
 api DELETE "/v3/snapshots/$big_id"; fault 409 conflictingRequest "delete while creating"
 api POST /v3/snapshots "{\"snapshot\":{\"volume_id\":\"$vol\"}}"; fault 409 conflictingRequest "second snapshot while one runs"
 wait_snapshot "$big_id" available 120
+
+# Snapshot status: a member may neither update nor force-delete; the
+# service role updates only along Cinder's transitions (creating →
+# available|error, deleting → error_deleting), progress as "N%".
+snap_status() { api GET "/v3/snapshots/$big_id"; jget 'j["snapshot"]["status"]'; }
+update_status() {
+  api POST "/v3/snapshots/$big_id/action" "{\"os-update_snapshot_status\":$1}" "${@:2}"
+}
+TOKEN="alice:admin"
+update_status '{"status":"error"}'; fault 403 forbidden "update_snapshot_status by a member"
+api POST "/v3/snapshots/$big_id/action" '{"os-force_delete":{}}'; fault 403 forbidden "force_delete by a member"
+TOKEN="nova:admin"
+update_status '{"status":"error"}' -H "X-Roles: member,service"
+fault 400 badRequest "update_snapshot_status available → error"
+[[ $(TOKEN=admin:admin snap_status) == available ]] || fail "a refused update changed the status"
+TOKEN="admin:admin"
+api POST "/v3/snapshots/$big_id/action" '{"os-reset_status":{"status":"creating"}}'
+expect_code 202 "admin reset to creating"
+TOKEN="nova:admin"
+update_status '{"status":"available","progress":"150%"}' -H "X-Roles: member,service"
+fault 400 badRequest "progress over 100%"
+update_status '{"status":"deleting"}' -H "X-Roles: member,service"
+fault 400 badRequest "update_snapshot_status creating → deleting"
+update_status '{"status":"available","progress":"100%"}' -H "X-Roles: member,service"
+expect_code 202 "service: creating → available"
+TOKEN="admin:admin"
+[[ $(snap_status) == available ]] || fail "the service's update did not land"
+pass "update_snapshot_status: service only, along Cinder's transitions"
 api POST "/v3/volumes/$vol/action" "{\"revert\":{\"snapshot_id\":\"$big_id\"}}"
 fault 404 itemNotFound "revert below microversion 3.40"
 api POST "/v3/volumes/$vol/action" '{"revert":{}}' -H "OpenStack-API-Version: volume 3.40"

@@ -71,7 +71,11 @@ pass "request ids: generated, inbound global id accepted"
 # A second project's volume is invisible, except to an admin with all_tenants.
 TOKEN="carol:proj2"
 disk2="$T/var/disks/q.qcow2"; qemu-img create -q -f qcow2 "$disk2" 16M
-manage_disk "$disk2" qvol >/dev/null
+# Adopting a disk is an admin's call (Cinder's policy): carol as proj2's admin.
+api POST /v3/os-volume-manage \
+  "{\"volume\":{\"host\":\"h\",\"ref\":{\"source-name\":\"$disk2\"},\"name\":\"qvol\"}}" \
+  -H "X-Roles: admin"
+expect_code 202 "manage into proj2"
 api GET /v3/volumes
 [[ $(jget '[v["name"] for v in j["volumes"]]') == "['qvol']" ]] || fail "proj2 sees: $BODY"
 TOKEN="admin:admin"

@@ -3,7 +3,7 @@
 # a bad option, a bad value, an unreadable config and a port in use; config
 # values apply and flags win over them; one daemon per state directory.
 source "$(dirname "$0")/lib.sh"
-need curl python3
+need curl python3 qemu-img
 
 expect_exit 2 "unknown option --frobnicate" "unknown option" -- --frobnicate
 expect_exit 2 "needs a value" "missing value" -- --listen
@@ -38,6 +38,24 @@ printf '[auth]\nstrategy = ldap\n' >"$T/ldap.conf"
 expect_exit 2 "noauth, keystone" "unknown auth strategy" -- --config "$T/ldap.conf"
 printf '[engine]\nworker_nice = 42\n' >"$T/bad-nice.conf"
 expect_exit 2 "0..19" "worker_nice out of range" -- --config "$T/bad-nice.conf"
+printf '"strata:read": "role:reader or"\n' >"$T/bad-policy.yaml"
+printf '[api]\npolicy_file = %s\n' "$T/bad-policy.yaml" >"$T/bad-policy.conf"
+expect_exit 1 "role:reader or" "a policy rule that does not parse" -- \
+  --config "$T/bad-policy.conf" --state-dir "$T/enc" --listen "127.0.0.1:$(free_port)"
+
+# An operator's policy file overrides a default (issue 16, item 2): with
+# manage opened to members, a member adopts a disk; unmanage stays admin's.
+printf '"volume_extension:volume_manage": "rule:admin_api or role:member"\n' >"$T/policy.yaml"
+printf '[api]\npolicy_file = %s\n' "$T/policy.yaml" >"$T/policy.conf"
+start_stratad --config "$T/policy.conf"
+qemu-img create -q -f qcow2 "$T/var/disks/p.qcow2" 16M
+TOKEN="alice:p1"
+pvol=$(manage_disk "$T/var/disks/p.qcow2" p)
+api POST "/v3/volumes/$pvol/action" '{"os-unmanage":{}}'
+expect_code 403 "unmanage by a member under the override"
+TOKEN="admin:admin"
+stop_stratad
+pass "policy file: manage opened to members, unmanage still admin-only"
 printf '[engine]\nfrobs = 1\n' >"$T/unknown.conf"
 expect_exit 2 "unknown configuration option engine.frobs" "unknown config key" -- --config "$T/unknown.conf"
 printf 'garbage line\n' >"$T/garbage.conf"

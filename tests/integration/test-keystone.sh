@@ -63,17 +63,25 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Auth-Token: gAAAAAbogus" "$U
 [[ $code == 401 ]] || fail "bad token: HTTP $code"
 pass "no token and a bad token → 401 (WWW-Authenticate names Keystone)"
 
-# alice (member of alpha) adopts a disk and snapshots it with the client.
+# Adopting a disk is admin-only (Cinder's policy): alice (member of alpha)
+# is refused, ada (admin of alpha) adopts it into alpha; alice snapshots it
+# with the client.
 alpha=$(os admin project show alpha -f value -c id)
 beta=$(os admin project show beta -f value -c id)
-alice=$(token_of alice)
 disk="$T/var/disks/a.qcow2"
 qemu-img create -q -f qcow2 "$disk" 64M
 write_pattern "$disk" 0x11 0 2M
-code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -H "X-Auth-Token: $alice" \
-  -H 'Content-Type: application/json' "$URL/v3/$alpha/os-volume-manage" \
-  -d "{\"volume\":{\"host\":\"strata\",\"ref\":{\"source-name\":\"$disk\"},\"name\":\"a\"}}")
-[[ $code == 202 ]] || fail "alice: manage: HTTP $code $(cat "$T/body")"
+alice=$(token_of alice)
+manage_as() {
+  curl -s -o "$T/body" -w '%{http_code}' -X POST -H "X-Auth-Token: $1" \
+    -H 'Content-Type: application/json' "$URL/v3/$alpha/os-volume-manage" \
+    -d "{\"volume\":{\"host\":\"strata\",\"ref\":{\"source-name\":\"$disk\"},\"name\":\"a\"}}"
+}
+code=$(manage_as "$alice")
+[[ $code == 403 ]] || fail "alice (member): manage: HTTP $code, wanted 403 $(cat "$T/body")"
+code=$(manage_as "$(token_of ada)")
+[[ $code == 202 ]] || fail "ada (admin): manage: HTTP $code $(cat "$T/body")"
+pass "manage-existing: a member → 403, an admin of the project → 202"
 vol=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["volume"]["id"])' "$T/body")
 vc=(--os-volume-api-version 3.40)
 os alice "${vc[@]}" volume show "$vol" -f value -c status >/dev/null ||

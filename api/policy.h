@@ -1,0 +1,75 @@
+// The API's policy: every "may this caller do that" decision Strata makes,
+// as named rules after Cinder's and Nova's defaults, in one place.
+//
+// Rules are oslo.policy expressions (policy_rules.h). The defaults are below
+// (kDefaultPolicyRules in policy.cc; docs/api.md lists them); an operator
+// overrides any of them with a policy file (`[api] policy_file`), in the
+// forms oslo.policy reads: a JSON object, or YAML with one `"name": "rule"`
+// mapping a line. A file that does not parse, or whose rules do not, stops
+// stratad at start.
+//
+// Enforce answers PermissionDenied (403) with Cinder's message, "Policy
+// doesn't allow NAME to be performed.". Which resources a caller *sees* (its
+// own project's; all for an admin) is the handlers' part, by
+// RequestContext::is_admin, which is the rule context_is_admin.
+// Thread-safety: immutable after Load; Enforce is reentrant.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "api/policy_rules.h"
+
+namespace strata::api {
+
+struct RequestContext;
+
+// The rule names handlers enforce.
+namespace rules {
+inline constexpr char kContextIsAdmin[] = "context_is_admin";
+inline constexpr char kRead[] = "strata:read";
+inline constexpr char kWrite[] = "strata:write";
+inline constexpr char kVolumeManage[] = "volume_extension:volume_manage";
+inline constexpr char kVolumeUnmanage[] = "volume_extension:volume_unmanage";
+inline constexpr char kVolumeResetStatus[] =
+    "volume_extension:volume_admin_actions:reset_status";
+inline constexpr char kSnapshotResetStatus[] =
+    "volume_extension:snapshot_admin_actions:reset_status";
+inline constexpr char kSnapshotForceDelete[] =
+    "volume_extension:snapshot_admin_actions:force_delete";
+inline constexpr char kSnapshotUpdateStatus[] =
+    "snapshot_extension:snapshot_actions:update_snapshot_status";
+inline constexpr char kAssistedCreate[] =
+    "os_compute_api:os-assisted-volume-snapshots:create";
+inline constexpr char kAssistedDelete[] =
+    "os_compute_api:os-assisted-volume-snapshots:delete";
+inline constexpr char kNbdExports[] = "strata:nbd_exports";
+}  // namespace rules
+
+class Policy {
+ public:
+  // The defaults, overridden by `policy_file` when it is not empty.
+  [[nodiscard]] static Result<std::shared_ptr<const Policy>> Load(
+      const std::string& policy_file);
+  // The defaults alone.
+  static std::shared_ptr<const Policy> Defaults();
+
+  // OK, or PermissionDenied naming `rule`. An unknown rule name is denied.
+  [[nodiscard]] Status Enforce(const std::string& rule,
+                               const RequestContext& ctx,
+                               const PolicyTarget& target = {}) const;
+  bool Allows(const std::string& rule, const RequestContext& ctx,
+              const PolicyTarget& target = {}) const;
+
+  // Every rule's text (defaults and overrides), for docs and tests.
+  const std::map<std::string, std::string>& texts() const { return texts_; }
+
+ private:
+  Status Set(const std::string& name, const std::string& text);
+
+  std::map<std::string, std::string> texts_;
+  std::map<std::string, std::shared_ptr<const PolicyRule>> parsed_;
+};
+
+}  // namespace strata::api
