@@ -164,6 +164,8 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     c->store_zstd_level = static_cast<int>(n);
   } else if (key == "engine.manage_dirs") {
     c->manage_dirs = SplitList(v);
+  } else if (key == "engine.shared_base_dirs") {
+    c->shared_base_dirs = SplitList(v);
   } else if (key == "engine.overlay_cluster_size") {
     STRATA_ASSIGN_OR_RETURN(c->overlay_cluster_size, ParseUint(key, v));
   } else if (key == "engine.workers") {

@@ -33,6 +33,9 @@ struct DaemonConfig {
   bool store_aes = false;                // [store] encryption = aes-256-gcm
   std::string store_key_file;            // [store] encryption_key_file
   std::vector<std::string> manage_dirs;  // default: <state_dir>/disks
+  // Read-only directories of backing files (default: Nova's image cache,
+  // when it exists).
+  std::optional<std::vector<std::string>> shared_base_dirs;
   uint64_t overlay_cluster_size = 0;
   int workers = 2;
   int upload_attempts = 3;

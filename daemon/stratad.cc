@@ -106,6 +106,18 @@ int main(int argc, char** argv) {
       return Fail("manage dir " + d + ": " + canon.status().message());
     eo.allowed_dirs.push_back(*canon);
   }
+  // Backing files outside the disk's own directory (confinement.h): Nova's
+  // image cache by default, where there is one.
+  const std::string nova_base = "/var/lib/nova/instances/_base";
+  std::vector<std::string> bases = cfg->shared_base_dirs.value_or(
+      PathExists(nova_base) ? std::vector<std::string>{nova_base}
+                            : std::vector<std::string>{});
+  for (const auto& d : bases) {
+    auto canon = CanonicalPath(d);
+    if (!canon.ok())
+      return Fail("shared base dir " + d + ": " + canon.status().message());
+    eo.shared_base_dirs.push_back(*canon);
+  }
   eo.overlay_cluster_size = cfg->overlay_cluster_size;
   eo.workers = cfg->workers;
   eo.upload_attempts = cfg->upload_attempts;

@@ -15,7 +15,8 @@ size_t Chain::FirstNonSnapshotBelow(size_t from) const {
 }
 
 Result<Chain> ReadChain(const std::string& top_path,
-                        const std::string& disk_path) {
+                        const std::string& disk_path,
+                        const Confinement& confinement) {
   Chain chain;
   std::set<std::string> seen;
   // Absolute and lexically normal ("d/../d/x" → "d/x"), so layer names of
@@ -24,11 +25,13 @@ Result<Chain> ReadChain(const std::string& top_path,
     return std::filesystem::absolute(p).lexically_normal().string();
   };
   std::string path = normal(top_path);
+  const std::string top_dir = DirName(path);
   std::string format = "qcow2";
   for (int depth = 0;; ++depth) {
     if (depth >= 32)
       return Status::Corruption("backing chain of " + top_path +
                                 " is deeper than 32 files");
+    STRATA_RETURN_IF_ERROR(confinement.CheckLayer(path, top_dir, depth == 0));
     auto canon = CanonicalPath(path);
     if (!canon.ok()) return canon.status();
     if (!seen.insert(*canon).second)
@@ -56,9 +59,11 @@ Result<Chain> ReadChain(const std::string& top_path,
     format = hdr->backing_format;
     chain.layers.push_back(std::move(layer));
     if (backing.empty()) return chain;
+    STRATA_RETURN_IF_ERROR(
+        Confinement::CheckBackingName(backing, chain.layers.back().path));
     path =
         normal(backing[0] == '/' ? backing : JoinPath(DirName(path), backing));
-    if (!PathExists(path))
+    if (!confinement.enabled() && !PathExists(path))
       return Status::NotFound("backing file " + path + " of " +
                               chain.layers.back().path + " does not exist");
   }

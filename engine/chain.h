@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/confinement.h"
 #include "engine/layer_names.h"
 #include "engine/qcow2_header.h"
 #include "util/status.h"
@@ -37,8 +38,11 @@ struct Chain {
 
 // Reads the chain from `top_path`; `disk_path` names the disk whose layers
 // are classified (normally the same path). Missing backing files, loops and
-// chains deeper than 32 are errors.
-Result<Chain> ReadChain(const std::string& top_path,
-                        const std::string& disk_path);
+// chains deeper than 32 are errors, and so is a `json:` or protocol backing
+// name. With an enabled `confinement`, every layer is checked against it
+// (confinement.h) before it is opened.
+[[nodiscard]] Result<Chain> ReadChain(
+    const std::string& top_path, const std::string& disk_path,
+    const Confinement& confinement = Confinement());
 
 }  // namespace strata::engine

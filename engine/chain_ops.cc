@@ -175,7 +175,7 @@ bool Engine::RetireIntoSpare(const std::string& disk,
 }
 
 void Engine::DropSpares(const std::string& disk) {
-  auto chain = ReadChain(disk, disk);
+  auto chain = ReadChain(disk, disk, confinement_);
   if (!chain.ok()) return;
   for (const auto& l : chain->layers) {
     if (l.name.kind != LayerKind::kHistory) continue;
@@ -196,7 +196,7 @@ Status Engine::Repoint(Journal* j, const db::VolumeRecord& vol,
 Status Engine::CompactChain(Journal* j, const db::VolumeRecord& vol) {
   const std::string& disk = vol.path;
   for (int round = 0; round < 32; ++round) {
-    STRATA_ASSIGN_OR_RETURN(Chain chain, ReadChain(disk, disk));
+    STRATA_ASSIGN_OR_RETURN(Chain chain, ReadChain(disk, disk, confinement_));
     // The lowest uploaded snapshot layer (index u ≥ 1).
     size_t u = 0;
     for (size_t i = chain.length(); i-- > 1;) {
@@ -302,7 +302,7 @@ Status Engine::Discard(const std::string& disk, const std::string& path) {
 
 Status Engine::CollectGarbage(const db::VolumeRecord& vol, bool now) {
   const std::string& disk = vol.path;
-  STRATA_ASSIGN_OR_RETURN(Chain chain, ReadChain(disk, disk));
+  STRATA_ASSIGN_OR_RETURN(Chain chain, ReadChain(disk, disk, confinement_));
   std::set<std::string> live;
   for (const auto& l : chain.layers) {
     live.insert(BaseName(l.path));

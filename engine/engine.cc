@@ -6,8 +6,11 @@
 
 #include <sys/stat.h>
 
+#include <fcntl.h>
+
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/open_beneath.h"
 #include "util/subprocess.h"
 #include "util/time_util.h"
 #include "util/uuid.h"
@@ -30,6 +33,7 @@ Engine::Engine(db::Catalog* catalog, store::Store* store, EngineOptions opts,
       store_(store),
       hv_(hv),
       opts_(std::move(opts)),
+      confinement_(opts_.allowed_dirs, opts_.shared_base_dirs),
       reaper_(1, 19),
       runner_(opts_.workers, opts_.worker_nice) {}
 
@@ -59,23 +63,37 @@ Status CheckNotInUse(const std::string& path) {
   return Status::InvalidArgument("qemu-img cannot open " + path + ": " + r.err);
 }
 
+// A caller's source-name: by its name first (nothing on the host is looked
+// at for a path outside the allowed directories, so a refusal says nothing
+// of what exists there), then opened beneath its allowed directory with no
+// symlink on the way, and a regular file.
+Status CheckCallerDisk(const Confinement& c, const std::string& path) {
+  STRATA_RETURN_IF_ERROR(c.CheckCallerPath(path));
+  const std::string dir = c.WritableDirOf(path);
+  STRATA_ASSIGN_OR_RETURN(
+      UniqueFd fd, OpenBeneath(dir, path.substr(dir.size() + 1), O_RDONLY));
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return Status::FromErrno("stat " + path, errno);
+  if (!S_ISREG(st.st_mode))
+    return Status::InvalidArgument(path + " is not a regular file");
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<db::VolumeRecord> Engine::ManageVolume(const ManageRequest& req) {
-  if (req.source_path.empty() || req.source_path[0] != '/')
-    return Status::InvalidArgument(
-        "Manage existing volume failed: source-name must be an absolute path");
-  auto canon = CanonicalPath(req.source_path);
-  if (!canon.ok())
+  auto fail = [](const Status& s) {
     return Status::InvalidArgument("Manage existing volume failed: " +
-                                   canon.status().message());
-  bool allowed = req.trusted_path;
-  for (const auto& dir : opts_.allowed_dirs)
-    if (IsUnderDir(*canon, dir) && *canon != dir) allowed = true;
-  if (!allowed)
-    return Status::InvalidArgument(
-        "Manage existing volume failed: " + *canon +
-        " is not under an allowed directory ([engine] manage_dirs)");
+                                   s.message());
+  };
+  if (req.source_path.empty() || req.source_path[0] != '/')
+    return fail(Status::InvalidArgument("source-name must be an absolute path"));
+  if (!req.trusted_path) {
+    if (Status s = CheckCallerDisk(confinement_, req.source_path); !s.ok())
+      return fail(s);
+  }
+  auto canon = CanonicalPath(req.source_path);
+  if (!canon.ok()) return fail(canon.status());
   struct stat st;
   if (stat(canon->c_str(), &st) != 0 || !S_ISREG(st.st_mode))
     return Status::InvalidArgument("Manage existing volume failed: " + *canon +
@@ -89,10 +107,19 @@ Result<db::VolumeRecord> Engine::ManageVolume(const ManageRequest& req) {
   if (catalog_->GetVolumeByPath(*canon).ok())
     return Status::Conflict("Manage existing volume failed: " + *canon +
                             " is already managed");
-  auto chain = ReadChain(*canon, *canon);
-  if (!chain.ok())
-    return Status::InvalidArgument("Manage existing volume failed: " +
-                                   chain.status().message());
+  auto chain = ReadChain(*canon, *canon, confinement_);
+  if (!chain.ok()) return fail(chain.status());
+  // No file of another volume below this one: its snapshots rename and
+  // merge those files, and this disk would read another tenant's data.
+  for (size_t i = 1; i < chain->length(); ++i) {
+    const std::string name = BaseName(chain->layers[i].path);
+    if (catalog_->GetVolumeByPath(chain->layers[i].path).ok() ||
+        name.find(".strata-") != std::string::npos ||
+        name.find(".snap-") != std::string::npos ||
+        name.find(".history-") != std::string::npos)
+      return fail(Status::InvalidArgument(
+          "a backing file is another volume's disk or one of its layers"));
+  }
   STRATA_ASSIGN_OR_RETURN(auto user, DomainUsing(*canon));
   if (!user) STRATA_RETURN_IF_ERROR(CheckNotInUse(*canon));
 

@@ -33,6 +33,9 @@ namespace strata::engine {
 struct EngineOptions {
   // Canonical directories under which disks may be adopted (manage).
   std::vector<std::string> allowed_dirs;
+  // Canonical directories whose files a disk may have as read-only backing
+  // files (Nova's _base image cache): confinement.h.
+  std::vector<std::string> shared_base_dirs;
   // Cluster size of the overlays Strata creates; 0 = qemu-img's default.
   uint64_t overlay_cluster_size = 0;
   int workers = 2;
@@ -48,8 +51,9 @@ struct ManageRequest {
   std::string source_path;  // the existing qcow2 file to adopt
   bool bootable = false;
   db::Metadata metadata;
-  // Skips the manage-directory check: for paths the hypervisor's own
-  // configuration names (a server's disks), never for user input.
+  // Skips the manage-directory check of the top (its backing files are
+  // still confined): for paths the hypervisor's own configuration or the
+  // operator names (a server's disks, NBD exports), never for user input.
   bool trusted_path = false;
 };
 
@@ -306,6 +310,8 @@ class Engine {
   hypervisor::Hypervisor* hv_;
   ChainHolder* holder_ = nullptr;
   EngineOptions opts_;
+  // Where every layer of every chain this engine reads may lie.
+  Confinement confinement_;
   VolumeLocks locks_;
   // Deletes large files a task no longer needs, after the task: freeing a
   // big file's extents takes ~0.25 s per 512 MiB here (ext4), which a

@@ -171,7 +171,7 @@ Status Engine::ReconcileLiveDisk(const db::VolumeRecord& vol) {
 Status Engine::SyncHypervisorView(Journal* j, const db::VolumeRecord& vol) {
   STRATA_ASSIGN_OR_RETURN(auto live, LiveDiskOf(vol));
   if (!live) return Status::OK();
-  STRATA_ASSIGN_OR_RETURN(Chain chain, ReadChain(vol.path, vol.path));
+  STRATA_ASSIGN_OR_RETURN(Chain chain, ReadChain(vol.path, vol.path, confinement_));
   STRATA_ASSIGN_OR_RETURN(hypervisor::DomainInfo dom,
                           hv_->GetDomain(live->domain_uuid));
   const hypervisor::DomainDisk* disk = nullptr;

@@ -44,7 +44,7 @@ Status Engine::RecoverTask(const db::TaskRecord& task) {
     LogInfo("recovery: installing " + overlay + " at " + disk);
     STRATA_RETURN_IF_ERROR(RenameDurable(overlay, disk));
   }
-  STRATA_ASSIGN_OR_RETURN(Chain chain, ReadChain(disk, disk));
+  STRATA_ASSIGN_OR_RETURN(Chain chain, ReadChain(disk, disk, confinement_));
   const std::string snap_id = task.snapshot_id.value_or("");
 
   if (task.kind == "snapshot_create") {

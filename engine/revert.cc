@@ -93,7 +93,7 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
   // overlay on it is the revert. This is Cinder's revert to the latest
   // snapshot, with nothing to download or merge.
   if (vol.head_snapshot_id == target.id) {
-    auto chain = ReadChain(disk, disk);
+    auto chain = ReadChain(disk, disk, confinement_);
     if (chain.ok() && chain->length() >= 2 &&
         chain->layers[1].name.kind == LayerKind::kHistory &&
         chain->layers[1].name.snapshot_id == target.id)

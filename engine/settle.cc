@@ -100,7 +100,7 @@ Status Engine::SettleAfterCrash() {
     Chain chain;
     size_t h = 0;  // the history's place in the chain; 0: not in it
     if (vol.ok()) {
-      auto c = ReadChain(vol->path, vol->path);
+      auto c = ReadChain(vol->path, vol->path, confinement_);
       if (!c.ok()) {  // e.g. a create's top not yet back in place
         LogWarning("recovery: the chain of " + vol->path + " is unreadable (" +
                    c.status().ToString() + "); " + u.path +

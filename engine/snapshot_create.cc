@@ -60,7 +60,7 @@ Status Engine::RunCreateSteps(Journal& j, const db::VolumeRecord& vol,
   j.state()["layer"] = layer;
   j.state()["overlay"] = overlay;
 
-  STRATA_ASSIGN_OR_RETURN(Chain before, ReadChain(disk, disk));
+  STRATA_ASSIGN_OR_RETURN(Chain before, ReadChain(disk, disk, confinement_));
   // R2.2: is a VM running on this disk? (R2.7: a shut-off one is a quiet disk.)
   STRATA_ASSIGN_OR_RETURN(std::optional<LiveDisk> live, LiveDiskOf(vol));
   const uint64_t size = before.top().header.virtual_size;
@@ -89,7 +89,7 @@ Status Engine::RunCreateSteps(Journal& j, const db::VolumeRecord& vol,
 
   // R2.4: is every file the new layer depends on an uploaded snapshot?
   STRATA_RETURN_IF_ERROR(j.Step("create.check_previous", 10));
-  STRATA_ASSIGN_OR_RETURN(Chain chain, ReadChain(disk, disk));
+  STRATA_ASSIGN_OR_RETURN(Chain chain, ReadChain(disk, disk, confinement_));
   size_t last_failed = 1;  // layers[1] is the new snapshot layer
   for (size_t i = 2; i < chain.length(); ++i) {
     const LayerName& n = chain.layers[i].name;
@@ -106,7 +106,7 @@ Status Engine::RunCreateSteps(Journal& j, const db::VolumeRecord& vol,
     // R2.6: the previous snapshot(s) failed; carry their writes in this one.
     STRATA_ASSIGN_OR_RETURN(snap.covers,
                             MergeFailedLayers(j, vol, chain, last_failed));
-    STRATA_ASSIGN_OR_RETURN(chain, ReadChain(disk, disk));
+    STRATA_ASSIGN_OR_RETURN(chain, ReadChain(disk, disk, confinement_));
     LogInfo("snapshot " + snap.id + " carries the writes of " +
             std::to_string(snap.covers.size()) + " failed snapshot(s)");
   }

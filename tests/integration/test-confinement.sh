@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Confinement (issue 16, item 1): a tenant's hostile chains, paths and
+# directory swaps get a 400 fault that says what is wrong with the request
+# and nothing about what exists on the host; no file is read or changed
+# through them; stratad keeps serving.
+#   - backing files outside the allowed directories (a host file, a missing
+#     one: the same answer), json: and nbd: names, a device, another
+#     volume's disk and its snapshot layers;
+#   - a symlink anywhere on the adopted path;
+#   - a directory of an adopted disk swapped for a symlink: the next
+#     snapshot fails instead of following it, and the real files stay.
+source "$(dirname "$0")/lib.sh"
+need qemu-img qemu-io curl python3 mknod
+start_stratad
+d="$T/var/disks"
+mkdir -p "$d" "$T/outside"
+
+manage() {
+  api POST /v3/os-volume-manage "{\"volume\":{\"host\":\"h\",\"ref\":{\"source-name\":\"$1\"}}}"
+}
+# refused PATH WHAT: manage PATH → 400 badRequest; prints the message.
+refused() {
+  manage "$1"
+  expect_code 400 "$2"
+  [[ $(jget "j['badRequest']['code']") == 400 ]] || fail "$2: fault body $BODY"
+  jget "j['badRequest']['message']"
+}
+# with_backing NAME BACKING [FMT]: a qcow2 in the manage dir over BACKING,
+# written into its header as is (-u: not opened by qemu-img).
+with_backing() {
+  qemu-img create -q -f qcow2 -u -b "$2" -F "${3:-raw}" "$d/$1" 64M
+  echo "$d/$1"
+}
+
+secret="$T/outside/secret.raw"
+printf 'host secret' >"$secret"
+secret_sum=$(sha256sum "$secret" | cut -d' ' -f1)
+m_exists=$(refused "$(with_backing host.qcow2 "$secret")" "backing file outside")
+m_missing=$(refused "$(with_backing ghost.qcow2 "$T/outside/no-such.raw")" "missing backing outside")
+[[ "$m_exists" == "$m_missing" ]] ||
+  fail "the answers tell an existing host file from a missing one: '$m_exists' / '$m_missing'"
+grep -q "outside the allowed directories" <<<"$m_exists" || fail "unclear refusal: $m_exists"
+pass "a backing file outside the allowed dirs → 400, the same whether it exists or not"
+
+m=$(refused "$(with_backing etc.qcow2 /etc/shadow)" "backing /etc/shadow")
+[[ "$m" == "$m_exists" ]] || fail "/etc/shadow's answer differs: $m"
+m=$(refused "$(with_backing dots.qcow2 "../../outside/secret.raw")" "relative backing escaping with ..")
+[[ "$m" == "$m_exists" ]] || fail "the .. escape's answer differs: $m"
+pass "/etc/shadow and a relative .. escape: the same refusal"
+
+m=$(refused "$(with_backing json.qcow2 "json:{\"driver\":\"raw\",\"file\":{\"driver\":\"file\",\"filename\":\"$secret\"}}")" "json: backing")
+grep -q "protocol or json" <<<"$m" || fail "json: refusal unclear: $m"
+m=$(refused "$(with_backing nbd.qcow2 "nbd:127.0.0.1:10809")" "nbd: backing")
+grep -q "protocol or json" <<<"$m" || fail "nbd: refusal unclear: $m"
+pass "json: and nbd: backing names → 400"
+
+mknod "$d/dev0" c 1 5   # /dev/zero's numbers, inside the manage dir
+m=$(refused "$(with_backing dev.qcow2 dev0)" "a device as backing file")
+grep -q "not a regular file" <<<"$m" || fail "device refusal unclear: $m"
+m=$(refused "$d/dev0" "a device as the disk")
+rm -f "$d/dev0"
+pass "a character device, as backing file or as the disk → 400"
+
+# Another volume's disk, and its snapshot layer, as a backing file.
+qemu-img create -q -f qcow2 "$d/victim.qcow2" 64M
+write_pattern "$d/victim.qcow2" 0x44 0 1M
+victim=$(manage_disk "$d/victim.qcow2" victim)
+vsnap=$(snapshot "$victim" v1)
+refused "$(with_backing onvictim.qcow2 victim.qcow2 qcow2)" "another volume's disk as backing" >/dev/null
+read -r _ layer _ <<<"$(file_chain "$d/victim.qcow2")"
+[[ -n "$layer" ]] || fail "the victim has no layer below its top: $(ls -a "$d")"
+layer=$(basename "$layer")
+refused "$(with_backing onlayer.qcow2 "$layer" qcow2)" "another volume's layer as backing" >/dev/null
+pass "another volume's disk or layer as backing file → 400"
+
+# Symlinks on the adopted path: a link to an outside dir, and a link to a
+# file inside the manage dir.
+ln -s "$T/outside" "$d/linkdir"
+qemu-img create -q -f qcow2 "$T/outside/in-link.qcow2" 16M
+refused "$d/linkdir/in-link.qcow2" "a path through a symlinked dir" >/dev/null
+qemu-img create -q -f qcow2 "$d/real.qcow2" 16M
+ln -s real.qcow2 "$d/alias.qcow2"
+refused "$d/alias.qcow2" "a symlink to a disk in the manage dir" >/dev/null
+m1=$(refused "/etc/passwd" "a host file")
+m2=$(refused "/etc/no-such-file" "a missing host file")
+[[ "$m1" == "$m2" ]] || fail "existing/missing host paths answered differently: '$m1' / '$m2'"
+refused "$d/../outside/secret.raw" "a .. escape" >/dev/null
+pass "symlinks on the path, host paths (same answer existing or not), .. → 400"
+
+# A directory swapped for a symlink after adoption: the next snapshot of
+# its disk fails, and neither the real files nor the link's target change.
+mkdir -p "$d/tenant"
+qemu-img create -q -f qcow2 "$d/tenant/t.qcow2" 64M
+write_pattern "$d/tenant/t.qcow2" 0x55 0 1M
+tvol=$(manage_disk "$d/tenant/t.qcow2" t)
+snapshot "$tvol" t1 >/dev/null
+mv "$d/tenant" "$d/tenant.real"
+# The link's target holds a full copy of the chain, so only the symlink
+# check stands between the snapshot and the outside directory.
+mkdir -p "$T/outside/evil"
+cp -a "$d/tenant.real/." "$T/outside/evil/"
+ln -s "$T/outside/evil" "$d/tenant"
+before_real=$(ls -a "$d/tenant.real" | sort | tr '\n' ' ')
+before_evil=$(cd "$T/outside/evil" && ls -a | sort | tr '\n' ' '; sha256sum t.qcow2)
+api POST /v3/snapshots "{\"snapshot\":{\"volume_id\":\"$tvol\",\"name\":\"t2\"}}"
+expect_code 202 "snapshot after the swap"
+wait_snapshot "$(jget 'j["snapshot"]["id"]')" error
+[[ $(ls -a "$d/tenant.real" | sort | tr '\n' ' ') == "$before_real" ]] || fail "the real files changed"
+[[ $(cd "$T/outside/evil" && ls -a | sort | tr '\n' ' '; sha256sum t.qcow2) == "$before_evil" ]] ||
+  fail "the link's target changed: $(ls -a "$T/outside/evil")"
+pass "a directory swapped for a symlink: the snapshot fails, nothing on either side changes"
+
+[[ $(sha256sum "$secret" | cut -d' ' -f1) == "$secret_sum" ]] || fail "the host file changed"
+reads_pattern "$d/victim.qcow2" 0x44 0 1M || fail "the victim's data changed"
+kill -0 "$PID" || fail "stratad died"
+api GET /v3/volumes; expect_code 200 "still serving"
+pass "stratad still serving; the host file and the victim's disk unchanged"
