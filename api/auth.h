@@ -39,5 +39,4 @@ struct KeystoneAuthOptions {
 };
 std::unique_ptr<Authenticator> MakeKeystoneAuth(KeystoneAuthOptions o);
 
-
 }  // namespace strata::api

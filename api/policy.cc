@@ -2,8 +2,8 @@
 #include "api/policy.h"
 
 #include <fstream>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "api/api_types.h"
@@ -47,7 +47,8 @@ Result<std::map<std::string, std::string>> ParseYamlRules(
   int n = 0;
   auto unquote = [](std::string s) -> std::optional<std::string> {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.erase(0, 1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    while (!s.empty() &&
+           (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
       s.pop_back();
     if (s.size() >= 2 && (s.front() == '"' || s.front() == '\'')) {
       if (s.back() != s.front()) return std::nullopt;
@@ -68,7 +69,8 @@ Result<std::map<std::string, std::string>> ParseYamlRules(
       colon = close == std::string::npos ? close : line.find(':', close);
     } else {
       colon = line.find(": ", first);
-      if (colon == std::string::npos && line.back() == ':') colon = line.size() - 1;
+      if (colon == std::string::npos && line.back() == ':')
+        colon = line.size() - 1;
     }
     auto key = colon == std::string::npos ? std::nullopt
                                           : unquote(line.substr(0, colon));

@@ -113,7 +113,8 @@ class Parser {
     if (tokens_.empty()) return Rule(std::make_shared<Constant>(true));
     auto r = Or();
     if (!r.ok()) return r;
-    if (pos_ != tokens_.size()) return Bad("unexpected '" + tokens_[pos_] + "'");
+    if (pos_ != tokens_.size())
+      return Bad("unexpected '" + tokens_[pos_] + "'");
     return r;
   }
 

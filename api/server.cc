@@ -152,8 +152,7 @@ ApiResponse ApiServer::Handle(ApiRequest& req) {
     // resources a caller sees is the handlers' part (another project's is
     // a 404, not a 403).
     const bool reads = req.method == "GET" || req.method == "HEAD";
-    if (Status allowed =
-            req.ctx.Enforce(reads ? rules::kRead : rules::kWrite);
+    if (Status allowed = req.ctx.Enforce(reads ? rules::kRead : rules::kWrite);
         !allowed.ok())
       return FaultFor(allowed);
     auto url_project = req.params.find("project_id");

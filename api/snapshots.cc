@@ -204,7 +204,8 @@ HandlerResult Action(engine::Engine* e, ApiRequest& req) {
     // so that a racing change cannot slip between check and write.
     STRATA_RETURN_IF_ERROR(
         e->catalog()->ModifySnapshot(s.id, [&](db::SnapshotRecord& cur) {
-          if (!reset) STRATA_RETURN_IF_ERROR(CheckUpdateTransition(cur, status));
+          if (!reset)
+            STRATA_RETURN_IF_ERROR(CheckUpdateTransition(cur, status));
           cur.status = status;
           if (progress) cur.progress = *progress;
           return Status::OK();

@@ -73,12 +73,10 @@ Status Confinement::CheckBackingName(const std::string& name,
 }
 
 Status Confinement::CheckLayer(const std::string& path,
-                               const std::string& top_dir,
-                               bool is_top) const {
+                               const std::string& top_dir, bool is_top) const {
   if (!enabled_) return Status::OK();
-  const bool by_name =
-      is_top || InWritable(path) || InSharedBase(path) ||
-      StrictlyUnder(path, top_dir);
+  const bool by_name = is_top || InWritable(path) || InSharedBase(path) ||
+                       StrictlyUnder(path, top_dir);
   if (!by_name)
     return Status::InvalidArgument(
         "a backing file lies outside the allowed directories ([engine] "

@@ -18,10 +18,9 @@ Result<UniqueFd> OpenBeneath(const std::string& dir, const std::string& rel,
   if (!dfd.valid()) return Status::FromErrno("open " + dir, errno);
   open_how how{};
   how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
-  how.resolve =
-      RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  const long fd = syscall(SYS_openat2, dfd.get(), rel.c_str(), &how,
-                          sizeof how);
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  const long fd =
+      syscall(SYS_openat2, dfd.get(), rel.c_str(), &how, sizeof how);
   if (fd >= 0) return UniqueFd(static_cast<int>(fd));
   const int err = errno;
   if (err == ELOOP || err == EXDEV)

@@ -16,11 +16,11 @@
 #include <vector>
 
 #include "engine/layer_names.h"
+#include "skip.h"
 #include "temp_dir.h"
 #include "util/fs.h"
 #include "util/subprocess.h"
 #include "util/uuid.h"
-#include "skip.h"
 
 using namespace strata;
 using namespace strata::engine;

@@ -23,7 +23,8 @@ bool Eval(const std::string& text, const PolicyCredentials& c,
           const PolicyTarget& t = {}) {
   auto r = ParsePolicyRule(text);
   REQUIRE_MESSAGE(r.ok(), r.status().ToString());
-  return (*r)->Evaluate(c, t, [](const std::string&) { return nullptr; }, 0);
+  return (*r)->Evaluate(
+      c, t, [](const std::string&) { return nullptr; }, 0);
 }
 
 RequestContext Caller(std::vector<std::string> roles, bool admin = false) {
@@ -52,7 +53,8 @@ TEST_CASE("policy rules: checks, and/or/not, parentheses, targets") {
   CHECK_FALSE(Eval("is_admin:True", member));
   CHECK(Eval("is_admin:False", member));
   CHECK(Eval("project_id:%(project_id)s", member, {{"project_id", "p1"}}));
-  CHECK_FALSE(Eval("project_id:%(project_id)s", member, {{"project_id", "p2"}}));
+  CHECK_FALSE(
+      Eval("project_id:%(project_id)s", member, {{"project_id", "p2"}}));
   CHECK_FALSE(Eval("project_id:%(project_id)s", member));  // no such target
   CHECK(Eval("user_id:u1", member));
   for (const char* bad : {"role", "role:", "(role:a", "role:a or", "a and b",
@@ -99,15 +101,16 @@ TEST_CASE("policy defaults: Cinder's admin-only calls") {
   CHECK_FALSE(p->Allows("no:such:rule", admin));
 }
 
-TEST_CASE("policy file: JSON and YAML override the defaults; bad files refused") {
+TEST_CASE(
+    "policy file: JSON and YAML override the defaults; bad files refused") {
   strata::testing::TempDir dir;
   RequestContext member = Caller({"member", "reader"});
   auto write = [&](const std::string& name, const std::string& text) {
     std::ofstream(dir.path + "/" + name) << text;
     return dir.path + "/" + name;
   };
-  auto json = Policy::Load(write(
-      "p.json", R"({"volume_extension:volume_manage": "role:member"})"));
+  auto json = Policy::Load(
+      write("p.json", R"({"volume_extension:volume_manage": "role:member"})"));
   REQUIRE_MESSAGE(json.ok(), json.status().ToString());
   CHECK((*json)->Allows(rules::kVolumeManage, member));
   CHECK_FALSE((*json)->Allows(rules::kVolumeUnmanage, member));  // default
@@ -126,7 +129,8 @@ TEST_CASE("policy file: JSON and YAML override the defaults; bad files refused")
   CHECK_FALSE(Policy::Load(write("bad-rule.json",
                                  R"({"strata:read": "role:member or"})"))
                   .ok());
-  CHECK_FALSE(Policy::Load(write("bad-type.json", R"({"strata:read": 1})")).ok());
+  CHECK_FALSE(
+      Policy::Load(write("bad-type.json", R"({"strata:read": 1})")).ok());
   CHECK_FALSE(Policy::Load(write("bad.yaml", "just words\n")).ok());
   CHECK_FALSE(Policy::Load(dir.path + "/missing.yaml").ok());
 }

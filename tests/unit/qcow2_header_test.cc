@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "temp_dir.h"
 #include "skip.h"
+#include "temp_dir.h"
 
 namespace strata::engine {
 using strata::testing::TempDir;

@@ -20,9 +20,10 @@ inline bool InCi() {
 
 }  // namespace strata::testing
 
-#define STRATA_SKIP(reason)                                        \
-  do {                                                             \
-    if (::strata::testing::InCi()) FAIL("cannot run under CI=true: " << reason); \
-    MESSAGE("skipped: " << reason);                                \
-    return;                                                        \
+#define STRATA_SKIP(reason)                         \
+  do {                                              \
+    if (::strata::testing::InCi())                  \
+      FAIL("cannot run under CI=true: " << reason); \
+    MESSAGE("skipped: " << reason);                 \
+    return;                                         \
   } while (0)

@@ -28,13 +28,13 @@
 #include <thread>
 #include <vector>
 
+#include "skip.h"
 #include "storage-drivers/local/local_store.h"
 #include "storage-drivers/rate_limited_store.h"
 #include "storage-drivers/store.h"
 #include "storage-drivers/store_registry.h"
 #include "temp_dir.h"
 #include "util/sha256.h"
-#include "skip.h"
 
 using strata::testing::TempDir;
 
