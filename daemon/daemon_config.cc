@@ -140,6 +140,15 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     c->libvirt_uri = v;
   } else if (key == "store.url") {
     c->store_spec = v;
+  } else if (key == "store.stall_seconds") {
+    STRATA_ASSIGN_OR_RETURN(c->store_stall_seconds, ParseUint(key, v));
+    if (c->store_stall_seconds < 1)
+      return Status::InvalidArgument(key + " must be 1 or more");
+  } else if (key == "store.request_timeout_seconds") {
+    STRATA_ASSIGN_OR_RETURN(c->store_request_timeout_seconds,
+                            ParseUint(key, v));
+    if (c->store_request_timeout_seconds < 1)
+      return Status::InvalidArgument(key + " must be 1 or more");
   } else if (key == "store.max_bytes_per_second") {
     STRATA_ASSIGN_OR_RETURN(c->store_max_bytes_per_second, ParseUint(key, v));
   } else if (key == "store.compression") {

@@ -28,7 +28,10 @@ struct DaemonConfig {
   int keystone_token_cache_time = 300;
   std::string store_spec;                   // default: local:<state_dir>/store
   uint64_t store_max_bytes_per_second = 0;  // 0: no cap
-  bool store_zstd = false;                  // [store] compression = zstd
+  // Bounds of every store call (storage-drivers/deadline_store.h).
+  uint64_t store_stall_seconds = 30;
+  uint64_t store_request_timeout_seconds = 60;
+  bool store_zstd = false;  // [store] compression = zstd
   int store_zstd_level = 3;
   bool store_aes = false;                // [store] encryption = aes-256-gcm
   std::string store_key_file;            // [store] encryption_key_file

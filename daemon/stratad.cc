@@ -18,6 +18,7 @@
 #include "engine/engine.h"
 #include "hypervisor/libvirt_hypervisor.h"
 #include "nbd/server.h"
+#include "storage-drivers/deadline_store.h"
 #include "storage-drivers/rate_limited_store.h"
 #include "storage-drivers/relay/aes_gcm_store.h"
 #include "storage-drivers/relay/zstd_store.h"
@@ -95,12 +96,19 @@ int main(int argc, char** argv) {
   }
   if (cfg->store_zstd)
     paced = store::MakeZstdStore(std::move(paced), cfg->store_zstd_level);
+  // Outermost: every call, stages included, is bounded.
+  store::StoreLimits limits;
+  limits.stall_timeout = std::chrono::seconds(cfg->store_stall_seconds);
+  limits.metadata_timeout =
+      std::chrono::seconds(cfg->store_request_timeout_seconds);
+  paced = store::MakeDeadlineStore(std::move(paced), limits);
 
   engine::EngineOptions eo;
   std::vector<std::string> dirs = cfg->manage_dirs;
   if (dirs.empty()) dirs.push_back(JoinPath(*state, "disks"));
   for (const auto& d : dirs) {
-    MakeDirs(d, 0751);
+    if (Status made = MakeDirs(d, 0751); !made.ok())
+      return Fail("manage dir " + d + ": " + made.message());
     auto canon = CanonicalPath(d);
     if (!canon.ok())
       return Fail("manage dir " + d + ": " + canon.status().message());

@@ -101,7 +101,8 @@ std::string OpContext(std::string_view op, std::string_view key,
   return out;
 }
 
-Deadline::Deadline(const RequestOptions& opts) : timeout_(opts.timeout) {
+Deadline::Deadline(const RequestOptions& opts)
+    : stall_(opts.stall_timeout), timeout_(opts.timeout) {
   if (opts.timeout.count() > 0)
     at_ = std::chrono::steady_clock::now() + opts.timeout;
 }

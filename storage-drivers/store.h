@@ -40,7 +40,12 @@ inline constexpr size_t kMaxKeySegmentLength = 200;
 
 struct RequestOptions {
   std::chrono::milliseconds timeout{0};  // 0 = none
-  std::string request_id;                // carried into error messages
+  // A transfer that moves no byte for this long fails as Unavailable
+  // (retryable): a server that accepts and then stalls (stopped, a hung
+  // disk) never pins a worker or a volume's lease. 0 = none. Drivers that
+  // talk to a server honour it; the local store has no server to stall.
+  std::chrono::seconds stall_timeout{0};
+  std::string request_id;  // carried into error messages
   // What a Put's object is ("volume_id", "snapshot_id", "parent_id", …), for
   // drivers that keep metadata with objects (glance: image properties
   // "strata_<name>"); other drivers ignore them. Names are [a-z_]+.
@@ -121,8 +126,11 @@ class Deadline {
   bool Expired() const;
   // Unavailable (retryable) once the deadline has passed, else OK.
   Status Check() const;
+  // RequestOptions::stall_timeout.
+  std::chrono::seconds stall_timeout() const { return stall_; }
 
  private:
+  std::chrono::seconds stall_{0};
   std::optional<std::chrono::steady_clock::time_point> at_;
   std::chrono::milliseconds timeout_;
 };

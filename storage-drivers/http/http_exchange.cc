@@ -88,6 +88,12 @@ Result<long> HttpPerform(const std::string& method, const std::string& url,
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+  if (deadline.stall_timeout().count() > 0) {
+    // Less than a byte a second for that long: the server has stalled.
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+                     static_cast<long>(deadline.stall_timeout().count()));
+  }
   // Fewer, larger callbacks (hashing and sink writes per call): 1 MiB.
   curl_easy_setopt(c, CURLOPT_BUFFERSIZE, static_cast<long>(kChunkSize));
   curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, static_cast<long>(kChunkSize));

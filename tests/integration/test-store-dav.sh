@@ -6,7 +6,8 @@
 # stage on; a stored object corrupted on the server aborts the revert and
 # leaves the disk as it was; nginx down during a snapshot → error, and the
 # next snapshot with nginx back carries its writes (R2.6); zstd + AES-256-GCM
-# together, and a wrong key refused.
+# together, and a wrong key refused; nginx stopped (SIGSTOP) mid-snapshot
+# fails the upload after the stall timeout, the API answering throughout.
 source "$(dirname "$0")/lib.sh"
 need qemu-img qemu-io curl python3 zstd /usr/sbin/nginx
 
@@ -18,6 +19,7 @@ start_nginx() {
 }
 stop_nginx() {
   [[ -n $ngx_pid ]] || return 0
+  kill -CONT "$ngx_pid" 2>/dev/null || true   # in case a check stopped it
   kill "$ngx_pid"
   while kill -0 "$ngx_pid" 2>/dev/null; do sleep 0.05; done
   ngx_pid=""
@@ -90,6 +92,39 @@ api GET "/v3/snapshots/$after"
 [[ $(jget '"'"$down"'" in j["snapshot"]["os-strata:covers"]') == True ]] ||
   fail "the snapshot after the outage does not carry the failed one: $BODY"
 pass "nginx down → snapshot error; back up → the next snapshot carries its writes (R2.6)"
+
+# nginx stopped (SIGSTOP: it accepts connections and never answers) during a
+# snapshot (issue 16, item 4): each upload attempt fails as retryable after
+# [store] stall_seconds of silence, the snapshot ends in error with the lease
+# freed, and the API answers throughout; nginx back, the next snapshot
+# carries the writes.
+stop_stratad
+printf '[store]\nstall_seconds = 2\n[engine]\nupload_attempts = 2\n' >"$T/stall.conf"
+start_stratad --store "$store" --config "$T/stall.conf"
+write_pattern "$T/var/disks/plain.qcow2" 0x6a 32M 8M
+kill -STOP "$ngx_pid"   # one process: master_process off
+api POST /v3/snapshots "{\"snapshot\":{\"volume_id\":\"$VOL\",\"name\":\"stalled\"}}"
+expect_code 202 "snapshot with nginx stopped"
+stalled=$(jget 'j["snapshot"]["id"]')
+for _ in $(seq 1200); do
+  api GET /v3/volumes/detail "" --max-time 10
+  expect_code 200 "the API while the store stalls"
+  api GET "/v3/snapshots/$stalled"
+  [[ $(jget 'j["snapshot"]["status"]') == error ]] && break
+  sleep 0.1
+done
+wait_snapshot "$stalled" error 1
+[[ $(log_count "attempt 2 failed") -ge 1 ]] || fail "the stalled upload was not retried"
+grep -q "too slow\|Timeout\|timed out" "$T/stratad.log" || fail "the stall was not reported as one"
+kill -CONT "$ngx_pid"
+after=$(snapshot "$VOL" after-stall)
+check_stored "$after" >/dev/null
+api GET "/v3/snapshots/$after"
+[[ $(jget '"'"$stalled"'" in j["snapshot"]["os-strata:covers"]') == True ]] ||
+  fail "the snapshot after the stall does not carry the stalled one: $BODY"
+stop_stratad
+start_stratad --store "$store"
+pass "nginx stopped → upload attempts fail after 2 s of silence, snapshot error, API answering; the lease freed, the next snapshot carries it"
 
 # R1.9: objects deleted while nginx is down are queued, not forgotten.
 gdisk="$T/var/disks/gone.qcow2"
