@@ -8,11 +8,13 @@
 // See sections.h.
 #include <algorithm>
 #include <cstdio>
+#include <iostream>
 #include <optional>
 
 #include "bench/qemu_io.h"
 #include "bench/sections.h"
 #include "util/fs.h"
+#include "util/log.h"
 #include "util/subprocess.h"
 #include "util/time_util.h"
 
@@ -38,7 +40,10 @@ int64_t Median(std::vector<int64_t> v) {
 
 // Writes back what earlier steps left dirty, so that no timed run pays for
 // another's writeback.
-void SyncAll() { RunProcess({"sync"}); }
+void SyncAll() {
+  // A failed sync only makes the next timing noisier.
+  if (!RunProcess({"sync"}).ok()) std::cerr << "sync failed\n";
+}
 
 Result<int64_t> TimeCommand(const std::vector<std::string>& argv) {
   SyncAll();
@@ -88,7 +93,7 @@ Result<AnchorTimes> MeasureAnchors(
     convert_us.push_back(c);
     Status s = QemuIoVerify(out, checks, cfg.batch);
     if (!s.ok()) return s.WithContext("qemu-img convert result");
-    RemoveFile(out);
+    LogIfError(RemoveFile(out), "removing " + out);
     if (files.size() > 1) {
       STRATA_ASSIGN_OR_RETURN(
           int64_t r, TimeCommand({"qemu-img", "rebase", "-f", "qcow2", "-F",

@@ -47,7 +47,7 @@ class TempDir {
     if (keep_) {
       Progress("kept " + path_);
     } else {
-      RemoveTree(path_);
+      LogIfError(RemoveTree(path_), "removing " + path_);
     }
   }
   const std::string& path() const { return path_; }

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "util/crc32c.h"
+#include "util/guarded.h"
 #include "util/log.h"
 #include "util/time_util.h"
 
@@ -146,7 +147,18 @@ Status RedirectCache::StartDrain() {
   stats_.written_back_at_block = 0;
   drain_done_ = false;
   drain_result_ = Status::OK();
-  drain_thread_ = std::thread([this] { DrainLoop(); });
+  drain_thread_ = std::thread([this] {
+    // An exception ends the drain as an error would: records stay in the
+    // log, writes stay redirected, a waiter learns why.
+    Status s = CatchAll("cache.drain", [&] {
+      DrainLoop();
+      return Status::OK();
+    });
+    if (!s.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      EndDrain(s);
+    }
+  });
   return Status::OK();
 }
 

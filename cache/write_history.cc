@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "util/guarded.h"
 #include "util/log.h"
 #include "util/time_util.h"
 
@@ -42,7 +43,9 @@ Result<std::unique_ptr<WriteHistory>> WriteHistory::Open(
   h->open_period_ = h->PeriodAt(now);
   h->open_period_partial_ = now != h->open_period_ * h->slot_seconds_ * kMicros;
   if (background)
-    h->persist_thread_ = std::thread([p = h.get()] { p->PersistLoop(); });
+    h->persist_thread_ = std::thread([p = h.get()] {
+      RunLogged("cache.history_persist", [&] { p->PersistLoop(); });
+    });
   return h;
 }
 

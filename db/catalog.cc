@@ -4,6 +4,7 @@
 #include "db/catalog.h"
 
 #include "db/schema.h"
+#include "util/log.h"
 #include "util/time_util.h"
 
 namespace strata::db {
@@ -36,7 +37,9 @@ Status Catalog::Transaction(const std::function<Status()>& fn) {
     bool done = false;
     ~Guard() {
       --c->txn_depth_;
-      if (!done) c->db_.Exec("ROLLBACK");
+      // A failed rollback leaves SQLite to roll back when the connection
+      // closes; nothing better can be done from a destructor.
+      if (!done) LogIfError(c->db_.Exec("ROLLBACK"), "catalog rollback");
     }
   } guard{this};
   ++txn_depth_;

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "util/log.h"
+
 namespace strata::db {
 namespace {
 
@@ -163,7 +165,7 @@ Status Migrate(SqliteDb& db) {
     Status s = db.Exec(migrations[i]);
     if (s.ok()) s = db.Exec("PRAGMA user_version = " + std::to_string(i + 1));
     if (!s.ok()) {
-      db.Exec("ROLLBACK");
+      LogIfError(db.Exec("ROLLBACK"), "rolling back a failed migration");
       return s.WithContext("migration " + std::to_string(i + 1));
     }
     STRATA_RETURN_IF_ERROR(db.Exec("COMMIT"));

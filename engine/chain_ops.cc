@@ -59,7 +59,8 @@ Result<std::vector<std::string>> Engine::MergeFailedLayers(
   std::vector<std::string> covered;
   STRATA_RETURN_IF_ERROR(j.Step("create.merge_failed", 11));
   auto cleanup = [&] {
-    for (const auto& b : backups) RemoveFile(b);
+    for (const auto& b : backups)
+      LogIfError(RemoveFile(b), "cleanup (garbage collection retries)");
   };
   for (size_t i = 1; i <= last; ++i) {
     std::string b = TempPath(disk, "merge", chain.layers[i].name.snapshot_id);
@@ -96,13 +97,19 @@ Result<std::vector<std::string>> Engine::MergeFailedLayers(
   backups.pop_back();
   cleanup();
   STRATA_RETURN_IF_ERROR(s);
-  for (size_t i = 2; i <= last; ++i) RemoveFile(chain.layers[i].path);
+  for (size_t i = 2; i <= last; ++i)
+    LogIfError(RemoveFile(chain.layers[i].path),
+               "cleanup (garbage collection retries)");
   for (const auto& id : covered) {
-    catalog_->ModifySnapshot(id, [&](db::SnapshotRecord& s) {
+    Status noted = catalog_->ModifySnapshot(id, [&](db::SnapshotRecord& s) {
       s.layer_file.reset();
       s.error = "its writes are carried by snapshot " + top_id + " (R2.6)";
       return Status::OK();
-    });  // the row may be gone (deleted while in error): nothing to note
+    });
+    // The row may be gone (deleted while in error): nothing to note then.
+    if (!noted.ok() && !noted.IsNotFound())
+      LogWarning("snapshot " + id +
+                 ": noting its carrier: " + noted.ToString());
   }
   return covered;
 }
@@ -139,17 +146,17 @@ Status Engine::BackupHistory(Journal* j, const Chain& chain, size_t h,
       else if (got->virtual_size != history.header.virtual_size)
         s = Status::Corruption("the spare's size differs from the history's");
     }
-    RemoveFile(delta);
+    LogIfError(RemoveFile(delta), "cleanup (garbage collection retries)");
     if (s.ok()) {
       *rebuilt = true;
       return Status::OK();
     }
-    RemoveFile(backup);
+    LogIfError(RemoveFile(backup), "cleanup (garbage collection retries)");
     LogWarning("rebuilding the backup of " + history.path +
                " from its spare failed (" + s.ToString() + "); copying it");
   }
-  RemoveFile(spare);
-  RemoveFile(delta);
+  LogIfError(RemoveFile(spare), "cleanup (garbage collection retries)");
+  LogIfError(RemoveFile(delta), "cleanup (garbage collection retries)");
   STRATA_RETURN_IF_ERROR(CopyFileSparse(history.path, backup));
   return MatchBacking(backup, BackingPath(chain, h), BackingFmt(chain, h));
 }
@@ -169,8 +176,8 @@ bool Engine::RetireIntoSpare(const std::string& disk,
   if (RenameDurable(layer, delta).ok() &&
       RenameDurable(old_history, spare).ok())
     return true;
-  RemoveFile(delta);
-  RemoveFile(spare);
+  LogIfError(RemoveFile(delta), "cleanup (garbage collection retries)");
+  LogIfError(RemoveFile(spare), "cleanup (garbage collection retries)");
   return false;
 }
 
@@ -179,8 +186,10 @@ void Engine::DropSpares(const std::string& disk) {
   if (!chain.ok()) return;
   for (const auto& l : chain->layers) {
     if (l.name.kind != LayerKind::kHistory) continue;
-    Discard(disk, SparePath(disk, l.path));
-    RemoveFile(DeltaPath(disk, l.path));
+    LogIfError(Discard(disk, SparePath(disk, l.path)),
+               "cleanup (garbage collection retries)");
+    LogIfError(RemoveFile(DeltaPath(disk, l.path)),
+               "cleanup (garbage collection retries)");
   }
 }
 
@@ -262,9 +271,11 @@ Status Engine::CompactChain(Journal* j, const db::VolumeRecord& vol) {
     }
     if (s.ok()) s = CheckImage(hist_backup);
     if (s.ok()) s = RenameDurable(hist_backup, history);
-    RemoveFile(layer_backup);
+    LogIfError(RemoveFile(layer_backup),
+               "cleanup (garbage collection retries)");
     if (!s.ok()) {
-      RemoveFile(hist_backup);
+      LogIfError(RemoveFile(hist_backup),
+                 "cleanup (garbage collection retries)");
       return s;
     }
     const int64_t t_merged = MonotonicMicros();

@@ -4,11 +4,15 @@
 // recover.cc.
 #include "engine/engine.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
-#include <fcntl.h>
+#include <chrono>
+#include <functional>
+#include <thread>
 
 #include "util/fs.h"
+#include "util/guarded.h"
 #include "util/log.h"
 #include "util/open_beneath.h"
 #include "util/subprocess.h"
@@ -47,7 +51,8 @@ void Engine::Stop() {
 void Engine::Launch(std::shared_ptr<VolumeLease> lease,
                     std::function<void(std::shared_ptr<VolumeLease>&)> body) {
   runner_.Submit([lease = std::move(lease), body = std::move(body)]() mutable {
-    body(lease);  // released by the body, or when this job is destroyed
+    // released by the body, or when this job is destroyed
+    RunLogged("engine.task", [&] { body(lease); });
   });
 }
 
@@ -73,7 +78,8 @@ Status CheckCallerDisk(const Confinement& c, const std::string& path) {
   STRATA_ASSIGN_OR_RETURN(
       UniqueFd fd, OpenBeneath(dir, path.substr(dir.size() + 1), O_RDONLY));
   struct stat st;
-  if (fstat(fd.get(), &st) != 0) return Status::FromErrno("stat " + path, errno);
+  if (fstat(fd.get(), &st) != 0)
+    return Status::FromErrno("stat " + path, errno);
   if (!S_ISREG(st.st_mode))
     return Status::InvalidArgument(path + " is not a regular file");
   return Status::OK();
@@ -87,7 +93,8 @@ Result<db::VolumeRecord> Engine::ManageVolume(const ManageRequest& req) {
                                    s.message());
   };
   if (req.source_path.empty() || req.source_path[0] != '/')
-    return fail(Status::InvalidArgument("source-name must be an absolute path"));
+    return fail(
+        Status::InvalidArgument("source-name must be an absolute path"));
   if (!req.trusted_path) {
     if (Status s = CheckCallerDisk(confinement_, req.source_path); !s.ok())
       return fail(s);
@@ -249,6 +256,51 @@ Status Engine::UnmanageVolume(const std::string& volume_id) {
   return Status::OK();
 }
 
+namespace {
+
+// Runs `write` until it succeeds, five times at most over ~3 s.
+Status Persist(const std::function<Status()>& write) {
+  Status s;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    if (attempt > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
+    s = write();
+    if (s.ok()) return s;
+  }
+  return s;
+}
+
+}  // namespace
+
+void Engine::SettleSnapshotStatus(const std::string& id,
+                                  const std::string& status, int progress,
+                                  const std::string& error) {
+  Status s = Persist(
+      [&] { return catalog_->SetSnapshotStatus(id, status, progress, error); });
+  if (!s.ok())
+    LogError("snapshot " + id + ": its status " + status +
+             " could not be written: " + s.ToString());
+}
+
+void Engine::PublishDeleteDurably(const std::string& snapshot_id) {
+  // Left "deleting", the snapshot's delete is run again at the next start.
+  LogIfError(Persist([&] { return PublishDelete(snapshot_id); }),
+             "publishing the delete of snapshot " + snapshot_id);
+}
+
+void Engine::SettleVolumeStatus(const std::string& id,
+                                const std::string& status) {
+  Status s = Persist([&] {
+    return catalog_->ModifyVolume(id, [&](db::VolumeRecord& v) {
+      v.status = status;
+      return Status::OK();
+    });
+  });
+  if (!s.ok())
+    LogError("volume " + id + ": its status " + status +
+             " could not be written: " + s.ToString());
+}
+
 Result<db::SnapshotRecord> Engine::CreateSnapshot(
     const CreateSnapshotRequest& req) {
   STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
@@ -275,25 +327,26 @@ Result<db::SnapshotRecord> Engine::CreateSnapshot(
   STRATA_RETURN_IF_ERROR(catalog_->InsertSnapshot(snap));
   Launch(lease,
          [this, j, vol, snap, rotation = req.rotation](auto& held) mutable {
-           Status s = RunCreate(j, vol, snap);
+           Status s = CatchAll("engine.snapshot_create",
+                               [&] { return RunCreate(j, vol, snap); });
            if (s.ok()) {
              std::vector<std::string> rotated;
              if (rotation) {
                // Counted among the volume's available snapshots, as the newest.
-               catalog_->SetSnapshotStatus(snap.id, "available", 100);
+               SettleSnapshotStatus(snap.id, "available", 100);
                rotated = RotateOut(vol.id, *rotation);
              }
-             j.Succeed();
+             // A journal left running is settled by recovery at next start.
+             LogIfError(j.Succeed(), "journal of snapshot " + snap.id);
              held.reset();
-             if (!rotation)
-               catalog_->SetSnapshotStatus(snap.id, "available", 100);
-             for (const auto& id : rotated) PublishDelete(id);
+             if (!rotation) SettleSnapshotStatus(snap.id, "available", 100);
+             for (const auto& id : rotated) PublishDeleteDurably(id);
              return;
            }
            LogError("snapshot " + snap.id + " failed: " + s.ToString());
-           j.Fail(s);
+           LogIfError(j.Fail(s), "journal of snapshot " + snap.id);
            held.reset();
-           catalog_->SetSnapshotStatus(snap.id, "error", 0, s.message());
+           SettleSnapshotStatus(snap.id, "error", 0, s.message());
          });
   return snap;
 }
@@ -318,17 +371,19 @@ Status Engine::DeleteSnapshot(const std::string& snapshot_id, bool force) {
                                                     snap.volume_id, snap.id));
   Launch(lease, [this, j, snapshot_id](auto& held) mutable {
     Status s = j.Step("delete.begin", 0);
-    if (s.ok()) s = RunDelete(snapshot_id);
+    if (s.ok())
+      s = CatchAll("engine.snapshot_delete",
+                   [&] { return RunDelete(snapshot_id); });
     if (s.ok()) {
-      j.Succeed();
+      LogIfError(j.Succeed(), "journal of the delete of " + snapshot_id);
       held.reset();
-      PublishDelete(snapshot_id);
+      PublishDeleteDurably(snapshot_id);
       return;
     }
     LogError("deleting snapshot " + snapshot_id + " failed: " + s.ToString());
-    j.Fail(s);
+    LogIfError(j.Fail(s), "journal of the delete of " + snapshot_id);
     held.reset();
-    catalog_->SetSnapshotStatus(snapshot_id, "error_deleting", 0, s.message());
+    SettleSnapshotStatus(snapshot_id, "error_deleting", 0, s.message());
   });
   return Status::OK();
 }
@@ -410,19 +465,16 @@ Status Engine::LaunchRevertTask(std::shared_ptr<VolumeLease> lease, Journal j,
   STRATA_RETURN_IF_ERROR(
       catalog_->SetSnapshotStatus(snap.id, "restoring", snap.progress));
   Launch(lease, [this, j, vol, snap, run, what](auto& held) mutable {
-    Status s = run(j);
+    Status s = CatchAll("engine.revert", [&] { return run(j); });
     if (s.ok()) {
-      j.Succeed();
+      LogIfError(j.Succeed(), "journal of the " + what);
     } else {
       LogError(what + " failed: " + s.ToString());
-      j.Fail(s);
+      LogIfError(j.Fail(s), "journal of the " + what);
     }
     held.reset();
-    catalog_->SetSnapshotStatus(snap.id, "available", 100);
-    catalog_->ModifyVolume(vol.id, [&](db::VolumeRecord& v) {
-      v.status = vol.status;  // what it was before "reverting"
-      return Status::OK();
-    });
+    SettleSnapshotStatus(snap.id, "available", 100);
+    SettleVolumeStatus(vol.id, vol.status);  // what it was before "reverting"
   });
   return Status::OK();
 }

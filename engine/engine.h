@@ -225,6 +225,16 @@ class Engine {
   // queues the key in the catalog (pending_deletes) and returns OK: the
   // object is deleted by RetryPendingDeletes, never forgotten.
   Status DeleteStored(const std::string& key);
+  // A task's last word on a snapshot's status. A failed write here would
+  // leave it "creating" or "deleting" for good (the journal is already
+  // settled), so it is retried for a few seconds (a busy or briefly full
+  // database), then logged as an error.
+  void SettleSnapshotStatus(const std::string& id, const std::string& status,
+                            int progress, const std::string& error = "");
+  // PublishDelete, retried the same way, its failure logged.
+  void PublishDeleteDurably(const std::string& snapshot_id);
+  // The same for a volume's status after a revert.
+  void SettleVolumeStatus(const std::string& id, const std::string& status);
   // Deletes queued objects, oldest first, until the store fails again.
   // Runs at start-up (Recover) and after every successful upload.
   void RetryPendingDeletes();

@@ -9,6 +9,7 @@
 #include "engine/qcow2_header.h"
 #include "util/file_check.h"
 #include "util/fs.h"
+#include "util/log.h"
 #include "util/sha256.h"
 
 namespace strata::engine {
@@ -63,7 +64,8 @@ Status FetchLayerToRead(store::Store& store, const db::SnapshotRecord& snap,
   Status l = LinkStoredLayer(store, snap, to, std::nullopt);
   if (l.ok()) {
     Status v = VerifyLinkedLayer(snap, to);
-    if (!v.ok()) RemoveFile(to);
+    if (!v.ok())
+      LogIfError(RemoveFile(to), "cleanup (garbage collection retries)");
     return v;
   }
   if (l.code() != StatusCode::kNotSupported) return l;

@@ -35,7 +35,9 @@ class UploadSource : public store::ByteSource {
       if (total_ > 0 && now - last_report_ > 500000) {
         last_report_ = now;
         int pct = 15 + static_cast<int>(80 * done_ / total_);
-        catalog_->SetSnapshotStatus(id_, "creating", pct);
+        // Progress only: the next update or the final status replaces it.
+        LogIfError(catalog_->SetSnapshotStatus(id_, "creating", pct),
+                   "progress of snapshot " + id_);
       }
     }
     return r;
@@ -71,8 +73,11 @@ Result<Engine::StoredLayer> Engine::UploadLayer(
     STRATA_ASSIGN_OR_RETURN(int64_t upload_id, catalog_->BeginUpload(u));
     auto src = store::FileSource::Open(path);
     if (!src.ok()) {
-      catalog_->FinishUpload(upload_id, "failed", 0, "",
-                             src.status().message());
+      // The upload row is a record of attempts; the snapshot's own status
+      // says what counts.
+      LogIfError(catalog_->FinishUpload(upload_id, "failed", 0, "",
+                                        src.status().message()),
+                 "upload record " + std::to_string(upload_id));
       return src.status();
     }
     // Only an object the store keeps as a local file (the local store, no
@@ -99,8 +104,11 @@ Result<Engine::StoredLayer> Engine::UploadLayer(
                 .SetRetryable(true);
     }
     if (s.ok()) {
-      catalog_->FinishUpload(upload_id, "done", static_cast<int64_t>(put->size),
-                             put->sha256, "");
+      // R2.4 asks whether an upload succeeded: this row must be written,
+      // or the layer counts as not uploaded.
+      Status recorded = catalog_->FinishUpload(
+          upload_id, "done", static_cast<int64_t>(put->size), put->sha256, "");
+      if (!recorded.ok()) return recorded.WithContext("recording the upload");
       // The layer's own digest: computed by the outermost relay stage, or,
       // without stages, the stored bytes' (each byte is hashed once). The
       // fast check, when taken, describes the stored bytes only when no
@@ -111,7 +119,8 @@ Result<Engine::StoredLayer> Engine::UploadLayer(
       return StoredLayer{*put, layer_sha256,
                          as_sent ? progress.FinishCheck() : ""};
     }
-    catalog_->FinishUpload(upload_id, "failed", 0, "", s.ToString());
+    LogIfError(catalog_->FinishUpload(upload_id, "failed", 0, "", s.ToString()),
+               "upload record " + std::to_string(upload_id));
     LogWarning("upload of " + key + " attempt " + std::to_string(attempt) +
                " failed: " + s.ToString());
     last = s;
@@ -171,10 +180,13 @@ void Engine::RetryPendingDeletes() {
   for (const auto& key : *keys) {
     Status s = store_->Delete(key, {});
     if (!s.ok()) {  // still down: the rest waits for the next chance
-      catalog_->AddPendingDelete(key, s.ToString());
+      // The key is queued already; this only notes the latest failure.
+      LogIfError(catalog_->AddPendingDelete(key, s.ToString()),
+                 "pending delete of " + key);
       return;
     }
-    catalog_->RemovePendingDelete(key);
+    // A row left behind deletes an absent object next time: idempotent.
+    LogIfError(catalog_->RemovePendingDelete(key), "pending delete of " + key);
     LogInfo("deleted " + key + " from the store (a delete queued earlier)");
   }
 }

@@ -77,7 +77,9 @@ Status Engine::LiveCutOver(Journal& j, const db::VolumeRecord& vol,
   if (link(disk.c_str(), layer.c_str()) != 0)
     return Status::FromErrno("link " + disk + " -> " + layer, errno);
   STRATA_RETURN_IF_ERROR(FsyncDir(DirName(disk)));
-  auto undo_link = [&] { RemoveFile(layer); };
+  auto undo_link = [&] {
+    LogIfError(RemoveFile(layer), "cleanup (garbage collection retries)");
+  };
   Status s = CreateOverlay(cut, layer, "qcow2", virtual_size,
                            opts_.overlay_cluster_size);
   if (s.ok()) s = j.Step("create.switch_vm", 4);
@@ -85,7 +87,7 @@ Status Engine::LiveCutOver(Journal& j, const db::VolumeRecord& vol,
     s = hv_->SwitchToOverlay(live.domain_uuid, live.target, cut,
                              live.has_guest_agent);
   if (!s.ok()) {
-    RemoveFile(cut);
+    LogIfError(RemoveFile(cut), "cleanup (garbage collection retries)");
     undo_link();
     return s.WithContext("cut-over of the running VM");
   }
@@ -133,7 +135,7 @@ Status Engine::RepointLiveTop(Journal* j, const db::VolumeRecord& vol,
                            opts_.overlay_cluster_size);
   if (s.ok()) s = hv_->CopyTopAndPivot(live.domain_uuid, live.target, away);
   if (!s.ok()) {
-    RemoveFile(away);
+    LogIfError(RemoveFile(away), "cleanup (garbage collection retries)");
     return s.WithContext("repointing " + disk + " onto " + backing);
   }
   // 2. A fresh overlay takes the path (the old top is no longer in use) and
@@ -171,7 +173,8 @@ Status Engine::ReconcileLiveDisk(const db::VolumeRecord& vol) {
 Status Engine::SyncHypervisorView(Journal* j, const db::VolumeRecord& vol) {
   STRATA_ASSIGN_OR_RETURN(auto live, LiveDiskOf(vol));
   if (!live) return Status::OK();
-  STRATA_ASSIGN_OR_RETURN(Chain chain, ReadChain(vol.path, vol.path, confinement_));
+  STRATA_ASSIGN_OR_RETURN(Chain chain,
+                          ReadChain(vol.path, vol.path, confinement_));
   STRATA_ASSIGN_OR_RETURN(hypervisor::DomainInfo dom,
                           hv_->GetDomain(live->domain_uuid));
   const hypervisor::DomainDisk* disk = nullptr;

@@ -34,10 +34,12 @@ Status Engine::RecoverTask(const db::TaskRecord& task) {
   if (!PathExists(disk)) {
     std::string overlay = state.value("overlay", "");
     if (overlay.empty() || !PathExists(overlay)) {
-      catalog_->ModifyVolume(vol->id, [](db::VolumeRecord& v) {
-        v.status = "error";
-        return Status::OK();
-      });
+      LogIfError(catalog_->ModifyVolume(vol->id,
+                                        [](db::VolumeRecord& v) {
+                                          v.status = "error";
+                                          return Status::OK();
+                                        }),
+                 "marking volume " + vol->id + " error");
       return Status::Corruption(disk +
                                 " is missing and no overlay can replace it");
     }
@@ -52,10 +54,10 @@ Status Engine::RecoverTask(const db::TaskRecord& task) {
     if (snap.ok() && !snap->store_key) {
       bool cut =
           chain.length() > 1 && chain.layers[1].name.snapshot_id == snap_id;
-      catalog_->SetSnapshotStatus(
+      STRATA_RETURN_IF_ERROR(catalog_->SetSnapshotStatus(
           snap_id, "error", 0,
           why + (cut ? "; the next snapshot carries its writes (R2.6)"
-                     : "; before the cut-over, nothing was captured"));
+                     : "; before the cut-over, nothing was captured")));
     }
   } else if (task.kind == "revert" || task.kind == "rebuild") {
     std::string history = state.value("history", "");
@@ -76,7 +78,8 @@ Status Engine::RecoverTask(const db::TaskRecord& task) {
           v.status = v.domain_uuid ? "in-use" : "available";
           return Status::OK();
         }));
-    catalog_->SetSnapshotStatus(snap_id, "available", 100);
+    STRATA_RETURN_IF_ERROR(
+        catalog_->SetSnapshotStatus(snap_id, "available", 100));
     // A rebuilt server that ran runs again, whether the revert was done.
     if (task.kind == "rebuild" && state.value("power_on", false) && hv_) {
       const std::string dom = state.value("domain", "");
@@ -105,7 +108,9 @@ Status Engine::Recover() {
     Status s = RecoverTask(t);
     if (!s.ok()) {
       LogError("recovery of task " + t.id + ": " + s.ToString());
-      catalog_->FinishTask(t.id, "failed", s.ToString());
+      // Left running, the task is recovered again at the next start.
+      LogIfError(catalog_->FinishTask(t.id, "failed", s.ToString()),
+                 "closing task " + t.id);
     }
   }
   // Again, for histories whose chain a task's recovery had to put back
@@ -121,21 +126,28 @@ Status Engine::Recover() {
     STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(v.id));
     // Statuses a crash left between a task's end and its publication.
     for (const auto& s : snaps) {
+      // A write that fails here is tried again at the next start.
       if (s.status == "creating")
-        catalog_->SetSnapshotStatus(
-            s.id, s.store_key ? "available" : "error", s.store_key ? 100 : 0,
-            s.store_key ? "" : "interrupted by a restart");
+        LogIfError(catalog_->SetSnapshotStatus(
+                       s.id, s.store_key ? "available" : "error",
+                       s.store_key ? 100 : 0,
+                       s.store_key ? "" : "interrupted by a restart"),
+                   "settling snapshot " + s.id);
       if (s.status == "restoring")
-        catalog_->SetSnapshotStatus(s.id, "available", 100);
-      if (s.status == "deleting" && RunDelete(s.id).ok()) PublishDelete(s.id);
+        LogIfError(catalog_->SetSnapshotStatus(s.id, "available", 100),
+                   "settling snapshot " + s.id);
+      if (s.status == "deleting" && RunDelete(s.id).ok())
+        PublishDeleteDurably(s.id);
     }
     // "in-use" without a domain is an NBD export's client (SetExportAttached),
     // and no client is connected before the exports start, after this.
     if (v.status == "reverting" || (v.status == "in-use" && !v.domain_uuid))
-      catalog_->ModifyVolume(v.id, [](db::VolumeRecord& r) {
-        r.status = "available";
-        return Status::OK();
-      });
+      LogIfError(catalog_->ModifyVolume(v.id,
+                                        [](db::VolumeRecord& r) {
+                                          r.status = "available";
+                                          return Status::OK();
+                                        }),
+                 "settling volume " + v.id);
     Status st = ReconcileLiveDisk(v);
     if (st.ok()) st = CollectGarbage(v, /*now=*/true);
     if (st.ok()) st = CompactChain(nullptr, v);

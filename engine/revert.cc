@@ -23,6 +23,7 @@
 #include "engine/layer_fetch.h"
 #include "engine/qemu_img.h"
 #include "util/fs.h"
+#include "util/guarded.h"
 #include "util/log.h"
 #include "util/time_util.h"
 
@@ -70,7 +71,7 @@ Status Engine::RevertOntoHistory(Journal& j, const db::VolumeRecord& vol,
   Status s = CreateOverlay(overlay, history, "qcow2", target.virtual_size,
                            opts_.overlay_cluster_size);
   if (!s.ok()) {
-    RemoveFile(overlay);
+    LogIfError(RemoveFile(overlay), "cleanup (garbage collection retries)");
     return s;
   }
   STRATA_RETURN_IF_ERROR(j.Step("revert.install", 90));
@@ -154,10 +155,11 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
   if (split) j.state()["root_history"] = root_history;
   j.state()["overlay"] = overlay;
   auto cleanup = [&] {
-    for (const auto& f : files) RemoveFile(f);
-    RemoveFile(merged);
-    RemoveFile(commit_top);
-    RemoveFile(overlay);
+    for (const auto& f : files)
+      LogIfError(RemoveFile(f), "cleanup (garbage collection retries)");
+    LogIfError(RemoveFile(merged), "cleanup (garbage collection retries)");
+    LogIfError(RemoveFile(commit_top), "cleanup (garbage collection retries)");
+    LogIfError(RemoveFile(overlay), "cleanup (garbage collection retries)");
   };
 
   // Every layer is verified before the disk is touched.
@@ -251,16 +253,29 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
     }
   };
   {
+    // Each thread's exception becomes its Status: the threads are always
+    // joined, and a failure fails the revert before the disk is touched.
     std::thread helper, merger;
+    Status helper_status, main_status;
     if (merge_beside)
       merger = std::thread([&] {
-        merge_beside_status =
-            merge(split ? Backing{files[0], "qcow2"} : bottom);
+        merge_beside_status = CatchAll("engine.revert_merge", [&] {
+          return merge(split ? Backing{files[0], "qcow2"} : bottom);
+        });
       });
-    if (n > 1) helper = std::thread(work, false);
-    work(true);
+    auto fetch_all = [&](bool main, Status* out) {
+      *out = CatchAll("engine.revert_fetch", [&] {
+        work(main);
+        return Status::OK();
+      });
+      if (!out->ok()) next.store(n);  // the other thread stops too
+    };
+    if (n > 1) helper = std::thread(fetch_all, false, &helper_status);
+    fetch_all(true, &main_status);
     if (helper.joinable()) helper.join();
     if (merger.joinable()) merger.join();
+    if (!main_status.ok()) merge_beside_status = main_status;
+    if (!helper_status.ok()) merge_beside_status = helper_status;
   }
   Status failure = merge_beside_status;
   for (const Status& f : fetched)
@@ -287,8 +302,10 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
                       opts_.overlay_cluster_size);
   if (!s.ok()) {
     cleanup();
-    RemoveFile(history);
-    if (split) RemoveFile(root_history);
+    LogIfError(RemoveFile(history), "cleanup (garbage collection retries)");
+    if (split)
+      LogIfError(RemoveFile(root_history),
+                 "cleanup (garbage collection retries)");
     return s;
   }
   const int64_t t_merged = MonotonicMicros();  // the new chain is ready
@@ -303,7 +320,8 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
   }
   STRATA_RETURN_IF_ERROR(RenameDurable(overlay, disk));
   STRATA_RETURN_IF_ERROR(j.Step("revert.cleanup", 95));
-  for (const auto& f : files) RemoveFile(f);
+  for (const auto& f : files)
+    LogIfError(RemoveFile(f), "cleanup (garbage collection retries)");
   STRATA_RETURN_IF_ERROR(
       catalog_->ModifyVolume(vol.id, [&](db::VolumeRecord& v) {
         v.head_snapshot_id = target.id;

@@ -65,9 +65,10 @@ Status Engine::RebuildHistory(const db::UnsettledHistoryRecord& u,
   const std::string rebuilt = TempPath(disk, "rebuilt", id);
   const std::string scratch = TempPath(disk, "commit-top", id);
   auto cleanup = [&] {
-    for (const auto& f : files) RemoveFile(f);
-    RemoveFile(rebuilt);
-    RemoveFile(scratch);
+    for (const auto& f : files)
+      LogIfError(RemoveFile(f), "cleanup (garbage collection retries)");
+    LogIfError(RemoveFile(rebuilt), "cleanup (garbage collection retries)");
+    LogIfError(RemoveFile(scratch), "cleanup (garbage collection retries)");
   };
   Status s;
   for (size_t i = 0; s.ok() && i < u.layers.size(); ++i) {
@@ -143,10 +144,7 @@ Status Engine::SettleAfterCrash() {
     LogError("recovery: history " + u.path + " of volume " + u.volume_id +
              " may have lost content in a crash and could not be rebuilt: " +
              r.ToString());
-    catalog_->ModifyVolume(u.volume_id, [](db::VolumeRecord& v) {
-      v.status = "error";
-      return Status::OK();
-    });
+    SettleVolumeStatus(u.volume_id, "error");
   }
   return Status::OK();
 }

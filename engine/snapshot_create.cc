@@ -73,7 +73,7 @@ Status Engine::RunCreateSteps(Journal& j, const db::VolumeRecord& vol,
     STRATA_RETURN_IF_ERROR(j.Step("create.rename_top", 4));
     Status s = RenameDurable(disk, layer);
     if (!s.ok()) {
-      RemoveFile(overlay);
+      LogIfError(RemoveFile(overlay), "cleanup (garbage collection retries)");
       return s;
     }
     STRATA_RETURN_IF_ERROR(j.Step("create.install_overlay", 6));

@@ -20,6 +20,7 @@
 
 #include "nbd/protocol.h"
 #include "nbd/socket_io.h"
+#include "util/guarded.h"
 #include "util/log.h"
 
 namespace strata::nbd {
@@ -278,8 +279,18 @@ void NbdConnection::Transmission(BlockBackend* backend) {
         queue.pop_front();
       }
       out.clear();
-      const uint32_t error = Execute(backend, job.type, job.flags, job.offset,
-                                     job.length, job.payload, &out);
+      uint32_t error = 0;
+      // An exception in a request (a backend's, an allocation) fails that
+      // request with EIO; the connection and stratad go on.
+      Status thrown = CatchAll("nbd.request", [&] {
+        error = Execute(backend, job.type, job.flags, job.offset, job.length,
+                        job.payload, &out);
+        return Status::OK();
+      });
+      if (!thrown.ok()) {
+        LogWarning("nbd: " + peer_ + ": " + thrown.ToString());
+        error = kEIo;
+      }
       reply.clear();
       PutBe32(reply, kSimpleReplyMagic);
       PutBe32(reply, error);
@@ -302,44 +313,54 @@ void NbdConnection::Transmission(BlockBackend* backend) {
   std::vector<std::thread> workers;
   for (int i = 0; i < kWorkers; ++i) workers.emplace_back(worker);
 
-  for (;;) {
-    unsigned char req[kRequestSize];
-    if (!ReadExact(req, sizeof req)) break;  // EOF or shut down
-    if (GetBe32(req) != kRequestMagic) {
-      LogWarning("nbd: " + peer_ + " sent a bad request magic; hanging up");
-      break;
-    }
-    Job job;
-    job.flags = GetBe16(req + 4);
-    job.type = GetBe16(req + 6);
-    job.cookie = GetBe64(req + 8);
-    job.offset = GetBe64(req + 16);
-    job.length = GetBe32(req + 24);
-    if (job.type == kCmdDisc) break;
-    if (job.type == kCmdWrite) {
-      if (job.length > kMaxPayload) {
-        LogWarning("nbd: " + peer_ + " sent a write of " +
-                   std::to_string(job.length) +
-                   " bytes (over the maximum); hanging up");
+  // The reader, guarded: whatever ends it (EOF, a bad request, an
+  // exception), the workers are told and joined below.
+  Status reader = CatchAll("nbd.connection", [&] {
+    for (;;) {
+      unsigned char req[kRequestSize];
+      if (!ReadExact(req, sizeof req)) break;  // EOF or shut down
+      if (GetBe32(req) != kRequestMagic) {
+        LogWarning("nbd: " + peer_ + " sent a bad request magic; hanging up");
         break;
       }
-      job.payload.resize(job.length);
-      if (!ReadExact(job.payload.data(), job.length)) {
-        LogWarning("nbd: " + peer_ + " disconnected in the middle of a write");
-        break;
+      Job job;
+      job.flags = GetBe16(req + 4);
+      job.type = GetBe16(req + 6);
+      job.cookie = GetBe64(req + 8);
+      job.offset = GetBe64(req + 16);
+      job.length = GetBe32(req + 24);
+      if (job.type == kCmdDisc) break;
+      if (job.type == kCmdWrite) {
+        if (job.length > kMaxPayload) {
+          LogWarning("nbd: " + peer_ + " sent a write of " +
+                     std::to_string(job.length) +
+                     " bytes (over the maximum); hanging up");
+          break;
+        }
+        job.payload.resize(job.length);
+        if (!ReadExact(job.payload.data(), job.length)) {
+          LogWarning("nbd: " + peer_ +
+                     " disconnected in the middle of a write");
+          break;
+        }
       }
+      const uint64_t cost = job.cost();
+      std::unique_lock lock(mu);
+      space_cv.wait(lock, [&] {
+        return in_flight == 0 || (in_flight < kWorkers &&
+                                  bytes_in_flight + cost <= kMaxBytesInFlight);
+      });
+      ++in_flight;
+      bytes_in_flight += cost;
+      queue.push_back(std::move(job));
+      lock.unlock();
+      work_cv.notify_one();
     }
-    const uint64_t cost = job.cost();
-    std::unique_lock lock(mu);
-    space_cv.wait(lock, [&] {
-      return in_flight == 0 || (in_flight < kWorkers &&
-                                bytes_in_flight + cost <= kMaxBytesInFlight);
-    });
-    ++in_flight;
-    bytes_in_flight += cost;
-    queue.push_back(std::move(job));
-    lock.unlock();
-    work_cv.notify_one();
+    return Status::OK();
+  });
+  if (!reader.ok()) {
+    LogWarning("nbd: " + peer_ + ": " + reader.ToString() + "; hanging up");
+    ::shutdown(fd_.get(), SHUT_RDWR);
   }
   // Requests already read are run and answered (a client that sent DISC
   // still gets them), then the workers end.

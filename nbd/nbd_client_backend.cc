@@ -13,6 +13,7 @@
 
 #include "nbd/protocol.h"
 #include "nbd/socket_io.h"
+#include "util/guarded.h"
 
 namespace strata::nbd {
 namespace {
@@ -203,42 +204,48 @@ Status NbdClientBackend::Request(uint16_t type, uint16_t flags, uint64_t offset,
 void NbdClientBackend::ReadReplies() {
   const int fd = fd_.get();
   std::string why;
-  for (;;) {
-    unsigned char reply[kSimpleReplySize];
-    if (!ReadExact(fd, reply, sizeof reply)) {
-      why = "no reply";
-      break;
+  // An exception breaks the connection as a bad reply would: every
+  // waiting request fails instead of waiting for ever.
+  Status thrown = CatchAll("nbd.upstream_reader", [&] {
+    for (;;) {
+      unsigned char reply[kSimpleReplySize];
+      if (!ReadExact(fd, reply, sizeof reply)) {
+        why = "no reply";
+        break;
+      }
+      if (GetBe32(reply) != kSimpleReplyMagic) {
+        why = "bad reply magic";
+        break;
+      }
+      const uint32_t error = GetBe32(reply + 4);
+      const uint64_t cookie = GetBe64(reply + 8);
+      Pending* p;
+      {
+        std::lock_guard lock(mu_);
+        auto it = pending_.find(cookie);
+        p = it == pending_.end() ? nullptr : it->second;
+      }
+      if (!p) {
+        why = "reply to no request";
+        break;
+      }
+      // Only this thread completes requests, so `p` stays valid until then.
+      if (error == 0 && p->read_buf && !ReadExact(fd, p->read_buf, p->length)) {
+        why = "read data cut short";
+        break;
+      }
+      {
+        std::lock_guard lock(mu_);
+        p->error = error;
+        p->done = true;
+        pending_.erase(cookie);
+        // Under mu_: once `done` is seen, the caller may destroy `p`.
+        p->done_cv.notify_one();
+      }
     }
-    if (GetBe32(reply) != kSimpleReplyMagic) {
-      why = "bad reply magic";
-      break;
-    }
-    const uint32_t error = GetBe32(reply + 4);
-    const uint64_t cookie = GetBe64(reply + 8);
-    Pending* p;
-    {
-      std::lock_guard lock(mu_);
-      auto it = pending_.find(cookie);
-      p = it == pending_.end() ? nullptr : it->second;
-    }
-    if (!p) {
-      why = "reply to no request";
-      break;
-    }
-    // Only this thread completes requests, so `p` stays valid until then.
-    if (error == 0 && p->read_buf && !ReadExact(fd, p->read_buf, p->length)) {
-      why = "read data cut short";
-      break;
-    }
-    {
-      std::lock_guard lock(mu_);
-      p->error = error;
-      p->done = true;
-      pending_.erase(cookie);
-      // Under mu_: once `done` is seen, the caller may destroy `p`.
-      p->done_cv.notify_one();
-    }
-  }
+    return Status::OK();
+  });
+  if (!thrown.ok()) why = thrown.message();
   ::shutdown(fd, SHUT_RDWR);
   std::lock_guard lock(mu_);
   BreakLocked(why);

@@ -26,6 +26,7 @@
 #include "nbd/connection.h"
 #include "nbd/socket_io.h"
 #include "util/fs.h"
+#include "util/guarded.h"
 #include "util/log.h"
 
 namespace strata::nbd {
@@ -132,7 +133,8 @@ Status NbdServer::AddExport(const std::string& name,
   if (!l->wake.valid()) return Status::FromErrno("eventfd", errno);
   exports_[name] = std::move(backend);
   Listener* raw = l.get();
-  l->thread = std::thread([this, raw] { AcceptLoop(raw); });
+  l->thread = std::thread(
+      [this, raw] { RunLogged("nbd.accept", [&] { AcceptLoop(raw); }); });
   listeners_.push_back(std::move(l));
   LogInfo("nbd: export '" + name + "' (" + exports_[name]->Describe() +
           ") on " + path);
@@ -166,7 +168,8 @@ Status NbdServer::ListenTcp(const std::string& host, int port) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopped_) return Status::Unavailable("the NBD server is stopped");
   Listener* raw = l.get();
-  l->thread = std::thread([this, raw] { AcceptLoop(raw); });
+  l->thread = std::thread(
+      [this, raw] { RunLogged("nbd.accept", [&] { AcceptLoop(raw); }); });
   listeners_.push_back(std::move(l));
   LogInfo("nbd: listening on " + raw->where);
   return Status::OK();
@@ -201,7 +204,8 @@ void NbdServer::AcceptLoop(Listener* l) {
     ReapClients();
     Client* raw = client.get();
     client->thread = std::thread([raw] {
-      raw->conn->Serve();
+      RunLogged("nbd.client", [&] { raw->conn->Serve(); });
+      raw->conn->Shutdown();  // however Serve ended, the client is told
       raw->done = true;
     });
     clients_.push_back(std::move(client));

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 #include "util/log.h"
@@ -20,6 +21,16 @@ void CrashPoint(const char* step) {
   }
 #else
   (void)step;
+#endif
+}
+
+void ThrowPoint(const char* entry) {
+#ifdef STRATA_FAULT_INJECTION
+  const char* target = std::getenv("STRATA_THROW_AT");
+  if (target && std::strcmp(target, entry) == 0)
+    throw std::runtime_error(std::string("injected exception at ") + entry);
+#else
+  (void)entry;
 #endif
 }
 

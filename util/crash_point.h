@@ -14,4 +14,10 @@ namespace strata {
 
 void CrashPoint(const char* step);
 
+// Exception injection at thread entries (util/guarded.h), in the same test
+// binaries: when the environment variable STRATA_THROW_AT names `entry`
+// (read at each call), throws std::runtime_error. Does nothing in the
+// product.
+void ThrowPoint(const char* entry);
+
 }  // namespace strata

@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "util/fs.h"
+#include "util/guarded.h"
 #include "util/hex.h"
+#include "util/log.h"
 
 namespace strata {
 namespace {
@@ -133,8 +135,21 @@ Result<std::string> FileCheck(const std::string& path, int threads) {
   std::vector<std::thread> helpers;
   const size_t n_helpers =
       std::min<size_t>(static_cast<size_t>(std::max(threads, 1)), n_chunks);
-  for (size_t t = 1; t < n_helpers; ++t) helpers.emplace_back(work);
-  work();
+  // An exception on any thread fails the check (a chunk left unhashed
+  // must not fold into a wrong answer) instead of ending the process.
+  auto guarded = [&] {
+    Status s = CatchAll("util.file_check", [&] {
+      work();
+      return Status::OK();
+    });
+    if (!s.ok()) {
+      LogWarning("file check of " + path + ": " + s.message());
+      failed_errno = EIO;
+      next.store(n_chunks);
+    }
+  };
+  for (size_t t = 1; t < n_helpers; ++t) helpers.emplace_back(guarded);
+  guarded();
   for (auto& h : helpers) h.join();
   if (failed_errno != 0)
     return Status::FromErrno("read " + path, failed_errno.load());

@@ -37,7 +37,7 @@ enum class StatusCode {
 // Returns a stable lower-case name for `code`, e.g. "not_found".
 const char* StatusCodeName(StatusCode code);
 
-class Status {
+class [[nodiscard]] Status {
  public:
   Status() = default;  // ok
 
@@ -112,7 +112,7 @@ class Status {
 
 // Either a value or a non-ok Status.
 template <class T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT

@@ -531,7 +531,7 @@ TEST_CASE("revert to two layers uses both as stored, or merges") {
       CHECK(chain->layers[2].path != taken_on);
       CHECK(inode(chain->layers[1].path) != inode(upper_object));
       CHECK((!PathExists(taken_on) || inode(taken_on) == taken_inode));
-      RemoveFile(taken_on);
+      REQUIRE(RemoveFile(taken_on).ok());
     } else {
       // disk ← s2's object, linked, its header as stored ← s1's object,
       // linked under the name that header gives.

@@ -21,7 +21,8 @@ class TempDir {
     auto canon = CanonicalPath(t);
     path = canon.ok() ? *canon : t;
   }
-  ~TempDir() { RemoveTree(path); }
+  // Best effort: a leftover test directory under /tmp harms nothing.
+  ~TempDir() { (void)RemoveTree(path); }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
 
