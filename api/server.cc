@@ -64,8 +64,14 @@ const VersionRange* RangeOf(const ApiRequest& req) {
   return nullptr;
 }
 
-// Fills an ApiRequest from cpprestsdk's request; false → reply already set.
-bool Translate(http_request& in, const ServerOptions& opts,
+ApiResponse TooLarge(const ServerOptions& opts) {
+  return Fault(413, "Request is too large: the body may be at most " +
+                        std::to_string(opts.max_body) + " bytes.");
+}
+
+// Fills an ApiRequest from cpprestsdk's request line and headers (not the
+// body); false → reply already set.
+bool TranslateHead(http_request& in, const ServerOptions& opts,
                const std::string& scheme, ApiRequest* out, ApiResponse* fail) {
   out->method = in.method();
   out->path = web::uri::decode(in.relative_uri().path());
@@ -81,30 +87,9 @@ bool Translate(http_request& in, const ServerOptions& opts,
   out->base_url =
       scheme + "://" +
       (host.empty() ? opts.host + ":" + std::to_string(opts.port) : host);
-  auto len = in.headers().content_length();
-  if (len > opts.max_body) {
-    *fail = Fault(413, "Request is too large: the body may be at most " +
-                           std::to_string(opts.max_body) + " bytes.");
+  if (in.headers().content_length() > opts.max_body) {
+    *fail = TooLarge(opts);
     return false;
-  }
-  std::vector<unsigned char> body = in.extract_vector().get();
-  if (body.size() > opts.max_body) {
-    *fail = Fault(413, "Request is too large: the body may be at most " +
-                           std::to_string(opts.max_body) + " bytes.");
-    return false;
-  }
-  out->raw_body.assign(body.begin(), body.end());
-  if (!out->raw_body.empty()) {
-    std::string ct = out->Header("content-type");
-    if (!ct.empty() && ct.find("json") == std::string::npos) {
-      *fail = Fault(415, "Unsupported Content-Type " + ct);
-      return false;
-    }
-    out->body = nlohmann::json::parse(out->raw_body, nullptr, false);
-    if (out->body.is_discarded()) {
-      *fail = Fault(400, "Malformed request body: not valid JSON.");
-      return false;
-    }
   }
   // "/v3/{project_id}/…" → "/v3/…" with params["project_id"] (the same for
   // Nova's legacy "/v2.1/{project_id}/…").
@@ -119,9 +104,45 @@ bool Translate(http_request& in, const ServerOptions& opts,
   return true;
 }
 
+// Reads the body (after the caller was admitted) in pieces, counting as it
+// goes: a chunked body, whose length no header announces, gets its 413 as
+// soon as it passes the cap, never after it was buffered whole. Parses
+// JSON. False → reply already set.
+bool ReadBody(http_request& in, const ServerOptions& opts, ApiRequest* out,
+              ApiResponse* fail) {
+  concurrency::streams::streambuf<uint8_t> body = in.body().streambuf();
+  std::vector<uint8_t> chunk(64 << 10);
+  std::string got;
+  for (;;) {
+    const size_t n = body.getn(chunk.data(), chunk.size()).get();
+    if (n == 0) break;
+    got.append(chunk.begin(), chunk.begin() + static_cast<ptrdiff_t>(n));
+    if (got.size() > opts.max_body) {
+        // cpprestsdk's reader still receives the rest into its own buffer
+      // (it has no way to stop a body); Strata stops copying at the cap.
+      *fail = TooLarge(opts);
+      return false;
+    }
+  }
+  out->raw_body = std::move(got);
+  if (!out->raw_body.empty()) {
+    std::string ct = out->Header("content-type");
+    if (!ct.empty() && ct.find("json") == std::string::npos) {
+      *fail = Fault(415, "Unsupported Content-Type " + ct);
+      return false;
+    }
+    out->body = nlohmann::json::parse(out->raw_body, nullptr, false);
+    if (out->body.is_discarded()) {
+      *fail = Fault(400, "Malformed request body: not valid JSON.");
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
-ApiResponse ApiServer::Handle(ApiRequest& req) {
+std::optional<ApiResponse> ApiServer::Admit(ApiRequest& req) {
   const bool has_project = req.params.count("project_id") > 0;
   if (has_project && req.segments.size() == 1)  // "/v3/{project}" alone
     return Fault(404, "The resource could not be found.");
@@ -163,6 +184,10 @@ ApiResponse ApiServer::Handle(ApiRequest& req) {
                             "' doesn't match Context's project_id '" +
                             req.ctx.project_id + "'");
   }
+  return std::nullopt;
+}
+
+ApiResponse ApiServer::Dispatch(ApiRequest& req) {
   auto res = router_.Dispatch(req);
   if (!res.ok()) return FaultFor(res.status());
   if (res->status == 405)
@@ -208,7 +233,13 @@ void ApiServer::Serve(http_request in, const std::string& scheme) {
   req.request_id = "req-" + NewUuid();
   int64_t t0 = MonotonicMicros();
   try {
-    if (Translate(in, opts_, scheme, &req, &resp)) resp = Handle(req);
+    // Who is calling, and may they, before a byte of the body is read.
+    if (TranslateHead(in, opts_, scheme, &req, &resp)) {
+      if (auto refused = Admit(req))
+        resp = *refused;
+      else if (ReadBody(in, opts_, &req, &resp))
+        resp = Dispatch(req);
+    }
   } catch (const std::exception& e) {
     LogError(req.request_id + " unhandled exception: " + e.what());
     resp = Fault(500,

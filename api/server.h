@@ -13,6 +13,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -58,8 +59,12 @@ class ApiServer {
   Status Start();
   void Stop();
 
-  // Exposed for the edge's request callback.
-  ApiResponse Handle(ApiRequest& req);
+  // Exposed for the edge's request callback. Admit negotiates the
+  // microversion, authenticates and authorises from the request line and
+  // headers alone (a fault, or nullopt to go on); Dispatch runs the handler
+  // once the body is read.
+  std::optional<ApiResponse> Admit(ApiRequest& req);
+  ApiResponse Dispatch(ApiRequest& req);
 
  private:
   // Opens one listener (HTTPS when `tls`).

@@ -120,6 +120,10 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     c->nbd_socket_group = v;
   } else if (key == "nbd.socket_dir") {
     c->nbd_socket_dir = v;
+  } else if (key == "nbd.max_connections") {
+    STRATA_ASSIGN_OR_RETURN(c->nbd_max_connections, ParseUint(key, v));
+    if (c->nbd_max_connections < 1)
+      return Status::InvalidArgument(key + " must be 1 or more");
   } else if (key == "nbd.tcp_listen") {
     return ParseHostPort("[nbd] tcp_listen", v, &c->nbd_tcp_host,
                          &c->nbd_tcp_port);

@@ -57,6 +57,7 @@ struct DaemonConfig {
   // each on <nbd_socket_dir>/NAME.sock, and optionally on TCP.
   std::vector<std::string> nbd_exports;
   std::string nbd_socket_dir;  // default: <state_dir>/nbd
+  uint64_t nbd_max_connections = 64;  // [nbd] max_connections
   // Group of the export sockets: libvirt's qemu must be able to connect.
   // Default: libvirt-qemu when that group exists.
   std::optional<std::string> nbd_socket_group;

@@ -184,6 +184,7 @@ int main(int argc, char** argv) {
   std::string nbd_group = cfg->nbd_socket_group.value_or(
       ::getgrnam("libvirt-qemu") ? "libvirt-qemu" : "");
   nbd::NbdServer nbd_server(nbd_dir, nbd_group);
+  nbd_server.SetMaxClients(cfg->nbd_max_connections);
   std::vector<api::NbdExportInfo> nbd_exports;
   cache::ExportedChains exported_chains;
   if (Status s = daemon::SetUpNbdExports(*cfg, nbd_dir, &engine, &nbd_server,
@@ -194,7 +195,8 @@ int main(int argc, char** argv) {
   if (cfg->nbd_tcp_port > 0)
     if (Status s = nbd_server.ListenTcp(cfg->nbd_tcp_host, cfg->nbd_tcp_port);
         !s.ok())
-      return Fail(s.message());
+      return Fail(s.message(),
+                  s.code() == StatusCode::kInvalidArgument ? 2 : 1);
   api::AddNbdExportRoutes(router, std::move(nbd_exports));
   api::ApiServer server(so, std::move(auth), std::move(router));
   if (Status s = server.Start(); !s.ok())

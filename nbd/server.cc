@@ -141,6 +141,27 @@ Status NbdServer::AddExport(const std::string& name,
   return Status::OK();
 }
 
+namespace {
+
+bool IsLoopback(const sockaddr* a) {
+  if (a->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(a);
+    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (a->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(a);
+    return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+  }
+  return false;
+}
+
+}  // namespace
+
+void NbdServer::SetMaxClients(size_t n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  max_clients_ = n;
+}
+
 Status NbdServer::ListenTcp(const std::string& host, int port) {
   addrinfo hints{}, *res = nullptr;
   hints.ai_family = AF_UNSPEC;
@@ -151,6 +172,12 @@ Status NbdServer::ListenTcp(const std::string& host, int port) {
     return Status::InvalidArgument("NBD address " + host + ": " +
                                    gai_strerror(r));
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> ai(res, freeaddrinfo);
+  if (!IsLoopback(res->ai_addr))
+    return Status::InvalidArgument(
+        "NBD over TCP is served on loopback only (it has no authentication "
+        "or TLS): " +
+        host + " is not a loopback address; VMs use the exports' unix "
+        "sockets");
   auto l = std::make_shared<Listener>();
   l->server = this;
   l->where = host + ":" + port_s;
@@ -202,6 +229,12 @@ void NbdServer::AcceptLoop(Listener* l) {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopped_) return;
     ReapClients();
+    if (clients_.size() >= max_clients_) {
+      // Dropped with `client`: its socket closes before any negotiation.
+      LogWarning("nbd: " + std::to_string(clients_.size()) +
+                 " clients already; hanging up on a new one on " + l->where);
+      continue;
+    }
     Client* raw = client.get();
     client->thread = std::thread([raw] {
       RunLogged("nbd.client", [&] { raw->conn->Serve(); });

@@ -33,9 +33,14 @@ class NbdServer {
   // socket; a stale socket file is replaced. AlreadyExists, InvalidArgument.
   Status AddExport(const std::string& name,
                    std::shared_ptr<BlockBackend> backend);
-  // Listens on host:port for every export by name. Unavailable when the
-  // address cannot be bound.
+  // Listens on host:port for every export by name. NBD over TCP has no
+  // authentication here (no STARTTLS yet), so the address must be a
+  // loopback one: InvalidArgument otherwise. Unavailable when the address
+  // cannot be bound.
   Status ListenTcp(const std::string& host, int port);
+  // At most `n` clients at once over every listener (default 64); one more
+  // is hung up on at once, before it may allocate anything.
+  void SetMaxClients(size_t n);
   std::string SocketPath(const std::string& name) const;
   std::vector<std::string> ExportNames();
   // Called (from a client's thread) with an export's number of clients past
@@ -63,6 +68,7 @@ class NbdServer {
   std::vector<std::shared_ptr<Listener>> listeners_;  // GUARDED_BY(mu_)
   std::vector<std::shared_ptr<Client>> clients_;      // GUARDED_BY(mu_)
   bool stopped_ = false;                              // GUARDED_BY(mu_)
+  size_t max_clients_ = 64;                           // GUARDED_BY(mu_)
   std::map<std::string, int> clients_of_;             // GUARDED_BY(mu_)
   std::mutex notify_mu_;               // orders CountClient's calls; before mu_
   ClientsChanged on_clients_changed_;  // GUARDED_BY(notify_mu_)

@@ -29,6 +29,16 @@ api POST /v3/snapshots '[1,2]'; fault 400 badRequest "body not an object"
 big=$(python3 -c 'print("{\"snapshot\":{\"name\":\"" + "x"*(1<<20) + "\"}}")')
 printf '%s' "$big" >"$T/big.json"
 api POST /v3/snapshots "" --data-binary "@$T/big.json"; fault 413 overLimit "1 MiB body"
+# Limits before work (issue 16, item 5): a chunked body (no length to check
+# up front) is cut at the cap while it is read; a caller that cannot
+# authenticate gets its 401 before any of its body is read.
+api POST /v3/snapshots "" --data-binary "@$T/big.json" -H "Transfer-Encoding: chunked"
+fault 413 overLimit "1 MiB chunked body"
+TOKEN=":"
+api POST /v3/snapshots "" --data-binary "@$T/big.json" -H "Transfer-Encoding: chunked"
+fault 401 unauthorized "bad token with a 1 MiB chunked body"
+api POST /v3/snapshots '{"snapshot": {'; fault 401 unauthorized "bad token with malformed JSON"
+TOKEN="admin:admin"
 api POST /v3/snapshots '{"snapshot": {}}'; fault 400 badRequest "missing volume_id"
 api POST /v3/snapshots '{"snapshot": {"volume_id": 7}}'; fault 400 badRequest "volume_id not a string"
 api POST /v3/snapshots '{"snapshot": {"volume_id": "4c1d6e3e-0000-4000-8000-000000000000"}}'

@@ -35,6 +35,10 @@ expect_exit 2 "use file:/path" "an unknown backend form" -- \
   --state-dir "$T/x" --nbd-export "d=ftp://x"
 expect_exit 1 "No such file" "a backend file that does not exist" -- \
   --state-dir "$T/x" --nbd-export "d=file:$T/nope.raw"
+# NBD over TCP has no authentication: loopback only (issue 16, item 5).
+expect_exit 2 "loopback only" "NBD over TCP on a non-loopback address" -- \
+  --state-dir "$T/x" --listen "127.0.0.1:$(free_port)" \
+  --nbd-export "d=file:$raw" --nbd-listen "0.0.0.0:$(free_port)"
 
 nbd_port=$(free_port)
 start_stratad --nbd-export "disk1=file:$raw" \
@@ -105,6 +109,39 @@ kill -0 "$PID" || fail "stratad died"
 reads raw "$u1" "0x5a 0 1M"    # acknowledged data unchanged
 reads raw "$u2" "0xb7 4M 2M"   # the other export serves
 pass "after them: acknowledged data intact, both exports serve"
+
+# ---- a connection cap ([nbd] max_connections) ----------------------------
+stop_stratad
+printf '[nbd]\nmax_connections = 2\n' >"$T/cap.conf"
+start_stratad --config "$T/cap.conf" --nbd-export "disk1=file:$raw"
+python3 - "$sock1" <<'PY' || fail "connection cap"
+import socket, sys
+held = []
+def greeting(s):
+    s.settimeout(30)
+    data = b""
+    while len(data) < 8:
+        part = s.recv(8 - len(data))
+        if not part:
+            return data
+        data += part
+    return data
+for i in range(2):  # two clients, each greeted, holding their sessions
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); held.append(s)
+    assert greeting(s) == b"NBDMAGIC", f"client {i} not greeted"
+third = socket.socket(socket.AF_UNIX); third.connect(sys.argv[1])
+got = greeting(third)
+assert got == b"", f"a third client was served: {got!r}"
+for s in held: s.close()
+PY
+# With the held ones gone (their threads end when they see the close), a
+# client is served again.
+for _ in $(seq 100); do
+  qemu-io -f raw -c "read -P 0x5a 0 1M" "$u1" 2>/dev/null | grep -q "^read " && break
+  sleep 0.1
+done
+reads raw "$u1" "0x5a 0 1M"
+pass "max_connections = 2: a third client is hung up on unserved; once they leave, clients are served"
 
 # ---- the upstream data landed in the qcow2 ------------------------------
 stop_stratad
