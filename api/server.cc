@@ -7,8 +7,13 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
+#include <atomic>
+
 #include "api/faults.h"
 #include "api/microversion.h"
+#include "engine/task_runner.h"
+#include "util/guarded.h"
 #include "util/log.h"
 #include "util/time_util.h"
 #include "util/uuid.h"
@@ -21,6 +26,8 @@ using web::http::experimental::listener::http_listener;
 
 struct ApiServer::Impl {
   std::vector<std::unique_ptr<http_listener>> listeners;
+  std::unique_ptr<engine::TaskRunner> workers;
+  std::atomic<size_t> pending{0};  // queued or being answered
 };
 
 ApiServer::ApiServer(ServerOptions opts, std::unique_ptr<Authenticator> auth,
@@ -72,7 +79,8 @@ ApiResponse TooLarge(const ServerOptions& opts) {
 // Fills an ApiRequest from cpprestsdk's request line and headers (not the
 // body); false → reply already set.
 bool TranslateHead(http_request& in, const ServerOptions& opts,
-               const std::string& scheme, ApiRequest* out, ApiResponse* fail) {
+                   const std::string& scheme, ApiRequest* out,
+                   ApiResponse* fail) {
   out->method = in.method();
   out->path = web::uri::decode(in.relative_uri().path());
   out->segments = SplitPath(out->path);
@@ -118,7 +126,7 @@ bool ReadBody(http_request& in, const ServerOptions& opts, ApiRequest* out,
     if (n == 0) break;
     got.append(chunk.begin(), chunk.begin() + static_cast<ptrdiff_t>(n));
     if (got.size() > opts.max_body) {
-        // cpprestsdk's reader still receives the rest into its own buffer
+      // cpprestsdk's reader still receives the rest into its own buffer
       // (it has no way to stop a body); Strata stops copying at the cap.
       *fail = TooLarge(opts);
       return false;
@@ -295,8 +303,7 @@ Status ApiServer::Open(const std::string& host, int port, bool tls) {
       });
     }
     auto listener = std::make_unique<http_listener>(url, conf);
-    listener->support(
-        [this, scheme](http_request in) { Serve(std::move(in), scheme); });
+    listener->support([this, scheme](http_request in) { Enqueue(in, scheme); });
     listener->open().wait();
     impl_->listeners.push_back(std::move(listener));
   } catch (const std::exception& e) {
@@ -307,7 +314,33 @@ Status ApiServer::Open(const std::string& host, int port, bool tls) {
   return Status::OK();
 }
 
+void ApiServer::Enqueue(http_request in, const std::string& scheme) {
+  // On cpprestsdk's I/O thread: nothing here may wait.
+  if (impl_->pending.fetch_add(1) >= opts_.max_pending) {
+    impl_->pending.fetch_sub(1);
+    http_response busy(web::http::status_codes::ServiceUnavailable);
+    busy.headers().add("Retry-After", "1");
+    busy.set_body(
+        FaultBody(503, "Too many requests in progress; retry.").dump(),
+        "application/json");
+    in.reply(busy).then([](pplx::task<void> t) {
+      try {
+        t.get();
+      } catch (const std::exception&) {
+      }
+    });
+    return;
+  }
+  impl_->workers->Submit([this, in, scheme]() mutable {
+    RunLogged("api.request", [&] { Serve(std::move(in), scheme); });
+    impl_->pending.fetch_sub(1);
+  });
+}
+
 Status ApiServer::Start() {
+  if (!impl_->workers)
+    impl_->workers =
+        std::make_unique<engine::TaskRunner>(std::max(1, opts_.workers), 0);
   const bool tls = !opts_.tls_cert_file.empty() || !opts_.tls_key_file.empty();
   if (tls) {
     if (opts_.tls_cert_file.empty() || opts_.tls_key_file.empty())
@@ -332,6 +365,8 @@ void ApiServer::Stop() {
     }
   }
   impl_->listeners.clear();
+  // Requests already taken are answered, then the workers end.
+  if (impl_->workers) impl_->workers->Stop();
 }
 
 }  // namespace strata::api

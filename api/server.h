@@ -8,8 +8,8 @@
 // body on errors. Serves HTTPS when given a certificate and key (and plain
 // HTTP besides only on a plain_port asked for). Every exception cpprestsdk or a
 // handler throws is caught here and becomes a 500 fault: the daemon never dies
-// of a request. Thread-safety: handlers run on cpprestsdk's thread pool
-// concurrently.
+// of a request. Thread-safety: handlers run concurrently on the server's
+// worker threads.
 #pragma once
 
 #include <memory>
@@ -42,6 +42,13 @@ struct ServerOptions {
   // (plain_port 0: none), e.g. on loopback for local tools.
   std::string plain_host = "127.0.0.1";
   int plain_port = 0;
+  // Requests are answered on `workers` threads of the server's own, never on
+  // cpprestsdk's I/O pool: a handler that waits (for its body, for its reply
+  // to be written) must not hold a thread that I/O completion needs, or 40
+  // concurrent callers deadlock the pool. At most `max_pending` requests
+  // wait or run at once; one more gets 503 at once.
+  int workers = 8;
+  size_t max_pending = 512;
   // Every authorisation decision (policy.h).
   std::shared_ptr<const Policy> policy = Policy::Defaults();
 };
@@ -69,6 +76,8 @@ class ApiServer {
  private:
   // Opens one listener (HTTPS when `tls`).
   Status Open(const std::string& host, int port, bool tls);
+  // Hands a request to the workers, or answers 503 when too many wait.
+  void Enqueue(web::http::http_request in, const std::string& scheme);
   // Answers one request that arrived over `scheme` ("http", "https").
   void Serve(web::http::http_request in, const std::string& scheme);
 
