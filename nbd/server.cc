@@ -176,7 +176,8 @@ Status NbdServer::ListenTcp(const std::string& host, int port) {
     return Status::InvalidArgument(
         "NBD over TCP is served on loopback only (it has no authentication "
         "or TLS): " +
-        host + " is not a loopback address; VMs use the exports' unix "
+        host +
+        " is not a loopback address; VMs use the exports' unix "
         "sockets");
   auto l = std::make_shared<Listener>();
   l->server = this;
