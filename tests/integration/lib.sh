@@ -133,8 +133,9 @@ api() {
 }
 
 # jget EXPR: evaluates a Python expression on the JSON in $BODY (as j).
+# The body goes through stdin: a large list would pass argv's limit.
 jget() {
-  python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$BODY" "$1"
+  python3 -c 'import json,sys; j=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1" <<<"$BODY"
 }
 
 expect_code() {
