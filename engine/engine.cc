@@ -68,6 +68,15 @@ Status CheckNotInUse(const std::string& path) {
   return Status::InvalidArgument("qemu-img cannot open " + path + ": " + r.err);
 }
 
+// True when the file's name is one Strata gives a layer or temporary of
+// some disk (layer_names.h), whoever's disk that is.
+bool HasStrataLayerName(const std::string& path) {
+  const std::string name = BaseName(path);
+  return name.find(".strata-") != std::string::npos ||
+         name.find(".snap-") != std::string::npos ||
+         name.find(".history-") != std::string::npos;
+}
+
 // A caller's source-name: by its name first (nothing on the host is looked
 // at for a path outside the allowed directories, so a refusal says nothing
 // of what exists there), then opened beneath its allowed directory with no
@@ -106,9 +115,7 @@ Result<db::VolumeRecord> Engine::ManageVolume(const ManageRequest& req) {
     return Status::InvalidArgument("Manage existing volume failed: " + *canon +
                                    " is not a regular file");
   if (ParseLayerName(*canon, *canon).kind != LayerKind::kForeign ||
-      BaseName(*canon).find(".strata-") != std::string::npos ||
-      BaseName(*canon).find(".snap-") != std::string::npos ||
-      BaseName(*canon).find(".history-") != std::string::npos)
+      HasStrataLayerName(*canon))
     return Status::InvalidArgument("Manage existing volume failed: " + *canon +
                                    " is one of Strata's own layer files");
   if (catalog_->GetVolumeByPath(*canon).ok())
@@ -119,11 +126,8 @@ Result<db::VolumeRecord> Engine::ManageVolume(const ManageRequest& req) {
   // No file of another volume below this one: its snapshots rename and
   // merge those files, and this disk would read another tenant's data.
   for (size_t i = 1; i < chain->length(); ++i) {
-    const std::string name = BaseName(chain->layers[i].path);
     if (catalog_->GetVolumeByPath(chain->layers[i].path).ok() ||
-        name.find(".strata-") != std::string::npos ||
-        name.find(".snap-") != std::string::npos ||
-        name.find(".history-") != std::string::npos)
+        HasStrataLayerName(chain->layers[i].path))
       return fail(Status::InvalidArgument(
           "a backing file is another volume's disk or one of its layers"));
   }
