@@ -15,16 +15,16 @@
 #include <unordered_map>
 
 #include "api/auth.h"
-#include "storage-drivers/http/http_exchange.h"
-#include "storage-drivers/http/json_field.h"
+#include "http/http_exchange.h"
+#include "http/json_field.h"
 #include "util/log.h"
 #include "util/sha256.h"
 
 namespace strata::api {
 namespace {
 
+using http::JsonString;
 using nlohmann::json;
-using store::JsonString;
 using Clock = std::chrono::system_clock;
 
 constexpr size_t kMaxCachedTokens = 10000;
@@ -105,17 +105,16 @@ class KeystoneAuth : public Authenticator {
 
   // One request to Keystone's /auth/tokens, bounded by timeout_seconds; a
   // Keystone that does not answer is Unavailable (503 to our caller).
-  Result<long> CallTokens(const std::string& method, store::HttpExchange* x,
+  Result<long> CallTokens(const std::string& method, http::HttpExchange* x,
                           const std::string& rid) {
-    store::RequestOptions ro;
-    ro.timeout = std::chrono::seconds(o_.timeout_seconds);
-    ro.request_id = rid;
-    auto code = store::HttpPerform(method, o_.auth_url + "/auth/tokens", x,
-                                   store::Deadline(ro));
+    const Deadline deadline(std::chrono::seconds(o_.timeout_seconds),
+                            std::chrono::seconds(0));
+    auto code =
+        http::HttpPerform(method, o_.auth_url + "/auth/tokens", x, deadline);
     if (!code.ok())
-      return Status::Unavailable(
-          "Keystone at " + o_.auth_url +
-          " does not answer: " + code.status().message());
+      return Status::Unavailable("Keystone at " + o_.auth_url +
+                                 " does not answer (request " + rid +
+                                 "): " + code.status().message());
     return code;
   }
 
@@ -138,7 +137,7 @@ class KeystoneAuth : public Authenticator {
                       {{"name", o_.project_name},
                        {"domain", {{"name", o_.project_domain_name}}}}}}}}}};
     const std::string text = body.dump();
-    store::HttpExchange x;
+    http::HttpExchange x;
     x.headers = {"Content-Type: application/json"};
     x.body = &text;
     STRATA_ASSIGN_OR_RETURN(long code, CallTokens("POST", &x, rid));
@@ -156,7 +155,7 @@ class KeystoneAuth : public Authenticator {
     json answer = json::parse(x.small_body, nullptr, false);
     auto expires =
         answer.is_object() && answer.contains("token")
-            ? ParseKeystoneTime(JsonString(answer["token"], "expires_at"))
+            ? ParseKeystoneTime(http::JsonString(answer["token"], "expires_at"))
             : std::nullopt;
     service_token_ = it->second;
     service_expires_ = expires.value_or(Clock::now() + std::chrono::minutes(5));
@@ -168,7 +167,7 @@ class KeystoneAuth : public Authenticator {
     for (int attempt = 0; attempt < 2; ++attempt) {
       STRATA_ASSIGN_OR_RETURN(std::string service,
                               ServiceToken(attempt > 0, rid));
-      store::HttpExchange x;
+      http::HttpExchange x;
       x.headers = {"X-Auth-Token: " + service, "X-Subject-Token: " + token};
       STRATA_ASSIGN_OR_RETURN(long code, CallTokens("GET", &x, rid));
       if (code == 401 && attempt == 0) continue;  // the service's expired
@@ -194,17 +193,17 @@ class KeystoneAuth : public Authenticator {
     const json& t = answer["token"];
     RequestContext ctx;
     if (t.contains("user") && t["user"].is_object())
-      ctx.user_id = JsonString(t["user"], "id");
+      ctx.user_id = http::JsonString(t["user"], "id");
     if (t.contains("project") && t["project"].is_object())
-      ctx.project_id = JsonString(t["project"], "id");
+      ctx.project_id = http::JsonString(t["project"], "id");
     if (ctx.project_id.empty())
       return Status::Unauthenticated(
           "The token is not scoped to a project: authenticate with a "
           "project (--os-project-name).");
     if (t.contains("roles") && t["roles"].is_array())
       for (const json& r : t["roles"])
-        if (r.is_object() && !JsonString(r, "name").empty())
-          ctx.roles.push_back(JsonString(r, "name"));
+        if (r.is_object() && !http::JsonString(r, "name").empty())
+          ctx.roles.push_back(http::JsonString(r, "name"));
     ctx.is_admin = ctx.HasRole("admin");
     if (t.contains("catalog") && t["catalog"].is_array())
       for (const json& svc : t["catalog"]) {
@@ -213,12 +212,13 @@ class KeystoneAuth : public Authenticator {
           continue;
         for (const json& ep : svc["endpoints"])
           if (ep.is_object())
-            ctx.catalog.push_back(
-                {JsonString(svc, "type"), JsonString(svc, "name"),
-                 JsonString(ep, "interface"), JsonString(ep, "region_id"),
-                 JsonString(ep, "url")});
+            ctx.catalog.push_back({http::JsonString(svc, "type"),
+                                   http::JsonString(svc, "name"),
+                                   http::JsonString(ep, "interface"),
+                                   http::JsonString(ep, "region_id"),
+                                   http::JsonString(ep, "url")});
       }
-    auto expires = ParseKeystoneTime(JsonString(t, "expires_at"));
+    auto expires = ParseKeystoneTime(http::JsonString(t, "expires_at"));
     if (!expires || *expires <= Clock::now())
       return Status::Unauthenticated("The token has expired.");
     return std::make_pair(ctx, *expires);

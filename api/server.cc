@@ -12,9 +12,9 @@
 
 #include "api/faults.h"
 #include "api/microversion.h"
-#include "engine/task_runner.h"
 #include "util/guarded.h"
 #include "util/log.h"
+#include "util/task_runner.h"
 #include "util/time_util.h"
 #include "util/uuid.h"
 
@@ -26,7 +26,7 @@ using web::http::experimental::listener::http_listener;
 
 struct ApiServer::Impl {
   std::vector<std::unique_ptr<http_listener>> listeners;
-  std::unique_ptr<engine::TaskRunner> workers;
+  std::unique_ptr<TaskRunner> workers;
   std::atomic<size_t> pending{0};  // queued or being answered
 };
 
@@ -340,7 +340,7 @@ void ApiServer::Enqueue(http_request in, const std::string& scheme) {
 Status ApiServer::Start() {
   if (!impl_->workers)
     impl_->workers =
-        std::make_unique<engine::TaskRunner>(std::max(1, opts_.workers), 0);
+        std::make_unique<TaskRunner>(std::max(1, opts_.workers), 0);
   const bool tls = !opts_.tls_cert_file.empty() || !opts_.tls_key_file.empty();
   if (tls) {
     if (opts_.tls_cert_file.empty() || opts_.tls_key_file.empty())

@@ -66,9 +66,9 @@ nlohmann::json Attachments(const db::VolumeRecord& v) {
 
 }  // namespace
 
-nlohmann::json CacheView(const engine::CacheStatus& s) {
-  return {{"state", s.state},
-          {"active", s.state != "bypass"},
+nlohmann::json CacheView(const cache::CacheStatus& s) {
+  return {{"state", cache::CacheStateName(s.state)},
+          {"active", s.state != cache::CacheState::kBypass},
           {"records", s.records},
           {"bytes", s.bytes},
           {"written_back", s.written_back},

@@ -23,7 +23,7 @@ nlohmann::json VolumeView(
     const std::optional<engine::HeldChainStatus>& held = std::nullopt);
 // A redirect cache's state, the same on the volume's "os-strata:nbd_export"
 // and on /strata/v1/nbd-exports.
-nlohmann::json CacheView(const engine::CacheStatus& s);
+nlohmann::json CacheView(const cache::CacheStatus& s);
 // "<hostname>@strata#strata", Cinder's host@backend#pool form.
 std::string BackendHost();
 

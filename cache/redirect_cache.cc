@@ -46,17 +46,17 @@
 
 namespace strata::cache {
 
-const char* RedirectCache::StateName() const {
-  if (blocked_) return "blocked";
+CacheState RedirectCache::PublicState() const {
+  if (blocked_) return CacheState::kBlocked;
   switch (state_) {
     case State::kBypass:
-      return "bypass";
+      return CacheState::kBypass;
     case State::kRedirect:
-      return "redirect";
+      return CacheState::kRedirect;
     case State::kDraining:
-      return "draining";
+      return CacheState::kDraining;
   }
-  return "draining";
+  return CacheState::kDraining;
 }
 
 Result<std::unique_ptr<RedirectCache>> RedirectCache::Open(
@@ -92,7 +92,7 @@ Status RedirectCache::StartRedirect(double expected_seconds,
   std::unique_lock<std::mutex> lock(mu_);
   if (state_ != State::kBypass)
     return Status::Conflict("the cache is already in use (" +
-                            std::string(StateName()) + ")");
+                            std::string(CacheStateName(PublicState())) + ")");
   // R0.3: the bytes the VM will write during the snapshot — from the
   // caller's rate, or, without one, from the write history's forecast for
   // the snapshot's expected duration.
@@ -176,7 +176,7 @@ bool RedirectCache::WaitDrainedFor(std::chrono::milliseconds timeout) {
 CacheStatus RedirectCache::GetStatus() {
   std::lock_guard<std::mutex> lock(mu_);
   CacheStatus s = stats_;
-  s.state = StateName();
+  s.state = PublicState();
   s.records = pending_.size();
   s.bytes = pending_bytes_;
   return s;

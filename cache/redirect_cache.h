@@ -23,9 +23,9 @@
 #include <string>
 #include <thread>
 
+#include "cache/cache_status.h"
 #include "cache/record_log.h"
 #include "cache/write_history.h"
-#include "engine/chain_holder.h"
 #include "nbd/block_backend.h"
 
 namespace strata::cache {
@@ -53,10 +53,6 @@ struct DrainPolicy {
   // drain then ends only when the VM slows down).
   double throttle_ratio = 0.5;
 };
-
-// The cache's state as the API shows it (engine/chain_holder.h: the engine
-// reports it with a held chain's status).
-using CacheStatus = engine::CacheStatus;
 
 class RedirectCache : public nbd::BlockBackend {
  public:
@@ -133,8 +129,9 @@ class RedirectCache : public nbd::BlockBackend {
   // R0.11: true when the forecast puts off a block the thresholds asked
   // for (and counts it). REQUIRES: mu_.
   bool DeferBlockForForecast();
-  // "bypass", "redirect", "draining" or "blocked". REQUIRES: mu_.
-  const char* StateName() const;
+  // The state as the API shows it (blocked is a redirect whose writes
+  // wait). REQUIRES: mu_.
+  CacheState PublicState() const;
   // Ends a drain. REQUIRES: mu_.
   void EndDrain(const Status& s);
   // How long a write of `cost` bytes arriving now waits before it is

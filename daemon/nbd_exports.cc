@@ -38,7 +38,7 @@ Status EnsureVolume(engine::Engine* engine, const std::string& export_name,
 
 Status SetUpNbdExports(const DaemonConfig& cfg, const std::string& socket_dir,
                        engine::Engine* engine, nbd::NbdServer* server,
-                       cache::ExportedChains* chains,
+                       engine::ExportedChains* chains,
                        std::vector<api::NbdExportInfo>* exports) {
   cache::DrainPolicy drain;
   drain.batch_bytes = cfg.nbd_drain_batch_bytes;

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "api/handlers.h"
-#include "cache/exported_chains.h"
 #include "daemon/daemon_config.h"
 #include "engine/engine.h"
+#include "engine/exported_chains.h"
 #include "nbd/server.h"
 
 namespace strata::daemon {
@@ -21,7 +21,7 @@ namespace strata::daemon {
 // tasks; the caller attaches it to the engine.
 Status SetUpNbdExports(const DaemonConfig& cfg, const std::string& socket_dir,
                        engine::Engine* engine, nbd::NbdServer* server,
-                       cache::ExportedChains* chains,
+                       engine::ExportedChains* chains,
                        std::vector<api::NbdExportInfo>* exports);
 
 }  // namespace strata::daemon

@@ -186,7 +186,7 @@ int main(int argc, char** argv) {
   nbd::NbdServer nbd_server(nbd_dir, nbd_group);
   nbd_server.SetMaxClients(cfg->nbd_max_connections);
   std::vector<api::NbdExportInfo> nbd_exports;
-  cache::ExportedChains exported_chains;
+  engine::ExportedChains exported_chains;
   if (Status s = daemon::SetUpNbdExports(*cfg, nbd_dir, &engine, &nbd_server,
                                          &exported_chains, &nbd_exports);
       !s.ok())

@@ -44,7 +44,7 @@ Result<Chain> ReadChain(const std::string& top_path,
       return Status::NotSupported("backing file " + path + " has format " +
                                   format +
                                   "; only qcow2 and raw are supported");
-    auto hdr = ReadQcow2Header(path);
+    auto hdr = qcow2::ReadQcow2Header(path);
     if (format == "raw" ||
         (!hdr.ok() && hdr.status().code() == StatusCode::kInvalidArgument &&
          depth > 0 && format.empty())) {

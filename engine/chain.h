@@ -14,16 +14,16 @@
 
 #include "engine/confinement.h"
 #include "engine/layer_names.h"
-#include "engine/qcow2_header.h"
+#include "qcow2/qcow2_header.h"
 #include "util/status.h"
 
 namespace strata::engine {
 
 struct ChainLayer {
-  std::string path;    // as resolved (absolute)
-  std::string format;  // "qcow2" or "raw"
-  Qcow2Header header;  // valid when format == "qcow2"
-  LayerName name;      // Strata's classification of the file name
+  std::string path;           // as resolved (absolute)
+  std::string format;         // "qcow2" or "raw"
+  qcow2::Qcow2Header header;  // valid when format == "qcow2"
+  LayerName name;             // Strata's classification of the file name
 };
 
 struct Chain {

@@ -15,41 +15,17 @@
 #include <optional>
 #include <string>
 
+#include "cache/cache_status.h"
 #include "util/status.h"
 
 namespace strata::engine {
 
-// A redirect cache's state (cache/redirect_cache.h fills it), as the REST
-// API shows it on the volume and on /strata/v1/nbd-exports. Defined here
-// so that a held chain's status can carry it.
-struct CacheStatus {
-  std::string state;                // bypass, redirect, draining, blocked
-  uint64_t records = 0, bytes = 0;  // in the cache, not yet written back
-  uint64_t written_back = 0;        // records written back this drain
-  uint64_t capacity_bytes = 0;      // R0.3's estimate for this snapshot
-  // R0.3: the bytes the VM was expected to write during the snapshot, and
-  // whether that came from the write history's forecast (the caller gave
-  // no rate) rather than from the caller's rate.
-  double expected_write_bytes = 0;
-  bool expected_from_forecast = false;
-  // R0.11, this drain: the last forecast of writes in the window asked
-  // when the thresholds said block, how often it put the block off, and
-  // how many records had been written back when writes were blocked.
-  double forecast_writes = 0;
-  uint64_t deferrals = 0;
-  uint64_t written_back_at_block = 0;
-  // This drain: the rate new writes are held to (0: not throttled).
-  double throttle_bytes_per_s = 0;
-  uint64_t replayed_at_open = 0;  // records a crash had left
-  double last_pause_ms = 0;       // the last final drain's write stall
-  std::string error;              // why the last drain stopped, if it did
-};
-
 // What the REST API shows of a held chain on its volume.
 struct HeldChainStatus {
   std::string export_name;
-  bool released = false;             // the chain work has the files
-  std::optional<CacheStatus> cache;  // a redirect cache takes the VM's writes
+  bool released = false;  // the chain work has the files
+  std::optional<cache::CacheStatus>
+      cache;  // a redirect cache takes the VM's writes
 };
 
 class ChainHolder {

@@ -36,7 +36,7 @@ namespace {
 // R2.9: the backup's backing relation must equal the source's; fix it if not.
 Status MatchBacking(const std::string& backup, const std::string& want,
                     const std::string& want_fmt) {
-  STRATA_ASSIGN_OR_RETURN(Qcow2Header h, ReadQcow2Header(backup));
+  STRATA_ASSIGN_OR_RETURN(qcow2::Qcow2Header h, qcow2::ReadQcow2Header(backup));
   if (h.backing_file == want && (want.empty() || h.backing_format == want_fmt))
     return Status::OK();
   return SetBackingUnsafe(backup, want, want_fmt);
@@ -140,7 +140,7 @@ Status Engine::BackupHistory(Journal* j, const Chain& chain, size_t h,
     if (s.ok()) s = MatchBacking(delta, backup, "qcow2");
     if (s.ok()) s = CommitInto(delta, backup);
     if (s.ok()) {
-      auto got = ReadQcow2Header(backup);
+      auto got = qcow2::ReadQcow2Header(backup);
       if (!got.ok())
         s = got.status();
       else if (got->virtual_size != history.header.virtual_size)

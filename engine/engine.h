@@ -23,10 +23,10 @@
 #include "engine/chain.h"
 #include "engine/chain_holder.h"
 #include "engine/journal.h"
-#include "engine/task_runner.h"
-#include "engine/volume_locks.h"
 #include "hypervisor/hypervisor.h"
 #include "storage-drivers/store.h"
+#include "util/task_runner.h"
+#include "util/volume_locks.h"
 
 namespace strata::engine {
 

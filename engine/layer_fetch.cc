@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "engine/qcow2_header.h"
+#include "qcow2/qcow2_header.h"
 #include "util/file_check.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -20,7 +20,7 @@ Status LinkStoredLayer(store::Store& store, const db::SnapshotRecord& snap,
   if (snap.layer_sha256 && *snap.layer_sha256 != *snap.sha256)
     return Status::NotSupported("the stored layer went through relay stages");
   STRATA_ASSIGN_OR_RETURN(std::string from, store.LocalFile(*snap.store_key));
-  auto h = ReadQcow2Header(from);
+  auto h = qcow2::ReadQcow2Header(from);
   if (!h.ok() || (backing && (h->backing_file != backing->file ||
                               (!backing->file.empty() &&
                                h->backing_format != backing->format))))
@@ -48,7 +48,7 @@ Status VerifyLinkedLayer(const db::SnapshotRecord& snap,
 
 Status DownloadLayer(store::Store& store, const db::SnapshotRecord& snap,
                      const std::string& to, bool durable) {
-  store::FileSinkOptions file;
+  FileSinkOptions file;
   file.write_behind = durable;
   file.durable = durable;
   // The layer's own digest, once relay stages are undone (R1.3). Without

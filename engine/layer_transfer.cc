@@ -16,9 +16,9 @@ namespace {
 // (15% → 95%) to the catalog at most twice a second and, with `take_check`,
 // computes the fast check of what it read (util/file_check.h: ~0.15 s of a
 // core per GiB).
-class UploadSource : public store::ByteSource {
+class UploadSource : public ByteSource {
  public:
-  UploadSource(store::ByteSource* inner, uint64_t total, db::Catalog* c,
+  UploadSource(ByteSource* inner, uint64_t total, db::Catalog* c,
                std::string snapshot_id, bool take_check)
       : check_(take_check ? std::make_unique<FileCheckHasher>() : nullptr),
         inner_(inner),
@@ -49,7 +49,7 @@ class UploadSource : public store::ByteSource {
 
  private:
   std::unique_ptr<FileCheckHasher> check_;
-  store::ByteSource* inner_;
+  ByteSource* inner_;
   uint64_t total_, done_ = 0;
   db::Catalog* catalog_;
   std::string id_;
@@ -71,7 +71,7 @@ Result<Engine::StoredLayer> Engine::UploadLayer(
     u.store_key = key;
     u.started_at = NowMicros();
     STRATA_ASSIGN_OR_RETURN(int64_t upload_id, catalog_->BeginUpload(u));
-    auto src = store::FileSource::Open(path);
+    auto src = FileSource::Open(path);
     if (!src.ok()) {
       // The upload row is a record of attempts; the snapshot's own status
       // says what counts.

@@ -123,7 +123,7 @@ Status Engine::RepointLiveTop(Journal* j, const db::VolumeRecord& vol,
   const std::string& disk = vol.path;
   const std::string tag = NewUuid().substr(0, 8);
   const std::string away = TempPath(disk, "repoint", tag);
-  STRATA_ASSIGN_OR_RETURN(Qcow2Header top, ReadQcow2Header(disk));
+  STRATA_ASSIGN_OR_RETURN(qcow2::Qcow2Header top, qcow2::ReadQcow2Header(disk));
   if (j) {
     j->state()["repoint_away"] = away;
     j->state()["repoint_backing"] = backing;
@@ -160,7 +160,7 @@ Status Engine::ReconcileLiveDisk(const db::VolumeRecord& vol) {
     return Status::Conflict("the VM's disk " + live->target + " runs on " +
                             source + ", not on " + vol.path);
   // The VM was left on a temporary overlay (cut-over or repoint interrupted).
-  STRATA_ASSIGN_OR_RETURN(Qcow2Header h, ReadQcow2Header(source));
+  STRATA_ASSIGN_OR_RETURN(qcow2::Qcow2Header h, qcow2::ReadQcow2Header(source));
   std::string backing = h.backing_file;
   if (!backing.empty() && backing[0] != '/')
     backing = JoinPath(DirName(source), backing);

@@ -41,7 +41,7 @@ std::string FreeRootName(store::Store& store, const db::SnapshotRecord& upper,
                          const std::string& disk) {
   auto local = store.LocalFile(*upper.store_key);
   if (!local.ok()) return "";
-  auto h = ReadQcow2Header(*local);
+  auto h = qcow2::ReadQcow2Header(*local);
   if (!h.ok() || h->backing_format != "qcow2" || h->backing_file.empty() ||
       h->backing_file[0] != '/' || DirName(h->backing_file) != DirName(disk))
     return "";

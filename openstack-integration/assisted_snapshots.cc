@@ -1,7 +1,7 @@
 // os-assisted-volume-snapshots on this host. See assisted_snapshots.h.
 #include "openstack-integration/assisted_snapshots.h"
 
-#include "engine/qcow2_header.h"
+#include "qcow2/qcow2_header.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -37,7 +37,7 @@ Result<AssistedSnapshots::Attached> AssistedSnapshots::FindAttached(
   return none;
 }
 
-Result<std::shared_ptr<engine::VolumeLease>> AssistedSnapshots::Lease(
+Result<std::shared_ptr<VolumeLease>> AssistedSnapshots::Lease(
     const std::string& volume_id) {
   auto lease = locks_.TryAcquire(volume_id, "an assisted snapshot");
   // Nova answers an instance busy with a task 400 here, not 409.
@@ -47,7 +47,7 @@ Result<std::shared_ptr<engine::VolumeLease>> AssistedSnapshots::Lease(
   return lease;
 }
 
-void AssistedSnapshots::Launch(std::shared_ptr<engine::VolumeLease> lease,
+void AssistedSnapshots::Launch(std::shared_ptr<VolumeLease> lease,
                                const std::string& snapshot_id,
                                CinderEndpoint cinder,
                                std::function<Status()> op, std::string what,
@@ -85,7 +85,7 @@ Status AssistedSnapshots::StartCreate(const AssistedCreate& req,
   if (disk.ChainPosition(new_path) >= 0)
     return Status::InvalidArgument("new_file " + req.new_file +
                                    " is already in the volume's chain.");
-  auto header = engine::ReadQcow2Header(new_path);
+  auto header = qcow2::ReadQcow2Header(new_path);
   if (!header.ok())
     return Status::InvalidArgument("new_file " + req.new_file + ": " +
                                    header.status().message());

@@ -31,10 +31,10 @@
 #include <optional>
 #include <string>
 
-#include "engine/task_runner.h"
-#include "engine/volume_locks.h"
 #include "hypervisor/hypervisor.h"
 #include "openstack-integration/cinder_snapshot_status.h"
+#include "util/task_runner.h"
+#include "util/volume_locks.h"
 
 namespace strata::openstack {
 
@@ -60,7 +60,7 @@ class AssistedSnapshots {
   // Runs `op` on a worker under `lease`, then (lease released, so Cinder's
   // next call is not refused) reports `ok_status` or `error_status` for the
   // snapshot, progress "90%" either way, as Nova does.
-  void Launch(std::shared_ptr<engine::VolumeLease> lease,
+  void Launch(std::shared_ptr<VolumeLease> lease,
               const std::string& snapshot_id, CinderEndpoint cinder,
               std::function<Status()> op, std::string what,
               std::string ok_status, std::string error_status);
@@ -75,12 +75,11 @@ class AssistedSnapshots {
   };
   Result<Attached> FindAttached(const std::string& volume_id);
   // The volume's lease, or InvalidArgument when an operation holds it.
-  Result<std::shared_ptr<engine::VolumeLease>> Lease(
-      const std::string& volume_id);
+  Result<std::shared_ptr<VolumeLease>> Lease(const std::string& volume_id);
 
   hypervisor::Hypervisor* hv_;
-  engine::VolumeLocks locks_;
-  engine::TaskRunner runner_;
+  VolumeLocks locks_;
+  TaskRunner runner_;
 };
 
 }  // namespace strata::openstack

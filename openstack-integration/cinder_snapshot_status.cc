@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "storage-drivers/http/http_exchange.h"
+#include "http/http_exchange.h"
 #include "util/log.h"
 
 namespace strata::openstack {
@@ -32,27 +32,25 @@ Status UpdateSnapshotStatus(const CinderEndpoint& cinder,
   Status last;
   for (int attempt = 0; attempt < 3; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::seconds(attempt));
-    store::HttpExchange x;
+    http::HttpExchange x;
     x.headers = {"Content-Type: application/json", "Accept: application/json"};
     if (!cinder.token.empty())
       x.headers.push_back("X-Auth-Token: " + cinder.token);
     if (!cinder.request_id.empty())
       x.headers.push_back("X-OpenStack-Request-ID: " + cinder.request_id);
     x.body = &body;
-    store::RequestOptions ro;
-    ro.timeout = std::chrono::seconds(30);
-    ro.request_id = cinder.request_id;
-    auto code = store::HttpPerform("POST", url, &x, store::Deadline(ro));
+    const Deadline deadline(std::chrono::seconds(30), std::chrono::seconds(0));
+    auto code = http::HttpPerform("POST", url, &x, deadline);
     if (code.ok() && *code == 202) {
       LogInfo("told Cinder: snapshot " + snapshot_id + " " + status + " " +
               progress);
       return Status::OK();
     }
-    last = code.ok() ? store::HttpError(*code,
-                                        "Cinder's os-update_snapshot_status "
-                                        "of snapshot " +
-                                            snapshot_id,
-                                        x.small_body)
+    last = code.ok() ? http::HttpError(*code,
+                                       "Cinder's os-update_snapshot_status "
+                                       "of snapshot " +
+                                           snapshot_id,
+                                       x.small_body)
                      : code.status();
     if (!last.retryable()) break;
   }

@@ -101,23 +101,6 @@ std::string OpContext(std::string_view op, std::string_view key,
   return out;
 }
 
-Deadline::Deadline(const RequestOptions& opts)
-    : stall_(opts.stall_timeout), timeout_(opts.timeout) {
-  if (opts.timeout.count() > 0)
-    at_ = std::chrono::steady_clock::now() + opts.timeout;
-}
-
-bool Deadline::Expired() const {
-  return at_ && std::chrono::steady_clock::now() >= *at_;
-}
-
-Status Deadline::Check() const {
-  if (!Expired()) return Status::OK();
-  return Status::Unavailable(
-      "deadline of " + std::to_string(timeout_.count()) + " ms exceeded",
-      /*retryable=*/true);
-}
-
 Result<uint64_t> CopyStream(ByteSource& src, ByteSink& dst,
                             BackgroundSha256* hash, const Deadline& deadline) {
   std::vector<char> buf(kChunkSize);

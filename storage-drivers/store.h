@@ -25,7 +25,8 @@
 #include <string_view>
 #include <vector>
 
-#include "storage-drivers/byte_stream.h"
+#include "util/byte_stream.h"
+#include "util/deadline.h"
 #include "util/sha256.h"
 #include "util/status.h"
 
@@ -119,21 +120,10 @@ Status CheckDownloadDigest(const std::string& ctx, uint64_t bytes,
 std::string OpContext(std::string_view op, std::string_view key,
                       const RequestOptions& opts);
 
-// The deadline of one request, from RequestOptions::timeout.
-class Deadline {
- public:
-  explicit Deadline(const RequestOptions& opts);
-  bool Expired() const;
-  // Unavailable (retryable) once the deadline has passed, else OK.
-  Status Check() const;
-  // RequestOptions::stall_timeout.
-  std::chrono::seconds stall_timeout() const { return stall_; }
-
- private:
-  std::chrono::seconds stall_{0};
-  std::optional<std::chrono::steady_clock::time_point> at_;
-  std::chrono::milliseconds timeout_;
-};
+// The deadline of one request: RequestOptions' timeout and stall_timeout.
+inline Deadline DeadlineOf(const RequestOptions& opts) {
+  return Deadline(opts.timeout, opts.stall_timeout);
+}
 
 // Copies `src` to `dst` in kChunkSize chunks until the end of `src`, feeding
 // `hash` (if not null) and checking `deadline` between chunks. Returns the

@@ -70,14 +70,14 @@ int main(int argc, char** argv) {
     bytes = put->size;
     sha = put->sha256;
   } else if (op == "get") {
-    store::FileSinkOptions plain;
+    FileSinkOptions plain;
     plain.durable = false;
     Status g = store::GetToFile(*s, key, file, sha, {}, plain);
     if (!g.ok()) {
       std::fprintf(stderr, "%s\n", g.ToString().c_str());
       return 1;
     }
-    auto src = store::FileSource::Open(file);
+    auto src = FileSource::Open(file);
     if (src.ok()) bytes = (*src)->size();
   } else {
     std::fprintf(stderr, "unknown operation %s\n", op.c_str());

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "storage-drivers/http/http_exchange.h"
+#include "http/http_exchange.h"
 #include "util/sha256.h"
 
 namespace strata::store {
@@ -14,7 +14,7 @@ namespace {
 Status DavError(long code, const std::string& ctx, const std::string& body) {
   if (code == 409)
     return Status::Conflict(ctx + ": HTTP 409 (a key and a prefix clash)");
-  return HttpError(code, ctx, body);
+  return http::HttpError(code, ctx, body);
 }
 
 bool StartsWith(const std::string& s, const std::string& p) {
@@ -41,12 +41,12 @@ Result<ObjectInfo> DavStore::Put(const std::string& key, ByteSource& src,
                                  const RequestOptions& opts) {
   STRATA_RETURN_IF_ERROR(ValidateKey(key));
   const std::string ctx = OpContext("dav put", key, opts);
-  const Deadline deadline(opts);
+  const Deadline deadline = DeadlineOf(opts);
   BackgroundSha256 hash;
-  HttpExchange x;
+  http::HttpExchange x;
   x.upload = &src;
   x.upload_digests = {&hash};
-  auto code = HttpPerform("PUT", ObjectUrl(key), &x, deadline);
+  auto code = http::HttpPerform("PUT", ObjectUrl(key), &x, deadline);
   if (!code.ok()) return code.status().WithContext(ctx);
   if (*code != 201 && *code != 204 && *code != 200)
     return DavError(*code, ctx, x.small_body);
@@ -54,10 +54,10 @@ Result<ObjectInfo> DavStore::Put(const std::string& key, ByteSource& src,
 
   StringSource sidecar("sha256=" + info.sha256 +
                        "\nsize=" + std::to_string(info.size) + "\n");
-  HttpExchange y;
+  http::HttpExchange y;
   y.upload = &sidecar;
   auto code2 =
-      HttpPerform("PUT", ObjectUrl(key) + kSidecarSuffix, &y, deadline);
+      http::HttpPerform("PUT", ObjectUrl(key) + kSidecarSuffix, &y, deadline);
   if (!code2.ok()) return code2.status().WithContext(ctx + " (sidecar)");
   if (*code2 != 201 && *code2 != 204 && *code2 != 200)
     return DavError(*code2, ctx + " (sidecar)", y.small_body);
@@ -71,12 +71,12 @@ Status DavStore::Get(const std::string& key, ByteSink& sink,
   STRATA_ASSIGN_OR_RETURN(std::string expected,
                           NormalizeExpectedSha256(expected_sha256));
   const std::string ctx = OpContext("dav get", key, opts);
-  const Deadline deadline(opts);
+  const Deadline deadline = DeadlineOf(opts);
   BackgroundSha256 hash;
-  HttpExchange x;
+  http::HttpExchange x;
   x.download = &sink;
   if (!expected.empty()) x.download_digests = {&hash};
-  auto code = HttpPerform("GET", ObjectUrl(key), &x, deadline);
+  auto code = http::HttpPerform("GET", ObjectUrl(key), &x, deadline);
   if (!code.ok()) return code.status().WithContext(ctx);
   // 301: the key names a directory (a prefix of other keys), not an object.
   if (*code == 404 || *code == 301)
@@ -87,9 +87,10 @@ Status DavStore::Get(const std::string& key, ByteSink& sink,
 
 std::string DavStore::SidecarSha(const std::string& key, uint64_t size,
                                  const RequestOptions& opts) {
-  const Deadline deadline(opts);
-  HttpExchange x;
-  auto code = HttpPerform("GET", ObjectUrl(key) + kSidecarSuffix, &x, deadline);
+  const Deadline deadline = DeadlineOf(opts);
+  http::HttpExchange x;
+  auto code =
+      http::HttpPerform("GET", ObjectUrl(key) + kSidecarSuffix, &x, deadline);
   if (!code.ok() || *code != 200) return "";
   std::string sha, got_size;
   size_t pos = 0;
@@ -110,9 +111,9 @@ Result<ObjectInfo> DavStore::Stat(const std::string& key,
                                   const RequestOptions& opts) {
   STRATA_RETURN_IF_ERROR(ValidateKey(key));
   const std::string ctx = OpContext("dav stat", key, opts);
-  const Deadline deadline(opts);
-  HttpExchange x;
-  auto code = HttpPerform("HEAD", ObjectUrl(key), &x, deadline);
+  const Deadline deadline = DeadlineOf(opts);
+  http::HttpExchange x;
+  auto code = http::HttpPerform("HEAD", ObjectUrl(key), &x, deadline);
   if (!code.ok()) return code.status().WithContext(ctx);
   if (*code == 404 || *code == 301)
     return Status::NotFound(ctx + ": no such object");
@@ -126,11 +127,11 @@ Result<ObjectInfo> DavStore::Stat(const std::string& key,
 Status DavStore::Delete(const std::string& key, const RequestOptions& opts) {
   STRATA_RETURN_IF_ERROR(ValidateKey(key));
   const std::string ctx = OpContext("dav delete", key, opts);
-  const Deadline deadline(opts);
+  const Deadline deadline = DeadlineOf(opts);
   for (const std::string& url :
        {ObjectUrl(key), ObjectUrl(key) + kSidecarSuffix}) {
-    HttpExchange x;
-    auto code = HttpPerform("DELETE", url, &x, deadline);
+    http::HttpExchange x;
+    auto code = http::HttpPerform("DELETE", url, &x, deadline);
     if (!code.ok()) return code.status().WithContext(ctx);
     // 404: already absent; 409: a directory (only a prefix): nothing to do.
     if (*code == 200 || *code == 204 || *code == 404 || *code == 409) continue;
@@ -143,9 +144,9 @@ Status DavStore::ListDir(const std::string& dir, const std::string& prefix,
                          const RequestOptions& opts,
                          std::vector<std::string>* keys, int depth) {
   if (depth > 64) return Status::Internal("listing deeper than 64 levels");
-  const Deadline deadline(opts);
-  HttpExchange x;
-  auto code = HttpPerform("GET", base_ + "/" + dir, &x, deadline);
+  const Deadline deadline = DeadlineOf(opts);
+  http::HttpExchange x;
+  auto code = http::HttpPerform("GET", base_ + "/" + dir, &x, deadline);
   if (!code.ok()) return code.status();
   if (*code == 404) return Status::OK();
   if (*code != 200) return DavError(*code, "list " + dir, x.small_body);

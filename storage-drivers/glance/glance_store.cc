@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "storage-drivers/http/http_exchange.h"
-#include "storage-drivers/http/json_field.h"
+#include "http/http_exchange.h"
+#include "http/json_field.h"
 #include "util/hex.h"
 #include "util/sha256.h"
 
@@ -58,23 +58,23 @@ Status GlanceError(long code, const std::string& ctx, const std::string& body) {
   if (code == 413)
     return Status::TooLarge(ctx + ": Glance refused the size (HTTP 413: " +
                             "image_size_cap or the owner's quota)");
-  return HttpError(code, ctx, body);
+  return http::HttpError(code, ctx, body);
 }
 
 GlanceStore::Image ParseImage(const json& j) {
   GlanceStore::Image im;
-  im.id = JsonString(j, "id");
-  im.status = JsonString(j, "status");
-  im.key = JsonString(j, "strata_key");
-  im.put_at = JsonString(j, "strata_put_at");
-  im.sha256 = JsonString(j, "strata_sha256");
-  im.checksum = JsonString(j, "checksum");
-  im.hash_algo = JsonString(j, "os_hash_algo");
-  im.hash_value = JsonString(j, "os_hash_value");
+  im.id = http::JsonString(j, "id");
+  im.status = http::JsonString(j, "status");
+  im.key = http::JsonString(j, "strata_key");
+  im.put_at = http::JsonString(j, "strata_put_at");
+  im.sha256 = http::JsonString(j, "strata_sha256");
+  im.checksum = http::JsonString(j, "checksum");
+  im.hash_algo = http::JsonString(j, "os_hash_algo");
+  im.hash_value = http::JsonString(j, "os_hash_value");
   if (auto it = j.find("size"); it != j.end() && it->is_number_unsigned())
     im.size = it->get<uint64_t>();
   im.complete = im.status == "active" && IsSha256Hex(im.sha256) &&
-                JsonString(j, "strata_size") == std::to_string(im.size);
+                http::JsonString(j, "strata_size") == std::to_string(im.size);
   return im;
 }
 
@@ -170,17 +170,17 @@ ObjectInfo GlanceStore::InfoOf(const Image& im) const {
 
 Result<std::vector<GlanceStore::Image>> GlanceStore::Query(
     const std::string& filters, const RequestOptions& opts) {
-  const Deadline deadline(opts);
+  const Deadline deadline = DeadlineOf(opts);
   std::vector<Image> out;
   std::string path = "/v2/images?limit=" + std::to_string(kPageSize) +
                      "&strata_namespace=" + PercentEncode(cfg_.ns) +
                      (filters.empty() ? "" : "&" + filters);
   for (int page = 0; page < 100000 && !path.empty(); ++page) {
-    HttpExchange x;
+    http::HttpExchange x;
     STRATA_ASSIGN_OR_RETURN(x.headers, Headers());
     x.headers.push_back("Accept: application/json");
-    STRATA_ASSIGN_OR_RETURN(long code,
-                            HttpPerform("GET", cfg_.base + path, &x, deadline));
+    STRATA_ASSIGN_OR_RETURN(
+        long code, http::HttpPerform("GET", cfg_.base + path, &x, deadline));
     if (code != 200) return GlanceError(code, "list images", x.small_body);
     json answer = json::parse(x.small_body, nullptr, false);
     if (!answer.is_object() || !answer.contains("images") ||
@@ -188,7 +188,8 @@ Result<std::vector<GlanceStore::Image>> GlanceStore::Query(
       return Status::IoError("list images: Glance's answer has no images");
     for (const json& j : answer["images"])
       if (j.is_object()) out.push_back(ParseImage(j));
-    path = JsonString(answer, "next");  // "/v2/images?...&marker=..." or none
+    path = http::JsonString(answer,
+                            "next");  // "/v2/images?...&marker=..." or none
   }
   return out;
 }
@@ -216,10 +217,10 @@ Result<GlanceStore::Image> GlanceStore::Resolve(const std::string& key,
 
 Status GlanceStore::DeleteImage(const std::string& id,
                                 const Deadline& deadline) {
-  HttpExchange x;
+  http::HttpExchange x;
   STRATA_ASSIGN_OR_RETURN(x.headers, Headers());
-  STRATA_ASSIGN_OR_RETURN(long code,
-                          HttpPerform("DELETE", ImageUrl(id), &x, deadline));
+  STRATA_ASSIGN_OR_RETURN(
+      long code, http::HttpPerform("DELETE", ImageUrl(id), &x, deadline));
   if (code == 204 || code == 200 || code == 404) return Status::OK();
   return GlanceError(code, "delete image " + id, x.small_body);
 }
@@ -231,7 +232,7 @@ Result<ObjectInfo> GlanceStore::Put(const std::string& key, ByteSource& src,
   if (key.size() > kMaxGlanceValue)
     return Status::InvalidArgument(ctx + ": keys over 255 bytes do not fit " +
                                    "a Glance property");
-  const Deadline deadline(opts);
+  const Deadline deadline = DeadlineOf(opts);
   STRATA_ASSIGN_OR_RETURN(std::vector<std::string> auth, Headers());
 
   // 1. The image record, not yet visible as an object.
@@ -250,24 +251,25 @@ Result<ObjectInfo> GlanceStore::Put(const std::string& key, ByteSource& src,
   }
   std::string id;
   {
-    HttpExchange x;
+    http::HttpExchange x;
     x.headers = auth;
     x.headers.push_back("Content-Type: application/json");
     const std::string body = create.dump();
     x.body = &body;
-    auto code = HttpPerform("POST", cfg_.base + "/v2/images", &x, deadline);
+    auto code =
+        http::HttpPerform("POST", cfg_.base + "/v2/images", &x, deadline);
     if (!code.ok()) return code.status().WithContext(ctx + " (create image)");
     if (*code != 201)
       return GlanceError(*code, ctx + " (create image)", x.small_body);
     json answer = json::parse(x.small_body, nullptr, false);
-    id = answer.is_object() ? JsonString(answer, "id") : "";
+    id = answer.is_object() ? http::JsonString(answer, "id") : "";
     if (id.empty())
       return Status::IoError(ctx + ": Glance created an image without an id");
   }
   // From here a failure deletes the image (best effort: with Glance down it
   // stays, incomplete, and never counts as the object).
   auto fail = [&](Status s) {
-    const Deadline cleanup(CleanupOptions(opts));
+    const Deadline cleanup = DeadlineOf(CleanupOptions(opts));
     (void)DeleteImage(id, cleanup);
     return s;
   };
@@ -276,12 +278,12 @@ Result<ObjectInfo> GlanceStore::Put(const std::string& key, ByteSource& src,
   BackgroundDigest sha256, md5(DigestKind::kMd5);
   uint64_t sent = 0;
   {
-    HttpExchange x;
+    http::HttpExchange x;
     x.headers = auth;
     x.headers.push_back("Content-Type: application/octet-stream");
     x.upload = &src;
     x.upload_digests = {&sha256, &md5};
-    auto code = HttpPerform("PUT", ImageUrl(id) + "/file", &x, deadline);
+    auto code = http::HttpPerform("PUT", ImageUrl(id) + "/file", &x, deadline);
     if (!code.ok()) return fail(code.status().WithContext(ctx + " (upload)"));
     if (*code != 204 && *code != 200 && *code != 201)
       return fail(GlanceError(*code, ctx + " (upload)", x.small_body));
@@ -293,9 +295,9 @@ Result<ObjectInfo> GlanceStore::Put(const std::string& key, ByteSource& src,
   // 3. What Glance recorded must be what was sent.
   Image stored;
   {
-    HttpExchange x;
+    http::HttpExchange x;
     x.headers = auth;
-    auto code = HttpPerform("GET", ImageUrl(id), &x, deadline);
+    auto code = http::HttpPerform("GET", ImageUrl(id), &x, deadline);
     if (!code.ok()) return fail(code.status().WithContext(ctx + " (verify)"));
     if (*code != 200)
       return fail(GlanceError(*code, ctx + " (verify)", x.small_body));
@@ -321,7 +323,7 @@ Result<ObjectInfo> GlanceStore::Put(const std::string& key, ByteSource& src,
 
   // 4. Mark it complete: from now on it is the object.
   {
-    HttpExchange x;
+    http::HttpExchange x;
     x.headers = auth;
     x.headers.push_back(
         "Content-Type: application/openstack-images-v2.1-json-patch");
@@ -333,7 +335,7 @@ Result<ObjectInfo> GlanceStore::Put(const std::string& key, ByteSource& src,
                                            {"value", std::to_string(sent)}}})
                                  .dump();
     x.body = &body;
-    auto code = HttpPerform("PATCH", ImageUrl(id), &x, deadline);
+    auto code = http::HttpPerform("PATCH", ImageUrl(id), &x, deadline);
     if (!code.ok()) return fail(code.status().WithContext(ctx + " (mark)"));
     if (*code != 200)
       return fail(GlanceError(*code, ctx + " (mark)", x.small_body));
@@ -341,7 +343,7 @@ Result<ObjectInfo> GlanceStore::Put(const std::string& key, ByteSource& src,
 
   // 5. Older images of the key go (best effort: readers pick the newest).
   if (auto images = ImagesOf(key, opts); images.ok()) {
-    const Deadline cleanup(CleanupOptions(opts));
+    const Deadline cleanup = DeadlineOf(CleanupOptions(opts));
     for (const Image& im : *images)
       if (im.id != id && im.put_at < stamp) (void)DeleteImage(im.id, cleanup);
   }
@@ -355,16 +357,17 @@ Status GlanceStore::Get(const std::string& key, ByteSink& sink,
   STRATA_ASSIGN_OR_RETURN(std::string expected,
                           NormalizeExpectedSha256(expected_sha256));
   const std::string ctx = OpContext("glance get", key, opts);
-  const Deadline deadline(opts);
+  const Deadline deadline = DeadlineOf(opts);
   // An overwrite may delete the image between Resolve and GET: resolve again.
   for (int attempt = 0; attempt < 3; ++attempt) {
     STRATA_ASSIGN_OR_RETURN(Image im, Resolve(key, ctx, opts));
     BackgroundSha256 hash;
-    HttpExchange x;
+    http::HttpExchange x;
     STRATA_ASSIGN_OR_RETURN(x.headers, Headers());
     x.download = &sink;
     if (!expected.empty()) x.download_digests = {&hash};
-    auto code = HttpPerform("GET", ImageUrl(im.id) + "/file", &x, deadline);
+    auto code =
+        http::HttpPerform("GET", ImageUrl(im.id) + "/file", &x, deadline);
     if (!code.ok()) return code.status().WithContext(ctx);
     if (*code == 404 && x.downloaded == 0) continue;
     if (*code == 204 && im.size == 0) *code = 200;  // no data: empty object
@@ -391,7 +394,7 @@ Status GlanceStore::Delete(const std::string& key, const RequestOptions& opts) {
   const std::string ctx = OpContext("glance delete", key, opts);
   auto images = ImagesOf(key, opts);
   if (!images.ok()) return images.status().WithContext(ctx);
-  const Deadline deadline(opts);
+  const Deadline deadline = DeadlineOf(opts);
   for (const Image& im : *images) {
     Status s = DeleteImage(im.id, deadline);
     if (!s.ok()) return s.WithContext(ctx);

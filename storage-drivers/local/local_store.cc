@@ -115,7 +115,7 @@ Result<ObjectInfo> LocalStore::Put(const std::string& key, ByteSource& src,
                                    const RequestOptions& opts) {
   STRATA_RETURN_IF_ERROR(ValidateKey(key));
   const std::string ctx = OpContext("local put", key, opts);
-  const Deadline deadline(opts);
+  const Deadline deadline = DeadlineOf(opts);
   const std::string path = ObjectPath(key);
 
   Status s = MakeParentDirs(key);
@@ -156,7 +156,7 @@ Status LocalStore::Get(const std::string& key, ByteSink& sink,
   STRATA_ASSIGN_OR_RETURN(std::string expected,
                           NormalizeExpectedSha256(expected_sha256));
   const std::string ctx = OpContext("local get", key, opts);
-  const Deadline deadline(opts);
+  const Deadline deadline = DeadlineOf(opts);
 
   auto src = FileSource::Open(ObjectPath(key));
   if (!src.ok()) {

@@ -95,7 +95,7 @@ Result<std::vector<ObjectInfo>> LocalStore::List(const std::string& prefix,
                                                  const RequestOptions& opts) {
   STRATA_RETURN_IF_ERROR(ValidateKeyPrefix(prefix));
   const std::string ctx = OpContext("local list", prefix, opts);
-  const Deadline deadline(opts);
+  const Deadline deadline = DeadlineOf(opts);
   // Start at the deepest directory the prefix names completely.
   size_t last_slash = prefix.rfind('/');
   std::string rel =

@@ -20,11 +20,11 @@
 #include <vector>
 
 #include "skip.h"
-#include "storage-drivers/byte_stream.h"
 #include "storage-drivers/local/local_store.h"
 #include "storage-drivers/relay/zstd_store.h"
 #include "storage-drivers/store_registry.h"
 #include "temp_dir.h"
+#include "util/byte_stream.h"
 #include "util/sha256.h"
 
 using strata::testing::TempDir;

@@ -77,12 +77,12 @@ class FailingStore : public store::Store {
   explicit FailingStore(store::Store* next) : next_(next) {}
   bool fail = false;
   std::string Name() const override { return next_->Name(); }
-  Result<store::ObjectInfo> Put(const std::string& k, store::ByteSource& s,
+  Result<store::ObjectInfo> Put(const std::string& k, ByteSource& s,
                                 const store::RequestOptions& o) override {
     if (fail) return Status::IoError("injected upload failure");
     return next_->Put(k, s, o);
   }
-  Status Get(const std::string& k, store::ByteSink& s, const std::string& sha,
+  Status Get(const std::string& k, ByteSink& s, const std::string& sha,
              const store::RequestOptions& o) override {
     return next_->Get(k, s, sha, o);
   }
@@ -491,7 +491,7 @@ TEST_CASE("revert to two layers uses both as stored, or merges") {
   REQUIRE(s2.status == "available");
   const std::string root_object = f.dir + "/store/" + *s1.store_key;
   const std::string upper_object = f.dir + "/store/" + *s2.store_key;
-  auto upper_header = engine::ReadQcow2Header(upper_object);
+  auto upper_header = qcow2::ReadQcow2Header(upper_object);
   REQUIRE(upper_header.ok());
   // s2 was taken on s1's history, merged away since.
   const std::string taken_on = upper_header->backing_file;

@@ -1,10 +1,10 @@
-// Tests for engine/qcow2_header: real images made by qemu-img are parsed and
+// Tests for qcow2/qcow2_header: real images made by qemu-img are parsed and
 // every field is compared with `qemu-img info --output=json`; then real
 // images are broken (cut, byte-patched, encrypted, raw) and each refusal's
 // status code and message are checked. Needs qemu-img on PATH (skips without).
 //
 // Thread-safety: single-threaded test code; each case uses its own temp dir.
-#include "engine/qcow2_header.h"
+#include "qcow2/qcow2_header.h"
 
 #include <doctest/doctest.h>
 #include <stdlib.h>
@@ -21,7 +21,7 @@
 #include "skip.h"
 #include "temp_dir.h"
 
-namespace strata::engine {
+namespace strata::qcow2 {
 using strata::testing::TempDir;
 
 namespace {
@@ -358,4 +358,4 @@ TEST_CASE("images Strata must not use are refused") {
 }
 
 }  // namespace
-}  // namespace strata::engine
+}  // namespace strata::qcow2

@@ -209,7 +209,7 @@ TEST_CASE(
   std::string model(kDisk, '\0');
   for (int i = 0; i < 50; ++i) RandomOp(rng, **c, model);  // bypass
   CHECK(ReadFile(raw) == model);
-  CHECK((*c)->GetStatus().state == "bypass");
+  CHECK((*c)->GetStatus().state == CacheState::kBypass);
 
   REQUIRE((*c)->StartRedirect(5, 1 << 20).ok());
   CHECK((*c)->StartRedirect(5, 1 << 20).code() == StatusCode::kConflict);
@@ -218,7 +218,7 @@ TEST_CASE(
   CHECK(ReadFile(raw) == before);  // next is quiet while redirected
   CheckReads(rng, **c, model, 200);
   CacheStatus st = (*c)->GetStatus();
-  CHECK(st.state == "redirect");
+  CHECK(st.state == CacheState::kRedirect);
   CHECK(st.records == 300);
   CHECK(st.capacity_bytes >= (64u << 20));
 
@@ -228,7 +228,7 @@ TEST_CASE(
   for (int i = 0; i < 100; ++i) RandomOp(rng, **c, model);
   REQUIRE((*c)->WaitDrained().ok());
   st = (*c)->GetStatus();
-  CHECK(st.state == "bypass");
+  CHECK(st.state == CacheState::kBypass);
   CHECK(st.records == 0);
   CHECK(st.written_back >= 300);
   CHECK(ReadFile(raw) == model);
@@ -257,7 +257,7 @@ TEST_CASE("redirect cache: a crash with records in the log replays them once") {
     auto c = RedirectCache::Open(next, log);
     REQUIRE(c.ok());
     CHECK((*c)->GetStatus().replayed_at_open == 200);
-    CHECK((*c)->GetStatus().state == "bypass");
+    CHECK((*c)->GetStatus().state == CacheState::kBypass);
   }
   CHECK(ReadFile(raw) == model);
   // Opened again: nothing left to replay (formatted), nothing applied twice.
@@ -342,7 +342,7 @@ TEST_CASE(
   ManualClock clock;
   // Without a history the thresholds alone decide: blocked after batch 1.
   DrainOutcome plain = DrainWith(nullptr, 100);
-  CHECK(plain.status.state == "bypass");
+  CHECK(plain.status.state == CacheState::kBypass);
   CHECK(plain.status.written_back == 200);
   CHECK(plain.status.written_back_at_block == 4);
   CHECK(plain.status.deferrals == 0);
@@ -352,7 +352,7 @@ TEST_CASE(
   // the next 60 s, over the preset 100: another batch, five times (the
   // cap), then the block. The drain still ends with every record back.
   DrainOutcome busy = DrainWith(HistoryOfSlot0(9000, 0, clock), 100);
-  CHECK(busy.status.state == "bypass");
+  CHECK(busy.status.state == CacheState::kBypass);
   CHECK(busy.status.error.empty());
   CHECK(busy.status.written_back == 200);
   CHECK(busy.status.deferrals == 5);
@@ -476,7 +476,7 @@ TEST_CASE(
   Status s = c.StartRedirect(1, 0);
   CHECK_FALSE(s.ok());
   CHECK(s.message().find("injected") != std::string::npos);
-  CHECK(c.GetStatus().state == "bypass");
+  CHECK(c.GetStatus().state == CacheState::kBypass);
   REQUIRE(c.Pwrite(a.data(), a.size(), 0, false).ok());
   CHECK(ReadFile(raw).substr(0, a.size()) == a);  // straight to the disk
 
@@ -489,7 +489,7 @@ TEST_CASE(
   s = c.StartRedirect(1, 0);
   CHECK_FALSE(s.ok());
   CacheStatus st = c.GetStatus();
-  CHECK(st.state == "redirect");
+  CHECK(st.state == CacheState::kRedirect);
   CHECK(st.records == 1);
   CHECK(ReadFile(raw).substr(65536, b.size()) == std::string(b.size(), '\0'));
   std::string got(b.size(), '\0');
@@ -498,7 +498,7 @@ TEST_CASE(
   next->fail_flush = false;
   REQUIRE(c.StartDrain().ok());
   REQUIRE(c.WaitDrained().ok());
-  CHECK(c.GetStatus().state == "bypass");
+  CHECK(c.GetStatus().state == CacheState::kBypass);
   CHECK(ReadFile(raw).substr(65536, b.size()) == b);
 }
 
@@ -565,27 +565,27 @@ TEST_CASE(
       const uint64_t at_start = c.GetStatus().bytes;
       std::this_thread::sleep_for(std::chrono::seconds(2));
       const CacheStatus st = c.GetStatus();
-      CHECK(st.state == "draining");
+      CHECK(st.state == CacheState::kDraining);
       CHECK(st.bytes >= at_start);
       CHECK(st.throttle_bytes_per_s == 0);
       w.Stop();  // the VM goes quiet: now the drain ends
     } else {
       double throttle = 0;
-      while (c.GetStatus().state != "bypass" &&
+      while (c.GetStatus().state != CacheState::kBypass &&
              std::chrono::steady_clock::now() < deadline) {
         throttle = std::max(throttle, c.GetStatus().throttle_bytes_per_s);
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
       // Ended with the writer still writing: it was held, not stopped.
-      CHECK(c.GetStatus().state == "bypass");
+      CHECK(c.GetStatus().state == CacheState::kBypass);
       CHECK(throttle > 0);
       CHECK(throttle < 64e6);  // a fraction of the ~32 MB/s write-back
       w.Stop();
     }
-    while (c.GetStatus().state != "bypass" &&
+    while (c.GetStatus().state != CacheState::kBypass &&
            std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    REQUIRE(c.GetStatus().state == "bypass");
+    REQUIRE(c.GetStatus().state == CacheState::kBypass);
     REQUIRE(c.GetStatus().error.empty());
     REQUIRE(c.Flush().ok());
     CHECK(ReadFile(raw) == model);

@@ -12,9 +12,9 @@
 #include <random>
 #include <string>
 
-#include "storage-drivers/byte_stream.h"
 #include "storage-drivers/local/local_store.h"
 #include "storage-drivers/store_registry.h"
+#include "util/byte_stream.h"
 #include "util/sha256.h"
 
 namespace {

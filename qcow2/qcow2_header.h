@@ -15,7 +15,7 @@
 
 #include "util/status.h"
 
-namespace strata::engine {
+namespace strata::qcow2 {
 
 // The decoded header of one qcow2 image. Fields that version 2 lacks keep the
 // values the spec assumes for it.
@@ -65,4 +65,4 @@ Result<Qcow2Header> ParseQcow2Header(std::string_view head, uint64_t file_size);
 // not exist; IoError when it cannot be opened, sized or read.
 Result<Qcow2Header> ReadQcow2Header(const std::string& path);
 
-}  // namespace strata::engine
+}  // namespace strata::qcow2

@@ -19,7 +19,7 @@
 #include "util/sha256.h"
 #include "util/status.h"
 
-namespace strata::store {
+namespace strata {
 
 class ByteSource {
  public:
@@ -167,4 +167,4 @@ class StringSink : public ByteSink {
   std::string data_;
 };
 
-}  // namespace strata::store
+}  // namespace strata

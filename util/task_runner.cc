@@ -1,12 +1,12 @@
 // Worker pool. See task_runner.h.
-#include "engine/task_runner.h"
+#include "util/task_runner.h"
 
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
 
-namespace strata::engine {
+namespace strata {
 
 TaskRunner::TaskRunner(int workers, int nice) {
   for (int i = 0; i < (workers < 1 ? 1 : workers); ++i)
@@ -68,4 +68,4 @@ void TaskRunner::WorkerLoop(int nice) {
   }
 }
 
-}  // namespace strata::engine
+}  // namespace strata

@@ -15,7 +15,7 @@
 
 #include "util/status.h"
 
-namespace strata::engine {
+namespace strata {
 
 class VolumeLocks;
 
@@ -49,4 +49,4 @@ class VolumeLocks {
   std::set<std::string> held_;  // GUARDED_BY(mu_)
 };
 
-}  // namespace strata::engine
+}  // namespace strata

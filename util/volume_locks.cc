@@ -1,7 +1,7 @@
 // Per-volume operation leases. See volume_locks.h.
-#include "engine/volume_locks.h"
+#include "util/volume_locks.h"
 
-namespace strata::engine {
+namespace strata {
 
 VolumeLease::~VolumeLease() { owner_->Release(volume_id_); }
 
@@ -25,4 +25,4 @@ void VolumeLocks::Release(const std::string& volume_id) {
   held_.erase(volume_id);
 }
 
-}  // namespace strata::engine
+}  // namespace strata

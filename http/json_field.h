@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-namespace strata::store {
+namespace strata::http {
 
 // j[name] when it is a string, else "".
 inline std::string JsonString(const nlohmann::json& j, const char* name) {
@@ -14,4 +14,4 @@ inline std::string JsonString(const nlohmann::json& j, const char* name) {
   return (it != j.end() && it->is_string()) ? it->get<std::string>() : "";
 }
 
-}  // namespace strata::store
+}  // namespace strata::http

@@ -8,7 +8,7 @@
 // offsets, backing name, header extensions. Big-endian decoding is by hand.
 //
 // Thread-safety: no shared state; safe to call from any thread.
-#include "engine/qcow2_header.h"
+#include "qcow2/qcow2_header.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -18,7 +18,7 @@
 #include <sstream>
 #include <utility>
 
-namespace strata::engine {
+namespace strata::qcow2 {
 namespace {
 
 constexpr uint32_t kMagic = 0x514649fb;  // "QFI\xfb"
@@ -281,4 +281,4 @@ Result<Qcow2Header> ReadQcow2Header(const std::string& path) {
   return HeaderParser(head, size, path).Parse();
 }
 
-}  // namespace strata::engine
+}  // namespace strata::qcow2

@@ -20,12 +20,14 @@
 #include <string>
 #include <vector>
 
-#include "storage-drivers/byte_stream.h"
-#include "storage-drivers/store.h"
+#include "util/byte_stream.h"
+#include "util/deadline.h"
 #include "util/sha256.h"
 
-namespace strata::store {
+namespace strata::http {
 
+// libcurl's upload and download buffer: a store's chunk.
+inline constexpr size_t kTransferBufferSize = 1 << 20;
 // Bodies other than streamed downloads are kept up to this size.
 inline constexpr size_t kMaxSmallBody = 4 << 20;
 
@@ -62,4 +64,4 @@ Result<long> HttpPerform(const std::string& method, const std::string& url,
 // 409 Conflict, anything else IoError; with the start of the server's body.
 Status HttpError(long code, const std::string& ctx, const std::string& body);
 
-}  // namespace strata::store
+}  // namespace strata::http

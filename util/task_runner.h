@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-namespace strata::engine {
+namespace strata {
 
 class TaskRunner {
  public:
@@ -39,4 +39,4 @@ class TaskRunner {
   std::vector<std::thread> workers_;
 };
 
-}  // namespace strata::engine
+}  // namespace strata

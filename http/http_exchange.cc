@@ -1,11 +1,11 @@
 // One HTTP request through libcurl. See http_exchange.h.
-#include "storage-drivers/http/http_exchange.h"
+#include "http/http_exchange.h"
 
 #include <cctype>
 #include <memory>
 #include <mutex>
 
-namespace strata::store {
+namespace strata::http {
 namespace {
 
 size_t ReadBody(char* buf, size_t size, size_t n, void* p) {
@@ -95,8 +95,10 @@ Result<long> HttpPerform(const std::string& method, const std::string& url,
                      static_cast<long>(deadline.stall_timeout().count()));
   }
   // Fewer, larger callbacks (hashing and sink writes per call): 1 MiB.
-  curl_easy_setopt(c, CURLOPT_BUFFERSIZE, static_cast<long>(kChunkSize));
-  curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, static_cast<long>(kChunkSize));
+  curl_easy_setopt(c, CURLOPT_BUFFERSIZE,
+                   static_cast<long>(kTransferBufferSize));
+  curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE,
+                   static_cast<long>(kTransferBufferSize));
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, WriteBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, Header);
@@ -148,4 +150,4 @@ Status HttpError(long code, const std::string& ctx, const std::string& body) {
                          (body.empty() ? "" : ": " + body.substr(0, 200)));
 }
 
-}  // namespace strata::store
+}  // namespace strata::http

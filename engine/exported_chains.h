@@ -26,9 +26,9 @@
 #include "engine/chain_holder.h"
 #include "nbd/qcow_chain_backend.h"
 
-namespace strata::cache {
+namespace strata::engine {
 
-class ExportedChains : public engine::ChainHolder {
+class ExportedChains : public ChainHolder {
  public:
   explicit ExportedChains(
       std::chrono::milliseconds drain_wait = std::chrono::seconds(60))
@@ -39,20 +39,19 @@ class ExportedChains : public engine::ChainHolder {
   void Add(const std::string& export_name, const std::string& disk,
            const std::string& socket,
            std::shared_ptr<nbd::QcowChainBackend> chain,
-           std::shared_ptr<RedirectCache> cache);
+           std::shared_ptr<cache::RedirectCache> cache);
 
   bool Holds(const std::string& disk) override;
   Status Release(const std::string& disk, double expected_seconds) override;
   Status Reacquire(const std::string& disk) override;
-  std::optional<engine::HeldChainStatus> StatusOf(
-      const std::string& disk) override;
+  std::optional<HeldChainStatus> StatusOf(const std::string& disk) override;
   std::optional<std::string> DiskServedOn(const std::string& socket) override;
 
  private:
   struct Entry {
     std::string export_name;
     std::shared_ptr<nbd::QcowChainBackend> chain;
-    std::shared_ptr<RedirectCache> cache;
+    std::shared_ptr<cache::RedirectCache> cache;
     std::mutex mu;  // one Release/Reacquire sequence at a time
   };
   Entry* Find(const std::string& disk);
@@ -65,4 +64,4 @@ class ExportedChains : public engine::ChainHolder {
   std::map<std::string, std::string> disk_by_socket_;      // set up front
 };
 
-}  // namespace strata::cache
+}  // namespace strata::engine

@@ -3,7 +3,7 @@
 // FileSink's temp file carries a random suffix and is opened with O_EXCL, so
 // concurrent writers of the same path never share a temp file; the last
 // rename wins, and each reader sees one complete version.
-#include "storage-drivers/byte_stream.h"
+#include "util/byte_stream.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -16,7 +16,7 @@
 
 #include "util/uuid.h"
 
-namespace strata::store {
+namespace strata {
 
 namespace {
 
@@ -156,4 +156,4 @@ Result<size_t> StringSource::Read(char* buf, size_t n) {
   return take;
 }
 
-}  // namespace strata::store
+}  // namespace strata

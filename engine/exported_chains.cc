@@ -1,15 +1,15 @@
 // The snapshot sequence of a disk behind an NBD export. See
 // exported_chains.h.
-#include "cache/exported_chains.h"
+#include "engine/exported_chains.h"
 
 #include "util/log.h"
 
-namespace strata::cache {
+namespace strata::engine {
 
 void ExportedChains::Add(const std::string& export_name,
                          const std::string& disk, const std::string& socket,
                          std::shared_ptr<nbd::QcowChainBackend> chain,
-                         std::shared_ptr<RedirectCache> cache) {
+                         std::shared_ptr<cache::RedirectCache> cache) {
   disk_by_socket_[socket] = disk;
   auto e = std::make_unique<Entry>();
   e->export_name = export_name;
@@ -33,8 +33,8 @@ Status ExportedChains::AwaitBypass(Entry& e) {
         "the redirect cache of NBD export " + e.export_name +
         " is still writing back the previous snapshot's writes (" +
         std::to_string(e.cache->GetStatus().records) + " records left)");
-  const CacheStatus s = e.cache->GetStatus();
-  if (s.state == "bypass") return Status::OK();
+  const cache::CacheStatus s = e.cache->GetStatus();
+  if (s.state == cache::CacheState::kBypass) return Status::OK();
   // A drain stopped on an error (or an operator's os-redirect): the writes
   // are safe in the log; another redirect would mix snapshots.
   return Status::Conflict("the redirect cache of NBD export " + e.export_name +
@@ -71,7 +71,7 @@ Status ExportedChains::Reacquire(const std::string& disk) {
   if (!e) return Status::NotFound(disk + " is not served by an NBD export");
   std::lock_guard lock(e->mu);
   if (e->chain->released()) STRATA_RETURN_IF_ERROR(e->chain->Reacquire());
-  if (e->cache && e->cache->GetStatus().state == "redirect")
+  if (e->cache && e->cache->GetStatus().state == cache::CacheState::kRedirect)
     STRATA_RETURN_IF_ERROR(e->cache->StartDrain());
   LogInfo("export " + e->export_name + ": chain of " + disk + " taken back" +
           (e->cache ? ", writing the cache back" : ""));
@@ -85,15 +85,15 @@ std::optional<std::string> ExportedChains::DiskServedOn(
   return it->second;
 }
 
-std::optional<engine::HeldChainStatus> ExportedChains::StatusOf(
+std::optional<HeldChainStatus> ExportedChains::StatusOf(
     const std::string& disk) {
   Entry* e = Find(disk);
   if (!e) return std::nullopt;
-  engine::HeldChainStatus h;
+  HeldChainStatus h;
   h.export_name = e->export_name;
   h.released = e->chain->released();
   if (e->cache) h.cache = e->cache->GetStatus();
   return h;
 }
 
-}  // namespace strata::cache
+}  // namespace strata::engine
