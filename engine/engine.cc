@@ -11,6 +11,7 @@
 #include <functional>
 #include <thread>
 
+#include "engine/image_lock.h"
 #include "util/fs.h"
 #include "util/guarded.h"
 #include "util/log.h"
@@ -58,13 +59,18 @@ void Engine::Launch(std::shared_ptr<VolumeLease> lease,
 
 namespace {
 
-// Refuses a disk that a running process (a VM) holds open for writing.
+// Refuses a disk that a running process (a VM) holds open for writing,
+// known from QEMU's own image lock (image_lock.h), and one qemu-img cannot
+// open.
 Status CheckNotInUse(const std::string& path) {
+  STRATA_ASSIGN_OR_RETURN(bool written, QemuHoldsForWriting(path));
+  if (written)
+    return Status::Conflict(path +
+                            " is in use by another process (a QEMU holds it "
+                            "open for writing)");
   STRATA_ASSIGN_OR_RETURN(
       ProcessResult r, RunProcess({"qemu-img", "info", "--output=json", path}));
   if (r.exit_code == 0) return Status::OK();
-  if (r.err.find("lock") != std::string::npos)
-    return Status::Conflict(path + " is in use by another process: " + r.err);
   return Status::InvalidArgument("qemu-img cannot open " + path + ": " + r.err);
 }
 

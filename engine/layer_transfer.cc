@@ -83,7 +83,7 @@ Result<Engine::StoredLayer> Engine::UploadLayer(
     // Only an object the store keeps as a local file (the local store, no
     // relay stage or other decorator) is ever linked and so checked with
     // it: other uploads, bound by CPU on two cores, are spared the hash.
-    const bool linkable = store_->LocalFile(key).ok();
+    const bool linkable = store_->CanLink();
     UploadSource progress(src->get(), (*src)->size(), catalog_, snapshot_id,
                           linkable);
     store::RequestOptions ro;

@@ -31,6 +31,7 @@ class DeadlineStore : public StoreWrapper {
                                        const RequestOptions& opts) override {
     return next().List(prefix, Metadata(opts));
   }
+  bool CanLink() const override { return next().CanLink(); }
   Result<std::string> LocalFile(const std::string& key) override {
     return next().LocalFile(key);
   }

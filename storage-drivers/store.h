@@ -90,10 +90,13 @@ class Store {
   // sorted by key.
   virtual Result<std::vector<ObjectInfo>> List(const std::string& prefix,
                                                const RequestOptions& opts) = 0;
-  // The path of object `key` as a plain file on this host, for drivers that
-  // keep objects so (local): a caller on the same file system may hard-link
-  // it instead of downloading a copy, and must never modify it. Others, and
-  // decorators that must see every transfer, return NotSupported.
+  // True when the store keeps objects as plain files on this host that a
+  // caller may hard-link (LocalFile) instead of downloading a copy: the
+  // local driver, with no decorator that must see every transfer.
+  virtual bool CanLink() const { return false; }
+  // The path of object `key` as a plain file on this host, when CanLink():
+  // a caller on the same file system may hard-link it and must never
+  // modify it. Others return NotSupported.
   virtual Result<std::string> LocalFile(const std::string& key) {
     return Status::NotSupported("the " + Name() +
                                 " store has no local files (" + key + ")");

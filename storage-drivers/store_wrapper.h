@@ -1,8 +1,9 @@
 // StoreWrapper: the base of Store decorators (bandwidth cap, relay stages),
 // after RocksDB's EnvWrapper. It forwards every call to the wrapped store;
 // a decorator overrides only what it changes (usually Put and Get).
-// LocalFile is deliberately not forwarded: a decorator that must see every
-// transfer (pacing, compression) would be bypassed by a hard link.
+// CanLink and LocalFile are deliberately not forwarded: a decorator that
+// must see every transfer (pacing, compression) would be bypassed by a hard
+// link.
 //
 // Thread-safety: as safe as the wrapped store.
 #pragma once
@@ -43,6 +44,7 @@ class StoreWrapper : public Store {
 
  protected:
   Store& next() { return *next_; }
+  const Store& next() const { return *next_; }
   // `opts` with `stage` added to the "relay" label ("zstd,aes-256-gcm": the
   // stages a Put's bytes went through, in order), for the stores that keep
   // labels: such an object is no longer a plain qcow2.

@@ -62,6 +62,7 @@ class LocalStore : public Store {
   // ago: what a process killed during a Put left (never an upload in
   // progress, which keeps writing its file). Returns how many went.
   size_t SweepStaleTemps(std::chrono::seconds min_age);
+  bool CanLink() const override { return true; }
   Result<std::string> LocalFile(const std::string& key) override;
 
  private:

@@ -5,7 +5,7 @@
 # disallowed paths, non-qcow2 and corrupt files, bad microversions, other
 # projects' resources (404, never 403), wrong methods.
 source "$(dirname "$0")/lib.sh"
-need qemu-img qemu-io curl python3
+need qemu-img qemu-io qemu-nbd curl python3
 # Uploads capped at 16 MiB/s: a 64 MiB layer keeps its volume busy ~4 s,
 # long enough to meet it with a second request.
 printf '[store]\nmax_bytes_per_second = 16777216\n' >"$T/paced.conf"
@@ -84,6 +84,19 @@ api POST /v3/os-volume-manage '{"volume":{"host":"h","ref":{}}}'; fault 400 badR
 
 vol=$(manage_disk "$disk" vm)
 manage "$disk"; fault 409 conflictingRequest "already managed"
+
+# A disk a QEMU holds open for writing (qemu-nbd here, a VM in production)
+# is refused as in use (409), known from QEMU's image lock, not from a
+# tool's error text; once the holder is gone the same disk is adopted.
+busy="$T/var/disks/busy.qcow2"; qemu-img create -q -f qcow2 "$busy" 1M
+qemu-nbd --persistent -f qcow2 -k "$T/busy.sock" "$busy" &
+nbd_pid=$!
+trap 'rc=$?; kill "$nbd_pid" 2>/dev/null || true; cleanup $rc' EXIT
+for _ in $(seq 300); do [[ -S "$T/busy.sock" ]] && break; sleep 0.1; done
+[[ -S "$T/busy.sock" ]] || fail "qemu-nbd did not start"
+manage "$busy"; fault 409 conflictingRequest "disk held for writing by qemu-nbd"
+kill "$nbd_pid"; wait "$nbd_pid" 2>/dev/null || true
+manage "$busy"; expect_code 202 "the same disk once qemu-nbd is gone"
 
 # Another project sees nothing of ours.
 TOKEN="bob:otherproject"

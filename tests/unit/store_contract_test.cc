@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "skip.h"
+#include "storage-drivers/deadline_store.h"
 #include "storage-drivers/local/local_store.h"
 #include "storage-drivers/rate_limited_store.h"
 #include "storage-drivers/store.h"
@@ -649,6 +650,29 @@ TEST_CASE("registry: every registered scheme has a contract fixture") {
         StatusCode::kInvalidArgument);
   CHECK(StoreRegistry::Global().Create("local:relative/dir").status().code() ==
         StatusCode::kInvalidArgument);
+}
+
+// Style's "capabilities, not probes": CanLink says whether LocalFile gives
+// the object's own file; a decorator that must see every transfer hides it,
+// and the deadline decorator (outermost, no transfer of its own) keeps it.
+TEST_CASE("local: CanLink, hidden by a pacing decorator, kept by deadlines") {
+  LocalFixture plain;
+  REQUIRE(PutString(*plain.store, "volumes/v/s.qcow2", "layer bytes").ok());
+  CHECK(plain.store->CanLink());
+  auto file = plain.store->LocalFile("volumes/v/s.qcow2");
+  REQUIRE(file.ok());
+  std::ifstream in(*file, std::ios::binary);
+  CHECK(std::string(std::istreambuf_iterator<char>(in), {}) == "layer bytes");
+
+  RateLimitedLocalFixture paced;
+  REQUIRE(PutString(*paced.store, "volumes/v/s.qcow2", "layer bytes").ok());
+  CHECK_FALSE(paced.store->CanLink());
+  CHECK_FALSE(paced.store->LocalFile("volumes/v/s.qcow2").ok());
+
+  auto bounded = MakeDeadlineStore(std::move(plain.store), StoreLimits{});
+  CHECK(bounded->CanLink());
+  auto paced_bounded = MakeDeadlineStore(std::move(paced.store), StoreLimits{});
+  CHECK_FALSE(paced_bounded->CanLink());
 }
 
 TEST_CASE("local: layout, hidden temp files, stale sidecars") {
