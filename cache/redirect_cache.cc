@@ -373,119 +373,130 @@ Status RedirectCache::WriteBack(const Record& rec, std::string* buf) {
   return Status::Internal("unknown record kind");
 }
 
+std::vector<Record> RedirectCache::TakeBatch(uint64_t* bytes_before) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Record> batch;
+  uint64_t bytes = 0;
+  for (const Record& r : pending_) {
+    if (!batch.empty() && bytes + r.length > policy_.batch_bytes) break;
+    batch.push_back(r);
+    bytes += r.length;
+  }
+  *bytes_before = pending_bytes_;
+  return batch;
+}
+
+Status RedirectCache::WriteBackBatch(const std::vector<Record>& batch,
+                                     std::string* buf, double* bytes_per_s) {
+  const auto t0 = std::chrono::steady_clock::now();
+  uint64_t batch_bytes = 0;
+  for (const Record& r : batch) {
+    STRATA_RETURN_IF_ERROR(WriteBack(r, buf));
+    batch_bytes += r.length;
+  }
+  if (batch.empty()) return Status::OK();
+  STRATA_RETURN_IF_ERROR(next_->Flush());
+  STRATA_RETURN_IF_ERROR(log_->MarkDrained(batch.back().seq));
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+  if (secs > 0 && batch_bytes > 0) *bytes_per_s = batch_bytes / secs;
+  return Status::OK();
+}
+
+void RedirectCache::RetireBatch(const std::vector<Record>& batch) {
+  for (const Record& r : batch) {
+    UnmapRecord(r);
+    pending_.pop_front();
+    pending_bytes_ -= r.length;
+    ++stats_.written_back;
+  }
+}
+
+void RedirectCache::FinishDrain(
+    std::unique_lock<std::mutex>& lock,
+    std::chrono::steady_clock::time_point blocked_at) {
+  // R0.12: empty — format, bypass, let the writers go. No reader sees the
+  // log from the format on (held to the end, space release included).
+  std::unique_lock<std::shared_mutex> data_lock(log_data_mu_);
+  Status f = log_->Format();
+  if (!f.ok()) return EndDrain(f);
+  extents_.clear();
+  state_ = State::kBypass;
+  next_clean_ = false;
+  stats_.last_pause_ms = std::chrono::duration<double, std::milli>(
+                             std::chrono::steady_clock::now() - blocked_at)
+                             .count();
+  LogInfo("cache " + log_->path() + ": drained; writes paused " +
+          std::to_string(stats_.last_pause_ms) + " ms at the end");
+  EndDrain(Status::OK());
+  // The space back, now that writes flow again (they go to `next` in
+  // bypass; a new redirect waits for this).
+  lock.unlock();
+  if (Status r = log_->ReleaseSpace(); !r.ok())
+    LogWarning("cache " + log_->path() + ": " + r.ToString());
+}
+
+void RedirectCache::ApplyThrottle(const DrainProgress& progress) {
+  // The VM outwrites the write-back: hold it to a fraction of it.
+  const double rate = ThrottleRate(policy_, progress);
+  if (rate <= 0) return;
+  const bool first = stats_.throttle_bytes_per_s == 0;
+  stats_.throttle_bytes_per_s = rate;
+  if (first)
+    LogInfo("cache " + log_->path() + ": not shrinking (" +
+            std::to_string(pending_bytes_) + " bytes left); writes held to " +
+            std::to_string(static_cast<int64_t>(rate)) + " bytes/s");
+}
+
+bool RedirectCache::StartFinalStretch(const DrainProgress& progress) {
+  // R0.10: any threshold met → take no more writes for the rest.
+  double eta = 0;
+  if (!FinalStretchDue(policy_, progress, &eta) || DeferBlockForForecast())
+    return false;
+  blocked_ = true;
+  stats_.written_back_at_block = stats_.written_back;
+  LogInfo(
+      "cache " + log_->path() +
+      ": final stretch, writes wait: " + std::to_string(pending_.size()) +
+      " records, " + std::to_string(pending_bytes_) + " bytes left" +
+      (progress.write_back_bytes_per_s > 0
+           ? ", ~" + std::to_string(static_cast<int64_t>(eta * 1000)) + " ms"
+           : ", no write-back rate measured yet"));
+  return true;
+}
+
 void RedirectCache::DrainLoop() {
-  using Clock = std::chrono::steady_clock;
   std::string buf;
   // The measured write-back rate, flush and mark included: a random 4 KiB
   // batch lands in the page cache at GB/s, but its flush takes the time.
   double bytes_per_s = 0;
-  Clock::time_point blocked_at{};
+  std::chrono::steady_clock::time_point blocked_at{};
   for (;;) {
-    std::vector<Record> batch;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      uint64_t bytes = 0;
-      for (const Record& r : pending_) {
-        if (!batch.empty() && bytes + r.length > policy_.batch_bytes) break;
-        batch.push_back(r);
-        bytes += r.length;
-      }
-    }
-    const auto t0 = Clock::now();
-    Status s;
-    uint64_t batch_bytes = 0;
     uint64_t bytes_before = 0;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      bytes_before = pending_bytes_;
-    }
-    for (const Record& r : batch) {
-      s = WriteBack(r, &buf);
-      if (!s.ok()) break;
-      batch_bytes += r.length;
-    }
-    if (s.ok() && !batch.empty()) s = next_->Flush();
-    if (s.ok() && !batch.empty()) s = log_->MarkDrained(batch.back().seq);
-    const double secs =
-        std::chrono::duration<double>(Clock::now() - t0).count();
-    if (secs > 0 && batch_bytes > 0) bytes_per_s = batch_bytes / secs;
-
+    const std::vector<Record> batch = TakeBatch(&bytes_before);
+    Status s = WriteBackBatch(batch, &buf, &bytes_per_s);
     std::unique_lock<std::mutex> lock(mu_);
     if (!s.ok()) return EndDrain(s);
-    for (const Record& r : batch) {
-      UnmapRecord(r);
-      pending_.pop_front();
-      pending_bytes_ -= r.length;
-      ++stats_.written_back;
-    }
-    if (pending_.empty() && blocked_) {
-      // R0.12: empty — format, bypass, let the writers go.
-      std::unique_lock<std::shared_mutex> data_lock(log_data_mu_);
-      Status f = log_->Format();
-      if (!f.ok()) return EndDrain(f);
-      extents_.clear();
-      state_ = State::kBypass;
-      next_clean_ = false;
-      stats_.last_pause_ms =
-          std::chrono::duration<double, std::milli>(Clock::now() - blocked_at)
-              .count();
-      LogInfo("cache " + log_->path() + ": drained; writes paused " +
-              std::to_string(stats_.last_pause_ms) + " ms at the end");
-      EndDrain(Status::OK());
-      // The space back, now that writes flow again (they go to `next` in
-      // bypass; a new redirect waits for this).
-      lock.unlock();
-      if (Status r = log_->ReleaseSpace(); !r.ok())
-        LogWarning("cache " + log_->path() + ": " + r.ToString());
-      return;
-    }
-    if (!blocked_ && policy_.throttle_ratio > 0 && bytes_per_s > 0 &&
-        !batch.empty() && pending_bytes_ >= bytes_before) {
-      // The VM outwrites the write-back: hold it to a fraction of it.
-      const bool first = stats_.throttle_bytes_per_s == 0;
-      stats_.throttle_bytes_per_s = policy_.throttle_ratio * bytes_per_s;
-      if (first)
-        LogInfo(
-            "cache " + log_->path() + ": not shrinking (" +
-            std::to_string(pending_bytes_) + " bytes left); writes held to " +
-            std::to_string(static_cast<int64_t>(stats_.throttle_bytes_per_s)) +
-            " bytes/s");
-    }
-    if (!blocked_) {
-      // R0.10: any threshold met → take no more writes for the rest.
-      // The rest's write-back at the measured rate.
-      const double eta = bytes_per_s > 0 ? pending_bytes_ / bytes_per_s : 1e9;
-      const bool thresholds_met =
-          pending_.empty() || pending_.size() < policy_.block_below_records ||
-          pending_bytes_ < policy_.block_below_bytes ||
-          eta < policy_.block_below_seconds;
-      if (thresholds_met && !DeferBlockForForecast()) {
-        blocked_ = true;
-        blocked_at = Clock::now();
-        stats_.written_back_at_block = stats_.written_back;
-        LogInfo(
-            "cache " + log_->path() +
-            ": final stretch, writes wait: " + std::to_string(pending_.size()) +
-            " records, " + std::to_string(pending_bytes_) + " bytes left" +
-            (bytes_per_s > 0
-                 ? ", ~" + std::to_string(static_cast<int64_t>(eta * 1000)) +
-                       " ms"
-                 : ", no write-back rate measured yet"));
-      }
-    }
+    RetireBatch(batch);
+    if (pending_.empty() && blocked_) return FinishDrain(lock, blocked_at);
+    if (blocked_) continue;
+    const DrainProgress progress{pending_.size(), pending_bytes_, bytes_before,
+                                 batch.empty(), bytes_per_s};
+    ApplyThrottle(progress);
+    if (StartFinalStretch(progress))
+      blocked_at = std::chrono::steady_clock::now();
   }
 }
 
 bool RedirectCache::DeferBlockForForecast() {
-  // R0.11: off, nothing to forecast from, nothing left to stall on (an
-  // empty cache's final stretch is a format), or out of deferrals (a VM
-  // that always writes must not keep the drain going for ever).
-  if (policy_.defer_above_forecast_writes == 0 || !history_ ||
-      pending_.empty() || stats_.deferrals >= policy_.max_forecast_deferrals)
+  if (!ForecastMatters(policy_, history_ != nullptr, pending_.size(),
+                       stats_.deferrals))
     return false;
   const WriteForecast f = history_->Forecast(policy_.forecast_window_seconds);
   stats_.forecast_writes = f.writes;
-  if (f.writes <= static_cast<double>(policy_.defer_above_forecast_writes))
+  if (!ForecastDefersBlock(policy_, pending_.size(), stats_.deferrals,
+                           f.writes))
     return false;
   ++stats_.deferrals;
   LogInfo("cache " + log_->path() + ": " +

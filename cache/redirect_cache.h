@@ -24,35 +24,12 @@
 #include <thread>
 
 #include "cache/cache_status.h"
+#include "cache/drain_policy.h"
 #include "cache/record_log.h"
 #include "cache/write_history.h"
 #include "nbd/block_backend.h"
 
 namespace strata::cache {
-
-// R0.10: when the drain stops taking new writes for its final stretch —
-// any one threshold met (derived from how long a stall the VM tolerates).
-struct DrainPolicy {
-  uint64_t batch_bytes = 8 << 20;  // written back per batch (R0.9)
-  uint64_t block_below_records = 64;
-  uint64_t block_below_bytes = 4 << 20;
-  double block_below_seconds = 0.05;  // estimated from the measured rate
-  // R0.11: when the thresholds say block but the history forecasts more
-  // than this many writes in the next `forecast_window_seconds`, write back
-  // another batch first (0: off). At most `max_forecast_deferrals` times a
-  // drain, so that a drain under steady writes still ends; a cache that is
-  // empty never waits for the forecast (its final stretch costs nothing).
-  uint64_t defer_above_forecast_writes = 0;
-  double forecast_window_seconds = 60;
-  uint32_t max_forecast_deferrals = 8;
-  // Convergence (R0.9's "don't block" branch): when a batch leaves the
-  // cache no smaller — the VM writes faster than `next` takes them back —
-  // new writes are still accepted, but acknowledged at no more than this
-  // fraction of the measured write-back rate for the rest of the drain, so
-  // the cache shrinks and the final stretch comes (0: never throttle; the
-  // drain then ends only when the VM slows down).
-  double throttle_ratio = 0.5;
-};
 
 class RedirectCache : public nbd::BlockBackend {
  public:
@@ -125,7 +102,27 @@ class RedirectCache : public nbd::BlockBackend {
   void MapRecord(const Record& rec);
   // Forgets the ranges still pointing at `rec` (written back). REQUIRES: mu_.
   void UnmapRecord(const Record& rec);
+  // The drain (R0.8-R0.12), one batch a round: TakeBatch, WriteBackBatch
+  // (without mu_), then under mu_ RetireBatch and either FinishDrain (empty
+  // in the final stretch) or the policy's steps (drain_policy.h).
   void DrainLoop();
+  // The next batch (R0.9's batch size) and the bytes in the cache now.
+  std::vector<Record> TakeBatch(uint64_t* bytes_before);
+  // Writes `batch` back to `next`, flushes, marks it drained in the log,
+  // and updates the measured rate. Without mu_.
+  Status WriteBackBatch(const std::vector<Record>& batch, std::string* buf,
+                        double* bytes_per_s);
+  // Forgets a written-back batch. REQUIRES: mu_.
+  void RetireBatch(const std::vector<Record>& batch);
+  // R0.12: formats the log, back to bypass, writers go. REQUIRES: `lock`
+  // holds mu_; releases it.
+  void FinishDrain(std::unique_lock<std::mutex>& lock,
+                   std::chrono::steady_clock::time_point blocked_at);
+  // R0.9's throttle, when the cache does not shrink. REQUIRES: mu_.
+  void ApplyThrottle(const DrainProgress& progress);
+  // R0.10-R0.11: blocks new writes for the final stretch when due and not
+  // put off by the forecast; true when it did. REQUIRES: mu_.
+  bool StartFinalStretch(const DrainProgress& progress);
   // R0.11: true when the forecast puts off a block the thresholds asked
   // for (and counts it). REQUIRES: mu_.
   bool DeferBlockForForecast();

@@ -23,7 +23,7 @@
 
 #include <set>
 
-#include "engine/engine.h"
+#include "engine/chain_maintenance.h"
 #include "engine/qemu_img.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -51,7 +51,7 @@ std::string BackingPath(const Chain& c, size_t i) {
 
 }  // namespace
 
-Result<std::vector<std::string>> Engine::MergeFailedLayers(
+Result<std::vector<std::string>> ChainMaintenance::MergeFailedLayers(
     Journal& j, const db::VolumeRecord& vol, const Chain& chain, size_t last) {
   const std::string& disk = vol.path;
   const std::string& top_id = chain.layers[1].name.snapshot_id;
@@ -120,8 +120,9 @@ static bool SoleName(const std::string& path) {
          st.st_nlink == 1;
 }
 
-Status Engine::BackupHistory(Journal* j, const Chain& chain, size_t h,
-                             const std::string& backup, bool* rebuilt) {
+Status ChainMaintenance::BackupHistory(Journal* j, const Chain& chain, size_t h,
+                                       const std::string& backup,
+                                       bool* rebuilt) {
   const std::string& disk = chain.layers[0].path;
   const ChainLayer& history = chain.layers[h];
   const std::string spare = SparePath(disk, history.path);
@@ -161,10 +162,10 @@ Status Engine::BackupHistory(Journal* j, const Chain& chain, size_t h,
   return MatchBacking(backup, BackingPath(chain, h), BackingFmt(chain, h));
 }
 
-bool Engine::RetireIntoSpare(const std::string& disk,
-                             const std::string& old_history,
-                             const std::string& layer,
-                             const std::string& new_history) {
+bool ChainMaintenance::RetireIntoSpare(const std::string& disk,
+                                       const std::string& old_history,
+                                       const std::string& layer,
+                                       const std::string& new_history) {
   // The delta is later emptied by qemu-img commit: only a file with no
   // other name may become one.
   if (!SoleName(old_history) || !SoleName(layer)) return false;
@@ -181,7 +182,7 @@ bool Engine::RetireIntoSpare(const std::string& disk,
   return false;
 }
 
-void Engine::DropSpares(const std::string& disk) {
+void ChainMaintenance::DropSpares(const std::string& disk) {
   auto chain = ReadChain(disk, disk, confinement_);
   if (!chain.ok()) return;
   for (const auto& l : chain->layers) {
@@ -193,16 +194,17 @@ void Engine::DropSpares(const std::string& disk) {
   }
 }
 
-Status Engine::Repoint(Journal* j, const db::VolumeRecord& vol,
-                       const std::string& above, const std::string& backing) {
+Status ChainMaintenance::Repoint(Journal* j, const db::VolumeRecord& vol,
+                                 const std::string& above,
+                                 const std::string& backing) {
   if (above == vol.path) {
-    STRATA_ASSIGN_OR_RETURN(auto live, LiveDiskOf(vol));
-    if (live) return RepointLiveTop(j, vol, *live, backing);
+    STRATA_ASSIGN_OR_RETURN(auto live, live_->LiveDiskOf(vol));
+    if (live) return live_->RepointLiveTop(j, vol, *live, backing);
   }
   return SetBackingUnsafe(above, backing, "qcow2");
 }
 
-Status Engine::CompactChain(Journal* j, const db::VolumeRecord& vol) {
+Status ChainMaintenance::CompactChain(Journal* j, const db::VolumeRecord& vol) {
   const std::string& disk = vol.path;
   for (int round = 0; round < 32; ++round) {
     STRATA_ASSIGN_OR_RETURN(Chain chain, ReadChain(disk, disk, confinement_));
@@ -223,7 +225,7 @@ Status Engine::CompactChain(Journal* j, const db::VolumeRecord& vol) {
     if (u > 1) {
       // A running VM holds the files below its top open read-only; their
       // headers cannot be rewritten under it. Merge only under the top.
-      STRATA_ASSIGN_OR_RETURN(auto live, LiveDiskOf(vol));
+      STRATA_ASSIGN_OR_RETURN(auto live, live_->LiveDiskOf(vol));
       if (live) {
         LogInfo("compaction of " + disk + " waits: " + layer.path +
                 " is not directly under the running VM's top");
@@ -301,7 +303,8 @@ Status Engine::CompactChain(Journal* j, const db::VolumeRecord& vol) {
   return Status::Internal("compaction of " + disk + " did not converge");
 }
 
-Status Engine::Discard(const std::string& disk, const std::string& path) {
+Status ChainMaintenance::Discard(const std::string& disk,
+                                 const std::string& path) {
   const std::string trash = TempPath(disk, "trash", NewUuid());
   if (!RenameDurable(path, trash).ok()) return RemoveBigFileGently(path);
   reaper_.Submit([trash] {
@@ -311,7 +314,7 @@ Status Engine::Discard(const std::string& disk, const std::string& path) {
   return Status::OK();
 }
 
-Status Engine::CollectGarbage(const db::VolumeRecord& vol, bool now) {
+Status ChainMaintenance::CollectGarbage(const db::VolumeRecord& vol, bool now) {
   const std::string& disk = vol.path;
   STRATA_ASSIGN_OR_RETURN(Chain chain, ReadChain(disk, disk, confinement_));
   std::set<std::string> live;

@@ -1,9 +1,10 @@
 // Moving layer files to and from the store: upload with progress, retries
 // and verification (R2.5), and dropping layers nothing needs any more.
+#include "engine/layer_transfer.h"
+
 #include <memory>
 #include <thread>
 
-#include "engine/engine.h"
 #include "util/file_check.h"
 #include "util/log.h"
 #include "util/sha256.h"
@@ -58,7 +59,7 @@ class UploadSource : public ByteSource {
 
 }  // namespace
 
-Result<Engine::StoredLayer> Engine::UploadLayer(
+Result<LayerTransfer::StoredLayer> LayerTransfer::UploadLayer(
     const std::string& snapshot_id, const std::string& key,
     const std::string& path, const std::map<std::string, std::string>& labels) {
   Status last;
@@ -129,41 +130,7 @@ Result<Engine::StoredLayer> Engine::UploadLayer(
   return last.WithContext("upload to " + store_->Name() + " store");
 }
 
-bool LayerIsNeeded(const db::VolumeRecord& vol,
-                   const std::vector<db::SnapshotRecord>& snaps,
-                   const std::string& id, const std::string& ignoring) {
-  if (vol.head_snapshot_id == id) return true;
-  for (const auto& o : snaps)
-    if (o.parent_id == id && o.id != ignoring) return true;
-  return false;
-}
-
-Status Engine::DropUnneededLayers(const std::string& volume_id,
-                                  const std::string& going) {
-  // A hidden snapshot's layer is kept while the volume's live chain (its
-  // head) or another snapshot's layer builds on it.
-  for (int round = 0; round < 1000; ++round) {
-    STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
-                            catalog_->GetVolume(volume_id));
-    STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(volume_id));
-    const db::SnapshotRecord* victim = nullptr;
-    for (const auto& s : snaps) {
-      if (s.hidden && s.id != going &&
-          !LayerIsNeeded(vol, snaps, s.id, going)) {
-        victim = &s;
-        break;
-      }
-    }
-    if (!victim) return Status::OK();
-    if (victim->store_key)
-      STRATA_RETURN_IF_ERROR(DeleteStored(*victim->store_key));
-    STRATA_RETURN_IF_ERROR(catalog_->DeleteSnapshot(victim->id));
-    LogInfo("dropped the layer of deleted snapshot " + victim->id);
-  }
-  return Status::OK();
-}
-
-Status Engine::DeleteStored(const std::string& key) {
+Status LayerTransfer::DeleteStored(const std::string& key) {
   Status s = store_->Delete(key, {});
   if (s.ok() || s.code() == StatusCode::kInvalidArgument) return s;
   LogWarning("deleting " + key + " from the store failed (" + s.ToString() +
@@ -171,7 +138,7 @@ Status Engine::DeleteStored(const std::string& key) {
   return catalog_->AddPendingDelete(key, s.ToString());
 }
 
-void Engine::RetryPendingDeletes() {
+void LayerTransfer::RetryPendingDeletes() {
   auto keys = catalog_->PendingDeletes();
   if (!keys.ok()) {
     LogWarning("pending deletes: " + keys.status().ToString());

@@ -20,15 +20,19 @@
 // file, then a fresh overlay takes the disk's path and a second pivot moves
 // the VM onto it. Each copy moves only the top's own few writes, and after
 // a pivot libvirt reads the chain from the files, so its view matches them.
-#include "engine/engine.h"
+#include "engine/live_disk.h"
+
+#include "engine/chain.h"
+#include "engine/layer_names.h"
 #include "engine/qemu_img.h"
+#include "qcow2/qcow2_header.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/uuid.h"
 
 namespace strata::engine {
 
-Result<std::optional<LiveDisk>> Engine::LiveDiskOf(
+Result<std::optional<LiveDisk>> LiveDisks::LiveDiskOf(
     const db::VolumeRecord& vol) {
   // A held chain reaches its VM through Strata's NBD export: libvirt's disk
   // is the socket, not these files.
@@ -46,7 +50,7 @@ Result<std::optional<LiveDisk>> Engine::LiveDiskOf(
 }
 
 Result<std::optional<std::pair<hypervisor::DomainInfo, std::string>>>
-Engine::DomainUsing(const std::string& path) {
+LiveDisks::DomainUsing(const std::string& path) {
   using Found = std::optional<std::pair<hypervisor::DomainInfo, std::string>>;
   if (!hv_) return Found();
   auto listed = hv_->ListDomains();
@@ -66,9 +70,9 @@ Engine::DomainUsing(const std::string& path) {
   return Found();
 }
 
-Status Engine::LiveCutOver(Journal& j, const db::VolumeRecord& vol,
-                           const LiveDisk& live, const std::string& layer,
-                           uint64_t virtual_size) {
+Status LiveDisks::LiveCutOver(Journal& j, const db::VolumeRecord& vol,
+                              const LiveDisk& live, const std::string& layer,
+                              uint64_t virtual_size) {
   const std::string& disk = vol.path;
   const std::string tag = NewUuid().substr(0, 8);
   const std::string cut = TempPath(disk, "cut", tag);
@@ -100,10 +104,12 @@ Status Engine::LiveCutOver(Journal& j, const db::VolumeRecord& vol,
   return Status::OK();
 }
 
-Status Engine::PivotOntoDisk(Journal* j, const char* step,
-                             const db::VolumeRecord& vol, const LiveDisk& live,
-                             const std::string& backing, uint64_t virtual_size,
-                             const std::string& from) {
+Status LiveDisks::PivotOntoDisk(Journal* j, const char* step,
+                                const db::VolumeRecord& vol,
+                                const LiveDisk& live,
+                                const std::string& backing,
+                                uint64_t virtual_size,
+                                const std::string& from) {
   const std::string& disk = vol.path;
   const std::string fresh = TempPath(disk, "overlay", NewUuid().substr(0, 8));
   STRATA_RETURN_IF_ERROR(CreateOverlay(fresh, backing, "qcow2", virtual_size,
@@ -117,9 +123,9 @@ Status Engine::PivotOntoDisk(Journal* j, const char* step,
   return RemoveFile(from);
 }
 
-Status Engine::RepointLiveTop(Journal* j, const db::VolumeRecord& vol,
-                              const LiveDisk& live,
-                              const std::string& backing) {
+Status LiveDisks::RepointLiveTop(Journal* j, const db::VolumeRecord& vol,
+                                 const LiveDisk& live,
+                                 const std::string& backing) {
   const std::string& disk = vol.path;
   const std::string tag = NewUuid().substr(0, 8);
   const std::string away = TempPath(disk, "repoint", tag);
@@ -145,7 +151,7 @@ Status Engine::RepointLiveTop(Journal* j, const db::VolumeRecord& vol,
                        away);
 }
 
-Status Engine::ReconcileLiveDisk(const db::VolumeRecord& vol) {
+Status LiveDisks::ReconcileLiveDisk(const db::VolumeRecord& vol) {
   STRATA_ASSIGN_OR_RETURN(auto live, LiveDiskOf(vol));
   if (!live) return Status::OK();
   STRATA_RETURN_IF_ERROR(hv_->AbortBlockJob(live->domain_uuid, live->target));
@@ -170,7 +176,7 @@ Status Engine::ReconcileLiveDisk(const db::VolumeRecord& vol) {
                        source);
 }
 
-Status Engine::SyncHypervisorView(Journal* j, const db::VolumeRecord& vol) {
+Status LiveDisks::SyncHypervisorView(Journal* j, const db::VolumeRecord& vol) {
   STRATA_ASSIGN_OR_RETURN(auto live, LiveDiskOf(vol));
   if (!live) return Status::OK();
   STRATA_ASSIGN_OR_RETURN(Chain chain,

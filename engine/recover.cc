@@ -10,18 +10,19 @@
 // snapshot carries its writes (R2.6). A revert counts as done exactly when
 // the disk's backing file is the history it was building (for a revert onto
 // the history already there: when the disk's path holds a new top).
+#include "engine/recover.h"
+
 #include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
 
-#include "engine/engine.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/time_util.h"
 
 namespace strata::engine {
 
-Status Engine::RecoverTask(const db::TaskRecord& task) {
+Status Recovery::RecoverTask(const db::TaskRecord& task) {
   auto vol = catalog_->GetVolume(task.volume_id);
   if (!vol.ok()) return vol.status();
   const std::string& disk = vol->path;
@@ -29,7 +30,7 @@ Status Engine::RecoverTask(const db::TaskRecord& task) {
   if (!state.is_object()) state = nlohmann::json::object();
   const std::string why = "interrupted by a restart at step " + task.step;
   // A running VM first gets back onto the disk's path.
-  STRATA_RETURN_IF_ERROR(ReconcileLiveDisk(*vol));
+  STRATA_RETURN_IF_ERROR(live_->ReconcileLiveDisk(*vol));
 
   if (!PathExists(disk)) {
     std::string overlay = state.value("overlay", "");
@@ -89,17 +90,17 @@ Status Engine::RecoverTask(const db::TaskRecord& task) {
     }
     if (done) return catalog_->FinishTask(task.id, "succeeded", "");
   } else if (task.kind == "snapshot_delete") {
-    STRATA_RETURN_IF_ERROR(RunDelete(snap_id));
-    STRATA_RETURN_IF_ERROR(PublishDelete(snap_id));
+    STRATA_RETURN_IF_ERROR(deleter_->RunDelete(snap_id));
+    STRATA_RETURN_IF_ERROR(deleter_->PublishDelete(snap_id));
     return catalog_->FinishTask(task.id, "succeeded", "");
   }
   return catalog_->FinishTask(task.id, "failed", why);
 }
 
-Status Engine::Recover() {
+Status Recovery::Recover() {
   // Revert histories a crash may have lost are made whole first: a
   // rebuild's recovery starts its server, which must not read them before.
-  if (Status s = SettleAfterCrash(); !s.ok())
+  if (Status s = chain_->SettleAfterCrash(); !s.ok())
     LogError("settling revert histories: " + s.ToString());
   STRATA_ASSIGN_OR_RETURN(auto tasks, catalog_->UnfinishedTasks());
   for (const auto& t : tasks) {
@@ -115,9 +116,9 @@ Status Engine::Recover() {
   }
   // Again, for histories whose chain a task's recovery had to put back
   // first; before the volumes are tidied: compaction reads histories.
-  if (Status s = SettleAfterCrash(); !s.ok())
+  if (Status s = chain_->SettleAfterCrash(); !s.ok())
     LogError("settling revert histories: " + s.ToString());
-  RetryPendingDeletes();
+  transfer_->RetryPendingDeletes();
   db::ListQuery all;
   STRATA_ASSIGN_OR_RETURN(auto vols, catalog_->ListVolumes(all));
   for (const auto& v : vols.rows) {
@@ -136,8 +137,8 @@ Status Engine::Recover() {
       if (s.status == "restoring")
         LogIfError(catalog_->SetSnapshotStatus(s.id, "available", 100),
                    "settling snapshot " + s.id);
-      if (s.status == "deleting" && RunDelete(s.id).ok())
-        PublishDeleteDurably(s.id);
+      if (s.status == "deleting" && deleter_->RunDelete(s.id).ok())
+        deleter_->PublishDeleteDurably(s.id);
     }
     // "in-use" without a domain is an NBD export's client (SetExportAttached),
     // and no client is connected before the exports start, after this.
@@ -148,11 +149,11 @@ Status Engine::Recover() {
                                           return Status::OK();
                                         }),
                  "settling volume " + v.id);
-    Status st = ReconcileLiveDisk(v);
-    if (st.ok()) st = CollectGarbage(v, /*now=*/true);
-    if (st.ok()) st = CompactChain(nullptr, v);
-    if (st.ok()) st = SyncHypervisorView(nullptr, v);
-    if (st.ok()) st = DropUnneededLayers(v.id);
+    Status st = live_->ReconcileLiveDisk(v);
+    if (st.ok()) st = chain_->CollectGarbage(v, /*now=*/true);
+    if (st.ok()) st = chain_->CompactChain(nullptr, v);
+    if (st.ok()) st = live_->SyncHypervisorView(nullptr, v);
+    if (st.ok()) st = deleter_->DropUnneededLayers(v.id);
     if (!st.ok()) LogError("tidying volume " + v.id + ": " + st.ToString());
   }
   return Status::OK();

@@ -10,6 +10,8 @@
 // (latest snapshot only), any available snapshot of the volume can be the
 // target, also one older than a previous revert: snapshots form a tree through
 // parent_id.
+#include "engine/revert.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,7 +21,6 @@
 #include <thread>
 #include <vector>
 
-#include "engine/engine.h"
 #include "engine/layer_fetch.h"
 #include "engine/qemu_img.h"
 #include "util/fs.h"
@@ -54,9 +55,9 @@ std::string FreeRootName(store::Store& store, const db::SnapshotRecord& upper,
 
 }  // namespace
 
-Status Engine::RevertOntoHistory(Journal& j, const db::VolumeRecord& vol,
-                                 const db::SnapshotRecord& target,
-                                 const std::string& history) {
+Status Reverter::RevertOntoHistory(Journal& j, const db::VolumeRecord& vol,
+                                   const db::SnapshotRecord& target,
+                                   const std::string& history) {
   const std::string& disk = vol.path;
   const int64_t t_start = MonotonicMicros();
   struct stat top;
@@ -80,12 +81,12 @@ Status Engine::RevertOntoHistory(Journal& j, const db::VolumeRecord& vol,
   LogInfo("volume " + vol.id + " reverted to its latest snapshot " + target.id +
           " in " + std::to_string((MonotonicMicros() - t_start) / 1000) +
           " ms: a new overlay on its history, nothing downloaded");
-  STRATA_RETURN_IF_ERROR(CollectGarbage(vol));
-  return DropUnneededLayers(vol.id);
+  STRATA_RETURN_IF_ERROR(chain_->CollectGarbage(vol));
+  return deleter_->DropUnneededLayers(vol.id);
 }
 
-Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
-                         const db::SnapshotRecord& target) {
+Status Reverter::RunRevert(Journal& j, db::VolumeRecord vol,
+                           const db::SnapshotRecord& target) {
   const std::string& disk = vol.path;
   // Back to the latest snapshot (the volume's head) while the disk's backing
   // is the history made for it: that history holds exactly the snapshot's
@@ -339,9 +340,120 @@ Status Engine::RunRevert(Journal& j, db::VolumeRecord vol,
                   : "the merge took " + std::to_string(merge_micros / 1000) +
                         " ms" +
                         (merge_beside ? ", beside the verification" : "")));
-  if (merged_any) SettleLater(history);
-  STRATA_RETURN_IF_ERROR(CollectGarbage(vol));
-  return DropUnneededLayers(vol.id);
+  if (merged_any) chain_->SettleLater(history);
+  STRATA_RETURN_IF_ERROR(chain_->CollectGarbage(vol));
+  return deleter_->DropUnneededLayers(vol.id);
+}
+
+Status Reverter::CheckRevertable(const db::VolumeRecord& vol,
+                                 const db::SnapshotRecord& snap) {
+  if (snap.volume_id != vol.id || snap.hidden)
+    return Status::InvalidArgument("Snapshot " + snap.id +
+                                   " is not a snapshot of volume " + vol.id);
+  if (snap.status != "available" || !snap.store_key)
+    return Status::Conflict(
+        "Invalid snapshot: revert needs an available "
+        "snapshot, but its status is: " +
+        snap.status + ".");
+  // A stopped server's disk stays "in-use" (attached), and may be reverted.
+  if (vol.status != "available" && vol.status != "in-use")
+    return Status::Conflict("Invalid volume: Volume " + vol.id +
+                            " status must be available or in-use (server "
+                            "stopped) to revert, but current status is: " +
+                            vol.status + ".");
+  if (Held(vol)) {
+    auto held = holder_->StatusOf(vol.path);
+    return Status::Conflict("Invalid volume: volume " + vol.id +
+                            " is served by NBD export " +
+                            (held ? held->export_name : std::string("?")) +
+                            "; remove the export before reverting its disk.");
+  }
+  return Status::OK();
+}
+
+Status Reverter::RebuildServer(const std::string& domain_uuid,
+                               const std::string& volume_id,
+                               const std::string& snapshot_id) {
+  if (!hv_) return Status::NotSupported("no hypervisor: nothing to rebuild");
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol, catalog_->GetVolume(volume_id));
+  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord snap,
+                          catalog_->GetSnapshot(snapshot_id));
+  STRATA_RETURN_IF_ERROR(CheckRevertable(vol, snap));
+  STRATA_ASSIGN_OR_RETURN(hypervisor::DomainInfo dom,
+                          hv_->GetDomain(domain_uuid));
+  const bool was_running = dom.state == hypervisor::DomainState::kRunning ||
+                           dom.state == hypervisor::DomainState::kPaused;
+  STRATA_ASSIGN_OR_RETURN(auto lease, locks_.TryAcquire(vol.id, "a rebuild"));
+  STRATA_ASSIGN_OR_RETURN(Journal j,
+                          Journal::Begin(catalog_, "rebuild", vol.id, snap.id));
+  j.state()["domain"] = domain_uuid;
+  j.state()["power_on"] = was_running;
+  return LaunchRevertTask(
+      lease, j, vol, snap,
+      [this, vol, snap, domain_uuid, was_running](Journal& j) {
+        Status s = j.Step("rebuild.power_off", 2);
+        if (s.ok()) s = hv_->PowerOff(domain_uuid);
+        if (s.ok()) s = RunRevert(j, vol, snap);
+        // Whatever the revert did, a server that ran runs again.
+        Status on = Status::OK();
+        if (was_running) {
+          on = j.Step("rebuild.power_on", 98);
+          if (on.ok()) on = hv_->PowerOn(domain_uuid);
+        }
+        if (s.ok()) s = on;
+        if (s.ok())
+          LogInfo("server " + domain_uuid + " rebuilt onto snapshot " +
+                  snap.id);
+        return s;
+      },
+      "rebuild of server " + domain_uuid);
+}
+
+Status Reverter::LaunchRevertTask(std::shared_ptr<VolumeLease> lease, Journal j,
+                                  const db::VolumeRecord& vol,
+                                  const db::SnapshotRecord& snap,
+                                  std::function<Status(Journal&)> run,
+                                  const std::string& what) {
+  STRATA_RETURN_IF_ERROR(
+      catalog_->ModifyVolume(vol.id, [](db::VolumeRecord& v) {
+        v.status = "reverting";
+        return Status::OK();
+      }));
+  STRATA_RETURN_IF_ERROR(
+      catalog_->SetSnapshotStatus(snap.id, "restoring", snap.progress));
+  Launch(lease, [this, j, vol, snap, run, what](auto& held) mutable {
+    Status s = CatchAll("engine.revert", [&] { return run(j); });
+    if (s.ok()) {
+      LogIfError(j.Succeed(), "journal of the " + what);
+    } else {
+      LogError(what + " failed: " + s.ToString());
+      LogIfError(j.Fail(s), "journal of the " + what);
+    }
+    held.reset();
+    SettleSnapshotStatus(snap.id, "available", 100);
+    SettleVolumeStatus(vol.id, vol.status);  // what it was before "reverting"
+  });
+  return Status::OK();
+}
+
+Status Reverter::RevertVolume(const std::string& volume_id,
+                              const std::string& snapshot_id) {
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol, catalog_->GetVolume(volume_id));
+  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord snap,
+                          catalog_->GetSnapshot(snapshot_id));
+  STRATA_RETURN_IF_ERROR(CheckRevertable(vol, snap));
+  STRATA_ASSIGN_OR_RETURN(auto live, live_->LiveDiskOf(vol));
+  if (live)
+    return Status::Conflict("Invalid volume: the server " + live->domain_uuid +
+                            " using volume " + vol.id +
+                            " is running; stop it before reverting its disk.");
+  STRATA_ASSIGN_OR_RETURN(auto lease, locks_.TryAcquire(vol.id, "a revert"));
+  STRATA_ASSIGN_OR_RETURN(Journal j,
+                          Journal::Begin(catalog_, "revert", vol.id, snap.id));
+  return LaunchRevertTask(
+      lease, j, vol, snap,
+      [this, vol, snap](Journal& j) { return RunRevert(j, vol, snap); },
+      "revert of volume " + vol.id);
 }
 
 }  // namespace strata::engine

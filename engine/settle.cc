@@ -19,7 +19,7 @@
 // its disk's chain (the revert never installed, or a snapshot merged it
 // into a new history since) is dropped; a history retired into a merge's
 // spare is fsynced first (chain_ops.cc).
-#include "engine/engine.h"
+#include "engine/chain_maintenance.h"
 #include "engine/layer_fetch.h"
 #include "engine/qemu_img.h"
 #include "util/file_check.h"
@@ -30,7 +30,7 @@
 
 namespace strata::engine {
 
-void Engine::SettleLater(const std::string& history) {
+void ChainMaintenance::SettleLater(const std::string& history) {
   reaper_.Submit([this, history] {
     Status s = SettleHistory(history);
     if (!s.ok())
@@ -39,7 +39,7 @@ void Engine::SettleLater(const std::string& history) {
   });
 }
 
-Status Engine::SettleHistory(const std::string& history) {
+Status ChainMaintenance::SettleHistory(const std::string& history) {
   const int64_t t0 = MonotonicMicros();
   auto check = FileCheck(history, 1);
   if (check.ok()) {
@@ -56,8 +56,8 @@ Status Engine::SettleHistory(const std::string& history) {
   return Status::OK();
 }
 
-Status Engine::RebuildHistory(const db::UnsettledHistoryRecord& u,
-                              const Chain& chain, size_t h) {
+Status ChainMaintenance::RebuildHistory(const db::UnsettledHistoryRecord& u,
+                                        const Chain& chain, size_t h) {
   const std::string& disk = chain.layers[0].path;
   const ChainLayer& history = chain.layers[h];
   const std::string id = NewUuid();
@@ -94,7 +94,7 @@ Status Engine::RebuildHistory(const db::UnsettledHistoryRecord& u,
   return s;
 }
 
-Status Engine::SettleAfterCrash() {
+Status ChainMaintenance::SettleAfterCrash() {
   STRATA_ASSIGN_OR_RETURN(auto rows, catalog_->UnsettledHistories());
   for (const auto& u : rows) {
     auto vol = catalog_->GetVolume(u.volume_id);

@@ -16,15 +16,18 @@
 // these steps — the VM's writes go to the redirect cache — and taken back
 // after them, whatever their outcome; the files are quiet meanwhile, so it
 // takes the same steps as a disk no VM runs on.
-#include "engine/engine.h"
+#include "engine/snapshot_create.h"
+
 #include "engine/qemu_img.h"
 #include "util/fs.h"
+#include "util/guarded.h"
 #include "util/log.h"
 #include "util/time_util.h"
+#include "util/uuid.h"
 
 namespace strata::engine {
 
-double Engine::ExpectedSnapshotSeconds(const std::string& volume_id) {
+double SnapshotCreator::ExpectedSnapshotSeconds(const std::string& volume_id) {
   constexpr double kDefaultSeconds = 10, kMargin = 2;
   auto snaps = catalog_->SnapshotsOfVolume(volume_id);
   if (!snaps.ok()) return kDefaultSeconds;
@@ -37,8 +40,8 @@ double Engine::ExpectedSnapshotSeconds(const std::string& volume_id) {
          1e6;
 }
 
-Status Engine::RunCreate(Journal& j, const db::VolumeRecord& vol,
-                         db::SnapshotRecord snap) {
+Status SnapshotCreator::RunCreate(Journal& j, const db::VolumeRecord& vol,
+                                  db::SnapshotRecord snap) {
   if (!Held(vol)) return RunCreateSteps(j, vol, snap);
   const double expected = ExpectedSnapshotSeconds(vol.id);
   STRATA_RETURN_IF_ERROR(j.Step("create.release_chain", 1));
@@ -52,8 +55,8 @@ Status Engine::RunCreate(Journal& j, const db::VolumeRecord& vol,
   return s;
 }
 
-Status Engine::RunCreateSteps(Journal& j, const db::VolumeRecord& vol,
-                              db::SnapshotRecord snap) {
+Status SnapshotCreator::RunCreateSteps(Journal& j, const db::VolumeRecord& vol,
+                                       db::SnapshotRecord snap) {
   const std::string& disk = vol.path;
   const std::string layer = SnapshotLayerPath(disk, snap.id);
   const std::string overlay = TempPath(disk, "overlay", snap.id);
@@ -62,10 +65,10 @@ Status Engine::RunCreateSteps(Journal& j, const db::VolumeRecord& vol,
 
   STRATA_ASSIGN_OR_RETURN(Chain before, ReadChain(disk, disk, confinement_));
   // R2.2: is a VM running on this disk? (R2.7: a shut-off one is a quiet disk.)
-  STRATA_ASSIGN_OR_RETURN(std::optional<LiveDisk> live, LiveDiskOf(vol));
+  STRATA_ASSIGN_OR_RETURN(std::optional<LiveDisk> live, live_->LiveDiskOf(vol));
   const uint64_t size = before.top().header.virtual_size;
   if (live) {
-    STRATA_RETURN_IF_ERROR(LiveCutOver(j, vol, *live, layer, size));
+    STRATA_RETURN_IF_ERROR(live_->LiveCutOver(j, vol, *live, layer, size));
   } else {
     STRATA_RETURN_IF_ERROR(j.Step("create.prepare_overlay", 2));
     STRATA_RETURN_IF_ERROR(CreateOverlay(overlay, layer, "qcow2", size,
@@ -104,8 +107,8 @@ Status Engine::RunCreateSteps(Journal& j, const db::VolumeRecord& vol,
   }
   if (last_failed > 1) {
     // R2.6: the previous snapshot(s) failed; carry their writes in this one.
-    STRATA_ASSIGN_OR_RETURN(snap.covers,
-                            MergeFailedLayers(j, vol, chain, last_failed));
+    STRATA_ASSIGN_OR_RETURN(
+        snap.covers, chain_->MergeFailedLayers(j, vol, chain, last_failed));
     STRATA_ASSIGN_OR_RETURN(chain, ReadChain(disk, disk, confinement_));
     LogInfo("snapshot " + snap.id + " carries the writes of " +
             std::to_string(snap.covers.size()) + " failed snapshot(s)");
@@ -119,8 +122,8 @@ Status Engine::RunCreateSteps(Journal& j, const db::VolumeRecord& vol,
   std::map<std::string, std::string> labels = {{"volume_id", vol.id},
                                                {"snapshot_id", snap.id}};
   if (snap.parent_id) labels["parent_id"] = *snap.parent_id;
-  STRATA_ASSIGN_OR_RETURN(StoredLayer stored,
-                          UploadLayer(snap.id, key, layer, labels));
+  STRATA_ASSIGN_OR_RETURN(LayerTransfer::StoredLayer stored,
+                          transfer_->UploadLayer(snap.id, key, layer, labels));
   const store::ObjectInfo& obj = stored.object;
   STRATA_RETURN_IF_ERROR(catalog_->Transaction([&]() -> Status {
     STRATA_RETURN_IF_ERROR(
@@ -145,16 +148,66 @@ Status Engine::RunCreateSteps(Journal& j, const db::VolumeRecord& vol,
   }));
   LogInfo("snapshot " + snap.id + " of volume " + vol.id +
           " stored: " + std::to_string(obj.size) + " bytes at " + obj.location);
-  RetryPendingDeletes();  // the store answers: a good time
+  transfer_->RetryPendingDeletes();  // the store answers: a good time
 
   // R2.8: merge the uploaded layer into history. A failure here leaves a
   // longer but valid chain; the next operation compacts it again.
-  Status c = CompactChain(&j, vol);
+  Status c = chain_->CompactChain(&j, vol);
   if (!c.ok())
     LogWarning("compaction of " + disk + " deferred: " + c.ToString());
-  Status d = DropUnneededLayers(vol.id);
+  Status d = deleter_->DropUnneededLayers(vol.id);
   if (!d.ok()) LogWarning("dropping unneeded layers: " + d.ToString());
   return Status::OK();  // the snapshot is stored whatever the housekeeping did
+}
+
+Result<db::SnapshotRecord> SnapshotCreator::CreateSnapshot(
+    const CreateSnapshotRequest& req) {
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
+                          catalog_->GetVolume(req.volume_id));
+  if (vol.status != "available" && vol.status != "in-use")
+    return Status::Conflict("Invalid volume: Volume " + vol.id +
+                            " status must be available or in-use, but "
+                            "current status is: " +
+                            vol.status + ".");
+  STRATA_ASSIGN_OR_RETURN(auto lease, locks_.TryAcquire(vol.id, "a snapshot"));
+  db::SnapshotRecord snap;
+  snap.id = NewUuid();
+  snap.volume_id = vol.id;
+  snap.project_id = req.project_id;
+  snap.user_id = req.user_id;
+  snap.name = req.name;
+  snap.description = req.description;
+  snap.metadata = req.metadata;
+  snap.status = "creating";
+  snap.virtual_size = vol.virtual_size;
+  snap.created_at = snap.updated_at = NowMicros();
+  STRATA_ASSIGN_OR_RETURN(
+      Journal j, Journal::Begin(catalog_, "snapshot_create", vol.id, snap.id));
+  STRATA_RETURN_IF_ERROR(catalog_->InsertSnapshot(snap));
+  Launch(lease,
+         [this, j, vol, snap, rotation = req.rotation](auto& held) mutable {
+           Status s = CatchAll("engine.snapshot_create",
+                               [&] { return RunCreate(j, vol, snap); });
+           if (s.ok()) {
+             std::vector<std::string> rotated;
+             if (rotation) {
+               // Counted among the volume's available snapshots, as the newest.
+               SettleSnapshotStatus(snap.id, "available", 100);
+               rotated = deleter_->RotateOut(vol.id, *rotation);
+             }
+             // A journal left running is settled by recovery at next start.
+             LogIfError(j.Succeed(), "journal of snapshot " + snap.id);
+             held.reset();
+             if (!rotation) SettleSnapshotStatus(snap.id, "available", 100);
+             for (const auto& id : rotated) deleter_->PublishDeleteDurably(id);
+             return;
+           }
+           LogError("snapshot " + snap.id + " failed: " + s.ToString());
+           LogIfError(j.Fail(s), "journal of snapshot " + snap.id);
+           held.reset();
+           SettleSnapshotStatus(snap.id, "error", 0, s.message());
+         });
+  return snap;
 }
 
 }  // namespace strata::engine

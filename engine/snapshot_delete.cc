@@ -8,9 +8,12 @@
 // hidden (never listed again) and its layer goes later (DropUnneededLayers).
 // RunDelete does the store work under the volume's lease; PublishDelete, run
 // after the lease is released, removes or hides the row.
+#include "engine/snapshot_delete.h"
+
 #include <algorithm>
 
-#include "engine/engine.h"
+#include "engine/journal.h"
+#include "util/guarded.h"
 #include "util/log.h"
 
 namespace strata::engine {
@@ -27,20 +30,20 @@ Result<bool> IsNeeded(db::Catalog* catalog, const db::SnapshotRecord& snap) {
 
 }  // namespace
 
-Status Engine::RunDelete(const std::string& snapshot_id) {
+Status SnapshotDeleter::RunDelete(const std::string& snapshot_id) {
   auto snap = catalog_->GetSnapshot(snapshot_id);
   if (!snap.ok())
     return snap.status().IsNotFound() ? Status::OK() : snap.status();
   if (!snap->store_key) return Status::OK();
   STRATA_ASSIGN_OR_RETURN(bool needed, IsNeeded(catalog_, *snap));
   if (needed) return Status::OK();  // hidden by PublishDelete, layer kept
-  STRATA_RETURN_IF_ERROR(DeleteStored(*snap->store_key));
+  STRATA_RETURN_IF_ERROR(transfer_->DeleteStored(*snap->store_key));
   // Ancestors kept only for this one may go too.
   return DropUnneededLayers(snap->volume_id, snapshot_id);
 }
 
-std::vector<std::string> Engine::RotateOut(const std::string& volume_id,
-                                           const Rotation& r) {
+std::vector<std::string> SnapshotDeleter::RotateOut(
+    const std::string& volume_id, const Rotation& r) {
   std::vector<std::string> victims;
   auto snaps = catalog_->SnapshotsOfVolume(volume_id);
   if (!snaps.ok()) {
@@ -80,7 +83,7 @@ std::vector<std::string> Engine::RotateOut(const std::string& volume_id,
   return done;
 }
 
-Status Engine::PublishDelete(const std::string& snapshot_id) {
+Status SnapshotDeleter::PublishDelete(const std::string& snapshot_id) {
   auto snap = catalog_->GetSnapshot(snapshot_id);
   if (!snap.ok())
     return snap.status().IsNotFound() ? Status::OK() : snap.status();
@@ -97,6 +100,84 @@ Status Engine::PublishDelete(const std::string& snapshot_id) {
     s.status = "deleted";
     return Status::OK();
   });
+}
+
+bool LayerIsNeeded(const db::VolumeRecord& vol,
+                   const std::vector<db::SnapshotRecord>& snaps,
+                   const std::string& id, const std::string& ignoring) {
+  if (vol.head_snapshot_id == id) return true;
+  for (const auto& o : snaps)
+    if (o.parent_id == id && o.id != ignoring) return true;
+  return false;
+}
+
+Status SnapshotDeleter::DropUnneededLayers(const std::string& volume_id,
+                                           const std::string& going) {
+  // A hidden snapshot's layer is kept while the volume's live chain (its
+  // head) or another snapshot's layer builds on it.
+  for (int round = 0; round < 1000; ++round) {
+    STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
+                            catalog_->GetVolume(volume_id));
+    STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(volume_id));
+    const db::SnapshotRecord* victim = nullptr;
+    for (const auto& s : snaps) {
+      if (s.hidden && s.id != going &&
+          !LayerIsNeeded(vol, snaps, s.id, going)) {
+        victim = &s;
+        break;
+      }
+    }
+    if (!victim) return Status::OK();
+    if (victim->store_key)
+      STRATA_RETURN_IF_ERROR(transfer_->DeleteStored(*victim->store_key));
+    STRATA_RETURN_IF_ERROR(catalog_->DeleteSnapshot(victim->id));
+    LogInfo("dropped the layer of deleted snapshot " + victim->id);
+  }
+  return Status::OK();
+}
+
+Status SnapshotDeleter::DeleteSnapshot(const std::string& snapshot_id,
+                                       bool force) {
+  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord snap,
+                          catalog_->GetSnapshot(snapshot_id));
+  if (snap.hidden)
+    return Status::NotFound("Snapshot " + snapshot_id + " could not be found.");
+  bool ok_state = snap.status == "available" || snap.status == "error" ||
+                  (force && snap.status != "restoring");
+  if (!ok_state)
+    return Status::Conflict(
+        "Invalid snapshot: Snapshot status must be "
+        "available or error, but current status is: " +
+        snap.status + ".");
+  STRATA_ASSIGN_OR_RETURN(
+      auto lease, locks_.TryAcquire(snap.volume_id, "a snapshot delete"));
+  STRATA_RETURN_IF_ERROR(
+      catalog_->SetSnapshotStatus(snapshot_id, "deleting", snap.progress));
+  STRATA_ASSIGN_OR_RETURN(Journal j, Journal::Begin(catalog_, "snapshot_delete",
+                                                    snap.volume_id, snap.id));
+  Launch(lease, [this, j, snapshot_id](auto& held) mutable {
+    Status s = j.Step("delete.begin", 0);
+    if (s.ok())
+      s = CatchAll("engine.snapshot_delete",
+                   [&] { return RunDelete(snapshot_id); });
+    if (s.ok()) {
+      LogIfError(j.Succeed(), "journal of the delete of " + snapshot_id);
+      held.reset();
+      PublishDeleteDurably(snapshot_id);
+      return;
+    }
+    LogError("deleting snapshot " + snapshot_id + " failed: " + s.ToString());
+    LogIfError(j.Fail(s), "journal of the delete of " + snapshot_id);
+    held.reset();
+    SettleSnapshotStatus(snapshot_id, "error_deleting", 0, s.message());
+  });
+  return Status::OK();
+}
+
+void SnapshotDeleter::PublishDeleteDurably(const std::string& snapshot_id) {
+  // Left "deleting", the snapshot's delete is run again at the next start.
+  LogIfError(PersistWithRetry([&] { return PublishDelete(snapshot_id); }),
+             "publishing the delete of snapshot " + snapshot_id);
 }
 
 }  // namespace strata::engine

@@ -1,0 +1,71 @@
+// ChainMaintenance: a volume's chain kept short and clean (R2.6, R2.8-R2.9):
+// merges of failed and uploaded layers into the history, repoints, removal of
+// files the chain no longer uses (chain_ops.cc), and the write-back of the
+// histories a revert merged, after the task or after a crash (settle.cc).
+// Thread-safety: REQUIRES the volume's lease for every method that changes a
+// chain; SettleLater hands work to the reaper.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/chain.h"
+#include "engine/engine_part.h"
+#include "engine/journal.h"
+#include "engine/live_disk.h"
+
+namespace strata::engine {
+
+class ChainMaintenance : public EnginePart {
+ public:
+  ChainMaintenance(EngineContext& ctx, LiveDisks* live)
+      : EnginePart(ctx), live_(live) {}
+
+  // R2.6: merges the failed layers just below the new snapshot layer
+  // (layers[2..last]) into it; returns the ids of the snapshots merged.
+  Result<std::vector<std::string>> MergeFailedLayers(
+      Journal& j, const db::VolumeRecord& vol, const Chain& chain, size_t last);
+  // R2.8-R2.9: merges every uploaded snapshot layer into the history layer
+  // (or makes it the history when there is none), until none is left.
+  Status CompactChain(Journal* j, const db::VolumeRecord& vol);
+  // Removes the spare and delta of `disk`'s history (best effort).
+  void DropSpares(const std::string& disk);
+  // Points `above` (a file of the volume's chain) at `backing`: a header
+  // rewrite, or for a running VM's top, RepointLiveTop.
+  Status Repoint(Journal* j, const db::VolumeRecord& vol,
+                 const std::string& above, const std::string& backing);
+  // Removes every Strata-named file of the disk its chain does not use.
+  // Large ones are renamed to a ".strata-trash-" name and removed by the
+  // reaper after the task, unless `now`.
+  Status CollectGarbage(const db::VolumeRecord& vol, bool now = false);
+
+  // Write-back of the histories a revert merged (settle.cc). SettleLater
+  // has the reaper settle `history` (SettleHistory: take its fast check,
+  // fsync it, drop its unsettled row). SettleAfterCrash, at start, settles
+  // every row left, rebuilding from its layers a history whose content a
+  // crash may have lost (RebuildHistory: the history is chain.layers[h]).
+  void SettleLater(const std::string& history);
+  Status SettleAfterCrash();
+
+ private:
+  // R2.9's backup of the history chain.layers[h] at `backup`: rebuilt from
+  // the history's spare and delta when both are there (*rebuilt = true),
+  // else copied. Its backing relation is made equal to the history's.
+  Status BackupHistory(Journal* j, const Chain& chain, size_t h,
+                       const std::string& backup, bool* rebuilt);
+  // After a merge: keeps the replaced history and the merged layer as the
+  // new history's spare and delta. False (nothing renamed) if not possible.
+  bool RetireIntoSpare(const std::string& disk, const std::string& old_history,
+                       const std::string& layer,
+                       const std::string& new_history);
+  // Renames `path` (a file next to `disk`) to a trash name and has the
+  // reaper remove it; removes it at once if the rename fails.
+  Status Discard(const std::string& disk, const std::string& path);
+  Status SettleHistory(const std::string& history);
+  Status RebuildHistory(const db::UnsettledHistoryRecord& u, const Chain& chain,
+                        size_t h);
+
+  LiveDisks* const live_;
+};
+
+}  // namespace strata::engine

@@ -1,0 +1,78 @@
+// The engine's request types and small shared definitions: what callers
+// pass to the Engine (engine.h) and what its parts (engine_part.h) pass
+// among themselves.
+// Thread-safety: values and pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "db/records.h"
+
+namespace strata::engine {
+
+struct EngineOptions {
+  // Canonical directories under which disks may be adopted (manage).
+  std::vector<std::string> allowed_dirs;
+  // Canonical directories whose files a disk may have as read-only backing
+  // files (Nova's _base image cache): confinement.h.
+  std::vector<std::string> shared_base_dirs;
+  // Cluster size of the overlays Strata creates; 0 = qemu-img's default.
+  uint64_t overlay_cluster_size = 0;
+  int workers = 2;
+  int upload_attempts = 3;  // tries per upload on retryable store errors
+  // Nice increment of the worker threads and the qemu-img they start, so a
+  // running VM's vCPU and I/O threads get the CPU first. (On the test guest
+  // its effect on write stalls was within the benchmark's noise.)
+  int worker_nice = 10;
+};
+
+struct ManageRequest {
+  std::string project_id, user_id, name, description;
+  std::string source_path;  // the existing qcow2 file to adopt
+  bool bootable = false;
+  db::Metadata metadata;
+  // Skips the manage-directory check of the top (its backing files are
+  // still confined): for paths the hypervisor's own configuration or the
+  // operator names (a server's disks, NBD exports), never for user input.
+  bool trusted_path = false;
+};
+
+// Backup rotation (R1.6, Nova's createBackup): once the new snapshot is
+// stored, the volume's available snapshots whose metadata holds every entry
+// of `match` (the new one included) are deleted oldest first until `keep`
+// remain.
+struct Rotation {
+  db::Metadata match;
+  int keep = 0;
+};
+
+struct CreateSnapshotRequest {
+  std::string project_id, user_id, volume_id, name, description;
+  db::Metadata metadata;
+  std::optional<Rotation> rotation = std::nullopt;
+};
+
+// A volume's disk as a running domain uses it (R2.2: the VM is running).
+struct LiveDisk {
+  std::string domain_uuid;
+  std::string target;  // "vda"
+  bool has_guest_agent = false;
+};
+
+// True when snapshot `id`'s layer must stay stored: it is the volume's head
+// (the live chain builds on it) or another snapshot's layer is relative to
+// it. `ignoring` names a snapshot about to go, whose link does not count.
+bool LayerIsNeeded(const db::VolumeRecord& vol,
+                   const std::vector<db::SnapshotRecord>& snaps,
+                   const std::string& id, const std::string& ignoring = "");
+
+// The store key of a snapshot's layer: "volumes/<volume>/<snapshot>.qcow2".
+std::string LayerKey(const std::string& volume_id,
+                     const std::string& snapshot_id);
+// Size in GiB, rounded up, as Cinder reports it.
+int64_t SizeGiB(int64_t bytes);
+
+}  // namespace strata::engine

@@ -1,0 +1,42 @@
+// LayerTransfer: snapshot layers to and from the store: uploads with retries
+// and verification of what the store holds, and deletes that survive a store
+// that does not answer (R1.9: queued in the catalog, retried, never
+// forgotten).
+// Thread-safety: any thread; calls for different keys run in parallel.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "engine/engine_part.h"
+
+namespace strata::engine {
+
+class LayerTransfer : public EnginePart {
+ public:
+  explicit LayerTransfer(EngineContext& ctx) : EnginePart(ctx) {}
+
+  // A layer as stored: the object (its bytes after any relay stage), the
+  // SHA-256 of the layer file itself, and the fast check of the stored
+  // bytes ("" when a relay stage changed them).
+  struct StoredLayer {
+    store::ObjectInfo object;
+    std::string layer_sha256;
+    std::string check;
+  };
+  // Uploads a layer file with retries, verifying what the store holds.
+  // `labels` describe it to stores that keep metadata (glance).
+  Result<StoredLayer> UploadLayer(
+      const std::string& snapshot_id, const std::string& key,
+      const std::string& path,
+      const std::map<std::string, std::string>& labels);
+  // R1.9: deletes a store object, or, when the store does not answer,
+  // queues the key in the catalog (pending_deletes) and returns OK: the
+  // object is deleted by RetryPendingDeletes, never forgotten.
+  Status DeleteStored(const std::string& key);
+  // Deletes queued objects, oldest first, until the store fails again.
+  // Runs at start-up (Recover) and after every successful upload.
+  void RetryPendingDeletes();
+};
+
+}  // namespace strata::engine

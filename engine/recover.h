@@ -1,0 +1,41 @@
+// Recovery: at start, every operation a crash interrupted is reconciled from
+// its journal (recover.cc says what each step's state means), then every
+// volume's chain is tidied and the hypervisor's view made to match it.
+// Thread-safety: Recover runs once, before requests are served.
+#pragma once
+
+#include "engine/chain_maintenance.h"
+#include "engine/engine_part.h"
+#include "engine/layer_transfer.h"
+#include "engine/live_disk.h"
+#include "engine/revert.h"
+#include "engine/snapshot_delete.h"
+
+namespace strata::engine {
+
+class Recovery : public EnginePart {
+ public:
+  Recovery(EngineContext& ctx, LiveDisks* live, ChainMaintenance* chain,
+           LayerTransfer* transfer, SnapshotDeleter* deleter,
+           Reverter* reverter)
+      : EnginePart(ctx),
+        live_(live),
+        chain_(chain),
+        transfer_(transfer),
+        deleter_(deleter),
+        reverter_(reverter) {}
+
+  Status Recover();
+
+ private:
+  // Reconciliation of one interrupted task.
+  Status RecoverTask(const db::TaskRecord& task);
+
+  LiveDisks* const live_;
+  ChainMaintenance* const chain_;
+  LayerTransfer* const transfer_;
+  SnapshotDeleter* const deleter_;
+  Reverter* const reverter_;
+};
+
+}  // namespace strata::engine

@@ -1,0 +1,63 @@
+// Reverter: R2.10-R2.11, a volume reverted to any of its available
+// snapshots, and Nova's rebuild onto one (revert.cc says how the chain is
+// rebuilt from stored layers and why a merged history is written back
+// later).
+// Thread-safety: the entry points from any thread; the task runs on a
+// worker under the volume's lease.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "engine/chain_maintenance.h"
+#include "engine/engine_part.h"
+#include "engine/journal.h"
+#include "engine/live_disk.h"
+#include "engine/snapshot_delete.h"
+
+namespace strata::engine {
+
+class Reverter : public EnginePart {
+ public:
+  Reverter(EngineContext& ctx, LiveDisks* live, ChainMaintenance* chain,
+           SnapshotDeleter* deleter)
+      : EnginePart(ctx), live_(live), chain_(chain), deleter_(deleter) {}
+
+  // R2.10-R2.11: reverts the volume to any of its available snapshots.
+  Status RevertVolume(const std::string& volume_id,
+                      const std::string& snapshot_id);
+  // Nova's rebuild: powers the domain off (if it runs), reverts the volume
+  // of its disk, and starts the domain again if it was running.
+  Status RebuildServer(const std::string& domain_uuid,
+                       const std::string& volume_id,
+                       const std::string& snapshot_id);
+  // The revert itself, journalled (recovery reruns it to settle a crash).
+  Status RunRevert(Journal& j, db::VolumeRecord vol,
+                   const db::SnapshotRecord& target);
+
+ private:
+  // RunRevert's case of the head snapshot whose history is the disk's
+  // backing: a new empty overlay on `history`.
+  Status RevertOntoHistory(Journal& j, const db::VolumeRecord& vol,
+                           const db::SnapshotRecord& target,
+                           const std::string& history);
+  // What a revert needs of the volume and snapshot (both revert and rebuild).
+  Status CheckRevertable(const db::VolumeRecord& vol,
+                         const db::SnapshotRecord& snap);
+  // The task of a revert or rebuild: marks the volume "reverting" and the
+  // snapshot "restoring", runs `run` under `lease` off the request thread,
+  // ends the journal by its result (`what` names it in the log), then gives
+  // both their statuses back.
+  Status LaunchRevertTask(std::shared_ptr<VolumeLease> lease, Journal j,
+                          const db::VolumeRecord& vol,
+                          const db::SnapshotRecord& snap,
+                          std::function<Status(Journal&)> run,
+                          const std::string& what);
+
+  LiveDisks* const live_;
+  ChainMaintenance* const chain_;
+  SnapshotDeleter* const deleter_;
+};
+
+}  // namespace strata::engine
