@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -18,6 +19,11 @@ void CrashPoint(const char* step) {
   if (target && std::strcmp(target, step) == 0) {
     Log(LogLevel::kWarning, std::string("injected crash at ") + step);
     _exit(86);
+  }
+  static const char* stop = std::getenv("STRATA_STOP_AT");
+  if (stop && std::strcmp(stop, step) == 0) {
+    Log(LogLevel::kWarning, std::string("injected stop at ") + step);
+    raise(SIGSTOP);  // the whole process, until SIGCONT
   }
 #else
   (void)step;

@@ -6,7 +6,9 @@
 // STRATA_FAULT_INJECTION), when the environment variable STRATA_CRASH_AT
 // names that step, the process ends at once with _exit(86) — no destructors,
 // no flushes — as kill -9 would. The product stratad links the build without
-// it, where STRATA_CRASH_AT does nothing.
+// it, where STRATA_CRASH_AT does nothing. STRATA_STOP_AT stops the process
+// (SIGSTOP) at the step instead, for a test to change the world under a
+// task before it goes on (SIGCONT).
 // Thread-safety: safe from any thread.
 #pragma once
 

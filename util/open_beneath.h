@@ -20,4 +20,23 @@ namespace strata {
 [[nodiscard]] Result<UniqueFd> OpenBeneath(const std::string& dir,
                                            const std::string& rel, int flags);
 
+// Opens the directory `abs_dir` (an absolute path) with no symlink on any
+// component: openat2 from "/" with RESOLVE_NO_SYMLINKS. InvalidArgument when
+// a component is a symlink.
+[[nodiscard]] Result<UniqueFd> OpenDirNoSymlinks(const std::string& abs_dir);
+
+// RenameDurable, RemoveFile and link(2) for files whose directories must be
+// what their absolute names say (a disk's directory): each directory is
+// opened with OpenDirNoSymlinks and the operation runs on its fd
+// (renameat, unlinkat, linkat; then fsync of the directory), so a directory
+// swapped for a symlink, before or during a task, fails the operation
+// instead of redirecting root's write. RemoveFileNoSymlinks of a missing
+// file is OK, as RemoveFile's. LinkNoSymlinks reads `existing` by its path
+// (a store's file) and creates `new_path` beneath its checked directory.
+[[nodiscard]] Status RenameDurableNoSymlinks(const std::string& from,
+                                             const std::string& to);
+[[nodiscard]] Status RemoveFileNoSymlinks(const std::string& path);
+[[nodiscard]] Status LinkNoSymlinks(const std::string& existing,
+                                    const std::string& new_path);
+
 }  // namespace strata

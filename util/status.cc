@@ -1,6 +1,7 @@
 // Status: names and formatting. See status.h.
 #include "util/status.h"
 
+#include <cerrno>
 #include <cstring>
 
 namespace strata {
@@ -37,9 +38,31 @@ const char* StatusCodeName(StatusCode code) {
   return "unknown";
 }
 
+StatusCode CodeOfErrno(int err) {
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+      return StatusCode::kNotFound;
+    case EEXIST:
+    case ENOTEMPTY:
+      return StatusCode::kAlreadyExists;
+    case ETIMEDOUT:
+    case ECONNREFUSED:
+    case ECONNRESET:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+      return StatusCode::kUnavailable;
+    default:
+      // EACCES/EPERM too: a file Strata cannot reach is its own fault, not
+      // the caller's (403 would say the caller may not).
+      return StatusCode::kIoError;
+  }
+}
+
 Status Status::FromErrno(std::string_view what, int err) {
-  return Status(StatusCode::kIoError,
-                std::string(what) + ": " + std::strerror(err));
+  Status s(CodeOfErrno(err), std::string(what) + ": " + std::strerror(err));
+  s.retryable_ = s.code_ == StatusCode::kUnavailable;
+  return s;
 }
 
 std::string Status::ToString() const {

@@ -34,6 +34,9 @@ enum class StatusCode {
   kInternal,          // a bug or an unexpected state
 };
 
+// The code an errno value maps to (Status::FromErrno).
+StatusCode CodeOfErrno(int err);
+
 // Returns a stable lower-case name for `code`, e.g. "not_found".
 const char* StatusCodeName(StatusCode code);
 
@@ -72,7 +75,10 @@ class [[nodiscard]] Status {
   static Status IoError(std::string msg) {
     return Status(StatusCode::kIoError, std::move(msg));
   }
-  // An I/O error built from errno: "<what>: <strerror(err)>".
+  // A Status built from errno: "<what>: <strerror(err)>", its code mapped
+  // once for every caller (CodeOfErrno): ENOENT/ENOTDIR NotFound,
+  // EEXIST/ENOTEMPTY AlreadyExists, network timeouts and refusals
+  // Unavailable (retryable), everything else IoError.
   static Status FromErrno(std::string_view what, int err);
   static Status Unavailable(std::string msg, bool retryable = true) {
     Status s(StatusCode::kUnavailable, std::move(msg));

@@ -90,7 +90,7 @@ USES_LIBVIRT=""
 
 # start_stratad [extra stratad args…]: starts it on a free port, waits ready;
 # sets PID, PORT and URL (the address it says it serves). With STRATA_CRASH_AT
-# (or STRATA_THROW_AT) in its environment it starts the crash-point build; a restart after the
+# (or STRATA_THROW_AT, STRATA_STOP_AT) in its environment it starts the crash-point build; a restart after the
 # crash (without it) is the product's.
 start_stratad() {
   PORT=$(free_port)
@@ -102,7 +102,7 @@ start_stratad() {
   local hv=()
   [[ -z $USES_LIBVIRT ]] && hv=(--libvirt-uri none)
   local bin=$STRATAD
-  [[ -n ${STRATA_CRASH_AT:-}${STRATA_THROW_AT:-} ]] && bin=$STRATAD_CRASH_POINTS
+  [[ -n ${STRATA_CRASH_AT:-}${STRATA_THROW_AT:-}${STRATA_STOP_AT:-} ]] && bin=$STRATAD_CRASH_POINTS
   "$bin" --listen "127.0.0.1:$PORT" --state-dir "$T/var" "${hv[@]}" "$@" \
     >"$T/stratad.out" 2>>"$T/stratad.log" &
   PID=$!
