@@ -19,7 +19,9 @@
 // history-sized file per disk. Without a usable spare (the first merges, or
 // after a revert or a crash), the history is copied.
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <set>
 
@@ -27,6 +29,7 @@
 #include "engine/qemu_img.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/open_beneath.h"
 #include "util/time_util.h"
 #include "util/uuid.h"
 
@@ -60,7 +63,8 @@ Result<std::vector<std::string>> ChainMaintenance::MergeFailedLayers(
   STRATA_RETURN_IF_ERROR(j.Step("create.merge_failed", 11));
   auto cleanup = [&] {
     for (const auto& b : backups)
-      LogIfError(RemoveFile(b), "cleanup (garbage collection retries)");
+      LogIfError(RemoveFileNoSymlinks(b),
+                 "cleanup (garbage collection retries)");
   };
   for (size_t i = 1; i <= last; ++i) {
     std::string b = TempPath(disk, "merge", chain.layers[i].name.snapshot_id);
@@ -93,12 +97,12 @@ Result<std::vector<std::string>> ChainMaintenance::MergeFailedLayers(
   // The merged file replaces the new snapshot layer under the same name (the
   // disk's backing name does not change); the failed layers become garbage.
   STRATA_RETURN_IF_ERROR(j.Step("create.install_merged", 13));
-  s = RenameDurable(backups.back(), chain.layers[1].path);
+  s = RenameDurableNoSymlinks(backups.back(), chain.layers[1].path);
   backups.pop_back();
   cleanup();
   STRATA_RETURN_IF_ERROR(s);
   for (size_t i = 2; i <= last; ++i)
-    LogIfError(RemoveFile(chain.layers[i].path),
+    LogIfError(RemoveFileNoSymlinks(chain.layers[i].path),
                "cleanup (garbage collection retries)");
   for (const auto& id : covered) {
     Status noted = catalog_->ModifySnapshot(id, [&](db::SnapshotRecord& s) {
@@ -134,7 +138,7 @@ Status ChainMaintenance::BackupHistory(Journal* j, const Chain& chain, size_t h,
     // with the history's content, as a copy would, reading only the delta.
     // The spare is renamed first: a crash mid-way leaves a temporary that
     // garbage collection removes, never a half-updated spare.
-    Status s = RenameDurable(spare, backup);
+    Status s = RenameDurableNoSymlinks(spare, backup);
     if (s.ok() && j) s = j->Step("compact.rebuild_backup", 100);
     if (s.ok())
       s = MatchBacking(backup, BackingPath(chain, h), BackingFmt(chain, h));
@@ -147,17 +151,21 @@ Status ChainMaintenance::BackupHistory(Journal* j, const Chain& chain, size_t h,
       else if (got->virtual_size != history.header.virtual_size)
         s = Status::Corruption("the spare's size differs from the history's");
     }
-    LogIfError(RemoveFile(delta), "cleanup (garbage collection retries)");
+    LogIfError(RemoveFileNoSymlinks(delta),
+               "cleanup (garbage collection retries)");
     if (s.ok()) {
       *rebuilt = true;
       return Status::OK();
     }
-    LogIfError(RemoveFile(backup), "cleanup (garbage collection retries)");
+    LogIfError(RemoveFileNoSymlinks(backup),
+               "cleanup (garbage collection retries)");
     LogWarning("rebuilding the backup of " + history.path +
                " from its spare failed (" + s.ToString() + "); copying it");
   }
-  LogIfError(RemoveFile(spare), "cleanup (garbage collection retries)");
-  LogIfError(RemoveFile(delta), "cleanup (garbage collection retries)");
+  LogIfError(RemoveFileNoSymlinks(spare),
+             "cleanup (garbage collection retries)");
+  LogIfError(RemoveFileNoSymlinks(delta),
+             "cleanup (garbage collection retries)");
   STRATA_RETURN_IF_ERROR(CopyFileSparse(history.path, backup));
   return MatchBacking(backup, BackingPath(chain, h), BackingFmt(chain, h));
 }
@@ -174,11 +182,13 @@ bool ChainMaintenance::RetireIntoSpare(const std::string& disk,
   if (!FsyncPath(old_history).ok()) return false;
   const std::string spare = SparePath(disk, new_history);
   const std::string delta = DeltaPath(disk, new_history);
-  if (RenameDurable(layer, delta).ok() &&
-      RenameDurable(old_history, spare).ok())
+  if (RenameDurableNoSymlinks(layer, delta).ok() &&
+      RenameDurableNoSymlinks(old_history, spare).ok())
     return true;
-  LogIfError(RemoveFile(delta), "cleanup (garbage collection retries)");
-  LogIfError(RemoveFile(spare), "cleanup (garbage collection retries)");
+  LogIfError(RemoveFileNoSymlinks(delta),
+             "cleanup (garbage collection retries)");
+  LogIfError(RemoveFileNoSymlinks(spare),
+             "cleanup (garbage collection retries)");
   return false;
 }
 
@@ -189,7 +199,7 @@ void ChainMaintenance::DropSpares(const std::string& disk) {
     if (l.name.kind != LayerKind::kHistory) continue;
     LogIfError(Discard(disk, SparePath(disk, l.path)),
                "cleanup (garbage collection retries)");
-    LogIfError(RemoveFile(DeltaPath(disk, l.path)),
+    LogIfError(RemoveFileNoSymlinks(DeltaPath(disk, l.path)),
                "cleanup (garbage collection retries)");
   }
 }
@@ -246,12 +256,11 @@ Status ChainMaintenance::CompactChain(Journal* j, const db::VolumeRecord& vol) {
     }
     if (!has_history) {
       // First uploaded layer on the base: it becomes the history as is.
-      if (link(layer.path.c_str(), history.c_str()) != 0)
-        return Status::FromErrno("link " + history, errno);
+      STRATA_RETURN_IF_ERROR(LinkNoSymlinks(layer.path, history));
       STRATA_RETURN_IF_ERROR(FsyncDir(DirName(history)));
       if (j) STRATA_RETURN_IF_ERROR(j->Step("compact.repoint", 100));
       STRATA_RETURN_IF_ERROR(Repoint(j, vol, above, history));
-      STRATA_RETURN_IF_ERROR(RemoveFile(layer.path));
+      STRATA_RETURN_IF_ERROR(RemoveFileNoSymlinks(layer.path));
       continue;
     }
     // R2.9: merge backups of the layer and the history into a new history.
@@ -272,11 +281,11 @@ Status ChainMaintenance::CompactChain(Journal* j, const db::VolumeRecord& vol) {
       if (s.ok()) s = CommitInto(layer_backup, hist_backup);
     }
     if (s.ok()) s = CheckImage(hist_backup);
-    if (s.ok()) s = RenameDurable(hist_backup, history);
-    LogIfError(RemoveFile(layer_backup),
+    if (s.ok()) s = RenameDurableNoSymlinks(hist_backup, history);
+    LogIfError(RemoveFileNoSymlinks(layer_backup),
                "cleanup (garbage collection retries)");
     if (!s.ok()) {
-      LogIfError(RemoveFile(hist_backup),
+      LogIfError(RemoveFileNoSymlinks(hist_backup),
                  "cleanup (garbage collection retries)");
       return s;
     }
@@ -296,7 +305,7 @@ Status ChainMaintenance::CompactChain(Journal* j, const db::VolumeRecord& vol) {
     // copying the whole history.
     if (j) STRATA_RETURN_IF_ERROR(j->Step("compact.delete_sources", 100));
     if (!RetireIntoSpare(disk, old_history.path, layer.path, history)) {
-      STRATA_RETURN_IF_ERROR(RemoveFile(layer.path));
+      STRATA_RETURN_IF_ERROR(RemoveFileNoSymlinks(layer.path));
       STRATA_RETURN_IF_ERROR(Discard(disk, old_history.path));
     }
   }
@@ -306,7 +315,10 @@ Status ChainMaintenance::CompactChain(Journal* j, const db::VolumeRecord& vol) {
 Status ChainMaintenance::Discard(const std::string& disk,
                                  const std::string& path) {
   const std::string trash = TempPath(disk, "trash", NewUuid());
-  if (!RenameDurable(path, trash).ok()) return RemoveBigFileGently(path);
+  Status renamed = RenameDurableNoSymlinks(path, trash);
+  // A directory that is not what its name says is left alone.
+  if (renamed.code() == StatusCode::kInvalidArgument) return renamed;
+  if (!renamed.ok()) return RemoveBigFileGently(path);
   reaper_.Submit([trash] {
     Status s = RemoveBigFileGently(trash);
     if (!s.ok()) LogWarning("removing " + trash + ": " + s.ToString());
@@ -326,8 +338,16 @@ Status ChainMaintenance::CollectGarbage(const db::VolumeRecord& vol, bool now) {
     }
   }
   const std::string dir = DirName(disk);
-  DIR* d = opendir(dir.c_str());
-  if (!d) return Status::FromErrno("opendir " + dir, errno);
+  // Listed through a directory fd opened with no symlink on its path.
+  STRATA_ASSIGN_OR_RETURN(UniqueFd dir_path, OpenDirNoSymlinks(dir));
+  const int list_fd =
+      openat(dir_path.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (list_fd < 0) return Status::FromErrno("open " + dir, errno);
+  DIR* d = fdopendir(list_fd);
+  if (!d) {
+    close(list_fd);
+    return Status::FromErrno("opendir " + dir, errno);
+  }
   std::vector<std::string> doomed;
   while (dirent* e = readdir(d)) {
     std::string path = JoinPath(dir, e->d_name);

@@ -10,6 +10,7 @@
 #include "util/file_check.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/open_beneath.h"
 #include "util/sha256.h"
 
 namespace strata::engine {
@@ -25,8 +26,10 @@ Status LinkStoredLayer(store::Store& store, const db::SnapshotRecord& snap,
                               (!backing->file.empty() &&
                                h->backing_format != backing->format))))
     return Status::NotSupported("the stored layer needs a new backing");
-  if (link(from.c_str(), to.c_str()) != 0)
-    return Status::NotSupported("link " + from + ": " + strerror(errno));
+  if (Status l = LinkNoSymlinks(from, to); !l.ok())
+    return l.code() == StatusCode::kInvalidArgument
+               ? l  // the disk's directory is not what its name says
+               : Status::NotSupported(l.message());
   return FsyncDir(DirName(to));
 }
 
@@ -65,7 +68,8 @@ Status FetchLayerToRead(store::Store& store, const db::SnapshotRecord& snap,
   if (l.ok()) {
     Status v = VerifyLinkedLayer(snap, to);
     if (!v.ok())
-      LogIfError(RemoveFile(to), "cleanup (garbage collection retries)");
+      LogIfError(RemoveFileNoSymlinks(to),
+                 "cleanup (garbage collection retries)");
     return v;
   }
   if (l.code() != StatusCode::kNotSupported) return l;

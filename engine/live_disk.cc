@@ -28,6 +28,7 @@
 #include "qcow2/qcow2_header.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/open_beneath.h"
 #include "util/uuid.h"
 
 namespace strata::engine {
@@ -78,11 +79,11 @@ Status LiveDisks::LiveCutOver(Journal& j, const db::VolumeRecord& vol,
   const std::string cut = TempPath(disk, "cut", tag);
   j.state()["cut"] = cut;
   STRATA_RETURN_IF_ERROR(j.Step("create.link_top", 2));
-  if (link(disk.c_str(), layer.c_str()) != 0)
-    return Status::FromErrno("link " + disk + " -> " + layer, errno);
+  STRATA_RETURN_IF_ERROR(LinkNoSymlinks(disk, layer));
   STRATA_RETURN_IF_ERROR(FsyncDir(DirName(disk)));
   auto undo_link = [&] {
-    LogIfError(RemoveFile(layer), "cleanup (garbage collection retries)");
+    LogIfError(RemoveFileNoSymlinks(layer),
+               "cleanup (garbage collection retries)");
   };
   Status s = CreateOverlay(cut, layer, "qcow2", virtual_size,
                            opts_.overlay_cluster_size);
@@ -91,7 +92,8 @@ Status LiveDisks::LiveCutOver(Journal& j, const db::VolumeRecord& vol,
     s = hv_->SwitchToOverlay(live.domain_uuid, live.target, cut,
                              live.has_guest_agent);
   if (!s.ok()) {
-    LogIfError(RemoveFile(cut), "cleanup (garbage collection retries)");
+    LogIfError(RemoveFileNoSymlinks(cut),
+               "cleanup (garbage collection retries)");
     undo_link();
     return s.WithContext("cut-over of the running VM");
   }
@@ -114,13 +116,13 @@ Status LiveDisks::PivotOntoDisk(Journal* j, const char* step,
   const std::string fresh = TempPath(disk, "overlay", NewUuid().substr(0, 8));
   STRATA_RETURN_IF_ERROR(CreateOverlay(fresh, backing, "qcow2", virtual_size,
                                        opts_.overlay_cluster_size));
-  STRATA_RETURN_IF_ERROR(RenameDurable(fresh, disk));
+  STRATA_RETURN_IF_ERROR(RenameDurableNoSymlinks(fresh, disk));
   if (j && step) STRATA_RETURN_IF_ERROR(j->Step(step, 8));
   Status s = hv_->CopyTopAndPivot(live.domain_uuid, live.target, disk);
   if (!s.ok())
     return s.WithContext("moving the VM back onto " + disk + " (it runs on " +
                          from + ")");
-  return RemoveFile(from);
+  return RemoveFileNoSymlinks(from);
 }
 
 Status LiveDisks::RepointLiveTop(Journal* j, const db::VolumeRecord& vol,
@@ -141,7 +143,8 @@ Status LiveDisks::RepointLiveTop(Journal* j, const db::VolumeRecord& vol,
                            opts_.overlay_cluster_size);
   if (s.ok()) s = hv_->CopyTopAndPivot(live.domain_uuid, live.target, away);
   if (!s.ok()) {
-    LogIfError(RemoveFile(away), "cleanup (garbage collection retries)");
+    LogIfError(RemoveFileNoSymlinks(away),
+               "cleanup (garbage collection retries)");
     return s.WithContext("repointing " + disk + " onto " + backing);
   }
   // 2. A fresh overlay takes the path (the old top is no longer in use) and

@@ -18,6 +18,7 @@
 
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/open_beneath.h"
 #include "util/time_util.h"
 
 namespace strata::engine {
@@ -45,7 +46,7 @@ Status Recovery::RecoverTask(const db::TaskRecord& task) {
                                 " is missing and no overlay can replace it");
     }
     LogInfo("recovery: installing " + overlay + " at " + disk);
-    STRATA_RETURN_IF_ERROR(RenameDurable(overlay, disk));
+    STRATA_RETURN_IF_ERROR(RenameDurableNoSymlinks(overlay, disk));
   }
   STRATA_ASSIGN_OR_RETURN(Chain chain, ReadChain(disk, disk, confinement_));
   const std::string snap_id = task.snapshot_id.value_or("");

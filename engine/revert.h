@@ -13,10 +13,13 @@
 #include "engine/chain_maintenance.h"
 #include "engine/engine_part.h"
 #include "engine/journal.h"
+#include "engine/layer_fetch.h"
 #include "engine/live_disk.h"
 #include "engine/snapshot_delete.h"
 
 namespace strata::engine {
+
+struct RevertPlan;  // revert.cc
 
 class Reverter : public EnginePart {
  public:
@@ -42,6 +45,31 @@ class Reverter : public EnginePart {
   Status RevertOntoHistory(Journal& j, const db::VolumeRecord& vol,
                            const db::SnapshotRecord& target,
                            const std::string& history);
+  // RunRevert's steps, one a function (revert.cc says what each builds).
+  // The target's lineage, root first; each must have a stored layer.
+  Result<std::vector<db::SnapshotRecord>> LineageOf(
+      const db::SnapshotRecord& target);
+  // Hard-links the layers a local store keeps as files; 1 for each linked.
+  Result<std::vector<char>> LinkLayers(const RevertPlan& p);
+  // Verifies a linked layer, or downloads and verifies one.
+  Status FetchLayer(const RevertPlan& p, size_t i, bool linked);
+  // Every layer fetched and verified on two threads, and the merge beside
+  // them when `merge_beside` (every layer linked).
+  Status FetchLayers(Journal& j, const RevertPlan& p,
+                     const std::vector<char>& linked, uint64_t virtual_size,
+                     bool merge_beside, int64_t* merge_micros);
+  // The upper layers merged into a new history on `bottom_now`.
+  Status MergeUppers(const RevertPlan& p, const Backing& bottom_now,
+                     uint64_t virtual_size, int64_t* merge_micros);
+  // revert.merge: the new chain's files, and a new overlay on its history.
+  Status BuildChain(Journal& j, const RevertPlan& p, bool direct,
+                    bool merge_now, uint64_t virtual_size,
+                    int64_t* merge_micros);
+  // revert.install: the commit point (the overlay renamed over the disk),
+  // then revert.cleanup and the volume's new head.
+  Status InstallChain(Journal& j, const db::VolumeRecord& vol,
+                      const RevertPlan& p, const db::SnapshotRecord& target,
+                      bool merged_any);
   // What a revert needs of the volume and snapshot (both revert and rebuild).
   Status CheckRevertable(const db::VolumeRecord& vol,
                          const db::SnapshotRecord& snap);

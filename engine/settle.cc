@@ -25,6 +25,7 @@
 #include "util/file_check.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/open_beneath.h"
 #include "util/time_util.h"
 #include "util/uuid.h"
 
@@ -66,9 +67,12 @@ Status ChainMaintenance::RebuildHistory(const db::UnsettledHistoryRecord& u,
   const std::string scratch = TempPath(disk, "commit-top", id);
   auto cleanup = [&] {
     for (const auto& f : files)
-      LogIfError(RemoveFile(f), "cleanup (garbage collection retries)");
-    LogIfError(RemoveFile(rebuilt), "cleanup (garbage collection retries)");
-    LogIfError(RemoveFile(scratch), "cleanup (garbage collection retries)");
+      LogIfError(RemoveFileNoSymlinks(f),
+                 "cleanup (garbage collection retries)");
+    LogIfError(RemoveFileNoSymlinks(rebuilt),
+               "cleanup (garbage collection retries)");
+    LogIfError(RemoveFileNoSymlinks(scratch),
+               "cleanup (garbage collection retries)");
   };
   Status s;
   for (size_t i = 0; s.ok() && i < u.layers.size(); ++i) {
@@ -89,7 +93,7 @@ Status ChainMaintenance::RebuildHistory(const db::UnsettledHistoryRecord& u,
                           history.header.cluster_size, scratch,
                           /*flush=*/true);
   if (s.ok()) s = FsyncPath(rebuilt);
-  if (s.ok()) s = RenameDurable(rebuilt, history.path);
+  if (s.ok()) s = RenameDurableNoSymlinks(rebuilt, history.path);
   cleanup();
   return s;
 }

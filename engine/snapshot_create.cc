@@ -22,6 +22,7 @@
 #include "util/fs.h"
 #include "util/guarded.h"
 #include "util/log.h"
+#include "util/open_beneath.h"
 #include "util/time_util.h"
 #include "util/uuid.h"
 
@@ -74,13 +75,14 @@ Status SnapshotCreator::RunCreateSteps(Journal& j, const db::VolumeRecord& vol,
     STRATA_RETURN_IF_ERROR(CreateOverlay(overlay, layer, "qcow2", size,
                                          opts_.overlay_cluster_size));
     STRATA_RETURN_IF_ERROR(j.Step("create.rename_top", 4));
-    Status s = RenameDurable(disk, layer);
+    Status s = RenameDurableNoSymlinks(disk, layer);
     if (!s.ok()) {
-      LogIfError(RemoveFile(overlay), "cleanup (garbage collection retries)");
+      LogIfError(RemoveFileNoSymlinks(overlay),
+                 "cleanup (garbage collection retries)");
       return s;
     }
     STRATA_RETURN_IF_ERROR(j.Step("create.install_overlay", 6));
-    STRATA_RETURN_IF_ERROR(RenameDurable(overlay, disk));
+    STRATA_RETURN_IF_ERROR(RenameDurableNoSymlinks(overlay, disk));
   }
   snap.layer_file = layer;
   STRATA_RETURN_IF_ERROR(

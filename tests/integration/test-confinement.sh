@@ -8,7 +8,9 @@
 #     volume's disk and its snapshot layers;
 #   - a symlink anywhere on the adopted path;
 #   - a directory of an adopted disk swapped for a symlink: the next
-#     snapshot fails instead of following it, and the real files stay.
+#     snapshot fails instead of following it, and the real files stay;
+#     the same swap in the middle of a snapshot (STRATA_STOP_AT): its
+#     rename, through a directory fd, fails too.
 source "$(dirname "$0")/lib.sh"
 need qemu-img qemu-io curl python3 mknod
 start_stratad
@@ -109,6 +111,42 @@ wait_snapshot "$(jget 'j["snapshot"]["id"]')" error
 [[ $(cd "$T/outside/evil" && ls -a | sort | tr '\n' ' '; sha256sum t.qcow2) == "$before_evil" ]] ||
   fail "the link's target changed: $(ls -a "$T/outside/evil")"
 pass "a directory swapped for a symlink: the snapshot fails, nothing on either side changes"
+
+# The same swap while a snapshot runs, after its checks: stratad (the
+# crash-point build) stops itself at create.rename_top, the directory is
+# swapped, and the rename, made through a directory fd opened with no
+# symlink allowed, fails instead of renaming the link target's disk.
+stop_stratad
+STRATA_STOP_AT=create.rename_top start_stratad
+mkdir -p "$d/race"
+qemu-img create -q -f qcow2 "$d/race/r.qcow2" 64M
+write_pattern "$d/race/r.qcow2" 0x66 0 1M
+rvol=$(manage_disk "$d/race/r.qcow2" r)
+# In the background: the worker may stop the process before the 202 is
+# written, and the answer then comes after SIGCONT.
+(api POST /v3/snapshots "{\"snapshot\":{\"volume_id\":\"$rvol\",\"name\":\"r1\"}}"
+ echo "$CODE" >"$T/race.code"; echo "$BODY" >"$T/race.body") &
+post=$!
+stopped() { [[ $(sed 's/.*) //' "/proc/$PID/stat" | cut -d' ' -f1) == T ]]; }
+for _ in $(seq 600); do stopped && break; sleep 0.1; done
+stopped || fail "stratad did not stop at create.rename_top"
+mv "$d/race" "$d/race.real"
+mkdir -p "$T/outside/evil2"
+cp -a "$d/race.real/." "$T/outside/evil2/"
+ln -s "$T/outside/evil2" "$d/race"
+before_real=$(ls -a "$d/race.real" | sort | tr '\n' ' ')
+before_evil=$(cd "$T/outside/evil2" && ls -a | sort | tr '\n' ' '; sha256sum r.qcow2)
+kill -CONT "$PID"
+wait "$post"
+[[ $(cat "$T/race.code") == 202 ]] || fail "snapshot before the swap: $(cat "$T/race.body")"
+BODY=$(cat "$T/race.body"); rsid=$(jget 'j["snapshot"]["id"]')
+wait_snapshot "$rsid" error
+[[ $(ls -a "$d/race.real" | sort | tr '\n' ' ') == "$before_real" ]] || fail "the real files changed"
+[[ $(cd "$T/outside/evil2" && ls -a | sort | tr '\n' ' '; sha256sum r.qcow2) == "$before_evil" ]] ||
+  fail "the link's target changed mid-task: $(ls -a "$T/outside/evil2")"
+reads_pattern "$d/race.real/r.qcow2" 0x66 0 1M || fail "the real disk's data changed"
+grep -q "goes through a symlink" "$T/stratad.log" || fail "no symlink refusal logged"
+pass "a directory swapped for a symlink mid-task: the rename fails, nothing on either side changes"
 
 [[ $(sha256sum "$secret" | cut -d' ' -f1) == "$secret_sum" ]] || fail "the host file changed"
 reads_pattern "$d/victim.qcow2" 0x44 0 1M || fail "the victim's data changed"
