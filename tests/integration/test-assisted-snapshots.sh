@@ -252,17 +252,21 @@ pass "the server shows Cinder volume $vol attached, and Strata keeps none of its
 # file, which the guest's qemu holds).
 bad=$("${C[@]}" snapshot-create --name bad "$vol" | awk '$2 == "id" {print $4}')
 (cd "$share" && qemu-img create -q -f qcow2 -F qcow2 -b "$active" "volume-$vol.$bad")
-sleep 60 | qemu-io -f raw "$share/volume-$vol.$bad" >/dev/null 2>&1 &
+# qemu-io holds the file until its stdin (a FIFO this shell keeps open on
+# fd 9) closes: as long as the case needs, however slow the host.
+mkfifo "$T/holder.in"
+qemu-io -f raw "$share/volume-$vol.$bad" <"$T/holder.in" >"$T/holder.out" 2>&1 &
 holder=$!
+exec 9>"$T/holder.in"
 locked=""
 for _ in $(seq 600); do   # qemu-io can take long to start on a loaded host
   qemu-img info "$share/volume-$vol.$bad" >/dev/null 2>&1 || { locked=1; break; }
   sleep 0.1
 done
-[[ $locked ]] || fail "qemu-io did not take the write lock of volume-$vol.$bad"
+[[ $locked ]] || fail "qemu-io did not take the write lock of volume-$vol.$bad: $(cat "$T/holder.out")"
 nova create "$vol" "$bad" "volume-$vol.$bad" >/dev/null || fail "novaclient create of $bad"
 wait_cinder "$bad" error 90%
-pkill -f "qemu-io -f raw $share/volume-$vol.$bad" || true
+exec 9>&-   # qemu-io reads EOF and exits
 wait "$holder" 2>/dev/null || true
 chain_is "$share/volume-$vol.$s2" "$share/volume-$vol.$s1" "$share/volume-$vol"
 pass "a failed switch: Cinder read error 90%, the guest stayed on its file"
