@@ -6,10 +6,15 @@
 // the caller's). A valid answer is cached under the SHA-256 of the token
 // (tokens themselves are neither kept nor logged) until the token expires or
 // `token_cache_seconds` pass, whichever is first: a revoked token is refused
-// at the latest that long after its revocation.
+// at the latest that long after its revocation. Every request to Keystone is
+// bounded by `timeout_seconds` ([keystone_authtoken] http_connect_timeout);
+// a Keystone that does not answer in time is a 503 to the caller (as
+// keystonemiddleware's "The Keystone service is temporarily unavailable"),
+// while callers with a cached token go on being served.
 #include <time.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
@@ -118,12 +123,56 @@ class KeystoneAuth : public Authenticator {
     return code;
   }
 
-  // The service's own token, fetched (or refreshed) when needed.
+  // The service's own token, fetched (or refreshed) when needed. One fetch
+  // at a time: a caller that finds one in flight waits for it (at most
+  // timeout_seconds) and takes its outcome, a failure included, so a
+  // Keystone that does not answer costs each caller one timeout, not one
+  // for every caller queued ahead of it.
   Result<std::string> ServiceToken(bool refresh, const std::string& rid) {
-    std::lock_guard<std::mutex> lock(service_mu_);
+    std::unique_lock<std::mutex> lock(service_mu_);
     if (!refresh && !service_token_.empty() &&
         Clock::now() + std::chrono::seconds(30) < service_expires_)
       return service_token_;
+    if (fetching_) {
+      const uint64_t seen = fetches_;
+      if (!fetched_.wait_for(lock, std::chrono::seconds(o_.timeout_seconds),
+                             [&] { return fetches_ != seen; }))
+        return Status::Unavailable("Keystone at " + o_.auth_url +
+                                   " does not answer (the service's own "
+                                   "authentication is still waiting)");
+      if (!last_fetch_.ok()) return last_fetch_;
+      return service_token_;
+    }
+    fetching_ = true;
+    lock.unlock();
+    Result<std::pair<std::string, Clock::time_point>> got =
+        Status::Internal("the service's authentication ended in an exception");
+    {
+      // Whatever happens, the next caller may fetch (and waiters wake).
+      struct Done {
+        KeystoneAuth* self;
+        Result<std::pair<std::string, Clock::time_point>>* got;
+        ~Done() {
+          std::lock_guard<std::mutex> l(self->service_mu_);
+          self->fetching_ = false;
+          ++self->fetches_;
+          self->last_fetch_ = got->ok() ? Status::OK() : got->status();
+          if (got->ok()) {
+            self->service_token_ = (*got)->first;
+            self->service_expires_ = (*got)->second;
+          }
+          self->fetched_.notify_all();
+        }
+      } done{this, &got};
+      got = FetchServiceToken(rid);
+    }
+    if (!got.ok()) return got.status();
+    return got->first;
+  }
+
+  // POST /auth/tokens with the service's password: its token and expiry.
+  Result<std::pair<std::string, Clock::time_point>> FetchServiceToken(
+      const std::string& rid) {
     json body = {{"auth",
                   {{"identity",
                     {{"methods", {"password"}},
@@ -157,9 +206,8 @@ class KeystoneAuth : public Authenticator {
         answer.is_object() && answer.contains("token")
             ? ParseKeystoneTime(http::JsonString(answer["token"], "expires_at"))
             : std::nullopt;
-    service_token_ = it->second;
-    service_expires_ = expires.value_or(Clock::now() + std::chrono::minutes(5));
-    return service_token_;
+    return std::make_pair(
+        it->second, expires.value_or(Clock::now() + std::chrono::minutes(5)));
   }
 
   Result<std::pair<RequestContext, Clock::time_point>> Validate(
@@ -228,6 +276,10 @@ class KeystoneAuth : public Authenticator {
   std::mutex mu_;
   std::unordered_map<std::string, Entry> cache_;  // GUARDED_BY(mu_)
   std::mutex service_mu_;
+  std::condition_variable fetched_;      // a fetch of the token ended
+  bool fetching_ = false;                // GUARDED_BY(service_mu_)
+  uint64_t fetches_ = 0;                 // GUARDED_BY(service_mu_), ended
+  Status last_fetch_;                    // GUARDED_BY(service_mu_)
   std::string service_token_;            // GUARDED_BY(service_mu_)
   Clock::time_point service_expires_{};  // GUARDED_BY(service_mu_)
 };

@@ -82,6 +82,11 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     STRATA_ASSIGN_OR_RETURN(uint64_t n, ParseUint(key, v));
     if (n > 86400) return Status::InvalidArgument(key + " must be 0..86400");
     c->keystone_token_cache_time = static_cast<int>(n);
+  } else if (key == "keystone_authtoken.http_connect_timeout") {
+    STRATA_ASSIGN_OR_RETURN(uint64_t n, ParseUint(key, v));
+    if (n < 1 || n > 3600)
+      return Status::InvalidArgument(key + " must be 1..3600");
+    c->keystone_timeout = static_cast<int>(n);
   } else if (key == "nbd.exports") {
     c->nbd_exports = SplitList(v);
   } else if (key == "nbd.cache") {
@@ -142,6 +147,19 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     c->default_project = v;
   } else if (key == "hypervisor.libvirt_uri") {
     c->libvirt_uri = v;
+  } else if (key == "hypervisor.keepalive_interval") {
+    STRATA_ASSIGN_OR_RETURN(c->libvirt_keepalive_interval, ParseUint(key, v));
+    if (c->libvirt_keepalive_interval < 1 ||
+        c->libvirt_keepalive_interval > 3600)
+      return Status::InvalidArgument(key + " must be 1..3600");
+  } else if (key == "hypervisor.keepalive_count") {
+    STRATA_ASSIGN_OR_RETURN(c->libvirt_keepalive_count, ParseUint(key, v));
+    if (c->libvirt_keepalive_count < 1 || c->libvirt_keepalive_count > 100)
+      return Status::InvalidArgument(key + " must be 1..100");
+  } else if (key == "hypervisor.connect_timeout") {
+    STRATA_ASSIGN_OR_RETURN(c->libvirt_connect_timeout, ParseUint(key, v));
+    if (c->libvirt_connect_timeout < 1 || c->libvirt_connect_timeout > 3600)
+      return Status::InvalidArgument(key + " must be 1..3600");
   } else if (key == "store.url") {
     c->store_spec = v;
   } else if (key == "store.stall_seconds") {

@@ -26,7 +26,8 @@ struct DaemonConfig {
   std::string keystone_user_domain = "Default",
               keystone_project_domain = "Default";
   int keystone_token_cache_time = 300;
-  std::string store_spec;                   // default: local:<state_dir>/store
+  int keystone_timeout = 10;  // http_connect_timeout: seconds per request
+  std::string store_spec;     // default: local:<state_dir>/store
   uint64_t store_max_bytes_per_second = 0;  // 0: no cap
   // Bounds of every store call (storage-drivers/deadline_store.h).
   uint64_t store_stall_seconds = 30;
@@ -46,6 +47,12 @@ struct DaemonConfig {
   size_t max_body_bytes = 1 << 20;
   std::string policy_file;  // [api] policy_file: overrides of the defaults
   std::string libvirt_uri = "qemu:///system";  // "none": no hypervisor
+  // Bounds of every wait on libvirtd (hypervisor/libvirt_connection.h):
+  // keepalive pings after this much silence, the connection given up after
+  // that many unanswered; a connection attempt waited for this long.
+  uint64_t libvirt_keepalive_interval = 5;
+  uint64_t libvirt_keepalive_count = 2;
+  uint64_t libvirt_connect_timeout = 10;
   // Owner of domains without Nova's owner metadata.
   std::string default_project = "admin";
   // [cinder]: where os-assisted-volume-snapshots reports to Cinder (Nova's
@@ -56,7 +63,7 @@ struct DaemonConfig {
   // [nbd]: exports served over NBD ("NAME=BACKEND", nbd/backend_spec.h),
   // each on <nbd_socket_dir>/NAME.sock, and optionally on TCP.
   std::vector<std::string> nbd_exports;
-  std::string nbd_socket_dir;  // default: <state_dir>/nbd
+  std::string nbd_socket_dir;         // default: <state_dir>/nbd
   uint64_t nbd_max_connections = 64;  // [nbd] max_connections
   // Group of the export sockets: libvirt's qemu must be able to connect.
   // Default: libvirt-qemu when that group exists.

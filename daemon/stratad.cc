@@ -131,8 +131,15 @@ int main(int argc, char** argv) {
   eo.upload_attempts = cfg->upload_attempts;
   eo.worker_nice = cfg->worker_nice;
   std::unique_ptr<hypervisor::Hypervisor> hv;
-  if (cfg->libvirt_uri != "none")
-    hv = hypervisor::LibvirtHypervisor::ConnectLazily(cfg->libvirt_uri);
+  if (cfg->libvirt_uri != "none") {
+    hypervisor::LibvirtConnectionOptions lo;
+    lo.uri = cfg->libvirt_uri;
+    lo.keepalive_interval =
+        std::chrono::seconds(cfg->libvirt_keepalive_interval);
+    lo.keepalive_count = static_cast<unsigned>(cfg->libvirt_keepalive_count);
+    lo.connect_timeout = std::chrono::seconds(cfg->libvirt_connect_timeout);
+    hv = hypervisor::LibvirtHypervisor::ConnectLazily(std::move(lo));
+  }
   engine::Engine engine(catalog->get(), paced.get(), eo, hv.get());
   if (Status s = engine.Recover(); !s.ok())
     return Fail("recovery failed: " + s.ToString());
@@ -170,6 +177,7 @@ int main(int argc, char** argv) {
     ko.user_domain_name = cfg->keystone_user_domain;
     ko.project_domain_name = cfg->keystone_project_domain;
     ko.token_cache_seconds = cfg->keystone_token_cache_time;
+    ko.timeout_seconds = cfg->keystone_timeout;
     auth = api::MakeKeystoneAuth(ko);
   } else {
     auth = api::MakeNoAuth(cfg->default_project);

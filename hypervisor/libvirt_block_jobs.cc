@@ -1,9 +1,9 @@
 // Block pull and block commit on a running domain (LibvirtHypervisor), as
 // Nova's libvirt driver runs them for os-assisted-volume-snapshots delete.
-// The wait for the job runs without mu_, so listing domains is not held up
-// for the seconds a merge takes. libvirt's polling API does not say whether
-// a finished job succeeded, so each operation checks the chain libvirt
-// reports afterwards.
+// The wait for the job polls, a turn on the connection per poll, so listing
+// domains is not held up for the seconds a merge takes. libvirt's polling API
+// does not say whether a finished job succeeded, so each operation checks the
+// chain libvirt reports afterwards.
 #include <libvirt/virterror.h>
 
 #include <thread>
@@ -12,21 +12,18 @@
 
 namespace strata::hypervisor {
 
-Result<DomainHandle> LibvirtHypervisor::LookupUnlocked(
-    const std::string& uuid_or_name) {
-  std::lock_guard<std::mutex> lock(mu_);
-  STRATA_ASSIGN_OR_RETURN(virConnectPtr c, Conn());
-  return Lookup(c, uuid_or_name);
-}
-
 Status LibvirtHypervisor::WaitBlockJobGone(virDomainPtr d,
                                            const std::string& target,
                                            std::chrono::seconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   for (;;) {
     virDomainBlockJobInfo job;
-    int r = virDomainGetBlockJobInfo(d, target.c_str(), &job, 0);
-    if (r < 0) return LibvirtError("block job info of " + target);
+    int r;
+    {
+      STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn poll, conn_.Take());
+      r = virDomainGetBlockJobInfo(d, target.c_str(), &job, 0);
+    }
+    if (r < 0) return LibvirtError("block job info of " + target, d);
     if (r == 0) return Status::OK();
     if (std::chrono::steady_clock::now() > deadline)
       return Status::Unavailable("the block job of " + target +
@@ -39,7 +36,8 @@ Status LibvirtHypervisor::WaitBlockJobGone(virDomainPtr d,
 Status LibvirtHypervisor::BlockPull(const std::string& uuid,
                                     const std::string& target,
                                     const std::string& base) {
-  STRATA_ASSIGN_OR_RETURN(DomainHandle d, LookupUnlocked(uuid));
+  STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn turn, conn_.Take());
+  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(turn, uuid));
   STRATA_ASSIGN_OR_RETURN(DomainInfo before, Describe(d.get()));
   const DomainDisk* disk = before.Disk(target);
   if (!disk) return Status::NotFound("domain " + uuid + " has no " + target);
@@ -52,9 +50,11 @@ Status LibvirtHypervisor::BlockPull(const std::string& uuid,
   if (virDomainBlockRebase(d.get(), target.c_str(),
                            base.empty() ? nullptr : base.c_str(), 0,
                            flags) != 0)
-    return LibvirtError("block pull of " + target);
+    return LibvirtError("block pull of " + target, d.get());
+  turn.Release();
   STRATA_RETURN_IF_ERROR(
       WaitBlockJobGone(d.get(), target, std::chrono::hours(2)));
+  STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn again, conn_.Take());
   STRATA_ASSIGN_OR_RETURN(DomainInfo after, Describe(d.get()));
   disk = after.Disk(target);
   if (!disk) return Status::IoError(target + " vanished during a block pull");
@@ -70,7 +70,8 @@ Status LibvirtHypervisor::BlockCommit(const std::string& uuid,
                                       const std::string& target,
                                       const std::string& top,
                                       const std::string& base) {
-  STRATA_ASSIGN_OR_RETURN(DomainHandle d, LookupUnlocked(uuid));
+  STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn turn, conn_.Take());
+  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(turn, uuid));
   STRATA_ASSIGN_OR_RETURN(DomainInfo before, Describe(d.get()));
   const DomainDisk* disk = before.Disk(target);
   if (!disk) return Status::NotFound("domain " + uuid + " has no " + target);
@@ -83,9 +84,11 @@ Status LibvirtHypervisor::BlockCommit(const std::string& uuid,
                                    top + " in the chain of " + target);
   if (virDomainBlockCommit(d.get(), target.c_str(), base.c_str(), top.c_str(),
                            0, VIR_DOMAIN_BLOCK_COMMIT_RELATIVE) != 0)
-    return LibvirtError("block commit of " + top + " into " + base);
+    return LibvirtError("block commit of " + top + " into " + base, d.get());
+  turn.Release();
   STRATA_RETURN_IF_ERROR(
       WaitBlockJobGone(d.get(), target, std::chrono::hours(2)));
+  STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn again, conn_.Take());
   STRATA_ASSIGN_OR_RETURN(DomainInfo after, Describe(d.get()));
   disk = after.Disk(target);
   if (!disk) return Status::IoError(target + " vanished during a commit");

@@ -13,9 +13,6 @@
 namespace strata::hypervisor {
 namespace {
 
-// libvirt prints every error to stderr by default; Strata reports them.
-void SilentErrorHandler(void*, virErrorPtr) {}
-
 DomainState ToState(int s) {
   switch (s) {
     case VIR_DOMAIN_RUNNING:
@@ -61,85 +58,50 @@ std::string XmlEscape(const std::string& s) {
 
 }  // namespace
 
-Status LibvirtError(const std::string& what) {
-  virErrorPtr e = virGetLastError();
-  std::string msg =
-      what + ": " + (e && e->message ? e->message : "unknown libvirt error");
-  int code = e ? e->code : 0;
-  switch (code) {
-    case VIR_ERR_NO_DOMAIN:
-      return Status::NotFound(msg);
-    case VIR_ERR_OPERATION_INVALID:
-      return Status::Conflict(msg);
-    case VIR_ERR_NO_CONNECT:
-    case VIR_ERR_SYSTEM_ERROR:
-    case VIR_ERR_RPC:
-    case VIR_ERR_AUTH_FAILED:
-      return Status::Unavailable(msg);
-    case VIR_ERR_OPERATION_UNSUPPORTED:
-    case VIR_ERR_NO_SUPPORT:
-      return Status::NotSupported(msg);
-    default:
-      return Status::IoError(msg);
-  }
-}
-
 Result<std::unique_ptr<LibvirtHypervisor>> LibvirtHypervisor::Connect(
-    const std::string& uri) {
-  virSetErrorFunc(nullptr, SilentErrorHandler);
-  ConnectHandle conn(virConnectOpen(uri.c_str()));
-  if (!conn)
-    return LibvirtError("cannot connect to libvirt at " + uri)
-        .SetRetryable(true);
-  return std::unique_ptr<LibvirtHypervisor>(
-      new LibvirtHypervisor(uri, std::move(conn)));
+    LibvirtConnectionOptions opts) {
+  auto hv = ConnectLazily(std::move(opts));
+  STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn turn, hv->conn_.Take());
+  return hv;
 }
 
 std::unique_ptr<LibvirtHypervisor> LibvirtHypervisor::ConnectLazily(
-    const std::string& uri) {
-  virSetErrorFunc(nullptr, SilentErrorHandler);
+    LibvirtConnectionOptions opts) {
   return std::unique_ptr<LibvirtHypervisor>(
-      new LibvirtHypervisor(uri, ConnectHandle()));
+      new LibvirtHypervisor(std::move(opts)));
 }
 
-Result<virConnectPtr> LibvirtHypervisor::Conn() {
-  if (conn_ && virConnectIsAlive(conn_.get()) == 1) return conn_.get();
-  if (conn_)
-    LogWarning("libvirt connection to " + uri_ + " lost; reconnecting");
-  conn_.reset(virConnectOpen(uri_.c_str()));
-  if (!conn_)
-    return LibvirtError("cannot connect to libvirt at " + uri_)
-        .SetRetryable(true);
-  return conn_.get();
-}
-
-Result<DomainHandle> LibvirtHypervisor::Lookup(virConnectPtr c,
+Result<DomainHandle> LibvirtHypervisor::Lookup(const LibvirtConnection::Turn& c,
                                                const std::string& key) {
-  virDomainPtr d = virDomainLookupByUUIDString(c, key.c_str());
-  if (!d) d = virDomainLookupByName(c, key.c_str());
-  if (!d) return Status::NotFound("no domain " + key + " on this host");
+  virDomainPtr d = virDomainLookupByUUIDString(c.get(), key.c_str());
+  if (!d) d = virDomainLookupByName(c.get(), key.c_str());
+  if (!d) {
+    // Not there, or libvirtd went away while it was asked.
+    if (virConnectIsAlive(c.get()) == 0)
+      return LibvirtError("looking up domain " + key, c.get());
+    return Status::NotFound("no domain " + key + " on this host");
+  }
   return DomainHandle(d);
 }
 
 Result<DomainInfo> LibvirtHypervisor::Describe(virDomainPtr d) {
   char* xml = virDomainGetXMLDesc(d, 0);
-  if (!xml) return LibvirtError("virDomainGetXMLDesc");
+  if (!xml) return LibvirtError("virDomainGetXMLDesc", d);
   std::string doc(xml);
   free(xml);
   STRATA_ASSIGN_OR_RETURN(DomainInfo info, ParseDomainXml(doc));
   int state = 0, reason = 0;
   if (virDomainGetState(d, &state, &reason, 0) != 0)
-    return LibvirtError("virDomainGetState " + info.name);
+    return LibvirtError("virDomainGetState " + info.name, d);
   info.state = ToState(state);
   return info;
 }
 
 Result<std::vector<DomainInfo>> LibvirtHypervisor::ListDomains() {
-  std::lock_guard<std::mutex> lock(mu_);
-  STRATA_ASSIGN_OR_RETURN(virConnectPtr c, Conn());
+  STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn c, conn_.Take());
   virDomainPtr* doms = nullptr;
-  int n = virConnectListAllDomains(c, &doms, 0);
-  if (n < 0) return LibvirtError("virConnectListAllDomains");
+  int n = virConnectListAllDomains(c.get(), &doms, 0);
+  if (n < 0) return LibvirtError("virConnectListAllDomains", c.get());
   std::vector<DomainHandle> handles;
   for (int i = 0; i < n; ++i) handles.emplace_back(doms[i]);
   free(doms);
@@ -147,7 +109,10 @@ Result<std::vector<DomainInfo>> LibvirtHypervisor::ListDomains() {
   for (auto& h : handles) {
     auto info = Describe(h.get());
     if (info.ok()) out.push_back(std::move(*info));
-    // A domain undefined between the list and the lookup is simply gone.
+    // A domain undefined between the list and the lookup is simply gone;
+    // a libvirtd gone meanwhile is not an empty host.
+    else if (info.status().code() == StatusCode::kUnavailable)
+      return info.status();
   }
   std::sort(
       out.begin(), out.end(),
@@ -156,9 +121,8 @@ Result<std::vector<DomainInfo>> LibvirtHypervisor::ListDomains() {
 }
 
 Result<DomainInfo> LibvirtHypervisor::GetDomain(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
-  STRATA_ASSIGN_OR_RETURN(virConnectPtr c, Conn());
-  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(c, key));
+  STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn turn, conn_.Take());
+  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(turn, key));
   return Describe(d.get());
 }
 
@@ -166,9 +130,8 @@ Status LibvirtHypervisor::SwitchToOverlay(const std::string& uuid,
                                           const std::string& target,
                                           const std::string& new_top,
                                           bool quiesce) {
-  std::lock_guard<std::mutex> lock(mu_);
-  STRATA_ASSIGN_OR_RETURN(virConnectPtr c, Conn());
-  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(c, uuid));
+  STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn turn, conn_.Take());
+  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(turn, uuid));
   STRATA_ASSIGN_OR_RETURN(DomainInfo info, Describe(d.get()));
   // Only `target` gets the external overlay; every other disk is left alone.
   std::string xml = "<domainsnapshot><disks>";
@@ -192,13 +155,15 @@ Status LibvirtHypervisor::SwitchToOverlay(const std::string& uuid,
       virDomainSnapshotFree(s);
       return Status::OK();
     }
-    LogWarning(LibvirtError("quiesced snapshot of " + info.name).ToString() +
-               "; retrying without quiesce");
+    LogWarning(
+        LibvirtError("quiesced snapshot of " + info.name, d.get()).ToString() +
+        "; retrying without quiesce");
   }
   virDomainSnapshotPtr s =
       virDomainSnapshotCreateXML(d.get(), xml.c_str(), flags);
   if (!s)
-    return LibvirtError("external snapshot of " + info.name + " " + target);
+    return LibvirtError("external snapshot of " + info.name + " " + target,
+                        d.get());
   virDomainSnapshotFree(s);
   return Status::OK();
 }
@@ -206,9 +171,8 @@ Status LibvirtHypervisor::SwitchToOverlay(const std::string& uuid,
 Status LibvirtHypervisor::CopyTopAndPivot(const std::string& uuid,
                                           const std::string& target,
                                           const std::string& dest) {
-  std::lock_guard<std::mutex> lock(mu_);
-  STRATA_ASSIGN_OR_RETURN(virConnectPtr c, Conn());
-  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(c, uuid));
+  STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn turn, conn_.Take());
+  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(turn, uuid));
   const std::string xml = "<disk type='file'><source file='" + XmlEscape(dest) +
                           "'/><driver type='qcow2'/></disk>";
   // TRANSIENT_JOB: libvirt allows a copy job on a persistent domain only if
@@ -218,14 +182,17 @@ Status LibvirtHypervisor::CopyTopAndPivot(const std::string& uuid,
                    VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB;
   if (virDomainBlockCopy(d.get(), target.c_str(), xml.c_str(), nullptr, 0,
                          flags) != 0)
-    return LibvirtError("block copy of " + target + " to " + dest);
-  // Wait for the mirror to be in sync (bounded), then pivot.
+    return LibvirtError("block copy of " + target + " to " + dest, d.get());
+  turn.Release();
+  // Wait for the mirror to be in sync (bounded), then pivot; others' calls
+  // go between the polls.
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::minutes(10);
   for (;;) {
+    STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn poll, conn_.Take());
     virDomainBlockJobInfo job;
     int r = virDomainGetBlockJobInfo(d.get(), target.c_str(), &job, 0);
-    if (r < 0) return LibvirtError("block job info of " + target);
+    if (r < 0) return LibvirtError("block job info of " + target, d.get());
     if (r == 0)
       return Status::IoError("block copy job of " + target + " vanished");
     if (job.end > 0 && job.cur == job.end) {
@@ -239,56 +206,59 @@ Status LibvirtHypervisor::CopyTopAndPivot(const std::string& uuid,
       return Status::Unavailable("block copy of " + target +
                                  " did not converge");
     }
+    poll.Release();
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
 
 Status LibvirtHypervisor::AbortBlockJob(const std::string& uuid,
                                         const std::string& target) {
-  std::lock_guard<std::mutex> lock(mu_);
-  STRATA_ASSIGN_OR_RETURN(virConnectPtr c, Conn());
-  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(c, uuid));
+  STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn turn, conn_.Take());
+  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(turn, uuid));
   virDomainBlockJobInfo job;
   int r = virDomainGetBlockJobInfo(d.get(), target.c_str(), &job, 0);
-  if (r < 0) return LibvirtError("block job info of " + target);
+  if (r < 0) return LibvirtError("block job info of " + target, d.get());
   if (r == 0) return Status::OK();  // no job
   LogWarning("aborting a block job left on " + target);
   if (virDomainBlockJobAbort(d.get(), target.c_str(),
                              VIR_DOMAIN_BLOCK_JOB_ABORT_ASYNC) != 0)
-    return LibvirtError("aborting the block job of " + target);
+    return LibvirtError("aborting the block job of " + target, d.get());
+  turn.Release();
   for (int i = 0; i < 2000; ++i) {  // ≤ 10 s
-    r = virDomainGetBlockJobInfo(d.get(), target.c_str(), &job, 0);
+    {
+      STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn poll, conn_.Take());
+      r = virDomainGetBlockJobInfo(d.get(), target.c_str(), &job, 0);
+    }
     if (r == 0) return Status::OK();
+    if (r < 0) return LibvirtError("block job info of " + target, d.get());
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return Status::Unavailable("the block job of " + target + " did not end");
 }
 
 Status LibvirtHypervisor::PowerOff(const std::string& uuid) {
-  std::lock_guard<std::mutex> lock(mu_);
-  STRATA_ASSIGN_OR_RETURN(virConnectPtr c, Conn());
-  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(c, uuid));
+  STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn turn, conn_.Take());
+  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(turn, uuid));
   int active = virDomainIsActive(d.get());
-  if (active < 0) return LibvirtError("state of domain " + uuid);
+  if (active < 0) return LibvirtError("state of domain " + uuid, d.get());
   if (active == 0) return Status::OK();
   if (virDomainIsPersistent(d.get()) == 0)
     return Status::Conflict("domain " + uuid +
                             " is transient: powered off, it could not be "
                             "started again");
   if (virDomainDestroy(d.get()) != 0)
-    return LibvirtError("powering off domain " + uuid);
+    return LibvirtError("powering off domain " + uuid, d.get());
   return Status::OK();
 }
 
 Status LibvirtHypervisor::PowerOn(const std::string& uuid) {
-  std::lock_guard<std::mutex> lock(mu_);
-  STRATA_ASSIGN_OR_RETURN(virConnectPtr c, Conn());
-  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(c, uuid));
+  STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn turn, conn_.Take());
+  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(turn, uuid));
   int active = virDomainIsActive(d.get());
-  if (active < 0) return LibvirtError("state of domain " + uuid);
+  if (active < 0) return LibvirtError("state of domain " + uuid, d.get());
   if (active == 1) return Status::OK();
   if (virDomainCreate(d.get()) != 0)
-    return LibvirtError("starting domain " + uuid);
+    return LibvirtError("starting domain " + uuid, d.get());
   return Status::OK();
 }
 

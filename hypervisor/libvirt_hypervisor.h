@@ -1,42 +1,44 @@
 // LibvirtHypervisor: the Hypervisor interface over the libvirt C API.
 //
-// One virConnectPtr (thread-safe in libvirt) opened at Connect() and opened
-// again if libvirtd restarted; every virDomainPtr and snapshot handle lives
-// in a unique_ptr with its libvirt free function. libvirt errors become
-// Status values: no such domain → NotFound, an operation the domain's state
-// refuses → Conflict, a daemon that cannot be reached → Unavailable.
-// Thread-safety: all methods may be called concurrently; mu_ guards conn_.
+// One virConnectPtr (thread-safe in libvirt), shared through
+// LibvirtConnection, which opens it again if libvirtd restarted and bounds
+// every wait on a libvirtd that stopped answering; every virDomainPtr and
+// snapshot handle lives in a unique_ptr with its libvirt free function.
+// libvirt errors become Status values: no such domain → NotFound, an
+// operation the domain's state refuses → Conflict, a daemon that cannot be
+// reached or stopped answering → Unavailable.
+// Thread-safety: all methods may be called concurrently. Each takes a turn
+// on the connection (LibvirtConnection::Take) for its few quick calls, never
+// across a sleep: a wait for a block job polls, a turn per poll, so it
+// holds up no other caller for long.
 #pragma once
 
 #include <libvirt/libvirt.h>
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "hypervisor/hypervisor.h"
+#include "hypervisor/libvirt_connection.h"
 
 namespace strata::hypervisor {
 
-struct ConnectCloser {
-  void operator()(virConnectPtr c) const { virConnectClose(c); }
-};
 struct DomainFreer {
   void operator()(virDomainPtr d) const { virDomainFree(d); }
 };
-using ConnectHandle = std::unique_ptr<virConnect, ConnectCloser>;
 using DomainHandle = std::unique_ptr<virDomain, DomainFreer>;
 
 class LibvirtHypervisor : public Hypervisor {
  public:
-  // Opens `uri` (e.g. qemu:///system). Unavailable when libvirtd is down.
+  // Opens `opts.uri` (e.g. qemu:///system). Unavailable when libvirtd is
+  // down or does not answer within opts.connect_timeout.
   static Result<std::unique_ptr<LibvirtHypervisor>> Connect(
-      const std::string& uri);
+      LibvirtConnectionOptions opts);
   // Like Connect, but connects on first use (and again after libvirtd
   // restarts), so stratad can start before libvirtd.
   static std::unique_ptr<LibvirtHypervisor> ConnectLazily(
-      const std::string& uri);
+      LibvirtConnectionOptions opts);
 
   Result<std::vector<DomainInfo>> ListDomains() override;
   Result<DomainInfo> GetDomain(const std::string& uuid_or_name) override;
@@ -54,25 +56,18 @@ class LibvirtHypervisor : public Hypervisor {
   Status PowerOn(const std::string& uuid) override;
 
  private:
-  LibvirtHypervisor(std::string uri, ConnectHandle conn)
-      : uri_(std::move(uri)), conn_(std::move(conn)) {}
-  // The live connection, reopened if libvirtd went away. REQUIRES: mu_.
-  Result<virConnectPtr> Conn();
-  Result<DomainHandle> Lookup(virConnectPtr c, const std::string& uuid_or_name);
+  explicit LibvirtHypervisor(LibvirtConnectionOptions opts)
+      : conn_(std::move(opts)) {}
+  // The domain, by UUID or name, as a handle of its own (it holds its own
+  // reference on the connection). NotFound when there is none.
+  Result<DomainHandle> Lookup(const LibvirtConnection::Turn& turn,
+                              const std::string& uuid_or_name);
   Result<DomainInfo> Describe(virDomainPtr d);
-  // The domain as a handle that stays valid without mu_ (it holds its own
-  // reference on the connection), for waits that must not block others.
-  Result<DomainHandle> LookupUnlocked(const std::string& uuid_or_name);
   // Waits (≤ `limit`) until disk `target` of `d` has no block job left.
   Status WaitBlockJobGone(virDomainPtr d, const std::string& target,
                           std::chrono::seconds limit);
 
-  const std::string uri_;
-  std::mutex mu_;
-  ConnectHandle conn_;  // GUARDED_BY(mu_)
+  LibvirtConnection conn_;
 };
-
-// The last libvirt error of this thread as a Status, with `what` in front.
-Status LibvirtError(const std::string& what);
 
 }  // namespace strata::hypervisor
