@@ -91,6 +91,14 @@ Result<LayerTransfer::StoredLayer> LayerTransfer::UploadLayer(
     ro.labels = labels;
     auto put = store_->Put(key, progress, ro);
     Status s = put.status();
+    // A digest that is none (a hashing thread failed: sha256.h's
+    // kFailedDigest) must never be recorded as a layer's.
+    if (s.ok() &&
+        (!IsSha256Hex(put->sha256) ||
+         (!put->content_sha256.empty() && !IsSha256Hex(put->content_sha256))))
+      s = Status::Internal("the upload of " + key + " has no valid SHA-256 (" +
+                           put->sha256 + ")")
+              .SetRetryable(true);
     if (s.ok()) {
       // Verify what the store now holds against what was sent.
       auto stat = store_->Stat(key, ro);

@@ -6,9 +6,38 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "util/fs.h"
 #include "util/subprocess.h"
 
 namespace strata::engine {
+
+std::chrono::milliseconds QemuImgTimeout(uint64_t bytes) {
+  constexpr auto kFloor = std::chrono::minutes(2);
+  constexpr uint64_t kMinBytesPerSecond = 4 << 20;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(kFloor) +
+         std::chrono::milliseconds(bytes / kMinBytesPerSecond * 1000);
+}
+
+namespace {
+
+RunOptions ForBytes(uint64_t bytes) {
+  RunOptions o;
+  o.timeout = QemuImgTimeout(bytes);
+  return o;
+}
+
+// The bytes of the files a run reads (a missing one counts 0: qemu-img
+// reports it).
+uint64_t BytesOf(const std::vector<std::string>& paths) {
+  uint64_t total = 0;
+  for (const auto& p : paths) {
+    auto size = FileSize(p);
+    if (size.ok()) total += *size;
+  }
+  return total;
+}
+
+}  // namespace
 
 Status CreateOverlay(const std::string& path, const std::string& backing,
                      const std::string& backing_fmt, uint64_t virtual_size,
@@ -21,7 +50,7 @@ Status CreateOverlay(const std::string& path, const std::string& backing,
                 {"-o", "cluster_size=" + std::to_string(cluster_size)});
   argv.push_back(path);
   argv.push_back(std::to_string(virtual_size));
-  return RunChecked(argv).status();
+  return RunChecked(argv, ForBytes(0)).status();
 }
 
 Status SetBackingUnsafe(const std::string& path, const std::string& backing,
@@ -35,12 +64,13 @@ Status SetBackingUnsafe(const std::string& path, const std::string& backing,
     argv.insert(argv.end(), {"-b", backing, "-F", backing_fmt});
   }
   argv.push_back(path);
-  return RunChecked(argv).status();
+  return RunChecked(argv, ForBytes(0)).status();
 }
 
 Status CommitInto(const std::string& top, const std::string& base) {
   return RunChecked(
-             {"qemu-img", "commit", "-q", "-f", "qcow2", "-b", base, top})
+             {"qemu-img", "commit", "-q", "-f", "qcow2", "-b", base, top},
+             ForBytes(BytesOf({top})))
       .status();
 }
 
@@ -67,7 +97,7 @@ Status CommitLayersInto(const std::vector<std::string>& layers,
   std::vector<std::string> argv = {"qemu-img", "commit", "-q", "-d"};
   if (!flush) argv.insert(argv.end(), {"-t", "unsafe"});
   argv.insert(argv.end(), {"-b", base, "json:" + node.dump()});
-  Status s = RunChecked(argv).status();
+  Status s = RunChecked(argv, ForBytes(BytesOf(layers))).status();
   unlink(scratch_top.c_str());
   return s;
 }
@@ -87,7 +117,8 @@ Status MergeIntoNewImage(const std::vector<std::string>& layers,
 Status CheckImage(const std::string& path) {
   STRATA_ASSIGN_OR_RETURN(
       ProcessResult r,
-      RunProcess({"qemu-img", "check", "-q", "-f", "qcow2", path}));
+      RunProcess({"qemu-img", "check", "-q", "-f", "qcow2", path},
+                 ForBytes(BytesOf({path}))));
   // 0: clean; 3: leaked clusters only (harmless). 2: corruption; 1: error.
   if (r.exit_code == 0 || r.exit_code == 3) return Status::OK();
   return Status::Corruption("qemu-img check " + path + " failed (exit " +

@@ -8,6 +8,7 @@
 // Thread-safety: stateless; calls on different files may run in parallel.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -15,6 +16,13 @@
 #include "util/status.h"
 
 namespace strata::engine {
+
+// How long one qemu-img run may take before it is killed and its task
+// fails as retryable (issue 16, item 4): two minutes for its start and
+// metadata work, plus the bytes it reads at 4 MiB/s, far below this host's
+// worst, so that a run stalled on a hung disk or file server ends instead
+// of holding the volume's lease for hours.
+std::chrono::milliseconds QemuImgTimeout(uint64_t bytes);
 
 // `qemu-img create -f qcow2 -u -b backing -F backing_fmt path size`: a new,
 // empty overlay. `-u` (no backing probe) lets the backing file be created

@@ -19,6 +19,7 @@
 
 #include "util/fork_exec.h"
 #include "util/fs.h"
+#include "util/guarded.h"
 #include "util/time_util.h"
 
 namespace strata {
@@ -42,7 +43,11 @@ class Spawner {
       queue_.push_back(std::move(task));
     }
     cv_.notify_one();
-    return result.get();
+    try {
+      return result.get();
+    } catch (const std::future_error& e) {
+      return Status::Internal(std::string("spawning a child: ") + e.what());
+    }
   }
 
  private:
@@ -58,7 +63,9 @@ class Spawner {
         task = std::move(queue_.front());
         queue_.pop_front();
       }
-      task();
+      // An exception here (none is expected of a fork) leaves `task` unrun:
+      // its caller gets a broken promise, which Run turns into a Status.
+      RunLogged("child.spawner", [&] { task(); });
     }
   }
   std::mutex mu_;

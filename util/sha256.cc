@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "util/fs.h"
+#include "util/guarded.h"
 #include "util/hex.h"
+#include "util/log.h"
 
 namespace strata {
 
@@ -103,7 +105,15 @@ void BackgroundDigest::Run() {
       queue_.pop_front();
       cv_.notify_all();
     }
-    sha_.Update(batch.data(), batch.size());
+    if (failed_) continue;  // drained unhashed: the digest is void already
+    Status s = CatchAll("digest.worker", [&] {
+      sha_.Update(batch.data(), batch.size());
+      return Status::OK();
+    });
+    if (!s.ok()) {
+      LogError(s.message());
+      failed_ = true;
+    }
   }
 }
 
@@ -116,6 +126,9 @@ std::string BackgroundDigest::HexDigest() {
     cv_.notify_all();
     worker_.join();  // every handed batch is hashed, in order
   }
+  // A batch the worker could not hash: a digest that matches nothing and
+  // is no SHA-256 (IsSha256Hex false), so that no check passes on it.
+  if (failed_) return kFailedDigest;
   // The partial batch last (the worker has stopped: sha_ is ours now).
   if (!filling_.empty()) sha_.Update(filling_.data(), filling_.size());
   filling_.clear();

@@ -78,8 +78,11 @@ class BackgroundDigest {
   BackgroundDigest& operator=(const BackgroundDigest&) = delete;
 
   void Update(const void* p, size_t n);
-  // Waits for the worker and returns the digest.
+  // Waits for the worker and returns the digest; kFailedDigest when the
+  // worker failed to hash a batch (util/guarded.h: the exception stops at
+  // its thread's edge, the digest is void).
   std::string HexDigest();
+  static constexpr const char* kFailedDigest = "digest-failed";
 
  private:
   void Hand(std::vector<char> batch);
@@ -89,6 +92,7 @@ class BackgroundDigest {
   std::vector<char> filling_;
   std::deque<std::vector<char>> queue_;  // GUARDED_BY(mu_)
   bool closing_ = false;                 // GUARDED_BY(mu_)
+  bool failed_ = false;                  // the worker's, read after join
   std::mutex mu_;
   std::condition_variable cv_;
   std::thread worker_;

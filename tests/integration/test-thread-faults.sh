@@ -5,7 +5,8 @@
 # stratad keeps serving: snapshot create, delete and revert tasks, a
 # revert's fetch, merge and fast-check threads, an NBD client's thread, its
 # request reader and one request, the NBD accept loop, the redirect cache's
-# drain. No disk's data changes through a failed operation.
+# drain, a layer's hashing thread. No disk's data changes through a failed
+# operation. (The child spawner's thread: child_death_test.)
 source "$(dirname "$0")/lib.sh"
 need qemu-img qemu-io curl python3
 
@@ -115,3 +116,17 @@ qemu-io -f raw -c "read -P 0x77 0 64k" "nbd+unix:///e?socket=$T/var/nbd/e.sock" 
   grep -q "Pattern verification failed" && fail "the redirected write is not read back"
 stop_stratad
 pass "cache.drain: the drain stopped with the error, writes still redirected and read back"
+
+# A layer's hashing thread (its digest on the upload) that throws: the
+# digest is void, the upload is refused before anything is recorded, the
+# snapshot ends in error, and the disk keeps its data.
+write_pattern "$disk" 0x66 8M 4M
+STRATA_THROW_AT=digest.worker start_stratad
+api POST /v3/snapshots "{\"snapshot\":{\"volume_id\":\"$vol\",\"name\":\"d\"}}"
+expect_code 202 "snapshot with a failing digest"
+wait_snapshot "$(jget 'j["snapshot"]["id"]')" error
+grep -q "has no valid SHA-256" "$T/stratad.log" || fail "the void digest was not refused"
+injected digest.worker; alive digest.worker; data_intact digest.worker
+reads_pattern "$disk" 0x66 8M 4M || fail "digest.worker: the new data changed"
+stop_stratad
+pass "digest.worker: the upload refused, the snapshot in error, the disk as it was"

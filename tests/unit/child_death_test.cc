@@ -113,3 +113,18 @@ TEST_CASE("RunProcess: output, exit codes, a missing program, a timeout") {
   REQUIRE_FALSE(slow.ok());
   CHECK(slow.status().code() == strata::StatusCode::kUnavailable);
 }
+
+// Issue 16, item 3: an exception on the spawner thread (injected: this
+// binary is a test build) fails that one spawn with a Status, and the next
+// spawn works; neither the process nor the caller ends or hangs.
+TEST_CASE("an exception on the spawner thread fails one spawn, not stratad") {
+  TempDir t;
+  setenv("STRATA_THROW_AT", "child.spawner", 1);
+  auto failed = strata::ChildProcess::Spawn({"sleep", "30"}, t.path + "/log");
+  unsetenv("STRATA_THROW_AT");
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.status().code() == strata::StatusCode::kInternal);
+  auto ok = strata::ChildProcess::Spawn({"sleep", "30"}, t.path + "/log");
+  REQUIRE_MESSAGE(ok.ok(), ok.status().ToString());
+  CHECK(ok->Running());
+}

@@ -16,6 +16,9 @@
 
 namespace {
 
+using strata::BackgroundDigest;
+using strata::BackgroundSha256;
+using strata::IsSha256Hex;
 using strata::Sha256;
 using strata::Sha256File;
 
@@ -134,4 +137,21 @@ TEST_CASE("Digest: MD5 and SHA-512, as Glance publishes them") {
   }
   direct.Update(data);
   CHECK(bg.HexDigest() == direct.HexDigest());
+}
+
+// Issue 16, item 3: an exception on the digest's worker (injected: a test
+// build) voids the digest instead of ending the process; the void digest is
+// no SHA-256, so nothing can record or match it.
+TEST_CASE("sha256: a failed background worker voids the digest") {
+  const std::string data(3 << 20, 'x');  // three full batches: the worker runs
+  setenv("STRATA_THROW_AT", "digest.worker", 1);
+  BackgroundSha256 failed;
+  failed.Update(data.data(), data.size());
+  const std::string got = failed.HexDigest();
+  unsetenv("STRATA_THROW_AT");
+  CHECK(got == BackgroundDigest::kFailedDigest);
+  CHECK_FALSE(IsSha256Hex(got));
+  BackgroundSha256 fine;
+  fine.Update(data.data(), data.size());
+  CHECK(IsSha256Hex(fine.HexDigest()));
 }
