@@ -13,6 +13,7 @@
 #include "http/http_exchange.h"
 #include "http/json_field.h"
 #include "util/hex.h"
+#include "util/log.h"
 #include "util/sha256.h"
 
 namespace strata::store {
@@ -23,10 +24,15 @@ using nlohmann::json;
 // Glance's limit for a property value (and an image name).
 constexpr size_t kMaxGlanceValue = 255;
 // Cleaning up after a failed Put gets a deadline of its own: the request's
-// may be what ran out.
+// may be what ran out. It is no longer than the request's stall bound, so
+// that a stopped Glance fails an upload attempt in about that bound rather
+// than that plus a cleanup's 10 s.
 RequestOptions CleanupOptions(const RequestOptions& opts) {
   RequestOptions c;
   c.timeout = std::chrono::seconds(10);
+  if (opts.stall_timeout.count() > 0 && opts.stall_timeout < c.timeout)
+    c.timeout = opts.stall_timeout;
+  c.stall_timeout = opts.stall_timeout;
   c.request_id = opts.request_id;
   return c;
 }
@@ -270,7 +276,7 @@ Result<ObjectInfo> GlanceStore::Put(const std::string& key, ByteSource& src,
   // stays, incomplete, and never counts as the object).
   auto fail = [&](Status s) {
     const Deadline cleanup = DeadlineOf(CleanupOptions(opts));
-    (void)DeleteImage(id, cleanup);
+    LogIfError(DeleteImage(id, cleanup), "cleanup of a failed upload's image");
     return s;
   };
 
@@ -345,7 +351,8 @@ Result<ObjectInfo> GlanceStore::Put(const std::string& key, ByteSource& src,
   if (auto images = ImagesOf(key, opts); images.ok()) {
     const Deadline cleanup = DeadlineOf(CleanupOptions(opts));
     for (const Image& im : *images)
-      if (im.id != id && im.put_at < stamp) (void)DeleteImage(im.id, cleanup);
+      if (im.id != id && im.put_at < stamp)
+        LogIfError(DeleteImage(im.id, cleanup), "an older image of " + key);
   }
   return ObjectInfo{key, sent, sent_sha256, ImageUrl(id)};
 }
