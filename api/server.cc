@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "api/connection_gate.h"
 #include "api/faults.h"
 #include "api/microversion.h"
 #include "util/guarded.h"
@@ -25,6 +26,9 @@ using web::http::http_response;
 using web::http::experimental::listener::http_listener;
 
 struct ApiServer::Impl {
+  // Each public address: a gate (connection_gate.h) in front of a
+  // cpprestsdk listener on a loopback port of its own.
+  std::vector<std::unique_ptr<ConnectionGate>> gates;
   std::vector<std::unique_ptr<http_listener>> listeners;
   std::unique_ptr<TaskRunner> workers;
   std::atomic<size_t> pending{0};  // queued or being answered
@@ -286,7 +290,9 @@ void ApiServer::Serve(http_request in, const std::string& scheme) {
 
 Status ApiServer::Open(const std::string& host, int port, bool tls) {
   const std::string scheme = tls ? "https" : "http";
-  const std::string url = scheme + "://" + host + ":" + std::to_string(port);
+  STRATA_ASSIGN_OR_RETURN(int backend_port, FreeLoopbackPort());
+  const std::string url =
+      scheme + "://127.0.0.1:" + std::to_string(backend_port);
   try {
     web::http::experimental::listener::http_listener_config conf;
     if (tls) {
@@ -311,6 +317,16 @@ Status ApiServer::Open(const std::string& host, int port, bool tls) {
                                    std::to_string(port) + ": " + e.what(),
                                false);
   }
+  GateOptions g;
+  g.host = host;
+  g.port = port;
+  g.backend_port = backend_port;
+  g.max_connections = opts_.max_connections;
+  g.max_per_client = opts_.max_connections_per_client;
+  g.idle_timeout = opts_.idle_timeout;
+  g.plain_http = !tls;
+  STRATA_ASSIGN_OR_RETURN(auto gate, ConnectionGate::Start(std::move(g)));
+  impl_->gates.push_back(std::move(gate));
   return Status::OK();
 }
 
@@ -358,6 +374,7 @@ Status ApiServer::Start() {
 
 void ApiServer::Stop() {
   if (!impl_) return;
+  impl_->gates.clear();  // no new connection, every open one closed
   for (auto& l : impl_->listeners) {
     try {
       l->close().wait();

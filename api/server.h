@@ -12,6 +12,7 @@
 // worker threads.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <set>
@@ -49,6 +50,11 @@ struct ServerOptions {
   // wait or run at once; one more gets 503 at once.
   int workers = 8;
   size_t max_pending = 512;
+  // Connections (connection_gate.h): at most this many open, this many from
+  // one client address, each closed after this long without a byte.
+  size_t max_connections = 1024;
+  size_t max_connections_per_client = 256;
+  std::chrono::seconds idle_timeout{60};
   // Every authorisation decision (policy.h).
   std::shared_ptr<const Policy> policy = Policy::Defaults();
 };

@@ -215,6 +215,18 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     c->policy_file = v;
   } else if (key == "api.max_body_bytes") {
     STRATA_ASSIGN_OR_RETURN(c->max_body_bytes, ParseUint(key, v));
+  } else if (key == "api.max_connections" ||
+             key == "api.max_connections_per_client") {
+    STRATA_ASSIGN_OR_RETURN(uint64_t n, ParseUint(key, v));
+    if (n < 1 || n > 1000000)
+      return Status::InvalidArgument(key + " must be 1..1000000");
+    (key == "api.max_connections" ? c->api_max_connections
+                                  : c->api_max_connections_per_client) = n;
+  } else if (key == "api.idle_seconds") {
+    STRATA_ASSIGN_OR_RETURN(uint64_t n, ParseUint(key, v));
+    if (n < 1 || n > 86400)
+      return Status::InvalidArgument(key + " must be 1..86400");
+    c->api_idle_seconds = n;
   } else {
     return Status::InvalidArgument("unknown configuration option " + key);
   }

@@ -160,6 +160,9 @@ int main(int argc, char** argv) {
   so.host = cfg->listen_host;
   so.port = cfg->listen_port;
   so.max_body = cfg->max_body_bytes;
+  so.max_connections = cfg->api_max_connections;
+  so.max_connections_per_client = cfg->api_max_connections_per_client;
+  so.idle_timeout = std::chrono::seconds(cfg->api_idle_seconds);
   so.policy = *policy;
   so.v3_collections = api::V3Collections();
   so.compute_collections = api::ComputeCollections();
