@@ -288,9 +288,8 @@ void ApiServer::Serve(http_request in, const std::string& scheme) {
   }
 }
 
-Status ApiServer::Open(const std::string& host, int port, bool tls) {
-  const std::string scheme = tls ? "https" : "http";
-  STRATA_ASSIGN_OR_RETURN(int backend_port, FreeLoopbackPort());
+Status ApiServer::OpenListener(int backend_port, bool tls,
+                               const std::string& scheme) {
   const std::string url =
       scheme + "://127.0.0.1:" + std::to_string(backend_port);
   try {
@@ -313,10 +312,30 @@ Status ApiServer::Open(const std::string& host, int port, bool tls) {
     listener->open().wait();
     impl_->listeners.push_back(std::move(listener));
   } catch (const std::exception& e) {
-    return Status::Unavailable("cannot listen on " + host + ":" +
-                                   std::to_string(port) + ": " + e.what(),
-                               false);
+    return Status::Unavailable(e.what(), false);
   }
+  return Status::OK();
+}
+
+Status ApiServer::Open(const std::string& host, int port, bool tls) {
+  const std::string scheme = tls ? "https" : "http";
+  // cpprestsdk's listener on a free loopback port behind the gate; another
+  // process may take the port between its probe and the listener's bind,
+  // so a few are tried.
+  int backend_port = 0;
+  std::string last_error;
+  for (int attempt = 0; attempt < 5 && backend_port == 0; ++attempt) {
+    STRATA_ASSIGN_OR_RETURN(int candidate, FreeLoopbackPort());
+    Status s = OpenListener(candidate, tls, scheme);
+    if (s.ok())
+      backend_port = candidate;
+    else
+      last_error = s.message();
+  }
+  if (backend_port == 0)
+    return Status::Unavailable("cannot listen on " + host + ":" +
+                                   std::to_string(port) + ": " + last_error,
+                               false);
   GateOptions g;
   g.host = host;
   g.port = port;

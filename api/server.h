@@ -84,6 +84,8 @@ class ApiServer {
   Status Open(const std::string& host, int port, bool tls);
   // Hands a request to the workers, or answers 503 when too many wait.
   void Enqueue(web::http::http_request in, const std::string& scheme);
+  // cpprestsdk's listener on 127.0.0.1:backend_port (behind a gate).
+  Status OpenListener(int backend_port, bool tls, const std::string& scheme);
   // Answers one request that arrived over `scheme` ("http", "https").
   void Serve(web::http::http_request in, const std::string& scheme);
 
