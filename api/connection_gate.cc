@@ -42,6 +42,10 @@ struct Pair {
   bool client_ended = false, backend_ended = false;
   bool backend_shut = false, client_shut = false;  // SHUT_WR passed on
   bool connecting = true;
+  // Bytes the client sent, and answers the backend started (backend bytes
+  // after client bytes): the client's budget is (answers + 1) requests.
+  uint64_t sent = 0, answers = 0;
+  bool client_spoke_last = false;
   uint32_t client_events = 0, backend_events = 0;  // registered interest
   Clock::time_point last;
 };
@@ -322,8 +326,27 @@ void ConnectionGate::Run() {
             is_client ? p->to_backend.size() : p->to_client.size();
         ok = is_client ? ReadInto(fd, &p->to_backend, &p->client_ended)
                        : ReadInto(fd, &p->to_client, &p->backend_ended);
-        if ((is_client ? p->to_backend.size() : p->to_client.size()) != before)
+        const size_t got =
+            (is_client ? p->to_backend.size() : p->to_client.size()) - before;
+        if (got > 0) {
           p->last = Clock::now();
+          if (is_client) {
+            p->sent += got;
+            p->client_spoke_last = true;
+          } else if (p->client_spoke_last) {
+            ++p->answers;
+            p->client_spoke_last = false;
+          }
+        }
+        if (ok && is_client && opts_.max_request_bytes > 0 &&
+            p->sent > (p->answers + 1) * opts_.max_request_bytes) {
+          ++cut_;
+          LogWarning("api gate: a client at " + p->peer + " sent " +
+                     std::to_string(p->sent) + " bytes for " +
+                     std::to_string(p->answers + 1) +
+                     " request(s): connection closed");
+          ok = false;
+        }
       }
       // A client that hung up entirely (HUP) wants nothing more back.
       if (ok && is_client && (ev & EPOLLHUP)) ok = false;

@@ -5,8 +5,9 @@
 // admits a connection only under a global cap and a cap per client address,
 // relays its bytes untouched (TLS included) to the cpprestsdk listener on a
 // loopback port, and closes a connection that moves no byte for
-// `idle_timeout`. A refused connection is closed at once; on a plain-HTTP
-// gate it first gets a 503 fault with Retry-After.
+// `idle_timeout`, or that sends more than its requests may
+// (`max_request_bytes`). A refused connection is closed at once; on a
+// plain-HTTP gate it first gets a 503 fault with Retry-After.
 //
 // One thread runs every connection (epoll, non-blocking sockets, a bounded
 // buffer each way): on two cores the relay costs a few microseconds a
@@ -35,6 +36,12 @@ struct GateOptions {
   size_t max_per_client = 256;  // per peer address
   std::chrono::seconds idle_timeout{60};
   bool plain_http = true;  // refusals get a 503 (false: TLS, just closed)
+  // What one request may send (headers and body; TLS framing allowed
+  // for). A connection that sends more than (answers started + 1) times this
+  // is closed: cpprestsdk receives a body into its own buffer whatever the
+  // handler decides, so a client streaming 300 MiB at a 413 or a 401 would
+  // otherwise grow stratad by that much. 0: no limit.
+  uint64_t max_request_bytes = 0;
 };
 
 class ConnectionGate {
@@ -47,6 +54,7 @@ class ConnectionGate {
   // Counters, for tests and logs.
   uint64_t refused() const { return refused_.load(); }
   uint64_t reaped_idle() const { return reaped_.load(); }
+  uint64_t cut_over_budget() const { return cut_.load(); }
 
  private:
   ConnectionGate(GateOptions opts, UniqueFd listener, UniqueFd wake);
@@ -55,7 +63,7 @@ class ConnectionGate {
   const GateOptions opts_;
   UniqueFd listener_;
   UniqueFd wake_;  // eventfd: the destructor ends Run
-  std::atomic<uint64_t> refused_{0}, reaped_{0};
+  std::atomic<uint64_t> refused_{0}, reaped_{0}, cut_{0};
   std::thread thread_;
 };
 

@@ -344,6 +344,9 @@ Status ApiServer::Open(const std::string& host, int port, bool tls) {
   g.max_per_client = opts_.max_connections_per_client;
   g.idle_timeout = opts_.idle_timeout;
   g.plain_http = !tls;
+  // A request's headers (64 KiB is ample) and its body up to the cap, with
+  // an eighth more for TLS framing.
+  g.max_request_bytes = (opts_.max_body + (64 << 10)) * 9 / 8;
   STRATA_ASSIGN_OR_RETURN(auto gate, ConnectionGate::Start(std::move(g)));
   impl_->gates.push_back(std::move(gate));
   return Status::OK();

@@ -6,7 +6,10 @@
 #     next connection from it gets a 503 fault, other clients are served;
 #   - at most [api] max_connections in all; the next, from anyone, a 503;
 #   - held connections closed → served again;
-#   - a connection idle for [api] idle_seconds is closed by stratad.
+#   - a connection idle for [api] idle_seconds is closed by stratad;
+#   - a client streaming far more than a request may send (300 MiB,
+#     chunked, at a cap of 1 MiB) is cut off: cpprestsdk would receive it
+#     all into its own buffer, whatever the handler answered.
 # Clients are told apart by source address (127.0.0.x, all loopback).
 source "$(dirname "$0")/lib.sh"
 need curl python3
@@ -81,3 +84,17 @@ grep -q "^closed 10" "$T/idle.out" || fail "idle: $(cat "$T/idle.out")"
 from 127.0.0.1
 [[ $CODE == 200 || $CODE == 300 ]] || fail "after the idle ones: HTTP $CODE"
 pass "10 idle connections closed by stratad after idle_seconds; the API serving"
+
+stop_stratad
+start_stratad
+rss() { awk '/VmRSS/ {print $2}' "/proc/$PID/status"; }
+before=$(rss)
+code=$(head -c 300M /dev/zero | curl -s -o /dev/null -w '%{http_code}' --max-time 300 \
+  -X POST -H "X-Auth-Token: admin:admin" -H "Content-Type: application/json" \
+  -H "Transfer-Encoding: chunked" --data-binary @- "$URL/v3/snapshots") || true
+after=$(rss)
+grep -q "api gate: a client at .* sent" "$T/stratad.log" || fail "the 300 MiB body was not cut (HTTP $code)"
+(( after - before < 32768 )) || fail "stratad grew by $(( (after - before) / 1024 )) MiB for one refused body"
+from 127.0.0.1
+[[ $CODE == 200 || $CODE == 300 ]] || fail "after the cut: HTTP $CODE"
+pass "a 300 MiB chunked body cut off (HTTP ${code:-none}); stratad grew by $(( (after - before) / 1024 )) MiB"
