@@ -44,7 +44,7 @@ cleanup() {
   stop_stratad
   if [[ $rc -ne 0 && -f "$T/stratad.log" ]]; then
     echo "--- last lines of stratad.log ---"; tail -n 30 "$T/stratad.log"
-    cp "$T/stratad.log" /tmp/last-failed-stratad.log 2>/dev/null || true
+    cp "$T/stratad.log" "/tmp/last-failed-stratad.$(basename "$0" .sh).log" 2>/dev/null || true
   fi
   rm -rf "$T"
 }
