@@ -79,6 +79,17 @@ expect_exit() {
   pass "$what → exit $rc"
 }
 
+# stop_group PID: ends the process group PID leads (a server a
+# scripts/start-test-*.sh started), continued first in case a test stopped
+# it, and waits (≤ 10 s) until its leader is gone, so none writes into $T
+# as it is removed. For traps: never fails.
+stop_group() {
+  [[ -n ${1:-} ]] || return 0
+  kill -CONT -- "-$1" 2>/dev/null || true
+  kill -- "-$1" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }

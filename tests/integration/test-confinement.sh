@@ -27,6 +27,22 @@ refused() {
   [[ $(jget "j['badRequest']['code']") == 400 ]] || fail "$2: fault body $BODY"
   jget "j['badRequest']['message']"
 }
+# listing DIR [FILE]: DIR's names, and FILE's SHA-256 when given.
+listing() { (cd "$1" && ls -a | sort | tr '\n' ' ' && if [[ -n ${2:-} ]]; then sha256sum "$2"; fi); }
+# swap_for_link DIR EVIL DISK: DIR moves to DIR.real and becomes a symlink
+# to EVIL, a full copy of it; both sides are remembered (DISK: the disk).
+swap_for_link() {
+  mv "$1" "$1.real"
+  mkdir -p "$2"
+  cp -a "$1.real/." "$2/"
+  ln -s "$2" "$1"
+  side_real=$(listing "$1.real") side_evil=$(listing "$2" "$3")
+}
+# sides_unchanged DIR EVIL DISK WHAT: neither side changed since the swap.
+sides_unchanged() {
+  [[ $(listing "$1.real") == "$side_real" ]] || fail "$4: the real files changed"
+  [[ $(listing "$2" "$3") == "$side_evil" ]] || fail "$4: the link's target changed: $(ls -a "$2")"
+}
 # with_backing NAME BACKING [FMT]: a qcow2 in the manage dir over BACKING,
 # written into its header as is (-u: not opened by qemu-img).
 with_backing() {
@@ -96,20 +112,13 @@ qemu-img create -q -f qcow2 "$d/tenant/t.qcow2" 64M
 write_pattern "$d/tenant/t.qcow2" 0x55 0 1M
 tvol=$(manage_disk "$d/tenant/t.qcow2" t)
 snapshot "$tvol" t1 >/dev/null
-mv "$d/tenant" "$d/tenant.real"
 # The link's target holds a full copy of the chain, so only the symlink
 # check stands between the snapshot and the outside directory.
-mkdir -p "$T/outside/evil"
-cp -a "$d/tenant.real/." "$T/outside/evil/"
-ln -s "$T/outside/evil" "$d/tenant"
-before_real=$(ls -a "$d/tenant.real" | sort | tr '\n' ' ')
-before_evil=$(cd "$T/outside/evil" && ls -a | sort | tr '\n' ' '; sha256sum t.qcow2)
+swap_for_link "$d/tenant" "$T/outside/evil" t.qcow2
 api POST /v3/snapshots "{\"snapshot\":{\"volume_id\":\"$tvol\",\"name\":\"t2\"}}"
 expect_code 202 "snapshot after the swap"
 wait_snapshot "$(jget 'j["snapshot"]["id"]')" error
-[[ $(ls -a "$d/tenant.real" | sort | tr '\n' ' ') == "$before_real" ]] || fail "the real files changed"
-[[ $(cd "$T/outside/evil" && ls -a | sort | tr '\n' ' '; sha256sum t.qcow2) == "$before_evil" ]] ||
-  fail "the link's target changed: $(ls -a "$T/outside/evil")"
+sides_unchanged "$d/tenant" "$T/outside/evil" t.qcow2 "after the swap"
 pass "a directory swapped for a symlink: the snapshot fails, nothing on either side changes"
 
 # The same swap while a snapshot runs, after its checks: stratad (the
@@ -130,20 +139,13 @@ post=$!
 stopped() { [[ $(sed 's/.*) //' "/proc/$PID/stat" | cut -d' ' -f1) == T ]]; }
 for _ in $(seq 600); do stopped && break; sleep 0.1; done
 stopped || fail "stratad did not stop at create.rename_top"
-mv "$d/race" "$d/race.real"
-mkdir -p "$T/outside/evil2"
-cp -a "$d/race.real/." "$T/outside/evil2/"
-ln -s "$T/outside/evil2" "$d/race"
-before_real=$(ls -a "$d/race.real" | sort | tr '\n' ' ')
-before_evil=$(cd "$T/outside/evil2" && ls -a | sort | tr '\n' ' '; sha256sum r.qcow2)
+swap_for_link "$d/race" "$T/outside/evil2" r.qcow2
 kill -CONT "$PID"
 wait "$post"
 [[ $(cat "$T/race.code") == 202 ]] || fail "snapshot before the swap: $(cat "$T/race.body")"
 BODY=$(cat "$T/race.body"); rsid=$(jget 'j["snapshot"]["id"]')
 wait_snapshot "$rsid" error
-[[ $(ls -a "$d/race.real" | sort | tr '\n' ' ') == "$before_real" ]] || fail "the real files changed"
-[[ $(cd "$T/outside/evil2" && ls -a | sort | tr '\n' ' '; sha256sum r.qcow2) == "$before_evil" ]] ||
-  fail "the link's target changed mid-task: $(ls -a "$T/outside/evil2")"
+sides_unchanged "$d/race" "$T/outside/evil2" r.qcow2 "mid-task"
 reads_pattern "$d/race.real/r.qcow2" 0x66 0 1M || fail "the real disk's data changed"
 grep -q "goes through a symlink" "$T/stratad.log" || fail "no symlink refusal logged"
 pass "a directory swapped for a symlink mid-task: the rename fails, nothing on either side changes"

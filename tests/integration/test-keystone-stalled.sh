@@ -13,9 +13,7 @@ need curl python3 keystone-manage uwsgi
 ks_port=$(free_port)
 ks_pid=$("$STRATA_SRC/scripts/start-test-keystone.sh" "$T/ks" "$ks_port") ||
   fail "keystone did not start"
-trap 'rc=$?; kill -CONT -- "-$ks_pid" 2>/dev/null; kill -- "-$ks_pid" 2>/dev/null
-      for _ in $(seq 50); do kill -0 "$ks_pid" 2>/dev/null || break; sleep 0.1; done
-      cleanup "$rc"' EXIT
+trap 'rc=$?; stop_group "$ks_pid"; cleanup "$rc"' EXIT
 ks_url="http://127.0.0.1:$ks_port/v3"
 TIMEOUT=2      # [keystone_authtoken] http_connect_timeout
 BOUND_MS=10000 # what a request may take with Keystone stopped (5 timeouts)

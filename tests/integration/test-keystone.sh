@@ -24,8 +24,7 @@ ks_pid=$(KEYSTONE_TOKEN_EXPIRATION=30 \
   "$STRATA_SRC/scripts/start-test-keystone.sh" "$T/ks" "$ks_port") ||
   fail "keystone did not start"
 dom="strata-ks-$$"
-trap 'rc=$?; kill -- -"$ks_pid" 2>/dev/null
-      for _ in $(seq 50); do kill -0 "$ks_pid" 2>/dev/null || break; sleep 0.1; done
+trap 'rc=$?; stop_group "$ks_pid"
       virsh -q destroy "$dom" >/dev/null 2>&1 || true
       virsh -q undefine "$dom" >/dev/null 2>&1 || true
       cleanup "$rc"' EXIT

@@ -17,9 +17,7 @@ BOUND=30   # seconds a request needing the stopped libvirtd may take
 
 lv_pid=$("$STRATA_SRC/scripts/start-test-libvirtd.sh" "$T/lv") ||
   fail "the private libvirtd did not start"
-trap 'rc=$?; kill -CONT -- "-$lv_pid" 2>/dev/null; kill -- "-$lv_pid" 2>/dev/null
-      for _ in $(seq 100); do kill -0 "$lv_pid" 2>/dev/null || break; sleep 0.1; done
-      cleanup "$rc"' EXIT
+trap 'rc=$?; stop_group "$lv_pid"; cleanup "$rc"' EXIT
 uri="qemu+unix:///system?socket=$T/lv/sock/libvirt-sock"
 
 mkdir -p "$T/var/disks"

@@ -13,9 +13,7 @@ BOUND=120   # seconds the stalled snapshot may take to end in error
 g_port=$(free_port)
 g_pid=$("$STRATA_SRC/scripts/start-test-glance.sh" "$T/glance" "$g_port") ||
   fail "glance-api did not start"
-trap 'rc=$?; kill -CONT -- "-$g_pid" 2>/dev/null; kill -- "-$g_pid" 2>/dev/null
-      for _ in $(seq 50); do kill -0 "$g_pid" 2>/dev/null || break; sleep 0.1; done
-      cleanup "$rc"' EXIT
+trap 'rc=$?; stop_group "$g_pid"; cleanup "$rc"' EXIT
 g_url="http://127.0.0.1:$g_port"
 
 # Uploads paced (8 MiB/s) so that one is in flight when Glance stops.
