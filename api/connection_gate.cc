@@ -11,7 +11,6 @@
 #include "api/connection_gate.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
@@ -49,13 +48,6 @@ struct Pair {
   uint32_t client_events = 0, backend_events = 0;  // registered interest
   Clock::time_point last;
 };
-
-Status SetNonBlocking(int fd) {
-  const int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
-    return Status::FromErrno("fcntl O_NONBLOCK", errno);
-  return Status::OK();
-}
 
 std::string PeerAddress(const sockaddr_storage& ss, socklen_t len) {
   char host[NI_MAXHOST] = "";
@@ -126,7 +118,8 @@ Result<std::unique_ptr<ConnectionGate>> ConnectionGate::Start(
     return Status::Unavailable(
         "cannot listen on " + where + ": " + gai_strerror(e), false);
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> owned(res, freeaddrinfo);
-  UniqueFd listener(socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC,
+  UniqueFd listener(socket(res->ai_family,
+                           res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
                            res->ai_protocol));
   const int one = 1;
   if (!listener.valid() ||
@@ -136,7 +129,6 @@ Result<std::unique_ptr<ConnectionGate>> ConnectionGate::Start(
       listen(listener.get(), SOMAXCONN) != 0)
     return Status::Unavailable(
         "cannot listen on " + where + ": " + std::strerror(errno), false);
-  STRATA_RETURN_IF_ERROR(SetNonBlocking(listener.get()));
   UniqueFd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake.valid()) return Status::FromErrno("eventfd", errno);
   std::unique_ptr<ConnectionGate> g(new ConnectionGate(
@@ -250,7 +242,6 @@ void ConnectionGate::Run() {
       const size_t mine = it == per_client.end() ? 0 : it->second;
       if (pairs.size() >= opts_.max_connections ||
           mine >= opts_.max_per_client) {
-        ++refused_;
         if (opts_.plain_http)
           (void)!send(c.get(), busy.data(), busy.size(), MSG_NOSIGNAL);
         continue;  // closed: the refusal is the answer
@@ -340,7 +331,6 @@ void ConnectionGate::Run() {
         }
         if (ok && is_client && opts_.max_request_bytes > 0 &&
             p->sent > (p->answers + 1) * opts_.max_request_bytes) {
-          ++cut_;
           LogWarning("api gate: a client at " + p->peer + " sent " +
                      std::to_string(p->sent) + " bytes for " +
                      std::to_string(p->answers + 1) +
@@ -367,7 +357,6 @@ void ConnectionGate::Run() {
       for (auto& [fd, p] : pairs)
         if (now - p->last > opts_.idle_timeout) idle.push_back(p.get());
       for (Pair* p : idle) {
-        ++reaped_;
         close_pair(p);
       }
     }

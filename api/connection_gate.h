@@ -16,7 +16,6 @@
 // on the gate's own thread.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -51,11 +50,6 @@ class ConnectionGate {
   static Result<std::unique_ptr<ConnectionGate>> Start(GateOptions opts);
   ~ConnectionGate();  // closes every connection and joins the thread
 
-  // Counters, for tests and logs.
-  uint64_t refused() const { return refused_.load(); }
-  uint64_t reaped_idle() const { return reaped_.load(); }
-  uint64_t cut_over_budget() const { return cut_.load(); }
-
  private:
   ConnectionGate(GateOptions opts, UniqueFd listener, UniqueFd wake);
   void Run();
@@ -63,7 +57,6 @@ class ConnectionGate {
   const GateOptions opts_;
   UniqueFd listener_;
   UniqueFd wake_;  // eventfd: the destructor ends Run
-  std::atomic<uint64_t> refused_{0}, reaped_{0}, cut_{0};
   std::thread thread_;
 };
 

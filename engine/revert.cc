@@ -105,7 +105,7 @@ Status Reverter::RevertOntoHistory(Journal& j, const db::VolumeRecord& vol,
 // `qemu-img rebase` leaves, with nothing between bottom and top to move).
 struct RevertPlan {
   std::vector<db::SnapshotRecord> lineage;  // root first
-  size_t n = 0;
+  size_t n() const { return lineage.size(); }
   bool split = false;
   std::vector<std::string> files;  // lineage[i]'s download or link
   std::string history, free_root_name, root_history;
@@ -131,12 +131,11 @@ RevertPlan PlanRevert(store::Store& store, const db::VolumeRecord& vol,
   const std::string& disk = vol.path;
   RevertPlan p;
   p.lineage = std::move(lineage);
-  p.n = p.lineage.size();
-  p.split = p.n > 1 && !vol.base_path;
-  for (size_t i = 0; i < p.n; ++i)
+  p.split = p.n() > 1 && !vol.base_path;
+  for (size_t i = 0; i < p.n(); ++i)
     p.files.push_back(TempPath(disk, "dl" + std::to_string(i), task_id));
   p.history = NewHistoryPath(disk, target.id);
-  if (p.split && p.n == 2)
+  if (p.split && p.n() == 2)
     p.free_root_name = FreeRootName(store, p.lineage[1], p.lineage[0], disk);
   if (p.split)
     p.root_history = p.free_root_name.empty()
@@ -146,7 +145,7 @@ RevertPlan PlanRevert(store::Store& store, const db::VolumeRecord& vol,
   p.commit_top = TempPath(disk, "commit-top", task_id);
   p.overlay = TempPath(disk, "overlay", task_id);
   p.first_merged = p.split ? 1 : 0;
-  p.bottom_kept = p.n == 1 || p.split;
+  p.bottom_kept = p.n() == 1 || p.split;
   p.base = Backing{vol.base_path.value_or(""), vol.base_format.value_or("")};
   p.bottom = p.split ? Backing{p.root_history, "qcow2"} : p.base;
   p.uppers.assign(p.files.begin() + static_cast<std::ptrdiff_t>(p.first_merged),
@@ -187,8 +186,8 @@ Result<std::vector<db::SnapshotRecord>> Reverter::LineageOf(
 Result<std::vector<char>> Reverter::LinkLayers(const RevertPlan& p) {
   // The links cost nothing yet: the layers the store keeps as files. Their
   // verification comes in FetchLayers.
-  std::vector<char> linked(p.n, 0);
-  for (size_t i = 0; i < p.n; ++i) {
+  std::vector<char> linked(p.n(), 0);
+  for (size_t i = 0; i < p.n(); ++i) {
     std::optional<Backing> check;
     if (i == 0 && p.bottom_kept) check = p.base;
     if (i == 1 && !p.free_root_name.empty())
@@ -248,7 +247,7 @@ Status Reverter::FetchLayers(Journal& j, const RevertPlan& p,
   // only. When every layer is a link (nothing is still being written), the
   // merge runs beside them on a third: it only reads the layers and writes
   // a new file, which is dropped if a layer turns out corrupt.
-  const size_t n = p.n;
+  const size_t n = p.n();
   std::vector<Status> fetched(n);
   std::atomic<size_t> next{0};
   auto work = [&](bool journal) {
@@ -329,8 +328,8 @@ Status Reverter::RunRevert(Journal& j, db::VolumeRecord vol,
   // The upper of two layers is the history as stored (its link was checked
   // to name the root's name; unlinked, it is downloaded and merged instead).
   const bool direct = !p.free_root_name.empty() && (*linked)[1];
-  const bool merged_any = p.n > 1 && !direct;
-  const bool merge_beside = merged_any && n_linked == p.n;
+  const bool merged_any = p.n() > 1 && !direct;
+  const bool merge_beside = merged_any && n_linked == p.n();
   int64_t merge_micros = 0;
   if (Status f = FetchLayers(j, p, *linked, target.virtual_size, merge_beside,
                              &merge_micros);
@@ -346,7 +345,7 @@ Status Reverter::RunRevert(Journal& j, db::VolumeRecord vol,
   const int64_t t_merged = MonotonicMicros();  // the new chain is ready
   STRATA_RETURN_IF_ERROR(InstallChain(j, vol, p, target, merged_any));
   LogInfo("volume " + vol.id + " reverted to snapshot " + target.id + ": " +
-          std::to_string(p.n) + " layers, " +
+          std::to_string(p.n()) + " layers, " +
           std::to_string(p.download_bytes >> 20) + " MiB (" +
           std::to_string(n_linked) + " linked) verified in " +
           std::to_string((t_downloaded - t_start) / 1000) + " ms, then " +
@@ -373,9 +372,9 @@ Status Reverter::BuildChain(Journal& j, const RevertPlan& p, bool direct,
   if (s.ok() && merge_now)
     s = MergeUppers(p, p.bottom, virtual_size, merge_micros);
   if (s.ok())
-    s = RenameDurableNoSymlinks(p.n == 1 ? p.files[0]
-                                : direct ? p.files[1]
-                                         : p.merged,
+    s = RenameDurableNoSymlinks(p.n() == 1 ? p.files[0]
+                                : direct   ? p.files[1]
+                                           : p.merged,
                                 p.history);
   if (s.ok())
     s = CreateOverlay(p.overlay, p.history, "qcow2", virtual_size,
@@ -401,7 +400,7 @@ Status Reverter::InstallChain(Journal& j, const db::VolumeRecord& vol,
     db::UnsettledHistoryRecord u;
     u.path = p.history;
     u.volume_id = vol.id;
-    for (size_t i = p.first_merged; i < p.n; ++i)
+    for (size_t i = p.first_merged; i < p.n(); ++i)
       u.layers.push_back(p.lineage[i].id);
     STRATA_RETURN_IF_ERROR(catalog_->AddUnsettledHistory(u));
   }
