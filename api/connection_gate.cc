@@ -45,6 +45,7 @@ struct Pair {
   // after client bytes): the client's budget is (answers + 1) requests.
   uint64_t sent = 0, answers = 0;
   bool client_spoke_last = false;
+  Clock::time_point request_since;  // when client_spoke_last became true
   uint32_t client_events = 0, backend_events = 0;  // registered interest
   Clock::time_point last;
 };
@@ -323,6 +324,7 @@ void ConnectionGate::Run() {
           p->last = Clock::now();
           if (is_client) {
             p->sent += got;
+            if (!p->client_spoke_last) p->request_since = p->last;
             p->client_spoke_last = true;
           } else if (p->client_spoke_last) {
             ++p->answers;
@@ -354,11 +356,18 @@ void ConnectionGate::Run() {
     if (now - last_sweep >= std::chrono::seconds(1)) {
       last_sweep = now;
       std::vector<Pair*> idle;
-      for (auto& [fd, p] : pairs)
-        if (now - p->last > opts_.idle_timeout) idle.push_back(p.get());
-      for (Pair* p : idle) {
-        close_pair(p);
+      for (auto& [fd, p] : pairs) {
+        if (now - p->last > opts_.idle_timeout) {
+          idle.push_back(p.get());
+        } else if (p->client_spoke_last &&
+                   now - p->request_since > opts_.request_timeout) {
+          LogWarning("api gate: a client at " + p->peer + " took longer than " +
+                     std::to_string(opts_.request_timeout.count()) +
+                     " s to send a request: connection closed");
+          idle.push_back(p.get());
+        }
       }
+      for (Pair* p : idle) close_pair(p);
     }
   }
 }

@@ -5,7 +5,9 @@
 // admits a connection only under a global cap and a cap per client address,
 // relays its bytes untouched (TLS included) to the cpprestsdk listener on a
 // loopback port, and closes a connection that moves no byte for
-// `idle_timeout`, or that sends more than its requests may
+// `idle_timeout`, that takes longer than `request_timeout` from a request's
+// first byte to its answer's first byte (a client trickling a byte now and
+// then is never idle), or that sends more than its requests may
 // (`max_request_bytes`). A refused connection is closed at once; on a
 // plain-HTTP gate it first gets a 503 fault with Retry-After.
 //
@@ -34,6 +36,10 @@ struct GateOptions {
   size_t max_connections = 1024;
   size_t max_per_client = 256;  // per peer address
   std::chrono::seconds idle_timeout{60};
+  // From the first byte a client sends after an answer (or after
+  // connecting) to the first byte of the next answer, as nginx's
+  // client_header_timeout and client_body_timeout together.
+  std::chrono::seconds request_timeout{60};
   bool plain_http = true;  // refusals get a 503 (false: TLS, just closed)
   // What one request may send (headers and body; TLS framing allowed
   // for). A connection that sends more than (answers started + 1) times this

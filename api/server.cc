@@ -343,6 +343,7 @@ Status ApiServer::Open(const std::string& host, int port, bool tls) {
   g.max_connections = opts_.max_connections;
   g.max_per_client = opts_.max_connections_per_client;
   g.idle_timeout = opts_.idle_timeout;
+  g.request_timeout = opts_.request_timeout;
   g.plain_http = !tls;
   // A request's headers (64 KiB is ample) and its body up to the cap, with
   // an eighth more for TLS framing.

@@ -55,6 +55,8 @@ struct ServerOptions {
   size_t max_connections = 1024;
   size_t max_connections_per_client = 256;
   std::chrono::seconds idle_timeout{60};
+  // … and after this long from a request's first byte to its answer's.
+  std::chrono::seconds request_timeout{60};
   // Every authorisation decision (policy.h).
   std::shared_ptr<const Policy> policy = Policy::Defaults();
 };

@@ -222,11 +222,12 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
       return Status::InvalidArgument(key + " must be 1..1000000");
     (key == "api.max_connections" ? c->api_max_connections
                                   : c->api_max_connections_per_client) = n;
-  } else if (key == "api.idle_seconds") {
+  } else if (key == "api.idle_seconds" || key == "api.request_seconds") {
     STRATA_ASSIGN_OR_RETURN(uint64_t n, ParseUint(key, v));
     if (n < 1 || n > 86400)
       return Status::InvalidArgument(key + " must be 1..86400");
-    c->api_idle_seconds = n;
+    (key == "api.idle_seconds" ? c->api_idle_seconds : c->api_request_seconds) =
+        n;
   } else {
     return Status::InvalidArgument("unknown configuration option " + key);
   }

@@ -45,11 +45,12 @@ struct DaemonConfig {
   int upload_attempts = 3;
   int worker_nice = 10;
   size_t max_body_bytes = 1 << 20;
-  // [api] max_connections, max_connections_per_client, idle_seconds: the
-  // API's connection gate (api/connection_gate.h).
+  // [api] max_connections, max_connections_per_client, idle_seconds,
+  // request_seconds: the API's connection gate (api/connection_gate.h).
   uint64_t api_max_connections = 1024;
   uint64_t api_max_connections_per_client = 256;
   uint64_t api_idle_seconds = 60;
+  uint64_t api_request_seconds = 60;
   std::string policy_file;  // [api] policy_file: overrides of the defaults
   std::string libvirt_uri = "qemu:///system";  // "none": no hypervisor
   // Bounds of every wait on libvirtd (hypervisor/libvirt_connection.h):

@@ -163,6 +163,7 @@ int main(int argc, char** argv) {
   so.max_connections = cfg->api_max_connections;
   so.max_connections_per_client = cfg->api_max_connections_per_client;
   so.idle_timeout = std::chrono::seconds(cfg->api_idle_seconds);
+  so.request_timeout = std::chrono::seconds(cfg->api_request_seconds);
   so.policy = *policy;
   so.v3_collections = api::V3Collections();
   so.compute_collections = api::ComputeCollections();

@@ -1,10 +1,13 @@
 // Backing-chain reading. See chain.h.
 #include "engine/chain.h"
 
+#include <fcntl.h>
+
 #include <filesystem>
 #include <set>
 
 #include "util/fs.h"
+#include "util/open_beneath.h"
 
 namespace strata::engine {
 
@@ -44,7 +47,15 @@ Result<Chain> ReadChain(const std::string& top_path,
       return Status::NotSupported("backing file " + path + " has format " +
                                   format +
                                   "; only qcow2 and raw are supported");
-    auto hdr = qcow2::ReadQcow2Header(path);
+    // Confined, the header is read from a file opened with no symlink on
+    // its path: the file just checked, whatever its name points to now.
+    Result<qcow2::Qcow2Header> hdr = Status::Internal("unread");
+    if (confinement.enabled()) {
+      STRATA_ASSIGN_OR_RETURN(UniqueFd fd, OpenFileNoSymlinks(path, O_RDONLY));
+      hdr = qcow2::ReadQcow2Header(fd.get(), path);
+    } else {
+      hdr = qcow2::ReadQcow2Header(path);
+    }
     if (format == "raw" ||
         (!hdr.ok() && hdr.status().code() == StatusCode::kInvalidArgument &&
          depth > 0 && format.empty())) {

@@ -68,7 +68,7 @@ Result<std::vector<std::string>> ChainMaintenance::MergeFailedLayers(
   };
   for (size_t i = 1; i <= last; ++i) {
     std::string b = TempPath(disk, "merge", chain.layers[i].name.snapshot_id);
-    Status s = CopyFileSparse(chain.layers[i].path, b);
+    Status s = CopyFileSparseNoSymlinks(chain.layers[i].path, b);
     if (!s.ok()) {
       cleanup();
       return s;
@@ -88,7 +88,7 @@ Result<std::vector<std::string>> ChainMaintenance::MergeFailedLayers(
       return s;
     }
   }
-  Status s = CommitInto(backups.front(), backups.back());
+  Status s = CommitInto(backups);
   if (s.ok()) s = CheckImage(backups.back());
   if (!s.ok()) {
     cleanup();
@@ -143,7 +143,7 @@ Status ChainMaintenance::BackupHistory(Journal* j, const Chain& chain, size_t h,
     if (s.ok())
       s = MatchBacking(backup, BackingPath(chain, h), BackingFmt(chain, h));
     if (s.ok()) s = MatchBacking(delta, backup, "qcow2");
-    if (s.ok()) s = CommitInto(delta, backup);
+    if (s.ok()) s = CommitInto({delta, backup});
     if (s.ok()) {
       auto got = qcow2::ReadQcow2Header(backup);
       if (!got.ok())
@@ -166,7 +166,7 @@ Status ChainMaintenance::BackupHistory(Journal* j, const Chain& chain, size_t h,
              "cleanup (garbage collection retries)");
   LogIfError(RemoveFileNoSymlinks(delta),
              "cleanup (garbage collection retries)");
-  STRATA_RETURN_IF_ERROR(CopyFileSparse(history.path, backup));
+  STRATA_RETURN_IF_ERROR(CopyFileSparseNoSymlinks(history.path, backup));
   return MatchBacking(backup, BackingPath(chain, h), BackingFmt(chain, h));
 }
 
@@ -273,12 +273,12 @@ Status ChainMaintenance::CompactChain(Journal* j, const db::VolumeRecord& vol) {
     const int64_t t_begin = MonotonicMicros();
     bool rebuilt = false;
     Status s = BackupHistory(j, chain, u + 1, hist_backup, &rebuilt);
-    if (s.ok()) s = CopyFileSparse(layer.path, layer_backup);
+    if (s.ok()) s = CopyFileSparseNoSymlinks(layer.path, layer_backup);
     if (s.ok()) s = MatchBacking(layer_backup, hist_backup, "qcow2");
     const int64_t t_backed_up = MonotonicMicros();
     if (s.ok()) {
       if (j) s = j->Step("compact.merge", 100);
-      if (s.ok()) s = CommitInto(layer_backup, hist_backup);
+      if (s.ok()) s = CommitInto({layer_backup, hist_backup});
     }
     if (s.ok()) s = CheckImage(hist_backup);
     if (s.ok()) s = RenameDurableNoSymlinks(hist_backup, history);

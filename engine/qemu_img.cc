@@ -1,12 +1,16 @@
 // qemu-img wrappers. See qemu_img.h.
 #include "engine/qemu_img.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "util/fs.h"
+#include "util/log.h"
+#include "util/open_beneath.h"
 #include "util/subprocess.h"
 
 namespace strata::engine {
@@ -20,12 +24,6 @@ std::chrono::milliseconds QemuImgTimeout(uint64_t bytes) {
 
 namespace {
 
-RunOptions ForBytes(uint64_t bytes) {
-  RunOptions o;
-  o.timeout = QemuImgTimeout(bytes);
-  return o;
-}
-
 // The bytes of the files a run reads (a missing one counts 0: qemu-img
 // reports it).
 uint64_t BytesOf(const std::vector<std::string>& paths) {
@@ -37,24 +35,143 @@ uint64_t BytesOf(const std::vector<std::string>& paths) {
   return total;
 }
 
+// The files of one qemu-img run, opened here and handed over as
+// /proc/self/fd/N (qemu_img.h). qemu-img re-opens that magic link, which
+// names the inode this process opened, whatever its path has become.
+class HandedFiles {
+ public:
+  explicit HandedFiles(uint64_t bytes) {
+    opts_.timeout = QemuImgTimeout(bytes);
+  }
+
+  // `path` opened with `flags` (OpenFileNoSymlinks); the name qemu-img is
+  // to use for it.
+  Result<std::string> Add(const std::string& path, int flags) {
+    STRATA_ASSIGN_OR_RETURN(UniqueFd fd, OpenFileNoSymlinks(path, flags));
+    std::string name = "/proc/self/fd/" + std::to_string(fd.get());
+    opts_.inherit_fds.push_back(fd.get());
+    names_.emplace_back(name, path);
+    fds_.push_back(std::move(fd));
+    return name;
+  }
+
+  // A `file` node reading or writing `path`.
+  Result<nlohmann::json> FileNode(const std::string& path, bool read_only) {
+    STRATA_ASSIGN_OR_RETURN(std::string name,
+                            Add(path, read_only ? O_RDONLY : O_RDWR));
+    nlohmann::json f = {{"driver", "file"}, {"filename", name}};
+    if (read_only) f["read-only"] = true;
+    return f;
+  }
+
+  Result<ProcessResult> Run(const std::vector<std::string>& argv) {
+    auto r = RunProcess(argv, opts_);
+    if (!r.ok()) return Named(r.status());
+    r->err = Named(r->err);
+    r->out = Named(r->out);
+    return r;
+  }
+
+  Status RunChecked(const std::vector<std::string>& argv) {
+    STRATA_ASSIGN_OR_RETURN(ProcessResult r, Run(argv));
+    if (r.exit_code == 0) return Status::OK();
+    const std::string why = r.signal
+                                ? "killed by signal " + std::to_string(r.signal)
+                                : "exit " + std::to_string(r.exit_code);
+    return Status::IoError(argv[0] + " " + argv[1] + " failed (" + why +
+                           "): " + OutputTail(r.err));
+  }
+
+ private:
+  // `text` with each handed name replaced by its file's path (longest
+  // descriptor numbers first, so /proc/self/fd/1 does not eat .../fd/12).
+  std::string Named(std::string text) const {
+    auto sorted = names_;
+    std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
+      return a.first.size() > b.first.size();
+    });
+    for (const auto& [name, path] : sorted) {
+      for (size_t at = text.find(name); at != std::string::npos;
+           at = text.find(name, at + path.size()))
+        text.replace(at, name.size(), path);
+    }
+    return text;
+  }
+  Status Named(const Status& s) const {
+    return s.WithMessage(Named(s.message()));
+  }
+
+  RunOptions opts_;
+  std::vector<UniqueFd> fds_;
+  std::vector<std::pair<std::string, std::string>> names_;
+};
+
+// Runs `qemu-img commit` of the explicit chain `active` ← layers.back() ←
+// … ← layers[0] ← base into `base`: `active` is the writable top qemu-img
+// commit opens, `layers` are opened read-only.
+Status CommitChain(const std::vector<std::string>& layers,
+                   const std::string& base, const std::string& active,
+                   bool flush) {
+  std::vector<std::string> read = layers;
+  read.push_back(active);
+  HandedFiles files(BytesOf(read));
+  STRATA_ASSIGN_OR_RETURN(nlohmann::json base_file,
+                          files.FileNode(base, /*read_only=*/false));
+  // base keeps its own backing (qemu_img.h): a node whose options name
+  // only its file keeps that file's name, which `-b` must match.
+  const std::string base_name = base_file["filename"];
+  nlohmann::json node = {{"driver", "qcow2"}, {"file", std::move(base_file)}};
+  for (const std::string& layer : layers) {
+    STRATA_ASSIGN_OR_RETURN(nlohmann::json f,
+                            files.FileNode(layer, /*read_only=*/true));
+    node = {{"driver", "qcow2"},
+            {"read-only", true},
+            {"file", std::move(f)},
+            {"backing", std::move(node)}};
+  }
+  STRATA_ASSIGN_OR_RETURN(nlohmann::json top,
+                          files.FileNode(active, /*read_only=*/false));
+  node = {{"driver", "qcow2"},
+          {"file", std::move(top)},
+          {"backing", std::move(node)}};
+  std::vector<std::string> argv = {"qemu-img", "commit", "-q", "-d"};
+  if (!flush) argv.insert(argv.end(), {"-t", "unsafe"});
+  argv.insert(argv.end(), {"-b", base_name, "json:" + node.dump()});
+  return files.RunChecked(argv);
+}
+
 }  // namespace
 
 Status CreateOverlay(const std::string& path, const std::string& backing,
                      const std::string& backing_fmt, uint64_t virtual_size,
                      uint64_t cluster_size) {
+  HandedFiles files(0);
+  // Created here (no symlink on its path), so that qemu-img only fills it.
+  bool created = true;
+  auto name = files.Add(path, O_RDWR | O_CREAT | O_EXCL);
+  if (!name.ok() && name.status().code() == StatusCode::kAlreadyExists) {
+    created = false;
+    name = files.Add(path, O_RDWR);
+  }
+  if (!name.ok()) return name.status();
   std::vector<std::string> argv = {"qemu-img", "create", "-q", "-f", "qcow2"};
   if (!backing.empty())
     argv.insert(argv.end(), {"-u", "-b", backing, "-F", backing_fmt});
   if (cluster_size)
     argv.insert(argv.end(),
                 {"-o", "cluster_size=" + std::to_string(cluster_size)});
-  argv.push_back(path);
+  argv.push_back(*name);
   argv.push_back(std::to_string(virtual_size));
-  return RunChecked(argv, ForBytes(0)).status();
+  Status s = files.RunChecked(argv);
+  if (!s.ok() && created)
+    LogIfError(RemoveFileNoSymlinks(path), "removing a failed overlay");
+  return s;
 }
 
 Status SetBackingUnsafe(const std::string& path, const std::string& backing,
                         const std::string& backing_fmt, bool flush) {
+  HandedFiles files(0);
+  STRATA_ASSIGN_OR_RETURN(std::string name, files.Add(path, O_RDWR));
   std::vector<std::string> argv = {"qemu-img", "rebase", "-q",
                                    "-u",       "-f",     "qcow2"};
   if (!flush) argv.insert(argv.end(), {"-t", "unsafe"});
@@ -63,42 +180,28 @@ Status SetBackingUnsafe(const std::string& path, const std::string& backing,
   } else {
     argv.insert(argv.end(), {"-b", backing, "-F", backing_fmt});
   }
-  argv.push_back(path);
-  return RunChecked(argv, ForBytes(0)).status();
+  argv.push_back(name);
+  return files.RunChecked(argv);
 }
 
-Status CommitInto(const std::string& top, const std::string& base) {
-  return RunChecked(
-             {"qemu-img", "commit", "-q", "-f", "qcow2", "-b", base, top},
-             ForBytes(BytesOf({top})))
-      .status();
+Status CommitInto(const std::vector<std::string>& top_to_base) {
+  if (top_to_base.size() < 2)
+    return Status::Internal("a commit needs a top and a base");
+  // Bottom first, without the base and the active top.
+  std::vector<std::string> layers(top_to_base.rbegin() + 1,
+                                  top_to_base.rend() - 1);
+  return CommitChain(layers, top_to_base.back(), top_to_base.front(),
+                     /*flush=*/true);
 }
 
 Status CommitLayersInto(const std::vector<std::string>& layers,
                         const std::string& base, const std::string& scratch_top,
                         uint64_t virtual_size, bool flush) {
-  auto file = [](const std::string& path, bool read_only) {
-    nlohmann::json f = {{"driver", "file"}, {"filename", path}};
-    if (read_only) f["read-only"] = true;
-    return f;
-  };
-  // Built from the base up: base ← layers[0] ← … ← layers.back() ← top.
-  nlohmann::json node = {{"driver", "qcow2"}, {"file", file(base, false)}};
-  for (const std::string& layer : layers)
-    node = {{"driver", "qcow2"},
-            {"read-only", true},
-            {"file", file(layer, true)},
-            {"backing", std::move(node)}};
-  node = {{"driver", "qcow2"},
-          {"file", file(scratch_top, false)},
-          {"backing", std::move(node)}};
   STRATA_RETURN_IF_ERROR(
       CreateOverlay(scratch_top, "", "", virtual_size, /*cluster_size=*/0));
-  std::vector<std::string> argv = {"qemu-img", "commit", "-q", "-d"};
-  if (!flush) argv.insert(argv.end(), {"-t", "unsafe"});
-  argv.insert(argv.end(), {"-b", base, "json:" + node.dump()});
-  Status s = RunChecked(argv, ForBytes(BytesOf(layers))).status();
-  unlink(scratch_top.c_str());
+  Status s = CommitChain(layers, base, scratch_top, flush);
+  LogIfError(RemoveFileNoSymlinks(scratch_top),
+             "removing a commit's scratch top");
   return s;
 }
 
@@ -115,15 +218,32 @@ Status MergeIntoNewImage(const std::vector<std::string>& layers,
 }
 
 Status CheckImage(const std::string& path) {
-  STRATA_ASSIGN_OR_RETURN(
-      ProcessResult r,
-      RunProcess({"qemu-img", "check", "-q", "-f", "qcow2", path},
-                 ForBytes(BytesOf({path}))));
+  HandedFiles files(BytesOf({path}));
+  STRATA_ASSIGN_OR_RETURN(nlohmann::json f,
+                          files.FileNode(path, /*read_only=*/true));
+  const nlohmann::json node = {
+      {"driver", "qcow2"}, {"backing", nullptr}, {"file", std::move(f)}};
+  STRATA_ASSIGN_OR_RETURN(ProcessResult r, files.Run({"qemu-img", "check", "-q",
+                                                      "json:" + node.dump()}));
   // 0: clean; 3: leaked clusters only (harmless). 2: corruption; 1: error.
   if (r.exit_code == 0 || r.exit_code == 3) return Status::OK();
   return Status::Corruption("qemu-img check " + path + " failed (exit " +
                             std::to_string(r.exit_code) + "): " + r.err +
                             r.out);
+}
+
+Status CheckOpens(const std::string& path, const std::string& format) {
+  HandedFiles files(0);
+  STRATA_ASSIGN_OR_RETURN(nlohmann::json f,
+                          files.FileNode(path, /*read_only=*/true));
+  nlohmann::json node = {{"driver", format}, {"file", std::move(f)}};
+  if (format == "qcow2") node["backing"] = nullptr;
+  STRATA_ASSIGN_OR_RETURN(
+      ProcessResult r,
+      files.Run({"qemu-img", "info", "--output=json", "json:" + node.dump()}));
+  if (r.exit_code == 0) return Status::OK();
+  return Status::InvalidArgument("qemu-img cannot open " + path + ": " +
+                                 OutputTail(r.err));
 }
 
 }  // namespace strata::engine

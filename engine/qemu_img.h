@@ -5,6 +5,16 @@
 // All images Strata creates are qcow2 with absolute backing-file names and an
 // explicit backing format, so a chain never depends on the current directory
 // or on format probing.
+//
+// qemu-img never resolves a layer's path itself (issue 16, item 1): each
+// file a run works on is opened here with no symlink on its path
+// (OpenFileNoSymlinks) and given to qemu-img as /proc/self/fd/N, and a chain
+// is given as explicit `json:` nodes, so qemu-img reads and writes the very
+// files Strata checked even if a directory is swapped for a symlink
+// meanwhile. One by-name open is left: CommitInto's and CommitLayersInto's
+// `base` keeps its own backing, which qemu opens read-only by its header's
+// name and never reads (a commit copies only what lies above `base`).
+// Messages name the files, not their descriptors.
 // Thread-safety: stateless; calls on different files may run in parallel.
 #pragma once
 
@@ -37,9 +47,11 @@ Status CreateOverlay(const std::string& path, const std::string& backing,
 // unsafe`), for a file whose write-back is settled later.
 Status SetBackingUnsafe(const std::string& path, const std::string& backing,
                         const std::string& backing_fmt, bool flush = true);
-// `qemu-img commit -b base top` (with -b, qemu-img leaves `top` valid): merges
-// every layer from `top` down to just above `base` into `base`.
-Status CommitInto(const std::string& top, const std::string& base);
+// `qemu-img commit -b base top` (with -b, qemu-img leaves `top` valid):
+// `top_to_base` is the chain from the top down to the base (at least two
+// files); every layer above `base` is merged into it. The layers' own
+// backing names are not followed (the chain is given explicitly).
+Status CommitInto(const std::vector<std::string>& top_to_base);
 // Merges `layers` (bottom first) into `base` with one `qemu-img commit`,
 // which copies only what the layers hold (their union, the upper one
 // winning, zeroed clusters included). The chain is given to qemu as explicit
@@ -63,8 +75,12 @@ Status MergeIntoNewImage(const std::vector<std::string>& layers,
                          const std::string& backing_fmt, uint64_t virtual_size,
                          uint64_t cluster_size, const std::string& scratch_top,
                          bool flush);
-// `qemu-img check`: NotFound-free consistency check of one qcow2 file; a leak
-// is not an error, corruption is.
+// `qemu-img check`: NotFound-free consistency check of one qcow2 file (its
+// backing is not opened); a leak is not an error, corruption is.
 Status CheckImage(const std::string& path);
+// `qemu-img info` of a disk's top layer in `format` (its backing is not
+// opened, as qemu-img info never does): InvalidArgument with qemu-img's
+// reason when QEMU cannot open it.
+Status CheckOpens(const std::string& path, const std::string& format);
 
 }  // namespace strata::engine

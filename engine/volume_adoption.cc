@@ -7,10 +7,10 @@
 
 #include "engine/image_lock.h"
 #include "engine/layer_names.h"
+#include "engine/qemu_img.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/open_beneath.h"
-#include "util/subprocess.h"
 #include "util/time_util.h"
 #include "util/uuid.h"
 
@@ -21,16 +21,14 @@ namespace {
 // Refuses a disk that a running process (a VM) holds open for writing,
 // known from QEMU's own image lock (image_lock.h), and one qemu-img cannot
 // open.
-Status CheckNotInUse(const std::string& path) {
+Status CheckNotInUse(const Chain& chain) {
+  const std::string& path = chain.top().path;
   STRATA_ASSIGN_OR_RETURN(bool written, QemuHoldsForWriting(path));
   if (written)
     return Status::Conflict(path +
                             " is in use by another process (a QEMU holds it "
                             "open for writing)");
-  STRATA_ASSIGN_OR_RETURN(
-      ProcessResult r, RunProcess({"qemu-img", "info", "--output=json", path}));
-  if (r.exit_code == 0) return Status::OK();
-  return Status::InvalidArgument("qemu-img cannot open " + path + ": " + r.err);
+  return CheckOpens(path, chain.top().format);
 }
 
 // True when the file's name is one Strata gives a layer or temporary of
@@ -98,7 +96,7 @@ Result<db::VolumeRecord> VolumeAdoption::ManageVolume(
           "a backing file is another volume's disk or one of its layers"));
   }
   STRATA_ASSIGN_OR_RETURN(auto user, live_->DomainUsing(*canon));
-  if (!user) STRATA_RETURN_IF_ERROR(CheckNotInUse(*canon));
+  if (!user) STRATA_RETURN_IF_ERROR(CheckNotInUse(*chain));
 
   db::VolumeRecord v;
   v.id = NewUuid();

@@ -260,7 +260,11 @@ Result<Qcow2Header> ParseQcow2Header(std::string_view head,
 Result<Qcow2Header> ReadQcow2Header(const std::string& path) {
   ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.fd < 0) return ErrnoStatus("open", path);
-  const off_t end = ::lseek(fd.fd, 0, SEEK_END);  // also sizes devices
+  return ReadQcow2Header(fd.fd, path);
+}
+
+Result<Qcow2Header> ReadQcow2Header(int fd, const std::string& path) {
+  const off_t end = ::lseek(fd, 0, SEEK_END);  // also sizes devices
   if (end < 0) return ErrnoStatus("seek", path);
 
   const uint64_t size = static_cast<uint64_t>(end);
@@ -268,7 +272,7 @@ Result<Qcow2Header> ReadQcow2Header(const std::string& path) {
   std::string head(std::min(size, kFirstRead), '\0');
   size_t done = 0;
   while (done < head.size()) {
-    const ssize_t n = ::pread(fd.fd, &head[done], head.size() - done, done);
+    const ssize_t n = ::pread(fd, &head[done], head.size() - done, done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return ErrnoStatus("read", path);
     if (n == 0) break;  // it shrank: the parser reports too few bytes

@@ -64,5 +64,8 @@ Result<Qcow2Header> ParseQcow2Header(std::string_view head, uint64_t file_size);
 // ParseQcow2Header does, naming `path` in messages. NotFound when `path` does
 // not exist; IoError when it cannot be opened, sized or read.
 Result<Qcow2Header> ReadQcow2Header(const std::string& path);
+// The same for a file the caller opened (and keeps open), named `path` in
+// messages.
+Result<Qcow2Header> ReadQcow2Header(int fd, const std::string& path);
 
 }  // namespace strata::qcow2

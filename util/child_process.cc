@@ -96,7 +96,7 @@ Result<ChildProcess> ChildProcess::Spawn(const std::vector<std::string>& argv,
   UniqueFd null_in(open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!null_in.valid()) return Status::FromErrno("open /dev/null", errno);
   Result<pid_t> pid = Spawner::Get().Run([&] {
-    return ForkExec(exe, argv, {null_in.get(), log.get(), log.get()},
+    return ForkExec(exe, argv, {null_in.get(), log.get(), log.get(), {}},
                     /*reset_nice=*/true);
   });
   if (!pid.ok()) return pid.status();

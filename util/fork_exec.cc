@@ -1,6 +1,7 @@
 // Starting programs that die with stratad. See fork_exec.h.
 #include "util/fork_exec.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -53,6 +54,7 @@ Result<pid_t> ForkExec(const std::string& exe,
   if (fds.in >= 0) dup2(fds.in, 0);
   if (fds.out >= 0) dup2(fds.out, 1);
   if (fds.err >= 0) dup2(fds.err, 2);
+  for (const int fd : fds.inherit) fcntl(fd, F_SETFD, 0);
   execv(exe.c_str(), cargv.data());
   _exit(127);
 }

@@ -27,6 +27,11 @@ namespace strata {
 
 struct ForkExecFds {
   int in = -1, out = -1, err = -1;  // dup2'd onto 0, 1, 2 (-1: inherited)
+  // Descriptors the child keeps under their own numbers (their close-on-exec
+  // flag is cleared in the child only, so children forked by other threads
+  // meanwhile do not get them): files handed to qemu-img as
+  // /proc/self/fd/N.
+  std::vector<int> inherit;
 };
 
 // The executable `name` resolves to through PATH ("" when none); a name

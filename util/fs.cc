@@ -212,41 +212,41 @@ Status CopyRange(int in, int out, off_t off, off_t len) {
 
 }  // namespace
 
+Status CopySparse(int in, int out, const std::string& from) {
+  struct stat st;
+  if (fstat(in, &st) != 0) return Status::FromErrno("fstat " + from, errno);
+  if (ftruncate(out, st.st_size) != 0)
+    return Status::FromErrno("ftruncate the copy of " + from, errno);
+  off_t pos = 0;
+  while (pos < st.st_size) {
+    off_t data = lseek(in, pos, SEEK_DATA);
+    if (data < 0) {
+      if (errno == ENXIO) break;  // only a hole is left
+      return Status::FromErrno("lseek " + from, errno);
+    }
+    off_t hole = lseek(in, data, SEEK_HOLE);
+    if (hole < 0) return Status::FromErrno("lseek " + from, errno);
+    STRATA_RETURN_IF_ERROR(
+        CopyRange(in, out, data, hole - data).WithContext("copy " + from));
+    pos = hole;
+  }
+  if (fsync(out) != 0)
+    return Status::FromErrno("fsync the copy of " + from, errno);
+  return Status::OK();
+}
+
 Status CopyFileSparse(const std::string& from, const std::string& to) {
   UniqueFd in(open(from.c_str(), O_RDONLY | O_CLOEXEC));
   if (!in.valid()) return Status::FromErrno("open " + from, errno);
-  struct stat st;
-  if (fstat(in.get(), &st) != 0)
-    return Status::FromErrno("fstat " + from, errno);
   std::string tmp = to + ".copy-" + NewUuid().substr(0, 8);
   UniqueFd out(
       open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
   if (!out.valid()) return Status::FromErrno("create " + tmp, errno);
-  auto fail = [&](Status s) {
-    unlink(tmp.c_str());
-    return s;
-  };
-  if (ftruncate(out.get(), st.st_size) != 0)
-    return fail(Status::FromErrno("ftruncate " + tmp, errno));
-  off_t pos = 0;
-  while (pos < st.st_size) {
-    off_t data = lseek(in.get(), pos, SEEK_DATA);
-    if (data < 0) {
-      if (errno == ENXIO) break;  // only a hole is left
-      return fail(Status::FromErrno("lseek " + from, errno));
-    }
-    off_t hole = lseek(in.get(), data, SEEK_HOLE);
-    if (hole < 0) return fail(Status::FromErrno("lseek " + from, errno));
-    Status s = CopyRange(in.get(), out.get(), data, hole - data);
-    if (!s.ok()) return fail(s.WithContext("copy " + from));
-    pos = hole;
-  }
-  if (fsync(out.get()) != 0)
-    return fail(Status::FromErrno("fsync " + tmp, errno));
+  Status s = CopySparse(in.get(), out.get(), from);
   out.reset();
-  Status s = RenameDurable(tmp, to);
-  if (!s.ok()) return fail(s);
-  return Status::OK();
+  if (s.ok()) s = RenameDurable(tmp, to);
+  if (!s.ok()) unlink(tmp.c_str());
+  return s;
 }
 
 Status WriteFileAtomic(const std::string& path, std::string_view data) {

@@ -91,6 +91,9 @@ class WriteBehind {
 // Copies `from` to `to` preserving holes, fsyncs, and replaces `to`
 // atomically (temp + rename). `to` must not be `from`.
 Status CopyFileSparse(const std::string& from, const std::string& to);
+// The copy itself: `in` (named `from` in messages) into the empty `out`,
+// holes kept, `out` fsynced.
+Status CopySparse(int in, int out, const std::string& from);
 // pread(2)/pwrite(2) of all `n` bytes at `pos`: short transfers resumed,
 // EINTR retried; `what` names the file in errors ("read <what>: …").
 // PreadAll at end of file: sets *short_read (and returns OK) when given,

@@ -3,10 +3,13 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+
+#include "util/uuid.h"
 
 namespace strata {
 
@@ -44,6 +47,39 @@ Result<UniqueFd> OpenDirNoSymlinks(const std::string& abs_dir) {
   if (err == ELOOP)
     return Status::InvalidArgument(abs_dir + " goes through a symlink");
   return Status::FromErrno("open directory " + abs_dir, err);
+}
+
+Result<UniqueFd> OpenFileNoSymlinks(const std::string& abs_path, int flags,
+                                    int mode) {
+  if (abs_path.empty() || abs_path[0] != '/')
+    return Status::InvalidArgument("an absolute file name expected: " +
+                                   abs_path);
+  open_how how{};
+  how.flags =
+      static_cast<uint64_t>(flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (flags & O_CREAT) how.mode = static_cast<uint64_t>(mode);
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  const long got =
+      syscall(SYS_openat2, AT_FDCWD, abs_path.c_str(), &how, sizeof how);
+  if (got < 0) {
+    const int err = errno;
+    if (err == ELOOP)
+      return Status::InvalidArgument(abs_path + " goes through a symlink");
+    if (err == ENOENT) return Status::NotFound(abs_path + " does not exist");
+    return Status::FromErrno("open " + abs_path, err);
+  }
+  UniqueFd fd(static_cast<int>(got));
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0)
+    return Status::FromErrno("fstat " + abs_path, errno);
+  if (!S_ISREG(st.st_mode))
+    return Status::InvalidArgument(abs_path + " is not a regular file");
+  if (!(flags & O_NONBLOCK)) {
+    const int fl = fcntl(fd.get(), F_GETFL);
+    if (fl < 0 || fcntl(fd.get(), F_SETFL, fl & ~O_NONBLOCK) != 0)
+      return Status::FromErrno("fcntl " + abs_path, errno);
+  }
+  return fd;
 }
 
 namespace {
@@ -93,6 +129,26 @@ Status LinkNoSymlinks(const std::string& existing,
              0) != 0)
     return Status::FromErrno("link " + existing + " -> " + new_path, errno);
   return Status::OK();
+}
+
+Status CopyFileSparseNoSymlinks(const std::string& from,
+                                const std::string& to) {
+  STRATA_ASSIGN_OR_RETURN(UniqueFd in, OpenFileNoSymlinks(from, O_RDONLY));
+  const std::string dir = DirName(to);
+  STRATA_ASSIGN_OR_RETURN(UniqueFd dfd, OpenDirNoSymlinks(dir));
+  const std::string tmp = BaseName(to) + ".copy-" + NewUuid().substr(0, 8);
+  UniqueFd out(openat(dfd.get(), tmp.c_str(),
+                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                      0640));
+  if (!out.valid()) return Status::FromErrno("create " + tmp, errno);
+  Status s = CopySparse(in.get(), out.get(), from);
+  out.reset();
+  if (s.ok() &&
+      renameat(dfd.get(), tmp.c_str(), dfd.get(), BaseName(to).c_str()) != 0)
+    s = Status::FromErrno("rename the copy of " + from + " to " + to, errno);
+  if (s.ok()) return FsyncDirFd(dfd.get(), dir);
+  unlinkat(dfd.get(), tmp.c_str(), 0);
+  return s;
 }
 
 }  // namespace strata

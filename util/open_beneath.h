@@ -25,6 +25,14 @@ namespace strata {
 // a component is a symlink.
 [[nodiscard]] Result<UniqueFd> OpenDirNoSymlinks(const std::string& abs_dir);
 
+// Opens the file `abs_path` with `flags` (O_CLOEXEC and O_NOFOLLOW added;
+// `mode` for O_CREAT) with no symlink on any component, in one openat2, and
+// requires a regular file (O_NONBLOCK is added for the open, so a FIFO put
+// in a layer's place cannot block it). InvalidArgument for a symlink or a
+// file that is not regular; NotFound when it does not exist.
+[[nodiscard]] Result<UniqueFd> OpenFileNoSymlinks(const std::string& abs_path,
+                                                  int flags, int mode = 0640);
+
 // RenameDurable, RemoveFile and link(2) for files whose directories must be
 // what their absolute names say (a disk's directory): each directory is
 // opened with OpenDirNoSymlinks and the operation runs on its fd
@@ -38,5 +46,10 @@ namespace strata {
 [[nodiscard]] Status RemoveFileNoSymlinks(const std::string& path);
 [[nodiscard]] Status LinkNoSymlinks(const std::string& existing,
                                     const std::string& new_path);
+// CopyFileSparse with `from` opened by OpenFileNoSymlinks and `to` written
+// beneath its checked directory (a temporary renamed into place), so a
+// swapped directory can neither feed the copy another file nor receive it.
+[[nodiscard]] Status CopyFileSparseNoSymlinks(const std::string& from,
+                                              const std::string& to);
 
 }  // namespace strata

@@ -77,4 +77,11 @@ Status Status::WithContext(std::string_view context) const {
   return s;
 }
 
+Status Status::WithMessage(std::string message) const {
+  if (ok()) return *this;
+  Status s = *this;
+  s.message_ = std::move(message);
+  return s;
+}
+
 }  // namespace strata

@@ -103,6 +103,8 @@ class [[nodiscard]] Status {
   std::string ToString() const;
   // The same status with "<context>: " put before the message.
   Status WithContext(std::string_view context) const;
+  // The same status (code, retryable) with `message` instead.
+  Status WithMessage(std::string message) const;
 
   bool IsNotFound() const { return code_ == StatusCode::kNotFound; }
   bool IsConflict() const { return code_ == StatusCode::kConflict; }

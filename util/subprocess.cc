@@ -50,9 +50,10 @@ Result<ProcessResult> RunProcess(const std::vector<std::string>& argv,
   if (null_in.fd < 0) return Status::FromErrno("open /dev/null", errno);
   // Forked on this thread, which waits for the child: its death signal
   // stays armed for as long as the child runs (fork_exec.h).
-  STRATA_ASSIGN_OR_RETURN(const pid_t pid,
-                          ForkExec(exe, argv, {null_in.fd, out_w.fd, err_w.fd},
-                                   /*reset_nice=*/false));
+  STRATA_ASSIGN_OR_RETURN(
+      const pid_t pid,
+      ForkExec(exe, argv, {null_in.fd, out_w.fd, err_w.fd, opts.inherit_fds},
+               /*reset_nice=*/false));
   close(out_w.fd);
   out_w.fd = -1;
   close(err_w.fd);

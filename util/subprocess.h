@@ -27,6 +27,8 @@ struct ProcessResult {
 struct RunOptions {
   std::chrono::milliseconds timeout{std::chrono::hours(6)};
   size_t max_capture = 4 << 20;
+  // Open descriptors the child inherits under their numbers (ForkExecFds).
+  std::vector<int> inherit_fds;
 };
 
 // Runs argv[0] (looked up in PATH) with argv and waits for it. A Result with

@@ -7,6 +7,8 @@
 #   - at most [api] max_connections in all; the next, from anyone, a 503;
 #   - held connections closed → served again;
 #   - a connection idle for [api] idle_seconds is closed by stratad;
+#   - a client trickling its request a byte a second (never idle) is closed
+#     after [api] request_seconds;
 #   - a client streaming far more than a request may send (300 MiB,
 #     chunked, at a cap of 1 MiB) is cut off: cpprestsdk would receive it
 #     all into its own buffer, whatever the handler answered.
@@ -84,6 +86,39 @@ grep -q "^closed 10" "$T/idle.out" || fail "idle: $(cat "$T/idle.out")"
 from 127.0.0.1
 [[ $CODE == 200 || $CODE == 300 ]] || fail "after the idle ones: HTTP $CODE"
 pass "10 idle connections closed by stratad after idle_seconds; the API serving"
+stop_stratad
+
+cat >"$T/trickle.py" <<'PY'
+# trickle.py PORT SECONDS: sends a request's headers one byte a second;
+# prints "closed after N bytes" when stratad closes the connection (exit 0),
+# or "still open" once SECONDS have passed (exit 1).
+import socket, sys, time
+port, limit = int(sys.argv[1]), float(sys.argv[2])
+s = socket.create_connection(("127.0.0.1", port))
+req = b"GET /v3 HTTP/1.1\r\nHost: x\r\n" + b"X-Slow: " + b"a" * 10000
+end, sent = time.time() + limit, 0
+while time.time() < end:
+    try:
+        s.sendall(req[sent:sent + 1])
+        sent += 1
+        s.settimeout(1)
+        if s.recv(4096) == b"":
+            print("closed after", sent, "bytes", flush=True); sys.exit(0)
+    except socket.timeout:
+        continue
+    except OSError:
+        print("closed after", sent, "bytes", flush=True); sys.exit(0)
+print("still open after", sent, "bytes", flush=True); sys.exit(1)
+PY
+printf '[api]\nidle_seconds = 600\nrequest_seconds = 3\n' >"$T/trickle.conf"
+start_stratad --config "$T/trickle.conf"
+python3 "$T/trickle.py" "$PORT" 60 >"$T/trickle.out" 2>&1 ||
+  fail "a trickling client was not closed: $(cat "$T/trickle.out")"
+grep -q "took longer than 3 s to send a request" "$T/stratad.log" ||
+  fail "no log line for the trickling client"
+from 127.0.0.1
+[[ $CODE == 200 || $CODE == 300 ]] || fail "after the trickler: HTTP $CODE"
+pass "a client trickling a byte a second closed after request_seconds ($(cat "$T/trickle.out")); the API serving"
 
 stop_stratad
 start_stratad

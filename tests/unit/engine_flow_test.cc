@@ -740,7 +740,7 @@ TEST_CASE("revert on a foreign base merges every layer into one history") {
                       "-b", base, disk})
               .ok());
   auto vol = f.engine->ManageVolume({"p1", "u1", "vm9", "", disk, false, {}});
-  REQUIRE(vol.ok());
+  REQUIRE_MESSAGE(vol.ok(), vol.status().ToString());
   Write(disk, 0x92, "1M", "1M");
   auto s1 = f.Snap(vol->id);
   Write(disk, 0x93, "2M", "1M");

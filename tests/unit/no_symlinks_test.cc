@@ -3,6 +3,7 @@
 // symlink fails a rename, remove or link instead of redirecting it, and
 // errno values map to codes in one place.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -74,6 +75,20 @@ TEST_CASE("a directory swapped for a symlink is refused, nothing moves") {
   CHECK(Read(evil + "/sub/f") == "deep");
   CHECK(OpenDirNoSymlinks("relative/dir").status().code() ==
         StatusCode::kInvalidArgument);
+  // Copies and opens: neither read from nor written through the symlink.
+  CHECK(CopyFileSparseNoSymlinks(dir + "/disk", real + "/copy").code() ==
+        StatusCode::kInvalidArgument);
+  CHECK_FALSE(PathExists(real + "/copy"));
+  CHECK(CopyFileSparseNoSymlinks(real + "/disk", dir + "/copy").code() ==
+        StatusCode::kInvalidArgument);
+  CHECK_FALSE(PathExists(evil + "/copy"));
+  CHECK(OpenFileNoSymlinks(dir + "/disk", O_RDONLY).status().code() ==
+        StatusCode::kInvalidArgument);
+  REQUIRE(symlink((real + "/disk").c_str(), (real + "/link").c_str()) == 0);
+  CHECK(OpenFileNoSymlinks(real + "/link", O_RDONLY).status().code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(CopyFileSparseNoSymlinks(real + "/disk", real + "/copy").ok());
+  CHECK(Read(real + "/copy") == "mine");
 }
 
 TEST_CASE("errno maps to a code once, for every caller") {

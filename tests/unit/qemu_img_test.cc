@@ -1,22 +1,140 @@
-// Tests for engine/qemu_img's run bound (issue 16, item 4): a qemu-img run
-// may take a floor plus its data at a slow rate, so a stalled run ends in
-// bounded time however small its data, and a large merge is never cut short
-// by a fixed limit.
+// Tests for engine/qemu_img (issue 16): a run's bound (item 4), and that
+// qemu-img works on the files Strata opened, never on names it resolves
+// itself (item 1): a path through a symlink is refused before qemu-img
+// runs, a commit follows the chain Strata gives and not the layers' own
+// backing names, and messages name files, not descriptors.
 #include "engine/qemu_img.h"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "qcow2/qcow2_header.h"
+#include "temp_dir.h"
+#include "util/fs.h"
+#include "util/open_beneath.h"
+#include "util/subprocess.h"
 
 namespace strata::engine {
 namespace {
 
 using std::chrono::minutes;
 using std::chrono::seconds;
+using testing::TempDir;
 
 TEST_CASE("qemu-img runs are bounded by a floor plus their data") {
   CHECK(QemuImgTimeout(0) == minutes(2));
   CHECK(QemuImgTimeout(4ull << 30) == minutes(2) + seconds(1024));
   CHECK(QemuImgTimeout(100ull << 30) > std::chrono::hours(7));
   CHECK(QemuImgTimeout(1 << 20) < minutes(3));
+}
+
+// The byte at `offset` as qemu-io reads it through `image`'s own chain.
+bool Holds(const std::string& image, int pattern, const std::string& offset) {
+  auto r = RunProcess(
+      {"qemu-io", "-f", "qcow2", "-c",
+       "read -P " + std::to_string(pattern) + " " + offset + " 64k", image});
+  return r.ok() && r->exit_code == 0 &&
+         r->out.find("Pattern verification failed") == std::string::npos;
+}
+
+void Write(const std::string& image, int pattern, const std::string& offset) {
+  REQUIRE(
+      RunChecked({"qemu-io", "-f", "qcow2", "-c",
+                  "write -P " + std::to_string(pattern) + " " + offset + " 64k",
+                  image})
+          .ok());
+}
+
+std::string BackingOf(const std::string& path) {
+  auto h = qcow2::ReadQcow2Header(path);
+  REQUIRE(h.ok());
+  return h->backing_file;
+}
+
+TEST_CASE("qemu-img is handed the files: a symlinked directory is refused") {
+  TempDir t;
+  const std::string real = t.path + "/real", evil = t.path + "/evil";
+  REQUIRE(MakeDirs(real).ok());
+  REQUIRE(MakeDirs(evil).ok());
+  REQUIRE(CreateOverlay(evil + "/victim.qcow2", "", "", 1 << 20, 0).ok());
+  const std::string victim_backing = BackingOf(evil + "/victim.qcow2");
+  const std::string dir = t.path + "/disks";  // a name swapped for a symlink
+  REQUIRE(symlink(evil.c_str(), dir.c_str()) == 0);
+
+  Status c = CreateOverlay(dir + "/new.qcow2", "", "", 1 << 20, 0);
+  CHECK(c.code() == StatusCode::kInvalidArgument);
+  CHECK_FALSE(PathExists(evil + "/new.qcow2"));
+  Status r =
+      SetBackingUnsafe(dir + "/victim.qcow2", real + "/x.qcow2", "qcow2");
+  CHECK(r.code() == StatusCode::kInvalidArgument);
+  CHECK(BackingOf(evil + "/victim.qcow2") == victim_backing);
+  CHECK(CheckImage(dir + "/victim.qcow2").code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(CheckOpens(dir + "/victim.qcow2", "qcow2").code() ==
+        StatusCode::kInvalidArgument);
+  REQUIRE(CreateOverlay(real + "/top.qcow2", "", "", 1 << 20, 0).ok());
+  CHECK(CommitInto({real + "/top.qcow2", dir + "/victim.qcow2"}).code() ==
+        StatusCode::kInvalidArgument);
+  // The same calls through the real directory work.
+  CHECK(CheckImage(evil + "/victim.qcow2").ok());
+  CHECK(CheckOpens(evil + "/victim.qcow2", "qcow2").ok());
+}
+
+TEST_CASE("a commit follows the chain it is given, not the headers' names") {
+  TempDir t;
+  const std::string base = t.path + "/base.qcow2", mid = t.path + "/mid.qcow2",
+                    top = t.path + "/top.qcow2",
+                    decoy = t.path + "/decoy.qcow2";
+  REQUIRE(CreateOverlay(base, "", "", 4 << 20, 0).ok());
+  REQUIRE(CreateOverlay(decoy, "", "", 4 << 20, 0).ok());
+  REQUIRE(CreateOverlay(mid, base, "qcow2", 4 << 20, 0).ok());
+  REQUIRE(CreateOverlay(top, mid, "qcow2", 4 << 20, 0).ok());
+  Write(base, 1, "0");
+  Write(mid, 2, "64k");
+  Write(top, 3, "128k");
+  // Both upper layers now name the decoy: qemu-img following the headers
+  // would not find `base` below `top` at all.
+  REQUIRE(SetBackingUnsafe(mid, decoy, "qcow2").ok());
+  REQUIRE(SetBackingUnsafe(top, decoy, "qcow2").ok());
+
+  REQUIRE(CommitInto({top, mid, base}).ok());
+  CHECK(Holds(base, 1, "0"));
+  CHECK(Holds(base, 2, "64k"));
+  CHECK(Holds(base, 3, "128k"));
+  CHECK(Holds(decoy, 0, "64k"));  // the decoy is untouched
+  CHECK(Holds(decoy, 0, "128k"));
+  CHECK(BackingOf(top) == decoy);  // the top is left as it was
+}
+
+TEST_CASE("a failed run names the files, not the descriptors it was given") {
+  TempDir t;
+  const std::string junk = t.path + "/junk.qcow2";
+  {
+    auto fd = OpenFileNoSymlinks(junk, O_RDWR | O_CREAT);
+    REQUIRE(fd.ok());
+    REQUIRE(write(fd->get(), "not an image at all", 19) == 19);
+  }
+  Status s = CheckOpens(junk, "qcow2");
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.message().find(junk) != std::string::npos);
+  CHECK(s.message().find("/proc/self/fd") == std::string::npos);
+  // A failed overlay creation leaves no file behind.
+  const std::string bad = t.path + "/bad.qcow2";
+  CHECK_FALSE(CreateOverlay(bad, "", "", 1 << 20, /*cluster_size=*/3).ok());
+  CHECK_FALSE(PathExists(bad));
+}
+
+TEST_CASE("a FIFO in a layer's place is refused without blocking") {
+  TempDir t;
+  const std::string fifo = t.path + "/layer.qcow2";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK(OpenFileNoSymlinks(fifo, O_RDONLY).status().code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(CheckImage(fifo).code() == StatusCode::kInvalidArgument);
 }
 
 }  // namespace
