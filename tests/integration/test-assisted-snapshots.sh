@@ -258,9 +258,23 @@ mkfifo "$T/holder.in"
 qemu-io -f raw "$share/volume-$vol.$bad" <"$T/holder.in" >"$T/holder.out" 2>&1 &
 holder=$!
 exec 9>"$T/holder.in"
+# Asked of the lock itself (F_OFD_GETLK on QEMU's write-permission byte,
+# 101), which takes no lock: a probe that opened the image (qemu-img info)
+# held a read lock for a moment, and a qemu-io starting in that moment
+# failed to get its write lock.
+write_locked() {
+  python3 - "$1" <<'PY'
+import fcntl, os, struct, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+req = struct.pack("hh4xqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 101, 1, 0)
+got = fcntl.fcntl(fd, 36, req)  # F_OFD_GETLK
+sys.exit(0 if struct.unpack("hh4xqqi4x", got)[0] != fcntl.F_UNLCK else 1)
+PY
+}
 locked=""
 for _ in $(seq 600); do   # qemu-io can take long to start on a loaded host
-  qemu-img info "$share/volume-$vol.$bad" >/dev/null 2>&1 || { locked=1; break; }
+  write_locked "$share/volume-$vol.$bad" && { locked=1; break; }
+  kill -0 "$holder" 2>/dev/null || break
   sleep 0.1
 done
 [[ $locked ]] || fail "qemu-io did not take the write lock of volume-$vol.$bad: $(cat "$T/holder.out")"
