@@ -37,7 +37,7 @@ void WatchSnapshot(db::Catalog* catalog, const std::string& id, int64_t start,
 
 Result<std::unique_ptr<BenchVolume>> BenchVolume::Create(
     const std::string& dir, const std::string& image,
-    uint64_t overlay_cluster_size) {
+    const engine::OverlayLayout& overlay) {
   std::unique_ptr<BenchVolume> v(new BenchVolume());
   v->dir_ = dir;
   const std::string disks = JoinPath(dir, "disks");
@@ -56,7 +56,7 @@ Result<std::unique_ptr<BenchVolume>> BenchVolume::Create(
                                          "local:" + v->store_root_));
   engine::EngineOptions opts;
   opts.allowed_dirs = {canon_disks};
-  opts.overlay_cluster_size = overlay_cluster_size;
+  opts.overlay = overlay;
   v->engine_ = std::make_unique<engine::Engine>(v->catalog_.get(),
                                                 v->store_.get(), opts);
   STRATA_RETURN_IF_ERROR(v->engine_->Recover());

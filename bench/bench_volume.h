@@ -36,11 +36,11 @@ struct SnapshotTiming {
 class BenchVolume {
  public:
   // Creates the world under `dir` (which must exist and be empty), copies
-  // `image` to its disk and manages it. `overlay_cluster_size` is passed to
-  // EngineOptions (0 = qemu-img's default).
+  // `image` to its disk and manages it. `overlay` is passed to
+  // EngineOptions.
   static Result<std::unique_ptr<BenchVolume>> Create(
       const std::string& dir, const std::string& image,
-      uint64_t overlay_cluster_size);
+      const engine::OverlayLayout& overlay);
   ~BenchVolume();
   BenchVolume(const BenchVolume&) = delete;
   BenchVolume& operator=(const BenchVolume&) = delete;

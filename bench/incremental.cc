@@ -105,9 +105,8 @@ Result<std::unique_ptr<IncrementalRun>> RunIncremental(const BenchConfig& cfg,
                                                        std::mt19937_64& rng) {
   auto run = std::make_unique<IncrementalRun>(image.content);
   STRATA_RETURN_IF_ERROR(MakeDirs(dir));
-  STRATA_ASSIGN_OR_RETURN(
-      run->volume,
-      BenchVolume::Create(dir, image.path, spec.overlay_cluster_size));
+  STRATA_ASSIGN_OR_RETURN(run->volume,
+                          BenchVolume::Create(dir, image.path, spec.overlay));
   STRATA_ASSIGN_OR_RETURN(run->full,
                           run->volume->TimedSnapshot(spec.key + "-full"));
   run->snaps.push_back(run->full.record);

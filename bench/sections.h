@@ -40,8 +40,8 @@ struct PatternSpec {
   std::string key;    // short name: "a", "b", "b-4k"
   std::string title;  // for the table
   uint64_t write_size = 0;
-  uint64_t overlay_cluster_size = 0;  // 0: qemu-img's default (64 KiB)
-  std::string note;                   // printed under the table
+  engine::OverlayLayout overlay;  // default: qemu-img's (64 KiB clusters)
+  std::string note;               // printed under the table
 };
 
 // Per-pattern figures for the summary table.

@@ -69,20 +69,25 @@ bool HaveQemuTools() {
 
 std::vector<PatternSpec> Patterns() {
   return {
-      {"a", "2a. Incremental snapshots: random 64 KiB cluster-aligned writes",
-       64 << 10, 0, ""},
+      {"a",
+       "2a. Incremental snapshots: random 64 KiB cluster-aligned writes",
+       64 << 10,
+       {},
+       ""},
       {"b",
        "2b. Incremental snapshots: random 4 KiB writes (64 KiB overlay "
        "clusters)",
-       4 << 10, 0,
+       4 << 10,
+       {},
        "qcow2 allocates whole clusters: a 4 KiB write to a cluster the "
        "overlay does not hold yet stores the full 64 KiB cluster (copied "
        "from the backing file): stored/written up to 16 (64 KiB / 4 KiB), "
        "less where writes share a cluster"},
       {"b-4k",
        "2b'. Incremental snapshots: random 4 KiB writes, "
-       "EngineOptions::overlay_cluster_size = 4096",
-       4 << 10, 4096,
+       "EngineOptions::overlay = {4096, false}",
+       4 << 10,
+       {4096, false},
        "the overlays Strata creates use 4 KiB clusters; the overhead left is "
        "qcow2 metadata (one 4 KiB L2 table per 2 MiB touched, refcounts)"},
   };

@@ -33,6 +33,17 @@ Result<uint64_t> ParseUint(const std::string& key, const std::string& v) {
   return std::stoull(v);
 }
 
+// true/false, yes/no, on/off, 1/0, as oslo.config reads booleans.
+Result<bool> ParseBool(const std::string& key, const std::string& v) {
+  std::string l;
+  for (char ch : v)
+    l += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (l == "true" || l == "yes" || l == "on" || l == "1") return true;
+  if (l == "false" || l == "no" || l == "off" || l == "0") return false;
+  return Status::InvalidArgument(key + " must be true or false, got '" + v +
+                                 "'");
+}
+
 std::vector<std::string> SplitList(const std::string& v) {
   std::vector<std::string> out;
   std::stringstream ss(v);
@@ -199,6 +210,8 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     c->shared_base_dirs = SplitList(v);
   } else if (key == "engine.overlay_cluster_size") {
     STRATA_ASSIGN_OR_RETURN(c->overlay_cluster_size, ParseUint(key, v));
+  } else if (key == "engine.overlay_subclusters") {
+    STRATA_ASSIGN_OR_RETURN(c->overlay_subclusters, ParseBool(key, v));
   } else if (key == "engine.workers") {
     STRATA_ASSIGN_OR_RETURN(uint64_t n, ParseUint(key, v));
     if (n < 1 || n > 64) return Status::InvalidArgument(key + " must be 1..64");

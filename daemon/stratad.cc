@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
       return Fail("shared base dir " + d + ": " + canon.status().message());
     eo.shared_base_dirs.push_back(*canon);
   }
-  eo.overlay_cluster_size = cfg->overlay_cluster_size;
+  eo.overlay = {cfg->overlay_cluster_size, cfg->overlay_subclusters};
   eo.workers = cfg->workers;
   eo.upload_attempts = cfg->upload_attempts;
   eo.worker_nice = cfg->worker_nice;

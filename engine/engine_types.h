@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "db/records.h"
+#include "engine/qemu_img.h"
 
 namespace strata::engine {
 
@@ -19,8 +20,8 @@ struct EngineOptions {
   // Canonical directories whose files a disk may have as read-only backing
   // files (Nova's _base image cache): confinement.h.
   std::vector<std::string> shared_base_dirs;
-  // Cluster size of the overlays Strata creates; 0 = qemu-img's default.
-  uint64_t overlay_cluster_size = 0;
+  // The layout of the overlays Strata creates (qemu_img.h).
+  OverlayLayout overlay;
   int workers = 2;
   int upload_attempts = 3;  // tries per upload on retryable store errors
   // Nice increment of the worker threads and the qemu-img they start, so a

@@ -85,8 +85,7 @@ Status LiveDisks::LiveCutOver(Journal& j, const db::VolumeRecord& vol,
     LogIfError(RemoveFileNoSymlinks(layer),
                "cleanup (garbage collection retries)");
   };
-  Status s = CreateOverlay(cut, layer, "qcow2", virtual_size,
-                           opts_.overlay_cluster_size);
+  Status s = CreateOverlay(cut, layer, "qcow2", virtual_size, opts_.overlay);
   if (s.ok()) s = j.Step("create.switch_vm", 4);
   if (s.ok())
     s = hv_->SwitchToOverlay(live.domain_uuid, live.target, cut,
@@ -114,8 +113,8 @@ Status LiveDisks::PivotOntoDisk(Journal* j, const char* step,
                                 const std::string& from) {
   const std::string& disk = vol.path;
   const std::string fresh = TempPath(disk, "overlay", NewUuid().substr(0, 8));
-  STRATA_RETURN_IF_ERROR(CreateOverlay(fresh, backing, "qcow2", virtual_size,
-                                       opts_.overlay_cluster_size));
+  STRATA_RETURN_IF_ERROR(
+      CreateOverlay(fresh, backing, "qcow2", virtual_size, opts_.overlay));
   STRATA_RETURN_IF_ERROR(RenameDurableNoSymlinks(fresh, disk));
   if (j && step) STRATA_RETURN_IF_ERROR(j->Step(step, 8));
   Status s = hv_->CopyTopAndPivot(live.domain_uuid, live.target, disk);
@@ -139,8 +138,8 @@ Status LiveDisks::RepointLiveTop(Journal* j, const db::VolumeRecord& vol,
   }
   // 1. Pivot onto a temporary overlay on `backing`; the disk's path keeps
   //    naming the old top while qemu still holds it.
-  Status s = CreateOverlay(away, backing, "qcow2", top.virtual_size,
-                           opts_.overlay_cluster_size);
+  Status s =
+      CreateOverlay(away, backing, "qcow2", top.virtual_size, opts_.overlay);
   if (s.ok()) s = hv_->CopyTopAndPivot(live.domain_uuid, live.target, away);
   if (!s.ok()) {
     LogIfError(RemoveFileNoSymlinks(away),

@@ -144,7 +144,7 @@ Status CommitChain(const std::vector<std::string>& layers,
 
 Status CreateOverlay(const std::string& path, const std::string& backing,
                      const std::string& backing_fmt, uint64_t virtual_size,
-                     uint64_t cluster_size) {
+                     const OverlayLayout& layout) {
   HandedFiles files(0);
   // Created here (no symlink on its path), so that qemu-img only fills it.
   bool created = true;
@@ -157,9 +157,12 @@ Status CreateOverlay(const std::string& path, const std::string& backing,
   std::vector<std::string> argv = {"qemu-img", "create", "-q", "-f", "qcow2"};
   if (!backing.empty())
     argv.insert(argv.end(), {"-u", "-b", backing, "-F", backing_fmt});
-  if (cluster_size)
-    argv.insert(argv.end(),
-                {"-o", "cluster_size=" + std::to_string(cluster_size)});
+  std::string options;
+  if (layout.cluster_size)
+    options = "cluster_size=" + std::to_string(layout.cluster_size);
+  if (layout.subclusters)
+    options += std::string(options.empty() ? "" : ",") + "extended_l2=on";
+  if (!options.empty()) argv.insert(argv.end(), {"-o", options});
   argv.push_back(*name);
   argv.push_back(std::to_string(virtual_size));
   Status s = files.RunChecked(argv);
@@ -198,7 +201,7 @@ Status CommitLayersInto(const std::vector<std::string>& layers,
                         const std::string& base, const std::string& scratch_top,
                         uint64_t virtual_size, bool flush) {
   STRATA_RETURN_IF_ERROR(
-      CreateOverlay(scratch_top, "", "", virtual_size, /*cluster_size=*/0));
+      CreateOverlay(scratch_top, "", "", virtual_size, OverlayLayout()));
   Status s = CommitChain(layers, base, scratch_top, flush);
   LogIfError(RemoveFileNoSymlinks(scratch_top),
              "removing a commit's scratch top");
@@ -208,10 +211,10 @@ Status CommitLayersInto(const std::vector<std::string>& layers,
 Status MergeIntoNewImage(const std::vector<std::string>& layers,
                          const std::string& out, const std::string& backing,
                          const std::string& backing_fmt, uint64_t virtual_size,
-                         uint64_t cluster_size, const std::string& scratch_top,
-                         bool flush) {
+                         const OverlayLayout& layout,
+                         const std::string& scratch_top, bool flush) {
   STRATA_RETURN_IF_ERROR(
-      CreateOverlay(out, backing, backing_fmt, virtual_size, cluster_size));
+      CreateOverlay(out, backing, backing_fmt, virtual_size, layout));
   STRATA_RETURN_IF_ERROR(
       CommitLayersInto(layers, out, scratch_top, virtual_size, flush));
   return CheckImage(out);

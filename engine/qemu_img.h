@@ -34,13 +34,22 @@ namespace strata::engine {
 // of holding the volume's lease for hours.
 std::chrono::milliseconds QemuImgTimeout(uint64_t bytes);
 
+// The qcow2 layout of the overlays Strata creates (issue 17).
+struct OverlayLayout {
+  uint64_t cluster_size = 0;  // 0: qemu-img's default (64 KiB)
+  // `extended_l2=on` (QEMU ≥ 5.2): each cluster has 32 subclusters, and a
+  // write smaller than a cluster allocates only the subclusters it covers;
+  // the rest of the cluster is neither copied from the backing file nor
+  // written (it stays a hole in the file).
+  bool subclusters = false;
+};
+
 // `qemu-img create -f qcow2 -u -b backing -F backing_fmt path size`: a new,
-// empty overlay. `-u` (no backing probe) lets the backing file be created
-// later by a rename. cluster_size 0 keeps qemu-img's default. An empty
-// `backing` makes a standalone image.
+// empty overlay in `layout`. `-u` (no backing probe) lets the backing file
+// be created later by a rename. An empty `backing` makes a standalone image.
 Status CreateOverlay(const std::string& path, const std::string& backing,
                      const std::string& backing_fmt, uint64_t virtual_size,
-                     uint64_t cluster_size);
+                     const OverlayLayout& layout);
 // `qemu-img rebase -u`: rewrites only the backing-file name/format in the
 // header (no data moves). Used where the data is known to be equal.
 // `flush` false: qemu-img does not fsync the file when it closes it (`-t
@@ -73,8 +82,8 @@ Status CommitLayersInto(const std::vector<std::string>& layers,
 Status MergeIntoNewImage(const std::vector<std::string>& layers,
                          const std::string& out, const std::string& backing,
                          const std::string& backing_fmt, uint64_t virtual_size,
-                         uint64_t cluster_size, const std::string& scratch_top,
-                         bool flush);
+                         const OverlayLayout& layout,
+                         const std::string& scratch_top, bool flush);
 // `qemu-img check`: NotFound-free consistency check of one qcow2 file (its
 // backing is not opened); a leak is not an error, corruption is.
 Status CheckImage(const std::string& path);

@@ -71,7 +71,7 @@ Status Reverter::RevertOntoHistory(Journal& j, const db::VolumeRecord& vol,
   // its inode).
   j.state()["replaces_inode"] = static_cast<uint64_t>(top.st_ino);
   Status s = CreateOverlay(overlay, history, "qcow2", target.virtual_size,
-                           opts_.overlay_cluster_size);
+                           opts_.overlay);
   if (!s.ok()) {
     LogIfError(RemoveFileNoSymlinks(overlay),
                "cleanup (garbage collection retries)");
@@ -229,7 +229,7 @@ Status Reverter::MergeUppers(const RevertPlan& p, const Backing& bottom_now,
   const int64_t t0 = MonotonicMicros();
   STRATA_RETURN_IF_ERROR(MergeIntoNewImage(
       p.uppers, p.merged, bottom_now.file, bottom_now.format, virtual_size,
-      opts_.overlay_cluster_size, p.commit_top, /*flush=*/false));
+      opts_.overlay, p.commit_top, /*flush=*/false));
   if (bottom_now.file != p.bottom.file)
     STRATA_RETURN_IF_ERROR(SetBackingUnsafe(p.merged, p.bottom.file,
                                             p.bottom.format, /*flush=*/false));
@@ -378,7 +378,7 @@ Status Reverter::BuildChain(Journal& j, const RevertPlan& p, bool direct,
                                 p.history);
   if (s.ok())
     s = CreateOverlay(p.overlay, p.history, "qcow2", virtual_size,
-                      opts_.overlay_cluster_size);
+                      opts_.overlay);
   if (!s.ok()) {
     RemoveScratch(p);
     LogIfError(RemoveFileNoSymlinks(p.history),

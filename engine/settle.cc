@@ -87,11 +87,12 @@ Status ChainMaintenance::RebuildHistory(const db::UnsettledHistoryRecord& u,
             .WithContext("layer of snapshot " + snap->id);
   }
   if (s.ok())
-    s = MergeIntoNewImage(files, rebuilt, history.header.backing_file,
-                          history.header.backing_format,
-                          history.header.virtual_size,
-                          history.header.cluster_size, scratch,
-                          /*flush=*/true);
+    s = MergeIntoNewImage(
+        files, rebuilt, history.header.backing_file,
+        history.header.backing_format, history.header.virtual_size,
+        OverlayLayout{history.header.cluster_size, history.header.extended_l2},
+        scratch,
+        /*flush=*/true);
   if (s.ok()) s = FsyncPath(rebuilt);
   if (s.ok()) s = RenameDurableNoSymlinks(rebuilt, history.path);
   cleanup();

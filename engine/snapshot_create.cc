@@ -72,8 +72,8 @@ Status SnapshotCreator::RunCreateSteps(Journal& j, const db::VolumeRecord& vol,
     STRATA_RETURN_IF_ERROR(live_->LiveCutOver(j, vol, *live, layer, size));
   } else {
     STRATA_RETURN_IF_ERROR(j.Step("create.prepare_overlay", 2));
-    STRATA_RETURN_IF_ERROR(CreateOverlay(overlay, layer, "qcow2", size,
-                                         opts_.overlay_cluster_size));
+    STRATA_RETURN_IF_ERROR(
+        CreateOverlay(overlay, layer, "qcow2", size, opts_.overlay));
     STRATA_RETURN_IF_ERROR(j.Step("create.rename_top", 4));
     Status s = RenameDurableNoSymlinks(disk, layer);
     if (!s.ok()) {

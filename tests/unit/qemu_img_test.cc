@@ -10,7 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include "qcow2/qcow2_header.h"
 #include "temp_dir.h"
@@ -32,13 +34,20 @@ TEST_CASE("qemu-img runs are bounded by a floor plus their data") {
   CHECK(QemuImgTimeout(1 << 20) < minutes(3));
 }
 
-// The byte at `offset` as qemu-io reads it through `image`'s own chain.
-bool Holds(const std::string& image, int pattern, const std::string& offset) {
+// Whether `len` bytes at `offset`, read through `image`'s own chain, are
+// all `pattern`.
+bool ReadsAs(const std::string& image, int pattern, const std::string& offset,
+             const std::string& len) {
   auto r = RunProcess(
       {"qemu-io", "-f", "qcow2", "-c",
-       "read -P " + std::to_string(pattern) + " " + offset + " 64k", image});
+       "read -P " + std::to_string(pattern) + " " + offset + " " + len, image});
   return r.ok() && r->exit_code == 0 &&
-         r->out.find("Pattern verification failed") == std::string::npos;
+         r->out.find("Pattern verification failed") == std::string::npos &&
+         r->out.find("read ") != std::string::npos;
+}
+
+bool Holds(const std::string& image, int pattern, const std::string& offset) {
+  return ReadsAs(image, pattern, offset, "64k");
 }
 
 void Write(const std::string& image, int pattern, const std::string& offset) {
@@ -60,12 +69,12 @@ TEST_CASE("qemu-img is handed the files: a symlinked directory is refused") {
   const std::string real = t.path + "/real", evil = t.path + "/evil";
   REQUIRE(MakeDirs(real).ok());
   REQUIRE(MakeDirs(evil).ok());
-  REQUIRE(CreateOverlay(evil + "/victim.qcow2", "", "", 1 << 20, 0).ok());
+  REQUIRE(CreateOverlay(evil + "/victim.qcow2", "", "", 1 << 20, {}).ok());
   const std::string victim_backing = BackingOf(evil + "/victim.qcow2");
   const std::string dir = t.path + "/disks";  // a name swapped for a symlink
   REQUIRE(symlink(evil.c_str(), dir.c_str()) == 0);
 
-  Status c = CreateOverlay(dir + "/new.qcow2", "", "", 1 << 20, 0);
+  Status c = CreateOverlay(dir + "/new.qcow2", "", "", 1 << 20, {});
   CHECK(c.code() == StatusCode::kInvalidArgument);
   CHECK_FALSE(PathExists(evil + "/new.qcow2"));
   Status r =
@@ -76,7 +85,7 @@ TEST_CASE("qemu-img is handed the files: a symlinked directory is refused") {
         StatusCode::kInvalidArgument);
   CHECK(CheckOpens(dir + "/victim.qcow2", "qcow2").code() ==
         StatusCode::kInvalidArgument);
-  REQUIRE(CreateOverlay(real + "/top.qcow2", "", "", 1 << 20, 0).ok());
+  REQUIRE(CreateOverlay(real + "/top.qcow2", "", "", 1 << 20, {}).ok());
   CHECK(CommitInto({real + "/top.qcow2", dir + "/victim.qcow2"}).code() ==
         StatusCode::kInvalidArgument);
   // The same calls through the real directory work.
@@ -89,10 +98,10 @@ TEST_CASE("a commit follows the chain it is given, not the headers' names") {
   const std::string base = t.path + "/base.qcow2", mid = t.path + "/mid.qcow2",
                     top = t.path + "/top.qcow2",
                     decoy = t.path + "/decoy.qcow2";
-  REQUIRE(CreateOverlay(base, "", "", 4 << 20, 0).ok());
-  REQUIRE(CreateOverlay(decoy, "", "", 4 << 20, 0).ok());
-  REQUIRE(CreateOverlay(mid, base, "qcow2", 4 << 20, 0).ok());
-  REQUIRE(CreateOverlay(top, mid, "qcow2", 4 << 20, 0).ok());
+  REQUIRE(CreateOverlay(base, "", "", 4 << 20, {}).ok());
+  REQUIRE(CreateOverlay(decoy, "", "", 4 << 20, {}).ok());
+  REQUIRE(CreateOverlay(mid, base, "qcow2", 4 << 20, {}).ok());
+  REQUIRE(CreateOverlay(top, mid, "qcow2", 4 << 20, {}).ok());
   Write(base, 1, "0");
   Write(mid, 2, "64k");
   Write(top, 3, "128k");
@@ -124,8 +133,62 @@ TEST_CASE("a failed run names the files, not the descriptors it was given") {
   CHECK(s.message().find("/proc/self/fd") == std::string::npos);
   // A failed overlay creation leaves no file behind.
   const std::string bad = t.path + "/bad.qcow2";
-  CHECK_FALSE(CreateOverlay(bad, "", "", 1 << 20, /*cluster_size=*/3).ok());
+  CHECK_FALSE(CreateOverlay(bad, "", "", 1 << 20, {3, false}).ok());
   CHECK_FALSE(PathExists(bad));
+}
+
+// Bytes of `path` in data extents (SEEK_DATA/SEEK_HOLE).
+uint64_t DataBytes(const std::string& path) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  REQUIRE(fd.valid());
+  const off_t size = lseek(fd.get(), 0, SEEK_END);
+  uint64_t data = 0;
+  for (off_t pos = 0; pos < size;) {
+    const off_t d = lseek(fd.get(), pos, SEEK_DATA);
+    if (d < 0) break;
+    const off_t h = lseek(fd.get(), d, SEEK_HOLE);
+    data += static_cast<uint64_t>(h - d);
+    pos = h;
+  }
+  return data;
+}
+
+TEST_CASE("overlays with subclusters hold only what was written (issue 17)") {
+  TempDir t;
+  const std::string base = t.path + "/base.qcow2";
+  REQUIRE(CreateOverlay(base, "", "", 8 << 20, {}).ok());
+  REQUIRE(RunChecked({"qemu-io", "-f", "qcow2", "-c", "write -P 7 0 8M", base})
+              .ok());
+  std::map<std::string, uint64_t> data;
+  for (const bool sub : {false, true}) {
+    const std::string top = t.path + (sub ? "/sub.qcow2" : "/plain.qcow2");
+    REQUIRE(CreateOverlay(top, base, "qcow2", 8 << 20, {0, sub}).ok());
+    auto h = qcow2::ReadQcow2Header(top);
+    REQUIRE(h.ok());
+    CHECK(h->extended_l2 == sub);
+    // 16 writes of 4 KiB, each into a cluster of its own.
+    std::vector<std::string> argv = {"qemu-io", "-f", "qcow2"};
+    for (int i = 0; i < 16; ++i)
+      argv.insert(argv.end(),
+                  {"-c", "write -P 9 " + std::to_string(i * 256 * 1024 + 8192) +
+                             " 4k"});
+    argv.push_back(top);
+    REQUIRE(RunChecked(argv).ok());
+    data[top] = DataBytes(top);
+  }
+  // Without subclusters each write copies its whole 64 KiB cluster from the
+  // base; with them, the rest of the cluster stays a hole.
+  const uint64_t plain = data[t.path + "/plain.qcow2"];
+  const uint64_t sub = data[t.path + "/sub.qcow2"];
+  MESSAGE("data extents: plain ", plain, ", subclusters ", sub);
+  CHECK(plain >= 16 * (64 << 10));
+  CHECK(sub + 16 * (48 << 10) <= plain);
+  // …and reads through the chain: the write, the base around it.
+  const std::string top = t.path + "/sub.qcow2";
+  CHECK(ReadsAs(top, 9, "8k", "4k"));
+  CHECK(ReadsAs(top, 7, "0", "8k"));
+  CHECK(ReadsAs(top, 7, "12k", "52k"));
+  CHECK_FALSE(ReadsAs(top, 7, "8k", "4k"));  // the check can fail
 }
 
 TEST_CASE("a FIFO in a layer's place is refused without blocking") {
