@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "engine/layer_form.h"
 #include "qcow2/qcow2_header.h"
 #include "util/file_check.h"
 #include "util/fs.h"
@@ -54,12 +55,18 @@ Status DownloadLayer(store::Store& store, const db::SnapshotRecord& snap,
   FileSinkOptions file;
   file.write_behind = durable;
   file.durable = durable;
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<FileSink> sink,
+                          FileSink::Create(to, file));
   // The layer's own digest, once relay stages are undone (R1.3). Without
   // stages it is the stored bytes' digest, which the store's Get checks
   // over the same bytes already: hashed once, not twice.
-  if (snap.layer_sha256 != snap.sha256)
-    file.expected_sha256 = snap.layer_sha256.value_or("");
-  return store::GetToFile(store, *snap.store_key, to, *snap.sha256, {}, file);
+  LayerFileSink layer(sink.get(), snap.layer_sha256 != snap.sha256
+                                      ? snap.layer_sha256.value_or("")
+                                      : "");
+  // On any failure `sink` unlinks its temp file: nothing lands at `to`.
+  STRATA_RETURN_IF_ERROR(store.Get(*snap.store_key, layer, *snap.sha256, {}));
+  STRATA_RETURN_IF_ERROR(layer.Finish());
+  return sink->Commit();
 }
 
 Status FetchLayerToRead(store::Store& store, const db::SnapshotRecord& snap,

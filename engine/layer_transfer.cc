@@ -5,6 +5,7 @@
 #include <memory>
 #include <thread>
 
+#include "engine/layer_form.h"
 #include "util/file_check.h"
 #include "util/log.h"
 #include "util/sha256.h"
@@ -72,7 +73,7 @@ Result<LayerTransfer::StoredLayer> LayerTransfer::UploadLayer(
     u.store_key = key;
     u.started_at = NowMicros();
     STRATA_ASSIGN_OR_RETURN(int64_t upload_id, catalog_->BeginUpload(u));
-    auto src = FileSource::Open(path);
+    auto src = LayerSource::Open(path);
     if (!src.ok()) {
       // The upload row is a record of attempts; the snapshot's own status
       // says what counts.
@@ -82,13 +83,15 @@ Result<LayerTransfer::StoredLayer> LayerTransfer::UploadLayer(
       return src.status();
     }
     // Only an object the store keeps as a local file (the local store, no
-    // relay stage or other decorator) is ever linked and so checked with
-    // it: other uploads, bound by CPU on two cores, are spared the hash.
-    const bool linkable = store_->CanLink();
+    // relay stage or other decorator) in the plain form (layer_form.h) is
+    // ever linked and so checked with it: other uploads, bound by CPU on
+    // two cores, are spared the hash.
+    const bool linkable = store_->CanLink() && !(*src)->sparse();
     UploadSource progress(src->get(), (*src)->size(), catalog_, snapshot_id,
                           linkable);
     store::RequestOptions ro;
     ro.labels = labels;
+    ro.labels["form"] = (*src)->sparse() ? "sparse" : "qcow2";
     auto put = store_->Put(key, progress, ro);
     Status s = put.status();
     // A digest that is none (a hashing thread failed: sha256.h's

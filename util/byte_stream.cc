@@ -115,6 +115,27 @@ Status FileSink::Write(const char* buf, size_t n) {
   return Status::OK();
 }
 
+Status FileSink::WriteAt(uint64_t offset, const char* buf, size_t n) {
+  if (!fd_.valid())
+    return Status::Internal("write to " + path_ + " after Commit");
+  if (hash_)
+    return Status::Internal("positional write to " + path_ +
+                            ", whose bytes are hashed in order");
+  STRATA_RETURN_IF_ERROR(PwriteAll(fd_.get(), buf, n, offset, temp_path_));
+  if (write_behind_)
+    behind_.Wrote(static_cast<off_t>(offset), static_cast<off_t>(n));
+  bytes_written_ += n;
+  return Status::OK();
+}
+
+Status FileSink::Truncate(uint64_t size) {
+  if (!fd_.valid())
+    return Status::Internal("truncate of " + path_ + " after Commit");
+  if (ftruncate(fd_.get(), static_cast<off_t>(size)) != 0)
+    return Status::FromErrno("ftruncate " + temp_path_, errno);
+  return Status::OK();
+}
+
 Status FileSink::Sync() {
   if (!fd_.valid())
     return Status::Internal("Sync of " + path_ + " after Commit");

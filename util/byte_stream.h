@@ -84,6 +84,12 @@ class FileSink : public ByteSink {
 
   // Loops over short writes and EINTR. Fails after Commit().
   Status Write(const char* buf, size_t n) override;
+  // Writes `n` bytes at `offset` of the file (extents ascending, for
+  // write-behind); not with FileSinkOptions::expected_sha256, which hashes
+  // bytes in stream order (Internal).
+  Status WriteAt(uint64_t offset, const char* buf, size_t n);
+  // Sets the file's size (holes past the last write).
+  Status Truncate(uint64_t size);
   // fsync(temp) now, e.g. before taking a lock around Commit().
   Status Sync();
   // Checks FileSinkOptions::expected_sha256, then fsync(temp), rename(temp →

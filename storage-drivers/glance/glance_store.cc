@@ -252,7 +252,10 @@ Result<ObjectInfo> GlanceStore::Put(const std::string& key, ByteSource& src,
                  {"strata_put_at", stamp}};
   for (const auto& [name, value] : opts.labels) {
     if (value.size() > kMaxGlanceValue) continue;  // not worth failing for
-    if (name == "relay") create["disk_format"] = "raw";
+    // Bytes that are not the qcow2 file: relay stages' output, a layer's
+    // sparse form (engine/layer_form.h).
+    if (name == "relay" || (name == "form" && value != "qcow2"))
+      create["disk_format"] = "raw";
     create["strata_" + name] = value;
   }
   std::string id;
