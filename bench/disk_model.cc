@@ -94,6 +94,27 @@ Result<std::vector<DiskWrite>> RandomWrites(uint64_t disk_bytes, uint64_t size,
   return writes;
 }
 
+Result<std::vector<DiskWrite>> SequentialWrites(uint64_t disk_bytes,
+                                                uint64_t size, uint64_t count,
+                                                uint8_t pattern,
+                                                std::mt19937_64& rng) {
+  if (size == 0 || size % DiskModel::kBlock != 0)
+    return Status::InvalidArgument("write size " + std::to_string(size) +
+                                   " is not a multiple of 4 KiB");
+  const uint64_t slots = disk_bytes / size;
+  if (count > slots)
+    return Status::InvalidArgument(
+        std::to_string(count) + " writes of " + std::to_string(size) +
+        " bytes do not fit in " + std::to_string(disk_bytes) + " bytes");
+  const uint64_t first =
+      std::uniform_int_distribution<uint64_t>(0, slots - 1)(rng);
+  std::vector<DiskWrite> writes;
+  writes.reserve(count);
+  for (uint64_t i = 0; i < count; ++i)
+    writes.push_back({(first + i) % slots * size, size, pattern});
+  return writes;
+}
+
 std::vector<DiskWrite> FillWrites(uint64_t data_bytes, uint64_t chunk) {
   std::vector<DiskWrite> writes;
   for (uint64_t off = 0, i = 0; off < data_bytes; off += chunk, ++i) {

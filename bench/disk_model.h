@@ -52,6 +52,14 @@ Result<std::vector<DiskWrite>> RandomWrites(uint64_t disk_bytes, uint64_t size,
                                             uint64_t count, uint8_t pattern,
                                             std::mt19937_64& rng);
 
+// `count` writes of `size` bytes one after another from a random
+// size-aligned offset, wrapping at the end of `disk_bytes` (a guest's
+// sequential run). InvalidArgument as RandomWrites.
+Result<std::vector<DiskWrite>> SequentialWrites(uint64_t disk_bytes,
+                                                uint64_t size, uint64_t count,
+                                                uint8_t pattern,
+                                                std::mt19937_64& rng);
+
 // Sequential writes of `chunk` bytes covering [0, data_bytes), patterns
 // 1, 2, 3, … per chunk (wrapping below 0x40, which rounds use).
 std::vector<DiskWrite> FillWrites(uint64_t data_bytes, uint64_t chunk);

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 minutes=${1:-1}; shift || true
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] ||
-  targets=(qcow2_header chain record_log nbd_session api_body ini)
+  targets=(qcow2_header chain record_log nbd_session api_body ini layer_form)
 dir=${STRATA_FUZZ_BUILD_DIR:-build-fuzz}
 flags="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer"
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \

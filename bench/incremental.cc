@@ -27,9 +27,12 @@ Result<RoundFigures> RunRound(const BenchConfig& cfg, const PatternSpec& spec,
                               int round, IncrementalRun& run,
                               std::mt19937_64& rng) {
   const uint64_t count = cfg.round_bytes / spec.write_size;
-  STRATA_ASSIGN_OR_RETURN(std::vector<DiskWrite> writes,
-                          RandomWrites(cfg.disk_bytes, spec.write_size, count,
-                                       RoundPattern(round), rng));
+  STRATA_ASSIGN_OR_RETURN(
+      std::vector<DiskWrite> writes,
+      spec.sequential ? SequentialWrites(cfg.disk_bytes, spec.write_size, count,
+                                         RoundPattern(round), rng)
+                      : RandomWrites(cfg.disk_bytes, spec.write_size, count,
+                                     RoundPattern(round), rng));
   STRATA_RETURN_IF_ERROR(QemuIoWrite(run.volume->disk(), writes, cfg.batch));
   run.current.Apply(writes);
   STRATA_ASSIGN_OR_RETURN(
@@ -93,7 +96,7 @@ void Summarise(const PatternSpec& spec, const std::vector<RoundFigures>& rounds,
       "(also merged into the history layer)");
   if (!spec.note.empty()) t.AddNote(spec.note);
   run.summary = {spec.key,     Median(ratio), Max(ratio), Median(cutover),
-                 Max(cutover), Median(total), Max(total)};
+                 Max(cutover), Median(total), Max(total), GuestIo()};
 }
 
 }  // namespace

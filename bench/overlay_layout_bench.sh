@@ -11,15 +11,17 @@
 #     layer's file: its size, the bytes its data extents hold (SEEK_DATA:
 #     what a sparse-aware store keeps) and both divided by what was written;
 #   - 4 KiB random reads over the whole disk (IOPS), half from the overlay;
-#   - 1 MiB sequential first writes, then reads, of SIZE_MIB (MB/s) on a
+#   - 1 MiB sequential first writes, then reads, of SEQ_MIB (MB/s) on a
 #     fresh overlay.
 # The control row "base" reads the base directly (no overlay): the machine's
 # own limit for reads. Medians of REPS runs.
 #   bench/overlay_layout_bench.sh [SIZE_MIB]     (default 64)
-# Environment: REPS (default 3), DIR (default /var/tmp).
+# Environment: SEQ_MIB (default 512), REPS (default 5), DIR (default
+# /var/tmp).
 set -euo pipefail
 size_mib=${1:-64}
-reps=${REPS:-3}
+reps=${REPS:-5}
+seq_mib=${SEQ_MIB:-512}
 for tool in qemu-img qemu-io python3; do
   command -v "$tool" >/dev/null || { echo "overlay_layout_bench: $tool is missing" >&2; exit 77; }
 done
@@ -63,27 +65,30 @@ PY
 median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 count4k=$((size_mib * 256))
-count1m=$size_mib
+count1m=$seq_mib
 # Strides that visit 4 KiB slots in a scattered order (odd multiples of
 # 4 KiB, prime: no slot twice within a run).
 wstep=$((4096 * 7919))
 rstep=$((4096 * 104729))
 declare -A W R SW SR FILE DATA
-for l in "${layouts[@]}"; do
-  name=${l%%:*} opts=${l#*:}
-  w="" r="" sw="" sr=""
-  for _ in $(seq "$reps"); do
+# Reps outermost: each rep measures every layout in turn, so a drift of the
+# machine (page cache, the host) spreads over all of them alike.
+for _ in $(seq "$reps"); do
+  for l in "${layouts[@]}"; do
+    name=${l%%:*} opts=${l#*:}
     overlay "$name" "$opts"
-    w+=" $(bench -w -s 4k -S $wstep -c $count4k "$name.qcow2")"
-    read -r file data < <(extents "$name.qcow2")
-    r+=" $(bench -s 4k -S $rstep -c $((count4k * 2)) "$name.qcow2")"
+    W[$name]+=" $(bench -w -s 4k -S $wstep -c $count4k "$name.qcow2")"
+    read -r FILE[$name] DATA[$name] < <(extents "$name.qcow2")
+    R[$name]+=" $(bench -s 4k -S $rstep -c $((count4k * 2)) "$name.qcow2")"
     overlay "$name" "$opts"
-    sw+=" $(bench -w -s 1M -S 1M -c $count1m "$name.qcow2")"
-    sr+=" $(bench -s 1M -S 1M -c $count1m "$name.qcow2")"
+    SW[$name]+=" $(bench -w -s 1M -S 1M -c $count1m "$name.qcow2")"
+    SR[$name]+=" $(bench -s 1M -S 1M -c $count1m "$name.qcow2")"
   done
-  W[$name]=$(median <<<"$w") R[$name]=$(median <<<"$r")
-  SW[$name]=$(median <<<"$sw") SR[$name]=$(median <<<"$sr")
-  FILE[$name]=$file DATA[$name]=$data
+done
+for l in "${layouts[@]}"; do
+  name=${l%%:*}
+  W[$name]=$(median <<<"${W[$name]}") R[$name]=$(median <<<"${R[$name]}")
+  SW[$name]=$(median <<<"${SW[$name]}") SR[$name]=$(median <<<"${SR[$name]}")
 done
 br="" bsr=""
 for _ in $(seq "$reps"); do
@@ -93,7 +98,7 @@ done
 BR=$(median <<<"$br") BSR=$(median <<<"$bsr")
 
 written=$((count4k * 4096))
-echo "Overlay layouts: ${size_mib} MiB of 4 KiB random first writes, ${size_mib} MiB sequential; median of $reps; ratios to qemu's default layout"
+echo "Overlay layouts: ${size_mib} MiB of 4 KiB random first writes, ${seq_mib} MiB sequential; median of $reps; ratios to qemu's default layout"
 printf '%-9s %12s %7s %12s %7s %10s %7s %10s %7s %13s %13s\n' layout 4k-write-iops ratio 4k-read-iops ratio 1m-write-MB/s ratio 1m-read-MB/s ratio file/written data/written
 for l in "${layouts[@]}"; do
   n=${l%%:*}

@@ -18,6 +18,7 @@
 #include "bench/bench_config.h"
 #include "bench/bench_volume.h"
 #include "bench/disk_model.h"
+#include "bench/guest_io.h"
 #include "bench/report.h"
 #include "util/status.h"
 
@@ -42,6 +43,7 @@ struct PatternSpec {
   uint64_t write_size = 0;
   engine::OverlayLayout overlay;  // default: qemu-img's (64 KiB clusters)
   std::string note;               // printed under the table
+  bool sequential = false;        // one run of writes, not random offsets
 };
 
 // Per-pattern figures for the summary table.
@@ -50,6 +52,7 @@ struct PatternSummary {
   double median_ratio = 0, max_ratio = 0;
   double median_cutover_ms = 0, max_cutover_ms = 0;
   double median_total_ms = 0, max_total_ms = 0;
+  GuestIo guest;  // through the chain the section left (guest_io.h)
 };
 
 // What a finished incremental section leaves behind.

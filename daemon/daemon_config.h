@@ -41,7 +41,7 @@ struct DaemonConfig {
   // when it exists).
   std::optional<std::vector<std::string>> shared_base_dirs;
   uint64_t overlay_cluster_size = 0;
-  bool overlay_subclusters = false;  // [engine] overlay_subclusters
+  bool overlay_subclusters = true;  // [engine] overlay_subclusters
   int workers = 2;
   int upload_attempts = 3;
   int worker_nice = 10;

@@ -20,8 +20,10 @@ struct EngineOptions {
   // Canonical directories whose files a disk may have as read-only backing
   // files (Nova's _base image cache): confinement.h.
   std::vector<std::string> shared_base_dirs;
-  // The layout of the overlays Strata creates (qemu_img.h).
-  OverlayLayout overlay;
+  // The layout of the overlays Strata creates (qemu_img.h): qemu's 64 KiB
+  // clusters with subclusters, so a small write's layer holds that write
+  // (docs/engine.md, "Layers as small as the writes").
+  OverlayLayout overlay{0, /*subclusters=*/true};
   int workers = 2;
   int upload_attempts = 3;  // tries per upload on retryable store errors
   // Nice increment of the worker threads and the qemu-img they start, so a

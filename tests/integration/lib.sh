@@ -188,6 +188,30 @@ last_rec() {
 
 # verify_disk DISK MIN_LAST: the disk (flattened) holds records 1..N, none
 # torn, N >= MIN_LAST; prints verify-records' JSON.
+# layer_file OBJECT OUT: a stored layer (a local store's object) as its
+# qcow2 file at OUT: a sparse stream (util/sparse_stream.h) decoded, a
+# plain layer copied.
+layer_file() {
+  python3 - "$1" "$2" <<'PY'
+import shutil, struct, sys
+src, out = sys.argv[1], sys.argv[2]
+with open(src, "rb") as f:
+    if f.read(16) != b"STRATA-SPARSE-1\n":
+        shutil.copyfile(src, out)
+        sys.exit(0)
+    size, count = struct.unpack(">QQ", f.read(16))
+    table = [struct.unpack(">QQ", f.read(16)) for _ in range(count)]
+    with open(out, "wb") as o:
+        for off, length in table:
+            data = f.read(length)
+            assert len(data) == length, "the stream ends inside an extent"
+            o.seek(off)
+            o.write(data)
+        o.truncate(size)
+    assert f.read(1) == b"", "bytes after the last extent"
+PY
+}
+
 verify_disk() {
   qemu-img convert -O raw "$1" "$T/disk.raw"
   local result

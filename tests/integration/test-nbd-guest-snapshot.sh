@@ -103,9 +103,10 @@ for _ in $(seq 300); do [[ $(export_state) == bypass ]] && break; sleep 0.1; don
 grep -q "export g: chain of .* released" "$T/stratad.log" || fail "no release in the log"
 pass "createImage on the server (disk = the export's socket) snapshotted volume $vid through the cache"
 
-layer=$(find "$T/var/store" -name "${snap[1]}.qcow2" | head -1)
-[[ -f $layer ]] || fail "snapshot 1's layer is not in the store"
-got=$(verify_disk "$layer" "${reported[1]}")
+object=$(find "$T/var/store" -name "${snap[1]}.qcow2" | head -1)
+[[ -f $object ]] || fail "snapshot 1's layer is not in the store"
+layer_file "$object" "$T/layer1.qcow2" || fail "snapshot 1's stored layer does not decode"
+got=$(verify_disk "$T/layer1.qcow2" "${reported[1]}")
 pass "snapshot 1's stored layer holds $got (the guest had reported ${reported[1]} before it)"
 
 before=$(last_rec)

@@ -111,9 +111,10 @@ same_as_reference "after snapshot 1's drain"
 # The stored layer is the disk as it was at the redirect (pattern 1 + 2).
 api GET "/v3/snapshots/$s1"
 layer_key=$(jget "j['snapshot'].get('os-strata:store_key') or ''")
-layer=$(find "$T/var/store" -name "$s1.qcow2" | head -1)
-[[ -f $layer ]] || fail "snapshot 1's layer is not in the store"
-qemu-img convert -U -f qcow2 -O raw "$layer" "$T/layer.raw"
+object=$(find "$T/var/store" -name "$s1.qcow2" | head -1)
+[[ -f $object ]] || fail "snapshot 1's layer is not in the store"
+layer_file "$object" "$T/layer1.qcow2" || fail "snapshot 1's stored layer does not decode"
+qemu-img convert -U -f qcow2 -O raw "$T/layer1.qcow2" "$T/layer.raw"
 qemu-img create -q -f raw "$T/expect1.raw" 64M
 qemu-io -f raw -c "write -P 0x01 0 24M" -c "write -P 0x02 24M 4M" "$T/expect1.raw" >/dev/null
 cmp "$T/layer.raw" "$T/expect1.raw" || fail "snapshot 1's layer is not the disk at the redirect"

@@ -1,0 +1,62 @@
+// qemu-img bench on a section's live disk. See guest_io.h.
+#include "bench/guest_io.h"
+
+#include <vector>
+
+#include "bench/report.h"
+#include "util/subprocess.h"
+
+namespace strata::bench {
+namespace {
+
+// Seconds one `qemu-img bench` run took.
+Result<double> BenchSeconds(const std::string& disk,
+                            const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"qemu-img", "bench", "-f", "qcow2",
+                                   "-t",       "none",  "-d", "16"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back(disk);
+  STRATA_ASSIGN_OR_RETURN(ProcessResult r, RunChecked(argv));
+  const std::string key = "Run completed in ";
+  const size_t at = r.out.find(key);
+  if (at == std::string::npos)
+    return Status::Internal("qemu-img bench printed no time: " + r.out);
+  return std::stod(r.out.substr(at + key.size()));
+}
+
+}  // namespace
+
+Result<GuestIo> MeasureGuestIo(const std::string& disk, uint64_t disk_bytes,
+                               uint64_t bytes, int reps) {
+  const uint64_t n4k = bytes / 4096, n1m = bytes >> 20;
+  // Odd strides of 4 KiB slots: scattered, no slot twice within a run.
+  const std::string wstep = std::to_string(4096ull * 7919);
+  const std::string rstep = std::to_string(4096ull * 104729);
+  std::vector<double> w4, r4, w1, r1;
+  for (int i = 0; i < reps; ++i) {
+    // Each rep's 1 MiB run writes where no earlier one did (first writes),
+    // from half-way into the disk.
+    const std::string seq_at =
+        std::to_string(((disk_bytes / 2 + i * bytes) % disk_bytes) >> 20 << 20);
+    STRATA_ASSIGN_OR_RETURN(
+        double w, BenchSeconds(disk, {"-w", "-s", "4k", "-S", wstep, "-o",
+                                      std::to_string(i * 4096ull), "-c",
+                                      std::to_string(n4k)}));
+    STRATA_ASSIGN_OR_RETURN(double r,
+                            BenchSeconds(disk, {"-s", "4k", "-S", rstep, "-c",
+                                                std::to_string(2 * n4k)}));
+    STRATA_ASSIGN_OR_RETURN(
+        double sw, BenchSeconds(disk, {"-w", "-s", "1M", "-S", "1M", "-o",
+                                       seq_at, "-c", std::to_string(n1m)}));
+    STRATA_ASSIGN_OR_RETURN(
+        double sr, BenchSeconds(disk, {"-s", "1M", "-S", "1M", "-o", seq_at,
+                                       "-c", std::to_string(n1m)}));
+    w4.push_back(static_cast<double>(n4k) / w);
+    r4.push_back(static_cast<double>(2 * n4k) / r);
+    w1.push_back(static_cast<double>(n1m) * 1.048576 / sw);
+    r1.push_back(static_cast<double>(n1m) * 1.048576 / sr);
+  }
+  return GuestIo{Median(w4), Median(r4), Median(w1), Median(r1)};
+}
+
+}  // namespace strata::bench
