@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "bench/report.h"
+#include "util/fs.h"
 #include "util/subprocess.h"
 
 namespace strata::bench {
@@ -27,35 +28,46 @@ Result<double> BenchSeconds(const std::string& disk,
 }  // namespace
 
 Result<GuestIo> MeasureGuestIo(const std::string& disk, uint64_t disk_bytes,
+                               const engine::OverlayLayout& layout,
                                uint64_t bytes, int reps) {
   const uint64_t n4k = bytes / 4096, n1m = bytes >> 20;
   // Odd strides of 4 KiB slots: scattered, no slot twice within a run.
   const std::string wstep = std::to_string(4096ull * 7919);
   const std::string rstep = std::to_string(4096ull * 104729);
+  const std::string top = disk + ".guest-io.qcow2";
+  auto fresh = [&] {
+    (void)RemoveFile(top);
+    return engine::CreateOverlay(top, disk, "qcow2", disk_bytes, layout);
+  };
   std::vector<double> w4, r4, w1, r1;
-  for (int i = 0; i < reps; ++i) {
-    // Each rep's 1 MiB run writes where no earlier one did (first writes),
-    // from half-way into the disk.
-    const std::string seq_at =
-        std::to_string(((disk_bytes / 2 + i * bytes) % disk_bytes) >> 20 << 20);
-    STRATA_ASSIGN_OR_RETURN(
-        double w, BenchSeconds(disk, {"-w", "-s", "4k", "-S", wstep, "-o",
-                                      std::to_string(i * 4096ull), "-c",
-                                      std::to_string(n4k)}));
-    STRATA_ASSIGN_OR_RETURN(double r,
-                            BenchSeconds(disk, {"-s", "4k", "-S", rstep, "-c",
-                                                std::to_string(2 * n4k)}));
-    STRATA_ASSIGN_OR_RETURN(
-        double sw, BenchSeconds(disk, {"-w", "-s", "1M", "-S", "1M", "-o",
-                                       seq_at, "-c", std::to_string(n1m)}));
-    STRATA_ASSIGN_OR_RETURN(
-        double sr, BenchSeconds(disk, {"-s", "1M", "-S", "1M", "-o", seq_at,
-                                       "-c", std::to_string(n1m)}));
-    w4.push_back(static_cast<double>(n4k) / w);
-    r4.push_back(static_cast<double>(2 * n4k) / r);
-    w1.push_back(static_cast<double>(n1m) * 1.048576 / sw);
-    r1.push_back(static_cast<double>(n1m) * 1.048576 / sr);
+  Status s;
+  for (int i = 0; i < reps && s.ok(); ++i) {
+    s = fresh();
+    auto w = s.ok() ? BenchSeconds(top, {"-w", "-s", "4k", "-S", wstep, "-c",
+                                         std::to_string(n4k)})
+                    : Result<double>(s);
+    auto r = w.ok() ? BenchSeconds(top, {"-s", "4k", "-S", rstep, "-c",
+                                         std::to_string(2 * n4k)})
+                    : Result<double>(w.status());
+    if (r.ok()) s = fresh();
+    auto sw = r.ok() && s.ok()
+                  ? BenchSeconds(top, {"-w", "-s", "1M", "-S", "1M", "-c",
+                                       std::to_string(n1m)})
+                  : Result<double>(r.ok() ? s : r.status());
+    auto sr = sw.ok() ? BenchSeconds(top, {"-s", "1M", "-S", "1M", "-c",
+                                           std::to_string(n1m)})
+                      : Result<double>(sw.status());
+    if (!sr.ok()) {
+      s = sr.status();
+      break;
+    }
+    w4.push_back(static_cast<double>(n4k) / *w);
+    r4.push_back(static_cast<double>(2 * n4k) / *r);
+    w1.push_back(static_cast<double>(n1m) * 1.048576 / *sw);
+    r1.push_back(static_cast<double>(n1m) * 1.048576 / *sr);
   }
+  (void)RemoveFile(top);
+  STRATA_RETURN_IF_ERROR(s);
   return GuestIo{Median(w4), Median(r4), Median(w1), Median(r1)};
 }
 

@@ -1,15 +1,19 @@
 // Guest I/O through the chain a section's snapshots leave (issue 17): what
-// the overlay layout costs a VM, measured with qemu-img bench (O_DIRECT,
-// queue depth 16, QEMU's own block layer, as a VM's virtio-blk uses it) on
-// the live disk: 4 KiB random first writes into the fresh top, 4 KiB random
-// reads through the top and the history, 1 MiB sequential writes and reads.
-// Each figure is the median of `reps` runs.
+// the overlay layout costs a VM right after a snapshot, measured with
+// qemu-img bench (O_DIRECT, queue depth 16, QEMU's own block layer, as a
+// VM's virtio-blk uses it). Each run gets a fresh overlay in `layout` on the
+// live disk (what a snapshot leaves the VM writing to), so every write is a
+// first write, as a VM's are after a snapshot: 4 KiB random writes, then
+// 4 KiB random reads through that top and the chain below; on another fresh
+// overlay, 1 MiB sequential writes and reads. Each figure is the median of
+// `reps` runs; the overlays are removed.
 // Thread-safety: stateless; the disk must not be open elsewhere meanwhile.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
+#include "engine/qemu_img.h"
 #include "util/status.h"
 
 namespace strata::bench {
@@ -19,9 +23,9 @@ struct GuestIo {
   double write1m_mbs = 0, read1m_mbs = 0;
 };
 
-// Writes change the disk: run it when nothing checks its data any more.
 // `bytes`: what each run moves (4 KiB runs and 1 MiB runs alike).
 Result<GuestIo> MeasureGuestIo(const std::string& disk, uint64_t disk_bytes,
+                               const engine::OverlayLayout& layout,
                                uint64_t bytes, int reps);
 
 }  // namespace strata::bench
