@@ -73,9 +73,11 @@ bool DiskModel::HasData(uint64_t offset, uint64_t length) const {
                      [](uint8_t p) { return p != 0; });
 }
 
-Result<std::vector<DiskWrite>> RandomWrites(uint64_t disk_bytes, uint64_t size,
-                                            uint64_t count, uint8_t pattern,
-                                            std::mt19937_64& rng) {
+namespace {
+
+// The size-aligned slots of the disk for `count` distinct writes of `size`.
+Result<uint64_t> WriteSlots(uint64_t disk_bytes, uint64_t size,
+                            uint64_t count) {
   if (size == 0 || size % DiskModel::kBlock != 0)
     return Status::InvalidArgument("write size " + std::to_string(size) +
                                    " is not a multiple of 4 KiB");
@@ -84,6 +86,16 @@ Result<std::vector<DiskWrite>> RandomWrites(uint64_t disk_bytes, uint64_t size,
     return Status::InvalidArgument(
         std::to_string(count) + " distinct writes of " + std::to_string(size) +
         " bytes do not fit in " + std::to_string(disk_bytes) + " bytes");
+  return slots;
+}
+
+}  // namespace
+
+Result<std::vector<DiskWrite>> RandomWrites(uint64_t disk_bytes, uint64_t size,
+                                            uint64_t count, uint8_t pattern,
+                                            std::mt19937_64& rng) {
+  STRATA_ASSIGN_OR_RETURN(const uint64_t slots,
+                          WriteSlots(disk_bytes, size, count));
   std::vector<uint64_t> slot(slots);
   std::iota(slot.begin(), slot.end(), uint64_t{0});
   ChooseFront(slot, count, rng);
@@ -98,14 +110,8 @@ Result<std::vector<DiskWrite>> SequentialWrites(uint64_t disk_bytes,
                                                 uint64_t size, uint64_t count,
                                                 uint8_t pattern,
                                                 std::mt19937_64& rng) {
-  if (size == 0 || size % DiskModel::kBlock != 0)
-    return Status::InvalidArgument("write size " + std::to_string(size) +
-                                   " is not a multiple of 4 KiB");
-  const uint64_t slots = disk_bytes / size;
-  if (count > slots)
-    return Status::InvalidArgument(
-        std::to_string(count) + " writes of " + std::to_string(size) +
-        " bytes do not fit in " + std::to_string(disk_bytes) + " bytes");
+  STRATA_ASSIGN_OR_RETURN(const uint64_t slots,
+                          WriteSlots(disk_bytes, size, count));
   const uint64_t first =
       std::uniform_int_distribution<uint64_t>(0, slots - 1)(rng);
   std::vector<DiskWrite> writes;

@@ -39,35 +39,40 @@ Result<GuestIo> MeasureGuestIo(const std::string& disk, uint64_t disk_bytes,
     (void)RemoveFile(top);
     return engine::CreateOverlay(top, disk, "qcow2", disk_bytes, layout);
   };
+  // One rep: the four runs, as {IOPS, IOPS, MB/s, MB/s}.
+  auto rep = [&]() -> Result<GuestIo> {
+    STRATA_RETURN_IF_ERROR(fresh());
+    STRATA_ASSIGN_OR_RETURN(
+        double w, BenchSeconds(top, {"-w", "-s", "4k", "-S", wstep, "-c",
+                                     std::to_string(n4k)}));
+    STRATA_ASSIGN_OR_RETURN(double r,
+                            BenchSeconds(top, {"-s", "4k", "-S", rstep, "-c",
+                                               std::to_string(2 * n4k)}));
+    STRATA_RETURN_IF_ERROR(fresh());
+    STRATA_ASSIGN_OR_RETURN(
+        double sw, BenchSeconds(top, {"-w", "-s", "1M", "-S", "1M", "-c",
+                                      std::to_string(n1m)}));
+    STRATA_ASSIGN_OR_RETURN(
+        double sr,
+        BenchSeconds(top, {"-s", "1M", "-S", "1M", "-c", std::to_string(n1m)}));
+    return GuestIo{static_cast<double>(n4k) / w,
+                   static_cast<double>(2 * n4k) / r,
+                   static_cast<double>(n1m) * 1.048576 / sw,
+                   static_cast<double>(n1m) * 1.048576 / sr};
+  };
   std::vector<double> w4, r4, w1, r1;
-  Status s;
-  for (int i = 0; i < reps && s.ok(); ++i) {
-    s = fresh();
-    auto w = s.ok() ? BenchSeconds(top, {"-w", "-s", "4k", "-S", wstep, "-c",
-                                         std::to_string(n4k)})
-                    : Result<double>(s);
-    auto r = w.ok() ? BenchSeconds(top, {"-s", "4k", "-S", rstep, "-c",
-                                         std::to_string(2 * n4k)})
-                    : Result<double>(w.status());
-    if (r.ok()) s = fresh();
-    auto sw = r.ok() && s.ok()
-                  ? BenchSeconds(top, {"-w", "-s", "1M", "-S", "1M", "-c",
-                                       std::to_string(n1m)})
-                  : Result<double>(r.ok() ? s : r.status());
-    auto sr = sw.ok() ? BenchSeconds(top, {"-s", "1M", "-S", "1M", "-c",
-                                           std::to_string(n1m)})
-                      : Result<double>(sw.status());
-    if (!sr.ok()) {
-      s = sr.status();
-      break;
+  for (int i = 0; i < reps; ++i) {
+    auto g = rep();
+    if (!g.ok()) {
+      (void)RemoveFile(top);
+      return g.status();
     }
-    w4.push_back(static_cast<double>(n4k) / *w);
-    r4.push_back(static_cast<double>(2 * n4k) / *r);
-    w1.push_back(static_cast<double>(n1m) * 1.048576 / *sw);
-    r1.push_back(static_cast<double>(n1m) * 1.048576 / *sr);
+    w4.push_back(g->write4k_iops);
+    r4.push_back(g->read4k_iops);
+    w1.push_back(g->write1m_mbs);
+    r1.push_back(g->read1m_mbs);
   }
   (void)RemoveFile(top);
-  STRATA_RETURN_IF_ERROR(s);
   return GuestIo{Median(w4), Median(r4), Median(w1), Median(r1)};
 }
 

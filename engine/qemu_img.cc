@@ -73,13 +73,18 @@ class HandedFiles {
   }
 
   Status RunChecked(const std::vector<std::string>& argv) {
-    STRATA_ASSIGN_OR_RETURN(ProcessResult r, Run(argv));
-    if (r.exit_code == 0) return Status::OK();
-    const std::string why = r.signal
-                                ? "killed by signal " + std::to_string(r.signal)
-                                : "exit " + std::to_string(r.exit_code);
-    return Status::IoError(argv[0] + " " + argv[1] + " failed (" + why +
-                           "): " + OutputTail(r.err));
+    auto r = strata::RunChecked(argv, opts_);
+    return r.ok() ? Status::OK() : Named(r.status());
+  }
+
+  // A qcow2 (or raw) node of `path` alone, its backing not opened.
+  Result<nlohmann::json> TopOnlyNode(const std::string& path,
+                                     const std::string& format) {
+    STRATA_ASSIGN_OR_RETURN(nlohmann::json f,
+                            FileNode(path, /*read_only=*/true));
+    nlohmann::json node = {{"driver", format}, {"file", std::move(f)}};
+    if (format == "qcow2") node["backing"] = nullptr;
+    return node;
   }
 
  private:
@@ -222,10 +227,8 @@ Status MergeIntoNewImage(const std::vector<std::string>& layers,
 
 Status CheckImage(const std::string& path) {
   HandedFiles files(BytesOf({path}));
-  STRATA_ASSIGN_OR_RETURN(nlohmann::json f,
-                          files.FileNode(path, /*read_only=*/true));
-  const nlohmann::json node = {
-      {"driver", "qcow2"}, {"backing", nullptr}, {"file", std::move(f)}};
+  STRATA_ASSIGN_OR_RETURN(nlohmann::json node,
+                          files.TopOnlyNode(path, "qcow2"));
   STRATA_ASSIGN_OR_RETURN(ProcessResult r, files.Run({"qemu-img", "check", "-q",
                                                       "json:" + node.dump()}));
   // 0: clean; 3: leaked clusters only (harmless). 2: corruption; 1: error.
@@ -237,10 +240,7 @@ Status CheckImage(const std::string& path) {
 
 Status CheckOpens(const std::string& path, const std::string& format) {
   HandedFiles files(0);
-  STRATA_ASSIGN_OR_RETURN(nlohmann::json f,
-                          files.FileNode(path, /*read_only=*/true));
-  nlohmann::json node = {{"driver", format}, {"file", std::move(f)}};
-  if (format == "qcow2") node["backing"] = nullptr;
+  STRATA_ASSIGN_OR_RETURN(nlohmann::json node, files.TopOnlyNode(path, format));
   STRATA_ASSIGN_OR_RETURN(
       ProcessResult r,
       files.Run({"qemu-img", "info", "--output=json", "json:" + node.dump()}));

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -212,24 +213,41 @@ Status CopyRange(int in, int out, off_t off, off_t len) {
 
 }  // namespace
 
+Result<std::vector<Extent>> DataExtents(int fd, uint64_t size,
+                                        uint64_t max_extents) {
+  std::vector<Extent> out;
+  uint64_t pos = 0;
+  while (pos < size) {
+    const off_t data = lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
+    if (data < 0) {
+      if (errno == ENXIO) break;  // only a hole is left
+      return Status::FromErrno("lseek SEEK_DATA", errno);
+    }
+    const off_t hole = lseek(fd, data, SEEK_HOLE);
+    if (hole < 0) return Status::FromErrno("lseek SEEK_HOLE", errno);
+    const uint64_t end = std::min<uint64_t>(static_cast<uint64_t>(hole), size);
+    if (end > static_cast<uint64_t>(data))
+      out.push_back(
+          {static_cast<uint64_t>(data), end - static_cast<uint64_t>(data)});
+    pos = end;
+    if (out.size() > max_extents)
+      return Status::NotSupported("more than " + std::to_string(max_extents) +
+                                  " data extents");
+  }
+  return out;
+}
+
 Status CopySparse(int in, int out, const std::string& from) {
   struct stat st;
   if (fstat(in, &st) != 0) return Status::FromErrno("fstat " + from, errno);
   if (ftruncate(out, st.st_size) != 0)
     return Status::FromErrno("ftruncate the copy of " + from, errno);
-  off_t pos = 0;
-  while (pos < st.st_size) {
-    off_t data = lseek(in, pos, SEEK_DATA);
-    if (data < 0) {
-      if (errno == ENXIO) break;  // only a hole is left
-      return Status::FromErrno("lseek " + from, errno);
-    }
-    off_t hole = lseek(in, data, SEEK_HOLE);
-    if (hole < 0) return Status::FromErrno("lseek " + from, errno);
-    STRATA_RETURN_IF_ERROR(
-        CopyRange(in, out, data, hole - data).WithContext("copy " + from));
-    pos = hole;
-  }
+  auto extents = DataExtents(in, static_cast<uint64_t>(st.st_size));
+  if (!extents.ok()) return extents.status().WithContext(from);
+  for (const Extent& e : *extents)
+    STRATA_RETURN_IF_ERROR(CopyRange(in, out, static_cast<off_t>(e.offset),
+                                     static_cast<off_t>(e.length))
+                               .WithContext("copy " + from));
   if (fsync(out) != 0)
     return Status::FromErrno("fsync the copy of " + from, errno);
   return Status::OK();

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "util/status.h"
 
@@ -88,6 +89,14 @@ class WriteBehind {
   int fd_;
   off_t started_ = 0;  // chunks below this offset have had writeback started
 };
+// A run of data in a file: [offset, offset + length).
+struct Extent {
+  uint64_t offset = 0, length = 0;
+};
+// The data extents of the open file `fd` of `size` bytes, by SEEK_DATA and
+// SEEK_HOLE; NotSupported past `max_extents`.
+[[nodiscard]] Result<std::vector<Extent>> DataExtents(
+    int fd, uint64_t size, uint64_t max_extents = UINT64_MAX);
 // Copies `from` to `to` preserving holes, fsyncs, and replaces `to`
 // atomically (temp + rename). `to` must not be `from`.
 Status CopyFileSparse(const std::string& from, const std::string& to);

@@ -27,30 +27,6 @@ uint64_t GetBe64(const char* p) {
 
 }  // namespace
 
-Result<std::vector<Extent>> DataExtents(int fd, uint64_t size) {
-  std::vector<Extent> out;
-  uint64_t pos = 0;
-  while (pos < size) {
-    const off_t data = lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
-    if (data < 0) {
-      if (errno == ENXIO) break;  // only a hole is left
-      if (errno == EINVAL && pos == 0) return std::vector<Extent>{{0, size}};
-      return Status::FromErrno("lseek SEEK_DATA", errno);
-    }
-    const off_t hole = lseek(fd, data, SEEK_HOLE);
-    if (hole < 0) return Status::FromErrno("lseek SEEK_HOLE", errno);
-    const uint64_t end = std::min<uint64_t>(static_cast<uint64_t>(hole), size);
-    if (end > static_cast<uint64_t>(data))
-      out.push_back(
-          {static_cast<uint64_t>(data), end - static_cast<uint64_t>(data)});
-    pos = end;
-    if (out.size() > kMaxExtents)
-      return Status::NotSupported("more than " + std::to_string(kMaxExtents) +
-                                  " data extents");
-  }
-  return out;
-}
-
 std::string SparseHeader(uint64_t file_size,
                          const std::vector<Extent>& extents) {
   std::string h(kSparseMagic);
@@ -75,7 +51,7 @@ Result<std::unique_ptr<SparseFileSource>> SparseFileSource::Open(
   if (!S_ISREG(st.st_mode))
     return Status::InvalidArgument(path + " is not a regular file");
   const uint64_t size = static_cast<uint64_t>(st.st_size);
-  auto extents = DataExtents(fd.get(), size);
+  auto extents = DataExtents(fd.get(), size, kMaxExtents);
   if (!extents.ok()) return extents.status().WithContext(path);
   return std::unique_ptr<SparseFileSource>(
       new SparseFileSource(std::move(fd), path, size, std::move(*extents)));
@@ -87,9 +63,9 @@ SparseFileSource::SparseFileSource(UniqueFd fd, std::string path,
     : fd_(std::move(fd)),
       path_(std::move(path)),
       file_size_(file_size),
-      extents_(std::move(extents)),
-      header_(SparseHeader(file_size_, extents_)) {
-  for (const Extent& e : extents_) data_bytes_ += e.length;
+      header_(SparseHeader(file_size_, extents)) {
+  for (const Extent& e : extents) data_bytes_ += e.length;
+  data_.Reset(std::move(extents));
 }
 
 Result<size_t> SparseFileSource::Read(char* buf, size_t n) {
@@ -99,19 +75,13 @@ Result<size_t> SparseFileSource::Read(char* buf, size_t n) {
     pos_ += k;
     return k;
   }
-  while (extent_ < extents_.size() && in_extent_ == extents_[extent_].length) {
-    ++extent_;
-    in_extent_ = 0;
-  }
-  if (extent_ == extents_.size() || n == 0) return size_t{0};
-  const Extent& e = extents_[extent_];
-  const size_t k =
-      static_cast<size_t>(std::min<uint64_t>(n, e.length - in_extent_));
+  if (data_.AtEnd() || n == 0) return size_t{0};
+  const size_t k = static_cast<size_t>(std::min<uint64_t>(n, data_.left()));
   bool short_read = false;
   STRATA_RETURN_IF_ERROR(
-      PreadAll(fd_.get(), buf, k, e.offset + in_extent_, path_, &short_read));
+      PreadAll(fd_.get(), buf, k, data_.offset(), path_, &short_read));
   if (short_read) return Status::IoError(path_ + " shrank while it was read");
-  in_extent_ += k;
+  data_.Advance(k);
   pos_ += k;
   return k;
 }
@@ -144,6 +114,7 @@ Status SparseDecoder::Write(const char* buf, size_t n) {
       if (head_.size() == kFixedHead) STRATA_RETURN_IF_ERROR(ParseHead());
       if (head_.size() < kFixedHead || head_.size() < kFixedHead + 16 * count_)
         continue;
+      std::vector<Extent> extents;
       uint64_t next = 0;
       for (uint64_t i = 0; i < count_; ++i) {
         const Extent e{GetBe64(head_.data() + kFixedHead + 16 * i),
@@ -153,23 +124,17 @@ Status SparseDecoder::Write(const char* buf, size_t n) {
           return Bad("extent " + std::to_string(i) +
                      " is empty, out of order or past the file's end");
         next = e.offset + e.length;
-        extents_.push_back(e);
+        extents.push_back(e);
       }
+      data_.Reset(std::move(extents));
       parsed_ = true;
       head_.clear();
       continue;
     }
-    while (extent_ < extents_.size() &&
-           in_extent_ == extents_[extent_].length) {
-      ++extent_;
-      in_extent_ = 0;
-    }
-    if (extent_ == extents_.size()) return Bad("bytes after the last extent");
-    const Extent& e = extents_[extent_];
-    const size_t k =
-        static_cast<size_t>(std::min<uint64_t>(n, e.length - in_extent_));
-    STRATA_RETURN_IF_ERROR(out_->WriteAt(e.offset + in_extent_, buf, k));
-    in_extent_ += k;
+    if (data_.AtEnd()) return Bad("bytes after the last extent");
+    const size_t k = static_cast<size_t>(std::min<uint64_t>(n, data_.left()));
+    STRATA_RETURN_IF_ERROR(out_->WriteAt(data_.offset(), buf, k));
+    data_.Advance(k);
     buf += k;
     n -= k;
   }
@@ -178,12 +143,7 @@ Status SparseDecoder::Write(const char* buf, size_t n) {
 
 Status SparseDecoder::Finish() {
   if (!parsed_) return Bad("the stream ends inside its header");
-  while (extent_ < extents_.size() && in_extent_ == extents_[extent_].length) {
-    ++extent_;
-    in_extent_ = 0;
-  }
-  if (extent_ != extents_.size())
-    return Bad("the stream ends inside an extent");
+  if (!data_.AtEnd()) return Bad("the stream ends inside an extent");
   return out_->Truncate(file_size_);
 }
 

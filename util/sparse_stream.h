@@ -32,13 +32,32 @@ inline constexpr std::string_view kSparseMagic = "STRATA-SPARSE-1\n";
 // 16 GiB of scattered 4 KiB writes in one layer; a table of 64 MiB at most.
 inline constexpr uint64_t kMaxExtents = 1ull << 22;
 
-struct Extent {
-  uint64_t offset = 0, length = 0;
-};
+// Where a stream's data part stands: in which extent, how far into it.
+class ExtentCursor {
+ public:
+  void Reset(std::vector<Extent> extents) {
+    extents_ = std::move(extents);
+    index_ = 0;
+    done_ = 0;
+  }
+  // True once every extent's bytes have passed (finished ones skipped).
+  bool AtEnd() {
+    while (index_ < extents_.size() && done_ == extents_[index_].length) {
+      ++index_;
+      done_ = 0;
+    }
+    return index_ == extents_.size();
+  }
+  // Call when !AtEnd(): the file offset and the bytes left of the extent.
+  uint64_t offset() const { return extents_[index_].offset + done_; }
+  uint64_t left() const { return extents_[index_].length - done_; }
+  void Advance(uint64_t n) { done_ += n; }
 
-// The data extents of the open file `fd` of `size` bytes, by SEEK_DATA and
-// SEEK_HOLE (a file system without them reports one extent: the whole file).
-[[nodiscard]] Result<std::vector<Extent>> DataExtents(int fd, uint64_t size);
+ private:
+  std::vector<Extent> extents_;
+  size_t index_ = 0;
+  uint64_t done_ = 0;
+};
 
 // Reads a file as a sparse stream. The file must not change while read.
 class SparseFileSource : public ByteSource {
@@ -56,11 +75,9 @@ class SparseFileSource : public ByteSource {
   UniqueFd fd_;
   std::string path_;
   uint64_t file_size_, data_bytes_ = 0;
-  std::vector<Extent> extents_;
   std::string header_;  // magic, sizes and table
   uint64_t pos_ = 0;    // in the stream
-  size_t extent_ = 0;   // the extent being read
-  uint64_t in_extent_ = 0;
+  ExtentCursor data_;
 };
 
 // The stream's header and table for `file_size` and `extents`.
@@ -87,9 +104,7 @@ class SparseDecoder {
   std::string head_;  // bytes of the header and table, until parsed
   bool parsed_ = false;
   uint64_t file_size_ = 0, count_ = 0;
-  std::vector<Extent> extents_;
-  size_t extent_ = 0;
-  uint64_t in_extent_ = 0;
+  ExtentCursor data_;
 };
 
 }  // namespace strata

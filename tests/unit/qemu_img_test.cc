@@ -141,15 +141,11 @@ TEST_CASE("a failed run names the files, not the descriptors it was given") {
 uint64_t DataBytes(const std::string& path) {
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   REQUIRE(fd.valid());
-  const off_t size = lseek(fd.get(), 0, SEEK_END);
+  auto extents = DataExtents(
+      fd.get(), static_cast<uint64_t>(lseek(fd.get(), 0, SEEK_END)));
+  REQUIRE(extents.ok());
   uint64_t data = 0;
-  for (off_t pos = 0; pos < size;) {
-    const off_t d = lseek(fd.get(), pos, SEEK_DATA);
-    if (d < 0) break;
-    const off_t h = lseek(fd.get(), d, SEEK_HOLE);
-    data += static_cast<uint64_t>(h - d);
-    pos = h;
-  }
+  for (const Extent& e : *extents) data += e.length;
   return data;
 }
 
