@@ -50,9 +50,14 @@ class ChainMaintenance : public EnginePart {
  private:
   // R2.9's backup of the history chain.layers[h] at `backup`: rebuilt from
   // the history's spare and delta when both are there (*rebuilt = true),
-  // else copied. Its backing relation is made equal to the history's.
+  // else copied. Its backing relation is made equal to the history's. A
+  // rebuilt backup is not yet fsynced (the merge writes it again, then
+  // syncs it). `*used_delta` names a file for the caller to Discard once
+  // the merge is done ("" if none): freeing a file of many extents while
+  // the merge syncs would hold the merge's syncs up.
   Status BackupHistory(Journal* j, const Chain& chain, size_t h,
-                       const std::string& backup, bool* rebuilt);
+                       const std::string& backup, bool* rebuilt,
+                       std::string* used_delta);
   // After a merge: keeps the replaced history and the merged layer as the
   // new history's spare and delta. False (nothing renamed) if not possible.
   bool RetireIntoSpare(const std::string& disk, const std::string& old_history,

@@ -225,6 +225,30 @@ Status MergeIntoNewImage(const std::vector<std::string>& layers,
   return CheckImage(out);
 }
 
+Status CopyPreallocated(const std::string& from, const std::string& to,
+                        uint64_t cluster_size) {
+  HandedFiles files(BytesOf({from}));
+  STRATA_ASSIGN_OR_RETURN(nlohmann::json node,
+                          files.TopOnlyNode(from, "qcow2"));
+  STRATA_ASSIGN_OR_RETURN(std::string out,
+                          files.Add(to, O_RDWR | O_CREAT | O_EXCL));
+  auto convert = [&](const char* cache) {
+    return files.RunChecked(
+        {"qemu-img", "convert", "-q", "-t", cache, "-O", "qcow2", "-o",
+         "preallocation=metadata,cluster_size=" + std::to_string(cluster_size),
+         "json:" + node.dump(), out});
+  };
+  Status s = convert("none");
+  if (!s.ok()) {
+    LogInfo("qemu-img convert -t none: " + s.ToString() +
+            "; converting through the page cache");
+    s = convert("writeback");
+  }
+  if (!s.ok())
+    LogIfError(RemoveFileNoSymlinks(to), "removing a failed preallocated copy");
+  return s;
+}
+
 Status CheckImage(const std::string& path) {
   HandedFiles files(BytesOf({path}));
   STRATA_ASSIGN_OR_RETURN(nlohmann::json node,

@@ -84,6 +84,15 @@ Status MergeIntoNewImage(const std::vector<std::string>& layers,
                          const std::string& backing_fmt, uint64_t virtual_size,
                          const OverlayLayout& layout,
                          const std::string& scratch_top, bool flush);
+// `qemu-img convert` of the qcow2 image `from` (which has no backing file)
+// into a new image `to` in `cluster_size`, with its metadata preallocated
+// (`preallocation=metadata`): every cluster allocated, so that later writes
+// to it never change the image's metadata (layer_apply.h). Written with
+// O_DIRECT (`-t none`), so that no dirty page cache is left to stall a
+// running VM's flushes, or through the page cache (fsynced) on a file
+// system without O_DIRECT.
+Status CopyPreallocated(const std::string& from, const std::string& to,
+                        uint64_t cluster_size);
 // `qemu-img check`: NotFound-free consistency check of one qcow2 file (its
 // backing is not opened); a leak is not an error, corruption is.
 Status CheckImage(const std::string& path);
