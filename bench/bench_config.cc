@@ -44,6 +44,8 @@ Status ApplyValue(BenchConfig& c, std::string_view flag, const std::string& v) {
     c.parent_dir = v;
   } else if (flag == "--json") {
     c.json_path = v;
+  } else if (flag == "--patterns") {
+    c.patterns = v;
   } else if (flag == "--seed") {
     STRATA_ASSIGN_OR_RETURN(long long n,
                             ParseCount("--seed", v, 0, (1LL << 62)));
@@ -91,6 +93,8 @@ const char* UsageText() {
          "  --rounds N     incremental snapshots per pattern (default 8)\n"
          "  --dir DIR      parent of the temp dir (default /var/tmp)\n"
          "  --json FILE    also write every table as JSON to FILE\n"
+         "  --patterns L   run only these rows, a comma list (a,s4,…);\n"
+         "                 the rollback section runs with row a\n"
          "  --seed N       seed of the random write offsets\n"
          "  --samples N    64 KiB regions read back per check (default 64)\n"
          "  --reps N       timed runs per rollback row, median shown (default\n"

@@ -27,6 +27,7 @@ struct BenchConfig {
   uint64_t seed = 20261122;
   std::string parent_dir = "/var/tmp";  // where the temp dir is made
   std::string json_path;                // --json FILE; empty: none
+  std::string patterns;  // --patterns a,s4,…: the rows run; empty: all
   bool quick = false;
   bool keep = false;     // leave the temp dir in place
   bool verbose = false;  // the engine's info log on stderr

@@ -82,6 +82,8 @@ Result<SnapshotTiming> BenchVolume::TimedSnapshot(const std::string& name) {
   std::atomic<bool> stop{false};
   std::thread watcher(WatchSnapshot, catalog_.get(), snap.id, start,
                       std::cref(stop), &t);
+  engine_->WaitTasksDone();
+  t.merged_us = MonotonicMicros() - start;
   engine_->WaitIdle();
   t.total_us = MonotonicMicros() - start;
   stop.store(true);

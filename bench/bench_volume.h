@@ -30,7 +30,12 @@ struct SnapshotTiming {
   // millisecond, so an upper bound; -1 when never seen.
   int64_t cutover_us = -1;
   int64_t stored_us = -1;  // status "available": uploaded and verified
-  int64_t total_us = 0;    // WaitIdle() returned: merged into history too
+  // The snapshot's task is done: merged into the history and the chain
+  // repointed (Engine::WaitTasksDone).
+  int64_t merged_us = 0;
+  // Idle (WaitIdle): also the background removal of the files the merge
+  // left unused.
+  int64_t total_us = 0;
 };
 
 class BenchVolume {
@@ -45,8 +50,8 @@ class BenchVolume {
   BenchVolume(const BenchVolume&) = delete;
   BenchVolume& operator=(const BenchVolume&) = delete;
 
-  // CreateSnapshot + WaitIdle, timed. Internal when it does not end
-  // "available".
+  // CreateSnapshot + WaitTasksDone + WaitIdle, timed. Internal when it does not
+  // end "available".
   Result<SnapshotTiming> TimedSnapshot(const std::string& name);
   // RevertVolume until the volume is no longer "reverting"; microseconds.
   // Internal when the volume's head is not the target afterwards.

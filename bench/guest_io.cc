@@ -27,28 +27,28 @@ Result<double> BenchSeconds(const std::string& disk,
 
 }  // namespace
 
-Result<GuestIo> MeasureGuestIo(const std::string& disk, uint64_t disk_bytes,
-                               const engine::OverlayLayout& layout,
-                               uint64_t bytes, int reps) {
+Result<GuestIoPair> MeasureGuestIo(const std::string& disk, uint64_t disk_bytes,
+                                   const engine::OverlayLayout& layout,
+                                   uint64_t bytes, int reps) {
   const uint64_t n4k = bytes / 4096, n1m = bytes >> 20;
   // Odd strides of 4 KiB slots: scattered, no slot twice within a run.
   const std::string wstep = std::to_string(4096ull * 7919);
   const std::string rstep = std::to_string(4096ull * 104729);
   const std::string top = disk + ".guest-io.qcow2";
-  auto fresh = [&] {
+  auto fresh = [&](const engine::OverlayLayout& l) {
     (void)RemoveFile(top);
-    return engine::CreateOverlay(top, disk, "qcow2", disk_bytes, layout);
+    return engine::CreateOverlay(top, disk, "qcow2", disk_bytes, l);
   };
   // One rep: the four runs, as {IOPS, IOPS, MB/s, MB/s}.
-  auto rep = [&]() -> Result<GuestIo> {
-    STRATA_RETURN_IF_ERROR(fresh());
+  auto rep = [&](const engine::OverlayLayout& l) -> Result<GuestIo> {
+    STRATA_RETURN_IF_ERROR(fresh(l));
     STRATA_ASSIGN_OR_RETURN(
         double w, BenchSeconds(top, {"-w", "-s", "4k", "-S", wstep, "-c",
                                      std::to_string(n4k)}));
     STRATA_ASSIGN_OR_RETURN(double r,
                             BenchSeconds(top, {"-s", "4k", "-S", rstep, "-c",
                                                std::to_string(2 * n4k)}));
-    STRATA_RETURN_IF_ERROR(fresh());
+    STRATA_RETURN_IF_ERROR(fresh(l));
     STRATA_ASSIGN_OR_RETURN(
         double sw, BenchSeconds(top, {"-w", "-s", "1M", "-S", "1M", "-c",
                                       std::to_string(n1m)}));
@@ -60,20 +60,30 @@ Result<GuestIo> MeasureGuestIo(const std::string& disk, uint64_t disk_bytes,
                    static_cast<double>(n1m) * 1.048576 / sw,
                    static_cast<double>(n1m) * 1.048576 / sr};
   };
-  std::vector<double> w4, r4, w1, r1;
-  for (int i = 0; i < reps; ++i) {
-    auto g = rep();
-    if (!g.ok()) {
-      (void)RemoveFile(top);
-      return g.status();
+  struct Runs {
+    std::vector<double> w4, r4, w1, r1;
+    void Add(const GuestIo& g) {
+      w4.push_back(g.write4k_iops);
+      r4.push_back(g.read4k_iops);
+      w1.push_back(g.write1m_mbs);
+      r1.push_back(g.read1m_mbs);
     }
-    w4.push_back(g->write4k_iops);
-    r4.push_back(g->read4k_iops);
-    w1.push_back(g->write1m_mbs);
-    r1.push_back(g->read1m_mbs);
+    GuestIo Medians() const {
+      return GuestIo{Median(w4), Median(r4), Median(w1), Median(r1)};
+    }
+  } mine, anchor;
+  for (int i = 0; i < reps; ++i) {
+    auto g = rep(layout);
+    auto a = g.ok() ? rep(engine::OverlayLayout()) : g;
+    if (!a.ok()) {
+      (void)RemoveFile(top);
+      return a.status();
+    }
+    mine.Add(*g);
+    anchor.Add(*a);
   }
   (void)RemoveFile(top);
-  return GuestIo{Median(w4), Median(r4), Median(w1), Median(r1)};
+  return GuestIoPair{mine.Medians(), anchor.Medians()};
 }
 
 }  // namespace strata::bench

@@ -23,9 +23,18 @@ struct GuestIo {
   double write1m_mbs = 0, read1m_mbs = 0;
 };
 
-// `bytes`: what each run moves (4 KiB runs and 1 MiB runs alike).
-Result<GuestIo> MeasureGuestIo(const std::string& disk, uint64_t disk_bytes,
-                               const engine::OverlayLayout& layout,
-                               uint64_t bytes, int reps);
+// The same runs on the same chain with the top in two layouts.
+struct GuestIoPair {
+  GuestIo layout;  // the section's overlay layout
+  GuestIo anchor;  // qemu-img's default layout (64 KiB clusters)
+};
+
+// `bytes`: what each run moves (4 KiB runs and 1 MiB runs alike). The reps
+// of the two layouts alternate, so that both see the same chain and the
+// same state of the machine; for a section in qemu's default layout the
+// pair is a control of the measurement's own spread.
+Result<GuestIoPair> MeasureGuestIo(const std::string& disk, uint64_t disk_bytes,
+                                   const engine::OverlayLayout& layout,
+                                   uint64_t bytes, int reps);
 
 }  // namespace strata::bench
