@@ -13,13 +13,17 @@
 #include <memory>
 
 #include "db/catalog.h"
+#include "engine/chain.h"
 #include "engine/engine.h"
+#include "qcow2/cluster_map.h"
+#include "qcow2/qcow2_header.h"
 #include "storage-drivers/relay/aes_gcm_store.h"
 #include "storage-drivers/relay/zstd_store.h"
 #include "storage-drivers/store_registry.h"
 #include "temp_dir.h"
 #include "util/file_check.h"
 #include "util/fs.h"
+#include "util/open_beneath.h"
 #include "util/sha256.h"
 #include "util/subprocess.h"
 #include "util/uuid.h"
@@ -270,6 +274,27 @@ TEST_CASE("history merges rebuild their backup from the spare (R2.8-R2.9)") {
     }
     // From the second merge on, a spare and a delta wait for the next one.
     if (r >= 2) CHECK(spare_files() == 2);
+  }
+  // The disk has no backing file: its history was copied preallocated, so
+  // every cluster of it is its own data and merges go by extents
+  // (layer_apply.h).
+  {
+    auto chain = engine::ReadChain(disk, disk);
+    REQUIRE(chain.ok());
+    const std::string history = chain->layers[1].path;
+    auto fd = OpenFileNoSymlinks(history, O_RDONLY);
+    REQUIRE(fd.ok());
+    auto h = qcow2::ReadQcow2Header(fd->get(), history);
+    REQUIRE(h.ok());
+    auto map = qcow2::ClusterMapReader::Open(fd->get(), *h, history);
+    REQUIRE(map.ok());
+    auto runs = map->Runs(0, h->virtual_size);
+    REQUIRE(runs.ok());
+    for (const auto& run : *runs) {
+      CAPTURE(run.guest);
+      CHECK(run.state == qcow2::SubclusterState::kData);
+      CHECK(run.sole_owner);
+    }
   }
   // A restart keeps them (they belong to the chain's history) ...
   f.engine.reset();
