@@ -215,7 +215,9 @@ std::unique_ptr<Table> SummaryTable(const std::vector<PatternSummary>& sums) {
   t->AddNote(
       "rm one layer = the control for the background removals: a copy of "
       "one of the row's layer files removed alone (ext4 with discard here "
-      "frees a file of many small extents slowly)");
+      "frees a file of many small extents slowly). The copy keeps a sparse "
+      "layer's holes, so its extents, but lays dense data out anew: for "
+      "rows a and b it is a floor, not the removal's cost");
   return t;
 }
 
