@@ -149,6 +149,9 @@ bool Selected(const std::string& patterns, const std::string& key) {
   return ("," + patterns + ",").find("," + key + ",") != std::string::npos;
 }
 
+// x / y, or 0 when y is not known (its row was not run).
+double Ratio(double x, double y) { return y > 0 ? x / y : 0; }
+
 std::string Mib(uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 
 // The setup table: image creation, fill, and each world's snapshot #1.
@@ -190,11 +193,10 @@ std::unique_ptr<Table> SummaryTable(const std::vector<PatternSummary>& sums) {
     a_merged = s.median_merged_ms;
     a_total = s.median_total_ms;
   }
-  auto ratio = [](double x, double y) { return y > 0 ? x / y : 0; };
   bool stored_met = true, merged_met = true, total_met = true;
   for (const auto& s : sums) {
-    const double merged_to_a = ratio(s.median_merged_ms, a_merged);
-    const double total_to_a = ratio(s.median_total_ms, a_total);
+    const double merged_to_a = Ratio(s.median_merged_ms, a_merged);
+    const double total_to_a = Ratio(s.median_total_ms, a_total);
     t->AddRow({Text(s.key), Num(s.median_ratio, 3), Num(s.max_ratio, 3),
                Num(s.median_cutover_ms, 1), Num(s.median_merged_ms, 1),
                Num(s.max_merged_ms, 1), Num(merged_to_a, 2),
@@ -230,14 +232,13 @@ std::unique_ptr<Table> GuestTable(const std::vector<PatternSummary>& sums) {
                                "1m write MB/s", "default", "ratio",
                                "1m read MB/s", "default", "ratio"});
   bool met = true;
-  auto ratio = [](double x, double y) { return y > 0 ? x / y : 0; };
   for (const auto& s : sums) {
     const GuestIo& m = s.guest.layout;
     const GuestIo& a = s.guest.anchor;
-    const double r[4] = {ratio(m.write4k_iops, a.write4k_iops),
-                         ratio(m.read4k_iops, a.read4k_iops),
-                         ratio(m.write1m_mbs, a.write1m_mbs),
-                         ratio(m.read1m_mbs, a.read1m_mbs)};
+    const double r[4] = {Ratio(m.write4k_iops, a.write4k_iops),
+                         Ratio(m.read4k_iops, a.read4k_iops),
+                         Ratio(m.write1m_mbs, a.write1m_mbs),
+                         Ratio(m.read1m_mbs, a.read1m_mbs)};
     if (s.key[0] == 's')
       for (double x : r) met = met && x >= 0.95;
     t->AddRow({Text(s.key), Num(m.write4k_iops, 0), Num(a.write4k_iops, 0),

@@ -305,11 +305,6 @@ Status ChainMaintenance::CompactChain(Journal* j, const db::VolumeRecord& vol) {
     std::string used_delta;
     Status s =
         BackupHistory(j, chain, u + 1, hist_backup, &rebuilt, &used_delta);
-    auto discard_delta = [&] {
-      if (!used_delta.empty())
-        LogIfError(Discard(disk, used_delta),
-                   "cleanup (garbage collection retries)");
-    };
     const int64_t t_backed_up = MonotonicMicros();
     bool applied = false;
     if (s.ok() && j) s = j->Step("compact.merge", 100);
@@ -330,7 +325,9 @@ Status ChainMaintenance::CompactChain(Journal* j, const db::VolumeRecord& vol) {
     }
     if (s.ok()) s = CheckImage(hist_backup);
     if (s.ok()) s = RenameDurableNoSymlinks(hist_backup, history);
-    discard_delta();
+    if (!used_delta.empty())
+      LogIfError(Discard(disk, used_delta),
+                 "cleanup (garbage collection retries)");
     if (!s.ok()) {
       LogIfError(RemoveFileNoSymlinks(hist_backup),
                  "cleanup (garbage collection retries)");

@@ -83,8 +83,6 @@ Status WritePieces(int from_fd, int to_fd, const std::vector<Piece>& pieces,
                    const std::string& layer, const std::string& target,
                    bool sync) {
   constexpr size_t kBuffer = 1 << 20;
-  constexpr uint64_t kKickBytes = 8 << 20;
-  uint64_t since_kick = 0;
   std::vector<char> buf(kBuffer);
   const std::vector<char> zeros(kBuffer, 0);
   for (const Piece& p : pieces) {
@@ -99,16 +97,8 @@ Status WritePieces(int from_fd, int to_fd, const std::vector<Piece>& pieces,
       }
       STRATA_RETURN_IF_ERROR(PwriteAll(to_fd, src, n, p.to + done, target));
       done += n;
-      // Start the write-back as the writes go (not waiting for it), so that
-      // the final sync finds little left to write.
-      since_kick += n;
-      if (since_kick >= kKickBytes) {
-        sync_file_range(to_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-        since_kick = 0;
-      }
     }
   }
-  sync_file_range(to_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
   if (sync && fdatasync(to_fd) != 0)
     return Status::FromErrno("fsync " + target, errno);
   return Status::OK();

@@ -7,9 +7,9 @@
 // and a merge runs two (docs/engine.md). Where every range the layer holds
 // lies in clusters the target already allocates, committing changes none of
 // the target's metadata, only the bytes of those clusters, at offsets that
-// `qemu-img map` gives. ApplyLayerInto then copies the layer's bytes there
-// itself (its zero writes and discards as zeroes), which takes a read and a
-// write system call per extent.
+// the images' L2 tables give (qcow2/cluster_map.h). ApplyLayerInto then
+// copies the layer's bytes there itself (its zero writes and discards as
+// zeroes), which takes a read and a write system call per extent.
 //
 // It does so only where that is exactly a commit: both images plain qcow2
 // (no internal snapshots, whose clusters a write in place would change

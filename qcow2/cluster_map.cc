@@ -19,11 +19,21 @@ constexpr uint64_t kZeroFlag = 1ULL << 0;  // standard L2 entries, v3
 // QEMU's limit on an L1 table (QCOW_MAX_L1_SIZE).
 constexpr uint64_t kMaxL1Bytes = 32 << 20;
 
-std::vector<uint64_t> BigEndianWords(const std::vector<char>& bytes) {
-  std::vector<uint64_t> words(bytes.size() / 8);
+// The `bytes` at `offset` of the file as big-endian 64-bit words;
+// Corruption when they pass the file's end (a table QEMU would not read).
+Result<std::vector<uint64_t>> ReadTable(int fd, uint64_t offset, size_t bytes,
+                                        const std::string& path,
+                                        const char* what) {
+  std::vector<char> raw(bytes);
+  bool short_read = false;
+  STRATA_RETURN_IF_ERROR(
+      PreadAll(fd, raw.data(), raw.size(), offset, path, &short_read));
+  if (short_read)
+    return Status::Corruption(path + ": " + what + " passes the file's end");
+  std::vector<uint64_t> words(bytes / 8);
   for (size_t i = 0; i < words.size(); ++i) {
     uint64_t w;
-    std::copy_n(bytes.data() + i * 8, 8, reinterpret_cast<char*>(&w));
+    std::copy_n(raw.data() + i * 8, 8, reinterpret_cast<char*>(&w));
     words[i] = be64toh(w);
   }
   return words;
@@ -41,14 +51,8 @@ Result<ClusterMapReader> ClusterMapReader::Open(int fd,
   if (l1_bytes > kMaxL1Bytes)
     return Status::Corruption(r.path_ + ": L1 table of " +
                               std::to_string(header.l1_size) + " entries");
-  std::vector<char> raw(l1_bytes);
-  bool short_read = false;
-  STRATA_RETURN_IF_ERROR(PreadAll(fd, raw.data(), raw.size(),
-                                  header.l1_table_offset, r.path_,
-                                  &short_read));
-  if (short_read)
-    return Status::Corruption(r.path_ + ": the L1 table passes the file's end");
-  r.l1_ = BigEndianWords(raw);
+  STRATA_ASSIGN_OR_RETURN(r.l1_, ReadTable(fd, header.l1_table_offset, l1_bytes,
+                                           r.path_, "the L1 table"));
   return r;
 }
 
@@ -63,13 +67,8 @@ Status ClusterMapReader::Entry(uint64_t index, uint64_t* entry,
     if (table % h_.cluster_size != 0)
       return Status::Corruption(path_ + ": L2 table offset " +
                                 std::to_string(table) + " is not aligned");
-    std::vector<char> raw(h_.cluster_size);
-    bool short_read = false;
-    STRATA_RETURN_IF_ERROR(
-        PreadAll(fd_, raw.data(), raw.size(), table, path_, &short_read));
-    if (short_read)
-      return Status::Corruption(path_ + ": an L2 table passes the file's end");
-    cached_l2_ = BigEndianWords(raw);
+    STRATA_ASSIGN_OR_RETURN(cached_l2_, ReadTable(fd_, table, h_.cluster_size,
+                                                  path_, "an L2 table"));
     cached_l1_index_ = l1_index;
   }
   const uint64_t at = index % entries_per_l2_;

@@ -80,7 +80,7 @@ class ClusterMapReader {
   std::vector<uint64_t> l1_;
   uint64_t entries_per_l2_ = 0;
   uint64_t cached_l1_index_ = ~uint64_t{0};
-  std::vector<uint64_t> cached_l2_;  // raw big-endian words of one table
+  std::vector<uint64_t> cached_l2_;  // one L2 table's words, host order
 };
 
 }  // namespace strata::qcow2
