@@ -212,6 +212,10 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     STRATA_ASSIGN_OR_RETURN(c->overlay_cluster_size, ParseUint(key, v));
   } else if (key == "engine.overlay_subclusters") {
     STRATA_ASSIGN_OR_RETURN(c->overlay_subclusters, ParseBool(key, v));
+  } else if (key == "engine.overlay_reserve_mib") {
+    STRATA_ASSIGN_OR_RETURN(c->overlay_reserve_mib, ParseUint(key, v));
+    if (c->overlay_reserve_mib > (1u << 20))
+      return Status::InvalidArgument(key + " must be 0..1048576");
   } else if (key == "engine.workers") {
     STRATA_ASSIGN_OR_RETURN(uint64_t n, ParseUint(key, v));
     if (n < 1 || n > 64) return Status::InvalidArgument(key + " must be 1..64");

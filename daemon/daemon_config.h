@@ -41,7 +41,8 @@ struct DaemonConfig {
   // when it exists).
   std::optional<std::vector<std::string>> shared_base_dirs;
   uint64_t overlay_cluster_size = 0;
-  bool overlay_subclusters = true;  // [engine] overlay_subclusters
+  bool overlay_subclusters = true;     // [engine] overlay_subclusters
+  uint64_t overlay_reserve_mib = 256;  // [engine] overlay_reserve_mib
   int workers = 2;
   int upload_attempts = 3;
   int worker_nice = 10;

@@ -126,7 +126,8 @@ int main(int argc, char** argv) {
       return Fail("shared base dir " + d + ": " + canon.status().message());
     eo.shared_base_dirs.push_back(*canon);
   }
-  eo.overlay = {cfg->overlay_cluster_size, cfg->overlay_subclusters};
+  eo.overlay = {cfg->overlay_cluster_size, cfg->overlay_subclusters,
+                cfg->overlay_reserve_mib << 20};
   eo.workers = cfg->workers;
   eo.upload_attempts = cfg->upload_attempts;
   eo.worker_nice = cfg->worker_nice;

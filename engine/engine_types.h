@@ -21,9 +21,11 @@ struct EngineOptions {
   // files (Nova's _base image cache): confinement.h.
   std::vector<std::string> shared_base_dirs;
   // The layout of the overlays Strata creates (qemu_img.h): qemu's 64 KiB
-  // clusters with subclusters, so a small write's layer holds that write
+  // clusters with subclusters, so a small write's layer holds that write,
+  // and 256 MiB reserved past each new overlay's end, so the guest's first
+  // writes into it do not pay for block allocations one by one
   // (docs/engine.md, "Layers as small as the writes").
-  OverlayLayout overlay{0, /*subclusters=*/true};
+  OverlayLayout overlay{0, /*subclusters=*/true, /*reserve_bytes=*/256 << 20};
   int workers = 2;
   int upload_attempts = 3;  // tries per upload on retryable store errors
   // Nice increment of the worker threads and the qemu-img they start, so a

@@ -11,6 +11,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/open_beneath.h"
+#include "util/space_reserve.h"
 #include "util/subprocess.h"
 
 namespace strata::engine {
@@ -54,6 +55,9 @@ class HandedFiles {
     fds_.push_back(std::move(fd));
     return name;
   }
+
+  // The descriptor of the `i`-th file added.
+  int fd(size_t i) const { return fds_[i].get(); }
 
   // A `file` node reading or writing `path`.
   Result<nlohmann::json> FileNode(const std::string& path, bool read_only) {
@@ -173,6 +177,15 @@ Status CreateOverlay(const std::string& path, const std::string& backing,
   Status s = files.RunChecked(argv);
   if (!s.ok() && created)
     LogIfError(RemoveFileNoSymlinks(path), "removing a failed overlay");
+  if (s.ok() && layout.reserve_bytes) {
+    // Only saves the guest time: a file system that cannot is no error.
+    // More than the disk's size is never written.
+    auto reserved = ReserveSpacePastEnd(
+        files.fd(0), std::min(layout.reserve_bytes, virtual_size));
+    if (!reserved.ok())
+      LogWarning("reserving space for " + path + ": " +
+                 reserved.status().ToString());
+  }
   return s;
 }
 

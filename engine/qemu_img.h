@@ -42,6 +42,10 @@ struct OverlayLayout {
   // the rest of the cluster is neither copied from the backing file nor
   // written (it stays a hole in the file).
   bool subclusters = false;
+  // Bytes reserved past the new file's end (util/space_reserve.h), so that
+  // the clusters qemu allocates land in blocks the file already holds; the
+  // caller releases them (ReleaseSpacePastEnd) once the file stops growing.
+  uint64_t reserve_bytes = 0;
 };
 
 // `qemu-img create -f qcow2 -u -b backing -F backing_fmt path size`: a new,

@@ -23,6 +23,7 @@
 #include "util/guarded.h"
 #include "util/log.h"
 #include "util/open_beneath.h"
+#include "util/space_reserve.h"
 #include "util/time_util.h"
 #include "util/uuid.h"
 
@@ -120,6 +121,10 @@ Status SnapshotCreator::RunCreateSteps(Journal& j, const db::VolumeRecord& vol,
 
   // R2.5: upload the layer; it is "available" only once stored and verified.
   STRATA_RETURN_IF_ERROR(j.Step("create.upload", 15));
+  // The layer no longer grows: the space its overlay held past its end
+  // (OverlayLayout::reserve_bytes) goes back before the layer is stored,
+  // linked or not. Repeated on a resumed upload: it is idempotent.
+  STRATA_RETURN_IF_ERROR(ReleaseSpacePastEnd(layer));
   const std::string key = LayerKey(vol.id, snap.id);
   std::map<std::string, std::string> labels = {{"volume_id", vol.id},
                                                {"snapshot_id", snap.id}};

@@ -18,6 +18,7 @@
 #include "temp_dir.h"
 #include "util/fs.h"
 #include "util/open_beneath.h"
+#include "util/space_reserve.h"
 #include "util/subprocess.h"
 
 namespace strata::engine {
@@ -185,6 +186,34 @@ TEST_CASE("overlays with subclusters hold only what was written (issue 17)") {
   CHECK(ReadsAs(top, 7, "0", "8k"));
   CHECK(ReadsAs(top, 7, "12k", "52k"));
   CHECK_FALSE(ReadsAs(top, 7, "8k", "4k"));  // the check can fail
+}
+
+TEST_CASE("an overlay's reservation is past its end and handed back") {
+  // Issue 17: reserved blocks (util/space_reserve.h) change neither the
+  // file's size nor its content, are capped at the disk's size, and go back
+  // on ReleaseSpacePastEnd.
+  TempDir t;
+  const std::string plain = t.path + "/plain.qcow2";
+  const std::string held = t.path + "/held.qcow2";
+  const std::string small = t.path + "/small.qcow2";
+  REQUIRE(CreateOverlay(plain, "", "", 64 << 20, {0, true}).ok());
+  REQUIRE(CreateOverlay(held, "", "", 64 << 20, {0, true, 8 << 20}).ok());
+  REQUIRE(CreateOverlay(small, "", "", 1 << 20, {0, true, 8 << 20}).ok());
+  CHECK(*FileSize(held) == *FileSize(plain));
+  CHECK(*AllocatedBytes(held) >= *AllocatedBytes(plain) + (8 << 20));
+  CHECK(*AllocatedBytes(small) < *FileSize(small) + (2 << 20));  // capped
+  REQUIRE(RunChecked({"qemu-io", "-f", "qcow2", "-c", "write -P 5 64k 4k", "-c",
+                      "write -P 6 8M 4k", held})
+              .ok());
+  CHECK(RunChecked({"qemu-img", "check", "-q", held}).ok());
+  const uint64_t size = *FileSize(held);
+  REQUIRE(ReleaseSpacePastEnd(held).ok());
+  CHECK(*FileSize(held) == size);
+  // (ext4 counts its extent-tree blocks in st_blocks: a few KiB more.)
+  CHECK(*AllocatedBytes(held) < size + (256 << 10));
+  CHECK(ReadsAs(held, 5, "64k", "4k"));
+  CHECK(ReadsAs(held, 6, "8M", "4k"));
+  CHECK(RunChecked({"qemu-img", "check", "-q", held}).ok());
 }
 
 TEST_CASE("a FIFO in a layer's place is refused without blocking") {
