@@ -1,6 +1,7 @@
 // qemu-img bench on a section's live disk. See guest_io.h.
 #include "bench/guest_io.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "bench/report.h"
@@ -30,7 +31,8 @@ Result<double> BenchSeconds(const std::string& disk,
 Result<GuestIoPair> MeasureGuestIo(const std::string& disk, uint64_t disk_bytes,
                                    const engine::OverlayLayout& layout,
                                    uint64_t bytes, int reps) {
-  const uint64_t n4k = bytes / 4096, n1m = bytes >> 20;
+  const uint64_t n4k = bytes / 4096;
+  const uint64_t n1m = std::min(8 * bytes, disk_bytes / 2) >> 20;
   // Odd strides of 4 KiB slots: scattered, no slot twice within a run.
   const std::string wstep = std::to_string(4096ull * 7919);
   const std::string rstep = std::to_string(4096ull * 104729);
@@ -71,7 +73,7 @@ Result<GuestIoPair> MeasureGuestIo(const std::string& disk, uint64_t disk_bytes,
     GuestIo Medians() const {
       return GuestIo{Median(w4), Median(r4), Median(w1), Median(r1)};
     }
-  } mine, anchor;
+  } mine, anchor, ratio;
   for (int i = 0; i < reps; ++i) {
     auto g = rep(layout);
     auto a = g.ok() ? rep(engine::OverlayLayout()) : g;
@@ -81,9 +83,14 @@ Result<GuestIoPair> MeasureGuestIo(const std::string& disk, uint64_t disk_bytes,
     }
     mine.Add(*g);
     anchor.Add(*a);
+    auto over = [](double x, double y) { return y > 0 ? x / y : 0; };
+    ratio.Add(GuestIo{over(g->write4k_iops, a->write4k_iops),
+                      over(g->read4k_iops, a->read4k_iops),
+                      over(g->write1m_mbs, a->write1m_mbs),
+                      over(g->read1m_mbs, a->read1m_mbs)});
   }
   (void)RemoveFile(top);
-  return GuestIoPair{mine.Medians(), anchor.Medians()};
+  return GuestIoPair{mine.Medians(), anchor.Medians(), ratio.Medians()};
 }
 
 }  // namespace strata::bench

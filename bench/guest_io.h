@@ -25,11 +25,16 @@ struct GuestIo {
 
 // The same runs on the same chain with the top in two layouts.
 struct GuestIoPair {
-  GuestIo layout;  // the section's overlay layout
-  GuestIo anchor;  // qemu-img's default layout (64 KiB clusters)
+  GuestIo layout;  // the section's overlay layout (medians)
+  GuestIo anchor;  // qemu-img's default layout (64 KiB clusters; medians)
+  // The median of each rep's ratio layout / anchor: the two runs of a rep
+  // follow each other, so a drift of the machine between reps cancels.
+  GuestIo ratio;
 };
 
-// `bytes`: what each run moves (4 KiB runs and 1 MiB runs alike). The reps
+// `bytes`: what each 4 KiB run moves; the 1 MiB runs move eight times as
+// much (at most half the disk): 64 MiB at 1.6 GB/s is a 40 ms run, and
+// runs that short moved by ±15% here, in either layout alike. The reps
 // of the two layouts alternate, so that both see the same chain and the
 // same state of the machine; for a section in qemu's default layout the
 // pair is a control of the measurement's own spread.
