@@ -5,11 +5,12 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <filesystem>
 
 #include "bench/qemu_io.h"
 #include "bench/sections.h"
+#include "engine/qemu_img.h"
 #include "util/fs.h"
+#include "util/space_reserve.h"
 #include "util/time_util.h"
 
 namespace strata::bench {
@@ -115,24 +116,35 @@ void Summarise(const PatternSpec& spec, const std::vector<RoundFigures>& rounds,
   run.summary.max_total_ms = Max(total);
 }
 
-// The control for the cleanup a round leaves: removing a copy of the layer
-// the last round merged (kept as the history's delta), alone, after a sync.
-// 0 when there is none.
-Result<double> TimeLayerRemoval(const std::string& disk) {
-  const std::string dir = DirName(disk);
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.find(".strata-delta-") == std::string::npos) continue;
-    const std::string copy = JoinPath(dir, "layer-rm-control.qcow2");
-    STRATA_RETURN_IF_ERROR(CopyFileSparse(JoinPath(dir, name), copy));
-    sync();
-    const int64_t start = MonotonicMicros();
-    STRATA_RETURN_IF_ERROR(RemoveFile(copy));
-    STRATA_RETURN_IF_ERROR(FsyncDir(dir));
-    return Ms(MonotonicMicros() - start);
+// The control for the cleanup a round leaves: a layer file made as a
+// round makes one (an overlay in the row's layout on the live disk, one
+// round of the row's writes, its reservation released as before an upload),
+// removed alone after a sync, as the reaper removes a layer
+// (RemoveBigFileGently).
+Result<double> TimeLayerRemoval(const BenchConfig& cfg, const PatternSpec& spec,
+                                const std::string& disk, std::mt19937_64& rng) {
+  const std::string layer = JoinPath(DirName(disk), "layer-rm-control.qcow2");
+  (void)RemoveFile(layer);
+  STRATA_RETURN_IF_ERROR(engine::CreateOverlay(layer, disk, "qcow2",
+                                               cfg.disk_bytes, spec.overlay));
+  const uint64_t count = cfg.round_bytes / spec.write_size;
+  STRATA_ASSIGN_OR_RETURN(
+      std::vector<DiskWrite> writes,
+      spec.sequential ? SequentialWrites(cfg.disk_bytes, spec.write_size, count,
+                                         RoundPattern(0), rng)
+                      : RandomWrites(cfg.disk_bytes, spec.write_size, count,
+                                     RoundPattern(0), rng));
+  Status s = QemuIoWrite(layer, writes, cfg.batch);
+  if (s.ok()) s = ReleaseSpacePastEnd(layer);
+  if (!s.ok()) {
+    (void)RemoveFile(layer);
+    return s;
   }
-  return 0.0;
+  sync();
+  const int64_t start = MonotonicMicros();
+  STRATA_RETURN_IF_ERROR(RemoveBigFileGently(layer));
+  STRATA_RETURN_IF_ERROR(FsyncDir(DirName(disk)));
+  return Ms(MonotonicMicros() - start);
 }
 
 }  // namespace
@@ -170,8 +182,9 @@ Result<std::unique_ptr<IncrementalRun>> RunIncremental(const BenchConfig& cfg,
   }
   Summarise(spec, rounds, *run);
 
-  STRATA_ASSIGN_OR_RETURN(run->summary.layer_rm_ms,
-                          TimeLayerRemoval(run->volume->disk()));
+  STRATA_ASSIGN_OR_RETURN(
+      run->summary.layer_rm_ms,
+      TimeLayerRemoval(cfg, spec, run->volume->disk(), rng));
 
   // The live disk must still read back everything the rounds wrote.
   std::vector<DiskWrite> checks = SampleChecks(

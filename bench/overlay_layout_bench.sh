@@ -17,7 +17,7 @@
 # own limit for reads. Medians of REPS runs.
 #   bench/overlay_layout_bench.sh [SIZE_MIB]     (default 64)
 # Environment: SEQ_MIB (default 512), REPS (default 5), DIR (default
-# /var/tmp).
+# /var/tmp), BASE (full or empty, default full), RESERVE_MIB (default 256).
 set -euo pipefail
 size_mib=${1:-64}
 reps=${REPS:-5}
@@ -30,11 +30,17 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 
 # name:qemu-img -o options
+# A name ending in "+res" also gets RESERVE_MIB (default 256) reserved past
+# the file's end, as Strata's overlays do (util/space_reserve.h).
 layouts=("default:" "c4k:cluster_size=4096" "sub64k:extended_l2=on"
-  "sub128k:extended_l2=on,cluster_size=131072")
+  "sub128k:extended_l2=on,cluster_size=131072" "sub64k+res:extended_l2=on")
 disk=$((1024 << 20))
 qemu-img create -q -f qcow2 base.qcow2 $disk
-qemu-io -c "write -P 0x5a 0 $disk" base.qcow2 >/dev/null
+# BASE=empty: a base with no data at all (the writes land where the chain
+# below holds nothing: qemu's layout then fills each cluster's rest with one
+# zero range, a subcluster write leaves it a hole).
+[ "${BASE:-full}" = empty ] ||
+  qemu-io -c "write -P 0x5a 0 $disk" base.qcow2 >/dev/null
 
 # bench ARGS…: the seconds qemu-img bench took.
 bench() {
@@ -45,6 +51,9 @@ bench() {
 overlay() {
   rm -f "$1.qcow2"
   qemu-img create -q -f qcow2 -F qcow2 -b base.qcow2 ${2:+-o "$2"} "$1.qcow2" $disk
+  case $1 in *+res)
+    fallocate -n -o "$(stat -c %s "$1.qcow2")" -l $((${RESERVE_MIB:-256} << 20)) "$1.qcow2" ;;
+  esac
 }
 # extents FILE: "apparent data" bytes.
 extents() {
@@ -99,7 +108,7 @@ BR=$(median <<<"$br") BSR=$(median <<<"$bsr")
 
 written=$((count4k * 4096))
 echo "Overlay layouts: ${size_mib} MiB of 4 KiB random first writes, ${seq_mib} MiB sequential; median of $reps; ratios to qemu's default layout"
-printf '%-9s %12s %7s %12s %7s %10s %7s %10s %7s %13s %13s\n' layout 4k-write-iops ratio 4k-read-iops ratio 1m-write-MB/s ratio 1m-read-MB/s ratio file/written data/written
+printf '%-10s %12s %7s %12s %7s %10s %7s %10s %7s %13s %13s\n' layout 4k-write-iops ratio 4k-read-iops ratio 1m-write-MB/s ratio 1m-read-MB/s ratio file/written data/written
 for l in "${layouts[@]}"; do
   n=${l%%:*}
   python3 - "$n" "${W[$n]}" "${W[default]}" "${R[$n]}" "${R[default]}" "${SW[$n]}" "${SW[default]}" "${SR[$n]}" "${SR[default]}" "${FILE[$n]}" "${DATA[$n]}" "$written" "$count4k" "$count1m" <<'PY'
@@ -109,7 +118,7 @@ w, w0, r, r0, sw, sw0, sr, sr0 = map(float, sys.argv[2:10])
 f, d, written, c4, c1 = map(float, sys.argv[10:15])
 iops = lambda t, c: c / t
 mbs = lambda t: c1 * 1.048576 / t
-print(f"{n:<9} {iops(w, c4):12.0f} {w0 / w:7.2f} {iops(r, 2 * c4):12.0f} {r0 / r:7.2f} "
+print(f"{n:<10} {iops(w, c4):12.0f} {w0 / w:7.2f} {iops(r, 2 * c4):12.0f} {r0 / r:7.2f} "
       f"{mbs(sw):10.0f} {sw0 / sw:7.2f} {mbs(sr):10.0f} {sr0 / sr:7.2f} "
       f"{f / written:13.2f} {d / written:13.2f}")
 PY

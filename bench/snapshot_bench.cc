@@ -204,11 +204,11 @@ std::unique_ptr<Table> SummaryTable(const std::vector<PatternSummary>& sums) {
              met(merged_met) +
              "; to idle (background removals done) <= 1.5x: " + met(total_met));
   t->AddNote(
-      "rm one layer = the control for the background removals: a copy of "
-      "one of the row's layer files removed alone (ext4 with discard here "
-      "frees a file of many small extents slowly). The copy keeps a sparse "
-      "layer's holes, so its extents, but lays dense data out anew: for "
-      "rows a and b it is a floor, not the removal's cost");
+      "rm one layer = the control for the background work: a layer file "
+      "made as a round makes one (the row's layout, one round of its "
+      "writes, reservation released) removed alone after a sync, as the "
+      "reaper removes one (ext4 with discard here frees a file of many "
+      "small extents slowly)");
   return t;
 }
 

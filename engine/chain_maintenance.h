@@ -3,10 +3,15 @@
 // files the chain no longer uses (chain_ops.cc), and the write-back of the
 // histories a revert merged, after the task or after a crash (settle.cc).
 // Thread-safety: REQUIRES the volume's lease for every method that changes a
-// chain; SettleLater hands work to the reaper.
+// chain; SettleLater and PrebuildLater hand work to the reaper, which claims
+// a disk's spare files (SpareClaim) instead of its lease.
 #pragma once
 
+#include <condition_variable>
+#include <mutex>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/chain.h"
@@ -47,16 +52,45 @@ class ChainMaintenance : public EnginePart {
   void SettleLater(const std::string& history);
   Status SettleAfterCrash();
 
+  // The next merge's backup of `history`, built ahead by the reaper from
+  // its spare and delta (spare_prebuild.cc), so that the merge writes only
+  // its own layer.
+  void PrebuildLater(const std::string& disk, const std::string& history);
+
  private:
-  // R2.9's backup of the history chain.layers[h] at `backup`: rebuilt from
-  // the history's spare and delta when both are there (*rebuilt = true),
-  // else copied. Its backing relation is made equal to the history's. A
-  // rebuilt backup is not yet fsynced (the merge writes it again, then
-  // syncs it). `*used_delta` names a file for the caller to Discard once
-  // the merge is done ("" if none): freeing a file of many extents while
-  // the merge syncs would hold the merge's syncs up.
+  // Exclusive use of a disk's spare, delta and ready files and of the
+  // prebuild's temporaries (spare_prebuild.cc), released on destruction.
+  class SpareClaim {
+   public:
+    SpareClaim() = default;
+    SpareClaim(ChainMaintenance* owner, std::string disk)
+        : owner_(owner), disk_(std::move(disk)) {}
+    SpareClaim(SpareClaim&& o) noexcept
+        : owner_(std::exchange(o.owner_, nullptr)), disk_(std::move(o.disk_)) {}
+    SpareClaim& operator=(SpareClaim&&) = delete;
+    ~SpareClaim() {
+      if (owner_) owner_->ReleaseSpares(disk_);
+    }
+    bool held() const { return owner_ != nullptr; }
+
+   private:
+    ChainMaintenance* owner_ = nullptr;
+    std::string disk_;
+  };
+  // Waits for the claim when `wait`, else returns one not held() if taken.
+  SpareClaim ClaimSpares(const std::string& disk, bool wait);
+  void ReleaseSpares(const std::string& disk);
+  Status PrebuildBackup(const std::string& disk, const std::string& history);
+
+  // R2.9's backup of the history chain.layers[h] at `backup`: its ready
+  // file (built ahead) or rebuilt from its spare and delta when those are
+  // there, else copied; `*source` says which, for the log. Its backing relation
+  // is made equal to the history's. A rebuilt backup is not yet fsynced (the
+  // merge writes it again, then syncs it). `*used_delta` names a file for the
+  // caller to Discard once the merge is done ("" if none): freeing a file of
+  // many extents while the merge syncs would hold the merge's syncs up.
   Status BackupHistory(Journal* j, const Chain& chain, size_t h,
-                       const std::string& backup, bool* rebuilt,
+                       const std::string& backup, std::string* source,
                        std::string* used_delta);
   // After a merge: keeps the replaced history and the merged layer as the
   // new history's spare and delta. False (nothing renamed) if not possible.
@@ -71,6 +105,9 @@ class ChainMaintenance : public EnginePart {
                         size_t h);
 
   LiveDisks* const live_;
+  std::mutex spares_mu_;
+  std::condition_variable spares_freed_;
+  std::set<std::string> spares_claimed_;  // GUARDED_BY(spares_mu_)
 };
 
 }  // namespace strata::engine

@@ -119,22 +119,42 @@ Result<std::vector<std::string>> ChainMaintenance::MergeFailedLayers(
   return covered;
 }
 
-static bool SoleName(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-         st.st_nlink == 1;
-}
-
 Status ChainMaintenance::BackupHistory(Journal* j, const Chain& chain, size_t h,
-                                       const std::string& backup, bool* rebuilt,
+                                       const std::string& backup,
+                                       std::string* source,
                                        std::string* used_delta) {
   const std::string& disk = chain.layers[0].path;
   const ChainLayer& history = chain.layers[h];
   const std::string spare = SparePath(disk, history.path);
   const std::string delta = DeltaPath(disk, history.path);
-  *rebuilt = false;
+  const std::string ready = ReadyPath(disk, history.path);
+  *source = "history copied";
   used_delta->clear();
-  if (SoleName(spare) && SoleName(delta)) {
+  SpareClaim claim = ClaimSpares(disk, /*wait=*/true);
+  if (IsSoleName(ready)) {
+    // Built ahead by the reaper (spare_prebuild.cc): the history's content,
+    // synced. Only its backing relation is checked, as a copy's would be.
+    Status s = RenameDurableNoSymlinks(ready, backup);
+    if (s.ok()) {
+      if (j) s = j->Step("compact.rebuild_backup", 100);
+      if (s.ok())
+        s = MatchBacking(backup, BackingPath(chain, h), BackingFmt(chain, h));
+      auto got = s.ok() ? qcow2::ReadQcow2Header(backup)
+                        : Result<qcow2::Qcow2Header>(s);
+      if (got.ok() && got->virtual_size != history.header.virtual_size)
+        got = Status::Corruption("the ready backup's size differs");
+      if (got.ok()) {
+        *source = "history's backup built ahead";
+        return Status::OK();
+      }
+      LogWarning("the backup of " + history.path +
+                 " built ahead is unusable (" + got.status().ToString() +
+                 "); copying the history");
+      LogIfError(RemoveFileNoSymlinks(backup),
+                 "cleanup (garbage collection retries)");
+    }
+  }
+  if (IsSoleName(spare) && IsSoleName(delta)) {
     // The spare is the history this one replaced and the delta the layer
     // merged into it then: committing the delta into the spare makes a file
     // with the history's content, as a copy would, reading only the delta.
@@ -166,7 +186,7 @@ Status ChainMaintenance::BackupHistory(Journal* j, const Chain& chain, size_t h,
       // second for 16 000 on this host's ext4 with discard): in the
       // background, after the merge.
       *used_delta = delta;
-      *rebuilt = true;
+      *source = "history rebuilt from its spare";
       return Status::OK();
     }
     LogIfError(RemoveFileNoSymlinks(delta),
@@ -206,7 +226,8 @@ bool ChainMaintenance::RetireIntoSpare(const std::string& disk,
                                        const std::string& new_history) {
   // The delta is later emptied by qemu-img commit: only a file with no
   // other name may become one.
-  if (!SoleName(old_history) || !SoleName(layer)) return false;
+  if (!IsSoleName(old_history) || !IsSoleName(layer)) return false;
+  SpareClaim claim = ClaimSpares(disk, /*wait=*/true);
   // The spare is later read as the history it was: it must be on the disk
   // (a revert's history may still be settling: settle.cc).
   if (!FsyncPath(old_history).ok()) return false;
@@ -225,11 +246,14 @@ bool ChainMaintenance::RetireIntoSpare(const std::string& disk,
 void ChainMaintenance::DropSpares(const std::string& disk) {
   auto chain = ReadChain(disk, disk, confinement_);
   if (!chain.ok()) return;
+  SpareClaim claim = ClaimSpares(disk, /*wait=*/true);
   for (const auto& l : chain->layers) {
     if (l.name.kind != LayerKind::kHistory) continue;
     LogIfError(Discard(disk, SparePath(disk, l.path)),
                "cleanup (garbage collection retries)");
     LogIfError(RemoveFileNoSymlinks(DeltaPath(disk, l.path)),
+               "cleanup (garbage collection retries)");
+    LogIfError(Discard(disk, ReadyPath(disk, l.path)),
                "cleanup (garbage collection retries)");
   }
 }
@@ -301,10 +325,10 @@ Status ChainMaintenance::CompactChain(Journal* j, const db::VolumeRecord& vol) {
         TempPath(disk, "layer", layer.name.snapshot_id);
     if (j) STRATA_RETURN_IF_ERROR(j->Step("compact.backup", 100));
     const int64_t t_begin = MonotonicMicros();
-    bool rebuilt = false;
+    std::string backup_source;
     std::string used_delta;
-    Status s =
-        BackupHistory(j, chain, u + 1, hist_backup, &rebuilt, &used_delta);
+    Status s = BackupHistory(j, chain, u + 1, hist_backup, &backup_source,
+                             &used_delta);
     const int64_t t_backed_up = MonotonicMicros();
     bool applied = false;
     if (s.ok() && j) s = j->Step("compact.merge", 100);
@@ -325,34 +349,49 @@ Status ChainMaintenance::CompactChain(Journal* j, const db::VolumeRecord& vol) {
     }
     if (s.ok()) s = CheckImage(hist_backup);
     if (s.ok()) s = RenameDurableNoSymlinks(hist_backup, history);
-    if (!used_delta.empty())
-      LogIfError(Discard(disk, used_delta),
-                 "cleanup (garbage collection retries)");
+    // The delta the backup was rebuilt from is freed by the reaper, after
+    // the next backup's prebuild (below) when all goes well.
+    auto discard_used = [&] {
+      if (!used_delta.empty())
+        LogIfError(Discard(disk, used_delta),
+                   "cleanup (garbage collection retries)");
+      used_delta.clear();
+    };
     if (!s.ok()) {
+      discard_used();
       LogIfError(RemoveFileNoSymlinks(hist_backup),
                  "cleanup (garbage collection retries)");
       return s;
     }
     const int64_t t_merged = MonotonicMicros();
-    if (j) STRATA_RETURN_IF_ERROR(j->Step("compact.repoint", 100));
-    STRATA_RETURN_IF_ERROR(Repoint(j, vol, above, history));
+    if (j) s = j->Step("compact.repoint", 100);
+    if (s.ok()) s = Repoint(j, vol, above, history);
+    if (!s.ok()) {
+      discard_used();
+      return s;
+    }
     LogInfo("merged " + BaseName(layer.path) + " into a new history of " +
             BaseName(disk) + ": backups " +
             std::to_string((t_backed_up - t_begin) / 1000) + " ms (" +
-            (rebuilt ? "history rebuilt from its spare" : "history copied") +
-            "), merge " + std::to_string((t_merged - t_backed_up) / 1000) +
-            " ms (" + (applied ? "by extents" : "qemu-img commit") +
-            "), repoint " +
+            backup_source + "), merge " +
+            std::to_string((t_merged - t_backed_up) / 1000) + " ms (" +
+            (applied ? "by extents" : "qemu-img commit") + "), repoint " +
             std::to_string((MonotonicMicros() - t_merged) / 1000) + " ms");
     // The sources are no longer in the chain (for a running VM: Repoint has
     // pivoted it off them). They become the spare and delta of the new
     // history, so the next merge rebuilds its backup from them instead of
     // copying the whole history.
-    if (j) STRATA_RETURN_IF_ERROR(j->Step("compact.delete_sources", 100));
-    if (!RetireIntoSpare(disk, old_history.path, layer.path, history)) {
-      STRATA_RETURN_IF_ERROR(RemoveFileNoSymlinks(layer.path));
-      STRATA_RETURN_IF_ERROR(Discard(disk, old_history.path));
+    if (j) s = j->Step("compact.delete_sources", 100);
+    if (s.ok()) {
+      if (RetireIntoSpare(disk, old_history.path, layer.path, history)) {
+        PrebuildLater(disk, history);
+      } else {
+        s = RemoveFileNoSymlinks(layer.path);
+        if (s.ok()) s = Discard(disk, old_history.path);
+      }
     }
+    discard_used();
+    STRATA_RETURN_IF_ERROR(s);
   }
   return Status::Internal("compaction of " + disk + " did not converge");
 }
@@ -380,8 +419,11 @@ Status ChainMaintenance::CollectGarbage(const db::VolumeRecord& vol, bool now) {
     if (l.name.kind == LayerKind::kHistory) {
       live.insert(BaseName(SparePath(disk, l.path)));
       live.insert(BaseName(DeltaPath(disk, l.path)));
+      live.insert(BaseName(ReadyPath(disk, l.path)));
     }
   }
+  // Not under a prebuild's feet: its temporary is in no chain either.
+  SpareClaim claim = ClaimSpares(disk, /*wait=*/true);
   const std::string dir = DirName(disk);
   // Listed through a directory fd opened with no symlink on its path.
   STRATA_ASSIGN_OR_RETURN(UniqueFd dir_path, OpenDirNoSymlinks(dir));

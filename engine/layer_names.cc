@@ -55,6 +55,11 @@ std::string DeltaPath(const std::string& disk_path,
   return TempPath(disk_path, "delta", HistoryId(disk_path, history_path));
 }
 
+std::string ReadyPath(const std::string& disk_path,
+                      const std::string& history_path) {
+  return TempPath(disk_path, "ready", HistoryId(disk_path, history_path));
+}
+
 LayerName ParseLayerName(const std::string& disk_path,
                          const std::string& path) {
   LayerName out;

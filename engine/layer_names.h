@@ -43,6 +43,10 @@ std::string SparePath(const std::string& disk_path,
                       const std::string& history_path);
 std::string DeltaPath(const std::string& disk_path,
                       const std::string& history_path);
+// The history's next merge backup, built ahead from its spare and delta
+// and synced (spare_prebuild.cc); it replaces both. A temporary too.
+std::string ReadyPath(const std::string& disk_path,
+                      const std::string& history_path);
 // Classifies `path` as one of `disk_path`'s layers (by its file name).
 LayerName ParseLayerName(const std::string& disk_path, const std::string& path);
 // True for any of Strata's temporaries of `disk_path`.

@@ -31,6 +31,12 @@ bool PathExists(const std::string& path) {
   return lstat(path.c_str(), &st) == 0;
 }
 
+bool IsSoleName(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+         st.st_nlink == 1;
+}
+
 Result<uint64_t> FileSize(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) {

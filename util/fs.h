@@ -43,6 +43,8 @@ class UniqueFd {
 };
 
 bool PathExists(const std::string& path);
+// True for a regular file with no other name (st_nlink == 1).
+bool IsSoleName(const std::string& path);
 Result<uint64_t> FileSize(const std::string& path);
 // Bytes the file really occupies on disk (st_blocks * 512).
 Result<uint64_t> AllocatedBytes(const std::string& path);

@@ -36,10 +36,12 @@ check_consistent() {
   [[ "$bad" == "[]" ]] || fail "$1: snapshots left in $bad"
   wait_volume "$vol" available 10
   # The only Strata files allowed besides the chain: the spare and delta of
-  # the chain's own history (docs/engine.md), which rebuild it.
-  # Files of the old chain a task discarded are removed right after it.
-  for _ in $(seq 50); do
-    ls -a "$T/var/disks" | grep -q '\.strata-trash-' || break
+  # the chain's own history, or the ready backup built from them
+  # (docs/engine.md), which rebuild it. Files of the old chain a task
+  # discarded are removed right after it, and a prebuild's temporary lives
+  # while the reaper builds the ready file.
+  for _ in $(seq 100); do
+    ls -a "$T/var/disks" | grep -q '\.strata-trash-\|\.strata-building-' || break
     sleep 0.1
   done
   local history id
@@ -48,7 +50,8 @@ check_consistent() {
   id=${history#vm.}
   id=${id%.qcow2}
   ls -a "$T/var/disks" | grep '\.strata-' |
-    grep -vxF -e ".vm.strata-spare-$id.qcow2" -e ".vm.strata-delta-$id.qcow2" |
+    grep -vxF -e ".vm.strata-spare-$id.qcow2" -e ".vm.strata-delta-$id.qcow2" \
+      -e ".vm.strata-ready-$id.qcow2" |
     grep -q . && fail "$1: temporaries left (history $history): $(ls -a "$T/var/disks")"
   return 0
 }
