@@ -81,6 +81,8 @@ backups() {  # backups TYPE: names of the server's available backups of TYPE
 }
 "${O[@]}" server backup create --name w1 --type weekly --rotate 1 "$dom" >/dev/null ||
   fail "openstack server backup create failed"
+# As with Nova (409 while the server has a task), the next one waits.
+for _ in $(seq 200); do [[ $(backups weekly) == w1 ]] && break; sleep 0.1; done
 for b in d1 d2 d3; do
   "${O[@]}" server backup create --name "$b" --type daily --rotate 2 "$dom" >/dev/null ||
     fail "openstack server backup create $b failed"

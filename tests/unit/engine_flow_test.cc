@@ -919,6 +919,27 @@ TEST_CASE("an overlay's reserved space goes back when it becomes a layer") {
   CHECK(RunChecked({"qemu-img", "check", "-q", layer}).ok());
 }
 
+TEST_CASE("a server on a temporary overlay of its disk is that disk's volume") {
+  // Mid cut-over or repoint the VM runs on one of Strata's temporaries
+  // (".vm5.strata-repoint-…"): a Nova action then names the managed
+  // volume (whose lease answers 409), never "one of Strata's own files".
+  Fixture f;
+  auto [disk, vol] = f.ManagedDisk("vm5", "16M");
+  const std::string temp = engine::TempPath(disk, "repoint", "e919a5f2");
+  REQUIRE(RunChecked({"qemu-img", "create", "-q", "-f", "qcow2", "-b", disk,
+                      "-F", "qcow2", temp})
+              .ok());
+  hypervisor::DomainInfo dom;
+  dom.uuid = "f90fd518-e0d0-4a12-aad2-8e66489f5487";
+  dom.name = "d";
+  hypervisor::DomainDisk d;
+  d.target = "vda";
+  d.source = temp;
+  auto got = f.engine->ServerDiskVolume(dom, d, "p1");
+  REQUIRE_MESSAGE(got.ok(), got.status().ToString());
+  CHECK(got->id == vol.id);
+}
+
 TEST_CASE("deleting snapshots keeps what others build on") {
   Fixture f;
   auto [disk, vol] = f.ManagedDisk("vm3", "16M");
