@@ -99,11 +99,10 @@ Result<GuestIoPair> MeasureGuestIo(const std::string& disk, uint64_t disk_bytes,
     }
     mine.Add(*g);
     anchor.Add(*a);
-    auto over = [](double x, double y) { return y > 0 ? x / y : 0; };
-    ratio.Add(GuestIo{over(g->write4k_iops, a->write4k_iops),
-                      over(g->read4k_iops, a->read4k_iops),
-                      over(g->write1m_mbs, a->write1m_mbs),
-                      over(g->read1m_mbs, a->read1m_mbs)});
+    ratio.Add(GuestIo{Ratio(g->write4k_iops, a->write4k_iops),
+                      Ratio(g->read4k_iops, a->read4k_iops),
+                      Ratio(g->write1m_mbs, a->write1m_mbs),
+                      Ratio(g->read1m_mbs, a->read1m_mbs)});
   }
   (void)RemoveFile(top);
   return GuestIoPair{mine.Medians(), anchor.Medians(), ratio.Medians()};

@@ -27,17 +27,25 @@ struct RoundFigures {
   double cutover_ms = 0, stored_ms = 0, merged_ms = 0, total_ms = 0;
 };
 
+// One round of the row's writes, in pattern byte `pattern`.
+Result<std::vector<DiskWrite>> RoundWrites(const BenchConfig& cfg,
+                                           const PatternSpec& spec,
+                                           uint8_t pattern,
+                                           std::mt19937_64& rng) {
+  const uint64_t count = cfg.round_bytes / spec.write_size;
+  return spec.sequential ? SequentialWrites(cfg.disk_bytes, spec.write_size,
+                                            count, pattern, rng)
+                         : RandomWrites(cfg.disk_bytes, spec.write_size, count,
+                                        pattern, rng);
+}
+
 // Writes one round, snapshots it and records the snapshot and its state.
 Result<RoundFigures> RunRound(const BenchConfig& cfg, const PatternSpec& spec,
                               int round, IncrementalRun& run,
                               std::mt19937_64& rng) {
   const uint64_t count = cfg.round_bytes / spec.write_size;
-  STRATA_ASSIGN_OR_RETURN(
-      std::vector<DiskWrite> writes,
-      spec.sequential ? SequentialWrites(cfg.disk_bytes, spec.write_size, count,
-                                         RoundPattern(round), rng)
-                      : RandomWrites(cfg.disk_bytes, spec.write_size, count,
-                                     RoundPattern(round), rng));
+  STRATA_ASSIGN_OR_RETURN(std::vector<DiskWrite> writes,
+                          RoundWrites(cfg, spec, RoundPattern(round), rng));
   STRATA_RETURN_IF_ERROR(QemuIoWrite(run.volume->disk(), writes, cfg.batch));
   run.current.Apply(writes);
   STRATA_ASSIGN_OR_RETURN(
@@ -127,13 +135,8 @@ Result<double> TimeLayerRemoval(const BenchConfig& cfg, const PatternSpec& spec,
   (void)RemoveFile(layer);
   STRATA_RETURN_IF_ERROR(engine::CreateOverlay(layer, disk, "qcow2",
                                                cfg.disk_bytes, spec.overlay));
-  const uint64_t count = cfg.round_bytes / spec.write_size;
-  STRATA_ASSIGN_OR_RETURN(
-      std::vector<DiskWrite> writes,
-      spec.sequential ? SequentialWrites(cfg.disk_bytes, spec.write_size, count,
-                                         RoundPattern(0), rng)
-                      : RandomWrites(cfg.disk_bytes, spec.write_size, count,
-                                     RoundPattern(0), rng));
+  STRATA_ASSIGN_OR_RETURN(std::vector<DiskWrite> writes,
+                          RoundWrites(cfg, spec, RoundPattern(0), rng));
   Status s = QemuIoWrite(layer, writes, cfg.batch);
   if (s.ok()) s = ReleaseSpacePastEnd(layer);
   if (!s.ok()) {

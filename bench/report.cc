@@ -92,4 +92,6 @@ double Max(const std::vector<double>& values) {
   return *std::max_element(values.begin(), values.end());
 }
 
+double Ratio(double x, double y) { return y > 0 ? x / y : 0; }
+
 }  // namespace strata::bench

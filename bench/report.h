@@ -50,6 +50,8 @@ class Table {
 
 double Median(std::vector<double> values);      // 0 for none
 double Max(const std::vector<double>& values);  // 0 for none
+// x / y, or 0 when y is not known (0: its row was not run, a run failed).
+double Ratio(double x, double y);
 
 constexpr double kMiB = 1024.0 * 1024.0;
 

@@ -138,9 +138,6 @@ bool Selected(const std::string& patterns, const std::string& key) {
   return ("," + patterns + ",").find("," + key + ",") != std::string::npos;
 }
 
-// x / y, or 0 when y is not known (its row was not run).
-double Ratio(double x, double y) { return y > 0 ? x / y : 0; }
-
 std::string Mib(uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 
 // The setup table: image creation, fill, and each world's snapshot #1.

@@ -81,6 +81,9 @@ class ChainMaintenance : public EnginePart {
   SpareClaim ClaimSpares(const std::string& disk, bool wait);
   void ReleaseSpares(const std::string& disk);
   Status PrebuildBackup(const std::string& disk, const std::string& history);
+  // Corruption unless the qcow2 `backup` has the history's virtual size.
+  static Status CheckBackupSize(const std::string& backup,
+                                uint64_t history_size);
 
   // R2.9's backup of the history chain.layers[h] at `backup`: its ready
   // file (built ahead) or rebuilt from its spare and delta when those are

@@ -119,6 +119,17 @@ Result<std::vector<std::string>> ChainMaintenance::MergeFailedLayers(
   return covered;
 }
 
+Status ChainMaintenance::CheckBackupSize(const std::string& backup,
+                                         uint64_t history_size) {
+  STRATA_ASSIGN_OR_RETURN(qcow2::Qcow2Header got,
+                          qcow2::ReadQcow2Header(backup));
+  if (got.virtual_size != history_size)
+    return Status::Corruption(backup + " has virtual size " +
+                              std::to_string(got.virtual_size) +
+                              ", the history " + std::to_string(history_size));
+  return Status::OK();
+}
+
 Status ChainMaintenance::BackupHistory(Journal* j, const Chain& chain, size_t h,
                                        const std::string& backup,
                                        std::string* source,
@@ -133,22 +144,20 @@ Status ChainMaintenance::BackupHistory(Journal* j, const Chain& chain, size_t h,
   SpareClaim claim = ClaimSpares(disk, /*wait=*/true);
   if (IsSoleName(ready)) {
     // Built ahead by the reaper (spare_prebuild.cc): the history's content,
-    // synced. Only its backing relation is checked, as a copy's would be.
+    // synced. Only its backing relation and size are checked, as a copy's
+    // would be.
     Status s = RenameDurableNoSymlinks(ready, backup);
     if (s.ok()) {
       if (j) s = j->Step("compact.rebuild_backup", 100);
       if (s.ok())
         s = MatchBacking(backup, BackingPath(chain, h), BackingFmt(chain, h));
-      auto got = s.ok() ? qcow2::ReadQcow2Header(backup)
-                        : Result<qcow2::Qcow2Header>(s);
-      if (got.ok() && got->virtual_size != history.header.virtual_size)
-        got = Status::Corruption("the ready backup's size differs");
-      if (got.ok()) {
+      if (s.ok()) s = CheckBackupSize(backup, history.header.virtual_size);
+      if (s.ok()) {
         *source = "history's backup built ahead";
         return Status::OK();
       }
       LogWarning("the backup of " + history.path +
-                 " built ahead is unusable (" + got.status().ToString() +
+                 " built ahead is unusable (" + s.ToString() +
                  "); copying the history");
       LogIfError(RemoveFileNoSymlinks(backup),
                  "cleanup (garbage collection retries)");
@@ -174,13 +183,7 @@ Status ChainMaintenance::BackupHistory(Journal* j, const Chain& chain, size_t h,
           !history.header.backing_file.empty())
         s = CommitInto({delta, backup});
     }
-    if (s.ok()) {
-      auto got = qcow2::ReadQcow2Header(backup);
-      if (!got.ok())
-        s = got.status();
-      else if (got->virtual_size != history.header.virtual_size)
-        s = Status::Corruption("the spare's size differs from the history's");
-    }
+    if (s.ok()) s = CheckBackupSize(backup, history.header.virtual_size);
     if (s.ok()) {
       // A layer of small writes is a file of many extents, slow to free (a
       // second for 16 000 on this host's ext4 with discard): in the

@@ -97,4 +97,12 @@ bool IsStrataTemp(const std::string& path) {
          name.find(".strata-") != std::string::npos;
 }
 
+std::vector<std::string> DisksOfTemp(const std::string& path) {
+  if (!IsStrataTemp(path)) return {};
+  const std::string name = BaseName(path);
+  const std::string stem = name.substr(1, name.find(".strata-") - 1);
+  const std::string dir = DirName(path);
+  return {JoinPath(dir, stem + ".qcow2"), JoinPath(dir, stem)};
+}
+
 }  // namespace strata::engine

@@ -15,6 +15,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace strata::engine {
 
@@ -53,5 +54,8 @@ LayerName ParseLayerName(const std::string& disk_path, const std::string& path);
 bool IsTempOf(const std::string& disk_path, const std::string& path);
 // True for a temporary of any disk (".<stem>.strata-<what>-…").
 bool IsStrataTemp(const std::string& path);
+// The paths the disk whose temporary `path` is may have ("<stem>.qcow2",
+// "<stem>", beside it); none when `path` is no temporary.
+std::vector<std::string> DisksOfTemp(const std::string& path);
 
 }  // namespace strata::engine

@@ -84,13 +84,7 @@ Status ChainMaintenance::PrebuildBackup(const std::string& disk,
     // commits the delta with qemu-img.
     return RenameDurableNoSymlinks(building, spare);
   }
-  if (s.ok()) {
-    auto got = qcow2::ReadQcow2Header(building);
-    if (!got.ok())
-      s = got.status();
-    else if (got->virtual_size != want.virtual_size)
-      s = Status::Corruption("the spare's size differs from the history's");
-  }
+  if (s.ok()) s = CheckBackupSize(building, want.virtual_size);
   if (s.ok()) s = RenameDurableNoSymlinks(building, ready);
   if (!s.ok()) {
     LogIfError(RemoveFileNoSymlinks(building),

@@ -152,17 +152,13 @@ Result<db::VolumeRecord> VolumeAdoption::ServerDiskVolume(
   if (!canon.ok()) return canon.status();
   auto existing = catalog_->GetVolumeByPath(*canon);
   if (existing.ok()) return existing;
-  if (IsStrataTemp(*canon)) {
-    // The VM runs on one of Strata's temporary overlays for a moment (a
-    // cut-over or a repoint of its managed disk, which holds the volume's
-    // lease): the disk is that volume's, whose operations answer 409 until
-    // the task is done. ".<stem>.strata-…" of <stem>.qcow2 or <stem>.
-    const std::string name = BaseName(*canon);
-    const std::string stem = name.substr(1, name.find(".strata-") - 1);
-    for (const std::string& d : {stem + ".qcow2", stem}) {
-      auto vol = catalog_->GetVolumeByPath(JoinPath(DirName(*canon), d));
-      if (vol.ok() && IsTempOf(vol->path, *canon)) return vol;
-    }
+  // The VM runs on one of Strata's temporary overlays for a moment (a
+  // cut-over or a repoint of its managed disk, which holds the volume's
+  // lease): the disk is that volume's, whose operations answer 409 until
+  // the task is done.
+  for (const std::string& d : DisksOfTemp(*canon)) {
+    auto vol = catalog_->GetVolumeByPath(d);
+    if (vol.ok() && IsTempOf(vol->path, *canon)) return vol;
   }
   ManageRequest req;
   req.project_id = dom.project_id.empty() ? default_project : dom.project_id;
