@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Writes the tempest.conf that runs Tempest's volume API tests against a
+# stratad registered in Keystone's catalog (scripts/register-keystone.sh,
+# type volumev3): dynamic credentials (Tempest makes a project and users per
+# test class with Keystone's admin), only Cinder's API on (no Nova, Glance,
+# Neutron or Swift here), microversions 3.0 to Strata's 3.71.
+# Usage: scripts/write-tempest-conf.sh KEYSTONE_V3_URL ADMIN_PASSWORD OUT
+#        [--backup] (Cinder's backups on; default off)
+set -euo pipefail
+[[ $# -ge 3 ]] || { echo "usage: $0 KEYSTONE_V3_URL ADMIN_PASSWORD OUT [--backup]" >&2; exit 2; }
+ks=${1%/} password=$2 out=$3 backup=false
+[[ ${4:-} == --backup ]] && backup=true
+cat >"$out" <<CONF
+[DEFAULT]
+log_file = tempest.log
+use_stderr = false
+
+[auth]
+use_dynamic_credentials = true
+admin_username = admin
+admin_password = $password
+admin_project_name = admin
+admin_domain_name = Default
+create_isolated_networks = false
+
+[identity]
+uri_v3 = $ks
+auth_version = v3
+region = RegionOne
+disable_ssl_certificate_validation = true
+
+[identity-feature-enabled]
+api_v2 = false
+api_v3 = true
+
+[service_available]
+cinder = true
+nova = false
+glance = false
+neutron = false
+swift = false
+
+[volume]
+catalog_type = volumev3
+endpoint_type = publicURL
+region = RegionOne
+min_microversion = 3.0
+max_microversion = 3.71
+volume_size = 1
+build_interval = 1
+build_timeout = 120
+storage_protocol = qcow2
+vendor_name = Strata
+
+[volume-feature-enabled]
+backup = $backup
+snapshot = true
+clone = true
+manage_volume = false
+manage_snapshot = false
+extend_attached_volume = false
+CONF
