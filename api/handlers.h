@@ -16,9 +16,12 @@
 namespace strata::api {
 
 void AddVersionRoutes(Router& r);
-// Volume lists first register the host's servers' disks (no adopt step).
+// Volume lists first register the host's servers' disks (no adopt step);
+// every volume is in `availability_zone` ([DEFAULT]
+// storage_availability_zone).
 void AddVolumeRoutes(Router& r, engine::Engine* engine,
-                     std::string default_project);
+                     std::string default_project,
+                     std::string availability_zone);
 void AddSnapshotRoutes(Router& r, engine::Engine* engine);
 // Nova's servers on this host (libvirt domains): list, detail, show, and
 // the createImage action. Domains without Nova owner metadata belong to
@@ -54,5 +57,18 @@ void AddImageRoutes(Router& r, engine::Engine* engine);
 std::set<std::string> V3Collections();
 std::set<std::string> ComputeCollections();
 nlohmann::json ComputeVersion(const ApiRequest& req);
+
+// What the availability-zone, services, hosts and pools views say of this
+// host (issue 18).
+struct ServiceInfoOptions {
+  // [DEFAULT] storage_availability_zone
+  std::string availability_zone = "nova";
+  // Where the disks live: the pools' capacity is this file system's.
+  std::string capacity_dir = ".";
+};
+// Cinder's volume types, quotas and limits, availability zones, services,
+// hosts and pools (api/cinder_info_routes.h).
+void AddCinderInfoRoutes(Router& r, engine::Engine* engine,
+                         ServiceInfoOptions o);
 
 }  // namespace strata::api

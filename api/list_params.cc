@@ -51,9 +51,12 @@ Result<db::ListQuery> ParseListQuery(const ApiRequest& req,
                                      const std::set<std::string>& filters) {
   db::ListQuery q;
   q.project_id = req.ctx.project_id;
-  if (auto at = req.Query("all_tenants"); at && Truthy(*at)) {
-    if (!req.ctx.is_admin)
-      return Status::PermissionDenied("Policy doesn't allow all_tenants");
+  // all_tenants (and project_id with it) is an admin's option; from
+  // anyone else Cinder drops it silently, and so does Strata: the caller
+  // sees its own project, as without it (cinderclient's name lookups send
+  // it whoever calls).
+  if (auto at = req.Query("all_tenants");
+      at && Truthy(*at) && req.ctx.is_admin) {
     q.project_id.clear();
     if (auto p = req.Query("project_id")) q.filters["project_id"] = *p;
   }

@@ -1,6 +1,7 @@
 // List parameters of Cinder collections: limit (≤ 1000), marker, offset,
 // sort=key[:dir],… or sort_key/sort_dir, with_count (≥ 3.45), all_tenants
-// (admins only), and filters. Also the "next" link of a page.
+// (admins; ignored for anyone else, as Cinder does), and filters. Also the
+// "next" link of a page.
 // Thread-safety: pure functions.
 #pragma once
 

@@ -26,15 +26,42 @@ const std::pair<const char*, const char*> kDefaultPolicyRules[] = {
     {rules::kVolumeManage, "rule:admin_api"},
     {rules::kVolumeUnmanage, "rule:admin_api"},
     {rules::kVolumeResetStatus, "rule:admin_api"},
+    {rules::kVolumeForceDelete, "rule:admin_api"},
     {rules::kSnapshotResetStatus, "rule:admin_api"},
     {rules::kSnapshotForceDelete, "rule:admin_api"},
-    // Cinder leaves this open (""); it is the service's call-back from Nova,
-    // so Strata narrows it to admins and the service role.
-    {rules::kSnapshotUpdateStatus, "rule:admin_api or role:service"},
+    // Cinder's default: a project member (and the service's call-back from
+    // Nova); the transitions it may make are Cinder's few (snapshots.cc).
+    {rules::kSnapshotUpdateStatus,
+     "role:member or rule:admin_api or role:service"},
     // Nova: admin; Cinder's service user calls it with the service role.
     {rules::kAssistedCreate, "rule:admin_api or role:service"},
     {rules::kAssistedDelete, "rule:admin_api or role:service"},
     {rules::kNbdExports, "rule:admin_api"},
+    // Cinder: managing volume types and their extra specs is admin-only,
+    // as is reading specs other than the user-visible ones; a member sees
+    // a type's is_public. Anyone reads types.
+    {rules::kTypeCreate, "rule:admin_api"},
+    {rules::kTypeUpdate, "rule:admin_api"},
+    {rules::kTypeDelete, "rule:admin_api"},
+    {rules::kExtraSpecsCreate, "rule:admin_api"},
+    {rules::kExtraSpecsUpdate, "rule:admin_api"},
+    {rules::kExtraSpecsDelete, "rule:admin_api"},
+    {rules::kExtraSpecsReadSensitive, "rule:admin_api"},
+    {rules::kTypeQosSpecsId, "rule:admin_api"},
+    {rules::kTypeAccess, "role:member or rule:admin_api"},
+    // Cinder: a project reads its own quotas; only admins read another's
+    // or change any, and the quota classes, services, hosts and pools are
+    // admin-only.
+    {rules::kQuotaShow, "rule:admin_api or project_id:%(project_id)s"},
+    {rules::kQuotaUpdate, "rule:admin_api"},
+    {rules::kQuotaDelete, "rule:admin_api"},
+    {rules::kQuotaClassGet, "rule:admin_api"},
+    {rules::kQuotaClassUpdate, "rule:admin_api"},
+    {rules::kServicesIndex, "rule:admin_api"},
+    {rules::kServicesUpdate, "rule:admin_api"},
+    {rules::kHosts, "rule:admin_api"},
+    {rules::kGetPools, "rule:admin_api"},
+    {rules::kCapabilities, "rule:admin_api"},
 };
 
 // A YAML file of oslo.policy's shape: `"name": "rule"` a line, comments

@@ -34,6 +34,8 @@ inline constexpr char kVolumeManage[] = "volume_extension:volume_manage";
 inline constexpr char kVolumeUnmanage[] = "volume_extension:volume_unmanage";
 inline constexpr char kVolumeResetStatus[] =
     "volume_extension:volume_admin_actions:reset_status";
+inline constexpr char kVolumeForceDelete[] =
+    "volume_extension:volume_admin_actions:force_delete";
 inline constexpr char kSnapshotResetStatus[] =
     "volume_extension:snapshot_admin_actions:reset_status";
 inline constexpr char kSnapshotForceDelete[] =
@@ -45,6 +47,35 @@ inline constexpr char kAssistedCreate[] =
 inline constexpr char kAssistedDelete[] =
     "os_compute_api:os-assisted-volume-snapshots:delete";
 inline constexpr char kNbdExports[] = "strata:nbd_exports";
+// Volume types, quotas, services (issue 18): Cinder's rule names.
+inline constexpr char kTypeCreate[] = "volume_extension:type_create";
+inline constexpr char kTypeUpdate[] = "volume_extension:type_update";
+inline constexpr char kTypeDelete[] = "volume_extension:type_delete";
+inline constexpr char kExtraSpecsCreate[] =
+    "volume_extension:types_extra_specs:create";
+inline constexpr char kExtraSpecsUpdate[] =
+    "volume_extension:types_extra_specs:update";
+inline constexpr char kExtraSpecsDelete[] =
+    "volume_extension:types_extra_specs:delete";
+// Extra specs other than the user-visible ones (multiattach, …).
+inline constexpr char kExtraSpecsReadSensitive[] =
+    "volume_extension:types_extra_specs:read_sensitive";
+inline constexpr char kTypeQosSpecsId[] =
+    "volume_extension:access_types_qos_specs_id";
+// Whether a type's view carries "os-volume-type-access:is_public".
+inline constexpr char kTypeAccess[] = "volume_extension:volume_type_access";
+inline constexpr char kQuotaShow[] = "volume_extension:quotas:show";
+inline constexpr char kQuotaUpdate[] = "volume_extension:quotas:update";
+inline constexpr char kQuotaDelete[] = "volume_extension:quotas:delete";
+inline constexpr char kQuotaClassGet[] = "volume_extension:quota_classes:get";
+inline constexpr char kQuotaClassUpdate[] =
+    "volume_extension:quota_classes:update";
+inline constexpr char kServicesIndex[] = "volume_extension:services:index";
+inline constexpr char kServicesUpdate[] = "volume_extension:services:update";
+inline constexpr char kHosts[] = "volume_extension:hosts";
+inline constexpr char kGetPools[] =
+    "scheduler_extension:scheduler_stats:get_pools";
+inline constexpr char kCapabilities[] = "volume_extension:capabilities";
 }  // namespace rules
 
 class Policy {

@@ -21,6 +21,10 @@ void Router::Add(const std::string& method, const std::string& pattern,
 }
 
 HandlerResult Router::Dispatch(ApiRequest& req) const {
+  // "/v3/volumes/" names no resource (an empty id), as in Cinder: a 404,
+  // not the collection's 405. Version roots ("/v3/") keep their slash.
+  if (req.segments.size() > 1 && !req.path.empty() && req.path.back() == '/')
+    return Status::NotFound("The resource could not be found.");
   bool path_matched = false;
   for (const auto& r : routes_) {
     if (r.segments.size() != req.segments.size()) continue;

@@ -1,7 +1,7 @@
 // Routes (method, path pattern) to handlers. Patterns are '/'-separated;
 // a segment "{name}" matches any one segment and lands in req.params[name].
 // A path that matches a pattern under another method is a 405, no match at
-// all a 404.
+// all a 404, and so is a path below a root that ends in '/' (an empty id).
 // Thread-safety: Add during start-up only; Dispatch from any thread.
 #pragma once
 

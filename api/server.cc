@@ -88,8 +88,14 @@ bool TranslateHead(http_request& in, const ServerOptions& opts,
   out->method = in.method();
   out->path = web::uri::decode(in.relative_uri().path());
   out->segments = SplitPath(out->path);
+  // Form encoding, as webob reads Cinder's queries: '+' is a space (Python's
+  // urlencode, which Tempest and the clients use, writes spaces so).
+  auto form_decode = [](std::string s) {
+    std::replace(s.begin(), s.end(), '+', ' ');
+    return web::uri::decode(s);
+  };
   for (const auto& [k, v] : web::uri::split_query(in.relative_uri().query()))
-    out->query[web::uri::decode(k)] = web::uri::decode(v);
+    out->query[form_decode(k)] = form_decode(v);
   for (const auto& [k, v] : in.headers()) {
     std::string lower = k;
     for (auto& c : lower) c = static_cast<char>(std::tolower(c));

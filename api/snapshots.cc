@@ -1,9 +1,12 @@
-// Cinder v3 snapshots: create (202), list, detail, show, update, delete,
-// metadata, and the os-reset_status / os-update_snapshot_status /
-// os-force_delete actions. Another project's snapshot is a 404, never a 403.
+// Cinder v3 snapshots: create (202; within the owner's quotas, else 413 as
+// Cinder: api/quotas.h), list, detail, show, update, delete, metadata, and
+// the os-reset_status / os-update_snapshot_status / os-force_delete
+// actions. Another project's snapshot is a 404, never a 403.
 #include "api/body.h"
 #include "api/handlers.h"
 #include "api/list_params.h"
+#include "api/metadata_routes.h"
+#include "api/quotas.h"
 #include "api/views.h"
 #include "util/time_util.h"
 #include "util/uuid.h"
@@ -76,8 +79,14 @@ HandlerResult List(engine::Engine* e, ApiRequest& req, bool detail) {
 HandlerResult Create(engine::Engine* e, ApiRequest& req) {
   STRATA_ASSIGN_OR_RETURN(const nlohmann::json* b,
                           RequireObject(req.body, "snapshot"));
-  STRATA_ASSIGN_OR_RETURN(std::string volume_id,
-                          RequireString(*b, "volume_id", 36));
+  // Required (400 without it), but may be null, which names no volume: a
+  // 404, as Cinder's schema and lookup answer.
+  if (!b->contains("volume_id"))
+    return Status::InvalidArgument(
+        "Missing required element 'volume_id' in request body.");
+  STRATA_ASSIGN_OR_RETURN(auto named, OptString(*b, "volume_id", 36));
+  if (!named) return Status::NotFound("Volume None could not be found.");
+  const std::string volume_id = *named;
   STRATA_ASSIGN_OR_RETURN(auto name, OptString(*b, "name"));
   if (!name) {
     STRATA_ASSIGN_OR_RETURN(name, OptString(*b, "display_name"));
@@ -96,8 +105,18 @@ HandlerResult Create(engine::Engine* e, ApiRequest& req) {
                                    volume_id,          name.value_or(""),
                                    desc.value_or(""),  md};
   cr.project_id = vol->project_id;  // an admin snapshots into the owner's
+  // The owner's quotas (snapshots, gigabytes, and per type), checked and
+  // taken under one lock: CreateSnapshot records the snapshot before it
+  // returns.
+  QuotaDelta delta;
+  delta.snapshots = 1;
+  delta.gigabytes = engine::SizeGiB(vol->virtual_size);
+  delta.volume_type_id = vol->volume_type_id;
+  auto quota_lock = HoldQuotaLock();
+  STRATA_RETURN_IF_ERROR(EnforceQuota(e, cr.project_id, delta));
   STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, e->CreateSnapshot(cr));
-  return ApiResponse::Json(202, {{"snapshot", SnapshotView(req, s, true)}});
+  quota_lock.unlock();
+  return ApiResponse::Json(202, {{"snapshot", SnapshotView(req, s, false)}});
 }
 
 HandlerResult Update(engine::Engine* e, ApiRequest& req) {
@@ -120,58 +139,7 @@ HandlerResult Update(engine::Engine* e, ApiRequest& req) {
         return Status::OK();
       }));
   STRATA_ASSIGN_OR_RETURN(s, e->catalog()->GetSnapshot(s.id));
-  return ApiResponse::Json(200, {{"snapshot", SnapshotView(req, s, true)}});
-}
-
-// Metadata: replace (PUT) or merge (POST) the whole set.
-HandlerResult SetMetadata(engine::Engine* e, ApiRequest& req, bool replace) {
-  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, LoadSnapshot(e, req));
-  if (!req.body.is_object() || !req.body.contains("metadata"))
-    return Status::InvalidArgument(
-        "Malformed request body: 'metadata' missing.");
-  STRATA_ASSIGN_OR_RETURN(db::Metadata md, OptMetadata(req.body, "metadata"));
-  db::Metadata result;
-  STRATA_RETURN_IF_ERROR(
-      e->catalog()->ModifySnapshot(s.id, [&](db::SnapshotRecord& cur) {
-        if (replace) cur.metadata.clear();
-        for (auto& [k, v] : md) cur.metadata[k] = v;
-        result = cur.metadata;
-        return Status::OK();
-      }));
-  return ApiResponse::Json(200, {{"metadata", result}});
-}
-
-HandlerResult SetMetadataItem(engine::Engine* e, ApiRequest& req) {
-  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, LoadSnapshot(e, req));
-  const std::string& key = req.params.at("key");
-  STRATA_ASSIGN_OR_RETURN(const nlohmann::json* meta,
-                          RequireObject(req.body, "meta"));
-  if (meta->size() != 1 || !meta->contains(key))
-    return Status::InvalidArgument(
-        "Request body and URI mismatch: 'meta' must hold exactly the key in "
-        "the URL.");
-  STRATA_ASSIGN_OR_RETURN(db::Metadata md, OptMetadata(req.body, "meta"));
-  STRATA_RETURN_IF_ERROR(
-      e->catalog()->ModifySnapshot(s.id, [&](db::SnapshotRecord& cur) {
-        cur.metadata[key] = md[key];
-        return Status::OK();
-      }));
-  return ApiResponse::Json(200, {{"meta", {{key, md[key]}}}});
-}
-
-HandlerResult MetadataItem(engine::Engine* e, ApiRequest& req, bool remove) {
-  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, LoadSnapshot(e, req));
-  const std::string& key = req.params.at("key");
-  if (!s.metadata.count(key))
-    return Status::NotFound("Metadata item was not found");
-  if (!remove)
-    return ApiResponse::Json(200, {{"meta", {{key, s.metadata[key]}}}});
-  STRATA_RETURN_IF_ERROR(
-      e->catalog()->ModifySnapshot(s.id, [&](db::SnapshotRecord& cur) {
-        cur.metadata.erase(key);
-        return Status::OK();
-      }));
-  return ApiResponse::Empty(200);
+  return ApiResponse::Json(200, {{"snapshot", SnapshotView(req, s, false)}});
 }
 
 HandlerResult Action(engine::Engine* e, ApiRequest& req) {
@@ -246,21 +214,18 @@ void AddSnapshotRoutes(Router& r, engine::Engine* e) {
   });
   r.Add("POST", "/v3/snapshots/{id}/action",
         [e](ApiRequest& q) { return Action(e, q); });
-  r.Add("GET", "/v3/snapshots/{id}/metadata",
-        [e](ApiRequest& q) -> HandlerResult {
-          STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, LoadSnapshot(e, q));
-          return ApiResponse::Json(200, {{"metadata", s.metadata}});
-        });
-  r.Add("POST", "/v3/snapshots/{id}/metadata",
-        [e](ApiRequest& q) { return SetMetadata(e, q, false); });
-  r.Add("PUT", "/v3/snapshots/{id}/metadata",
-        [e](ApiRequest& q) { return SetMetadata(e, q, true); });
-  r.Add("GET", "/v3/snapshots/{id}/metadata/{key}",
-        [e](ApiRequest& q) { return MetadataItem(e, q, false); });
-  r.Add("PUT", "/v3/snapshots/{id}/metadata/{key}",
-        [e](ApiRequest& q) { return SetMetadataItem(e, q); });
-  r.Add("DELETE", "/v3/snapshots/{id}/metadata/{key}",
-        [e](ApiRequest& q) { return MetadataItem(e, q, true); });
+  AddMetadataRoutes(
+      r, "/v3/snapshots/{id}",
+      {[e](ApiRequest& q) -> Result<db::Metadata> {
+         STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, LoadSnapshot(e, q));
+         return s.metadata;
+       },
+       [e](ApiRequest& q,
+           const std::function<Status(db::Metadata&)>& edit) -> Status {
+         STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, LoadSnapshot(e, q));
+         return e->catalog()->ModifySnapshot(
+             s.id, [&](db::SnapshotRecord& cur) { return edit(cur.metadata); });
+       }});
 }
 
 }  // namespace strata::api

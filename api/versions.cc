@@ -64,7 +64,11 @@ std::set<std::string> ComputeCollections() {
 
 std::set<std::string> V3Collections() {
   return {"volumes", "snapshots", "os-volume-manage", "manageable_volumes",
-          "limits",  "extensions"};
+          "limits", "extensions",
+          // issue 18: volume types, quotas, zones, services
+          "types", "os-quota-sets", "os-quota-class-sets",
+          "os-availability-zone", "os-services", "os-hosts", "scheduler-stats",
+          "capabilities"};
 }
 
 }  // namespace strata::api

@@ -7,6 +7,20 @@
 #include "util/time_util.h"
 
 namespace strata::api {
+namespace {}  // namespace
+
+namespace {
+
+nlohmann::json OrNull(const std::optional<std::string>& s) {
+  return s ? nlohmann::json(*s) : nlohmann::json(nullptr);
+}
+
+}  // namespace
+
+bool WantsStrataDetails(const ApiRequest& req) {
+  const std::string v = req.Header("x-strata-details");
+  return v == "1" || v == "true" || v == "True" || v == "yes";
+}
 
 std::string BackendHost() {
   char buf[256] = "localhost";
@@ -34,6 +48,8 @@ nlohmann::json SnapshotView(const ApiRequest& req, const db::SnapshotRecord& s,
     j["os-extended-snapshot-attributes:progress"] =
         std::to_string(s.progress) + "%";
     j["os-extended-snapshot-attributes:project_id"] = s.project_id;
+  }
+  if (detail && WantsStrataDetails(req)) {
     j["os-strata:parent_id"] =
         s.parent_id ? nlohmann::json(*s.parent_id) : nlohmann::json(nullptr);
     j["os-strata:stored_bytes"] = s.layer_bytes;
@@ -86,28 +102,32 @@ nlohmann::json CacheView(const cache::CacheStatus& s) {
 }
 
 nlohmann::json VolumeView(const ApiRequest& req, const db::VolumeRecord& v,
-                          bool detail,
-                          const std::optional<engine::HeldChainStatus>& held) {
+                          VolumeViewKind kind, const VolumeFacts& facts) {
+  const auto& held = facts.held;
+  const bool detail = kind != VolumeViewKind::kSummary;
   std::string self = req.base_url + "/v3/" + v.project_id + "/volumes/" + v.id;
   nlohmann::json links = nlohmann::json::array(
       {{{"href", self}, {"rel", "self"}},
        {{"href", req.base_url + "/" + v.project_id + "/volumes/" + v.id},
         {"rel", "bookmark"}}});
   if (!detail) return {{"id", v.id}, {"name", v.name}, {"links", links}};
+  // Cinder shows its admin metadata ("readonly", …) among the user's.
+  db::Metadata metadata = v.metadata;
+  for (const auto& [k, val] : v.admin_metadata) metadata[k] = val;
   nlohmann::json j = {
       {"id", v.id},
       {"name", v.name},
       {"description", v.description},
       {"status", v.status},
       {"size", engine::SizeGiB(v.virtual_size)},
-      {"availability_zone", "nova"},
+      {"availability_zone", facts.zone},
       {"created_at", FormatIsoMicros(v.created_at)},
       {"updated_at", FormatIsoMicros(v.updated_at)},
       {"attachments", Attachments(v)},
-      {"volume_type", "strata"},
-      {"snapshot_id", nullptr},
-      {"source_volid", nullptr},
-      {"metadata", v.metadata},
+      {"volume_type", facts.type_name},
+      {"snapshot_id", OrNull(v.snapshot_id)},
+      {"source_volid", OrNull(v.source_volid)},
+      {"metadata", metadata},
       {"bootable", v.bootable ? "true" : "false"},
       {"encrypted", false},
       {"multiattach", false},
@@ -115,17 +135,20 @@ nlohmann::json VolumeView(const ApiRequest& req, const db::VolumeRecord& v,
       {"consistencygroup_id", nullptr},
       {"user_id", v.user_id},
       {"links", links},
-      {"os-vol-host-attr:host", BackendHost()},
-      {"os-vol-tenant-attr:tenant_id", v.project_id},
-      {"os-vol-mig-status-attr:migstat", nullptr},
-      {"os-vol-mig-status-attr:name_id", nullptr},
-      {"os-strata:head_snapshot_id", v.head_snapshot_id
-                                         ? nlohmann::json(*v.head_snapshot_id)
-                                         : nlohmann::json(nullptr)},
   };
-  if (req.ctx.is_admin)
-    j["os-strata:path"] = v.path;  // host paths: admins only
-  if (held)
+  if (kind == VolumeViewKind::kShow) {
+    // Cinder's extension attributes, on show and detail lists only.
+    j["os-vol-host-attr:host"] = BackendHost();
+    j["os-vol-tenant-attr:tenant_id"] = v.project_id;
+    j["os-vol-mig-status-attr:migstat"] = nullptr;
+    j["os-vol-mig-status-attr:name_id"] = nullptr;
+  }
+  if (WantsStrataDetails(req)) {
+    j["os-strata:head_snapshot_id"] = OrNull(v.head_snapshot_id);
+    if (req.ctx.is_admin)
+      j["os-strata:path"] = v.path;  // host paths: admins only
+  }
+  if (held && WantsStrataDetails(req))
     j["os-strata:nbd_export"] = {
         {"name", held->export_name},
         {"chain_released", held->released},

@@ -72,6 +72,10 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
   }
   if (key == "DEFAULT.state_dir") {
     c->state_dir = v;
+  } else if (key == "DEFAULT.storage_availability_zone") {
+    if (v.empty() || v.size() > 255)
+      return Status::InvalidArgument(key + " must be 1 to 255 characters");
+    c->storage_availability_zone = v;
   } else if (key == "auth.strategy") {
     if (v != "noauth" && v != "keystone")
       return Status::InvalidArgument("[auth] strategy '" + v +
@@ -206,6 +210,8 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     c->store_zstd_level = static_cast<int>(n);
   } else if (key == "engine.manage_dirs") {
     c->manage_dirs = SplitList(v);
+  } else if (key == "engine.volume_dir") {
+    c->volume_dir = v;
   } else if (key == "engine.shared_base_dirs") {
     c->shared_base_dirs = SplitList(v);
   } else if (key == "engine.overlay_cluster_size") {

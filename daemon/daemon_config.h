@@ -18,6 +18,9 @@ struct DaemonConfig {
   std::string plain_listen_host;            // [api] plain_listen, if asked
   int plain_listen_port = 0;
   std::string state_dir = "./var";
+  // [DEFAULT] storage_availability_zone: the one zone the API reports,
+  // Cinder's option of the same name and default.
+  std::string storage_availability_zone = "nova";
   std::string auth_strategy = "noauth";  // or "keystone"
   // [keystone_authtoken], as keystonemiddleware names it: the service user
   // tokens are validated with.
@@ -37,6 +40,8 @@ struct DaemonConfig {
   bool store_aes = false;                // [store] encryption = aes-256-gcm
   std::string store_key_file;            // [store] encryption_key_file
   std::vector<std::string> manage_dirs;  // default: <state_dir>/disks
+  // Where created volumes get their disks; default <state_dir>/volumes.
+  std::string volume_dir;
   // Read-only directories of backing files (default: Nova's image cache,
   // when it exists).
   std::optional<std::vector<std::string>> shared_base_dirs;

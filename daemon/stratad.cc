@@ -114,6 +114,21 @@ int main(int argc, char** argv) {
       return Fail("manage dir " + d + ": " + canon.status().message());
     eo.allowed_dirs.push_back(*canon);
   }
+  // Created volumes' disks (Cinder's volume create), a managed directory
+  // too: their chains are confined like every other.
+  {
+    const std::string d =
+        cfg->volume_dir.empty() ? JoinPath(*state, "volumes") : cfg->volume_dir;
+    if (Status made = MakeDirs(d, 0751); !made.ok())
+      return Fail("volume dir " + d + ": " + made.message());
+    auto canon = CanonicalPath(d);
+    if (!canon.ok())
+      return Fail("volume dir " + d + ": " + canon.status().message());
+    eo.volume_dir = *canon;
+    if (std::find(eo.allowed_dirs.begin(), eo.allowed_dirs.end(), *canon) ==
+        eo.allowed_dirs.end())
+      eo.allowed_dirs.push_back(*canon);
+  }
   // Backing files outside the disk's own directory (confinement.h): Nova's
   // image cache by default, where there is one.
   const std::string nova_base = "/var/lib/nova/instances/_base";
@@ -147,10 +162,16 @@ int main(int argc, char** argv) {
 
   api::Router router;
   api::AddVersionRoutes(router);
-  api::AddVolumeRoutes(router, &engine, cfg->default_project);
+  api::AddVolumeRoutes(router, &engine, cfg->default_project,
+                       cfg->storage_availability_zone);
   api::AddSnapshotRoutes(router, &engine);
   api::AddServerRoutes(router, &engine, cfg->default_project);
   api::AddImageRoutes(router, &engine);
+  api::ServiceInfoOptions si;
+  si.availability_zone = cfg->storage_availability_zone;
+  si.capacity_dir =
+      eo.volume_dir.empty() ? eo.allowed_dirs.front() : eo.volume_dir;
+  api::AddCinderInfoRoutes(router, &engine, si);
   openstack::AssistedSnapshots assisted(hv.get());
   api::CinderOptions co;
   co.endpoint_template = cfg->cinder_endpoint_template;

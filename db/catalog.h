@@ -1,5 +1,5 @@
-// Catalog: Strata's SQLite database of volumes, snapshots, uploads, tasks
-// and the NBD exports' write history.
+// Catalog: Strata's SQLite database of volumes, snapshots, uploads, tasks,
+// the NBD exports' write history, volume types and quotas.
 //
 // Every SQL statement Strata runs lives in db/. The catalog opens the file in
 // WAL mode with synchronous=FULL (a committed journal step survives power
@@ -12,8 +12,10 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,7 +28,7 @@ template <class T>
 struct ListResult {
   std::vector<T> rows;  // the requested page
   int64_t total = 0;    // rows matching the filters, before paging
-  bool more = false;    // rows remain after this page
+  bool more = false;    // the page is full: a next link (Cinder's rule)
 };
 
 class Catalog {
@@ -114,6 +116,63 @@ class Catalog {
   // row (none: empty).
   Result<std::vector<WriteSlotRecord>> WriteHistoryOf(
       const std::string& export_name, int64_t slot_seconds);
+
+  // ---- Volume types, quotas and quota usage (issue 18) ----
+  // SQL in volume_type_queries.cc and quota_queries.cc.
+
+  // Volume types by name; private ones only with `include_private`.
+  [[nodiscard]] Result<std::vector<VolumeTypeRecord>> ListVolumeTypes(
+      bool include_private);
+  // NotFound "Volume type ID could not be found." for an unknown id.
+  [[nodiscard]] Result<VolumeTypeRecord> GetVolumeType(const std::string& id);
+  // The type a volume create names: unset or empty → the default type;
+  // else by id, then by name (Cinder's get_by_name_or_id). Unknown, or
+  // private without `include_private` (a non-admin caller, as Cinder
+  // hides private types from them) → NotFound "Volume type X could not be
+  // found.".
+  [[nodiscard]] Result<VolumeTypeRecord> ResolveVolumeType(
+      const std::optional<std::string>& id_or_name,
+      bool include_private = true);
+  // AlreadyExists "Volume Type NAME already exists." for a taken name.
+  [[nodiscard]] Status InsertVolumeType(const VolumeTypeRecord& t);
+  // Read-modify-write of name, description, is_public (extra specs are
+  // not touched); a new name renames the type's per-type quota resources
+  // (volumes_<name>, …) as Cinder does. AlreadyExists for a taken name.
+  [[nodiscard]] Status ModifyVolumeType(
+      const std::string& id,
+      const std::function<Status(VolumeTypeRecord&)>& edit);
+  // Deletes a type, its extra specs and its per-type quota rows.
+  // InvalidArgument for the default type or one a volume uses (messages
+  // as Cinder's), NotFound for an unknown id.
+  [[nodiscard]] Status DeleteVolumeType(const std::string& id);
+  // Volumes of the type (the default type: also those with none set).
+  [[nodiscard]] Result<int64_t> CountVolumesOfType(const std::string& id);
+  // Adds or replaces the given extra specs, other keys untouched.
+  [[nodiscard]] Status SetVolumeTypeExtraSpecs(const std::string& id,
+                                               const Metadata& specs);
+  // NotFound "Volume Type ID has no extra specs with key KEY.".
+  [[nodiscard]] Status DeleteVolumeTypeExtraSpec(const std::string& id,
+                                                 const std::string& key);
+
+  // Explicit quotas of a project, or of a quota class (`class_name`), as
+  // resource → hard limit; resources without a row are absent.
+  [[nodiscard]] Result<std::map<std::string, int64_t>> ProjectQuotas(
+      const std::string& project_id);
+  [[nodiscard]] Result<std::map<std::string, int64_t>> QuotaClass(
+      const std::string& class_name);
+  // Sets the given limits (insert or replace), all in one transaction.
+  [[nodiscard]] Status SetProjectQuotas(
+      const std::string& project_id,
+      const std::map<std::string, int64_t>& limits);
+  [[nodiscard]] Status SetQuotaClass(
+      const std::string& class_name,
+      const std::map<std::string, int64_t>& limits);
+  // Removes every explicit quota of the project (back to the defaults).
+  [[nodiscard]] Status DeleteProjectQuotas(const std::string& project_id);
+  // The project's volumes and visible snapshots (every project's when
+  // `project_id` is empty), each with its volume type.
+  [[nodiscard]] Result<std::vector<QuotaUsageRow>> QuotaUsageRows(
+      const std::string& project_id);
 
  private:
   explicit Catalog(SqliteDb db) : db_(std::move(db)) {}

@@ -40,8 +40,7 @@ Result<ListResult<T>> Paginate(std::vector<T> rows, const ListQuery& q) {
     size_t i = 0;
     while (i < kept.size() && kept[i].id != *q.marker) ++i;
     if (i == kept.size())
-      return Status::InvalidArgument("Marker " + *q.marker +
-                                     " could not be found.");
+      return Status::NotFound("Marker " + *q.marker + " could not be found.");
     start = i + 1;
   }
   start += static_cast<size_t>(q.offset);
@@ -52,6 +51,10 @@ Result<ListResult<T>> Paginate(std::vector<T> rows, const ListQuery& q) {
     }
     out.rows.push_back(std::move(kept[i]));
   }
+  // Cinder links a full page to the next one even when it is the last (the
+  // next is then empty): clients and Tempest walk links until a short page.
+  if (q.limit > 0 && static_cast<int64_t>(out.rows.size()) == q.limit)
+    out.more = true;
   return out;
 }
 

@@ -37,6 +37,14 @@ struct VolumeRecord {
   // target there ("vda"); unset for disks no domain uses.
   std::optional<std::string> domain_uuid;
   std::optional<std::string> disk_target;
+  // Cinder's fields (issue 18): the volume type's id (unset: the default
+  // type), the snapshot or volume a created volume was made from, and the
+  // admin metadata ("readonly", "attached_mode", …) that Cinder keeps apart
+  // from the user's and shows in `metadata` beside it.
+  std::optional<std::string> volume_type_id;
+  std::optional<std::string> snapshot_id;
+  std::optional<std::string> source_volid;
+  Metadata admin_metadata;
 };
 
 struct SnapshotRecord {
@@ -138,6 +146,35 @@ struct ListQuery {
   std::optional<std::string> marker;  // id of the last row of the prior page
   int64_t offset = 0;
   int64_t limit = -1;  // -1: no limit
+};
+
+}  // namespace strata::db
+
+namespace strata::db {
+
+// A Cinder volume type (issue 18): a name and extra specs that volumes
+// refer to. Migration 9 creates the default type, kDefaultVolumeTypeId,
+// named "__DEFAULT__" as Cinder names its own; a volume whose
+// volume_type_id is unset has that type.
+inline constexpr char kDefaultVolumeTypeId[] =
+    "8f2ae5ba-0a2c-4d6c-8d8e-6b8c3f1f0d01";
+struct VolumeTypeRecord {
+  std::string id;
+  std::string name;                        // unique
+  std::optional<std::string> description;  // Cinder shows null when unset
+  bool is_public = true;  // private types: admins only (no access lists)
+  Metadata extra_specs;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+// What counts against a project's quotas: one row per volume and per
+// visible (not hidden) snapshot, with the volume type it counts under.
+struct QuotaUsageRow {
+  std::string project_id;
+  bool is_snapshot = false;
+  std::optional<std::string> volume_type_id;  // unset: the default type
+  int64_t virtual_size = 0;                   // bytes
 };
 
 }  // namespace strata::db

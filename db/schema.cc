@@ -136,6 +136,53 @@ CREATE TABLE unsettled_histories (
   created_at INTEGER NOT NULL
 );
 )sql",
+      // 8: Cinder's volume fields for volumes Strata creates (issue 18):
+      // the volume type, what it was made from, and the admin metadata
+      // (readonly, attach state) Cinder keeps apart from the user's.
+      R"sql(
+ALTER TABLE volumes ADD COLUMN volume_type_id TEXT;
+ALTER TABLE volumes ADD COLUMN snapshot_id TEXT;
+ALTER TABLE volumes ADD COLUMN source_volid TEXT;
+ALTER TABLE volumes ADD COLUMN admin_metadata TEXT NOT NULL DEFAULT '{}';
+)sql",
+      // 9: volume types with their extra specs, and Cinder's quotas per
+      // project and per quota class (issue 18). The default type, named
+      // "__DEFAULT__" as Cinder's, is the type of every volume without
+      // one (records.h kDefaultVolumeTypeId).
+      R"sql(
+CREATE TABLE volume_types (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  description TEXT,
+  is_public INTEGER NOT NULL DEFAULT 1,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE volume_type_extra_specs (
+  volume_type_id TEXT NOT NULL REFERENCES volume_types(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (volume_type_id, key)
+);
+INSERT INTO volume_types (id, name, description, is_public, created_at,
+                          updated_at)
+  VALUES ('8f2ae5ba-0a2c-4d6c-8d8e-6b8c3f1f0d01', '__DEFAULT__',
+          'Default Volume Type', 1,
+          CAST(strftime('%s', 'now') AS INTEGER) * 1000000,
+          CAST(strftime('%s', 'now') AS INTEGER) * 1000000);
+CREATE TABLE quotas (
+  project_id TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  hard_limit INTEGER NOT NULL,
+  PRIMARY KEY (project_id, resource)
+);
+CREATE TABLE quota_classes (
+  class_name TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  hard_limit INTEGER NOT NULL,
+  PRIMARY KEY (class_name, resource)
+);
+)sql",
   };
   return m;
 }

@@ -10,7 +10,8 @@ namespace {
 const char kVolumeColumns[] =
     "id, project_id, user_id, name, description, status, path, base_path, "
     "base_format, virtual_size, head_snapshot_id, bootable, metadata, "
-    "created_at, updated_at, domain_uuid, disk_target";
+    "created_at, updated_at, domain_uuid, disk_target, volume_type_id, "
+    "snapshot_id, source_volid, admin_metadata";
 
 VolumeRecord ReadVolume(const Statement& st) {
   VolumeRecord v;
@@ -31,10 +32,14 @@ VolumeRecord ReadVolume(const Statement& st) {
   v.updated_at = st.ColumnInt(14);
   v.domain_uuid = st.ColumnOptText(15);
   v.disk_target = st.ColumnOptText(16);
+  v.volume_type_id = st.ColumnOptText(17);
+  v.snapshot_id = st.ColumnOptText(18);
+  v.source_volid = st.ColumnOptText(19);
+  v.admin_metadata = MetadataFromJson(st.ColumnText(20));
   return v;
 }
 
-// Binds every column but id (1..16) then id (17), in kVolumeColumns order.
+// Binds every column but id (1..20) then id (21), in kVolumeColumns order.
 void BindVolume(Statement& st, const VolumeRecord& v) {
   st.Bind(1, v.project_id)
       .Bind(2, v.user_id)
@@ -52,7 +57,11 @@ void BindVolume(Statement& st, const VolumeRecord& v) {
       .Bind(14, v.updated_at)
       .BindOpt(15, v.domain_uuid)
       .BindOpt(16, v.disk_target)
-      .Bind(17, v.id);
+      .BindOpt(17, v.volume_type_id)
+      .BindOpt(18, v.snapshot_id)
+      .BindOpt(19, v.source_volid)
+      .Bind(20, MetadataToJson(v.admin_metadata))
+      .Bind(21, v.id);
 }
 
 Result<std::vector<VolumeRecord>> Collect(Statement& st) {
@@ -69,13 +78,15 @@ Result<std::vector<VolumeRecord>> Collect(Statement& st) {
 Status Catalog::InsertVolume(const VolumeRecord& v) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   STRATA_ASSIGN_OR_RETURN(
-      Statement st, Statement::Prepare(
-                        db_,
-                        "INSERT INTO volumes (project_id, user_id, name, "
-                        "description, status, path, base_path, base_format, "
-                        "virtual_size, head_snapshot_id, bootable, metadata, "
-                        "created_at, updated_at, domain_uuid, disk_target, id) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+      Statement st,
+      Statement::Prepare(db_,
+                         "INSERT INTO volumes (project_id, user_id, name, "
+                         "description, status, path, base_path, base_format, "
+                         "virtual_size, head_snapshot_id, bootable, metadata, "
+                         "created_at, updated_at, domain_uuid, disk_target, "
+                         "volume_type_id, snapshot_id, source_volid, "
+                         "admin_metadata, id) "
+                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
   BindVolume(st, v);
   return st.Run();
 }
@@ -90,7 +101,8 @@ Status Catalog::UpdateVolume(const VolumeRecord& v) {
           "status=?, path=?, base_path=?, base_format=?, virtual_size=?, "
           "head_snapshot_id=?, "
           "bootable=?, metadata=?, created_at=?, updated_at=?, domain_uuid=?, "
-          "disk_target=? WHERE id=?"));
+          "disk_target=?, volume_type_id=?, snapshot_id=?, source_volid=?, "
+          "admin_metadata=? WHERE id=?"));
   BindVolume(st, v);
   return st.RunUpdate("Volume " + v.id + " could not be found.");
 }
@@ -129,7 +141,10 @@ Result<VolumeRecord> Catalog::GetVolumeByPath(const std::string& path) {
 
 Result<ListResult<VolumeRecord>> Catalog::ListVolumes(const ListQuery& q) {
   static const std::map<std::string, std::string> kFilters = {
-      {"name", "name"}, {"status", "status"}, {"bootable", "bootable"}};
+      {"name", "name"},
+      {"status", "status"},
+      {"bootable", "bootable"},
+      {"project_id", "project_id"}};
   static const std::map<std::string, std::string> kSort = {
       {"created_at", "created_at"},
       {"updated_at", "updated_at"},

@@ -428,28 +428,18 @@ Status ChainMaintenance::CollectGarbage(const db::VolumeRecord& vol, bool now) {
   // Not under a prebuild's feet: its temporary is in no chain either.
   SpareClaim claim = ClaimSpares(disk, /*wait=*/true);
   const std::string dir = DirName(disk);
-  // Listed through a directory fd opened with no symlink on its path.
-  STRATA_ASSIGN_OR_RETURN(UniqueFd dir_path, OpenDirNoSymlinks(dir));
-  const int list_fd =
-      openat(dir_path.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (list_fd < 0) return Status::FromErrno("open " + dir, errno);
-  DIR* d = fdopendir(list_fd);
-  if (!d) {
-    close(list_fd);
-    return Status::FromErrno("opendir " + dir, errno);
-  }
+  STRATA_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                          ListDirNoSymlinks(dir));
   std::vector<std::string> doomed;
-  while (dirent* e = readdir(d)) {
-    std::string path = JoinPath(dir, e->d_name);
+  for (const std::string& name : names) {
+    std::string path = JoinPath(dir, name);
     const bool temp = IsTempOf(disk, path);
     bool ours = temp || ParseLayerName(disk, path).kind != LayerKind::kForeign;
     // Trash is already queued for the reaper (after a crash: `now`).
     bool trash =
         temp && BaseName(path).find(".strata-trash-") != std::string::npos;
-    if (ours && !live.count(e->d_name) && (now || !trash))
-      doomed.push_back(path);
+    if (ours && !live.count(name) && (now || !trash)) doomed.push_back(path);
   }
-  closedir(d);
   for (const auto& path : doomed) {
     LogInfo("removing unused file " + path);
     Status s = PathExists(path + "/.") ? RemoveTree(path)

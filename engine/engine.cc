@@ -49,6 +49,19 @@ Status Engine::UnmanageVolume(const std::string& volume_id) {
   return adoption_.UnmanageVolume(volume_id);
 }
 
+Result<db::VolumeRecord> Engine::CreateVolume(const CreateVolumeRequest& req) {
+  return lifecycle_.CreateVolume(req);
+}
+
+Status Engine::DeleteVolume(const std::string& volume_id, bool cascade) {
+  return lifecycle_.DeleteVolume(volume_id, cascade);
+}
+
+Status Engine::ExtendVolume(const std::string& volume_id,
+                            int64_t new_size_gib) {
+  return lifecycle_.ExtendVolume(volume_id, new_size_gib);
+}
+
 Result<db::SnapshotRecord> Engine::CreateSnapshot(
     const CreateSnapshotRequest& req) {
   return creator_.CreateSnapshot(req);

@@ -32,6 +32,7 @@
 #include "engine/snapshot_create.h"
 #include "engine/snapshot_delete.h"
 #include "engine/volume_adoption.h"
+#include "engine/volume_lifecycle.h"
 #include "hypervisor/hypervisor.h"
 #include "storage-drivers/store.h"
 
@@ -82,6 +83,11 @@ class Engine {
   // Forgets a volume (Cinder unmanage): its files stay as they are.
   Status UnmanageVolume(const std::string& volume_id);
 
+  // Cinder's volume create, delete and extend (volume_lifecycle.h).
+  Result<db::VolumeRecord> CreateVolume(const CreateVolumeRequest& req);
+  Status DeleteVolume(const std::string& volume_id, bool cascade);
+  Status ExtendVolume(const std::string& volume_id, int64_t new_size_gib);
+
   // R2.1: starts a snapshot; returns it in status "creating".
   Result<db::SnapshotRecord> CreateSnapshot(const CreateSnapshotRequest& req);
   // Deletes a snapshot (status available or error; `force` also allows
@@ -121,7 +127,9 @@ class Engine {
   SnapshotCreator creator_{ctx_, &live_, &chain_, &transfer_, &deleter_};
   Reverter reverter_{ctx_, &live_, &chain_, &deleter_};
   VolumeAdoption adoption_{ctx_, &live_, &chain_, &transfer_};
-  Recovery recovery_{ctx_, &live_, &chain_, &transfer_, &deleter_, &reverter_};
+  VolumeLifecycle lifecycle_{ctx_, &live_, &chain_, &transfer_};
+  Recovery recovery_{ctx_,      &live_,     &chain_,    &transfer_,
+                     &deleter_, &reverter_, &lifecycle_};
 };
 
 }  // namespace strata::engine

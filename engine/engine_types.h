@@ -17,6 +17,10 @@ namespace strata::engine {
 struct EngineOptions {
   // Canonical directories under which disks may be adopted (manage).
   std::vector<std::string> allowed_dirs;
+  // Canonical directory where the volumes Strata creates (Cinder's volume
+  // create) get their disks, "volume-<id>.qcow2"; one of `allowed_dirs`.
+  // Empty: volumes cannot be created.
+  std::string volume_dir;
   // Canonical directories whose files a disk may have as read-only backing
   // files (Nova's _base image cache): confinement.h.
   std::vector<std::string> shared_base_dirs;
@@ -43,6 +47,17 @@ struct ManageRequest {
   // still confined): for paths the hypervisor's own configuration or the
   // operator names (a server's disks, NBD exports), never for user input.
   bool trusted_path = false;
+};
+
+// Cinder's volume create (issue 18): an empty disk of `size_gib`, or one
+// holding a snapshot's state (`snapshot_id`, any available snapshot, not
+// only the latest), or a copy of another volume (`source_volid`).
+struct CreateVolumeRequest {
+  std::string project_id, user_id, name, description;
+  int64_t size_gib = 0;
+  std::optional<std::string> snapshot_id, source_volid, volume_type_id;
+  std::optional<bool> bootable;  // unset: the source's, or false
+  db::Metadata metadata;
 };
 
 // Backup rotation (R1.6, Nova's createBackup): once the new snapshot is

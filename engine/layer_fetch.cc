@@ -69,6 +69,23 @@ Status DownloadLayer(store::Store& store, const db::SnapshotRecord& snap,
   return sink->Commit();
 }
 
+Result<std::vector<db::SnapshotRecord>> StoredLineage(
+    db::Catalog* catalog, const db::SnapshotRecord& target) {
+  std::vector<db::SnapshotRecord> lineage;
+  std::optional<std::string> cur = target.id;
+  while (cur) {
+    if (lineage.size() > 100000)
+      return Status::Internal("snapshot lineage loops at " + *cur);
+    STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, catalog->GetSnapshot(*cur));
+    if (!s.store_key || !s.sha256)
+      return Status::Conflict("snapshot " + s.id + " in the lineage of " +
+                              target.id + " has no stored layer");
+    cur = s.parent_id;
+    lineage.insert(lineage.begin(), std::move(s));
+  }
+  return lineage;
+}
+
 Status FetchLayerToRead(store::Store& store, const db::SnapshotRecord& snap,
                         const std::string& to) {
   Status l = LinkStoredLayer(store, snap, to, std::nullopt);

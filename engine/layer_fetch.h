@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "db/records.h"
+#include "db/catalog.h"
 #include "storage-drivers/store.h"
 #include "util/status.h"
 
@@ -46,6 +46,11 @@ Status VerifyLinkedLayer(const db::SnapshotRecord& snap,
 // ends in a chain); else scratch.
 Status DownloadLayer(store::Store& store, const db::SnapshotRecord& snap,
                      const std::string& to, bool durable);
+
+// `target`'s lineage through parent_id, root first: the layers that make its
+// state. Conflict when one has no stored layer.
+Result<std::vector<db::SnapshotRecord>> StoredLineage(
+    db::Catalog* catalog, const db::SnapshotRecord& target);
 
 // A layer a merge only reads: linked and verified, or downloaded.
 Status FetchLayerToRead(store::Store& store, const db::SnapshotRecord& snap,

@@ -275,6 +275,16 @@ Status CheckImage(const std::string& path) {
                             r.out);
 }
 
+Status ResizeImage(const std::string& path, uint64_t virtual_size) {
+  HandedFiles files(0);
+  STRATA_ASSIGN_OR_RETURN(nlohmann::json f,
+                          files.FileNode(path, /*read_only=*/false));
+  nlohmann::json node = {
+      {"driver", "qcow2"}, {"file", std::move(f)}, {"backing", nullptr}};
+  return files.RunChecked({"qemu-img", "resize", "-q", "json:" + node.dump(),
+                           std::to_string(virtual_size)});
+}
+
 Status CheckOpens(const std::string& path, const std::string& format) {
   HandedFiles files(0);
   STRATA_ASSIGN_OR_RETURN(nlohmann::json node, files.TopOnlyNode(path, format));

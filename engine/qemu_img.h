@@ -97,6 +97,10 @@ Status MergeIntoNewImage(const std::vector<std::string>& layers,
 // system without O_DIRECT.
 Status CopyPreallocated(const std::string& from, const std::string& to,
                         uint64_t cluster_size);
+// `qemu-img resize` of the qcow2 file `path` alone (its backing is not
+// opened) to `virtual_size` bytes; fsynced by qemu-img as it closes the
+// file. Growing only: what lies past the backing file's end reads as zeros.
+Status ResizeImage(const std::string& path, uint64_t virtual_size);
 // `qemu-img check`: NotFound-free consistency check of one qcow2 file (its
 // backing is not opened); a leak is not an error, corruption is.
 Status CheckImage(const std::string& path);

@@ -24,6 +24,7 @@
 namespace strata::engine {
 
 Status Recovery::RecoverTask(const db::TaskRecord& task) {
+  if (task.kind.rfind("volume_", 0) == 0) return lifecycle_->RecoverTask(task);
   auto vol = catalog_->GetVolume(task.volume_id);
   if (!vol.ok()) return vol.status();
   const std::string& disk = vol->path;
@@ -140,6 +141,16 @@ Status Recovery::Recover() {
                    "settling snapshot " + s.id);
       if (s.status == "deleting" && deleter_->RunDelete(s.id).ok())
         deleter_->PublishDeleteDurably(s.id);
+    }
+    // A create whose journal a crash kept from starting built nothing.
+    if (v.status == "creating" && !PathExists(v.path)) {
+      LogIfError(catalog_->ModifyVolume(v.id,
+                                        [](db::VolumeRecord& r) {
+                                          r.status = "error";
+                                          return Status::OK();
+                                        }),
+                 "settling volume " + v.id);
+      continue;
     }
     // "in-use" without a domain is an NBD export's client (SetExportAttached),
     // and no client is connected before the exports start, after this.

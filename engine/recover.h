@@ -10,6 +10,7 @@
 #include "engine/live_disk.h"
 #include "engine/revert.h"
 #include "engine/snapshot_delete.h"
+#include "engine/volume_lifecycle.h"
 
 namespace strata::engine {
 
@@ -17,13 +18,14 @@ class Recovery : public EnginePart {
  public:
   Recovery(EngineContext& ctx, LiveDisks* live, ChainMaintenance* chain,
            LayerTransfer* transfer, SnapshotDeleter* deleter,
-           Reverter* reverter)
+           Reverter* reverter, VolumeLifecycle* lifecycle)
       : EnginePart(ctx),
         live_(live),
         chain_(chain),
         transfer_(transfer),
         deleter_(deleter),
-        reverter_(reverter) {}
+        reverter_(reverter),
+        lifecycle_(lifecycle) {}
 
   Status Recover();
 
@@ -36,6 +38,7 @@ class Recovery : public EnginePart {
   LayerTransfer* const transfer_;
   SnapshotDeleter* const deleter_;
   Reverter* const reverter_;
+  VolumeLifecycle* const lifecycle_;
 };
 
 }  // namespace strata::engine

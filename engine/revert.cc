@@ -166,23 +166,6 @@ void RemoveScratch(const RevertPlan& p) {
 
 }  // namespace
 
-Result<std::vector<db::SnapshotRecord>> Reverter::LineageOf(
-    const db::SnapshotRecord& target) {
-  std::vector<db::SnapshotRecord> lineage;
-  std::optional<std::string> cur = target.id;
-  while (cur) {
-    if (lineage.size() > 100000)
-      return Status::Internal("snapshot lineage loops at " + *cur);
-    STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, catalog_->GetSnapshot(*cur));
-    if (!s.store_key || !s.sha256)
-      return Status::Conflict("snapshot " + s.id + " in the lineage of " +
-                              target.id + " has no stored layer");
-    cur = s.parent_id;
-    lineage.insert(lineage.begin(), std::move(s));
-  }
-  return lineage;
-}
-
 Result<std::vector<char>> Reverter::LinkLayers(const RevertPlan& p) {
   // The links cost nothing yet: the layers the store keeps as files. Their
   // verification comes in FetchLayers.
@@ -304,7 +287,7 @@ Status Reverter::RunRevert(Journal& j, db::VolumeRecord vol,
         chain->layers[1].name.snapshot_id == target.id)
       return RevertOntoHistory(j, vol, target, chain->layers[1].path);
   }
-  STRATA_ASSIGN_OR_RETURN(auto lineage, LineageOf(target));
+  STRATA_ASSIGN_OR_RETURN(auto lineage, StoredLineage(catalog_, target));
   if (vol.base_path && !PathExists(*vol.base_path))
     return Status::NotFound("the volume's base image " + *vol.base_path +
                             " is missing");

@@ -46,9 +46,6 @@ class Reverter : public EnginePart {
                            const db::SnapshotRecord& target,
                            const std::string& history);
   // RunRevert's steps, one a function (revert.cc says what each builds).
-  // The target's lineage, root first; each must have a stored layer.
-  Result<std::vector<db::SnapshotRecord>> LineageOf(
-      const db::SnapshotRecord& target);
   // Hard-links the layers a local store keeps as files; 1 for each linked.
   Result<std::vector<char>> LinkLayers(const RevertPlan& p);
   // Verifies a linked layer, or downloads and verifies one.

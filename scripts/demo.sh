@@ -15,7 +15,7 @@ name=strata-demo
 say() { printf '\033[1mdemo:\033[0m %s\n' "$*"; }
 api() {  # api METHOD PATH [JSON] → body on stdout
   curl -sf -X "$1" -H 'X-Auth-Token: admin:admin' -H 'Content-Type: application/json' \
-    -H 'OpenStack-API-Version: volume 3.40' ${3:+--data-binary "$3"} "$url$2"
+    -H 'OpenStack-API-Version: volume 3.40' -H 'X-Strata-Details: true' ${3:+--data-binary "$3"} "$url$2"
 }
 field() { python3 -c 'import json,sys; print(eval("j"+sys.argv[1], {"j": json.load(sys.stdin)}))' "$1"; }
 last_rec() {
@@ -47,6 +47,10 @@ vol=$(api POST /v3/os-volume-manage \
   field '["volume"]["id"]')
 say "adopted the running guest's disk as volume $vol (status in-use)"
 
+# Cinder's default quotas (10 snapshots a project) would end the demo after
+# a few runs, as earlier runs' snapshots stay: the demo's project has none.
+api PUT /v3/admin/os-quota-sets/admin \
+  '{"quota_set":{"volumes":-1,"snapshots":-1,"gigabytes":-1}}' >/dev/null
 declare -a ids lo
 for i in 1 2 3; do
   lo[$i]=$(last_rec)

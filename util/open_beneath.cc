@@ -1,6 +1,7 @@
 // Opening beneath a directory without symlinks. See open_beneath.h.
 #include "util/open_beneath.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -149,6 +150,25 @@ Status CopyFileSparseNoSymlinks(const std::string& from,
   if (s.ok()) return FsyncDirFd(dfd.get(), dir);
   unlinkat(dfd.get(), tmp.c_str(), 0);
   return s;
+}
+
+Result<std::vector<std::string>> ListDirNoSymlinks(const std::string& abs_dir) {
+  STRATA_ASSIGN_OR_RETURN(UniqueFd dir, OpenDirNoSymlinks(abs_dir));
+  const int list_fd =
+      openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (list_fd < 0) return Status::FromErrno("open " + abs_dir, errno);
+  DIR* d = fdopendir(list_fd);
+  if (!d) {
+    close(list_fd);
+    return Status::FromErrno("opendir " + abs_dir, errno);
+  }
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name != "." && name != "..") names.push_back(name);
+  }
+  closedir(d);
+  return names;
 }
 
 }  // namespace strata

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "util/fs.h"
 #include "util/status.h"
@@ -44,6 +45,10 @@ namespace strata {
 [[nodiscard]] Status RenameDurableNoSymlinks(const std::string& from,
                                              const std::string& to);
 [[nodiscard]] Status RemoveFileNoSymlinks(const std::string& path);
+// The names in the directory `abs_dir` (not "." and ".."), listed through a
+// descriptor opened with no symlink on its path.
+[[nodiscard]] Result<std::vector<std::string>> ListDirNoSymlinks(
+    const std::string& abs_dir);
 [[nodiscard]] Status LinkNoSymlinks(const std::string& existing,
                                     const std::string& new_path);
 // CopyFileSparse with `from` opened by OpenFileNoSymlinks and `to` written

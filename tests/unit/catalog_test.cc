@@ -667,10 +667,15 @@ TEST_CASE("list paging: limit + marker walk visits every row once") {
     CHECK(std::set<std::string>(seen.begin(), seen.end()).size() == 7);
   }
 
-  // A page that ends exactly at the last row says there is no more.
+  // A full page that ends exactly at the last row still links to the next
+  // (Cinder's rule: the next page is empty), a short one does not.
   ListQuery q = PagingFixture::P1();
   q.limit = 7;
   auto r = f.List(q);
+  CHECK(r.rows.size() == 7);
+  CHECK(r.more);
+  q.limit = 8;
+  r = f.List(q);
   CHECK(r.rows.size() == 7);
   CHECK_FALSE(r.more);
   q.limit = 6;
@@ -723,21 +728,21 @@ TEST_CASE("list paging: offset, and offset after a marker") {
   CHECK(r.more);
 }
 
-TEST_CASE("list paging: an unknown marker is InvalidArgument") {
+TEST_CASE(
+    "list paging: an unknown marker is NotFound (Cinder's MarkerNotFound, "
+    "404)") {
   PagingFixture f;
   ListQuery q = PagingFixture::P1();
   q.marker = "no-such-id";
   auto r = f.cat->ListSnapshots(q);
   REQUIRE_FALSE(r.ok());
-  CHECK(r.status().code() == StatusCode::kInvalidArgument);
+  CHECK(r.status().code() == StatusCode::kNotFound);
   CHECK(r.status().message().find("no-such-id") != std::string::npos);
   // A hidden snapshot or another project's row is unknown as a marker too.
   q.marker = "s-hidden";
-  CHECK(f.cat->ListSnapshots(q).status().code() ==
-        StatusCode::kInvalidArgument);
+  CHECK(f.cat->ListSnapshots(q).status().code() == StatusCode::kNotFound);
   q.marker = "o0";
-  CHECK(f.cat->ListSnapshots(q).status().code() ==
-        StatusCode::kInvalidArgument);
+  CHECK(f.cat->ListSnapshots(q).status().code() == StatusCode::kNotFound);
 }
 
 TEST_CASE("list paging: filters by status, volume_id and name") {

@@ -87,18 +87,47 @@ TEST_CASE("policy defaults: Cinder's admin-only calls") {
     CHECK_FALSE(p->Allows(admin_only, service));
   }
   for (const char* admin_or_service :
-       {rules::kSnapshotUpdateStatus, rules::kAssistedCreate,
-        rules::kAssistedDelete}) {
+       {rules::kAssistedCreate, rules::kAssistedDelete}) {
     CAPTURE(admin_or_service);
     CHECK(p->Allows(admin_or_service, admin));
     CHECK(p->Allows(admin_or_service, service));
     CHECK_FALSE(p->Allows(admin_or_service, member));
   }
+  // Cinder's default: a project member may move a snapshot's status along
+  // the few transitions os-update_snapshot_status allows.
+  CHECK(p->Allows(rules::kSnapshotUpdateStatus, member));
+  CHECK(p->Allows(rules::kSnapshotUpdateStatus, service));
+  CHECK_FALSE(p->Allows(rules::kSnapshotUpdateStatus, Caller({"reader"})));
   auto denied = p->Enforce(rules::kVolumeManage, member);
   CHECK(denied.code() == strata::StatusCode::kPermissionDenied);
   CHECK(denied.message() ==
         "Policy doesn't allow volume_extension:volume_manage to be performed.");
   CHECK_FALSE(p->Allows("no:such:rule", admin));
+}
+
+TEST_CASE("policy defaults: volume types, quotas and services (issue 18)") {
+  auto p = Policy::Defaults();
+  RequestContext member = Caller({"member", "reader"});
+  RequestContext reader = Caller({"reader"});
+  RequestContext admin = Caller({"admin", "member", "reader"}, true);
+  for (const char* admin_only :
+       {rules::kTypeCreate, rules::kTypeUpdate, rules::kTypeDelete,
+        rules::kExtraSpecsCreate, rules::kExtraSpecsUpdate,
+        rules::kExtraSpecsDelete, rules::kExtraSpecsReadSensitive,
+        rules::kTypeQosSpecsId, rules::kQuotaUpdate, rules::kQuotaDelete,
+        rules::kQuotaClassGet, rules::kQuotaClassUpdate, rules::kServicesIndex,
+        rules::kServicesUpdate, rules::kHosts, rules::kGetPools,
+        rules::kCapabilities}) {
+    CAPTURE(admin_only);
+    CHECK(p->Allows(admin_only, admin));
+    CHECK_FALSE(p->Allows(admin_only, member));
+  }
+  // A project reads its own quotas; another's only an admin.
+  CHECK(p->Allows(rules::kQuotaShow, reader, {{"project_id", "p1"}}));
+  CHECK_FALSE(p->Allows(rules::kQuotaShow, member, {{"project_id", "p2"}}));
+  CHECK(p->Allows(rules::kQuotaShow, admin, {{"project_id", "p2"}}));
+  CHECK(p->Allows(rules::kTypeAccess, member));
+  CHECK_FALSE(p->Allows(rules::kTypeAccess, reader));
 }
 
 TEST_CASE(

@@ -1,0 +1,16 @@
+// The route tables behind AddCinderInfoRoutes (handlers.h), one per file:
+// volume types and their extra specs (volume_types.cc), quota sets, quota
+// classes and limits (quota_routes.cc), availability zones, services,
+// hosts, pools and capabilities (service_info.cc).
+// Thread-safety: Add* at start-up only; the handlers are reentrant.
+#pragma once
+
+#include "api/handlers.h"
+
+namespace strata::api {
+
+void AddVolumeTypeRoutes(Router& r, engine::Engine* e);
+void AddQuotaRoutes(Router& r, engine::Engine* e);
+void AddServiceInfoRoutes(Router& r, engine::Engine* e, ServiceInfoOptions o);
+
+}  // namespace strata::api

@@ -1,0 +1,245 @@
+// Catalog: SQL for the volume_types and volume_type_extra_specs tables
+// (migration 9). See catalog.h. Messages are Cinder's, as the API shows
+// them. Thread-safety: every method holds mu_ (Catalog's contract).
+#include <map>
+
+#include "db/catalog.h"
+#include "util/time_util.h"
+
+namespace strata::db {
+namespace {
+
+const char kTypeColumns[] =
+    "id, name, description, is_public, created_at, updated_at";
+
+VolumeTypeRecord ReadType(const Statement& st) {
+  VolumeTypeRecord t;
+  t.id = st.ColumnText(0);
+  t.name = st.ColumnText(1);
+  t.description = st.ColumnOptText(2);
+  t.is_public = st.ColumnInt(3) != 0;
+  t.created_at = st.ColumnInt(4);
+  t.updated_at = st.ColumnInt(5);
+  return t;
+}
+
+Status TypeNotFound(const std::string& id_or_name) {
+  return Status::NotFound("Volume type " + id_or_name + " could not be found.");
+}
+
+// The row where `column` = `value` (id or name), without its specs.
+Result<std::optional<VolumeTypeRecord>> FindType(SqliteDb& db,
+                                                 const std::string& column,
+                                                 const std::string& value) {
+  STRATA_ASSIGN_OR_RETURN(
+      Statement st,
+      Statement::Prepare(db, std::string("SELECT ") + kTypeColumns +
+                                 " FROM volume_types WHERE " + column + "=?"));
+  st.Bind(1, value);
+  STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<VolumeTypeRecord>();
+  return std::optional<VolumeTypeRecord>(ReadType(st));
+}
+
+Result<Metadata> SpecsOf(SqliteDb& db, const std::string& id) {
+  STRATA_ASSIGN_OR_RETURN(
+      Statement st,
+      Statement::Prepare(db,
+                         "SELECT key, value FROM volume_type_extra_specs "
+                         "WHERE volume_type_id=?"));
+  st.Bind(1, id);
+  Metadata out;
+  for (;;) {
+    STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return out;
+    out[st.ColumnText(0)] = st.ColumnText(1);
+  }
+}
+
+Status NameTaken(const std::string& name) {
+  return Status::AlreadyExists("Volume Type " + name + " already exists.");
+}
+
+}  // namespace
+
+Result<std::vector<VolumeTypeRecord>> Catalog::ListVolumeTypes(
+    bool include_private) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(
+      Statement st,
+      Statement::Prepare(db_, std::string("SELECT ") + kTypeColumns +
+                                  " FROM volume_types" +
+                                  (include_private ? "" : " WHERE is_public") +
+                                  " ORDER BY name, id"));
+  std::vector<VolumeTypeRecord> out;
+  for (;;) {
+    STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(ReadType(st));
+  }
+  for (auto& t : out) {
+    STRATA_ASSIGN_OR_RETURN(t.extra_specs, SpecsOf(db_, t.id));
+  }
+  return out;
+}
+
+Result<VolumeTypeRecord> Catalog::GetVolumeType(const std::string& id) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(auto t, FindType(db_, "id", id));
+  if (!t) return TypeNotFound(id);
+  STRATA_ASSIGN_OR_RETURN(t->extra_specs, SpecsOf(db_, t->id));
+  return *t;
+}
+
+Result<VolumeTypeRecord> Catalog::ResolveVolumeType(
+    const std::optional<std::string>& id_or_name, bool include_private) {
+  if (!id_or_name || id_or_name->empty())
+    return GetVolumeType(kDefaultVolumeTypeId);
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(auto t, FindType(db_, "id", *id_or_name));
+  if (!t) {
+    STRATA_ASSIGN_OR_RETURN(t, FindType(db_, "name", *id_or_name));
+  }
+  if (!t || (!t->is_public && !include_private))
+    return TypeNotFound(*id_or_name);
+  STRATA_ASSIGN_OR_RETURN(t->extra_specs, SpecsOf(db_, t->id));
+  return *t;
+}
+
+Status Catalog::InsertVolumeType(const VolumeTypeRecord& t) {
+  return Transaction([&]() -> Status {
+    STRATA_ASSIGN_OR_RETURN(auto same, FindType(db_, "name", t.name));
+    if (same) return NameTaken(t.name);
+    STRATA_ASSIGN_OR_RETURN(
+        Statement st,
+        Statement::Prepare(db_,
+                           "INSERT INTO volume_types (id, name, description, "
+                           "is_public, created_at, updated_at) "
+                           "VALUES (?,?,?,?,?,?)"));
+    st.Bind(1, t.id)
+        .Bind(2, t.name)
+        .BindOpt(3, t.description)
+        .Bind(4, static_cast<int64_t>(t.is_public))
+        .Bind(5, t.created_at)
+        .Bind(6, t.updated_at);
+    STRATA_RETURN_IF_ERROR(st.Run());
+    return SetVolumeTypeExtraSpecs(t.id, t.extra_specs);
+  });
+}
+
+Status Catalog::ModifyVolumeType(
+    const std::string& id,
+    const std::function<Status(VolumeTypeRecord&)>& edit) {
+  return Transaction([&]() -> Status {
+    STRATA_ASSIGN_OR_RETURN(VolumeTypeRecord t, GetVolumeType(id));
+    const std::string old_name = t.name;
+    STRATA_RETURN_IF_ERROR(edit(t));
+    if (t.name != old_name) {
+      STRATA_ASSIGN_OR_RETURN(auto same, FindType(db_, "name", t.name));
+      if (same) return NameTaken(t.name);
+      // Per-type quotas follow the type's name (Cinder's
+      // update_quota_resource).
+      for (const char* table : {"quotas", "quota_classes"})
+        for (const char* part : {"volumes_", "snapshots_", "gigabytes_"}) {
+          STRATA_ASSIGN_OR_RETURN(
+              Statement st,
+              Statement::Prepare(db_, std::string("UPDATE ") + table +
+                                          " SET resource=? WHERE resource=?"));
+          st.Bind(1, part + t.name).Bind(2, part + old_name);
+          STRATA_RETURN_IF_ERROR(st.Run());
+        }
+    }
+    STRATA_ASSIGN_OR_RETURN(
+        Statement st,
+        Statement::Prepare(db_,
+                           "UPDATE volume_types SET name=?, description=?, "
+                           "is_public=?, updated_at=? WHERE id=?"));
+    st.Bind(1, t.name)
+        .BindOpt(2, t.description)
+        .Bind(3, static_cast<int64_t>(t.is_public))
+        .Bind(4, NowMicros())
+        .Bind(5, id);
+    return st.RunUpdate("Volume type " + id + " could not be found.");
+  });
+}
+
+Result<int64_t> Catalog::CountVolumesOfType(const std::string& id) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  const bool is_default = id == kDefaultVolumeTypeId;
+  STRATA_ASSIGN_OR_RETURN(
+      Statement st,
+      Statement::Prepare(db_,
+                         std::string("SELECT COUNT(*) FROM volumes "
+                                     "WHERE volume_type_id=?") +
+                             (is_default ? " OR volume_type_id IS NULL" : "")));
+  st.Bind(1, id);
+  STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? st.ColumnInt(0) : 0;
+}
+
+Status Catalog::DeleteVolumeType(const std::string& id) {
+  return Transaction([&]() -> Status {
+    STRATA_ASSIGN_OR_RETURN(VolumeTypeRecord t, GetVolumeType(id));
+    if (id == kDefaultVolumeTypeId)
+      return Status::InvalidArgument("The volume type " + id +
+                                     " is a default volume type and cannot "
+                                     "be deleted.");
+    STRATA_ASSIGN_OR_RETURN(int64_t users, CountVolumesOfType(id));
+    if (users > 0)
+      return Status::InvalidArgument("Target volume type is still in use.");
+    for (const char* table : {"quotas", "quota_classes"}) {
+      STRATA_ASSIGN_OR_RETURN(
+          Statement st,
+          Statement::Prepare(db_, std::string("DELETE FROM ") + table +
+                                      " WHERE resource IN (?,?,?)"));
+      st.Bind(1, "volumes_" + t.name)
+          .Bind(2, "snapshots_" + t.name)
+          .Bind(3, "gigabytes_" + t.name);
+      STRATA_RETURN_IF_ERROR(st.Run());
+    }
+    // Extra specs go with the row (ON DELETE CASCADE).
+    STRATA_ASSIGN_OR_RETURN(
+        Statement st,
+        Statement::Prepare(db_, "DELETE FROM volume_types WHERE id=?"));
+    st.Bind(1, id);
+    return st.Run();
+  });
+}
+
+Status Catalog::SetVolumeTypeExtraSpecs(const std::string& id,
+                                        const Metadata& specs) {
+  return Transaction([&]() -> Status {
+    // First, so an unknown type is a NotFound, not a foreign-key failure.
+    STRATA_ASSIGN_OR_RETURN(
+        Statement touch,
+        Statement::Prepare(db_,
+                           "UPDATE volume_types SET updated_at=? WHERE id=?"));
+    touch.Bind(1, NowMicros()).Bind(2, id);
+    STRATA_RETURN_IF_ERROR(
+        touch.RunUpdate("Volume type " + id + " could not be found."));
+    for (const auto& [k, v] : specs) {
+      STRATA_ASSIGN_OR_RETURN(
+          Statement st,
+          Statement::Prepare(db_,
+                             "INSERT OR REPLACE INTO volume_type_extra_specs "
+                             "(volume_type_id, key, value) VALUES (?,?,?)"));
+      st.Bind(1, id).Bind(2, k).Bind(3, v);
+      STRATA_RETURN_IF_ERROR(st.Run());
+    }
+    return Status::OK();
+  });
+}
+
+Status Catalog::DeleteVolumeTypeExtraSpec(const std::string& id,
+                                          const std::string& key) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(
+      Statement st, Statement::Prepare(db_,
+                                       "DELETE FROM volume_type_extra_specs "
+                                       "WHERE volume_type_id=? AND key=?"));
+  st.Bind(1, id).Bind(2, key);
+  return st.RunUpdate("Volume Type " + id + " has no extra specs with key " +
+                      key + ".");
+}
+
+}  // namespace strata::db

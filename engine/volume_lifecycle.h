@@ -1,0 +1,77 @@
+// VolumeLifecycle: the volumes Strata makes and removes itself, as Cinder's
+// volume API does (issue 18): create (an empty disk, a disk holding any
+// stored snapshot's state, a copy of a quiet volume), delete (its chain
+// files, its snapshots' stored layers with `cascade`) and extend.
+//
+// Each is a journalled task (journal.h) on the new or deleted volume:
+//   volume_create: create.build (a temporary next to the new disk, written
+//     and fsynced) → create.install (renamed to the disk's path: the commit
+//     point) → "available". A crash before the install leaves the volume in
+//     "error" with its temporaries removed (Cinder's failed create); after
+//     it, "available".
+//   volume_delete: delete.begin; the stored layers, the snapshot records,
+//     the chain's files, then the volume record. Every step is idempotent:
+//     recovery runs the delete again to its end.
+//   volume_extend: extend.resize (qemu-img resize of the quiet disk's top;
+//     idempotent, recovery reruns it) → "available".
+// Thread-safety: any thread; the tasks run on workers under the volume's
+// lease (and, for a clone, the source volume's).
+#pragma once
+
+#include <string>
+
+#include "engine/chain_maintenance.h"
+#include "engine/engine_part.h"
+#include "engine/journal.h"
+#include "engine/layer_transfer.h"
+#include "engine/live_disk.h"
+#include "engine/snapshot_delete.h"
+
+namespace strata::engine {
+
+class VolumeLifecycle : public EnginePart {
+ public:
+  VolumeLifecycle(EngineContext& ctx, LiveDisks* live, ChainMaintenance* chain,
+                  LayerTransfer* transfer)
+      : EnginePart(ctx), live_(live), chain_(chain), transfer_(transfer) {}
+
+  // Records the volume ("creating") and starts its build; returns it.
+  Result<db::VolumeRecord> CreateVolume(const CreateVolumeRequest& req);
+  // Starts the delete of a volume that nothing uses ("available" or one of
+  // Cinder's error statuses, no server, no NBD client). Its snapshots go
+  // with it when `cascade`; without, a volume that has any is refused (400,
+  // as Cinder).
+  Status DeleteVolume(const std::string& volume_id, bool cascade);
+  // Grows a quiet volume's disk to `new_size_gib` (larger than now).
+  Status ExtendVolume(const std::string& volume_id, int64_t new_size_gib);
+
+  // Recovery of a task of this part's kinds (volume_create, volume_delete,
+  // volume_extend) a crash interrupted.
+  Status RecoverTask(const db::TaskRecord& task);
+
+ private:
+  // create.build's work: the new disk's content at `out`.
+  Status BuildDisk(Journal& j, const db::VolumeRecord& vol,
+                   const CreateVolumeRequest& req, const std::string& out);
+  // The layers of `snap`'s lineage fetched next to `vol`'s disk and merged
+  // into `out`, on the source volume's base.
+  Status BuildFromSnapshot(Journal& j, const db::VolumeRecord& vol,
+                           const db::SnapshotRecord& snap,
+                           const std::string& out);
+  // The source volume's chain above its base merged into `out`.
+  Status BuildFromVolume(const db::VolumeRecord& vol,
+                         const db::VolumeRecord& source,
+                         const std::string& out);
+  // Removes the temporaries a create's task `task_id` made next to `disk`.
+  void RemoveCreateTemps(const std::string& disk, const std::string& task_id);
+  // The delete itself: stored layers, snapshot records, chain files, the
+  // volume record. Idempotent.
+  Status RunDelete(const db::VolumeRecord& vol);
+  Status RunExtend(const db::VolumeRecord& vol, int64_t new_bytes);
+
+  LiveDisks* const live_;
+  ChainMaintenance* const chain_;
+  LayerTransfer* const transfer_;
+};
+
+}  // namespace strata::engine
