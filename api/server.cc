@@ -80,6 +80,20 @@ ApiResponse TooLarge(const ServerOptions& opts) {
                         std::to_string(opts.max_body) + " bytes.");
 }
 
+// A client that asked to close ("Connection: close", as Tempest's
+// ClosingHttp sends on every request) is told so in the answer. cpprestsdk
+// closes such a connection after answering but does not say so; a client
+// then pools the connection and may send its next request as the close
+// arrives, and gets a reset instead of an answer (seen in Tempest runs).
+void AnswerConnectionClose(const http_request& in, http_response& out) {
+  auto it = in.headers().find("Connection");
+  if (it == in.headers().end()) return;
+  std::string v = it->second;
+  for (auto& c : v) c = static_cast<char>(std::tolower(c));
+  if (v.find("close") != std::string::npos)
+    out.headers().add("Connection", "close");
+}
+
 // Fills an ApiRequest from cpprestsdk's request line and headers (not the
 // body); false → reply already set.
 bool TranslateHead(http_request& in, const ServerOptions& opts,
@@ -278,6 +292,7 @@ void ApiServer::Serve(http_request in, const std::string& scheme) {
                       "OpenStack-API-Version, X-OpenStack-Nova-API-Version");
   }
   for (const auto& [k, v] : resp.headers) out.headers().add(k, v);
+  AnswerConnectionClose(in, out);
   if (!resp.body.is_null()) out.set_body(resp.body.dump(), "application/json");
   // An inbound req-<uuid> is the caller's global id, kept in the log.
   std::string global = req.Header("x-openstack-request-id");
@@ -365,6 +380,7 @@ void ApiServer::Enqueue(http_request in, const std::string& scheme) {
     impl_->pending.fetch_sub(1);
     http_response busy(web::http::status_codes::ServiceUnavailable);
     busy.headers().add("Retry-After", "1");
+    AnswerConnectionClose(in, busy);
     busy.set_body(
         FaultBody(503, "Too many requests in progress; retry.").dump(),
         "application/json");
