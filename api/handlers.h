@@ -66,6 +66,8 @@ struct ServiceInfoOptions {
   // Where the disks live: the pools' capacity is this file system's.
   std::string capacity_dir = ".";
 };
+// Cinder's volume transfers (os-volume-transfer, volume-transfers ≥ 3.55).
+void AddVolumeTransferRoutes(Router& r, engine::Engine* engine);
 // Cinder's volume types, quotas and limits, availability zones, services,
 // hosts and pools (api/cinder_info_routes.h).
 void AddCinderInfoRoutes(Router& r, engine::Engine* engine,

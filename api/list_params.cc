@@ -84,6 +84,7 @@ Result<db::ListQuery> ParseListQuery(const ApiRequest& req,
         STRATA_ASSIGN_OR_RETURN(asc, ParseDir(item.substr(colon + 1)));
       }
       if (key.empty()) return Status::InvalidArgument("Empty sort key");
+      if (key == "display_name") key = "name";  // Cinder's older name
       q.sort.push_back({key, asc});
     }
   } else if (auto k = req.Query("sort_key")) {
@@ -91,7 +92,7 @@ Result<db::ListQuery> ParseListQuery(const ApiRequest& req,
     if (auto d = req.Query("sort_dir")) {
       STRATA_ASSIGN_OR_RETURN(asc, ParseDir(*d));
     }
-    q.sort.push_back({*k, asc});
+    q.sort.push_back({*k == "display_name" ? "name" : *k, asc});
   }
   if (auto m = req.Query("metadata")) {
     STRATA_ASSIGN_OR_RETURN(q.metadata, ParseMetadataFilter(*m));

@@ -181,7 +181,8 @@ std::optional<ApiResponse> ApiServer::Admit(ApiRequest& req) {
   bool discovery = req.method == "GET" && !has_project &&
                    (req.segments.empty() ||
                     (req.segments.size() == 1 &&
-                     (req.segments[0] == "v3" || req.segments[0] == "v2.1")));
+                     (req.segments[0] == "v3" || req.segments[0] == "v2.1" ||
+                      req.segments[0] == "v2")));
   const VersionRange* range = RangeOf(req);
   if (range && !(discovery && IsVolumeApi(req))) {
     auto v = NegotiateVersion(req, *range);

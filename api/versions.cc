@@ -1,5 +1,9 @@
-// Version discovery: GET / (300) and GET /v3/ (200), as Cinder answers them.
-// cinderclient reads these before anything else.
+// Version discovery: GET / (300) and GET /v3/ (200), as Cinder answers them;
+// GET /v2/ shows the compute entry GET / lists (each listed version is
+// shown at /<major>/, which Tempest checks). cinderclient reads these
+// before anything else. And Cinder's extension list (GET /v3/extensions).
+#include <array>
+
 #include "api/handlers.h"
 #include "api/microversion.h"
 
@@ -55,6 +59,48 @@ void AddVersionRoutes(Router& r) {
   r.Add("GET", "/v3", [](ApiRequest& req) -> HandlerResult {
     return ApiResponse::Json(200, {{"versions", {V3Version(req)}}});
   });
+  r.Add("GET", "/v2", [](ApiRequest& req) -> HandlerResult {
+    return ApiResponse::Json(200, {{"versions", {ComputeVersion(req)}}});
+  });
+  r.Add("GET", "/v3/extensions", [](ApiRequest&) -> HandlerResult {
+    // Cinder's names of the extensions whose calls Strata serves.
+    static const std::vector<std::array<const char*, 3>> kExtensions = {
+        {"os-admin-actions", "AdminActions", "Enable admin actions."},
+        {"os-availability-zone", "AvailabilityZones",
+         "Describe Availability Zones."},
+        {"os-extended-snapshot-attributes", "ExtendedSnapshotAttributes",
+         "Extended SnapshotAttributes support."},
+        {"os-hosts", "Hosts", "Admin-only host administration."},
+        {"os-quota-class-sets", "QuotaClasses",
+         "Quota classes management support."},
+        {"os-quota-sets", "Quotas", "Quota management support."},
+        {"os-services", "Services", "Services support."},
+        {"os-types-extra-specs", "TypesExtraSpecs",
+         "Type extra specs support."},
+        {"os-types-manage", "TypesManage", "Types manage support."},
+        {"os-used-limits", "UsedLimits",
+         "Provide data on limited resources that are being used."},
+        {"os-vol-host-attr", "VolumeHostAttribute",
+         "Expose host as an attribute of a volume."},
+        {"os-vol-mig-status-attr", "VolumeMigStatusAttribute",
+         "Expose migration_status as an attribute of a volume."},
+        {"os-vol-tenant-attr", "VolumeTenantAttribute",
+         "Expose the internal project_id as an attribute of a volume."},
+        {"os-volume-actions", "VolumeActions", "Enable volume actions."},
+        {"os-volume-manage", "VolumeManage",
+         "Allows existing backend storage to be 'managed' by Cinder."},
+        {"scheduler-stats", "Scheduler_stats", "Scheduler stats support."},
+    };
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& [alias, name, description] : kExtensions)
+      list.push_back({{"alias", alias},
+                      {"name", name},
+                      {"description", description},
+                      {"links", nlohmann::json::array()},
+                      {"namespace", ""},
+                      {"updated", "2013-04-18T00:00:00+00:00"}});
+    return ApiResponse::Json(200, {{"extensions", list}});
+  });
 }
 
 std::set<std::string> ComputeCollections() {
@@ -66,9 +112,9 @@ std::set<std::string> V3Collections() {
   return {"volumes", "snapshots", "os-volume-manage", "manageable_volumes",
           "limits", "extensions",
           // issue 18: volume types, quotas, zones, services
-          "types", "os-quota-sets", "os-quota-class-sets",
-          "os-availability-zone", "os-services", "os-hosts", "scheduler-stats",
-          "capabilities"};
+          "types", "os-quota-sets", "os-quota-class-sets", "os-volume-transfer",
+          "volume-transfers", "os-availability-zone", "os-services", "os-hosts",
+          "scheduler-stats", "capabilities"};
 }
 
 }  // namespace strata::api

@@ -143,6 +143,8 @@ nlohmann::json VolumeView(const ApiRequest& req, const db::VolumeRecord& v,
     j["os-vol-mig-status-attr:migstat"] = nullptr;
     j["os-vol-mig-status-attr:name_id"] = nullptr;
   }
+  // Cinder shows an admin the volume's migration status (none here).
+  if (req.ctx.is_admin) j["migration_status"] = nullptr;
   if (WantsStrataDetails(req)) {
     j["os-strata:head_snapshot_id"] = OrNull(v.head_snapshot_id);
     if (req.ctx.is_admin)

@@ -25,9 +25,13 @@ std::optional<engine::HeldChainStatus> HeldStatus(engine::Engine* e,
   return h ? h->StatusOf(v.path) : std::nullopt;
 }
 
+// Cinder's volume statuses, which os-reset_status may set.
 const std::set<std::string> kVolumeStatuses = {
-    "available",   "in-use",   "error",          "reverting",
-    "maintenance", "deleting", "error_deleting", "creating"};
+    "available",   "in-use",           "error",           "reverting",
+    "maintenance", "deleting",         "error_deleting",  "creating",
+    "attaching",   "detaching",        "extending",       "error_extending",
+    "backing-up",  "restoring-backup", "error_restoring", "downloading",
+    "uploading",   "retyping",         "error_managing",  "awaiting-transfer"};
 
 // What a volume's view shows besides its record.
 VolumeFacts FactsOf(engine::Engine* e, const db::VolumeRecord& v,
@@ -162,12 +166,15 @@ HandlerResult Create(engine::Engine* e, ApiRequest& req,
         "Invalid input received: only one of snapshot_id and source_volid "
         "may be given.");
   int64_t source_bytes = 0;
+  std::optional<std::string> source_type;
   if (cr.snapshot_id) {
     auto snap = VisibleSnapshot(e, req.ctx, *cr.snapshot_id);
     if (!snap)
       return Status::NotFound("Snapshot " + *cr.snapshot_id +
                               " could not be found.");
     source_bytes = snap->virtual_size;
+    auto src = e->catalog()->GetVolume(snap->volume_id);
+    if (src.ok()) source_type = src->volume_type_id;
   }
   if (cr.source_volid) {
     auto src = e->catalog()->GetVolume(*cr.source_volid);
@@ -176,6 +183,7 @@ HandlerResult Create(engine::Engine* e, ApiRequest& req,
       return Status::NotFound("Volume " + *cr.source_volid +
                               " could not be found.");
     source_bytes = src->virtual_size;
+    source_type = src->volume_type_id;
   }
   if (!size && !source_bytes)
     return Status::InvalidArgument(
@@ -188,6 +196,7 @@ HandlerResult Create(engine::Engine* e, ApiRequest& req,
         "Invalid input received: Availability zone '" + *az + "' is invalid.");
   // The type: by name or id; a private one only for an admin (404 else).
   STRATA_ASSIGN_OR_RETURN(auto type_ref, OptString(*b, "volume_type"));
+  if (!type_ref) type_ref = source_type;  // a copy keeps its source's type
   STRATA_ASSIGN_OR_RETURN(
       db::VolumeTypeRecord type,
       e->catalog()->ResolveVolumeType(type_ref, req.ctx.is_admin));
@@ -399,7 +408,34 @@ HandlerResult Action(engine::Engine* e, ApiRequest& req) {
   }
   if (action == "os-force_delete") {
     STRATA_RETURN_IF_ERROR(req.ctx.Enforce(rules::kVolumeForceDelete));
-    STRATA_RETURN_IF_ERROR(e->DeleteVolume(v.id, /*cascade=*/true));
+    STRATA_RETURN_IF_ERROR(
+        e->DeleteVolume(v.id, /*cascade=*/false, /*force=*/true));
+    return ApiResponse::Empty(202);
+  }
+  if (action == "os-retype") {
+    // Strata's types differ only in their name and extra specs: a retype
+    // moves the volume to the type, with no data to migrate.
+    if (!arg.is_object())
+      return Status::InvalidArgument("Malformed request body: os-retype");
+    STRATA_ASSIGN_OR_RETURN(std::string new_type,
+                            RequireString(arg, "new_type"));
+    STRATA_ASSIGN_OR_RETURN(
+        db::VolumeTypeRecord type,
+        e->catalog()->ResolveVolumeType(new_type, req.ctx.is_admin));
+    STRATA_RETURN_IF_ERROR(
+        e->catalog()->ModifyVolume(v.id, [&](db::VolumeRecord& cur) {
+          if (cur.status != "available" && cur.status != "in-use")
+            return Status::InvalidArgument(
+                "Invalid volume: Volume status must be available or in-use "
+                "to retype, but current status is: " +
+                cur.status + ".");
+          if (cur.volume_type_id.value_or("") == type.id)
+            return Status::InvalidArgument(
+                "Invalid input received: New volume type must be different "
+                "from the current one.");
+          cur.volume_type_id = type.id;
+          return Status::OK();
+        }));
     return ApiResponse::Empty(202);
   }
   if (action == "os-unmanage") {
@@ -450,7 +486,10 @@ void AddVolumeRoutes(Router& r, engine::Engine* e, std::string default_project,
   r.Add("DELETE", "/v3/volumes/{id}", [e](ApiRequest& q) -> HandlerResult {
     STRATA_ASSIGN_OR_RETURN(db::VolumeRecord v, LoadVolume(e, q));
     STRATA_ASSIGN_OR_RETURN(bool cascade, QueryBool(q, "cascade"));
-    STRATA_RETURN_IF_ERROR(e->DeleteVolume(v.id, cascade));
+    STRATA_ASSIGN_OR_RETURN(bool force, QueryBool(q, "force"));
+    // Cinder's ?force (≥ 3.23, with cascade): an admin's.
+    if (force) STRATA_RETURN_IF_ERROR(q.ctx.Enforce(rules::kVolumeForceDelete));
+    STRATA_RETURN_IF_ERROR(e->DeleteVolume(v.id, cascade, force));
     return ApiResponse::Empty(202);
   });
   r.Add("POST", "/v3/volumes/{id}/action",

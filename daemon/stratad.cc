@@ -172,6 +172,7 @@ int main(int argc, char** argv) {
   si.capacity_dir =
       eo.volume_dir.empty() ? eo.allowed_dirs.front() : eo.volume_dir;
   api::AddCinderInfoRoutes(router, &engine, si);
+  api::AddVolumeTransferRoutes(router, &engine);
   openstack::AssistedSnapshots assisted(hv.get());
   api::CinderOptions co;
   co.endpoint_template = cfg->cinder_endpoint_template;

@@ -174,6 +174,23 @@ class Catalog {
   [[nodiscard]] Result<std::vector<QuotaUsageRow>> QuotaUsageRows(
       const std::string& project_id);
 
+  // Volume transfers (migration 10; api/volume_transfers.cc).
+  // Records the offer and marks the volume "awaiting-transfer", in one
+  // transaction: InvalidArgument unless the volume is "available".
+  [[nodiscard]] Status OfferVolume(const TransferRecord& t);
+  [[nodiscard]] Result<TransferRecord> GetTransfer(const std::string& id);
+  // Offers of `project_id`'s volumes (every project's when empty).
+  [[nodiscard]] Result<std::vector<TransferRecord>> ListTransfers(
+      const std::string& project_id);
+  // Withdraws the offer: the row goes, the volume is "available" again.
+  [[nodiscard]] Status CancelTransfer(const std::string& id);
+  // The volume (and, unless no_snapshots, its snapshots) now belong to
+  // `project_id` / `user_id`; the offer goes; the volume is "available".
+  // One transaction. InvalidArgument if the volume is no longer awaiting it.
+  [[nodiscard]] Status AcceptTransfer(const std::string& id,
+                                      const std::string& project_id,
+                                      const std::string& user_id);
+
  private:
   explicit Catalog(SqliteDb db) : db_(std::move(db)) {}
 

@@ -177,4 +177,17 @@ struct QuotaUsageRow {
   int64_t virtual_size = 0;                   // bytes
 };
 
+// A pending volume transfer (Cinder's os-volume-transfer): the volume goes
+// to the project that accepts it with the auth key, whose salted SHA-256
+// is all that is kept.
+struct TransferRecord {
+  std::string id;
+  std::string volume_id;
+  std::string project_id;  // the volume's owner, who offers it
+  std::optional<std::string> name;
+  std::string salt, key_hash;
+  bool no_snapshots = false;  // the snapshots stay behind (≥ 3.55)
+  int64_t created_at = 0;
+};
+
 }  // namespace strata::db

@@ -183,6 +183,21 @@ CREATE TABLE quota_classes (
   PRIMARY KEY (class_name, resource)
 );
 )sql",
+      // 10: volume transfers (Cinder's os-volume-transfer): a pending
+      // offer of a volume to whichever project presents its auth key.
+      R"sql(
+CREATE TABLE volume_transfers (
+  id TEXT PRIMARY KEY,
+  volume_id TEXT NOT NULL,
+  project_id TEXT NOT NULL,
+  name TEXT,
+  salt TEXT NOT NULL,
+  key_hash TEXT NOT NULL,
+  no_snapshots INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX volume_transfers_project ON volume_transfers(project_id);
+)sql",
   };
   return m;
 }

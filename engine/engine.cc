@@ -53,8 +53,9 @@ Result<db::VolumeRecord> Engine::CreateVolume(const CreateVolumeRequest& req) {
   return lifecycle_.CreateVolume(req);
 }
 
-Status Engine::DeleteVolume(const std::string& volume_id, bool cascade) {
-  return lifecycle_.DeleteVolume(volume_id, cascade);
+Status Engine::DeleteVolume(const std::string& volume_id, bool cascade,
+                            bool force) {
+  return lifecycle_.DeleteVolume(volume_id, cascade, force);
 }
 
 Status Engine::ExtendVolume(const std::string& volume_id,

@@ -85,7 +85,8 @@ class Engine {
 
   // Cinder's volume create, delete and extend (volume_lifecycle.h).
   Result<db::VolumeRecord> CreateVolume(const CreateVolumeRequest& req);
-  Status DeleteVolume(const std::string& volume_id, bool cascade);
+  Status DeleteVolume(const std::string& volume_id, bool cascade,
+                      bool force = false);
   Status ExtendVolume(const std::string& volume_id, int64_t new_size_gib);
 
   // R2.1: starts a snapshot; returns it in status "creating".

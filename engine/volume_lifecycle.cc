@@ -217,13 +217,15 @@ void VolumeLifecycle::RemoveCreateTemps(const std::string& disk,
   }
 }
 
-Status VolumeLifecycle::DeleteVolume(const std::string& volume_id,
-                                     bool cascade) {
+Status VolumeLifecycle::DeleteVolume(const std::string& volume_id, bool cascade,
+                                     bool force) {
   STRATA_ASSIGN_OR_RETURN(auto lease,
                           locks_.TryAcquire(volume_id, "its delete"));
   STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol, catalog_->GetVolume(volume_id));
   STRATA_ASSIGN_OR_RETURN(auto user, live_->DomainUsing(vol.path));
-  if (!DeletableStatus(vol.status) || vol.domain_uuid || user || Held(vol))
+  const bool attached = vol.domain_uuid || user || Held(vol) ||
+                        vol.status == "in-use" || vol.status == "detaching";
+  if ((!force && !DeletableStatus(vol.status)) || attached)
     return Status::InvalidArgument(kInvalidDelete);
   STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(volume_id));
   for (const auto& s : snaps) {

@@ -38,10 +38,11 @@ class VolumeLifecycle : public EnginePart {
   // Records the volume ("creating") and starts its build; returns it.
   Result<db::VolumeRecord> CreateVolume(const CreateVolumeRequest& req);
   // Starts the delete of a volume that nothing uses ("available" or one of
-  // Cinder's error statuses, no server, no NBD client). Its snapshots go
-  // with it when `cascade`; without, a volume that has any is refused (400,
-  // as Cinder).
-  Status DeleteVolume(const std::string& volume_id, bool cascade);
+  // Cinder's error statuses, no server, no NBD client; `force`: any status,
+  // as Cinder's os-force_delete, but still nothing using it and no task
+  // running on it). Its snapshots go with it when `cascade`; without, a
+  // volume that has any is refused (400, as Cinder).
+  Status DeleteVolume(const std::string& volume_id, bool cascade, bool force);
   // Grows a quiet volume's disk to `new_size_gib` (larger than now).
   Status ExtendVolume(const std::string& volume_id, int64_t new_size_gib);
 

@@ -1,4 +1,5 @@
-// UUIDs: random version-4 generation and validation of the canonical form.
+// UUIDs: random version-4 generation and validation of the canonical form;
+// random hex strings (keys, salts) from the same source.
 // Thread-safety: all functions are safe to call from any thread.
 #pragma once
 
@@ -11,5 +12,7 @@ namespace strata {
 std::string NewUuid();
 // True when `s` is a canonical UUID (hex digits and dashes at 8-4-4-4-12).
 bool IsUuid(std::string_view s);
+// `bytes` random bytes from OpenSSL's CSPRNG, as lower-case hex.
+std::string RandomHex(size_t bytes);
 
 }  // namespace strata

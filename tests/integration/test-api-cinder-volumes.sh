@@ -134,6 +134,70 @@ for _ in $(seq 100); do api GET "/v3/volumes/$v3"; [[ $CODE == 404 ]] && break; 
 expect_code 404 "cinder delete --cascade"
 pass "delete with snapshots → 400, nothing changed; --purge / --cascade remove snapshots, layers and files"
 
+# An admin's force delete takes a volume in any status (here "creating",
+# as os-reset_status left it), where a plain delete is refused; a retype
+# moves a volume to another type (nothing to migrate).
+fx=$("${O[@]}" volume create --size 1 fx -f value -c id)
+wait_volume "$fx" available
+"${C[@]}" retype "$fx" gold >"$T/retype.out" 2>&1 && fail "retype to a missing type: $(cat "$T/retype.out")"
+api POST /v3/types '{"volume_type": {"name": "gold"}}'
+expect_code 200 "type gold"
+"${C[@]}" retype "$fx" gold >/dev/null
+api GET "/v3/volumes/$fx"
+[[ $(jget 'j["volume"]["volume_type"]') == gold ]] || fail "retype: $BODY"
+api POST "/v3/volumes/$fx/action" '{"os-reset_status": {"status": "creating"}}'
+expect_code 202 "reset to creating"
+api DELETE "/v3/volumes/$fx"
+expect_code 400 "plain delete of a creating volume"
+[[ -e $(file_of "$fx") ]] || fail "a refused delete removed the disk"
+"${C[@]}" force-delete "$fx" >/dev/null
+for _ in $(seq 100); do api GET "/v3/volumes/$fx"; [[ $CODE == 404 ]] && break; sleep 0.1; done
+expect_code 404 "cinder force-delete of a creating volume"
+[[ ! -e $(file_of "$fx") ]] || fail "force delete left the disk"
+pass "cinder retype; force-delete of a volume in creating (a plain delete is 400)"
+
+# Transfer: the owner offers a volume, another project accepts it with the
+# key and gets it with its snapshots; a wrong key changes nothing; a
+# withdrawn offer gives the volume back.
+tx=$("${O[@]}" volume create --size 1 tx -f value -c id)
+wait_volume "$tx" available
+write_pattern "$(file_of "$tx")" 0x71 0 1M
+stx=$("${O[@]}" volume snapshot create --volume tx stx -f value -c id)
+wait_snapshot "$stx" available
+"${C[@]}" transfer-create --name t1 "$tx" >"$T/tx.out" || fail "transfer-create: $(cat "$T/tx.out")"
+tid=$(awk '$2=="id"{print $4}' "$T/tx.out")
+key=$(awk '$2=="auth_key"{print $4}' "$T/tx.out")
+[[ -n $tid && -n $key ]] || fail "transfer-create printed no id or key: $(cat "$T/tx.out")"
+api GET "/v3/volumes/$tx"
+[[ $(jget 'j["volume"]["status"]') == awaiting-transfer ]] || fail "offered volume: $BODY"
+api DELETE "/v3/volumes/$tx"
+expect_code 400 "delete of a volume awaiting transfer"
+B=(cinder --os-auth-type noauth --os-user-id bob --os-project-id beta
+   --os-endpoint "$URL/v3" --os-volume-api-version 3.65)
+"${B[@]}" transfer-accept "$tid" wrongkey0000000 >"$T/acc.out" 2>&1 && fail "accepted with a wrong key"
+grep -q "HTTP 400" "$T/acc.out" || fail "wrong key: $(cat "$T/acc.out")"
+TOKEN=bob:beta api GET "/v3/volumes/$tx"
+expect_code 404 "beta sees the volume before accepting"
+"${B[@]}" transfer-accept "$tid" "$key" >/dev/null || fail "transfer-accept"
+TOKEN=bob:beta api GET "/v3/volumes/$tx"
+expect_code 200 "beta's volume after the accept"
+[[ $(jget 'j["volume"]["status"]') == available ]] || fail "accepted volume: $BODY"
+TOKEN=bob:beta api GET "/v3/snapshots/$stx"
+expect_code 200 "the snapshot went with the volume"
+TOKEN=alice:admin api GET "/v3/volumes/$tx"
+expect_code 404 "the old project no longer sees the volume"
+api GET "/v3/os-volume-transfer/$tid"
+expect_code 404 "an accepted offer is gone"
+reads_pattern "$(file_of "$tx")" 0x71 0 1M || fail "the transferred volume's data"
+TOKEN=bob:beta api POST /v3/os-volume-transfer "{\"transfer\": {\"volume_id\": \"$tx\"}}"
+expect_code 202 "beta offers it on"
+t2=$(jget 'j["transfer"]["id"]')
+TOKEN=bob:beta api DELETE "/v3/os-volume-transfer/$t2"
+expect_code 202 "offer withdrawn"
+TOKEN=bob:beta api GET "/v3/volumes/$tx"
+[[ $(jget 'j["volume"]["status"]') == available ]] || fail "withdrawn offer: $BODY"
+pass "cinder transfer-create / transfer-accept (wrong key 400) / withdraw; snapshots go with the volume"
+
 # Bad input: 4xx with a message, nothing made.
 n_before=$(ls "$voldir" | wc -l)
 for body in '{"volume": {"size": 0}}' '{"volume": {"size": "x"}}' '{"volume": {}}' \

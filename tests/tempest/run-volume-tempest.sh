@@ -17,10 +17,10 @@
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 stratad=${STRATAD:-$src/build/stratad}
-regex='^tempest\.api\.volume\.' include="" keep="" concurrency=2
+regex='^tempest\.api\.volume\.' include="" keep="" concurrency=2 regex_given=""
 while [[ $# -gt 0 ]]; do
   case $1 in
-    --regex) regex=$2; shift 2 ;;
+    --regex) regex=$2; regex_given=1; shift 2 ;;
     --include-list) include=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
     --concurrency) concurrency=$2; shift 2 ;;
@@ -83,9 +83,16 @@ OS_CLIENT_CONFIG_FILE=$dir/ks/clouds.yaml OS_CLOUD=admin \
 (cd "$dir" && tempest init --workspace-path "$dir/workspace.yaml" \
   --name "strata-$(basename "$dir")" ws >/dev/null)
 "$src/scripts/write-tempest-conf.sh" "$ks_url" admin-secret "$dir/ws/etc/tempest.conf"
-args=(--regex "$regex" --exclude-list "$src/tests/tempest/exclude-list.txt"
+# stestr takes the union of --regex and --include-list: a list replaces the
+# default regex.
+args=(--exclude-list "$src/tests/tempest/exclude-list.txt"
       --concurrency "$concurrency")
-[[ -n $include ]] && args+=(--include-list "$include")
+if [[ -n $include ]]; then
+  args+=(--include-list "$include")
+  [[ $regex_given ]] && args+=(--regex "$regex")
+else
+  args+=(--regex "$regex")
+fi
 set +e
 (cd "$dir/ws" && tempest run "${args[@]}") >"$dir/tempest.out" 2>&1
 rc=$?
