@@ -2,13 +2,16 @@
 // for admins, create, update, delete; their extra specs (list, show,
 // create-or-update, update one, delete one). Views, checks and messages as
 // Cinder's types, types_manage and types_extra_specs controllers:
-//   - a private type (is_public false) is seen by admins only (there are
-//     no access lists: any other caller gets 404);
+//   - a private type (is_public false) is seen by admins and by the
+//     projects an admin shared it with (addProjectAccess /
+//     removeProjectAccess, listed at os-volume-type-access); any other
+//     caller gets 404;
 //   - extra specs other than the user-visible ones (multiattach,
 //     replication_enabled, RESKEY:availability_zones) are admins' only;
 //   - the default type cannot be deleted, nor a type a volume uses (400),
 //     and a type's extra specs cannot change while a volume uses it (400).
 // Thread-safety: handlers are reentrant; the catalog serialises.
+#include <algorithm>
 #include <regex>
 
 #include "api/body.h"
@@ -64,8 +67,15 @@ nlohmann::json TypeView(const ApiRequest& req, const db::VolumeTypeRecord& t,
 Result<db::VolumeTypeRecord> LoadType(engine::Engine* e, const ApiRequest& req,
                                       const std::string& id) {
   auto t = e->catalog()->GetVolumeType(id);
-  if (!t.ok() || (!t->is_public && !req.ctx.is_admin))
+  if (!t.ok())
     return Status::NotFound("Volume type " + id + " could not be found.");
+  if (!t->is_public && !req.ctx.is_admin) {
+    // A private type is seen by the projects it is shared with.
+    STRATA_ASSIGN_OR_RETURN(auto shared, e->catalog()->VolumeTypeAccess(t->id));
+    if (std::find(shared.begin(), shared.end(), req.ctx.project_id) ==
+        shared.end())
+      return Status::NotFound("Volume type " + id + " could not be found.");
+  }
   return t;
 }
 
@@ -137,11 +147,14 @@ HandlerResult List(engine::Engine* e, ApiRequest& req) {
     else
       return Status::InvalidArgument("Invalid is_public filter [" + *p + "]");
   }
-  STRATA_ASSIGN_OR_RETURN(auto types,
-                          e->catalog()->ListVolumeTypes(req.ctx.is_admin));
+  STRATA_ASSIGN_OR_RETURN(
+      auto types,
+      e->catalog()->ListVolumeTypes(req.ctx.is_admin, req.ctx.project_id));
   nlohmann::json items = nlohmann::json::array();
+  // A non-admin's list is the catalog's: public types and the private
+  // ones shared with its project, as Cinder lists them.
   for (const auto& t : types)
-    if (!want || t.is_public == *want)
+    if (!req.ctx.is_admin || !want || t.is_public == *want)
       items.push_back(TypeView(req, t, TypeViewKind::kShow));
   return ApiResponse::Json(200, {{"volume_types", items}});
 }
@@ -301,8 +314,36 @@ HandlerResult ListAccess(engine::Engine* e, ApiRequest& req) {
   if (t.is_public)
     return Status::NotFound(
         "Access list not available for public volume types.");
-  return ApiResponse::Json(200,
-                           {{"volume_type_access", nlohmann::json::array()}});
+  STRATA_ASSIGN_OR_RETURN(auto shared, e->catalog()->VolumeTypeAccess(t.id));
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& p : shared)
+    list.push_back({{"volume_type_id", t.id}, {"project_id", p}});
+  return ApiResponse::Json(200, {{"volume_type_access", list}});
+}
+
+// addProjectAccess / removeProjectAccess (admin): who may use a private type.
+HandlerResult Action(engine::Engine* e, ApiRequest& req) {
+  STRATA_RETURN_IF_ERROR(req.ctx.Enforce(rules::kContextIsAdmin));
+  STRATA_ASSIGN_OR_RETURN(db::VolumeTypeRecord t,
+                          LoadType(e, req, req.params.at("id")));
+  if (!req.body.is_object() || req.body.size() != 1)
+    return Status::InvalidArgument(
+        "Malformed request body: one action expected.");
+  const std::string action = req.body.begin().key();
+  const bool add = action == "addProjectAccess";
+  if (!add && action != "removeProjectAccess")
+    return Status::InvalidArgument("Invalid action: " + action);
+  STRATA_ASSIGN_OR_RETURN(const nlohmann::json* arg,
+                          RequireObject(req.body, action));
+  STRATA_ASSIGN_OR_RETURN(std::string project, RequireString(*arg, "project"));
+  if (t.is_public)
+    return Status::InvalidArgument(
+        "Invalid volume type: Type access modification is not applicable to "
+        "public volume type.");
+  STRATA_RETURN_IF_ERROR(
+      add ? e->catalog()->AddVolumeTypeAccess(t.id, project)
+          : e->catalog()->RemoveVolumeTypeAccess(t.id, project));
+  return ApiResponse::Empty(202);
 }
 
 }  // namespace
@@ -322,6 +363,7 @@ void AddVolumeTypeRoutes(Router& r, engine::Engine* e) {
   r.Add("PUT", "/v3/types/{id}/extra_specs/{key}", bind(UpdateSpec));
   r.Add("DELETE", "/v3/types/{id}/extra_specs/{key}", bind(DeleteSpec));
   r.Add("GET", "/v3/types/{id}/os-volume-type-access", bind(ListAccess));
+  r.Add("POST", "/v3/types/{id}/action", bind(Action));
 }
 
 }  // namespace strata::api

@@ -197,9 +197,9 @@ HandlerResult Create(engine::Engine* e, ApiRequest& req,
   // The type: by name or id; a private one only for an admin (404 else).
   STRATA_ASSIGN_OR_RETURN(auto type_ref, OptString(*b, "volume_type"));
   if (!type_ref) type_ref = source_type;  // a copy keeps its source's type
-  STRATA_ASSIGN_OR_RETURN(
-      db::VolumeTypeRecord type,
-      e->catalog()->ResolveVolumeType(type_ref, req.ctx.is_admin));
+  STRATA_ASSIGN_OR_RETURN(db::VolumeTypeRecord type,
+                          e->catalog()->ResolveVolumeType(
+                              type_ref, req.ctx.is_admin, req.ctx.project_id));
   cr.volume_type_id = type.id;
   // The quota check and the record it allows, as one step.
   auto quota_lock = HoldQuotaLock();
@@ -421,7 +421,8 @@ HandlerResult Action(engine::Engine* e, ApiRequest& req) {
                             RequireString(arg, "new_type"));
     STRATA_ASSIGN_OR_RETURN(
         db::VolumeTypeRecord type,
-        e->catalog()->ResolveVolumeType(new_type, req.ctx.is_admin));
+        e->catalog()->ResolveVolumeType(new_type, req.ctx.is_admin,
+                                        req.ctx.project_id));
     STRATA_RETURN_IF_ERROR(
         e->catalog()->ModifyVolume(v.id, [&](db::VolumeRecord& cur) {
           if (cur.status != "available" && cur.status != "in-use")

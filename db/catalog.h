@@ -121,8 +121,18 @@ class Catalog {
   // SQL in volume_type_queries.cc and quota_queries.cc.
 
   // Volume types by name; private ones only with `include_private`.
+  // Public types, and private ones when `include_private` or, for
+  // `project`, those it was given access to.
   [[nodiscard]] Result<std::vector<VolumeTypeRecord>> ListVolumeTypes(
-      bool include_private);
+      bool include_private, const std::string& project = "");
+  // Access of projects to a private type (migration 11): AlreadyExists for
+  // a project that has it, NotFound to remove one that has not.
+  [[nodiscard]] Status AddVolumeTypeAccess(const std::string& type_id,
+                                           const std::string& project);
+  [[nodiscard]] Status RemoveVolumeTypeAccess(const std::string& type_id,
+                                              const std::string& project);
+  [[nodiscard]] Result<std::vector<std::string>> VolumeTypeAccess(
+      const std::string& type_id);
   // NotFound "Volume type ID could not be found." for an unknown id.
   [[nodiscard]] Result<VolumeTypeRecord> GetVolumeType(const std::string& id);
   // The type a volume create names: unset or empty → the default type;
@@ -130,9 +140,10 @@ class Catalog {
   // private without `include_private` (a non-admin caller, as Cinder
   // hides private types from them) → NotFound "Volume type X could not be
   // found.".
+  // A private type is also found for `project`, when it was given access.
   [[nodiscard]] Result<VolumeTypeRecord> ResolveVolumeType(
-      const std::optional<std::string>& id_or_name,
-      bool include_private = true);
+      const std::optional<std::string>& id_or_name, bool include_private = true,
+      const std::string& project = "");
   // AlreadyExists "Volume Type NAME already exists." for a taken name.
   [[nodiscard]] Status InsertVolumeType(const VolumeTypeRecord& t);
   // Read-modify-write of name, description, is_public (extra specs are

@@ -198,6 +198,15 @@ CREATE TABLE volume_transfers (
 );
 CREATE INDEX volume_transfers_project ON volume_transfers(project_id);
 )sql",
+      // 11: the projects a private volume type is shared with (Cinder's
+      // volume type access).
+      R"sql(
+CREATE TABLE volume_type_access (
+  volume_type_id TEXT NOT NULL REFERENCES volume_types(id) ON DELETE CASCADE,
+  project_id TEXT NOT NULL,
+  PRIMARY KEY (volume_type_id, project_id)
+);
+)sql",
   };
   return m;
 }

@@ -1,6 +1,7 @@
 // Catalog: SQL for the volume_types and volume_type_extra_specs tables
 // (migration 9). See catalog.h. Messages are Cinder's, as the API shows
 // them. Thread-safety: every method holds mu_ (Catalog's contract).
+#include <algorithm>
 #include <map>
 
 #include "db/catalog.h"
@@ -63,14 +64,18 @@ Status NameTaken(const std::string& name) {
 }  // namespace
 
 Result<std::vector<VolumeTypeRecord>> Catalog::ListVolumeTypes(
-    bool include_private) {
+    bool include_private, const std::string& project) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   STRATA_ASSIGN_OR_RETURN(
       Statement st,
-      Statement::Prepare(db_, std::string("SELECT ") + kTypeColumns +
-                                  " FROM volume_types" +
-                                  (include_private ? "" : " WHERE is_public") +
-                                  " ORDER BY name, id"));
+      Statement::Prepare(
+          db_, std::string("SELECT ") + kTypeColumns + " FROM volume_types" +
+                   (include_private
+                        ? ""
+                        : " WHERE is_public OR id IN (SELECT volume_type_id "
+                          "FROM volume_type_access WHERE project_id=?)") +
+                   " ORDER BY name, id"));
+  if (!include_private) st.Bind(1, project);
   std::vector<VolumeTypeRecord> out;
   for (;;) {
     STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -92,7 +97,8 @@ Result<VolumeTypeRecord> Catalog::GetVolumeType(const std::string& id) {
 }
 
 Result<VolumeTypeRecord> Catalog::ResolveVolumeType(
-    const std::optional<std::string>& id_or_name, bool include_private) {
+    const std::optional<std::string>& id_or_name, bool include_private,
+    const std::string& project) {
   if (!id_or_name || id_or_name->empty())
     return GetVolumeType(kDefaultVolumeTypeId);
   std::lock_guard<std::recursive_mutex> lock(mu_);
@@ -100,8 +106,12 @@ Result<VolumeTypeRecord> Catalog::ResolveVolumeType(
   if (!t) {
     STRATA_ASSIGN_OR_RETURN(t, FindType(db_, "name", *id_or_name));
   }
-  if (!t || (!t->is_public && !include_private))
-    return TypeNotFound(*id_or_name);
+  if (t && !t->is_public && !include_private) {
+    STRATA_ASSIGN_OR_RETURN(auto shared, VolumeTypeAccess(t->id));
+    if (std::find(shared.begin(), shared.end(), project) == shared.end())
+      t.reset();
+  }
+  if (!t) return TypeNotFound(*id_or_name);
   STRATA_ASSIGN_OR_RETURN(t->extra_specs, SpecsOf(db_, t->id));
   return *t;
 }
@@ -240,6 +250,51 @@ Status Catalog::DeleteVolumeTypeExtraSpec(const std::string& id,
   st.Bind(1, id).Bind(2, key);
   return st.RunUpdate("Volume Type " + id + " has no extra specs with key " +
                       key + ".");
+}
+
+Status Catalog::AddVolumeTypeAccess(const std::string& type_id,
+                                    const std::string& project) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(auto shared, VolumeTypeAccess(type_id));
+  if (std::find(shared.begin(), shared.end(), project) != shared.end())
+    return Status::Conflict("Volume type access for " + type_id + "/" +
+                            project + " already exists.");
+  STRATA_ASSIGN_OR_RETURN(
+      Statement st,
+      Statement::Prepare(db_,
+                         "INSERT INTO volume_type_access (volume_type_id, "
+                         "project_id) VALUES (?,?)"));
+  st.Bind(1, type_id).Bind(2, project);
+  return st.Run();
+}
+
+Status Catalog::RemoveVolumeTypeAccess(const std::string& type_id,
+                                       const std::string& project) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(
+      Statement st, Statement::Prepare(db_,
+                                       "DELETE FROM volume_type_access WHERE "
+                                       "volume_type_id=? AND project_id=?"));
+  st.Bind(1, type_id).Bind(2, project);
+  return st.RunUpdate("Volume type access not found for " + type_id + "/" +
+                      project + ".");
+}
+
+Result<std::vector<std::string>> Catalog::VolumeTypeAccess(
+    const std::string& type_id) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(
+      Statement st,
+      Statement::Prepare(db_,
+                         "SELECT project_id FROM volume_type_access WHERE "
+                         "volume_type_id=? ORDER BY project_id"));
+  st.Bind(1, type_id);
+  std::vector<std::string> out;
+  for (;;) {
+    STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return out;
+    out.push_back(st.ColumnText(0));
+  }
 }
 
 }  // namespace strata::db

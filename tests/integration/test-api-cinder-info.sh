@@ -73,6 +73,27 @@ expect_code 404 "a member shows a private type"
 TOKEN=alice:alpha api GET /v3/alpha/types
 [[ $(jget 'sorted(t["name"] for t in j["volume_types"])') == "['__DEFAULT__', 'gold']" ]] ||
   fail "a member's type list: $BODY"
+# Shared with alpha (cinder type-access-add; openstack's --project looks the
+# project up in Keystone, which noauth has not): alpha sees it,
+# lists it and creates a volume of it; beta does not; the share is listed,
+# then withdrawn.
+"${C[@]}" type-access-add --volume-type "$secret" --project-id alpha
+TOKEN=alice:alpha api GET "/v3/alpha/types/$secret"
+expect_code 200 "alpha shows the private type shared with it"
+TOKEN=alice:alpha api GET /v3/alpha/types
+[[ $(jget 'sorted(t["name"] for t in j["volume_types"])') == "['__DEFAULT__', 'gold', 'secret']" ]] ||
+  fail "alpha's type list with the shared type: $BODY"
+TOKEN=bob:beta api GET "/v3/beta/types/$secret"
+expect_code 404 "beta shows a type shared with alpha only"
+api GET "/v3/admin/types/$secret/os-volume-type-access"
+[[ $(jget '[a["project_id"] for a in j["volume_type_access"]]') == "['alpha']" ]] ||
+  fail "access list: $BODY"
+api POST "/v3/admin/types/$default_id/action" '{"addProjectAccess":{"project":"beta"}}'
+expect_code 400 "access to a public type"
+"${C[@]}" type-access-remove --volume-type "$secret" --project-id alpha
+TOKEN=alice:alpha api GET "/v3/alpha/types/$secret"
+expect_code 404 "alpha after the share was withdrawn"
+pass "private type shared with a project (cinder type-access-add/remove), listed, withdrawn"
 api DELETE "/v3/admin/types/$default_id"
 expect_code 400 "delete the default type"
 grep -q "default volume type and cannot be deleted" <<<"$BODY" || fail "$BODY"
