@@ -57,6 +57,17 @@ Result<bool> OptBool(const nlohmann::json& obj, const std::string& key,
                                  " is not a boolean.");
 }
 
+Result<bool> ParseBoolWord(const std::string& key, const std::string& value) {
+  std::string v = value;
+  for (auto& c : v) c = static_cast<char>(std::tolower(c));
+  for (const char* t : {"1", "t", "true", "on", "y", "yes"})
+    if (v == t) return true;
+  for (const char* f : {"0", "f", "false", "off", "n", "no"})
+    if (v == f) return false;
+  return Status::InvalidArgument("Invalid input received: '" + key +
+                                 "' must be a boolean, not '" + value + "'.");
+}
+
 Result<db::Metadata> OptMetadata(const nlohmann::json& obj,
                                  const std::string& key) {
   db::Metadata m;

@@ -26,6 +26,10 @@ Result<std::string> RequireString(const nlohmann::json& obj,
 // obj[key] as a boolean; accepts true/false and "true"/"false" strings.
 Result<bool> OptBool(const nlohmann::json& obj, const std::string& key,
                      bool fallback);
+// A query value as a boolean, as Cinder's strutils.bool_from_string(strict)
+// reads one: 1/t/true/on/y/yes or 0/f/false/off/n/no, any case; else 400
+// naming `key`.
+Result<bool> ParseBoolWord(const std::string& key, const std::string& value);
 // obj[key] as metadata: an object of string → string (keys 1–255 chars,
 // values ≤ 255 chars).
 Result<db::Metadata> OptMetadata(const nlohmann::json& obj,

@@ -12,18 +12,6 @@ namespace {
 
 constexpr int64_t kMaxLimit = 2147483647;  // Cinder's DB_MAX_INT
 
-// Cinder: the strict booleans of strutils.bool_from_string.
-Result<bool> BoolParam(const std::string& name, const std::string& v) {
-  std::string l = v;
-  for (auto& c : l) c = static_cast<char>(std::tolower(c));
-  for (const char* t : {"1", "t", "true", "on", "y", "yes"})
-    if (l == t) return true;
-  for (const char* f : {"0", "f", "false", "off", "n", "no"})
-    if (l == f) return false;
-  return Status::InvalidArgument("Invalid value '" + v + "' for " + name +
-                                 ": it is not a boolean.");
-}
-
 // A limit in a request: an integer (or a string of digits) in -1 … 2^31-1.
 Result<int64_t> ParseLimit(const std::string& key, const nlohmann::json& v) {
   int64_t n = 0;
@@ -97,7 +85,7 @@ HandlerResult Show(engine::Engine* e, ApiRequest& req) {
   STRATA_RETURN_IF_ERROR(MayRead(req, id));
   bool usage = false;
   if (auto u = req.Query("usage")) {
-    STRATA_ASSIGN_OR_RETURN(usage, BoolParam("usage", *u));
+    STRATA_ASSIGN_OR_RETURN(usage, ParseBoolWord("usage", *u));
   }
   STRATA_ASSIGN_OR_RETURN(QuotaSet q, ProjectQuotaSet(e->catalog(), id, usage));
   nlohmann::json set = nlohmann::json::object();

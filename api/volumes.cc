@@ -244,21 +244,10 @@ HandlerResult Update(engine::Engine* e, ApiRequest& req,
                                   FactsOf(e, v, zone))}});
 }
 
-// Cinder's boolean query values: true/false, yes/no, 1/0, on/off.
+// A boolean query parameter; absent is false.
 Result<bool> QueryBool(const ApiRequest& req, const std::string& key) {
-  auto it = req.query.find(key);
-  if (it == req.query.end()) return false;
-  std::string v = it->second;
-  for (char& c : v) c = static_cast<char>(std::tolower(c));
-  if (v == "true" || v == "1" || v == "yes" || v == "on" || v == "y" ||
-      v == "t")
-    return true;
-  if (v == "false" || v == "0" || v == "no" || v == "off" || v == "n" ||
-      v == "f")
-    return false;
-  return Status::InvalidArgument("Invalid input received: '" + key +
-                                 "' must be a boolean, not '" + it->second +
-                                 "'.");
+  auto v = req.Query(key);
+  return v ? ParseBoolWord(key, *v) : Result<bool>(false);
 }
 
 // A status change an attach or detach step makes, checked against the
