@@ -68,6 +68,9 @@ struct ServiceInfoOptions {
 };
 // Cinder's volume transfers (os-volume-transfer, volume-transfers ≥ 3.55).
 void AddVolumeTransferRoutes(Router& r, engine::Engine* engine);
+// Cinder's backups (api/backups.cc), made in `availability_zone`.
+void AddBackupRoutes(Router& r, engine::Engine* engine,
+                     std::string availability_zone);
 // Cinder's volume types, quotas and limits, availability zones, services,
 // hosts and pools (api/cinder_info_routes.h).
 void AddCinderInfoRoutes(Router& r, engine::Engine* engine,

@@ -29,6 +29,12 @@ const std::pair<const char*, const char*> kDefaultPolicyRules[] = {
     {rules::kVolumeForceDelete, "rule:admin_api"},
     {rules::kSnapshotResetStatus, "rule:admin_api"},
     {rules::kSnapshotForceDelete, "rule:admin_api"},
+    // Cinder: the admin actions on backups, their export and import, and
+    // the view's os-backup-project-attr:project_id are admin-only.
+    {rules::kBackupResetStatus, "rule:admin_api"},
+    {rules::kBackupForceDelete, "rule:admin_api"},
+    {rules::kBackupExport, "rule:admin_api"},
+    {rules::kBackupAttributes, "rule:admin_api"},
     // Cinder's default: a project member (and the service's call-back from
     // Nova); the transitions it may make are Cinder's few (snapshots.cc).
     {rules::kSnapshotUpdateStatus,

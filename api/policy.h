@@ -73,6 +73,14 @@ inline constexpr char kQuotaClassUpdate[] =
 inline constexpr char kServicesIndex[] = "volume_extension:services:index";
 inline constexpr char kServicesUpdate[] = "volume_extension:services:update";
 inline constexpr char kHosts[] = "volume_extension:hosts";
+// Backups (issue 18): Cinder's rule names.
+inline constexpr char kBackupResetStatus[] =
+    "volume_extension:backup_admin_actions:reset_status";
+inline constexpr char kBackupForceDelete[] =
+    "volume_extension:backup_admin_actions:force_delete";
+inline constexpr char kBackupExport[] = "backup:export-import";
+inline constexpr char kBackupAttributes[] =
+    "backup:backup_project_attribute";
 inline constexpr char kGetPools[] =
     "scheduler_extension:scheduler_stats:get_pools";
 inline constexpr char kCapabilities[] = "volume_extension:capabilities";

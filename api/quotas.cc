@@ -39,6 +39,11 @@ Result<std::map<std::string, int64_t>> Usage(db::Catalog* c,
   std::map<std::string, int64_t> used;
   for (const auto& r : rows) {
     const int64_t gib = engine::SizeGiB(r.virtual_size);
+    if (r.is_backup) {
+      used["backups"] += 1;
+      used["backup_gigabytes"] += gib;
+      continue;
+    }
     const std::string count = r.is_snapshot ? "snapshots" : "volumes";
     used[count] += 1;
     used["gigabytes"] += gib;
@@ -58,6 +63,17 @@ Status OverLimit(const std::string& exception, const std::string& message) {
 Status OverQuota(const std::string& resource, const QuotaEntry& q,
                  int64_t gigabytes) {
   const std::string limit = std::to_string(q.limit);
+  if (resource == "backup_gigabytes")
+    return OverLimit("VolumeBackupSizeExceedsAvailableQuota",
+                     "Requested backup exceeds allowed Backup gigabytes "
+                     "quota. Requested " +
+                         std::to_string(gigabytes) + "G, quota is " + limit +
+                         "G and " + std::to_string(q.in_use) +
+                         "G has been consumed.");
+  if (resource == "backups")
+    return OverLimit(
+        "BackupLimitExceeded",
+        "Maximum number of backups allowed (" + limit + ") exceeded");
   if (resource.rfind("gigabytes", 0) == 0)
     return OverLimit("VolumeSizeExceedsAvailableQuota",
                      "Requested volume or snapshot exceeds allowed " +
@@ -160,6 +176,14 @@ Status CheckQuota(db::Catalog* c, const std::string& project_id,
           e->second.limit < delta + e->second.in_use)
         return OverQuota(resource, e->second, d.gigabytes);
     }
+  const std::pair<const char*, int64_t> backup_parts[] = {
+      {"backups", d.backups}, {"backup_gigabytes", d.backup_gigabytes}};
+  for (const auto& [resource, delta] : backup_parts) {
+    auto e = q.find(resource);
+    if (delta > 0 && e != q.end() && e->second.limit >= 0 &&
+        e->second.limit < delta + e->second.in_use)
+      return OverQuota(resource, e->second, d.backup_gigabytes);
+  }
   return Status::OK();
 }
 

@@ -15,7 +15,8 @@
 // visible snapshots, and their sizes in GiB (engine::SizeGiB of the
 // virtual size) under gigabytes, snapshots included as Cinder counts them
 // (no_snapshot_gb_quota = False); per type the same under the volume's
-// type. Strata has no backups or groups: their usage is 0.
+// type; a project's backups and their sizes under backups and
+// backup_gigabytes. Strata has no groups: their usage is 0.
 //
 // Thread-safety: the functions are reentrant (the catalog serialises).
 // A check and the insert it allows are two catalog calls: hold
@@ -63,6 +64,8 @@ struct QuotaDelta {
   int64_t snapshots = 0;  // new snapshots
   int64_t gigabytes = 0;  // GiB added (a new volume's or snapshot's size,
                           // an extend's increase)
+  int64_t backups = 0;           // new backups
+  int64_t backup_gigabytes = 0;  // their size in GiB
   // The size in GiB of the volume being created or extended, checked
   // against per_volume_gigabytes (0: none).
   int64_t volume_size = 0;
@@ -84,6 +87,11 @@ struct QuotaDelta {
 //    consumed."
 //   "VolumeSizeExceedsLimit: Requested volume size 5G is larger than
 //    maximum allowed limit 4G."
+// and, after those, backups then backup_gigabytes
+//   "BackupLimitExceeded: Maximum number of backups allowed (10) exceeded"
+//   "VolumeBackupSizeExceedsAvailableQuota: Requested backup exceeds
+//    allowed Backup gigabytes quota. Requested 1G, quota is 1000G and 0G
+//    has been consumed."
 [[nodiscard]] Status CheckQuota(db::Catalog* c, const std::string& project_id,
                                 const QuotaDelta& d);
 // CheckQuota against the engine's catalog.

@@ -173,6 +173,7 @@ int main(int argc, char** argv) {
       eo.volume_dir.empty() ? eo.allowed_dirs.front() : eo.volume_dir;
   api::AddCinderInfoRoutes(router, &engine, si);
   api::AddVolumeTransferRoutes(router, &engine);
+  api::AddBackupRoutes(router, &engine, cfg->storage_availability_zone);
   openstack::AssistedSnapshots assisted(hv.get());
   api::CinderOptions co;
   co.endpoint_template = cfg->cinder_endpoint_template;

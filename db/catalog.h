@@ -202,6 +202,23 @@ class Catalog {
                                       const std::string& project_id,
                                       const std::string& user_id);
 
+  // Backups (migration 12; api/backups.cc, engine/backup_lifecycle.cc).
+  [[nodiscard]] Status InsertBackup(const BackupRecord& b);
+  [[nodiscard]] Result<BackupRecord> GetBackup(const std::string& id);
+  // Filters: name, status, volume_id, project_id; sort keys: created_at,
+  // updated_at, name, status, id, volume_id, size.
+  [[nodiscard]] Result<ListResult<BackupRecord>> ListBackups(
+      const ListQuery& q);
+  // Every backup of a volume, oldest data first.
+  [[nodiscard]] Result<std::vector<BackupRecord>> BackupsOfVolume(
+      const std::string& volume_id);
+  // Every backup whose point is `point_id` (an imported record shares it).
+  [[nodiscard]] Result<std::vector<BackupRecord>> BackupsAtPoint(
+      const std::string& point_id);
+  [[nodiscard]] Status ModifyBackup(
+      const std::string& id, const std::function<Status(BackupRecord&)>& edit);
+  [[nodiscard]] Status DeleteBackup(const std::string& id);
+
  private:
   explicit Catalog(SqliteDb db) : db_(std::move(db)) {}
 

@@ -81,7 +81,8 @@ Status Catalog::DeleteProjectQuotas(const std::string& project_id) {
 
 Result<std::vector<QuotaUsageRow>> Catalog::QuotaUsageRows(
     const std::string& project_id) {
-  // A snapshot counts under its own project and its volume's type.
+  // A snapshot counts under its own project and its volume's type; a
+  // backup under its project only (Cinder has no per-type backup quota).
   const std::string where = project_id.empty() ? "" : " WHERE project_id=?";
   const std::string sql =
       "SELECT project_id, 0, volume_type_id, virtual_size FROM volumes" +
@@ -89,16 +90,20 @@ Result<std::vector<QuotaUsageRow>> Catalog::QuotaUsageRows(
       " UNION ALL SELECT s.project_id, 1, v.volume_type_id, s.virtual_size "
       "FROM snapshots s LEFT JOIN volumes v ON v.id = s.volume_id "
       "WHERE NOT s.hidden" +
-      (project_id.empty() ? "" : " AND s.project_id=?");
+      (project_id.empty() ? "" : " AND s.project_id=?") +
+      " UNION ALL SELECT project_id, 2, NULL, size_gib * 1073741824 FROM "
+      "backups" +
+      where;
   std::lock_guard<std::recursive_mutex> lock(mu_);
   STRATA_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(db_, sql));
-  if (!project_id.empty()) st.Bind(1, project_id).Bind(2, project_id);
+  if (!project_id.empty())
+    st.Bind(1, project_id).Bind(2, project_id).Bind(3, project_id);
   std::vector<QuotaUsageRow> out;
   for (;;) {
     STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return out;
-    out.push_back({st.ColumnText(0), st.ColumnInt(1) != 0, st.ColumnOptText(2),
-                   st.ColumnInt(3)});
+    out.push_back({st.ColumnText(0), st.ColumnInt(1) == 1, st.ColumnInt(1) == 2,
+                   st.ColumnOptText(2), st.ColumnInt(3)});
   }
 }
 

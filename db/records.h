@@ -78,6 +78,10 @@ struct SnapshotRecord {
   // Deleted by the user, kept only because a descendant or the volume's
   // live chain still needs its layer. Never listed.
   bool hidden = false;
+  // A Cinder backup's stored point (issue 18): a backups row names this
+  // snapshot as its point, so its layer stays whatever else is deleted.
+  // Read only: computed by the catalog from the backups table.
+  bool pinned = false;
   std::string error;  // why it is in error, for operators
   Metadata metadata;
   int64_t created_at = 0;
@@ -173,6 +177,7 @@ struct VolumeTypeRecord {
 struct QuotaUsageRow {
   std::string project_id;
   bool is_snapshot = false;
+  bool is_backup = false;  // a backup: backups and backup_gigabytes
   std::optional<std::string> volume_type_id;  // unset: the default type
   int64_t virtual_size = 0;                   // bytes
 };
@@ -188,6 +193,43 @@ struct TransferRecord {
   std::string salt, key_hash;
   bool no_snapshots = false;  // the snapshots stay behind (≥ 3.55)
   int64_t created_at = 0;
+};
+
+// A Cinder backup (issue 18, api/backups.cc): a stored point of a volume,
+// the snapshot `point_id`, whose layers in the store hold the volume's
+// state when it was taken. Backups and snapshots share Strata's one kind of
+// stored layer; docs/api.md says how the two views map onto it.
+struct BackupRecord {
+  std::string id;
+  std::string project_id, user_id;
+  std::string volume_id;  // the source volume
+  std::string point_id;   // the snapshot row holding the backup's state
+  // Cinder's snapshot_id: the user's snapshot the backup was made from;
+  // unset for a backup of the volume's current state.
+  std::optional<std::string> snapshot_id;
+  // The backup an incremental one follows (Cinder's parent_id).
+  std::optional<std::string> parent_id;
+  std::string name, description;
+  std::string status;  // creating, available, error, restoring
+  std::string fail_reason;
+  std::optional<std::string> container;
+  std::string availability_zone;
+  int64_t size_gib = 0;
+  bool is_incremental = false;
+  Metadata metadata;
+  // The source volume's foreign base below its layers, which a restore
+  // builds on (it stays on this host: docs/api.md).
+  std::optional<std::string> base_path, base_format;
+  // The source volume's metadata and bootable flag when it was taken: a
+  // volume restored from the backup gets them, as in Cinder.
+  Metadata volume_metadata;
+  bool volume_bootable = false;
+  // The volume a running restore builds ("restoring" until it settles).
+  std::optional<std::string> restore_volume_id;
+  int64_t created_at = 0, updated_at = 0;
+  int64_t data_timestamp = 0;  // when the state it holds was the volume's
+  // Computed: an incremental backup names this one as its parent.
+  bool has_dependent_backups = false;
 };
 
 }  // namespace strata::db

@@ -207,6 +207,40 @@ CREATE TABLE volume_type_access (
   PRIMARY KEY (volume_type_id, project_id)
 );
 )sql",
+      // 12: Cinder's backups, each a stored point (a snapshot row) of a
+      // volume; the row pins the point's layer (snapshot_queries.cc).
+      R"sql(
+CREATE TABLE backups (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  volume_id TEXT NOT NULL,
+  point_id TEXT NOT NULL,
+  snapshot_id TEXT,
+  parent_id TEXT,
+  name TEXT NOT NULL DEFAULT '',
+  description TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL,
+  fail_reason TEXT NOT NULL DEFAULT '',
+  container TEXT,
+  availability_zone TEXT NOT NULL DEFAULT '',
+  size_gib INTEGER NOT NULL,
+  is_incremental INTEGER NOT NULL DEFAULT 0,
+  metadata TEXT NOT NULL DEFAULT '{}',
+  base_path TEXT,
+  base_format TEXT,
+  volume_metadata TEXT NOT NULL DEFAULT '{}',
+  volume_bootable INTEGER NOT NULL DEFAULT 0,
+  restore_volume_id TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  data_timestamp INTEGER NOT NULL
+);
+CREATE INDEX backups_project ON backups(project_id);
+CREATE INDEX backups_volume ON backups(volume_id);
+CREATE INDEX backups_point ON backups(point_id);
+CREATE INDEX backups_parent ON backups(parent_id);
+)sql",
   };
   return m;
 }

@@ -49,6 +49,7 @@ SnapshotRecord ReadSnapshot(const Statement& st) {
   s.updated_at = st.ColumnInt(20);
   s.layer_sha256 = st.ColumnOptText(21);
   s.layer_check = st.ColumnOptText(22);
+  s.pinned = st.ColumnInt(23) != 0;
   return s;
 }
 
@@ -89,7 +90,11 @@ Result<std::vector<SnapshotRecord>> Collect(Statement& st) {
 }
 
 std::string Select(const std::string& where) {
-  return std::string("SELECT ") + kSnapshotColumns + " FROM snapshots " + where;
+  // The computed last column: a backup's point (migration 12).
+  return std::string("SELECT ") + kSnapshotColumns +
+         ", EXISTS (SELECT 1 FROM backups b WHERE b.point_id = snapshots.id) "
+         "FROM snapshots " +
+         where;
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "db/catalog.h"
+#include "engine/backup_lifecycle.h"
 #include "engine/chain_holder.h"
 #include "engine/chain_maintenance.h"
 #include "engine/engine_part.h"
@@ -89,6 +90,9 @@ class Engine {
                       bool force = false);
   Status ExtendVolume(const std::string& volume_id, int64_t new_size_gib);
 
+  // Cinder's backups as stored points (backup_lifecycle.h).
+  BackupLifecycle& backups() { return backups_; }
+
   // R2.1: starts a snapshot; returns it in status "creating".
   Result<db::SnapshotRecord> CreateSnapshot(const CreateSnapshotRequest& req);
   // Deletes a snapshot (status available or error; `force` also allows
@@ -129,6 +133,7 @@ class Engine {
   Reverter reverter_{ctx_, &live_, &chain_, &deleter_};
   VolumeAdoption adoption_{ctx_, &live_, &chain_, &transfer_};
   VolumeLifecycle lifecycle_{ctx_, &live_, &chain_, &transfer_};
+  BackupLifecycle backups_{ctx_, &creator_, &deleter_, &lifecycle_};
   Recovery recovery_{ctx_,      &live_,     &chain_,    &transfer_,
                      &deleter_, &reverter_, &lifecycle_};
 };

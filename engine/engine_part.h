@@ -6,6 +6,8 @@
 //   Reverter        (revert.h)           R2.10-R2.11, reverts and rebuilds;
 //   SnapshotDeleter (snapshot_delete.h)  deletes, rotation (R1.6) and which
 //                                        stored layers are still needed;
+//   VolumeLifecycle (volume_lifecycle.h) volumes Strata makes and removes;
+//   BackupLifecycle (backup_lifecycle.h) Cinder's backups as stored points;
 //   Recovery        (recover.h)          reconciliation after a crash;
 // over three shared services: LiveDisks (live_disk.h: a running VM's
 // disk), ChainMaintenance (chain_maintenance.h: merges, repoints, garbage,

@@ -56,7 +56,22 @@ struct CreateVolumeRequest {
   std::string project_id, user_id, name, description;
   int64_t size_gib = 0;
   std::optional<std::string> snapshot_id, source_volid, volume_type_id;
-  std::optional<bool> bootable;  // unset: the source's, or false
+  // A Cinder backup to restore (backup_lifecycle.h): the disk holds its
+  // point's state, on the base the backup recorded.
+  std::optional<std::string> backup_id;
+  std::optional<std::string> id;  // the new volume's id; unset: a new one
+  std::optional<bool> bootable;   // unset: the source's, or false
+  db::Metadata metadata;
+};
+
+// Cinder's backup create (backup_lifecycle.h): the volume's current state,
+// or that of its snapshot `snapshot_id`, as a stored point.
+struct CreateBackupRequest {
+  std::string project_id, user_id, volume_id, name, description;
+  std::optional<std::string> snapshot_id, container;
+  std::string availability_zone;
+  bool incremental = false;
+  bool force = false;  // an in-use volume may be backed up only with it
   db::Metadata metadata;
 };
 
@@ -73,6 +88,10 @@ struct CreateSnapshotRequest {
   std::string project_id, user_id, volume_id, name, description;
   db::Metadata metadata;
   std::optional<Rotation> rotation = std::nullopt;
+  // A backup's point (backup_lifecycle.h): the id its backups row already
+  // names, and hidden from the snapshot views from the start.
+  std::optional<std::string> id = std::nullopt;
+  bool hidden = false;
 };
 
 // A volume's disk as a running domain uses it (R2.2: the VM is running).
@@ -83,8 +102,9 @@ struct LiveDisk {
 };
 
 // True when snapshot `id`'s layer must stay stored: it is the volume's head
-// (the live chain builds on it) or another snapshot's layer is relative to
-// it. `ignoring` names a snapshot about to go, whose link does not count.
+// (the live chain builds on it), another snapshot's layer is relative to
+// it, or a backup's point is it (pinned). `ignoring` names a snapshot about
+// to go, whose link does not count.
 bool LayerIsNeeded(const db::VolumeRecord& vol,
                    const std::vector<db::SnapshotRecord>& snaps,
                    const std::string& id, const std::string& ignoring = "");

@@ -178,7 +178,8 @@ Result<db::SnapshotRecord> SnapshotCreator::CreateSnapshot(
                             vol.status + ".");
   STRATA_ASSIGN_OR_RETURN(auto lease, locks_.TryAcquire(vol.id, "a snapshot"));
   db::SnapshotRecord snap;
-  snap.id = NewUuid();
+  snap.id = req.id.value_or(NewUuid());
+  snap.hidden = req.hidden;
   snap.volume_id = vol.id;
   snap.project_id = req.project_id;
   snap.user_id = req.user_id;

@@ -20,7 +20,7 @@ namespace strata::engine {
 namespace {
 
 // True when another snapshot's layer or the volume's live chain builds on
-// `snap`'s layer.
+// `snap`'s layer, or a backup pins it.
 Result<bool> IsNeeded(db::Catalog* catalog, const db::SnapshotRecord& snap) {
   STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
                           catalog->GetVolume(snap.volume_id));
@@ -107,7 +107,8 @@ bool LayerIsNeeded(const db::VolumeRecord& vol,
                    const std::string& id, const std::string& ignoring) {
   if (vol.head_snapshot_id == id) return true;
   for (const auto& o : snaps)
-    if (o.parent_id == id && o.id != ignoring) return true;
+    if ((o.parent_id == id && o.id != ignoring) || (o.id == id && o.pinned))
+      return true;
   return false;
 }
 

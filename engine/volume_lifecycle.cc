@@ -53,7 +53,7 @@ Result<db::VolumeRecord> VolumeLifecycle::CreateVolume(
         "Invalid input received: 'size' parameter must be an integer greater "
         "than 0.");
   db::VolumeRecord vol;
-  vol.id = NewUuid();
+  vol.id = req.id.value_or(NewUuid());
   vol.project_id = req.project_id;
   vol.user_id = req.user_id;
   vol.name = req.name;
@@ -70,7 +70,17 @@ Result<db::VolumeRecord> VolumeLifecycle::CreateVolume(
 
   // The source is checked and held before anything is recorded.
   std::shared_ptr<VolumeLease> source_lease;
-  if (req.snapshot_id) {
+  if (req.backup_id) {
+    // The caller (BackupLifecycle) checked the backup and holds it
+    // "restoring": its point's layers stay stored meanwhile.
+    STRATA_ASSIGN_OR_RETURN(db::BackupRecord b,
+                            catalog_->GetBackup(*req.backup_id));
+    if (b.size_gib * kGiB > vol.virtual_size)
+      return Status::InvalidArgument(
+          "Invalid input received: Volume size " +
+          std::to_string(req.size_gib) + "GB cannot be smaller than the " +
+          "backup size " + std::to_string(b.size_gib) + "GB.");
+  } else if (req.snapshot_id) {
     auto snap = catalog_->GetSnapshot(*req.snapshot_id);
     if (!snap.ok() || snap->hidden)
       return Status::NotFound("Snapshot " + *req.snapshot_id +
@@ -145,10 +155,21 @@ Result<db::VolumeRecord> VolumeLifecycle::CreateVolume(
 Status VolumeLifecycle::BuildDisk(Journal& j, const db::VolumeRecord& vol,
                                   const CreateVolumeRequest& req,
                                   const std::string& out) {
+  if (req.backup_id) {
+    STRATA_ASSIGN_OR_RETURN(db::BackupRecord b,
+                            catalog_->GetBackup(*req.backup_id));
+    STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord point,
+                            catalog_->GetSnapshot(b.point_id));
+    return BuildFromSnapshot(j, vol, point, b.base_path.value_or(""),
+                             b.base_format.value_or(""), out);
+  }
   if (req.snapshot_id) {
     STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord snap,
                             catalog_->GetSnapshot(*req.snapshot_id));
-    return BuildFromSnapshot(j, vol, snap, out);
+    STRATA_ASSIGN_OR_RETURN(db::VolumeRecord src,
+                            catalog_->GetVolume(snap.volume_id));
+    return BuildFromSnapshot(j, vol, snap, src.base_path.value_or(""),
+                             src.base_format.value_or(""), out);
   }
   if (req.source_volid) {
     STRATA_ASSIGN_OR_RETURN(db::VolumeRecord src,
@@ -164,9 +185,9 @@ Status VolumeLifecycle::BuildDisk(Journal& j, const db::VolumeRecord& vol,
 Status VolumeLifecycle::BuildFromSnapshot(Journal& j,
                                           const db::VolumeRecord& vol,
                                           const db::SnapshotRecord& snap,
+                                          const std::string& base_path,
+                                          const std::string& base_format,
                                           const std::string& out) {
-  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord src,
-                          catalog_->GetVolume(snap.volume_id));
   STRATA_ASSIGN_OR_RETURN(auto lineage, StoredLineage(catalog_, snap));
   std::vector<std::string> files;
   for (size_t i = 0; i < lineage.size(); ++i)
@@ -177,8 +198,7 @@ Status VolumeLifecycle::BuildFromSnapshot(Journal& j,
   for (size_t i = 0; s.ok() && i < lineage.size(); ++i)
     s = FetchLayerToRead(*store_, lineage[i], files[i]);
   if (s.ok())
-    s = MergeIntoNewImage(files, out, src.base_path.value_or(""),
-                          src.base_format.value_or(""), vol.virtual_size,
+    s = MergeIntoNewImage(files, out, base_path, base_format, vol.virtual_size,
                           opts_.overlay,
                           TempPath(vol.path, "committop", j.task_id()),
                           /*flush=*/true);
@@ -227,6 +247,15 @@ Status VolumeLifecycle::DeleteVolume(const std::string& volume_id, bool cascade,
                         vol.status == "in-use" || vol.status == "detaching";
   if ((!force && !DeletableStatus(vol.status)) || attached)
     return Status::InvalidArgument(kInvalidDelete);
+  // A backup's point and the layers under it stay with the volume's
+  // records (docs/api.md): its backups go first.
+  STRATA_ASSIGN_OR_RETURN(auto backups, catalog_->BackupsOfVolume(volume_id));
+  if (!backups.empty())
+    return Status::InvalidArgument(
+        "Invalid volume: Volume " + volume_id + " has " +
+        std::to_string(backups.size()) +
+        " backup(s); Strata keeps a backup's stored layers with its volume, "
+        "so delete the backups first.");
   STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(volume_id));
   for (const auto& s : snaps) {
     if (s.hidden) continue;

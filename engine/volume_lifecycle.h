@@ -1,7 +1,8 @@
 // VolumeLifecycle: the volumes Strata makes and removes itself, as Cinder's
 // volume API does (issue 18): create (an empty disk, a disk holding any
-// stored snapshot's state, a copy of a quiet volume), delete (its chain
-// files, its snapshots' stored layers with `cascade`) and extend.
+// stored snapshot's or backup's state, a copy of a quiet volume), delete
+// (its chain files, its snapshots' stored layers with `cascade`; refused
+// while it has backups) and extend.
 //
 // Each is a journalled task (journal.h) on the new or deleted volume:
 //   volume_create: create.build (a temporary next to the new disk, written
@@ -55,9 +56,12 @@ class VolumeLifecycle : public EnginePart {
   Status BuildDisk(Journal& j, const db::VolumeRecord& vol,
                    const CreateVolumeRequest& req, const std::string& out);
   // The layers of `snap`'s lineage fetched next to `vol`'s disk and merged
-  // into `out`, on the source volume's base.
+  // into `out`, on `base_path` (the source volume's foreign base; empty:
+  // none).
   Status BuildFromSnapshot(Journal& j, const db::VolumeRecord& vol,
                            const db::SnapshotRecord& snap,
+                           const std::string& base_path,
+                           const std::string& base_format,
                            const std::string& out);
   // The source volume's chain above its base merged into `out`.
   Status BuildFromVolume(const db::VolumeRecord& vol,

@@ -111,7 +111,7 @@ lift_quotas() {
     return 0
   curl -s -o /dev/null --max-time 10 -X PUT -H "X-Auth-Token: admin:admin" \
     -H "Content-Type: application/json" \
-    -d '{"quota_class_set":{"volumes":-1,"snapshots":-1,"gigabytes":-1}}' \
+    -d '{"quota_class_set":{"volumes":-1,"snapshots":-1,"gigabytes":-1,"backups":-1,"backup_gigabytes":-1}}' \
     "$URL/v3/admin/os-quota-class-sets/default" || true
 }
 
