@@ -150,7 +150,7 @@ HandlerResult Create(engine::Engine* e, ApiRequest& req,
   auto vol = e->catalog()->GetVolume(volume_id);
   if (!vol.ok() || (vol->project_id != req.ctx.project_id && !req.ctx.is_admin))
     return Status::NotFound("Volume " + volume_id + " could not be found.");
-  cr.project_id = vol->project_id;  // an admin backs up into the owner's
+  cr.project_id = req.ctx.project_id;  // the caller's, as in Cinder
   cr.user_id = req.ctx.user_id;
   cr.volume_id = volume_id;
   cr.name = name.value_or("");
@@ -218,11 +218,20 @@ HandlerResult Restore(engine::Engine* e, ApiRequest& req) {
                           RequireObject(req.body, "restore"));
   STRATA_ASSIGN_OR_RETURN(auto volume_id, OptString(*r, "volume_id", 36));
   STRATA_ASSIGN_OR_RETURN(auto name, OptString(*r, "name", 255));
-  if (volume_id)
-    return Status::InvalidArgument(
-        "Invalid input received: Strata restores a backup into a new volume "
-        "only (leave volume_id out); to bring an existing volume back to an "
-        "earlier state, revert it to a snapshot.");
+  if (volume_id) {
+    auto vol = e->catalog()->GetVolume(*volume_id);
+    if (!vol.ok() ||
+        (vol->project_id != req.ctx.project_id && !req.ctx.is_admin))
+      return Status::NotFound("Volume " + *volume_id + " could not be found.");
+    STRATA_ASSIGN_OR_RETURN(
+        db::VolumeRecord into,
+        e->backups().RestoreBackup(b.id, req.ctx.project_id, req.ctx.user_id,
+                                   "", "", *volume_id));
+    return ApiResponse::Json(202, {{"restore",
+                                    {{"backup_id", b.id},
+                                     {"volume_id", into.id},
+                                     {"volume_name", into.name}}}});
+  }
   // The new volume counts against the caller's volume quotas.
   QuotaDelta delta;
   delta.volumes = 1;

@@ -14,8 +14,9 @@ namespace {
 const char kMustBeAvailable[] =
     "Invalid backup: Backup status must be available";
 
-// The newest available backup of `backups` holding data no newer than
-// `at`: the parent an incremental backup follows, as Cinder picks it.
+// The newest available backup of `all` (the volume's backups of one
+// project) holding data no newer than `at`: the parent an incremental
+// backup follows, as Cinder picks it.
 const db::BackupRecord* LatestBackup(const std::vector<db::BackupRecord>& all,
                                      int64_t at) {
   const db::BackupRecord* latest = nullptr;
@@ -89,7 +90,10 @@ Result<db::BackupRecord> BackupLifecycle::CreateBackup(
   }
   if (req.incremental) {
     STRATA_ASSIGN_OR_RETURN(auto all, catalog_->BackupsOfVolume(vol.id));
-    const db::BackupRecord* parent = LatestBackup(all, b.data_timestamp);
+    std::vector<db::BackupRecord> mine;
+    for (auto& o : all)
+      if (o.project_id == b.project_id) mine.push_back(std::move(o));
+    const db::BackupRecord* parent = LatestBackup(mine, b.data_timestamp);
     if (!parent)
       return Status::InvalidArgument(
           "Invalid backup: No backups available to do an incremental "
@@ -142,7 +146,8 @@ Result<db::BackupRecord> BackupLifecycle::SettleBackup(db::BackupRecord b) {
                  ? catalog_->GetVolume(*b.restore_volume_id)
                  : Result<db::VolumeRecord>(Status::NotFound(""));
     if (!v.ok() && !v.status().IsNotFound()) return v.status();
-    if (!v.ok() || v->status != "creating") to = "available";
+    if (!v.ok() || (v->status != "creating" && v->status != "restoring-backup"))
+      to = "available";
   }
   if (to.empty()) return b;
   const std::string from = b.status;
@@ -191,11 +196,19 @@ Status BackupLifecycle::DeleteBackup(const std::string& id, bool force) {
 Result<db::VolumeRecord> BackupLifecycle::RestoreBackup(
     const std::string& id, const std::string& project_id,
     const std::string& user_id, const std::string& volume_name,
-    const std::string& volume_type_id) {
+    const std::string& volume_type_id,
+    const std::optional<std::string>& into_volume_id) {
   STRATA_ASSIGN_OR_RETURN(db::BackupRecord b, GetBackup(id));
   if (b.status != "available") return Status::InvalidArgument(kMustBeAvailable);
+  // The backup turns "restoring" in the transaction that records the
+  // restore (VolumeLifecycle::MarkBackupRestoring): no delete can unpin
+  // the point while the build reads it; SettleBackup ends it with the
+  // volume's status.
+  if (into_volume_id) {
+    STRATA_RETURN_IF_ERROR(lifecycle_->RestoreIntoVolume(*into_volume_id, id));
+    return catalog_->GetVolume(*into_volume_id);
+  }
   CreateVolumeRequest r;
-  r.id = NewUuid();
   r.project_id = project_id;
   r.user_id = user_id;
   r.name = volume_name;
@@ -205,25 +218,7 @@ Result<db::VolumeRecord> BackupLifecycle::RestoreBackup(
   r.bootable = b.volume_bootable;
   r.metadata = b.volume_metadata;
   if (!volume_type_id.empty()) r.volume_type_id = volume_type_id;
-  // "restoring" before the volume exists: no delete can unpin the point
-  // while the build reads it; SettleBackup ends it with the volume.
-  STRATA_RETURN_IF_ERROR(catalog_->ModifyBackup(id, [&](db::BackupRecord& c) {
-    if (c.status != "available")
-      return Status::InvalidArgument(kMustBeAvailable);
-    c.status = "restoring";
-    c.restore_volume_id = r.id;
-    return Status::OK();
-  }));
-  auto vol = lifecycle_->CreateVolume(r);
-  if (!vol.ok())
-    LogIfError(catalog_->ModifyBackup(id,
-                                      [](db::BackupRecord& c) {
-                                        c.status = "available";
-                                        c.restore_volume_id.reset();
-                                        return Status::OK();
-                                      }),
-               "returning backup " + id + " to available");
-  return vol;
+  return lifecycle_->CreateVolume(r);
 }
 
 Result<nlohmann::json> BackupLifecycle::ExportBackup(const std::string& id) {

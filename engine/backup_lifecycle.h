@@ -10,8 +10,10 @@
 // else needs go (SnapshotDeleter::DropUnneededLayers). Incremental or not
 // changes no layer (every Strata point stores only what changed since the
 // volume's previous point, and all points share the layers under them):
-// `incremental` records the parent backup, and a backup another one
-// follows cannot be deleted (Cinder's has_dependent_backups).
+// `incremental` records the parent backup (the newest of the volume's
+// backups in the same project, as Cinder picks it), and a backup another
+// one follows cannot be deleted (Cinder's has_dependent_backups). A backup
+// belongs to the project that makes it, as in Cinder.
 //
 // Statuses follow the work they wait on, read back from the catalog
 // (SettleBackup): "creating" ends when the point's snapshot is stored
@@ -51,12 +53,14 @@ class BackupLifecycle : public EnginePart {
   // volume is free, else at its next snapshot or start.
   Status DeleteBackup(const std::string& id, bool force);
   // Starts a restore into a new volume (`volume_name`; the backup's size,
-  // its source's metadata and bootable flag) and returns the volume.
-  Result<db::VolumeRecord> RestoreBackup(const std::string& id,
-                                         const std::string& project_id,
-                                         const std::string& user_id,
-                                         const std::string& volume_name,
-                                         const std::string& volume_type_id);
+  // its source's metadata and bootable flag) or, with `into_volume_id`,
+  // over that existing volume (VolumeLifecycle::RestoreIntoVolume); returns
+  // the volume.
+  Result<db::VolumeRecord> RestoreBackup(
+      const std::string& id, const std::string& project_id,
+      const std::string& user_id, const std::string& volume_name,
+      const std::string& volume_type_id,
+      const std::optional<std::string>& into_volume_id = std::nullopt);
   // Cinder's export_record/import_record: the backup's row, and the stored
   // layers its point reads (for a check on import), as JSON. An import
   // needs the point in this catalog with the same stored layers; the new

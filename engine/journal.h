@@ -26,6 +26,8 @@ class Journal {
   Status Succeed();
   Status Fail(const Status& why);
   const std::string& task_id() const { return task_id_; }
+  // The last step journalled ("" before the first).
+  const std::string& step() const { return step_; }
 
  private:
   Journal(db::Catalog* c, std::string id)

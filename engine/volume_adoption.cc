@@ -220,9 +220,9 @@ Status VolumeAdoption::UnmanageVolume(const std::string& volume_id) {
   STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(volume_id));
   for (const auto& s : snaps)
     if (!s.hidden || s.pinned)
-      return Status::Conflict(
-          "Volume " + volume_id + " still has " +
-          (s.pinned ? "backups" : "snapshots") + "; delete them first.");
+      return Status::Conflict("Volume " + volume_id + " still has " +
+                              (s.pinned ? "backups" : "snapshots") +
+                              "; delete them first.");
   // Layers kept only for this volume's chain are no longer needed.
   for (const auto& s : snaps) {
     if (s.store_key)

@@ -71,8 +71,8 @@ Result<db::VolumeRecord> VolumeLifecycle::CreateVolume(
   // The source is checked and held before anything is recorded.
   std::shared_ptr<VolumeLease> source_lease;
   if (req.backup_id) {
-    // The caller (BackupLifecycle) checked the backup and holds it
-    // "restoring": its point's layers stay stored meanwhile.
+    // The backup turns "restoring" with the volume's insert (one
+    // transaction): its point's layers stay stored meanwhile.
     STRATA_ASSIGN_OR_RETURN(db::BackupRecord b,
                             catalog_->GetBackup(*req.backup_id));
     if (b.size_gib * kGiB > vol.virtual_size)
@@ -122,7 +122,11 @@ Result<db::VolumeRecord> VolumeLifecycle::CreateVolume(
     if (!req.bootable) vol.bootable = src.bootable;
   }
   STRATA_ASSIGN_OR_RETURN(auto lease, locks_.TryAcquire(vol.id, "its create"));
-  STRATA_RETURN_IF_ERROR(catalog_->InsertVolume(vol));
+  STRATA_RETURN_IF_ERROR(catalog_->Transaction([&]() -> Status {
+    STRATA_RETURN_IF_ERROR(catalog_->InsertVolume(vol));
+    return req.backup_id ? MarkBackupRestoring(*req.backup_id, vol.id)
+                         : Status::OK();
+  }));
   STRATA_ASSIGN_OR_RETURN(Journal j,
                           Journal::Begin(catalog_, "volume_create", vol.id,
                                          req.snapshot_id.value_or("")));
@@ -384,6 +388,108 @@ Status VolumeLifecycle::RunExtend(const db::VolumeRecord& vol,
   });
 }
 
+Status VolumeLifecycle::MarkBackupRestoring(const std::string& backup_id,
+                                            const std::string& volume_id) {
+  return catalog_->ModifyBackup(backup_id, [&](db::BackupRecord& b) {
+    if (b.status != "available")
+      return Status::InvalidArgument(
+          "Invalid backup: Backup status must be available");
+    b.status = "restoring";
+    b.restore_volume_id = volume_id;
+    return Status::OK();
+  });
+}
+
+Status VolumeLifecycle::RestoreIntoVolume(const std::string& volume_id,
+                                          const std::string& backup_id) {
+  STRATA_ASSIGN_OR_RETURN(auto lease,
+                          locks_.TryAcquire(volume_id, "a restore into it"));
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol, catalog_->GetVolume(volume_id));
+  STRATA_ASSIGN_OR_RETURN(db::BackupRecord b, catalog_->GetBackup(backup_id));
+  STRATA_ASSIGN_OR_RETURN(auto user, live_->DomainUsing(vol.path));
+  if (vol.status != "available" || user || Held(vol))
+    return Status::InvalidArgument(
+        "Invalid volume: Volume to be restored to must be available, but the "
+        "current status is \"" +
+        std::string(user || Held(vol) ? "in use" : vol.status) + "\".");
+  if (b.size_gib * kGiB > vol.virtual_size)
+    return Status::InvalidArgument("Invalid volume: volume size " +
+                                   std::to_string(SizeGiB(vol.virtual_size)) +
+                                   " is too small to restore backup of size " +
+                                   std::to_string(b.size_gib) + ".");
+  // The volume's own snapshots stay revertible only on the base they
+  // were taken on.
+  if (vol.base_path != b.base_path)
+    return Status::InvalidArgument(
+        "Invalid volume: Volume " + vol.id +
+        " lies on another base image than the backup's source; restore "
+        "the backup into a new volume.");
+  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord point,
+                          catalog_->GetSnapshot(b.point_id));
+  STRATA_ASSIGN_OR_RETURN(Journal j, Journal::Begin(catalog_, "volume_restore",
+                                                    vol.id, b.point_id));
+  STRATA_RETURN_IF_ERROR(catalog_->Transaction([&]() -> Status {
+    STRATA_RETURN_IF_ERROR(MarkBackupRestoring(b.id, vol.id));
+    return catalog_->ModifyVolume(vol.id, [](db::VolumeRecord& v) {
+      v.status = "restoring-backup";
+      return Status::OK();
+    });
+  }));
+  Launch(lease, [this, j, vol, b, point](auto& held) mutable {
+    const std::string building = TempPath(vol.path, "restoring", j.task_id());
+    j.state()["building"] = building;
+    j.state()["bootable"] = b.volume_bootable;
+    Status s = j.Step("restore.build", 10);
+    if (s.ok())
+      s = CatchAll("engine.volume_restore", [&] {
+        return BuildFromSnapshot(j, vol, point, b.base_path.value_or(""),
+                                 b.base_format.value_or(""), building);
+      });
+    if (s.ok()) s = j.Step("restore.install", 90);
+    if (s.ok())
+      s = CatchAll("engine.volume_restore", [&] {
+        return InstallRestored(vol, building, b.volume_bootable);
+      });
+    if (s.ok()) {
+      LogIfError(j.Succeed(), "journal of the restore into " + vol.id);
+      held.reset();
+      LogInfo("restored backup " + b.id + " into volume " + vol.id);
+      SettleVolumeStatus(vol.id, "available");
+      return;
+    }
+    LogError("restoring backup " + b.id + " into volume " + vol.id +
+             " failed: " + s.ToString());
+    if (j.step() != "restore.install") RemoveCreateTemps(vol.path, j.task_id());
+    LogIfError(j.Fail(s), "journal of the restore into " + vol.id);
+    held.reset();
+    SettleVolumeStatus(vol.id, "error_restoring");
+  });
+  return Status::OK();
+}
+
+Status VolumeLifecycle::InstallRestored(const db::VolumeRecord& vol,
+                                        const std::string& building,
+                                        bool bootable) {
+  // The rename is the commit point; after it the old chain's layers are
+  // garbage, and the disk has no history: its next snapshot stores all it
+  // holds (no parent), as a new volume's first one does.
+  if (PathExists(building))
+    STRATA_RETURN_IF_ERROR(RenameDurableNoSymlinks(building, vol.path));
+  chain_->DropSpares(vol.path);
+  STRATA_ASSIGN_OR_RETURN(auto unsettled, catalog_->UnsettledHistories());
+  for (const auto& u : unsettled)
+    if (u.volume_id == vol.id)
+      STRATA_RETURN_IF_ERROR(catalog_->RemoveUnsettledHistory(u.path));
+  STRATA_RETURN_IF_ERROR(
+      catalog_->ModifyVolume(vol.id, [&](db::VolumeRecord& v) {
+        v.head_snapshot_id.reset();
+        v.bootable = bootable;
+        return Status::OK();
+      }));
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord now, catalog_->GetVolume(vol.id));
+  return chain_->CollectGarbage(now, /*now=*/true);
+}
+
 Status VolumeLifecycle::RecoverTask(const db::TaskRecord& task) {
   auto vol = catalog_->GetVolume(task.volume_id);
   if (task.kind == "volume_delete") {
@@ -404,6 +510,25 @@ Status VolumeLifecycle::RecoverTask(const db::TaskRecord& task) {
         }));
     return catalog_->FinishTask(task.id, done ? "succeeded" : "failed",
                                 done ? "" : why);
+  }
+  if (task.kind == "volume_restore") {
+    // Installed once the step was journalled (the temporary was whole and
+    // fsynced): finish it. Before, the disk was not touched.
+    auto state = nlohmann::json::parse(task.state, nullptr, false);
+    const bool install = task.step == "restore.install" && state.is_object();
+    Status s = Status::Internal(why);
+    if (install)
+      s = InstallRestored(*vol, state.value("building", ""),
+                          state.value("bootable", false));
+    else
+      RemoveCreateTemps(vol->path, task.id);
+    STRATA_RETURN_IF_ERROR(
+        catalog_->ModifyVolume(vol->id, [&](db::VolumeRecord& v) {
+          v.status = s.ok() ? "available" : "error_restoring";
+          return Status::OK();
+        }));
+    return catalog_->FinishTask(task.id, s.ok() ? "succeeded" : "failed",
+                                s.ok() ? "" : s.ToString());
   }
   // volume_extend: a resize is idempotent; run it again. Before its step
   // was journalled, nothing was touched.

@@ -15,6 +15,12 @@
 //     recovery runs the delete again to its end.
 //   volume_extend: extend.resize (qemu-img resize of the quiet disk's top;
 //     idempotent, recovery reruns it) → "available".
+//   volume_restore: restore.build (a backup's point merged into a
+//     temporary next to the disk, fsynced) → restore.install (renamed over
+//     the disk's path: the commit point; the old chain's layers collected)
+//     → "available". A crash before the install leaves the disk as it was
+//     and the volume "error_restoring" (Cinder's failed restore); after it,
+//     recovery finishes the install.
 // Thread-safety: any thread; the tasks run on workers under the volume's
 // lease (and, for a clone, the source volume's).
 #pragma once
@@ -47,6 +53,13 @@ class VolumeLifecycle : public EnginePart {
   // Grows a quiet volume's disk to `new_size_gib` (larger than now).
   Status ExtendVolume(const std::string& volume_id, int64_t new_size_gib);
 
+  // Cinder's restore of a backup into an existing volume: the quiet,
+  // "available" volume (at least the backup's size, on the same foreign
+  // base) is "restoring-backup" and the backup "restoring" (one
+  // transaction), then its disk holds the backup's state.
+  Status RestoreIntoVolume(const std::string& volume_id,
+                           const std::string& backup_id);
+
   // Recovery of a task of this part's kinds (volume_create, volume_delete,
   // volume_extend) a crash interrupted.
   Status RecoverTask(const db::TaskRecord& task);
@@ -67,6 +80,15 @@ class VolumeLifecycle : public EnginePart {
   Status BuildFromVolume(const db::VolumeRecord& vol,
                          const db::VolumeRecord& source,
                          const std::string& out);
+  // The backup (which must be "available") turns "restoring" into
+  // `volume_id`; run inside the transaction that records the restore.
+  Status MarkBackupRestoring(const std::string& backup_id,
+                             const std::string& volume_id);
+  // restore.install's work, idempotent: `building` (when still there)
+  // renamed to the disk's path, the old chain's layers collected, the
+  // volume's head cleared.
+  Status InstallRestored(const db::VolumeRecord& vol,
+                         const std::string& building, bool bootable);
   // Removes the temporaries a create's task `task_id` made next to `disk`.
   void RemoveCreateTemps(const std::string& disk, const std::string& task_id);
   // The delete itself: stored layers, snapshot records, chain files, the

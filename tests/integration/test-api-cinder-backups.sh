@@ -6,7 +6,9 @@
 #   has_dependent_backups and cannot be deleted (400) while b2 follows it;
 # - `cinder backup-restore` makes a new volume holding exactly the backed-up
 #   state (b1: the first write only; b2: both), with the source volume's
-#   metadata, while the source keeps its own data;
+#   metadata, while the source keeps its own data; `--volume` restores
+#   over an existing volume, whose snapshots from before and after the
+#   restore still revert right;
 # - a backup of a snapshot (`--snapshot`) outlives the snapshot's delete:
 #   its layer stays (hidden), the restore still reads it (never a gap);
 #   a backup's point outlives a revert of its volume that leaves no
@@ -16,8 +18,9 @@
 # - export_record / import_record (a new id), os-reset_status, update,
 #   quotas (413), bad input (400/404 with a message, nothing made);
 # - crash points: kill -9 at the point's upload (the backup ends in error,
-#   the volume's data intact, the backup deletable) and at a restore's
-#   build (the new volume in error, the backup available again).
+#   the volume's data intact, the backup deletable), at a restore's build
+#   (the new volume in error, or the existing one error_restoring and
+#   untouched; the backup available again) and at its install (finished).
 source "$(dirname "$0")/lib.sh"
 need openstack cinder qemu-img qemu-io curl python3
 start_stratad
@@ -82,6 +85,29 @@ reads_pattern "$(file_of "$r2")" 0xa1 0 1M || fail "r2 lacks b1's data"
 reads_pattern "$(file_of "$r2")" 0xb2 1M 1M || fail "r2 lacks b2's data"
 reads_pattern "$f1" 0xc3 0 2M || fail "the source lost its own data"
 pass "cinder backup-restore: new volumes hold exactly b1's and b2's states, with v1's metadata; v1 keeps its own"
+
+# Restore over an existing volume: r2 (b2's state, plus a write) becomes
+# b1's state; it goes on being snapshotted and reverted as before.
+f2=$(file_of "$r2")
+write_pattern "$f2" 0xee 3M 1M
+sr2=$("${O[@]}" volume snapshot create --volume r2 sr2 -f value -c id)
+wait_snapshot "$sr2" available
+"${C[@]}" backup-restore --volume r2 "$b1" >/dev/null
+wait_backup "$b1" available
+wait_volume "$r2" available
+reads_pattern "$f2" 0xa1 0 1M || fail "r2 lacks b1's data after the restore over it"
+reads_pattern "$f2" 0 1M 3M || fail "r2 keeps its own data after the restore over it"
+write_pattern "$f2" 0x5a 2M 1M
+sr3=$("${O[@]}" volume snapshot create --volume r2 sr3 -f value -c id)
+wait_snapshot "$sr3" available
+revert "$r2" "$sr2"
+reads_pattern "$f2" 0xb2 1M 1M || fail "r2's revert to its snapshot from before the restore"
+reads_pattern "$f2" 0xee 3M 1M || fail "r2's revert to its snapshot from before the restore"
+revert "$r2" "$sr3"
+reads_pattern "$f2" 0xa1 0 1M || fail "r2's revert to its snapshot after the restore"
+reads_pattern "$f2" 0x5a 2M 1M || fail "r2's revert to its snapshot after the restore"
+reads_pattern "$f2" 0 1M 1M || fail "r2's revert to its snapshot after the restore"
+pass "cinder backup-restore --volume: an existing volume holds b1's state; its snapshots from before and after revert right"
 
 # A backup of a snapshot outlives the snapshot.
 s1=$("${O[@]}" volume snapshot create --volume v1 s1 -f value -c id)
@@ -170,8 +196,8 @@ for body in '{}' '{"backup": {}}' '{"backup": {"volume_id": 5}}' \
   [[ $CODE == 400 || $CODE == 404 ]] || fail "$body → HTTP $CODE"
   jget 'list(j.values())[0]["message"]' >/dev/null || fail "$body: no fault message: $BODY"
 done
-api POST "/v3/backups/$b2/restore" "{\"restore\": {\"volume_id\": \"$r1\"}}"
-expect_code 400 "restore into an existing volume"
+api POST "/v3/backups/$b2/restore" "{\"restore\": {\"volume_id\": \"nope\"}}"
+expect_code 404 "restore into a volume that does not exist"
 api POST /v3/backups/import_record '{"backup-record": {"backup_service": "cinder.backup.drivers.strata", "backup_url": "!!"}}'
 expect_code 400 "import of garbage"
 api POST "/v3/backups/$b2/action" '{"os-reset_status": {"status": "restoring"}}'
@@ -208,7 +234,19 @@ wait_volume "$rc" error
 wait_backup "$b2" available
 rc2=$(restore "$b2" rc2)
 reads_pattern "$(file_of "$rc2")" 0xb2 1M 1M || fail "a restore after the crash reads other data"
-pass "crash at a backup's upload and at a restore's build: reconciled, data intact"
+crash_step restore.build api POST "/v3/backups/$b1/restore" "{\"restore\": {\"volume_id\": \"$rc2\"}}"
+wait_volume "$rc2" error_restoring
+wait_backup "$b1" available
+reads_pattern "$(file_of "$rc2")" 0xb2 1M 1M || fail "restore.build crash: the volume's disk changed"
+[[ -z $(find "$voldir" -name ".volume-$rc2*") ]] || fail "restore.build crash: temporaries left"
+api POST "/v3/volumes/$rc2/action" '{"os-reset_status": {"status": "available"}}'
+crash_step restore.install api POST "/v3/backups/$b1/restore" "{\"restore\": {\"volume_id\": \"$rc2\"}}"
+wait_volume "$rc2" available
+wait_backup "$b1" available
+reads_pattern "$(file_of "$rc2")" 0xa1 0 1M || fail "restore.install crash: not finished"
+reads_pattern "$(file_of "$rc2")" 0 1M 1M || fail "restore.install crash: old data left"
+[[ -z $(find "$voldir" -name ".volume-$rc2*") ]] || fail "restore.install crash: temporaries left"
+pass "crash at a backup's upload, a restore's build (new or existing volume) and install: reconciled, data intact"
 
 # Deletes: the backups, then the volume with every stored layer.
 for b in "$b2" "$b1" "$b3"; do
