@@ -407,6 +407,13 @@ Status Reverter::CheckRevertable(const db::VolumeRecord& vol,
         "Invalid snapshot: revert needs an available "
         "snapshot, but its status is: " +
         snap.status + ".");
+  // Cinder's rule: a volume extended since the snapshot is not reverted to
+  // it (the snapshot's state has no content past its end, and the disk
+  // does not shrink); a volume from the snapshot holds that state instead.
+  if (snap.virtual_size != vol.virtual_size)
+    return Status::InvalidArgument(
+        "Can't revert volume " + vol.id + " to its snapshot " + snap.id +
+        ". The volume size must be equal to the snapshot size.");
   // A stopped server's disk stays "in-use" (attached), and may be reverted.
   if (vol.status != "available" && vol.status != "in-use")
     return Status::Conflict("Invalid volume: Volume " + vol.id +

@@ -56,6 +56,7 @@ vendor_name = Strata
 backup = $backup
 snapshot = true
 clone = true
+volume_revert = true
 manage_volume = false
 manage_snapshot = false
 extend_attached_volume = false

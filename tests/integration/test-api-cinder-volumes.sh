@@ -91,8 +91,17 @@ api GET "/v3/volumes/$v2"
 pass "volume set name/description/property/bootable/read-only; cinder metadata set/unset"
 
 # Extend, then data past the old end survives a snapshot, a merge and a revert.
+small=$("${O[@]}" volume snapshot create --volume v2b small -f value -c id)
+wait_snapshot "$small" available
 "${O[@]}" volume set --size 2 v2b
 wait_volume "$v2" available
+# As Cinder: no revert to a snapshot from before the extend (400).
+api POST "/v3/volumes/$v2/action" "{\"revert\":{\"snapshot_id\":\"$small\"}}" \
+  -H "OpenStack-API-Version: volume 3.40"
+expect_code 400 "revert to a snapshot smaller than the volume"
+jget 'j["badRequest"]["message"]' | grep -q "size must be equal" || fail "revert to a smaller snapshot: $BODY"
+api GET "/v3/volumes/$v2"
+[[ $(jget 'j["volume"]["status"]') == available ]] || fail "after a refused revert: $BODY"
 [[ $(vsize "$f2") == 2147483648 ]] ||
   fail "extend did not grow the disk"
 write_pattern "$f2" 0xe5 1536M 1M
@@ -107,7 +116,7 @@ reads_pattern "$f2" 0xe5 1536M 1M || fail "after revert to s3: data past the old
 reads_pattern "$f2" 0xa1 0 1M || fail "after revert to s3: s1's data lost"
 api POST "/v3/volumes/$v2/action" '{"os-extend": {"new_size": 1}}'
 expect_code 400 "extend to a smaller size"
-pass "volume set --size 2 (extend): past the old end written, snapshotted, merged, reverted, read back"
+pass "volume set --size 2 (extend): past the old end written, snapshotted, merged, reverted, read back; no revert to a snapshot from before it (400)"
 
 # Delete: refused with snapshots; cascade removes everything.
 code_before=$(sha256sum "$f1")

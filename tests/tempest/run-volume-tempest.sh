@@ -11,13 +11,14 @@
 #
 # Usage: tests/tempest/run-volume-tempest.sh [--regex R] [--include-list F]
 #          [--keep DIR] [--concurrency N]
-#   default regex: ^tempest\.api\.volume\.  (the whole volume API set)
+#   default regex: ^(tempest|cinder_tempest_plugin)\.api\.volume\.  (the
+#   whole volume API set, Tempest's and cinder-tempest-plugin's)
 # Needs: tempest, keystone, uwsgi-plugin-python3, python3-openstackclient,
 # a built stratad (STRATAD, default build/stratad).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 stratad=${STRATAD:-$src/build/stratad}
-regex='^tempest\.api\.volume\.' include="" keep="" concurrency=2 regex_given=""
+regex='^(tempest|cinder_tempest_plugin)\.api\.volume\.' include="" keep="" concurrency=2 regex_given=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --regex) regex=$2; regex_given=1; shift 2 ;;
