@@ -29,6 +29,12 @@ const std::pair<const char*, const char*> kDefaultPolicyRules[] = {
     {rules::kVolumeForceDelete, "rule:admin_api"},
     {rules::kSnapshotResetStatus, "rule:admin_api"},
     {rules::kSnapshotForceDelete, "rule:admin_api"},
+    // Cinder: QoS specs are admins' to manage and to read.
+    {rules::kQosCreate, "rule:admin_api"},
+    {rules::kQosGet, "rule:admin_api"},
+    {rules::kQosGetAll, "rule:admin_api"},
+    {rules::kQosUpdate, "rule:admin_api"},
+    {rules::kQosDelete, "rule:admin_api"},
     // Cinder: the admin actions on backups, their export and import, and
     // the view's os-backup-project-attr:project_id are admin-only.
     {rules::kBackupResetStatus, "rule:admin_api"},

@@ -73,14 +73,20 @@ inline constexpr char kQuotaClassUpdate[] =
 inline constexpr char kServicesIndex[] = "volume_extension:services:index";
 inline constexpr char kServicesUpdate[] = "volume_extension:services:update";
 inline constexpr char kHosts[] = "volume_extension:hosts";
+// QoS specs (issue 18): Cinder's rule names.
+inline constexpr char kQosCreate[] = "volume_extension:qos_specs_manage:create";
+inline constexpr char kQosGet[] = "volume_extension:qos_specs_manage:get";
+inline constexpr char kQosGetAll[] =
+    "volume_extension:qos_specs_manage:get_all";
+inline constexpr char kQosUpdate[] = "volume_extension:qos_specs_manage:update";
+inline constexpr char kQosDelete[] = "volume_extension:qos_specs_manage:delete";
 // Backups (issue 18): Cinder's rule names.
 inline constexpr char kBackupResetStatus[] =
     "volume_extension:backup_admin_actions:reset_status";
 inline constexpr char kBackupForceDelete[] =
     "volume_extension:backup_admin_actions:force_delete";
 inline constexpr char kBackupExport[] = "backup:export-import";
-inline constexpr char kBackupAttributes[] =
-    "backup:backup_project_attribute";
+inline constexpr char kBackupAttributes[] = "backup:backup_project_attribute";
 inline constexpr char kGetPools[] =
     "scheduler_extension:scheduler_stats:get_pools";
 inline constexpr char kCapabilities[] = "volume_extension:capabilities";

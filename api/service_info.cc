@@ -291,6 +291,7 @@ void AddServiceInfoRoutes(Router& r, engine::Engine* e, ServiceInfoOptions o) {
 
 void AddCinderInfoRoutes(Router& r, engine::Engine* e, ServiceInfoOptions o) {
   AddVolumeTypeRoutes(r, e);
+  AddQosSpecsRoutes(r, e);
   AddQuotaRoutes(r, e);
   AddServiceInfoRoutes(r, e, std::move(o));
 }

@@ -56,7 +56,8 @@ nlohmann::json TypeView(const ApiRequest& req, const db::VolumeTypeRecord& t,
                       {"description", Description(t)},
                       {"extra_specs", VisibleSpecs(req, t.extra_specs)}};
   if (kind == TypeViewKind::kShow && Allowed(req, rules::kTypeQosSpecsId))
-    j["qos_specs_id"] = nullptr;
+    j["qos_specs_id"] = t.qos_specs_id ? nlohmann::json(*t.qos_specs_id)
+                                       : nlohmann::json(nullptr);
   if (kind != TypeViewKind::kUpdate && Allowed(req, rules::kTypeAccess))
     j["os-volume-type-access:is_public"] = t.is_public;
   return j;

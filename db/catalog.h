@@ -219,6 +219,20 @@ class Catalog {
       const std::string& id, const std::function<Status(BackupRecord&)>& edit);
   [[nodiscard]] Status DeleteBackup(const std::string& id);
 
+  // QoS specs (migration 13; api/qos_specs.cc). Names are unique
+  // (Conflict).
+  [[nodiscard]] Status InsertQosSpecs(const QosSpecsRecord& q);
+  [[nodiscard]] Result<QosSpecsRecord> GetQosSpecs(const std::string& id);
+  [[nodiscard]] Result<std::vector<QosSpecsRecord>> ListQosSpecs();
+  [[nodiscard]] Status ModifyQosSpecs(
+      const std::string& id,
+      const std::function<Status(QosSpecsRecord&)>& edit);
+  // Deletes the specs and every association with them.
+  [[nodiscard]] Status DeleteQosSpecs(const std::string& id);
+  // The volume types associated with `id`, by name.
+  [[nodiscard]] Result<std::vector<VolumeTypeRecord>> TypesWithQosSpecs(
+      const std::string& id);
+
  private:
   explicit Catalog(SqliteDb db) : db_(std::move(db)) {}
 

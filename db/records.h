@@ -168,6 +168,7 @@ struct VolumeTypeRecord {
   std::optional<std::string> description;  // Cinder shows null when unset
   bool is_public = true;  // private types: admins only (no access lists)
   Metadata extra_specs;
+  std::optional<std::string> qos_specs_id;  // the associated QoS specs
   int64_t created_at = 0;
   int64_t updated_at = 0;
 };
@@ -192,6 +193,18 @@ struct TransferRecord {
   std::optional<std::string> name;
   std::string salt, key_hash;
   bool no_snapshots = false;  // the snapshots stay behind (≥ 3.55)
+  int64_t created_at = 0;
+};
+
+// Cinder's QoS specs (issue 18, api/qos_specs.cc): named key/value specs
+// for a consumer ("front-end": the hypervisor applies them, as Nova does
+// from a volume's connection info; "back-end": the storage; "both"),
+// associated with volume types.
+struct QosSpecsRecord {
+  std::string id;
+  std::string name;  // unique
+  std::string consumer;
+  Metadata specs;
   int64_t created_at = 0;
 };
 

@@ -241,6 +241,18 @@ CREATE INDEX backups_volume ON backups(volume_id);
 CREATE INDEX backups_point ON backups(point_id);
 CREATE INDEX backups_parent ON backups(parent_id);
 )sql",
+      // 13: Cinder's QoS specs, and the one a volume type is associated
+      // with.
+      R"sql(
+CREATE TABLE qos_specs (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  consumer TEXT NOT NULL,
+  specs TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL
+);
+ALTER TABLE volume_types ADD COLUMN qos_specs_id TEXT;
+)sql",
   };
   return m;
 }

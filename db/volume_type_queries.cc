@@ -11,7 +11,7 @@ namespace strata::db {
 namespace {
 
 const char kTypeColumns[] =
-    "id, name, description, is_public, created_at, updated_at";
+    "id, name, description, is_public, created_at, updated_at, qos_specs_id";
 
 VolumeTypeRecord ReadType(const Statement& st) {
   VolumeTypeRecord t;
@@ -21,6 +21,7 @@ VolumeTypeRecord ReadType(const Statement& st) {
   t.is_public = st.ColumnInt(3) != 0;
   t.created_at = st.ColumnInt(4);
   t.updated_at = st.ColumnInt(5);
+  t.qos_specs_id = st.ColumnOptText(6);
   return t;
 }
 
@@ -163,12 +164,14 @@ Status Catalog::ModifyVolumeType(
         Statement st,
         Statement::Prepare(db_,
                            "UPDATE volume_types SET name=?, description=?, "
-                           "is_public=?, updated_at=? WHERE id=?"));
+                           "is_public=?, updated_at=?, qos_specs_id=? WHERE "
+                           "id=?"));
     st.Bind(1, t.name)
         .BindOpt(2, t.description)
         .Bind(3, static_cast<int64_t>(t.is_public))
         .Bind(4, NowMicros())
-        .Bind(5, id);
+        .BindOpt(5, t.qos_specs_id)
+        .Bind(6, id);
     return st.RunUpdate("Volume type " + id + " could not be found.");
   });
 }

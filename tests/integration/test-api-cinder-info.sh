@@ -6,6 +6,9 @@
 #     __DEFAULT__), create/set/unset/delete by an admin, refused to a member
 #     (403), private types hidden from members, the default type not
 #     deletable and its extra specs fixed while a volume has it (400);
+#   - QoS specs: openstack volume qos create/set/unset/associate/
+#     disassociate/delete by an admin (in use: 400 unless forced; a member
+#     403), the type's qos_specs_id;
 #   - availability zones ([DEFAULT] storage_availability_zone), services,
 #     hosts and pools (admin only);
 #   - quotas and limits: cinder quota-show/quota-defaults/quota-usage,
@@ -196,6 +199,44 @@ wait_volume "$vol2" available
 api GET "/v3/admin/snapshots?all_tenants=1"
 [[ $(jget 'len(j["snapshots"])') == 3 ]] || fail "an admin's all_tenants: $BODY"
 pass "all_tenants from a member: 200 with its own rows (lists, revert-to-snapshot NAME); an admin's spans projects"
+
+# ---- QoS specs --------------------------------------------------------
+qos=$("${O[@]}" volume qos create --consumer front-end --property total_iops_sec=500 q1 -f value -c id) ||
+  fail "openstack volume qos create"
+"${O[@]}" volume qos set --property read_bytes_sec=1048576 q1
+"${O[@]}" volume qos unset --property total_iops_sec q1
+api GET "/v3/admin/qos-specs/$qos"
+[[ $(jget 'j["qos_specs"]["specs"]') == "{'read_bytes_sec': '1048576'}" &&
+   $(jget 'j["qos_specs"]["consumer"]') == front-end ]] || fail "qos set/unset: $BODY"
+"${O[@]}" volume type create qtype >/dev/null
+qtype=$("${O[@]}" volume type show qtype -f value -c id)
+"${O[@]}" volume qos associate q1 qtype
+api GET "/v3/admin/types/$qtype"
+[[ $(jget 'j["volume_type"]["qos_specs_id"]') == "$qos" ]] || fail "type's qos_specs_id: $BODY"
+api GET "/v3/admin/qos-specs/$qos/associations"
+[[ $(jget '[a["id"] for a in j["qos_associations"]]') == "['$qtype']" ]] || fail "associations: $BODY"
+q2=$("${O[@]}" volume qos create q2 -f value -c id)
+api GET "/v3/admin/qos-specs/$q2/associate?vol_type_id=$qtype"
+expect_code 400 "a type with qos specs associated with others"
+api POST /v3/admin/qos-specs '{"qos_specs": {"name": "q1"}}'
+expect_code 409 "a second qos specs named q1"
+api POST /v3/admin/qos-specs '{"qos_specs": {"name": "q3", "consumer": "elsewhere"}}'
+expect_code 400 "an unknown consumer"
+api DELETE "/v3/admin/qos-specs/$qos"
+expect_code 400 "deleting qos specs in use"
+code=$(curl -s -o "$T/body" -w '%{http_code}' -H "X-Auth-Token: alice:alpha" "$URL/v3/alpha/qos-specs")
+[[ $code == 403 ]] || fail "a member lists qos specs: HTTP $code"
+"${O[@]}" volume qos disassociate --all q1
+api GET "/v3/admin/types/$qtype"
+[[ $(jget 'j["volume_type"]["qos_specs_id"]') == None ]] || fail "after disassociate: $BODY"
+"${O[@]}" volume qos associate q1 qtype
+api DELETE "/v3/admin/qos-specs/$qos?force=true"
+expect_code 202 "a forced delete of qos specs in use"
+api GET "/v3/admin/types/$qtype"
+[[ $(jget 'j["volume_type"]["qos_specs_id"]') == None ]] || fail "the deleted specs stay associated: $BODY"
+"${O[@]}" volume qos delete q2
+"${O[@]}" volume type delete qtype
+pass "openstack volume qos create/set/unset/associate/disassociate/delete (admin; 403 member; in use 400, --force)"
 
 # ---- openstack quota set/list, with Keystone ----------------------------
 # The openstack client names the project through Keystone, and its quota
