@@ -16,12 +16,7 @@
 namespace strata::api {
 
 void AddVersionRoutes(Router& r);
-// Volume lists first register the host's servers' disks (no adopt step);
-// every volume is in `availability_zone` ([DEFAULT]
-// storage_availability_zone).
-void AddVolumeRoutes(Router& r, engine::Engine* engine,
-                     std::string default_project,
-                     std::string availability_zone);
+
 void AddSnapshotRoutes(Router& r, engine::Engine* engine);
 // Nova's servers on this host (libvirt domains): list, detail, show, and
 // the createImage action. Domains without Nova owner metadata belong to
@@ -66,8 +61,29 @@ struct ServiceInfoOptions {
   // Where the disks live: the pools' capacity is this file system's.
   std::string capacity_dir = ".";
 };
+// Volume lists first register the host's servers' disks (no adopt step);
+// every volume is in `o.availability_zone` ([DEFAULT]
+// storage_availability_zone), and a create whose type's extra specs this
+// backend does not satisfy (extra_specs_match.h) ends in "error" with a
+// user message, as Cinder's scheduler does.
+void AddVolumeRoutes(Router& r, engine::Engine* engine,
+                     std::string default_project, ServiceInfoOptions o);
 // Cinder's volume transfers (os-volume-transfer, volume-transfers ≥ 3.55).
 void AddVolumeTransferRoutes(Router& r, engine::Engine* engine);
+// Cinder's user messages (api/messages.cc): list, show, delete; and the
+// record of one, for the project that made `req` (its request id), about
+// a resource (e.g. "VOLUME", its id) and Cinder's event id
+// ("VOLUME_VOL_001_002"). A failure to record is logged, not returned.
+void AddMessageRoutes(Router& r, engine::Engine* engine);
+void RecordMessage(engine::Engine* e, const ApiRequest& req,
+                   const std::string& project_id,
+                   const std::string& resource_type,
+                   const std::string& resource_uuid,
+                   const std::string& event_id,
+                   const std::string& user_message);
+// The backend's capabilities, as the pools view shows them (service_info.cc).
+nlohmann::json BackendCapabilities(engine::Engine* e,
+                                   const ServiceInfoOptions& o);
 // Cinder's backups (api/backups.cc), made in `availability_zone`.
 void AddBackupRoutes(Router& r, engine::Engine* engine,
                      std::string availability_zone);

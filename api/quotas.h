@@ -64,7 +64,7 @@ struct QuotaDelta {
   int64_t snapshots = 0;  // new snapshots
   int64_t gigabytes = 0;  // GiB added (a new volume's or snapshot's size,
                           // an extend's increase)
-  int64_t backups = 0;           // new backups
+  int64_t backups = 0;    // new backups
   int64_t backup_gigabytes = 0;  // their size in GiB
   // The size in GiB of the volume being created or extended, checked
   // against per_volume_gigabytes (0: none).

@@ -206,8 +206,45 @@ double RoundGiB(double bytes) {
   return std::round(bytes / (1 << 30) * 100) / 100;
 }
 
-nlohmann::json PoolCapabilities(engine::Engine* e,
-                                const ServiceInfoOptions& o) {
+HandlerResult GetPools(engine::Engine* e, const ServiceInfoOptions& o,
+                       ApiRequest& req) {
+  STRATA_RETURN_IF_ERROR(req.ctx.Enforce(rules::kGetPools));
+  bool detail = false;
+  if (auto d = req.Query("detail")) {
+    std::string v = *d;
+    for (auto& c : v) c = static_cast<char>(std::tolower(c));
+    detail = v == "true" || v == "1" || v == "yes" || v == "on" || v == "t" ||
+             v == "y";
+  }
+  nlohmann::json pool = {{"name", Names().pool}};
+  if (detail) pool["capabilities"] = BackendCapabilities(e, o);
+  return ApiResponse::Json(200, {{"pools", {pool}}});
+}
+
+HandlerResult ShowCapabilities(ApiRequest& req) {
+  STRATA_RETURN_IF_ERROR(req.ctx.Enforce(rules::kCapabilities));
+  const std::string& host = req.params.at("host");
+  const HostNames n = Names();
+  if (!HostMatches(n.backend, host) && host != n.pool)
+    return Status::NotFound("Can't find service: " + host);
+  return ApiResponse::Json(
+      200, {{"namespace", "OS::Storage::Capabilities::" + n.backend},
+            {"vendor_name", kVendor},
+            {"volume_backend_name", kBackend},
+            {"pool_name", nullptr},
+            {"driver_version", kDriverVersion},
+            {"storage_protocol", kProtocol},
+            {"display_name", nullptr},
+            {"description", nullptr},
+            {"visibility", nullptr},
+            {"replication_targets", nlohmann::json::array()},
+            {"properties", nlohmann::json::object()}});
+}
+
+}  // namespace
+
+nlohmann::json BackendCapabilities(engine::Engine* e,
+                                   const ServiceInfoOptions& o) {
   double total = 0, free = 0;
   struct statvfs fs {};
   if (statvfs(o.capacity_dir.c_str(), &fs) == 0) {
@@ -235,43 +272,6 @@ nlohmann::json PoolCapabilities(engine::Engine* e,
           {"timestamp", now},
           {"updated", now}};
 }
-
-HandlerResult GetPools(engine::Engine* e, const ServiceInfoOptions& o,
-                       ApiRequest& req) {
-  STRATA_RETURN_IF_ERROR(req.ctx.Enforce(rules::kGetPools));
-  bool detail = false;
-  if (auto d = req.Query("detail")) {
-    std::string v = *d;
-    for (auto& c : v) c = static_cast<char>(std::tolower(c));
-    detail = v == "true" || v == "1" || v == "yes" || v == "on" || v == "t" ||
-             v == "y";
-  }
-  nlohmann::json pool = {{"name", Names().pool}};
-  if (detail) pool["capabilities"] = PoolCapabilities(e, o);
-  return ApiResponse::Json(200, {{"pools", {pool}}});
-}
-
-HandlerResult ShowCapabilities(ApiRequest& req) {
-  STRATA_RETURN_IF_ERROR(req.ctx.Enforce(rules::kCapabilities));
-  const std::string& host = req.params.at("host");
-  const HostNames n = Names();
-  if (!HostMatches(n.backend, host) && host != n.pool)
-    return Status::NotFound("Can't find service: " + host);
-  return ApiResponse::Json(
-      200, {{"namespace", "OS::Storage::Capabilities::" + n.backend},
-            {"vendor_name", kVendor},
-            {"volume_backend_name", kBackend},
-            {"pool_name", nullptr},
-            {"driver_version", kDriverVersion},
-            {"storage_protocol", kProtocol},
-            {"display_name", nullptr},
-            {"description", nullptr},
-            {"visibility", nullptr},
-            {"replication_targets", nlohmann::json::array()},
-            {"properties", nlohmann::json::object()}});
-}
-
-}  // namespace
 
 void AddServiceInfoRoutes(Router& r, engine::Engine* e, ServiceInfoOptions o) {
   r.Add("GET", "/v3/os-availability-zone",

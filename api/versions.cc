@@ -114,7 +114,8 @@ std::set<std::string> V3Collections() {
           // issue 18: volume types, quotas, zones, services
           "types", "os-quota-sets", "os-quota-class-sets", "os-volume-transfer",
           "volume-transfers", "os-availability-zone", "os-services", "os-hosts",
-          "scheduler-stats", "capabilities", "backups", "qos-specs"};
+          "scheduler-stats", "capabilities", "backups", "qos-specs",
+          "messages"};
 }
 
 }  // namespace strata::api

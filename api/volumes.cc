@@ -8,6 +8,7 @@
 // os-reserve / os-unreserve, os-begin_detaching / os-roll_detaching,
 // os-unmanage, os-reset_status and os-force_delete.
 #include "api/body.h"
+#include "api/extra_specs_match.h"
 #include "api/handlers.h"
 #include "api/list_params.h"
 #include "api/metadata_routes.h"
@@ -136,7 +137,8 @@ Status ReadNames(const nlohmann::json& b, std::optional<std::string>* name,
 }
 
 HandlerResult Create(engine::Engine* e, ApiRequest& req,
-                     const std::string& zone) {
+                     const ServiceInfoOptions& o) {
+  const std::string& zone = o.availability_zone;
   STRATA_ASSIGN_OR_RETURN(const nlohmann::json* b,
                           RequireObject(req.body, "volume"));
   engine::CreateVolumeRequest cr;
@@ -209,8 +211,18 @@ HandlerResult Create(engine::Engine* e, ApiRequest& req,
   d.volume_size = cr.size_gib;
   d.volume_type_id = type.id;
   STRATA_RETURN_IF_ERROR(EnforceQuota(e, cr.project_id, d));
+  // Cinder's scheduler: a type whose extra specs this backend does not
+  // satisfy gets no backend; the volume is recorded in "error".
+  std::string why;
+  if (!type.extra_specs.empty() &&
+      !SatisfiesExtraSpecs(BackendCapabilities(e, o), type.extra_specs, &why))
+    cr.no_valid_backend = why;
   STRATA_ASSIGN_OR_RETURN(db::VolumeRecord v, e->CreateVolume(cr));
   quota_lock.unlock();
+  if (cr.no_valid_backend)
+    RecordMessage(e, req, v.project_id, "VOLUME", v.id, "VOLUME_VOL_001_002",
+                  "schedule allocate volume: Could not find any available "
+                  "weighted backend.");
   return ApiResponse::Json(
       202, {{"volume", VolumeView(req, v, VolumeViewKind::kCreated,
                                   FactsOf(e, v, zone))}});
@@ -454,7 +466,8 @@ HandlerResult Action(engine::Engine* e, ApiRequest& req) {
 }  // namespace
 
 void AddVolumeRoutes(Router& r, engine::Engine* e, std::string default_project,
-                     std::string zone) {
+                     ServiceInfoOptions o) {
+  const std::string zone = o.availability_zone;
   r.Add("GET", "/v3/volumes", [e, default_project, zone](ApiRequest& q) {
     return List(e, q, false, default_project, zone);
   });
@@ -470,7 +483,7 @@ void AddVolumeRoutes(Router& r, engine::Engine* e, std::string default_project,
                VolumeView(q, v, VolumeViewKind::kShow, FactsOf(e, v, zone))}});
   });
   r.Add("POST", "/v3/volumes",
-        [e, zone](ApiRequest& q) { return Create(e, q, zone); });
+        [e, o](ApiRequest& q) { return Create(e, q, o); });
   r.Add("PUT", "/v3/volumes/{id}",
         [e, zone](ApiRequest& q) { return Update(e, q, zone); });
   r.Add("DELETE", "/v3/volumes/{id}", [e](ApiRequest& q) -> HandlerResult {

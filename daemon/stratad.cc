@@ -162,18 +162,18 @@ int main(int argc, char** argv) {
 
   api::Router router;
   api::AddVersionRoutes(router);
-  api::AddVolumeRoutes(router, &engine, cfg->default_project,
-                       cfg->storage_availability_zone);
-  api::AddSnapshotRoutes(router, &engine);
-  api::AddServerRoutes(router, &engine, cfg->default_project);
-  api::AddImageRoutes(router, &engine);
   api::ServiceInfoOptions si;
   si.availability_zone = cfg->storage_availability_zone;
   si.capacity_dir =
       eo.volume_dir.empty() ? eo.allowed_dirs.front() : eo.volume_dir;
+  api::AddVolumeRoutes(router, &engine, cfg->default_project, si);
+  api::AddSnapshotRoutes(router, &engine);
+  api::AddServerRoutes(router, &engine, cfg->default_project);
+  api::AddImageRoutes(router, &engine);
   api::AddCinderInfoRoutes(router, &engine, si);
   api::AddVolumeTransferRoutes(router, &engine);
   api::AddBackupRoutes(router, &engine, cfg->storage_availability_zone);
+  api::AddMessageRoutes(router, &engine);
   openstack::AssistedSnapshots assisted(hv.get());
   api::CinderOptions co;
   co.endpoint_template = cfg->cinder_endpoint_template;

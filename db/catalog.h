@@ -233,6 +233,17 @@ class Catalog {
   [[nodiscard]] Result<std::vector<VolumeTypeRecord>> TypesWithQosSpecs(
       const std::string& id);
 
+  // User messages (migration 14; api/messages.cc). Listing drops the
+  // expired ones first.
+  [[nodiscard]] Status InsertMessage(const MessageRecord& m);
+  [[nodiscard]] Result<MessageRecord> GetMessage(const std::string& id);
+  // Filters: event_id, resource_type, resource_uuid, message_level,
+  // request_id, project_id; sort keys: created_at, id, event_id,
+  // resource_type, message_level.
+  [[nodiscard]] Result<ListResult<MessageRecord>> ListMessages(
+      const ListQuery& q, int64_t now);
+  [[nodiscard]] Status DeleteMessage(const std::string& id);
+
  private:
   explicit Catalog(SqliteDb db) : db_(std::move(db)) {}
 

@@ -27,13 +27,19 @@ std::string MetadataToJson(const Metadata& m);
 Metadata MetadataFromJson(const std::string& json);
 bool MetadataMatches(const Metadata& have, const Metadata& want);
 
-// Applies metadata filter, marker, offset and limit to sorted rows.
+// Applies metadata filter (for records with metadata), marker, offset and
+// limit to sorted rows.
 template <class T>
 Result<ListResult<T>> Paginate(std::vector<T> rows, const ListQuery& q) {
   ListResult<T> out;
   std::vector<T> kept;
-  for (auto& r : rows)
-    if (MetadataMatches(r.metadata, q.metadata)) kept.push_back(std::move(r));
+  for (auto& r : rows) {
+    // Records without metadata (messages) match only a query without.
+    bool match = q.metadata.empty();
+    if constexpr (requires { r.metadata; })
+      match = MetadataMatches(r.metadata, q.metadata);
+    if (match) kept.push_back(std::move(r));
+  }
   out.total = static_cast<int64_t>(kept.size());
   size_t start = 0;
   if (q.marker) {

@@ -208,6 +208,21 @@ struct QosSpecsRecord {
   int64_t created_at = 0;
 };
 
+// A Cinder user message (issue 18, api/messages.cc): why a request's
+// resource failed, for its project, until expires_at (Cinder's
+// guaranteed_until).
+struct MessageRecord {
+  std::string id;
+  std::string project_id;
+  std::string request_id;
+  std::string resource_type;  // VOLUME, SNAPSHOT, BACKUP, …
+  std::optional<std::string> resource_uuid;
+  std::string event_id;       // Cinder's VOLUME_VOL_001_002 form
+  std::string message_level;  // ERROR
+  std::string user_message;
+  int64_t created_at = 0, expires_at = 0;
+};
+
 // A Cinder backup (issue 18, api/backups.cc): a stored point of a volume,
 // the snapshot `point_id`, whose layers in the store hold the volume's
 // state when it was taken. Backups and snapshots share Strata's one kind of

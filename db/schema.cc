@@ -253,6 +253,23 @@ CREATE TABLE qos_specs (
 );
 ALTER TABLE volume_types ADD COLUMN qos_specs_id TEXT;
 )sql",
+      // 14: Cinder's user messages: what went wrong with a request's
+      // resource, for the project that made it.
+      R"sql(
+CREATE TABLE messages (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  resource_type TEXT NOT NULL,
+  resource_uuid TEXT,
+  event_id TEXT NOT NULL,
+  message_level TEXT NOT NULL,
+  user_message TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX messages_project ON messages(project_id);
+)sql",
   };
   return m;
 }

@@ -60,6 +60,10 @@ struct CreateVolumeRequest {
   // point's state, on the base the backup recorded.
   std::optional<std::string> backup_id;
   std::optional<std::string> id;  // the new volume's id; unset: a new one
+  // Set when no backend here can hold the volume (its type's extra specs,
+  // api/extra_specs_match.h): the volume is recorded in "error", as
+  // Cinder's scheduler leaves it, and nothing is built.
+  std::optional<std::string> no_valid_backend;
   std::optional<bool> bootable;   // unset: the source's, or false
   db::Metadata metadata;
 };

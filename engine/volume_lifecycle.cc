@@ -121,6 +121,13 @@ Result<db::VolumeRecord> VolumeLifecycle::CreateVolume(
                             locks_.TryAcquire(src.id, "a clone of it"));
     if (!req.bootable) vol.bootable = src.bootable;
   }
+  if (req.no_valid_backend) {
+    vol.status = "error";
+    LogWarning("volume " + vol.id +
+               " has no backend here: " + *req.no_valid_backend);
+    STRATA_RETURN_IF_ERROR(catalog_->InsertVolume(vol));
+    return vol;
+  }
   STRATA_ASSIGN_OR_RETURN(auto lease, locks_.TryAcquire(vol.id, "its create"));
   STRATA_RETURN_IF_ERROR(catalog_->Transaction([&]() -> Status {
     STRATA_RETURN_IF_ERROR(catalog_->InsertVolume(vol));

@@ -6,6 +6,9 @@
 #     __DEFAULT__), create/set/unset/delete by an admin, refused to a member
 #     (403), private types hidden from members, the default type not
 #     deletable and its extra specs fixed while a volume has it (400);
+#   - a volume of a type whose extra specs this backend does not satisfy
+#     (Cinder's CapabilitiesFilter) ends in error with no file, and a user
+#     message (cinder message-list/show/delete) tells its project why;
 #   - QoS specs: openstack volume qos create/set/unset/associate/
 #     disassociate/delete by an admin (in use: 400 unless forced; a member
 #     403), the type's qos_specs_id;
@@ -199,6 +202,38 @@ wait_volume "$vol2" available
 api GET "/v3/admin/snapshots?all_tenants=1"
 [[ $(jget 'len(j["snapshots"])') == 3 ]] || fail "an admin's all_tenants: $BODY"
 pass "all_tenants from a member: 200 with its own rows (lists, revert-to-snapshot NAME); an admin's spans projects"
+
+# ---- a type this backend cannot hold: no valid backend, a user message ----
+"${O[@]}" volume type create --property vendor_name=Other --property hw:scoped=x badtype >/dev/null
+"${O[@]}" volume type create --property vendor_name=Strata \
+  --property 'storage_protocol=<in> qcow' \
+  --property 'capabilities:thin_provisioning_support=<is> True' \
+  --property RESKEY:elsewhere=x goodtype >/dev/null
+n_files=$(find "$T/var" -name 'volume-*' | wc -l)
+vb=$("${O[@]}" volume create --type badtype --size 1 vb -f value -c id)
+wait_volume "$vb" error
+[[ $(find "$T/var" -name 'volume-*' | wc -l) == "$n_files" ]] || fail "an unschedulable volume got a file"
+vg=$("${O[@]}" volume create --type goodtype --size 1 vg -f value -c id)
+wait_volume "$vg" available
+"${A[@]}" message-list >"$T/alice-msgs"
+grep -q "$vb" "$T/alice-msgs" && fail "alice sees admin's message"
+"${C[@]}" message-list --resource_uuid "$vb" >"$T/msgs"
+msg=$(awk -v v="$vb" '$0 ~ v {print $2; exit}' "$T/msgs")
+[[ -n $msg ]] || fail "no message for the unschedulable volume: $(cat "$T/msgs")"
+api GET "/v3/admin/messages/$msg" "" -H "OpenStack-API-Version: volume 3.3"
+[[ $(jget 'j["message"]["event_id"]') == VOLUME_VOL_001_002 &&
+   $(jget 'j["message"]["resource_type"]') == VOLUME &&
+   $(jget 'j["message"]["user_message"]') == "schedule allocate volume: Could not find any available weighted backend." ]] ||
+  fail "message: $BODY"
+"${C[@]}" message-delete "$msg"
+api GET "/v3/admin/messages/$msg" "" -H "OpenStack-API-Version: volume 3.3"
+expect_code 404 "a deleted message"
+"${O[@]}" volume delete vb vg
+for v in "$vb" "$vg"; do
+  for _ in $(seq 100); do api GET "/v3/volumes/$v"; [[ $CODE == 404 ]] && break; sleep 0.1; done
+done
+"${O[@]}" volume type delete badtype goodtype
+pass "a type whose extra specs this backend lacks: the volume in error, no file, a user message (list/show/delete); matching specs and operators: available"
 
 # ---- QoS specs --------------------------------------------------------
 qos=$("${O[@]}" volume qos create --consumer front-end --property total_iops_sec=500 q1 -f value -c id) ||
