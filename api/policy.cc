@@ -35,6 +35,8 @@ const std::pair<const char*, const char*> kDefaultPolicyRules[] = {
     {rules::kQosGetAll, "rule:admin_api"},
     {rules::kQosUpdate, "rule:admin_api"},
     {rules::kQosDelete, "rule:admin_api"},
+    // Cinder: encryption types are admins' to read and manage.
+    {rules::kEncryptionManage, "rule:admin_api"},
     // Cinder: the admin actions on backups, their export and import, and
     // the view's os-backup-project-attr:project_id are admin-only.
     {rules::kBackupResetStatus, "rule:admin_api"},

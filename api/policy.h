@@ -80,6 +80,8 @@ inline constexpr char kQosGetAll[] =
     "volume_extension:qos_specs_manage:get_all";
 inline constexpr char kQosUpdate[] = "volume_extension:qos_specs_manage:update";
 inline constexpr char kQosDelete[] = "volume_extension:qos_specs_manage:delete";
+inline constexpr char kEncryptionManage[] =
+    "volume_extension:volume_type_encryption";
 // Backups (issue 18): Cinder's rule names.
 inline constexpr char kBackupResetStatus[] =
     "volume_extension:backup_admin_actions:reset_status";

@@ -292,6 +292,7 @@ void AddServiceInfoRoutes(Router& r, engine::Engine* e, ServiceInfoOptions o) {
 void AddCinderInfoRoutes(Router& r, engine::Engine* e, ServiceInfoOptions o) {
   AddVolumeTypeRoutes(r, e);
   AddQosSpecsRoutes(r, e);
+  AddEncryptionTypeRoutes(r, e);
   AddQuotaRoutes(r, e);
   AddServiceInfoRoutes(r, e, std::move(o));
 }

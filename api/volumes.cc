@@ -203,6 +203,15 @@ HandlerResult Create(engine::Engine* e, ApiRequest& req,
                           e->catalog()->ResolveVolumeType(
                               type_ref, req.ctx.is_admin, req.ctx.project_id));
   cr.volume_type_id = type.id;
+  // No key manager here: a volume of an encrypted type is not made at all
+  // rather than made unencrypted.
+  STRATA_ASSIGN_OR_RETURN(auto encryption,
+                          e->catalog()->GetEncryptionType(type.id));
+  if (encryption)
+    return Status::InvalidArgument(
+        "Invalid input received: volume type " + type.name +
+        " is encrypted, and Strata has no key manager to encrypt volumes "
+        "with.");
   // The quota check and the record it allows, as one step.
   auto quota_lock = HoldQuotaLock();
   QuotaDelta d;

@@ -244,6 +244,14 @@ class Catalog {
       const ListQuery& q, int64_t now);
   [[nodiscard]] Status DeleteMessage(const std::string& id);
 
+  // Encryption types (migration 15): at most one a volume type; it goes
+  // with its type.
+  [[nodiscard]] Result<std::optional<EncryptionTypeRecord>> GetEncryptionType(
+      const std::string& volume_type_id);
+  // Inserts or replaces the type's row.
+  [[nodiscard]] Status PutEncryptionType(const EncryptionTypeRecord& e);
+  [[nodiscard]] Status DeleteEncryptionType(const std::string& volume_type_id);
+
  private:
   explicit Catalog(SqliteDb db) : db_(std::move(db)) {}
 

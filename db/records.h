@@ -208,6 +208,18 @@ struct QosSpecsRecord {
   int64_t created_at = 0;
 };
 
+// Cinder's encryption type of a volume type (issue 18,
+// api/volume_type_encryption.cc).
+struct EncryptionTypeRecord {
+  std::string volume_type_id;
+  std::string encryption_id;
+  std::string provider;
+  std::string control_location;  // front-end, back-end
+  std::optional<std::string> cipher;
+  std::optional<int64_t> key_size;
+  int64_t created_at = 0, updated_at = 0;
+};
+
 // A Cinder user message (issue 18, api/messages.cc): why a request's
 // resource failed, for its project, until expires_at (Cinder's
 // guaranteed_until).

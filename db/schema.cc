@@ -270,6 +270,21 @@ CREATE TABLE messages (
 );
 CREATE INDEX messages_project ON messages(project_id);
 )sql",
+      // 15: Cinder's encryption types: how volumes of a type are to be
+      // encrypted (Strata refuses to create them: it has no key manager).
+      R"sql(
+CREATE TABLE volume_type_encryption (
+  volume_type_id TEXT PRIMARY KEY REFERENCES volume_types(id)
+    ON DELETE CASCADE,
+  encryption_id TEXT NOT NULL,
+  provider TEXT NOT NULL,
+  control_location TEXT NOT NULL,
+  cipher TEXT,
+  key_size INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+)sql",
   };
   return m;
 }

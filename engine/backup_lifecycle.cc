@@ -179,17 +179,18 @@ Status BackupLifecycle::DeleteBackup(const std::string& id, bool force) {
     return catalog_->DeleteBackup(id);
   }));
   LogInfo("deleted backup " + id + " (point " + b.point_id + ")");
-  // The point is unpinned: the layers nothing needs any more go now when
-  // the volume is free, else at its next snapshot or start.
+  // The point is unpinned: the layers nothing needs any more go now, in
+  // this call, when the volume is free (so the lease is free again when
+  // the caller's next request, often the volume's delete, comes), else at
+  // its next snapshot or start. A store delete that fails is queued
+  // (R1.9), so this does not wait on a dead store.
   auto lease = locks_.TryAcquire(b.volume_id, "a backup delete's cleanup");
   if (!lease.ok()) return Status::OK();
-  Launch(*lease, [this, volume_id = b.volume_id](auto&) {
-    LogIfError(
-        CatchAll("engine.backup_delete",
-                 [&] { return deleter_->DropUnneededLayers(volume_id); }),
-        "dropping the layers of volume " + volume_id +
-            " a deleted backup held (retried at its next snapshot)");
-  });
+  LogIfError(
+      CatchAll("engine.backup_delete",
+               [&] { return deleter_->DropUnneededLayers(b.volume_id); }),
+      "dropping the layers of volume " + b.volume_id +
+          " a deleted backup held (retried at its next snapshot)");
   return Status::OK();
 }
 

@@ -49,8 +49,9 @@ class BackupLifecycle : public EnginePart {
   Result<db::BackupRecord> SettleBackup(db::BackupRecord b);
   // Deletes a backup ("available" or "error"; `force`: any status but
   // "restoring"). Refused while an incremental backup follows it. The row
-  // goes at once; the layers nothing needs any more go on a worker when the
-  // volume is free, else at its next snapshot or start.
+  // goes at once; the layers nothing needs any more go in the same call
+  // when the volume is free (its lease is free again on return), else at
+  // its next snapshot or start.
   Status DeleteBackup(const std::string& id, bool force);
   // Starts a restore into a new volume (`volume_name`; the backup's size,
   // its source's metadata and bootable flag) or, with `into_volume_id`,

@@ -9,6 +9,10 @@
 #   - a volume of a type whose extra specs this backend does not satisfy
 #     (Cinder's CapabilitiesFilter) ends in error with no file, and a user
 #     message (cinder message-list/show/delete) tells its project why;
+#   - encryption types (openstack volume type create/set/unset
+#     --encryption-*, admin only): kept and shown, but a volume of an
+#     encrypted type is refused (400: no key manager), and none is added to
+#     a type in use;
 #   - QoS specs: openstack volume qos create/set/unset/associate/
 #     disassociate/delete by an admin (in use: 400 unless forced; a member
 #     403), the type's qos_specs_id;
@@ -234,6 +238,39 @@ for v in "$vb" "$vg"; do
 done
 "${O[@]}" volume type delete badtype goodtype
 pass "a type whose extra specs this backend lacks: the volume in error, no file, a user message (list/show/delete); matching specs and operators: available"
+
+# ---- encryption types: kept, and no volume of an encrypted type -------
+"${O[@]}" volume type create --encryption-provider luks --encryption-cipher aes-xts-plain64 \
+  --encryption-key-size 256 --encryption-control-location front-end enctype >/dev/null ||
+  fail "openstack volume type create --encryption-provider"
+enct=$("${O[@]}" volume type show enctype -f value -c id)
+api GET "/v3/admin/types/$enct/encryption"
+[[ $(jget 'j["provider"]') == luks && $(jget 'j["key_size"]') == 256 &&
+   $(jget 'j["cipher"]') == aes-xts-plain64 ]] || fail "encryption type: $BODY"
+"${O[@]}" volume type set --encryption-key-size 512 enctype
+api GET "/v3/admin/types/$enct/encryption/key_size"
+[[ $(jget 'j["key_size"]') == 512 ]] || fail "encryption key_size after set: $BODY"
+n_vols() { api GET /v3/admin/volumes; jget 'len(j["volumes"])'; }
+before=$(n_vols)
+api POST /v3/admin/volumes '{"volume": {"size": 1, "volume_type": "enctype"}}'
+expect_code 400 "a volume of an encrypted type"
+jget 'j["badRequest"]["message"]' | grep -q "key manager" || fail "no reason given: $BODY"
+[[ $(n_vols) == "$before" ]] || fail "a refused encrypted volume was recorded"
+api POST "/v3/admin/types/$enct/encryption" '{"encryption": {"provider": "luks"}}'
+expect_code 400 "a second encryption type"
+code=$(curl -s -o "$T/body" -w '%{http_code}' -H "X-Auth-Token: alice:alpha" "$URL/v3/alpha/types/$enct/encryption")
+[[ $code == 403 ]] || fail "a member reads an encryption type: HTTP $code"
+"${O[@]}" volume type unset --encryption-type enctype
+api GET "/v3/admin/types/$enct/encryption"
+[[ $BODY == "{}" ]] || fail "encryption type after unset: $BODY"
+ve=$("${O[@]}" volume create --type enctype --size 1 ve -f value -c id)
+wait_volume "$ve" available
+api POST "/v3/admin/types/$enct/encryption" '{"encryption": {"provider": "luks"}}'
+expect_code 400 "an encryption type for a type in use"
+"${O[@]}" volume delete ve
+for _ in $(seq 100); do api GET "/v3/volumes/$ve"; [[ $CODE == 404 ]] && break; sleep 0.1; done
+"${O[@]}" volume type delete enctype
+pass "encryption types: create/show/set/unset (admin; 403 member); no volume of an encrypted type (400), none added to a type in use"
 
 # ---- QoS specs --------------------------------------------------------
 qos=$("${O[@]}" volume qos create --consumer front-end --property total_iops_sec=500 q1 -f value -c id) ||
