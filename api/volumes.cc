@@ -152,21 +152,27 @@ HandlerResult Create(engine::Engine* e, ApiRequest& req,
   STRATA_ASSIGN_OR_RETURN(auto size, OptSize(*b, "size"));
   STRATA_ASSIGN_OR_RETURN(cr.snapshot_id, OptString(*b, "snapshot_id", 36));
   STRATA_ASSIGN_OR_RETURN(cr.source_volid, OptString(*b, "source_volid", 36));
-  for (const char* unsupported : {"imageRef", "image_id", "backup_id"})
+  for (const char* unsupported : {"imageRef", "image_id"})
     if (b->contains(unsupported) && !(*b)[unsupported].is_null())
       return Status::InvalidArgument(
           std::string("Invalid input received: Strata does not create "
-                      "volumes from ") +
-          (std::string(unsupported) == "backup_id" ? "backups" : "images") +
-          " yet (" + unsupported + ").");
+                      "volumes from images yet (") +
+          unsupported + ").");
+  // A backup's state (≥ 3.47): the same build as its restore.
+  if (b->contains("backup_id") && !req.version.AtLeast(3, 47))
+    return Status::InvalidArgument(
+        "Invalid input received: backup_id needs microversion 3.47.");
+  STRATA_ASSIGN_OR_RETURN(cr.backup_id, OptString(*b, "backup_id", 36));
   STRATA_ASSIGN_OR_RETURN(bool multiattach, OptBool(*b, "multiattach", false));
   if (multiattach)
     return Status::InvalidArgument(
         "Invalid input received: multiattach volumes are not supported.");
-  if (cr.snapshot_id && cr.source_volid)
+  if ((cr.snapshot_id ? 1 : 0) + (cr.source_volid ? 1 : 0) +
+          (cr.backup_id ? 1 : 0) >
+      1)
     return Status::InvalidArgument(
-        "Invalid input received: only one of snapshot_id and source_volid "
-        "may be given.");
+        "Invalid input received: only one of snapshot_id, source_volid and "
+        "backup_id may be given.");
   int64_t source_bytes = 0;
   std::optional<std::string> source_type;
   if (cr.snapshot_id) {
@@ -186,6 +192,17 @@ HandlerResult Create(engine::Engine* e, ApiRequest& req,
                               " could not be found.");
     source_bytes = src->virtual_size;
     source_type = src->volume_type_id;
+  }
+  if (cr.backup_id) {
+    auto bk = e->backups().GetBackup(*cr.backup_id);
+    if (!bk.ok() || (bk->project_id != req.ctx.project_id && !req.ctx.is_admin))
+      return Status::NotFound("Backup " + *cr.backup_id +
+                              " could not be found.");
+    if (bk->status != "available")
+      return Status::InvalidArgument(
+          "Invalid backup: Backup status must be available");
+    source_bytes = bk->size_gib << 30;
+    cr.bootable = bk->volume_bootable;
   }
   if (!size && !source_bytes)
     return Status::InvalidArgument(

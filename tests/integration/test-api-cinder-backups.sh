@@ -8,7 +8,8 @@
 #   state (b1: the first write only; b2: both), with the source volume's
 #   metadata, while the source keeps its own data; `--volume` restores
 #   over an existing volume, whose snapshots from before and after the
-#   restore still revert right;
+#   restore still revert right; `cinder create --backup-id` (3.47) makes a
+#   volume holding a backup's state;
 # - a backup of a snapshot (`--snapshot`) outlives the snapshot's delete:
 #   its layer stays (hidden), the restore still reads it (never a gap);
 #   a backup's point outlives a revert of its volume that leaves no
@@ -85,6 +86,19 @@ reads_pattern "$(file_of "$r2")" 0xa1 0 1M || fail "r2 lacks b1's data"
 reads_pattern "$(file_of "$r2")" 0xb2 1M 1M || fail "r2 lacks b2's data"
 reads_pattern "$f1" 0xc3 0 2M || fail "the source lost its own data"
 pass "cinder backup-restore: new volumes hold exactly b1's and b2's states, with v1's metadata; v1 keeps its own"
+
+# A volume created from a backup (cinder create --backup-id, 3.47).
+vb2=$("${C[@]}" create --backup-id "$b2" --name vb2 2 | awk '$2=="id"{print $4}')
+[[ -n $vb2 ]] || fail "cinder create --backup-id printed no id"
+wait_volume "$vb2" available
+wait_backup "$b2" available
+reads_pattern "$(file_of "$vb2")" 0xa1 0 1M || fail "vb2 lacks b2's data"
+reads_pattern "$(file_of "$vb2")" 0xb2 1M 1M || fail "vb2 lacks b2's data"
+api GET "/v3/volumes/$vb2"
+[[ $(jget 'j["volume"]["size"]') == 2 ]] || fail "vb2's size: $BODY"
+api POST /v3/volumes "{\"volume\": {\"size\": 1, \"backup_id\": \"$b2\"}}"
+expect_code 400 "backup_id below 3.47"
+pass "cinder create --backup-id: a 2 GiB volume holding b2's state"
 
 # Restore over an existing volume: r2 (b2's state, plus a write) becomes
 # b1's state; it goes on being snapshotted and reverted as before.
