@@ -6,10 +6,19 @@
 # Neutron or Swift here), microversions 3.0 to Strata's 3.71.
 # Usage: scripts/write-tempest-conf.sh KEYSTONE_V3_URL ADMIN_PASSWORD OUT
 #        [--backup] (Cinder's backups on; default off)
+#        [--manage-ref TEMPLATE] (manage-existing on: the path of volume
+#        %s's disk, e.g. /var/lib/strata/volumes/volume-%s.qcow2)
 set -euo pipefail
-[[ $# -ge 3 ]] || { echo "usage: $0 KEYSTONE_V3_URL ADMIN_PASSWORD OUT [--backup]" >&2; exit 2; }
-ks=${1%/} password=$2 out=$3 backup=false
-[[ ${4:-} == --backup ]] && backup=true
+[[ $# -ge 3 ]] || { echo "usage: $0 KEYSTONE_V3_URL ADMIN_PASSWORD OUT [--backup] [--manage-ref TEMPLATE]" >&2; exit 2; }
+ks=${1%/} password=$2 out=$3 backup=false manage=false manage_ref=""
+shift 3
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --backup) backup=true; shift ;;
+    --manage-ref) manage=true; manage_ref=$2; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
 cat >"$out" <<CONF
 [DEFAULT]
 log_file = tempest.log
@@ -51,13 +60,14 @@ build_interval = 1
 build_timeout = 120
 storage_protocol = qcow2
 vendor_name = Strata
+${manage_ref:+manage_volume_ref = source-name,$manage_ref}
 
 [volume-feature-enabled]
 backup = $backup
 snapshot = true
 clone = true
 volume_revert = true
-manage_volume = false
+manage_volume = $manage
 manage_snapshot = false
 extend_attached_volume = false
 CONF

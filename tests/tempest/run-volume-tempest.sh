@@ -83,7 +83,8 @@ OS_CLIENT_CONFIG_FILE=$dir/ks/clouds.yaml OS_CLOUD=admin \
 # A Tempest workspace of its own (tempest init writes etc/ and .stestr.conf).
 (cd "$dir" && tempest init --workspace-path "$dir/workspace.yaml" \
   --name "strata-$(basename "$dir")" ws >/dev/null)
-"$src/scripts/write-tempest-conf.sh" "$ks_url" admin-secret "$dir/ws/etc/tempest.conf" --backup
+"$src/scripts/write-tempest-conf.sh" "$ks_url" admin-secret "$dir/ws/etc/tempest.conf" \
+  --backup --manage-ref "$dir/var/volumes/volume-%s.qcow2"
 # stestr takes the union of --regex and --include-list: a list replaces the
 # default regex.
 args=(--exclude-list "$src/tests/tempest/exclude-list.txt"
