@@ -148,7 +148,8 @@ HandlerResult Create(engine::Engine* e, ApiRequest& req,
           *az + "' is invalid.");
   }
   auto vol = e->catalog()->GetVolume(volume_id);
-  if (!vol.ok() || (vol->project_id != req.ctx.project_id && !req.ctx.is_admin))
+  if (!vol.ok() || vol->status == "deleted" ||
+      (vol->project_id != req.ctx.project_id && !req.ctx.is_admin))
     return Status::NotFound("Volume " + volume_id + " could not be found.");
   cr.project_id = req.ctx.project_id;  // the caller's, as in Cinder
   cr.user_id = req.ctx.user_id;
@@ -220,7 +221,7 @@ HandlerResult Restore(engine::Engine* e, ApiRequest& req) {
   STRATA_ASSIGN_OR_RETURN(auto name, OptString(*r, "name", 255));
   if (volume_id) {
     auto vol = e->catalog()->GetVolume(*volume_id);
-    if (!vol.ok() ||
+    if (!vol.ok() || vol->status == "deleted" ||
         (vol->project_id != req.ctx.project_id && !req.ctx.is_admin))
       return Status::NotFound("Volume " + *volume_id + " could not be found.");
     STRATA_ASSIGN_OR_RETURN(

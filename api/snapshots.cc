@@ -99,7 +99,8 @@ HandlerResult Create(engine::Engine* e, ApiRequest& req) {
   (void)force;  // quiet disks need no force; live ones are snapshotted live
   STRATA_ASSIGN_OR_RETURN(db::Metadata md, OptMetadata(*b, "metadata"));
   auto vol = e->catalog()->GetVolume(volume_id);
-  if (!vol.ok() || (vol->project_id != req.ctx.project_id && !req.ctx.is_admin))
+  if (!vol.ok() || vol->status == "deleted" ||
+      (vol->project_id != req.ctx.project_id && !req.ctx.is_admin))
     return Status::NotFound("Volume " + volume_id + " could not be found.");
   engine::CreateSnapshotRequest cr{req.ctx.project_id, req.ctx.user_id,
                                    volume_id,          name.value_or(""),

@@ -66,7 +66,8 @@ HandlerResult Create(engine::Engine* e, ApiRequest& req) {
   STRATA_ASSIGN_OR_RETURN(std::string volume_id,
                           RequireString(*b, "volume_id", 36));
   auto vol = e->catalog()->GetVolume(volume_id);
-  if (!vol.ok() || (vol->project_id != req.ctx.project_id && !req.ctx.is_admin))
+  if (!vol.ok() || vol->status == "deleted" ||
+      (vol->project_id != req.ctx.project_id && !req.ctx.is_admin))
     return Status::NotFound("Volume " + volume_id + " could not be found.");
   db::TransferRecord t;
   t.id = NewUuid();

@@ -50,7 +50,9 @@ VolumeFacts FactsOf(engine::Engine* e, const db::VolumeRecord& v,
 Result<db::VolumeRecord> LoadVolume(engine::Engine* e, const ApiRequest& req) {
   const std::string& id = req.params.at("id");
   auto v = e->catalog()->GetVolume(id);
-  if (!v.ok() || (v->project_id != req.ctx.project_id && !req.ctx.is_admin))
+  // A "deleted" volume is a shell kept for its backups' layers: gone.
+  if (!v.ok() || v->status == "deleted" ||
+      (v->project_id != req.ctx.project_id && !req.ctx.is_admin))
     return Status::NotFound("Volume " + id + " could not be found.");
   return v;
 }
@@ -186,7 +188,7 @@ HandlerResult Create(engine::Engine* e, ApiRequest& req,
   }
   if (cr.source_volid) {
     auto src = e->catalog()->GetVolume(*cr.source_volid);
-    if (!src.ok() ||
+    if (!src.ok() || src->status == "deleted" ||
         (src->project_id != req.ctx.project_id && !req.ctx.is_admin))
       return Status::NotFound("Volume " + *cr.source_volid +
                               " could not be found.");

@@ -55,7 +55,10 @@ class Catalog {
   Result<VolumeRecord> GetVolume(const std::string& id);
   // NotFound when no volume has that (canonical) path.
   Result<VolumeRecord> GetVolumeByPath(const std::string& path);
+  // Never lists "deleted" volumes: shells kept only for their backups'
+  // layers (engine/volume_lifecycle.h), which RetainedVolumes returns.
   Result<ListResult<VolumeRecord>> ListVolumes(const ListQuery& q);
+  Result<std::vector<VolumeRecord>> RetainedVolumes();
 
   // Snapshots.
   Status InsertSnapshot(const SnapshotRecord& s);

@@ -84,9 +84,11 @@ Result<std::vector<QuotaUsageRow>> Catalog::QuotaUsageRows(
   // A snapshot counts under its own project and its volume's type; a
   // backup under its project only (Cinder has no per-type backup quota).
   const std::string where = project_id.empty() ? "" : " WHERE project_id=?";
+  // A "deleted" volume (a shell kept for its backups) uses nothing.
   const std::string sql =
-      "SELECT project_id, 0, volume_type_id, virtual_size FROM volumes" +
-      where +
+      "SELECT project_id, 0, volume_type_id, virtual_size FROM volumes WHERE "
+      "status != 'deleted'" +
+      std::string(project_id.empty() ? "" : " AND project_id=?") +
       " UNION ALL SELECT s.project_id, 1, v.volume_type_id, s.virtual_size "
       "FROM snapshots s LEFT JOIN volumes v ON v.id = s.volume_id "
       "WHERE NOT s.hidden" +

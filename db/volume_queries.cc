@@ -153,8 +153,10 @@ Result<ListResult<VolumeRecord>> Catalog::ListVolumes(const ListQuery& q) {
       {"id", "id"},
       {"size", "virtual_size"}};
   std::vector<std::string> binds;
-  std::string sql =
-      std::string("SELECT ") + kVolumeColumns + " FROM volumes WHERE 1=1";
+  // A "deleted" volume is a shell kept for its backups' layers: never
+  // listed (RetainedVolumes finds them).
+  std::string sql = std::string("SELECT ") + kVolumeColumns +
+                    " FROM volumes WHERE status != 'deleted'";
   if (!q.project_id.empty()) {
     sql += " AND project_id = ?";
     binds.push_back(q.project_id);
@@ -168,6 +170,15 @@ Result<ListResult<VolumeRecord>> Catalog::ListVolumes(const ListQuery& q) {
     st.Bind(static_cast<int>(i + 1), binds[i]);
   STRATA_ASSIGN_OR_RETURN(auto rows, Collect(st));
   return Paginate(std::move(rows), q);
+}
+
+Result<std::vector<VolumeRecord>> Catalog::RetainedVolumes() {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(
+      Statement st,
+      Statement::Prepare(db_, std::string("SELECT ") + kVolumeColumns +
+                                  " FROM volumes WHERE status = 'deleted'"));
+  return Collect(st);
 }
 
 }  // namespace strata::db

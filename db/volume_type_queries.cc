@@ -181,10 +181,11 @@ Result<int64_t> Catalog::CountVolumesOfType(const std::string& id) {
   const bool is_default = id == kDefaultVolumeTypeId;
   STRATA_ASSIGN_OR_RETURN(
       Statement st,
-      Statement::Prepare(db_,
-                         std::string("SELECT COUNT(*) FROM volumes "
-                                     "WHERE volume_type_id=?") +
-                             (is_default ? " OR volume_type_id IS NULL" : "")));
+      Statement::Prepare(
+          db_, std::string("SELECT COUNT(*) FROM volumes "
+                           "WHERE status != 'deleted' AND "
+                           "(volume_type_id=?") +
+                   (is_default ? " OR volume_type_id IS NULL" : "") + ")"));
   st.Bind(1, id);
   STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
   return row ? st.ColumnInt(0) : 0;

@@ -186,11 +186,14 @@ Status BackupLifecycle::DeleteBackup(const std::string& id, bool force) {
   // (R1.9), so this does not wait on a dead store.
   auto lease = locks_.TryAcquire(b.volume_id, "a backup delete's cleanup");
   if (!lease.ok()) return Status::OK();
-  LogIfError(
-      CatchAll("engine.backup_delete",
-               [&] { return deleter_->DropUnneededLayers(b.volume_id); }),
-      "dropping the layers of volume " + b.volume_id +
-          " a deleted backup held (retried at its next snapshot)");
+  LogIfError(CatchAll("engine.backup_delete",
+                      [&] {
+                        STRATA_RETURN_IF_ERROR(
+                            deleter_->DropUnneededLayers(b.volume_id));
+                        return lifecycle_->ForgetRetained(b.volume_id);
+                      }),
+             "dropping the layers of volume " + b.volume_id +
+                 " a deleted backup held (retried at its next snapshot)");
   return Status::OK();
 }
 

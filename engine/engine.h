@@ -132,7 +132,7 @@ class Engine {
   SnapshotCreator creator_{ctx_, &live_, &chain_, &transfer_, &deleter_};
   Reverter reverter_{ctx_, &live_, &chain_, &deleter_};
   VolumeAdoption adoption_{ctx_, &live_, &chain_, &transfer_};
-  VolumeLifecycle lifecycle_{ctx_, &live_, &chain_, &transfer_};
+  VolumeLifecycle lifecycle_{ctx_, &live_, &chain_, &transfer_, &deleter_};
   BackupLifecycle backups_{ctx_, &creator_, &deleter_, &lifecycle_};
   Recovery recovery_{ctx_,      &live_,     &chain_,    &transfer_,
                      &deleter_, &reverter_, &lifecycle_};

@@ -168,6 +168,11 @@ Status Recovery::Recover() {
     if (st.ok()) st = deleter_->DropUnneededLayers(v.id);
     if (!st.ok()) LogError("tidying volume " + v.id + ": " + st.ToString());
   }
+  // Deleted volumes kept for their backups: what no backup needs goes.
+  STRATA_ASSIGN_OR_RETURN(auto retained, catalog_->RetainedVolumes());
+  for (const auto& v : retained)
+    LogIfError(lifecycle_->ForgetRetained(v.id),
+               "tidying deleted volume " + v.id);
   return Status::OK();
 }
 

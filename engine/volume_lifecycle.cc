@@ -258,15 +258,6 @@ Status VolumeLifecycle::DeleteVolume(const std::string& volume_id, bool cascade,
                         vol.status == "in-use" || vol.status == "detaching";
   if ((!force && !DeletableStatus(vol.status)) || attached)
     return Status::InvalidArgument(kInvalidDelete);
-  // A backup's point and the layers under it stay with the volume's
-  // records (docs/api.md): its backups go first.
-  STRATA_ASSIGN_OR_RETURN(auto backups, catalog_->BackupsOfVolume(volume_id));
-  if (!backups.empty())
-    return Status::InvalidArgument(
-        "Invalid volume: Volume " + volume_id + " has " +
-        std::to_string(backups.size()) +
-        " backup(s); Strata keeps a backup's stored layers with its volume, "
-        "so delete the backups first.");
   STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(volume_id));
   for (const auto& s : snaps) {
     if (s.hidden) continue;
@@ -308,13 +299,37 @@ Status VolumeLifecycle::DeleteVolume(const std::string& volume_id, bool cascade,
 }
 
 Status VolumeLifecycle::RunDelete(const db::VolumeRecord& vol) {
-  // The stored layers first: a record is dropped only once its layer is
-  // gone or queued for deletion (R1.9), so nothing stored is forgotten.
-  STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(vol.id));
-  for (const auto& s : snaps) {
-    if (s.store_key)
-      STRATA_RETURN_IF_ERROR(transfer_->DeleteStored(*s.store_key));
-    STRATA_RETURN_IF_ERROR(catalog_->DeleteSnapshot(s.id));
+  STRATA_ASSIGN_OR_RETURN(auto backups, catalog_->BackupsOfVolume(vol.id));
+  const bool retained = !backups.empty();
+  if (retained) {
+    // Backups outlive their volume (as in Cinder): the row stays as a
+    // "deleted" shell with no head, every snapshot hidden, and only the
+    // layers the backups' points need (ForgetRetained drops the rest).
+    STRATA_RETURN_IF_ERROR(catalog_->Transaction([&]() -> Status {
+      STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(vol.id));
+      for (const auto& s : snaps)
+        if (!s.hidden)
+          STRATA_RETURN_IF_ERROR(
+              catalog_->ModifySnapshot(s.id, [](db::SnapshotRecord& r) {
+                r.hidden = true;
+                r.status = "deleted";
+                return Status::OK();
+              }));
+      return catalog_->ModifyVolume(vol.id, [](db::VolumeRecord& v) {
+        v.head_snapshot_id.reset();
+        return Status::OK();
+      });
+    }));
+    STRATA_RETURN_IF_ERROR(deleter_->DropUnneededLayers(vol.id));
+  } else {
+    // The stored layers first: a record is dropped only once its layer is
+    // gone or queued for deletion (R1.9), so nothing stored is forgotten.
+    STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(vol.id));
+    for (const auto& s : snaps) {
+      if (s.store_key)
+        STRATA_RETURN_IF_ERROR(transfer_->DeleteStored(*s.store_key));
+      STRATA_RETURN_IF_ERROR(catalog_->DeleteSnapshot(s.id));
+    }
   }
   // The chain's files: the disk and Strata's layers of it, never its
   // foreign base (another volume's or Nova's image).
@@ -339,7 +354,31 @@ Status VolumeLifecycle::RunDelete(const db::VolumeRecord& vol) {
   for (const auto& u : unsettled)
     if (u.volume_id == vol.id)
       STRATA_RETURN_IF_ERROR(catalog_->RemoveUnsettledHistory(u.path));
-  return catalog_->DeleteVolume(vol.id);
+  if (!retained) return catalog_->DeleteVolume(vol.id);
+  STRATA_RETURN_IF_ERROR(
+      catalog_->ModifyVolume(vol.id, [](db::VolumeRecord& v) {
+        v.status = "deleted";
+        return Status::OK();
+      }));
+  return ForgetRetained(vol.id);  // the backups may have gone meanwhile
+}
+
+Status VolumeLifecycle::ForgetRetained(const std::string& volume_id) {
+  auto vol = catalog_->GetVolume(volume_id);
+  if (!vol.ok()) return vol.status().IsNotFound() ? Status::OK() : vol.status();
+  if (vol->status != "deleted") return Status::OK();
+  STRATA_RETURN_IF_ERROR(deleter_->DropUnneededLayers(volume_id));
+  STRATA_ASSIGN_OR_RETURN(auto backups, catalog_->BackupsOfVolume(volume_id));
+  if (!backups.empty()) return Status::OK();
+  // No backup left: every layer of the shell goes, then the shell.
+  STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(volume_id));
+  for (const auto& s : snaps) {
+    if (s.store_key)
+      STRATA_RETURN_IF_ERROR(transfer_->DeleteStored(*s.store_key));
+    STRATA_RETURN_IF_ERROR(catalog_->DeleteSnapshot(s.id));
+  }
+  LogInfo("forgot deleted volume " + volume_id + ": its last backup is gone");
+  return catalog_->DeleteVolume(volume_id);
 }
 
 Status VolumeLifecycle::ExtendVolume(const std::string& volume_id,

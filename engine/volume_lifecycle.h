@@ -1,8 +1,9 @@
 // VolumeLifecycle: the volumes Strata makes and removes itself, as Cinder's
 // volume API does (issue 18): create (an empty disk, a disk holding any
 // stored snapshot's or backup's state, a copy of a quiet volume), delete
-// (its chain files, its snapshots' stored layers with `cascade`; refused
-// while it has backups) and extend.
+// (its chain files, its snapshots' stored layers with `cascade`, all but
+// the layers its backups need, for which the row stays as a "deleted"
+// shell) and extend.
 //
 // Each is a journalled task (journal.h) on the new or deleted volume:
 //   volume_create: create.build (a temporary next to the new disk, written
@@ -39,8 +40,12 @@ namespace strata::engine {
 class VolumeLifecycle : public EnginePart {
  public:
   VolumeLifecycle(EngineContext& ctx, LiveDisks* live, ChainMaintenance* chain,
-                  LayerTransfer* transfer)
-      : EnginePart(ctx), live_(live), chain_(chain), transfer_(transfer) {}
+                  LayerTransfer* transfer, SnapshotDeleter* deleter)
+      : EnginePart(ctx),
+        live_(live),
+        chain_(chain),
+        transfer_(transfer),
+        deleter_(deleter) {}
 
   // Records the volume ("creating") and starts its build; returns it.
   Result<db::VolumeRecord> CreateVolume(const CreateVolumeRequest& req);
@@ -50,6 +55,12 @@ class VolumeLifecycle : public EnginePart {
   // running on it). Its snapshots go with it when `cascade`; without, a
   // volume that has any is refused (400, as Cinder).
   Status DeleteVolume(const std::string& volume_id, bool cascade, bool force);
+  // A volume deleted while it had backups is kept as a "deleted" shell
+  // (never listed, using no quota): its snapshot rows that the backups'
+  // points need, and their stored layers, stay. This drops what the
+  // remaining backups no longer need and, once none is left, the shell.
+  // REQUIRES the volume's lease (or recovery, before requests).
+  Status ForgetRetained(const std::string& volume_id);
   // Grows a quiet volume's disk to `new_size_gib` (larger than now).
   Status ExtendVolume(const std::string& volume_id, int64_t new_size_gib);
 
@@ -99,6 +110,7 @@ class VolumeLifecycle : public EnginePart {
   LiveDisks* const live_;
   ChainMaintenance* const chain_;
   LayerTransfer* const transfer_;
+  SnapshotDeleter* const deleter_;
 };
 
 }  // namespace strata::engine

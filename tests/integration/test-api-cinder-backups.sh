@@ -14,8 +14,10 @@
 #   its layer stays (hidden), the restore still reads it (never a gap);
 #   a backup's point outlives a revert of its volume that leaves no
 #   snapshot building on it;
-# - a volume with backups is not deleted (400) or unmanaged (409), nothing
-#   changes; after the backups go, its delete removes every stored layer;
+# - a volume with backups is deleted (202: its disk goes, its backups stay
+#   and restore alone) but not unmanaged (409); the last backup's delete
+#   takes the deleted volume's remaining layers; kill -9 in such a delete
+#   is finished by the restart;
 # - export_record / import_record (a new id), os-reset_status, update,
 #   quotas (413), bad input (400/404 with a message, nothing made);
 # - crash points: kill -9 at the point's upload (the backup ends in error,
@@ -155,18 +157,14 @@ r6=$(restore "$b4" r6)
 reads_pattern "$(file_of "$r6")" 0xf6 0 1M || fail "r6 does not hold b4's state after v4's revert"
 pass "a backup's point outlives a revert of its volume to an earlier snapshot"
 
-# A volume with backups stays.
+# A volume with backups is not unmanaged (Strata would lose their layers'
+# index).
 n_files=$(find "$T/var" -type f | wc -l)
-api DELETE "/v3/volumes/$v1?cascade=true"
-expect_code 400 "deleting a volume with backups"
-jget 'j["badRequest"]["message"]' | grep -q backup || fail "no word of the backups: $BODY"
-api GET "/v3/volumes/$v1"
-[[ $(jget 'j["volume"]["status"]') == available ]] || fail "v1 after a refused delete: $BODY"
 api POST "/v3/volumes/$v1/action" '{"os-unmanage": {}}'
 expect_code 409 "unmanaging a volume with backups"
 jget 'j["conflictingRequest"]["message"]' | grep -q backups || fail "no word of the backups: $BODY"
-[[ $(find "$T/var" -type f | wc -l) == "$n_files" ]] || fail "a refused delete changed files"
-pass "volume delete or unmanage with backups: 400/409, nothing changed"
+[[ $(find "$T/var" -type f | wc -l) == "$n_files" ]] || fail "a refused unmanage changed files"
+pass "volume unmanage with backups: 409, nothing changed"
 
 # Update, reset-state, export/import.
 api PUT "/v3/backups/$b3" '{"backup": {"name": "b3b", "description": "of s1"}}' \
@@ -262,19 +260,58 @@ reads_pattern "$(file_of "$rc2")" 0 1M 1M || fail "restore.install crash: old da
 [[ -z $(find "$voldir" -name ".volume-$rc2*") ]] || fail "restore.install crash: temporaries left"
 pass "crash at a backup's upload, a restore's build (new or existing volume) and install: reconciled, data intact"
 
-# Deletes: the backups, then the volume with every stored layer.
+# The volume goes, its backups stay (as in Cinder); they restore alone.
+api DELETE "/v3/volumes/$v1?cascade=true"
+expect_code 202 "deleting v1 while it has backups"
+for _ in $(seq 300); do api GET "/v3/volumes/$v1"; [[ $CODE == 404 ]] && break; sleep 0.1; done
+expect_code 404 "v1 after its delete"
+[[ ! -e $f1 ]] || fail "v1's disk is left"
+api GET /v3/volumes
+[[ $(jget "'$v1' in [v['id'] for v in j['volumes']]") == False ]] || fail "v1 still listed"
+api GET "/v3/snapshots?volume_id=$v1"
+[[ $(jget 'len(j["snapshots"])') == 0 ]] || fail "v1's snapshots still listed: $BODY"
+[[ $(find "$T/var/store" -path "*$v1*" -type f | wc -l) -gt 0 ]] || fail "the backups' layers went with v1"
+bget "$b2"
+[[ $(jget 'j["backup"]["status"]') == available ]] || fail "b2 after v1's delete: $BODY"
+r7=$(restore "$b2" r7)
+reads_pattern "$(file_of "$r7")" 0xa1 0 1M || fail "r7 (b2 after v1's delete) lacks b1's data"
+reads_pattern "$(file_of "$r7")" 0xb2 1M 1M || fail "r7 (b2 after v1's delete) lacks b2's data"
+r8=$(restore "$b3" r8)
+reads_pattern "$(file_of "$r8")" 0xc3 0 2M || fail "r8 (b3 after v1's delete) does not hold s1's state"
+pass "volume delete with backups: the volume and its files go, the backups stay and restore"
+
+# The backups go in turn; with the last one, every layer of v1.
 for b in "$b2" "$b1" "$b3"; do
   api DELETE "/v3/backups/$b"
   expect_code 202 "deleting backup $b"
   api GET "/v3/backups/$b"
   expect_code 404 "backup $b after its delete"
 done
-# At once, as a client's cleanup does: the backup delete has let go of
-# the volume.
-api DELETE "/v3/volumes/$v1?cascade=true"
-expect_code 202 "deleting v1 right after its last backup"
-for _ in $(seq 300); do api GET "/v3/volumes/$v1"; [[ $CODE == 404 ]] && break; sleep 0.1; done
-expect_code 404 "v1 after its delete"
 left=$(find "$T/var/store" -path "*$v1*" -type f | wc -l)
 [[ $left == 0 ]] || fail "stored layers of v1 left: $(find "$T/var/store" -path "*$v1*")"
-pass "backups deleted in turn; then the volume's delete leaves no stored layer"
+rows=$(python3 -c 'import sqlite3,sys; c=sqlite3.connect("file:"+sys.argv[1]+"?mode=ro", uri=True); print(c.execute("SELECT (SELECT COUNT(*) FROM volumes WHERE id=?) + (SELECT COUNT(*) FROM snapshots WHERE volume_id=?)", (sys.argv[2], sys.argv[2])).fetchone()[0])' "$T/var/catalog.db" "$v1")
+[[ $rows == 0 ]] || fail "the deleted v1 left $rows catalog rows"
+# At once, as a client's cleanup does: a backup's delete has let go of its
+# volume when it answers.
+api DELETE "/v3/backups/$b4"
+expect_code 202 "deleting b4"
+api DELETE "/v3/volumes/$v4?cascade=true"
+expect_code 202 "deleting v4 right after its last backup"
+pass "the last backup's delete takes the deleted volume's layers; a volume's delete right after its backup's is not refused"
+
+# kill -9 in a delete of a volume with a backup: the restart finishes it,
+# and the backup still restores.
+O=(openstack --os-auth-type none --os-endpoint "$URL/v3/admin"
+   --os-volume-api-version 3.65)  # the restarts moved the port
+v5=$("${O[@]}" volume create --size 1 v5 -f value -c id)
+wait_volume "$v5" available
+write_pattern "$(file_of "$v5")" 0x77 0 1M
+b5=$("${O[@]}" volume backup create --name b5 v5 -f value -c id)
+wait_backup "$b5" available
+crash_step delete.begin api DELETE "/v3/volumes/$v5"
+for _ in $(seq 300); do api GET "/v3/volumes/$v5"; [[ $CODE == 404 ]] && break; sleep 0.1; done
+expect_code 404 "v5 after a delete the restart finished"
+[[ ! -e $(file_of "$v5") ]] || fail "v5's disk is left after the restart"
+r9=$(restore "$b5" r9)
+reads_pattern "$(file_of "$r9")" 0x77 0 1M || fail "b5 after the crashed delete of v5"
+pass "kill at delete.begin of a volume with a backup: the restart finishes the delete, the backup restores"
