@@ -11,6 +11,7 @@
 #include "api/handlers.h"
 #include "api/list_params.h"
 #include "api/quotas.h"
+#include "api/views.h"
 #include "util/time_util.h"
 #include "util/uuid.h"
 
@@ -55,10 +56,6 @@ nlohmann::json Links(const ApiRequest& req, const db::BackupRecord& b) {
         {"rel", "self"}},
        {{"href", req.base_url + "/" + b.project_id + "/backups/" + b.id},
         {"rel", "bookmark"}}});
-}
-
-nlohmann::json OrNull(const std::optional<std::string>& s) {
-  return s ? nlohmann::json(*s) : nlohmann::json(nullptr);
 }
 
 // Cinder's backup views: the summary (id, name, links; metadata ≥ 3.43 on

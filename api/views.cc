@@ -7,15 +7,10 @@
 #include "util/time_util.h"
 
 namespace strata::api {
-namespace {}  // namespace
-
-namespace {
 
 nlohmann::json OrNull(const std::optional<std::string>& s) {
   return s ? nlohmann::json(*s) : nlohmann::json(nullptr);
 }
-
-}  // namespace
 
 bool WantsStrataDetails(const ApiRequest& req) {
   const std::string v = req.Header("x-strata-details");

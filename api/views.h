@@ -17,6 +17,8 @@ namespace strata::api {
 // asks for them with the request header `X-Strata-Details: true`: Cinder's
 // clients and Tempest's response schemas allow no key Cinder does not send.
 bool WantsStrataDetails(const ApiRequest& req);
+// An optional string as JSON: its value, or null (Cinder's unset fields).
+nlohmann::json OrNull(const std::optional<std::string>& s);
 
 // `detail`: the detail form (show, detail lists); create and update answer
 // the summary form, as Cinder does.

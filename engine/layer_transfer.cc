@@ -149,6 +149,15 @@ Status LayerTransfer::DeleteStored(const std::string& key) {
   return catalog_->AddPendingDelete(key, s.ToString());
 }
 
+Status LayerTransfer::DeleteSnapshotsOf(const std::string& volume_id) {
+  STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(volume_id));
+  for (const auto& s : snaps) {
+    if (s.store_key) STRATA_RETURN_IF_ERROR(DeleteStored(*s.store_key));
+    STRATA_RETURN_IF_ERROR(catalog_->DeleteSnapshot(s.id));
+  }
+  return Status::OK();
+}
+
 void LayerTransfer::RetryPendingDeletes() {
   auto keys = catalog_->PendingDeletes();
   if (!keys.ok()) {

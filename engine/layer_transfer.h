@@ -34,6 +34,10 @@ class LayerTransfer : public EnginePart {
   // queues the key in the catalog (pending_deletes) and returns OK: the
   // object is deleted by RetryPendingDeletes, never forgotten.
   Status DeleteStored(const std::string& key);
+  // Deletes every snapshot of the volume: each stored layer first
+  // (DeleteStored), then its row, so a record is dropped only once its
+  // layer is gone or queued and nothing stored is forgotten.
+  Status DeleteSnapshotsOf(const std::string& volume_id);
   // Deletes queued objects, oldest first, until the store fails again.
   // Runs at start-up (Recover) and after every successful upload.
   void RetryPendingDeletes();

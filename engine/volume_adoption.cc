@@ -224,11 +224,7 @@ Status VolumeAdoption::UnmanageVolume(const std::string& volume_id) {
                               (s.pinned ? "backups" : "snapshots") +
                               "; delete them first.");
   // Layers kept only for this volume's chain are no longer needed.
-  for (const auto& s : snaps) {
-    if (s.store_key)
-      STRATA_RETURN_IF_ERROR(transfer_->DeleteStored(*s.store_key));
-    STRATA_RETURN_IF_ERROR(catalog_->DeleteSnapshot(s.id));
-  }
+  STRATA_RETURN_IF_ERROR(transfer_->DeleteSnapshotsOf(volume_id));
   STRATA_RETURN_IF_ERROR(catalog_->DeleteVolume(volume_id));
   // The chain stays (it is the disk); the history's spare is ours alone.
   chain_->DropSpares(vol.path);

@@ -322,14 +322,7 @@ Status VolumeLifecycle::RunDelete(const db::VolumeRecord& vol) {
     }));
     STRATA_RETURN_IF_ERROR(deleter_->DropUnneededLayers(vol.id));
   } else {
-    // The stored layers first: a record is dropped only once its layer is
-    // gone or queued for deletion (R1.9), so nothing stored is forgotten.
-    STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(vol.id));
-    for (const auto& s : snaps) {
-      if (s.store_key)
-        STRATA_RETURN_IF_ERROR(transfer_->DeleteStored(*s.store_key));
-      STRATA_RETURN_IF_ERROR(catalog_->DeleteSnapshot(s.id));
-    }
+    STRATA_RETURN_IF_ERROR(transfer_->DeleteSnapshotsOf(vol.id));
   }
   // The chain's files: the disk and Strata's layers of it, never its
   // foreign base (another volume's or Nova's image).
@@ -371,12 +364,7 @@ Status VolumeLifecycle::ForgetRetained(const std::string& volume_id) {
   STRATA_ASSIGN_OR_RETURN(auto backups, catalog_->BackupsOfVolume(volume_id));
   if (!backups.empty()) return Status::OK();
   // No backup left: every layer of the shell goes, then the shell.
-  STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(volume_id));
-  for (const auto& s : snaps) {
-    if (s.store_key)
-      STRATA_RETURN_IF_ERROR(transfer_->DeleteStored(*s.store_key));
-    STRATA_RETURN_IF_ERROR(catalog_->DeleteSnapshot(s.id));
-  }
+  STRATA_RETURN_IF_ERROR(transfer_->DeleteSnapshotsOf(volume_id));
   LogInfo("forgot deleted volume " + volume_id + ": its last backup is gone");
   return catalog_->DeleteVolume(volume_id);
 }
