@@ -2,7 +2,8 @@
 // volume types and their extra specs (volume_types.cc), quota sets, quota
 // classes and limits (quota_routes.cc), availability zones, services,
 // hosts, pools and capabilities (service_info.cc), QoS specs
-// (qos_specs.cc), encryption types (volume_type_encryption.cc).
+// (qos_specs.cc), encryption types (volume_type_encryption.cc), group
+// types and their specs (group_types.cc).
 // Thread-safety: Add* at start-up only; the handlers are reentrant.
 #pragma once
 
@@ -15,5 +16,6 @@ void AddQuotaRoutes(Router& r, engine::Engine* e);
 void AddServiceInfoRoutes(Router& r, engine::Engine* e, ServiceInfoOptions o);
 void AddQosSpecsRoutes(Router& r, engine::Engine* e);
 void AddEncryptionTypeRoutes(Router& r, engine::Engine* e);
+void AddGroupTypeRoutes(Router& r, engine::Engine* e);
 
 }  // namespace strata::api

@@ -87,6 +87,10 @@ nlohmann::json BackendCapabilities(engine::Engine* e,
 // Cinder's backups (api/backups.cc), made in `availability_zone`.
 void AddBackupRoutes(Router& r, engine::Engine* engine,
                      std::string availability_zone);
+// Cinder's generic volume groups and group snapshots (api/groups.cc), in
+// `availability_zone`.
+void AddGroupRoutes(Router& r, engine::Engine* engine,
+                    std::string availability_zone);
 // Cinder's volume types, quotas and limits, availability zones, services,
 // hosts and pools (api/cinder_info_routes.h).
 void AddCinderInfoRoutes(Router& r, engine::Engine* engine,

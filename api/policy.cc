@@ -25,6 +25,8 @@ const std::pair<const char*, const char*> kDefaultPolicyRules[] = {
     // actions on volumes and snapshots.
     {rules::kVolumeManage, "rule:admin_api"},
     {rules::kVolumeUnmanage, "rule:admin_api"},
+    {rules::kSnapshotManage, "rule:admin_api"},
+    {rules::kSnapshotUnmanage, "rule:admin_api"},
     {rules::kVolumeResetStatus, "rule:admin_api"},
     {rules::kVolumeForceDelete, "rule:admin_api"},
     {rules::kSnapshotResetStatus, "rule:admin_api"},
@@ -76,6 +78,12 @@ const std::pair<const char*, const char*> kDefaultPolicyRules[] = {
     {rules::kHosts, "rule:admin_api"},
     {rules::kGetPools, "rule:admin_api"},
     {rules::kCapabilities, "rule:admin_api"},
+    // Cinder: group types, their specs and the status resets of groups
+    // and group snapshots are admin-only.
+    {rules::kGroupTypesManage, "rule:admin_api"},
+    {rules::kGroupTypesSpecs, "rule:admin_api"},
+    {rules::kGroupResetStatus, "rule:admin_api"},
+    {rules::kGroupSnapshotResetStatus, "rule:admin_api"},
 };
 
 // A YAML file of oslo.policy's shape: `"name": "rule"` a line, comments

@@ -40,6 +40,9 @@ inline constexpr char kSnapshotResetStatus[] =
     "volume_extension:snapshot_admin_actions:reset_status";
 inline constexpr char kSnapshotForceDelete[] =
     "volume_extension:snapshot_admin_actions:force_delete";
+inline constexpr char kSnapshotManage[] = "snapshot_extension:snapshot_manage";
+inline constexpr char kSnapshotUnmanage[] =
+    "snapshot_extension:snapshot_unmanage";
 inline constexpr char kSnapshotUpdateStatus[] =
     "snapshot_extension:snapshot_actions:update_snapshot_status";
 inline constexpr char kAssistedCreate[] =
@@ -92,6 +95,12 @@ inline constexpr char kBackupAttributes[] = "backup:backup_project_attribute";
 inline constexpr char kGetPools[] =
     "scheduler_extension:scheduler_stats:get_pools";
 inline constexpr char kCapabilities[] = "volume_extension:capabilities";
+// Generic volume groups (issue 18): Cinder's rule names.
+inline constexpr char kGroupTypesManage[] = "group:group_types_manage";
+inline constexpr char kGroupTypesSpecs[] = "group:group_types_specs";
+inline constexpr char kGroupResetStatus[] = "group:reset_status";
+inline constexpr char kGroupSnapshotResetStatus[] =
+    "group:reset_group_snapshot_status";
 }  // namespace rules
 
 class Policy {

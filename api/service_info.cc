@@ -293,6 +293,7 @@ void AddCinderInfoRoutes(Router& r, engine::Engine* e, ServiceInfoOptions o) {
   AddVolumeTypeRoutes(r, e);
   AddQosSpecsRoutes(r, e);
   AddEncryptionTypeRoutes(r, e);
+  AddGroupTypeRoutes(r, e);
   AddQuotaRoutes(r, e);
   AddServiceInfoRoutes(r, e, std::move(o));
 }

@@ -1,7 +1,9 @@
 // Cinder v3 snapshots: create (202; within the owner's quotas, else 413 as
 // Cinder: api/quotas.h), list, detail, show, update, delete, metadata, and
-// the os-reset_status / os-update_snapshot_status / os-force_delete
-// actions. Another project's snapshot is a 404, never a 403.
+// the os-reset_status / os-update_snapshot_status / os-force_delete /
+// os-unmanage actions, and manage-existing (POST /os-snapshot-manage,
+// /manageable_snapshots ≥ 3.8: an unmanaged snapshot back, by its id).
+// Another project's snapshot is a 404, never a 403.
 #include "api/body.h"
 #include "api/handlers.h"
 #include "api/list_params.h"
@@ -120,6 +122,52 @@ HandlerResult Create(engine::Engine* e, ApiRequest& req) {
   return ApiResponse::Json(202, {{"snapshot", SnapshotView(req, s, false)}});
 }
 
+// Cinder's manage-existing snapshot, admin: {"snapshot": {"volume_id",
+// "ref": {"source-id": <an unmanaged snapshot's id>}, "name",
+// "description", "metadata"}} → 202, Cinder's summary view.
+HandlerResult Manage(engine::Engine* e, ApiRequest& req) {
+  STRATA_RETURN_IF_ERROR(req.ctx.Enforce(rules::kSnapshotManage));
+  STRATA_ASSIGN_OR_RETURN(const nlohmann::json* b,
+                          RequireObject(req.body, "snapshot"));
+  STRATA_ASSIGN_OR_RETURN(std::string volume_id,
+                          RequireString(*b, "volume_id", 36));
+  STRATA_ASSIGN_OR_RETURN(const nlohmann::json* ref, RequireObject(*b, "ref"));
+  STRATA_ASSIGN_OR_RETURN(auto source_id, OptString(*ref, "source-id", 36));
+  if (!source_id || ref->size() != 1)
+    return Status::InvalidArgument(
+        "Manage existing snapshot failed due to invalid backend reference: "
+        "Strata's reference is {\"source-id\": <the unmanaged snapshot's "
+        "id>}.");
+  STRATA_ASSIGN_OR_RETURN(auto name, OptString(*b, "name", 255));
+  STRATA_ASSIGN_OR_RETURN(auto desc, OptString(*b, "description", 255));
+  STRATA_ASSIGN_OR_RETURN(db::Metadata md, OptMetadata(*b, "metadata"));
+  auto vol = e->catalog()->GetVolume(volume_id);
+  if (!vol.ok() || vol->status == "deleted")
+    return Status::NotFound("Volume " + volume_id + " could not be found.");
+  QuotaDelta delta;
+  delta.snapshots = 1;
+  delta.gigabytes = engine::SizeGiB(vol->virtual_size);
+  delta.volume_type_id = vol->volume_type_id;
+  auto quota_lock = HoldQuotaLock();
+  STRATA_RETURN_IF_ERROR(EnforceQuota(e, vol->project_id, delta));
+  STRATA_ASSIGN_OR_RETURN(
+      db::SnapshotRecord s,
+      e->ManageSnapshot(vol->id, *source_id, name.value_or(""),
+                        desc.value_or(""), md));
+  quota_lock.unlock();
+  return ApiResponse::Json(202,
+                           {{"snapshot",
+                             {{"id", s.id},
+                              {"volume_id", s.volume_id},
+                              {"status", s.status},
+                              {"size", engine::SizeGiB(s.virtual_size)},
+                              {"name", s.name},
+                              {"description", s.description},
+                              {"metadata", s.metadata},
+                              {"created_at", FormatIsoMicros(s.created_at)},
+                              {"updated_at", FormatIsoMicros(s.updated_at)}}}});
+}
+
 HandlerResult Update(engine::Engine* e, ApiRequest& req) {
   STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, LoadSnapshot(e, req));
   STRATA_ASSIGN_OR_RETURN(const nlohmann::json* b,
@@ -143,6 +191,17 @@ HandlerResult Update(engine::Engine* e, ApiRequest& req) {
   return ApiResponse::Json(200, {{"snapshot", SnapshotView(req, s, false)}});
 }
 
+// Cinder deletes a group snapshot's members only with the group snapshot:
+// one of them alone would leave the cut incomplete.
+Status NotInGroupSnapshot(const db::SnapshotRecord& s) {
+  if (s.group_snapshot_id)
+    return Status::InvalidArgument(
+        "Invalid snapshot: Snapshot " + s.id +
+        " must not be part of a group (group snapshot " + *s.group_snapshot_id +
+        ").");
+  return Status::OK();
+}
+
 HandlerResult Action(engine::Engine* e, ApiRequest& req) {
   STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, LoadSnapshot(e, req));
   if (!req.body.is_object() || req.body.size() != 1)
@@ -152,7 +211,14 @@ HandlerResult Action(engine::Engine* e, ApiRequest& req) {
   const nlohmann::json& arg = req.body.begin().value();
   if (action == "os-force_delete") {
     STRATA_RETURN_IF_ERROR(req.ctx.Enforce(rules::kSnapshotForceDelete));
+    STRATA_RETURN_IF_ERROR(NotInGroupSnapshot(s));
     STRATA_RETURN_IF_ERROR(e->DeleteSnapshot(s.id, /*force=*/true));
+    return ApiResponse::Empty(202);
+  }
+  if (action == "os-unmanage") {
+    STRATA_RETURN_IF_ERROR(req.ctx.Enforce(rules::kSnapshotUnmanage));
+    STRATA_RETURN_IF_ERROR(NotInGroupSnapshot(s));
+    STRATA_RETURN_IF_ERROR(e->UnmanageSnapshot(s.id));
     return ApiResponse::Empty(202);
   }
   if (action == "os-reset_status" || action == "os-update_snapshot_status") {
@@ -210,11 +276,21 @@ void AddSnapshotRoutes(Router& r, engine::Engine* e) {
         [e](ApiRequest& q) { return Update(e, q); });
   r.Add("DELETE", "/v3/snapshots/{id}", [e](ApiRequest& q) -> HandlerResult {
     STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, LoadSnapshot(e, q));
+    STRATA_RETURN_IF_ERROR(NotInGroupSnapshot(s));
     STRATA_RETURN_IF_ERROR(e->DeleteSnapshot(s.id, false));
     return ApiResponse::Empty(202);
   });
   r.Add("POST", "/v3/snapshots/{id}/action",
         [e](ApiRequest& q) { return Action(e, q); });
+  r.Add("POST", "/v3/os-snapshot-manage",
+        [e](ApiRequest& q) { return Manage(e, q); });
+  r.Add("POST", "/v3/manageable_snapshots",
+        [e](ApiRequest& q) -> HandlerResult {
+          if (!q.version.AtLeast(3, 8))
+            return Status::NotFound(
+                "manageable_snapshots needs microversion 3.8.");
+          return Manage(e, q);
+        });
   AddMetadataRoutes(
       r, "/v3/snapshots/{id}",
       {[e](ApiRequest& q) -> Result<db::Metadata> {

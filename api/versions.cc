@@ -75,6 +75,8 @@ void AddVersionRoutes(Router& r) {
          "Quota classes management support."},
         {"os-quota-sets", "Quotas", "Quota management support."},
         {"os-services", "Services", "Services support."},
+        {"os-snapshot-manage", "SnapshotManage",
+         "Allows existing backend storage to be 'managed' by Cinder."},
         {"os-types-extra-specs", "TypesExtraSpecs",
          "Type extra specs support."},
         {"os-types-manage", "TypesManage", "Types manage support."},
@@ -115,7 +117,8 @@ std::set<std::string> V3Collections() {
           "types", "os-quota-sets", "os-quota-class-sets", "os-volume-transfer",
           "volume-transfers", "os-availability-zone", "os-services", "os-hosts",
           "scheduler-stats", "capabilities", "backups", "qos-specs",
-          "messages"};
+          "messages", "group_types", "groups", "group_snapshots",
+          "os-snapshot-manage", "manageable_snapshots"};
 }
 
 }  // namespace strata::api

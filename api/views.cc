@@ -36,7 +36,8 @@ nlohmann::json SnapshotView(const ApiRequest& req, const db::SnapshotRecord& s,
       {"created_at", FormatIsoMicros(s.created_at)},
       {"updated_at", FormatIsoMicros(s.updated_at)},
   };
-  if (req.version.AtLeast(3, 14)) j["group_snapshot_id"] = nullptr;
+  if (req.version.AtLeast(3, 14))
+    j["group_snapshot_id"] = OrNull(s.group_snapshot_id);
   if (req.version.AtLeast(3, 41)) j["user_id"] = s.user_id;
   if (req.version.AtLeast(3, 65)) j["consumes_quota"] = true;
   if (detail) {
@@ -151,7 +152,7 @@ nlohmann::json VolumeView(const ApiRequest& req, const db::VolumeRecord& v,
         {"chain_released", held->released},
         {"redirect_cache",
          held->cache ? CacheView(*held->cache) : nlohmann::json(nullptr)}};
-  if (req.version.AtLeast(3, 13)) j["group_id"] = nullptr;
+  if (req.version.AtLeast(3, 13)) j["group_id"] = OrNull(v.group_id);
   if (req.version.AtLeast(3, 21)) j["provider_id"] = nullptr;
   if (req.version.AtLeast(3, 48)) j["shared_targets"] = false;
   if (req.version.AtLeast(3, 61)) j["cluster_name"] = nullptr;

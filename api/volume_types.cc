@@ -16,6 +16,7 @@
 
 #include "api/body.h"
 #include "api/cinder_info_routes.h"
+#include "api/type_specs.h"
 #include "util/time_util.h"
 #include "util/uuid.h"
 
@@ -80,56 +81,8 @@ Result<db::VolumeTypeRecord> LoadType(engine::Engine* e, const ApiRequest& req,
   return t;
 }
 
-// Cinder's request schemas refuse properties they do not name.
-Status OnlyKeys(const nlohmann::json& obj, const std::set<std::string>& keys) {
-  for (auto it = obj.begin(); it != obj.end(); ++it)
-    if (!keys.count(it.key()))
-      return Status::InvalidArgument(
-          "Invalid input for field/attribute volume_type. Additional "
-          "properties are not allowed ('" +
-          it.key() + "' was unexpected)");
-  return Status::OK();
-}
-
-// An extra specs object: keys matching `key_pattern`, string values of at
-// most 255 characters.
-Result<db::Metadata> ParseSpecs(const nlohmann::json& v,
-                                const std::regex& key_pattern) {
-  if (!v.is_object())
-    return Status::InvalidArgument(
-        "Invalid input for field/attribute extra_specs. Value: " +
-        v.dump().substr(0, 100) + ". It is not an object.");
-  db::Metadata out;
-  for (auto it = v.begin(); it != v.end(); ++it) {
-    if (!std::regex_match(it.key(), key_pattern))
-      return Status::InvalidArgument(
-          "Invalid input for field/attribute "
-          "extra_specs: bad key '" +
-          it.key().substr(0, 255) + "'.");
-    if (!it.value().is_string() || it.value().get<std::string>().size() > 255)
-      return Status::InvalidArgument(
-          "Invalid input for field/attribute extra_specs: the value of '" +
-          it.key() + "' must be a string of at most 255 characters.");
-    out[it.key()] = it.value().get<std::string>();
-  }
-  return out;
-}
-
-const std::regex& TypeSpecKey() {  // in a type's create body
-  static const std::regex r("[a-zA-Z0-9\\-_:. /]{1,255}");
-  return r;
-}
-const std::regex& SpecKey() {  // on the extra_specs resource
-  static const std::regex r("[a-zA-Z0-9\\-_:.]{1,255}");
-  return r;
-}
-
 Result<std::optional<std::string>> OptDescription(const nlohmann::json& b) {
   return OptString(b, "description", 255);
-}
-
-bool Blank(const std::string& s) {
-  return s.find_first_not_of(" \t\r\n") == std::string::npos;
 }
 
 HandlerResult List(engine::Engine* e, ApiRequest& req) {
@@ -137,16 +90,7 @@ HandlerResult List(engine::Engine* e, ApiRequest& req) {
   // it asks is_public=false (private only) or is_public=none (both).
   std::optional<bool> want = true;
   if (auto p = req.Query("is_public"); p && req.ctx.is_admin) {
-    std::string v = *p;
-    for (auto& c : v) c = static_cast<char>(std::tolower(c));
-    if (v == "none")
-      want.reset();
-    else if (v == "true" || v == "1" || v == "yes" || v == "on" || v == "t")
-      want = true;
-    else if (v == "false" || v == "0" || v == "no" || v == "off" || v == "f")
-      want = false;
-    else
-      return Status::InvalidArgument("Invalid is_public filter [" + *p + "]");
+    STRATA_ASSIGN_OR_RETURN(want, ParseIsPublicFilter(*p));
   }
   STRATA_ASSIGN_OR_RETURN(
       auto types,
@@ -176,8 +120,10 @@ HandlerResult Create(engine::Engine* e, ApiRequest& req) {
   STRATA_RETURN_IF_ERROR(req.ctx.Enforce(rules::kTypeCreate));
   STRATA_ASSIGN_OR_RETURN(const nlohmann::json* b,
                           RequireObject(req.body, "volume_type"));
-  STRATA_RETURN_IF_ERROR(OnlyKeys(*b, {"name", "description", "extra_specs",
-                                       "os-volume-type-access:is_public"}));
+  STRATA_RETURN_IF_ERROR(OnlyKeys(
+      *b,
+      {"name", "description", "extra_specs", "os-volume-type-access:is_public"},
+      "volume_type"));
   STRATA_ASSIGN_OR_RETURN(auto name, OptString(*b, "name", 255));
   if (!name || Blank(*name))
     return Status::InvalidArgument(
@@ -188,8 +134,9 @@ HandlerResult Create(engine::Engine* e, ApiRequest& req) {
   t.name = *name;
   STRATA_ASSIGN_OR_RETURN(t.description, OptDescription(*b));
   if (b->contains("extra_specs") && !(*b)["extra_specs"].is_null()) {
-    STRATA_ASSIGN_OR_RETURN(t.extra_specs,
-                            ParseSpecs((*b)["extra_specs"], TypeSpecKey()));
+    STRATA_ASSIGN_OR_RETURN(
+        t.extra_specs,
+        ParseSpecs((*b)["extra_specs"], TypeSpecKey(), "extra_specs"));
   }
   STRATA_ASSIGN_OR_RETURN(t.is_public,
                           OptBool(*b, "os-volume-type-access:is_public", true));
@@ -205,7 +152,8 @@ HandlerResult Update(engine::Engine* e, ApiRequest& req) {
   const std::string& id = req.params.at("id");
   STRATA_ASSIGN_OR_RETURN(const nlohmann::json* b,
                           RequireObject(req.body, "volume_type"));
-  STRATA_RETURN_IF_ERROR(OnlyKeys(*b, {"name", "description", "is_public"}));
+  STRATA_RETURN_IF_ERROR(
+      OnlyKeys(*b, {"name", "description", "is_public"}, "volume_type"));
   STRATA_ASSIGN_OR_RETURN(auto name, OptString(*b, "name", 255));
   STRATA_ASSIGN_OR_RETURN(auto desc, OptDescription(*b));
   std::optional<bool> is_public;
@@ -258,9 +206,10 @@ HandlerResult CreateSpecs(engine::Engine* e, ApiRequest& req) {
   if (!req.body.is_object() || !req.body.contains("extra_specs"))
     return Status::InvalidArgument(
         "Missing required element 'extra_specs' in request body.");
-  STRATA_RETURN_IF_ERROR(OnlyKeys(req.body, {"extra_specs"}));
-  STRATA_ASSIGN_OR_RETURN(db::Metadata specs,
-                          ParseSpecs(req.body["extra_specs"], SpecKey()));
+  STRATA_RETURN_IF_ERROR(OnlyKeys(req.body, {"extra_specs"}, "volume_type"));
+  STRATA_ASSIGN_OR_RETURN(
+      db::Metadata specs,
+      ParseSpecs(req.body["extra_specs"], SpecKey(), "extra_specs"));
   STRATA_RETURN_IF_ERROR(SpecsChangeable(e, id));
   STRATA_RETURN_IF_ERROR(LoadType(e, req, id).status());
   STRATA_RETURN_IF_ERROR(e->catalog()->SetVolumeTypeExtraSpecs(id, specs));
@@ -287,7 +236,8 @@ HandlerResult UpdateSpec(engine::Engine* e, ApiRequest& req) {
     return Status::InvalidArgument(
         "Invalid input for extra spec update: the body must hold exactly one "
         "key.");
-  STRATA_ASSIGN_OR_RETURN(db::Metadata spec, ParseSpecs(req.body, SpecKey()));
+  STRATA_ASSIGN_OR_RETURN(db::Metadata spec,
+                          ParseSpecs(req.body, SpecKey(), "extra_specs"));
   STRATA_RETURN_IF_ERROR(SpecsChangeable(e, id));
   STRATA_RETURN_IF_ERROR(LoadType(e, req, id).status());
   if (!spec.count(key))

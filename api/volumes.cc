@@ -79,8 +79,9 @@ HandlerResult List(engine::Engine* e, ApiRequest& req, bool detail,
     other_zone = *z != zone;
     req.query.erase("availability_zone");
   }
-  STRATA_ASSIGN_OR_RETURN(db::ListQuery q,
-                          ParseListQuery(req, {"name", "status", "bootable"}));
+  STRATA_ASSIGN_OR_RETURN(
+      db::ListQuery q,
+      ParseListQuery(req, {"name", "status", "bootable", "group_id"}));
   if (auto b = q.filters.find("bootable"); b != q.filters.end()) {
     STRATA_ASSIGN_OR_RETURN(b->second, BoolFilter("bootable", b->second));
   }
@@ -222,6 +223,25 @@ HandlerResult Create(engine::Engine* e, ApiRequest& req,
                           e->catalog()->ResolveVolumeType(
                               type_ref, req.ctx.is_admin, req.ctx.project_id));
   cr.volume_type_id = type.id;
+  // A group's member (≥ 3.13): of one of the group's volume types.
+  if (req.version.AtLeast(3, 13)) {
+    STRATA_ASSIGN_OR_RETURN(cr.group_id, OptString(*b, "group_id", 36));
+  }
+  if (cr.group_id) {
+    auto g = e->groups().GetGroup(*cr.group_id);
+    if (!g.ok() || (g->project_id != req.ctx.project_id && !req.ctx.is_admin))
+      return Status::NotFound("Group " + *cr.group_id + " could not be found.");
+    if (g->status != "available" && g->status != "in-use")
+      return Status::InvalidArgument(
+          "Invalid group: Group status must be available or in-use, but "
+          "current status is: " +
+          g->status + ".");
+    if (std::find(g->volume_type_ids.begin(), g->volume_type_ids.end(),
+                  type.id) == g->volume_type_ids.end())
+      return Status::InvalidArgument(
+          "Invalid input received: Invalid volume_type provided: " + type.id +
+          " (the group's volume types do not include it).");
+  }
   // No key manager here: a volume of an encrypted type is not made at all
   // rather than made unencrypted.
   STRATA_ASSIGN_OR_RETURN(auto encryption,

@@ -173,6 +173,7 @@ int main(int argc, char** argv) {
   api::AddCinderInfoRoutes(router, &engine, si);
   api::AddVolumeTransferRoutes(router, &engine);
   api::AddBackupRoutes(router, &engine, cfg->storage_availability_zone);
+  api::AddGroupRoutes(router, &engine, cfg->storage_availability_zone);
   api::AddMessageRoutes(router, &engine);
   openstack::AssistedSnapshots assisted(hv.get());
   api::CinderOptions co;

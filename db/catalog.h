@@ -255,6 +255,53 @@ class Catalog {
   [[nodiscard]] Status PutEncryptionType(const EncryptionTypeRecord& e);
   [[nodiscard]] Status DeleteEncryptionType(const std::string& volume_type_id);
 
+  // ---- Generic volume groups (migration 16; group_queries.cc) ----
+  // Group types by name; private ones only with `include_private`.
+  [[nodiscard]] Result<std::vector<GroupTypeRecord>> ListGroupTypes(
+      bool include_private);
+  // NotFound "Group type ID could not be found.".
+  [[nodiscard]] Result<GroupTypeRecord> GetGroupType(const std::string& id);
+  // AlreadyExists "Group Type NAME already exists." for a taken name.
+  [[nodiscard]] Status InsertGroupType(const GroupTypeRecord& t);
+  // Read-modify-write of name, description, is_public (specs untouched).
+  [[nodiscard]] Status ModifyGroupType(
+      const std::string& id,
+      const std::function<Status(GroupTypeRecord&)>& edit);
+  // InvalidArgument while a group has the type.
+  [[nodiscard]] Status DeleteGroupType(const std::string& id);
+  // Adds or replaces the given specs, other keys untouched.
+  [[nodiscard]] Status SetGroupTypeSpecs(const std::string& id,
+                                         const Metadata& specs);
+  [[nodiscard]] Status DeleteGroupTypeSpec(const std::string& id,
+                                           const std::string& key);
+
+  [[nodiscard]] Status InsertGroup(const GroupRecord& g);
+  [[nodiscard]] Result<GroupRecord> GetGroup(const std::string& id);
+  // Filters: name, status, project_id, group_type; sort keys: created_at,
+  // updated_at, name, status, id.
+  [[nodiscard]] Result<ListResult<GroupRecord>> ListGroups(const ListQuery& q);
+  // Read-modify-write in a transaction; bumps updated_at.
+  [[nodiscard]] Status ModifyGroup(
+      const std::string& id, const std::function<Status(GroupRecord&)>& edit);
+  [[nodiscard]] Status DeleteGroup(const std::string& id);
+  // The group's (listed) volumes, oldest first.
+  [[nodiscard]] Result<std::vector<VolumeRecord>> VolumesOfGroup(
+      const std::string& group_id);
+
+  [[nodiscard]] Status InsertGroupSnapshot(const GroupSnapshotRecord& g);
+  [[nodiscard]] Result<GroupSnapshotRecord> GetGroupSnapshot(
+      const std::string& id);
+  // Filters: name, status, project_id, group_id; sort keys as groups'.
+  [[nodiscard]] Result<ListResult<GroupSnapshotRecord>> ListGroupSnapshots(
+      const ListQuery& q);
+  [[nodiscard]] Status ModifyGroupSnapshot(
+      const std::string& id,
+      const std::function<Status(GroupSnapshotRecord&)>& edit);
+  [[nodiscard]] Status DeleteGroupSnapshot(const std::string& id);
+  // The group snapshot's (visible) member snapshots, oldest first.
+  [[nodiscard]] Result<std::vector<SnapshotRecord>> SnapshotsOfGroupSnapshot(
+      const std::string& group_snapshot_id);
+
  private:
   explicit Catalog(SqliteDb db) : db_(std::move(db)) {}
 

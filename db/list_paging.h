@@ -64,4 +64,33 @@ Result<ListResult<T>> Paginate(std::vector<T> rows, const ListQuery& q) {
   return out;
 }
 
+// A whole list query: `select` ("SELECT … FROM t WHERE <condition>")
+// narrowed to q.project_id when set and to the filters, sorted, each row
+// read by `read`, then paged. REQUIRES: the catalog's mutex.
+template <class T>
+Result<ListResult<T>> ListRows(
+    const SqliteDb& db, std::string select, const ListQuery& q,
+    const std::map<std::string, std::string>& filters,
+    const std::map<std::string, std::string>& sort,
+    T (*read)(const Statement&)) {
+  std::vector<std::string> binds;
+  if (!q.project_id.empty()) {
+    select += " AND project_id = ?";
+    binds.push_back(q.project_id);
+  }
+  STRATA_ASSIGN_OR_RETURN(std::string where, WhereFilters(q, filters, &binds));
+  STRATA_ASSIGN_OR_RETURN(std::string order, OrderBy(q, sort));
+  STRATA_ASSIGN_OR_RETURN(Statement st,
+                          Statement::Prepare(db, select + where + order));
+  for (size_t i = 0; i < binds.size(); ++i)
+    st.Bind(static_cast<int>(i + 1), binds[i]);
+  std::vector<T> rows;
+  for (;;) {
+    STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    rows.push_back(read(st));
+  }
+  return Paginate(std::move(rows), q);
+}
+
 }  // namespace strata::db

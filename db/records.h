@@ -45,6 +45,8 @@ struct VolumeRecord {
   std::optional<std::string> snapshot_id;
   std::optional<std::string> source_volid;
   Metadata admin_metadata;
+  // The Cinder group (issue 18; api/groups.cc) the volume belongs to.
+  std::optional<std::string> group_id;
 };
 
 struct SnapshotRecord {
@@ -86,6 +88,12 @@ struct SnapshotRecord {
   Metadata metadata;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  // The group snapshot this snapshot is one member of (one consistent cut
+  // of a group's volumes; engine/group_lifecycle.h).
+  std::optional<std::string> group_snapshot_id;
+  // Cinder's unmanage (volume_adoption.h): hidden, its stored layer kept
+  // until a manage brings the snapshot back or its volume is deleted.
+  bool unmanaged = false;
 };
 
 // A history file a revert merged and put in a disk's chain before it was
@@ -270,6 +278,48 @@ struct BackupRecord {
   int64_t data_timestamp = 0;  // when the state it holds was the volume's
   // Computed: an incremental backup names this one as its parent.
   bool has_dependent_backups = false;
+};
+
+// Cinder's group types (issue 18; api/group_types.cc): a name and group
+// specs, as a volume type has a name and extra specs.
+struct GroupTypeRecord {
+  std::string id;
+  std::string name;  // unique
+  std::optional<std::string> description;
+  bool is_public = true;
+  Metadata group_specs;
+  int64_t created_at = 0, updated_at = 0;
+};
+
+// A Cinder generic volume group (issue 18; engine/group_lifecycle.h): volumes
+// snapshotted together in one consistent cut. `follows_members`: the status
+// is one the engine settles from the members' (a create from a source
+// settles once every member volume is built; a delete once they are gone);
+// an admin's reset clears it, so the status it sets stays.
+struct GroupRecord {
+  std::string id;
+  std::string project_id, user_id;
+  std::string name, description;
+  std::string status;  // creating, available, error, deleting, error_deleting
+  std::string availability_zone;
+  std::string group_type_id;
+  std::vector<std::string> volume_type_ids;
+  std::optional<std::string> group_snapshot_id;  // created from it
+  std::optional<std::string> source_group_id;    // cloned from it
+  bool follows_members = false;
+  int64_t created_at = 0, updated_at = 0;
+};
+
+// A Cinder group snapshot: one snapshot of every member volume, cut at one
+// instant (engine/group_lifecycle.h). `follows_members` as for a group.
+struct GroupSnapshotRecord {
+  std::string id;
+  std::string group_id, group_type_id;
+  std::string project_id, user_id;
+  std::string name, description;
+  std::string status;  // creating, available, error, deleting, error_deleting
+  bool follows_members = false;
+  int64_t created_at = 0, updated_at = 0;
 };
 
 }  // namespace strata::db

@@ -285,6 +285,63 @@ CREATE TABLE volume_type_encryption (
   updated_at INTEGER NOT NULL
 );
 )sql",
+      // 16: Cinder's generic volume groups, their types and their
+      // snapshots (one consistent cut of the members).
+      R"sql(
+CREATE TABLE group_types (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  description TEXT,
+  is_public INTEGER NOT NULL DEFAULT 1,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE group_type_specs (
+  group_type_id TEXT NOT NULL REFERENCES group_types(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (group_type_id, key)
+);
+CREATE TABLE groups (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL,
+  status TEXT NOT NULL,
+  availability_zone TEXT NOT NULL,
+  group_type_id TEXT NOT NULL,
+  volume_type_ids TEXT NOT NULL DEFAULT '[]',
+  group_snapshot_id TEXT,
+  source_group_id TEXT,
+  follows_members INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE group_snapshots (
+  id TEXT PRIMARY KEY,
+  group_id TEXT NOT NULL,
+  group_type_id TEXT NOT NULL,
+  project_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL,
+  status TEXT NOT NULL,
+  follows_members INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX group_snapshots_group ON group_snapshots(group_id);
+ALTER TABLE volumes ADD COLUMN group_id TEXT;
+ALTER TABLE snapshots ADD COLUMN group_snapshot_id TEXT;
+CREATE INDEX volumes_group ON volumes(group_id);
+CREATE INDEX snapshots_group_snapshot ON snapshots(group_snapshot_id);
+)sql",
+      // 17: Cinder's snapshot unmanage: a hidden snapshot whose layer stays
+      // until it is managed again.
+      R"sql(
+ALTER TABLE snapshots ADD COLUMN unmanaged INTEGER NOT NULL DEFAULT 0;
+)sql",
   };
   return m;
 }

@@ -13,7 +13,7 @@ const char kSnapshotColumns[] =
     "id, volume_id, project_id, user_id, name, description, status, "
     "progress, parent_id, layer_file, store_key, store_location, sha256, "
     "layer_bytes, virtual_size, covers, hidden, error, metadata, created_at, "
-    "updated_at, layer_sha256, layer_check";
+    "updated_at, layer_sha256, layer_check, group_snapshot_id, unmanaged";
 
 std::vector<std::string> CoversFromJson(const std::string& s) {
   std::vector<std::string> out;
@@ -49,11 +49,13 @@ SnapshotRecord ReadSnapshot(const Statement& st) {
   s.updated_at = st.ColumnInt(20);
   s.layer_sha256 = st.ColumnOptText(21);
   s.layer_check = st.ColumnOptText(22);
-  s.pinned = st.ColumnInt(23) != 0;
+  s.group_snapshot_id = st.ColumnOptText(23);
+  s.unmanaged = st.ColumnInt(24) != 0;
+  s.pinned = st.ColumnInt(25) != 0;
   return s;
 }
 
-// Binds every column but id (1..22) then id (23), in kSnapshotColumns order.
+// Binds every column but id (1..24) then id (25), in kSnapshotColumns order.
 void BindSnapshot(Statement& st, const SnapshotRecord& s) {
   st.Bind(1, s.volume_id)
       .Bind(2, s.project_id)
@@ -77,7 +79,9 @@ void BindSnapshot(Statement& st, const SnapshotRecord& s) {
       .Bind(20, s.updated_at)
       .BindOpt(21, s.layer_sha256)
       .BindOpt(22, s.layer_check)
-      .Bind(23, s.id);
+      .BindOpt(23, s.group_snapshot_id)
+      .Bind(24, static_cast<int64_t>(s.unmanaged))
+      .Bind(25, s.id);
 }
 
 Result<std::vector<SnapshotRecord>> Collect(Statement& st) {
@@ -109,7 +113,8 @@ Status Catalog::InsertSnapshot(const SnapshotRecord& s) {
           "description, status, progress, parent_id, layer_file, store_key, "
           "store_location, sha256, layer_bytes, virtual_size, covers, hidden, "
           "error, metadata, created_at, updated_at, layer_sha256, layer_check, "
-          "id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+          "group_snapshot_id, unmanaged, id) "
+          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
   BindSnapshot(st, s);
   return st.Run();
 }
@@ -124,8 +129,8 @@ Status Catalog::UpdateSnapshot(const SnapshotRecord& s) {
           "description=?, status=?, progress=?, parent_id=?, layer_file=?, "
           "store_key=?, store_location=?, sha256=?, layer_bytes=?, "
           "virtual_size=?, covers=?, hidden=?, error=?, metadata=?, "
-          "created_at=?, updated_at=?, layer_sha256=?, layer_check=? WHERE "
-          "id=?"));
+          "created_at=?, updated_at=?, layer_sha256=?, layer_check=?, "
+          "group_snapshot_id=?, unmanaged=? WHERE id=?"));
   BindSnapshot(st, s);
   return st.RunUpdate("Snapshot " + s.id + " could not be found.");
 }
@@ -154,7 +159,8 @@ Result<ListResult<SnapshotRecord>> Catalog::ListSnapshots(const ListQuery& q) {
       {"name", "name"},
       {"status", "status"},
       {"volume_id", "volume_id"},
-      {"project_id", "project_id"}};
+      {"project_id", "project_id"},
+      {"group_snapshot_id", "group_snapshot_id"}};
   static const std::map<std::string, std::string> kSort = {
       {"created_at", "created_at"},
       {"updated_at", "updated_at"},

@@ -11,7 +11,7 @@ const char kVolumeColumns[] =
     "id, project_id, user_id, name, description, status, path, base_path, "
     "base_format, virtual_size, head_snapshot_id, bootable, metadata, "
     "created_at, updated_at, domain_uuid, disk_target, volume_type_id, "
-    "snapshot_id, source_volid, admin_metadata";
+    "snapshot_id, source_volid, admin_metadata, group_id";
 
 VolumeRecord ReadVolume(const Statement& st) {
   VolumeRecord v;
@@ -36,10 +36,11 @@ VolumeRecord ReadVolume(const Statement& st) {
   v.snapshot_id = st.ColumnOptText(18);
   v.source_volid = st.ColumnOptText(19);
   v.admin_metadata = MetadataFromJson(st.ColumnText(20));
+  v.group_id = st.ColumnOptText(21);
   return v;
 }
 
-// Binds every column but id (1..20) then id (21), in kVolumeColumns order.
+// Binds every column but id (1..21) then id (22), in kVolumeColumns order.
 void BindVolume(Statement& st, const VolumeRecord& v) {
   st.Bind(1, v.project_id)
       .Bind(2, v.user_id)
@@ -61,7 +62,8 @@ void BindVolume(Statement& st, const VolumeRecord& v) {
       .BindOpt(18, v.snapshot_id)
       .BindOpt(19, v.source_volid)
       .Bind(20, MetadataToJson(v.admin_metadata))
-      .Bind(21, v.id);
+      .BindOpt(21, v.group_id)
+      .Bind(22, v.id);
 }
 
 Result<std::vector<VolumeRecord>> Collect(Statement& st) {
@@ -85,8 +87,8 @@ Status Catalog::InsertVolume(const VolumeRecord& v) {
                          "virtual_size, head_snapshot_id, bootable, metadata, "
                          "created_at, updated_at, domain_uuid, disk_target, "
                          "volume_type_id, snapshot_id, source_volid, "
-                         "admin_metadata, id) "
-                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+                         "admin_metadata, group_id, id) "
+                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
   BindVolume(st, v);
   return st.Run();
 }
@@ -102,7 +104,7 @@ Status Catalog::UpdateVolume(const VolumeRecord& v) {
           "head_snapshot_id=?, "
           "bootable=?, metadata=?, created_at=?, updated_at=?, domain_uuid=?, "
           "disk_target=?, volume_type_id=?, snapshot_id=?, source_volid=?, "
-          "admin_metadata=? WHERE id=?"));
+          "admin_metadata=?, group_id=? WHERE id=?"));
   BindVolume(st, v);
   return st.RunUpdate("Volume " + v.id + " could not be found.");
 }
@@ -144,7 +146,8 @@ Result<ListResult<VolumeRecord>> Catalog::ListVolumes(const ListQuery& q) {
       {"name", "name"},
       {"status", "status"},
       {"bootable", "bootable"},
-      {"project_id", "project_id"}};
+      {"project_id", "project_id"},
+      {"group_id", "group_id"}};
   static const std::map<std::string, std::string> kSort = {
       {"created_at", "created_at"},
       {"updated_at", "updated_at"},

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "db/catalog.h"
+#include "db/type_specs.h"
 #include "util/time_util.h"
 
 namespace strata::db {
@@ -43,19 +44,11 @@ Result<std::optional<VolumeTypeRecord>> FindType(SqliteDb& db,
   return std::optional<VolumeTypeRecord>(ReadType(st));
 }
 
+const SpecsTable kExtraSpecs = {"volume_types", "volume_type_extra_specs",
+                                "volume_type_id", "Volume type"};
+
 Result<Metadata> SpecsOf(SqliteDb& db, const std::string& id) {
-  STRATA_ASSIGN_OR_RETURN(
-      Statement st,
-      Statement::Prepare(db,
-                         "SELECT key, value FROM volume_type_extra_specs "
-                         "WHERE volume_type_id=?"));
-  st.Bind(1, id);
-  Metadata out;
-  for (;;) {
-    STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return out;
-    out[st.ColumnText(0)] = st.ColumnText(1);
-  }
+  return ReadSpecs(db, kExtraSpecs, id);
 }
 
 Status NameTaken(const std::string& name) {
@@ -222,38 +215,16 @@ Status Catalog::DeleteVolumeType(const std::string& id) {
 
 Status Catalog::SetVolumeTypeExtraSpecs(const std::string& id,
                                         const Metadata& specs) {
-  return Transaction([&]() -> Status {
-    // First, so an unknown type is a NotFound, not a foreign-key failure.
-    STRATA_ASSIGN_OR_RETURN(
-        Statement touch,
-        Statement::Prepare(db_,
-                           "UPDATE volume_types SET updated_at=? WHERE id=?"));
-    touch.Bind(1, NowMicros()).Bind(2, id);
-    STRATA_RETURN_IF_ERROR(
-        touch.RunUpdate("Volume type " + id + " could not be found."));
-    for (const auto& [k, v] : specs) {
-      STRATA_ASSIGN_OR_RETURN(
-          Statement st,
-          Statement::Prepare(db_,
-                             "INSERT OR REPLACE INTO volume_type_extra_specs "
-                             "(volume_type_id, key, value) VALUES (?,?,?)"));
-      st.Bind(1, id).Bind(2, k).Bind(3, v);
-      STRATA_RETURN_IF_ERROR(st.Run());
-    }
-    return Status::OK();
-  });
+  return Transaction(
+      [&]() -> Status { return UpsertSpecs(db_, kExtraSpecs, id, specs); });
 }
 
 Status Catalog::DeleteVolumeTypeExtraSpec(const std::string& id,
                                           const std::string& key) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  STRATA_ASSIGN_OR_RETURN(
-      Statement st, Statement::Prepare(db_,
-                                       "DELETE FROM volume_type_extra_specs "
-                                       "WHERE volume_type_id=? AND key=?"));
-  st.Bind(1, id).Bind(2, key);
-  return st.RunUpdate("Volume Type " + id + " has no extra specs with key " +
-                      key + ".");
+  return DeleteSpec(
+      db_, kExtraSpecs, id, key,
+      "Volume Type " + id + " has no extra specs with key " + key + ".");
 }
 
 Status Catalog::AddVolumeTypeAccess(const std::string& type_id,

@@ -49,6 +49,18 @@ Status Engine::UnmanageVolume(const std::string& volume_id) {
   return adoption_.UnmanageVolume(volume_id);
 }
 
+Status Engine::UnmanageSnapshot(const std::string& snapshot_id) {
+  return adoption_.UnmanageSnapshot(snapshot_id);
+}
+
+Result<db::SnapshotRecord> Engine::ManageSnapshot(
+    const std::string& volume_id, const std::string& snapshot_id,
+    const std::string& name, const std::string& description,
+    const db::Metadata& metadata) {
+  return adoption_.ManageSnapshot(volume_id, snapshot_id, name, description,
+                                  metadata);
+}
+
 Result<db::VolumeRecord> Engine::CreateVolume(const CreateVolumeRequest& req) {
   return lifecycle_.CreateVolume(req);
 }

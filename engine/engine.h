@@ -26,6 +26,7 @@
 #include "engine/chain_maintenance.h"
 #include "engine/engine_part.h"
 #include "engine/engine_types.h"
+#include "engine/group_lifecycle.h"
 #include "engine/layer_transfer.h"
 #include "engine/live_disk.h"
 #include "engine/recover.h"
@@ -83,6 +84,13 @@ class Engine {
   Status SetExportAttached(const std::string& disk, bool attached);
   // Forgets a volume (Cinder unmanage): its files stay as they are.
   Status UnmanageVolume(const std::string& volume_id);
+  // Cinder's snapshot unmanage and manage-existing (volume_adoption.h).
+  Status UnmanageSnapshot(const std::string& snapshot_id);
+  Result<db::SnapshotRecord> ManageSnapshot(const std::string& volume_id,
+                                            const std::string& snapshot_id,
+                                            const std::string& name,
+                                            const std::string& description,
+                                            const db::Metadata& metadata);
 
   // Cinder's volume create, delete and extend (volume_lifecycle.h).
   Result<db::VolumeRecord> CreateVolume(const CreateVolumeRequest& req);
@@ -92,6 +100,8 @@ class Engine {
 
   // Cinder's backups as stored points (backup_lifecycle.h).
   BackupLifecycle& backups() { return backups_; }
+  // Cinder's generic volume groups and group snapshots (group_lifecycle.h).
+  GroupLifecycle& groups() { return groups_; }
 
   // R2.1: starts a snapshot; returns it in status "creating".
   Result<db::SnapshotRecord> CreateSnapshot(const CreateSnapshotRequest& req);
@@ -134,6 +144,7 @@ class Engine {
   VolumeAdoption adoption_{ctx_, &live_, &chain_, &transfer_};
   VolumeLifecycle lifecycle_{ctx_, &live_, &chain_, &transfer_, &deleter_};
   BackupLifecycle backups_{ctx_, &creator_, &deleter_, &lifecycle_};
+  GroupLifecycle groups_{ctx_, &creator_, &deleter_, &lifecycle_};
   Recovery recovery_{ctx_,      &live_,     &chain_,    &transfer_,
                      &deleter_, &reverter_, &lifecycle_};
 };

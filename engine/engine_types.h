@@ -66,6 +66,7 @@ struct CreateVolumeRequest {
   std::optional<std::string> no_valid_backend;
   std::optional<bool> bootable;   // unset: the source's, or false
   db::Metadata metadata;
+  std::optional<std::string> group_id;  // the Cinder group it joins
 };
 
 // Cinder's backup create (backup_lifecycle.h): the volume's current state,
@@ -96,6 +97,8 @@ struct CreateSnapshotRequest {
   // names, and hidden from the snapshot views from the start.
   std::optional<std::string> id = std::nullopt;
   bool hidden = false;
+  // One member of a group snapshot (group_lifecycle.h).
+  std::optional<std::string> group_snapshot_id = std::nullopt;
 };
 
 // A volume's disk as a running domain uses it (R2.2: the VM is running).
@@ -107,8 +110,9 @@ struct LiveDisk {
 
 // True when snapshot `id`'s layer must stay stored: it is the volume's head
 // (the live chain builds on it), another snapshot's layer is relative to
-// it, or a backup's point is it (pinned). `ignoring` names a snapshot about
-// to go, whose link does not count.
+// it, a backup's point is it (pinned), or it is unmanaged (Cinder keeps an
+// unmanaged snapshot's data). `ignoring` names a snapshot about to go,
+// whose link does not count.
 bool LayerIsNeeded(const db::VolumeRecord& vol,
                    const std::vector<db::SnapshotRecord>& snaps,
                    const std::string& id, const std::string& ignoring = "");

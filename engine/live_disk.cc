@@ -74,6 +74,16 @@ LiveDisks::DomainUsing(const std::string& path) {
 Status LiveDisks::LiveCutOver(Journal& j, const db::VolumeRecord& vol,
                               const LiveDisk& live, const std::string& layer,
                               uint64_t virtual_size) {
+  STRATA_ASSIGN_OR_RETURN(std::string cut,
+                          LiveSwitch(j, vol, live, layer, virtual_size));
+  return LivePivotBack(j, vol, live, layer, virtual_size, cut);
+}
+
+Result<std::string> LiveDisks::LiveSwitch(Journal& j,
+                                          const db::VolumeRecord& vol,
+                                          const LiveDisk& live,
+                                          const std::string& layer,
+                                          uint64_t virtual_size) {
   const std::string& disk = vol.path;
   const std::string tag = NewUuid().substr(0, 8);
   const std::string cut = TempPath(disk, "cut", tag);
@@ -98,6 +108,13 @@ Status LiveDisks::LiveCutOver(Journal& j, const db::VolumeRecord& vol,
   }
   // From here the VM writes to `cut`; the old top is quiet, named twice.
   LogInfo("cut-over: VM " + live.domain_uuid + " writes to a new overlay");
+  return cut;
+}
+
+Status LiveDisks::LivePivotBack(Journal& j, const db::VolumeRecord& vol,
+                                const LiveDisk& live, const std::string& layer,
+                                uint64_t virtual_size, const std::string& cut) {
+  const std::string& disk = vol.path;
   STRATA_RETURN_IF_ERROR(j.Step("create.install_overlay", 6));
   STRATA_RETURN_IF_ERROR(PivotOntoDisk(&j, "create.pivot_back", vol, live,
                                        layer, virtual_size, cut));

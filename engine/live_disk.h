@@ -31,6 +31,16 @@ class LiveDisks : public EnginePart {
   Status LiveCutOver(Journal& j, const db::VolumeRecord& vol,
                      const LiveDisk& live, const std::string& layer,
                      uint64_t virtual_size);
+  // LiveCutOver's two halves. LiveSwitch is the cut: from its return the
+  // VM writes to a temporary overlay (returned) on `layer`, which holds
+  // the writes so far. LivePivotBack then puts the VM back on the disk's
+  // path. A group's cut (group_cut.cc) holds its VMs for the first only.
+  Result<std::string> LiveSwitch(Journal& j, const db::VolumeRecord& vol,
+                                 const LiveDisk& live, const std::string& layer,
+                                 uint64_t virtual_size);
+  Status LivePivotBack(Journal& j, const db::VolumeRecord& vol,
+                       const LiveDisk& live, const std::string& layer,
+                       uint64_t virtual_size, const std::string& cut);
   // Repoints the running domain's top (the disk's path) onto `backing`: the
   // top is renamed aside, a new overlay on `backing` takes the path, a
   // shallow block copy with pivot moves the top's own writes into it, and

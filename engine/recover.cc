@@ -14,6 +14,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "util/fs.h"
@@ -25,6 +26,7 @@ namespace strata::engine {
 
 Status Recovery::RecoverTask(const db::TaskRecord& task) {
   if (task.kind.rfind("volume_", 0) == 0) return lifecycle_->RecoverTask(task);
+  if (task.kind == "group_hold") return ResumeHeldDomains(task);
   auto vol = catalog_->GetVolume(task.volume_id);
   if (!vol.ok()) return vol.status();
   const std::string& disk = vol->path;
@@ -99,12 +101,34 @@ Status Recovery::RecoverTask(const db::TaskRecord& task) {
   return catalog_->FinishTask(task.id, "failed", why);
 }
 
+// A group cut's hold (group_cut.cc) that a crash interrupted: every domain
+// it named that is still paused runs again. Its members' own tasks settle
+// their cuts.
+Status Recovery::ResumeHeldDomains(const db::TaskRecord& task) {
+  auto state = nlohmann::json::parse(task.state, nullptr, false);
+  Status resumed;
+  if (hv_ && state.is_object() && state.contains("paused") &&
+      state["paused"].is_array())
+    for (const auto& d : state["paused"]) {
+      if (!d.is_string()) continue;
+      LogInfo("recovery: resuming domain " + d.get<std::string>() +
+              ", held by an interrupted group snapshot");
+      Status r = hv_->Resume(d.get<std::string>());
+      if (!r.ok() && !r.IsNotFound()) resumed = r;
+    }
+  STRATA_RETURN_IF_ERROR(resumed);
+  return catalog_->FinishTask(task.id, "succeeded", "");
+}
+
 Status Recovery::Recover() {
   // Revert histories a crash may have lost are made whole first: a
   // rebuild's recovery starts its server, which must not read them before.
   if (Status s = chain_->SettleAfterCrash(); !s.ok())
     LogError("settling revert histories: " + s.ToString());
   STRATA_ASSIGN_OR_RETURN(auto tasks, catalog_->UnfinishedTasks());
+  // Held domains run again first: the other tasks' recovery may move them.
+  std::stable_partition(tasks.begin(), tasks.end(),
+                        [](const auto& t) { return t.kind == "group_hold"; });
   for (const auto& t : tasks) {
     LogWarning("recovering " + t.kind + " task " + t.id + " (volume " +
                t.volume_id + ") " + "interrupted at " + t.step);

@@ -32,6 +32,8 @@ class Recovery : public EnginePart {
  private:
   // Reconciliation of one interrupted task.
   Status RecoverTask(const db::TaskRecord& task);
+  // A "group_hold" task: the domains it paused run again.
+  Status ResumeHeldDomains(const db::TaskRecord& task);
 
   LiveDisks* const live_;
   ChainMaintenance* const chain_;

@@ -57,34 +57,54 @@ Status SnapshotCreator::RunCreate(Journal& j, const db::VolumeRecord& vol,
   return s;
 }
 
-Status SnapshotCreator::RunCreateSteps(Journal& j, const db::VolumeRecord& vol,
-                                       db::SnapshotRecord snap) {
+Result<SnapshotCreator::Cut> SnapshotCreator::CutTop(
+    Journal& j, const db::VolumeRecord& vol, const std::string& snap_id,
+    bool quiesce) {
   const std::string& disk = vol.path;
-  const std::string layer = SnapshotLayerPath(disk, snap.id);
-  const std::string overlay = TempPath(disk, "overlay", snap.id);
-  j.state()["layer"] = layer;
+  Cut c;
+  c.layer = SnapshotLayerPath(disk, snap_id);
+  const std::string overlay = TempPath(disk, "overlay", snap_id);
+  j.state()["layer"] = c.layer;
   j.state()["overlay"] = overlay;
 
   STRATA_ASSIGN_OR_RETURN(Chain before, ReadChain(disk, disk, confinement_));
   // R2.2: is a VM running on this disk? (R2.7: a shut-off one is a quiet disk.)
-  STRATA_ASSIGN_OR_RETURN(std::optional<LiveDisk> live, live_->LiveDiskOf(vol));
-  const uint64_t size = before.top().header.virtual_size;
-  if (live) {
-    STRATA_RETURN_IF_ERROR(live_->LiveCutOver(j, vol, *live, layer, size));
-  } else {
-    STRATA_RETURN_IF_ERROR(j.Step("create.prepare_overlay", 2));
-    STRATA_RETURN_IF_ERROR(
-        CreateOverlay(overlay, layer, "qcow2", size, opts_.overlay));
-    STRATA_RETURN_IF_ERROR(j.Step("create.rename_top", 4));
-    Status s = RenameDurableNoSymlinks(disk, layer);
-    if (!s.ok()) {
-      LogIfError(RemoveFileNoSymlinks(overlay),
-                 "cleanup (garbage collection retries)");
-      return s;
-    }
-    STRATA_RETURN_IF_ERROR(j.Step("create.install_overlay", 6));
-    STRATA_RETURN_IF_ERROR(RenameDurableNoSymlinks(overlay, disk));
+  STRATA_ASSIGN_OR_RETURN(c.live, live_->LiveDiskOf(vol));
+  c.size = before.top().header.virtual_size;
+  if (c.live) {
+    c.live->has_guest_agent = c.live->has_guest_agent && quiesce;
+    STRATA_ASSIGN_OR_RETURN(
+        c.live_cut, live_->LiveSwitch(j, vol, *c.live, c.layer, c.size));
+    return c;
   }
+  STRATA_RETURN_IF_ERROR(j.Step("create.prepare_overlay", 2));
+  STRATA_RETURN_IF_ERROR(
+      CreateOverlay(overlay, c.layer, "qcow2", c.size, opts_.overlay));
+  STRATA_RETURN_IF_ERROR(j.Step("create.rename_top", 4));
+  Status s = RenameDurableNoSymlinks(disk, c.layer);
+  if (!s.ok()) {
+    LogIfError(RemoveFileNoSymlinks(overlay),
+               "cleanup (garbage collection retries)");
+    return s;
+  }
+  STRATA_RETURN_IF_ERROR(j.Step("create.install_overlay", 6));
+  STRATA_RETURN_IF_ERROR(RenameDurableNoSymlinks(overlay, disk));
+  return c;
+}
+
+Status SnapshotCreator::RunCreateSteps(Journal& j, const db::VolumeRecord& vol,
+                                       db::SnapshotRecord snap) {
+  STRATA_ASSIGN_OR_RETURN(Cut c, CutTop(j, vol, snap.id, /*quiesce=*/true));
+  return StoreLayer(j, vol, std::move(snap), c);
+}
+
+Status SnapshotCreator::StoreLayer(Journal& j, const db::VolumeRecord& vol,
+                                   db::SnapshotRecord snap, const Cut& c) {
+  const std::string& disk = vol.path;
+  const std::string& layer = c.layer;
+  if (c.live)
+    STRATA_RETURN_IF_ERROR(
+        live_->LivePivotBack(j, vol, *c.live, layer, c.size, c.live_cut));
   snap.layer_file = layer;
   STRATA_RETURN_IF_ERROR(
       catalog_->ModifySnapshot(snap.id, [&](db::SnapshotRecord& s) {
@@ -159,24 +179,16 @@ Status SnapshotCreator::RunCreateSteps(Journal& j, const db::VolumeRecord& vol,
 
   // R2.8: merge the uploaded layer into history. A failure here leaves a
   // longer but valid chain; the next operation compacts it again.
-  Status c = chain_->CompactChain(&j, vol);
-  if (!c.ok())
-    LogWarning("compaction of " + disk + " deferred: " + c.ToString());
+  Status compacted = chain_->CompactChain(&j, vol);
+  if (!compacted.ok())
+    LogWarning("compaction of " + disk + " deferred: " + compacted.ToString());
   Status d = deleter_->DropUnneededLayers(vol.id);
   if (!d.ok()) LogWarning("dropping unneeded layers: " + d.ToString());
   return Status::OK();  // the snapshot is stored whatever the housekeeping did
 }
 
-Result<db::SnapshotRecord> SnapshotCreator::CreateSnapshot(
-    const CreateSnapshotRequest& req) {
-  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
-                          catalog_->GetVolume(req.volume_id));
-  if (vol.status != "available" && vol.status != "in-use")
-    return Status::Conflict("Invalid volume: Volume " + vol.id +
-                            " status must be available or in-use, but "
-                            "current status is: " +
-                            vol.status + ".");
-  STRATA_ASSIGN_OR_RETURN(auto lease, locks_.TryAcquire(vol.id, "a snapshot"));
+Result<std::pair<Journal, db::SnapshotRecord>> SnapshotCreator::BeginSnapshot(
+    const CreateSnapshotRequest& req, const db::VolumeRecord& vol) {
   db::SnapshotRecord snap;
   snap.id = req.id.value_or(NewUuid());
   snap.hidden = req.hidden;
@@ -186,35 +198,64 @@ Result<db::SnapshotRecord> SnapshotCreator::CreateSnapshot(
   snap.name = req.name;
   snap.description = req.description;
   snap.metadata = req.metadata;
+  snap.group_snapshot_id = req.group_snapshot_id;
   snap.status = "creating";
   snap.virtual_size = vol.virtual_size;
   snap.created_at = snap.updated_at = NowMicros();
   STRATA_ASSIGN_OR_RETURN(
       Journal j, Journal::Begin(catalog_, "snapshot_create", vol.id, snap.id));
   STRATA_RETURN_IF_ERROR(catalog_->InsertSnapshot(snap));
-  Launch(lease,
-         [this, j, vol, snap, rotation = req.rotation](auto& held) mutable {
-           Status s = CatchAll("engine.snapshot_create",
-                               [&] { return RunCreate(j, vol, snap); });
-           if (s.ok()) {
-             std::vector<std::string> rotated;
-             if (rotation) {
-               // Counted among the volume's available snapshots, as the newest.
-               SettleSnapshotStatus(snap.id, "available", 100);
-               rotated = deleter_->RotateOut(vol.id, *rotation);
-             }
-             // A journal left running is settled by recovery at next start.
-             LogIfError(j.Succeed(), "journal of snapshot " + snap.id);
-             held.reset();
-             if (!rotation) SettleSnapshotStatus(snap.id, "available", 100);
-             for (const auto& id : rotated) deleter_->PublishDeleteDurably(id);
-             return;
-           }
-           LogError("snapshot " + snap.id + " failed: " + s.ToString());
-           LogIfError(j.Fail(s), "journal of snapshot " + snap.id);
-           held.reset();
-           SettleSnapshotStatus(snap.id, "error", 0, s.message());
-         });
+  return std::make_pair(std::move(j), std::move(snap));
+}
+
+Result<db::VolumeRecord> SnapshotCreator::SnapshottableVolume(
+    const std::string& volume_id) {
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol, catalog_->GetVolume(volume_id));
+  if (vol.status != "available" && vol.status != "in-use")
+    return Status::Conflict("Invalid volume: Volume " + vol.id +
+                            " status must be available or in-use, but "
+                            "current status is: " +
+                            vol.status + ".");
+  return vol;
+}
+
+void SnapshotCreator::Conclude(Journal& j, const db::VolumeRecord& vol,
+                               const std::string& snap_id, const Status& s,
+                               const std::optional<Rotation>& rotation,
+                               std::shared_ptr<VolumeLease>& held) {
+  if (s.ok()) {
+    std::vector<std::string> rotated;
+    if (rotation) {
+      // Counted among the volume's available snapshots, as the newest.
+      SettleSnapshotStatus(snap_id, "available", 100);
+      rotated = deleter_->RotateOut(vol.id, *rotation);
+    }
+    // A journal left running is settled by recovery at next start.
+    LogIfError(j.Succeed(), "journal of snapshot " + snap_id);
+    held.reset();
+    if (!rotation) SettleSnapshotStatus(snap_id, "available", 100);
+    for (const auto& id : rotated) deleter_->PublishDeleteDurably(id);
+    return;
+  }
+  LogError("snapshot " + snap_id + " failed: " + s.ToString());
+  LogIfError(j.Fail(s), "journal of snapshot " + snap_id);
+  held.reset();
+  SettleSnapshotStatus(snap_id, "error", 0, s.message());
+}
+
+Result<db::SnapshotRecord> SnapshotCreator::CreateSnapshot(
+    const CreateSnapshotRequest& req) {
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
+                          SnapshottableVolume(req.volume_id));
+  STRATA_ASSIGN_OR_RETURN(auto lease, locks_.TryAcquire(vol.id, "a snapshot"));
+  STRATA_ASSIGN_OR_RETURN(auto begun, BeginSnapshot(req, vol));
+  const db::SnapshotRecord snap = begun.second;
+  Launch(lease, [this, j = std::move(begun.first), vol, snap,
+                 rotation = req.rotation](auto& held) mutable {
+    Status s = CatchAll("engine.snapshot_create",
+                        [&] { return RunCreate(j, vol, snap); });
+    Conclude(j, vol, snap.id, s, rotation, held);
+  });
   return snap;
 }
 

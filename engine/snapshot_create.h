@@ -6,7 +6,11 @@
 // under the volume's lease.
 #pragma once
 
+#include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/chain_maintenance.h"
 #include "engine/engine_part.h"
@@ -29,8 +33,48 @@ class SnapshotCreator : public EnginePart {
 
   // R2.1: starts a snapshot; returns it in status "creating".
   Result<db::SnapshotRecord> CreateSnapshot(const CreateSnapshotRequest& req);
+  // One snapshot of each volume of `reqs`, all cut at one instant
+  // (group_cut.cc): the running domains writing to any of them are held
+  // while every top is cut. Each member is then stored as any snapshot
+  // is. Returns them "creating"; Conflict (nothing recorded) when a volume
+  // is busy or not snapshottable.
+  Result<std::vector<db::SnapshotRecord>> CreateGroupSnapshot(
+      const std::vector<CreateSnapshotRequest>& reqs);
 
  private:
+  // A disk's top after its cut: the layer holding the writes so far, and
+  // for a running VM the temporary overlay it writes to until it is
+  // pivoted back onto the disk's path.
+  struct Cut {
+    std::string layer;
+    std::optional<LiveDisk> live;
+    std::string live_cut;
+    uint64_t size = 0;
+  };
+  // The volume, when its status allows a snapshot (else Conflict).
+  Result<db::VolumeRecord> SnapshottableVolume(const std::string& volume_id);
+  // The snapshot's row ("creating") and its task's journal.
+  Result<std::pair<Journal, db::SnapshotRecord>> BeginSnapshot(
+      const CreateSnapshotRequest& req, const db::VolumeRecord& vol);
+  // A task's end: journal settled, lease released, status published (and
+  // a rotation's deletes).
+  void Conclude(Journal& j, const db::VolumeRecord& vol,
+                const std::string& snap_id, const Status& s,
+                const std::optional<Rotation>& rotation,
+                std::shared_ptr<VolumeLease>& held);
+  // R2.3: the top becomes the snapshot's layer (quiesce: a running VM's
+  // guest agent freezes its file systems first, when it has one).
+  Result<Cut> CutTop(Journal& j, const db::VolumeRecord& vol,
+                     const std::string& snap_id, bool quiesce);
+  // Everything after the cut: a running VM back on the disk's path, then
+  // R2.4-R2.6 and R2.8.
+  Status StoreLayer(Journal& j, const db::VolumeRecord& vol,
+                    db::SnapshotRecord snap, const Cut& c);
+  // The group cut's task body (group_cut.cc).
+  void RunGroupCut(std::vector<Journal>& journals,
+                   const std::vector<db::VolumeRecord>& vols,
+                   const std::vector<db::SnapshotRecord>& snaps,
+                   std::vector<std::shared_ptr<VolumeLease>>& leases);
   // RunCreate releases a held chain around RunCreateSteps.
   Status RunCreate(Journal& j, const db::VolumeRecord& vol,
                    db::SnapshotRecord snap);

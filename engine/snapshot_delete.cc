@@ -107,7 +107,8 @@ bool LayerIsNeeded(const db::VolumeRecord& vol,
                    const std::string& id, const std::string& ignoring) {
   if (vol.head_snapshot_id == id) return true;
   for (const auto& o : snaps)
-    if ((o.parent_id == id && o.id != ignoring) || (o.id == id && o.pinned))
+    if ((o.parent_id == id && o.id != ignoring) ||
+        (o.id == id && (o.pinned || o.unmanaged)))
       return true;
   return false;
 }

@@ -231,4 +231,52 @@ Status VolumeAdoption::UnmanageVolume(const std::string& volume_id) {
   return Status::OK();
 }
 
+Status VolumeAdoption::UnmanageSnapshot(const std::string& snapshot_id) {
+  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s,
+                          catalog_->GetSnapshot(snapshot_id));
+  if (s.hidden)
+    return Status::NotFound("Snapshot " + snapshot_id + " could not be found.");
+  // Its stored layer is what stays: a snapshot without one (creating, in
+  // error) has nothing to keep.
+  if (s.status != "available")
+    return Status::InvalidArgument(
+        "Invalid snapshot: Snapshot status must be available to unmanage, "
+        "but it is " +
+        s.status + ".");
+  STRATA_ASSIGN_OR_RETURN(
+      auto lease, locks_.TryAcquire(s.volume_id, "a snapshot unmanage"));
+  return catalog_->ModifySnapshot(snapshot_id, [](db::SnapshotRecord& r) {
+    r.hidden = true;
+    r.unmanaged = true;
+    return Status::OK();
+  });
+}
+
+Result<db::SnapshotRecord> VolumeAdoption::ManageSnapshot(
+    const std::string& volume_id, const std::string& snapshot_id,
+    const std::string& name, const std::string& description,
+    const db::Metadata& metadata) {
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol, catalog_->GetVolume(volume_id));
+  if (vol.status == "deleted")
+    return Status::NotFound("Volume " + volume_id + " could not be found.");
+  STRATA_ASSIGN_OR_RETURN(auto lease,
+                          locks_.TryAcquire(vol.id, "a snapshot manage"));
+  auto s = catalog_->GetSnapshot(snapshot_id);
+  if (!s.ok() || s->volume_id != vol.id || !s->unmanaged)
+    return Status::InvalidArgument(
+        "Manage existing snapshot failed due to invalid backend reference: "
+        "no unmanaged snapshot " +
+        snapshot_id + " of volume " + vol.id + ".");
+  STRATA_RETURN_IF_ERROR(
+      catalog_->ModifySnapshot(snapshot_id, [&](db::SnapshotRecord& r) {
+        r.hidden = false;
+        r.unmanaged = false;
+        r.name = name;
+        r.description = description;
+        r.metadata = metadata;
+        return Status::OK();
+      }));
+  return catalog_->GetSnapshot(snapshot_id);
+}
+
 }  // namespace strata::engine

@@ -27,6 +27,19 @@ class VolumeAdoption : public EnginePart {
   void RegisterServerDisks(const std::string& default_project);
   Status SetExportAttached(const std::string& disk, bool attached);
   Status UnmanageVolume(const std::string& volume_id);
+  // Cinder's snapshot unmanage: an available snapshot leaves every view
+  // (hidden), its stored layer kept (unmanaged), until ManageSnapshot
+  // brings it back or its volume is deleted.
+  Status UnmanageSnapshot(const std::string& snapshot_id);
+  // Cinder's manage-existing snapshot: the unmanaged snapshot
+  // `snapshot_id` of `volume_id` is listed again, under its own id, with
+  // the given name, description and metadata. InvalidArgument (Cinder's
+  // invalid backend reference) for any other id.
+  Result<db::SnapshotRecord> ManageSnapshot(const std::string& volume_id,
+                                            const std::string& snapshot_id,
+                                            const std::string& name,
+                                            const std::string& description,
+                                            const db::Metadata& metadata);
 
  private:
   LiveDisks* const live_;

@@ -66,6 +66,7 @@ Result<db::VolumeRecord> VolumeLifecycle::CreateVolume(
   vol.volume_type_id = req.volume_type_id;
   vol.snapshot_id = req.snapshot_id;
   vol.source_volid = req.source_volid;
+  vol.group_id = req.group_id;
   vol.created_at = vol.updated_at = NowMicros();
 
   // The source is checked and held before anything is recorded.

@@ -107,6 +107,12 @@ class Hypervisor {
   virtual Status PowerOff(const std::string& uuid) = 0;
   // Starts the defined domain (virDomainCreate); OK when it already runs.
   virtual Status PowerOn(const std::string& uuid) = 0;
+  // Pauses the running domain's vCPUs (virDomainSuspend): QEMU drains the
+  // guest's in-flight disk I/O before it returns, so nothing it wrote is
+  // still on the way. A group snapshot's hold (engine/group_cut.cc).
+  virtual Status Pause(const std::string& uuid) = 0;
+  // Resumes a paused domain (virDomainResume); OK when it runs.
+  virtual Status Resume(const std::string& uuid) = 0;
 };
 
 }  // namespace strata::hypervisor

@@ -262,4 +262,24 @@ Status LibvirtHypervisor::PowerOn(const std::string& uuid) {
   return Status::OK();
 }
 
+Status LibvirtHypervisor::Pause(const std::string& uuid) {
+  STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn turn, conn_.Take());
+  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(turn, uuid));
+  if (virDomainSuspend(d.get()) != 0)
+    return LibvirtError("pausing domain " + uuid, d.get());
+  return Status::OK();
+}
+
+Status LibvirtHypervisor::Resume(const std::string& uuid) {
+  STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn turn, conn_.Take());
+  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(turn, uuid));
+  int state = 0, reason = 0;
+  if (virDomainGetState(d.get(), &state, &reason, 0) != 0)
+    return LibvirtError("state of domain " + uuid, d.get());
+  if (state != VIR_DOMAIN_PAUSED) return Status::OK();
+  if (virDomainResume(d.get()) != 0)
+    return LibvirtError("resuming domain " + uuid, d.get());
+  return Status::OK();
+}
+
 }  // namespace strata::hypervisor

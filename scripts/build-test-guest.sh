@@ -115,6 +115,8 @@ cat >"$root/init" <<'EOF'
 #   recwriter.print_every=N  print "REC <seq>" every N records (default 1)
 #   recwriter.max=N          stop after record N
 #   recwriter.fresh=1        start at record 1 instead of resuming the log
+#   recwriter.ring=1         write to /dev/vda and /dev/vdb in turn (the
+#                            ring of tests/guest/recwriter.c)
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -128,16 +130,22 @@ done
 n=0
 while [ ! -b /dev/vda ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
 args=""
+ring=""
 for kv in $(cat /proc/cmdline); do
   case "$kv" in
     recwriter.interval_ms=*) args="$args --interval-ms ${kv#*=}" ;;
     recwriter.print_every=*) args="$args --print-every ${kv#*=}" ;;
     recwriter.max=*) args="$args --max ${kv#*=}" ;;
     recwriter.fresh=1) args="$args --fresh" ;;
+    recwriter.ring=1) ring=/dev/vdb ;;
   esac
 done
+if [ -n "$ring" ]; then
+  n=0
+  while [ ! -b $ring ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
+fi
 if [ -b /dev/vda ]; then
-  /bin/recwriter $args /dev/vda
+  /bin/recwriter $args /dev/vda $ring
   echo "RECWRITER EXIT $?"
 else
   echo "GUEST no /dev/vda"

@@ -10,6 +10,8 @@
 # Nova marks an attached Cinder volume (its id). DISK_NBD_SOCKET=PATH makes
 # the disk an NBD export instead: DISK is then the export's name on that
 # unix socket (e.g. stratad --nbd-export), the guest sees it as raw.
+# SECOND_DISK=PATH adds a second qcow2 file disk as vdb (the record
+# writer's ring, recwriter.ring=1).
 #
 # The kernel is GUEST_DIR/vmlinux (PVH ELF) when the build made one, else
 # GUEST_DIR/vmlinuz. The cmdline flags after "quiet" trim TCG boot time
@@ -54,6 +56,15 @@ serial=
 disk_xml+="
       <target dev='vda' bus='virtio'/>$serial
     </disk>"
+if [[ -n "${SECOND_DISK:-}" ]]; then
+  [[ "$SECOND_DISK" == /* ]] || { echo "render-test-domain: $SECOND_DISK is not absolute" >&2; exit 2; }
+  disk_xml+="
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2' cache='none'/>
+      <source file='$(xml_escape "$SECOND_DISK")'/>
+      <target dev='vdb' bus='virtio'/>
+    </disk>"
+fi
 
 cat <<EOF
 <domain type='qemu'>

@@ -61,6 +61,7 @@ build_timeout = 120
 storage_protocol = qcow2
 vendor_name = Strata
 ${manage_ref:+manage_volume_ref = source-name,$manage_ref}
+manage_snapshot_ref = source-id,%s
 
 [volume-feature-enabled]
 backup = $backup
@@ -68,6 +69,6 @@ snapshot = true
 clone = true
 volume_revert = true
 manage_volume = $manage
-manage_snapshot = false
+manage_snapshot = true
 extend_attached_volume = false
 CONF

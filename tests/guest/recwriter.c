@@ -25,7 +25,16 @@
  * prefix 1..K and continues with K+1, so a guest rebooted after a rollback
  * extends the same log (the new boot has a new boot_id).
  *
+ * Ring: with a second device DEV2, the records go to the two devices in
+ * turn, each device holding its own log as above: DEV's 1, DEV2's 1, DEV's
+ * 2, DEV2's 2, …, each durable before the next is written. The global
+ * sequence is their sum, and "REC" prints it. A state of the two devices
+ * that the guest could have left (a consistent cut across them: issue 18's
+ * group snapshots) has DEV's count a and DEV2's count b with
+ * b <= a <= b + 1; anything else shows a record missing before a later one.
+ *
  * Usage: recwriter [--interval-ms N] [--print-every N] [--max N] [--fresh] DEV
+ *                  [DEV2]
  * --interval-ms: sleep after each record, default 2 (~270 records/s under
  * TCG here, ~30% of a host core; 0 = flat out, ~1050/s, ~70% of a core).
  * Prints "RECWRITER START dev=… next=… boot_id=…", "REC <seq>" after every
@@ -88,10 +97,42 @@ static uint64_t scan_prefix(int fd, uint8_t *buf, uint64_t max_records) {
   return k;
 }
 
+static int write_record(int fd, uint8_t *buf, uint64_t seq, uint64_t boot_id) {
+  rec_fill(buf, seq, boot_id, now_ns());
+  ssize_t n = pwrite(fd, buf, REC_SIZE, (off_t)((seq - 1) * REC_SIZE));
+  if (n == REC_SIZE) return 0;
+  fprintf(stderr, "recwriter: write record %llu: %s\n", (unsigned long long)seq,
+          n < 0 ? strerror(errno) : "short write");
+  return 1;
+}
+
+/* The ring of two devices (see the top): resumes where the pair left off. */
+static int ring(int fd, int fd2, uint8_t *buf, int fresh, uint64_t max_records,
+                uint64_t boot_id, long interval_ms, long print_every) {
+  uint64_t a = fresh ? 0 : scan_prefix(fd, buf, max_records);
+  uint64_t b = fresh ? 0 : scan_prefix(fd2, buf, max_records);
+  if (a > b + 1) a = b + 1; /* a cut that was not consistent: realign */
+  if (b > a) b = a;
+  printf("RECWRITER START ring next=%llu capacity=%llu boot_id=%016llx\n",
+         (unsigned long long)(a + b + 1), (unsigned long long)(2 * max_records),
+         (unsigned long long)boot_id);
+  struct timespec pause = {interval_ms / 1000, (interval_ms % 1000) * 1000000};
+  while (b < max_records) {
+    int second = a > b; /* DEV's turn while the counts are equal */
+    uint64_t seq = second ? ++b : ++a;
+    if (write_record(second ? fd2 : fd, buf, seq, boot_id)) return 1;
+    if ((a + b) % (uint64_t)print_every == 0)
+      printf("REC %llu\n", (unsigned long long)(a + b));
+    if (interval_ms > 0) nanosleep(&pause, NULL);
+  }
+  printf("RECWRITER FULL last=%llu\n", (unsigned long long)(a + b));
+  return 0;
+}
+
 static void usage(void) {
   fprintf(stderr,
           "usage: recwriter [--interval-ms N] [--print-every N] [--max N] "
-          "[--fresh] DEVICE\n");
+          "[--fresh] DEVICE [DEVICE2]\n");
   exit(1);
 }
 
@@ -99,7 +140,7 @@ int main(int argc, char **argv) {
   long interval_ms = 2, print_every = 1; /* ~270 records/s under TCG */
   uint64_t max_records = 0;
   int fresh = 0;
-  const char *dev = NULL;
+  const char *dev = NULL, *dev2 = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--interval-ms") && i + 1 < argc)
       interval_ms = atol(argv[++i]);
@@ -111,6 +152,8 @@ int main(int argc, char **argv) {
       fresh = 1;
     else if (argv[i][0] != '-' && !dev)
       dev = argv[i];
+    else if (argv[i][0] != '-' && !dev2)
+      dev2 = argv[i];
     else
       usage();
   }
@@ -122,7 +165,14 @@ int main(int argc, char **argv) {
     fprintf(stderr, "recwriter: open %s: %s\n", dev, strerror(errno));
     return 1;
   }
+  int fd2 = -1;
+  if (dev2 && (fd2 = open(dev2, O_RDWR | O_DIRECT | O_DSYNC)) < 0) {
+    fprintf(stderr, "recwriter: open %s: %s\n", dev2, strerror(errno));
+    return 1;
+  }
   uint64_t capacity = device_size(fd) / REC_SIZE;
+  if (dev2 && device_size(fd2) / REC_SIZE < capacity)
+    capacity = device_size(fd2) / REC_SIZE;
   if (max_records == 0 || max_records > capacity) max_records = capacity;
   uint8_t *buf;
   if (posix_memalign((void **)&buf, REC_SIZE, REC_SIZE) != 0) {
@@ -132,19 +182,15 @@ int main(int argc, char **argv) {
 
   uint64_t boot_id = new_boot_id();
   uint64_t seq = fresh ? 1 : scan_prefix(fd, buf, max_records) + 1;
+  if (dev2) return ring(fd, fd2, buf, fresh, max_records, boot_id,
+                        interval_ms, print_every);
   printf("RECWRITER START dev=%s next=%llu capacity=%llu boot_id=%016llx\n",
          dev, (unsigned long long)seq, (unsigned long long)max_records,
          (unsigned long long)boot_id);
 
   struct timespec pause = {interval_ms / 1000, (interval_ms % 1000) * 1000000};
   for (; seq <= max_records; seq++) {
-    rec_fill(buf, seq, boot_id, now_ns());
-    ssize_t n = pwrite(fd, buf, REC_SIZE, (off_t)((seq - 1) * REC_SIZE));
-    if (n != REC_SIZE) {
-      fprintf(stderr, "recwriter: write record %llu: %s\n",
-              (unsigned long long)seq, n < 0 ? strerror(errno) : "short write");
-      return 1;
-    }
+    if (write_record(fd, buf, seq, boot_id)) return 1;
     if (seq % (uint64_t)print_every == 0) printf("REC %llu\n", (unsigned long long)seq);
     if (interval_ms > 0) nanosleep(&pause, NULL);
   }

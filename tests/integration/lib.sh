@@ -146,7 +146,8 @@ start_stratad() {
   fail "stratad did not become ready"
 }
 
-# api METHOD PATH [JSON] [extra curl args…]: sets CODE and BODY.
+# api METHOD PATH [JSON] [extra curl args…]: sets CODE and BODY. With
+# VOLUME_API_VERSION set, every request asks for that volume microversion.
 api() {
   local method=$1 path=$2 data=${3:-}
   shift 3 2>/dev/null || shift $#
@@ -155,6 +156,8 @@ api() {
               -H "X-Auth-Token: $TOKEN" -H "Content-Type: application/json"
               -H "X-Strata-Details: true")
   [[ -n "$data" ]] && args+=(--data-binary "$data")
+  [[ -n "${VOLUME_API_VERSION:-}" ]] &&
+    args+=(-H "OpenStack-API-Version: volume $VOLUME_API_VERSION")
   : >"$T/body"
   # 000 when the connection drops (a daemon crashing on purpose, mid-reply).
   CODE=$(curl --max-time 120 "${args[@]}" "$@" "$URL$path" 2>"$T/curl.err") || {
@@ -250,11 +253,12 @@ need_guest() {
   [[ -x /bin/busybox ]] || skip "busybox-static is not installed"
 }
 
-# boot_guest NAME DISK SIZE: boots the test guest (records 5 ms apart) as a
-# transient domain on a new qcow2 DISK under $T/var/disks, its console in
-# $console (set by the caller), destroyed on exit; waits for 20 records.
+# boot_guest NAME DISK SIZE [CMDLINE_EXTRA]: boots the test guest (records
+# 5 ms apart) as a transient domain on a new qcow2 DISK under $T/var/disks,
+# its console in $console (set by the caller), destroyed on exit; waits for
+# 20 records. SECOND_DISK (exported) adds vdb (render-test-domain.sh).
 boot_guest() {
-  local name=$1 disk=$2 size=$3
+  local name=$1 disk=$2 size=$3 extra=${4:-}
   mkdir -p "$T/var/disks"
   chmod 711 "$T" "$T/var" "$T/var/disks"   # qemu runs as libvirt-qemu
   GUEST_DOMAIN=$name
@@ -265,7 +269,7 @@ boot_guest() {
   "$STRATA_SRC/scripts/start-libvirt.sh" || fail "libvirt did not start"
   qemu-img create -q -f qcow2 "$disk" "$size"
   "$STRATA_SRC/scripts/render-test-domain.sh" "$name" "$(cat /proc/sys/kernel/random/uuid)" \
-    "$disk" "$console" "$T/guest" "recwriter.interval_ms=5" >"$T/domain.xml"
+    "$disk" "$console" "$T/guest" "recwriter.interval_ms=5 $extra" >"$T/domain.xml"
   virsh -q create "$T/domain.xml" >/dev/null || fail "virsh create"
   for _ in $(seq 600); do [[ $(last_rec) -ge 20 ]] && return 0; sleep 0.1; done
   fail "the guest wrote no records"

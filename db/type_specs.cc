@@ -1,0 +1,56 @@
+// Type specs tables. See type_specs.h.
+#include "db/type_specs.h"
+
+#include "util/time_util.h"
+
+namespace strata::db {
+
+Result<Metadata> ReadSpecs(const SqliteDb& db, const SpecsTable& t,
+                           const std::string& id) {
+  STRATA_ASSIGN_OR_RETURN(
+      Statement st,
+      Statement::Prepare(db, std::string("SELECT key, value FROM ") + t.specs +
+                                 " WHERE " + t.type_id + "=?"));
+  st.Bind(1, id);
+  Metadata out;
+  for (;;) {
+    STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return out;
+    out[st.ColumnText(0)] = st.ColumnText(1);
+  }
+}
+
+Status UpsertSpecs(const SqliteDb& db, const SpecsTable& t,
+                   const std::string& id, const Metadata& specs) {
+  // First, so an unknown type is a NotFound, not a foreign-key failure.
+  STRATA_ASSIGN_OR_RETURN(
+      Statement touch,
+      Statement::Prepare(db, std::string("UPDATE ") + t.types +
+                                 " SET updated_at=? WHERE id=?"));
+  touch.Bind(1, NowMicros()).Bind(2, id);
+  STRATA_RETURN_IF_ERROR(touch.RunUpdate(std::string(t.type_noun) + " " + id +
+                                         " could not be found."));
+  for (const auto& [k, v] : specs) {
+    STRATA_ASSIGN_OR_RETURN(
+        Statement st,
+        Statement::Prepare(db, std::string("INSERT OR REPLACE INTO ") +
+                                   t.specs + " (" + t.type_id +
+                                   ", key, value) VALUES (?,?,?)"));
+    st.Bind(1, id).Bind(2, k).Bind(3, v);
+    STRATA_RETURN_IF_ERROR(st.Run());
+  }
+  return Status::OK();
+}
+
+Status DeleteSpec(const SqliteDb& db, const SpecsTable& t,
+                  const std::string& id, const std::string& key,
+                  const std::string& missing) {
+  STRATA_ASSIGN_OR_RETURN(
+      Statement st,
+      Statement::Prepare(db, std::string("DELETE FROM ") + t.specs + " WHERE " +
+                                 t.type_id + "=? AND key=?"));
+  st.Bind(1, id).Bind(2, key);
+  return st.RunUpdate(missing);
+}
+
+}  // namespace strata::db

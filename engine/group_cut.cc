@@ -1,0 +1,187 @@
+// A group snapshot's consistent cut: one snapshot of each member volume,
+// all cut at one instant (Cinder's group snapshots, issue 18; R4's cut
+// across hosts builds on it, issue 22).
+//
+// Hold, cut, release. Every running domain on this host that writes to a
+// member (its own file, or through Strata's NBD export of it) is paused:
+// QEMU drains the guest's in-flight I/O before the pause returns, and the
+// guest issues nothing more. Then every member's top is cut (a quiet disk's
+// rename, a running VM's switch onto a new overlay; a held chain released
+// first), then the domains resume. No write acknowledged after one cut can
+// precede a write that another cut includes, so the members together hold
+// a crash-consistent state of whatever runs across them. The hold covers
+// the cuts only: a running VM's pivot back onto its disk's path, the
+// uploads and the merges come after the domains resume, as for any
+// snapshot (snapshot_create.cc), each member under its own journal.
+//
+// Journal: a "group_hold" task names the domains before they are paused,
+// and recovery resumes every one of them that is still paused, so a crash
+// never leaves a VM paused (recover.cc). A member whose cut fails ends in
+// error, and so does the group snapshot (group_lifecycle.cc).
+//
+// Not held: writers that are not domains of this host (an NBD client
+// elsewhere), and the domains of a host whose libvirt does not answer;
+// issue 22's redirect-cache hold covers both.
+#include <chrono>
+#include <set>
+
+#include "engine/snapshot_create.h"
+#include "util/fs.h"
+#include "util/guarded.h"
+#include "util/log.h"
+
+namespace strata::engine {
+namespace {
+
+// The running domains that write to any of `vols`' disks; none when libvirt
+// cannot be asked (as LiveDisks::DomainUsing, a member that a domain is
+// known to use then fails its own cut instead).
+std::vector<std::string> RunningWriters(
+    hypervisor::Hypervisor* hv, ChainHolder* holder,
+    const std::vector<db::VolumeRecord>& vols) {
+  std::vector<std::string> out;
+  if (!hv) return out;
+  std::set<std::string> paths;
+  for (const auto& v : vols) paths.insert(v.path);
+  auto doms = hv->ListDomains();
+  if (!doms.ok()) {
+    LogWarning("group cut: cannot list domains: " + doms.status().ToString());
+    return out;
+  }
+  for (const auto& d : *doms) {
+    if (d.state != hypervisor::DomainState::kRunning) continue;
+    for (const auto& disk : d.disks) {
+      bool writes = false;
+      if (!disk.source.empty()) {
+        auto canon = CanonicalPath(disk.source);
+        writes = canon.ok() && paths.count(*canon);
+      }
+      if (!writes && !disk.nbd_socket.empty() && holder) {
+        auto served = holder->DiskServedOn(disk.nbd_socket);
+        writes = served && paths.count(*served);
+      }
+      if (writes) {
+        out.push_back(d.uuid);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<db::SnapshotRecord>> SnapshotCreator::CreateGroupSnapshot(
+    const std::vector<CreateSnapshotRequest>& reqs) {
+  std::vector<db::VolumeRecord> vols;
+  std::vector<std::shared_ptr<VolumeLease>> leases;
+  for (const auto& r : reqs) {
+    STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
+                            SnapshottableVolume(r.volume_id));
+    STRATA_ASSIGN_OR_RETURN(auto lease,
+                            locks_.TryAcquire(vol.id, "a group snapshot"));
+    vols.push_back(std::move(vol));
+    leases.push_back(std::move(lease));
+  }
+  std::vector<Journal> journals;
+  std::vector<db::SnapshotRecord> snaps;
+  STRATA_RETURN_IF_ERROR(catalog_->Transaction([&]() -> Status {
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      STRATA_ASSIGN_OR_RETURN(auto begun, BeginSnapshot(reqs[i], vols[i]));
+      journals.push_back(std::move(begun.first));
+      snaps.push_back(std::move(begun.second));
+    }
+    return Status::OK();
+  }));
+  if (vols.empty()) return snaps;
+  Launch(leases[0], [this, journals, vols, snaps, leases](auto& held) mutable {
+    held.reset();  // leases[0] still holds it, until its member concludes
+    RunGroupCut(journals, vols, snaps, leases);
+  });
+  return snaps;
+}
+
+void SnapshotCreator::RunGroupCut(
+    std::vector<Journal>& journals, const std::vector<db::VolumeRecord>& vols,
+    const std::vector<db::SnapshotRecord>& snaps,
+    std::vector<std::shared_ptr<VolumeLease>>& leases) {
+  const size_t n = vols.size();
+  std::vector<Status> results(n, Status::OK());
+  std::vector<std::optional<Cut>> cuts(n);
+  std::vector<bool> released(n, false);
+  const std::string group_snapshot_id =
+      snaps[0].group_snapshot_id.value_or(snaps[0].id);
+
+  Status held = CatchAll("engine.group_cut", [&]() -> Status {
+    const std::vector<std::string> writers = RunningWriters(hv_, holder_, vols);
+    STRATA_ASSIGN_OR_RETURN(
+        Journal hold,
+        Journal::Begin(catalog_, "group_hold", vols[0].id, group_snapshot_id));
+    hold.state()["paused"] = writers;
+    STRATA_RETURN_IF_ERROR(hold.Step("group.hold", 10));
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::string> paused;
+    Status s;
+    for (const auto& d : writers) {
+      s = hv_->Pause(d);
+      if (!s.ok()) {
+        s = s.WithContext("holding the group's writers");
+        break;
+      }
+      paused.push_back(d);
+    }
+    if (s.ok()) s = hold.Step("group.cut", 50);
+    for (size_t i = 0; s.ok() && i < n; ++i) {
+      results[i] = [&]() -> Status {
+        if (Held(vols[i])) {
+          STRATA_RETURN_IF_ERROR(journals[i].Step("create.release_chain", 1));
+          STRATA_RETURN_IF_ERROR(holder_->Release(
+              vols[i].path, ExpectedSnapshotSeconds(vols[i].id)));
+          released[i] = true;
+        }
+        // The domain is paused: its guest agent cannot freeze anything.
+        STRATA_ASSIGN_OR_RETURN(
+            cuts[i], CutTop(journals[i], vols[i], snaps[i].id, false));
+        return Status::OK();
+      }();
+    }
+    Status resumed;
+    for (const auto& d : paused) {
+      Status r = hv_->Resume(d);
+      if (!r.ok()) {
+        LogError("group cut: resuming domain " + d + ": " + r.ToString());
+        resumed = r;
+      }
+    }
+    const double held_ms = std::chrono::duration<double, std::milli>(
+                               std::chrono::steady_clock::now() - t0)
+                               .count();
+    LogInfo("group snapshot " + group_snapshot_id + ": " + std::to_string(n) +
+            " volume(s) cut while " + std::to_string(paused.size()) +
+            " domain(s) were held for " + std::to_string(held_ms) + " ms");
+    // A domain that did not resume stays in the journal for recovery.
+    if (resumed.ok())
+      LogIfError(s.ok() ? hold.Succeed() : hold.Fail(s),
+                 "journal of group hold " + hold.task_id());
+    return s;
+  });
+
+  for (size_t i = 0; i < n; ++i) {
+    Status s = held.ok() ? results[i] : held;
+    if (s.ok() && cuts[i])
+      s = CatchAll("engine.snapshot_create", [&] {
+        return StoreLayer(journals[i], vols[i], snaps[i], *cuts[i]);
+      });
+    if (released[i]) {
+      Status back = holder_->Reacquire(vols[i].path);
+      if (!back.ok())
+        LogError("the export of " + vols[i].path +
+                 " could not take its chain back (" + back.ToString() +
+                 "); the VM's writes stay in the redirect cache until it can");
+    }
+    if (s.ok() && !cuts[i]) s = Status::Internal("the member was not cut");
+    Conclude(journals[i], vols[i], snaps[i].id, s, std::nullopt, leases[i]);
+  }
+}
+
+}  // namespace strata::engine

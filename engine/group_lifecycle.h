@@ -1,0 +1,82 @@
+// GroupLifecycle: Cinder's generic volume groups (issue 18): a group is a
+// set of volumes snapshotted together, a group snapshot one snapshot of
+// each member cut at one instant (SnapshotCreator::CreateGroupSnapshot,
+// group_cut.cc).
+//   - create: empty ("available"), or from a group snapshot (one new volume
+//     per member snapshot, each holding that snapshot's state) or from
+//     another group (one clone per member volume); such a group is
+//     "creating" until every new volume is built;
+//   - update: name, description, volumes added (of one of the group's
+//     volume types, in no other group) or removed;
+//   - delete: refused while it has group snapshots, or volumes unless
+//     `delete_volumes` (then each is deleted; "deleting" until all are
+//     gone);
+//   - group snapshot delete: its member snapshots are deleted; "deleting"
+//     until all are gone.
+// Statuses that wait on members are settled from the catalog when read
+// (`follows_members`, as SettleBackup does for backups): nothing is kept
+// in memory, so after a crash the members' own recovery settles them. An
+// admin's reset clears `follows_members`, so the status it sets stays.
+// Thread-safety: any thread.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/engine_part.h"
+#include "engine/snapshot_create.h"
+#include "engine/snapshot_delete.h"
+#include "engine/volume_lifecycle.h"
+
+namespace strata::engine {
+
+// A group's changes (Cinder's group update).
+struct GroupUpdate {
+  std::optional<std::string> name, description;
+  std::vector<std::string> add_volumes, remove_volumes;
+};
+
+class GroupLifecycle : public EnginePart {
+ public:
+  GroupLifecycle(EngineContext& ctx, SnapshotCreator* creator,
+                 SnapshotDeleter* deleter, VolumeLifecycle* volumes)
+      : EnginePart(ctx),
+        creator_(creator),
+        deleter_(deleter),
+        volumes_(volumes) {}
+
+  // Records `g` (its id, owner, name, type and volume types set). With
+  // g.group_snapshot_id or g.source_group_id set, the member volumes are
+  // created from that source (the caller checked it is the caller's).
+  Result<db::GroupRecord> CreateGroup(db::GroupRecord g);
+  // The group, status settled; NotFound once a delete has finished.
+  Result<db::GroupRecord> GetGroup(const std::string& id);
+  Result<db::ListResult<db::GroupRecord>> ListGroups(const db::ListQuery& q);
+  Status UpdateGroup(const std::string& id, const GroupUpdate& u);
+  Status DeleteGroup(const std::string& id, bool delete_volumes);
+
+  // Records the group snapshot and starts its members' cut.
+  Result<db::GroupSnapshotRecord> CreateGroupSnapshot(
+      const std::string& group_id, const std::string& name,
+      const std::string& description, const std::string& project_id,
+      const std::string& user_id);
+  Result<db::GroupSnapshotRecord> GetGroupSnapshot(const std::string& id);
+  Result<db::ListResult<db::GroupSnapshotRecord>> ListGroupSnapshots(
+      const db::ListQuery& q);
+  Status DeleteGroupSnapshot(const std::string& id);
+
+ private:
+  // The member volumes of a new group built from its source.
+  Status CreateMembers(const db::GroupRecord& g);
+  // Settles a status that follows the members; nullopt once the row went.
+  Result<std::optional<db::GroupRecord>> Settle(db::GroupRecord g);
+  Result<std::optional<db::GroupSnapshotRecord>> Settle(
+      db::GroupSnapshotRecord g);
+
+  SnapshotCreator* const creator_;
+  SnapshotDeleter* const deleter_;
+  VolumeLifecycle* const volumes_;
+};
+
+}  // namespace strata::engine
