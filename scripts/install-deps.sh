@@ -15,7 +15,9 @@ run_pkgs=(qemu-utils qemu-system-common)
 test_pkgs=(python3-cinderclient python3-openstackclient curl zstd nginx-light
            glance-api python3-cryptography keystone uwsgi-plugin-python3
            cinder-api python3-novaclient libnbd-bin fio xxhash clang
-           libclang-rt-14-dev tempest cinder-tempest-plugin)
+           libclang-rt-14-dev tempest cinder-tempest-plugin swift-proxy
+           swift-account swift-container swift-object memcached
+           python3-swiftclient)
 # The test guest: TCG qemu under libvirtd (started by scripts/start-libvirt.sh),
 # Debian's kernel and its modules, static busybox + gcc/libc.a for the initrd,
 # xz + binutils to unpack the kernel for PVH boot.

@@ -1,5 +1,5 @@
 // Store: the one interface every storage backend implements (local
-// directory, dav HTTP file server, glance; swift later). The engine names
+// directory, dav HTTP file server, glance, swift). The engine names
 // stores only by their spec string (see store_registry.h) and talks to them
 // through this interface, so a layer moves the same way whatever holds it.
 //
