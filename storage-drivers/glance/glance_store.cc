@@ -12,6 +12,7 @@
 
 #include "http/http_exchange.h"
 #include "http/json_field.h"
+#include "storage-drivers/http_driver_util.h"
 #include "util/hex.h"
 #include "util/log.h"
 #include "util/sha256.h"
@@ -23,34 +24,11 @@ using nlohmann::json;
 
 // Glance's limit for a property value (and an image name).
 constexpr size_t kMaxGlanceValue = 255;
-// Cleaning up after a failed Put gets a deadline of its own: the request's
-// may be what ran out. It is no longer than the request's stall bound, so
-// that a stopped Glance fails an upload attempt in about that bound rather
-// than that plus a cleanup's 10 s.
-RequestOptions CleanupOptions(const RequestOptions& opts) {
-  RequestOptions c;
-  c.timeout = std::chrono::seconds(10);
-  if (opts.stall_timeout.count() > 0 && opts.stall_timeout < c.timeout)
-    c.timeout = opts.stall_timeout;
-  c.stall_timeout = opts.stall_timeout;
-  c.request_id = opts.request_id;
-  return c;
-}
 // Images per page when listing (Glance's default api_limit_max is 1000).
 constexpr int kPageSize = 1000;
 
 bool StartsWith(const std::string& s, const std::string& p) {
   return s.compare(0, p.size(), p) == 0;
-}
-
-// A nanosecond wall-clock stamp, zero-padded so that strings sort as numbers.
-std::string PutStamp() {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%020lld", static_cast<long long>(ns));
-  return buf;
 }
 
 // Glance's answer as a Status, for the codes no caller expects.
@@ -92,28 +70,12 @@ Result<std::unique_ptr<Store>> GlanceStore::Create(const std::string& spec) {
       "' is not glance:http(s)://host[:port][/path][?option=value&…] "
       "(options: namespace, token_file, project_id, user_id, roles, "
       "disk_format)";
-  const std::string prefix = std::string(kScheme) + ":";
-  std::string url = StartsWith(spec, prefix) ? spec.substr(prefix.size()) : "";
-  if (!StartsWith(url, "http://") && !StartsWith(url, "https://"))
-    return Status::InvalidArgument(usage);
+  STRATA_ASSIGN_OR_RETURN(SpecParts parts, SplitSpec(spec, kScheme, usage));
+  std::string url = parts.url;
   Config c;
-  std::string query;
-  if (size_t q = url.find('?'); q != std::string::npos) {
-    query = url.substr(q + 1);
-    url = url.substr(0, q);
-  }
   while (!url.empty() && url.back() == '/') url.pop_back();
   c.base = url;
-  std::stringstream opts(query);
-  std::string item;
-  while (std::getline(opts, item, '&')) {
-    if (item.empty()) continue;
-    size_t eq = item.find('=');
-    if (eq == std::string::npos)
-      return Status::InvalidArgument(usage + ": option '" + item +
-                                     "' has no value");
-    const std::string name = item.substr(0, eq);
-    const std::string value = PercentDecode(item.substr(eq + 1));
+  for (const auto& [name, value] : parts.options) {
     if (name == "namespace") {
       if (value.empty() || value.size() > 64 ||
           !std::all_of(value.begin(), value.end(), [](unsigned char ch) {

@@ -11,6 +11,7 @@
 
 #include "http/http_exchange.h"
 #include "http/json_field.h"
+#include "storage-drivers/http_driver_util.h"
 #include "util/hex.h"
 #include "util/log.h"
 #include "util/sha256.h"
@@ -24,27 +25,6 @@ const char kMetaPrefix[] = "x-object-meta-strata-";
 
 bool StartsWith(const std::string& s, const std::string& p) {
   return s.compare(0, p.size(), p) == 0;
-}
-
-// A nanosecond wall-clock stamp, zero-padded so that strings sort as numbers.
-std::string PutStamp() {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%020lld", static_cast<long long>(ns));
-  return buf;
-}
-
-// Cleaning up after a failed Put gets a deadline of its own (the request's
-// may be what ran out), no longer than the request's stall bound.
-Deadline CleanupDeadline(const RequestOptions& opts) {
-  RequestOptions c;
-  c.timeout = std::chrono::seconds(10);
-  if (opts.stall_timeout.count() > 0 && opts.stall_timeout < c.timeout)
-    c.timeout = opts.stall_timeout;
-  c.stall_timeout = opts.stall_timeout;
-  return DeadlineOf(c);
 }
 
 Status SwiftError(long code, const std::string& ctx, const std::string& body) {
@@ -104,27 +84,10 @@ Result<std::unique_ptr<Store>> SwiftStore::Create(const std::string& spec) {
       "store spec '" + spec +
       "' is not swift:http(s)://host[:port]/auth/v1.0?user=ACCOUNT:USER&"
       "key_file=PATH[&container=NAME][&segment_mib=N]";
-  const std::string prefix = std::string(kScheme) + ":";
-  std::string url = StartsWith(spec, prefix) ? spec.substr(prefix.size()) : "";
-  if (!StartsWith(url, "http://") && !StartsWith(url, "https://"))
-    return Status::InvalidArgument(usage);
+  STRATA_ASSIGN_OR_RETURN(SpecParts parts, SplitSpec(spec, kScheme, usage));
   Config c;
-  std::string query;
-  if (size_t q = url.find('?'); q != std::string::npos) {
-    query = url.substr(q + 1);
-    url = url.substr(0, q);
-  }
-  c.auth_url = url;
-  std::stringstream opts(query);
-  std::string item;
-  while (std::getline(opts, item, '&')) {
-    if (item.empty()) continue;
-    size_t eq = item.find('=');
-    if (eq == std::string::npos)
-      return Status::InvalidArgument(usage + ": option '" + item +
-                                     "' has no value");
-    const std::string name = item.substr(0, eq);
-    const std::string value = PercentDecode(item.substr(eq + 1));
+  c.auth_url = parts.url;
+  for (const auto& [name, value] : parts.options) {
     if (name == "user") {
       c.user = value;
     } else if (name == "key_file") {
@@ -280,7 +243,7 @@ Result<ObjectInfo> SwiftStore::Put(const std::string& key, ByteSource& src,
   json manifest = json::array();
   std::vector<std::string> sent_segments;
   auto fail = [&](Status s) {
-    LogIfError(DeleteSegments(sent_segments, CleanupDeadline(opts)),
+    LogIfError(DeleteSegments(sent_segments, DeadlineOf(CleanupOptions(opts))),
                "cleanup of a failed swift upload's segments");
     return s;
   };
@@ -350,7 +313,7 @@ Result<ObjectInfo> SwiftStore::Put(const std::string& key, ByteSource& src,
   if (*code != 201)
     return fail(SwiftError(*code, ctx + " (manifest)", x.small_body));
   // The replaced version's segments are garbage now (best effort).
-  LogIfError(DeleteSegments(*old, CleanupDeadline(opts)),
+  LogIfError(DeleteSegments(*old, DeadlineOf(CleanupOptions(opts))),
              "the replaced segments of " + key);
   return ObjectInfo{key, total, sent_sha256, "swift:" + ObjectPath(key)};
 }

@@ -183,61 +183,67 @@ struct DavFixture : FixtureBase {
   }
 };
 
-// The glance driver against Debian's glance-api (no Keystone, sqlite, file
-// backend; scripts/start-test-glance.sh), one server for the whole binary
-// (it takes seconds to start) and a namespace of its own per fixture, so
-// every test starts with an empty store. Glance hashes with SHA-256 here, so
-// the driver's os_hash_value check runs too.
-class SharedGlance {
+// A server started once for the whole binary (it takes seconds) by a
+// scripts/start-test-*.sh script, which takes DIR PORT and prints the PID
+// of the server's process group; stopped and removed at exit. `binary`
+// missing: not ok(), with the package to install as error().
+class SharedServer {
  public:
-  static SharedGlance& Get() {
-    static SharedGlance g;
-    return g;
+  SharedServer(const std::string& binary, const std::string& package,
+               const std::string& script, const std::string& env = "") {
+    if (access(binary.c_str(), X_OK) != 0) {
+      error_ = binary + " missing (apt-get install " + package + ")";
+      return;
+    }
+    std::string t = (fs::temp_directory_path() / "strata-server-XXXXXX");
+    REQUIRE(mkdtemp(t.data()) != nullptr);
+    dir_ = t;
+    port_ = DavFixture::FreePort();
+    const std::string cmd = env + std::string(STRATA_SOURCE_DIR) + "/scripts/" +
+                            script + " " + dir_ + " " + std::to_string(port_);
+    FILE* p = popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    char buf[32] = {0};
+    size_t n = fread(buf, 1, sizeof buf - 1, p);
+    int rc = pclose(p);
+    REQUIRE_MESSAGE(rc == 0, script << " failed (see " << dir_ << ")");
+    pid_ = std::atoi(std::string(buf, n).c_str());
   }
-  bool ok() const { return pid_ > 0; }
-  const std::string& error() const { return error_; }
-  const std::string& dir() const { return dir_; }
-  int port() const { return port_; }
-  ~SharedGlance() {
+  ~SharedServer() {
     if (pid_ <= 0) return;
     kill(-pid_, SIGTERM);
     for (int i = 0; i < 100 && kill(pid_, 0) == 0; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     fs::remove_all(dir_);
   }
+  bool ok() const { return pid_ > 0; }
+  const std::string& error() const { return error_; }
+  const std::string& dir() const { return dir_; }
+  int port() const { return port_; }
 
  private:
-  SharedGlance() {
-    if (access("/usr/bin/glance-api", X_OK) != 0) {
-      error_ = "/usr/bin/glance-api missing (apt-get install glance-api)";
-      return;
-    }
-    std::string t = (fs::temp_directory_path() / "strata-glance-XXXXXX");
-    REQUIRE(mkdtemp(t.data()) != nullptr);
-    dir_ = t;
-    port_ = DavFixture::FreePort();
-    const std::string cmd =
-        "GLANCE_HASHING_ALGORITHM=sha256 " + std::string(STRATA_SOURCE_DIR) +
-        "/scripts/start-test-glance.sh " + dir_ + " " + std::to_string(port_);
-    FILE* p = popen(cmd.c_str(), "r");
-    REQUIRE(p != nullptr);
-    char buf[32] = {0};
-    size_t n = fread(buf, 1, sizeof buf - 1, p);
-    int rc = pclose(p);
-    REQUIRE_MESSAGE(rc == 0,
-                    "start-test-glance.sh failed (see " << dir_ << ")");
-    pid_ = std::atoi(std::string(buf, n).c_str());
-  }
   std::string dir_, error_;
   int port_ = 0;
   pid_t pid_ = -1;
 };
 
+// The glance driver against Debian's glance-api (no Keystone, sqlite, file
+// backend; scripts/start-test-glance.sh), one server for the whole binary
+// and a namespace of its own per fixture, so every test starts with an
+// empty store. Glance hashes with SHA-256 here, so the driver's
+// os_hash_value check runs too.
+SharedServer& SharedGlance() {
+  static SharedServer g("/usr/bin/glance-api", "glance-api",
+                        "start-test-glance.sh",
+                        "GLANCE_HASHING_ALGORITHM=sha256 ");
+  return g;
+}
+
 struct GlanceFixture : FixtureBase {
   static constexpr char kScheme[] = "glance";
 
   GlanceFixture() {
-    SharedGlance& g = SharedGlance::Get();
+    SharedServer& g = SharedGlance();
     available = g.ok();
     if (!available) {
       skip_reason = g.error();
@@ -257,7 +263,7 @@ struct GlanceFixture : FixtureBase {
     auto st = store->Stat(key, RequestOptions{});
     if (!st.ok()) return false;
     const std::string id = st->location.substr(st->location.rfind('/') + 1);
-    return FlipByte(SharedGlance::Get().dir() + "/images/" + id);
+    return FlipByte(SharedGlance().dir() + "/images/" + id);
   }
   std::string ns;
 };
@@ -266,58 +272,19 @@ struct GlanceFixture : FixtureBase {
 // proxy, account, container and object servers, one replica, tempauth), one
 // cluster for the whole binary and a container of its own per fixture, with
 // 1 MiB segments so that objects of a few MiB are large objects.
-class SharedSwift {
- public:
-  static SharedSwift& Get() {
-    static SharedSwift s;
-    return s;
-  }
-  bool ok() const { return pid_ > 0; }
-  const std::string& error() const { return error_; }
-  const std::string& dir() const { return dir_; }
-  int port() const { return port_; }
-  ~SharedSwift() {
-    if (pid_ <= 0) return;
-    kill(-pid_, SIGTERM);
-    for (int i = 0; i < 100 && kill(pid_, 0) == 0; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    fs::remove_all(dir_);
-  }
-
- private:
-  SharedSwift() {
-    if (access("/usr/bin/swift-proxy-server", X_OK) != 0) {
-      error_ =
-          "/usr/bin/swift-proxy-server missing (apt-get install swift-proxy)";
-      return;
-    }
-    std::string t = (fs::temp_directory_path() / "strata-swift-XXXXXX");
-    REQUIRE(mkdtemp(t.data()) != nullptr);
-    dir_ = t;
-    port_ = DavFixture::FreePort();
-    const std::string cmd = std::string(STRATA_SOURCE_DIR) +
-                            "/scripts/start-test-swift.sh " + dir_ + " " +
-                            std::to_string(port_);
-    FILE* p = popen(cmd.c_str(), "r");
-    REQUIRE(p != nullptr);
-    char buf[32] = {0};
-    size_t n = fread(buf, 1, sizeof buf - 1, p);
-    int rc = pclose(p);
-    REQUIRE_MESSAGE(rc == 0, "start-test-swift.sh failed (see " << dir_ << ")");
-    pid_ = std::atoi(std::string(buf, n).c_str());
-    std::ofstream(dir_ + "/key") << "testing\n";
-  }
-  std::string dir_, error_;
-  int port_ = 0;
-  pid_t pid_ = -1;
-};
+SharedServer& SharedSwift() {
+  static SharedServer s("/usr/bin/swift-proxy-server", "swift-proxy",
+                        "start-test-swift.sh");
+  if (s.ok()) std::ofstream(s.dir() + "/key") << "testing\n";
+  return s;
+}
 
 struct SwiftFixture : FixtureBase {
   static constexpr char kScheme[] = "swift";
   static constexpr bool kChecksOwnCopies = true;
 
   SwiftFixture() {
-    SharedSwift& sw = SharedSwift::Get();
+    SharedServer& sw = SharedSwift();
     available = sw.ok();
     if (!available) {
       skip_reason = sw.error();
@@ -339,7 +306,7 @@ struct SwiftFixture : FixtureBase {
     const std::string path = "/" + container + "_segments/" + key + "/";
     std::vector<std::string> hits;
     for (const auto& e :
-         fs::recursive_directory_iterator(SharedSwift::Get().dir() + "/node")) {
+         fs::recursive_directory_iterator(SharedSwift().dir() + "/node")) {
       if (e.path().extension() != ".data") continue;
       char meta[8192];
       ssize_t n =
