@@ -263,25 +263,13 @@ Result<GroupTypeRecord> Catalog::GetGroupType(const std::string& id) {
 
 Status Catalog::InsertGroupType(const GroupTypeRecord& t) {
   return Transaction([&]() -> Status {
-    STRATA_ASSIGN_OR_RETURN(
-        auto same, FindOne(
-                       db_, "SELECT id FROM group_types WHERE name=?", t.name,
-                       +[](const Statement& s) { return s.ColumnText(0); }));
-    if (same) return NameTaken(t.name);
-    STRATA_ASSIGN_OR_RETURN(
-        Statement st,
-        Statement::Prepare(db_,
-                           "INSERT INTO group_types (id, name, description, "
-                           "is_public, created_at, updated_at) "
-                           "VALUES (?,?,?,?,?,?)"));
-    st.Bind(1, t.id)
-        .Bind(2, t.name)
-        .BindOpt(3, t.description)
-        .Bind(4, static_cast<int64_t>(t.is_public))
-        .Bind(5, t.created_at)
-        .Bind(6, t.updated_at);
-    STRATA_RETURN_IF_ERROR(st.Run());
-    return SetGroupTypeSpecs(t.id, t.group_specs);
+    STRATA_ASSIGN_OR_RETURN(bool taken,
+                            TypeNameTaken(db_, kGroupSpecs, t.name));
+    if (taken) return NameTaken(t.name);
+    return InsertType(
+        db_, kGroupSpecs,
+        {t.id, t.name, t.description, t.is_public, t.created_at, t.updated_at},
+        t.group_specs);
   });
 }
 
@@ -293,11 +281,9 @@ Status Catalog::ModifyGroupType(
     const std::string old_name = t.name;
     STRATA_RETURN_IF_ERROR(edit(t));
     if (t.name != old_name) {
-      STRATA_ASSIGN_OR_RETURN(
-          auto same, FindOne(
-                         db_, "SELECT id FROM group_types WHERE name=?", t.name,
-                         +[](const Statement& s) { return s.ColumnText(0); }));
-      if (same) return NameTaken(t.name);
+      STRATA_ASSIGN_OR_RETURN(bool taken,
+                              TypeNameTaken(db_, kGroupSpecs, t.name));
+      if (taken) return NameTaken(t.name);
     }
     STRATA_ASSIGN_OR_RETURN(
         Statement st,

@@ -5,6 +5,33 @@
 
 namespace strata::db {
 
+Result<bool> TypeNameTaken(const SqliteDb& db, const SpecsTable& t,
+                           const std::string& name) {
+  STRATA_ASSIGN_OR_RETURN(
+      Statement st, Statement::Prepare(db, std::string("SELECT 1 FROM ") +
+                                               t.types + " WHERE name=?"));
+  st.Bind(1, name);
+  return st.Step();
+}
+
+Status InsertType(const SqliteDb& db, const SpecsTable& t, const TypeRow& row,
+                  const Metadata& specs) {
+  STRATA_ASSIGN_OR_RETURN(
+      Statement st,
+      Statement::Prepare(db, std::string("INSERT INTO ") + t.types +
+                                 " (id, name, description, is_public, "
+                                 "created_at, updated_at) "
+                                 "VALUES (?,?,?,?,?,?)"));
+  st.Bind(1, row.id)
+      .Bind(2, row.name)
+      .BindOpt(3, row.description)
+      .Bind(4, static_cast<int64_t>(row.is_public))
+      .Bind(5, row.created_at)
+      .Bind(6, row.updated_at);
+  STRATA_RETURN_IF_ERROR(st.Run());
+  return UpsertSpecs(db, t, row.id, specs);
+}
+
 Result<Metadata> ReadSpecs(const SqliteDb& db, const SpecsTable& t,
                            const std::string& id) {
   STRATA_ASSIGN_OR_RETURN(

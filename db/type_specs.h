@@ -1,10 +1,12 @@
-// The specs of a type, shared by volume types' extra specs
-// (volume_type_queries.cc) and group types' group specs
-// (group_queries.cc): a table of (type id, key, value) rows that go with
-// their type. REQUIRES: the catalog's mutex (callers are Catalog methods).
+// What volume types (volume_type_queries.cc) and group types
+// (group_queries.cc) share: a table of types (id, name, description,
+// is_public, created_at, updated_at, …) and a table of their specs (type
+// id, key, value) that go with their type. REQUIRES: the catalog's mutex
+// (callers are Catalog methods).
 // Thread-safety: as the caller's.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "db/records.h"
@@ -18,6 +20,21 @@ struct SpecsTable {
   const char* type_id;    // "volume_type_id"
   const char* type_noun;  // "Volume type": "<noun> <id> could not be found."
 };
+
+// True when a type of the table has `name`.
+[[nodiscard]] Result<bool> TypeNameTaken(const SqliteDb& db,
+                                         const SpecsTable& t,
+                                         const std::string& name);
+// Inserts a type's row and its specs. Run it in a transaction.
+struct TypeRow {
+  const std::string& id;
+  const std::string& name;
+  const std::optional<std::string>& description;
+  bool is_public;
+  int64_t created_at, updated_at;
+};
+[[nodiscard]] Status InsertType(const SqliteDb& db, const SpecsTable& t,
+                                const TypeRow& row, const Metadata& specs);
 
 [[nodiscard]] Result<Metadata> ReadSpecs(const SqliteDb& db,
                                          const SpecsTable& t,

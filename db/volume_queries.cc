@@ -81,14 +81,15 @@ Status Catalog::InsertVolume(const VolumeRecord& v) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   STRATA_ASSIGN_OR_RETURN(
       Statement st,
-      Statement::Prepare(db_,
-                         "INSERT INTO volumes (project_id, user_id, name, "
-                         "description, status, path, base_path, base_format, "
-                         "virtual_size, head_snapshot_id, bootable, metadata, "
-                         "created_at, updated_at, domain_uuid, disk_target, "
-                         "volume_type_id, snapshot_id, source_volid, "
-                         "admin_metadata, group_id, id) "
-                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+      Statement::Prepare(
+          db_,
+          "INSERT INTO volumes (project_id, user_id, name, "
+          "description, status, path, base_path, base_format, "
+          "virtual_size, head_snapshot_id, bootable, metadata, "
+          "created_at, updated_at, domain_uuid, disk_target, "
+          "volume_type_id, snapshot_id, source_volid, "
+          "admin_metadata, group_id, id) "
+          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
   BindVolume(st, v);
   return st.Run();
 }

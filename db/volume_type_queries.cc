@@ -112,22 +112,13 @@ Result<VolumeTypeRecord> Catalog::ResolveVolumeType(
 
 Status Catalog::InsertVolumeType(const VolumeTypeRecord& t) {
   return Transaction([&]() -> Status {
-    STRATA_ASSIGN_OR_RETURN(auto same, FindType(db_, "name", t.name));
-    if (same) return NameTaken(t.name);
-    STRATA_ASSIGN_OR_RETURN(
-        Statement st,
-        Statement::Prepare(db_,
-                           "INSERT INTO volume_types (id, name, description, "
-                           "is_public, created_at, updated_at) "
-                           "VALUES (?,?,?,?,?,?)"));
-    st.Bind(1, t.id)
-        .Bind(2, t.name)
-        .BindOpt(3, t.description)
-        .Bind(4, static_cast<int64_t>(t.is_public))
-        .Bind(5, t.created_at)
-        .Bind(6, t.updated_at);
-    STRATA_RETURN_IF_ERROR(st.Run());
-    return SetVolumeTypeExtraSpecs(t.id, t.extra_specs);
+    STRATA_ASSIGN_OR_RETURN(bool taken,
+                            TypeNameTaken(db_, kExtraSpecs, t.name));
+    if (taken) return NameTaken(t.name);
+    return InsertType(
+        db_, kExtraSpecs,
+        {t.id, t.name, t.description, t.is_public, t.created_at, t.updated_at},
+        t.extra_specs);
   });
 }
 
