@@ -9,8 +9,8 @@
 # the account, container and object servers and memcached (which tempauth
 # keeps its tokens in) on free loopback ports of their own (in DIR/ports).
 # All run in one process
-# group of their own until killed (kill -- -PID); prints its PID once the
-# proxy answers.
+# group of their own until the group is sent TERM (kill -- -PID); prints
+# its PID once the proxy answers.
 # Usage: scripts/start-test-swift.sh DIR PORT
 # Then: swift -A http://127.0.0.1:PORT/auth/v1.0 -U test:tester -K testing stat
 set -euo pipefail
@@ -99,12 +99,19 @@ use = egg:swift#dlo
 [filter:copy]
 use = egg:swift#copy
 CONF
+# Swift's servers leave the process group (they call setsid as they drop
+# privileges), so the group's leader ends them itself when it is told to.
 setsid bash -c "
+  pids=''
+  trap 'kill \$pids 2>/dev/null; wait; exit 0' TERM INT HUP
   memcached -l 127.0.0.1 -p $p_memcached -U 0 -m 64 -u $(id -un) &
+  pids=\"\$pids \$!\"
   for s in account container object; do
     swift-\$s-server '$dir/'\$s-server.conf >'$dir/run/'\$s.out 2>&1 &
+    pids=\"\$pids \$!\"
   done
   swift-proxy-server '$dir/proxy-server.conf' >'$dir/run/proxy.out' 2>&1 &
+  pids=\"\$pids \$!\"
   wait" </dev/null >"$dir/run/group.out" 2>&1 &
 pid=$!
 # The proxy answers its healthcheck before the servers behind it may: each
