@@ -120,7 +120,26 @@ void SnapshotCreator::RunGroupCut(
     hold.state()["paused"] = writers;
     STRATA_RETURN_IF_ERROR(hold.Step("group.hold", 10));
     const auto t0 = std::chrono::steady_clock::now();
-    std::vector<std::string> paused;
+    // The paused domains resume on every way out of this scope, an
+    // exception's included (CatchAll stops it only at the lambda's edge).
+    struct Holding {
+      hypervisor::Hypervisor* hv;
+      std::vector<std::string> paused;
+      size_t held = 0;  // how many were paused
+      bool all_resumed = true;
+      void ResumeAll() noexcept {
+        for (const auto& d : paused) {
+          Status r =
+              CatchAll("engine.group_resume", [&] { return hv->Resume(d); });
+          if (!r.ok()) {
+            LogError("group cut: resuming domain " + d + ": " + r.ToString());
+            all_resumed = false;
+          }
+        }
+        paused.clear();
+      }
+      ~Holding() { ResumeAll(); }
+    } holding{hv_, {}};
     Status s;
     for (const auto& d : writers) {
       s = hv_->Pause(d);
@@ -128,15 +147,14 @@ void SnapshotCreator::RunGroupCut(
         s = s.WithContext("holding the group's writers");
         break;
       }
-      paused.push_back(d);
+      holding.paused.push_back(d);
+      ++holding.held;
     }
     if (s.ok()) s = hold.Step("group.cut", 50);
     for (size_t i = 0; s.ok() && i < n; ++i) {
       results[i] = [&]() -> Status {
         if (Held(vols[i])) {
-          STRATA_RETURN_IF_ERROR(journals[i].Step("create.release_chain", 1));
-          STRATA_RETURN_IF_ERROR(holder_->Release(
-              vols[i].path, ExpectedSnapshotSeconds(vols[i].id)));
+          STRATA_RETURN_IF_ERROR(ReleaseChain(journals[i], vols[i]));
           released[i] = true;
         }
         // The domain is paused: its guest agent cannot freeze anything.
@@ -145,22 +163,15 @@ void SnapshotCreator::RunGroupCut(
         return Status::OK();
       }();
     }
-    Status resumed;
-    for (const auto& d : paused) {
-      Status r = hv_->Resume(d);
-      if (!r.ok()) {
-        LogError("group cut: resuming domain " + d + ": " + r.ToString());
-        resumed = r;
-      }
-    }
+    holding.ResumeAll();
     const double held_ms = std::chrono::duration<double, std::milli>(
                                std::chrono::steady_clock::now() - t0)
                                .count();
     LogInfo("group snapshot " + group_snapshot_id + ": " + std::to_string(n) +
-            " volume(s) cut while " + std::to_string(paused.size()) +
+            " volume(s) cut while " + std::to_string(holding.held) +
             " domain(s) were held for " + std::to_string(held_ms) + " ms");
     // A domain that did not resume stays in the journal for recovery.
-    if (resumed.ok())
+    if (holding.all_resumed)
       LogIfError(s.ok() ? hold.Succeed() : hold.Fail(s),
                  "journal of group hold " + hold.task_id());
     return s;
@@ -172,13 +183,7 @@ void SnapshotCreator::RunGroupCut(
       s = CatchAll("engine.snapshot_create", [&] {
         return StoreLayer(journals[i], vols[i], snaps[i], *cuts[i]);
       });
-    if (released[i]) {
-      Status back = holder_->Reacquire(vols[i].path);
-      if (!back.ok())
-        LogError("the export of " + vols[i].path +
-                 " could not take its chain back (" + back.ToString() +
-                 "); the VM's writes stay in the redirect cache until it can");
-    }
+    if (released[i]) ReacquireChain(vols[i]);
     if (s.ok() && !cuts[i]) s = Status::Internal("the member was not cut");
     Conclude(journals[i], vols[i], snaps[i].id, s, std::nullopt, leases[i]);
   }
