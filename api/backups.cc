@@ -113,11 +113,8 @@ int64_t ObjectCount(engine::Engine* e, const db::BackupRecord& b) {
 // The caller's backup (an admin sees any), status settled, or 404.
 Result<db::BackupRecord> LoadBackup(engine::Engine* e, const ApiRequest& req) {
   const std::string& id = req.params.at("id");
-  auto b = e->backups().GetBackup(id);
-  if (!b.ok() && !b.status().IsNotFound()) return b.status();
-  if (!b.ok() || (b->project_id != req.ctx.project_id && !req.ctx.is_admin))
-    return Status::NotFound("Backup " + id + " could not be found.");
-  return b;
+  return VisibleRow(req.ctx, e->backups().GetBackup(id),
+                    "Backup " + id + " could not be found.");
 }
 
 HandlerResult Create(engine::Engine* e, ApiRequest& req,

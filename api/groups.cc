@@ -75,21 +75,15 @@ Result<std::vector<std::string>> MemberIds(engine::Engine* e,
 // The caller's group (an admin sees any), status settled, or 404.
 Result<db::GroupRecord> LoadGroup(engine::Engine* e, const ApiRequest& req,
                                   const std::string& id) {
-  auto g = e->groups().GetGroup(id);
-  if (!g.ok() && !g.status().IsNotFound()) return g.status();
-  if (!g.ok() || (g->project_id != req.ctx.project_id && !req.ctx.is_admin))
-    return Status::NotFound("Group " + id + " could not be found.");
-  return g;
+  return VisibleRow(req.ctx, e->groups().GetGroup(id),
+                    "Group " + id + " could not be found.");
 }
 
 Result<db::GroupSnapshotRecord> LoadGroupSnapshot(engine::Engine* e,
                                                   const ApiRequest& req,
                                                   const std::string& id) {
-  auto g = e->groups().GetGroupSnapshot(id);
-  if (!g.ok() && !g.status().IsNotFound()) return g.status();
-  if (!g.ok() || (g->project_id != req.ctx.project_id && !req.ctx.is_admin))
-    return Status::NotFound("GroupSnapshot " + id + " could not be found.");
-  return g;
+  return VisibleRow(req.ctx, e->groups().GetGroupSnapshot(id),
+                    "GroupSnapshot " + id + " could not be found.");
 }
 
 // "id1,id2" (Cinder's add_volumes / remove_volumes).
@@ -232,6 +226,8 @@ HandlerResult ListGroups(engine::Engine* e, ApiRequest& req, bool detail) {
   STRATA_ASSIGN_OR_RETURN(db::ListQuery q,
                           ParseListQuery(req, {"name", "status", "project_id",
                                                "group_type", "list_volume"}));
+  // list_volume is a view option, not a filter on a column.
+  q.filters.erase("list_volume");
   STRATA_ASSIGN_OR_RETURN(auto page, e->groups().ListGroups(q));
   nlohmann::json items = nlohmann::json::array();
   // Cinder lists the members only when asked (list_volume=True).

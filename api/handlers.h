@@ -28,6 +28,17 @@ void AddServerRoutes(Router& r, engine::Engine* engine,
 std::optional<db::SnapshotRecord> VisibleSnapshot(engine::Engine* engine,
                                                   const RequestContext& ctx,
                                                   const std::string& id);
+// `found` when it exists and `ctx` may see it (its own project's row, or
+// any for an admin); NotFound `not_found` otherwise, so another project's
+// backup or group is a 404, never a 403. Other errors pass as they are.
+template <class Row>
+Result<Row> VisibleRow(const RequestContext& ctx, Result<Row> found,
+                       const std::string& not_found) {
+  if (!found.ok() && !found.status().IsNotFound()) return found.status();
+  if (!found.ok() || (found->project_id != ctx.project_id && !ctx.is_admin))
+    return Status::NotFound(not_found);
+  return found;
+}
 // Where Strata finds Cinder to report assisted snapshots, as Nova's [cinder]
 // options say: a URL template (project id filled in), else the caller's
 // token catalog (Keystone auth) by "type:name:interface", in `region`.

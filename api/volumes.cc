@@ -228,16 +228,13 @@ HandlerResult Create(engine::Engine* e, ApiRequest& req,
     STRATA_ASSIGN_OR_RETURN(cr.group_id, OptString(*b, "group_id", 36));
   }
   if (cr.group_id) {
-    auto g = e->groups().GetGroup(*cr.group_id);
-    if (!g.ok() || (g->project_id != req.ctx.project_id && !req.ctx.is_admin))
-      return Status::NotFound("Group " + *cr.group_id + " could not be found.");
-    if (g->status != "available" && g->status != "in-use")
-      return Status::InvalidArgument(
-          "Invalid group: Group status must be available or in-use, but "
-          "current status is: " +
-          g->status + ".");
-    if (std::find(g->volume_type_ids.begin(), g->volume_type_ids.end(),
-                  type.id) == g->volume_type_ids.end())
+    STRATA_ASSIGN_OR_RETURN(
+        db::GroupRecord g,
+        VisibleRow(req.ctx, e->groups().GetGroup(*cr.group_id),
+                   "Group " + *cr.group_id + " could not be found."));
+    STRATA_RETURN_IF_ERROR(engine::GroupIsUsable(g));
+    if (std::find(g.volume_type_ids.begin(), g.volume_type_ids.end(),
+                  type.id) == g.volume_type_ids.end())
       return Status::InvalidArgument(
           "Invalid input received: Invalid volume_type provided: " + type.id +
           " (the group's volume types do not include it).");

@@ -347,11 +347,8 @@ Result<ListResult<GroupRecord>> Catalog::ListGroups(const ListQuery& q) {
       {"status", "status"},
       {"project_id", "project_id"},
       {"group_type", "group_type_id"}};
-  ListQuery only_columns = q;  // list_volume is a view option, not a column
-  only_columns.filters.erase("list_volume");
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  return ListRows(db_, kGroups.Select("1"), only_columns, kFilters, kSort,
-                  kGroups.read);
+  return ListRows(db_, kGroups.Select("1"), q, kFilters, kSort, kGroups.read);
 }
 
 Status Catalog::ModifyGroup(const std::string& id,

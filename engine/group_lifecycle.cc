@@ -20,7 +20,74 @@ std::string TypeOf(const db::VolumeRecord& v) {
   return v.volume_type_id.value_or(db::kDefaultVolumeTypeId);
 }
 
+// What a status that follows the members (a group's volumes, a group
+// snapshot's snapshots) becomes: nullopt while they are still at work (or
+// for a status that follows nothing), "" once a delete has taken them all
+// (the row goes), else the status they settled on.
+std::optional<std::string> FollowedStatus(const std::string& status,
+                                          const auto& members) {
+  if (status == "creating") {
+    if (AnyStatus(members, "creating")) return std::nullopt;
+    return AnyStatus(members, "error") ? "error" : "available";
+  }
+  if (status == "deleting") {
+    if (members.empty()) return "";
+    if (AnyStatus(members, "error_deleting")) return "error_deleting";
+  }
+  return std::nullopt;
+}
+
+// Puts FollowedStatus's answer `to` into `row` through the catalog's
+// methods for its table: nothing, the row deleted (nullopt), or the new
+// status, unless an admin's reset or another reader changed it meanwhile.
+template <class Row>
+Result<std::optional<Row>> ApplyFollowed(
+    db::Catalog* c, Row row, const std::optional<std::string>& to,
+    Status (db::Catalog::*drop)(const std::string&),
+    Status (db::Catalog::*modify)(const std::string&,
+                                  const std::function<Status(Row&)>&),
+    Result<Row> (db::Catalog::*get)(const std::string&)) {
+  if (!to) return std::optional<Row>(std::move(row));
+  if (to->empty()) {
+    Status s = (c->*drop)(row.id);
+    if (!s.ok() && !s.IsNotFound()) return s;
+    return std::optional<Row>();
+  }
+  const std::string from = row.status;
+  STRATA_RETURN_IF_ERROR((c->*modify)(row.id, [&](Row& r) {
+    if (!r.follows_members || r.status != from) return Status::OK();
+    r.status = *to;
+    r.follows_members = false;
+    return Status::OK();
+  }));
+  STRATA_ASSIGN_OR_RETURN(row, (c->*get)(row.id));
+  return std::optional<Row>(std::move(row));
+}
+
+// A listed page with every row settled by `settle`; rows whose delete
+// finished drop out.
+template <class Row, class Settler>
+Result<db::ListResult<Row>> SettlePage(db::ListResult<Row> listed,
+                                       const Settler& settle) {
+  db::ListResult<Row> out = listed;
+  out.rows.clear();
+  for (auto& row : listed.rows) {
+    STRATA_ASSIGN_OR_RETURN(auto settled, settle(std::move(row)));
+    if (settled) out.rows.push_back(std::move(*settled));
+  }
+  return out;
+}
+
 }  // namespace
+
+Status GroupIsUsable(const db::GroupRecord& g) {
+  if (g.status != "available" && g.status != "in-use")
+    return Status::InvalidArgument(
+        "Invalid group: Group status must be available or in-use, but "
+        "current status is: " +
+        g.status + ".");
+  return Status::OK();
+}
 
 Result<db::GroupRecord> GroupLifecycle::CreateGroup(db::GroupRecord g) {
   const bool from_source = g.group_snapshot_id || g.source_group_id;
@@ -105,31 +172,9 @@ Result<std::optional<db::GroupRecord>> GroupLifecycle::Settle(
     db::GroupRecord g) {
   if (!g.follows_members) return std::optional<db::GroupRecord>(g);
   STRATA_ASSIGN_OR_RETURN(auto vols, catalog_->VolumesOfGroup(g.id));
-  std::string to;
-  if (g.status == "creating") {
-    if (AnyStatus(vols, "creating")) return std::optional<db::GroupRecord>(g);
-    to = AnyStatus(vols, "error") ? "error" : "available";
-  } else if (g.status == "deleting") {
-    if (vols.empty()) {
-      Status s = catalog_->DeleteGroup(g.id);
-      if (!s.ok() && !s.IsNotFound()) return s;
-      return std::optional<db::GroupRecord>();
-    }
-    if (!AnyStatus(vols, "error_deleting"))
-      return std::optional<db::GroupRecord>(g);
-    to = "error_deleting";
-  } else {
-    return std::optional<db::GroupRecord>(g);
-  }
-  const std::string from = g.status;
-  STRATA_RETURN_IF_ERROR(catalog_->ModifyGroup(g.id, [&](db::GroupRecord& r) {
-    if (!r.follows_members || r.status != from) return Status::OK();
-    r.status = to;
-    r.follows_members = false;
-    return Status::OK();
-  }));
-  STRATA_ASSIGN_OR_RETURN(g, catalog_->GetGroup(g.id));
-  return std::optional<db::GroupRecord>(g);
+  auto to = FollowedStatus(g.status, vols);
+  return ApplyFollowed(catalog_, std::move(g), to, &db::Catalog::DeleteGroup,
+                       &db::Catalog::ModifyGroup, &db::Catalog::GetGroup);
 }
 
 Result<db::GroupRecord> GroupLifecycle::GetGroup(const std::string& id) {
@@ -142,23 +187,14 @@ Result<db::GroupRecord> GroupLifecycle::GetGroup(const std::string& id) {
 Result<db::ListResult<db::GroupRecord>> GroupLifecycle::ListGroups(
     const db::ListQuery& q) {
   STRATA_ASSIGN_OR_RETURN(auto listed, catalog_->ListGroups(q));
-  db::ListResult<db::GroupRecord> out = listed;
-  out.rows.clear();
-  for (auto& g : listed.rows) {
-    STRATA_ASSIGN_OR_RETURN(auto settled, Settle(std::move(g)));
-    if (settled) out.rows.push_back(std::move(*settled));
-  }
-  return out;
+  return SettlePage(std::move(listed),
+                    [this](db::GroupRecord g) { return Settle(std::move(g)); });
 }
 
 Status GroupLifecycle::UpdateGroup(const std::string& id,
                                    const GroupUpdate& u) {
   STRATA_ASSIGN_OR_RETURN(db::GroupRecord g, GetGroup(id));
-  if (g.status != "available" && g.status != "in-use")
-    return Status::InvalidArgument(
-        "Invalid group: Group status must be available or in-use, but "
-        "current status is: " +
-        g.status + ".");
+  STRATA_RETURN_IF_ERROR(GroupIsUsable(g));
   std::vector<db::VolumeRecord> adding;
   for (const auto& vid : u.add_volumes) {
     auto v = catalog_->GetVolume(vid);
@@ -273,11 +309,7 @@ Result<db::GroupSnapshotRecord> GroupLifecycle::CreateGroupSnapshot(
     const std::string& description, const std::string& project_id,
     const std::string& user_id) {
   STRATA_ASSIGN_OR_RETURN(db::GroupRecord g, GetGroup(group_id));
-  if (g.status != "available" && g.status != "in-use")
-    return Status::InvalidArgument(
-        "Invalid group: Group status must be available or in-use, but "
-        "current status is: " +
-        g.status + ".");
+  STRATA_RETURN_IF_ERROR(GroupIsUsable(g));
   STRATA_ASSIGN_OR_RETURN(auto vols, catalog_->VolumesOfGroup(group_id));
   db::GroupSnapshotRecord gs;
   gs.id = NewUuid();
@@ -314,34 +346,12 @@ Result<db::GroupSnapshotRecord> GroupLifecycle::CreateGroupSnapshot(
 
 Result<std::optional<db::GroupSnapshotRecord>> GroupLifecycle::Settle(
     db::GroupSnapshotRecord g) {
-  using Out = std::optional<db::GroupSnapshotRecord>;
-  if (!g.follows_members) return Out(g);
+  if (!g.follows_members) return std::optional<db::GroupSnapshotRecord>(g);
   STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfGroupSnapshot(g.id));
-  std::string to;
-  if (g.status == "creating") {
-    if (AnyStatus(snaps, "creating")) return Out(g);
-    to = AnyStatus(snaps, "error") ? "error" : "available";
-  } else if (g.status == "deleting") {
-    if (snaps.empty()) {
-      Status s = catalog_->DeleteGroupSnapshot(g.id);
-      if (!s.ok() && !s.IsNotFound()) return s;
-      return Out();
-    }
-    if (!AnyStatus(snaps, "error_deleting")) return Out(g);
-    to = "error_deleting";
-  } else {
-    return Out(g);
-  }
-  const std::string from = g.status;
-  STRATA_RETURN_IF_ERROR(
-      catalog_->ModifyGroupSnapshot(g.id, [&](db::GroupSnapshotRecord& r) {
-        if (!r.follows_members || r.status != from) return Status::OK();
-        r.status = to;
-        r.follows_members = false;
-        return Status::OK();
-      }));
-  STRATA_ASSIGN_OR_RETURN(g, catalog_->GetGroupSnapshot(g.id));
-  return Out(g);
+  auto to = FollowedStatus(g.status, snaps);
+  return ApplyFollowed(
+      catalog_, std::move(g), to, &db::Catalog::DeleteGroupSnapshot,
+      &db::Catalog::ModifyGroupSnapshot, &db::Catalog::GetGroupSnapshot);
 }
 
 Result<db::GroupSnapshotRecord> GroupLifecycle::GetGroupSnapshot(
@@ -357,13 +367,9 @@ Result<db::GroupSnapshotRecord> GroupLifecycle::GetGroupSnapshot(
 Result<db::ListResult<db::GroupSnapshotRecord>>
 GroupLifecycle::ListGroupSnapshots(const db::ListQuery& q) {
   STRATA_ASSIGN_OR_RETURN(auto listed, catalog_->ListGroupSnapshots(q));
-  db::ListResult<db::GroupSnapshotRecord> out = listed;
-  out.rows.clear();
-  for (auto& g : listed.rows) {
-    STRATA_ASSIGN_OR_RETURN(auto settled, Settle(std::move(g)));
-    if (settled) out.rows.push_back(std::move(*settled));
-  }
-  return out;
+  return SettlePage(std::move(listed), [this](db::GroupSnapshotRecord g) {
+    return Settle(std::move(g));
+  });
 }
 
 Status GroupLifecycle::DeleteGroupSnapshot(const std::string& id) {

@@ -37,6 +37,10 @@ struct GroupUpdate {
   std::vector<std::string> add_volumes, remove_volumes;
 };
 
+// OK when the group may change or gain members and snapshots
+// ("available" or "in-use"), else Cinder's 400.
+[[nodiscard]] Status GroupIsUsable(const db::GroupRecord& g);
+
 class GroupLifecycle : public EnginePart {
  public:
   GroupLifecycle(EngineContext& ctx, SnapshotCreator* creator,

@@ -45,16 +45,24 @@ double SnapshotCreator::ExpectedSnapshotSeconds(const std::string& volume_id) {
 Status SnapshotCreator::RunCreate(Journal& j, const db::VolumeRecord& vol,
                                   db::SnapshotRecord snap) {
   if (!Held(vol)) return RunCreateSteps(j, vol, snap);
+  STRATA_RETURN_IF_ERROR(ReleaseChain(j, vol));
+  Status s = RunCreateSteps(j, vol, std::move(snap));
+  ReacquireChain(vol);
+  return s;
+}
+
+Status SnapshotCreator::ReleaseChain(Journal& j, const db::VolumeRecord& vol) {
   const double expected = ExpectedSnapshotSeconds(vol.id);
   STRATA_RETURN_IF_ERROR(j.Step("create.release_chain", 1));
-  STRATA_RETURN_IF_ERROR(holder_->Release(vol.path, expected));
-  Status s = RunCreateSteps(j, vol, std::move(snap));
+  return holder_->Release(vol.path, expected);
+}
+
+void SnapshotCreator::ReacquireChain(const db::VolumeRecord& vol) {
   Status back = holder_->Reacquire(vol.path);
   if (!back.ok())
     LogError("the export of " + vol.path + " could not take its chain back (" +
              back.ToString() +
              "); the VM's writes stay in the redirect cache until it can");
-  return s;
 }
 
 Result<SnapshotCreator::Cut> SnapshotCreator::CutTop(

@@ -75,6 +75,12 @@ class SnapshotCreator : public EnginePart {
                    const std::vector<db::VolumeRecord>& vols,
                    const std::vector<db::SnapshotRecord>& snaps,
                    std::vector<std::shared_ptr<VolumeLease>>& leases);
+  // A held chain's files let go before the chain work (the VM's writes go
+  // to the redirect cache, R0.3, sized for ExpectedSnapshotSeconds), and
+  // taken back after it, whatever its outcome (a failure is logged: the
+  // writes stay safe in the cache until a later Reacquire succeeds).
+  Status ReleaseChain(Journal& j, const db::VolumeRecord& vol);
+  void ReacquireChain(const db::VolumeRecord& vol);
   // RunCreate releases a held chain around RunCreateSteps.
   Status RunCreate(Journal& j, const db::VolumeRecord& vol,
                    db::SnapshotRecord snap);
