@@ -11,8 +11,6 @@
 // a Keystone that does not answer in time is a 503 to the caller (as
 // keystonemiddleware's "The Keystone service is temporarily unavailable"),
 // while callers with a cached token go on being served.
-#include <time.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -22,6 +20,7 @@
 #include "api/auth.h"
 #include "http/http_exchange.h"
 #include "http/json_field.h"
+#include "http/keystone_client.h"
 #include "util/log.h"
 #include "util/sha256.h"
 
@@ -29,27 +28,16 @@ namespace strata::api {
 namespace {
 
 using http::JsonString;
+using http::ParseKeystoneTime;
 using nlohmann::json;
 using Clock = std::chrono::system_clock;
 
 constexpr size_t kMaxCachedTokens = 10000;
 
-// "2026-11-22T09:00:00.000000Z" → a time point; nullopt if unparsable.
-std::optional<Clock::time_point> ParseKeystoneTime(const std::string& s) {
-  std::tm tm{};
-  const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!end) return std::nullopt;
-  return Clock::from_time_t(timegm(&tm));
-}
-
 class KeystoneAuth : public Authenticator {
  public:
   explicit KeystoneAuth(KeystoneAuthOptions o) : o_(std::move(o)) {
-    while (!o_.auth_url.empty() && o_.auth_url.back() == '/')
-      o_.auth_url.pop_back();
-    if (o_.auth_url.size() < 3 ||
-        o_.auth_url.compare(o_.auth_url.size() - 3, 3, "/v3") != 0)
-      o_.auth_url += "/v3";
+    o_.auth_url = http::KeystoneV3Url(o_.auth_url);
   }
 
   std::string Challenge() const override {
@@ -173,41 +161,22 @@ class KeystoneAuth : public Authenticator {
   // POST /auth/tokens with the service's password: its token and expiry.
   Result<std::pair<std::string, Clock::time_point>> FetchServiceToken(
       const std::string& rid) {
-    json body = {{"auth",
-                  {{"identity",
-                    {{"methods", {"password"}},
-                     {"password",
-                      {{"user",
-                        {{"name", o_.username},
-                         {"domain", {{"name", o_.user_domain_name}}},
-                         {"password", o_.password}}}}}}},
-                   {"scope",
-                    {{"project",
-                      {{"name", o_.project_name},
-                       {"domain", {{"name", o_.project_domain_name}}}}}}}}}};
-    const std::string text = body.dump();
-    http::HttpExchange x;
-    x.headers = {"Content-Type: application/json"};
-    x.body = &text;
-    STRATA_ASSIGN_OR_RETURN(long code, CallTokens("POST", &x, rid));
-    if (code == 401)
+    const Deadline deadline(std::chrono::seconds(o_.timeout_seconds),
+                            std::chrono::seconds(0));
+    auto token = http::IssuePasswordToken(
+        {o_.auth_url, o_.username, o_.password, o_.project_name,
+         o_.user_domain_name, o_.project_domain_name},
+        deadline);
+    if (token.status().code() == StatusCode::kUnauthenticated)
       return Status::Unavailable(
           "Keystone refused the service credentials of user '" + o_.username +
           "' (check [keystone_authtoken])");
-    if (code != 201)
-      return Status::Unavailable("Keystone answered HTTP " +
-                                 std::to_string(code) +
-                                 " to the service's authentication");
-    auto it = x.response_headers.find("x-subject-token");
-    if (it == x.response_headers.end() || it->second.empty())
-      return Status::Unavailable("Keystone sent no X-Subject-Token");
-    json answer = json::parse(x.small_body, nullptr, false);
-    auto expires =
-        answer.is_object() && answer.contains("token")
-            ? ParseKeystoneTime(http::JsonString(answer["token"], "expires_at"))
-            : std::nullopt;
-    return std::make_pair(
-        it->second, expires.value_or(Clock::now() + std::chrono::minutes(5)));
+    if (!token.ok())
+      return Status::Unavailable("Keystone at " + o_.auth_url +
+                                 " failed the service's authentication "
+                                 "(request " +
+                                 rid + "): " + token.status().message());
+    return std::make_pair(token->id, token->expires_at);
   }
 
   Result<std::pair<RequestContext, Clock::time_point>> Validate(

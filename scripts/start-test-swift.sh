@@ -11,8 +11,19 @@
 # All run in one process
 # group of their own until the group is sent TERM (kill -- -PID); prints
 # its PID once the proxy answers.
-# Usage: scripts/start-test-swift.sh DIR PORT
+# With KEYSTONE_URL (a scripts/start-test-keystone.sh Keystone, its v3 URL),
+# the proxy authenticates with Keystone instead (keystonemiddleware's
+# authtoken, Swift's keystoneauth; operator roles admin and member, so a
+# project's admins and members own its account AUTH_<project id>): this
+# script adds the user swift (swift-secret, admin on project service) the
+# middleware validates tokens as, and registers the object-store service
+# with public, internal and admin endpoints
+# http://127.0.0.1:PORT/v1/AUTH_%(project_id)s (Keystone's admin password:
+# KEYSTONE_ADMIN_PASSWORD, default admin-secret).
+# Usage: [KEYSTONE_URL=http://127.0.0.1:K/v3] scripts/start-test-swift.sh DIR PORT
 # Then: swift -A http://127.0.0.1:PORT/auth/v1.0 -U test:tester -K testing stat
+#   or, with Keystone: OS_CLIENT_CONFIG_FILE=…/clouds.yaml openstack
+#   --os-cloud strata object store account show
 set -euo pipefail
 source "$(dirname "$0")/await-http.sh"
 dir=$(realpath -m "$1") port=$2
@@ -59,6 +70,65 @@ pipeline = $server-server
 use = egg:swift#$server
 CONF
 done
+keystone=${KEYSTONE_URL:-}
+keystone=${keystone%/}
+if [[ $keystone ]]; then
+  auth_filters="authtoken keystoneauth"
+  python3 - "$keystone" "${KEYSTONE_ADMIN_PASSWORD:-admin-secret}" "$port" <<'PY' ||
+import json, sys, urllib.request
+url, password, port = sys.argv[1], sys.argv[2], sys.argv[3]
+def call(method, path, body=None, token=None):
+    req = urllib.request.Request(url + path, method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json",
+                 **({"X-Auth-Token": token} if token else {})})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.headers.get("X-Subject-Token"), json.loads(r.read() or b"{}")
+token, _ = call("POST", "/auth/tokens", {"auth": {
+    "identity": {"methods": ["password"], "password": {"user": {
+        "name": "admin", "domain": {"id": "default"}, "password": password}}},
+    "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}})
+one = lambda path, kind, name: [x for x in call("GET", path + "?name=" + name,
+    token=token)[1][kind] if x["name"] == name]
+service = one("/projects", "projects", "service")[0]["id"]
+admin_role = one("/roles", "roles", "admin")[0]["id"]
+users = one("/users", "users", "swift")
+user = users[0]["id"] if users else call("POST", "/users", {"user": {
+    "name": "swift", "domain_id": "default", "password": "swift-secret",
+    "default_project_id": service}}, token)[1]["user"]["id"]
+call("PUT", f"/projects/{service}/users/{user}/roles/{admin_role}", token=token)
+for s in call("GET", "/services?type=object-store", token=token)[1]["services"]:
+    call("DELETE", "/services/" + s["id"], token=token)
+svc = call("POST", "/services", {"service": {"type": "object-store",
+    "name": "swift", "description": "Swift for Strata's tests"}}, token)[1]
+for interface in ("public", "internal", "admin"):
+    call("POST", "/endpoints", {"endpoint": {"service_id": svc["service"]["id"],
+        "interface": interface, "region_id": "RegionOne",
+        "url": f"http://127.0.0.1:{port}/v1/AUTH_%(project_id)s"}}, token)
+PY
+    { echo "cannot register Swift in Keystone at $keystone" >&2; exit 1; }
+  auth_config="[filter:authtoken]
+paste.filter_factory = keystonemiddleware.auth_token:filter_factory
+www_authenticate_uri = ${keystone%/v3}
+auth_url = ${keystone%/v3}
+auth_type = password
+project_domain_id = default
+user_domain_id = default
+project_name = service
+username = swift
+password = swift-secret
+delay_auth_decision = True
+memcache_servers = 127.0.0.1:$p_memcached
+[filter:keystoneauth]
+use = egg:swift#keystoneauth
+operator_roles = admin, member"
+else
+  auth_filters=tempauth
+  auth_config="[filter:tempauth]
+use = egg:swift#tempauth
+user_admin_admin = admin .admin .reseller_admin
+user_test_tester = testing .admin"
+fi
 cat >"$dir/proxy-server.conf" <<CONF
 [DEFAULT]
 bind_ip = 127.0.0.1
@@ -68,15 +138,12 @@ user = $(id -un)
 workers = 0
 log_name = proxy-server
 [pipeline:main]
-pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk slo dlo tempauth copy proxy-logging proxy-server
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk slo dlo $auth_filters copy proxy-logging proxy-server
 [app:proxy-server]
 use = egg:swift#proxy
 account_autocreate = true
 allow_account_management = true
-[filter:tempauth]
-use = egg:swift#tempauth
-user_admin_admin = admin .admin .reseller_admin
-user_test_tester = testing .admin
+$auth_config
 [filter:cache]
 use = egg:swift#memcache
 memcache_servers = 127.0.0.1:$p_memcached

@@ -62,6 +62,9 @@ struct ObjectInfo {
   // Put, which the stages transformed into the stored ones. "" means no
   // stage ran: the caller's bytes are the stored ones (`sha256`).
   std::string content_sha256 = "";
+  // Stat and List of drivers that keep a Put's labels with the object
+  // (swift): those labels, as the Put gave them. Empty for the others.
+  std::map<std::string, std::string> labels = {};
 };
 
 class Store {

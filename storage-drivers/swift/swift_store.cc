@@ -1,19 +1,19 @@
-// The "swift" driver. See swift_store.h.
+// The "swift" driver: its spec, requests, containers, and the operations
+// but Put (swift_put.cc). See swift_store.h.
 #include "storage-drivers/swift/swift_store.h"
 
+#include <algorithm>
 #include <chrono>
-#include <cstdio>
+#include <cstdlib>
 #include <fstream>
-#include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <thread>
 
 #include "http/http_exchange.h"
 #include "http/json_field.h"
 #include "storage-drivers/http_driver_util.h"
+#include "storage-drivers/swift/swift_util.h"
 #include "util/hex.h"
-#include "util/log.h"
 #include "util/sha256.h"
 
 namespace strata::store {
@@ -21,60 +21,23 @@ namespace {
 
 using nlohmann::json;
 
-const char kMetaPrefix[] = "x-object-meta-strata-";
-
 bool StartsWith(const std::string& s, const std::string& p) {
   return s.compare(0, p.size(), p) == 0;
 }
 
-Status SwiftError(long code, const std::string& ctx, const std::string& body) {
-  if (code == 401)
-    return Status::Unauthenticated(ctx + ": Swift refused the credentials");
-  if (code == 403)
-    return Status::PermissionDenied(ctx + ": Swift forbids it (HTTP 403)");
-  if (code == 413)
-    return Status::TooLarge(ctx + ": Swift refused the size (HTTP 413)");
-  return http::HttpError(code, ctx, body);
+bool EndsWith(const std::string& s, const std::string& p) {
+  return s.size() >= p.size() &&
+         s.compare(s.size() - p.size(), p.size(), p) == 0;
 }
 
-// Reads at most `limit` bytes of `src`; `ended` once `src` itself ended.
-class SegmentSource : public ByteSource {
- public:
-  SegmentSource(ByteSource& src, uint64_t limit) : src_(src), left_(limit) {}
-  Result<size_t> Read(char* buf, size_t n) override {
-    if (left_ == 0) return size_t{0};
-    STRATA_ASSIGN_OR_RETURN(
-        size_t got,
-        src_.Read(buf, static_cast<size_t>(std::min<uint64_t>(n, left_))));
-    if (got == 0) ended_ = true;
-    left_ -= got;
-    return got;
-  }
-  bool ended() const { return ended_; }
-
- private:
-  ByteSource& src_;
-  uint64_t left_;
-  bool ended_ = false;
-};
-
-// Swift's ETag header, without quotes.
-std::string ETagOf(const http::HttpExchange& x) {
-  auto it = x.response_headers.find("etag");
-  if (it == x.response_headers.end()) return "";
-  std::string e = it->second;
-  while (!e.empty() && (e.back() == '\r' || e.back() == ' ')) e.pop_back();
-  if (e.size() >= 2 && e.front() == '"' && e.back() == '"')
-    e = e.substr(1, e.size() - 2);
-  return e;
-}
-
-std::string HeaderOf(const http::HttpExchange& x, const std::string& name) {
-  auto it = x.response_headers.find(name);
-  if (it == x.response_headers.end()) return "";
-  std::string v = it->second;
-  while (!v.empty() && (v.back() == '\r' || v.back() == ' ')) v.pop_back();
-  return v;
+// "volumes/<id>/…" → <id>; "" for other keys and prefixes that do not name
+// a whole volume segment.
+std::string VolumeOf(const std::string& key) {
+  const std::string head = "volumes/";
+  if (!StartsWith(key, head)) return "";
+  const size_t slash = key.find('/', head.size());
+  if (slash == std::string::npos) return "";
+  return key.substr(head.size(), slash - head.size());
 }
 
 }  // namespace
@@ -82,67 +45,85 @@ std::string HeaderOf(const http::HttpExchange& x, const std::string& name) {
 Result<std::unique_ptr<Store>> SwiftStore::Create(const std::string& spec) {
   const std::string usage =
       "store spec '" + spec +
-      "' is not swift:http(s)://host[:port]/auth/v1.0?user=ACCOUNT:USER&"
-      "key_file=PATH[&container=NAME][&segment_mib=N]";
+      "' is not swift:http(s)://host[:port]/PATH?AUTH[&container=NAME]"
+      "[&container_per=store|volume][&segment_mib=N][&spool_dir=DIR] with "
+      "AUTH user=ACCOUNT:USER&key_file=F (tempauth, PATH …/auth/v1.0), "
+      "user=U&password_file=F&project=P[&user_domain=D][&project_domain=D] "
+      "or token_file=F (Keystone, PATH …/v3; [&region=R][&interface=I])";
   STRATA_ASSIGN_OR_RETURN(SpecParts parts, SplitSpec(spec, kScheme, usage));
   Config c;
-  c.auth_url = parts.url;
+  c.auth.auth_url = parts.url;
+  int secrets = 0;
   for (const auto& [name, value] : parts.options) {
     if (name == "user") {
-      c.user = value;
-    } else if (name == "key_file") {
-      c.key_file = value;
+      c.auth.user = value;
+    } else if (name == "key_file" || name == "password_file" ||
+               name == "token_file") {
+      ++secrets;
+      c.auth.secret_file = value;
+      c.auth.kind = name == "key_file" ? SwiftAuthConfig::Kind::kTempauth
+                    : name == "password_file"
+                        ? SwiftAuthConfig::Kind::kKeystonePassword
+                        : SwiftAuthConfig::Kind::kKeystoneToken;
+    } else if (name == "project") {
+      c.auth.project = value;
+    } else if (name == "user_domain") {
+      c.auth.user_domain = value;
+    } else if (name == "project_domain") {
+      c.auth.project_domain = value;
+    } else if (name == "region") {
+      c.auth.region = value;
+    } else if (name == "interface") {
+      if (value != "public" && value != "internal" && value != "admin")
+        return Status::InvalidArgument(
+            usage + ": interface is public, internal or admin");
+      c.auth.interface = value;
     } else if (name == "container") {
-      // Swift's limit is 256 bytes; "_segments" is added to it.
+      // Swift's limit is 256 bytes; "-<volume id>_segments" is added to it.
       if (value.empty() || value.size() > 200 ||
           value.find('/') != std::string::npos)
         return Status::InvalidArgument(usage +
                                        ": container must be 1-200 bytes, "
                                        "no '/'");
       c.container = value;
+    } else if (name == "container_per") {
+      if (value != "store" && value != "volume")
+        return Status::InvalidArgument(usage +
+                                       ": container_per is store or volume");
+      c.container_per_volume = value == "volume";
     } else if (name == "segment_mib") {
       char* end = nullptr;
       const unsigned long long mib = std::strtoull(value.c_str(), &end, 10);
       if (value.empty() || *end != '\0' || mib < 1 || mib > 5120)
         return Status::InvalidArgument(usage + ": segment_mib is 1..5120");
       c.segment_bytes = mib << 20;
+    } else if (name == "spool_dir") {
+      c.spool_dir = value;
     } else {
       return Status::InvalidArgument(usage + ": unknown option '" + name + "'");
     }
   }
-  if (c.user.empty() || c.key_file.empty())
-    return Status::InvalidArgument(usage + ": user and key_file are needed");
-  if (!std::ifstream(c.key_file))
-    return Status::InvalidArgument("swift store: cannot read key_file " +
-                                   c.key_file);
-  return std::unique_ptr<Store>(new SwiftStore(std::move(c)));
-}
-
-Result<SwiftStore::Session> SwiftStore::Authenticate(const Deadline& deadline,
-                                                     bool renew) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!renew && !session_.token.empty()) return session_;
+  if (secrets != 1)
+    return Status::InvalidArgument(
+        usage + ": give one of key_file, password_file, token_file");
+  using Kind = SwiftAuthConfig::Kind;
+  if (c.auth.kind == Kind::kTempauth &&
+      c.auth.user.find(':') == std::string::npos)
+    return Status::InvalidArgument(usage + ": tempauth's user is ACCOUNT:USER");
+  if (c.auth.kind == Kind::kKeystonePassword &&
+      (c.auth.user.empty() || c.auth.project.empty()))
+    return Status::InvalidArgument(usage +
+                                   ": password_file needs user and project");
+  if (c.auth.kind == Kind::kKeystoneToken && !c.auth.user.empty())
+    return Status::InvalidArgument(usage + ": token_file takes no user");
+  if (!std::ifstream(c.auth.secret_file))
+    return Status::InvalidArgument("swift store: cannot read " +
+                                   c.auth.secret_file);
+  if (c.spool_dir.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    c.spool_dir = tmp && *tmp ? tmp : "/tmp";
   }
-  std::ifstream f(cfg_.key_file);
-  std::string key;
-  if (!f || !std::getline(f, key) || key.empty())
-    return Status::Unauthenticated("swift store: no key in " + cfg_.key_file);
-  http::HttpExchange x;
-  x.headers = {"X-Auth-User: " + cfg_.user, "X-Auth-Key: " + key};
-  STRATA_ASSIGN_OR_RETURN(
-      long code, http::HttpPerform("GET", cfg_.auth_url, &x, deadline));
-  if (code != 200 && code != 204)
-    return SwiftError(code, "swift authentication as " + cfg_.user,
-                      x.small_body);
-  Session s{HeaderOf(x, "x-storage-url"), HeaderOf(x, "x-auth-token")};
-  if (s.storage_url.empty() || s.token.empty())
-    return Status::IoError(
-        "swift authentication: no X-Storage-Url or X-Auth-Token in the "
-        "answer");
-  std::lock_guard<std::mutex> lock(mu_);
-  session_ = s;
-  return s;
+  return std::unique_ptr<Store>(new SwiftStore(std::move(c)));
 }
 
 Result<long> SwiftStore::Request(const std::string& method,
@@ -150,7 +131,8 @@ Result<long> SwiftStore::Request(const std::string& method,
                                  const Deadline& deadline, bool retry) {
   const http::HttpExchange request = *x;
   for (int attempt = 0;; ++attempt) {
-    STRATA_ASSIGN_OR_RETURN(Session s, Authenticate(deadline, attempt > 0));
+    STRATA_ASSIGN_OR_RETURN(SwiftAuth::Session s,
+                            auth_.Get(deadline, attempt > 0));
     *x = request;
     x->headers.push_back("X-Auth-Token: " + s.token);
     STRATA_ASSIGN_OR_RETURN(
@@ -160,16 +142,27 @@ Result<long> SwiftStore::Request(const std::string& method,
   }
 }
 
-std::string SwiftStore::ObjectPath(const std::string& key) const {
-  return "/" + PercentEncode(cfg_.container) + "/" + PercentEncode(key, "/");
+SwiftStore::Where SwiftStore::WhereIs(const std::string& key) const {
+  std::string c = cfg_.container;
+  if (cfg_.container_per_volume) {
+    const std::string volume = VolumeOf(key);
+    if (!volume.empty()) c += "-" + volume;
+  }
+  return {c, c + "_segments"};
 }
 
-Status SwiftStore::EnsureContainers(const Deadline& deadline) {
+std::string SwiftStore::ObjectPath(const std::string& container,
+                                   const std::string& name) const {
+  return "/" + PercentEncode(container) + "/" + PercentEncode(name, "/");
+}
+
+Status SwiftStore::EnsureContainers(const Where& where,
+                                    const Deadline& deadline) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (containers_ok_) return Status::OK();
+    if (containers_made_.count(where.container)) return Status::OK();
   }
-  for (const std::string& c : {cfg_.container, cfg_.container + "_segments"}) {
+  for (const std::string& c : {where.container, where.segments}) {
     // A new account's first container can meet a 503 while Swift creates
     // the account: tried a few times, 0.1 s apart and doubling.
     for (int attempt = 0;; ++attempt) {
@@ -183,139 +176,62 @@ Status SwiftStore::EnsureContainers(const Deadline& deadline) {
     }
   }
   std::lock_guard<std::mutex> lock(mu_);
-  containers_ok_ = true;
+  containers_made_.insert(where.container);
   return Status::OK();
 }
 
-Result<std::vector<std::string>> SwiftStore::SegmentsOf(
-    const std::string& key, const Deadline& deadline) {
-  http::HttpExchange x;
-  STRATA_ASSIGN_OR_RETURN(
-      long code, Request("GET", ObjectPath(key) + "?multipart-manifest=get", &x,
-                         deadline));
-  std::vector<std::string> out;
-  if (code == 404) return out;
-  if (code != 200)
-    return SwiftError(code, "swift: reading the manifest of " + key,
-                      x.small_body);
-  if (HeaderOf(x, "x-static-large-object") != "True") return out;
-  json manifest = json::parse(x.small_body, nullptr, false);
-  if (!manifest.is_array()) return out;
-  for (const json& seg : manifest)
-    if (seg.is_object()) out.push_back(http::JsonString(seg, "name"));
-  return out;
+Result<std::vector<SwiftStore::Segment>> SwiftStore::ListRows(
+    const std::string& container, const std::string& prefix,
+    const Deadline& deadline) {
+  std::vector<Segment> out;
+  std::string marker;
+  for (;;) {
+    http::HttpExchange x;
+    std::string path =
+        (container.empty() ? std::string() : "/" + PercentEncode(container)) +
+        "?format=json&limit=10000&prefix=" + PercentEncode(prefix);
+    if (!marker.empty()) path += "&marker=" + PercentEncode(marker);
+    STRATA_ASSIGN_OR_RETURN(long code, Request("GET", path, &x, deadline));
+    if (code == 404 || code == 204) return out;  // no container: nothing
+    if (code != 200)
+      return SwiftError(code, "swift: listing " + container, x.small_body);
+    json rows = json::parse(x.small_body, nullptr, false);
+    if (!rows.is_array())
+      return Status::IoError("swift: the listing of " + container +
+                             " is not a JSON list");
+    if (rows.empty()) return out;
+    for (const json& r : rows) {
+      if (!r.is_object()) continue;
+      Segment seg{http::JsonString(r, "name"), http::JsonString(r, "hash"), 0};
+      if (r.contains("bytes") && r["bytes"].is_number_unsigned())
+        seg.bytes = r["bytes"].get<uint64_t>();
+      marker = seg.name;
+      out.push_back(std::move(seg));
+    }
+  }
 }
 
-Status SwiftStore::DeleteSegments(const std::vector<std::string>& paths,
+Result<std::vector<SwiftStore::Segment>> SwiftStore::SegmentsUnder(
+    const std::string& key, const Deadline& deadline) {
+  return ListRows(WhereIs(key).segments, key + "/", deadline);
+}
+
+Status SwiftStore::DeleteSegments(const std::string& container,
+                                  const std::vector<std::string>& names,
                                   const Deadline& deadline) {
   Status first;
-  for (const std::string& p : paths) {
-    // A manifest names its segments "/container/object", unencoded.
-    const std::string plain = StartsWith(p, "/") ? p.substr(1) : p;
-    const size_t slash = plain.find('/');
-    if (slash == std::string::npos) continue;
-    const std::string path = "/" + PercentEncode(plain.substr(0, slash)) + "/" +
-                             PercentEncode(plain.substr(slash + 1), "/");
+  for (const std::string& name : names) {
     http::HttpExchange x;
-    auto code = Request("DELETE", path, &x, deadline);
+    auto code = Request("DELETE", ObjectPath(container, name), &x, deadline);
     if (!code.ok()) {
       if (first.ok()) first = code.status();
       continue;
     }
     if (*code != 204 && *code != 404 && first.ok())
-      first = SwiftError(*code, "swift: deleting segment " + p, x.small_body);
+      first =
+          SwiftError(*code, "swift: deleting segment " + name, x.small_body);
   }
   return first;
-}
-
-Result<ObjectInfo> SwiftStore::Put(const std::string& key, ByteSource& src,
-                                   const RequestOptions& opts) {
-  STRATA_RETURN_IF_ERROR(ValidateKey(key));
-  const std::string ctx = OpContext("swift put", key, opts);
-  const Deadline deadline = DeadlineOf(opts);
-  STRATA_RETURN_IF_ERROR(EnsureContainers(deadline).WithContext(ctx));
-  auto old = SegmentsOf(key, deadline);
-  if (!old.ok()) return old.status().WithContext(ctx);
-
-  const std::string stamp = PutStamp();
-  const std::string seg_container = cfg_.container + "_segments";
-  BackgroundSha256 sha256;
-  json manifest = json::array();
-  std::vector<std::string> sent_segments;
-  auto fail = [&](Status s) {
-    LogIfError(DeleteSegments(sent_segments, DeadlineOf(CleanupOptions(opts))),
-               "cleanup of a failed swift upload's segments");
-    return s;
-  };
-  uint64_t total = 0;
-  for (uint64_t index = 0;; ++index) {
-    char name[16];
-    std::snprintf(name, sizeof name, "%08llu",
-                  static_cast<unsigned long long>(index));
-    const std::string seg = key + "/" + stamp + "/" + name;
-    SegmentSource part(src, cfg_.segment_bytes);
-    BackgroundDigest md5(DigestKind::kMd5);
-    http::HttpExchange x;
-    x.headers.push_back("Content-Type: application/octet-stream");
-    x.upload = &part;
-    x.upload_digests = {&sha256, &md5};
-    auto code = Request(
-        "PUT",
-        "/" + PercentEncode(seg_container) + "/" + PercentEncode(seg, "/"), &x,
-        deadline, /*retry=*/false);
-    if (!code.ok()) return fail(code.status().WithContext(ctx));
-    if (*code != 201)
-      return fail(
-          SwiftError(*code, ctx + " (segment " + name + ")", x.small_body));
-    sent_segments.push_back("/" + seg_container + "/" + seg);
-    const std::string sent_md5 = md5.HexDigest();
-    if (ETagOf(x) != sent_md5)
-      return fail(Status::Corruption(ctx + ": Swift's ETag of segment " + name +
-                                     " is " + ETagOf(x) + ", sent " + sent_md5)
-                      .SetRetryable(true));
-    if (x.uploaded == 0) {
-      // The source ended at a segment boundary: this empty one is not part
-      // of the object (an SLO segment must hold bytes).
-      sent_segments.pop_back();
-      LogIfError(DeleteSegments({"/" + seg_container + "/" + seg}, deadline),
-                 "an empty trailing segment");
-      break;
-    }
-    total += x.uploaded;
-    manifest.push_back({{"path", "/" + seg_container + "/" + seg},
-                        {"etag", sent_md5},
-                        {"size_bytes", x.uploaded}});
-    if (part.ended()) break;
-  }
-  const std::string sent_sha256 = sha256.HexDigest();
-
-  // The manifest (or, for no bytes at all, an empty plain object) makes the
-  // new version the object, with what it is as metadata.
-  http::HttpExchange x;
-  x.headers = {"Content-Type: application/octet-stream",
-               std::string("X-Object-Meta-Strata-Sha256: ") + sent_sha256,
-               "X-Object-Meta-Strata-Size: " + std::to_string(total)};
-  // "volume_id" → X-Object-Meta-Strata-Volume-Id: a WSGI server cannot
-  // tell '_' from '-' in a header's name.
-  for (const auto& [label, value] : opts.labels) {
-    std::string name = label;
-    for (char& ch : name)
-      if (ch == '_') ch = '-';
-    x.headers.push_back("X-Object-Meta-Strata-" + name + ": " + value);
-  }
-  const std::string body = manifest.empty() ? "" : manifest.dump();
-  x.body = &body;
-  auto code = Request(
-      "PUT",
-      ObjectPath(key) + (manifest.empty() ? "" : "?multipart-manifest=put"), &x,
-      deadline);
-  if (!code.ok()) return fail(code.status().WithContext(ctx + " (manifest)"));
-  if (*code != 201)
-    return fail(SwiftError(*code, ctx + " (manifest)", x.small_body));
-  // The replaced version's segments are garbage now (best effort).
-  LogIfError(DeleteSegments(*old, DeadlineOf(CleanupOptions(opts))),
-             "the replaced segments of " + key);
-  return ObjectInfo{key, total, sent_sha256, "swift:" + ObjectPath(key)};
 }
 
 Status SwiftStore::Get(const std::string& key, ByteSink& sink,
@@ -329,10 +245,13 @@ Status SwiftStore::Get(const std::string& key, ByteSink& sink,
   http::HttpExchange x;
   x.download = &sink;
   if (!expected.empty()) x.download_digests = {&hash};
-  auto code = Request("GET", ObjectPath(key), &x, DeadlineOf(opts));
+  auto code = Request("GET", ObjectPath(WhereIs(key).container, key), &x,
+                      DeadlineOf(opts));
   if (!code.ok()) return code.status().WithContext(ctx);
   if (*code == 404) return Status::NotFound(ctx);
   if (*code != 200) return SwiftError(*code, ctx, x.small_body);
+  // A large object whose segment went missing or changed ends short: Swift
+  // has sent its headers (the manifest's length) before it finds out.
   if (x.content_length >= 0 &&
       x.downloaded != static_cast<uint64_t>(x.content_length))
     return Status::Corruption(ctx + ": Swift sent " +
@@ -345,16 +264,20 @@ Result<ObjectInfo> SwiftStore::Stat(const std::string& key,
                                     const RequestOptions& opts) {
   STRATA_RETURN_IF_ERROR(ValidateKey(key));
   const std::string ctx = OpContext("swift stat", key, opts);
+  const std::string path = ObjectPath(WhereIs(key).container, key);
   http::HttpExchange x;
-  auto code = Request("HEAD", ObjectPath(key), &x, DeadlineOf(opts));
+  auto code = Request("HEAD", path, &x, DeadlineOf(opts));
   if (!code.ok()) return code.status().WithContext(ctx);
   if (*code == 404) return Status::NotFound(ctx);
   if (*code != 200) return SwiftError(*code, ctx, x.small_body);
-  const std::string size = HeaderOf(x, std::string(kMetaPrefix) + "size");
-  const std::string sha = HeaderOf(x, std::string(kMetaPrefix) + "sha256");
-  const std::string length = HeaderOf(x, "content-length");
-  ObjectInfo info{key, std::strtoull(length.c_str(), nullptr, 10), "",
-                  "swift:" + ObjectPath(key)};
+  ObjectInfo info{
+      key, std::strtoull(HeaderOf(x, "content-length").c_str(), nullptr, 10),
+      "", "swift:" + path};
+  info.labels = StrataLabels(x);
+  const std::string sha = info.labels["sha256"];
+  const std::string size = info.labels["size"];
+  info.labels.erase("sha256");
+  info.labels.erase("size");
   if (IsSha256Hex(sha) && size == std::to_string(info.size)) info.sha256 = sha;
   return info;
 }
@@ -362,15 +285,36 @@ Result<ObjectInfo> SwiftStore::Stat(const std::string& key,
 Status SwiftStore::Delete(const std::string& key, const RequestOptions& opts) {
   STRATA_RETURN_IF_ERROR(ValidateKey(key));
   const std::string ctx = OpContext("swift delete", key, opts);
+  const Deadline deadline = DeadlineOf(opts);
+  const Where where = WhereIs(key);
   http::HttpExchange x;
   // With multipart-manifest=delete Swift removes a manifest's segments
   // too, and a plain object as usual.
-  auto code = Request("DELETE", ObjectPath(key) + "?multipart-manifest=delete",
-                      &x, DeadlineOf(opts));
+  auto code = Request(
+      "DELETE", ObjectPath(where.container, key) + "?multipart-manifest=delete",
+      &x, deadline);
   if (!code.ok()) return code.status().WithContext(ctx);
-  if (*code == 404) return Status::OK();
-  if (*code != 200 && *code != 204) return SwiftError(*code, ctx, x.small_body);
-  return Status::OK();
+  if (*code != 200 && *code != 204 && *code != 404)
+    return SwiftError(*code, ctx, x.small_body);
+  // Segments no manifest names: those of failed Puts kept for resuming.
+  auto left = SegmentsUnder(key, deadline);
+  if (!left.ok()) return left.status().WithContext(ctx);
+  std::vector<std::string> names;
+  for (const Segment& s : *left) names.push_back(s.name);
+  return DeleteSegments(where.segments, names, deadline).WithContext(ctx);
+}
+
+Result<std::vector<std::string>> SwiftStore::ContainersFor(
+    const std::string& prefix, const Deadline& deadline) {
+  if (!cfg_.container_per_volume || !VolumeOf(prefix).empty())
+    return std::vector<std::string>{WhereIs(prefix).container};
+  // Every NAME-<volume> container, and NAME for the other keys.
+  std::vector<std::string> out{cfg_.container};
+  STRATA_ASSIGN_OR_RETURN(std::vector<Segment> rows,
+                          ListRows("", cfg_.container + "-", deadline));
+  for (const Segment& r : rows)
+    if (!EndsWith(r.name, "_segments")) out.push_back(r.name);
+  return out;
 }
 
 Result<std::vector<ObjectInfo>> SwiftStore::List(const std::string& prefix,
@@ -378,34 +322,27 @@ Result<std::vector<ObjectInfo>> SwiftStore::List(const std::string& prefix,
   STRATA_RETURN_IF_ERROR(ValidateKeyPrefix(prefix));
   const std::string ctx = OpContext("swift list", prefix, opts);
   const Deadline deadline = DeadlineOf(opts);
+  auto containers = ContainersFor(prefix, deadline);
+  if (!containers.ok()) return containers.status().WithContext(ctx);
   std::vector<ObjectInfo> out;
-  std::string marker;
-  for (int page = 0; page < 100000; ++page) {
-    http::HttpExchange x;
-    std::string path =
-        "/" + PercentEncode(cfg_.container) +
-        "?format=json&limit=10000&prefix=" + PercentEncode(prefix);
-    if (!marker.empty()) path += "&marker=" + PercentEncode(marker);
-    auto code = Request("GET", path, &x, deadline);
-    if (!code.ok()) return code.status().WithContext(ctx);
-    if (*code == 404) return out;  // no container yet: nothing stored
-    if (*code == 204) return out;
-    if (*code != 200) return SwiftError(*code, ctx, x.small_body);
-    json rows = json::parse(x.small_body, nullptr, false);
-    if (!rows.is_array()) return Status::IoError(ctx + ": not a JSON list");
-    if (rows.empty()) return out;
-    for (const json& r : rows) {
-      if (!r.is_object()) continue;
-      marker = http::JsonString(r, "name");
-      if (!ValidateKey(marker).ok()) continue;
+  for (const std::string& c : *containers) {
+    auto rows = ListRows(c, prefix, deadline);
+    if (!rows.ok()) return rows.status().WithContext(ctx);
+    for (const Segment& r : *rows) {
+      // Only keys whose container is this one (with one container per
+      // volume, NAME holds no volume's keys).
+      if (!ValidateKey(r.name).ok() || WhereIs(r.name).container != c) continue;
       // A listing carries no object metadata: the SHA-256 (and the size of
       // a large object) come from each object's own HEAD.
-      auto info = Stat(marker, opts);
+      auto info = Stat(r.name, opts);
       if (info.status().IsNotFound()) continue;  // deleted meanwhile
       if (!info.ok()) return info.status().WithContext(ctx);
       out.push_back(*info);
     }
   }
+  std::sort(
+      out.begin(), out.end(),
+      [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
   return out;
 }
 

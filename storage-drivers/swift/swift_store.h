@@ -1,43 +1,61 @@
-// SwiftStore: the "swift" driver — objects in an OpenStack Swift container
-// (issue 23; R1.4), each a Static Large Object: the bytes go up in segments
-// of `segment_mib` MiB, each checked against the ETag (MD5) Swift answers,
+// SwiftStore: the "swift" driver — objects in OpenStack Swift (issue 23;
+// R1.4), each a Static Large Object: the bytes go up in segments of
+// `segment_mib` MiB, each checked against the ETag (MD5) Swift answers,
 // then a manifest naming only those checked segments makes the object
 // appear at once (readers see the old object or the new one, whole). The
 // object's SHA-256 and size, and the request's labels (volume, snapshot,
-// parent), are Swift metadata on the manifest (X-Object-Meta-Strata-*),
-// so what Swift holds names what it is without the catalog. HTTP through
-// libcurl (http_exchange.h).
+// parent, form), are Swift metadata on the manifest
+// (X-Object-Meta-Strata-*), so what Swift holds names what it is without
+// the catalog: Stat and List give them back as ObjectInfo::labels. HTTP
+// through libcurl (http_exchange.h).
 //
-// Spec: "swift:http(s)://host:port/auth/v1.0?option=value&…" (tempauth, a
-// Swift without Keystone) with options
-//   user=ACCOUNT:USER  the tempauth user (required)
-//   key_file=PATH      its key, read at each authentication (required)
+// Spec: "swift:http(s)://host:port/PATH?option=value&…", authenticated
+// (swift_auth.h) one of three ways:
+//   PATH …/auth/v1.0, user=ACCOUNT:USER&key_file=F      tempauth
+//   PATH …/v3, user=U&password_file=F&project=P          Keystone, the
+//        [&user_domain=D][&project_domain=D]              service's own
+//   PATH …/v3, token_file=F                              Keystone, a token
+//                                                        (e.g. a project's)
+//   with Keystone, [&region=R][&interface=public|internal|admin] choose
+//   the catalog's object-store endpoint.
+// and the layout options
 //   container=NAME     the objects' container (default "strata"); segments
 //                      go to NAME_segments, as swiftclient puts them
+//   container_per=store|volume
+//                      store (default): the one container NAME; volume:
+//                      keys "volumes/<id>/…" go to container NAME-<id>
+//                      (and NAME-<id>_segments), other keys to NAME
 //   segment_mib=N      segment size in MiB (default 64, 1..5120)
+//   spool_dir=DIR      where a resumed Put holds a segment it compares
+//                      (default $TMPDIR or /tmp)
 //
-// Layout: object K is the manifest NAME/K; its segments are
-// NAME_segments/K/<put stamp>/<8-digit index>, so Puts of one key never
-// share a segment. A replaced object's old segments are deleted after the
-// new manifest is in place; a failed Put deletes the segments it sent.
+// Layout: object K is the manifest C/K; its segments are
+// C_segments/K/<put stamp>/<8-digit index>, so Puts of one key never
+// share a segment unless one resumes another. A Put that fails on a
+// retryable error (Swift down, a timeout) keeps the segments it stored and
+// verified; the next Put of the key — the engine's retry, or its recovery
+// after a crash — compares each segment of its bytes with the stored one
+// of that index (MD5 against Swift's ETag, through a spool file) and
+// reuses it instead of sending it again. After a manifest is in place,
+// every other segment of the key is deleted; Delete removes the manifest
+// and all of the key's segments.
 //
 // Errors: connection failures, timeouts and 5xx are Unavailable (retryable);
 // 401 is retried once with a new token, then Unauthenticated; a segment
 // whose ETag is not the MD5 sent is Corruption (retryable).
 //
-// Not yet (issue 23): Keystone authentication, parallel segment uploads
-// under a bandwidth cap, resuming an interrupted Put, the catalog rebuild.
-//
-// Thread-safety: safe from several threads; the token is shared under a
-// mutex, each call uses its own handles.
+// Thread-safety: safe from several threads; the session and the set of
+// containers made are shared under mutexes, each call uses its own handles.
 #pragma once
 
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "storage-drivers/store.h"
+#include "storage-drivers/swift/swift_auth.h"
 
 namespace strata::http {
 struct HttpExchange;
@@ -50,11 +68,11 @@ class SwiftStore : public Store {
   static constexpr const char kScheme[] = "swift";
 
   struct Config {
-    std::string auth_url;  // tempauth's /auth/v1.0
-    std::string user;      // "account:user"
-    std::string key_file;
+    SwiftAuthConfig auth;
     std::string container = "strata";
+    bool container_per_volume = false;
     uint64_t segment_bytes = uint64_t{64} << 20;
+    std::string spool_dir;
   };
 
   static Result<std::unique_ptr<Store>> Create(const std::string& spec);
@@ -71,34 +89,51 @@ class SwiftStore : public Store {
   Result<std::vector<ObjectInfo>> List(const std::string& prefix,
                                        const RequestOptions& opts) override;
 
- private:
-  explicit SwiftStore(Config c) : cfg_(std::move(c)) {}
-
-  // The storage URL and a token (tempauth), cached until Swift refuses it.
-  struct Session {
-    std::string storage_url, token;
+  // A stored segment, as a container listing names it.
+  struct Segment {
+    std::string name;  // container-relative
+    std::string etag;  // MD5 hex, as Swift computed it
+    uint64_t bytes = 0;
   };
-  Result<Session> Authenticate(const Deadline& deadline, bool renew);
-  // Performs `x` as `method` on `path` (under the storage URL) with the
-  // token; a 401 renews the token and, when `retry` (nothing streamed from
-  // a source yet), performs it again once.
+
+ private:
+  explicit SwiftStore(Config c) : cfg_(std::move(c)), auth_(cfg_.auth) {}
+
+  // Where key K lives: its manifest's container and its segments'.
+  struct Where {
+    std::string container, segments;
+  };
+  Where WhereIs(const std::string& key) const;
+  std::string ObjectPath(const std::string& container,
+                         const std::string& name) const;
+
+  // Performs `x` as `method` on `path` (under the storage URL; "" is the
+  // account) with the token; a 401 renews the token and, when `retry`
+  // (nothing streamed from a source yet), performs it again once.
   Result<long> Request(const std::string& method, const std::string& path,
                        http::HttpExchange* x, const Deadline& deadline,
                        bool retry = true);
-  // Creates the object and segment containers once.
-  Status EnsureContainers(const Deadline& deadline);
-  // The segments (container-relative paths) of `key`'s current manifest;
-  // empty when it has none (absent, or a plain object).
-  Result<std::vector<std::string>> SegmentsOf(const std::string& key,
-                                              const Deadline& deadline);
-  Status DeleteSegments(const std::vector<std::string>& paths,
+  // Creates `where`'s two containers once.
+  Status EnsureContainers(const Where& where, const Deadline& deadline);
+  // The rows of a listing of `container` ("" = the account's containers)
+  // under `prefix`, all pages. An absent container lists nothing.
+  Result<std::vector<Segment>> ListRows(const std::string& container,
+                                        const std::string& prefix,
+                                        const Deadline& deadline);
+  // Every segment stored under `key` (any Put's, finished or not).
+  Result<std::vector<Segment>> SegmentsUnder(const std::string& key,
+                                             const Deadline& deadline);
+  Status DeleteSegments(const std::string& container,
+                        const std::vector<std::string>& names,
                         const Deadline& deadline);
-  std::string ObjectPath(const std::string& key) const;
+  // The containers that may hold keys under `prefix`.
+  Result<std::vector<std::string>> ContainersFor(const std::string& prefix,
+                                                 const Deadline& deadline);
 
   const Config cfg_;
+  SwiftAuth auth_;
   std::mutex mu_;
-  Session session_;             // GUARDED_BY(mu_)
-  bool containers_ok_ = false;  // GUARDED_BY(mu_)
+  std::set<std::string> containers_made_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace strata::store

@@ -283,8 +283,13 @@ struct SwiftFixture : FixtureBase {
   static constexpr char kScheme[] = "swift";
   static constexpr bool kChecksOwnCopies = true;
 
-  SwiftFixture() {
-    SharedServer& sw = SharedSwift();
+  SwiftFixture()
+      : SwiftFixture(
+            SharedSwift(),
+            "swift:http://127.0.0.1:" + std::to_string(SharedSwift().port()) +
+                "/auth/v1.0?user=test:tester&key_file=" + SharedSwift().dir() +
+                "/key") {}
+  explicit SwiftFixture(SharedServer& sw, const std::string& auth) {
     available = sw.ok();
     if (!available) {
       skip_reason = sw.error();
@@ -292,21 +297,20 @@ struct SwiftFixture : FixtureBase {
     }
     static std::atomic<int> next{0};
     container = "t" + std::to_string(getpid()) + "-" + std::to_string(++next);
+    swift_dir = sw.dir();
     RegisterBuiltinStores();
     auto s = StoreRegistry::Global().Create(
-        "swift:http://127.0.0.1:" + std::to_string(sw.port()) +
-        "/auth/v1.0?user=test:tester&key_file=" + sw.dir() +
-        "/key&segment_mib=1&container=" + container);
+        auth + "&segment_mib=1&container=" + container);
     REQUIRE_MESSAGE(s.ok(), s.status().ToString());
     store = std::move(*s);
   }
   // Flips a byte of the object server's file of `key`'s first segment: the
   // one whose Swift metadata (an xattr) names its path.
   bool CorruptObject(const std::string& key) {
-    const std::string path = "/" + container + "_segments/" + key + "/";
+    const std::string path = "_segments/" + key + "/";
     std::vector<std::string> hits;
     for (const auto& e :
-         fs::recursive_directory_iterator(SharedSwift().dir() + "/node")) {
+         fs::recursive_directory_iterator(swift_dir + "/node")) {
       if (e.path().extension() != ".data") continue;
       char meta[8192];
       ssize_t n =
@@ -320,11 +324,47 @@ struct SwiftFixture : FixtureBase {
     std::sort(hits.begin(), hits.end());  // the lowest segment index first
     return FlipByte(hits.front().substr(hits.front().find('\t') + 1));
   }
-  std::string container;
+  std::string container, swift_dir;
 };
 
-#define STRATA_STORE_FIXTURES \
-  LocalFixture, RateLimitedLocalFixture, DavFixture, GlanceFixture, SwiftFixture
+// The swift driver behind Keystone: Debian's keystone
+// (scripts/start-test-keystone.sh) and a Swift that authenticates with it
+// (KEYSTONE_URL=… scripts/start-test-swift.sh); the store authenticates
+// with the service's password, finds Swift in the catalog, and keeps one
+// container per volume.
+SharedServer& SharedKeystone() {
+  static SharedServer s("/usr/bin/keystone-wsgi-public", "keystone",
+                        "start-test-keystone.sh");
+  if (s.ok()) std::ofstream(s.dir() + "/strata.pw") << "strata-secret\n";
+  return s;
+}
+SharedServer& SharedKeystoneSwift() {
+  // Without Keystone, the binary it lacks is named as the reason to skip.
+  const bool keystone = SharedKeystone().ok();
+  static SharedServer s(
+      keystone ? "/usr/bin/swift-proxy-server"
+               : "/usr/bin/keystone-wsgi-public",
+      keystone ? "swift-proxy" : "keystone", "start-test-swift.sh",
+      SharedKeystone().ok()
+          ? "KEYSTONE_URL=http://127.0.0.1:" +
+                std::to_string(SharedKeystone().port()) + "/v3 "
+          : "");
+  return s;
+}
+
+struct SwiftKeystoneFixture : SwiftFixture {
+  SwiftKeystoneFixture()
+      : SwiftFixture(SharedKeystoneSwift(),
+                     "swift:http://127.0.0.1:" +
+                         std::to_string(SharedKeystone().port()) +
+                         "/v3?user=strata&project=service&password_file=" +
+                         SharedKeystone().dir() +
+                         "/strata.pw&container_per=volume") {}
+};
+
+#define STRATA_STORE_FIXTURES                                       \
+  LocalFixture, RateLimitedLocalFixture, DavFixture, GlanceFixture, \
+      SwiftFixture, SwiftKeystoneFixture
 
 // Every registered scheme must have a fixture above.
 const std::set<std::string> kSchemesWithFixtures = {
