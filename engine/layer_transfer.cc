@@ -138,6 +138,11 @@ Result<LayerTransfer::StoredLayer> LayerTransfer::UploadLayer(
     last = s;
     if (!s.retryable()) break;
   }
+  // Given up: whatever the attempts left under the key (an object that did
+  // not verify, segments a store kept to resume from) goes, now or, with
+  // the store down, from the queue. No other snapshot uses this key.
+  LogIfError(DeleteStored(key),
+             "removing what the failed upload of " + key + " left");
   return last.WithContext("upload to " + store_->Name() + " store");
 }
 

@@ -63,6 +63,12 @@ Status Recovery::RecoverTask(const db::TaskRecord& task) {
           snap_id, "error", 0,
           why + (cut ? "; the next snapshot carries its writes (R2.6)"
                      : "; before the cut-over, nothing was captured")));
+      // An upload the crash cut short may have left part of the layer in
+      // the store (a store's kept segments, an unfinished image): it goes
+      // (or is queued) with the key, which no other snapshot uses.
+      if (task.step == "create.upload")
+        STRATA_RETURN_IF_ERROR(
+            transfer_->DeleteStored(LayerKey(vol->id, snap_id)));
     }
   } else if (task.kind == "revert" || task.kind == "rebuild") {
     std::string history = state.value("history", "");
