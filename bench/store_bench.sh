@@ -6,11 +6,17 @@
 # through the relay stages (zstd; zstd + AES-256-GCM), with the stored size. Peak RSS of the
 # store_transfer process is printed for each run (goal for relay stages:
 # under 64 MiB whatever the size). The glance store runs against Debian's
-# glance-api (scripts/start-test-glance.sh), anchored by curl. Warm page cache, loopback. A local put is
+# glance-api (scripts/start-test-glance.sh), anchored by curl; the swift store
+# against Debian's Swift (scripts/start-test-swift.sh: one replica, tempauth;
+# 64 MiB segments), anchored by python3-swiftclient's `swift upload`
+# (the same segment size, as an SLO) and `swift download`, and the verified
+# get by the fastest verified pipeline, `curl | openssl dgst -sha256` of the
+# same object. Each anchor row's last column is Strata's speed over the
+# anchor's (>= 1.0: Strata is as fast or faster). Warm page cache, loopback. A local put is
 # durable (written back as it goes, fsynced), cp is not; a get, like
 # curl -o, does not fsync; nginx does not fsync what it receives.
 #   bench/store_bench.sh [MiB]        (default 512; STORE_TRANSFER=path)
-#   STORES="local dav glance" RELAYS="none zstd zstd+aes" choose the rows,
+#   STORES="local dav glance swift" RELAYS="none zstd zstd+aes" choose the rows,
 #   REPS=3 the runs per row (the median is printed, with the highest RSS);
 #   e.g. STORES=dav RELAYS=zstd+aes bench/store_bench.sh 2048 for the 2 GiB
 #   peak-RSS check.
@@ -24,11 +30,12 @@ mib=${1:-512}
 # measure the transfer path (drivers, servers, loopback), not this disk's
 # writeback, which made runs of the same command vary by 3x.
 T=$(mktemp -d "${STORE_BENCH_DIR:-/dev/shm}/strata-storebench.XXXXXX")
-stores=${STORES:-local dav glance}
+stores=${STORES:-local dav glance swift}
 relays=${RELAYS:-none zstd zstd+aes}
 reps=${REPS:-3}
-ngx="" glance=""
-trap '[[ -n $ngx ]] && kill $ngx; [[ -n $glance ]] && kill -- -$glance; rm -rf "$T"' EXIT
+ngx="" glance="" swift=""
+trap '[[ -n $ngx ]] && kill $ngx; [[ -n $glance ]] && kill -- -$glance
+      [[ -n $swift ]] && kill -- -$swift; rm -rf "$T"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 ngx=$("$here/scripts/start-test-nginx.sh" "$T/ngx" "$port")
 url=http://127.0.0.1:$port/strata
@@ -44,29 +51,38 @@ cat "$T/layer" >/dev/null  # warm
 
 ms() { echo "${EPOCHREALTIME/./}"; }  # µs, without starting a process
 mbps() { python3 -c "print(f'{$size / 1048576 / ($1 / 1000):.0f}')"; }
-row() { printf '%-34s %10s %10s %10s %12s\n' "$@"; }
+row() { printf '%-40s %10s %10s %10s %12s %9s\n' "$@"; }
 
-row "transfer ($((size >> 20)) MiB)" "ms" "MiB/s" "peak RSS" "stored MiB"
-row "----------------------------------" "----------" "----------" "----------" "------------"
+row "transfer ($((size >> 20)) MiB)" "ms" "MiB/s" "peak RSS" "stored MiB" "Strata/x"
+row "----------------------------------------" "----------" "----------" "----------" "------------" "---------"
 # Each row is the median of $reps runs; before each run `sync` writes back
 # what the previous one left dirty, so no run pays for another's writeback.
 median() { python3 -c "import statistics,sys; print(f'{statistics.median(map(float, sys.argv[1:])):.1f}')" "$@"; }
 run_tool() {  # run_tool LABEL ARGS… : store_transfer runs → a row
   local label=$1; shift
-  local op bytes t rss sha times=() peak=0
-  for _ in $(seq "$reps"); do
+  local op bytes t rss sha times=() peak=0 i args
+  for i in $(seq "$reps"); do
     sync
-    read -r op bytes t rss sha < <("$tool" "$@")
+    args=("$@")
+    # Each put but the last goes to a key of its own: a put of a key that
+    # holds the same bytes already would measure a resume (swift), not an
+    # upload. The last one leaves the key the get rows read.
+    [[ $1 == put && $i -lt $reps && -z ${SAME_KEY:-} ]] && args[2]="${args[2]}.rep$i"
+    # (the drivers' INFO lines, e.g. a resume's, stay out of the table)
+    read -r op bytes t rss sha < <("$tool" "${args[@]}" 2> >(grep -v ' INFO ' >&2))
     times+=("$t")
     (( rss > peak )) && peak=$rss
   done
   t=$(median "${times[@]}")
   row "$label" "$t" "$(mbps "$t")" "$((peak / 1024)) MiB" \
-    "$([[ $op == put ]] && echo $((bytes >> 20)))"
+    "$([[ $op == put ]] && echo $((bytes >> 20)))" ""
   LAST_SHA=$sha
+  if [[ $op == put ]]; then PUT_MS=$t PUT_SHA=$sha; else GET_MS=$t; fi
 }
-anchor() {  # anchor LABEL CMD… : wall time of a plain tool, median
-  local label=$1; shift
+# anchor LABEL STRATA_MS CMD… : wall time of a plain tool, median, and
+# the Strata row's speed over it.
+anchor() {
+  local label=$1 strata_ms=$2; shift 2
   local a b times=()
   for _ in $(seq "$reps"); do
     sync
@@ -75,7 +91,8 @@ anchor() {  # anchor LABEL CMD… : wall time of a plain tool, median
   done
   local t
   t=$(median "${times[@]}")
-  row "$label" "$t" "$(mbps "$t")" "" ""
+  row "$label" "$t" "$(mbps "$t")" "" "" \
+    "$(python3 -c "print(f'{$t / $strata_ms:.2f}x')")"
 }
 
 # glance: Debian's glance-api (no Keystone, file backend), anchored by curl
@@ -96,6 +113,29 @@ glance_curl_put() {
 }
 glance_curl_get() { curl -sf -o "$T/curl-out" "$gurl/v2/images/$(cat "$T/curl-image")/file"; }
 
+if [[ " $stores " == *" swift "* ]]; then
+  sport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  swift=$("$here/scripts/start-test-swift.sh" "$T/swift" "$sport")
+  sauth=http://127.0.0.1:$sport/auth/v1.0
+  echo testing >"$T/swift.key"
+  # The account's storage URL and a token, for curl.
+  read -r surl stoken < <(curl -sf -D - -o /dev/null -H 'X-Auth-User: test:tester' \
+    -H 'X-Auth-Key: testing' "$sauth" | tr -d '\r' |
+    awk 'tolower($1) == "x-storage-url:" { u = $2 } tolower($1) == "x-auth-token:" { t = $2 }
+         END { print u, t }')
+fi
+swift_cli() { swift -q -A "$sauth" -U test:tester -K testing "$@"; }
+swift_cli_put() {
+  swift_cli upload --use-slo -S $((64 << 20)) --object-name cli/layer bench-cli "$T/layer"
+}
+swift_cli_get() { swift_cli download bench-cli cli/layer -o "$T/curl-out"; }
+# The fastest verified pipeline: the bytes and their SHA-256, nothing kept.
+swift_curl_sha() {
+  curl -sf -H "X-Auth-Token: $stoken" "$surl/bench/k/layer-none" |
+    openssl dgst -sha256 >"$T/curl-sha"
+  grep -q "$PUT_SHA" "$T/curl-sha" || { echo "curl | openssl: other bytes" >&2; exit 1; }
+}
+
 head -c 32 /dev/urandom >"$T/aes.key"; chmod 600 "$T/aes.key"
 for relay in $relays; do
   z=(); tag=""
@@ -110,10 +150,13 @@ for relay in $relays; do
       local) spec="local:$T/store" ;;
       dav) spec="dav:$url" ;;
       glance) spec="glance:$gurl" ;;
-      *) echo "unknown store $store (local, dav, glance)" >&2; exit 2 ;;
+      swift) spec="swift:$sauth?user=test:tester&key_file=$T/swift.key&container=bench" ;;
+      *) echo "unknown store $store (local, dav, glance, swift)" >&2; exit 2 ;;
     esac
     run_tool "$store put$tag" put "$spec" "k/layer-${relay//+/-}" "$T/layer" "${z[@]}"
+    FIRST_PUT_MS=$PUT_MS
     run_tool "$store get$tag" get "$spec" "k/layer-${relay//+/-}" "$T/out" "$LAST_SHA" "${z[@]}"
+    VERIFIED_GET_MS=$GET_MS
     cmp -s "$T/layer" "$T/out" || { echo "$store$tag: the file read back differs" >&2; exit 1; }
     rm -f "$T/out"
     [[ $relay == none ]] || continue
@@ -125,14 +168,24 @@ for relay in $relays; do
       rm -f "$T/out"
     fi
     case $store in
-      local) anchor "  cp (anchor for local put)" cp "$T/layer" "$T/cp-copy"
+      local) anchor "  cp (anchor for local put)" "$FIRST_PUT_MS" cp "$T/layer" "$T/cp-copy"
              rm -f "$T/cp-copy" ;;
-      dav) anchor "  curl -T (anchor for dav put)" curl -sf -T "$T/layer" "$url/curl/layer"
-           anchor "  curl -o (anchor for dav get)" curl -sf -o "$T/curl-out" "$url/curl/layer"
+      dav) anchor "  curl -T (anchor for dav put)" "$FIRST_PUT_MS" curl -sf -T "$T/layer" "$url/curl/layer"
+           anchor "  curl -o (anchor for unchecked get)" "$GET_MS" curl -sf -o "$T/curl-out" "$url/curl/layer"
            rm -f "$T/curl-out" ;;
-      glance) anchor "  curl PUT (anchor for glance put)" glance_curl_put
-              anchor "  curl GET (anchor for glance get)" glance_curl_get
+      glance) anchor "  curl PUT (anchor for glance put)" "$FIRST_PUT_MS" glance_curl_put
+              anchor "  curl GET (anchor for unchecked get)" "$GET_MS" glance_curl_get
               rm -f "$T/curl-out" ;;
+      swift) # The same put again: every segment is stored already, so
+             # nothing is sent (each is read and compared, MD5 against
+             # Swift's ETag): what a resumed upload costs at most.
+             "$tool" put "$spec" k/layer-again "$T/layer" >/dev/null 2>&1
+             SAME_KEY=1 run_tool "swift put again (resumes, sends nothing)" \
+               put "$spec" k/layer-again "$T/layer"
+             anchor "  swift upload (anchor for swift put)" "$FIRST_PUT_MS" swift_cli_put
+             anchor "  swift download (anchor, unchecked get)" "$GET_MS" swift_cli_get
+             anchor "  curl | openssl dgst (anchor, checked)" "$VERIFIED_GET_MS" swift_curl_sha
+             rm -f "$T/curl-out" ;;
     esac
   done
 done

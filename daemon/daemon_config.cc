@@ -288,7 +288,11 @@ std::string DaemonUsage() {
          "  --nbd-defer-block-above-writes N  put off a drain's final "
          "stretch while\n"
          "                      more writes are forecast (R0.11; default 0: "
-         "off)\n";
+         "off)\n"
+         "  --rebuild-catalog   add to the catalog the volumes and snapshots "
+         "the store's\n"
+         "                      layers name (a lost catalog rebuilt), then "
+         "exit\n";
 }
 
 Result<DaemonConfig> ParseDaemonConfig(int argc, char** argv) {
@@ -314,6 +318,10 @@ Result<DaemonConfig> ParseDaemonConfig(int argc, char** argv) {
     if (arg == "-h" || arg == "--help") {
       c.show_help = true;
       return c;
+    }
+    if (arg == "--rebuild-catalog") {
+      c.rebuild_catalog = true;
+      continue;
     }
     std::string value;
     size_t eq = arg.find('=');

@@ -101,6 +101,8 @@ struct DaemonConfig {
   uint64_t nbd_defer_block_above_writes = 0;
   uint64_t nbd_forecast_window_seconds = 60;
   bool show_help = false;
+  // --rebuild-catalog: rebuild the catalog from the store, then exit.
+  bool rebuild_catalog = false;
 };
 
 // Parses argv (flags win over the --config file). InvalidArgument with a

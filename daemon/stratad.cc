@@ -157,6 +157,18 @@ int main(int argc, char** argv) {
     hv = hypervisor::LibvirtHypervisor::ConnectLazily(std::move(lo));
   }
   engine::Engine engine(catalog->get(), paced.get(), eo, hv.get());
+  if (cfg->rebuild_catalog) {
+    auto report = engine.RebuildCatalog();
+    if (!report.ok())
+      return Fail("rebuilding the catalog from " + spec + ": " +
+                  report.status().ToString());
+    std::cout << "rebuilt from " << spec << ": " << report->volumes_added
+              << " volume(s) and " << report->snapshots_added
+              << " snapshot(s) added, " << report->snapshots_known
+              << " snapshot(s) known already, " << report->skipped
+              << " object(s) skipped\n";
+    return 0;
+  }
   if (Status s = engine.Recover(); !s.ok())
     return Fail("recovery failed: " + s.ToString());
 

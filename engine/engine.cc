@@ -27,6 +27,8 @@ void Engine::Stop() {
 
 Status Engine::Recover() { return recovery_.Recover(); }
 
+Result<RebuildReport> Engine::RebuildCatalog() { return rebuilder_.Rebuild(); }
+
 Result<db::VolumeRecord> Engine::ManageVolume(const ManageRequest& req) {
   return adoption_.ManageVolume(req);
 }

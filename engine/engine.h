@@ -22,6 +22,7 @@
 
 #include "db/catalog.h"
 #include "engine/backup_lifecycle.h"
+#include "engine/catalog_rebuild.h"
 #include "engine/chain_holder.h"
 #include "engine/chain_maintenance.h"
 #include "engine/engine_part.h"
@@ -50,6 +51,10 @@ class Engine {
   // Reconciles every operation a crash interrupted, then tidies each volume's
   // chain. Call once before serving requests.
   Status Recover();
+  // Adds to the catalog the volumes and snapshots the store's layers name
+  // that it lacks (catalog_rebuild.h): a lost catalog rebuilt. Run alone,
+  // before Recover and serving (stratad --rebuild-catalog).
+  Result<RebuildReport> RebuildCatalog();
   // Lets queued work finish and stops the workers.
   void Stop();
   // Blocks until no operation is queued or running (tests, shutdown).
@@ -147,6 +152,7 @@ class Engine {
   GroupLifecycle groups_{ctx_, &creator_, &deleter_, &lifecycle_};
   Recovery recovery_{ctx_,      &live_,     &chain_,    &transfer_,
                      &deleter_, &reverter_, &lifecycle_};
+  CatalogRebuilder rebuilder_{ctx_, &live_};
 };
 
 }  // namespace strata::engine

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "http/http_exchange.h"
@@ -59,6 +60,12 @@ GlanceStore::Image ParseImage(const json& j) {
     im.size = it->get<uint64_t>();
   im.complete = im.status == "active" && IsSha256Hex(im.sha256) &&
                 http::JsonString(j, "strata_size") == std::to_string(im.size);
+  static const std::set<std::string> kOwn = {"strata_namespace", "strata_key",
+                                             "strata_put_at", "strata_sha256",
+                                             "strata_size"};
+  for (const auto& [name, value] : j.items())
+    if (name.rfind("strata_", 0) == 0 && !kOwn.count(name) && value.is_string())
+      im.labels[name.substr(7)] = value.get<std::string>();
   return im;
 }
 
@@ -133,7 +140,9 @@ Result<std::vector<std::string>> GlanceStore::Headers() const {
 }
 
 ObjectInfo GlanceStore::InfoOf(const Image& im) const {
-  return ObjectInfo{im.key, im.size, im.sha256, ImageUrl(im.id)};
+  ObjectInfo info{im.key, im.size, im.sha256, ImageUrl(im.id)};
+  info.labels = im.labels;
+  return info;
 }
 
 Result<std::vector<GlanceStore::Image>> GlanceStore::Query(

@@ -34,6 +34,7 @@
 // Thread-safety: safe from several threads; each call uses its own handles.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -66,6 +67,8 @@ class GlanceStore : public Store {
         hash_value;
     uint64_t size = 0;
     bool complete = false;  // active, strata_sha256 set, sizes agree
+    // The Put's labels: the properties strata_<label>.
+    std::map<std::string, std::string> labels;
   };
   // The images of `key` in this store's namespace, complete or not.
   Result<std::vector<Image>> ImagesOf(const std::string& key,

@@ -224,9 +224,18 @@ Result<ObjectInfo> SwiftStore::Put(const std::string& key, ByteSource& src,
   x.headers = {"Content-Type: application/octet-stream",
                MetaHeader("sha256", sent_sha256),
                MetaHeader("size", std::to_string(total))};
-  for (const auto& [label, value] : opts.labels)
-    if (label != "sha256" && label != "size")
-      x.headers.push_back(MetaHeader(label, value));
+  for (const auto& [label, value] : opts.labels) {
+    if (label == "sha256" || label == "size") continue;
+    std::string header = MetaHeader(label, value);
+    // Swift refuses a metadata value over 256 bytes (the whole Put with
+    // it): a label that long (a long name or path) is left out.
+    if (header.size() - header.find(": ") - 2 > 256) {
+      LogWarning(ctx + ": label " + label +
+                 " is longer than Swift keeps; not stored");
+      continue;
+    }
+    x.headers.push_back(std::move(header));
+  }
   const std::string body = manifest.empty() ? "" : manifest.dump();
   x.body = &body;
   auto code = Request("PUT",

@@ -2,6 +2,7 @@
 #include "storage-drivers/swift/swift_util.h"
 
 #include "http/http_exchange.h"
+#include "util/hex.h"
 
 namespace strata::store {
 namespace {
@@ -37,7 +38,9 @@ std::string MetaHeader(const std::string& label, const std::string& value) {
   std::string name = label;
   for (char& ch : name)
     if (ch == '_') ch = '-';
-  return "X-Object-Meta-Strata-" + name + ": " + value;
+  // Percent-encoded: a header carries no newline, and Swift keeps bytes
+  // as they come.
+  return "X-Object-Meta-Strata-" + name + ": " + PercentEncode(value, "/");
 }
 
 std::map<std::string, std::string> StrataLabels(const http::HttpExchange& x) {
@@ -48,7 +51,7 @@ std::map<std::string, std::string> StrataLabels(const http::HttpExchange& x) {
     std::string label = name.substr(prefix.size());
     for (char& ch : label)
       if (ch == '-') ch = '_';
-    out[label] = HeaderOf(x, name);
+    out[label] = PercentDecode(HeaderOf(x, name));
   }
   return out;
 }

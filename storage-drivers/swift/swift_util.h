@@ -27,7 +27,7 @@ std::string ETagOf(const http::HttpExchange& x);
 
 // {"volume_id": "v1"} → "X-Object-Meta-Strata-Volume-Id: v1" (a WSGI server
 // cannot tell '_' from '-' in a header's name, so labels, [a-z_]+, go with
-// '-' and come back with '_').
+// '-' and come back with '_'); values percent-encoded, decoded back.
 std::string MetaHeader(const std::string& label, const std::string& value);
 // The labels of an answer's X-Object-Meta-Strata-* headers.
 std::map<std::string, std::string> StrataLabels(const http::HttpExchange& x);

@@ -67,6 +67,9 @@ bool FlipByte(const std::string& path) {
 struct FixtureBase {
   // True when the store itself detects a corrupted copy on read (swift).
   static constexpr bool kChecksOwnCopies = false;
+  // True when the store keeps a Put's labels with the object and gives them
+  // back from Stat and List (swift, glance): what a catalog rebuild reads.
+  static constexpr bool kKeepsLabels = false;
   TempDir tmp;
   std::unique_ptr<Store> store;
   bool available = true;
@@ -241,6 +244,7 @@ SharedServer& SharedGlance() {
 
 struct GlanceFixture : FixtureBase {
   static constexpr char kScheme[] = "glance";
+  static constexpr bool kKeepsLabels = true;
 
   GlanceFixture() {
     SharedServer& g = SharedGlance();
@@ -282,6 +286,7 @@ SharedServer& SharedSwift() {
 struct SwiftFixture : FixtureBase {
   static constexpr char kScheme[] = "swift";
   static constexpr bool kChecksOwnCopies = true;
+  static constexpr bool kKeepsLabels = true;
 
   SwiftFixture()
       : SwiftFixture(
@@ -551,6 +556,32 @@ TEST_CASE_TEMPLATE("contract: overwrite, empty object, delete", F,
   CHECK(s.Delete("k/obj", kOpts).ok());        // again
   CHECK(s.Delete("never/there", kOpts).ok());  // never existed
   CHECK(Keys(*s.List("k/", kOpts)) == std::vector<std::string>{"k/empty"});
+}
+
+TEST_CASE_TEMPLATE("contract: labels come back from stat and list", F,
+                   STRATA_STORE_FIXTURES) {
+  F fx;
+  SKIP_IF_UNAVAILABLE(fx);
+  Store& s = *fx.store;
+  RequestOptions o = kOpts;
+  o.labels = {{"volume_id", "9aadabf4-8c37-4f6a-b111-d8f8db753666"},
+              {"snapshot_name", "nightly 100% / \"ok\" \u00e9t\u00e9\nline"},
+              {"volume_path", "/var/lib/strata/disks/a b.qcow2"}};
+  StringSource src(std::string(3 << 20, 'l'));
+  REQUIRE(s.Put("volumes/v/labelled.qcow2", src, o).ok());
+  auto st = s.Stat("volumes/v/labelled.qcow2", kOpts);
+  REQUIRE(st.ok());
+  auto listed = s.List("volumes/v/", kOpts);
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 1);
+  if constexpr (F::kKeepsLabels) {
+    for (const auto& [name, value] : o.labels) {
+      CHECK(st->labels[name] == value);
+      CHECK(listed->front().labels[name] == value);
+    }
+  } else {
+    CHECK(st->labels.empty());
+  }
 }
 
 TEST_CASE_TEMPLATE("contract: list by prefix, sorted", F,
