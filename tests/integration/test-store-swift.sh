@@ -62,12 +62,26 @@ segs=$(sw list strata_segments | grep -c "^volumes/$vol/" || true)
 ((segs >= 4)) || fail "the layers are not large objects: $segs segments"
 pass "3 snapshots: swift list/stat show each layer with the catalog's size and SHA-256 and Strata's metadata; $segs segments"
 
-revert "$vol" "$s2"
-reads_pattern "$disk" 0x11 0 3M || fail "revert to s2: s1's data"
-reads_pattern "$disk" 0x22 3M 2M || fail "revert to s2: s2's data"
-revert "$vol" "$s1"
-reads_pattern "$disk" 0x11 0 3M || fail "revert to s1"
-reads_pattern "$disk" 0x00 3M 2M || fail "revert to s1: s2's data still there"
+# revert_to POINT CONTEXT: reverts the disk to s1, s2 or s3 and checks
+# that it holds exactly that point's data.
+declare -A point=([s1]=$s1 [s2]=$s2 [s3]=$s3)
+revert_to() {
+  revert "$vol" "${point[$1]}"
+  local expect
+  case $1 in
+    s1) expect="0x11 0 3M;0x00 3M 2M" ;;
+    s2) expect="0x11 0 3M;0x22 3M 2M" ;;
+    s3) expect="0x33 0 1M;0x11 1M 2M;0x22 3M 2M" ;;
+  esac
+  local IFS=';' range
+  for range in $expect; do
+    IFS=' ' read -r pattern offset length <<<"$range"
+    reads_pattern "$disk" "$pattern" "$offset" "$length" ||
+      fail "$2, revert to $1: not $pattern at $offset+$length"
+  done
+}
+revert_to s2 "from Swift"
+revert_to s1 "from Swift"
 pass "reverts read the layers back from Swift exactly"
 
 # The catalog lost: `stratad --rebuild-catalog` makes it again from what
@@ -96,16 +110,7 @@ api GET "/v3/volumes/$vol"
 expect_code 200 "the rebuilt volume"
 [[ $(jget '" ".join(str(x) for x in (j["volume"]["id"], j["volume"]["name"], j["volume"]["size"], j["volume"]["status"]))') == "$vol_before" ]] ||
   fail "the rebuilt volume differs: $BODY (was $vol_before)"
-revert "$vol" "$s3"
-reads_pattern "$disk" 0x33 0 1M || fail "rebuilt catalog, revert to s3: s3's data"
-reads_pattern "$disk" 0x11 1M 2M || fail "rebuilt catalog, revert to s3: s1's data"
-reads_pattern "$disk" 0x22 3M 2M || fail "rebuilt catalog, revert to s3: s2's data"
-revert "$vol" "$s2"
-reads_pattern "$disk" 0x11 0 3M || fail "rebuilt catalog, revert to s2: s1's data"
-reads_pattern "$disk" 0x22 3M 2M || fail "rebuilt catalog, revert to s2: s2's data"
-revert "$vol" "$s1"
-reads_pattern "$disk" 0x11 0 3M || fail "rebuilt catalog, revert to s1"
-reads_pattern "$disk" 0x00 3M 2M || fail "rebuilt catalog, revert to s1: s2's data still there"
+for p in s3 s2 s1; do revert_to "$p" "rebuilt catalog"; done
 write_pattern "$disk" 0x44 4M 1M
 s4=$(snapshot "$vol" s4)
 api GET "/v3/snapshots/$s4"
