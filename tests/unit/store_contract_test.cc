@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "http/keystone_client.h"
 #include "skip.h"
 #include "storage-drivers/deadline_store.h"
 #include "storage-drivers/local/local_store.h"
@@ -312,7 +313,9 @@ struct SwiftFixture : FixtureBase {
   // Flips a byte of the object server's file of `key`'s first segment: the
   // one whose Swift metadata (an xattr) names its path.
   bool CorruptObject(const std::string& key) {
-    const std::string path = "_segments/" + key + "/";
+    // (keys outside volumes/, so in the base container also with
+    // container_per=volume)
+    const std::string path = "/" + container + "_segments/" + key + "/";
     std::vector<std::string> hits;
     for (const auto& e :
          fs::recursive_directory_iterator(swift_dir + "/node")) {
@@ -367,9 +370,35 @@ struct SwiftKeystoneFixture : SwiftFixture {
                          "/strata.pw&container_per=volume") {}
 };
 
+// The same, authenticated with a per-project token from a file (alice's,
+// member of project alpha): the store works in alpha's own account, found
+// in the token's catalog.
+struct SwiftTokenFixture : SwiftFixture {
+  SwiftTokenFixture()
+      : SwiftFixture(SharedKeystoneSwift(),
+                     "swift:http://127.0.0.1:" +
+                         std::to_string(SharedKeystone().port()) +
+                         "/v3?token_file=" + AliceTokenFile()) {}
+  static std::string AliceTokenFile() {
+    static const std::string path = [] {
+      const std::string file = SharedKeystone().dir() + "/alice.token";
+      if (!SharedKeystone().ok()) return file;
+      auto token = http::IssuePasswordToken(
+          {"http://127.0.0.1:" + std::to_string(SharedKeystone().port()) +
+               "/v3",
+           "alice", "alice-secret", "alpha"},
+          Deadline(std::chrono::seconds(30), std::chrono::seconds(0)));
+      REQUIRE_MESSAGE(token.ok(), token.status().ToString());
+      std::ofstream(file) << token->id << "\n";
+      return file;
+    }();
+    return path;
+  }
+};
+
 #define STRATA_STORE_FIXTURES                                       \
   LocalFixture, RateLimitedLocalFixture, DavFixture, GlanceFixture, \
-      SwiftFixture, SwiftKeystoneFixture
+      SwiftFixture, SwiftKeystoneFixture, SwiftTokenFixture
 
 // Every registered scheme must have a fixture above.
 const std::set<std::string> kSchemesWithFixtures = {
