@@ -179,6 +179,9 @@ for relay in $relays; do
       swift) # The same put again: every segment is stored already, so
              # nothing is sent (each is read and compared, MD5 against
              # Swift's ETag): what a resumed upload costs at most.
+             # Segments one at a time (the default keeps 4 in flight).
+             run_tool "swift put, one segment at a time" put \
+               "$spec&parallel=1" k/layer-serial "$T/layer"
              "$tool" put "$spec" k/layer-again "$T/layer" >/dev/null 2>&1
              SAME_KEY=1 run_tool "swift put again (resumes, sends nothing)" \
                put "$spec" k/layer-again "$T/layer"

@@ -6,10 +6,17 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <deque>
+#include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
 
 #include "http/http_exchange.h"
 #include "storage-drivers/http_driver_util.h"
@@ -24,25 +31,112 @@ namespace {
 
 using nlohmann::json;
 
-// Reads at most `limit` bytes of `src`; `ended` once `src` itself ended.
+// Reads at most `limit` bytes of `src`, feeding `digests` what it reads;
+// `ended` once `src` itself ended.
 class SegmentSource : public ByteSource {
  public:
-  SegmentSource(ByteSource& src, uint64_t limit) : src_(src), left_(limit) {}
+  SegmentSource(ByteSource& src, uint64_t limit,
+                std::vector<BackgroundDigest*> digests)
+      : src_(src), left_(limit), digests_(std::move(digests)) {}
   Result<size_t> Read(char* buf, size_t n) override {
     if (left_ == 0) return size_t{0};
     STRATA_ASSIGN_OR_RETURN(
         size_t got,
         src_.Read(buf, static_cast<size_t>(std::min<uint64_t>(n, left_))));
     if (got == 0) ended_ = true;
+    for (BackgroundDigest* d : digests_) d->Update(buf, got);
     left_ -= got;
     return got;
   }
   bool ended() const { return ended_; }
+  bool done() const { return ended_ || left_ == 0; }
 
  private:
   ByteSource& src_;
   uint64_t left_;
+  std::vector<BackgroundDigest*> digests_;
   bool ended_ = false;
+};
+
+// One segment streamed from the source on a thread of its own. Its body
+// is read from the source in order; once all of it is sent the source is
+// free for the next segment, while this one still waits for Swift's answer
+// (the object server writing and syncing it): segments overlap there, and
+// memory stays one transfer buffer each.
+class SegmentUpload {
+ public:
+  using Send = std::function<Result<uint64_t>(ByteSource&)>;
+  SegmentUpload(long long index, std::string name, ByteSource& src,
+                uint64_t limit, BackgroundDigest* sha256)
+      : index_(index),
+        name_(std::move(name)),
+        signal_(this),
+        part_(src, limit, {sha256, &md5_}) {}
+  ~SegmentUpload() {
+    if (thread_.joinable()) thread_.join();
+  }
+  void Start(Send send) {
+    thread_ = std::thread([this, send = std::move(send)] {
+      Result<uint64_t> r = Status::Internal("segment upload did not run");
+      try {
+        r = send(signal_);
+      } catch (const std::exception& e) {
+        r = Status::Internal(std::string("segment upload: ") + e.what());
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      result_ = std::move(r);
+      finished_ = true;
+      cv_.notify_all();
+    });
+  }
+  // Blocks until the whole body was read (true: the source is free) or the
+  // upload ended without it (false: it failed; Finish says why).
+  bool AwaitBodyRead() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return body_read_ || finished_; });
+    return body_read_;
+  }
+  // Joins the thread: the bytes Swift took, checked against its ETag.
+  Result<uint64_t> Finish() {
+    if (thread_.joinable()) thread_.join();
+    return result_;
+  }
+  bool source_ended() const { return part_.ended(); }
+  std::string md5() { return md5_.HexDigest(); }
+  BackgroundDigest& md5_digest() { return md5_; }
+  long long index() const { return index_; }
+  const std::string& name() const { return name_; }
+
+ private:
+  // The body as the transfer reads it: the segment, and the moment it ends.
+  class Signal : public ByteSource {
+   public:
+    explicit Signal(SegmentUpload* up) : up_(up) {}
+    Result<size_t> Read(char* buf, size_t n) override {
+      auto got = up_->part_.Read(buf, n);
+      if (got.ok() && *got == 0 && up_->part_.done()) {
+        std::lock_guard<std::mutex> lock(up_->mu_);
+        up_->body_read_ = true;
+        up_->cv_.notify_all();
+      }
+      return got;
+    }
+
+   private:
+    SegmentUpload* up_;
+  };
+
+  const long long index_;
+  const std::string name_;
+  BackgroundDigest md5_{DigestKind::kMd5};
+  Signal signal_;
+  SegmentSource part_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool body_read_ = false;  // GUARDED_BY(mu_)
+  bool finished_ = false;   // GUARDED_BY(mu_)
+  Result<uint64_t> result_ = Status::Internal("segment upload not finished");
 };
 
 // One segment's bytes in an unnamed file of `dir` (unlinked at once: it
@@ -120,9 +214,8 @@ Result<ObjectInfo> SwiftStore::Put(const std::string& key, ByteSource& src,
 
   const std::string stamp = PutStamp();
   BackgroundSha256 sha256;
-  json manifest = json::array();
-  std::vector<std::string> sent;  // this Put's new segments
-  std::set<std::string> used;     // every segment the manifest names
+  std::mutex sent_mu;
+  std::vector<std::string> sent;  // GUARDED_BY(sent_mu): new segments
   auto fail = [&](Status s) {
     // Verified segments stay for the next Put of the key to resume from
     // when Swift (or the way to it) failed; otherwise they are garbage.
@@ -138,20 +231,21 @@ Result<ObjectInfo> SwiftStore::Put(const std::string& key, ByteSource& src,
     return s;
   };
   // Sends `body` as segment `name`; checks Swift's ETag against the MD5
-  // of what was sent (`md5`: fed by the transfer, or already final).
+  // of what was sent (`md5`: fed as the body is read, or already final).
   auto send = [&](const std::string& name, ByteSource& body,
-                  BackgroundDigest& md5,
-                  std::vector<BackgroundDigest*> digests) -> Result<uint64_t> {
+                  BackgroundDigest& md5) -> Result<uint64_t> {
     http::HttpExchange x;
     x.headers.push_back("Content-Type: application/octet-stream");
     x.upload = &body;
-    x.upload_digests = std::move(digests);
     STRATA_ASSIGN_OR_RETURN(long code,
                             Request("PUT", ObjectPath(where.segments, name), &x,
                                     deadline, /*retry=*/false));
     if (code != 201)
       return SwiftError(code, ctx + " (segment " + name + ")", x.small_body);
-    sent.push_back(name);
+    {
+      std::lock_guard<std::mutex> lock(sent_mu);
+      sent.push_back(name);
+    }
     const std::string sent_md5 = md5.HexDigest();
     if (ETagOf(x) != sent_md5)
       return Status::Corruption(ctx + ": Swift's ETag of segment " + name +
@@ -160,57 +254,103 @@ Result<ObjectInfo> SwiftStore::Put(const std::string& key, ByteSource& src,
     return x.uploaded;
   };
 
-  uint64_t total = 0, reused = 0;
-  for (long long index = 0;; ++index) {
+  struct Entry {
+    std::string name, etag;
+    uint64_t bytes = 0;
+  };
+  std::map<long long, Entry> entries;  // the manifest, by index
+  Status failure;
+  // Segments whose bodies are sent, waiting for Swift's answer, oldest
+  // first; at most cfg_.parallel_segments at once.
+  std::deque<std::unique_ptr<SegmentUpload>> flying;
+  auto settle_oldest = [&] {
+    SegmentUpload& up = *flying.front();
+    Result<uint64_t> r = up.Finish();
+    if (!r.ok()) {
+      if (failure.ok()) failure = r.status();
+    } else if (*r == 0) {
+      // The source ended at a segment boundary: this empty one is not part
+      // of the object (an SLO segment must hold bytes).
+      {
+        std::lock_guard<std::mutex> lock(sent_mu);
+        std::erase(sent, up.name());
+      }
+      LogIfError(DeleteSegments(where.segments, {up.name()}, deadline),
+                 "an empty trailing segment");
+    } else {
+      entries[up.index()] = {up.name(), up.md5(), *r};
+    }
+    flying.pop_front();
+  };
+
+  uint64_t reused = 0;
+  bool ended = false;
+  for (long long index = 0; !ended && failure.ok(); ++index) {
     char digits[24];
     std::snprintf(digits, sizeof digits, "%08lld", index);
-    std::string name = key + "/" + stamp + "/" + digits;
-    SegmentSource part(src, cfg_.segment_bytes);
-    BackgroundDigest md5(DigestKind::kMd5);
-    uint64_t bytes = 0;
-    std::string etag;
+    const std::string name = key + "/" + stamp + "/" + digits;
     auto candidate = reusable.find(index);
     if (candidate == reusable.end()) {
-      auto up = send(name, part, md5, {&sha256, &md5});
-      if (!up.ok()) return fail(up.status().WithContext(ctx));
-      bytes = *up;
-      etag = md5.HexDigest();
-      if (bytes == 0) {
-        // The source ended at a segment boundary: this empty one is not
-        // part of the object (an SLO segment must hold bytes).
-        sent.pop_back();
-        LogIfError(DeleteSegments(where.segments, {name}, deadline),
-                   "an empty trailing segment");
+      auto up = std::make_unique<SegmentUpload>(index, name, src,
+                                                cfg_.segment_bytes, &sha256);
+      SegmentUpload* raw = up.get();
+      raw->Start([&send, raw](ByteSource& body) {
+        return send(raw->name(), body, raw->md5_digest());
+      });
+      // Its body read whole, the source is the next segment's; read short,
+      // the upload failed (settled below) or the source ended.
+      ended = !raw->AwaitBodyRead() || raw->source_ended();
+      flying.push_back(std::move(up));
+      while (flying.size() >= cfg_.parallel_segments ||
+             (ended && !flying.empty()))
+        settle_oldest();
+      continue;
+    }
+    // A stored segment of this index: read ours aside, and send it only if
+    // it differs.
+    SegmentSource part(src, cfg_.segment_bytes, {});
+    BackgroundDigest md5(DigestKind::kMd5);
+    auto spool = SpoolFile::Create(cfg_.spool_dir);
+    if (!spool.ok()) {
+      failure = spool.status();
+      break;
+    }
+    if (Status filled = spool->Fill(part, {&sha256, &md5}); !filled.ok()) {
+      failure = filled;
+      break;
+    }
+    ended = part.ended();
+    if (spool->size() == 0) break;
+    Entry e{name, md5.HexDigest(), spool->size()};
+    if (e.bytes == candidate->second.bytes &&
+        e.etag == candidate->second.etag) {
+      e.name = candidate->second.name;
+      ++reused;
+    } else {
+      auto up = send(name, *spool, md5);
+      if (up.ok() && *up != e.bytes)
+        up = Status::IoError(ctx + ": sent " + std::to_string(*up) +
+                             " of the spooled " + std::to_string(e.bytes) +
+                             " bytes");
+      if (!up.ok()) {
+        failure = up.status();
         break;
       }
-    } else {
-      // A stored segment of this index: read ours aside, and send it only
-      // if it differs.
-      auto spool = SpoolFile::Create(cfg_.spool_dir);
-      if (!spool.ok()) return fail(spool.status().WithContext(ctx));
-      Status filled = spool->Fill(part, {&sha256, &md5});
-      if (!filled.ok()) return fail(filled.WithContext(ctx));
-      if (spool->size() == 0) break;
-      etag = md5.HexDigest();
-      bytes = spool->size();
-      if (bytes == candidate->second.bytes && etag == candidate->second.etag) {
-        name = candidate->second.name;
-        ++reused;
-      } else {
-        auto up = send(name, *spool, md5, {});
-        if (!up.ok()) return fail(up.status().WithContext(ctx));
-        if (*up != bytes)
-          return fail(Status::IoError(ctx + ": sent " + std::to_string(*up) +
-                                      " of the spooled " +
-                                      std::to_string(bytes) + " bytes"));
-      }
     }
-    total += bytes;
-    used.insert(name);
-    manifest.push_back({{"path", "/" + where.segments + "/" + name},
-                        {"etag", etag},
-                        {"size_bytes", bytes}});
-    if (part.ended()) break;
+    entries[index] = e;
+  }
+  while (!flying.empty()) settle_oldest();
+  if (!failure.ok()) return fail(failure.WithContext(ctx));
+
+  json manifest = json::array();
+  std::set<std::string> used;  // every segment the manifest names
+  uint64_t total = 0;
+  for (const auto& [index, e] : entries) {
+    manifest.push_back({{"path", "/" + where.segments + "/" + e.name},
+                        {"etag", e.etag},
+                        {"size_bytes", e.bytes}});
+    used.insert(e.name);
+    total += e.bytes;
   }
   const std::string sent_sha256 = sha256.HexDigest();
   if (reused > 0)

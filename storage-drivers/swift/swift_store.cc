@@ -46,7 +46,8 @@ Result<std::unique_ptr<Store>> SwiftStore::Create(const std::string& spec) {
   const std::string usage =
       "store spec '" + spec +
       "' is not swift:http(s)://host[:port]/PATH?AUTH[&container=NAME]"
-      "[&container_per=store|volume][&segment_mib=N][&spool_dir=DIR] with "
+      "[&container_per=store|volume][&segment_mib=N][&parallel=N]"
+      "[&spool_dir=DIR] with "
       "AUTH user=ACCOUNT:USER&key_file=F (tempauth, PATH …/auth/v1.0), "
       "user=U&password_file=F&project=P[&user_domain=D][&project_domain=D] "
       "or token_file=F (Keystone, PATH …/v3; [&region=R][&interface=I])";
@@ -97,6 +98,12 @@ Result<std::unique_ptr<Store>> SwiftStore::Create(const std::string& spec) {
       if (value.empty() || *end != '\0' || mib < 1 || mib > 5120)
         return Status::InvalidArgument(usage + ": segment_mib is 1..5120");
       c.segment_bytes = mib << 20;
+    } else if (name == "parallel") {
+      char* end = nullptr;
+      const unsigned long n = std::strtoul(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || n < 1 || n > 16)
+        return Status::InvalidArgument(usage + ": parallel is 1..16");
+      c.parallel_segments = n;
     } else if (name == "spool_dir") {
       c.spool_dir = value;
     } else {
