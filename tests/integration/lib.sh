@@ -202,10 +202,12 @@ revert() {
   fail "revert of $1 did not end"
 }
 
-# last_rec: the highest "REC <n>" the test guest printed to $console.
+# last_rec: the highest "REC <n>" the test guest printed to $console. The
+# highest, not the last line's: the console's last line may be half
+# written ("REC 3" of "REC 328"), and a prefix is always lower.
 last_rec() {
-  { grep -a '^REC [0-9]*' "$console" 2>/dev/null || true; } | tail -1 | tr -dc '0-9\n' |
-    awk 'END { print $1 + 0 }'
+  { grep -ao '^REC [0-9]*' "$console" 2>/dev/null || true; } | tr -dc '0-9\n' |
+    awk '$1 + 0 > max { max = $1 + 0 } END { print max + 0 }'
 }
 
 # verify_disk DISK MIN_LAST: the disk (flattened) holds records 1..N, none
