@@ -125,10 +125,15 @@ if [[ " $stores " == *" swift "* ]]; then
          END { print u, t }')
 fi
 swift_cli() { swift -q -A "$sauth" -U test:tester -K testing "$@"; }
+# Each upload to a name of its own, as Strata's puts (an overwrite would
+# make swiftclient delete the old segments too); the get reads the last.
+cli_puts=0
 swift_cli_put() {
-  swift_cli upload --use-slo -S $((64 << 20)) --object-name cli/layer bench-cli "$T/layer"
+  cli_puts=$((cli_puts + 1))
+  swift_cli upload --use-slo -S $((64 << 20)) --object-name "cli/layer$cli_puts" \
+    bench-cli "$T/layer"
 }
-swift_cli_get() { swift_cli download bench-cli cli/layer -o "$T/curl-out"; }
+swift_cli_get() { swift_cli download bench-cli "cli/layer$cli_puts" -o "$T/curl-out"; }
 # The fastest verified pipeline: the bytes and their SHA-256, nothing kept.
 swift_curl_sha() {
   curl -sf -H "X-Auth-Token: $stoken" "$surl/bench/k/layer-none" |
@@ -179,7 +184,7 @@ for relay in $relays; do
       swift) # The same put again: every segment is stored already, so
              # nothing is sent (each is read and compared, MD5 against
              # Swift's ETag): what a resumed upload costs at most.
-             # Segments one at a time (the default keeps 4 in flight).
+             # Segments one at a time (the default keeps 2 in flight).
              run_tool "swift put, one segment at a time" put \
                "$spec&parallel=1" k/layer-serial "$T/layer"
              "$tool" put "$spec" k/layer-again "$T/layer" >/dev/null 2>&1

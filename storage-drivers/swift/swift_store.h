@@ -26,7 +26,7 @@
 //                      keys "volumes/<id>/…" go to container NAME-<id>
 //                      (and NAME-<id>_segments), other keys to NAME
 //   segment_mib=N      segment size in MiB (default 64, 1..5120)
-//   parallel=N         segments in flight at once (default 4, 1..16): the
+//   parallel=N         segments in flight at once (default 2, 1..16): the
 //                      source is read in order, one segment's body at a
 //                      time, and the next starts while Swift still writes
 //                      the ones before (memory: a transfer buffer each)
@@ -76,7 +76,7 @@ class SwiftStore : public Store {
     std::string container = "strata";
     bool container_per_volume = false;
     uint64_t segment_bytes = uint64_t{64} << 20;
-    size_t parallel_segments = 4;
+    size_t parallel_segments = 2;
     std::string spool_dir;
   };
 
