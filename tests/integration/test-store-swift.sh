@@ -11,7 +11,9 @@
 # --rebuild-catalog`): the same volume and snapshots, reverts to every
 # point, a new snapshot on top. Deleting snapshots deletes their objects
 # and segments. Relay stages (zstd + AES-256-GCM) on Swift: ciphertext
-# stored, reverts exact, a rebuilt catalog reverts through them too.
+# stored, reverts exact, a rebuilt catalog reverts through them too. The
+# host lost with catalog and disk: rebuilt elsewhere, a new volume from the
+# newest snapshot holds its data.
 source "$(dirname "$0")/lib.sh"
 need qemu-img qemu-io curl python3 swift swift-proxy-server memcached
 
@@ -177,3 +179,29 @@ reads_pattern "$disk" 0x6b 3M 2M || fail "relay stages, rebuilt catalog, revert 
 revert "$vol" "$r1"
 reads_pattern "$disk" 0x00 3M 2M || fail "relay stages, rebuilt catalog, revert to r1"
 pass "zstd + AES-256-GCM on Swift: ciphertext stored, reverts exact, also after a catalog rebuild"
+
+# The host lost with its catalog and the disk: a rebuild on a new state
+# directory finds the volume's disk gone (the volume in error, saying so)
+# and its snapshots available; a new volume made from the newest snapshot
+# holds its data, read back from Swift through the stages.
+stop_stratad
+rm -rf "$T/var"
+"$STRATAD" --state-dir "$T/var" --libvirt-uri none --store "$relay_spec" \
+  --config "$T/relay.conf" --rebuild-catalog >"$T/rebuild.out" 2>>"$T/stratad.log" ||
+  fail "the rebuild for a lost host failed: $(tail -3 "$T/stratad.log")"
+grep -q "1 volume(s) and 2 snapshot(s) added" "$T/rebuild.out" ||
+  fail "the rebuild for a lost host says: $(cat "$T/rebuild.out")"
+start_stratad --store "$relay_spec" --config "$T/relay.conf"
+api GET "/v3/volumes/$vol"
+[[ $(jget 'j["volume"]["status"]') == error && $(jget 'j["volume"]["description"]') == *missing* ]] ||
+  fail "the lost disk's volume: $BODY"
+api GET "/v3/snapshots/$r2"
+[[ $(jget 'j["snapshot"]["status"]') == available ]] || fail "r2 after the rebuild: $BODY"
+api POST /v3/volumes "{\"volume\": {\"size\": 1, \"snapshot_id\": \"$r2\", \"name\": \"restored\"}}"
+expect_code 202 "a volume from r2 after the host was lost"
+restored=$(jget 'j["volume"]["id"]')
+wait_volume "$restored" available 120
+file="$T/var/volumes/volume-$restored.qcow2"
+reads_pattern "$file" 0x5a 0 3M || fail "the volume from r2 lacks r1's data"
+reads_pattern "$file" 0x6b 3M 2M || fail "the volume from r2 lacks r2's data"
+pass "host lost (catalog and disk): rebuilt on a new state directory, the volume in error (disk missing), a new volume from r2 holds its data"
