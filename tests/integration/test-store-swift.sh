@@ -97,13 +97,21 @@ snapshot_facts() {
 snapshot_facts >"$T/facts.before"
 api GET "/v3/volumes/$vol"
 vol_before=$(jget '" ".join(str(x) for x in (j["volume"]["id"], j["volume"]["name"], j["volume"]["size"], j["volume"]["status"]))')
+# rebuild_catalog WHAT ADDED STRATAD-ARGS…: `stratad --rebuild-catalog`
+# on $T/var; its summary must say ADDED ("1 volume(s) and 3 snapshot(s)").
+rebuild_catalog() {
+  local what=$1 added=$2
+  shift 2
+  "$STRATAD" --state-dir "$T/var" --libvirt-uri none "$@" --rebuild-catalog \
+    >"$T/rebuild.out" 2>>"$T/stratad.log" ||
+    fail "$what: the rebuild failed: $(tail -3 "$T/stratad.log")"
+  grep -q "$added added" "$T/rebuild.out" ||
+    fail "$what: the rebuild says: $(cat "$T/rebuild.out")"
+}
 stop_stratad
 mv "$T/var/catalog.db" "$T/catalog.lost"
 rm -f "$T/var/catalog.db-wal" "$T/var/catalog.db-shm"
-"$STRATAD" --state-dir "$T/var" --libvirt-uri none --store "$spec" --rebuild-catalog \
-  >"$T/rebuild.out" 2>>"$T/stratad.log" || fail "the rebuild failed: $(tail -3 "$T/stratad.log")"
-grep -q "1 volume(s) and 3 snapshot(s) added" "$T/rebuild.out" ||
-  fail "the rebuild says: $(cat "$T/rebuild.out")"
+rebuild_catalog "the catalog lost" "1 volume(s) and 3 snapshot(s)" --store "$spec"
 start_stratad --store "$spec"
 snapshot_facts >"$T/facts.after"
 diff "$T/facts.before" "$T/facts.after" >"$T/facts.diff" ||
@@ -167,11 +175,8 @@ reads_pattern "$disk" 0x5a 0 3M || fail "relay stages, revert to r1"
 reads_pattern "$disk" 0x00 3M 2M || fail "relay stages, revert to r1: r2's data still there"
 stop_stratad
 rm -f "$T/var/catalog.db" "$T/var/catalog.db-wal" "$T/var/catalog.db-shm"
-"$STRATAD" --state-dir "$T/var" --libvirt-uri none --store "$relay_spec" \
-  --config "$T/relay.conf" --rebuild-catalog >"$T/rebuild.out" 2>>"$T/stratad.log" ||
-  fail "the rebuild through relay stages failed: $(tail -3 "$T/stratad.log")"
-grep -q "1 volume(s) and 2 snapshot(s) added" "$T/rebuild.out" ||
-  fail "the rebuild says: $(cat "$T/rebuild.out")"
+rebuild_catalog "relay stages" "1 volume(s) and 2 snapshot(s)" \
+  --store "$relay_spec" --config "$T/relay.conf"
 start_stratad --store "$relay_spec" --config "$T/relay.conf"
 revert "$vol" "$r2"
 reads_pattern "$disk" 0x5a 0 3M || fail "relay stages, rebuilt catalog, revert to r2: r1's data"
@@ -186,11 +191,8 @@ pass "zstd + AES-256-GCM on Swift: ciphertext stored, reverts exact, also after 
 # holds its data, read back from Swift through the stages.
 stop_stratad
 rm -rf "$T/var"
-"$STRATAD" --state-dir "$T/var" --libvirt-uri none --store "$relay_spec" \
-  --config "$T/relay.conf" --rebuild-catalog >"$T/rebuild.out" 2>>"$T/stratad.log" ||
-  fail "the rebuild for a lost host failed: $(tail -3 "$T/stratad.log")"
-grep -q "1 volume(s) and 2 snapshot(s) added" "$T/rebuild.out" ||
-  fail "the rebuild for a lost host says: $(cat "$T/rebuild.out")"
+rebuild_catalog "the host lost" "1 volume(s) and 2 snapshot(s)" \
+  --store "$relay_spec" --config "$T/relay.conf"
 start_stratad --store "$relay_spec" --config "$T/relay.conf"
 api GET "/v3/volumes/$vol"
 [[ $(jget 'j["volume"]["status"]') == error && $(jget 'j["volume"]["description"]') == *missing* ]] ||
