@@ -33,7 +33,7 @@ Status TypeNotFound(const std::string& id) {
 }
 
 const SpecsTable kGroupSpecs = {"group_types", "group_type_specs",
-                                "group_type_id", "Group type"};
+                                "group_type_id", "Group type", "Group Type"};
 
 Result<Metadata> TypeSpecs(const SqliteDb& db, const std::string& id) {
   return ReadSpecs(db, kGroupSpecs, id);
@@ -49,10 +49,6 @@ Result<std::optional<T>> FindOne(const SqliteDb& db, const std::string& sql,
   STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return std::optional<T>();
   return std::optional<T>(read(st));
-}
-
-Status NameTaken(const std::string& name) {
-  return Status::AlreadyExists("Group Type " + name + " already exists.");
 }
 
 // ---- groups ----
@@ -263,9 +259,6 @@ Result<GroupTypeRecord> Catalog::GetGroupType(const std::string& id) {
 
 Status Catalog::InsertGroupType(const GroupTypeRecord& t) {
   return Transaction([&]() -> Status {
-    STRATA_ASSIGN_OR_RETURN(bool taken,
-                            TypeNameTaken(db_, kGroupSpecs, t.name));
-    if (taken) return NameTaken(t.name);
     return InsertType(
         db_, kGroupSpecs,
         {t.id, t.name, t.description, t.is_public, t.created_at, t.updated_at},
@@ -280,11 +273,8 @@ Status Catalog::ModifyGroupType(
     STRATA_ASSIGN_OR_RETURN(GroupTypeRecord t, GetGroupType(id));
     const std::string old_name = t.name;
     STRATA_RETURN_IF_ERROR(edit(t));
-    if (t.name != old_name) {
-      STRATA_ASSIGN_OR_RETURN(bool taken,
-                              TypeNameTaken(db_, kGroupSpecs, t.name));
-      if (taken) return NameTaken(t.name);
-    }
+    if (t.name != old_name)
+      STRATA_RETURN_IF_ERROR(TypeNameFree(db_, kGroupSpecs, t.name));
     STRATA_ASSIGN_OR_RETURN(
         Statement st,
         Statement::Prepare(db_,

@@ -5,17 +5,22 @@
 
 namespace strata::db {
 
-Result<bool> TypeNameTaken(const SqliteDb& db, const SpecsTable& t,
-                           const std::string& name) {
+Status TypeNameFree(const SqliteDb& db, const SpecsTable& t,
+                    const std::string& name) {
   STRATA_ASSIGN_OR_RETURN(
       Statement st, Statement::Prepare(db, std::string("SELECT 1 FROM ") +
                                                t.types + " WHERE name=?"));
   st.Bind(1, name);
-  return st.Step();
+  STRATA_ASSIGN_OR_RETURN(bool taken, st.Step());
+  if (taken)
+    return Status::AlreadyExists(std::string(t.name_noun) + " " + name +
+                                 " already exists.");
+  return Status::OK();
 }
 
 Status InsertType(const SqliteDb& db, const SpecsTable& t, const TypeRow& row,
                   const Metadata& specs) {
+  STRATA_RETURN_IF_ERROR(TypeNameFree(db, t, row.name));
   STRATA_ASSIGN_OR_RETURN(
       Statement st,
       Statement::Prepare(db, std::string("INSERT INTO ") + t.types +

@@ -19,13 +19,15 @@ struct SpecsTable {
   const char* specs;      // "volume_type_extra_specs"
   const char* type_id;    // "volume_type_id"
   const char* type_noun;  // "Volume type": "<noun> <id> could not be found."
+  const char* name_noun;  // "Volume Type": "<noun> <name> already exists."
 };
 
-// True when a type of the table has `name`.
-[[nodiscard]] Result<bool> TypeNameTaken(const SqliteDb& db,
-                                         const SpecsTable& t,
-                                         const std::string& name);
-// Inserts a type's row and its specs. Run it in a transaction.
+// OK when no type of the table has `name`; else AlreadyExists, in
+// Cinder's words.
+[[nodiscard]] Status TypeNameFree(const SqliteDb& db, const SpecsTable& t,
+                                  const std::string& name);
+// Inserts a type's row and its specs; AlreadyExists when its name is
+// taken (TypeNameFree). Run it in a transaction.
 struct TypeRow {
   const std::string& id;
   const std::string& name;

@@ -45,14 +45,10 @@ Result<std::optional<VolumeTypeRecord>> FindType(SqliteDb& db,
 }
 
 const SpecsTable kExtraSpecs = {"volume_types", "volume_type_extra_specs",
-                                "volume_type_id", "Volume type"};
+                                "volume_type_id", "Volume type", "Volume Type"};
 
 Result<Metadata> SpecsOf(SqliteDb& db, const std::string& id) {
   return ReadSpecs(db, kExtraSpecs, id);
-}
-
-Status NameTaken(const std::string& name) {
-  return Status::AlreadyExists("Volume Type " + name + " already exists.");
 }
 
 }  // namespace
@@ -112,9 +108,6 @@ Result<VolumeTypeRecord> Catalog::ResolveVolumeType(
 
 Status Catalog::InsertVolumeType(const VolumeTypeRecord& t) {
   return Transaction([&]() -> Status {
-    STRATA_ASSIGN_OR_RETURN(bool taken,
-                            TypeNameTaken(db_, kExtraSpecs, t.name));
-    if (taken) return NameTaken(t.name);
     return InsertType(
         db_, kExtraSpecs,
         {t.id, t.name, t.description, t.is_public, t.created_at, t.updated_at},
@@ -130,8 +123,7 @@ Status Catalog::ModifyVolumeType(
     const std::string old_name = t.name;
     STRATA_RETURN_IF_ERROR(edit(t));
     if (t.name != old_name) {
-      STRATA_ASSIGN_OR_RETURN(auto same, FindType(db_, "name", t.name));
-      if (same) return NameTaken(t.name);
+      STRATA_RETURN_IF_ERROR(TypeNameFree(db_, kExtraSpecs, t.name));
       // Per-type quotas follow the type's name (Cinder's
       // update_quota_resource).
       for (const char* table : {"quotas", "quota_classes"})
