@@ -27,12 +27,6 @@ int64_t LabelInt(const store::ObjectInfo& o, const std::string& name) {
   return v.empty() || *end != '\0' ? 0 : n;
 }
 
-// "volumes/<volume>/<snapshot>.qcow2", as LayerKey makes it.
-bool IsLayerKeyOf(const std::string& key, const std::string& volume_id,
-                  const std::string& snapshot_id) {
-  return key == LayerKey(volume_id, snapshot_id);
-}
-
 }  // namespace
 
 Result<db::VolumeRecord> CatalogRebuilder::VolumeFrom(
@@ -95,7 +89,7 @@ Result<RebuildReport> CatalogRebuilder::Rebuild() {
     const std::string volume = Label(o, "volume_id");
     const std::string snapshot = Label(o, "snapshot_id");
     if (volume.empty() || snapshot.empty() || !IsSha256Hex(o.sha256) ||
-        !IsLayerKeyOf(o.key, volume, snapshot)) {
+        o.key != LayerKey(volume, snapshot)) {
       LogWarning("rebuild: " + o.key +
                  " is not a complete layer with Strata's labels; skipped");
       ++report.skipped;

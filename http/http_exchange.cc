@@ -139,6 +139,11 @@ Result<long> HttpPerform(const std::string& method, const std::string& url,
   return code;
 }
 
+std::string ResponseHeader(const HttpExchange& x, const std::string& name) {
+  auto it = x.response_headers.find(name);
+  return it == x.response_headers.end() ? "" : it->second;
+}
+
 Status HttpError(long code, const std::string& ctx, const std::string& body) {
   std::string msg = ctx + ": HTTP " + std::to_string(code);
   if (code >= 500) return Status::Unavailable(msg);

@@ -60,6 +60,10 @@ struct HttpExchange {
 Result<long> HttpPerform(const std::string& method, const std::string& url,
                          HttpExchange* x, const Deadline& deadline);
 
+// Response header `name` (lower case) as Perform kept it (blanks around
+// the value trimmed); "" when the answer had none.
+std::string ResponseHeader(const HttpExchange& x, const std::string& name);
+
 // The Status for an unexpected HTTP answer: 5xx Unavailable (retryable),
 // 409 Conflict, anything else IoError; with the start of the server's body.
 Status HttpError(long code, const std::string& ctx, const std::string& body);

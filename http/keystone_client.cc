@@ -15,9 +15,7 @@ using Clock = std::chrono::system_clock;
 // The token of a 200/201 answer to /auth/tokens: X-Subject-Token and the
 // body's "token".
 Result<KeystoneToken> TokenOf(const HttpExchange& x, const std::string& ctx) {
-  auto it = x.response_headers.find("x-subject-token");
-  std::string id = it == x.response_headers.end() ? "" : it->second;
-  while (!id.empty() && (id.back() == '\r' || id.back() == ' ')) id.pop_back();
+  const std::string id = ResponseHeader(x, "x-subject-token");
   json answer = json::parse(x.small_body, nullptr, false);
   if (id.empty() || !answer.is_object() || !answer.contains("token") ||
       !answer["token"].is_object())

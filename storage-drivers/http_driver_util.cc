@@ -3,11 +3,23 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <sstream>
 
 #include "util/hex.h"
 
 namespace strata::store {
+
+Result<std::string> ReadSecretLine(const std::string& path,
+                                   const std::string& missing) {
+  std::ifstream f(path);
+  std::string line;
+  if (f) std::getline(f, line);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' '))
+    line.pop_back();
+  if (line.empty()) return Status::Unauthenticated(missing + " " + path);
+  return line;
+}
 
 Result<SpecParts> SplitSpec(const std::string& spec, const std::string& scheme,
                             const std::string& usage) {

@@ -23,6 +23,12 @@ struct SpecParts {
                                           const std::string& scheme,
                                           const std::string& usage);
 
+// The secret (a token, a key, a password) on the first line of `path`,
+// trailing blanks and CR trimmed; read at each use, so a refresher may
+// replace the file. Unauthenticated "`missing` PATH" when there is none.
+[[nodiscard]] Result<std::string> ReadSecretLine(const std::string& path,
+                                                 const std::string& missing);
+
 // A nanosecond wall-clock stamp, zero-padded so that strings sort as numbers.
 std::string PutStamp();
 

@@ -4,8 +4,8 @@
 
 #include "storage-drivers/dav/dav_store.h"
 #include "storage-drivers/glance/glance_store.h"
-#include "storage-drivers/swift/swift_store.h"
 #include "storage-drivers/local/local_store.h"
+#include "storage-drivers/swift/swift_store.h"
 
 namespace strata::store {
 
@@ -57,8 +57,7 @@ void RegisterBuiltinStores() {
     StoreRegistry::Global().Register(DavStore::kScheme, &DavStore::Create);
     StoreRegistry::Global().Register(GlanceStore::kScheme,
                                      &GlanceStore::Create);
-    StoreRegistry::Global().Register(SwiftStore::kScheme,
-                                     &SwiftStore::Create);
+    StoreRegistry::Global().Register(SwiftStore::kScheme, &SwiftStore::Create);
   });
 }
 

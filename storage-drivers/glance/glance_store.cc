@@ -64,7 +64,7 @@ GlanceStore::Image ParseImage(const json& j) {
                                              "strata_put_at", "strata_sha256",
                                              "strata_size"};
   for (const auto& [name, value] : j.items())
-    if (name.rfind("strata_", 0) == 0 && !kOwn.count(name) && value.is_string())
+    if (name.starts_with("strata_") && !kOwn.count(name) && value.is_string())
       im.labels[name.substr(7)] = value.get<std::string>();
   return im;
 }
@@ -121,11 +121,9 @@ std::string GlanceStore::ImageUrl(const std::string& id) const {
 Result<std::vector<std::string>> GlanceStore::Headers() const {
   std::vector<std::string> h;
   if (!cfg_.token_file.empty()) {
-    std::ifstream f(cfg_.token_file);
-    std::string token;
-    if (!f || !std::getline(f, token) || token.empty())
-      return Status::Unauthenticated("glance store: no token in " +
-                                     cfg_.token_file);
+    STRATA_ASSIGN_OR_RETURN(
+        std::string token,
+        ReadSecretLine(cfg_.token_file, "glance store: no token in"));
     h.push_back("X-Auth-Token: " + token);
   }
   if (!cfg_.project_id.empty()) {

@@ -1,30 +1,16 @@
 // The swift store's authentication. See swift_auth.h.
 #include "storage-drivers/swift/swift_auth.h"
 
-#include <fstream>
-
 #include "http/http_exchange.h"
 #include "http/keystone_client.h"
+#include "storage-drivers/http_driver_util.h"
 #include "storage-drivers/swift/swift_util.h"
 
 namespace strata::store {
 namespace {
 
 using Clock = std::chrono::system_clock;
-
-// The first line of `path`, the secret it holds.
-Result<std::string> ReadSecret(const std::string& path) {
-  std::ifstream f(path);
-  std::string line;
-  if (!f || !std::getline(f, line) || line.empty())
-    return Status::Unauthenticated(
-        "swift store: nothing to authenticate "
-        "with in " +
-        path);
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' '))
-    line.pop_back();
-  return line;
-}
+const char kNoSecret[] = "swift store: nothing to authenticate with in";
 
 }  // namespace
 
@@ -48,7 +34,8 @@ Result<SwiftAuth::Session> SwiftAuth::Get(const Deadline& deadline,
 }
 
 Result<SwiftAuth::Session> SwiftAuth::Tempauth(const Deadline& deadline) {
-  STRATA_ASSIGN_OR_RETURN(std::string key, ReadSecret(cfg_.secret_file));
+  STRATA_ASSIGN_OR_RETURN(std::string key,
+                          ReadSecretLine(cfg_.secret_file, kNoSecret));
   http::HttpExchange x;
   x.headers = {"X-Auth-User: " + cfg_.user, "X-Auth-Key: " + key};
   STRATA_ASSIGN_OR_RETURN(
@@ -58,11 +45,12 @@ Result<SwiftAuth::Session> SwiftAuth::Tempauth(const Deadline& deadline) {
     return Status::Unauthenticated(ctx + ": Swift refused the credentials");
   if (code != 200 && code != 204)
     return http::HttpError(code, ctx, x.small_body);
-  Session s{HeaderOf(x, "x-storage-url"), HeaderOf(x, "x-auth-token")};
+  Session s{http::ResponseHeader(x, "x-storage-url"),
+            http::ResponseHeader(x, "x-auth-token")};
   // tempauth's tokens last a day by default (X-Auth-Token-Expires, in
   // seconds); a 401 renews one sooner.
-  const long ttl =
-      std::strtol(HeaderOf(x, "x-auth-token-expires").c_str(), nullptr, 10);
+  const long ttl = std::strtol(
+      http::ResponseHeader(x, "x-auth-token-expires").c_str(), nullptr, 10);
   std::lock_guard<std::mutex> lock(mu_);
   session_ = s;
   expires_ = Clock::now() + std::chrono::seconds(ttl > 60 ? ttl : 3600);
@@ -70,7 +58,8 @@ Result<SwiftAuth::Session> SwiftAuth::Tempauth(const Deadline& deadline) {
 }
 
 Result<SwiftAuth::Session> SwiftAuth::Keystone(const Deadline& deadline) {
-  STRATA_ASSIGN_OR_RETURN(std::string secret, ReadSecret(cfg_.secret_file));
+  STRATA_ASSIGN_OR_RETURN(std::string secret,
+                          ReadSecretLine(cfg_.secret_file, kNoSecret));
   Result<http::KeystoneToken> token =
       cfg_.kind == SwiftAuthConfig::Kind::kKeystonePassword
           ? http::IssuePasswordToken(

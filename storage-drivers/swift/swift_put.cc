@@ -184,7 +184,7 @@ class SpoolFile : public ByteSource {
 
 // "K/<stamp>/<8 digits>" → the index; -1 when a name is not of that form.
 long long SegmentIndex(const std::string& key, const std::string& name) {
-  if (name.compare(0, key.size() + 1, key + "/") != 0) return -1;
+  if (!name.starts_with(key + "/")) return -1;
   const size_t slash = name.rfind('/');
   if (slash == std::string::npos || slash < key.size() + 1 ||
       name.size() - slash - 1 != 8)
@@ -207,8 +207,8 @@ Result<ObjectInfo> SwiftStore::Put(const std::string& key, ByteSource& src,
   // or not (kept by a failed one): the newest of each index may be reused.
   auto stored = SegmentsUnder(key, deadline);
   if (!stored.ok()) return stored.status().WithContext(ctx);
-  std::map<long long, Segment> reusable;  // names sort by stamp: newest last
-  for (const Segment& s : *stored)
+  std::map<long long, Listed> reusable;  // names sort by stamp: newest last
+  for (const Listed& s : *stored)
     if (SegmentIndex(key, s.name) >= 0 && s.bytes > 0 && s.etag.size() == 32)
       reusable[SegmentIndex(key, s.name)] = s;
 
@@ -388,7 +388,7 @@ Result<ObjectInfo> SwiftStore::Put(const std::string& key, ByteSource& src,
   // Every other segment of the key is garbage now: the replaced version's
   // and those failed Puts kept (best effort).
   std::vector<std::string> garbage;
-  for (const Segment& s : *stored)
+  for (const Listed& s : *stored)
     if (!used.count(s.name)) garbage.push_back(s.name);
   LogIfError(
       DeleteSegments(where.segments, garbage, DeadlineOf(CleanupOptions(opts))),

@@ -21,20 +21,11 @@ namespace {
 
 using nlohmann::json;
 
-bool StartsWith(const std::string& s, const std::string& p) {
-  return s.compare(0, p.size(), p) == 0;
-}
-
-bool EndsWith(const std::string& s, const std::string& p) {
-  return s.size() >= p.size() &&
-         s.compare(s.size() - p.size(), p.size(), p) == 0;
-}
-
 // "volumes/<id>/…" → <id>; "" for other keys and prefixes that do not name
 // a whole volume segment.
 std::string VolumeOf(const std::string& key) {
   const std::string head = "volumes/";
-  if (!StartsWith(key, head)) return "";
+  if (!key.starts_with(head)) return "";
   const size_t slash = key.find('/', head.size());
   if (slash == std::string::npos) return "";
   return key.substr(head.size(), slash - head.size());
@@ -187,10 +178,10 @@ Status SwiftStore::EnsureContainers(const Where& where,
   return Status::OK();
 }
 
-Result<std::vector<SwiftStore::Segment>> SwiftStore::ListRows(
+Result<std::vector<SwiftStore::Listed>> SwiftStore::ListRows(
     const std::string& container, const std::string& prefix,
     const Deadline& deadline) {
-  std::vector<Segment> out;
+  std::vector<Listed> out;
   std::string marker;
   for (;;) {
     http::HttpExchange x;
@@ -209,7 +200,7 @@ Result<std::vector<SwiftStore::Segment>> SwiftStore::ListRows(
     if (rows.empty()) return out;
     for (const json& r : rows) {
       if (!r.is_object()) continue;
-      Segment seg{http::JsonString(r, "name"), http::JsonString(r, "hash"), 0};
+      Listed seg{http::JsonString(r, "name"), http::JsonString(r, "hash"), 0};
       if (r.contains("bytes") && r["bytes"].is_number_unsigned())
         seg.bytes = r["bytes"].get<uint64_t>();
       marker = seg.name;
@@ -218,7 +209,7 @@ Result<std::vector<SwiftStore::Segment>> SwiftStore::ListRows(
   }
 }
 
-Result<std::vector<SwiftStore::Segment>> SwiftStore::SegmentsUnder(
+Result<std::vector<SwiftStore::Listed>> SwiftStore::SegmentsUnder(
     const std::string& key, const Deadline& deadline) {
   return ListRows(WhereIs(key).segments, key + "/", deadline);
 }
@@ -278,7 +269,9 @@ Result<ObjectInfo> SwiftStore::Stat(const std::string& key,
   if (*code == 404) return Status::NotFound(ctx);
   if (*code != 200) return SwiftError(*code, ctx, x.small_body);
   ObjectInfo info{
-      key, std::strtoull(HeaderOf(x, "content-length").c_str(), nullptr, 10),
+      key,
+      std::strtoull(http::ResponseHeader(x, "content-length").c_str(), nullptr,
+                    10),
       "", "swift:" + path};
   info.labels = StrataLabels(x);
   const std::string sha = info.labels["sha256"];
@@ -307,7 +300,7 @@ Status SwiftStore::Delete(const std::string& key, const RequestOptions& opts) {
   auto left = SegmentsUnder(key, deadline);
   if (!left.ok()) return left.status().WithContext(ctx);
   std::vector<std::string> names;
-  for (const Segment& s : *left) names.push_back(s.name);
+  for (const Listed& s : *left) names.push_back(s.name);
   return DeleteSegments(where.segments, names, deadline).WithContext(ctx);
 }
 
@@ -317,10 +310,10 @@ Result<std::vector<std::string>> SwiftStore::ContainersFor(
     return std::vector<std::string>{WhereIs(prefix).container};
   // Every NAME-<volume> container, and NAME for the other keys.
   std::vector<std::string> out{cfg_.container};
-  STRATA_ASSIGN_OR_RETURN(std::vector<Segment> rows,
+  STRATA_ASSIGN_OR_RETURN(std::vector<Listed> rows,
                           ListRows("", cfg_.container + "-", deadline));
-  for (const Segment& r : rows)
-    if (!EndsWith(r.name, "_segments")) out.push_back(r.name);
+  for (const Listed& r : rows)
+    if (!r.name.ends_with("_segments")) out.push_back(r.name);
   return out;
 }
 
@@ -335,7 +328,7 @@ Result<std::vector<ObjectInfo>> SwiftStore::List(const std::string& prefix,
   for (const std::string& c : *containers) {
     auto rows = ListRows(c, prefix, deadline);
     if (!rows.ok()) return rows.status().WithContext(ctx);
-    for (const Segment& r : *rows) {
+    for (const Listed& r : *rows) {
       // Only keys whose container is this one (with one container per
       // volume, NAME holds no volume's keys).
       if (!ValidateKey(r.name).ok() || WhereIs(r.name).container != c) continue;

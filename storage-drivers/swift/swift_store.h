@@ -94,10 +94,11 @@ class SwiftStore : public Store {
   Result<std::vector<ObjectInfo>> List(const std::string& prefix,
                                        const RequestOptions& opts) override;
 
-  // A stored segment, as a container listing names it.
-  struct Segment {
-    std::string name;  // container-relative
-    std::string etag;  // MD5 hex, as Swift computed it
+  // An entry of a container's listing (an object: a segment, a manifest)
+  // or of the account's (a container).
+  struct Listed {
+    std::string name;  // container-relative, or the container's
+    std::string etag;  // an object's MD5 hex, as Swift computed it
     uint64_t bytes = 0;
   };
 
@@ -122,12 +123,12 @@ class SwiftStore : public Store {
   Status EnsureContainers(const Where& where, const Deadline& deadline);
   // The rows of a listing of `container` ("" = the account's containers)
   // under `prefix`, all pages. An absent container lists nothing.
-  Result<std::vector<Segment>> ListRows(const std::string& container,
-                                        const std::string& prefix,
-                                        const Deadline& deadline);
+  Result<std::vector<Listed>> ListRows(const std::string& container,
+                                       const std::string& prefix,
+                                       const Deadline& deadline);
   // Every segment stored under `key` (any Put's, finished or not).
-  Result<std::vector<Segment>> SegmentsUnder(const std::string& key,
-                                             const Deadline& deadline);
+  Result<std::vector<Listed>> SegmentsUnder(const std::string& key,
+                                            const Deadline& deadline);
   Status DeleteSegments(const std::string& container,
                         const std::vector<std::string>& names,
                         const Deadline& deadline);

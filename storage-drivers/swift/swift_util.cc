@@ -19,16 +19,8 @@ Status SwiftError(long code, const std::string& ctx, const std::string& body) {
   return http::HttpError(code, ctx, body);
 }
 
-std::string HeaderOf(const http::HttpExchange& x, const std::string& name) {
-  auto it = x.response_headers.find(name);
-  if (it == x.response_headers.end()) return "";
-  std::string v = it->second;
-  while (!v.empty() && (v.back() == '\r' || v.back() == ' ')) v.pop_back();
-  return v;
-}
-
 std::string ETagOf(const http::HttpExchange& x) {
-  std::string e = HeaderOf(x, "etag");
+  std::string e = http::ResponseHeader(x, "etag");
   if (e.size() >= 2 && e.front() == '"' && e.back() == '"')
     e = e.substr(1, e.size() - 2);
   return e;
@@ -51,7 +43,7 @@ std::map<std::string, std::string> StrataLabels(const http::HttpExchange& x) {
     std::string label = name.substr(prefix.size());
     for (char& ch : label)
       if (ch == '-') ch = '_';
-    out[label] = PercentDecode(HeaderOf(x, name));
+    out[label] = PercentDecode(value);
   }
   return out;
 }

@@ -1,5 +1,5 @@
 // What the swift driver's files share about Swift's HTTP answers: its
-// errors as Statuses, headers, ETags, and the Strata metadata carried as
+// errors as Statuses, ETags, and the Strata metadata carried as
 // X-Object-Meta-Strata-* headers.
 // Thread-safety: pure functions.
 #pragma once
@@ -18,9 +18,6 @@ namespace strata::store {
 // 401 Unauthenticated, 403 PermissionDenied, 413 TooLarge, others as
 // http::HttpError (5xx Unavailable).
 Status SwiftError(long code, const std::string& ctx, const std::string& body);
-
-// Response header `name` (lower case), trailing blanks trimmed; "" if none.
-std::string HeaderOf(const http::HttpExchange& x, const std::string& name);
 
 // The ETag header without its quotes.
 std::string ETagOf(const http::HttpExchange& x);
