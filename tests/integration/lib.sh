@@ -190,16 +190,25 @@ wait_status() {
 wait_snapshot() { wait_status snapshot "$@"; }
 wait_volume() { wait_status volume "$@"; }
 
-# revert VOLUME SNAPSHOT: reverts (3.40) and waits until it has ended.
-revert() {
+# start_revert VOLUME SNAPSHOT: asks for a revert (3.40); sets CODE, BODY.
+start_revert() {
   api POST "/v3/volumes/$1/action" "{\"revert\":{\"snapshot_id\":\"$2\"}}" \
     -H "OpenStack-API-Version: volume 3.40"
-  expect_code 202 "revert of $1 to $2"
+}
+# await_revert_end VOLUME: waits (≤ 60 s) until VOLUME is no longer
+# reverting, whatever the revert's outcome.
+await_revert_end() {
   for _ in $(seq 600); do
     api GET "/v3/volumes/$1"; [[ $(jget 'j["volume"]["status"]') != reverting ]] && return 0
     sleep 0.1
   done
   fail "revert of $1 did not end"
+}
+# revert VOLUME SNAPSHOT: reverts and waits until it has ended.
+revert() {
+  start_revert "$1" "$2"
+  expect_code 202 "revert of $1 to $2"
+  await_revert_end "$1"
 }
 
 # last_rec: the highest "REC <n>" the test guest printed to $console. The

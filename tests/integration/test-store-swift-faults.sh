@@ -179,14 +179,8 @@ settled=$(jget 'j["volume"]["status"]')
 try_revert_fails() {
   local before after why=$2
   before=$(sum_disk)
-  api POST "/v3/volumes/$vol/action" "{\"revert\":{\"snapshot_id\":\"$1\"}}" \
-    -H "OpenStack-API-Version: volume 3.40"
-  if [[ $CODE == 202 ]]; then
-    for _ in $(seq 600); do
-      api GET "/v3/volumes/$vol"; [[ $(jget 'j["volume"]["status"]') != reverting ]] && break
-      sleep 0.1
-    done
-  fi
+  start_revert "$vol" "$1"
+  [[ $CODE == 202 ]] && await_revert_end "$vol"
   api GET "/v3/volumes/$vol"
   [[ $(jget 'j["volume"]["status"]') == "$settled" ]] || fail "$why: volume $(jget 'j["volume"]["status"]')"
   after=$(sum_disk)
@@ -195,8 +189,7 @@ try_revert_fails() {
 
 # The proxy dies while a revert downloads; the disk stays as it was.
 before=$(sum_disk)
-api POST "/v3/volumes/$vol/action" "{\"revert\":{\"snapshot_id\":\"${ids[3]}\"}}" \
-  -H "OpenStack-API-Version: volume 3.40"
+start_revert "$vol" "${ids[3]}"
 expect_code 202 "revert to snapshot 3"
 # Paced at 1 MiB/s, its layers take seconds: kill the proxy once a layer's
 # download has begun (its file is being written: "<file>.part-…").
@@ -206,10 +199,7 @@ for _ in $(seq 600); do
 done
 [[ -n $(find "$T/var" -name '*.part-*' -size +0 2>/dev/null) ]] || fail "the revert downloaded nothing"
 proxy_down
-for _ in $(seq 600); do
-  api GET "/v3/volumes/$vol"; [[ $(jget 'j["volume"]["status"]') != reverting ]] && break
-  sleep 0.1
-done
+await_revert_end "$vol"
 [[ $(jget 'j["volume"]["status"]') == "$settled" ]] || fail "revert during the outage: volume $(jget 'j["volume"]["status"]')"
 [[ $(sum_disk) == "$before" ]] || fail "a revert that failed mid-download changed the disk"
 pass "proxy killed mid-download: the revert to snapshot 3 failed, volume $settled, disk untouched"
