@@ -322,10 +322,15 @@ Result<ObjectInfo> SwiftStore::Put(const std::string& key, ByteSource& src,
     ended = part.ended();
     if (spool->size() == 0) break;
     Entry e{name, md5.HexDigest(), spool->size()};
-    if (e.bytes == candidate->second.bytes &&
-        e.etag == candidate->second.etag) {
+    Status kept = Status::NotFound("differs");
+    if (e.bytes == candidate->second.bytes && e.etag == candidate->second.etag)
+      kept = KeepSegment(where.segments, candidate->second.name, deadline);
+    if (kept.ok()) {
       e.name = candidate->second.name;
       ++reused;
+    } else if (!kept.IsNotFound()) {
+      failure = kept.WithContext(ctx);
+      break;
     } else {
       auto up = send(name, *spool, md5);
       if (up.ok() && *up != e.bytes)
@@ -386,12 +391,13 @@ Result<ObjectInfo> SwiftStore::Put(const std::string& key, ByteSource& src,
   if (*code != 201)
     return fail(SwiftError(*code, ctx + " (manifest)", x.small_body));
   // Every other segment of the key is garbage now: the replaced version's
-  // and those failed Puts kept (best effort).
+  // and those failed Puts kept. They expire rather than go at once: a
+  // reader may be streaming the replaced version (best effort).
   std::vector<std::string> garbage;
   for (const Listed& s : *stored)
     if (!used.count(s.name)) garbage.push_back(s.name);
   LogIfError(
-      DeleteSegments(where.segments, garbage, DeadlineOf(CleanupOptions(opts))),
+      ExpireSegments(where.segments, garbage, DeadlineOf(CleanupOptions(opts))),
       "the replaced segments of " + key);
   return ObjectInfo{key, total, sent_sha256,
                     "swift:" + ObjectPath(where.container, key)};

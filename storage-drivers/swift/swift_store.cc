@@ -232,6 +232,37 @@ Status SwiftStore::DeleteSegments(const std::string& container,
   return first;
 }
 
+Status SwiftStore::ExpireSegments(const std::string& container,
+                                  const std::vector<std::string>& names,
+                                  const Deadline& deadline) {
+  Status first;
+  for (const std::string& name : names) {
+    http::HttpExchange x;
+    x.headers = {"X-Delete-After: " + std::to_string(kReplacedSegmentsGrace)};
+    auto code = Request("POST", ObjectPath(container, name), &x, deadline);
+    if (!code.ok()) {
+      if (first.ok()) first = code.status();
+      continue;
+    }
+    if (*code != 202 && *code != 404 && first.ok())
+      first = SwiftError(*code, "swift: setting segment " + name + " to expire",
+                         x.small_body);
+  }
+  return first;
+}
+
+Status SwiftStore::KeepSegment(const std::string& container,
+                               const std::string& name,
+                               const Deadline& deadline) {
+  http::HttpExchange x;
+  x.headers = {"X-Remove-Delete-At: 1"};
+  STRATA_ASSIGN_OR_RETURN(
+      long code, Request("POST", ObjectPath(container, name), &x, deadline));
+  if (code == 202) return Status::OK();
+  if (code == 404) return Status::NotFound("swift: segment " + name);
+  return SwiftError(code, "swift: keeping segment " + name, x.small_body);
+}
+
 Status SwiftStore::Get(const std::string& key, ByteSink& sink,
                        const std::string& expected_sha256,
                        const RequestOptions& opts) {

@@ -132,6 +132,20 @@ class SwiftStore : public Store {
   Status DeleteSegments(const std::string& container,
                         const std::vector<std::string>& names,
                         const Deadline& deadline);
+  // Segments a new manifest of their key no longer names: a reader may
+  // still be streaming the replaced version, so they are not deleted but
+  // set to expire (X-Delete-After: kReplacedSegmentsGrace) and are gone
+  // from reads after that; Swift's object expirer reclaims them, and the
+  // key's Delete removes them at once.
+  static constexpr int kReplacedSegmentsGrace = 3600;  // seconds
+  Status ExpireSegments(const std::string& container,
+                        const std::vector<std::string>& names,
+                        const Deadline& deadline);
+  // A stored segment a new manifest reuses: any expiry an earlier
+  // replacement set is removed (X-Remove-Delete-At). NotFound when the
+  // segment is gone (expired meanwhile): then it must be sent again.
+  Status KeepSegment(const std::string& container, const std::string& name,
+                     const Deadline& deadline);
   // The containers that may hold keys under `prefix`.
   Result<std::vector<std::string>> ContainersFor(const std::string& prefix,
                                                  const Deadline& deadline);
