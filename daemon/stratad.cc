@@ -241,6 +241,7 @@ int main(int argc, char** argv) {
       !s.ok())
     return Fail(s.message(), s.code() == StatusCode::kInvalidArgument ? 2 : 1);
   engine.AttachChainHolder(&exported_chains);
+  engine.ResumeInterrupted();
   if (cfg->nbd_tcp_port > 0)
     if (Status s = nbd_server.ListenTcp(cfg->nbd_tcp_host, cfg->nbd_tcp_port);
         !s.ok())

@@ -2,6 +2,8 @@
 // (engine_part.h).
 #include "engine/engine.h"
 
+#include "util/log.h"
+
 namespace strata::engine {
 
 std::string LayerKey(const std::string& volume_id,
@@ -26,6 +28,19 @@ void Engine::Stop() {
 }
 
 Status Engine::Recover() { return recovery_.Recover(); }
+
+void Engine::ResumeInterrupted() {
+  for (const db::TaskRecord& t : recovery_.TakeResumable()) {
+    Status s = creator_.ResumeUpload(t);
+    if (s.ok()) continue;
+    LogError("resuming the upload of snapshot " + t.snapshot_id.value_or("") +
+             ": " + s.ToString());
+    LogIfError(recovery_.AbandonUpload(t, "interrupted by a restart at step " +
+                                              t.step +
+                                              ", not resumed: " + s.ToString()),
+               "ending snapshot " + t.snapshot_id.value_or(""));
+  }
+}
 
 Result<RebuildReport> Engine::RebuildCatalog() { return rebuilder_.Rebuild(); }
 

@@ -51,6 +51,10 @@ class Engine {
   // Reconciles every operation a crash interrupted, then tidies each volume's
   // chain. Call once before serving requests.
   Status Recover();
+  // Carries on on workers what Recover left to carry on: snapshot uploads a
+  // restart interrupted (SnapshotCreator::ResumeUpload). Call after
+  // AttachChainHolder, once.
+  void ResumeInterrupted();
   // Adds to the catalog the volumes and snapshots the store's layers name
   // that it lacks (catalog_rebuild.h): a lost catalog rebuilt. Run alone,
   // before Recover and serving (stratad --rebuild-catalog).

@@ -64,7 +64,7 @@ struct CreateVolumeRequest {
   // api/extra_specs_match.h): the volume is recorded in "error", as
   // Cinder's scheduler leaves it, and nothing is built.
   std::optional<std::string> no_valid_backend;
-  std::optional<bool> bootable;   // unset: the source's, or false
+  std::optional<bool> bootable;  // unset: the source's, or false
   db::Metadata metadata;
   std::optional<std::string> group_id;  // the Cinder group it joins
 };

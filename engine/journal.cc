@@ -23,6 +23,15 @@ Result<Journal> Journal::Begin(db::Catalog* catalog, const std::string& kind,
   return Journal(catalog, t.id);
 }
 
+Journal Journal::Resume(db::Catalog* catalog, const db::TaskRecord& task) {
+  Journal j(catalog, task.id);
+  j.step_ = task.step;
+  j.progress_ = task.progress;
+  auto state = nlohmann::json::parse(task.state, nullptr, false);
+  if (state.is_object()) j.state_ = std::move(state);
+  return j;
+}
+
 Status Journal::Step(const std::string& step, int progress) {
   step_ = step;
   progress_ = progress;

@@ -19,6 +19,9 @@ class Journal {
   static Result<Journal> Begin(db::Catalog* catalog, const std::string& kind,
                                const std::string& volume_id,
                                const std::string& snapshot_id);
+  // The journal of a task a restart interrupted, to carry it on (its id,
+  // last step and state as recorded).
+  static Journal Resume(db::Catalog* catalog, const db::TaskRecord& task);
   // Journals `step` (with progress and state) durably, then CrashPoint(step).
   Status Step(const std::string& step, int progress);
   // Resume state recorded with the next Step (paths, ids).

@@ -5,9 +5,11 @@
 // renames, so after a crash the disk's path holds either the old top or the
 // new one; the one exception (between "rename_top" and "install_overlay" of
 // a create) leaves the path empty with the new overlay ready under its temp
-// name, and recovery installs it. A create interrupted before its upload
-// was recorded ends in error; its layer stays in the chain and the next
-// snapshot carries its writes (R2.6). A revert counts as done exactly when
+// name, and recovery installs it. A create interrupted during its upload
+// (its layer cut and whole) is left running for the engine to carry on
+// once it serves (SnapshotCreator::ResumeUpload); one interrupted before
+// ends in error, its layer stays in the chain and the next snapshot
+// carries its writes (R2.6). A revert counts as done exactly when
 // the disk's backing file is the history it was building (for a revert onto
 // the history already there: when the disk's path holds a new top).
 #include "engine/recover.h"
@@ -59,16 +61,18 @@ Status Recovery::RecoverTask(const db::TaskRecord& task) {
     if (snap.ok() && !snap->store_key) {
       bool cut =
           chain.length() > 1 && chain.layers[1].name.snapshot_id == snap_id;
+      // Its layer cut and whole, its upload begun: carried on once the
+      // engine serves (ResumeUpload), the task left running till then.
+      if (cut && task.step == "create.upload" && snap->status == "creating" &&
+          (vol->status == "available" || vol->status == "in-use")) {
+        resumable_.push_back(task);
+        return Status::OK();
+      }
+      if (task.step == "create.upload") return AbandonUpload(task, why);
       STRATA_RETURN_IF_ERROR(catalog_->SetSnapshotStatus(
           snap_id, "error", 0,
           why + (cut ? "; the next snapshot carries its writes (R2.6)"
                      : "; before the cut-over, nothing was captured")));
-      // An upload the crash cut short may have left part of the layer in
-      // the store (a store's kept segments, an unfinished image): it goes
-      // (or is queued) with the key, which no other snapshot uses.
-      if (task.step == "create.upload")
-        STRATA_RETURN_IF_ERROR(
-            transfer_->DeleteStored(LayerKey(vol->id, snap_id)));
     }
   } else if (task.kind == "revert" || task.kind == "rebuild") {
     std::string history = state.value("history", "");
@@ -104,6 +108,20 @@ Status Recovery::RecoverTask(const db::TaskRecord& task) {
     STRATA_RETURN_IF_ERROR(deleter_->PublishDelete(snap_id));
     return catalog_->FinishTask(task.id, "succeeded", "");
   }
+  return catalog_->FinishTask(task.id, "failed", why);
+}
+
+Status Recovery::AbandonUpload(const db::TaskRecord& task,
+                               const std::string& why) {
+  const std::string snap_id = task.snapshot_id.value_or("");
+  STRATA_RETURN_IF_ERROR(catalog_->SetSnapshotStatus(
+      snap_id, "error", 0,
+      why + "; the next snapshot carries its writes (R2.6)"));
+  // An upload the crash cut short may have left part of the layer in the
+  // store (a store's kept segments, an unfinished image): it goes (or is
+  // queued) with the key, which no other snapshot uses.
+  STRATA_RETURN_IF_ERROR(
+      transfer_->DeleteStored(LayerKey(task.volume_id, snap_id)));
   return catalog_->FinishTask(task.id, "failed", why);
 }
 
@@ -159,8 +177,11 @@ Status Recovery::Recover() {
     STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(v.id));
     // Statuses a crash left between a task's end and its publication.
     for (const auto& s : snaps) {
+      const bool resumed =
+          std::any_of(resumable_.begin(), resumable_.end(),
+                      [&](const auto& t) { return t.snapshot_id == s.id; });
       // A write that fails here is tried again at the next start.
-      if (s.status == "creating")
+      if (s.status == "creating" && !resumed)
         LogIfError(catalog_->SetSnapshotStatus(
                        s.id, s.store_key ? "available" : "error",
                        s.store_key ? 100 : 0,

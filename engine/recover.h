@@ -4,6 +4,9 @@
 // Thread-safety: Recover runs once, before requests are served.
 #pragma once
 
+#include <utility>
+#include <vector>
+
 #include "engine/chain_maintenance.h"
 #include "engine/engine_part.h"
 #include "engine/layer_transfer.h"
@@ -28,6 +31,15 @@ class Recovery : public EnginePart {
         lifecycle_(lifecycle) {}
 
   Status Recover();
+  // The snapshot creates Recover left running for the engine to carry on
+  // (their uploads), once; the caller finishes each it cannot.
+  std::vector<db::TaskRecord> TakeResumable() {
+    return std::exchange(resumable_, {});
+  }
+  // A create interrupted at create.upload that is not carried on: the
+  // snapshot ends in error (the next one carries its writes, R2.6), what
+  // its upload stored goes, and the task is finished.
+  Status AbandonUpload(const db::TaskRecord& task, const std::string& why);
 
  private:
   // Reconciliation of one interrupted task.
@@ -41,6 +53,7 @@ class Recovery : public EnginePart {
   SnapshotDeleter* const deleter_;
   Reverter* const reverter_;
   VolumeLifecycle* const lifecycle_;
+  std::vector<db::TaskRecord> resumable_;
 };
 
 }  // namespace strata::engine

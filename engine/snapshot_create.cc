@@ -146,8 +146,18 @@ Status SnapshotCreator::StoreLayer(Journal& j, const db::VolumeRecord& vol,
   }
   if (chain.length() > 2 && chain.layers[2].name.kind != LayerKind::kForeign)
     snap.parent_id = chain.layers[2].name.snapshot_id;
+  return UploadLayer(j, vol, std::move(snap), layer);
+}
 
+Status SnapshotCreator::UploadLayer(Journal& j, const db::VolumeRecord& vol,
+                                    db::SnapshotRecord snap,
+                                    const std::string& layer) {
+  const std::string& disk = vol.path;
   // R2.5: upload the layer; it is "available" only once stored and verified.
+  // What the upload records besides the stored object is journalled with
+  // its step: a restart carries the upload on from there (ResumeUpload).
+  j.state()["parent_id"] = snap.parent_id.value_or("");
+  j.state()["covers"] = snap.covers;
   STRATA_RETURN_IF_ERROR(j.Step("create.upload", 15));
   // The layer no longer grows: the space its overlay held past its end
   // (OverlayLayout::reserve_bytes) goes back before the layer is stored,
@@ -272,13 +282,57 @@ Result<db::SnapshotRecord> SnapshotCreator::CreateSnapshot(
   STRATA_ASSIGN_OR_RETURN(auto lease, locks_.TryAcquire(vol.id, "a snapshot"));
   STRATA_ASSIGN_OR_RETURN(auto begun, BeginSnapshot(req, vol));
   const db::SnapshotRecord snap = begun.second;
-  Launch(lease, [this, j = std::move(begun.first), vol, snap,
+  Journal& journal = begun.first;
+  if (req.rotation) {  // for a restart to carry the task on (ResumeUpload)
+    journal.state()["rotation_keep"] = req.rotation->keep;
+    journal.state()["rotation_match"] = req.rotation->match;
+  }
+  Launch(lease, [this, j = std::move(journal), vol, snap,
                  rotation = req.rotation](auto& held) mutable {
     Status s = CatchAll("engine.snapshot_create",
                         [&] { return RunCreate(j, vol, snap); });
     Conclude(j, vol, snap.id, s, rotation, held);
   });
   return snap;
+}
+
+Status SnapshotCreator::ResumeUpload(const db::TaskRecord& task) {
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
+                          catalog_->GetVolume(task.volume_id));
+  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord snap,
+                          catalog_->GetSnapshot(task.snapshot_id.value_or("")));
+  STRATA_ASSIGN_OR_RETURN(auto lease,
+                          locks_.TryAcquire(vol.id, "a resumed upload"));
+  Journal j = Journal::Resume(catalog_, task);
+  const nlohmann::json& st = j.state();
+  const std::string parent = st.value("parent_id", "");
+  if (!parent.empty()) snap.parent_id = parent;
+  if (st.contains("covers") && st["covers"].is_array())
+    snap.covers = st["covers"].get<std::vector<std::string>>();
+  std::optional<Rotation> rotation;
+  if (st.contains("rotation_keep") && st["rotation_keep"].is_number_integer()) {
+    rotation = Rotation{};
+    rotation->keep = st["rotation_keep"].get<int>();
+    if (st.contains("rotation_match") && st["rotation_match"].is_object())
+      rotation->match = st["rotation_match"].get<db::Metadata>();
+  }
+  const std::string layer = SnapshotLayerPath(vol.path, snap.id);
+  LogInfo("resuming the upload of snapshot " + snap.id + " of volume " +
+          vol.id + ", which a restart interrupted");
+  Launch(lease, [this, j = std::move(j), vol, snap, layer,
+                 rotation](auto& held) mutable {
+    Status s = CatchAll("engine.snapshot_resume", [&]() -> Status {
+      if (!Held(vol)) return UploadLayer(j, vol, snap, layer);
+      // No journalled step: the layer is cut, the chain only let go.
+      STRATA_RETURN_IF_ERROR(
+          holder_->Release(vol.path, ExpectedSnapshotSeconds(vol.id)));
+      Status up = UploadLayer(j, vol, snap, layer);
+      ReacquireChain(vol);
+      return up;
+    });
+    Conclude(j, vol, snap.id, s, rotation, held);
+  });
+  return Status::OK();
 }
 
 }  // namespace strata::engine

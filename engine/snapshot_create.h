@@ -40,6 +40,12 @@ class SnapshotCreator : public EnginePart {
   // is busy or not snapshottable.
   Result<std::vector<db::SnapshotRecord>> CreateGroupSnapshot(
       const std::vector<CreateSnapshotRequest>& reqs);
+  // Carries on a create a restart interrupted at create.upload (its layer
+  // cut and complete in the chain): the upload runs again on a worker, as
+  // a store resumes it (a Swift Put reuses the segments stored and
+  // verified), and the snapshot ends as any does. Conflict when the
+  // volume is busy; nothing started then.
+  Status ResumeUpload(const db::TaskRecord& task);
 
  private:
   // A disk's top after its cut: the layer holding the writes so far, and
@@ -70,6 +76,10 @@ class SnapshotCreator : public EnginePart {
   // R2.4-R2.6 and R2.8.
   Status StoreLayer(Journal& j, const db::VolumeRecord& vol,
                     db::SnapshotRecord snap, const Cut& c);
+  // R2.5 and R2.8: the cut layer uploaded, verified and recorded, then
+  // merged into history.
+  Status UploadLayer(Journal& j, const db::VolumeRecord& vol,
+                     db::SnapshotRecord snap, const std::string& layer);
   // The group cut's task body (group_cut.cc).
   void RunGroupCut(std::vector<Journal>& journals,
                    const std::vector<db::VolumeRecord>& vols,

@@ -204,11 +204,15 @@ await_revert_end() {
   done
   fail "revert of $1 did not end"
 }
-# revert VOLUME SNAPSHOT: reverts and waits until it has ended.
+# revert VOLUME SNAPSHOT: reverts, waits until it has ended, and fails
+# unless it succeeded (the volume's head is then SNAPSHOT), with the
+# daemon's word on why.
 revert() {
   start_revert "$1" "$2"
   expect_code 202 "revert of $1 to $2"
   await_revert_end "$1"
+  [[ $(jget 'j["volume"]["os-strata:head_snapshot_id"]') == "$2" ]] ||
+    fail "revert of $1 to $2 failed: $(grep "revert of volume $1 failed" "$T/stratad.log" | tail -1)"
 }
 
 # last_rec: the highest "REC <n>" the test guest printed to $console. The

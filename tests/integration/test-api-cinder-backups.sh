@@ -232,13 +232,16 @@ crash_step() { # STEP MAKES-A-REQUEST...
   wait_crash "$step"
   start_stratad
 }
+# A crash mid-upload: the restart carries the backup's upload on.
 crash_step create.upload api POST /v3/backups "{\"backup\": {\"volume_id\": \"$v1\", \"name\": \"bc\"}}"
 api GET "/v3/backups?name=bc"
 bc=$(jget 'j["backups"][0]["id"]')
-wait_backup "$bc" error
+wait_backup "$bc" available
 reads_pattern "$f1" 0xd4 0 1M || fail "create.upload crash: the volume's data changed"
+rbc=$(restore "$bc" rbc)
+reads_pattern "$(file_of "$rbc")" 0xd4 0 1M || fail "the resumed backup does not restore the volume's data"
 api DELETE "/v3/backups/$bc"
-expect_code 202 "deleting the failed backup"
+expect_code 202 "deleting the resumed backup"
 crash_step create.build api POST "/v3/backups/$b2/restore" '{"restore": {"name": "rc"}}'
 api GET "/v3/volumes?name=rc"
 rc=$(jget 'j["volumes"][0]["id"]')
@@ -258,7 +261,7 @@ wait_backup "$b1" available
 reads_pattern "$(file_of "$rc2")" 0xa1 0 1M || fail "restore.install crash: not finished"
 reads_pattern "$(file_of "$rc2")" 0 1M 1M || fail "restore.install crash: old data left"
 [[ -z $(find "$voldir" -name ".volume-$rc2*") ]] || fail "restore.install crash: temporaries left"
-pass "crash at a backup's upload, a restore's build (new or existing volume) and install: reconciled, data intact"
+pass "crash at a backup's upload (resumed, restores), a restore's build (new or existing volume) and install: reconciled, data intact"
 
 # The volume goes, its backups stay (as in Cinder); they restore alone.
 api DELETE "/v3/volumes/$v1?cascade=true"
