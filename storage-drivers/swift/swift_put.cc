@@ -201,11 +201,11 @@ Result<ObjectInfo> SwiftStore::Put(const std::string& key, ByteSource& src,
   STRATA_RETURN_IF_ERROR(ValidateKey(key));
   const std::string ctx = OpContext("swift put", key, opts);
   const Deadline deadline = DeadlineOf(opts);
-  const Where where = WhereIs(key);
+  const Where where = WhereToPut(key, opts);
   STRATA_RETURN_IF_ERROR(EnsureContainers(where, deadline).WithContext(ctx));
   // What a Put of this key stored before, finished (the current manifest's)
   // or not (kept by a failed one): the newest of each index may be reused.
-  auto stored = SegmentsUnder(key, deadline);
+  auto stored = SegmentsUnder(where, key, deadline);
   if (!stored.ok()) return stored.status().WithContext(ctx);
   std::map<long long, Listed> reusable;  // names sort by stamp: newest last
   for (const Listed& s : *stored)

@@ -37,7 +37,7 @@ Result<std::unique_ptr<Store>> SwiftStore::Create(const std::string& spec) {
   const std::string usage =
       "store spec '" + spec +
       "' is not swift:http(s)://host[:port]/PATH?AUTH[&container=NAME]"
-      "[&container_per=store|volume][&segment_mib=N][&parallel=N]"
+      "[&container_per=store|volume|project][&segment_mib=N][&parallel=N]"
       "[&spool_dir=DIR] with "
       "AUTH user=ACCOUNT:USER&key_file=F (tempauth, PATH …/auth/v1.0), "
       "user=U&password_file=F&project=P[&user_domain=D][&project_domain=D] "
@@ -79,10 +79,12 @@ Result<std::unique_ptr<Store>> SwiftStore::Create(const std::string& spec) {
                                        "no '/'");
       c.container = value;
     } else if (name == "container_per") {
-      if (value != "store" && value != "volume")
-        return Status::InvalidArgument(usage +
-                                       ": container_per is store or volume");
-      c.container_per_volume = value == "volume";
+      if (value != "store" && value != "volume" && value != "project")
+        return Status::InvalidArgument(
+            usage + ": container_per is store, volume or project");
+      c.container_per = value == "volume"    ? ContainerPer::kVolume
+                        : value == "project" ? ContainerPer::kProject
+                                             : ContainerPer::kStore;
     } else if (name == "segment_mib") {
       char* end = nullptr;
       const unsigned long long mib = std::strtoull(value.c_str(), &end, 10);
@@ -142,11 +144,70 @@ Result<long> SwiftStore::Request(const std::string& method,
 
 SwiftStore::Where SwiftStore::WhereIs(const std::string& key) const {
   std::string c = cfg_.container;
-  if (cfg_.container_per_volume) {
+  if (cfg_.container_per == ContainerPer::kVolume) {
     const std::string volume = VolumeOf(key);
     if (!volume.empty()) c += "-" + volume;
   }
   return {c, c + "_segments"};
+}
+
+SwiftStore::Where SwiftStore::WhereToPut(const std::string& key,
+                                         const RequestOptions& opts) {
+  if (cfg_.container_per != ContainerPer::kProject) return WhereIs(key);
+  auto label = opts.labels.find("project_id");
+  std::string c = cfg_.container;
+  // A project id as Keystone makes them (hex), or a name of that alphabet.
+  if (label != opts.labels.end() && !label->second.empty() &&
+      label->second.size() <= 64 &&
+      std::all_of(label->second.begin(), label->second.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' ||
+               ch == '_';
+      }))
+    c += "-" + label->second;
+  std::lock_guard<std::mutex> lock(mu_);
+  last_seen_in_[HintOf(key)] = c;
+  return {c, c + "_segments"};
+}
+
+std::string SwiftStore::HintOf(const std::string& key) {
+  const std::string volume = VolumeOf(key);
+  return volume.empty() ? key : volume;
+}
+
+Result<std::vector<std::string>> SwiftStore::CandidatesFor(
+    const std::string& key, const Deadline& deadline) {
+  if (cfg_.container_per != ContainerPer::kProject)
+    return std::vector<std::string>{WhereIs(key).container};
+  std::vector<std::string> out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto hint = last_seen_in_.find(HintOf(key));
+    if (hint != last_seen_in_.end()) out.push_back(hint->second);
+  }
+  STRATA_ASSIGN_OR_RETURN(std::vector<std::string> all,
+                          ContainersFor("", deadline));
+  for (std::string& c : all)
+    if (std::find(out.begin(), out.end(), c) == out.end())
+      out.push_back(std::move(c));
+  return out;
+}
+
+Result<std::pair<SwiftStore::Where, ObjectInfo>> SwiftStore::Locate(
+    const std::string& key, const RequestOptions& opts,
+    const std::string& ctx) {
+  STRATA_ASSIGN_OR_RETURN(std::vector<std::string> candidates,
+                          CandidatesFor(key, DeadlineOf(opts)));
+  for (const std::string& c : candidates) {
+    auto info = StatIn(c, key, opts, ctx);
+    if (info.status().IsNotFound()) continue;
+    if (!info.ok()) return info.status();
+    if (cfg_.container_per == ContainerPer::kProject) {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_seen_in_[HintOf(key)] = c;
+    }
+    return std::make_pair(Where{c, c + "_segments"}, std::move(*info));
+  }
+  return Status::NotFound(ctx);
 }
 
 std::string SwiftStore::ObjectPath(const std::string& container,
@@ -210,8 +271,8 @@ Result<std::vector<SwiftStore::Listed>> SwiftStore::ListRows(
 }
 
 Result<std::vector<SwiftStore::Listed>> SwiftStore::SegmentsUnder(
-    const std::string& key, const Deadline& deadline) {
-  return ListRows(WhereIs(key).segments, key + "/", deadline);
+    const Where& where, const std::string& key, const Deadline& deadline) {
+  return ListRows(where.segments, key + "/", deadline);
 }
 
 Status SwiftStore::DeleteSegments(const std::string& container,
@@ -270,12 +331,17 @@ Status SwiftStore::Get(const std::string& key, ByteSink& sink,
   STRATA_ASSIGN_OR_RETURN(std::string expected,
                           NormalizeExpectedSha256(expected_sha256));
   const std::string ctx = OpContext("swift get", key, opts);
+  Where where = WhereIs(key);
+  if (cfg_.container_per == ContainerPer::kProject) {
+    STRATA_ASSIGN_OR_RETURN(auto found, Locate(key, opts, ctx));
+    where = found.first;
+  }
   BackgroundSha256 hash;
   http::HttpExchange x;
   x.download = &sink;
   if (!expected.empty()) x.download_digests = {&hash};
-  auto code = Request("GET", ObjectPath(WhereIs(key).container, key), &x,
-                      DeadlineOf(opts));
+  auto code =
+      Request("GET", ObjectPath(where.container, key), &x, DeadlineOf(opts));
   if (!code.ok()) return code.status().WithContext(ctx);
   if (*code == 404) return Status::NotFound(ctx);
   if (*code != 200) return SwiftError(*code, ctx, x.small_body);
@@ -293,7 +359,17 @@ Result<ObjectInfo> SwiftStore::Stat(const std::string& key,
                                     const RequestOptions& opts) {
   STRATA_RETURN_IF_ERROR(ValidateKey(key));
   const std::string ctx = OpContext("swift stat", key, opts);
-  const std::string path = ObjectPath(WhereIs(key).container, key);
+  if (cfg_.container_per != ContainerPer::kProject)
+    return StatIn(WhereIs(key).container, key, opts, ctx);
+  STRATA_ASSIGN_OR_RETURN(auto found, Locate(key, opts, ctx));
+  return std::move(found.second);
+}
+
+Result<ObjectInfo> SwiftStore::StatIn(const std::string& container,
+                                      const std::string& key,
+                                      const RequestOptions& opts,
+                                      const std::string& ctx) {
+  const std::string path = ObjectPath(container, key);
   http::HttpExchange x;
   auto code = Request("HEAD", path, &x, DeadlineOf(opts));
   if (!code.ok()) return code.status().WithContext(ctx);
@@ -317,7 +393,23 @@ Status SwiftStore::Delete(const std::string& key, const RequestOptions& opts) {
   STRATA_RETURN_IF_ERROR(ValidateKey(key));
   const std::string ctx = OpContext("swift delete", key, opts);
   const Deadline deadline = DeadlineOf(opts);
-  const Where where = WhereIs(key);
+  if (cfg_.container_per == ContainerPer::kProject) {
+    auto found = Locate(key, opts, ctx);
+    if (found.ok()) return DeleteIn(found->first, key, deadline, ctx);
+    if (!found.status().IsNotFound()) return found.status().WithContext(ctx);
+    // No manifest: segments failed Puts kept may be in any project's.
+    auto all = CandidatesFor(key, deadline);
+    if (!all.ok()) return all.status().WithContext(ctx);
+    for (const std::string& c : *all)
+      STRATA_RETURN_IF_ERROR(
+          DeleteIn(Where{c, c + "_segments"}, key, deadline, ctx));
+    return Status::OK();
+  }
+  return DeleteIn(WhereIs(key), key, deadline, ctx);
+}
+
+Status SwiftStore::DeleteIn(const Where& where, const std::string& key,
+                            const Deadline& deadline, const std::string& ctx) {
   http::HttpExchange x;
   // With multipart-manifest=delete Swift removes a manifest's segments
   // too, and a plain object as usual.
@@ -328,7 +420,7 @@ Status SwiftStore::Delete(const std::string& key, const RequestOptions& opts) {
   if (*code != 200 && *code != 204 && *code != 404)
     return SwiftError(*code, ctx, x.small_body);
   // Segments no manifest names: those of failed Puts kept for resuming.
-  auto left = SegmentsUnder(key, deadline);
+  auto left = SegmentsUnder(where, key, deadline);
   if (!left.ok()) return left.status().WithContext(ctx);
   std::vector<std::string> names;
   for (const Listed& s : *left) names.push_back(s.name);
@@ -337,9 +429,11 @@ Status SwiftStore::Delete(const std::string& key, const RequestOptions& opts) {
 
 Result<std::vector<std::string>> SwiftStore::ContainersFor(
     const std::string& prefix, const Deadline& deadline) {
-  if (!cfg_.container_per_volume || !VolumeOf(prefix).empty())
+  if (cfg_.container_per == ContainerPer::kStore ||
+      (cfg_.container_per == ContainerPer::kVolume &&
+       !VolumeOf(prefix).empty()))
     return std::vector<std::string>{WhereIs(prefix).container};
-  // Every NAME-<volume> container, and NAME for the other keys.
+  // Every NAME-<volume or project> container, and NAME for the other keys.
   std::vector<std::string> out{cfg_.container};
   STRATA_ASSIGN_OR_RETURN(std::vector<Listed> rows,
                           ListRows("", cfg_.container + "-", deadline));
@@ -362,10 +456,14 @@ Result<std::vector<ObjectInfo>> SwiftStore::List(const std::string& prefix,
     for (const Listed& r : *rows) {
       // Only keys whose container is this one (with one container per
       // volume, NAME holds no volume's keys).
-      if (!ValidateKey(r.name).ok() || WhereIs(r.name).container != c) continue;
+      if (!ValidateKey(r.name).ok() ||
+          (cfg_.container_per != ContainerPer::kProject &&
+           WhereIs(r.name).container != c))
+        continue;
       // A listing carries no object metadata: the SHA-256 (and the size of
       // a large object) come from each object's own HEAD.
-      auto info = Stat(r.name, opts);
+      auto info =
+          StatIn(c, r.name, opts, OpContext("swift stat", r.name, opts));
       if (info.status().IsNotFound()) continue;  // deleted meanwhile
       if (!info.ok()) return info.status().WithContext(ctx);
       out.push_back(*info);

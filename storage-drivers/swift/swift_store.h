@@ -21,10 +21,13 @@
 // and the layout options
 //   container=NAME     the objects' container (default "strata"); segments
 //                      go to NAME_segments, as swiftclient puts them
-//   container_per=store|volume
+//   container_per=store|volume|project
 //                      store (default): the one container NAME; volume:
 //                      keys "volumes/<id>/…" go to container NAME-<id>
-//                      (and NAME-<id>_segments), other keys to NAME
+//                      (and NAME-<id>_segments), other keys to NAME;
+//                      project: a Put goes to NAME-<its project_id label>
+//                      (NAME without one); reads find a key where its
+//                      volume was last seen, else in each NAME-* in turn
 //   segment_mib=N      segment size in MiB (default 64, 1..5120)
 //   parallel=N         segments in flight at once (default 2, 1..16): the
 //                      source is read in order, one segment's body at a
@@ -41,8 +44,8 @@
 // after a crash — compares each segment of its bytes with the stored one
 // of that index (MD5 against Swift's ETag, through a spool file) and
 // reuses it instead of sending it again. After a manifest is in place,
-// every other segment of the key is deleted; Delete removes the manifest
-// and all of the key's segments.
+// every other segment of the key is set to expire (ExpireSegments); Delete
+// removes the manifest and all of the key's segments.
 //
 // Errors: connection failures, timeouts and 5xx are Unavailable (retryable);
 // 401 is retried once with a new token, then Unauthenticated; a segment
@@ -52,6 +55,7 @@
 // containers made are shared under mutexes, each call uses its own handles.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -74,7 +78,9 @@ class SwiftStore : public Store {
   struct Config {
     SwiftAuthConfig auth;
     std::string container = "strata";
-    bool container_per_volume = false;
+    // Which container a key's object goes to (the spec's container_per).
+    enum class ContainerPer { kStore, kVolume, kProject };
+    ContainerPer container_per = ContainerPer::kStore;
     uint64_t segment_bytes = uint64_t{64} << 20;
     size_t parallel_segments = 2;
     std::string spool_dir;
@@ -109,7 +115,33 @@ class SwiftStore : public Store {
   struct Where {
     std::string container, segments;
   };
+  using ContainerPer = Config::ContainerPer;
+  // store and volume: where key K lives (its manifest's container and its
+  // segments'). project: the base container (K's when no project named it).
   Where WhereIs(const std::string& key) const;
+  // Where a Put of `key` goes: with container_per=project NAME-<the
+  // request's project_id label> (remembered as where the key's volume was
+  // last seen), else WhereIs.
+  Where WhereToPut(const std::string& key, const RequestOptions& opts);
+  // What last_seen_in_ is keyed by: the key's volume, or the key itself.
+  static std::string HintOf(const std::string& key);
+  // The containers that may hold `key`: with container_per=project, the
+  // one its volume was last seen in first, then NAME and every NAME-*
+  // (the key names no project: a volume's layers stay where they were
+  // stored, whatever project it belongs to later); else WhereIs's.
+  Result<std::vector<std::string>> CandidatesFor(const std::string& key,
+                                                 const Deadline& deadline);
+  // The first candidate container holding `key`, and its HEAD; NotFound.
+  Result<std::pair<Where, ObjectInfo>> Locate(const std::string& key,
+                                              const RequestOptions& opts,
+                                              const std::string& ctx);
+  // HEAD of `key` in `container`.
+  Result<ObjectInfo> StatIn(const std::string& container,
+                            const std::string& key, const RequestOptions& opts,
+                            const std::string& ctx);
+  // The manifest and every segment of `key` in `where`.
+  Status DeleteIn(const Where& where, const std::string& key,
+                  const Deadline& deadline, const std::string& ctx);
   std::string ObjectPath(const std::string& container,
                          const std::string& name) const;
 
@@ -127,7 +159,8 @@ class SwiftStore : public Store {
                                        const std::string& prefix,
                                        const Deadline& deadline);
   // Every segment stored under `key` (any Put's, finished or not).
-  Result<std::vector<Listed>> SegmentsUnder(const std::string& key,
+  Result<std::vector<Listed>> SegmentsUnder(const Where& where,
+                                            const std::string& key,
                                             const Deadline& deadline);
   Status DeleteSegments(const std::string& container,
                         const std::vector<std::string>& names,
@@ -154,6 +187,9 @@ class SwiftStore : public Store {
   SwiftAuth auth_;
   std::mutex mu_;
   std::set<std::string> containers_made_;  // GUARDED_BY(mu_)
+  // container_per=project: the container each volume's (or other key's)
+  // object was last put to or found in.
+  std::map<std::string, std::string> last_seen_in_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace strata::store

@@ -292,12 +292,12 @@ struct SwiftFixture : FixtureBase {
   static constexpr bool kChecksOwnCopies = true;
   static constexpr bool kKeepsLabels = true;
 
-  SwiftFixture()
-      : SwiftFixture(
-            SharedSwift(),
-            "swift:http://127.0.0.1:" + std::to_string(SharedSwift().port()) +
-                "/auth/v1.0?user=test:tester&key_file=" + SharedSwift().dir() +
-                "/key") {}
+  SwiftFixture() : SwiftFixture(SharedSwift(), TempauthSpec()) {}
+  static std::string TempauthSpec() {
+    return "swift:http://127.0.0.1:" + std::to_string(SharedSwift().port()) +
+           "/auth/v1.0?user=test:tester&key_file=" + SharedSwift().dir() +
+           "/key";
+  }
   explicit SwiftFixture(SharedServer& sw, const std::string& auth) {
     available = sw.ok();
     if (!available) {
@@ -306,6 +306,7 @@ struct SwiftFixture : FixtureBase {
     }
     static std::atomic<int> next{0};
     container = "t" + std::to_string(getpid()) + "-" + std::to_string(++next);
+    segment_containers = {container + "_segments"};
     swift_dir = sw.dir();
     RegisterBuiltinStores();
     auto s = StoreRegistry::Global().Create(
@@ -318,7 +319,6 @@ struct SwiftFixture : FixtureBase {
   bool CorruptObject(const std::string& key) {
     // (keys outside volumes/, so in the base container also with
     // container_per=volume)
-    const std::string path = "/" + container + "_segments/" + key + "/";
     std::vector<std::string> hits;
     for (const auto& e :
          fs::recursive_directory_iterator(swift_dir + "/node")) {
@@ -326,16 +326,71 @@ struct SwiftFixture : FixtureBase {
       char meta[8192];
       ssize_t n =
           getxattr(e.path().c_str(), "user.swift.metadata", meta, sizeof meta);
-      if (n > 0 && std::string(meta, n).find(path) != std::string::npos)
-        hits.push_back(std::string(meta, n).substr(
-                           std::string(meta, n).find(path), path.size() + 40) +
-                       "\t" + e.path().string());
+      if (n <= 0) continue;
+      const std::string m(meta, static_cast<size_t>(n));
+      for (const std::string& c : segment_containers) {
+        const std::string path = "/" + c + "/" + key + "/";
+        if (m.find(path) != std::string::npos)
+          hits.push_back(m.substr(m.find(path), path.size() + 40) + "\t" +
+                         e.path().string());
+      }
     }
     if (hits.empty()) return false;
     std::sort(hits.begin(), hits.end());  // the lowest segment index first
     return FlipByte(hits.front().substr(hits.front().find('\t') + 1));
   }
   std::string container, swift_dir;
+  std::vector<std::string> segment_containers;  // where a key's may be
+};
+
+// Adds a project_id label to every Put that has none: one of two projects,
+// by the key's length, as the engine labels a layer with its snapshot's
+// project.
+class ProjectLabelingStore : public Store {
+ public:
+  explicit ProjectLabelingStore(std::unique_ptr<Store> inner)
+      : inner_(std::move(inner)) {}
+  static std::string ProjectOf(const std::string& key) {
+    return key.size() % 2 ? "pa" : "pb";
+  }
+  std::string Name() const override { return inner_->Name(); }
+  Result<ObjectInfo> Put(const std::string& key, ByteSource& src,
+                         const RequestOptions& opts) override {
+    RequestOptions labelled = opts;
+    labelled.labels.emplace("project_id", ProjectOf(key));
+    return inner_->Put(key, src, labelled);
+  }
+  Status Get(const std::string& key, ByteSink& sink,
+             const std::string& expected_sha256,
+             const RequestOptions& opts) override {
+    return inner_->Get(key, sink, expected_sha256, opts);
+  }
+  Result<ObjectInfo> Stat(const std::string& key,
+                          const RequestOptions& opts) override {
+    return inner_->Stat(key, opts);
+  }
+  Status Delete(const std::string& key, const RequestOptions& opts) override {
+    return inner_->Delete(key, opts);
+  }
+  Result<std::vector<ObjectInfo>> List(const std::string& prefix,
+                                       const RequestOptions& opts) override {
+    return inner_->List(prefix, opts);
+  }
+
+ private:
+  std::unique_ptr<Store> inner_;
+};
+
+// container_per=project (tempauth): each key's object in its project's
+// container, found there by reads that are told only the key.
+struct SwiftProjectFixture : SwiftFixture {
+  SwiftProjectFixture()
+      : SwiftFixture(SharedSwift(), TempauthSpec() + "&container_per=project") {
+    if (!available) return;
+    segment_containers = {container + "-pa_segments",
+                          container + "-pb_segments"};
+    store = std::make_unique<ProjectLabelingStore>(std::move(store));
+  }
 };
 
 // The swift driver behind Keystone: Debian's keystone
@@ -401,7 +456,8 @@ struct SwiftTokenFixture : SwiftFixture {
 
 #define STRATA_STORE_FIXTURES                                       \
   LocalFixture, RateLimitedLocalFixture, DavFixture, GlanceFixture, \
-      SwiftFixture, SwiftKeystoneFixture, SwiftTokenFixture
+      SwiftFixture, SwiftKeystoneFixture, SwiftTokenFixture,        \
+      SwiftProjectFixture
 
 // Every registered scheme must have a fixture above.
 const std::set<std::string> kSchemesWithFixtures = {
@@ -991,6 +1047,48 @@ TEST_CASE("local: temp files of a process killed mid-Put are swept") {
   CHECK(Keys(*(*again)->List("", kOpts)) == std::vector<std::string>{"v/kept"});
 }
 
+// Swift's own view, through its API as tempauth's test:tester.
+struct SwiftView {
+  SwiftView() {
+    const std::string auth =
+        Sh("curl -si -H 'X-Auth-User: test:tester' -H 'X-Auth-Key: testing' "
+           "http://127.0.0.1:" +
+           std::to_string(SharedSwift().port()) + "/auth/v1.0");
+    url = Header(auth, "x-storage-url");
+    token = Header(auth, "x-auth-token");
+    REQUIRE_FALSE(token.empty());
+  }
+  static std::string Sh(const std::string& cmd) {
+    std::string out;
+    FILE* p = popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    char buf[4096];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    pclose(p);
+    return out;
+  }
+  static std::string Header(const std::string& head, const std::string& name) {
+    std::string lower = head;
+    for (char& c : lower) c = static_cast<char>(std::tolower(c));
+    size_t at = lower.find("\n" + name + ":");
+    if (at == std::string::npos) return "";
+    size_t from = at + name.size() + 2;
+    size_t end = head.find_first_of("\r\n", from);
+    std::string v = head.substr(from, end - from);
+    v.erase(0, v.find_first_not_of(' '));
+    return v;
+  }
+  // GET of PATH (under the storage URL), body only.
+  std::string Get(const std::string& path) const {
+    return Sh("curl -s -H 'X-Auth-Token: " + token + "' '" + url + path + "'");
+  }
+  // HEAD of PATH: the status line and headers.
+  std::string Head(const std::string& path) const {
+    return Sh("curl -sI -H 'X-Auth-Token: " + token + "' '" + url + path + "'");
+  }
+  std::string url, token;
+};
+
 // swift: a replaced version's segments expire (X-Delete-After) rather than
 // go under a reader; a later Put that reuses one (the newest of its index,
 // here the third segment of the 3 MiB version a 2 MiB one replaced) takes
@@ -1004,47 +1102,69 @@ TEST_CASE("swift: segments a manifest names never expire") {
   REQUIRE(PutString(s, "exp/obj", y).ok());
   REQUIRE(PutString(s, "exp/obj", x).ok());
   CHECK(*GetString(s, "exp/obj", ShaOf(x)) == x);
-  // Swift's view, through its own API (tempauth).
-  const std::string base =
-      "http://127.0.0.1:" + std::to_string(SharedSwift().port());
-  auto sh = [](const std::string& cmd) {
-    std::string out;
-    FILE* p = popen(cmd.c_str(), "r");
-    REQUIRE(p != nullptr);
-    char buf[4096];
-    for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-    pclose(p);
-    return out;
-  };
-  const std::string auth =
-      sh("curl -si -H 'X-Auth-User: test:tester' -H 'X-Auth-Key: testing' " +
-         base + "/auth/v1.0");
-  auto header = [](const std::string& head, const std::string& name) {
-    std::string lower = head;
-    for (char& c : lower) c = static_cast<char>(std::tolower(c));
-    size_t at = lower.find("\n" + name + ":");
-    if (at == std::string::npos) return std::string();
-    size_t from = at + name.size() + 2;
-    size_t end = head.find_first_of("\r\n", from);
-    std::string v = head.substr(from, end - from);
-    v.erase(0, v.find_first_not_of(' '));
-    return v;
-  };
-  const std::string url = header(auth, "x-storage-url");
-  const std::string token = header(auth, "x-auth-token");
-  REQUIRE_FALSE(token.empty());
+  SwiftView sw;
   const std::string manifest =
-      sh("curl -s -H 'X-Auth-Token: " + token + "' '" + url + "/" +
-         fx.container + "/exp/obj?multipart-manifest=get'");
+      sw.Get("/" + fx.container + "/exp/obj?multipart-manifest=get");
   auto segments = nlohmann::json::parse(manifest, nullptr, false);
   REQUIRE_MESSAGE(segments.is_array(), manifest);
   REQUIRE(segments.size() == 3);
   for (const auto& seg : segments) {
-    const std::string name = seg.value("name", "");
-    const std::string head =
-        sh("curl -sI -H 'X-Auth-Token: " + token + "' '" + url + name + "'");
-    INFO("segment ", name, ":\n", head);
+    const std::string head = sw.Head(seg.value("name", ""));
+    INFO("segment ", seg.value("name", ""), ":\n", head);
     CHECK(head.find(" 200") != std::string::npos);
-    CHECK(header(head, "x-delete-at").empty());
+    CHECK(SwiftView::Header(head, "x-delete-at").empty());
   }
+}
+
+// swift, container_per=project: a Put goes to NAME-<its project_id label>;
+// a store that has seen none of it (a restart) still reads, lists and
+// deletes each key, and a delete finds the segments a failed Put kept in
+// a project's container.
+TEST_CASE("swift: container_per=project") {
+  SwiftProjectFixture fx;
+  if (!fx.available) STRATA_SKIP("swift: " << fx.skip_reason);
+  const std::string a = RandomBytes((1 << 20) + 3, 31), b = RandomBytes(99, 32);
+  // Keys of 19 bytes are project pa's, of 20 pb's.
+  REQUIRE(PutString(*fx.store, "volumes/v1/s1.qcow2", a).ok());
+  REQUIRE(PutString(*fx.store, "volumes/v1/s22.qcow2", b).ok());
+  SwiftView sw;
+  auto names = [&](const std::string& container) {
+    return sw.Get("/" + container + "?format=plain");
+  };
+  CHECK(names(fx.container + "-pa") == "volumes/v1/s1.qcow2\n");
+  CHECK(names(fx.container + "-pb") == "volumes/v1/s22.qcow2\n");
+  CHECK(names(fx.container + "-pa_segments").find("volumes/v1/s1.qcow2/") == 0);
+  // A Put cut short by an outage after 2 of its 1 MiB segments keeps them
+  // for the next to resume from.
+  class OutageSource : public ByteSource {
+   public:
+    Result<size_t> Read(char* buf, size_t n) override {
+      if (left_ == 0) return Status::Unavailable("the way to Swift broke");
+      size_t take = std::min(n, left_);
+      std::fill_n(buf, take, 'o');
+      left_ -= take;
+      return take;
+    }
+    size_t left_ = 2 << 20;
+  } broken;
+  CHECK_FALSE(fx.store->Put("volumes/v2/s3.qcow2", broken, kOpts).ok());
+  CHECK(names(fx.container + "-pa_segments").find("volumes/v2/s3.qcow2/") !=
+        std::string::npos);
+
+  auto fresh = StoreRegistry::Global().Create(
+      SwiftFixture::TempauthSpec() + "&segment_mib=1&container_per=project&" +
+      "container=" + fx.container);
+  REQUIRE(fresh.ok());
+  Store& s = **fresh;
+  CHECK(*GetString(s, "volumes/v1/s1.qcow2", ShaOf(a)) == a);
+  CHECK(s.Stat("volumes/v1/s22.qcow2", kOpts)->sha256 == ShaOf(b));
+  CHECK(
+      Keys(*s.List("volumes/v1/", kOpts)) ==
+      std::vector<std::string>{"volumes/v1/s1.qcow2", "volumes/v1/s22.qcow2"});
+  CHECK(s.Stat("volumes/v1/none.qcow2", kOpts).status().IsNotFound());
+  REQUIRE(s.Delete("volumes/v1/s1.qcow2", kOpts).ok());
+  REQUIRE(s.Delete("volumes/v2/s3.qcow2", kOpts).ok());
+  CHECK(names(fx.container + "-pa").empty());
+  CHECK(names(fx.container + "-pa_segments").empty());
+  CHECK(GetString(s, "volumes/v1/s1.qcow2").status().IsNotFound());
 }
