@@ -278,35 +278,36 @@ Result<std::vector<SwiftStore::Listed>> SwiftStore::SegmentsUnder(
 Status SwiftStore::DeleteSegments(const std::string& container,
                                   const std::vector<std::string>& names,
                                   const Deadline& deadline) {
-  Status first;
-  for (const std::string& name : names) {
-    http::HttpExchange x;
-    auto code = Request("DELETE", ObjectPath(container, name), &x, deadline);
-    if (!code.ok()) {
-      if (first.ok()) first = code.status();
-      continue;
-    }
-    if (*code != 204 && *code != 404 && first.ok())
-      first =
-          SwiftError(*code, "swift: deleting segment " + name, x.small_body);
-  }
-  return first;
+  return OnSegments(container, names, "DELETE", {}, 204, "deleting", deadline);
 }
 
 Status SwiftStore::ExpireSegments(const std::string& container,
                                   const std::vector<std::string>& names,
                                   const Deadline& deadline) {
+  return OnSegments(
+      container, names, "POST",
+      {"X-Delete-After: " + std::to_string(kReplacedSegmentsGrace)}, 202,
+      "setting to expire", deadline);
+}
+
+Status SwiftStore::OnSegments(const std::string& container,
+                              const std::vector<std::string>& names,
+                              const std::string& method,
+                              const std::vector<std::string>& headers,
+                              long done, const std::string& doing,
+                              const Deadline& deadline) {
   Status first;
   for (const std::string& name : names) {
     http::HttpExchange x;
-    x.headers = {"X-Delete-After: " + std::to_string(kReplacedSegmentsGrace)};
-    auto code = Request("POST", ObjectPath(container, name), &x, deadline);
+    x.headers = headers;
+    auto code = Request(method, ObjectPath(container, name), &x, deadline);
     if (!code.ok()) {
       if (first.ok()) first = code.status();
       continue;
     }
-    if (*code != 202 && *code != 404 && first.ok())
-      first = SwiftError(*code, "swift: setting segment " + name + " to expire",
+    // 404: gone already (deleted, expired), which is as good.
+    if (*code != done && *code != 404 && first.ok())
+      first = SwiftError(*code, "swift: " + doing + " segment " + name,
                          x.small_body);
   }
   return first;

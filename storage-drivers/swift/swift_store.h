@@ -174,6 +174,13 @@ class SwiftStore : public Store {
   Status ExpireSegments(const std::string& container,
                         const std::vector<std::string>& names,
                         const Deadline& deadline);
+  // `method` with `headers` on each of `names` in `container`: all are
+  // tried; the first failure is returned (`done`, or 404, is success).
+  Status OnSegments(const std::string& container,
+                    const std::vector<std::string>& names,
+                    const std::string& method,
+                    const std::vector<std::string>& headers, long done,
+                    const std::string& doing, const Deadline& deadline);
   // A stored segment a new manifest reuses: any expiry an earlier
   // replacement set is removed (X-Remove-Delete-At). NotFound when the
   // segment is gone (expired meanwhile): then it must be sent again.

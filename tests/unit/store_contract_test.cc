@@ -39,6 +39,7 @@
 #include "storage-drivers/rate_limited_store.h"
 #include "storage-drivers/store.h"
 #include "storage-drivers/store_registry.h"
+#include "storage-drivers/store_wrapper.h"
 #include "temp_dir.h"
 #include "util/sha256.h"
 
@@ -346,39 +347,18 @@ struct SwiftFixture : FixtureBase {
 // Adds a project_id label to every Put that has none: one of two projects,
 // by the key's length, as the engine labels a layer with its snapshot's
 // project.
-class ProjectLabelingStore : public Store {
+class ProjectLabelingStore : public StoreWrapper {
  public:
-  explicit ProjectLabelingStore(std::unique_ptr<Store> inner)
-      : inner_(std::move(inner)) {}
+  using StoreWrapper::StoreWrapper;
   static std::string ProjectOf(const std::string& key) {
     return key.size() % 2 ? "pa" : "pb";
   }
-  std::string Name() const override { return inner_->Name(); }
   Result<ObjectInfo> Put(const std::string& key, ByteSource& src,
                          const RequestOptions& opts) override {
     RequestOptions labelled = opts;
     labelled.labels.emplace("project_id", ProjectOf(key));
-    return inner_->Put(key, src, labelled);
+    return next().Put(key, src, labelled);
   }
-  Status Get(const std::string& key, ByteSink& sink,
-             const std::string& expected_sha256,
-             const RequestOptions& opts) override {
-    return inner_->Get(key, sink, expected_sha256, opts);
-  }
-  Result<ObjectInfo> Stat(const std::string& key,
-                          const RequestOptions& opts) override {
-    return inner_->Stat(key, opts);
-  }
-  Status Delete(const std::string& key, const RequestOptions& opts) override {
-    return inner_->Delete(key, opts);
-  }
-  Result<std::vector<ObjectInfo>> List(const std::string& prefix,
-                                       const RequestOptions& opts) override {
-    return inner_->List(prefix, opts);
-  }
-
- private:
-  std::unique_ptr<Store> inner_;
 };
 
 // container_per=project (tempauth): each key's object in its project's
