@@ -91,6 +91,17 @@ done
 for _ in $(seq 100); do [[ $(backups daily) == "d2 d3" ]] && break; sleep 0.1; done
 [[ $(backups daily) == "d2 d3" ]] || fail "rotation 2 left daily backups: $(backups daily)"
 [[ $(backups weekly) == "w1" ]] || fail "weekly backups: $(backups weekly)"
+# stratad dies at the next one's upload: the restart carries it on, and
+# its rotation with it (the journal keeps it).
+stop_stratad
+STRATA_CRASH_AT=create.upload start_stratad
+api POST "/v2.1/servers/$uuid/action" '{"createBackup":{"name":"d5","backup_type":"daily","rotation":2}}'
+[[ $CODE == 202 || $CODE == 000 ]] || fail "createBackup d5: HTTP $CODE $BODY"
+wait_crash create.upload
+start_stratad
+for _ in $(seq 300); do [[ $(backups daily) == "d3 d5" ]] && break; sleep 0.1; done
+[[ $(backups daily) == "d3 d5" ]] || fail "after the resumed upload, rotation 2 left daily backups: $(backups daily)"
+pass "a createBackup stratad died uploading: resumed after the restart, its rotation applied (d3 d5)"
 api POST "/v2.1/servers/$uuid/action" '{"createBackup":{"name":"x","backup_type":"daily"}}'
 expect_code 400 "createBackup without rotation"
 api POST "/v2.1/servers/$uuid/action" '{"createBackup":{"name":"x","backup_type":"daily","rotation":-1}}'
