@@ -94,6 +94,20 @@ anchor() {
   row "$label" "$t" "$(mbps "$t")" "" "" \
     "$(python3 -c "print(f'{$t / $strata_ms:.2f}x')")"
 }
+# control LABEL CMD… : wall time of one part of a pipeline alone (median),
+# the limit this machine sets on the rows above it; no ratio.
+control() {
+  local label=$1; shift
+  local a b times=()
+  for _ in $(seq "$reps"); do
+    sync
+    a=$(ms); "$@"; b=$(ms)
+    times+=("$(( (b - a) / 1000 ))")
+  done
+  local t
+  t=$(median "${times[@]}")
+  row "$label" "$t" "$(mbps "$t")" "" "" ""
+}
 
 # glance: Debian's glance-api (no Keystone, file backend), anchored by curl
 # creating an image and PUTting/GETting its file, as Glance's own clients do.
@@ -140,6 +154,10 @@ swift_curl_sha() {
     openssl dgst -sha256 >"$T/curl-sha"
   grep -q "$PUT_SHA" "$T/curl-sha" || { echo "curl | openssl: other bytes" >&2; exit 1; }
 }
+# Its two halves alone: the bytes from Swift, thrown away; the SHA-256 of
+# the file from the page cache.
+swift_curl_only() { curl -sf -H "X-Auth-Token: $stoken" "$surl/bench/k/layer-none" -o /dev/null; }
+sha_only() { openssl dgst -sha256 <"$T/layer" >/dev/null; }
 
 head -c 32 /dev/urandom >"$T/aes.key"; chmod 600 "$T/aes.key"
 for relay in $relays; do
@@ -193,6 +211,8 @@ for relay in $relays; do
              anchor "  swift upload (anchor for swift put)" "$FIRST_PUT_MS" swift_cli_put
              anchor "  swift download (anchor, unchecked get)" "$GET_MS" swift_cli_get
              anchor "  curl | openssl dgst (anchor, checked)" "$VERIFIED_GET_MS" swift_curl_sha
+             control "    control: curl alone, no hash" swift_curl_only
+             control "    control: openssl dgst alone, cached" sha_only
              rm -f "$T/curl-out" ;;
     esac
   done
