@@ -83,29 +83,28 @@ run_tool() {  # run_tool LABEL ARGS… : store_transfer runs → a row
 # the Strata row's speed over it.
 anchor() {
   local label=$1 strata_ms=$2; shift 2
+  local t
+  median_ms "$@"; t=$MEDIAN_MS
+  row "$label" "$t" "$(mbps "$t")" "" "" \
+    "$(python3 -c "print(f'{$t / $strata_ms:.2f}x')")"
+}
+# median_ms CMD… : sets MEDIAN_MS to the median wall time of $reps runs of
+# CMD, run in this shell (a command may count its runs in a variable).
+median_ms() {
   local a b times=()
   for _ in $(seq "$reps"); do
     sync
     a=$(ms); "$@"; b=$(ms)
     times+=("$(( (b - a) / 1000 ))")
   done
-  local t
-  t=$(median "${times[@]}")
-  row "$label" "$t" "$(mbps "$t")" "" "" \
-    "$(python3 -c "print(f'{$t / $strata_ms:.2f}x')")"
+  MEDIAN_MS=$(median "${times[@]}")
 }
 # control LABEL CMD… : wall time of one part of a pipeline alone (median),
 # the limit this machine sets on the rows above it; no ratio.
 control() {
   local label=$1; shift
-  local a b times=()
-  for _ in $(seq "$reps"); do
-    sync
-    a=$(ms); "$@"; b=$(ms)
-    times+=("$(( (b - a) / 1000 ))")
-  done
   local t
-  t=$(median "${times[@]}")
+  median_ms "$@"; t=$MEDIAN_MS
   row "$label" "$t" "$(mbps "$t")" "" "" ""
 }
 
