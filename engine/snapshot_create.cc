@@ -44,9 +44,20 @@ double SnapshotCreator::ExpectedSnapshotSeconds(const std::string& volume_id) {
 
 Status SnapshotCreator::RunCreate(Journal& j, const db::VolumeRecord& vol,
                                   db::SnapshotRecord snap) {
-  if (!Held(vol)) return RunCreateSteps(j, vol, snap);
-  STRATA_RETURN_IF_ERROR(ReleaseChain(j, vol));
-  Status s = RunCreateSteps(j, vol, std::move(snap));
+  return WithChainReleased(
+      vol, &j, [&] { return RunCreateSteps(j, vol, std::move(snap)); });
+}
+
+Status SnapshotCreator::WithChainReleased(const db::VolumeRecord& vol,
+                                          Journal* j,
+                                          const std::function<Status()>& body) {
+  if (!Held(vol)) return body();
+  if (j)
+    STRATA_RETURN_IF_ERROR(ReleaseChain(*j, vol));
+  else
+    STRATA_RETURN_IF_ERROR(
+        holder_->Release(vol.path, ExpectedSnapshotSeconds(vol.id)));
+  Status s = body();
   ReacquireChain(vol);
   return s;
 }
@@ -321,14 +332,11 @@ Status SnapshotCreator::ResumeUpload(const db::TaskRecord& task) {
           vol.id + ", which a restart interrupted");
   Launch(lease, [this, j = std::move(j), vol, snap, layer,
                  rotation](auto& held) mutable {
-    Status s = CatchAll("engine.snapshot_resume", [&]() -> Status {
-      if (!Held(vol)) return UploadLayer(j, vol, snap, layer);
-      // No journalled step: the layer is cut, the chain only let go.
-      STRATA_RETURN_IF_ERROR(
-          holder_->Release(vol.path, ExpectedSnapshotSeconds(vol.id)));
-      Status up = UploadLayer(j, vol, snap, layer);
-      ReacquireChain(vol);
-      return up;
+    // No journalled release: the layer is cut, the chain only let go, and
+    // the task's step stays create.upload for a restart to resume again.
+    Status s = CatchAll("engine.snapshot_resume", [&] {
+      return WithChainReleased(
+          vol, nullptr, [&] { return UploadLayer(j, vol, snap, layer); });
     });
     Conclude(j, vol, snap.id, s, rotation, held);
   });

@@ -6,6 +6,7 @@
 // under the volume's lease.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -91,6 +92,10 @@ class SnapshotCreator : public EnginePart {
   // writes stay safe in the cache until a later Reacquire succeeds).
   Status ReleaseChain(Journal& j, const db::VolumeRecord& vol);
   void ReacquireChain(const db::VolumeRecord& vol);
+  // `body`, with a held chain let go around it (ReleaseChain, journalled
+  // when `j` is given) and taken back after; as is when nothing holds it.
+  Status WithChainReleased(const db::VolumeRecord& vol, Journal* j,
+                           const std::function<Status()>& body);
   // RunCreate releases a held chain around RunCreateSteps.
   Status RunCreate(Journal& j, const db::VolumeRecord& vol,
                    db::SnapshotRecord snap);

@@ -148,7 +148,7 @@ SwiftStore::Where SwiftStore::WhereIs(const std::string& key) const {
     const std::string volume = VolumeOf(key);
     if (!volume.empty()) c += "-" + volume;
   }
-  return {c, c + "_segments"};
+  return WhereIn(c);
 }
 
 SwiftStore::Where SwiftStore::WhereToPut(const std::string& key,
@@ -166,7 +166,7 @@ SwiftStore::Where SwiftStore::WhereToPut(const std::string& key,
     c += "-" + label->second;
   std::lock_guard<std::mutex> lock(mu_);
   last_seen_in_[HintOf(key)] = c;
-  return {c, c + "_segments"};
+  return WhereIn(c);
 }
 
 std::string SwiftStore::HintOf(const std::string& key) {
@@ -176,8 +176,6 @@ std::string SwiftStore::HintOf(const std::string& key) {
 
 Result<std::vector<std::string>> SwiftStore::CandidatesFor(
     const std::string& key, const Deadline& deadline) {
-  if (cfg_.container_per != ContainerPer::kProject)
-    return std::vector<std::string>{WhereIs(key).container};
   std::vector<std::string> out;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -197,15 +195,21 @@ Result<std::pair<SwiftStore::Where, ObjectInfo>> SwiftStore::Locate(
     const std::string& ctx) {
   STRATA_ASSIGN_OR_RETURN(std::vector<std::string> candidates,
                           CandidatesFor(key, DeadlineOf(opts)));
+  return Locate(key, candidates, opts, ctx);
+}
+
+Result<std::pair<SwiftStore::Where, ObjectInfo>> SwiftStore::Locate(
+    const std::string& key, const std::vector<std::string>& candidates,
+    const RequestOptions& opts, const std::string& ctx) {
   for (const std::string& c : candidates) {
     auto info = StatIn(c, key, opts, ctx);
     if (info.status().IsNotFound()) continue;
     if (!info.ok()) return info.status();
-    if (cfg_.container_per == ContainerPer::kProject) {
+    {
       std::lock_guard<std::mutex> lock(mu_);
       last_seen_in_[HintOf(key)] = c;
     }
-    return std::make_pair(Where{c, c + "_segments"}, std::move(*info));
+    return std::make_pair(WhereIn(c), std::move(*info));
   }
   return Status::NotFound(ctx);
 }
@@ -408,15 +412,14 @@ Status SwiftStore::Delete(const std::string& key, const RequestOptions& opts) {
   const std::string ctx = OpContext("swift delete", key, opts);
   const Deadline deadline = DeadlineOf(opts);
   if (cfg_.container_per == ContainerPer::kProject) {
-    auto found = Locate(key, opts, ctx);
+    auto all = CandidatesFor(key, deadline);
+    if (!all.ok()) return all.status().WithContext(ctx);
+    auto found = Locate(key, *all, opts, ctx);
     if (found.ok()) return DeleteIn(found->first, key, deadline, ctx);
     if (!found.status().IsNotFound()) return found.status().WithContext(ctx);
     // No manifest: segments failed Puts kept may be in any project's.
-    auto all = CandidatesFor(key, deadline);
-    if (!all.ok()) return all.status().WithContext(ctx);
     for (const std::string& c : *all)
-      STRATA_RETURN_IF_ERROR(
-          DeleteIn(Where{c, c + "_segments"}, key, deadline, ctx));
+      STRATA_RETURN_IF_ERROR(DeleteIn(WhereIn(c), key, deadline, ctx));
     return Status::OK();
   }
   return DeleteIn(WhereIs(key), key, deadline, ctx);

@@ -115,6 +115,8 @@ class SwiftStore : public Store {
   struct Where {
     std::string container, segments;
   };
+  // Container C's Where: C and C_segments.
+  static Where WhereIn(const std::string& c) { return {c, c + "_segments"}; }
   using ContainerPer = Config::ContainerPer;
   // store and volume: where key K lives (its manifest's container and its
   // segments'). project: the base container (K's when no project named it).
@@ -125,13 +127,18 @@ class SwiftStore : public Store {
   Where WhereToPut(const std::string& key, const RequestOptions& opts);
   // What last_seen_in_ is keyed by: the key's volume, or the key itself.
   static std::string HintOf(const std::string& key);
-  // The containers that may hold `key`: with container_per=project, the
-  // one its volume was last seen in first, then NAME and every NAME-*
-  // (the key names no project: a volume's layers stay where they were
-  // stored, whatever project it belongs to later); else WhereIs's.
+  // container_per=project: the containers that may hold `key`, the one
+  // its volume was last seen in first, then NAME and every NAME-* (the key
+  // names no project: a volume's layers stay where they were stored,
+  // whatever project it belongs to later).
   Result<std::vector<std::string>> CandidatesFor(const std::string& key,
                                                  const Deadline& deadline);
-  // The first candidate container holding `key`, and its HEAD; NotFound.
+  // container_per=project: the first of `candidates` holding `key` (then
+  // remembered as where its volume was seen), and its HEAD; NotFound.
+  Result<std::pair<Where, ObjectInfo>> Locate(
+      const std::string& key, const std::vector<std::string>& candidates,
+      const RequestOptions& opts, const std::string& ctx);
+  // Locate among CandidatesFor(key).
   Result<std::pair<Where, ObjectInfo>> Locate(const std::string& key,
                                               const RequestOptions& opts,
                                               const std::string& ctx);
