@@ -5,8 +5,9 @@
 // live disk (what a snapshot leaves the VM writing to), so every write is a
 // first write, as a VM's are after a snapshot: 4 KiB random writes, then
 // 4 KiB random reads through that top and the chain below; on another fresh
-// overlay, 1 MiB sequential writes and reads. Each figure is the median of
-// `reps` runs; the overlays are removed.
+// overlay, 1 MiB sequential writes and reads. Each 4 KiB figure is the
+// median of `reps` runs, each 1 MiB one of 3 x `reps` (they are short and
+// spread more); the overlays are removed.
 // Thread-safety: stateless; the disk must not be open elsewhere meanwhile.
 #pragma once
 
