@@ -3,7 +3,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -134,15 +138,37 @@ Status RemoveFile(const std::string& path) {
   return FsyncDir(DirName(path));
 }
 
+bool MergeExtentsToZeros(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  fiemap count{};  // fm_extent_count 0: the number of extents only
+  count.fm_length = FIEMAP_MAX_OFFSET;
+  if (ioctl(fd, FS_IOC_FIEMAP, &count) != 0) return false;
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (count.fm_mapped_extents <= 16 + (size >> 20)) return false;
+  // The holes become (unwritten) blocks until the file is freed.
+  const uint64_t holes =
+      size -
+      std::min<uint64_t>(size, static_cast<uint64_t>(st.st_blocks) * 512);
+  struct statvfs fs;
+  if (fstatvfs(fd, &fs) != 0 ||
+      holes > static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize / 4)
+    return false;
+  return fallocate(fd, FALLOC_FL_ZERO_RANGE, 0, st.st_size) == 0;
+}
+
 Status RemoveBigFileGently(const std::string& path) {
   // Freeing a large file's extents at once (ext4, mounted with discard here)
   // puts all of them into one journal commit, which every fsync on the
   // filesystem then waits for; shrinking it step by step spreads that out.
+  // A file of many small extents (a layer of scattered small writes) is
+  // made a few large ones first: a discard each, not one per write.
   constexpr off_t kStep = 8 << 20;
   UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
   struct stat st;
   if (fd.valid() && fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) &&
       st.st_nlink == 1) {
+    (void)MergeExtentsToZeros(fd.get());  // only saves time
     for (off_t size = st.st_size; size > kStep;) {
       size -= kStep;
       if (ftruncate(fd.get(), size) != 0) break;

@@ -68,8 +68,22 @@ Status RenameDurable(const std::string& from, const std::string& to);
 // unlink(2); OK when the file is already gone. Fsyncs the directory.
 Status RemoveFile(const std::string& path);
 // RemoveFile for a large file nobody else may still read (only one name,
-// and the caller knows no process holds it open): truncated in steps first.
+// and the caller knows no process holds it open): its extents merged first
+// when it has many (MergeExtentsToZeros), then truncated in steps.
 Status RemoveBigFileGently(const std::string& path);
+// For a file about to be freed: when it has many extents (more than one per
+// MiB on average), makes the whole file a few zeroed extents
+// (FALLOC_FL_ZERO_RANGE: written extents become unwritten ones and merge
+// with their neighbours and the holes between; no data is written, dirty
+// pages are dropped unwritten) and returns true. False, changing nothing,
+// for a file of few extents, a file system that cannot, or when filling its
+// holes would take more than a quarter of the free space. Why: ext4 mounted
+// with discard frees a file with one discard per extent; a layer of 16384
+// scattered 4 KiB writes took 0.7-1.0 s to remove here, 0.05-0.15 s merged
+// first. (Zeroing it in 8 MiB ranges merged nothing, on this host's 6.18
+// kernel: only the whole file at once did.) The file reads as zeros
+// afterwards, so only for files whose content is no longer wanted.
+bool MergeExtentsToZeros(int fd);
 // Removes a directory tree (best effort for contents; error if the top
 // cannot be removed). OK when absent.
 Status RemoveTree(const std::string& path);
