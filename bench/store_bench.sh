@@ -62,6 +62,9 @@ run_tool() {  # run_tool LABEL ARGS… : store_transfer runs → a row
   local label=$1; shift
   local op bytes t rss sha times=() peak=0 i args
   for i in $(seq "$reps"); do
+    # A get's file from the rep before would be freed inside this one's
+    # time (its rename replaces it).
+    [[ $1 == get ]] && rm -f "$4"
     sync
     args=("$@")
     # Each put but the last goes to a key of its own: a put of a key that
@@ -98,6 +101,44 @@ median_ms() {
     times+=("$(( (b - a) / 1000 ))")
   done
   MEDIAN_MS=$(median "${times[@]}")
+}
+# paired LABEL_A LABEL_B CMD_A -- CMD_B : 2 x $reps + 1 reps, each one run
+# of both commands back to back (which runs first alternates, each after
+# sync), both timed from outside the same way (process starts included).
+# Prints each one's median and, on B's row, the median of each rep's ratio
+# B/A: a drift of the machine between reps (Swift's Python processes share
+# the two cores with both) hits both runs of a rep alike and cancels. Then
+# every rep's pair. (Swift's verified get, 2026-12-06: here Strata's runs
+# were bimodal, 1.22-1.35 s or 1.46-2.29 s, while the same get alone in a
+# loop outside this script, interleaved the same way with the pipeline,
+# took 1.21-1.31 s every time; not explained yet.)
+paired() {
+  local label_a=$1 label_b=$2; shift 2
+  local a=() b=() i at bt ta=() tb=() ratios=()
+  while [[ $1 != -- ]]; do a+=("$1"); shift; done
+  shift; b=("$@")
+  for i in $(seq $((2 * reps + 1))); do
+    rm -f "$T/out"  # freeing the last run's file is no part of the next
+    if (( i % 2 )); then
+      sync; at=$(ms); "${a[@]}"; at=$(( ($(ms) - at) / 1000 ))
+      sync; bt=$(ms); "${b[@]}"; bt=$(( ($(ms) - bt) / 1000 ))
+    else
+      sync; bt=$(ms); "${b[@]}"; bt=$(( ($(ms) - bt) / 1000 ))
+      sync; at=$(ms); "${a[@]}"; at=$(( ($(ms) - at) / 1000 ))
+    fi
+    ta+=("$at"); tb+=("$bt")
+    ratios+=("$(python3 -c "print($bt / $at)")")
+  done
+  rm -f "$T/out"
+  local ma mb
+  ma=$(median "${ta[@]}"); mb=$(median "${tb[@]}")
+  row "$label_a" "$ma" "$(mbps "$ma")" "" "" ""
+  row "$label_b" "$mb" "$(mbps "$mb")" "" "" \
+    "$(python3 -c "import statistics,sys; print(f'{statistics.median(map(float, sys.argv[1:])):.2f}x')" "${ratios[@]}")"
+  # Every rep, so that a spread the medians hide shows.
+  local reps_line="" j
+  for j in "${!ta[@]}"; do reps_line+=" ${ta[$j]}/${tb[$j]}"; done
+  echo "    reps (ms, A/B):$reps_line"
 }
 # control LABEL CMD… : wall time of one part of a pipeline alone (median),
 # the limit this machine sets on the rows above it; no ratio.
@@ -157,6 +198,12 @@ swift_curl_sha() {
 # the file from the page cache.
 swift_curl_only() { curl -sf -H "X-Auth-Token: $stoken" "$surl/bench/k/layer-none" -o /dev/null; }
 sha_only() { openssl dgst -sha256 <"$T/layer" >/dev/null; }
+# Strata's verified get of the same object as the pipeline's, as a command.
+# (It checks the bytes' SHA-256 itself and exits 1 on a mismatch.)
+strata_verified_get() {
+  "$tool" get "$spec" k/layer-none "$T/out" "$PUT_SHA" >/dev/null \
+    2> >(grep -v ' INFO ' >&2)
+}
 
 head -c 32 /dev/urandom >"$T/aes.key"; chmod 600 "$T/aes.key"
 for relay in $relays; do
@@ -210,6 +257,9 @@ for relay in $relays; do
              anchor "  swift upload (anchor for swift put)" "$FIRST_PUT_MS" swift_cli_put
              anchor "  swift download (anchor, unchecked get)" "$GET_MS" swift_cli_get
              anchor "  curl | openssl dgst (anchor, checked)" "$VERIFIED_GET_MS" swift_curl_sha
+             paired "  swift get, paired with the pipeline" \
+               "  curl | openssl dgst, paired (ratio: rep by rep)" \
+               strata_verified_get -- swift_curl_sha
              control "    control: curl alone, no hash" swift_curl_only
              control "    control: openssl dgst alone, cached" sha_only
              rm -f "$T/curl-out" ;;
