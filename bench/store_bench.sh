@@ -109,9 +109,9 @@ median_ms() {
 # B/A: a drift of the machine between reps (Swift's Python processes share
 # the two cores with both) hits both runs of a rep alike and cancels. Then
 # every rep's pair. (Swift's verified get, 2026-12-06: here Strata's runs
-# were bimodal, 1.22-1.35 s or 1.46-2.29 s, while the same get alone in a
-# loop outside this script, interleaved the same way with the pipeline,
-# took 1.21-1.31 s every time; not explained yet.)
+# were bimodal, 1.22-1.44 s or 1.46-2.29 s, while the same get in a loop
+# outside this script, interleaved with the pipeline, took 1.21-1.31 s in
+# 20 of 21 runs; not explained yet: bench/README.md.)
 paired() {
   local label_a=$1 label_b=$2; shift 2
   local a=() b=() i at bt ta=() tb=() ratios=()
