@@ -108,23 +108,22 @@ median_ms() {
 # Prints each one's median and, on B's row, the median of each rep's ratio
 # B/A: a drift of the machine between reps (Swift's Python processes share
 # the two cores with both) hits both runs of a rep alike and cancels. Then
-# every rep's pair. (Swift's verified get, 2026-12-06: here Strata's runs
-# were bimodal, 1.22-1.44 s or 1.46-2.29 s, while the same get in a loop
-# outside this script, interleaved with the pipeline, took 1.21-1.31 s in
-# 20 of 21 runs; not explained yet: bench/README.md.)
+# every rep's pair. $PAIRED_PREP_A, when set, runs before each run of A
+# (and before one untimed run of A first), outside A's time: see
+# fresh_write.
 paired() {
   local label_a=$1 label_b=$2; shift 2
-  local a=() b=() i at bt ta=() tb=() ratios=()
+  local a=() b=() i at bt ta=() tb=() ratios=() prep_a=${PAIRED_PREP_A:-true}
   while [[ $1 != -- ]]; do a+=("$1"); shift; done
   shift; b=("$@")
+  $prep_a; "${a[@]}"  # untimed: the first timed run of A has one before it
   for i in $(seq $((2 * reps + 1))); do
-    rm -f "$T/out"  # freeing the last run's file is no part of the next
     if (( i % 2 )); then
-      sync; at=$(ms); "${a[@]}"; at=$(( ($(ms) - at) / 1000 ))
+      $prep_a; sync; at=$(ms); "${a[@]}"; at=$(( ($(ms) - at) / 1000 ))
       sync; bt=$(ms); "${b[@]}"; bt=$(( ($(ms) - bt) / 1000 ))
     else
       sync; bt=$(ms); "${b[@]}"; bt=$(( ($(ms) - bt) / 1000 ))
-      sync; at=$(ms); "${a[@]}"; at=$(( ($(ms) - at) / 1000 ))
+      $prep_a; sync; at=$(ms); "${a[@]}"; at=$(( ($(ms) - at) / 1000 ))
     fi
     ta+=("$at"); tb+=("$bt")
     ratios+=("$(python3 -c "print($bt / $at)")")
@@ -198,6 +197,24 @@ swift_curl_sha() {
 # the file from the page cache.
 swift_curl_only() { curl -sf -H "X-Auth-Token: $stoken" "$surl/bench/k/layer-none" -o /dev/null; }
 sha_only() { openssl dgst -sha256 <"$T/layer" >/dev/null; }
+# Before each of Strata's paired runs, untimed for it: the file the last
+# get left is removed, then $size bytes are written to a fresh file (dd
+# from /dev/zero), timed as a control, and removed. This machine is a
+# Firecracker VM: a page its guest has not touched lately costs a host
+# fault on first touch, so the same get took 1.2 s or up to 2.3 s (perf:
+# 63% of it in the kernel's copy into new tmpfs pages) depending on where
+# its file's pages came from, while the pipeline, which writes nothing,
+# never paid it. After the control's write and removal the get's file
+# lands in pages just touched, as it would in a host's page cache; the
+# control's own times show what fresh pages cost at that moment.
+fresh_ms=()
+fresh_write() {
+  rm -f "$T/out"
+  local a; a=$(ms)
+  dd if=/dev/zero of="$T/fresh" bs=1M count=$((size >> 20)) status=none
+  fresh_ms+=("$(( ($(ms) - a) / 1000 ))")
+  rm -f "$T/fresh"
+}
 # Strata's verified get of the same object as the pipeline's, as a command.
 # (It checks the bytes' SHA-256 itself and exits 1 on a mismatch.)
 strata_verified_get() {
@@ -257,9 +274,12 @@ for relay in $relays; do
              anchor "  swift upload (anchor for swift put)" "$FIRST_PUT_MS" swift_cli_put
              anchor "  swift download (anchor, unchecked get)" "$GET_MS" swift_cli_get
              anchor "  curl | openssl dgst (anchor, checked)" "$VERIFIED_GET_MS" swift_curl_sha
-             paired "  swift get, paired with the pipeline" \
+             PAIRED_PREP_A=fresh_write paired "  swift get, paired with the pipeline" \
                "  curl | openssl dgst, paired (ratio: rep by rep)" \
                strata_verified_get -- swift_curl_sha
+             row "    control: dd $((size >> 20)) MiB to a fresh file" \
+               "$(median "${fresh_ms[@]}")" "" "" "" ""
+             echo "    dd before each Strata run (ms):${fresh_ms[*]/#/ }"
              control "    control: curl alone, no hash" swift_curl_only
              control "    control: openssl dgst alone, cached" sha_only
              rm -f "$T/curl-out" ;;
