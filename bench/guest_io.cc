@@ -119,11 +119,8 @@ Result<GuestIoPair> MeasureGuestIo(const std::string& disk, uint64_t disk_bytes,
   if (s.ok())
     s = pairs(kSequentialRepsPer4k * reps, rep1m,
               [](Runs& r, const GuestIo& g) { r.Add1m(g); });
-  if (!s.ok()) {
-    (void)RemoveFile(top);
-    return s;
-  }
   (void)RemoveFile(top);
+  if (!s.ok()) return s;
   return GuestIoPair{mine.Medians(), anchor.Medians(), ratio.Medians()};
 }
 

@@ -128,7 +128,6 @@ paired() {
     ta+=("$at"); tb+=("$bt")
     ratios+=("$(python3 -c "print($bt / $at)")")
   done
-  rm -f "$T/out"
   local ma mb
   ma=$(median "${ta[@]}"); mb=$(median "${tb[@]}")
   row "$label_a" "$ma" "$(mbps "$ma")" "" "" ""
@@ -282,7 +281,7 @@ for relay in $relays; do
              echo "    dd before each Strata run (ms):${fresh_ms[*]/#/ }"
              control "    control: curl alone, no hash" swift_curl_only
              control "    control: openssl dgst alone, cached" sha_only
-             rm -f "$T/curl-out" ;;
+             rm -f "$T/curl-out" "$T/out" ;;
     esac
   done
 done

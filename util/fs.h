@@ -79,7 +79,7 @@ Status RemoveBigFileGently(const std::string& path);
 // for a file of few extents, a file system that cannot, or when filling its
 // holes would take more than a quarter of the free space. Why: ext4 mounted
 // with discard frees a file with one discard per extent; a layer of 16384
-// scattered 4 KiB writes took 0.7-1.0 s to remove here, 0.05-0.15 s merged
+// scattered 4 KiB writes took 0.7-1.0 s to remove here, 0.13-0.16 s merged
 // first. (Zeroing it in 8 MiB ranges merged nothing, on this host's 6.18
 // kernel: only the whole file at once did.) The file reads as zeros
 // afterwards, so only for files whose content is no longer wanted.
