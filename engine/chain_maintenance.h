@@ -101,7 +101,7 @@ class ChainMaintenance : public EnginePart {
                        const std::string& layer,
                        const std::string& new_history);
   // Renames `path` (a file next to `disk`) to a trash name and has the
-  // reaper remove it; removes it at once if the rename fails.
+  // remover thread remove it; removes it at once if the rename fails.
   Status Discard(const std::string& disk, const std::string& path);
   Status SettleHistory(const std::string& history);
   Status RebuildHistory(const db::UnsettledHistoryRecord& u, const Chain& chain,

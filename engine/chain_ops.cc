@@ -406,7 +406,7 @@ Status ChainMaintenance::Discard(const std::string& disk,
   // A directory that is not what its name says is left alone.
   if (renamed.code() == StatusCode::kInvalidArgument) return renamed;
   if (!renamed.ok()) return RemoveBigFileGently(path);
-  reaper_.Submit([trash] {
+  remover_.Submit([trash] {
     Status s = RemoveBigFileGently(trash);
     if (!s.ok()) LogWarning("removing " + trash + ": " + s.ToString());
   });

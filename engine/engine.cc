@@ -25,6 +25,7 @@ Engine::~Engine() { Stop(); }
 void Engine::Stop() {
   ctx_.runner.Stop();
   ctx_.reaper.Stop();
+  ctx_.remover.Stop();
 }
 
 Status Engine::Recover() { return recovery_.Recover(); }

@@ -65,9 +65,11 @@ class Engine {
   void WaitIdle() {
     ctx_.runner.WaitIdle();
     ctx_.reaper.WaitIdle();
+    ctx_.remover.WaitIdle();
   }
-  // Blocks until no operation is queued or running; the reaper's removals
-  // of files no chain uses may still go on in the background (benchmarks).
+  // Blocks until no operation is queued or running; the reaper's work and
+  // the removals of files no chain uses may still go on in the background
+  // (benchmarks).
   void WaitTasksDone() { ctx_.runner.WaitIdle(); }
 
   // Adopts an existing qcow2 disk (Cinder manage-existing). Synchronous.

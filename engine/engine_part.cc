@@ -16,6 +16,7 @@ EngineContext::EngineContext(db::Catalog* catalog, store::Store* store,
       hv(hv),
       opts(std::move(options)),
       confinement(opts.allowed_dirs, opts.shared_base_dirs),
+      remover(1, 19),
       reaper(1, 19),
       runner(opts.workers, opts.worker_nice) {}
 
@@ -38,6 +39,7 @@ EnginePart::EnginePart(EngineContext& ctx)
       opts_(ctx.opts),
       confinement_(ctx.confinement),
       locks_(ctx.locks),
+      remover_(ctx.remover),
       reaper_(ctx.reaper),
       runner_(ctx.runner) {}
 

@@ -46,9 +46,15 @@ struct EngineContext {
   // Where every layer of every chain this engine reads may lie.
   Confinement confinement;
   VolumeLocks locks;
-  // Deletes large files a task no longer needs, after the task: freeing a
-  // big file's extents takes ~0.25 s per 512 MiB here (ext4), which a
-  // caller should not wait for. Declared before runner, whose tasks feed it.
+  // Deletes large files a task or the reaper no longer needs (Discard):
+  // freeing a big file's extents takes ~0.25 s per 512 MiB here (ext4),
+  // which a caller should not wait for. Its own thread, so that a removal
+  // overlaps the reaper's syncs (a removal waits on discards and the file
+  // system's metadata, a sync on the data's writes). Declared before the
+  // reaper and the runner, which feed it.
+  TaskRunner remover;
+  // The background work after a task: histories settled, the next merge's
+  // backup built ahead. Declared before runner, whose tasks feed it.
   TaskRunner reaper;
   TaskRunner runner;
 };
@@ -87,6 +93,7 @@ class EnginePart {
   const EngineOptions& opts_;
   const Confinement& confinement_;
   VolumeLocks& locks_;
+  TaskRunner& remover_;
   TaskRunner& reaper_;
   TaskRunner& runner_;
 };

@@ -8,8 +8,9 @@
 // snapshot's path (issue 17). After each merge the reaper does that rebuild
 // ahead, while the VM runs: the spare, renamed to a temporary, gets the
 // delta's extents, is synced, and is renamed to the history's ready file
-// (ReadyPath); the delta is then discarded. The next merge takes the ready
-// file as its backup and writes only its own layer.
+// (ReadyPath); the delta is discarded as soon as it is read, its removal
+// overlapping that sync. The next merge takes the ready file as its backup
+// and writes only its own layer.
 //
 // The reaper holds no volume lease. The files of a disk's spares (spare,
 // delta, ready, the prebuild's temporary) are claimed instead: the prebuild
@@ -22,6 +23,9 @@
 // collection removes, and no spare, so the next merge copies the history,
 // as after any loss of the spare. The ready file is synced before its
 // rename: after a crash it is whole or absent.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "engine/chain_maintenance.h"
 #include "engine/layer_apply.h"
 #include "engine/layer_names.h"
@@ -33,6 +37,16 @@
 #include "util/uuid.h"
 
 namespace strata::engine {
+namespace {
+
+Status SyncData(const std::string& path) {
+  STRATA_ASSIGN_OR_RETURN(UniqueFd fd, OpenFileNoSymlinks(path, O_RDONLY));
+  if (fdatasync(fd.get()) != 0)
+    return Status::FromErrno("fsync " + path, errno);
+  return Status::OK();
+}
+
+}  // namespace
 
 ChainMaintenance::SpareClaim ChainMaintenance::ClaimSpares(
     const std::string& disk, bool wait) {
@@ -78,12 +92,18 @@ Status ChainMaintenance::PrebuildBackup(const std::string& disk,
   const std::string building = TempPath(disk, "building", NewUuid());
   STRATA_RETURN_IF_ERROR(RenameDurableNoSymlinks(spare, building));
   ApplyStats stats;
-  Status s = ApplyLayerInto(delta, building, /*sync=*/true, &stats);
+  Status s = ApplyLayerInto(delta, building, /*sync=*/false, &stats);
   if (s.code() == StatusCode::kNotSupported) {
     // Nothing was written: the spare goes back for the merge, which then
     // commits the delta with qemu-img.
     return RenameDurableNoSymlinks(building, spare);
   }
+  // The delta is read: its removal (the remover's thread) overlaps the sync
+  // here. The spare is already gone, so a crash from here on leaves no pair
+  // whatever is removed first, and the next merge copies the history.
+  if (s.ok())
+    LogIfError(Discard(disk, delta), "cleanup (garbage collection retries)");
+  if (s.ok()) s = SyncData(building);
   if (s.ok()) s = CheckBackupSize(building, want.virtual_size);
   if (s.ok()) s = RenameDurableNoSymlinks(building, ready);
   if (!s.ok()) {
@@ -91,7 +111,6 @@ Status ChainMaintenance::PrebuildBackup(const std::string& disk,
                "cleanup (garbage collection retries)");
     return s;
   }
-  LogIfError(Discard(disk, delta), "cleanup (garbage collection retries)");
   LogInfo("built the next backup of " + BaseName(history) +
           " ahead: " + std::to_string(stats.extents) + " extents (" +
           std::to_string(stats.bytes >> 10) + " KiB) written and synced in " +
