@@ -10,14 +10,15 @@ set -euo pipefail
 
 build_pkgs=(cmake g++ make pkg-config libcpprest-dev nlohmann-json3-dev
             libvirt-dev libsqlite3-dev libssl-dev doctest-dev libxml2-dev
-            libzstd-dev libcurl4-openssl-dev libxxhash-dev)
-run_pkgs=(qemu-utils qemu-system-common)
+            libzstd-dev libcurl4-openssl-dev libxxhash-dev
+            libhowardhinnant-date-dev)
+run_pkgs=(qemu-utils qemu-system-common tzdata)
 test_pkgs=(python3-cinderclient python3-openstackclient curl zstd nginx-light
            glance-api python3-cryptography keystone uwsgi-plugin-python3
            cinder-api python3-novaclient libnbd-bin fio xxhash clang
            libclang-rt-14-dev tempest cinder-tempest-plugin swift-proxy
            swift-account swift-container swift-object memcached
-           python3-swiftclient python3-keystonemiddleware)
+           python3-swiftclient python3-keystonemiddleware systemd)
 # The test guest: TCG qemu under libvirtd (started by scripts/start-libvirt.sh),
 # Debian's kernel and its modules, static busybox + gcc/libc.a for the initrd,
 # xz + binutils to unpack the kernel for PVH boot.
