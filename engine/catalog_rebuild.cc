@@ -89,13 +89,37 @@ Result<RebuildReport> CatalogRebuilder::Rebuild() {
     const std::string volume = Label(o, "volume_id");
     const std::string snapshot = Label(o, "snapshot_id");
     if (volume.empty() || snapshot.empty() || !IsSha256Hex(o.sha256) ||
-        o.key != LayerKey(volume, snapshot)) {
+        LayerKeyGeneration(o.key, volume, snapshot) < 0) {
       LogWarning("rebuild: " + o.key +
                  " is not a complete layer with Strata's labels; skipped");
       ++report.skipped;
       continue;
     }
     by_volume[volume].push_back(std::move(o));
+  }
+  // A layer a delete rewrote (its parent's merged into it) is stored under
+  // a later generation of its key; an older one is left only when the
+  // delete of the replaced object has not happened yet: the latest counts.
+  for (auto& [volume_id, layers] : by_volume) {
+    std::map<std::string, std::pair<int, size_t>> latest;  // snapshot → gen, i
+    for (size_t i = 0; i < layers.size(); ++i) {
+      const std::string snapshot = Label(layers[i], "snapshot_id");
+      const int gen = LayerKeyGeneration(layers[i].key, volume_id, snapshot);
+      auto it = latest.find(snapshot);
+      if (it == latest.end() || it->second.first < gen)
+        latest[snapshot] = {gen, i};
+    }
+    std::vector<store::ObjectInfo> kept;
+    for (size_t i = 0; i < layers.size(); ++i) {
+      if (latest[Label(layers[i], "snapshot_id")].second == i) {
+        kept.push_back(std::move(layers[i]));
+      } else {
+        LogWarning("rebuild: " + layers[i].key +
+                   " was replaced by a later generation; skipped");
+        ++report.skipped;
+      }
+    }
+    layers = std::move(kept);
   }
   for (auto& [volume_id, layers] : by_volume) {
     // Parents before children.

@@ -7,8 +7,26 @@
 namespace strata::engine {
 
 std::string LayerKey(const std::string& volume_id,
-                     const std::string& snapshot_id) {
-  return "volumes/" + volume_id + "/" + snapshot_id + ".qcow2";
+                     const std::string& snapshot_id, int generation) {
+  return "volumes/" + volume_id + "/" + snapshot_id +
+         (generation > 0 ? ".g" + std::to_string(generation) : "") + ".qcow2";
+}
+
+int LayerKeyGeneration(const std::string& key, const std::string& volume_id,
+                       const std::string& snapshot_id) {
+  if (key == LayerKey(volume_id, snapshot_id)) return 0;
+  const std::string head = "volumes/" + volume_id + "/" + snapshot_id + ".g";
+  const std::string tail = ".qcow2";
+  if (key.size() <= head.size() + tail.size() ||
+      key.compare(0, head.size(), head) != 0 ||
+      key.compare(key.size() - tail.size(), tail.size(), tail) != 0)
+    return -1;
+  const std::string digits =
+      key.substr(head.size(), key.size() - head.size() - tail.size());
+  if (digits.empty() || digits.size() > 6 || digits[0] == '0') return -1;
+  for (char c : digits)
+    if (c < '0' || c > '9') return -1;
+  return std::stoi(digits);
 }
 
 int64_t SizeGiB(int64_t bytes) {

@@ -117,9 +117,17 @@ bool LayerIsNeeded(const db::VolumeRecord& vol,
                    const std::vector<db::SnapshotRecord>& snaps,
                    const std::string& id, const std::string& ignoring = "");
 
-// The store key of a snapshot's layer: "volumes/<volume>/<snapshot>.qcow2".
+// The store key of a snapshot's layer: "volumes/<volume>/<snapshot>.qcow2",
+// or, for the layer a delete rewrote by merging its parent's into it
+// (generation n > 0, snapshot_merge.cc),
+// "volumes/<volume>/<snapshot>.g<n>.qcow2": a new key, so the layer it replaces
+// stays whole until the catalog names the new one.
 std::string LayerKey(const std::string& volume_id,
-                     const std::string& snapshot_id);
+                     const std::string& snapshot_id, int generation = 0);
+// The generation of `key` as a layer key of that snapshot (0 for the plain
+// key), or -1 when it is not one.
+int LayerKeyGeneration(const std::string& key, const std::string& volume_id,
+                       const std::string& snapshot_id);
 // Size in GiB, rounded up, as Cinder reports it.
 int64_t SizeGiB(int64_t bytes);
 

@@ -34,7 +34,7 @@ class UploadSource : public ByteSource {
       if (check_) check_->Update(buf, *r);
       done_ += *r;
       int64_t now = MonotonicMicros();
-      if (total_ > 0 && now - last_report_ > 500000) {
+      if (catalog_ && total_ > 0 && now - last_report_ > 500000) {
         last_report_ = now;
         int pct = 15 + static_cast<int>(80 * done_ / total_);
         // Progress only: the next update or the final status replaces it.
@@ -62,7 +62,8 @@ class UploadSource : public ByteSource {
 
 Result<LayerTransfer::StoredLayer> LayerTransfer::UploadLayer(
     const std::string& snapshot_id, const std::string& key,
-    const std::string& path, const std::map<std::string, std::string>& labels) {
+    const std::string& path, const std::map<std::string, std::string>& labels,
+    bool show_progress) {
   Status last;
   for (int attempt = 1; attempt <= opts_.upload_attempts; ++attempt) {
     if (attempt > 1)
@@ -87,7 +88,8 @@ Result<LayerTransfer::StoredLayer> LayerTransfer::UploadLayer(
     // ever linked and so checked with it: other uploads, bound by CPU on
     // two cores, are spared the hash.
     const bool linkable = store_->CanLink() && !(*src)->sparse();
-    UploadSource progress(src->get(), (*src)->size(), catalog_, snapshot_id,
+    UploadSource progress(src->get(), (*src)->size(),
+                          show_progress ? catalog_ : nullptr, snapshot_id,
                           linkable);
     store::RequestOptions ro;
     ro.labels = labels;

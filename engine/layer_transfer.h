@@ -25,11 +25,14 @@ class LayerTransfer : public EnginePart {
     std::string check;
   };
   // Uploads a layer file with retries, verifying what the store holds.
-  // `labels` describe it to stores that keep metadata (glance).
+  // `labels` describe it to stores that keep metadata (glance). With
+  // `show_progress`, the snapshot (then "creating") shows the upload's
+  // progress; without it (a stored snapshot's layer rewritten), its status is
+  // left.
   Result<StoredLayer> UploadLayer(
       const std::string& snapshot_id, const std::string& key,
-      const std::string& path,
-      const std::map<std::string, std::string>& labels);
+      const std::string& path, const std::map<std::string, std::string>& labels,
+      bool show_progress = true);
   // R1.9: deletes a store object, or, when the store does not answer,
   // queues the key in the catalog (pending_deletes) and returns OK: the
   // object is deleted by RetryPendingDeletes, never forgotten.

@@ -36,6 +36,9 @@ Status SnapshotDeleter::RunDelete(const std::string& snapshot_id) {
     return snap.status().IsNotFound() ? Status::OK() : snap.status();
   if (!snap->store_key) return Status::OK();
   STRATA_ASSIGN_OR_RETURN(bool needed, IsNeeded(catalog_, *snap));
+  if (needed && MergeIntoOnlyChild(*snap)) {
+    STRATA_ASSIGN_OR_RETURN(needed, IsNeeded(catalog_, *snap));
+  }
   if (needed) return Status::OK();  // hidden by PublishDelete, layer kept
   STRATA_RETURN_IF_ERROR(transfer_->DeleteStored(*snap->store_key));
   // Ancestors kept only for this one may go too.

@@ -39,6 +39,15 @@ class SnapshotDeleter : public EnginePart {
                             const std::string& going = "");
 
  private:
+  // R1.9 for a snapshot whose layer only one other snapshot's layer builds
+  // on (snapshot_merge.cc): that child's layer is rewritten as the two
+  // merged, relative to the deleted one's parent, and stored under a new
+  // key; then nothing needs the deleted one's layer. False (nothing
+  // changed) when the layer is needed otherwise (the volume's head, a
+  // backup's point, several children) or the merge failed: then it is kept
+  // hidden, as before.
+  bool MergeIntoOnlyChild(const db::SnapshotRecord& snap);
+
   LayerTransfer* const transfer_;
 };
 

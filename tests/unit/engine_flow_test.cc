@@ -940,7 +940,7 @@ TEST_CASE("a server on a temporary overlay of its disk is that disk's volume") {
   CHECK(got->id == vol.id);
 }
 
-TEST_CASE("deleting snapshots keeps what others build on") {
+TEST_CASE("deleting snapshots keeps what others build on, merged (R1.9)") {
   Fixture f;
   auto [disk, vol] = f.ManagedDisk("vm3", "16M");
   Write(disk, 0x41, "0", "256K");
@@ -948,30 +948,34 @@ TEST_CASE("deleting snapshots keeps what others build on") {
   Write(disk, 0x42, "256K", "256K");
   auto s2 = f.Snap(vol.id);
 
+  // s2's layer builds on s1's: s1's is merged into it (snapshot_merge.cc),
+  // and s1 is gone everywhere.
   REQUIRE(f.engine->DeleteSnapshot(s1.id, false).ok());
   f.engine->WaitIdle();
-  auto gone = f.catalog->GetSnapshot(s1.id);
-  REQUIRE(gone.ok());  // kept hidden: s2's layer builds on it
-  CHECK(gone->hidden);
+  CHECK(f.catalog->GetSnapshot(s1.id).status().IsNotFound());
+  auto s2_now = f.catalog->GetSnapshot(s2.id);
+  REQUIRE(s2_now.ok());
+  CHECK_FALSE(s2_now->parent_id.has_value());
+  CHECK(*s2_now->store_key == engine::LayerKey(vol.id, s2.id, 1));
   db::ListQuery q;
   auto list = f.catalog->ListSnapshots(q);
   REQUIRE(list.ok());
   CHECK(list->rows.size() == 1);
 
-  // Reverting to s2 still needs (and finds) s1's layer.
+  // Reverting to s2 reads s1's writes from s2's merged layer.
   REQUIRE(f.engine->RevertVolume(vol.id, s2.id).ok());
   f.engine->WaitIdle();
   CHECK(Reads(disk, 0x41, "0", "256K"));
   CHECK(Reads(disk, 0x42, "256K", "256K"));
 
-  // Deleting s2 (the head) hides it; s1 stays while s2 does.
+  // Deleting s2 (the head: the live chain builds on it) hides it.
   REQUIRE(f.engine->DeleteSnapshot(s2.id, false).ok());
   f.engine->WaitIdle();
   CHECK(f.catalog->GetSnapshot(s2.id)->hidden);
-  // A new snapshot moves the head; then s2 and s1 are no longer needed...
+  // A new snapshot moves the head; s2 stays while s3 builds on it.
   auto s3 = f.Snap(vol.id);
-  CHECK(s3.parent_id == s2.id);  // ...except that s3 builds on s2.
-  CHECK(f.catalog->GetSnapshot(s1.id).ok());
+  CHECK(s3.parent_id == s2.id);
+  CHECK(f.catalog->GetSnapshot(s2.id).ok());
 }
 
 TEST_CASE("relay stages: the layer's own SHA-256 is kept and checked (R1.3)") {
