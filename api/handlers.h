@@ -12,6 +12,7 @@
 #include "cache/redirect_cache.h"
 #include "engine/engine.h"
 #include "openstack-integration/assisted_snapshots.h"
+#include "policy/policy_runner.h"
 
 namespace strata::api {
 
@@ -102,6 +103,9 @@ void AddBackupRoutes(Router& r, engine::Engine* engine,
 // `availability_zone`.
 void AddGroupRoutes(Router& r, engine::Engine* engine,
                     std::string availability_zone);
+// Backup policies (api/snapshot_policies.cc, issue 19), run by `runner`.
+void AddPolicyRoutes(Router& r, engine::Engine* engine,
+                     policy::PolicyRunner* runner);
 // Cinder's volume types, quotas and limits, availability zones, services,
 // hosts and pools (api/cinder_info_routes.h).
 void AddCinderInfoRoutes(Router& r, engine::Engine* engine,

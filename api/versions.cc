@@ -116,9 +116,11 @@ std::set<std::string> V3Collections() {
           // issue 18: volume types, quotas, zones, services
           "types", "os-quota-sets", "os-quota-class-sets", "os-volume-transfer",
           "volume-transfers", "os-availability-zone", "os-services", "os-hosts",
-          "scheduler-stats", "capabilities", "backups", "qos-specs",
-          "messages", "group_types", "groups", "group_snapshots",
-          "os-snapshot-manage", "manageable_snapshots"};
+          "scheduler-stats", "capabilities", "backups", "qos-specs", "messages",
+          "group_types", "groups", "group_snapshots", "os-snapshot-manage",
+          "manageable_snapshots",
+          // issue 19: backup policies
+          "os-snapshot-policies"};
 }
 
 }  // namespace strata::api

@@ -18,6 +18,7 @@
 #include "engine/engine.h"
 #include "hypervisor/libvirt_hypervisor.h"
 #include "nbd/server.h"
+#include "policy/policy_runner.h"
 #include "storage-drivers/deadline_store.h"
 #include "storage-drivers/rate_limited_store.h"
 #include "storage-drivers/relay/aes_gcm_store.h"
@@ -187,6 +188,10 @@ int main(int argc, char** argv) {
   api::AddBackupRoutes(router, &engine, cfg->storage_availability_zone);
   api::AddGroupRoutes(router, &engine, cfg->storage_availability_zone);
   api::AddMessageRoutes(router, &engine);
+  policy::PolicyRunner::Options po;
+  po.default_project = cfg->default_project;
+  policy::PolicyRunner policies(&engine, po);
+  api::AddPolicyRoutes(router, &engine, &policies);
   openstack::AssistedSnapshots assisted(hv.get());
   api::CinderOptions co;
   co.endpoint_template = cfg->cinder_endpoint_template;
@@ -242,6 +247,9 @@ int main(int argc, char** argv) {
     return Fail(s.message(), s.code() == StatusCode::kInvalidArgument ? 2 : 1);
   engine.AttachChainHolder(&exported_chains);
   engine.ResumeInterrupted();
+  // Scheduled runs start after recovery and resumed uploads (a missed time
+  // runs at once).
+  policies.Start();
   if (cfg->nbd_tcp_port > 0)
     if (Status s = nbd_server.ListenTcp(cfg->nbd_tcp_host, cfg->nbd_tcp_port);
         !s.ok())
@@ -267,6 +275,7 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &sig);
   LogInfo(std::string("stopping on ") + strsignal(sig));
   server.Stop();
+  policies.Stop();
   nbd_server.Stop();
   engine.Stop();
   return 0;

@@ -302,6 +302,29 @@ class Catalog {
   [[nodiscard]] Result<std::vector<SnapshotRecord>> SnapshotsOfGroupSnapshot(
       const std::string& group_snapshot_id);
 
+  // ---- Backup policies and their runs (migration 18; policy_queries.cc) --
+  [[nodiscard]] Status InsertPolicy(const PolicyRecord& p);
+  // NotFound "Policy ID could not be found.".
+  [[nodiscard]] Result<PolicyRecord> GetPolicy(const std::string& id);
+  // A project's policies (every project's when `project_id` is empty),
+  // oldest first.
+  [[nodiscard]] Result<std::vector<PolicyRecord>> ListPolicies(
+      const std::string& project_id);
+  // Read-modify-write in a transaction; bumps updated_at.
+  [[nodiscard]] Status ModifyPolicy(
+      const std::string& id, const std::function<Status(PolicyRecord&)>& edit);
+  // The policy and its runs.
+  [[nodiscard]] Status DeletePolicy(const std::string& id);
+  [[nodiscard]] Status InsertPolicyRun(const PolicyRunRecord& r);
+  [[nodiscard]] Status UpdatePolicyRun(const PolicyRunRecord& r);
+  // Newest first, at most `limit`.
+  [[nodiscard]] Result<std::vector<PolicyRunRecord>> ListPolicyRuns(
+      const std::string& policy_id, int64_t limit);
+  // Runs still "running" (stratad stopped under them): "error", with
+  // `why`, finished at `now`. Returns how many.
+  [[nodiscard]] Result<int64_t> EndInterruptedPolicyRuns(const std::string& why,
+                                                         int64_t now);
+
  private:
   explicit Catalog(SqliteDb db) : db_(std::move(db)) {}
 

@@ -243,6 +243,45 @@ struct MessageRecord {
   int64_t created_at = 0, expires_at = 0;
 };
 
+// A backup policy (issue 19, migration 18; policy/): what it protects
+// (R1.1), when (R1.5) and how many points it keeps (R1.6). The JSON fields
+// are kept as the API validated them (policy/policy_spec.h reads them).
+struct PolicyRecord {
+  std::string id;
+  std::string project_id;
+  std::string user_id;
+  std::string name;
+  std::string description;
+  bool enabled = true;
+  std::string targets = "{}";    // JSON: {"volumes": [...], "servers": [...]}
+  std::string schedule;          // a calendar event or an interval
+  std::string timezone;          // empty: the host's
+  bool run_missed = true;        // a time stratad was down for runs at start
+  std::string retention = "{}";  // JSON: policy/retention.h's rules
+  int retry_attempts = 0;        // further attempts after a failed run
+  int retry_delay_seconds = 300;
+  // The last scheduled time (Unix µs) the runner has dealt with: ran,
+  // skipped or recorded as missed. The next run is the schedule's first
+  // time after it.
+  int64_t last_scheduled_at = 0;
+  int64_t created_at = 0, updated_at = 0;
+};
+
+// One run of a policy: scheduled, missed (run at start), manual or a retry.
+struct PolicyRunRecord {
+  std::string id;
+  std::string policy_id;
+  std::string project_id;
+  std::string trigger;  // schedule, missed, manual, retry
+  int64_t scheduled_at = 0, started_at = 0, finished_at = 0;  // Unix µs
+  // running, success, error, skipped (the previous run still going)
+  std::string status;
+  int attempt = 1;
+  std::string snapshots = "[]";  // JSON: [{volume_id, snapshot_id, status}]
+  std::string pruned = "[]";     // JSON: [{volume_id, snapshot_id, reason}]
+  std::string error;
+};
+
 // A Cinder backup (issue 18, api/backups.cc): a stored point of a volume,
 // the snapshot `point_id`, whose layers in the store hold the volume's
 // state when it was taken. Backups and snapshots share Strata's one kind of

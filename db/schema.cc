@@ -342,6 +342,43 @@ CREATE INDEX snapshots_group_snapshot ON snapshots(group_snapshot_id);
       R"sql(
 ALTER TABLE snapshots ADD COLUMN unmanaged INTEGER NOT NULL DEFAULT 0;
 )sql",
+      // 18: backup policies (issue 19, R1.1/R1.5/R1.6) and their runs.
+      R"sql(
+CREATE TABLE policies (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  name TEXT NOT NULL DEFAULT '',
+  description TEXT NOT NULL DEFAULT '',
+  enabled INTEGER NOT NULL DEFAULT 1,
+  targets TEXT NOT NULL DEFAULT '{}',
+  schedule TEXT NOT NULL,
+  timezone TEXT NOT NULL DEFAULT '',
+  run_missed INTEGER NOT NULL DEFAULT 1,
+  retention TEXT NOT NULL DEFAULT '{}',
+  retry_attempts INTEGER NOT NULL DEFAULT 0,
+  retry_delay_seconds INTEGER NOT NULL DEFAULT 300,
+  last_scheduled_at INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX policies_project ON policies(project_id, created_at);
+CREATE TABLE policy_runs (
+  id TEXT PRIMARY KEY,
+  policy_id TEXT NOT NULL,
+  project_id TEXT NOT NULL,
+  trigger TEXT NOT NULL,
+  scheduled_at INTEGER NOT NULL,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER NOT NULL DEFAULT 0,
+  status TEXT NOT NULL,
+  attempt INTEGER NOT NULL DEFAULT 1,
+  snapshots TEXT NOT NULL DEFAULT '[]',
+  pruned TEXT NOT NULL DEFAULT '[]',
+  error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX policy_runs_policy ON policy_runs(policy_id, started_at);
+)sql",
   };
   return m;
 }

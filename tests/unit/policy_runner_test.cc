@@ -1,0 +1,267 @@
+// The runner of backup policies (issue 19; R1.5, R1.6) on a real engine,
+// qcow2 disks and the local store: times missed while stratad was down run
+// once at start (or are recorded as skipped when run_missed is off), a
+// short interval with a cap keeps exactly the newest snapshots (the others
+// deleted from the catalog and the store), a failed run is retried as the
+// policy says and recorded, and runs a stop cut short end as interrupted.
+// The one-minute schedule on a booted guest is test-policy-schedule.sh.
+#include "policy/policy_runner.h"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "db/catalog.h"
+#include "engine/engine.h"
+#include "policy/policy_spec.h"
+#include "storage-drivers/store_registry.h"
+#include "temp_dir.h"
+#include "util/fs.h"
+#include "util/subprocess.h"
+#include "util/time_util.h"
+#include "util/uuid.h"
+
+using namespace strata;
+using strata::testing::TempDir;
+
+namespace {
+
+constexpr int64_t kHour = int64_t{3600} * 1000000;
+
+struct World {
+  TempDir tmp;
+  std::string disks = tmp.path + "/disks";
+  std::unique_ptr<db::Catalog> catalog;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<engine::Engine> engine;
+  std::unique_ptr<policy::PolicyRunner> runner;
+
+  World() {
+    REQUIRE(MakeDirs(disks).ok());
+    auto c = db::Catalog::Open(tmp.path + "/catalog.db");
+    REQUIRE(c.ok());
+    catalog = std::move(*c);
+    store::RegisterBuiltinStores();
+    auto s =
+        store::StoreRegistry::Global().Create("local:" + tmp.path + "/store");
+    REQUIRE(s.ok());
+    store = std::move(*s);
+    engine::EngineOptions o;
+    o.allowed_dirs = {*CanonicalPath(disks)};
+    engine = std::make_unique<engine::Engine>(catalog.get(), store.get(), o);
+    REQUIRE(engine->Recover().ok());
+  }
+  ~World() {
+    runner.reset();
+    engine.reset();
+  }
+  void StartRunner() {
+    policy::PolicyRunner::Options o;
+    o.host_zone = schedule::ZoneClock::Utc();
+    o.poll_micros = 20 * 1000;
+    runner = std::make_unique<policy::PolicyRunner>(engine.get(), o);
+    runner->Start();
+  }
+  db::VolumeRecord Disk(const std::string& name) {
+    const std::string disk = disks + "/" + name + ".qcow2";
+    REQUIRE(RunChecked({"qemu-img", "create", "-q", "-f", "qcow2", disk, "64M"})
+                .ok());
+    REQUIRE(
+        RunChecked({"qemu-io", "-f", "qcow2", "-c", "write -P 7 0 1M", disk})
+            .ok());
+    auto v = engine->ManageVolume({"p1", "u1", name, "", disk, false, {}});
+    REQUIRE(v.ok());
+    return *v;
+  }
+  db::PolicyRecord Policy(const nlohmann::json& body, int64_t created_at) {
+    db::PolicyRecord p;
+    p.id = NewUuid();
+    p.project_id = "p1";
+    p.user_id = "u1";
+    p.created_at = p.updated_at = created_at;
+    REQUIRE(policy::ApplyPolicyBody(body, true, &p).ok());
+    REQUIRE(catalog->InsertPolicy(p).ok());
+    return p;
+  }
+  std::vector<db::PolicyRunRecord> Runs(const std::string& id) {
+    auto r = catalog->ListPolicyRuns(id, 1000);
+    REQUIRE(r.ok());
+    return *r;
+  }
+  // Waits (polling, at most 120 s) until `done`, which must then hold.
+  template <class F>
+  void WaitUntil(F done, const char* what) {
+    for (int i = 0; i < 6000 && !done(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    REQUIRE_MESSAGE(done(), what);
+  }
+  std::vector<db::SnapshotRecord> PolicySnapshots(const std::string& id) {
+    db::ListQuery q;
+    q.metadata[policy::kPolicyIdKey] = id;
+    auto l = catalog->ListSnapshots(q);
+    REQUIRE(l.ok());
+    return l->rows;
+  }
+};
+
+int Count(const std::vector<db::PolicyRunRecord>& runs,
+          const std::string& status) {
+  int n = 0;
+  for (const auto& r : runs) n += r.status == status;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("times missed while stopped run once at start, or are skipped") {
+  World w;
+  const auto vol = w.Disk("v1");
+  const int64_t now = NowMicros();
+  nlohmann::json body = {{"schedule", "every 1h from 2026-01-01 00:00 UTC"},
+                         {"targets", {{"volumes", {vol.id}}}}};
+  // Created five and a half hours ago: five hourly times have passed.
+  const auto runs_missed = w.Policy(body, now - 5 * kHour - kHour / 2);
+  body["run_missed"] = false;
+  const auto skips_missed = w.Policy(body, now - 5 * kHour - kHour / 2);
+  w.StartRunner();
+  w.WaitUntil([&] { return Count(w.Runs(runs_missed.id), "success") == 1; },
+              "the missed times ran");
+  w.WaitUntil([&] { return w.Runs(skips_missed.id).size() == 1; },
+              "the missed times were recorded");
+  w.runner->Stop();
+
+  const auto ran = w.Runs(runs_missed.id);
+  REQUIRE(ran.size() == 1);  // five times, one run
+  CHECK(ran[0].trigger == "missed");
+  CHECK(ran[0].scheduled_at <= now);
+  CHECK(ran[0].scheduled_at > now - kHour);  // the latest missed time
+  CHECK(w.PolicySnapshots(runs_missed.id).size() == 1);
+  auto p = w.catalog->GetPolicy(runs_missed.id);
+  REQUIRE(p.ok());
+  CHECK(p->last_scheduled_at == ran[0].scheduled_at);
+
+  const auto skipped = w.Runs(skips_missed.id);
+  REQUIRE(skipped.size() == 1);
+  CHECK(skipped[0].status == "skipped");
+  CHECK(skipped[0].error.find("5 scheduled time(s)") != std::string::npos);
+  CHECK(w.PolicySnapshots(skips_missed.id).empty());
+}
+
+TEST_CASE("a short interval with a cap keeps exactly the newest (R1.6)") {
+  World w;
+  const auto vol = w.Disk("v1");
+  const auto p = w.Policy({{"schedule", "every 1s"},
+                           {"targets", {{"volumes", {vol.id}}}},
+                           {"retention", {{"max_count", 2}}}},
+                          NowMicros());
+  w.StartRunner();
+  w.WaitUntil([&] { return Count(w.Runs(p.id), "success") >= 4; },
+              "four runs succeeded");
+  REQUIRE(w.catalog
+              ->ModifyPolicy(p.id,
+                             [](db::PolicyRecord& r) {
+                               r.enabled = false;
+                               return Status::OK();
+                             })
+              .ok());
+  w.runner->Changed();
+  w.WaitUntil([&] { return Count(w.Runs(p.id), "running") == 0; },
+              "no run going");
+  w.runner->Stop();
+  w.engine->WaitIdle();
+
+  // Every run made one snapshot; the 2 newest remain, the rest were pruned.
+  auto runs = w.Runs(p.id);
+  CHECK(Count(runs, "error") == 0);
+  std::vector<std::string> made, pruned;
+  for (auto it = runs.rbegin(); it != runs.rend(); ++it) {
+    if (it->status != "success") continue;
+    auto snaps = nlohmann::json::parse(it->snapshots);
+    REQUIRE(snaps.size() == 1);
+    made.push_back(snaps[0]["snapshot_id"]);
+    for (const auto& x : nlohmann::json::parse(it->pruned))
+      pruned.push_back(x["snapshot_id"]);
+  }
+  REQUIRE(made.size() >= 4);
+  std::set<std::string> want(made.end() - 2, made.end()), have;
+  for (const auto& s : w.PolicySnapshots(p.id)) {
+    CHECK(s.status == "available");
+    have.insert(s.id);
+  }
+  CHECK(have == want);
+  CHECK(pruned.size() == made.size() - 2);
+  // The store holds the kept ones' layers (a kept one's rewritten, with its
+  // pruned parent's merged into it: <id>.g<n>.qcow2) and nothing of the
+  // pruned ones.
+  std::set<std::string> objects;
+  for (const auto& e : std::filesystem::directory_iterator(
+           w.tmp.path + "/store/volumes/" + vol.id)) {
+    const std::string name = e.path().filename().string();
+    if (name.find('#') == std::string::npos) objects.insert(name);  // sidecars
+  }
+  std::set<std::string> expected;
+  for (const auto& s : w.PolicySnapshots(p.id)) {
+    REQUIRE(s.store_key.has_value());
+    expected.insert(std::filesystem::path(*s.store_key).filename().string());
+  }
+  auto join = [](const std::set<std::string>& x) {
+    std::string out;
+    for (const auto& e : x) out += e + " ";
+    return out;
+  };
+  CAPTURE(join(objects));
+  CAPTURE(join(expected));
+  CHECK(objects == expected);
+  for (const auto& id : made) {
+    if (want.count(id)) continue;
+    for (const auto& o : objects) CHECK(o.rfind(id, 0) != 0);
+  }
+}
+
+TEST_CASE("a failed run is retried as the policy says, and recorded") {
+  World w;
+  const auto vol = w.Disk("v1");
+  const auto p = w.Policy({{"schedule", "2099-01-01"},
+                           {"targets", {{"volumes", {vol.id}}}},
+                           {"retry", {{"attempts", 1}, {"delay_seconds", 0}}}},
+                          NowMicros());
+  REQUIRE(w.engine->UnmanageVolume(vol.id).ok());  // the target is gone
+  w.StartRunner();
+  REQUIRE(w.runner->RunNow(p).ok());
+  w.WaitUntil([&] { return Count(w.Runs(p.id), "error") == 2; },
+              "the run and its retry failed");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto runs = w.Runs(p.id);
+  REQUIRE(runs.size() == 2);  // one retry, then no more
+  CHECK(runs[1].trigger == "manual");
+  CHECK(runs[1].attempt == 1);
+  CHECK(runs[0].trigger == "retry");
+  CHECK(runs[0].attempt == 2);
+  for (const auto& r : runs)
+    CHECK(r.error.find("volume " + vol.id + " could not be found") !=
+          std::string::npos);
+}
+
+TEST_CASE("runs a stop cut short end as interrupted at the next start") {
+  World w;
+  const auto vol = w.Disk("v1");
+  const auto p = w.Policy(
+      {{"schedule", "2099-01-01"}, {"targets", {{"volumes", {vol.id}}}}},
+      NowMicros());
+  db::PolicyRunRecord run;
+  run.id = NewUuid();
+  run.policy_id = p.id;
+  run.project_id = "p1";
+  run.trigger = "schedule";
+  run.started_at = run.scheduled_at = NowMicros();
+  run.status = "running";
+  REQUIRE(w.catalog->InsertPolicyRun(run).ok());
+  w.StartRunner();
+  const auto runs = w.Runs(p.id);
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0].status == "error");
+  CHECK(runs[0].error == "interrupted by a restart of stratad");
+  CHECK(runs[0].finished_at > 0);
+}
