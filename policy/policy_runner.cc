@@ -329,7 +329,14 @@ void PolicyRunner::Execute(db::PolicyRecord p, db::PolicyRunRecord run) {
     req.description = "Made by policy " + p.id + ", run " + run.id;
     req.metadata[kPolicyIdKey] = p.id;
     req.metadata[kPolicyRunKey] = run.id;
-    auto snap = engine_->CreateSnapshot(req);
+    // A volume busy with another operation (a snapshot or revert someone
+    // else asked for: 409) is waited for: the run has started on time, and
+    // its snapshot follows as soon as the volume is free.
+    Result<db::SnapshotRecord> snap = Status::Internal("not asked");
+    WaitFor([&] {
+      snap = engine_->CreateSnapshot(req);
+      return snap.ok() || !snap.status().IsConflict();
+    });
     if (!snap.ok()) {
       errors.push_back("volume " + v.id + ": " + snap.status().message());
       snaps.push_back({{"volume_id", v.id},

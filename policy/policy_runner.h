@@ -17,6 +17,9 @@
 // retry_delay_seconds, up to retry_attempts more times (in memory: a
 // restart forgets pending retries, and the next scheduled time runs).
 //
+// A volume busy with another operation when a run asks for its snapshot
+// (409) is waited for (at most wait_micros), not failed.
+//
 // A policy's snapshots carry its id in their metadata (policy_spec.h); only
 // those are counted and pruned, newest first, in the policy's zone.
 //

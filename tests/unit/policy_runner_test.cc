@@ -119,12 +119,23 @@ TEST_CASE("times missed while stopped run once at start, or are skipped") {
   World w;
   const auto vol = w.Disk("v1");
   const int64_t now = NowMicros();
-  nlohmann::json body = {{"schedule", "every 1h from 2026-01-01 00:00 UTC"},
-                         {"targets", {{"volumes", {vol.id}}}}};
-  // Created five and a half hours ago: five hourly times have passed.
-  const auto runs_missed = w.Policy(body, now - 5 * kHour - kHour / 2);
+  // Created five and a half hours ago, hourly from 20 minutes after that:
+  // six times have passed (+0:20 … +5:20), the seventh is 50 minutes away.
+  const int64_t created = now - 5 * kHour - kHour / 2;
+  const auto anchor =
+      schedule::ZoneClock::Utc().FromUnixMicros(created + kHour / 3 + 999999);
+  char from[64];
+  std::snprintf(from, sizeof from, "%04d-%02d-%02d %02d:%02d:%02d",
+                static_cast<int>(anchor.year), static_cast<int>(anchor.month),
+                static_cast<int>(anchor.day), static_cast<int>(anchor.hour),
+                static_cast<int>(anchor.minute),
+                static_cast<int>(anchor.second));
+  nlohmann::json body = {
+      {"schedule", std::string("every 1h from ") + from + " UTC"},
+      {"targets", {{"volumes", {vol.id}}}}};
+  const auto runs_missed = w.Policy(body, created);
   body["run_missed"] = false;
-  const auto skips_missed = w.Policy(body, now - 5 * kHour - kHour / 2);
+  const auto skips_missed = w.Policy(body, created);
   w.StartRunner();
   w.WaitUntil([&] { return Count(w.Runs(runs_missed.id), "success") == 1; },
               "the missed times ran");
@@ -133,7 +144,7 @@ TEST_CASE("times missed while stopped run once at start, or are skipped") {
   w.runner->Stop();
 
   const auto ran = w.Runs(runs_missed.id);
-  REQUIRE(ran.size() == 1);  // five times, one run
+  REQUIRE(ran.size() == 1);  // six times, one run
   CHECK(ran[0].trigger == "missed");
   CHECK(ran[0].scheduled_at <= now);
   CHECK(ran[0].scheduled_at > now - kHour);  // the latest missed time
@@ -145,7 +156,7 @@ TEST_CASE("times missed while stopped run once at start, or are skipped") {
   const auto skipped = w.Runs(skips_missed.id);
   REQUIRE(skipped.size() == 1);
   CHECK(skipped[0].status == "skipped");
-  CHECK(skipped[0].error.find("5 scheduled time(s)") != std::string::npos);
+  CHECK(skipped[0].error.find("6 scheduled time(s)") != std::string::npos);
   CHECK(w.PolicySnapshots(skips_missed.id).empty());
 }
 
@@ -264,4 +275,38 @@ TEST_CASE("runs a stop cut short end as interrupted at the next start") {
   CHECK(runs[0].status == "error");
   CHECK(runs[0].error == "interrupted by a restart of stratad");
   CHECK(runs[0].finished_at > 0);
+}
+
+TEST_CASE("a run waits for a volume busy with another operation") {
+  World w;
+  const auto vol = w.Disk("v1");
+  const auto p = w.Policy(
+      {{"schedule", "2099-01-01"}, {"targets", {{"volumes", {vol.id}}}}},
+      NowMicros());
+  // Another operation holds the volume (a revert: CreateSnapshot answers
+  // 409 until it ends).
+  auto set_status = [&](const std::string& status) {
+    REQUIRE(w.catalog
+                ->ModifyVolume(vol.id,
+                               [&](db::VolumeRecord& v) {
+                                 v.status = status;
+                                 return Status::OK();
+                               })
+                .ok());
+  };
+  set_status("reverting");
+  w.StartRunner();
+  auto run = w.runner->RunNow(p);
+  REQUIRE(run.ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto runs = w.Runs(p.id);
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0].status == "running");  // waiting, not failed
+  CHECK(w.PolicySnapshots(p.id).empty());
+  set_status("available");
+  w.WaitUntil([&] { return Count(w.Runs(p.id), "running") == 0; },
+              "the run ended");
+  runs = w.Runs(p.id);
+  CHECK(runs[0].status == "success");
+  CHECK(w.PolicySnapshots(p.id).size() == 1);
 }
