@@ -157,8 +157,14 @@ int64_t PolicyRunner::Tick(int64_t now) {
       ++it;
       continue;
     }
+    if (running_.count(it->first)) {
+      // The failed run's worker has not let go yet (it wakes us when it
+      // does), or a scheduled run came first: the retry waits.
+      ++it;
+      continue;
+    }
     auto p = catalog_->GetPolicy(it->first);
-    if (p.ok() && p->enabled && !running_.count(it->first))
+    if (p.ok() && p->enabled)
       StartRunLocked(*p, "retry", it->second.scheduled_at, it->second.attempt);
     it = retries_.erase(it);
   }
@@ -192,8 +198,12 @@ db::PolicyRunRecord PolicyRunner::StartRunLocked(const db::PolicyRecord& p,
     } catch (const std::exception& e) {  // the thread's edge
       LogError("policy run " + run.id + ": " + e.what());
     }
-    std::lock_guard<std::mutex> lock(mu_);
-    running_.erase(p.id);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      running_.erase(p.id);
+      changed_ = true;  // a retry may be waiting for this run to let go
+    }
+    cv_.notify_all();
   });
   return run;
 }
