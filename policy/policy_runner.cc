@@ -27,6 +27,21 @@ std::string ShortTime(int64_t micros) {
   return buf;
 }
 
+// A run of `p` starting now.
+db::PolicyRunRecord NewRun(const db::PolicyRecord& p,
+                           const std::string& trigger, int64_t scheduled_at,
+                           const std::string& status) {
+  db::PolicyRunRecord run;
+  run.id = NewUuid();
+  run.policy_id = p.id;
+  run.project_id = p.project_id;
+  run.trigger = trigger;
+  run.scheduled_at = scheduled_at;
+  run.started_at = NowMicros();
+  run.status = status;
+  return run;
+}
+
 }  // namespace
 
 PolicyRunner::PolicyRunner(engine::Engine* engine, Options opts)
@@ -175,14 +190,7 @@ db::PolicyRunRecord PolicyRunner::StartRunLocked(const db::PolicyRecord& p,
                                                  const std::string& trigger,
                                                  int64_t scheduled_at,
                                                  int attempt) {
-  db::PolicyRunRecord run;
-  run.id = NewUuid();
-  run.policy_id = p.id;
-  run.project_id = p.project_id;
-  run.trigger = trigger;
-  run.scheduled_at = scheduled_at;
-  run.started_at = NowMicros();
-  run.status = "running";
+  db::PolicyRunRecord run = NewRun(p, trigger, scheduled_at, "running");
   run.attempt = attempt;
   Status s = catalog_->InsertPolicyRun(run);
   if (!s.ok()) {
@@ -211,14 +219,8 @@ db::PolicyRunRecord PolicyRunner::StartRunLocked(const db::PolicyRecord& p,
 void PolicyRunner::RecordSkipped(const db::PolicyRecord& p,
                                  const std::string& trigger,
                                  int64_t scheduled_at, const std::string& why) {
-  db::PolicyRunRecord run;
-  run.id = NewUuid();
-  run.policy_id = p.id;
-  run.project_id = p.project_id;
-  run.trigger = trigger;
-  run.scheduled_at = scheduled_at;
-  run.started_at = run.finished_at = NowMicros();
-  run.status = "skipped";
+  db::PolicyRunRecord run = NewRun(p, trigger, scheduled_at, "skipped");
+  run.finished_at = run.started_at;
   run.error = why;
   LogInfo("policy " + p.id + ": a run skipped: " + why);
   LogIfError(catalog_->InsertPolicyRun(run), "recording a skipped run");

@@ -15,6 +15,7 @@
 #include "db/catalog.h"
 #include "engine/chain.h"
 #include "engine/engine.h"
+#include "engine_world.h"
 #include "qcow2/cluster_map.h"
 #include "qcow2/qcow2_header.h"
 #include "storage-drivers/relay/aes_gcm_store.h"
@@ -30,6 +31,7 @@
 
 using namespace strata;
 
+using strata::testing::FailingStore;
 using strata::testing::TempDir;
 
 namespace {
@@ -87,38 +89,6 @@ void Corrupt(const std::string& object, off_t offset) {
 struct Region {
   int pattern;
   std::string off, len;
-};
-
-// A store that fails Put while `fail` is set: the fault the local directory
-// store cannot produce on demand.
-class FailingStore : public store::Store {
- public:
-  explicit FailingStore(store::Store* next) : next_(next) {}
-  bool fail = false;
-  std::string Name() const override { return next_->Name(); }
-  Result<store::ObjectInfo> Put(const std::string& k, ByteSource& s,
-                                const store::RequestOptions& o) override {
-    if (fail) return Status::IoError("injected upload failure");
-    return next_->Put(k, s, o);
-  }
-  Status Get(const std::string& k, ByteSink& s, const std::string& sha,
-             const store::RequestOptions& o) override {
-    return next_->Get(k, s, sha, o);
-  }
-  Result<store::ObjectInfo> Stat(const std::string& k,
-                                 const store::RequestOptions& o) override {
-    return next_->Stat(k, o);
-  }
-  Status Delete(const std::string& k, const store::RequestOptions& o) override {
-    return next_->Delete(k, o);
-  }
-  Result<std::vector<store::ObjectInfo>> List(
-      const std::string& p, const store::RequestOptions& o) override {
-    return next_->List(p, o);
-  }
-
- private:
-  store::Store* next_;
 };
 
 struct Fixture {

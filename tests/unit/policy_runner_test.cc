@@ -15,48 +15,24 @@
 
 #include "db/catalog.h"
 #include "engine/engine.h"
+#include "engine_world.h"
 #include "policy/policy_spec.h"
 #include "storage-drivers/store_registry.h"
-#include "temp_dir.h"
 #include "util/fs.h"
 #include "util/subprocess.h"
 #include "util/time_util.h"
 #include "util/uuid.h"
 
 using namespace strata;
-using strata::testing::TempDir;
 
 namespace {
 
 constexpr int64_t kHour = int64_t{3600} * 1000000;
 
-struct World {
-  TempDir tmp;
-  std::string disks = tmp.path + "/disks";
-  std::unique_ptr<db::Catalog> catalog;
-  std::unique_ptr<store::Store> store;
-  std::unique_ptr<engine::Engine> engine;
+struct World : strata::testing::EngineWorld {
   std::unique_ptr<policy::PolicyRunner> runner;
 
-  World() {
-    REQUIRE(MakeDirs(disks).ok());
-    auto c = db::Catalog::Open(tmp.path + "/catalog.db");
-    REQUIRE(c.ok());
-    catalog = std::move(*c);
-    store::RegisterBuiltinStores();
-    auto s =
-        store::StoreRegistry::Global().Create("local:" + tmp.path + "/store");
-    REQUIRE(s.ok());
-    store = std::move(*s);
-    engine::EngineOptions o;
-    o.allowed_dirs = {*CanonicalPath(disks)};
-    engine = std::make_unique<engine::Engine>(catalog.get(), store.get(), o);
-    REQUIRE(engine->Recover().ok());
-  }
-  ~World() {
-    runner.reset();
-    engine.reset();
-  }
+  ~World() { runner.reset(); }
   void StartRunner() {
     policy::PolicyRunner::Options o;
     o.host_zone = schedule::ZoneClock::Utc();

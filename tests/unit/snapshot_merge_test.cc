@@ -11,76 +11,17 @@
 
 #include "db/catalog.h"
 #include "engine/engine.h"
+#include "engine_world.h"
 #include "qcow2/qcow2_header.h"
 #include "storage-drivers/store_registry.h"
-#include "temp_dir.h"
 #include "util/fs.h"
 #include "util/subprocess.h"
 
 using namespace strata;
-using strata::testing::TempDir;
 
 namespace {
 
-// Forwards to a store, failing uploads on request (a store that stopped
-// answering mid-way).
-class Switchable : public store::Store {
- public:
-  explicit Switchable(store::Store* next) : next_(next) {}
-  bool fail_puts = false;
-  std::string Name() const override { return next_->Name(); }
-  Result<store::ObjectInfo> Put(const std::string& k, ByteSource& s,
-                                const store::RequestOptions& o) override {
-    if (fail_puts) return Status::IoError("injected upload failure");
-    return next_->Put(k, s, o);
-  }
-  Status Get(const std::string& k, ByteSink& s, const std::string& sha,
-             const store::RequestOptions& o) override {
-    return next_->Get(k, s, sha, o);
-  }
-  Result<store::ObjectInfo> Stat(const std::string& k,
-                                 const store::RequestOptions& o) override {
-    return next_->Stat(k, o);
-  }
-  Status Delete(const std::string& k, const store::RequestOptions& o) override {
-    return next_->Delete(k, o);
-  }
-  Result<std::vector<store::ObjectInfo>> List(
-      const std::string& p, const store::RequestOptions& o) override {
-    return next_->List(p, o);
-  }
-
- private:
-  store::Store* next_;
-};
-
-struct World {
-  TempDir tmp;
-  std::string disks = tmp.path + "/disks";
-  std::unique_ptr<db::Catalog> catalog;
-  std::unique_ptr<store::Store> local;
-  std::unique_ptr<Switchable> store;
-  std::unique_ptr<engine::Engine> engine;
-
-  World() {
-    REQUIRE(MakeDirs(disks).ok());
-    auto c = db::Catalog::Open(tmp.path + "/catalog.db");
-    REQUIRE(c.ok());
-    catalog = std::move(*c);
-    store::RegisterBuiltinStores();
-    auto s =
-        store::StoreRegistry::Global().Create("local:" + tmp.path + "/store");
-    REQUIRE(s.ok());
-    local = std::move(*s);
-    store = std::make_unique<Switchable>(local.get());
-    engine::EngineOptions o;
-    o.allowed_dirs = {*CanonicalPath(disks)};
-    o.shared_base_dirs = {*CanonicalPath(disks)};
-    o.upload_attempts = 1;
-    engine = std::make_unique<engine::Engine>(catalog.get(), store.get(), o);
-    REQUIRE(engine->Recover().ok());
-  }
-  ~World() { engine.reset(); }
+struct World : strata::testing::EngineWorld {
   void Io(const std::string& disk, const std::string& cmd) {
     auto r = RunProcess({"qemu-io", "-f", "qcow2", "-c", cmd, disk});
     REQUIRE(r.ok());
@@ -210,9 +151,9 @@ TEST_CASE(
   w.Io(disk, "write -P 3 2M 1M");
   w.Snap(v, "s3");
 
-  w.store->fail_puts = true;
+  w.store->fail = true;
   w.Delete(s1);
-  w.store->fail_puts = false;
+  w.store->fail = false;
   auto r1 = w.catalog->GetSnapshot(s1);
   REQUIRE(r1.ok());
   CHECK(r1->hidden);
