@@ -60,6 +60,36 @@ class UploadSource : public ByteSource {
 
 }  // namespace
 
+std::map<std::string, std::string> LayerLabels(const db::VolumeRecord& vol,
+                                               const db::SnapshotRecord& snap) {
+  std::map<std::string, std::string> labels = {
+      {"volume_id", vol.id},
+      {"snapshot_id", snap.id},
+      {"project_id", snap.project_id},
+      {"volume_path", vol.path},
+      {"virtual_size", std::to_string(snap.virtual_size)},
+      {"created_at", std::to_string(snap.created_at)}};
+  if (snap.parent_id) labels["parent_id"] = *snap.parent_id;
+  if (!snap.name.empty()) labels["snapshot_name"] = snap.name;
+  if (!vol.name.empty()) labels["volume_name"] = vol.name;
+  std::string covers;
+  for (const std::string& c : snap.covers)
+    covers += (covers.empty() ? "" : ",") + c;
+  if (!covers.empty()) labels["covers"] = covers;
+  return labels;
+}
+
+void LayerTransfer::StoredLayer::RecordIn(const std::string& key,
+                                          db::SnapshotRecord* snap) const {
+  snap->store_key = key;
+  snap->store_location = object.location;
+  snap->sha256 = object.sha256;
+  snap->layer_sha256 = layer_sha256;
+  snap->layer_check =
+      check.empty() ? std::nullopt : std::optional<std::string>(check);
+  snap->layer_bytes = static_cast<int64_t>(object.size);
+}
+
 Result<LayerTransfer::StoredLayer> LayerTransfer::UploadLayer(
     const std::string& snapshot_id, const std::string& key,
     const std::string& path, const std::map<std::string, std::string>& labels,

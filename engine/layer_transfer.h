@@ -12,6 +12,13 @@
 
 namespace strata::engine {
 
+// What a stored layer is, kept with it by stores that keep metadata, so
+// that a catalog lost with its host can be rebuilt from the store
+// (catalog_rebuild.h): the volume, the snapshot and its parent, names,
+// sizes, times and the failed snapshots it covers.
+std::map<std::string, std::string> LayerLabels(const db::VolumeRecord& vol,
+                                               const db::SnapshotRecord& snap);
+
 class LayerTransfer : public EnginePart {
  public:
   explicit LayerTransfer(EngineContext& ctx) : EnginePart(ctx) {}
@@ -23,6 +30,9 @@ class LayerTransfer : public EnginePart {
     store::ObjectInfo object;
     std::string layer_sha256;
     std::string check;
+    // Names this layer, stored under `key`, as `snap`'s (key, location,
+    // digests, check, size).
+    void RecordIn(const std::string& key, db::SnapshotRecord* snap) const;
   };
   // Uploads a layer file with retries, verifying what the store holds.
   // `labels` describe it to stores that keep metadata (glance). With

@@ -175,25 +175,9 @@ Status SnapshotCreator::UploadLayer(Journal& j, const db::VolumeRecord& vol,
   // linked or not. Repeated on a resumed upload: it is idempotent.
   STRATA_RETURN_IF_ERROR(ReleaseSpacePastEnd(layer));
   const std::string key = LayerKey(vol.id, snap.id);
-  // What the layer is, kept with it by stores that keep metadata, so that
-  // a catalog lost with its host can be rebuilt from the store
-  // (catalog_rebuild.h).
-  std::map<std::string, std::string> labels = {
-      {"volume_id", vol.id},
-      {"snapshot_id", snap.id},
-      {"project_id", snap.project_id},
-      {"volume_path", vol.path},
-      {"virtual_size", std::to_string(snap.virtual_size)},
-      {"created_at", std::to_string(snap.created_at)}};
-  if (snap.parent_id) labels["parent_id"] = *snap.parent_id;
-  if (!snap.name.empty()) labels["snapshot_name"] = snap.name;
-  if (!vol.name.empty()) labels["volume_name"] = vol.name;
-  std::string covers;
-  for (const std::string& c : snap.covers)
-    covers += (covers.empty() ? "" : ",") + c;
-  if (!covers.empty()) labels["covers"] = covers;
-  STRATA_ASSIGN_OR_RETURN(LayerTransfer::StoredLayer stored,
-                          transfer_->UploadLayer(snap.id, key, layer, labels));
+  STRATA_ASSIGN_OR_RETURN(
+      LayerTransfer::StoredLayer stored,
+      transfer_->UploadLayer(snap.id, key, layer, LayerLabels(vol, snap)));
   const store::ObjectInfo& obj = stored.object;
   STRATA_RETURN_IF_ERROR(catalog_->Transaction([&]() -> Status {
     STRATA_RETURN_IF_ERROR(
@@ -201,14 +185,7 @@ Status SnapshotCreator::UploadLayer(Journal& j, const db::VolumeRecord& vol,
           cur.progress = 95;  // "available" once the lease is released
           cur.parent_id = snap.parent_id;
           cur.covers = snap.covers;
-          cur.store_key = key;
-          cur.store_location = obj.location;
-          cur.sha256 = obj.sha256;
-          cur.layer_sha256 = stored.layer_sha256;
-          cur.layer_check = stored.check.empty()
-                                ? std::nullopt
-                                : std::optional<std::string>(stored.check);
-          cur.layer_bytes = static_cast<int64_t>(obj.size);
+          stored.RecordIn(key, &cur);
           return Status::OK();
         }));
     return catalog_->ModifyVolume(vol.id, [&](db::VolumeRecord& v) {

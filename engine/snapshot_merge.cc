@@ -90,40 +90,24 @@ bool SnapshotDeleter::MergeIntoOnlyChild(const db::SnapshotRecord& snap) {
       format = vol->base_format.value_or("qcow2");
     STRATA_RETURN_IF_ERROR(SetBackingUnsafe(merged, h.backing_file, format));
     const std::string key = LayerKey(c.volume_id, c.id, generation + 1);
-    std::vector<std::string> covers = c.covers;
-    covers.insert(covers.end(), snap.covers.begin(), snap.covers.end());
-    std::map<std::string, std::string> labels = {
-        {"volume_id", c.volume_id},
-        {"snapshot_id", c.id},
-        {"project_id", c.project_id},
-        {"volume_path", vol->path},
-        {"virtual_size", std::to_string(c.virtual_size)},
-        {"created_at", std::to_string(c.created_at)}};
-    if (snap.parent_id) labels["parent_id"] = *snap.parent_id;
-    if (!c.name.empty()) labels["snapshot_name"] = c.name;
-    std::string joined;
-    for (const auto& x : covers) joined += (joined.empty() ? "" : ",") + x;
-    if (!joined.empty()) labels["covers"] = joined;
-    STRATA_ASSIGN_OR_RETURN(LayerTransfer::StoredLayer stored,
-                            transfer_->UploadLayer(c.id, key, merged, labels,
-                                                   /*progress=*/false));
+    // C as it is about to be: on S's parent, covering both.
+    db::SnapshotRecord merged_c = c;
+    merged_c.parent_id = snap.parent_id;
+    merged_c.covers.insert(merged_c.covers.end(), snap.covers.begin(),
+                           snap.covers.end());
+    STRATA_ASSIGN_OR_RETURN(
+        LayerTransfer::StoredLayer stored,
+        transfer_->UploadLayer(c.id, key, merged, LayerLabels(*vol, merged_c),
+                               /*show_progress=*/false));
     const std::string old_key = *c.store_key;
     STRATA_RETURN_IF_ERROR(catalog_->Transaction([&]() -> Status {
       STRATA_RETURN_IF_ERROR(
           catalog_->ModifySnapshot(c.id, [&](db::SnapshotRecord& cur) {
-            cur.parent_id = snap.parent_id;
-            cur.covers = covers;
-            cur.store_key = key;
-            cur.store_location = stored.object.location;
-            cur.sha256 = stored.object.sha256;
-            cur.layer_sha256 = stored.layer_sha256;
-            cur.layer_check = stored.check.empty()
-                                  ? std::nullopt
-                                  : std::optional<std::string>(stored.check);
-            cur.layer_bytes = static_cast<int64_t>(stored.object.size);
+            cur.parent_id = merged_c.parent_id;
+            cur.covers = merged_c.covers;
+            stored.RecordIn(key, &cur);
             return Status::OK();
           }));
-      if (old_key == key) return Status::OK();
       return catalog_->AddPendingDelete(old_key, "replaced by " + key);
     }));
     LogInfo("merged the layer of deleted snapshot " + snap.id +

@@ -23,9 +23,6 @@
 // collection removes, and no spare, so the next merge copies the history,
 // as after any loss of the spare. The ready file is synced before its
 // rename: after a crash it is whole or absent.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include "engine/chain_maintenance.h"
 #include "engine/layer_apply.h"
 #include "engine/layer_names.h"
@@ -37,16 +34,6 @@
 #include "util/uuid.h"
 
 namespace strata::engine {
-namespace {
-
-Status SyncData(const std::string& path) {
-  STRATA_ASSIGN_OR_RETURN(UniqueFd fd, OpenFileNoSymlinks(path, O_RDONLY));
-  if (fdatasync(fd.get()) != 0)
-    return Status::FromErrno("fsync " + path, errno);
-  return Status::OK();
-}
-
-}  // namespace
 
 ChainMaintenance::SpareClaim ChainMaintenance::ClaimSpares(
     const std::string& disk, bool wait) {
@@ -103,7 +90,7 @@ Status ChainMaintenance::PrebuildBackup(const std::string& disk,
   // whatever is removed first, and the next merge copies the history.
   if (s.ok())
     LogIfError(Discard(disk, delta), "cleanup (garbage collection retries)");
-  if (s.ok()) s = SyncData(building);
+  if (s.ok()) s = FsyncPath(building);
   if (s.ok()) s = CheckBackupSize(building, want.virtual_size);
   if (s.ok()) s = RenameDurableNoSymlinks(building, ready);
   if (!s.ok()) {

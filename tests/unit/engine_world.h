@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -18,15 +19,18 @@
 
 namespace strata::testing {
 
-// Forwards to `next`, failing Put while `fail` is set.
+// Forwards to `next`, failing Put while `fail` is set; keeps the labels of
+// each key's last Put (the local store keeps none).
 class FailingStore : public store::Store {
  public:
   explicit FailingStore(store::Store* next) : next_(next) {}
   bool fail = false;
+  std::map<std::string, std::map<std::string, std::string>> labels;
   std::string Name() const override { return next_->Name(); }
   Result<store::ObjectInfo> Put(const std::string& k, ByteSource& s,
                                 const store::RequestOptions& o) override {
     if (fail) return Status::IoError("injected upload failure");
+    labels[k] = o.labels;
     return next_->Put(k, s, o);
   }
   Status Get(const std::string& k, ByteSink& s, const std::string& sha,

@@ -117,6 +117,11 @@ TEST_CASE("deleting the oldest points merges them into the next (R1.9)") {
   auto header = qcow2::ReadQcow2Header(*file);
   REQUIRE(header.ok());
   CHECK(header->backing_file == base);
+  // Its labels say what it now is, as a catalog rebuild reads them.
+  const auto& labels = w.store->labels[engine::LayerKey(v, s3, 1)];
+  CHECK(labels.at("snapshot_id") == s3);
+  CHECK(labels.at("volume_name") == "vm");
+  CHECK(labels.count("parent_id") == 0);
   auto pending = w.catalog->PendingDeletes();
   REQUIRE(pending.ok());
   CHECK(pending->empty());
