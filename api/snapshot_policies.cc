@@ -85,6 +85,21 @@ nlohmann::json PolicyView(engine::Engine* e, policy::PolicyRunner* runner,
   return j;
 }
 
+// Query parameter `name`: a whole number from 1 to `max`, or `fallback`
+// when absent.
+Result<int64_t> QueryWhole(const ApiRequest& q, const std::string& name,
+                           int64_t fallback, int64_t max) {
+  auto v = q.Query(name);
+  if (!v) return fallback;
+  char* end = nullptr;
+  const int64_t n = std::strtoll(v->c_str(), &end, 10);
+  if (v->empty() || *end != '\0' || n < 1 || n > max)
+    return Status::InvalidArgument("Invalid input for field/attribute " + name +
+                                   ": a whole number from 1 to " +
+                                   std::to_string(max) + ".");
+  return n;
+}
+
 Result<db::PolicyRecord> Load(engine::Engine* e, const ApiRequest& q) {
   const std::string& id = q.params.at("id");
   return VisibleRow(q.ctx, e->catalog()->GetPolicy(id),
@@ -164,16 +179,7 @@ HandlerResult Preview(ApiRequest& q) {
   nlohmann::json body = {{"schedule", *text}};
   if (auto tz = q.Query("timezone"); tz && !tz->empty()) body["timezone"] = *tz;
   STRATA_RETURN_IF_ERROR(policy::ApplyPolicyBody(body, false, &p));
-  size_t count = 10;
-  if (auto c = q.Query("count")) {
-    char* end = nullptr;
-    const long n = std::strtol(c->c_str(), &end, 10);
-    if (c->empty() || *end != '\0' || n < 1 || n > 100)
-      return Status::InvalidArgument(
-          "Invalid input for field/attribute count: a whole number from 1 "
-          "to 100.");
-    count = static_cast<size_t>(n);
-  }
+  STRATA_ASSIGN_OR_RETURN(int64_t count, QueryWhole(q, "count", 10, 100));
   STRATA_ASSIGN_OR_RETURN(schedule::Schedule s, policy::ReadSchedule(p));
   STRATA_ASSIGN_OR_RETURN(schedule::ZoneClock zone,
                           policy::ReadZone(p, schedule::ZoneClock::Host()));
@@ -181,7 +187,8 @@ HandlerResult Preview(ApiRequest& q) {
       200, {{"schedule", p.schedule},
             {"schedule_normalized", s.Normalized()},
             {"timezone", zone.name()},
-            {"next_runs", Times(s.NextRuns(NowMicros(), zone, count))}});
+            {"next_runs", Times(s.NextRuns(NowMicros(), zone,
+                                           static_cast<size_t>(count)))}});
 }
 
 HandlerResult Action(engine::Engine* e, policy::PolicyRunner* runner,
@@ -241,15 +248,7 @@ void AddPolicyRoutes(Router& r, engine::Engine* e,
   });
   r.Add("GET", base + "/{id}/runs", [e](ApiRequest& q) -> HandlerResult {
     STRATA_ASSIGN_OR_RETURN(db::PolicyRecord p, Load(e, q));
-    int64_t limit = 100;
-    if (auto l = q.Query("limit")) {
-      char* end = nullptr;
-      limit = std::strtoll(l->c_str(), &end, 10);
-      if (l->empty() || *end != '\0' || limit < 1 || limit > 1000)
-        return Status::InvalidArgument(
-            "Invalid input for field/attribute limit: a whole number from 1 "
-            "to 1000.");
-    }
+    STRATA_ASSIGN_OR_RETURN(int64_t limit, QueryWhole(q, "limit", 100, 1000));
     STRATA_ASSIGN_OR_RETURN(auto runs,
                             e->catalog()->ListPolicyRuns(p.id, limit));
     nlohmann::json items = nlohmann::json::array();

@@ -16,15 +16,9 @@ namespace {
 constexpr int64_t kMaxSleepMicros = 60 * 1000000;  // look again at least so
 constexpr int kMaxCollapsed = 100000;  // due times folded into one run
 
+// "2026-12-06T10:40:00Z": a time to the second, for names and messages.
 std::string ShortTime(int64_t micros) {
-  const auto t = schedule::ZoneClock::Utc().FromUnixMicros(micros);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02ldT%02lld:%02lld:%02lldZ",
-                static_cast<long long>(t.year), static_cast<long long>(t.month),
-                static_cast<long>(t.day), static_cast<long long>(t.hour),
-                static_cast<long long>(t.minute),
-                static_cast<long long>(t.second));
-  return buf;
+  return FormatIsoMicros(micros).substr(0, 19) + "Z";
 }
 
 // A run of `p` starting now.
@@ -413,26 +407,35 @@ void PolicyRunner::Execute(db::PolicyRecord p, db::PolicyRunRecord run) {
   }
 }
 
-Status PolicyRunner::Prune(const db::PolicyRecord& p,
-                           const std::string& volume_id,
-                           nlohmann::json* pruned) {
+Result<std::map<std::string, std::vector<RetentionDecision>>>
+PolicyRunner::DecideByVolume(const db::PolicyRecord& p,
+                             const std::string& volume_id) {
   STRATA_ASSIGN_OR_RETURN(RetentionRules rules, ReadRetention(p));
   STRATA_ASSIGN_OR_RETURN(schedule::ZoneClock zone,
                           ReadZone(p, opts_.host_zone));
   db::ListQuery q;
-  q.filters["volume_id"] = volume_id;
+  if (!volume_id.empty()) q.filters["volume_id"] = volume_id;
   q.metadata[kPolicyIdKey] = p.id;
   STRATA_ASSIGN_OR_RETURN(auto listed, catalog_->ListSnapshots(q));
-  std::vector<RetentionItem> items;
+  std::map<std::string, std::vector<RetentionItem>> by_volume;
   for (const db::SnapshotRecord& s : listed.rows) {
     if (s.status != "available" || s.hidden) continue;
     auto prot = s.metadata.find(kProtectedKey);
-    items.push_back(
+    by_volume[s.volume_id].push_back(
         {s.id, s.created_at,
          s.pinned || (prot != s.metadata.end() && prot->second == "true")});
   }
-  for (const RetentionDecision& d :
-       DecideRetention(std::move(items), rules, zone)) {
+  std::map<std::string, std::vector<RetentionDecision>> out;
+  for (auto& [volume, items] : by_volume)
+    out[volume] = DecideRetention(std::move(items), rules, zone);
+  return out;
+}
+
+Status PolicyRunner::Prune(const db::PolicyRecord& p,
+                           const std::string& volume_id,
+                           nlohmann::json* pruned) {
+  STRATA_ASSIGN_OR_RETURN(auto decided, DecideByVolume(p, volume_id));
+  for (const RetentionDecision& d : decided[volume_id]) {
     if (d.verdict != RetentionVerdict::kRemove) continue;
     if (stopping()) return Status::Unavailable("stratad stopped");
     // One delete at a time: each holds the volume's lease.
@@ -465,24 +468,10 @@ Status PolicyRunner::Prune(const db::PolicyRecord& p,
 }
 
 Result<nlohmann::json> PolicyRunner::PruneDryRun(const db::PolicyRecord& p) {
-  STRATA_ASSIGN_OR_RETURN(RetentionRules rules, ReadRetention(p));
-  STRATA_ASSIGN_OR_RETURN(schedule::ZoneClock zone,
-                          ReadZone(p, opts_.host_zone));
-  db::ListQuery q;
-  q.metadata[kPolicyIdKey] = p.id;
-  STRATA_ASSIGN_OR_RETURN(auto listed, catalog_->ListSnapshots(q));
-  std::map<std::string, std::vector<RetentionItem>> by_volume;
-  for (const db::SnapshotRecord& s : listed.rows) {
-    if (s.status != "available" || s.hidden) continue;
-    auto prot = s.metadata.find(kProtectedKey);
-    by_volume[s.volume_id].push_back(
-        {s.id, s.created_at,
-         s.pinned || (prot != s.metadata.end() && prot->second == "true")});
-  }
+  STRATA_ASSIGN_OR_RETURN(auto decided, DecideByVolume(p, ""));
   nlohmann::json out = nlohmann::json::array();
-  for (auto& [volume_id, items] : by_volume) {
-    for (const RetentionDecision& d :
-         DecideRetention(std::move(items), rules, zone))
+  for (const auto& [volume_id, decisions] : decided) {
+    for (const RetentionDecision& d : decisions)
       out.push_back({{"volume_id", volume_id},
                      {"snapshot_id", d.id},
                      {"created_at", d.created_at_micros},

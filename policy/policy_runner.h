@@ -37,6 +37,7 @@
 
 #include "db/records.h"
 #include "engine/engine.h"
+#include "policy/retention.h"
 #include "schedule/zone_clock.h"
 #include "util/status.h"
 #include "util/task_runner.h"
@@ -95,6 +96,10 @@ class PolicyRunner {
   // The volumes the policy's targets name now (errors per target).
   std::vector<db::VolumeRecord> ResolveVolumes(
       const db::PolicyRecord& p, std::vector<std::string>* errors);
+  // What retention decides for the policy's stored snapshots, by volume
+  // (only `volume_id`'s when not empty).
+  Result<std::map<std::string, std::vector<RetentionDecision>>> DecideByVolume(
+      const db::PolicyRecord& p, const std::string& volume_id);
   // Prunes one volume's snapshots of the policy; appends what it deleted.
   Status Prune(const db::PolicyRecord& p, const std::string& volume_id,
                nlohmann::json* pruned);
