@@ -24,6 +24,14 @@ void AddSnapshotRoutes(Router& r, engine::Engine* engine);
 // `default_project`.
 void AddServerRoutes(Router& r, engine::Engine* engine,
                      std::string default_project);
+// Domain `id` (UUID or name) when `ctx` may see it (its Nova owner, or
+// `default_project` without one; any for an admin), else NotFound.
+Result<hypervisor::DomainInfo> VisibleServer(
+    engine::Engine* engine, const RequestContext& ctx, const std::string& id,
+    const std::string& default_project);
+// Seconds-level rollbacks of servers' disks (api/instant_rollbacks.cc, R1.8).
+void AddInstantRollbackRoutes(Router& r, engine::Engine* engine,
+                              std::string default_project);
 // Snapshot `id` when `ctx` may see it (not deleted; its project, or an
 // admin), else nullopt: callers answer 404 in their own words.
 std::optional<db::SnapshotRecord> VisibleSnapshot(engine::Engine* engine,

@@ -111,9 +111,11 @@ nlohmann::json ServerView(const ApiRequest& req, engine::Engine* e,
   return j;
 }
 
-Result<DomainInfo> LoadServer(engine::Engine* e, const ApiRequest& req,
-                              const std::string& default_project) {
-  const std::string& id = req.params.at("id");
+}  // namespace
+
+Result<DomainInfo> VisibleServer(engine::Engine* e, const RequestContext& ctx,
+                                 const std::string& id,
+                                 const std::string& default_project) {
   if (!e->hypervisor())
     return Status::NotFound("Instance " + id + " could not be found.");
   auto d = e->hypervisor()->GetDomain(id);
@@ -122,9 +124,16 @@ Result<DomainInfo> LoadServer(engine::Engine* e, const ApiRequest& req,
       return Status::NotFound("Instance " + id + " could not be found.");
     return d.status();
   }
-  if (OwnerOf(*d, default_project) != req.ctx.project_id && !req.ctx.is_admin)
+  if (OwnerOf(*d, default_project) != ctx.project_id && !ctx.is_admin)
     return Status::NotFound("Instance " + id + " could not be found.");
   return d;
+}
+
+namespace {
+
+Result<DomainInfo> LoadServer(engine::Engine* e, const ApiRequest& req,
+                              const std::string& default_project) {
+  return VisibleServer(e, req.ctx, req.params.at("id"), default_project);
 }
 
 HandlerResult List(engine::Engine* e, ApiRequest& req,

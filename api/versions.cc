@@ -120,7 +120,9 @@ std::set<std::string> V3Collections() {
           "group_types", "groups", "group_snapshots", "os-snapshot-manage",
           "manageable_snapshots",
           // issue 19: backup policies
-          "os-snapshot-policies"};
+          "os-snapshot-policies",
+          // issue 19: seconds-level rollback (R1.8)
+          "os-instant-rollbacks"};
 }
 
 }  // namespace strata::api

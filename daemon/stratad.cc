@@ -182,6 +182,7 @@ int main(int argc, char** argv) {
   api::AddVolumeRoutes(router, &engine, cfg->default_project, si);
   api::AddSnapshotRoutes(router, &engine);
   api::AddServerRoutes(router, &engine, cfg->default_project);
+  api::AddInstantRollbackRoutes(router, &engine, cfg->default_project);
   api::AddImageRoutes(router, &engine);
   api::AddCinderInfoRoutes(router, &engine, si);
   api::AddVolumeTransferRoutes(router, &engine);

@@ -108,6 +108,9 @@ class Catalog {
                     const std::string& error);
   Result<TaskRecord> GetTask(const std::string& id);
   Result<std::vector<TaskRecord>> UnfinishedTasks();
+  // The tasks of `kind`, newest first, at most `limit`.
+  Result<std::vector<TaskRecord>> TasksOfKind(const std::string& kind,
+                                              int limit);
 
   // Write history of NBD exports (R0.11), per time-of-day slot of
   // `slot_seconds`. Adds each of `deltas` to its slot's sums (periods,

@@ -107,4 +107,21 @@ Result<std::vector<TaskRecord>> Catalog::UnfinishedTasks() {
   }
 }
 
+Result<std::vector<TaskRecord>> Catalog::TasksOfKind(const std::string& kind,
+                                                     int limit) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(
+      Statement st,
+      Statement::Prepare(db_, std::string(kTaskSelect) +
+                                  "WHERE kind=? ORDER BY created_at DESC, id "
+                                  "LIMIT ?"));
+  st.Bind(1, kind).Bind(2, static_cast<int64_t>(limit));
+  std::vector<TaskRecord> out;
+  for (;;) {
+    STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return out;
+    out.push_back(ReadTask(st));
+  }
+}
+
 }  // namespace strata::db

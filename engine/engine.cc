@@ -49,6 +49,7 @@ void Engine::Stop() {
 Status Engine::Recover() { return recovery_.Recover(); }
 
 void Engine::ResumeInterrupted() {
+  instant_.ResumeInterrupted();
   for (const db::TaskRecord& t : recovery_.TakeResumable()) {
     Status s = creator_.ResumeUpload(t);
     if (s.ok()) continue;

@@ -28,6 +28,7 @@
 #include "engine/engine_part.h"
 #include "engine/engine_types.h"
 #include "engine/group_lifecycle.h"
+#include "engine/instant_rollback.h"
 #include "engine/layer_transfer.h"
 #include "engine/live_disk.h"
 #include "engine/recover.h"
@@ -131,6 +132,9 @@ class Engine {
                        const std::string& volume_id,
                        const std::string& snapshot_id);
 
+  // R1.8's seconds-level rollbacks of a server's disk (instant_rollback.h).
+  InstantRollbacks& instant_rollbacks() { return instant_; }
+
   // Disks `h` holds (NBD exports) are snapshotted by releasing their chain
   // around the quiet-disk flow (chain_holder.h), are never "live" for
   // libvirt, and are not reverted while held. Attach after Recover() (which
@@ -152,12 +156,13 @@ class Engine {
   SnapshotDeleter deleter_{ctx_, &transfer_};
   SnapshotCreator creator_{ctx_, &live_, &chain_, &transfer_, &deleter_};
   Reverter reverter_{ctx_, &live_, &chain_, &deleter_};
+  InstantRollbacks instant_{ctx_, &live_, &chain_, &deleter_, &reverter_};
   VolumeAdoption adoption_{ctx_, &live_, &chain_, &transfer_};
   VolumeLifecycle lifecycle_{ctx_, &live_, &chain_, &transfer_, &deleter_};
   BackupLifecycle backups_{ctx_, &creator_, &deleter_, &lifecycle_};
   GroupLifecycle groups_{ctx_, &creator_, &deleter_, &lifecycle_};
-  Recovery recovery_{ctx_,      &live_,     &chain_,    &transfer_,
-                     &deleter_, &reverter_, &lifecycle_};
+  Recovery recovery_{ctx_,      &live_,     &chain_,     &transfer_,
+                     &deleter_, &reverter_, &lifecycle_, &instant_};
   CatalogRebuilder rebuilder_{ctx_, &live_};
 };
 

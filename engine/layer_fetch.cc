@@ -26,7 +26,10 @@ Status LinkStoredLayer(store::Store& store, const db::SnapshotRecord& snap,
   if (!h.ok() || (backing && (h->backing_file != backing->file ||
                               (!backing->file.empty() &&
                                h->backing_format != backing->format))))
-    return Status::NotSupported("the stored layer needs a new backing");
+    return Status::NotSupported(
+        "the stored layer needs a new backing (it "
+        "names " +
+        (h.ok() ? "'" + h->backing_file + "'" : h.status().ToString()) + ")");
   if (Status l = LinkNoSymlinks(from, to); !l.ok())
     return l.code() == StatusCode::kInvalidArgument
                ? l  // the disk's directory is not what its name says

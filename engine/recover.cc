@@ -29,6 +29,7 @@ namespace strata::engine {
 Status Recovery::RecoverTask(const db::TaskRecord& task) {
   if (task.kind.rfind("volume_", 0) == 0) return lifecycle_->RecoverTask(task);
   if (task.kind == "group_hold") return ResumeHeldDomains(task);
+  if (task.kind == "instant_rollback") return instant_->RecoverTask(task);
   auto vol = catalog_->GetVolume(task.volume_id);
   if (!vol.ok()) return vol.status();
   const std::string& disk = vol->path;
@@ -173,6 +174,9 @@ Status Recovery::Recover() {
   STRATA_ASSIGN_OR_RETURN(auto vols, catalog_->ListVolumes(all));
   for (const auto& v : vols.rows) {
     if (v.status == "error") continue;
+    // A rollback that carries on owns the volume's chain and libvirt's view
+    // of it (the server runs on a mirror that no header names).
+    if (instant_->Holds(v.id)) continue;
     // Snapshots left mid-flight without a task (should not happen; be safe).
     STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(v.id));
     // Statuses a crash left between a task's end and its publication.

@@ -9,6 +9,7 @@
 
 #include "engine/chain_maintenance.h"
 #include "engine/engine_part.h"
+#include "engine/instant_rollback.h"
 #include "engine/layer_transfer.h"
 #include "engine/live_disk.h"
 #include "engine/revert.h"
@@ -21,14 +22,16 @@ class Recovery : public EnginePart {
  public:
   Recovery(EngineContext& ctx, LiveDisks* live, ChainMaintenance* chain,
            LayerTransfer* transfer, SnapshotDeleter* deleter,
-           Reverter* reverter, VolumeLifecycle* lifecycle)
+           Reverter* reverter, VolumeLifecycle* lifecycle,
+           InstantRollbacks* instant)
       : EnginePart(ctx),
         live_(live),
         chain_(chain),
         transfer_(transfer),
         deleter_(deleter),
         reverter_(reverter),
-        lifecycle_(lifecycle) {}
+        lifecycle_(lifecycle),
+        instant_(instant) {}
 
   Status Recover();
   // The snapshot creates Recover left running for the engine to carry on
@@ -53,6 +56,7 @@ class Recovery : public EnginePart {
   SnapshotDeleter* const deleter_;
   Reverter* const reverter_;
   VolumeLifecycle* const lifecycle_;
+  InstantRollbacks* const instant_;
   std::vector<db::TaskRecord> resumable_;
 };
 

@@ -35,6 +35,10 @@ class Reverter : public EnginePart {
   Status RebuildServer(const std::string& domain_uuid,
                        const std::string& volume_id,
                        const std::string& snapshot_id);
+  // What a revert needs of the volume and snapshot (revert, rebuild and
+  // instant rollback).
+  Status CheckRevertable(const db::VolumeRecord& vol,
+                         const db::SnapshotRecord& snap);
   // The revert itself, journalled (recovery reruns it to settle a crash).
   Status RunRevert(Journal& j, db::VolumeRecord vol,
                    const db::SnapshotRecord& target);
@@ -67,9 +71,6 @@ class Reverter : public EnginePart {
   Status InstallChain(Journal& j, const db::VolumeRecord& vol,
                       const RevertPlan& p, const db::SnapshotRecord& target,
                       bool merged_any);
-  // What a revert needs of the volume and snapshot (both revert and rebuild).
-  Status CheckRevertable(const db::VolumeRecord& vol,
-                         const db::SnapshotRecord& snap);
   // The task of a revert or rebuild: marks the volume "reverting" and the
   // snapshot "restoring", runs `run` under `lease` off the request thread,
   // ends the journal by its result (`what` names it in the log), then gives

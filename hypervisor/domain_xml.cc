@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <vector>
 
 namespace strata::hypervisor {
 namespace {
@@ -120,6 +121,53 @@ Result<DomainInfo> ParseDomainXml(const std::string& xml) {
     info.disks.push_back(std::move(disk));
   }
   return info;
+}
+
+Result<std::string> WithDiskBackingChain(
+    const std::string& xml, const std::string& target,
+    const std::vector<BackingFile>& chain) {
+  Doc doc(xmlReadMemory(
+      xml.data(), static_cast<int>(xml.size()), "domain.xml", nullptr,
+      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
+  if (!doc) return Status::Corruption("domain XML does not parse");
+  Ctx ctx(xmlXPathNewContext(doc.get()));
+  if (!ctx) return Status::Internal("xmlXPathNewContext failed");
+  xmlNode* root = xmlDocGetRootElement(doc.get());
+  xmlNode* disk = nullptr;
+  if (root)
+    for (xmlNode* d : Select(ctx.get(), root, "./devices/disk"))
+      if (Attr(First(ctx.get(), d, "./target"), "dev") == target) disk = d;
+  if (!disk) return Status::NotFound("the domain has no disk " + target);
+  for (xmlNode* old : Select(ctx.get(), disk, "./backingStore")) {
+    xmlUnlinkNode(old);
+    xmlFreeNode(old);
+  }
+  auto name = [](const char* n) { return reinterpret_cast<const xmlChar*>(n); };
+  if (!chain.empty()) {
+    // Inserted after <source>, where libvirt writes it.
+    xmlNode* source = First(ctx.get(), disk, "./source");
+    xmlNode* outer = xmlNewNode(nullptr, name("backingStore"));
+    if (source)
+      xmlAddNextSibling(source, outer);
+    else
+      xmlAddChild(disk, outer);
+    xmlNode* at = outer;
+    for (const BackingFile& f : chain) {
+      xmlSetProp(at, name("type"), name("file"));
+      xmlSetProp(xmlNewChild(at, nullptr, name("format"), nullptr),
+                 name("type"), name(f.format.c_str()));
+      xmlSetProp(xmlNewChild(at, nullptr, name("source"), nullptr),
+                 name("file"), name(f.path.c_str()));
+      at = xmlNewChild(at, nullptr, name("backingStore"), nullptr);
+    }
+  }
+  xmlChar* out = nullptr;
+  int len = 0;
+  xmlDocDumpMemory(doc.get(), &out, &len);
+  if (!out) return Status::Internal("domain XML does not serialize");
+  std::string result(reinterpret_cast<char*>(out), static_cast<size_t>(len));
+  xmlFree(out);
+  return result;
 }
 
 }  // namespace strata::hypervisor

@@ -41,6 +41,12 @@ struct DomainDisk {
   int ChainPosition(const std::string& name) const;
 };
 
+// One file of a disk's backing chain, as a domain's definition names it.
+struct BackingFile {
+  std::string path;
+  std::string format;  // "qcow2" or "raw"
+};
+
 struct DomainInfo {
   std::string uuid;
   std::string name;
@@ -48,6 +54,9 @@ struct DomainInfo {
   uint64_t memory_kib = 0;
   unsigned vcpus = 0;
   bool has_guest_agent = false;  // an org.qemu.guest_agent.0 channel
+  // Defined (survives a power-off), as Nova's domains are; a transient
+  // domain ends when it stops.
+  bool persistent = false;
   // Owner from Nova's <nova:instance><nova:owner> metadata; "" if absent.
   std::string project_id;
   std::string user_id;
@@ -107,6 +116,14 @@ class Hypervisor {
   virtual Status PowerOff(const std::string& uuid) = 0;
   // Starts the defined domain (virDomainCreate); OK when it already runs.
   virtual Status PowerOn(const std::string& uuid) = 0;
+  // Gives disk `target` of the persistent domain an explicit backing chain
+  // in its definition (top first; WithDiskBackingChain), so that its next
+  // start opens these files below the disk's image whatever the image's
+  // header names; an empty `chain` goes back to the headers. The running
+  // domain, if any, is not changed.
+  virtual Status DefineDiskBacking(const std::string& uuid,
+                                   const std::string& target,
+                                   const std::vector<BackingFile>& chain) = 0;
   // Pauses the running domain's vCPUs (virDomainSuspend): QEMU drains the
   // guest's in-flight disk I/O before it returns, so nothing it wrote is
   // still on the way. A group snapshot's hold (engine/group_cut.cc).

@@ -94,6 +94,7 @@ Result<DomainInfo> LibvirtHypervisor::Describe(virDomainPtr d) {
   if (virDomainGetState(d, &state, &reason, 0) != 0)
     return LibvirtError("virDomainGetState " + info.name, d);
   info.state = ToState(state);
+  info.persistent = virDomainIsPersistent(d) == 1;
   return info;
 }
 
@@ -259,6 +260,28 @@ Status LibvirtHypervisor::PowerOn(const std::string& uuid) {
   if (active == 1) return Status::OK();
   if (virDomainCreate(d.get()) != 0)
     return LibvirtError("starting domain " + uuid, d.get());
+  return Status::OK();
+}
+
+Status LibvirtHypervisor::DefineDiskBacking(
+    const std::string& uuid, const std::string& target,
+    const std::vector<BackingFile>& chain) {
+  STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn turn, conn_.Take());
+  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(turn, uuid));
+  if (virDomainIsPersistent(d.get()) == 0)
+    return Status::Conflict("domain " + uuid + " is transient");
+  char* raw = virDomainGetXMLDesc(
+      d.get(), VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+  if (!raw) return LibvirtError("virDomainGetXMLDesc", d.get());
+  std::string xml(raw);
+  free(raw);
+  STRATA_ASSIGN_OR_RETURN(std::string edited,
+                          WithDiskBackingChain(xml, target, chain));
+  DomainHandle defined(virDomainDefineXML(turn.get(), edited.c_str()));
+  if (!defined.get())
+    return LibvirtError(
+        "defining domain " + uuid + " with disk " + target + "'s backing chain",
+        turn.get());
   return Status::OK();
 }
 

@@ -164,3 +164,33 @@ TEST_CASE("chain position: relative, absolute and aliased names") {
     unlink((dir + "/" + f).c_str());
   rmdir(dir.c_str());
 }
+
+// R1.8's start on the mirror: a disk's chain given explicitly in the
+// definition replaces any chain there, parses back as that chain, and an
+// empty chain removes it; the other disks are left alone.
+TEST_CASE("WithDiskBackingChain sets, replaces and removes a disk's chain") {
+  auto with = WithDiskBackingChain(
+      kDomain, "vda", {{"/v/m1.qcow2", "qcow2"}, {"/v/m0.qcow2", "qcow2"}});
+  REQUIRE(with.ok());
+  auto parsed = ParseDomainXml(*with);
+  REQUIRE(parsed.ok());
+  const DomainDisk* vda = parsed->Disk("vda");
+  REQUIRE(vda);
+  CHECK(vda->backing_chain ==
+        std::vector<std::string>{"/v/m1.qcow2", "/v/m0.qcow2"});
+  CHECK(with->find("<format type=\"qcow2\"/>") != std::string::npos);
+  auto original = ParseDomainXml(kDomain);
+  REQUIRE(original.ok());
+  CHECK(parsed->disks.size() == original->disks.size());
+  auto without = WithDiskBackingChain(*with, "vda", {});
+  REQUIRE(without.ok());
+  auto back = ParseDomainXml(*without);
+  REQUIRE(back.ok());
+  CHECK(back->Disk("vda")->backing_chain.empty());
+  CHECK(without->find("/v/m0.qcow2") == std::string::npos);
+  for (const auto& d : original->disks)
+    if (d.target != "vda")
+      CHECK(back->Disk(d.target)->backing_chain == d.backing_chain);
+  CHECK(back->Disk("vda")->source == original->Disk("vda")->source);
+  CHECK(WithDiskBackingChain(kDomain, "vdz", {}).status().IsNotFound());
+}

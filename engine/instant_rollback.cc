@@ -1,0 +1,715 @@
+// Seconds-level rollback (R1.8). The steps, each journalled before it acts:
+//
+//   instant.link         the target's lineage (root first) hard-linked from
+//                        the local store as the mirror files (request
+//                        thread: a store that keeps no local files, or
+//                        keeps them on another file system, is refused at
+//                        once, nothing changed);
+//   instant.power_off    the server is powered off;
+//   instant.install_top  the disk's old top gets a second name ("before")
+//                        and a new empty top on the mirror is renamed over
+//                        the disk's path (the commit point of the start);
+//   instant.start        the domain's definition names the mirror as the
+//                        disk's backing chain explicitly (libvirt opens
+//                        those files, read-only, whatever their headers
+//                        name: a stored layer's header names the history it
+//                        was taken on, which may no longer exist, and a
+//                        linked file is never rewritten), and it starts.
+//                        R1.8's start tag is this empty top;
+//   instant.copy         in the background the mirror is verified (the
+//                        fast check) and the disk's normal chain built from
+//                        it as a normal revert builds it (revert.cc): the
+//                        root layer linked as the root history (nothing
+//                        copied), the layers above merged into a new
+//                        history, written back and synced;
+//   instant.ready        waits for the user's confirmation (or goes on,
+//                        when the rollback switches automatically);
+//   instant.switch       the end tag: the writes the server made on the
+//                        mirror are the top's own clusters, and one shallow
+//                        block mirror job moves them onto a new top on the
+//                        history (LiveDisks::RepointLiveTop: two pivots,
+//                        ending on the disk's path; a stopped server's top
+//                        is repointed in its header, the two backings
+//                        holding the same data);
+//   instant.finish       the explicit chain is removed from the definition,
+//                        the volume's head is the target, and the mirror and
+//                        the old chain go (garbage collection).
+//
+// Why these jobs. The mirror is the local store's files: linking them is the
+// copy that costs nothing, and they are the business storage's root
+// layer as well. What must still be written is the upper layers' merge, a
+// fraction of the disk in an incremental lineage, which qemu-img makes
+// from immutable files without touching the VM's I/O path. QEMU's stream
+// job would instead write the whole disk into the VM's top (a top that the
+// next snapshot uploads whole), and a full mirror job would copy the whole
+// disk a second time; both grow with the disk. The one block job used is
+// the shallow mirror (sync=top) at the switch, which moves exactly R1.8's
+// "difference data", the clusters the VM wrote since the start.
+//
+// Crashes (kill -9 of stratad; the VM runs on, QEMU holds its files open):
+// before the install the disk is untouched and the server is put back as it
+// was; from the install to the switch the rollback carries on (the copy is
+// redone from the mirror); inside the switch recovery first brings a VM
+// left on a temporary overlay back onto the disk's path, then finishes the
+// switch or redoes it; an abort or a finish is redone. The old top keeps
+// its second name until the finish, so an abort is possible until the
+// switch begins. A mirror that fails its check aborts the rollback (the
+// server is not left running on data that is not the snapshot's).
+#include "engine/instant_rollback.h"
+
+#include <sys/stat.h>
+
+#include <optional>
+#include <set>
+
+#include "engine/layer_fetch.h"
+#include "engine/layer_names.h"
+#include "engine/qemu_img.h"
+#include "qcow2/qcow2_header.h"
+#include "util/fs.h"
+#include "util/guarded.h"
+#include "util/log.h"
+#include "util/open_beneath.h"
+#include "util/time_util.h"
+
+namespace strata::engine {
+namespace {
+
+const char kKind[] = "instant_rollback";
+
+// The steps in order; the repoint's own steps are the switch's.
+enum Step {
+  kLink,
+  kFetch,
+  kPowerOff,
+  kInstallTop,
+  kStart,
+  kCopy,
+  kReady,
+  kSwitch,
+  kFinish,
+  kAbort,
+  kUnknown
+};
+Step Ordinal(const std::string& step) {
+  static const char* const kSteps[] = {
+      "instant.link",        "instant.fetch",  "instant.power_off",
+      "instant.install_top", "instant.start",  "instant.copy",
+      "instant.ready",       "instant.switch", "instant.finish",
+      "instant.abort"};
+  if (step == "repoint.away" || step == "repoint.back") return kSwitch;
+  for (int i = 0; i < kUnknown; ++i)
+    if (step == kSteps[i]) return static_cast<Step>(i);
+  return kUnknown;
+}
+
+std::vector<std::string> Strings(const nlohmann::json& state, const char* key) {
+  std::vector<std::string> out;
+  if (state.contains(key) && state[key].is_array())
+    for (const auto& v : state[key])
+      if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+
+std::string Str(const nlohmann::json& state, const char* key) {
+  return state.is_object() ? state.value(key, std::string()) : std::string();
+}
+
+// The explicit chain below the disk's top: the mirror, top first, then the
+// volume's foreign base (if any).
+std::vector<hypervisor::BackingFile> MirrorChain(const nlohmann::json& state) {
+  std::vector<hypervisor::BackingFile> chain;
+  auto mirrors = Strings(state, "mirrors");
+  for (auto it = mirrors.rbegin(); it != mirrors.rend(); ++it)
+    chain.push_back({*it, "qcow2"});
+  if (!Str(state, "base_file").empty())
+    chain.push_back({Str(state, "base_file"), Str(state, "base_format")});
+  return chain;
+}
+
+std::optional<ino_t> Inode(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return std::nullopt;
+  return st.st_ino;
+}
+
+// Whether the new top is at the disk's path (install_top done): the old top
+// then has only its "before" name.
+bool TopInstalled(const nlohmann::json& state, const std::string& disk) {
+  auto before = Inode(Str(state, "before"));
+  auto now = Inode(disk);
+  return before && now && *before != *now;
+}
+
+void RemoveQuietly(const std::string& path) {
+  if (!path.empty())
+    LogIfError(RemoveFileNoSymlinks(path),
+               "cleanup (garbage collection retries)");
+}
+
+}  // namespace
+
+std::string InstantRollbackPhase(const db::TaskRecord& task) {
+  const Step at = Ordinal(task.step);
+  if (task.status == "succeeded") return "done";
+  if (task.status == "failed")
+    return task.error.find("aborted by the user") != std::string::npos
+               ? "aborted"
+               : "error";
+  switch (at) {
+    case kStart:
+      return "starting";
+    case kCopy:
+      return "copying";
+    case kReady:
+      return "ready";
+    case kSwitch:
+      return "switching";
+    case kFinish:
+      return "finishing";
+    case kAbort:
+      return "aborting";
+    default:
+      return "preparing";
+  }
+}
+
+Result<db::TaskRecord> InstantRollbacks::Start(
+    const hypervisor::DomainInfo& dom, const std::string& target,
+    const db::VolumeRecord& vol, const db::SnapshotRecord& snap,
+    bool auto_switch) {
+  if (!hv_) return Status::NotSupported("no hypervisor: no server to run");
+  STRATA_RETURN_IF_ERROR(reverter_->CheckRevertable(vol, snap));
+  if (!dom.persistent)
+    return Status::Conflict("Cannot roll back instance " + dom.uuid +
+                            ": it is a transient domain, which ends when "
+                            "powered off.");
+  STRATA_ASSIGN_OR_RETURN(auto lineage, StoredLineage(catalog_, snap));
+  if (vol.base_path && !PathExists(*vol.base_path))
+    return Status::NotFound("the volume's base image " + *vol.base_path +
+                            " is missing");
+  STRATA_ASSIGN_OR_RETURN(auto lease,
+                          locks_.TryAcquire(vol.id, "an instant rollback"));
+  STRATA_ASSIGN_OR_RETURN(Journal j,
+                          Journal::Begin(catalog_, kKind, vol.id, snap.id));
+  const std::string& disk = vol.path;
+  auto& st = j.state();
+  st["domain"] = dom.uuid;
+  st["target"] = target;
+  st["auto"] = auto_switch;
+  st["was_running"] = dom.state == hypervisor::DomainState::kRunning ||
+                      dom.state == hypervisor::DomainState::kPaused;
+  st["virtual_size"] = snap.virtual_size;
+  st["base_file"] = vol.base_path.value_or("");
+  st["base_format"] = vol.base_format.value_or("");
+  std::vector<std::string> mirrors, ids;
+  int64_t upper_bytes = 0;
+  for (size_t i = 0; i < lineage.size(); ++i) {
+    mirrors.push_back(
+        TempPath(disk, "mirror" + std::to_string(i), j.task_id()));
+    ids.push_back(lineage[i].id);
+    if (i > 0 || vol.base_path) upper_bytes += lineage[i].layer_bytes;
+  }
+  st["mirrors"] = mirrors;
+  st["lineage"] = ids;
+  st["copy_bytes"] = upper_bytes;
+  st["history"] = NewHistoryPath(disk, snap.id);
+  st["root_history"] = lineage.size() > 1 && !vol.base_path
+                           ? NewHistoryPath(disk, lineage[0].id)
+                           : std::string();
+  st["merged"] = TempPath(disk, "merged", j.task_id());
+  st["scratch"] = TempPath(disk, "commit-top", j.task_id());
+  st["top"] = TempPath(disk, "instant", j.task_id());
+  st["before"] = TempPath(disk, "before", j.task_id());
+  std::vector<int> fetch;
+  int64_t fetch_bytes = 0;
+  Status s = j.Step("instant.link", 2);
+  // The root layer is used through its own header (as the root history),
+  // so its stored backing must be the volume's base (or none).
+  for (size_t i = 0; s.ok() && i < lineage.size(); ++i) {
+    std::optional<Backing> check;
+    if (i == 0)
+      check = Backing{vol.base_path.value_or(""), vol.base_format.value_or("")};
+    s = LinkStoredLayer(*store_, lineage[i], mirrors[i], check);
+    if (s.code() == StatusCode::kNotSupported) {
+      // Not a plain file of a local store on the disk's file system (a
+      // remote store, relay stages, the sparse form): fetched before the
+      // start.
+      fetch.push_back(static_cast<int>(i));
+      fetch_bytes += lineage[i].layer_bytes;
+      s = Status::OK();
+    }
+  }
+  st["fetch"] = fetch;
+  st["fetch_bytes"] = fetch_bytes;
+  if (!s.ok()) {
+    for (const auto& m : mirrors) RemoveQuietly(m);
+    LogIfError(j.Fail(s), "journal of an instant rollback");
+    return s;
+  }
+  STRATA_RETURN_IF_ERROR(
+      catalog_->ModifyVolume(vol.id, [](db::VolumeRecord& v) {
+        v.status = "reverting";
+        return Status::OK();
+      }));
+  STRATA_RETURN_IF_ERROR(
+      catalog_->SetSnapshotStatus(snap.id, "restoring", snap.progress));
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    active_[j.task_id()] = Entry{lease, true, false};
+    held_volumes_.insert(vol.id);
+  }
+  LogInfo("instant rollback " + j.task_id() + " of server " + dom.uuid +
+          " to snapshot " + snap.id + " (" + std::to_string(lineage.size()) +
+          " layers linked as its mirror)");
+  runner_.Submit([this, j, vol, snap] { Continue(j, vol, snap); });
+  return catalog_->GetTask(j.task_id());
+}
+
+Status InstantRollbacks::FetchUnlinked(Journal& j) {
+  auto& st = j.state();
+  STRATA_RETURN_IF_ERROR(j.Step("instant.fetch", 3));
+  const auto mirrors = Strings(st, "mirrors");
+  const auto ids = Strings(st, "lineage");
+  if (!st.contains("fetch") || !st["fetch"].is_array()) return Status::OK();
+  for (const auto& f : st["fetch"]) {
+    const auto i = f.get<size_t>();
+    if (i >= mirrors.size() || i >= ids.size())
+      return Status::Corruption("the rollback's journal names no layer " +
+                                std::to_string(i));
+    STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord snap,
+                            catalog_->GetSnapshot(ids[i]));
+    // Checked on the way (SHA-256); durable, as the server will read it.
+    STRATA_RETURN_IF_ERROR(
+        DownloadLayer(*store_, snap, mirrors[i], /*durable=*/true)
+            .WithContext("fetching the layer of snapshot " + snap.id));
+    // The root is the bottom of the disk's new chain, used through its own
+    // header: its backing is the volume's base, or none.
+    if (i == 0)
+      STRATA_RETURN_IF_ERROR(SetBackingUnsafe(mirrors[0], Str(st, "base_file"),
+                                              Str(st, "base_format")));
+  }
+  return Status::OK();
+}
+
+Status InstantRollbacks::PowerOffAndInstall(Journal& j,
+                                            const db::VolumeRecord& vol) {
+  const auto& st = j.state();
+  const std::string& disk = vol.path;
+  STRATA_RETURN_IF_ERROR(j.Step("instant.power_off", 5));
+  STRATA_RETURN_IF_ERROR(hv_->PowerOff(Str(st, "domain")));
+  STRATA_RETURN_IF_ERROR(j.Step("instant.install_top", 8));
+  const std::string top = Str(st, "top"), before = Str(st, "before");
+  RemoveQuietly(top);  // a retry after a crash here
+  STRATA_RETURN_IF_ERROR(CreateOverlay(top, Strings(st, "mirrors").back(),
+                                       "qcow2", st.value("virtual_size", 0ull),
+                                       opts_.overlay));
+  if (!PathExists(before)) {
+    STRATA_RETURN_IF_ERROR(LinkNoSymlinks(disk, before));
+    STRATA_RETURN_IF_ERROR(FsyncDir(DirName(disk)));
+  }
+  return RenameDurableNoSymlinks(top, disk);
+}
+
+Status InstantRollbacks::StartOnMirror(Journal& j,
+                                       const db::VolumeRecord& vol) {
+  auto& st = j.state();
+  STRATA_RETURN_IF_ERROR(j.Step("instant.start", 10));
+  const std::string dom = Str(st, "domain");
+  STRATA_RETURN_IF_ERROR(
+      hv_->DefineDiskBacking(dom, Str(st, "target"), MirrorChain(st)));
+  STRATA_RETURN_IF_ERROR(hv_->PowerOn(dom));
+  if (!st.contains("running_at")) st["running_at"] = NowMicros();
+  LogInfo("instant rollback " + j.task_id() + ": server " + dom +
+          " runs on the mirror of " + vol.path);
+  return Status::OK();
+}
+
+Status InstantRollbacks::BuildHistory(
+    Journal& j, const db::VolumeRecord& vol,
+    const std::vector<db::SnapshotRecord>& lineage) {
+  auto& st = j.state();
+  STRATA_RETURN_IF_ERROR(j.Step("instant.copy", 20));
+  const int64_t t0 = MonotonicMicros();
+  const auto mirrors = Strings(st, "mirrors");
+  const std::string history = Str(st, "history"),
+                    root_history = Str(st, "root_history"),
+                    merged = Str(st, "merged"), scratch = Str(st, "scratch");
+  if (mirrors.size() != lineage.size())
+    return Status::Corruption("the rollback's lineage changed");
+  // A copy a crash interrupted is made again from the start.
+  for (const auto* f : {&history, &root_history, &merged, &scratch})
+    RemoveQuietly(*f);
+  // The linked layers get their fast check here, in the background (a
+  // fetched one was checked on the way).
+  std::set<size_t> fetched;
+  if (st.contains("fetch") && st["fetch"].is_array())
+    for (const auto& f : st["fetch"]) fetched.insert(f.get<size_t>());
+  for (size_t i = 0; i < mirrors.size(); ++i)
+    if (!fetched.count(i))
+      STRATA_RETURN_IF_ERROR(
+          VerifyLinkedLayer(lineage[i], mirrors[i])
+              .WithContext("the mirror of snapshot " + lineage[i].id));
+  const uint64_t size = st.value("virtual_size", 0ull);
+  const std::string base = Str(st, "base_file");
+  if (!base.empty()) {
+    // On a foreign base every layer is merged into one history on it
+    // (from copies, as below).
+    std::vector<std::string> copies;
+    Status s;
+    for (size_t i = 0; s.ok() && i < mirrors.size(); ++i) {
+      copies.push_back(
+          TempPath(vol.path, "upper" + std::to_string(i), j.task_id()));
+      s = CopyFileSparse(mirrors[i], copies.back());
+    }
+    if (s.ok())
+      s = MergeIntoNewImage(copies, merged, base, Str(st, "base_format"), size,
+                            opts_.overlay, scratch, true);
+    for (const auto& c : copies) RemoveQuietly(c);
+    STRATA_RETURN_IF_ERROR(s);
+    STRATA_RETURN_IF_ERROR(RenameDurableNoSymlinks(merged, history));
+  } else if (mirrors.size() == 1) {
+    STRATA_RETURN_IF_ERROR(LinkNoSymlinks(mirrors[0], history));
+  } else {
+    STRATA_RETURN_IF_ERROR(LinkNoSymlinks(mirrors[0], root_history));
+    // qemu-img commit refuses others a consistent read of the layers it
+    // merges (they leave the chain in a commit), and the VM reads the
+    // mirror: it merges copies of the upper layers (the data it writes
+    // anyway, read once more).
+    std::vector<std::string> uppers;
+    Status s;
+    for (size_t i = 1; s.ok() && i < mirrors.size(); ++i) {
+      uppers.push_back(
+          TempPath(vol.path, "upper" + std::to_string(i), j.task_id()));
+      s = CopyFileSparse(mirrors[i], uppers.back());
+    }
+    if (s.ok())
+      s = MergeIntoNewImage(uppers, merged, root_history, "qcow2", size,
+                            opts_.overlay, scratch, true);
+    for (const auto& u : uppers) RemoveQuietly(u);
+    STRATA_RETURN_IF_ERROR(s);
+    STRATA_RETURN_IF_ERROR(RenameDurableNoSymlinks(merged, history));
+  }
+  STRATA_RETURN_IF_ERROR(FsyncDir(DirName(vol.path)));
+  st["copy_ms"] = (MonotonicMicros() - t0) / 1000;
+  LogInfo("instant rollback " + j.task_id() + ": " + history +
+          " built from the mirror in " +
+          std::to_string((MonotonicMicros() - t0) / 1000) + " ms");
+  return Status::OK();
+}
+
+Status InstantRollbacks::Switch(Journal& j, const db::VolumeRecord& vol) {
+  auto& st = j.state();
+  st["switch_at"] = NowMicros();
+  STRATA_RETURN_IF_ERROR(j.Step("instant.switch", 70));
+  const std::string history = Str(st, "history");
+  STRATA_ASSIGN_OR_RETURN(auto live, live_->LiveDiskOf(vol));
+  if (live) return live_->RepointLiveTop(&j, vol, *live, history);
+  // A stopped server: the top's header names the history instead of the
+  // mirror, which holds the same data.
+  return SetBackingUnsafe(vol.path, history, "qcow2");
+}
+
+Result<bool> InstantRollbacks::Switched(const nlohmann::json& state,
+                                        const db::VolumeRecord& vol) {
+  const std::string history = Str(state, "history");
+  STRATA_ASSIGN_OR_RETURN(auto live, live_->LiveDiskOf(vol));
+  if (live) {
+    STRATA_ASSIGN_OR_RETURN(hypervisor::DomainInfo dom,
+                            hv_->GetDomain(live->domain_uuid));
+    const hypervisor::DomainDisk* d = dom.Disk(live->target);
+    return d && !d->backing_chain.empty() && d->ChainPosition(history) == 1;
+  }
+  STRATA_ASSIGN_OR_RETURN(qcow2::Qcow2Header h,
+                          qcow2::ReadQcow2Header(vol.path));
+  return h.backing_file == history;
+}
+
+Status InstantRollbacks::Finish(Journal& j, const db::VolumeRecord& vol,
+                                const db::SnapshotRecord& snap) {
+  const auto& st = j.state();
+  STRATA_RETURN_IF_ERROR(j.Step("instant.finish", 90));
+  STRATA_RETURN_IF_ERROR(
+      hv_->DefineDiskBacking(Str(st, "domain"), Str(st, "target"), {}));
+  STRATA_RETURN_IF_ERROR(
+      catalog_->ModifyVolume(vol.id, [&](db::VolumeRecord& v) {
+        v.head_snapshot_id = snap.id;
+        return Status::OK();
+      }));
+  // The mirror, the old top and the old chain are in no chain now.
+  STRATA_RETURN_IF_ERROR(chain_->CollectGarbage(vol));
+  return deleter_->DropUnneededLayers(vol.id);
+}
+
+Status InstantRollbacks::RunAbort(Journal& j, const db::VolumeRecord& vol) {
+  const auto& st = j.state();
+  STRATA_RETURN_IF_ERROR(j.Step("instant.abort", 100));
+  const std::string dom = Str(st, "domain"), before = Str(st, "before");
+  STRATA_RETURN_IF_ERROR(hv_->PowerOff(dom));
+  if (TopInstalled(st, vol.path))
+    STRATA_RETURN_IF_ERROR(RenameDurableNoSymlinks(before, vol.path));
+  STRATA_RETURN_IF_ERROR(hv_->DefineDiskBacking(dom, Str(st, "target"), {}));
+  if (st.value("was_running", false)) STRATA_RETURN_IF_ERROR(hv_->PowerOn(dom));
+  return chain_->CollectGarbage(vol);
+}
+
+void InstantRollbacks::End(Journal& j, const db::VolumeRecord& vol,
+                           const db::SnapshotRecord& snap, const Status& s) {
+  if (s.ok()) {
+    LogIfError(j.Succeed(), "journal of instant rollback " + j.task_id());
+    LogInfo("instant rollback " + j.task_id() + " of " + vol.path + " done");
+  } else {
+    LogError("instant rollback " + j.task_id() + ": " + s.ToString());
+    LogIfError(j.Fail(s), "journal of instant rollback " + j.task_id());
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    active_.erase(j.task_id());  // releases the lease
+    held_volumes_.erase(vol.id);
+  }
+  SettleSnapshotStatus(snap.id, "available", 100);
+  SettleVolumeStatus(vol.id, vol.domain_uuid ? "in-use" : "available");
+}
+
+void InstantRollbacks::Continue(Journal j, db::VolumeRecord vol,
+                                db::SnapshotRecord snap) {
+  bool waiting = false;
+  auto abort_requested = [&] {
+    std::lock_guard<std::mutex> l(mu_);
+    return active_[j.task_id()].abort_requested;
+  };
+  Status s = CatchAll("engine.instant_rollback", [&]() -> Status {
+    const Step at = Ordinal(j.step());
+    if (at == kAbort) {
+      STRATA_RETURN_IF_ERROR(RunAbort(j, vol));
+      return Status::Conflict(
+          "aborted by the user: the server is back on "
+          "its disk as it was before the rollback");
+    }
+    Status s;
+    if (at <= kFetch) s = FetchUnlinked(j);
+    if (s.ok() && at <= kInstallTop) s = PowerOffAndInstall(j, vol);
+    if (s.ok() && at <= kStart) s = StartOnMirror(j, vol);
+    if (s.ok() && at <= kCopy && !abort_requested()) {
+      auto lineage = StoredLineage(catalog_, snap);
+      s = lineage.ok() ? BuildHistory(j, vol, *lineage) : lineage.status();
+    }
+    if (!s.ok() && !TopInstalled(j.state(), vol.path)) {
+      // Nothing changed but the server's power, which is given back.
+      if (j.state().value("was_running", false))
+        LogIfError(hv_->PowerOn(Str(j.state(), "domain")),
+                   "starting the server again");
+      return s;
+    }
+    if (!s.ok() || abort_requested()) {
+      // Back to the disk as it was: at the user's word, or when the server
+      // cannot run on the mirror or the mirror is not the snapshot's data.
+      Status back = RunAbort(j, vol);
+      if (!back.ok()) return back.WithContext(s.ToString());
+      return s.ok() ? Status::Conflict(
+                          "aborted by the user: the server is "
+                          "back on its disk as it was before "
+                          "the rollback")
+                    : s.WithContext(
+                          "the server is back on its disk as it "
+                          "was before the rollback");
+    }
+    if (at <= kReady && j.step() != "instant.ready")
+      STRATA_RETURN_IF_ERROR(j.Step("instant.ready", 60));
+    if (at <= kReady && !j.state().value("auto", false)) {
+      waiting = true;
+      return Status::OK();
+    }
+    if (at <= kSwitch) {
+      Status sw = Switch(j, vol);
+      if (!sw.ok()) {
+        // The server runs on the mirror still (a failed copy job leaves it
+        // there): the rollback waits again, its error shown, for another
+        // confirmation or an abort.
+        LogError("instant rollback " + j.task_id() +
+                 ": switch failed: " + sw.ToString());
+        j.state()["last_error"] = sw.ToString();
+        STRATA_RETURN_IF_ERROR(j.Step("instant.ready", 60));
+        waiting = true;
+        return Status::OK();
+      }
+    }
+    return Finish(j, vol, snap);
+  });
+  if (waiting && s.ok()) {
+    std::lock_guard<std::mutex> l(mu_);
+    active_[j.task_id()].busy = false;
+    LogInfo("instant rollback " + j.task_id() +
+            ": ready; waiting for its confirmation");
+    return;
+  }
+  End(j, vol, snap, s);
+}
+
+Result<std::shared_ptr<VolumeLease>> InstantRollbacks::TakeForStep(
+    const std::string& id, bool abort) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = active_.find(id);
+  STRATA_ASSIGN_OR_RETURN(db::TaskRecord t, catalog_->GetTask(id));
+  if (t.kind != kKind)
+    return Status::NotFound("Instant rollback " + id + " could not be found.");
+  if (it == active_.end() || t.status != "running")
+    return Status::Conflict("Instant rollback " + id + " has ended (" +
+                            InstantRollbackPhase(t) + ").");
+  const Step at = Ordinal(t.step);
+  if (abort) {
+    if (at >= kSwitch)
+      return Status::Conflict(
+          "Instant rollback " + id + " is past its switch (" +
+          InstantRollbackPhase(t) + "): it can no longer be aborted.");
+    if (it->second.busy) {
+      // The worker checks the request between steps.
+      it->second.abort_requested = true;
+      return std::shared_ptr<VolumeLease>();
+    }
+  } else if (it->second.busy || at != kReady) {
+    return Status::Conflict("Instant rollback " + id + " is " +
+                            InstantRollbackPhase(t) +
+                            ": it can be confirmed once it is ready.");
+  }
+  it->second.busy = true;
+  it->second.abort_requested = abort;
+  return it->second.lease;
+}
+
+Status InstantRollbacks::Confirm(const std::string& id) {
+  STRATA_ASSIGN_OR_RETURN(auto lease, TakeForStep(id, false));
+  STRATA_ASSIGN_OR_RETURN(db::TaskRecord t, catalog_->GetTask(id));
+  Journal j = Journal::Resume(catalog_, t);
+  j.state()["auto"] = true;  // the user's word: go on through the switch
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
+                          catalog_->GetVolume(t.volume_id));
+  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord snap,
+                          catalog_->GetSnapshot(t.snapshot_id.value_or("")));
+  runner_.Submit([this, j, vol, snap] { Continue(j, vol, snap); });
+  return Status::OK();
+}
+
+Status InstantRollbacks::Abort(const std::string& id) {
+  STRATA_ASSIGN_OR_RETURN(auto lease, TakeForStep(id, true));
+  if (!lease) return Status::OK();  // the running worker aborts
+  STRATA_ASSIGN_OR_RETURN(db::TaskRecord t, catalog_->GetTask(id));
+  Journal j = Journal::Resume(catalog_, t);
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
+                          catalog_->GetVolume(t.volume_id));
+  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord snap,
+                          catalog_->GetSnapshot(t.snapshot_id.value_or("")));
+  runner_.Submit([this, j, vol, snap] { Continue(j, vol, snap); });
+  return Status::OK();
+}
+
+bool InstantRollbacks::Holds(const std::string& volume_id) {
+  std::lock_guard<std::mutex> l(mu_);
+  return held_volumes_.count(volume_id) > 0;
+}
+
+Status InstantRollbacks::RecoverTask(const db::TaskRecord& task) {
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
+                          catalog_->GetVolume(task.volume_id));
+  Journal j = Journal::Resume(catalog_, task);
+  const auto& st = j.state();
+  const std::string dom = Str(st, "domain");
+  const Step at = Ordinal(task.step);
+  const std::string why = "interrupted by a restart at step " + task.step;
+  auto settle = [&](const std::string& status, const std::string& error) {
+    STRATA_RETURN_IF_ERROR(
+        catalog_->ModifyVolume(vol.id, [&](db::VolumeRecord& v) {
+          v.status = v.domain_uuid ? "in-use" : "available";
+          return Status::OK();
+        }));
+    STRATA_RETURN_IF_ERROR(catalog_->SetSnapshotStatus(
+        task.snapshot_id.value_or(""), "available", 100));
+    return catalog_->FinishTask(task.id, status, error);
+  };
+  if (!hv_) return settle("failed", why + "; no hypervisor to settle it");
+  // Before the new top took the disk's path nothing changed but the
+  // server's power: it is put back as it was.
+  if (at < kInstallTop || (at == kInstallTop && !TopInstalled(st, vol.path))) {
+    LogWarning("recovery: instant rollback " + task.id +
+               " had not started the server on its mirror; undoing it");
+    if (st.value("was_running", false))
+      LogIfError(hv_->PowerOn(dom), "recovery: starting server " + dom);
+    return settle("failed", why + "; nothing was changed");
+  }
+  if (at == kAbort) {
+    STRATA_RETURN_IF_ERROR(RunAbort(j, vol));
+    return settle("failed", "aborted by the user (finished after a restart)");
+  }
+  if (at == kSwitch) {
+    // A VM left on the repoint's temporary overlay gets back onto the
+    // disk's path first (on the history, its backing).
+    STRATA_RETURN_IF_ERROR(live_->ReconcileLiveDisk(vol));
+    STRATA_ASSIGN_OR_RETURN(bool switched, Switched(st, vol));
+    if (switched) {
+      STRATA_ASSIGN_OR_RETURN(
+          db::SnapshotRecord snap,
+          catalog_->GetSnapshot(task.snapshot_id.value_or("")));
+      STRATA_RETURN_IF_ERROR(Finish(j, vol, snap));
+      return settle("succeeded", "");
+    }
+  }
+  if (at == kFinish) {
+    STRATA_ASSIGN_OR_RETURN(
+        db::SnapshotRecord snap,
+        catalog_->GetSnapshot(task.snapshot_id.value_or("")));
+    STRATA_RETURN_IF_ERROR(Finish(j, vol, snap));
+    return settle("succeeded", "");
+  }
+  // The server runs (or is to run) on the mirror: the rollback carries on.
+  if (at <= kStart) {
+    STRATA_RETURN_IF_ERROR(
+        hv_->DefineDiskBacking(dom, Str(st, "target"), MirrorChain(st)));
+    STRATA_RETURN_IF_ERROR(hv_->PowerOn(dom));
+  }
+  LogWarning("recovery: instant rollback " + task.id +
+             " carries on from step " + task.step);
+  std::lock_guard<std::mutex> l(mu_);
+  resumable_.push_back(task);
+  held_volumes_.insert(vol.id);
+  return Status::OK();
+}
+
+void InstantRollbacks::ResumeInterrupted() {
+  std::vector<db::TaskRecord> tasks;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    tasks = std::exchange(resumable_, {});
+  }
+  for (const auto& t : tasks) {
+    Status s = [&]() -> Status {
+      STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
+                              catalog_->GetVolume(t.volume_id));
+      STRATA_ASSIGN_OR_RETURN(
+          db::SnapshotRecord snap,
+          catalog_->GetSnapshot(t.snapshot_id.value_or("")));
+      STRATA_ASSIGN_OR_RETURN(auto lease,
+                              locks_.TryAcquire(vol.id, "an instant rollback"));
+      Journal j = Journal::Resume(catalog_, t);
+      // A rollback that had begun its switch finishes it.
+      if (Ordinal(t.step) == kSwitch) j.state()["auto"] = true;
+      const bool waits =
+          Ordinal(t.step) == kReady && !j.state().value("auto", false);
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        active_[t.id] = Entry{lease, !waits, false};
+      }
+      if (!waits)
+        runner_.Submit([this, j, vol, snap] { Continue(j, vol, snap); });
+      return Status::OK();
+    }();
+    if (!s.ok()) {
+      LogError("resuming instant rollback " + t.id + ": " + s.ToString());
+      LogIfError(catalog_->FinishTask(t.id, "failed", s.ToString()),
+                 "ending instant rollback " + t.id);
+      std::lock_guard<std::mutex> l(mu_);
+      held_volumes_.erase(t.volume_id);
+    }
+  }
+}
+
+}  // namespace strata::engine
