@@ -79,19 +79,22 @@ rollback() {  # rollback SNAPSHOT MODE: starts one; sets RB (its id)
   api POST /v3/os-instant-rollbacks \
     "{\"rollback\":{\"server_id\":\"$uuid\",\"snapshot_id\":\"$1\",\"switch\":\"$2\"}}"
 }
-rb_phase() {  # rb_phase ID: prints its phase
+rb_phase() {  # rb_phase ID: sets PHASE (and BODY) from a GET
   api GET "/v3/os-instant-rollbacks/$1"
   [[ $CODE == 200 ]] || fail "GET rollback $1: HTTP $CODE $BODY"
-  jget 'j["rollback"]["phase"]'
+  PHASE=$(jget 'j["rollback"]["phase"]')
 }
-await_phase() {  # await_phase ID PHASE…: waits (≤ 300 s) for one of PHASEs
-  local id=$1 p=""; shift
+# await_phase ID PHASE…: waits (≤ 300 s) for one of PHASEs; an end that is
+# not one of them (done, error, aborted) fails at once.
+await_phase() {
+  local id=$1; shift
   for _ in $(seq 3000); do
-    p=$(rb_phase "$id")
-    for want in "$@"; do [[ $p == "$want" ]] && return 0; done
+    rb_phase "$id"
+    for want in "$@"; do [[ $PHASE == "$want" ]] && return 0; done
+    [[ $PHASE == done || $PHASE == error || $PHASE == aborted ]] && break
     sleep 0.1
   done
-  fail "rollback $id: phase $p, wanted $*: $BODY"
+  fail "rollback $id: phase $PHASE, wanted $*: $BODY"
 }
 chain_of() { virsh dumpxml "$name" | grep -o "<source file='[^']*'" | sed "s/.*='//;s/'$//"; }
 # check_normal: the server runs on the disk's own chain: libvirt's chain is
@@ -104,7 +107,8 @@ check_normal() {
   ! grep -q strata-mirror <<<"$c" || fail "$1: the VM still reads the mirror: $c"
   ! compgen -G "$T/var/disks/.*strata-mirror*" >/dev/null ||
     fail "$1: mirror files are left: $(ls -a "$T/var/disks")"
-  ! virsh dumpxml --inactive "$name" | grep -q backingStore ||
+  local def; def=$(virsh dumpxml --inactive "$name")
+  ! grep -q backingStore <<<"$def" ||
     fail "$1: the domain's definition still names a backing chain"
 }
 
@@ -145,8 +149,12 @@ k=$(( $(resumed_at) - 1 ))
 await_phase "$rb" ready
 api GET "/v3/os-instant-rollbacks/$rb"
 secs=$(jget 'j["rollback"]["seconds_to_running"]')
-chain_of | grep -q strata-mirror || fail "libvirt's chain does not name the mirror while ready: $(chain_of)"
-virsh dumpxml --inactive "$name" | grep -q strata-mirror ||
+# (Outputs are read whole before grep -q: under pipefail, grep -q ending a
+# pipe early can fail it with the writer's SIGPIPE.)
+c=$(chain_of)
+grep -q strata-mirror <<<"$c" || fail "libvirt's chain does not name the mirror while ready: $c"
+def=$(virsh dumpxml --inactive "$name")
+grep -q strata-mirror <<<"$def" ||
   fail "the definition does not name the mirror while the server runs on it"
 mid=$(last_rec)
 for _ in $(seq 300); do (( $(last_rec) > mid + 100 )) && break; sleep 0.1; done
@@ -213,7 +221,7 @@ for step in instant.link instant.power_off instant.install_top instant.start \
   api GET /v3/os-instant-rollbacks
   rb=$(jget 'j["rollbacks"][0]["id"]')
   await_phase "$rb" done error
-  phase=$(rb_phase "$rb")
+  phase=$PHASE
   for _ in $(seq 300); do [[ $(virsh domstate "$name") == running ]] && break; sleep 0.1; done
   [[ $(virsh domstate "$name") == running ]] || fail "$step: the server is not running after recovery"
   case $step in
