@@ -75,4 +75,14 @@ void EnginePart::SettleVolumeStatus(const std::string& id,
              " could not be written: " + s.ToString());
 }
 
+Status EnginePart::MarkReverting(const db::VolumeRecord& vol,
+                                 const db::SnapshotRecord& snap) {
+  STRATA_RETURN_IF_ERROR(
+      catalog_->ModifyVolume(vol.id, [](db::VolumeRecord& v) {
+        v.status = "reverting";
+        return Status::OK();
+      }));
+  return catalog_->SetSnapshotStatus(snap.id, "restoring", snap.progress);
+}
+
 }  // namespace strata::engine

@@ -85,6 +85,10 @@ class EnginePart {
                             int progress, const std::string& error = "");
   // The same for a volume's status after a revert.
   void SettleVolumeStatus(const std::string& id, const std::string& status);
+  // A revert's, rebuild's or rollback's start: the volume "reverting", the
+  // snapshot "restoring" (each task gives both back at its end).
+  Status MarkReverting(const db::VolumeRecord& vol,
+                       const db::SnapshotRecord& snap);
 
   db::Catalog* const catalog_;
   store::Store* const store_;

@@ -248,13 +248,7 @@ Result<db::TaskRecord> InstantRollbacks::Start(
     LogIfError(j.Fail(s), "journal of an instant rollback");
     return s;
   }
-  STRATA_RETURN_IF_ERROR(
-      catalog_->ModifyVolume(vol.id, [](db::VolumeRecord& v) {
-        v.status = "reverting";
-        return Status::OK();
-      }));
-  STRATA_RETURN_IF_ERROR(
-      catalog_->SetSnapshotStatus(snap.id, "restoring", snap.progress));
+  STRATA_RETURN_IF_ERROR(MarkReverting(vol, snap));
   {
     std::lock_guard<std::mutex> l(mu_);
     active_[j.task_id()] = Entry{lease, true, false};
@@ -593,22 +587,20 @@ Result<std::shared_ptr<VolumeLease>> InstantRollbacks::TakeForStep(
 
 Status InstantRollbacks::Confirm(const std::string& id) {
   STRATA_ASSIGN_OR_RETURN(auto lease, TakeForStep(id, false));
-  STRATA_ASSIGN_OR_RETURN(db::TaskRecord t, catalog_->GetTask(id));
-  Journal j = Journal::Resume(catalog_, t);
-  j.state()["auto"] = true;  // the user's word: go on through the switch
-  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
-                          catalog_->GetVolume(t.volume_id));
-  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord snap,
-                          catalog_->GetSnapshot(t.snapshot_id.value_or("")));
-  runner_.Submit([this, j, vol, snap] { Continue(j, vol, snap); });
-  return Status::OK();
+  return ContinueOnWorker(id, /*confirm=*/true);
 }
 
 Status InstantRollbacks::Abort(const std::string& id) {
   STRATA_ASSIGN_OR_RETURN(auto lease, TakeForStep(id, true));
   if (!lease) return Status::OK();  // the running worker aborts
+  return ContinueOnWorker(id, /*confirm=*/false);
+}
+
+Status InstantRollbacks::ContinueOnWorker(const std::string& id, bool confirm) {
   STRATA_ASSIGN_OR_RETURN(db::TaskRecord t, catalog_->GetTask(id));
   Journal j = Journal::Resume(catalog_, t);
+  // The user's word: go on through the switch.
+  if (confirm) j.state()["auto"] = true;
   STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
                           catalog_->GetVolume(t.volume_id));
   STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord snap,

@@ -75,6 +75,9 @@ class InstantRollbacks : public EnginePart {
     bool busy = false;                   // a worker runs its steps
     bool abort_requested = false;
   };
+  // Continue on a worker for the user's confirmation or abort (TakeForStep
+  // gave the rollback to it).
+  Status ContinueOnWorker(const std::string& id, bool confirm);
   // The steps from the journal's step on, until the rollback waits for a
   // confirmation or ends. Runs on a worker.
   void Continue(Journal j, db::VolumeRecord vol, db::SnapshotRecord snap);

@@ -473,13 +473,7 @@ Status Reverter::LaunchRevertTask(std::shared_ptr<VolumeLease> lease, Journal j,
                                   const db::SnapshotRecord& snap,
                                   std::function<Status(Journal&)> run,
                                   const std::string& what) {
-  STRATA_RETURN_IF_ERROR(
-      catalog_->ModifyVolume(vol.id, [](db::VolumeRecord& v) {
-        v.status = "reverting";
-        return Status::OK();
-      }));
-  STRATA_RETURN_IF_ERROR(
-      catalog_->SetSnapshotStatus(snap.id, "restoring", snap.progress));
+  STRATA_RETURN_IF_ERROR(MarkReverting(vol, snap));
   Launch(lease, [this, j, vol, snap, run, what](auto& held) mutable {
     Status s = CatchAll("engine.revert", [&] { return run(j); });
     if (s.ok()) {

@@ -67,16 +67,28 @@ std::string SourcePath(xmlXPathContext* ctx, xmlNode* n) {
   return p.empty() ? Attr(src, "dev") : p;
 }
 
-}  // namespace
+// A domain XML document and an XPath context on it.
+struct ParsedXml {
+  Doc doc;
+  Ctx ctx;
+};
 
-Result<DomainInfo> ParseDomainXml(const std::string& xml) {
+Result<ParsedXml> ParseXml(const std::string& xml) {
   Doc doc(xmlReadMemory(
       xml.data(), static_cast<int>(xml.size()), "domain.xml", nullptr,
       XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
   if (!doc) return Status::Corruption("domain XML does not parse");
   Ctx ctx(xmlXPathNewContext(doc.get()));
   if (!ctx) return Status::Internal("xmlXPathNewContext failed");
-  xmlNode* root = xmlDocGetRootElement(doc.get());
+  return ParsedXml{std::move(doc), std::move(ctx)};
+}
+
+}  // namespace
+
+Result<DomainInfo> ParseDomainXml(const std::string& xml) {
+  STRATA_ASSIGN_OR_RETURN(ParsedXml parsed, ParseXml(xml));
+  Ctx& ctx = parsed.ctx;
+  xmlNode* root = xmlDocGetRootElement(parsed.doc.get());
   if (!root ||
       std::string(reinterpret_cast<const char*>(root->name)) != "domain")
     return Status::Corruption("domain XML has no <domain> root");
@@ -126,12 +138,9 @@ Result<DomainInfo> ParseDomainXml(const std::string& xml) {
 Result<std::string> WithDiskBackingChain(
     const std::string& xml, const std::string& target,
     const std::vector<BackingFile>& chain) {
-  Doc doc(xmlReadMemory(
-      xml.data(), static_cast<int>(xml.size()), "domain.xml", nullptr,
-      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
-  if (!doc) return Status::Corruption("domain XML does not parse");
-  Ctx ctx(xmlXPathNewContext(doc.get()));
-  if (!ctx) return Status::Internal("xmlXPathNewContext failed");
+  STRATA_ASSIGN_OR_RETURN(ParsedXml parsed, ParseXml(xml));
+  Doc& doc = parsed.doc;
+  Ctx& ctx = parsed.ctx;
   xmlNode* root = xmlDocGetRootElement(doc.get());
   xmlNode* disk = nullptr;
   if (root)

@@ -290,6 +290,43 @@ boot_guest() {
   fail "the guest wrote no records"
 }
 
+# define_guest NAME DISK SIZE: the test guest (records 5 ms apart) as a
+# defined (persistent) domain, as Nova makes them, on a new qcow2 DISK under
+# $T/var/disks, its console in $console (set by the caller); started, and
+# destroyed and undefined on exit; waits for 20 records. Sets GUEST_DOMAIN.
+define_guest() {
+  local name=$1 disk=$2 size=$3
+  mkdir -p "$T/var/disks"
+  chmod 711 "$T" "$T/var" "$T/var/disks"   # qemu runs as libvirt-qemu
+  GUEST_DOMAIN=$name
+  trap 'rc=$?; virsh -q destroy "$GUEST_DOMAIN" >/dev/null 2>&1 || true
+        virsh -q undefine "$GUEST_DOMAIN" >/dev/null 2>&1 || true
+        [[ $rc -ne 0 && -f "$console" ]] && { echo "--- guest console ---"; tail -n 5 "$console"; }
+        cleanup "$rc"' EXIT
+  "$STRATA_SRC/scripts/build-test-guest.sh" "$T/guest" >/dev/null || fail "guest build"
+  "$STRATA_SRC/scripts/start-libvirt.sh" || fail "libvirt did not start"
+  qemu-img create -q -f qcow2 "$disk" "$size"
+  "$STRATA_SRC/scripts/render-test-domain.sh" "$name" "$(cat /proc/sys/kernel/random/uuid)" \
+    "$disk" "$console" "$T/guest" "recwriter.interval_ms=5" >"$T/domain.xml"
+  virsh -q define "$T/domain.xml" >/dev/null || fail "virsh define"
+  virsh -q start "$name" >/dev/null || fail "virsh start"
+  for _ in $(seq 600); do [[ $(last_rec) -ge 20 ]] && return 0; sleep 0.1; done
+  fail "the guest wrote no records"
+}
+
+# The console file starts over when the domain starts: a new boot shows as
+# a START line with another boot_id. boot_id: that of the last boot (never
+# fails: the console is empty while the guest boots); resumed_at: the
+# record the last boot started its log at.
+boot_id() {
+  { grep -a '^RECWRITER START' "$console" 2>/dev/null || true; } | tail -1 |
+    sed -n 's/.*boot_id=\([0-9a-f]*\).*/\1/p'
+}
+resumed_at() {
+  { grep -a '^RECWRITER START' "$console" 2>/dev/null || true; } | tail -1 |
+    sed -n 's/.* next=\([0-9]*\).*/\1/p'
+}
+
 # bare_domain_xml NAME DISK [PROJECT_ID USER_ID]: a domain with nothing to
 # boot (64 MiB, one vCPU) and DISK as its qcow2 vda, for tests that need a
 # running domain but not a guest; with PROJECT_ID, Nova's owner metadata.

@@ -26,35 +26,10 @@ need curl
 name=strata-instant-$$
 disk=$T/var/disks/ir.qcow2
 console=$T/console.log
-mkdir -p "$T/var/disks"
-chmod 711 "$T" "$T/var" "$T/var/disks"   # qemu runs as libvirt-qemu
-trap 'rc=$?; virsh -q destroy "$name" >/dev/null 2>&1 || true
-      virsh -q undefine "$name" >/dev/null 2>&1 || true
-      [[ $rc -ne 0 && -f "$console" ]] && { echo "--- guest console ---"; tail -n 5 "$console"; }
-      cleanup "$rc"' EXIT
-"$STRATA_SRC/scripts/build-test-guest.sh" "$T/guest" >/dev/null || fail "guest build"
-"$STRATA_SRC/scripts/start-libvirt.sh" || fail "libvirt did not start"
-qemu-img create -q -f qcow2 "$disk" 2G
-"$STRATA_SRC/scripts/render-test-domain.sh" "$name" "$(cat /proc/sys/kernel/random/uuid)" \
-  "$disk" "$console" "$T/guest" "recwriter.interval_ms=5" >"$T/domain.xml"
-virsh -q define "$T/domain.xml" >/dev/null || fail "virsh define"
-virsh -q start "$name" >/dev/null || fail "virsh start"
-for _ in $(seq 600); do [[ $(last_rec) -ge 20 ]] && break; sleep 0.1; done
-[[ $(last_rec) -ge 20 ]] || fail "the guest wrote no records"
+define_guest "$name" "$disk" 2G
 uuid=$(virsh domuuid "$name")
 start_stratad
 
-# The console file starts over when the domain starts: a new boot shows as
-# a START line with another boot_id.
-boot_id() {  # never fails: the console is empty while the guest boots
-  { grep -a '^RECWRITER START' "$console" 2>/dev/null || true; } | tail -1 |
-    sed -n 's/.*boot_id=\([0-9a-f]*\).*/\1/p'
-}
-# resumed_at: the record the guest's last boot started its log at.
-resumed_at() {
-  { grep -a '^RECWRITER START' "$console" 2>/dev/null || true; } | tail -1 |
-    sed -n 's/.* next=\([0-9]*\).*/\1/p'
-}
 # await_boot OLD_BOOT_ID MORE: waits for a boot other than OLD_BOOT_ID and
 # MORE records written in it.
 await_boot() {
@@ -78,6 +53,11 @@ snapshot_now() {  # prints the new snapshot's id once it is available
 rollback() {  # rollback SNAPSHOT MODE: starts one; sets RB (its id)
   api POST /v3/os-instant-rollbacks \
     "{\"rollback\":{\"server_id\":\"$uuid\",\"snapshot_id\":\"$1\",\"switch\":\"$2\"}}"
+}
+start_rollback() {  # start_rollback SNAPSHOT MODE: expects 202; sets rb
+  rollback "$1" "$2"
+  expect_code 202 "instant rollback to $1"
+  rb=$(jget 'j["rollback"]["id"]')
 }
 rb_phase() {  # rb_phase ID: sets PHASE (and BODY) from a GET
   api GET "/v3/os-instant-rollbacks/$1"
@@ -138,9 +118,7 @@ pass "bad requests are faults (400, 404) and start nothing"
 
 # 1. Rollback to s2, switched at the user's confirmation.
 boot0=$(boot_id); before=$(last_rec)
-rollback "$s2" confirm
-expect_code 202 "instant rollback to $s2"
-rb=$(jget 'j["rollback"]["id"]')
+start_rollback "$s2" confirm
 api POST /v3/os-instant-rollbacks "{\"rollback\":{\"server_id\":\"$uuid\",\"snapshot_id\":\"$s1\"}}"
 expect_code 409 "a second rollback of the same disk while one runs"
 await_boot "$boot0" 50
@@ -180,9 +158,7 @@ pass "os-confirm: the server runs on its disk's own chain (history), the mirror 
 # 2. Rollback to s1, a lineage of one layer (its link is the history:
 #    nothing is copied), switched on its own.
 boot0=$(boot_id)
-rollback "$s1" auto
-expect_code 202 "instant rollback to $s1"
-rb=$(jget 'j["rollback"]["id"]')
+start_rollback "$s1" auto
 await_boot "$boot0" 20
 k=$(( $(resumed_at) - 1 ))
 (( lo1 <= k && k <= hi1 )) || fail "rolled back to $s1, the log resumed after record $k, not within $lo1..$hi1"
@@ -192,9 +168,7 @@ pass "rollback to $s1 (one layer), switched on its own: resumed after record $k 
 
 # 3. Abort while ready: back to the disk as it was.
 boot0=$(boot_id); before=$(last_rec)
-rollback "$s2" confirm
-expect_code 202 "instant rollback to $s2"
-rb=$(jget 'j["rollback"]["id"]')
+start_rollback "$s2" confirm
 await_boot "$boot0" 20
 await_phase "$rb" ready
 boot1=$(boot_id)
@@ -248,9 +222,7 @@ done
 stop_stratad
 STRATA_CRASH_AT=instant.abort start_stratad
 boot0=$(boot_id); before=$(last_rec)
-rollback "$s1" confirm
-expect_code 202 "instant rollback to $s1"
-rb=$(jget 'j["rollback"]["id"]')
+start_rollback "$s1" confirm
 await_boot "$boot0" 20
 await_phase "$rb" ready
 api POST "/v3/os-instant-rollbacks/$rb/action" '{"os-abort":{}}'

@@ -17,21 +17,7 @@ need curl openstack
 name=strata-rebuild-$$
 disk=$T/var/disks/rb.qcow2
 console=$T/console.log
-mkdir -p "$T/var/disks"
-chmod 711 "$T" "$T/var" "$T/var/disks"   # qemu runs as libvirt-qemu
-trap 'rc=$?; virsh -q destroy "$name" >/dev/null 2>&1 || true
-      virsh -q undefine "$name" >/dev/null 2>&1 || true
-      [[ $rc -ne 0 && -f "$console" ]] && { echo "--- guest console ---"; tail -n 5 "$console"; }
-      cleanup "$rc"' EXIT
-"$STRATA_SRC/scripts/build-test-guest.sh" "$T/guest" >/dev/null || fail "guest build"
-"$STRATA_SRC/scripts/start-libvirt.sh" || fail "libvirt did not start"
-qemu-img create -q -f qcow2 "$disk" 256M
-"$STRATA_SRC/scripts/render-test-domain.sh" "$name" "$(cat /proc/sys/kernel/random/uuid)" \
-  "$disk" "$console" "$T/guest" "recwriter.interval_ms=5" >"$T/domain.xml"
-virsh -q define "$T/domain.xml" >/dev/null || fail "virsh define"
-virsh -q start "$name" >/dev/null || fail "virsh start"
-for _ in $(seq 600); do [[ $(last_rec) -ge 20 ]] && break; sleep 0.1; done
-[[ $(last_rec) -ge 20 ]] || fail "the guest wrote no records"
+define_guest "$name" "$disk" 256M
 uuid=$(virsh domuuid "$name")
 start_stratad
 O=(openstack --os-auth-type none --os-endpoint "$URL/v2.1" --os-compute-api-version 2.45)
@@ -50,12 +36,6 @@ expect_code 400 "rebuild onto an unknown image"
 api POST "/v2.1/servers/$uuid/action" '{"rebuild":{}}'
 expect_code 400 "rebuild without imageRef"
 
-# The console file starts over when the domain starts: a new boot shows as
-# a START line with another boot_id.
-boot_id() {  # never fails: the console is empty while the guest boots
-  { grep -a '^RECWRITER START' "$console" 2>/dev/null || true; } | tail -1 |
-    sed -n 's/.*boot_id=\([0-9a-f]*\).*/\1/p'
-}
 boot_before=$(boot_id)
 [[ -n $boot_before ]] || fail "no RECWRITER START line on the console"
 "${O[@]}" server rebuild --image "$img" --wait "$name" >/dev/null ||
