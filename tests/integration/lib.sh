@@ -272,12 +272,24 @@ need_guest() {
 # 5 ms apart) as a transient domain on a new qcow2 DISK under $T/var/disks,
 # its console in $console (set by the caller), destroyed on exit; waits for
 # 20 records. SECOND_DISK (exported) adds vdb (render-test-domain.sh).
-boot_guest() {
-  local name=$1 disk=$2 size=$3 extra=${4:-}
+boot_guest() { start_guest create "$@"; }
+
+# define_guest NAME DISK SIZE: the same as a defined (persistent) domain,
+# as Nova makes them, started, and destroyed and undefined on exit.
+define_guest() { start_guest define "$@"; }
+
+# start_guest create|define NAME DISK SIZE [CMDLINE_EXTRA]: boot_guest's
+# and define_guest's common part. Sets GUEST_DOMAIN.
+start_guest() {
+  local how=$1 name=$2 disk=$3 size=$4 extra=${5:-}
   mkdir -p "$T/var/disks"
   chmod 711 "$T" "$T/var" "$T/var/disks"   # qemu runs as libvirt-qemu
   GUEST_DOMAIN=$name
+  local undefine=""
+  [[ $how == define ]] &&
+    undefine='virsh -q undefine "$GUEST_DOMAIN" >/dev/null 2>&1 || true;'
   trap 'rc=$?; virsh -q destroy "$GUEST_DOMAIN" >/dev/null 2>&1 || true
+        '"$undefine"'
         [[ $rc -ne 0 && -f "$console" ]] && { echo "--- guest console ---"; tail -n 5 "$console"; }
         cleanup "$rc"' EXIT
   "$STRATA_SRC/scripts/build-test-guest.sh" "$T/guest" >/dev/null || fail "guest build"
@@ -285,31 +297,12 @@ boot_guest() {
   qemu-img create -q -f qcow2 "$disk" "$size"
   "$STRATA_SRC/scripts/render-test-domain.sh" "$name" "$(cat /proc/sys/kernel/random/uuid)" \
     "$disk" "$console" "$T/guest" "recwriter.interval_ms=5 $extra" >"$T/domain.xml"
-  virsh -q create "$T/domain.xml" >/dev/null || fail "virsh create"
-  for _ in $(seq 600); do [[ $(last_rec) -ge 20 ]] && return 0; sleep 0.1; done
-  fail "the guest wrote no records"
-}
-
-# define_guest NAME DISK SIZE: the test guest (records 5 ms apart) as a
-# defined (persistent) domain, as Nova makes them, on a new qcow2 DISK under
-# $T/var/disks, its console in $console (set by the caller); started, and
-# destroyed and undefined on exit; waits for 20 records. Sets GUEST_DOMAIN.
-define_guest() {
-  local name=$1 disk=$2 size=$3
-  mkdir -p "$T/var/disks"
-  chmod 711 "$T" "$T/var" "$T/var/disks"   # qemu runs as libvirt-qemu
-  GUEST_DOMAIN=$name
-  trap 'rc=$?; virsh -q destroy "$GUEST_DOMAIN" >/dev/null 2>&1 || true
-        virsh -q undefine "$GUEST_DOMAIN" >/dev/null 2>&1 || true
-        [[ $rc -ne 0 && -f "$console" ]] && { echo "--- guest console ---"; tail -n 5 "$console"; }
-        cleanup "$rc"' EXIT
-  "$STRATA_SRC/scripts/build-test-guest.sh" "$T/guest" >/dev/null || fail "guest build"
-  "$STRATA_SRC/scripts/start-libvirt.sh" || fail "libvirt did not start"
-  qemu-img create -q -f qcow2 "$disk" "$size"
-  "$STRATA_SRC/scripts/render-test-domain.sh" "$name" "$(cat /proc/sys/kernel/random/uuid)" \
-    "$disk" "$console" "$T/guest" "recwriter.interval_ms=5" >"$T/domain.xml"
-  virsh -q define "$T/domain.xml" >/dev/null || fail "virsh define"
-  virsh -q start "$name" >/dev/null || fail "virsh start"
+  if [[ $how == define ]]; then
+    virsh -q define "$T/domain.xml" >/dev/null || fail "virsh define"
+    virsh -q start "$name" >/dev/null || fail "virsh start"
+  else
+    virsh -q create "$T/domain.xml" >/dev/null || fail "virsh create"
+  fi
   for _ in $(seq 600); do [[ $(last_rec) -ge 20 ]] && return 0; sleep 0.1; done
   fail "the guest wrote no records"
 }
