@@ -51,7 +51,31 @@ void PolicyRunner::Start() {
   else if (*ended > 0)
     LogInfo("policy runs interrupted by the last stop: " +
             std::to_string(*ended));
+  PendingRetriesFromCatalog();
   loop_ = std::thread([this] { Loop(); });
+}
+
+void PolicyRunner::PendingRetriesFromCatalog() {
+  // A policy's last run is its state: one that failed with attempts left
+  // (also one a stop cut short, just ended above) is retried its delay
+  // after it ended, as it would have been had stratad kept running.
+  auto policies = catalog_->ListPolicies("");
+  if (!policies.ok()) {
+    LogWarning("pending policy retries: " + policies.status().ToString());
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const db::PolicyRecord& p : *policies) {
+    auto last = catalog_->ListPolicyRuns(p.id, 1);
+    if (!p.enabled || !last.ok() || last->empty()) continue;
+    const db::PolicyRunRecord& run = last->front();
+    if (run.status != "error" || run.attempt > p.retry_attempts) continue;
+    retries_[p.id] =
+        Retry{run.finished_at + int64_t{p.retry_delay_seconds} * 1000000,
+              run.attempt + 1, run.scheduled_at};
+    LogInfo("policy " + p.id + ": its failed run " + run.id +
+            " is retried (attempt " + std::to_string(run.attempt + 1) + ")");
+  }
 }
 
 void PolicyRunner::Stop() {

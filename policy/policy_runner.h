@@ -14,8 +14,9 @@
 // (trigger "missed"), or are recorded as skipped when the policy's
 // run_missed is off. A time that comes while the policy's previous run is
 // still going is skipped and recorded. A failed run is tried again after
-// retry_delay_seconds, up to retry_attempts more times (in memory: a
-// restart forgets pending retries, and the next scheduled time runs).
+// retry_delay_seconds, up to retry_attempts more times; a retry pending at
+// a stop (or a run the stop cut short) is taken up at the next start from
+// the policy's last run, its delay counted from when that run ended.
 //
 // A volume busy with another operation when a run asks for its snapshot
 // (409) is waited for (at most wait_micros), not failed.
@@ -83,6 +84,8 @@ class PolicyRunner {
     int64_t scheduled_at = 0;
   };
 
+  // At start: the retries a stop left pending, from each policy's last run.
+  void PendingRetriesFromCatalog();
   void Loop();
   // Starts what is due at `now`; returns when to look again.
   int64_t Tick(int64_t now);

@@ -3,7 +3,8 @@
 // once at start (or are recorded as skipped when run_missed is off), a
 // short interval with a cap keeps exactly the newest snapshots (the others
 // deleted from the catalog and the store), a failed run is retried as the
-// policy says and recorded, and runs a stop cut short end as interrupted.
+// policy says and recorded (also a retry a stop left pending), and runs a
+// stop cut short end as interrupted.
 // The one-minute schedule on a booted guest is test-policy-schedule.sh.
 #include "policy/policy_runner.h"
 
@@ -229,6 +230,39 @@ TEST_CASE("a failed run is retried as the policy says, and recorded") {
   for (const auto& r : runs)
     CHECK(r.error.find("volume " + vol.id + " could not be found") !=
           std::string::npos);
+}
+
+TEST_CASE("a retry pending at a stop runs after the next start") {
+  World w;
+  const auto vol = w.Disk("v1");
+  const auto p = w.Policy({{"schedule", "2099-01-01"},
+                           {"targets", {{"volumes", {vol.id}}}},
+                           {"retry", {{"attempts", 2}, {"delay_seconds", 1}}}},
+                          NowMicros());
+  // The previous stratad's run failed (attempt 1) and it stopped before the
+  // retry was due.
+  db::PolicyRunRecord run;
+  run.id = NewUuid();
+  run.policy_id = p.id;
+  run.project_id = "p1";
+  run.trigger = "schedule";
+  run.attempt = 1;
+  run.started_at = run.scheduled_at = NowMicros();
+  run.finished_at = NowMicros();
+  run.status = "error";
+  run.error = "the store did not answer";
+  REQUIRE(w.catalog->InsertPolicyRun(run).ok());
+  w.StartRunner();
+  w.WaitUntil([&] { return Count(w.Runs(p.id), "success") == 1; },
+              "the pending retry ran after the start");
+  const auto runs = w.Runs(p.id);
+  REQUIRE(runs.size() == 2);
+  CHECK(runs[0].trigger == "retry");
+  CHECK(runs[0].attempt == 2);
+  CHECK(runs[0].scheduled_at == run.scheduled_at);
+  // Its delay counted from the failed run's end.
+  CHECK(runs[0].started_at >= run.finished_at + 1000000);
+  CHECK(w.PolicySnapshots(p.id).size() == 1);
 }
 
 TEST_CASE("runs a stop cut short end as interrupted at the next start") {
