@@ -62,6 +62,25 @@ struct World : strata::testing::EngineWorld {
     REQUIRE(catalog->InsertPolicy(p).ok());
     return p;
   }
+  // A scheduled run of policy `id` as a previous stratad left it: "running"
+  // (its stop cut it short) or "error" (ended now, attempt 1).
+  db::PolicyRunRecord PastRun(const std::string& id,
+                              const std::string& status) {
+    db::PolicyRunRecord run;
+    run.id = NewUuid();
+    run.policy_id = id;
+    run.project_id = "p1";
+    run.trigger = "schedule";
+    run.attempt = 1;
+    run.started_at = run.scheduled_at = NowMicros();
+    run.status = status;
+    if (status == "error") {
+      run.finished_at = NowMicros();
+      run.error = "the store did not answer";
+    }
+    REQUIRE(catalog->InsertPolicyRun(run).ok());
+    return run;
+  }
   std::vector<db::PolicyRunRecord> Runs(const std::string& id) {
     auto r = catalog->ListPolicyRuns(id, 1000);
     REQUIRE(r.ok());
@@ -241,17 +260,7 @@ TEST_CASE("a retry pending at a stop runs after the next start") {
                           NowMicros());
   // The previous stratad's run failed (attempt 1) and it stopped before the
   // retry was due.
-  db::PolicyRunRecord run;
-  run.id = NewUuid();
-  run.policy_id = p.id;
-  run.project_id = "p1";
-  run.trigger = "schedule";
-  run.attempt = 1;
-  run.started_at = run.scheduled_at = NowMicros();
-  run.finished_at = NowMicros();
-  run.status = "error";
-  run.error = "the store did not answer";
-  REQUIRE(w.catalog->InsertPolicyRun(run).ok());
+  const auto run = w.PastRun(p.id, "error");
   w.StartRunner();
   w.WaitUntil([&] { return Count(w.Runs(p.id), "success") == 1; },
               "the pending retry ran after the start");
@@ -271,14 +280,7 @@ TEST_CASE("runs a stop cut short end as interrupted at the next start") {
   const auto p = w.Policy(
       {{"schedule", "2099-01-01"}, {"targets", {{"volumes", {vol.id}}}}},
       NowMicros());
-  db::PolicyRunRecord run;
-  run.id = NewUuid();
-  run.policy_id = p.id;
-  run.project_id = "p1";
-  run.trigger = "schedule";
-  run.started_at = run.scheduled_at = NowMicros();
-  run.status = "running";
-  REQUIRE(w.catalog->InsertPolicyRun(run).ok());
+  w.PastRun(p.id, "running");
   w.StartRunner();
   const auto runs = w.Runs(p.id);
   REQUIRE(runs.size() == 1);
