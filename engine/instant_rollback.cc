@@ -359,44 +359,35 @@ Status InstantRollbacks::BuildHistory(
           VerifyLinkedLayer(lineage[i], mirrors[i])
               .WithContext("the mirror of snapshot " + lineage[i].id));
   const uint64_t size = st.value("virtual_size", 0ull);
-  const std::string base = Str(st, "base_file");
-  if (!base.empty()) {
-    // On a foreign base every layer is merged into one history on it
-    // (from copies, as below).
+  // qemu-img commit refuses others a consistent read of the layers it
+  // merges (they leave the chain in a commit), and the VM reads the mirror:
+  // the merge reads copies of the mirror files from `first` on (the data it
+  // writes anyway, read once more), into `history` on `backing`.
+  auto merge_copies = [&](size_t first, const std::string& backing,
+                          const std::string& format) {
     std::vector<std::string> copies;
     Status s;
-    for (size_t i = 0; s.ok() && i < mirrors.size(); ++i) {
+    for (size_t i = first; s.ok() && i < mirrors.size(); ++i) {
       copies.push_back(
           TempPath(vol.path, "upper" + std::to_string(i), j.task_id()));
       s = CopyFileSparse(mirrors[i], copies.back());
     }
     if (s.ok())
-      s = MergeIntoNewImage(copies, merged, base, Str(st, "base_format"), size,
+      s = MergeIntoNewImage(copies, merged, backing, format, size,
                             opts_.overlay, scratch, true);
     for (const auto& c : copies) RemoveQuietly(c);
     STRATA_RETURN_IF_ERROR(s);
-    STRATA_RETURN_IF_ERROR(RenameDurableNoSymlinks(merged, history));
+    return RenameDurableNoSymlinks(merged, history);
+  };
+  const std::string base = Str(st, "base_file");
+  if (!base.empty()) {
+    // On a foreign base every layer is merged into one history on it.
+    STRATA_RETURN_IF_ERROR(merge_copies(0, base, Str(st, "base_format")));
   } else if (mirrors.size() == 1) {
     STRATA_RETURN_IF_ERROR(LinkNoSymlinks(mirrors[0], history));
   } else {
     STRATA_RETURN_IF_ERROR(LinkNoSymlinks(mirrors[0], root_history));
-    // qemu-img commit refuses others a consistent read of the layers it
-    // merges (they leave the chain in a commit), and the VM reads the
-    // mirror: it merges copies of the upper layers (the data it writes
-    // anyway, read once more).
-    std::vector<std::string> uppers;
-    Status s;
-    for (size_t i = 1; s.ok() && i < mirrors.size(); ++i) {
-      uppers.push_back(
-          TempPath(vol.path, "upper" + std::to_string(i), j.task_id()));
-      s = CopyFileSparse(mirrors[i], uppers.back());
-    }
-    if (s.ok())
-      s = MergeIntoNewImage(uppers, merged, root_history, "qcow2", size,
-                            opts_.overlay, scratch, true);
-    for (const auto& u : uppers) RemoveQuietly(u);
-    STRATA_RETURN_IF_ERROR(s);
-    STRATA_RETURN_IF_ERROR(RenameDurableNoSymlinks(merged, history));
+    STRATA_RETURN_IF_ERROR(merge_copies(1, root_history, "qcow2"));
   }
   STRATA_RETURN_IF_ERROR(FsyncDir(DirName(vol.path)));
   st["copy_ms"] = (MonotonicMicros() - t0) / 1000;
