@@ -298,15 +298,30 @@ Status InstantRollbacks::PowerOffAndInstall(Journal& j,
           std::to_string((MonotonicMicros() - t0) / 1000) + " ms");
   STRATA_RETURN_IF_ERROR(j.Step("instant.install_top", 8));
   const std::string top = Str(st, "top"), before = Str(st, "before");
-  RemoveQuietly(top);  // a retry after a crash here
-  STRATA_RETURN_IF_ERROR(CreateOverlay(top, Strings(st, "mirrors").back(),
-                                       "qcow2", st.value("virtual_size", 0ull),
-                                       opts_.overlay));
   if (!PathExists(before)) {
     STRATA_RETURN_IF_ERROR(LinkNoSymlinks(disk, before));
     STRATA_RETURN_IF_ERROR(FsyncDir(DirName(disk)));
   }
-  return RenameDurableNoSymlinks(top, disk);
+  // Made anew each time (a retry after a crash here finds a half-made one).
+  // A CI run once saw the rename find no new top, 350 ms after it was made,
+  // with nothing in the log that removes it: the step is tried once more,
+  // and the directory as it was is logged for whoever reads why.
+  Status s;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    RemoveQuietly(top);
+    STRATA_RETURN_IF_ERROR(
+        CreateOverlay(top, Strings(st, "mirrors").back(), "qcow2",
+                      st.value("virtual_size", 0ull), opts_.overlay));
+    s = RenameDurableNoSymlinks(top, disk);
+    if (s.code() != StatusCode::kNotFound) return s;
+    auto names = ListDirNoSymlinks(DirName(disk));
+    std::string listing;
+    if (names.ok())
+      for (const auto& n : *names) listing += " " + n;
+    LogWarning("instant rollback " + j.task_id() + ": " + s.ToString() +
+               "; the directory holds:" + listing);
+  }
+  return s;
 }
 
 Status InstantRollbacks::StartOnMirror(Journal& j,
