@@ -53,21 +53,51 @@ Status VerifyLinkedLayer(const db::SnapshotRecord& snap,
                             *snap.sha256);
 }
 
+namespace {
+
+// Passes a stream on until its reader says stop.
+class StoppableSink : public ByteSink {
+ public:
+  StoppableSink(ByteSink* inner, const std::function<bool()>& stopped)
+      : inner_(inner), stopped_(stopped) {}
+  Status Write(const char* buf, size_t n) override {
+    if (stopped_ && stopped_())
+      return Status::Unavailable("the download was stopped", false);
+    return inner_->Write(buf, n);
+  }
+
+ private:
+  ByteSink* inner_;
+  const std::function<bool()>& stopped_;
+};
+
+}  // namespace
+
 Status DownloadLayer(store::Store& store, const db::SnapshotRecord& snap,
                      const std::string& to, bool durable) {
+  return DownloadLayer(store, snap, to, durable, DownloadWatch{});
+}
+
+Status DownloadLayer(store::Store& store, const db::SnapshotRecord& snap,
+                     const std::string& to, bool durable,
+                     const DownloadWatch& watch) {
   FileSinkOptions file;
   file.write_behind = durable;
   file.durable = durable;
+  file.on_written = watch.on_written;
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<FileSink> sink,
                           FileSink::Create(to, file));
+  if (watch.on_open) watch.on_open(sink->temp_path());
   // The layer's own digest, once relay stages are undone (R1.3). Without
   // stages it is the stored bytes' digest, which the store's Get checks
   // over the same bytes already: hashed once, not twice.
   LayerFileSink layer(sink.get(), snap.layer_sha256 != snap.sha256
                                       ? snap.layer_sha256.value_or("")
                                       : "");
+  StoppableSink stoppable(&layer, watch.stopped);
   // On any failure `sink` unlinks its temp file: nothing lands at `to`.
-  STRATA_RETURN_IF_ERROR(store.Get(*snap.store_key, layer, *snap.sha256, {}));
+  STRATA_RETURN_IF_ERROR(
+      store.Get(*snap.store_key, stoppable, *snap.sha256, watch.request));
   STRATA_RETURN_IF_ERROR(layer.Finish());
   return sink->Commit();
 }

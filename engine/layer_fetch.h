@@ -5,6 +5,7 @@
 // Thread-safety: stateless; calls for different files may run in parallel.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -46,6 +47,23 @@ Status VerifyLinkedLayer(const db::SnapshotRecord& snap,
 // ends in a chain); else scratch.
 Status DownloadLayer(store::Store& store, const db::SnapshotRecord& snap,
                      const std::string& to, bool durable);
+
+// DownloadLayer's knobs for a reader of the file as it grows
+// (streamed_layer.h).
+struct DownloadWatch {
+  // Once the temp file exists, with its path (it is renamed onto `to` at
+  // the end; a descriptor opened now follows it).
+  std::function<void(const std::string& temp_path)> on_open;
+  // FileSinkOptions::on_written.
+  std::function<void(uint64_t)> on_written;
+  // Polled before each chunk is written: true ends the download
+  // (Unavailable, not retryable).
+  std::function<bool()> stopped;
+  store::RequestOptions request;
+};
+Status DownloadLayer(store::Store& store, const db::SnapshotRecord& snap,
+                     const std::string& to, bool durable,
+                     const DownloadWatch& watch);
 
 // `target`'s lineage through parent_id, root first: the layers that make its
 // state. Conflict when one has no stored layer.

@@ -141,6 +141,41 @@ Status NbdServer::AddExport(const std::string& name,
   return Status::OK();
 }
 
+Status NbdServer::RemoveExport(const std::string& name) {
+  std::shared_ptr<Listener> listener;
+  std::vector<std::shared_ptr<Client>> clients;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!exports_.erase(name))
+      return Status::NotFound("export '" + name + "' does not exist");
+    for (auto it = listeners_.begin(); it != listeners_.end(); ++it)
+      if ((*it)->only_export == name) {
+        listener = *it;
+        listeners_.erase(it);
+        break;
+      }
+    // Its own socket's clients. A TCP client that opened it by name keeps
+    // its backend until it disconnects.
+    for (auto it = clients_.begin(); it != clients_.end();) {
+      if (listener && (*it)->listener == listener) {
+        clients.push_back(*it);
+        it = clients_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  if (listener) {
+    listener->Close();
+    ::unlink(listener->where.c_str());
+  }
+  for (auto& c : clients) c->conn->Shutdown();
+  for (auto& c : clients)
+    if (c->thread.joinable()) c->thread.join();
+  LogInfo("nbd: export '" + name + "' removed");
+  return Status::OK();
+}
+
 namespace {
 
 bool IsLoopback(const sockaddr* a) {

@@ -33,6 +33,11 @@ class NbdServer {
   // socket; a stale socket file is replaced. AlreadyExists, InvalidArgument.
   Status AddExport(const std::string& name,
                    std::shared_ptr<BlockBackend> backend);
+  // Stops serving export `name`: its socket goes, and the clients that came
+  // through it are disconnected and joined (the backend must not block a
+  // request forever). A TCP client that opened it keeps it until it leaves.
+  // NotFound when there is no such export.
+  Status RemoveExport(const std::string& name);
   // Listens on host:port for every export by name. NBD over TCP has no
   // authentication here (no STARTTLS yet), so the address must be a
   // loopback one: InvalidArgument otherwise. Unavailable when the address

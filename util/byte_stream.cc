@@ -112,6 +112,7 @@ Status FileSink::Write(const char* buf, size_t n) {
       behind_.Wrote(static_cast<off_t>(bytes_written_), static_cast<off_t>(w));
     bytes_written_ += static_cast<uint64_t>(w);
   }
+  if (on_written_) on_written_(bytes_written_);
   return Status::OK();
 }
 
@@ -125,6 +126,7 @@ Status FileSink::WriteAt(uint64_t offset, const char* buf, size_t n) {
   if (write_behind_)
     behind_.Wrote(static_cast<off_t>(offset), static_cast<off_t>(n));
   bytes_written_ += n;
+  if (on_written_) on_written_(offset + n);
   return Status::OK();
 }
 

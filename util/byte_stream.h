@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -71,6 +72,11 @@ struct FileSinkOptions {
   // with Corruption otherwise, and nothing appears at the path. For a
   // layer's own digest, checked after relay stages have been undone.
   std::string expected_sha256 = "";
+  // Called after each write with the offset below which the file is final:
+  // for writes in ascending order (a stream written as it comes, or a
+  // sparse stream's extents), whose holes below it stay holes. A reader of
+  // the file as it grows (engine/streamed_layer.h) waits on it.
+  std::function<void(uint64_t)> on_written = nullptr;
 };
 
 // Writes a new version of `path`; nothing appears at `path` until Commit().
@@ -113,7 +119,8 @@ class FileSink : public ByteSink {
         behind_(fd_.get()),
         write_behind_(options.write_behind),
         durable_(options.durable),
-        expected_sha256_(options.expected_sha256) {
+        expected_sha256_(options.expected_sha256),
+        on_written_(options.on_written) {
     if (!expected_sha256_.empty()) hash_ = std::make_unique<BackgroundSha256>();
   }
 
@@ -127,6 +134,7 @@ class FileSink : public ByteSink {
   bool write_behind_;
   bool durable_;
   std::string expected_sha256_;
+  std::function<void(uint64_t)> on_written_;
   std::unique_ptr<BackgroundSha256> hash_;  // set when there is one to check
 };
 
