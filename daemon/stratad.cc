@@ -147,6 +147,9 @@ int main(int argc, char** argv) {
   eo.workers = cfg->workers;
   eo.upload_attempts = cfg->upload_attempts;
   eo.worker_nice = cfg->worker_nice;
+  eo.layer_socket_dir = JoinPath(*state, "layer-nbd");
+  eo.layer_socket_group = cfg->nbd_socket_group.value_or(
+      ::getgrnam("libvirt-qemu") ? "libvirt-qemu" : "");
   std::unique_ptr<hypervisor::Hypervisor> hv;
   if (cfg->libvirt_uri != "none") {
     hypervisor::LibvirtConnectionOptions lo;

@@ -36,6 +36,12 @@ struct EngineOptions {
   // running VM's vCPU and I/O threads get the CPU first. (On the test guest
   // its effect on write stalls was within the benchmark's noise.)
   int worker_nice = 10;
+  // Where an instant rollback serves stored layers it cannot link (a remote
+  // store, relay stages, the sparse form) over NBD while they download
+  // (streamed_layer.h), one unix socket each, for the hypervisor's group.
+  // Empty: such layers are downloaded before the server starts.
+  std::string layer_socket_dir;
+  std::string layer_socket_group;
 };
 
 struct ManageRequest {

@@ -116,18 +116,6 @@ std::string Str(const nlohmann::json& state, const char* key) {
   return state.is_object() ? state.value(key, std::string()) : std::string();
 }
 
-// The explicit chain below the disk's top: the mirror, top first, then the
-// volume's foreign base (if any).
-std::vector<hypervisor::BackingFile> MirrorChain(const nlohmann::json& state) {
-  std::vector<hypervisor::BackingFile> chain;
-  auto mirrors = Strings(state, "mirrors");
-  for (auto it = mirrors.rbegin(); it != mirrors.rend(); ++it)
-    chain.push_back({*it, "qcow2"});
-  if (!Str(state, "base_file").empty())
-    chain.push_back({Str(state, "base_file"), Str(state, "base_format")});
-  return chain;
-}
-
 std::optional<ino_t> Inode(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return std::nullopt;
@@ -175,6 +163,172 @@ std::string InstantRollbackPhase(const db::TaskRecord& task) {
   }
 }
 
+namespace {
+
+// The NBD export of a rollback's `i`-th mirror layer.
+std::string LayerExportName(const std::string& task_id, size_t i) {
+  return "ir-" + task_id + "-" + std::to_string(i);
+}
+
+std::set<size_t> FetchedLayers(const nlohmann::json& state) {
+  std::set<size_t> fetched;
+  if (state.contains("fetch") && state["fetch"].is_array())
+    for (const auto& f : state["fetch"]) fetched.insert(f.get<size_t>());
+  return fetched;
+}
+
+// While the server reads served layers, a read (or a write's copy-on-write
+// read) that fails because stratad is down pauses it instead of failing in
+// the guest; recovery resumes it once the layers are served again.
+std::optional<hypervisor::DiskErrorPolicy> OnMirrorPolicy(
+    const nlohmann::json& state) {
+  if (!state.value("streamed", false)) return std::nullopt;
+  return hypervisor::DiskErrorPolicy{"stop", "stop"};
+}
+
+// The disk's own policies again, after the mirror.
+std::optional<hypervisor::DiskErrorPolicy> OwnPolicy(
+    const nlohmann::json& state) {
+  if (!state.value("streamed", false)) return std::nullopt;
+  return hypervisor::DiskErrorPolicy{Str(state, "error_policy"),
+                                     Str(state, "rerror_policy")};
+}
+
+}  // namespace
+
+InstantRollbacks::InstantRollbacks(EngineContext& ctx, LiveDisks* live,
+                                   ChainMaintenance* chain,
+                                   SnapshotDeleter* deleter, Reverter* reverter)
+    : EnginePart(ctx),
+      live_(live),
+      chain_(chain),
+      deleter_(deleter),
+      reverter_(reverter) {
+  if (!opts_.layer_socket_dir.empty())
+    layer_server_ = std::make_unique<nbd::NbdServer>(opts_.layer_socket_dir,
+                                                     opts_.layer_socket_group);
+}
+
+InstantRollbacks::~InstantRollbacks() {
+  // The exports' clients (the servers' QEMU) are disconnected before the
+  // streams they read go.
+  if (layer_server_) layer_server_->Stop();
+}
+
+std::vector<hypervisor::BackingFile> InstantRollbacks::MirrorChain(
+    const nlohmann::json& state, const std::string& task_id) {
+  std::vector<hypervisor::BackingFile> chain;
+  const auto mirrors = Strings(state, "mirrors");
+  const std::set<size_t> fetched = FetchedLayers(state);
+  const bool served = state.value("streamed", false) && layer_server_;
+  for (size_t n = mirrors.size(); n-- > 0;) {
+    hypervisor::BackingFile f{mirrors[n], "qcow2"};
+    if (served && fetched.count(n)) {
+      f.nbd_export = LayerExportName(task_id, n);
+      f.nbd_socket = layer_server_->SocketPath(f.nbd_export);
+    }
+    chain.push_back(f);
+  }
+  if (!Str(state, "base_file").empty())
+    chain.push_back({Str(state, "base_file"), Str(state, "base_format")});
+  return chain;
+}
+
+Status InstantRollbacks::ServeUnlinked(Journal& j) {
+  auto& st = j.state();
+  const auto mirrors = Strings(st, "mirrors");
+  const auto ids = Strings(st, "lineage");
+  std::vector<Served> served;
+  Status s;
+  for (size_t i : FetchedLayers(st)) {
+    if (i >= mirrors.size() || i >= ids.size()) {
+      s = Status::Corruption("the rollback's journal names no layer " +
+                             std::to_string(i));
+      break;
+    }
+    Served one{LayerExportName(j.task_id(), i), nullptr};
+    auto snap = catalog_->GetSnapshot(ids[i]);
+    if (!snap.ok()) {
+      s = snap.status();
+      break;
+    }
+    if (PathExists(mirrors[i])) {
+      // Whole and verified before a restart: served from its file.
+      auto whole = StreamedLayer::Whole(*snap, mirrors[i]);
+      if (!whole.ok()) {
+        s = whole.status();
+        break;
+      }
+      one.stream = std::move(*whole);
+    } else {
+      one.stream = StreamedLayer::Start(store_, *snap, mirrors[i], {});
+    }
+    s = layer_server_->AddExport(one.export_name, one.stream);
+    if (!s.ok()) break;
+    served.push_back(std::move(one));
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto& list = served_[j.task_id()];
+    for (auto& one : served) list.push_back(std::move(one));
+  }
+  if (!s.ok()) {
+    StopServing(j.task_id());
+    return s;
+  }
+  st["streamed"] = true;
+  LogInfo("instant rollback " + j.task_id() + ": " +
+          std::to_string(served.size()) +
+          " stored layers served over NBD while they download");
+  return Status::OK();
+}
+
+Status InstantRollbacks::AwaitServed(const std::string& task_id,
+                                     const std::string& dom) {
+  std::vector<std::shared_ptr<StreamedLayer>> streams;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& one : served_[task_id])
+      if (one.stream) streams.push_back(one.stream);
+  }
+  for (const auto& stream : streams) {
+    for (;;) {
+      std::optional<Status> end = stream->WaitFor(std::chrono::seconds(1));
+      if (end) {
+        STRATA_RETURN_IF_ERROR(*end);
+        break;
+      }
+      LogIfError(ResumeIfPausedOnError(dom), "instant rollback " + task_id);
+    }
+  }
+  return Status::OK();
+}
+
+Status InstantRollbacks::ResumeIfPausedOnError(const std::string& dom) {
+  STRATA_ASSIGN_OR_RETURN(hypervisor::DomainInfo info, hv_->GetDomain(dom));
+  if (!info.paused_on_io_error) return Status::OK();
+  LogWarning("server " + dom +
+             " paused on a failed read of its served layers (stratad was "
+             "down); resuming it: QEMU retries the read");
+  return hv_->Resume(dom);
+}
+
+void InstantRollbacks::StopServing(const std::string& task_id) {
+  std::vector<Served> served;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = served_.find(task_id);
+    if (it == served_.end()) return;
+    served = std::move(it->second);
+    served_.erase(it);
+  }
+  for (auto& one : served) {
+    if (one.stream) one.stream->Stop();  // a read it holds ends first
+    LogIfError(layer_server_->RemoveExport(one.export_name),
+               "instant rollback " + task_id);
+  }
+}
+
 Result<db::TaskRecord> InstantRollbacks::Start(
     const hypervisor::DomainInfo& dom, const std::string& target,
     const db::VolumeRecord& vol, const db::SnapshotRecord& snap,
@@ -201,6 +355,10 @@ Result<db::TaskRecord> InstantRollbacks::Start(
   st["was_running"] = dom.state == hypervisor::DomainState::kRunning ||
                       dom.state == hypervisor::DomainState::kPaused;
   st["virtual_size"] = snap.virtual_size;
+  if (const hypervisor::DomainDisk* d = dom.Disk(target)) {
+    st["error_policy"] = d->error_policy;
+    st["rerror_policy"] = d->rerror_policy;
+  }
   st["base_file"] = vol.base_path.value_or("");
   st["base_format"] = vol.base_format.value_or("");
   std::vector<std::string> mirrors, ids;
@@ -264,6 +422,8 @@ Result<db::TaskRecord> InstantRollbacks::Start(
 Status InstantRollbacks::FetchUnlinked(Journal& j) {
   auto& st = j.state();
   STRATA_RETURN_IF_ERROR(j.Step("instant.fetch", 3));
+  // Served while they download: the server starts at once.
+  if (layer_server_) return ServeUnlinked(j);
   const auto mirrors = Strings(st, "mirrors");
   const auto ids = Strings(st, "lineage");
   if (!st.contains("fetch") || !st["fetch"].is_array()) return Status::OK();
@@ -330,8 +490,9 @@ Status InstantRollbacks::StartOnMirror(Journal& j,
   STRATA_RETURN_IF_ERROR(j.Step("instant.start", 10));
   const std::string dom = Str(st, "domain");
   const int64_t t0 = MonotonicMicros();
-  STRATA_RETURN_IF_ERROR(
-      hv_->DefineDiskBacking(dom, Str(st, "target"), MirrorChain(st)));
+  STRATA_RETURN_IF_ERROR(hv_->DefineDiskBacking(dom, Str(st, "target"),
+                                                MirrorChain(st, j.task_id()),
+                                                OnMirrorPolicy(st)));
   const int64_t t1 = MonotonicMicros();
   STRATA_RETURN_IF_ERROR(hv_->PowerOn(dom));
   if (!st.contains("running_at")) st["running_at"] = NowMicros();
@@ -365,9 +526,18 @@ Status InstantRollbacks::BuildHistory(
     RemoveQuietly(*f);
   // The linked layers get their fast check here, in the background (a
   // fetched one was checked on the way).
-  std::set<size_t> fetched;
-  if (st.contains("fetch") && st["fetch"].is_array())
-    for (const auto& f : st["fetch"]) fetched.insert(f.get<size_t>());
+  const std::set<size_t> fetched = FetchedLayers(st);
+  if (st.value("streamed", false)) {
+    // The served layers are whole and checked once their downloads end.
+    STRATA_RETURN_IF_ERROR(AwaitServed(j.task_id(), Str(st, "domain")));
+    // The root is used through its own header from here on (as the root
+    // history): it names the volume's base, or nothing. The server reads
+    // it over NBD through the explicit chain, which ignores that name, and
+    // QEMU read its header when it opened it.
+    if (fetched.count(0))
+      STRATA_RETURN_IF_ERROR(SetBackingUnsafe(mirrors[0], Str(st, "base_file"),
+                                              Str(st, "base_format")));
+  }
   for (size_t i = 0; i < mirrors.size(); ++i)
     if (!fetched.count(i))
       STRATA_RETURN_IF_ERROR(
@@ -443,8 +613,9 @@ Status InstantRollbacks::Finish(Journal& j, const db::VolumeRecord& vol,
                                 const db::SnapshotRecord& snap) {
   const auto& st = j.state();
   STRATA_RETURN_IF_ERROR(j.Step("instant.finish", 90));
-  STRATA_RETURN_IF_ERROR(
-      hv_->DefineDiskBacking(Str(st, "domain"), Str(st, "target"), {}));
+  STRATA_RETURN_IF_ERROR(hv_->DefineDiskBacking(
+      Str(st, "domain"), Str(st, "target"), {}, OwnPolicy(st)));
+  StopServing(j.task_id());  // the server reads its own chain now
   STRATA_RETURN_IF_ERROR(
       catalog_->ModifyVolume(vol.id, [&](db::VolumeRecord& v) {
         v.head_snapshot_id = snap.id;
@@ -460,9 +631,11 @@ Status InstantRollbacks::RunAbort(Journal& j, const db::VolumeRecord& vol) {
   STRATA_RETURN_IF_ERROR(j.Step("instant.abort", 100));
   const std::string dom = Str(st, "domain"), before = Str(st, "before");
   STRATA_RETURN_IF_ERROR(hv_->PowerOff(dom));
+  StopServing(j.task_id());
   if (TopInstalled(st, vol.path))
     STRATA_RETURN_IF_ERROR(RenameDurableNoSymlinks(before, vol.path));
-  STRATA_RETURN_IF_ERROR(hv_->DefineDiskBacking(dom, Str(st, "target"), {}));
+  STRATA_RETURN_IF_ERROR(
+      hv_->DefineDiskBacking(dom, Str(st, "target"), {}, OwnPolicy(st)));
   if (st.value("was_running", false)) STRATA_RETURN_IF_ERROR(hv_->PowerOn(dom));
   return chain_->CollectGarbage(vol);
 }
@@ -481,6 +654,7 @@ void InstantRollbacks::End(Journal& j, const db::VolumeRecord& vol,
     active_.erase(j.task_id());  // releases the lease
     held_volumes_.erase(vol.id);
   }
+  StopServing(j.task_id());
   SettleSnapshotStatus(snap.id, "available", 100);
   SettleVolumeStatus(vol.id, vol.domain_uuid ? "in-use" : "available");
 }
@@ -672,11 +846,19 @@ Status InstantRollbacks::RecoverTask(const db::TaskRecord& task) {
     STRATA_RETURN_IF_ERROR(Finish(j, vol, snap));
     return settle("succeeded", "");
   }
-  // The server runs (or is to run) on the mirror: the rollback carries on.
+  // The server runs (or is to run) on the mirror: the rollback carries on,
+  // its served layers served again first (from their files once whole).
+  const bool served = st.value("streamed", false) && layer_server_;
+  if (served) STRATA_RETURN_IF_ERROR(ServeUnlinked(j));
   if (at <= kStart) {
-    STRATA_RETURN_IF_ERROR(
-        hv_->DefineDiskBacking(dom, Str(st, "target"), MirrorChain(st)));
+    STRATA_RETURN_IF_ERROR(hv_->DefineDiskBacking(dom, Str(st, "target"),
+                                                  MirrorChain(st, j.task_id()),
+                                                  OnMirrorPolicy(st)));
     STRATA_RETURN_IF_ERROR(hv_->PowerOn(dom));
+  } else if (served) {
+    // A read that failed while the layers were not served paused it
+    // (OnMirrorPolicy): QEMU retries it on resume, over a new connection.
+    STRATA_RETURN_IF_ERROR(ResumeIfPausedOnError(dom));
   }
   LogWarning("recovery: instant rollback " + task.id +
              " carries on from step " + task.step);
@@ -702,6 +884,11 @@ void InstantRollbacks::ResumeInterrupted() {
       STRATA_ASSIGN_OR_RETURN(auto lease,
                               locks_.TryAcquire(vol.id, "an instant rollback"));
       Journal j = Journal::Resume(catalog_, t);
+      // Once more, later than recovery's look: a read that failed in the
+      // last instants before the layers were served again.
+      if (j.state().value("streamed", false))
+        LogIfError(ResumeIfPausedOnError(Str(j.state(), "domain")),
+                   "instant rollback " + t.id);
       // A rollback that had begun its switch finishes it.
       if (Ordinal(t.step) == kSwitch) j.state()["auto"] = true;
       const bool waits =

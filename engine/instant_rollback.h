@@ -27,6 +27,8 @@
 #include "engine/live_disk.h"
 #include "engine/revert.h"
 #include "engine/snapshot_delete.h"
+#include "engine/streamed_layer.h"
+#include "nbd/server.h"
 
 namespace strata::engine {
 
@@ -36,12 +38,8 @@ std::string InstantRollbackPhase(const db::TaskRecord& task);
 class InstantRollbacks : public EnginePart {
  public:
   InstantRollbacks(EngineContext& ctx, LiveDisks* live, ChainMaintenance* chain,
-                   SnapshotDeleter* deleter, Reverter* reverter)
-      : EnginePart(ctx),
-        live_(live),
-        chain_(chain),
-        deleter_(deleter),
-        reverter_(reverter) {}
+                   SnapshotDeleter* deleter, Reverter* reverter);
+  ~InstantRollbacks();
 
   // Starts the rollback of disk `target` of domain `dom` (whose volume is
   // `vol`) to `snap`; returns its task row. `auto_switch`: the switch
@@ -83,6 +81,20 @@ class InstantRollbacks : public EnginePart {
   void Continue(Journal j, db::VolumeRecord vol, db::SnapshotRecord snap);
   // The phases (instant_rollback.cc).
   Status FetchUnlinked(Journal& j);
+  // The layers FetchUnlinked would download, served over NBD instead while
+  // they download (or, once whole, from their files): after a restart too.
+  Status ServeUnlinked(Journal& j);
+  // Waits until every served layer is whole and verified, resuming server
+  // `dom` meanwhile if it paused on a read that failed while stratad was
+  // down.
+  Status AwaitServed(const std::string& task_id, const std::string& dom);
+  Status ResumeIfPausedOnError(const std::string& dom);
+  // Ends the serving of the task's layers (none left: OK).
+  void StopServing(const std::string& task_id);
+  // The chain the server runs on: the mirror's layers (or their exports),
+  // top first, then the volume's base.
+  std::vector<hypervisor::BackingFile> MirrorChain(const nlohmann::json& state,
+                                                   const std::string& task_id);
   Status PowerOffAndInstall(Journal& j, const db::VolumeRecord& vol);
   Status StartOnMirror(Journal& j, const db::VolumeRecord& vol);
   Status BuildHistory(Journal& j, const db::VolumeRecord& vol,
@@ -109,6 +121,14 @@ class InstantRollbacks : public EnginePart {
   std::map<std::string, Entry> active_;    // GUARDED_BY(mu_), by task id
   std::vector<db::TaskRecord> resumable_;  // GUARDED_BY(mu_)
   std::set<std::string> held_volumes_;     // GUARDED_BY(mu_)
+  // Stored layers served over NBD (ServeUnlinked), by task id: each one's
+  // export name and, while it downloads, its stream.
+  struct Served {
+    std::string export_name;
+    std::shared_ptr<StreamedLayer> stream;
+  };
+  std::unique_ptr<nbd::NbdServer> layer_server_;       // null: not served
+  std::map<std::string, std::vector<Served>> served_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace strata::engine

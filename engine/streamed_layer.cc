@@ -31,6 +31,18 @@ std::shared_ptr<StreamedLayer> StreamedLayer::Start(store::Store* store,
   return layer;
 }
 
+Result<std::shared_ptr<StreamedLayer>> StreamedLayer::Whole(
+    db::SnapshotRecord snap, std::string path) {
+  STRATA_ASSIGN_OR_RETURN(UniqueFd fd, OpenFileNoSymlinks(path, O_RDONLY));
+  STRATA_ASSIGN_OR_RETURN(uint64_t size, FileSize(path));
+  std::shared_ptr<StreamedLayer> layer(
+      new StreamedLayer(nullptr, std::move(snap), std::move(path), {}));
+  layer->served_ = std::make_shared<UniqueFd>(std::move(fd));
+  layer->file_size_ = layer->final_below_ = size;
+  layer->whole_ = true;
+  return layer;
+}
+
 StreamedLayer::StreamedLayer(store::Store* store, db::SnapshotRecord snap,
                              std::string path, Options options)
     : store_(store),
@@ -57,6 +69,15 @@ Status StreamedLayer::Wait() {
   if (!failed_.ok()) return failed_;
   return Status::Unavailable("the download of " + path_ + " was stopped",
                              false);
+}
+
+std::optional<Status> StreamedLayer::WaitFor(std::chrono::milliseconds d) {
+  std::unique_lock<std::mutex> l(mu_);
+  if (!changed_.wait_for(l, d,
+                         [&] { return whole_ || !failed_.ok() || stopped_; }))
+    return std::nullopt;
+  l.unlock();
+  return Wait();
 }
 
 uint64_t StreamedLayer::Downloaded() {

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -55,11 +56,18 @@ class StreamedLayer : public nbd::BlockBackend {
                                               db::SnapshotRecord snap,
                                               std::string path,
                                               Options options);
+  // The layer already whole at `path` (downloaded before a restart),
+  // served with the same size as while it downloaded: a client that
+  // reconnects finds the export it had.
+  static Result<std::shared_ptr<StreamedLayer>> Whole(db::SnapshotRecord snap,
+                                                      std::string path);
   ~StreamedLayer() override;  // Stop()
 
   // Waits until the layer is whole, verified and at its path (OK), or has
   // failed for good, or Stop().
   [[nodiscard]] Status Wait();
+  // Wait() for at most `d`; nullopt when it did not end by then.
+  std::optional<Status> WaitFor(std::chrono::milliseconds d);
   // Ends the download; waiting reads fail (Unavailable).
   void Stop();
   // Bytes of the file final so far (its size once whole).

@@ -67,6 +67,20 @@ std::string SourcePath(xmlXPathContext* ctx, xmlNode* n) {
   return p.empty() ? Attr(src, "dev") : p;
 }
 
+// A backingStore's layer: its file, or an NBD source on a unix socket as
+// its URI (nbd+unix:///NAME?socket=PATH: a stored layer served while it
+// downloads).
+std::string LayerPath(xmlXPathContext* ctx, xmlNode* n) {
+  xmlNode* src = First(ctx, n, "./source");
+  if (Attr(src, "protocol") == "nbd") {
+    const std::string sock =
+        Attr(First(ctx, src, "./host[@transport='unix']"), "socket");
+    if (sock.empty()) return "";
+    return "nbd+unix:///" + Attr(src, "name") + "?socket=" + sock;
+  }
+  return SourcePath(ctx, n);
+}
+
 // A domain XML document and an XPath context on it.
 struct ParsedXml {
   Doc doc;
@@ -117,6 +131,8 @@ Result<DomainInfo> ParseDomainXml(const std::string& xml) {
     disk.device = Attr(d, "device");
     disk.target = Attr(First(ctx.get(), d, "./target"), "dev");
     disk.format = Attr(First(ctx.get(), d, "./driver"), "type");
+    disk.error_policy = Attr(First(ctx.get(), d, "./driver"), "error_policy");
+    disk.rerror_policy = Attr(First(ctx.get(), d, "./driver"), "rerror_policy");
     disk.source = SourcePath(ctx.get(), d);
     if (Attr(First(ctx.get(), d, "./source"), "protocol") == "nbd")
       disk.nbd_socket = Attr(
@@ -125,7 +141,7 @@ Result<DomainInfo> ParseDomainXml(const std::string& xml) {
     // <backingStore> nests: each one's child is the next layer down.
     xmlNode* bs = First(ctx.get(), d, "./backingStore");
     while (bs && bs->children) {
-      std::string p = SourcePath(ctx.get(), bs);
+      std::string p = LayerPath(ctx.get(), bs);
       if (p.empty()) break;
       disk.backing_chain.push_back(p);
       bs = First(ctx.get(), bs, "./backingStore");
@@ -137,7 +153,8 @@ Result<DomainInfo> ParseDomainXml(const std::string& xml) {
 
 Result<std::string> WithDiskBackingChain(
     const std::string& xml, const std::string& target,
-    const std::vector<BackingFile>& chain) {
+    const std::vector<BackingFile>& chain,
+    const std::optional<DiskErrorPolicy>& policy) {
   STRATA_ASSIGN_OR_RETURN(ParsedXml parsed, ParseXml(xml));
   Doc& doc = parsed.doc;
   Ctx& ctx = parsed.ctx;
@@ -152,6 +169,23 @@ Result<std::string> WithDiskBackingChain(
     xmlFreeNode(old);
   }
   auto name = [](const char* n) { return reinterpret_cast<const xmlChar*>(n); };
+  if (policy) {
+    xmlNode* driver = First(ctx.get(), disk, "./driver");
+    if (!driver) {
+      driver = xmlNewNode(nullptr, name("driver"));
+      if (disk->children)
+        xmlAddPrevSibling(disk->children, driver);
+      else
+        xmlAddChild(disk, driver);
+    }
+    for (auto [attr, value] : {std::pair{"error_policy", &policy->write},
+                               std::pair{"rerror_policy", &policy->read}}) {
+      if (value->empty())
+        xmlUnsetProp(driver, name(attr));
+      else
+        xmlSetProp(driver, name(attr), name(value->c_str()));
+    }
+  }
   if (!chain.empty()) {
     // Inserted after <source>, where libvirt writes it.
     xmlNode* source = First(ctx.get(), disk, "./source");
@@ -162,11 +196,20 @@ Result<std::string> WithDiskBackingChain(
       xmlAddChild(disk, outer);
     xmlNode* at = outer;
     for (const BackingFile& f : chain) {
-      xmlSetProp(at, name("type"), name("file"));
+      const bool nbd = !f.nbd_socket.empty();
+      xmlSetProp(at, name("type"), name(nbd ? "network" : "file"));
       xmlSetProp(xmlNewChild(at, nullptr, name("format"), nullptr),
                  name("type"), name(f.format.c_str()));
-      xmlSetProp(xmlNewChild(at, nullptr, name("source"), nullptr),
-                 name("file"), name(f.path.c_str()));
+      xmlNode* src = xmlNewChild(at, nullptr, name("source"), nullptr);
+      if (nbd) {
+        xmlSetProp(src, name("protocol"), name("nbd"));
+        xmlSetProp(src, name("name"), name(f.nbd_export.c_str()));
+        xmlNode* host = xmlNewChild(src, nullptr, name("host"), nullptr);
+        xmlSetProp(host, name("transport"), name("unix"));
+        xmlSetProp(host, name("socket"), name(f.nbd_socket.c_str()));
+      } else {
+        xmlSetProp(src, name("file"), name(f.path.c_str()));
+      }
       at = xmlNewChild(at, nullptr, name("backingStore"), nullptr);
     }
   }

@@ -20,9 +20,12 @@ Result<DomainInfo> ParseDomainXml(const std::string& xml);
 // (top first, each a qcow2 or raw file), ended by an empty <backingStore/>.
 // libvirt then builds the disk's node graph from these instead of probing
 // the images' headers. An empty `chain` removes any given chain (libvirt
-// probes again). NotFound when the domain has no such disk.
-Result<std::string> WithDiskBackingChain(const std::string& xml,
-                                         const std::string& target,
-                                         const std::vector<BackingFile>& chain);
+// probes again). With `policy`, the disk's driver gets its error policies
+// (an empty one's attribute removed). NotFound when the domain has no such
+// disk.
+Result<std::string> WithDiskBackingChain(
+    const std::string& xml, const std::string& target,
+    const std::vector<BackingFile>& chain,
+    const std::optional<DiskErrorPolicy>& policy = std::nullopt);
 
 }  // namespace strata::hypervisor

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ struct DomainDisk {
   // transport='unix' socket=…>), e.g. one of Strata's own exports.
   std::string nbd_socket;
   std::string format;  // driver type: "qcow2", "raw", …
+  // <driver error_policy=… rerror_policy=…>: what QEMU does when a write /
+  // a read fails ("stop" pauses the VM; "" is QEMU's default).
+  std::string error_policy, rerror_policy;
   // <serial>: Nova sets it to the Cinder volume id of an attached volume.
   std::string serial;
   // The backing files below `source`, as the hypervisor records them (top
@@ -45,12 +49,24 @@ struct DomainDisk {
 struct BackingFile {
   std::string path;
   std::string format;  // "qcow2" or "raw"
+  // Set: the layer is read over NBD from this unix socket's export instead
+  // of from `path` (a stored layer served while it downloads).
+  std::string nbd_socket = "", nbd_export = "";
+};
+
+// A disk's error policies to set in its definition (DefineDiskBacking);
+// "" removes the attribute (QEMU's default).
+struct DiskErrorPolicy {
+  std::string write, read;
 };
 
 struct DomainInfo {
   std::string uuid;
   std::string name;
   DomainState state = DomainState::kOther;
+  // Paused by QEMU because a disk request failed under a "stop" error
+  // policy (libvirt's VIR_DOMAIN_PAUSED_IOERROR); resuming retries it.
+  bool paused_on_io_error = false;
   uint64_t memory_kib = 0;
   unsigned vcpus = 0;
   bool has_guest_agent = false;  // an org.qemu.guest_agent.0 channel
@@ -120,10 +136,12 @@ class Hypervisor {
   // in its definition (top first; WithDiskBackingChain), so that its next
   // start opens these files below the disk's image whatever the image's
   // header names; an empty `chain` goes back to the headers. The running
-  // domain, if any, is not changed.
-  virtual Status DefineDiskBacking(const std::string& uuid,
-                                   const std::string& target,
-                                   const std::vector<BackingFile>& chain) = 0;
+  // domain, if any, is not changed. With `policy`, the disk's error
+  // policies are set to it as well.
+  virtual Status DefineDiskBacking(
+      const std::string& uuid, const std::string& target,
+      const std::vector<BackingFile>& chain,
+      const std::optional<DiskErrorPolicy>& policy = std::nullopt) = 0;
   // Pauses the running domain's vCPUs (virDomainSuspend): QEMU drains the
   // guest's in-flight disk I/O before it returns, so nothing it wrote is
   // still on the way. A group snapshot's hold (engine/group_cut.cc).

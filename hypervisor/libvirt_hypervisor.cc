@@ -94,6 +94,8 @@ Result<DomainInfo> LibvirtHypervisor::Describe(virDomainPtr d) {
   if (virDomainGetState(d, &state, &reason, 0) != 0)
     return LibvirtError("virDomainGetState " + info.name, d);
   info.state = ToState(state);
+  info.paused_on_io_error =
+      state == VIR_DOMAIN_PAUSED && reason == VIR_DOMAIN_PAUSED_IOERROR;
   info.persistent = virDomainIsPersistent(d) == 1;
   return info;
 }
@@ -265,7 +267,8 @@ Status LibvirtHypervisor::PowerOn(const std::string& uuid) {
 
 Status LibvirtHypervisor::DefineDiskBacking(
     const std::string& uuid, const std::string& target,
-    const std::vector<BackingFile>& chain) {
+    const std::vector<BackingFile>& chain,
+    const std::optional<DiskErrorPolicy>& policy) {
   STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn turn, conn_.Take());
   STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(turn, uuid));
   if (virDomainIsPersistent(d.get()) == 0)
@@ -276,7 +279,7 @@ Status LibvirtHypervisor::DefineDiskBacking(
   std::string xml(raw);
   free(raw);
   STRATA_ASSIGN_OR_RETURN(std::string edited,
-                          WithDiskBackingChain(xml, target, chain));
+                          WithDiskBackingChain(xml, target, chain, policy));
   DomainHandle defined(virDomainDefineXML(turn.get(), edited.c_str()));
   if (!defined.get())
     return LibvirtError(

@@ -54,8 +54,10 @@ class LibvirtHypervisor : public Hypervisor {
                      const std::string& top, const std::string& base) override;
   Status PowerOff(const std::string& uuid) override;
   Status PowerOn(const std::string& uuid) override;
-  Status DefineDiskBacking(const std::string& uuid, const std::string& target,
-                           const std::vector<BackingFile>& chain) override;
+  Status DefineDiskBacking(
+      const std::string& uuid, const std::string& target,
+      const std::vector<BackingFile>& chain,
+      const std::optional<DiskErrorPolicy>& policy = std::nullopt) override;
   Status Pause(const std::string& uuid) override;
   Status Resume(const std::string& uuid) override;
 

@@ -5,8 +5,12 @@
 # (no master process, one worker) until killed; prints its PID once it
 # answers on 127.0.0.1:PORT. Usage: scripts/start-test-nginx.sh DIR PORT
 # Then: stratad --store dav:http://127.0.0.1:PORT/strata
+# With NGINX_LIMIT_RATE set (nginx's limit_rate, e.g. 2m), each response is
+# sent at most that fast: a slow store, for tests.
 set -euo pipefail
 dir=$1 port=$2
+rate=""
+[[ -n ${NGINX_LIMIT_RATE:-} ]] && rate="limit_rate $NGINX_LIMIT_RATE;"
 mkdir -p "$dir/root" "$dir/body"
 cat >"$dir/nginx.conf" <<CONF
 daemon off; master_process off; worker_processes 1;
@@ -18,7 +22,7 @@ http { access_log off;
   server { listen 127.0.0.1:$port;
     root $dir/root; client_max_body_size 0;
     location / { dav_methods PUT DELETE MKCOL; create_full_put_path on;
-      autoindex on; autoindex_format json; } } }
+      autoindex on; autoindex_format json; $rate } } }
 CONF
 /usr/sbin/nginx -q -c "$dir/nginx.conf" </dev/null >/dev/null 2>&1 &
 pid=$!

@@ -288,7 +288,9 @@ start_guest() {
   local undefine=""
   [[ $how == define ]] &&
     undefine='virsh -q undefine "$GUEST_DOMAIN" >/dev/null 2>&1 || true;'
-  trap 'rc=$?; virsh -q destroy "$GUEST_DOMAIN" >/dev/null 2>&1 || true
+  # A test's own test_cleanup (helper servers it started) runs first.
+  trap 'rc=$?; declare -F test_cleanup >/dev/null && test_cleanup
+        virsh -q destroy "$GUEST_DOMAIN" >/dev/null 2>&1 || true
         '"$undefine"'
         [[ $rc -ne 0 && -f "$console" ]] && { echo "--- guest console ---"; tail -n 5 "$console"; }
         cleanup "$rc"' EXIT

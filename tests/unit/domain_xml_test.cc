@@ -194,3 +194,46 @@ TEST_CASE("WithDiskBackingChain sets, replaces and removes a disk's chain") {
   CHECK(back->Disk("vda")->source == original->Disk("vda")->source);
   CHECK(WithDiskBackingChain(kDomain, "vdz", {}).status().IsNotFound());
 }
+
+TEST_CASE("WithDiskBackingChain: a layer served over NBD is a network source") {
+  hypervisor::BackingFile served{"/v/m1.qcow2", "qcow2", "/run/s/l1.sock",
+                                 "l1"};
+  auto with =
+      WithDiskBackingChain(kDomain, "vda", {served, {"/v/m0.qcow2", "qcow2"}});
+  REQUIRE(with.ok());
+  CHECK(with->find("<backingStore type=\"network\">") != std::string::npos);
+  CHECK(with->find("<source protocol=\"nbd\" name=\"l1\">") !=
+        std::string::npos);
+  auto parsed = ParseDomainXml(*with);
+  REQUIRE(parsed.ok());
+  CHECK(parsed->Disk("vda")->backing_chain ==
+        std::vector<std::string>{"nbd+unix:///l1?socket=/run/s/l1.sock",
+                                 "/v/m0.qcow2"});
+  // The disk itself is still the file it was.
+  CHECK(parsed->Disk("vda")->source ==
+        ParseDomainXml(kDomain)->Disk("vda")->source);
+}
+
+TEST_CASE("WithDiskBackingChain sets and removes a disk's error policies") {
+  auto stop =
+      WithDiskBackingChain(kDomain, "vda", {}, DiskErrorPolicy{"stop", "stop"});
+  REQUIRE(stop.ok());
+  auto parsed = ParseDomainXml(*stop);
+  REQUIRE(parsed.ok());
+  CHECK(parsed->Disk("vda")->error_policy == "stop");
+  CHECK(parsed->Disk("vda")->rerror_policy == "stop");
+  CHECK(parsed->Disk("vda")->format ==
+        ParseDomainXml(kDomain)->Disk("vda")->format);
+  auto back =
+      WithDiskBackingChain(*stop, "vda", {}, DiskErrorPolicy{"enospc", ""});
+  REQUIRE(back.ok());
+  parsed = ParseDomainXml(*back);
+  REQUIRE(parsed.ok());
+  CHECK(parsed->Disk("vda")->error_policy == "enospc");
+  CHECK(parsed->Disk("vda")->rerror_policy == "");
+  CHECK(back->find("rerror_policy") == std::string::npos);
+  // Without a policy they are left as they are.
+  auto kept = WithDiskBackingChain(*stop, "vda", {});
+  REQUIRE(kept.ok());
+  CHECK(ParseDomainXml(*kept)->Disk("vda")->rerror_policy == "stop");
+}
