@@ -24,12 +24,18 @@
 # After every rollback the guest must resume its record log right after the
 # snapshot's last record (else the run fails).
 #
+# STORE=dav: the layers on nginx (the dav store, scripts/start-test-nginx.sh;
+# NGINX_LIMIT_RATE slows it), so none can be linked: the instant rollback
+# serves them over NBD while they download (its copy column includes the
+# download), and the normal one downloads them before the server starts.
+#
 # Prints one row per size: the medians of REPS runs (default 3) of each
 # column, the instant rollback's share above the control, and normal /
 # instant.
 # Needs root, libvirt, qemu-system-x86 and the guest packages
 # (scripts/install-deps.sh --guest). Usage:
-#   [REPS=3] bench/rollback_bench.sh [SIZE_GIB…]     (STRATAD=path/to/stratad)
+#   [REPS=3] [STORE=local|dav] bench/rollback_bench.sh [SIZE_GIB…]
+#   (STRATAD=path/to/stratad)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 STRATAD=${STRATAD:-$here/build/stratad}
@@ -40,8 +46,10 @@ T=$(mktemp -d /var/tmp/strata-rbbench.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 url=http://127.0.0.1:$port
 pid=""
+ngx_pid=""
 doms=()
 cleanup() {
+  [[ -n "$ngx_pid" ]] && kill "$ngx_pid" 2>/dev/null
   for d in "${doms[@]}"; do
     virsh -q destroy "$d" >/dev/null 2>&1 || true
     virsh -q undefine "$d" >/dev/null 2>&1 || true
@@ -61,7 +69,13 @@ median() { python3 -c 'import statistics,sys; print(f"{statistics.median(map(flo
 
 "$here/scripts/build-test-guest.sh" "$T/guest" >/dev/null
 "$here/scripts/start-libvirt.sh"
-"$STRATAD" --listen "127.0.0.1:$port" --state-dir "$T/var" >/dev/null 2>"$T/stratad.log" &
+store=()
+if [[ ${STORE:-local} == dav ]]; then
+  ngx_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  ngx_pid=$("$here/scripts/start-test-nginx.sh" "$T/ngx" "$ngx_port") || die "nginx did not start"
+  store=(--store "dav:http://127.0.0.1:$ngx_port/strata")
+fi
+"$STRATAD" --listen "127.0.0.1:$port" --state-dir "$T/var" "${store[@]}" >/dev/null 2>"$T/stratad.log" &
 pid=$!
 for _ in $(seq 100); do curl -sf -o /dev/null "$url/v3/" && break; sleep 0.1; done
 api PUT /v3/admin/os-quota-class-sets/default \

@@ -41,6 +41,7 @@ Engine::Engine(db::Catalog* catalog, store::Store* store, EngineOptions opts,
 Engine::~Engine() { Stop(); }
 
 void Engine::Stop() {
+  instant_.Stop();  // before the workers are joined: one may wait on it
   ctx_.runner.Stop();
   ctx_.reaper.Stop();
   ctx_.remover.Stop();

@@ -204,16 +204,16 @@ InstantRollbacks::InstantRollbacks(EngineContext& ctx, LiveDisks* live,
       chain_(chain),
       deleter_(deleter),
       reverter_(reverter) {
-  if (!opts_.layer_socket_dir.empty())
+  if (!opts_.layer_socket_dir.empty() && hv_) {
     layer_server_ = std::make_unique<nbd::NbdServer>(opts_.layer_socket_dir,
                                                      opts_.layer_socket_group);
+    watcher_ = std::thread([this] {
+      RunLogged("engine.instant_rollback.watch", [this] { WatchServed(); });
+    });
+  }
 }
 
-InstantRollbacks::~InstantRollbacks() {
-  // The exports' clients (the servers' QEMU) are disconnected before the
-  // streams they read go.
-  if (layer_server_) layer_server_->Stop();
-}
+InstantRollbacks::~InstantRollbacks() { Stop(); }
 
 std::vector<hypervisor::BackingFile> InstantRollbacks::MirrorChain(
     const nlohmann::json& state, const std::string& task_id) {
@@ -246,7 +246,7 @@ Status InstantRollbacks::ServeUnlinked(Journal& j) {
                              std::to_string(i));
       break;
     }
-    Served one{LayerExportName(j.task_id(), i), nullptr};
+    Served one{LayerExportName(j.task_id(), i), Str(st, "domain"), nullptr};
     auto snap = catalog_->GetSnapshot(ids[i]);
     if (!snap.ok()) {
       s = snap.status();
@@ -283,25 +283,33 @@ Status InstantRollbacks::ServeUnlinked(Journal& j) {
   return Status::OK();
 }
 
-Status InstantRollbacks::AwaitServed(const std::string& task_id,
-                                     const std::string& dom) {
+Status InstantRollbacks::AwaitServed(const std::string& task_id) {
   std::vector<std::shared_ptr<StreamedLayer>> streams;
   {
     std::lock_guard<std::mutex> l(mu_);
     for (const auto& one : served_[task_id])
       if (one.stream) streams.push_back(one.stream);
   }
-  for (const auto& stream : streams) {
-    for (;;) {
-      std::optional<Status> end = stream->WaitFor(std::chrono::seconds(1));
-      if (end) {
-        STRATA_RETURN_IF_ERROR(*end);
-        break;
-      }
-      LogIfError(ResumeIfPausedOnError(dom), "instant rollback " + task_id);
-    }
-  }
+  for (const auto& stream : streams) STRATA_RETURN_IF_ERROR(stream->Wait());
   return Status::OK();
+}
+
+void InstantRollbacks::WatchServed() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stopping_) {
+    watch_cv_.wait_for(l, std::chrono::seconds(1));
+    if (stopping_) return;
+    std::set<std::string> doms;
+    for (const auto& [task, served] : served_)
+      for (const auto& one : served) doms.insert(one.domain);
+    l.unlock();
+    for (const auto& dom : doms) {
+      Status s = ResumeIfPausedOnError(dom);
+      if (!s.ok() && !s.IsNotFound())
+        LogWarning("instant rollback: server " + dom + ": " + s.ToString());
+    }
+    l.lock();
+  }
 }
 
 Status InstantRollbacks::ResumeIfPausedOnError(const std::string& dom) {
@@ -529,7 +537,7 @@ Status InstantRollbacks::BuildHistory(
   const std::set<size_t> fetched = FetchedLayers(st);
   if (st.value("streamed", false)) {
     // The served layers are whole and checked once their downloads end.
-    STRATA_RETURN_IF_ERROR(AwaitServed(j.task_id(), Str(st, "domain")));
+    STRATA_RETURN_IF_ERROR(AwaitServed(j.task_id()));
     // The root is used through its own header from here on (as the root
     // history): it names the volume's base, or nothing. The server reads
     // it over NBD through the explicit chain, which ignores that name, and
@@ -588,6 +596,21 @@ Status InstantRollbacks::Switch(Journal& j, const db::VolumeRecord& vol) {
   STRATA_RETURN_IF_ERROR(j.Step("instant.switch", 70));
   const std::string history = Str(st, "history");
   STRATA_ASSIGN_OR_RETURN(auto live, live_->LiveDiskOf(vol));
+  if (live && st.value("streamed", false)) {
+    // After a restart QEMU reconnects to a served layer's export only when
+    // a read of it fails (its NBD client has no reconnect delay here): the
+    // block job's first read of the mirror may be that one, and the job
+    // fails. Asked again, it finds the connection made.
+    Status s;
+    for (int attempt = 1; attempt <= 3; ++attempt) {
+      s = live_->RepointLiveTop(&j, vol, *live, history);
+      if (s.ok() || stopping_) return s;
+      LogWarning("instant rollback " + j.task_id() + ": switch attempt " +
+                 std::to_string(attempt) + ": " + s.ToString());
+      std::this_thread::sleep_for(std::chrono::seconds(2));
+    }
+    return s;
+  }
   if (live) return live_->RepointLiveTop(&j, vol, *live, history);
   // A stopped server: the top's header names the history instead of the
   // mirror, which holds the same data.
@@ -682,6 +705,9 @@ void InstantRollbacks::Continue(Journal j, db::VolumeRecord vol,
       auto lineage = StoredLineage(catalog_, snap);
       s = lineage.ok() ? BuildHistory(j, vol, *lineage) : lineage.status();
     }
+    // stratad stops: the rollback is left as it is, for the next start's
+    // recovery, not undone.
+    if (!s.ok() && stopping_) return s;
     if (!s.ok() && !TopInstalled(j.state(), vol.path)) {
       // Nothing changed but the server's power, which is given back.
       if (j.state().value("was_running", false))
@@ -731,7 +757,33 @@ void InstantRollbacks::Continue(Journal j, db::VolumeRecord vol,
             ": ready; waiting for its confirmation");
     return;
   }
+  if (!s.ok() && stopping_) {
+    LogWarning("instant rollback " + j.task_id() + " left at step " + j.step() +
+               " for the next start (stratad stops): " + s.ToString());
+    return;
+  }
   End(j, vol, snap, s);
+}
+
+void InstantRollbacks::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+    watch_cv_.notify_all();
+  }
+  if (watcher_.joinable()) watcher_.join();
+  std::vector<std::shared_ptr<StreamedLayer>> streams;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& [task, served] : served_)
+      for (const auto& one : served)
+        if (one.stream) streams.push_back(one.stream);
+  }
+  // A copy waiting for a download ends (and the task stays as it is); the
+  // servers' reads of the layers fail from here on, which pauses them
+  // (OnMirrorPolicy) until the next start serves the layers again.
+  for (const auto& stream : streams) stream->Stop();
+  if (layer_server_) layer_server_->Stop();
 }
 
 Result<std::shared_ptr<VolumeLease>> InstantRollbacks::TakeForStep(

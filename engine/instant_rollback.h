@@ -14,11 +14,14 @@
 // request to its end (also while it waits for a confirmation).
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/chain_maintenance.h"
@@ -66,6 +69,10 @@ class InstantRollbacks : public EnginePart {
   // Carries on the rollbacks RecoverTask left running (after the engine
   // serves).
   void ResumeInterrupted();
+  // stratad stops: downloads end, the layers are no longer served, and a
+  // rollback that was waiting for them is left for the next start (before
+  // the workers are joined).
+  void Stop();
 
  private:
   struct Entry {
@@ -84,10 +91,12 @@ class InstantRollbacks : public EnginePart {
   // The layers FetchUnlinked would download, served over NBD instead while
   // they download (or, once whole, from their files): after a restart too.
   Status ServeUnlinked(Journal& j);
-  // Waits until every served layer is whole and verified, resuming server
-  // `dom` meanwhile if it paused on a read that failed while stratad was
-  // down.
-  Status AwaitServed(const std::string& task_id, const std::string& dom);
+  // Waits until every served layer is whole and verified.
+  Status AwaitServed(const std::string& task_id);
+  // Each second while layers are served: a server paused on a read that
+  // failed (stratad was down, or QEMU's NBD client had to reconnect) is
+  // resumed, and QEMU retries the read. The watcher thread's loop.
+  void WatchServed();
   Status ResumeIfPausedOnError(const std::string& dom);
   // Ends the serving of the task's layers (none left: OK).
   void StopServing(const std::string& task_id);
@@ -125,9 +134,13 @@ class InstantRollbacks : public EnginePart {
   // export name and, while it downloads, its stream.
   struct Served {
     std::string export_name;
+    std::string domain;  // the server that reads it
     std::shared_ptr<StreamedLayer> stream;
   };
-  std::unique_ptr<nbd::NbdServer> layer_server_;       // null: not served
+  std::unique_ptr<nbd::NbdServer> layer_server_;  // null: not served
+  std::atomic<bool> stopping_{false};
+  std::condition_variable watch_cv_;  // wakes WatchServed at Stop
+  std::thread watcher_;
   std::map<std::string, std::vector<Served>> served_;  // GUARDED_BY(mu_)
 };
 
