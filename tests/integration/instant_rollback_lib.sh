@@ -62,3 +62,11 @@ check_normal() {
   ! grep -q backingStore <<<"$def" ||
     fail "$1: the domain's definition still names a backing chain"
 }
+
+# writes_on N WHEN: waits (<= 60 s) for N more records, else fails saying
+# the guest does not write WHEN.
+writes_on() {
+  local mid; mid=$(last_rec)
+  for _ in $(seq 600); do (( $(last_rec) > mid + $1 )) && return 0; sleep 0.1; done
+  fail "the guest does not write $2"
+}

@@ -157,16 +157,31 @@ struct World {
   }
 };
 
+// A layer whose download the gate holds at `hold_at` bytes.
+std::shared_ptr<StreamedLayer> StartHeld(World& w, uint64_t hold_at) {
+  w.gated->hold_at = hold_at;
+  auto layer = StreamedLayer::Start(w.store.get(), w.snap,
+                                    w.dir.File("mirror.qcow2"), w.Fast());
+  while (!w.gated->holding) std::this_thread::yield();
+  return layer;
+}
+
+// A 4 KiB read at `offset` on a thread of its own: its status.
+std::future<Status> ReadLater(const std::shared_ptr<StreamedLayer>& layer,
+                              uint64_t offset) {
+  return std::async(std::launch::async, [layer, offset] {
+    std::string b(4096, 'x');
+    return layer->Pread(b.data(), 4096, offset);
+  });
+}
+
 bool Filled(const std::string& buf, char c) {
   return buf.find_first_not_of(c) == std::string::npos;
 }
 
 TEST_CASE("a held download: reads of what arrived are served, the rest wait") {
   World w;
-  w.gated->hold_at = 256 << 10;  // the header and tables, not the data
-  auto layer = StreamedLayer::Start(w.store.get(), w.snap,
-                                    w.dir.File("mirror.qcow2"), w.Fast());
-  while (!w.gated->holding) std::this_thread::yield();
+  auto layer = StartHeld(w, 256 << 10);  // the header and tables, not data
   REQUIRE(layer->Downloaded() <= (256u << 10));
   // Below what arrived: served now.
   std::string head(4096, 'x');
@@ -236,15 +251,8 @@ TEST_CASE("an outage mid-stream: the store is asked again, reads wait") {
 TEST_CASE("a stored layer that is not what was stored fails for good") {
   World w;
   w.snap.sha256 = std::string(64, '0');
-  w.gated->hold_at = 1 << 20;
-  auto layer = StreamedLayer::Start(w.store.get(), w.snap,
-                                    w.dir.File("mirror.qcow2"), w.Fast());
-  while (!w.gated->holding) std::this_thread::yield();
-  auto late = std::async(std::launch::async, [&] {
-    std::string b(4096, 'x');
-    // Past the file's end: waits for the whole file.
-    return layer->Pread(b.data(), 4096, 40ull << 20);
-  });
+  auto layer = StartHeld(w, 1 << 20);
+  auto late = ReadLater(layer, 40ull << 20);  // past the file's end: waits
   w.gated->Release();
   Status s = layer->Wait();
   CHECK(s.code() == StatusCode::kCorruption);
@@ -258,14 +266,8 @@ TEST_CASE("a stored layer that is not what was stored fails for good") {
 
 TEST_CASE("Stop ends a waiting read") {
   World w;
-  w.gated->hold_at = 1 << 20;
-  auto layer = StreamedLayer::Start(w.store.get(), w.snap,
-                                    w.dir.File("mirror.qcow2"), w.Fast());
-  while (!w.gated->holding) std::this_thread::yield();
-  auto late = std::async(std::launch::async, [&] {
-    std::string b(4096, 'x');
-    return layer->Pread(b.data(), 4096, 10ull << 20);
-  });
+  auto layer = StartHeld(w, 1 << 20);
+  auto late = ReadLater(layer, 10ull << 20);
   layer->Stop();
   CHECK(late.get().code() == StatusCode::kUnavailable);
   w.gated->Release();
