@@ -9,8 +9,8 @@
 #    after the snapshot's last record and writes on while a layer's
 #    download is still under way (its partial file is there), and libvirt's
 #    chain names the NBD exports;
-#  - nginx killed mid-download (a store outage): the server stays up, the
-#    download is asked again; stratad stopped meanwhile stops at once and
+#  - nginx killed mid-download (a store outage): the server stays up and
+#    writes on, the download is asked again; stratad stopped meanwhile stops at once and
 #    its next start carries the rollback on once nginx is back, to the
 #    server on its disk's own chain;
 #  - stratad killed (-9) while the server runs on the served layers: the
@@ -96,6 +96,7 @@ stop_nginx
 for _ in $(seq 600); do grep -q "attempt 1 failed" "$T/stratad.log" && break; sleep 0.1; done
 grep -q "attempt 1 failed" "$T/stratad.log" || fail "the download did not notice nginx going"
 [[ $(virsh domstate "$name") == running ]] || fail "the server is not running during the outage"
+writes_on 100 "during the outage"
 rb_phase "$rb"
 [[ $PHASE == copying ]] || fail "the rollback is $PHASE during the outage: $BODY"
 # stratad stopped meanwhile (SIGTERM) stops at once, the copy waiting for
@@ -112,7 +113,7 @@ check_normal "after the outage"
 writes_on 100 "after the switch"
 api GET "/v3/os-instant-rollbacks/$rb"
 copy=$(jget 'j["rollback"]["copy_seconds"]')
-pass "nginx down mid-download: the server ran on; stratad stopped and started meanwhile; the store was asked again, and the rollback ended on the disk's own chain (download and copy after the restart: ${copy}s)"
+pass "nginx down mid-download: the server ran on and wrote; stratad stopped and started meanwhile; the store was asked again, and the rollback ended on the disk's own chain (download and copy after the restart: ${copy}s)"
 
 # 3. stratad killed (-9) while the server runs on the served layers: the
 #    restart serves them again (downloading from the start) and carries the
