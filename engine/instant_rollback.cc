@@ -276,6 +276,7 @@ Status InstantRollbacks::ServeUnlinked(Journal& j) {
     StopServing(j.task_id());
     return s;
   }
+  if (served.empty()) return Status::OK();  // every layer linked
   st["streamed"] = true;
   LogInfo("instant rollback " + j.task_id() + ": " +
           std::to_string(served.size()) +

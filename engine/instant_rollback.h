@@ -46,9 +46,9 @@ class InstantRollbacks : public EnginePart {
 
   // Starts the rollback of disk `target` of domain `dom` (whose volume is
   // `vol`) to `snap`; returns its task row. `auto_switch`: the switch
-  // follows the copy; else it waits for Confirm. Conflict when the layers
-  // are not files of a local store on the disk's file system, when the
-  // domain is transient, or when the volume is busy.
+  // follows the copy; else it waits for Confirm. Conflict when a layer of
+  // the lineage is not stored, when the domain is transient, or when the
+  // volume is busy.
   Result<db::TaskRecord> Start(const hypervisor::DomainInfo& dom,
                                const std::string& target,
                                const db::VolumeRecord& vol,
