@@ -133,7 +133,10 @@ start_stratad() {
   "$bin" --listen "127.0.0.1:$PORT" --state-dir "$T/var" "${hv[@]}" "$@" \
     >"$T/stratad.out" 2>>"$T/stratad.log" &
   PID=$!
-  for _ in $(seq 1 100); do
+  # Ready once recovery is done, which may merge and upload layers first
+  # (10 s under a loaded CI once): waits while the process lives, up to
+  # 300 s.
+  for _ in $(seq 1 3000); do
     if grep -q "ready" "$T/stratad.out" 2>/dev/null; then
       # "stratad ready on http(s)://…": https with --tls-cert/--tls-key.
       URL=$(sed -n 's/^stratad ready on //p' "$T/stratad.out")

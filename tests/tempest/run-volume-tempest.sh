@@ -70,7 +70,7 @@ CONF
   --libvirt-uri none --config "$dir/stratad.conf" \
   >"$dir/stratad.out" 2>"$dir/stratad.log" &
 pid=$!
-for _ in $(seq 100); do
+for _ in $(seq 3000); do  # while it lives, up to 300 s
   grep -q ready "$dir/stratad.out" 2>/dev/null && break
   kill -0 "$pid" 2>/dev/null || { echo "stratad exited at start" >&2; exit 1; }
   sleep 0.1
