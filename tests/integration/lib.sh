@@ -120,7 +120,21 @@ lift_quotas() {
 # (or STRATA_THROW_AT, STRATA_STOP_AT) in its environment it starts the crash-point build; a restart after the
 # crash (without it) is the product's.
 start_stratad() {
-  PORT=$(free_port)
+  # A port free_port found can be taken by another process (ctest -j2)
+  # before stratad binds it: then a new one, a few times.
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    start_stratad_on "$(free_port)" "$@" && return 0
+    grep -q "Address already in use" <<<"$(tail -1 "$T/stratad.log")" ||
+      fail "stratad exited at start: $(tail -3 "$T/stratad.log")"
+  done
+  fail "stratad found no free port in 5 tries: $(tail -1 "$T/stratad.log")"
+}
+
+# start_stratad_on PORT [ARGS…]: start_stratad's one try; 1 when stratad
+# exited at start.
+start_stratad_on() {
+  PORT=$1; shift
   URL="http://127.0.0.1:$PORT"
   mkdir -p "$T/var/disks"
   # Gone first: the new process truncates it only once it runs, and until
@@ -143,7 +157,11 @@ start_stratad() {
       lift_quotas
       return 0
     fi
-    kill -0 "$PID" 2>/dev/null || fail "stratad exited at start: $(tail -3 "$T/stratad.log")"
+    if ! kill -0 "$PID" 2>/dev/null; then
+      wait "$PID" 2>/dev/null || true
+      PID=""
+      return 1
+    fi
     sleep 0.1
   done
   fail "stratad did not become ready"
