@@ -39,7 +39,7 @@ struct EngineOptions {
   // Where an instant rollback serves stored layers it cannot link (a remote
   // store, relay stages, the sparse form) over NBD while they download
   // (streamed_layer.h), one unix socket each, for the hypervisor's group.
-  // Empty: such layers are downloaded before the server starts.
+  // Empty: an instant rollback that needs such a layer is refused.
   std::string layer_socket_dir;
   std::string layer_socket_group;
 };

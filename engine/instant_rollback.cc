@@ -238,9 +238,15 @@ Status InstantRollbacks::ServeUnlinked(Journal& j) {
   auto& st = j.state();
   const auto mirrors = Strings(st, "mirrors");
   const auto ids = Strings(st, "lineage");
+  const std::set<size_t> fetched = FetchedLayers(st);
+  if (fetched.empty()) return Status::OK();  // every layer linked
+  if (!layer_server_)
+    return Status::NotSupported(
+        "the rollback's stored layers cannot be served: this engine has no "
+        "layer socket directory");
   std::vector<Served> served;
   Status s;
-  for (size_t i : FetchedLayers(st)) {
+  for (size_t i : fetched) {
     if (i >= mirrors.size() || i >= ids.size()) {
       s = Status::Corruption("the rollback's journal names no layer " +
                              std::to_string(i));
@@ -267,7 +273,7 @@ Status InstantRollbacks::ServeUnlinked(Journal& j) {
     if (!s.ok()) break;
     served.push_back(std::move(one));
   }
-  {
+  if (!served.empty()) {
     std::lock_guard<std::mutex> l(mu_);
     auto& list = served_[j.task_id()];
     for (auto& one : served) list.push_back(std::move(one));
@@ -276,7 +282,6 @@ Status InstantRollbacks::ServeUnlinked(Journal& j) {
     StopServing(j.task_id());
     return s;
   }
-  if (served.empty()) return Status::OK();  // every layer linked
   st["streamed"] = true;
   LogInfo("instant rollback " + j.task_id() + ": " +
           std::to_string(served.size()) +
@@ -401,11 +406,16 @@ Result<db::TaskRecord> InstantRollbacks::Start(
     s = LinkStoredLayer(*store_, lineage[i], mirrors[i], check);
     if (s.code() == StatusCode::kNotSupported) {
       // Not a plain file of a local store on the disk's file system (a
-      // remote store, relay stages, the sparse form): fetched before the
-      // start.
+      // remote store, relay stages, the sparse form): served over NBD while
+      // it downloads (ServeUnlinked).
       fetch.push_back(static_cast<int>(i));
       fetch_bytes += lineage[i].layer_bytes;
-      s = Status::OK();
+      s = layer_server_
+              ? Status::OK()
+              : Status::NotSupported("snapshot " + lineage[i].id +
+                                     " is not a linkable local layer, and this "
+                                     "engine serves no layers (no layer socket "
+                                     "directory)");
     }
   }
   st["fetch"] = fetch;
@@ -429,31 +439,9 @@ Result<db::TaskRecord> InstantRollbacks::Start(
 }
 
 Status InstantRollbacks::FetchUnlinked(Journal& j) {
-  auto& st = j.state();
   STRATA_RETURN_IF_ERROR(j.Step("instant.fetch", 3));
   // Served while they download: the server starts at once.
-  if (layer_server_) return ServeUnlinked(j);
-  const auto mirrors = Strings(st, "mirrors");
-  const auto ids = Strings(st, "lineage");
-  if (!st.contains("fetch") || !st["fetch"].is_array()) return Status::OK();
-  for (const auto& f : st["fetch"]) {
-    const auto i = f.get<size_t>();
-    if (i >= mirrors.size() || i >= ids.size())
-      return Status::Corruption("the rollback's journal names no layer " +
-                                std::to_string(i));
-    STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord snap,
-                            catalog_->GetSnapshot(ids[i]));
-    // Checked on the way (SHA-256); durable, as the server will read it.
-    STRATA_RETURN_IF_ERROR(
-        DownloadLayer(*store_, snap, mirrors[i], /*durable=*/true)
-            .WithContext("fetching the layer of snapshot " + snap.id));
-    // The root is the bottom of the disk's new chain, used through its own
-    // header: its backing is the volume's base, or none.
-    if (i == 0)
-      STRATA_RETURN_IF_ERROR(SetBackingUnsafe(mirrors[0], Str(st, "base_file"),
-                                              Str(st, "base_format")));
-  }
-  return Status::OK();
+  return ServeUnlinked(j);
 }
 
 Status InstantRollbacks::PowerOffAndInstall(Journal& j,
@@ -901,7 +889,7 @@ Status InstantRollbacks::RecoverTask(const db::TaskRecord& task) {
   }
   // The server runs (or is to run) on the mirror: the rollback carries on,
   // its served layers served again first (from their files once whole).
-  const bool served = st.value("streamed", false) && layer_server_;
+  const bool served = st.value("streamed", false);
   if (served) STRATA_RETURN_IF_ERROR(ServeUnlinked(j));
   if (at <= kStart) {
     STRATA_RETURN_IF_ERROR(hv_->DefineDiskBacking(dom, Str(st, "target"),
@@ -937,11 +925,6 @@ void InstantRollbacks::ResumeInterrupted() {
       STRATA_ASSIGN_OR_RETURN(auto lease,
                               locks_.TryAcquire(vol.id, "an instant rollback"));
       Journal j = Journal::Resume(catalog_, t);
-      // Once more, later than recovery's look: a read that failed in the
-      // last instants before the layers were served again.
-      if (j.state().value("streamed", false))
-        LogIfError(ResumeIfPausedOnError(Str(j.state(), "domain")),
-                   "instant rollback " + t.id);
       // A rollback that had begun its switch finishes it.
       if (Ordinal(t.step) == kSwitch) j.state()["auto"] = true;
       const bool waits =

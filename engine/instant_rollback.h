@@ -87,9 +87,10 @@ class InstantRollbacks : public EnginePart {
   // confirmation or ends. Runs on a worker.
   void Continue(Journal j, db::VolumeRecord vol, db::SnapshotRecord snap);
   // The phases (instant_rollback.cc).
+  // The step that serves the layers it could not link (ServeUnlinked).
   Status FetchUnlinked(Journal& j);
-  // The layers FetchUnlinked would download, served over NBD instead while
-  // they download (or, once whole, from their files): after a restart too.
+  // The layers Start could not link, served over NBD while they download
+  // (or, once whole, from their files): after a restart too.
   Status ServeUnlinked(Journal& j);
   // Waits until every served layer is whole and verified.
   Status AwaitServed(const std::string& task_id);
