@@ -8,7 +8,9 @@
 // server again. The image id
 // is the snapshot id: Location header below 2.45, {"image_id"} body from
 // 2.45.
-// Another project's server is a 404.
+// A show also gives the guest's addresses and host name as its agent or
+// libvirt report them (hypervisor::GuestNetwork). Another project's server
+// is a 404.
 #include "api/body.h"
 #include "api/handlers.h"
 #include "api/views.h"
@@ -30,9 +32,25 @@ bool Visible(const ApiRequest& req, const DomainInfo& d,
          (req.ctx.is_admin && req.params.count("id"));
 }
 
+// Nova's "addresses", keyed by the guest's interface name (Strata has no
+// Neutron network names): what the guest agent or libvirt reports.
+nlohmann::json AddressesView(const hypervisor::GuestNetwork& net) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& a : net.addresses)
+    out[a.interface.empty() ? "guest" : a.interface].push_back(
+        {{"version", a.type == "ipv6" ? 6 : 4},
+         {"addr", a.address},
+         {"OS-EXT-IPS:type", "fixed"},
+         {"OS-EXT-IPS-MAC:mac_addr", a.mac}});
+  return out;
+}
+
+// `net`: the guest's network (a single server's show); null in lists, which
+// would ask each guest's agent.
 nlohmann::json ServerView(const ApiRequest& req, engine::Engine* e,
                           const DomainInfo& d,
-                          const std::string& default_project, bool detail) {
+                          const std::string& default_project, bool detail,
+                          const hypervisor::GuestNetwork* net = nullptr) {
   std::string self = req.base_url + "/v2.1/servers/" + d.uuid;
   nlohmann::json links = nlohmann::json::array(
       {{{"href", self}, {"rel", "self"}},
@@ -67,7 +85,8 @@ nlohmann::json ServerView(const ApiRequest& req, engine::Engine* e,
       {"image", ""},
       {"created", FormatIsoMicros(0).substr(0, 19) + "Z"},
       {"updated", FormatIsoMicros(NowMicros()).substr(0, 19) + "Z"},
-      {"addresses", nlohmann::json::object()},
+      {"addresses",
+       net ? AddressesView(*net) : nlohmann::json(nlohmann::json::object())},
       {"accessIPv4", ""},
       {"accessIPv6", ""},
       {"progress", 0},
@@ -104,6 +123,8 @@ nlohmann::json ServerView(const ApiRequest& req, engine::Engine* e,
                    {"extra_specs", nlohmann::json::object()}};
   else
     j["flavor"] = {{"id", flavor_name}, {"links", nlohmann::json::array()}};
+  if (req.version.AtLeast(2, 3) && net)
+    j["OS-EXT-SRV-ATTR:hostname"] = net->host_name;
   if (req.version.AtLeast(2, 9)) j["locked"] = false;
   if (req.version.AtLeast(2, 19)) j["description"] = nullptr;
   if (req.version.AtLeast(2, 26)) j["tags"] = nlohmann::json::array();
@@ -280,8 +301,11 @@ void AddServerRoutes(Router& r, engine::Engine* e,
         [e, default_project](ApiRequest& q) -> HandlerResult {
           STRATA_ASSIGN_OR_RETURN(DomainInfo d,
                                   LoadServer(e, q, default_project));
+          // A guest that says nothing of its network is no error.
+          auto net = e->hypervisor()->GetGuestNetwork(d.uuid);
           return ApiResponse::Json(
-              200, {{"server", ServerView(q, e, d, default_project, true)}});
+              200, {{"server", ServerView(q, e, d, default_project, true,
+                                          net.ok() ? &*net : nullptr)}});
         });
   r.Add(
       "POST", "/v2.1/servers/{id}/action",

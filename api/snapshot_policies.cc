@@ -53,6 +53,50 @@ nlohmann::json RunView(const db::PolicyRunRecord& r) {
                                     : nlohmann::json(r.error)}};
 }
 
+// R1.1's identity of a server as a run would resolve it now: the VM's
+// type, host name and LAN addresses beside the target that names it.
+nlohmann::json ServerTargetsView(policy::PolicyRunner* runner,
+                                 const db::PolicyRecord& p) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : runner->ResolveServers(p)) {
+    nlohmann::json target = {{"disks", r.target.disks}};
+    if (!r.target.server.empty()) target["server"] = r.target.server;
+    if (!r.target.host_name.empty()) target["host_name"] = r.target.host_name;
+    if (!r.target.address.empty()) target["address"] = r.target.address;
+    nlohmann::json one = {{"target", target}};
+    if (!r.server) {
+      one["error"] = r.error;
+      out.push_back(one);
+      continue;
+    }
+    const auto& dom = r.server->domain;
+    const auto& net = r.server->network;
+    nlohmann::json addresses = nlohmann::json::array();
+    for (const auto& a : net.addresses)
+      addresses.push_back({{"interface", a.interface},
+                           {"mac_addr", a.mac},
+                           {"addr", a.address},
+                           {"version", a.type == "ipv6" ? 6 : 4},
+                           {"prefix", a.prefix}});
+    nlohmann::json disks = nlohmann::json::array();
+    for (const auto& d : dom.disks)
+      if (d.device == "disk") disks.push_back(d.target);
+    one.update(
+        {{"id", dom.uuid},
+         {"name", dom.name},
+         {"status", hypervisor::NovaStatus(dom.state)},
+         {"vm_type", dom.virt_type},
+         {"host_name", net.host_name.empty() ? nlohmann::json(nullptr)
+                                             : nlohmann::json(net.host_name)},
+         {"host_name_source", net.host_name_source},
+         {"addresses", addresses},
+         {"addresses_source", net.addresses_source},
+         {"disks", disks}});
+    out.push_back(one);
+  }
+  return out;
+}
+
 nlohmann::json PolicyView(engine::Engine* e, policy::PolicyRunner* runner,
                           const db::PolicyRecord& p, bool detail) {
   nlohmann::json j = {
@@ -82,6 +126,7 @@ nlohmann::json PolicyView(engine::Engine* e, policy::PolicyRunner* runner,
   auto runs = e->catalog()->ListPolicyRuns(p.id, 1);
   j["last_run"] = runs.ok() && !runs->empty() ? RunView(runs->front())
                                               : nlohmann::json(nullptr);
+  j["servers"] = ServerTargetsView(runner, p);
   return j;
 }
 

@@ -113,10 +113,12 @@ Result<DomainInfo> ParseDomainXml(const std::string& xml) {
   info.memory_kib = mem.empty() ? 0 : std::stoull(mem);
   std::string vcpu = Text(First(ctx.get(), root, "./vcpu"));
   info.vcpus = vcpu.empty() ? 0 : static_cast<unsigned>(std::stoul(vcpu));
-  info.has_guest_agent =
+  info.virt_type = Attr(root, "type");
+  xmlNode* agent =
       First(ctx.get(), root,
-            "./devices/channel/target[@name='org.qemu.guest_agent.0']") !=
-      nullptr;
+            "./devices/channel/target[@name='org.qemu.guest_agent.0']");
+  info.has_guest_agent = agent != nullptr;
+  info.guest_agent_connected = Attr(agent, "state") == "connected";
   // Nova's namespaced metadata, matched by local name.
   const char kOwner[] =
       "./metadata/*[local-name()='instance']/*[local-name()='owner']/"

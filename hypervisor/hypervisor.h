@@ -60,9 +60,31 @@ struct DiskErrorPolicy {
   std::string write, read;
 };
 
+// One address of a guest's network interface (R1.1's LAN address).
+struct GuestAddress {
+  std::string interface;  // the guest's name for it, e.g. "eth0"
+  std::string mac;        // "52:54:00:…"
+  std::string address;    // "10.0.2.15", "fe80::…"
+  std::string type;       // "ipv4" or "ipv6"
+  int prefix = 0;         // 24
+};
+
+// A running guest's identity on the network, as the guest agent (its own
+// host name and interfaces) or libvirt (DHCP leases of its networks, the
+// host's ARP table) reports it. Loopback addresses are left out.
+struct GuestNetwork {
+  std::string host_name;
+  std::vector<GuestAddress> addresses;
+  // Where each came from: "agent", "lease", "arp"; "" when nothing was
+  // found (the domain is off, or has no agent and no libvirt network).
+  std::string host_name_source, addresses_source;
+};
+
 struct DomainInfo {
   std::string uuid;
   std::string name;
+  // <domain type=…>: "kvm", or "qemu" (TCG): R1.1's VM type.
+  std::string virt_type;
   DomainState state = DomainState::kOther;
   // Paused by QEMU because a disk request failed under a "stop" error
   // policy (libvirt's VIR_DOMAIN_PAUSED_IOERROR); resuming retries it.
@@ -70,6 +92,9 @@ struct DomainInfo {
   uint64_t memory_kib = 0;
   unsigned vcpus = 0;
   bool has_guest_agent = false;  // an org.qemu.guest_agent.0 channel
+  // libvirt saw the guest open that channel (<target state='connected'>):
+  // an agent runs in the guest and answers.
+  bool guest_agent_connected = false;
   // Defined (survives a power-off), as Nova's domains are; a transient
   // domain ends when it stops.
   bool persistent = false;
@@ -148,6 +173,11 @@ class Hypervisor {
   virtual Status Pause(const std::string& uuid) = 0;
   // Resumes a paused domain (virDomainResume); OK when it runs.
   virtual Status Resume(const std::string& uuid) = 0;
+  // The running domain's host name and addresses: the guest agent's when
+  // it is connected, else libvirt's DHCP leases, else (addresses) the
+  // host's ARP table. A source that fails or knows nothing is skipped; a
+  // domain that is off has none (OK, empty).
+  virtual Result<GuestNetwork> GetGuestNetwork(const std::string& uuid) = 0;
 };
 
 }  // namespace strata::hypervisor

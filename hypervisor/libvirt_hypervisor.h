@@ -60,6 +60,8 @@ class LibvirtHypervisor : public Hypervisor {
       const std::optional<DiskErrorPolicy>& policy = std::nullopt) override;
   Status Pause(const std::string& uuid) override;
   Status Resume(const std::string& uuid) override;
+  // libvirt_guest_network.cc.
+  Result<GuestNetwork> GetGuestNetwork(const std::string& uuid) override;
 
  private:
   explicit LibvirtHypervisor(LibvirtConnectionOptions opts)

@@ -6,6 +6,7 @@
 
 #include "policy/policy_spec.h"
 #include "policy/retention.h"
+#include "policy/server_target.h"
 #include "util/log.h"
 #include "util/time_util.h"
 #include "util/uuid.h"
@@ -300,18 +301,14 @@ std::vector<db::VolumeRecord> PolicyRunner::ResolveVolumes(
     }
     add(*v);
   }
-  if (targets->servers.empty()) return out;
-  hypervisor::Hypervisor* hv = engine_->hypervisor();
-  if (!hv) {
-    errors->push_back("servers named, but stratad has no hypervisor");
-    return out;
-  }
-  for (const ServerTarget& t : targets->servers) {
-    auto dom = hv->GetDomain(t.server);
-    if (!dom.ok()) {
-      errors->push_back("server " + t.server + ": " + dom.status().message());
+  for (const ServerTargetReport& r : ResolveServers(p)) {
+    const ServerTarget& t = r.target;
+    const std::string named = DescribeTarget(t);
+    if (!r.server) {
+      errors->push_back(named + ": " + r.error);
       continue;
     }
+    const hypervisor::DomainInfo* dom = &r.server->domain;
     const hypervisor::DomainDisk* system = dom->SystemDisk();
     bool any = false;
     for (const hypervisor::DomainDisk& d : dom->disks) {
@@ -322,12 +319,12 @@ std::vector<db::VolumeRecord> PolicyRunner::ResolveVolumes(
         continue;
       auto v = engine_->ServerDiskVolume(*dom, d, opts_.default_project);
       if (!v.ok()) {
-        errors->push_back("server " + t.server + " disk " + d.target + ": " +
+        errors->push_back(named + " disk " + d.target + ": " +
                           v.status().message());
         continue;
       }
       if (v->project_id != p.project_id) {
-        errors->push_back("server " + t.server + " disk " + d.target +
+        errors->push_back(named + " disk " + d.target +
                           " belongs to another project");
         continue;
       }
@@ -335,8 +332,31 @@ std::vector<db::VolumeRecord> PolicyRunner::ResolveVolumes(
       any = true;
     }
     if (!any && errors->empty())
-      errors->push_back("server " + t.server + " has no " + t.disks +
+      errors->push_back(named + " (" + dom->uuid + ") has no " + t.disks +
                         " disk Strata can snapshot");
+  }
+  return out;
+}
+
+std::vector<PolicyRunner::ServerTargetReport> PolicyRunner::ResolveServers(
+    const db::PolicyRecord& p) {
+  std::vector<ServerTargetReport> out;
+  auto targets = ReadTargets(p);
+  if (!targets.ok()) return out;
+  hypervisor::Hypervisor* hv = engine_->hypervisor();
+  for (const ServerTarget& t : targets->servers) {
+    ServerTargetReport r{t, std::nullopt, ""};
+    if (!hv) {
+      r.error = "servers named, but stratad has no hypervisor";
+    } else {
+      auto resolved =
+          ResolveServerTarget(*hv, t, p.project_id, opts_.default_project);
+      if (resolved.ok())
+        r.server = std::move(*resolved);
+      else
+        r.error = resolved.status().message();
+    }
+    out.push_back(std::move(r));
   }
   return out;
 }

@@ -39,6 +39,7 @@
 #include "db/records.h"
 #include "engine/engine.h"
 #include "policy/retention.h"
+#include "policy/server_target.h"
 #include "schedule/zone_clock.h"
 #include "util/status.h"
 #include "util/task_runner.h"
@@ -76,6 +77,15 @@ class PolicyRunner {
   // The next `count` scheduled times after now (Unix µs), in its zone.
   [[nodiscard]] Result<std::vector<int64_t>> NextRuns(const db::PolicyRecord& p,
                                                       size_t count) const;
+
+  // A server target as a run resolves it now: the server, or why not.
+  struct ServerTargetReport {
+    ServerTarget target;
+    std::optional<ResolvedServer> server;
+    std::string error;  // "" when `server` is set
+  };
+  // The policy's server targets resolved now (R1.1), in their order.
+  std::vector<ServerTargetReport> ResolveServers(const db::PolicyRecord& p);
 
  private:
   struct Retry {

@@ -1,6 +1,10 @@
 // ApplyPolicyBody and the readers of a policy record's fields.
 #include "policy/policy_spec.h"
 
+#include <arpa/inet.h>
+
+#include <cctype>
+
 namespace strata::policy {
 namespace {
 
@@ -22,6 +26,32 @@ Result<int> Whole(const nlohmann::json& v, const std::string& field, int max) {
   if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > max)
     return Bad(field, "a whole number from 0 to " + std::to_string(max) + ".");
   return static_cast<int>(v.get<int64_t>());
+}
+
+// RFC 1123 host names: dot-separated labels of letters, digits and
+// hyphens, 1–63 characters each, not starting or ending with a hyphen.
+bool IsHostName(const std::string& s) {
+  if (s.empty() || s.size() > 253) return false;
+  size_t start = 0;
+  for (;;) {
+    const size_t dot = s.find('.', start);
+    const std::string label =
+        s.substr(start, dot == std::string::npos ? dot : dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' ||
+        label.back() == '-')
+      return false;
+    for (char c : label)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-')
+        return false;
+    if (dot == std::string::npos) return true;
+    start = dot + 1;
+  }
+}
+
+bool IsAddress(const std::string& s) {
+  unsigned char bytes[16];
+  return inet_pton(AF_INET, s.c_str(), bytes) == 1 ||
+         inet_pton(AF_INET6, s.c_str(), bytes) == 1;
 }
 
 Result<PolicyTargets> ParseTargets(const nlohmann::json& j) {
@@ -46,6 +76,18 @@ Result<PolicyTargets> ParseTargets(const nlohmann::json& j) {
             if (f.key() == "server") {
               STRATA_ASSIGN_OR_RETURN(s.server,
                                       Text(*f, "targets.servers.server", 255));
+            } else if (f.key() == "host_name") {
+              STRATA_ASSIGN_OR_RETURN(
+                  s.host_name, Text(*f, "targets.servers.host_name", 253));
+              if (!IsHostName(s.host_name))
+                return Bad("targets.servers.host_name",
+                           "'" + s.host_name + "' is not a host name.");
+            } else if (f.key() == "address") {
+              STRATA_ASSIGN_OR_RETURN(s.address,
+                                      Text(*f, "targets.servers.address", 64));
+              if (!IsAddress(s.address))
+                return Bad("targets.servers.address",
+                           "'" + s.address + "' is not an IP address.");
             } else if (f.key() == "disks") {
               STRATA_ASSIGN_OR_RETURN(s.disks,
                                       Text(*f, "targets.servers.disks", 16));
@@ -59,7 +101,11 @@ Result<PolicyTargets> ParseTargets(const nlohmann::json& j) {
         } else {
           return Bad("targets.servers", "a server id or name, or an object.");
         }
-        if (s.server.empty()) return Bad("targets.servers", "no server given.");
+        const int named =
+            !s.server.empty() + !s.host_name.empty() + !s.address.empty();
+        if (named != 1)
+          return Bad("targets.servers",
+                     "give one of server, host_name and address.");
         t.servers.push_back(s);
       }
     } else {
@@ -75,8 +121,13 @@ Result<PolicyTargets> ParseTargets(const nlohmann::json& j) {
 
 nlohmann::json TargetsJson(const PolicyTargets& t) {
   nlohmann::json servers = nlohmann::json::array();
-  for (const auto& s : t.servers)
-    servers.push_back({{"server", s.server}, {"disks", s.disks}});
+  for (const auto& s : t.servers) {
+    nlohmann::json one = {{"disks", s.disks}};
+    if (!s.server.empty()) one["server"] = s.server;
+    if (!s.host_name.empty()) one["host_name"] = s.host_name;
+    if (!s.address.empty()) one["address"] = s.address;
+    servers.push_back(one);
+  }
   return {{"volumes", t.volumes}, {"servers", servers}};
 }
 

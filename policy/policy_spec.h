@@ -4,7 +4,8 @@
 // The API's body, validated field by field into a db::PolicyRecord (faults
 // in OpenStack's words: "Invalid input for field/attribute schedule: …"),
 // and the record's JSON fields read back as types for the runner. A policy
-// names volumes by id, and servers by id or name with the disks to take:
+// names volumes by id, and servers by id or name, or by the host name or
+// LAN address the guest reports (server_target.h), with the disks to take:
 // "all", "system" (the first disk) or "data" (the others); servers are
 // resolved at each run, so a disk added later is taken too.
 //
@@ -23,8 +24,11 @@
 
 namespace strata::policy {
 
+// Exactly one of `server`, `host_name` and `address` is set.
 struct ServerTarget {
   std::string server;         // libvirt domain uuid or name
+  std::string host_name;      // the guest's host name
+  std::string address;        // an IPv4 or IPv6 address of the guest
   std::string disks = "all";  // all, system, data
 };
 

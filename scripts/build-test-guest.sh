@@ -7,6 +7,12 @@
 #   initrd.img       cpio.gz: static busybox, the virtio modules, /init and
 #                    the static record writer (tests/guest/recwriter.c)
 #   verify-records   the host-side checker (tests/tools/verify_records.c)
+#   initrd-agent.img initrd.img with a second cpio appended (the kernel
+#                    unpacks both): the virtio NIC and console modules and
+#                    QEMU's guest agent (qemu-ga from qemu-guest-agent, with
+#                    the libraries it links), for a guest with a network
+#                    address and a host name that libvirt can report
+#                    (render-test-domain.sh with GUEST_AGENT=1)
 # Render a libvirt domain for it with scripts/render-test-domain.sh.
 # Rebuilds only when an input changed (a stamp of input hashes in OUTDIR).
 #   scripts/build-test-guest.sh OUTDIR
@@ -20,6 +26,9 @@ out=$(mkdir -p "$1" && cd "$1" && pwd)
 busybox=/bin/busybox
 # Load order matters: each module after those it depends on.
 modules=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk)
+# The agent guest's, loaded after those.
+net_modules=(failover net_failover virtio_net virtio_console)
+qemu_ga=/usr/sbin/qemu-ga
 
 die() { echo "build-test-guest: $*" >&2; exit 1; }
 
@@ -55,13 +64,22 @@ for m in "${modules[@]}"; do
   p=$(module_path "$m")
   [[ -n "$p" ]] && mod_files+=("$p")
 done
+net_mod_files=()
+for m in "${net_modules[@]}"; do
+  p=$(module_path "$m")
+  [[ -n "$p" ]] && net_mod_files+=("$p")
+done
+[[ -x $qemu_ga ]] || die "$qemu_ga missing (install qemu-guest-agent)"
+# qemu-ga's shared libraries and loader, as this host resolves them.
+mapfile -t ga_libs < <(ldd "$qemu_ga" | awk '/=> \//{print $3} /^\t\//{print $1}')
 
 # Skip the build when nothing that goes into it changed.
 stamp=$( { echo "$kver"; sha256sum "$0" "$src/tests/guest/recwriter.c" \
   "$src/tests/guest/record_format.h" "$src/tests/tools/verify_records.c" \
-  "$busybox" "/boot/vmlinuz-$kver" "${mod_files[@]}"; } | sha256sum | cut -d' ' -f1)
+  "$busybox" "/boot/vmlinuz-$kver" "${mod_files[@]}" "${net_mod_files[@]}" \
+  "$qemu_ga" "${ga_libs[@]}"; } | sha256sum | cut -d' ' -f1)
 if [[ -f "$out/.stamp" && "$(cat "$out/.stamp")" == "$stamp" && -f "$out/vmlinuz" &&
-      -f "$out/initrd.img" && -x "$out/verify-records" ]]; then
+      -f "$out/initrd.img" && -f "$out/initrd-agent.img" && -x "$out/verify-records" ]]; then
   exit 0
 fi
 rm -f "$out/.stamp"
@@ -89,19 +107,27 @@ gcc "${cflags[@]}" -static -o "$root/bin/recwriter" "$src/tests/guest/recwriter.
 gcc "${cflags[@]}" -o "$work/verify-records" "$src/tests/tools/verify_records.c"
 cp "$busybox" "$root/bin/busybox"
 
-# busybox insmod reads plain .ko only: decompress at build time.
-: >"$root/lib/modules/load-order"
-for f in "${mod_files[@]}"; do
-  name=$(basename "$f"); name=${name%%.ko*}
-  case "$f" in
-    *.ko) cp "$f" "$root/lib/modules/$name.ko" ;;
-    *.ko.xz) xz -dc "$f" >"$root/lib/modules/$name.ko" ;;
-    *.ko.zst) zstd -qdc "$f" >"$root/lib/modules/$name.ko" ;;
-    *.ko.gz) gzip -dc "$f" >"$root/lib/modules/$name.ko" ;;
-    *) die "unknown module format: $f" ;;
-  esac
-  echo "$name" >>"$root/lib/modules/load-order"
-done
+# add_modules ROOT LIST FILE...: FILEs as plain .ko under ROOT/lib/modules
+# (busybox insmod reads plain .ko only: decompressed at build time), their
+# names in load order in ROOT/lib/modules/LIST.
+add_modules() {
+  local dir=$1/lib/modules list=$2 f name
+  shift 2
+  mkdir -p "$dir"
+  : >"$dir/$list"
+  for f in "$@"; do
+    name=$(basename "$f"); name=${name%%.ko*}
+    case "$f" in
+      *.ko) cp "$f" "$dir/$name.ko" ;;
+      *.ko.xz) xz -dc "$f" >"$dir/$name.ko" ;;
+      *.ko.zst) zstd -qdc "$f" >"$dir/$name.ko" ;;
+      *.ko.gz) gzip -dc "$f" >"$dir/$name.ko" ;;
+      *) die "unknown module format: $f" ;;
+    esac
+    echo "$name" >>"$dir/$list"
+  done
+}
+add_modules "$root" load-order "${mod_files[@]}"
 # The kernel opens /dev/console before /init runs; init reopens it after
 # mounting devtmpfs in case this node could not be made (non-root build).
 mknod -m 600 "$root/dev/console" c 5 1 2>/dev/null || true
@@ -140,6 +166,42 @@ for kv in $(cat /proc/cmdline); do
     recwriter.ring=1) ring=/dev/vdb ;;
   esac
 done
+# The agent guest (initrd-agent.img): its NIC, host name and guest agent,
+# before the records. Options: guest.hostname=NAME (default strata-guest),
+# guest.ip=ADDR/PREFIX (default 10.0.2.15/24, QEMU's user network).
+if [ -f /lib/modules/net-load-order ]; then
+  for m in $(cat /lib/modules/net-load-order); do
+    insmod "/lib/modules/$m.ko" || echo "GUEST insmod $m failed"
+  done
+  host=strata-guest
+  ip=10.0.2.15/24
+  for kv in $(cat /proc/cmdline); do
+    case "$kv" in
+      guest.hostname=*) host=${kv#*=} ;;
+      guest.ip=*) ip=${kv#*=} ;;
+    esac
+  done
+  hostname "$host"
+  ip link set lo up
+  n=0
+  while [ ! -e /sys/class/net/eth0 ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
+  ip link set eth0 up && ip addr add "$ip" dev eth0 || echo "GUEST no eth0"
+  port=""
+  n=0
+  while [ -z "$port" ] && [ $n -lt 200 ]; do
+    for p in /sys/class/virtio-ports/*; do
+      [ "$(cat "$p/name" 2>/dev/null)" = org.qemu.guest_agent.0 ] && port=/dev/${p##*/}
+    done
+    [ -n "$port" ] || { sleep 0.05; n=$((n + 1)); }
+  done
+  if [ -n "$port" ]; then
+    mkdir -p /run/qga
+    /usr/sbin/qemu-ga -m virtio-serial -p "$port" -t /run/qga &
+    echo "GUEST agent on $port, host $host, address $ip"
+  else
+    echo "GUEST no guest agent port"
+  fi
+fi
 if [ -n "$ring" ]; then
   n=0
   while [ ! -b $ring ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
@@ -156,11 +218,24 @@ chmod 755 "$root/init"
 
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet) |
   gzip -6 >"$work/initrd.img"
+# The agent guest's part, appended as a second archive (its own gzip
+# member): only guests that ask for it pay for unpacking ~5 MB more.
+agent=$work/agent
+add_modules "$agent" net-load-order "${net_mod_files[@]}"
+mkdir -p "$agent/usr/sbin" "$agent/run"
+cp "$qemu_ga" "$agent/usr/sbin/qemu-ga"
+for l in "${ga_libs[@]}"; do
+  mkdir -p "$agent$(dirname "$l")"
+  cp -L "$l" "$agent$l"
+done
+cp "$work/initrd.img" "$work/initrd-agent.img"
+(cd "$agent" && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet) |
+  gzip -6 >>"$work/initrd-agent.img"
 cp "/boot/vmlinuz-$kver" "$work/vmlinuz"
 extract_vmlinux "$work/vmlinuz" "$work/vmlinux"
 # libvirt's DAC driver runs qemu as libvirt-qemu: keep the files readable.
-chmod 644 "$work"/{initrd.img,vmlinuz,vmlinux}
+chmod 644 "$work"/{initrd.img,initrd-agent.img,vmlinuz,vmlinux}
 rm -f "$out/vmlinux"
-mv -f "$work"/{vmlinuz,initrd.img,verify-records} "$out/"
+mv -f "$work"/{vmlinuz,initrd.img,initrd-agent.img,verify-records} "$out/"
 [[ -s "$work/vmlinux" ]] && mv -f "$work/vmlinux" "$out/"
 echo "$stamp" >"$out/.stamp"

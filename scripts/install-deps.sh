@@ -23,7 +23,8 @@ test_pkgs=(python3-cinderclient python3-openstackclient curl zstd nginx-light
 # Debian's kernel and its modules, static busybox + gcc/libc.a for the initrd,
 # xz + binutils to unpack the kernel for PVH boot.
 guest_pkgs=(qemu-system-x86 libvirt-daemon-system libvirt-clients
-            linux-image-amd64 busybox-static cpio gcc libc6-dev xz-utils binutils)
+            linux-image-amd64 busybox-static cpio gcc libc6-dev xz-utils binutils
+            qemu-guest-agent)
 
 want=("${build_pkgs[@]}" "${run_pkgs[@]}")
 for arg in "$@"; do

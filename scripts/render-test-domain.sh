@@ -12,6 +12,11 @@
 # unix socket (e.g. stratad --nbd-export), the guest sees it as raw.
 # SECOND_DISK=PATH adds a second qcow2 file disk as vdb (the record
 # writer's ring, recwriter.ring=1).
+# GUEST_AGENT=1 boots initrd-agent.img with a virtio NIC on QEMU's user
+# network and the guest agent's channel: the guest sets its host name
+# (CMDLINE_EXTRA guest.hostname=NAME) and address (guest.ip=A/P, default
+# 10.0.2.15/24) and runs qemu-ga, so libvirt reports both (virsh
+# domhostname / domifaddr --source agent).
 #
 # The kernel is GUEST_DIR/vmlinux (PVH ELF) when the build made one, else
 # GUEST_DIR/vmlinuz. The cmdline flags after "quiet" trim TCG boot time
@@ -34,6 +39,18 @@ for p in "${paths[@]}"; do
 done
 kernel=$guest/vmlinux
 [[ -s "$kernel" ]] || kernel=$guest/vmlinuz
+initrd=$guest/initrd.img
+agent_xml=
+if [[ "${GUEST_AGENT:-}" == 1 ]]; then
+  initrd=$guest/initrd-agent.img
+  agent_xml="
+    <interface type='user'>
+      <model type='virtio'/>
+    </interface>
+    <channel type='unix'>
+      <target type='virtio' name='org.qemu.guest_agent.0'/>
+    </channel>"
+fi
 cmdline="console=ttyS0 quiet panic=-1 cryptomgr.notests i8042.noaux i8042.nopnp"
 cmdline+=" 8250.nr_uarts=1 tsc=reliable no_timer_check mitigations=off audit=0"
 cmdline+=" rcupdate.rcu_expedited=1 $extra"
@@ -75,7 +92,7 @@ cat <<EOF
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>$(xml_escape "$kernel")</kernel>
-    <initrd>$(xml_escape "$guest/initrd.img")</initrd>
+    <initrd>$(xml_escape "$initrd")</initrd>
     <cmdline>$(xml_escape "$cmdline")</cmdline>
   </os>
   <features><acpi/><apic/></features>
@@ -84,7 +101,7 @@ cat <<EOF
   <on_crash>destroy</on_crash>
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
-$disk_xml
+$disk_xml$agent_xml
     <serial type='file'>
       <source path='$(xml_escape "$console_log")'/>
       <target port='0'/>

@@ -70,7 +70,7 @@ const char kDomain[] = R"(<domain type='qemu' id='3'>
       <target dev='vdc' bus='virtio'/>
     </disk>
     <channel type='unix'>
-      <target type='virtio' name='org.qemu.guest_agent.0'/>
+      <target type='virtio' name='org.qemu.guest_agent.0' state='connected'/>
     </channel>
   </devices>
 </domain>)";
@@ -85,6 +85,8 @@ TEST_CASE("domain XML: identity, disks and backing chains") {
   CHECK(info->memory_kib == 262144);
   CHECK(info->vcpus == 1);
   CHECK(info->has_guest_agent);
+  CHECK(info->guest_agent_connected);  // libvirt saw qemu-ga open it
+  CHECK(info->virt_type == "qemu");    // R1.1's VM type
   CHECK(info->project_id == "p-456");  // Nova's owner metadata
   CHECK(info->user_id == "u-123");
   REQUIRE(info->disks.size() == 4);
@@ -117,9 +119,11 @@ TEST_CASE("domain XML: identity, disks and backing chains") {
 
 TEST_CASE("domain XML: no agent, no disks") {
   auto info = ParseDomainXml(
-      "<domain type='qemu'><name>x</name><uuid>u</uuid><devices/></domain>");
+      "<domain type='kvm'><name>x</name><uuid>u</uuid><devices/></domain>");
   REQUIRE(info.ok());
   CHECK_FALSE(info->has_guest_agent);
+  CHECK_FALSE(info->guest_agent_connected);
+  CHECK(info->virt_type == "kvm");
   CHECK(info->project_id.empty());
   CHECK(info->disks.empty());
   CHECK(info->SystemDisk() == nullptr);
