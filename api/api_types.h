@@ -56,8 +56,11 @@ struct RequestContext {
 };
 
 struct ApiRequest {
-  std::string method;                          // GET, POST, …
-  std::string path;                            // decoded path, no query
+  std::string method;  // GET, POST, …
+  std::string path;    // decoded path, no query
+  // The route pattern that matched ("/v3/volumes/{id}"), set by the
+  // router: the metrics' route label. "" when none did.
+  std::string route;
   std::vector<std::string> segments;           // path split on '/'
   std::map<std::string, std::string> query;    // last value wins
   std::map<std::string, std::string> headers;  // lower-case names
@@ -77,6 +80,19 @@ struct ApiResponse {
   int status = 200;
   nlohmann::json body;  // null: empty body
   std::map<std::string, std::string> headers;
+  // Set: the body is this text of `content_type` instead of `body`'s JSON
+  // (/healthcheck's text and HTML, /metrics' exposition format).
+  std::optional<std::string> text;
+  std::string content_type;
+
+  static ApiResponse Text(int status, std::string text,
+                          std::string content_type) {
+    ApiResponse r;
+    r.status = status;
+    r.text = std::move(text);
+    r.content_type = std::move(content_type);
+    return r;
+  }
 
   static ApiResponse Json(int status, nlohmann::json body) {
     ApiResponse r;

@@ -17,6 +17,11 @@
 namespace strata::api {
 
 void AddVersionRoutes(Router& r);
+// GET/HEAD /healthcheck as oslo.middleware answers it (api/healthcheck.cc):
+// 503 while the file `disable_by_file_path` exists ("" : never).
+void AddHealthcheckRoutes(Router& r, std::string disable_by_file_path);
+// GET /metrics in Prometheus' text format (api/metrics_route.cc).
+void AddMetricsRoute(Router& r);
 
 void AddSnapshotRoutes(Router& r, engine::Engine* engine);
 // Nova's servers on this host (libvirt domains): list, detail, show, and

@@ -17,7 +17,7 @@ std::vector<std::string> SplitPath(const std::string& path) {
 
 void Router::Add(const std::string& method, const std::string& pattern,
                  Handler h) {
-  routes_.push_back({method, SplitPath(pattern), std::move(h)});
+  routes_.push_back({method, pattern, SplitPath(pattern), std::move(h)});
 }
 
 HandlerResult Router::Dispatch(ApiRequest& req) const {
@@ -41,6 +41,7 @@ HandlerResult Router::Dispatch(ApiRequest& req) const {
     path_matched = true;
     if (r.method != req.method) continue;
     for (auto& [k, v] : params) req.params[k] = v;
+    req.route = r.pattern;
     return r.handler(req);
   }
   if (path_matched) {

@@ -22,7 +22,7 @@ class Router {
 
  private:
   struct Route {
-    std::string method;
+    std::string method, pattern;
     std::vector<std::string> segments;
     Handler handler;
   };

@@ -15,6 +15,7 @@
 #include "api/microversion.h"
 #include "util/guarded.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "util/task_runner.h"
 #include "util/time_util.h"
 #include "util/uuid.h"
@@ -178,11 +179,17 @@ std::optional<ApiResponse> ApiServer::Admit(ApiRequest& req) {
   const bool has_project = req.params.count("project_id") > 0;
   if (has_project && req.segments.size() == 1)  // "/v3/{project}" alone
     return Fault(404, "The resource could not be found.");
-  bool discovery = req.method == "GET" && !has_project &&
-                   (req.segments.empty() ||
-                    (req.segments.size() == 1 &&
-                     (req.segments[0] == "v3" || req.segments[0] == "v2.1" ||
-                      req.segments[0] == "v2")));
+  // Version discovery, and the operator's probes (a load balancer's
+  // /healthcheck, Prometheus' /metrics), as OpenStack services answer them
+  // before authentication.
+  const bool probe = (req.method == "GET" || req.method == "HEAD") &&
+                     (req.path == "/healthcheck" || req.path == "/metrics");
+  bool discovery =
+      probe || (req.method == "GET" && !has_project &&
+                (req.segments.empty() ||
+                 (req.segments.size() == 1 &&
+                  (req.segments[0] == "v3" || req.segments[0] == "v2.1" ||
+                   req.segments[0] == "v2"))));
   const VersionRange* range = RangeOf(req);
   if (range && !(discovery && IsVolumeApi(req))) {
     auto v = NegotiateVersion(req, *range);
@@ -294,15 +301,27 @@ void ApiServer::Serve(http_request in, const std::string& scheme) {
   }
   for (const auto& [k, v] : resp.headers) out.headers().add(k, v);
   AnswerConnectionClose(in, out);
-  if (!resp.body.is_null()) out.set_body(resp.body.dump(), "application/json");
+  if (resp.text)
+    out.set_body(*resp.text, resp.content_type);
+  else if (!resp.body.is_null())
+    out.set_body(resp.body.dump(), "application/json");
   // An inbound req-<uuid> is the caller's global id, kept in the log.
   std::string global = req.Header("x-openstack-request-id");
   bool global_ok = global.size() == 40 && global.rfind("req-", 0) == 0 &&
                    IsUuid(global.substr(4));
+  const int64_t took = MonotonicMicros() - t0;
   LogInfo(req.request_id + (global_ok ? " global_request_id=" + global : "") +
           " " + req.method + " " + req.path + " " +
-          std::to_string(resp.status) + " " +
-          std::to_string((MonotonicMicros() - t0) / 1000) + "ms");
+          std::to_string(resp.status) + " " + std::to_string(took / 1000) +
+          "ms");
+  // By route pattern, not path: ids would make a series per resource.
+  const std::string route = req.route.empty() ? "unrouted" : req.route;
+  metrics::Add("strata_api_requests_total",
+               {{"code", std::to_string(resp.status)},
+                {"method", req.method},
+                {"route", route}});
+  metrics::Observe("strata_api_request_duration_seconds",
+                   {{"method", req.method}, {"route", route}}, took / 1e6);
   try {
     in.reply(out).wait();
   } catch (const std::exception& e) {

@@ -136,6 +136,8 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     STRATA_ASSIGN_OR_RETURN(c->nbd_forecast_window_seconds, ParseUint(key, v));
     if (c->nbd_forecast_window_seconds == 0)
       return Status::InvalidArgument(key + " must be more than 0");
+  } else if (key == "healthcheck.disable_by_file_path") {
+    c->healthcheck_disable_by_file_path = v;
   } else if (key == "nbd.socket_group") {
     c->nbd_socket_group = v;
   } else if (key == "nbd.socket_dir") {
@@ -268,7 +270,9 @@ std::string DaemonUsage() {
          "  --state-dir DIR     catalog, local store and default disk dir "
          "(default ./var)\n"
          "  --config FILE       ini file ([DEFAULT] [api] [auth] "
-         "[keystone_authtoken] [cinder] [nbd] [store] [engine]); flags win\n"
+         "[keystone_authtoken] [cinder] [nbd] [store] [engine] "
+         "[healthcheck]);\n"
+         "                      flags win\n"
          "  --store URL         store spec, e.g. local:/srv/strata/store\n"
          "  --manage-dir DIR    a directory whose disks may be adopted "
          "(repeatable)\n"

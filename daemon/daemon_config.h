@@ -81,6 +81,9 @@ struct DaemonConfig {
   // Group of the export sockets: libvirt's qemu must be able to connect.
   // Default: libvirt-qemu when that group exists.
   std::optional<std::string> nbd_socket_group;
+  // [healthcheck] disable_by_file_path, as oslo.middleware names it: while
+  // this file exists /healthcheck answers 503 (an operator drains the host).
+  std::string healthcheck_disable_by_file_path;
   std::string nbd_tcp_host;  // [nbd] tcp_listen, if asked
   int nbd_tcp_port = 0;
   // [nbd] cache = on: each export behind a redirect cache (R0), its log at

@@ -13,6 +13,7 @@
 #include "api/handlers.h"
 #include "api/server.h"
 #include "daemon/daemon_config.h"
+#include "daemon/metrics_gauges.h"
 #include "daemon/nbd_exports.h"
 #include "db/catalog.h"
 #include "engine/engine.h"
@@ -20,6 +21,7 @@
 #include "nbd/server.h"
 #include "policy/policy_runner.h"
 #include "storage-drivers/deadline_store.h"
+#include "storage-drivers/metered_store.h"
 #include "storage-drivers/rate_limited_store.h"
 #include "storage-drivers/relay/aes_gcm_store.h"
 #include "storage-drivers/relay/zstd_store.h"
@@ -103,6 +105,8 @@ int main(int argc, char** argv) {
   limits.metadata_timeout =
       std::chrono::seconds(cfg->store_request_timeout_seconds);
   paced = store::MakeDeadlineStore(std::move(paced), limits);
+  // Counted for /metrics as the engine sees the store.
+  paced = store::MakeMeteredStore(std::move(paced));
 
   engine::EngineOptions eo;
   std::vector<std::string> dirs = cfg->manage_dirs;
@@ -178,6 +182,8 @@ int main(int argc, char** argv) {
 
   api::Router router;
   api::AddVersionRoutes(router);
+  api::AddHealthcheckRoutes(router, cfg->healthcheck_disable_by_file_path);
+  api::AddMetricsRoute(router);
   api::ServiceInfoOptions si;
   si.availability_zone = cfg->storage_availability_zone;
   si.capacity_dir =
@@ -259,6 +265,8 @@ int main(int argc, char** argv) {
         !s.ok())
       return Fail(s.message(),
                   s.code() == StatusCode::kInvalidArgument ? 2 : 1);
+  // Read at each scrape; they go before the engine and caches they read.
+  const auto gauges = daemon::RegisterGauges(&engine, nbd_exports);
   api::AddNbdExportRoutes(router, std::move(nbd_exports));
   api::ApiServer server(so, std::move(auth), std::move(router));
   if (Status s = server.Start(); !s.ok())

@@ -164,6 +164,13 @@ class Catalog {
   [[nodiscard]] Status DeleteVolumeType(const std::string& id);
   // Volumes of the type (the default type: also those with none set).
   [[nodiscard]] Result<int64_t> CountVolumesOfType(const std::string& id);
+  // Snapshots by status (hidden ones left out), and the bytes their stored
+  // layers hold: /metrics' view of the catalog.
+  struct SnapshotTotals {
+    std::map<std::string, int64_t> count_by_status;
+    int64_t stored_bytes = 0;  // layer_bytes of the available ones
+  };
+  [[nodiscard]] Result<SnapshotTotals> SnapshotTotalsByStatus();
   // Adds or replaces the given extra specs, other keys untouched.
   [[nodiscard]] Status SetVolumeTypeExtraSpecs(const std::string& id,
                                                const Metadata& specs);

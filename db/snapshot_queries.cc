@@ -327,4 +327,22 @@ Result<std::vector<UploadRecord>> Catalog::UploadsOfSnapshot(
   }
 }
 
+Result<Catalog::SnapshotTotals> Catalog::SnapshotTotalsByStatus() {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(
+      Statement st,
+      Statement::Prepare(db_,
+                         "SELECT status, COUNT(*), COALESCE(SUM(layer_bytes), "
+                         "0) FROM snapshots WHERE hidden=0 GROUP BY status"));
+  SnapshotTotals out;
+  for (;;) {
+    STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    const std::string status = st.ColumnText(0);
+    out.count_by_status[status] = st.ColumnInt(1);
+    if (status == "available") out.stored_bytes = st.ColumnInt(2);
+  }
+  return out;
+}
+
 }  // namespace strata::db

@@ -1,5 +1,6 @@
 // Catalog: SQL for the tasks table, the journal of disk operations.
 #include "db/catalog.h"
+#include "util/metrics.h"
 #include "util/time_util.h"
 
 namespace strata::db {
@@ -68,18 +69,47 @@ Status Catalog::SetTaskStep(const std::string& id, const std::string& step,
 Status Catalog::FinishTask(const std::string& id, const std::string& status,
                            const std::string& error) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
+  // Its kind and age, for the task metrics (/metrics): every long
+  // operation ends here, whichever part of the engine ran it.
+  std::string kind = "unknown";
+  int64_t created_at = 0;
+  {
+    STRATA_ASSIGN_OR_RETURN(
+        Statement q, Statement::Prepare(
+                         db_, "SELECT kind, created_at FROM tasks WHERE id=?"));
+    q.Bind(1, id);
+    STRATA_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (row) {
+      kind = q.ColumnText(0);
+      created_at = q.ColumnInt(1);
+    }
+  }
+  const int64_t now = NowMicros();
   STRATA_ASSIGN_OR_RETURN(
       Statement st,
       Statement::Prepare(db_,
                          "UPDATE tasks SET status=?, error=?, progress=CASE "
                          "WHEN ?='succeeded' THEN 100 ELSE progress END, "
                          "updated_at=? WHERE id=?"));
-  st.Bind(1, status)
-      .Bind(2, error)
-      .Bind(3, status)
-      .Bind(4, NowMicros())
-      .Bind(5, id);
-  return st.RunUpdate("Task " + id + " could not be found.");
+  st.Bind(1, status).Bind(2, error).Bind(3, status).Bind(4, now).Bind(5, id);
+  STRATA_RETURN_IF_ERROR(st.RunUpdate("Task " + id + " could not be found."));
+  static const bool described = [] {
+    metrics::Describe("strata_tasks_total", metrics::Type::kCounter,
+                      "Long operations (snapshot create and delete, revert, "
+                      "instant rollback, backup, ...) ended, by kind and "
+                      "outcome.");
+    metrics::Describe("strata_task_duration_seconds", metrics::Type::kHistogram,
+                      "From a long operation's start to its end, by kind "
+                      "and outcome.");
+    return true;
+  }();
+  (void)described;
+  metrics::Add("strata_tasks_total", {{"kind", kind}, {"status", status}});
+  if (created_at > 0 && now >= created_at)
+    metrics::Observe("strata_task_duration_seconds",
+                     {{"kind", kind}, {"status", status}},
+                     (now - created_at) / 1e6);
+  return Status::OK();
 }
 
 Result<TaskRecord> Catalog::GetTask(const std::string& id) {

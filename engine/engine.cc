@@ -47,6 +47,15 @@ void Engine::Stop() {
   ctx_.remover.Stop();
 }
 
+std::vector<Engine::RunnerLoad> Engine::RunnerLoads() {
+  std::vector<RunnerLoad> out;
+  for (auto [name, runner] :
+       {std::pair{"runner", &ctx_.runner}, std::pair{"reaper", &ctx_.reaper},
+        std::pair{"remover", &ctx_.remover}})
+    out.push_back({name, runner->Queued(), runner->Running()});
+  return out;
+}
+
 Status Engine::Recover() { return recovery_.Recover(); }
 
 void Engine::ResumeInterrupted() {

@@ -62,6 +62,15 @@ class Engine {
   Result<RebuildReport> RebuildCatalog();
   // Lets queued work finish and stops the workers.
   void Stop();
+  // Each worker pool's jobs waiting and running (/metrics' queue depth):
+  // "runner" (snapshots, reverts, rollbacks), "reaper" (merges, spares),
+  // "remover" (store deletes).
+  struct RunnerLoad {
+    std::string name;
+    size_t queued = 0;
+    int running = 0;
+  };
+  std::vector<RunnerLoad> RunnerLoads();
   // Blocks until no operation is queued or running (tests, shutdown).
   void WaitIdle() {
     ctx_.runner.WaitIdle();

@@ -68,4 +68,14 @@ void TaskRunner::WorkerLoop(int nice) {
   }
 }
 
+size_t TaskRunner::Queued() {
+  std::lock_guard<std::mutex> l(mu_);
+  return queue_.size();
+}
+
+int TaskRunner::Running() {
+  std::lock_guard<std::mutex> l(mu_);
+  return running_;
+}
+
 }  // namespace strata

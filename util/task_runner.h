@@ -26,6 +26,9 @@ class TaskRunner {
   void WaitIdle();
   // Runs what is queued, then joins the workers. Idempotent.
   void Stop();
+  // Jobs waiting for a worker, and jobs running now (/metrics).
+  size_t Queued();
+  int Running();
 
  private:
   void WorkerLoop(int nice);
