@@ -22,6 +22,8 @@ void AddVersionRoutes(Router& r);
 void AddHealthcheckRoutes(Router& r, std::string disable_by_file_path);
 // GET /metrics in Prometheus' text format (api/metrics_route.cc).
 void AddMetricsRoute(Router& r);
+// The long operations, /v3/os-tasks (api/tasks.cc).
+void AddTaskRoutes(Router& r, engine::Engine* engine);
 
 void AddSnapshotRoutes(Router& r, engine::Engine* engine);
 // Nova's servers on this host (libvirt domains): list, detail, show, and

@@ -122,7 +122,9 @@ std::set<std::string> V3Collections() {
           // issue 19: backup policies
           "os-snapshot-policies",
           // issue 19: seconds-level rollback (R1.8)
-          "os-instant-rollbacks"};
+          "os-instant-rollbacks",
+          // issue 20: the long operations
+          "os-tasks"};
 }
 
 }  // namespace strata::api

@@ -198,6 +198,7 @@ int main(int argc, char** argv) {
   api::AddBackupRoutes(router, &engine, cfg->storage_availability_zone);
   api::AddGroupRoutes(router, &engine, cfg->storage_availability_zone);
   api::AddMessageRoutes(router, &engine);
+  api::AddTaskRoutes(router, &engine);
   policy::PolicyRunner::Options po;
   po.default_project = cfg->default_project;
   policy::PolicyRunner policies(&engine, po);

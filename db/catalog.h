@@ -111,6 +111,13 @@ class Catalog {
   // The tasks of `kind`, newest first, at most `limit`.
   Result<std::vector<TaskRecord>> TasksOfKind(const std::string& kind,
                                               int limit);
+  // Tasks newest first, at most `limit`: of volumes of `project_id` (""
+  // for every project), and of `volume_id`, `status` when not "".
+  struct TaskFilter {
+    std::string project_id, volume_id, status;
+    int limit = 100;
+  };
+  Result<std::vector<TaskRecord>> ListTasks(const TaskFilter& f);
 
   // Write history of NBD exports (R0.11), per time-of-day slot of
   // `slot_seconds`. Adds each of `deltas` to its slot's sums (periods,

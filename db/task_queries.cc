@@ -154,4 +154,29 @@ Result<std::vector<TaskRecord>> Catalog::TasksOfKind(const std::string& kind,
   }
 }
 
+Result<std::vector<TaskRecord>> Catalog::ListTasks(const TaskFilter& f) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  // A task belongs to its volume's project.
+  STRATA_ASSIGN_OR_RETURN(
+      Statement st,
+      Statement::Prepare(
+          db_,
+          "SELECT t.id, t.kind, t.volume_id, t.snapshot_id, t.status, t.step, "
+          "t.progress, t.state, t.error, t.created_at, t.updated_at "
+          "FROM tasks t LEFT JOIN volumes v ON v.id = t.volume_id "
+          "WHERE (?1 = '' OR v.project_id = ?1) AND (?2 = '' OR t.volume_id "
+          "= ?2) AND (?3 = '' OR t.status = ?3) "
+          "ORDER BY t.created_at DESC, t.id LIMIT ?4"));
+  st.Bind(1, f.project_id)
+      .Bind(2, f.volume_id)
+      .Bind(3, f.status)
+      .Bind(4, static_cast<int64_t>(f.limit));
+  std::vector<TaskRecord> out;
+  for (;;) {
+    STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return out;
+    out.push_back(ReadTask(st));
+  }
+}
+
 }  // namespace strata::db

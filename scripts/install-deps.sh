@@ -11,7 +11,7 @@ set -euo pipefail
 build_pkgs=(cmake g++ make pkg-config libcpprest-dev nlohmann-json3-dev
             libvirt-dev libsqlite3-dev libssl-dev doctest-dev libxml2-dev
             libzstd-dev libcurl4-openssl-dev libxxhash-dev
-            libhowardhinnant-date-dev)
+            libhowardhinnant-date-dev libyaml-cpp-dev)
 run_pkgs=(qemu-utils qemu-system-common tzdata)
 test_pkgs=(python3-cinderclient python3-openstackclient curl zstd nginx-light
            glance-api python3-cryptography keystone uwsgi-plugin-python3
