@@ -24,6 +24,12 @@ void AddHealthcheckRoutes(Router& r, std::string disable_by_file_path);
 void AddMetricsRoute(Router& r);
 // The long operations, /v3/os-tasks (api/tasks.cc).
 void AddTaskRoutes(Router& r, engine::Engine* engine);
+// The dashboard's page under /dashboard/ and its sign-in (api/dashboard.cc).
+struct DashboardOptions {
+  std::string auth_strategy = "noauth";  // or "keystone"
+  std::string keystone_auth_url;
+};
+void AddDashboardRoutes(Router& r, DashboardOptions opts);
 
 void AddSnapshotRoutes(Router& r, engine::Engine* engine);
 // Nova's servers on this host (libvirt domains): list, detail, show, and

@@ -182,8 +182,11 @@ std::optional<ApiResponse> ApiServer::Admit(ApiRequest& req) {
   // Version discovery, and the operator's probes (a load balancer's
   // /healthcheck, Prometheus' /metrics), as OpenStack services answer them
   // before authentication.
-  const bool probe = (req.method == "GET" || req.method == "HEAD") &&
-                     (req.path == "/healthcheck" || req.path == "/metrics");
+  // The dashboard's page and sign-in too: the page must load to sign in.
+  const bool probe = ((req.method == "GET" || req.method == "HEAD") &&
+                      (req.path == "/healthcheck" || req.path == "/metrics")) ||
+                     req.path == "/dashboard" ||
+                     req.path.rfind("/dashboard/", 0) == 0;
   bool discovery =
       probe || (req.method == "GET" && !has_project &&
                 (req.segments.empty() ||

@@ -184,6 +184,10 @@ int main(int argc, char** argv) {
   api::AddVersionRoutes(router);
   api::AddHealthcheckRoutes(router, cfg->healthcheck_disable_by_file_path);
   api::AddMetricsRoute(router);
+  api::DashboardOptions dash;
+  dash.auth_strategy = cfg->auth_strategy;
+  dash.keystone_auth_url = cfg->keystone_auth_url;
+  api::AddDashboardRoutes(router, dash);
   api::ServiceInfoOptions si;
   si.availability_zone = cfg->storage_availability_zone;
   si.capacity_dir =

@@ -19,7 +19,8 @@ test_pkgs=(python3-cinderclient python3-openstackclient curl zstd nginx-light
            libclang-rt-14-dev tempest cinder-tempest-plugin swift-proxy
            swift-account swift-container swift-object memcached
            python3-swiftclient python3-keystonemiddleware systemd
-           python3-oslo.middleware python3-webob python3-prometheus-client)
+           python3-oslo.middleware python3-webob python3-prometheus-client
+           chromium chromium-driver python3-selenium)
 # The test guest: TCG qemu under libvirtd (started by scripts/start-libvirt.sh),
 # Debian's kernel and its modules, static busybox + gcc/libc.a for the initrd,
 # xz + binutils to unpack the kernel for PVH boot.

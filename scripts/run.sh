@@ -25,8 +25,9 @@ build/stratad --state-dir "$state" "$@" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' INT TERM
 for _ in $(seq 100); do curl -sf -o /dev/null "$url/v3/" && break; sleep 0.1; done
+echo "run: the dashboard is at $url/dashboard/ (noauth: sign in as project admin, user admin); the demo's volume and snapshots show there as they happen"
 if [[ ${STRATA_DEMO:-1} != 0 ]]; then
   scripts/demo.sh "$url" "$state" || echo "run: the demo failed (see above)" >&2
 fi
-echo "run: stratad is serving on $url (Ctrl-C stops it)"
+echo "run: stratad is serving on $url, the dashboard on $url/dashboard/, the CLI is build/strata (OS_ENDPOINT=$url/v3 OS_TOKEN=admin:admin build/strata snapshot list); Ctrl-C stops it"
 wait $pid
