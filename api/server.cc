@@ -274,6 +274,8 @@ void ApiServer::Serve(http_request in, const std::string& scheme) {
   ApiRequest req;
   ApiResponse resp;
   req.request_id = "req-" + NewUuid();
+  // Every line logged for this request, here and in the jobs it starts.
+  ScopedLogContext log_context(req.request_id);
   int64_t t0 = MonotonicMicros();
   try {
     // Who is calling, and may they, before a byte of the body is read.

@@ -72,6 +72,8 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
   }
   if (key == "DEFAULT.state_dir") {
     c->state_dir = v;
+  } else if (key == "DEFAULT.use_json") {
+    STRATA_ASSIGN_OR_RETURN(c->log_json, ParseBool(key, v));
   } else if (key == "DEFAULT.storage_availability_zone") {
     if (v.empty() || v.size() > 255)
       return Status::InvalidArgument(key + " must be 1 to 255 characters");

@@ -21,6 +21,8 @@ struct DaemonConfig {
   // [DEFAULT] storage_availability_zone: the one zone the API reports,
   // Cinder's option of the same name and default.
   std::string storage_availability_zone = "nova";
+  // [DEFAULT] use_json, as oslo.log names it: log lines as JSON objects.
+  bool log_json = false;
   std::string auth_strategy = "noauth";  // or "keystone"
   // [keystone_authtoken], as keystonemiddleware names it: the service user
   // tokens are validated with.

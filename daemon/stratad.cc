@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
     std::cout << daemon::DaemonUsage();
     return 0;
   }
+  if (cfg->log_json) SetLogFormat(LogFormat::kJson);
   // Block the stop signals in every thread; main waits for them below.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);

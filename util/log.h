@@ -1,6 +1,12 @@
-// Minimal leveled logging to stderr: one line per message, timestamped, with
-// the request id when the caller has one. Never log tokens or secrets.
-// Thread-safety: lines from different threads do not interleave.
+// Leveled logging to stderr: one line per message, timestamped, as text or
+// (SetLogFormat kJson, `[DEFAULT] use_json` as oslo.log names it) one JSON
+// object per line. Each line carries the request id of the API request it
+// serves: ApiServer sets it for the request's thread (ScopedLogContext),
+// and TaskRunner hands it to the worker that runs the job the request
+// started, so a snapshot's lines name the request that asked for it.
+// Never log tokens or secrets.
+// Thread-safety: lines from different threads do not interleave; the
+// context is per thread.
 #pragma once
 
 #include <string>
@@ -12,8 +18,25 @@ namespace strata {
 
 enum class LogLevel { kDebug = 0, kInfo, kWarning, kError };
 
+enum class LogFormat { kText, kJson };
+
 void SetLogLevel(LogLevel level);
+void SetLogFormat(LogFormat format);
 void Log(LogLevel level, std::string_view message);
+
+// The request id this thread's lines carry ("" : none).
+const std::string& CurrentRequestId();
+// Sets this thread's request id until it goes (then the previous one).
+class ScopedLogContext {
+ public:
+  explicit ScopedLogContext(std::string request_id);
+  ~ScopedLogContext();
+  ScopedLogContext(const ScopedLogContext&) = delete;
+  ScopedLogContext& operator=(const ScopedLogContext&) = delete;
+
+ private:
+  std::string previous_;
+};
 
 inline void LogInfo(std::string_view m) { Log(LogLevel::kInfo, m); }
 inline void LogWarning(std::string_view m) { Log(LogLevel::kWarning, m); }

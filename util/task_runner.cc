@@ -6,6 +6,8 @@
 
 #include <cerrno>
 
+#include "util/log.h"
+
 namespace strata {
 
 TaskRunner::TaskRunner(int workers, int nice) {
@@ -16,6 +18,12 @@ TaskRunner::TaskRunner(int workers, int nice) {
 TaskRunner::~TaskRunner() { Stop(); }
 
 void TaskRunner::Submit(std::function<void()> job) {
+  // The job's log lines carry the request id of whoever submitted it.
+  if (!CurrentRequestId().empty())
+    job = [id = CurrentRequestId(), inner = std::move(job)] {
+      ScopedLogContext context(id);
+      inner();
+    };
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back(std::move(job));
