@@ -4,7 +4,8 @@ Run by tests/integration/test-dashboard.sh with Debian's python3-selenium,
 chromium and chromium-driver:
   dashboard_flow.py URL VOLUME_ID SHOTS_DIR [USER PASSWORD PROJECT]
 Signs in (Keystone when USER is given, else noauth), finds the volume,
-takes a snapshot and watches its progress, picks Rollback and then the
+takes a snapshot and watches its progress, picks Rollback (by keyboard)
+and then the
 first point, reads the confirm page, confirms and watches the rollback to
 its end; also the task view (live) and the policies page with its
 next-runs preview, at 1280x800 and at a phone's width (390x844). Saves a
@@ -19,6 +20,7 @@ import time
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -55,8 +57,21 @@ def shot(name):
     check_console()
 
 
-def text_of(css):
-    return driver.find_element(By.CSS_SELECTOR, css).text
+def check_labels():
+    """Every form field has a label (label[for] or aria-label), and every
+    button and link a name: what a screen reader announces."""
+    bad = driver.execute_script("""
+      const out = [];
+      for (const f of document.querySelectorAll('input, select')) {
+        const named = f.getAttribute('aria-label') ||
+          (f.id && document.querySelector('label[for="' + f.id + '"]'));
+        if (!named) out.push(f.outerHTML);
+      }
+      for (const b of document.querySelectorAll('button, a'))
+        if (!b.textContent.trim() && !b.getAttribute('aria-label'))
+          out.push(b.outerHTML);
+      return out;""")
+    assert not bad, "unnamed controls: %s" % bad
 
 
 try:
@@ -69,7 +84,9 @@ try:
             box = driver.find_element(By.ID, field)
             box.clear()
             box.send_keys(value)
-    driver.find_element(By.ID, "signin").click()
+    check_labels()
+    # Keyboard only: Enter in the last field submits the form.
+    driver.find_element(By.ID, "username").send_keys(Keys.ENTER)
     link = wait.until(EC.element_to_be_clickable(
         (By.CSS_SELECTOR, 'a[href="#/volume/%s"]' % volume)))
     shot("02-volumes")
@@ -83,9 +100,16 @@ try:
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR,
                                              "li[data-snapshot]")) == before + 1)
     shot("04-timeline")
+    check_labels()
     points = driver.find_elements(By.CSS_SELECTOR, "li[data-snapshot]")
     oldest = points[-1].get_attribute("data-snapshot")
-    driver.find_element(By.ID, "rollback").click()
+    # Keyboard only: Tab from "Take a snapshot" reaches "Rollback…", and
+    # Enter presses it.
+    driver.find_element(By.ID, "take-snapshot").send_keys(Keys.TAB)
+    focused = driver.switch_to.active_element
+    assert focused.get_attribute("id") == "rollback", \
+        "Tab did not reach Rollback: %s" % focused.get_attribute("outerHTML")
+    focused.send_keys(Keys.ENTER)
     choice = wait.until(EC.element_to_be_clickable(
         (By.CSS_SELECTOR, 'a[data-point="%s"]' % oldest)))
     shot("05-choose-point")
@@ -103,6 +127,7 @@ try:
     shot("08-tasks")
     driver.get(url + "/dashboard/#/policies")
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#preview li")) == 5)
+    check_labels()
     shot("09-policies")
     driver.set_window_size(390, 844)
     driver.get(url + "/dashboard/#/volume/" + volume)

@@ -94,6 +94,35 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# start_keystone: a throw-away Keystone for this test
+# (scripts/start-test-keystone.sh under $T/ks: users admin, strata, alice,
+# rita, bob, ada), stopped when the test exits. Sets KS_PID, KS_URL and
+# exports OS_CLIENT_CONFIG_FILE (a clouds.yaml cloud per user).
+start_keystone() {
+  local port
+  port=$(free_port)
+  KS_PID=$("$STRATA_SRC/scripts/start-test-keystone.sh" "$T/ks" "$port") ||
+    fail "keystone did not start"
+  KS_URL="http://127.0.0.1:$port/v3"
+  export OS_CLIENT_CONFIG_FILE="$T/ks/clouds.yaml"
+  trap 'rc=$?; declare -F test_cleanup >/dev/null && test_cleanup
+        stop_group "$KS_PID"; cleanup "$rc"' EXIT
+}
+
+# keystone_auth_conf: the stratad configuration that validates tokens
+# against start_keystone's Keystone with the service user strata.
+keystone_auth_conf() {
+  cat <<CONF
+[auth]
+strategy = keystone
+[keystone_authtoken]
+auth_url = $KS_URL
+username = strata
+password = strata-secret
+project_name = service
+CONF
+}
+
 # Tests without a guest run stratad with --libvirt-uri none: the host's
 # libvirt may hold other tests' guests (ctest -j), whose disks would show up
 # as volumes. need_guest turns libvirt on.

@@ -15,22 +15,8 @@ need qemu-img qemu-io curl python3 openstack keystone-manage uwsgi
 CLI=$(dirname "$STRATAD")/strata
 [[ -x $CLI ]] || fail "no strata CLI next to $STRATAD"
 
-ks_port=$(free_port)
-ks_pid=$("$STRATA_SRC/scripts/start-test-keystone.sh" "$T/ks" "$ks_port") ||
-  fail "keystone did not start"
-test_cleanup() { stop_group "$ks_pid"; }
-trap 'rc=$?; test_cleanup; cleanup "$rc"' EXIT
-ks_url="http://127.0.0.1:$ks_port/v3"
-export OS_CLIENT_CONFIG_FILE="$T/ks/clouds.yaml"
-cat >"$T/ks.conf" <<CONF
-[auth]
-strategy = keystone
-[keystone_authtoken]
-auth_url = $ks_url
-username = strata
-password = strata-secret
-project_name = service
-CONF
+start_keystone
+keystone_auth_conf >"$T/ks.conf"
 start_stratad --config "$T/ks.conf"
 OS_CLOUD=admin "$STRATA_SRC/scripts/register-keystone.sh" "$URL" \
   --type volumev3 >/dev/null || fail "register-keystone.sh failed"
@@ -95,7 +81,7 @@ pass "policy create/run --wait/runs/prune --dry-run, task list and show"
 
 # OS_* variables alone, no clouds.yaml.
 set +e
-OUT=$(env -u OS_CLIENT_CONFIG_FILE OS_AUTH_URL="$ks_url" OS_USERNAME=alice \
+OUT=$(env -u OS_CLIENT_CONFIG_FILE OS_AUTH_URL="$KS_URL" OS_USERNAME=alice \
   OS_PASSWORD=alice-secret OS_PROJECT_NAME=alpha "$CLI" snapshot list -f value -c ID 2>"$T/cli.err")
 RC=$?
 set -e

@@ -72,22 +72,10 @@ flow noauth "$VOL" "$DISK"
 stop_stratad
 
 # Keystone: alice of project alpha signs in with her password.
-ks_port=$(free_port)
-ks_pid=$("$STRATA_SRC/scripts/start-test-keystone.sh" "$T/ks" "$ks_port") ||
-  fail "keystone did not start"
-test_cleanup() { stop_group "$ks_pid"; }
-trap 'rc=$?; test_cleanup; cleanup "$rc"' EXIT
-cat >"$T/ks.conf" <<CONF
-[auth]
-strategy = keystone
-[keystone_authtoken]
-auth_url = http://127.0.0.1:$ks_port/v3
-username = strata
-password = strata-secret
-project_name = service
-CONF
+start_keystone
+keystone_auth_conf >"$T/ks.conf"
 start_stratad --config "$T/ks.conf"
-ada=$(OS_CLIENT_CONFIG_FILE=$T/ks/clouds.yaml openstack --os-cloud ada token issue -f value -c id)
+ada=$(openstack --os-cloud ada token issue -f value -c id)
 make_volume keystone "$ada"
 # A wrong password is the API's fault, shown on the page; here through the
 # same call the page makes.
