@@ -26,6 +26,16 @@ TaskRecord ReadTask(const Statement& st) {
   return t;
 }
 
+// Every row `st` answers.
+Result<std::vector<TaskRecord>> ReadTasks(Statement& st) {
+  std::vector<TaskRecord> out;
+  for (;;) {
+    STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return out;
+    out.push_back(ReadTask(st));
+  }
+}
+
 }  // namespace
 
 Status Catalog::InsertTask(const TaskRecord& t) {
@@ -129,12 +139,7 @@ Result<std::vector<TaskRecord>> Catalog::UnfinishedTasks() {
       Statement st, Statement::Prepare(
                         db_, std::string(kTaskSelect) +
                                  "WHERE status='running' ORDER BY created_at"));
-  std::vector<TaskRecord> out;
-  for (;;) {
-    STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return out;
-    out.push_back(ReadTask(st));
-  }
+  return ReadTasks(st);
 }
 
 Result<std::vector<TaskRecord>> Catalog::TasksOfKind(const std::string& kind,
@@ -146,12 +151,7 @@ Result<std::vector<TaskRecord>> Catalog::TasksOfKind(const std::string& kind,
                                   "WHERE kind=? ORDER BY created_at DESC, id "
                                   "LIMIT ?"));
   st.Bind(1, kind).Bind(2, static_cast<int64_t>(limit));
-  std::vector<TaskRecord> out;
-  for (;;) {
-    STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return out;
-    out.push_back(ReadTask(st));
-  }
+  return ReadTasks(st);
 }
 
 Result<std::vector<TaskRecord>> Catalog::ListTasks(const TaskFilter& f) {
@@ -171,12 +171,7 @@ Result<std::vector<TaskRecord>> Catalog::ListTasks(const TaskFilter& f) {
       .Bind(2, f.volume_id)
       .Bind(3, f.status)
       .Bind(4, static_cast<int64_t>(f.limit));
-  std::vector<TaskRecord> out;
-  for (;;) {
-    STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return out;
-    out.push_back(ReadTask(st));
-  }
+  return ReadTasks(st);
 }
 
 }  // namespace strata::db
