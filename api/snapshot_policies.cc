@@ -58,7 +58,7 @@ nlohmann::json RunView(const db::PolicyRunRecord& r) {
 nlohmann::json ServerTargetsView(policy::PolicyRunner* runner,
                                  const db::PolicyRecord& p) {
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& r : runner->ResolveServers(p)) {
+  for (const auto& r : runner->ResolveServers(p, /*with_network=*/true)) {
     nlohmann::json target = {{"disks", r.target.disks}};
     if (!r.target.server.empty()) target["server"] = r.target.server;
     if (!r.target.host_name.empty()) target["host_name"] = r.target.host_name;

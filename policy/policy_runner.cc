@@ -301,7 +301,8 @@ std::vector<db::VolumeRecord> PolicyRunner::ResolveVolumes(
     }
     add(*v);
   }
-  for (const ServerTargetReport& r : ResolveServers(p)) {
+  for (const ServerTargetReport& r :
+       ResolveServers(p, /*with_network=*/false)) {
     const ServerTarget& t = r.target;
     const std::string named = DescribeTarget(t);
     if (!r.server) {
@@ -339,7 +340,7 @@ std::vector<db::VolumeRecord> PolicyRunner::ResolveVolumes(
 }
 
 std::vector<PolicyRunner::ServerTargetReport> PolicyRunner::ResolveServers(
-    const db::PolicyRecord& p) {
+    const db::PolicyRecord& p, bool with_network) {
   std::vector<ServerTargetReport> out;
   auto targets = ReadTargets(p);
   if (!targets.ok()) return out;
@@ -349,8 +350,8 @@ std::vector<PolicyRunner::ServerTargetReport> PolicyRunner::ResolveServers(
     if (!hv) {
       r.error = "servers named, but stratad has no hypervisor";
     } else {
-      auto resolved =
-          ResolveServerTarget(*hv, t, p.project_id, opts_.default_project);
+      auto resolved = ResolveServerTarget(*hv, t, p.project_id,
+                                          opts_.default_project, with_network);
       if (resolved.ok())
         r.server = std::move(*resolved);
       else

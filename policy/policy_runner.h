@@ -84,8 +84,10 @@ class PolicyRunner {
     std::optional<ResolvedServer> server;
     std::string error;  // "" when `server` is set
   };
-  // The policy's server targets resolved now (R1.1), in their order.
-  std::vector<ServerTargetReport> ResolveServers(const db::PolicyRecord& p);
+  // The policy's server targets resolved now (R1.1), in their order; the
+  // servers' host names and addresses too `with_network` (a view of them).
+  std::vector<ServerTargetReport> ResolveServers(const db::PolicyRecord& p,
+                                                 bool with_network);
 
  private:
   struct Retry {

@@ -48,12 +48,6 @@ bool IsHostName(const std::string& s) {
   }
 }
 
-bool IsAddress(const std::string& s) {
-  unsigned char bytes[16];
-  return inet_pton(AF_INET, s.c_str(), bytes) == 1 ||
-         inet_pton(AF_INET6, s.c_str(), bytes) == 1;
-}
-
 Result<PolicyTargets> ParseTargets(const nlohmann::json& j) {
   if (!j.is_object()) return Bad("targets", "an object is expected.");
   PolicyTargets t;
@@ -85,7 +79,7 @@ Result<PolicyTargets> ParseTargets(const nlohmann::json& j) {
             } else if (f.key() == "address") {
               STRATA_ASSIGN_OR_RETURN(s.address,
                                       Text(*f, "targets.servers.address", 64));
-              if (!IsAddress(s.address))
+              if (CanonicalAddress(s.address).empty())
                 return Bad("targets.servers.address",
                            "'" + s.address + "' is not an IP address.");
             } else if (f.key() == "disks") {
@@ -187,6 +181,16 @@ Status ApplyPolicyBody(const nlohmann::json& body, bool create,
     return Bad("schedule", "a schedule is required.");
   if (create && !has_targets) return Bad("targets", "targets are required.");
   return Status::OK();
+}
+
+std::string CanonicalAddress(const std::string& text) {
+  unsigned char bytes[16];
+  char out[INET6_ADDRSTRLEN];
+  for (int family : {AF_INET, AF_INET6})
+    if (inet_pton(family, text.c_str(), bytes) == 1 &&
+        inet_ntop(family, bytes, out, sizeof out))
+      return out;
+  return "";
 }
 
 Result<PolicyTargets> ReadTargets(const db::PolicyRecord& p) {

@@ -44,6 +44,10 @@ struct PolicyTargets {
                                      db::PolicyRecord* rec);
 
 [[nodiscard]] Result<PolicyTargets> ReadTargets(const db::PolicyRecord& p);
+
+// An IPv4 or IPv6 address in its canonical text ("fd00:0::15" → "fd00::15"),
+// "" when `text` is none: how a target's address is checked and matched.
+std::string CanonicalAddress(const std::string& text);
 [[nodiscard]] Result<RetentionRules> ReadRetention(const db::PolicyRecord& p);
 [[nodiscard]] Result<schedule::Schedule> ReadSchedule(
     const db::PolicyRecord& p);

@@ -1,8 +1,6 @@
 // Server targets by id, name, host name or address. See server_target.h.
 #include "policy/server_target.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -14,17 +12,6 @@ std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
                  [](unsigned char c) { return std::tolower(c); });
   return s;
-}
-
-// The address in its canonical text form, "" when it is none.
-std::string CanonicalAddress(const std::string& text) {
-  unsigned char bytes[16];
-  char out[INET6_ADDRSTRLEN];
-  for (int family : {AF_INET, AF_INET6})
-    if (inet_pton(family, text.c_str(), bytes) == 1 &&
-        inet_ntop(family, bytes, out, sizeof out))
-      return out;
-  return "";
 }
 
 }  // namespace
@@ -55,13 +42,15 @@ bool HasAddress(const std::vector<hypervisor::GuestAddress>& addresses,
 Result<ResolvedServer> ResolveServerTarget(hypervisor::Hypervisor& hv,
                                            const ServerTarget& t,
                                            const std::string& project_id,
-                                           const std::string& default_project) {
+                                           const std::string& default_project,
+                                           bool with_network) {
   if (!t.server.empty()) {
     STRATA_ASSIGN_OR_RETURN(hypervisor::DomainInfo dom, hv.GetDomain(t.server));
     ResolvedServer r{std::move(dom), {}};
     // Shown beside the target; a guest that does not say is no error.
-    if (auto net = hv.GetGuestNetwork(r.domain.uuid); net.ok())
-      r.network = std::move(*net);
+    if (with_network)
+      if (auto net = hv.GetGuestNetwork(r.domain.uuid); net.ok())
+        r.network = std::move(*net);
     return r;
   }
   STRATA_ASSIGN_OR_RETURN(auto domains, hv.ListDomains());

@@ -41,9 +41,12 @@ bool HasAddress(const std::vector<hypervisor::GuestAddress>& addresses,
 // `default_project`) is `project_id` when it is named by host name or
 // address. NotFound when none is; Conflict when several running servers
 // report that host name or address (the target is ambiguous: name the
-// server instead).
+// server instead). A server named by uuid or name gets its `network` only
+// `with_network` (a view shows it; a run needs only the disks); one found
+// by host name or address always has it.
 [[nodiscard]] Result<ResolvedServer> ResolveServerTarget(
     hypervisor::Hypervisor& hv, const ServerTarget& t,
-    const std::string& project_id, const std::string& default_project);
+    const std::string& project_id, const std::string& default_project,
+    bool with_network);
 
 }  // namespace strata::policy
