@@ -143,6 +143,10 @@ nlohmann::json VolumeView(const ApiRequest& req, const db::VolumeRecord& v,
   if (req.ctx.is_admin) j["migration_status"] = nullptr;
   if (WantsStrataDetails(req)) {
     j["os-strata:head_snapshot_id"] = OrNull(v.head_snapshot_id);
+    if (facts.chain) {
+      j["os-strata:chain_length"] = facts.chain->length;
+      j["os-strata:allocated_bytes"] = facts.chain->allocated_bytes;
+    }
     if (req.ctx.is_admin)
       j["os-strata:path"] = v.path;  // host paths: admins only
   }

@@ -9,6 +9,7 @@
 
 #include "api/api_types.h"
 #include "db/records.h"
+#include "engine/chain.h"
 #include "engine/chain_holder.h"
 
 namespace strata::api {
@@ -36,6 +37,7 @@ struct VolumeFacts {
   std::string zone = "nova";
   std::string type_name = "__DEFAULT__";
   std::optional<engine::HeldChainStatus> held;
+  std::optional<engine::ChainUsage> chain;  // detail views only
 };
 nlohmann::json VolumeView(const ApiRequest& req, const db::VolumeRecord& v,
                           VolumeViewKind kind, const VolumeFacts& facts);

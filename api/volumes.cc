@@ -14,6 +14,7 @@
 #include "api/metadata_routes.h"
 #include "api/quotas.h"
 #include "api/views.h"
+#include "util/log.h"
 
 namespace strata::api {
 namespace {
@@ -36,8 +37,18 @@ const std::set<std::string> kVolumeStatuses = {
 
 // What a volume's view shows besides its record.
 VolumeFacts FactsOf(engine::Engine* e, const db::VolumeRecord& v,
-                    const std::string& zone) {
+                    const std::string& zone, bool with_chain = false) {
   VolumeFacts f;
+  if (with_chain) {
+    // A view without them is still a view: a chain being rewritten or a
+    // file gone is only logged.
+    auto usage = e->ChainUsageOf(v.path);
+    if (usage.ok())
+      f.chain = *usage;
+    else
+      LogDebug("volume " + v.id +
+               ": no chain facts: " + usage.status().ToString());
+  }
   f.zone = zone;
   if (v.volume_type_id) {
     auto t = e->catalog()->GetVolumeType(*v.volume_type_id);
@@ -91,7 +102,7 @@ HandlerResult List(engine::Engine* e, ApiRequest& req, bool detail,
   for (const auto& v : page.rows)
     items.push_back(VolumeView(
         req, v, detail ? VolumeViewKind::kShow : VolumeViewKind::kSummary,
-        FactsOf(e, v, zone)));
+        FactsOf(e, v, zone, detail && WantsStrataDetails(req))));
   nlohmann::json body = {{"volumes", items}};
   if (page.more && !page.rows.empty())
     body["volumes_links"] = NextLink(req, detail ? "volumes/detail" : "volumes",
@@ -524,8 +535,9 @@ void AddVolumeRoutes(Router& r, engine::Engine* e, std::string default_project,
   r.Add("GET", "/v3/volumes/{id}", [e, zone](ApiRequest& q) -> HandlerResult {
     STRATA_ASSIGN_OR_RETURN(db::VolumeRecord v, LoadVolume(e, q));
     return ApiResponse::Json(
-        200, {{"volume",
-               VolumeView(q, v, VolumeViewKind::kShow, FactsOf(e, v, zone))}});
+        200,
+        {{"volume", VolumeView(q, v, VolumeViewKind::kShow,
+                               FactsOf(e, v, zone, WantsStrataDetails(q)))}});
   });
   r.Add("POST", "/v3/volumes",
         [e, o](ApiRequest& q) { return Create(e, q, o); });

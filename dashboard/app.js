@@ -1,12 +1,14 @@
 // Strata's dashboard (issue 20, item 1): a page over the documented REST
 // API, served by stratad at /dashboard/. Hash routes:
 //   #/login            sign in (Keystone, or noauth's project and user)
-//   #/volumes          volumes, their status, chain head and export
+//   #/volumes          volumes: status, chain, space, server, export
 //   #/volume/ID        a volume's snapshot timeline; snapshot, rollback
 //   #/rollback/ID/SNAP the confirm page, then live progress by phase
 //   #/servers          servers (libvirt domains) and their disks
-//   #/tasks            every long operation, refreshed each second
-//   #/policies         backup policies, next runs, runs, prune dry run
+//   #/server/ID        a server's disks and the timeline of all of them
+//   #/tasks            every long operation, its rate, refreshed each second
+//   #/policies         backup policies: editor with next-runs preview and
+//                      retention buckets, runs, prune dry run, run now
 // Faults are shown as the API's messages. No framework, no CDN.
 "use strict";
 
@@ -161,48 +163,63 @@ async function loginPage() {
 
 // ---- volumes ----
 
+// The server a volume is a disk of (Cinder's attachment), as a link.
+function serverLink(vol) {
+  const a = (vol.attachments || [])[0];
+  return a ? el("a", {href: "#/server/" + a.server_id},
+                a.server_id.slice(0, 8) + " " + (a.device || ""))
+           : el("span", {class: "muted"}, "none");
+}
+
+function whereItLives(v) {
+  const x = v["os-strata:nbd_export"];
+  return x ? "NBD export " + x.name + " (cache " +
+             (x.redirect_cache ? x.redirect_cache.state : "off") +
+             (x.chain_released ? ", chain released" : "") + ")"
+           : "disk file";
+}
+
+function chainLength(v) {
+  const n = v["os-strata:chain_length"];
+  return n === undefined ? "" : n + (n === 1 ? " file" : " files");
+}
+
 async function volumesPage() {
   const r = await call("GET", "/v3/volumes/detail");
   const rows = r.volumes.map(v => [
     el("a", {href: "#/volume/" + v.id}, v.name || v.id),
     statusSpan(v.status),
     v.size + " GiB",
+    el("span", {"data-chain": v.id}, chainLength(v)),
+    bytes(v["os-strata:allocated_bytes"]),
+    serverLink(v),
     v["os-strata:head_snapshot_id"] ? v["os-strata:head_snapshot_id"].slice(0, 8)
                                     : el("span", {class: "muted"}, "none"),
-    v["os-strata:nbd_export"]
-      ? "NBD export " + v["os-strata:nbd_export"].name + " (cache " +
-        (v["os-strata:nbd_export"].redirect_cache
-           ? v["os-strata:nbd_export"].redirect_cache.state : "off") +
-        (v["os-strata:nbd_export"].chain_released ? ", chain released" : "") + ")"
-      : "disk file"]);
+    whereItLives(v)]);
   page("Volumes", table("Volumes of your project",
-    ["Name", "Status", "Size", {label: "Head point", narrow: true},
+    ["Name", "Status", "Size", "Chain", {label: "On disk", narrow: true},
+     {label: "Server", narrow: true}, {label: "Head point", narrow: true},
      {label: "Where it lives", narrow: true}], rows));
 }
 
-// A volume's snapshots as a timeline, newest first; failed points say
-// which later point covers them.
-async function volumePage(id) {
-  const [v, s] = await Promise.all([
-    call("GET", "/v3/volumes/" + id),
-    call("GET", "/v3/snapshots/detail?volume_id=" + encodeURIComponent(id))]);
-  const vol = v.volume;
-  const snaps = s.snapshots.slice().sort((a, b) =>
-    a.created_at < b.created_at ? 1 : -1);
+// Snapshots as a timeline, newest first; failed points say which later
+// point covers them. `diskOf` (optional) names each point's disk.
+function timeline(snaps, heads, diskOf) {
   const coveredBy = {};
   for (const p of snaps)
     for (const c of p["os-strata:covers"] || []) coveredBy[c] = p;
-  const head = vol["os-strata:head_snapshot_id"];
   const items = snaps.map(p => {
     const failed = p.status === "error";
     const cover = coveredBy[p.id];
-    return el("li", {class: failed ? "failed" : p.id === head ? "head" : null,
+    const head = heads.has(p.id);
+    return el("li", {class: failed ? "failed" : head ? "head" : null,
                      "data-snapshot": p.id},
       el("div", {class: "point"},
         el("span", {class: "when"}, when(p.created_at)),
         el("span", {}, p.name || p.id.slice(0, 8)),
         statusSpan(p.status),
-        p.id === head ? el("span", {class: "status-available"}, "current") : null),
+        head ? el("span", {class: "status-available"}, "current") : null,
+        diskOf ? el("span", {class: "muted"}, "disk " + diskOf(p)) : null),
       el("div", {class: "point muted"},
         el("span", {}, "stored " + bytes(p["os-strata:stored_bytes"])),
         el("span", {title: p["os-strata:sha256"] || ""},
@@ -215,82 +232,157 @@ async function volumePage(id) {
                                         cover.id.slice(0, 8))
                                       : "not yet covered") : null));
   });
-  const takeButton = el("button", {type: "button", id: "take-snapshot",
+  return snaps.length
+    ? el("ol", {class: "timeline", "aria-label": "Snapshots, newest first"}, items)
+    : el("p", {class: "muted"}, "No snapshots yet.");
+}
+
+function newestFirst(snaps) {
+  return snaps.slice().sort((a, b) => a.created_at < b.created_at ? 1 : -1);
+}
+
+async function snapshotsOf(volId) {
+  return (await call("GET", "/v3/snapshots/detail?volume_id=" +
+                     encodeURIComponent(volId))).snapshots;
+}
+
+// Follows a snapshot to available (or error) in the progress area.
+function followSnapshot(id) {
+  return follow("Snapshot " + id.slice(0, 8), async () => {
+    const x = (await call("GET", "/v3/snapshots/" + id)).snapshot;
+    return {phase: x.status,
+            progress: parseInt(x["os-extended-snapshot-attributes:progress"]),
+            done: x.status === "available", failed: x.status === "error",
+            error: x["os-strata:error"]};
+  });
+}
+
+// A button that runs `action` once, shows its fault, then reloads the page.
+function actionButton(id, label, action, cls) {
+  const b = el("button", {type: "button", id, class: cls || null,
     onclick: async () => {
       clearError();
-      takeButton.disabled = true;
-      try {
-        const r = await call("POST", "/v3/snapshots", {snapshot: {
-          volume_id: id, name: "dashboard " + new Date().toISOString(),
-          force: true}});
-        await follow("Snapshot " + r.snapshot.id.slice(0, 8), async () => {
-          const x = (await call("GET", "/v3/snapshots/" + r.snapshot.id)).snapshot;
-          return {phase: x.status,
-                  progress: parseInt(x["os-extended-snapshot-attributes:progress"]),
-                  done: x.status === "available", failed: x.status === "error",
-                  error: x["os-strata:error"]};
-        });
-        route();
-      } catch (e) { showError(e); takeButton.disabled = false; }
-    }}, "Take a snapshot");
-  const rollbackButton = el("button", {type: "button", class: "secondary",
-    id: "rollback", onclick: () => chooseRollback(vol, snaps)}, "Rollback…");
+      b.disabled = true;
+      try { await action(); route(); }
+      catch (e) { showError(e); b.disabled = false; }
+    }}, label);
+  return b;
+}
+
+async function volumePage(id) {
+  const [v, s] = await Promise.all([call("GET", "/v3/volumes/" + id),
+                                    snapshotsOf(id)]);
+  const vol = v.volume;
+  const snaps = newestFirst(s);
+  const take = actionButton("take-snapshot", "Take a snapshot", async () => {
+    const r = await call("POST", "/v3/snapshots", {snapshot: {
+      volume_id: id, name: "dashboard " + new Date().toISOString(),
+      force: true}});
+    await followSnapshot(r.snapshot.id);
+  });
+  const rollback = el("button", {type: "button", class: "secondary",
+    id: "rollback", onclick: () => chooseRollback(
+      "Roll back " + (vol.name || vol.id), snaps, "#/volume/" + id)},
+    "Rollback…");
   page("Volume " + (vol.name || vol.id),
     el("dl", {class: "facts"},
       el("dt", {}, "ID"), el("dd", {}, vol.id),
       el("dt", {}, "Status"), el("dd", {}, statusSpan(vol.status)),
-      el("dt", {}, "Size"), el("dd", {}, vol.size + " GiB")),
-    el("div", {class: "actions"}, takeButton, rollbackButton),
+      el("dt", {}, "Size"), el("dd", {}, vol.size + " GiB"),
+      el("dt", {}, "Chain"), el("dd", {id: "chain-length"}, chainLength(vol)),
+      el("dt", {}, "On disk"), el("dd", {}, bytes(vol["os-strata:allocated_bytes"])),
+      el("dt", {}, "Server"), el("dd", {}, serverLink(vol)),
+      el("dt", {}, "Where it lives"), el("dd", {}, whereItLives(vol))),
+    el("div", {class: "actions"}, take, rollback),
     el("div", {id: "progress-area"}),
     el("h2", {}, "Timeline"),
-    snaps.length ? el("ol", {class: "timeline", "aria-label": "Snapshots, newest first"}, items)
-                 : el("p", {class: "muted"}, "No snapshots yet."));
+    timeline(snaps, new Set([vol["os-strata:head_snapshot_id"]])));
 }
 
-// R2.10: the user chooses rollback, then the point.
-function chooseRollback(vol, snaps) {
+// R2.10: the user chooses rollback, then the point (of any of the disks
+// listed: a server's timeline has several).
+function chooseRollback(title, snaps, back) {
   const points = snaps.filter(p => p.status === "available");
   const list = el("ol", {class: "timeline", "aria-label": "Points to roll back to"},
     points.map(p => el("li", {},
       el("div", {class: "point"},
         el("span", {class: "when"}, when(p.created_at)),
         el("span", {}, p.name || p.id.slice(0, 8)),
-        el("a", {href: "#/rollback/" + vol.id + "/" + p.id, class: "button",
+        el("a", {href: "#/rollback/" + p.volume_id + "/" + p.id, class: "button",
                  "data-point": p.id}, "Roll back to this point")))));
-  page("Roll back " + (vol.name || vol.id) + ": choose the point",
+  page(title + ": choose the point",
        points.length ? list : el("p", {}, "No stored point to roll back to."),
-       el("p", {}, el("a", {href: "#/volume/" + vol.id}, "Cancel")));
+       el("p", {}, el("a", {href: back}, "Cancel")));
 }
 
+// The confirm page: in place or into a new volume, instant or normal, what
+// becomes of later points; then live progress by phase.
 async function rollbackPage(volId, snapId) {
-  const [v, s] = await Promise.all([call("GET", "/v3/volumes/" + volId),
-                                    call("GET", "/v3/snapshots/" + snapId)]);
+  const [v, s, all] = await Promise.all([call("GET", "/v3/volumes/" + volId),
+                                         call("GET", "/v3/snapshots/" + snapId),
+                                         snapshotsOf(volId)]);
   const vol = v.volume, snap = s.snapshot;
-  const all = (await call("GET", "/v3/snapshots/detail?volume_id=" +
-                          encodeURIComponent(volId))).snapshots;
+  const attached = (vol.attachments || [])[0];
+  let server = null;
+  if (attached) {
+    try { server = (await call("GET", "/v2.1/servers/" + attached.server_id)).server; }
+    catch (e) { server = null; }
+  }
+  const running = server && server.status === "ACTIVE";
   const later = all.filter(p => p.created_at > snap.created_at);
+  const ways = [
+    {value: "instant", label: "Instant rollback of the server (in place)",
+     off: !attached && "this volume is no server's disk"},
+    {value: "normal", label: "Normal rollback (in place)",
+     off: running && "its server runs: stop it first, or roll back instantly"},
+    {value: "new", label: "Into a new volume"}];
+  const chosen = (ways.find(w => w.value === (running ? "instant" : "normal") &&
+                               !w.off) || ways.find(w => !w.off)).value;
+  const explain = el("ul", {id: "what-happens"});
+  const describe = way => {
+    const items = {
+      instant: () => [
+        "In place: server " + (server ? server.name : attached.server_id) +
+        " is powered off and started again at once on the point (seconds, " +
+        "whatever the disk's size).",
+        "Its disk's own chain is rebuilt from the point in the background; " +
+        "then the server's writes since the restart move onto it (the switch).",
+        "The writes it made since the point are dropped, and so is its memory."],
+      normal: () => [
+        "In place: the volume itself is rolled back, not a new volume.",
+        "Normal rollback: the volume's chain is rebuilt from the point, " +
+        "then it is available again.",
+        "Writes made since the last snapshot are not kept; take a snapshot " +
+        "first to keep them."],
+      new: () => [
+        "Into a new volume: this volume stays as it is; a new volume of " +
+        snap.size + " GiB holds exactly the point.",
+        "The new volume is independent: either can be rolled back or deleted."],
+    }[way]();
+    items.push(later.length
+      ? later.length + " later point(s) stay: snapshots form a tree, and you " +
+        "can roll forward to any of them."
+      : "No later points.");
+    explain.replaceChildren(...items.map(t => el("li", {}, t)));
+  };
+  const radios = ways.map(w => el("div", {class: "choice"},
+    el("input", {type: "radio", name: "way", id: "way-" + w.value,
+                 value: w.value, checked: w.value === chosen,
+                 disabled: !!w.off,
+                 onchange: () => describe(w.value)}),
+    el("label", {for: "way-" + w.value}, w.label,
+       w.off ? el("span", {class: "muted"}, " (not possible: " + w.off + ")")
+             : null)));
+  describe(chosen);
   const confirm = el("button", {type: "button", id: "confirm-rollback",
     onclick: async () => {
       clearError();
       confirm.disabled = true;
+      const way = document.querySelector('input[name="way"]:checked').value;
       try {
-        await call("POST", "/v3/volumes/" + volId + "/action",
-                   {revert: {snapshot_id: snapId}},
-                   {"OpenStack-API-Version": "volume 3.40"});
-        await follow("Rollback to " + (snap.name || snapId.slice(0, 8)),
-          async () => {
-            const x = (await call("GET", "/v3/volumes/" + volId)).volume;
-            const headNow = x["os-strata:head_snapshot_id"];
-            const done = x.status !== "reverting" && headNow === snapId;
-            return {phase: x.status === "reverting" ? "reverting" : "done",
-                    progress: done ? 100 : -1, done,
-                    failed: x.status !== "reverting" && headNow !== snapId,
-                    error: "the volume is " + x.status};
-          });
-        document.getElementById("progress-area").append(
-          el("p", {id: "rollback-done", class: "status-available"},
-             "Rolled back: the volume now holds the point of " +
-             when(snap.created_at) + "."));
+        if (way === "instant") await instantRollback(attached, snap);
+        else if (way === "new") await rollbackIntoNewVolume(vol, snap);
+        else await normalRollback(vol, snap);
       } catch (e) { showError(e); confirm.disabled = false; }
     }}, "Roll back now");
   page("Confirm the rollback",
@@ -298,19 +390,70 @@ async function rollbackPage(volId, snapId) {
       el("p", {}, "Volume ", el("strong", {}, vol.name || vol.id),
          " goes back to the point ", el("strong", {}, snap.name || snap.id),
          " of ", when(snap.created_at), "."),
-      el("ul", {},
-        el("li", {}, "In place: the volume itself is rolled back, not a new volume."),
-        el("li", {}, "Normal rollback: a running server's disk is switched " +
-                     "live; a stopped volume's chain is rebuilt from the point."),
-        el("li", {}, later.length
-          ? later.length + " later point(s) stay: snapshots form a tree, " +
-            "and you can roll forward to any of them."
-          : "No later points."),
-        el("li", {}, "Writes made since the last snapshot are not kept; " +
-                     "take a snapshot first to keep them."))),
+      el("fieldset", {class: "choices"}, el("legend", {}, "How"), radios),
+      explain),
     el("div", {class: "actions"}, confirm,
        el("a", {href: "#/volume/" + volId}, "Cancel")),
     el("div", {id: "progress-area"}));
+}
+
+function rolledBack(text) {
+  document.getElementById("progress-area").append(
+    el("p", {id: "rollback-done", class: "status-available"}, text));
+}
+
+async function normalRollback(vol, snap) {
+  await call("POST", "/v3/volumes/" + vol.id + "/action",
+             {revert: {snapshot_id: snap.id}},
+             {"OpenStack-API-Version": "volume 3.40"});
+  await follow("Rollback to " + (snap.name || snap.id.slice(0, 8)), async () => {
+    const x = (await call("GET", "/v3/volumes/" + vol.id)).volume;
+    const headNow = x["os-strata:head_snapshot_id"];
+    const done = x.status !== "reverting" && headNow === snap.id;
+    return {phase: x.status === "reverting" ? "reverting" : "done",
+            progress: done ? 100 : -1, done,
+            failed: x.status !== "reverting" && headNow !== snap.id,
+            error: "the volume is " + x.status};
+  });
+  rolledBack("Rolled back: the volume now holds the point of " +
+             when(snap.created_at) + ".");
+}
+
+async function instantRollback(attached, snap) {
+  const r = await call("POST", "/v3/os-instant-rollbacks", {rollback: {
+    server_id: attached.server_id, snapshot_id: snap.id,
+    disk: (attached.device || "").replace(/^\/dev\//, ""), switch: "auto"}});
+  let running = null;
+  await follow("Instant rollback to " + (snap.name || snap.id.slice(0, 8)),
+    async () => {
+      const x = (await call("GET", "/v3/os-instant-rollbacks/" +
+                            r.rollback.id)).rollback;
+      if (x.seconds_to_running !== undefined && x.seconds_to_running !== null)
+        running = x.seconds_to_running;
+      return {phase: x.phase, progress: x.progress, done: x.phase === "done",
+              failed: x.phase === "error" || x.phase === "aborted",
+              error: x.error};
+    });
+  rolledBack("Rolled back: the server ran on the point of " +
+             when(snap.created_at) +
+             (running !== null ? " " + running.toFixed(1) + " s after the request"
+                               : "") + ", and its disk holds it now.");
+}
+
+async function rollbackIntoNewVolume(vol, snap) {
+  const r = await call("POST", "/v3/volumes", {volume: {
+    snapshot_id: snap.id,
+    name: (vol.name || vol.id.slice(0, 8)) + " at " + (snap.name || snap.id.slice(0, 8))}});
+  const id = r.volume.id;
+  await follow("New volume from " + (snap.name || snap.id.slice(0, 8)), async () => {
+    const x = (await call("GET", "/v3/volumes/" + id)).volume;
+    return {phase: x.status, progress: -1, done: x.status === "available",
+            failed: x.status === "error", error: "the new volume is " + x.status};
+  });
+  document.getElementById("progress-area").append(
+    el("p", {id: "rollback-done", class: "status-available", "data-volume": id},
+       "The point is in a new volume: ",
+       el("a", {href: "#/volume/" + id}, r.volume.name || id), "."));
 }
 
 // Polls `poll` each 500 ms into a live progress bar until done or failed.
@@ -333,29 +476,110 @@ async function follow(label, poll) {
 
 // ---- servers ----
 
+// Nova's server views with the host name (microversion 2.3).
+const nova23 = {"OpenStack-API-Version": "compute 2.3"};
+
+function addressesOf(s) {
+  return Object.entries(s.addresses || {}).flatMap(([net, list]) =>
+    list.map(a => a.addr + " (" + net + ")")).join(", ");
+}
+
 async function serversPage() {
-  const r = await call("GET", "/v2.1/servers/detail");
+  const r = await call("GET", "/v2.1/servers/detail", undefined, nova23);
   page("Servers", table("Servers on this host",
-    ["Name", "Status", {label: "Disks", narrow: true}, "ID"],
-    r.servers.map(s => [s.name, statusSpan(s.status),
+    ["Name", "Status", {label: "Host name", narrow: true},
+     {label: "Disks", narrow: true}, {label: "ID", narrow: true}],
+    r.servers.map(s => [el("a", {href: "#/server/" + s.id}, s.name),
+      statusSpan(s.status), s["OS-EXT-SRV-ATTR:hostname"] || "",
       (s["os-extended-volumes:volumes_attached"] || []).map(v =>
         el("a", {href: "#/volume/" + v.id}, v.id.slice(0, 8) + " ")),
       s.id])));
 }
 
+// A server's disks and one timeline of all their points.
+async function serverPage(id) {
+  const server = (await call("GET", "/v2.1/servers/" + id, undefined,
+                             nova23)).server;
+  const vols = await Promise.all(
+    (server["os-extended-volumes:volumes_attached"] || []).map(async a =>
+      (await call("GET", "/v3/volumes/" + a.id)).volume));
+  const snaps = newestFirst((await Promise.all(vols.map(v => snapshotsOf(v.id))))
+                            .flat());
+  const device = {};
+  for (const v of vols)
+    device[v.id] = ((v.attachments || [])[0] || {}).device || v.id.slice(0, 8);
+  const take = actionButton("take-snapshot", "Take a snapshot", async () => {
+    const r = await call("POST", "/v2.1/servers/" + id + "/action",
+                         {createImage: {name: "dashboard " + new Date().toISOString()}},
+                         {"OpenStack-API-Version": "compute 2.45"});
+    await followSnapshot(r.image_id);
+  });
+  const rollback = el("button", {type: "button", class: "secondary",
+    id: "rollback", onclick: () => chooseRollback(
+      "Roll back " + server.name, snaps, "#/server/" + id)}, "Rollback…");
+  page("Server " + server.name,
+    el("dl", {class: "facts"},
+      el("dt", {}, "ID"), el("dd", {}, server.id),
+      el("dt", {}, "Status"), el("dd", {}, statusSpan(server.status)),
+      el("dt", {}, "Host name"), el("dd", {}, server["OS-EXT-SRV-ATTR:hostname"] || "—"),
+      el("dt", {}, "Addresses"), el("dd", {}, addressesOf(server) || "—")),
+    table("Disks", ["Device", "Volume", "Status", "Chain",
+                    {label: "On disk", narrow: true},
+                    {label: "Where it lives", narrow: true}],
+      vols.map(v => [device[v.id],
+        el("a", {href: "#/volume/" + v.id}, v.name || v.id.slice(0, 8)),
+        statusSpan(v.status), chainLength(v),
+        bytes(v["os-strata:allocated_bytes"]), whereItLives(v)])),
+    el("div", {class: "actions"}, take, rollback),
+    el("div", {id: "progress-area"}),
+    el("h2", {}, "Timeline"),
+    timeline(snaps, new Set(vols.map(v => v["os-strata:head_snapshot_id"])),
+             p => device[p.volume_id]));
+}
+
 // ---- tasks ----
+
+// Progress per second of each running task, from the last two polls
+// (smoothed; at first the average since its start), for the rate and
+// time-left columns. An ended task has none.
+const taskSeen = {};
+
+function rateOf(x, now) {
+  const seen = taskSeen[x.id];
+  let rate = null;
+  if (x.status !== "running") {
+    delete taskSeen[x.id];
+    return null;
+  } else if (seen && now > seen.t && x.progress >= seen.p) {
+    const r = (x.progress - seen.p) / ((now - seen.t) / 1000);
+    rate = seen.rate === null ? r : 0.5 * seen.rate + 0.5 * r;
+  } else if (x.seconds > 0 && x.progress > 0) {
+    rate = x.progress / x.seconds;
+  }
+  taskSeen[x.id] = {p: x.progress, t: now, rate};
+  return rate;
+}
 
 async function tasksPage() {
   const draw = async () => {
     const r = await call("GET", "/v3/os-tasks?limit=50");
+    const now = Date.now();
     const t = table("Long operations, newest first (live)",
-      ["Kind", "Status", "Phase", "Progress", {label: "Volume", narrow: true},
-       "Started", "Seconds", {label: "Error", narrow: true}],
-      r.tasks.map(x => [x.kind, statusSpan(x.status), x.phase,
-        el("progress", {max: 100, value: x.progress,
-                        "aria-label": x.kind + " progress"}),
-        el("a", {href: "#/volume/" + x.volume_id}, x.volume_id.slice(0, 8)),
-        when(x.created_at), x.seconds.toFixed(1), x.error || ""]));
+      ["Kind", "Status", "Phase", "Progress", "Rate",
+       {label: "Volume", narrow: true}, "Started", "Seconds",
+       {label: "Error", narrow: true}],
+      r.tasks.map(x => {
+        const rate = rateOf(x, now);
+        const left = x.status === "running" && rate > 0
+          ? ", ~" + Math.ceil((100 - x.progress) / rate) + " s left" : "";
+        return [x.kind, statusSpan(x.status), x.phase,
+          el("progress", {max: 100, value: x.progress,
+                          "aria-label": x.kind + " progress"}),
+          el("span", {"data-rate": x.id},
+             rate === null ? "—" : rate.toFixed(1) + " %/s" + left),
+          el("a", {href: "#/volume/" + x.volume_id}, x.volume_id.slice(0, 8)),
+          when(x.created_at), x.seconds.toFixed(1), x.error || ""];
+      }));
     const holder = document.getElementById("tasks");
     if (holder) holder.replaceChildren(t);
   };
@@ -366,52 +590,120 @@ async function tasksPage() {
 
 // ---- policies ----
 
-async function policiesPage() {
-  const r = await call("GET", "/v3/os-snapshot-policies");
-  const vols = (await call("GET", "/v3/volumes/detail")).volumes;
-  const preview = el("ul", {id: "preview", "aria-live": "polite"});
-  const schedule = el("input", {id: "schedule", value: "wed 22:00",
-                                "aria-describedby": "preview"});
+const buckets = [["keep_last", "Keep the last"], ["keep_hourly", "Hourly"],
+                 ["keep_daily", "Daily"], ["keep_weekly", "Weekly"],
+                 ["keep_monthly", "Monthly"], ["keep_yearly", "Yearly"],
+                 ["max_count", "At most (cap)"]];
+
+// A policy's form, empty for a new one: name, schedule with its next runs
+// previewed as it is typed, what it protects, retention buckets.
+function policyForm(p, vols, servers, submitLabel, onSubmit) {
+  const key = p ? "p" + p.id.slice(0, 8) : "new";  // ids start with a letter
+  const idOf = f => key + "-" + f;
+  const preview = el("ul", {id: idOf("preview"), class: "preview",
+                            "aria-live": "polite"});
+  const schedule = el("input", {id: idOf("schedule"),
+                                value: p ? p.schedule : "wed 22:00",
+                                "aria-describedby": idOf("preview")});
+  // Answers may come back out of order as one types: only the latest
+  // request's answer is shown.
+  let asked = 0;
   const showPreview = async () => {
+    const mine = ++asked;
+    let items;
     try {
-      const p = await call("GET", "/v3/os-snapshot-policies/preview?count=5&schedule=" +
+      const r = await call("GET", "/v3/os-snapshot-policies/preview?count=5&schedule=" +
                            encodeURIComponent(schedule.value));
-      preview.replaceChildren(...p.next_runs.map(t => el("li", {}, when(t))));
+      items = r.next_runs.map(t => el("li", {}, when(t)));
     } catch (e) {
-      preview.replaceChildren(el("li", {class: "status-error"}, e.message));
+      items = [el("li", {class: "status-error"}, e.message)];
     }
+    if (mine === asked) preview.replaceChildren(...items);
   };
-  schedule.addEventListener("input", showPreview);
-  const volume = el("select", {id: "policy-volume"},
-                    vols.map(v => el("option", {value: v.id}, v.name || v.id)));
-  const keep = el("input", {id: "keep", type: "number", min: 0, value: 8});
-  const create = el("form", {class: "card", "aria-label": "New policy"},
-    el("label", {for: "schedule"}, "Schedule (systemd calendar, or every 10d from …)"),
+  // Asked once typing pauses (250 ms), not for every partial expression.
+  let pause = null;
+  schedule.addEventListener("input", () => {
+    clearTimeout(pause);
+    pause = setTimeout(showPreview, 250);
+  });
+  const name = el("input", {id: idOf("name"), value: p ? p.name : "dashboard"});
+  const enabled = el("input", {type: "checkbox", id: idOf("enabled"),
+                               checked: p ? p.enabled : true});
+  const tv = (p && p.targets.volumes) || [];
+  const ts = ((p && p.targets.servers) || []).map(t =>
+    typeof t === "string" ? t : t.server);
+  const checks = [
+    ...vols.map(v => [v.id, "volume " + (v.name || v.id.slice(0, 8)),
+                      tv.includes(v.id), "volume"]),
+    ...servers.map(s => [s.id, "server " + s.name,
+                         ts.includes(s.id) || ts.includes(s.name), "server"])];
+  if (!p && vols.length && !checks.some(c => c[2])) checks[0][2] = true;
+  const targets = el("fieldset", {class: "choices"},
+    el("legend", {}, "Protect"),
+    checks.map(([id, label, on, kind]) => el("div", {class: "choice"},
+      el("input", {type: "checkbox", id: idOf("t-" + id), value: id,
+                   "data-kind": kind, checked: on}),
+      el("label", {for: idOf("t-" + id)}, label))));
+  const r = (p && p.retention) || (p ? {} : {max_count: 8});
+  const keep = el("fieldset", {class: "choices buckets"},
+    el("legend", {}, "Retention (empty: not used)"),
+    buckets.map(([f, label]) => el("div", {},
+      el("label", {for: idOf(f)}, label),
+      el("input", {id: idOf(f), type: "number", min: 0,
+                   value: r[f] ? r[f] : ""}))));
+  const form = el("form", {class: "card", "aria-label": p ? "Edit policy " + p.name
+                                                          : "New policy"},
+    el("label", {for: idOf("name")}, "Name"), name,
+    el("label", {for: idOf("schedule")},
+       "Schedule (systemd calendar, or every 10d from …)"),
     schedule, el("div", {class: "muted"}, "Next runs:"), preview,
-    el("label", {for: "policy-volume"}, "Volume"), volume,
-    el("label", {for: "keep"}, "Keep at most"), keep,
-    el("div", {class: "actions"}, el("button", {type: "submit"}, "Create policy")));
-  create.addEventListener("submit", async ev => {
+    el("div", {class: "choice"}, enabled,
+       el("label", {for: idOf("enabled")}, "Enabled")),
+    targets, keep,
+    el("div", {class: "actions"}, el("button", {type: "submit",
+                                                id: idOf("save")}, submitLabel)));
+  form.addEventListener("submit", async ev => {
     ev.preventDefault();
     clearError();
+    const retention = {};
+    for (const [f] of buckets) {
+      const v = document.getElementById(idOf(f)).value;
+      if (v !== "") retention[f] = parseInt(v);
+    }
+    const picked = kind => [...targets.querySelectorAll(
+      'input[data-kind="' + kind + '"]:checked')].map(i => i.value);
     try {
-      await call("POST", "/v3/os-snapshot-policies", {policy: {
-        name: "dashboard", schedule: schedule.value,
-        targets: {volumes: [volume.value]},
-        retention: {max_count: parseInt(keep.value)}}});
+      await onSubmit({name: name.value, schedule: schedule.value,
+                      enabled: enabled.checked,
+                      targets: {volumes: picked("volume"),
+                                servers: picked("server")},
+                      retention});
       route();
     } catch (e) { showError(e); }
   });
+  showPreview();
+  return form;
+}
+
+async function policiesPage() {
+  const [r, vols, servers] = await Promise.all([
+    call("GET", "/v3/os-snapshot-policies"),
+    call("GET", "/v3/volumes/detail").then(x => x.volumes),
+    call("GET", "/v2.1/servers/detail").then(x => x.servers)]);
   const cards = r.policies.map(p => {
     const details = el("div", {});
+    const base = "/v3/os-snapshot-policies/" + p.id;
     const show = el("button", {type: "button", class: "secondary",
-      onclick: async () => {
+      "data-policy": p.id, onclick: async () => {
+        clearError();
         try {
-          const [runs, prune] = await Promise.all([
-            call("GET", "/v3/os-snapshot-policies/" + p.id + "/runs?limit=10"),
-            call("POST", "/v3/os-snapshot-policies/" + p.id + "/action",
-                 {"os-prune": {dry_run: true}})]);
+          const [one, runs, prune] = await Promise.all([
+            call("GET", base),
+            call("GET", base + "/runs?limit=10"),
+            call("POST", base + "/action", {"os-prune": {dry_run: true}})]);
           details.replaceChildren(
+            el("p", {}, "Next runs: " +
+               (one.policy.next_runs || []).map(when).join(", ")),
             table("Runs", ["Trigger", "Status", "Scheduled", "Snapshots", "Error"],
               runs.runs.map(x => [x.trigger, statusSpan(x.status),
                 when(x.scheduled_at), x.snapshots.length, x.error || ""])),
@@ -419,13 +711,26 @@ async function policiesPage() {
               prune.prune.map(x => [x.snapshot_id.slice(0, 8), x.action, x.reason])));
         } catch (e) { showError(e); }
       }}, "Runs and prune dry run");
-    return el("div", {class: "card"},
+    const run = actionButton("run-" + p.id.slice(0, 8), "Run now",
+      () => call("POST", base + "/action", {"os-run": {}}), "secondary");
+    const edit = el("button", {type: "button", class: "secondary",
+      id: "edit-" + p.id.slice(0, 8),
+      onclick: () => details.replaceChildren(policyForm(p, vols, servers, "Save",
+        body => call("PUT", base, {policy: body})))}, "Edit…");
+    const remove = actionButton("delete-" + p.id.slice(0, 8), "Delete",
+      () => call("DELETE", base), "secondary");
+    const keep = Object.entries(p.retention || {}).filter(([k, v]) => v)
+      .map(([k, v]) => k.replace("keep_", "") + " " + v).join(", ");
+    return el("div", {class: "card", "data-policy-card": p.id},
       el("div", {class: "point"}, el("strong", {}, p.name || p.id),
-         el("span", {}, p.schedule), p.enabled ? "enabled" : "disabled"),
-      el("div", {class: "actions"}, show), details);
+         el("span", {class: "schedule"}, p.schedule),
+         p.enabled ? "enabled" : "disabled",
+         el("span", {class: "muted"}, keep ? "keeps " + keep : "keeps all")),
+      el("div", {class: "actions"}, show, run, edit, remove), details);
   });
-  page("Backup policies", ...cards, el("h2", {}, "New policy"), create);
-  showPreview();
+  page("Backup policies", ...cards, el("h2", {}, "New policy"),
+       policyForm(null, vols, servers, "Create policy",
+                  body => call("POST", "/v3/os-snapshot-policies", {policy: body})));
 }
 
 // ---- routing ----
@@ -446,6 +751,7 @@ async function route() {
       case "volume": return await volumePage(parts[1]);
       case "rollback": return await rollbackPage(parts[1], parts[2]);
       case "servers": return await serversPage();
+      case "server": return await serverPage(parts[1]);
       case "tasks": return await tasksPage();
       case "policies": return await policiesPage();
       default: return await volumesPage();

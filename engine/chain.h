@@ -36,6 +36,14 @@ struct Chain {
   size_t FirstNonSnapshotBelow(size_t from) const;
 };
 
+// A chain as the dashboard and detail views show it: its files, top to
+// bottom, and the bytes they occupy (the history's spare and delta, kept
+// for the next merge, are not counted).
+struct ChainUsage {
+  size_t length = 0;
+  uint64_t allocated_bytes = 0;
+};
+
 // Reads the chain from `top_path`; `disk_path` names the disk whose layers
 // are classified (normally the same path). Missing backing files, loops and
 // chains deeper than 32 are errors, and so is a `json:` or protocol backing

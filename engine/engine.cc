@@ -2,6 +2,8 @@
 // (engine_part.h).
 #include "engine/engine.h"
 
+#include "engine/chain.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 namespace strata::engine {
@@ -32,6 +34,17 @@ int LayerKeyGeneration(const std::string& key, const std::string& volume_id,
 int64_t SizeGiB(int64_t bytes) {
   const int64_t gib = int64_t{1} << 30;
   return (bytes + gib - 1) / gib;
+}
+
+Result<ChainUsage> Engine::ChainUsageOf(const std::string& disk) {
+  STRATA_ASSIGN_OR_RETURN(Chain chain, ReadChain(disk, disk, ctx_.confinement));
+  ChainUsage u;
+  u.length = chain.length();
+  for (const auto& l : chain.layers) {
+    STRATA_ASSIGN_OR_RETURN(uint64_t bytes, AllocatedBytes(l.path));
+    u.allocated_bytes += bytes;
+  }
+  return u;
 }
 
 Engine::Engine(db::Catalog* catalog, store::Store* store, EngineOptions opts,

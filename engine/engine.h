@@ -152,6 +152,9 @@ class Engine {
   void AttachChainHolder(ChainHolder* h) { ctx_.holder = h; }
   ChainHolder* chain_holder() { return ctx_.holder; }
 
+  // What a disk's chain is made of now, for views (chain.h).
+  Result<ChainUsage> ChainUsageOf(const std::string& disk);
+
   db::Catalog* catalog() { return ctx_.catalog; }
   hypervisor::Hypervisor* hypervisor() { return ctx_.hv; }
   store::Store* store() { return ctx_.store; }
