@@ -449,3 +449,22 @@ snapshot() {
   wait_snapshot "$id" available
   echo "$id"
 }
+
+# scrape: /metrics parsed by prometheus_client (Debian's python3, with
+# python3-prometheus-client) into "name{labels} value" lines (labels
+# sorted), in $T/metrics.
+scrape() {
+  curl -s -f "$URL/metrics" >"$T/metrics.txt" || fail "GET /metrics failed"
+  /usr/bin/python3 - "$T/metrics.txt" >"$T/metrics" <<'PY' || fail "prometheus_client rejects /metrics: $(head -c 600 "$T/metrics.txt")"
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for s in fam.samples:
+        labels = ",".join('%s="%s"' % kv for kv in sorted(s.labels.items()))
+        print("%s{%s} %r" % (s.name, labels, float(s.value)))
+PY
+}
+# metric 'name{labels}': its value in the last scrape, 0 when absent.
+metric() {
+  awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }' "$T/metrics"
+}

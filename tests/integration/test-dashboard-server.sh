@@ -10,7 +10,8 @@
 # is verified: it booted again, resumed its log right after a record of
 # the first point (within the records written before and after it was
 # taken), runs on its disk's own chain and writes on; at the end the disk
-# holds records 1..N, none torn. Screenshots stay in
+# holds records 1..N, none torn. /metrics timed the live snapshots' and
+# pivots' stalls of the guest (strata_guest_stall_seconds). Screenshots stay in
 # build/test-artifacts/dashboard/server/.
 source "$(dirname "$0")/lib.sh"
 need_guest
@@ -49,6 +50,18 @@ writes_on 50 "after the rollback"
 pass "the guest runs the first point's data: it resumed after record $k ($lo1 <= $k <= $hi1), on its disk's own chain, and writes on"
 
 check_page_paths server
+
+# The guest-stall metric (issue 20, item 3): each live snapshot's libvirt
+# snapshot call (quiesced or not: the test guest has no agent) and the
+# cut-over's pivot back onto the disk's path, timed.
+scrape
+stalls=$(( $(metric 'strata_guest_stall_seconds_count{operation="snapshot",quiesced="false"}') +
+           $(metric 'strata_guest_stall_seconds_count{operation="snapshot",quiesced="true"}') ))
+(( stalls >= 2 )) ||
+  fail "the two live snapshots' stalls were not measured: $(grep strata_guest_stall "$T/metrics")"
+pivots=$(metric 'strata_guest_stall_seconds_count{operation="pivot",quiesced="false"}')
+(( pivots >= 2 )) || fail "the pivots' stalls were not measured: $(grep strata_guest_stall "$T/metrics")"
+pass "/metrics: $stalls live snapshot stalls and $pivots pivot stalls observed (strata_guest_stall_seconds, sum $(metric 'strata_guest_stall_seconds_sum{operation="snapshot",quiesced="false"}') s for snapshots)"
 
 stop_stratad
 virsh -q destroy "$name"

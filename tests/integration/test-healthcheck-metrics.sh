@@ -68,23 +68,6 @@ rm -f "$off"
 pass "/healthcheck equals oslo.middleware's in $compared answers (GET with ${#accepts[@]} Accept values and HEAD, file absent and present)"
 
 # ---- /metrics ----
-# scrape: /metrics parsed by prometheus_client into "name{labels} value"
-# lines (labels sorted), in $T/metrics.
-scrape() {
-  curl -s -f "$URL/metrics" >"$T/metrics.txt" || fail "GET /metrics failed"
-  "$PY" - "$T/metrics.txt" >"$T/metrics" <<'PY' || fail "prometheus_client rejects /metrics: $(head -c 600 "$T/metrics.txt")"
-import sys
-from prometheus_client.parser import text_string_to_metric_families
-for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
-    for s in fam.samples:
-        labels = ",".join('%s="%s"' % kv for kv in sorted(s.labels.items()))
-        print("%s{%s} %r" % (s.name, labels, float(s.value)))
-PY
-}
-# metric 'name{labels}': its value in the last scrape, 0 when absent.
-metric() {
-  awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }' "$T/metrics"
-}
 scrape
 api_before=$(metric 'strata_api_requests_total{code="202",method="POST",route="/v3/snapshots"}')
 snaps_before=$(metric 'strata_tasks_total{kind="snapshot_create",status="succeeded"}')
