@@ -6,6 +6,8 @@
 #                                      and the test guest's packages)
 #   scripts/install-deps.sh --guest    build + run-time + the test guest's
 #                                      packages (tests/guest/README.md)
+#   scripts/install-deps.sh --browser  also headless Chromium and selenium,
+#                                      which the demo drives the dashboard with
 set -euo pipefail
 
 build_pkgs=(cmake g++ make pkg-config libcpprest-dev nlohmann-json3-dev
@@ -19,8 +21,8 @@ test_pkgs=(python3-cinderclient python3-openstackclient curl zstd nginx-light
            libclang-rt-14-dev tempest cinder-tempest-plugin swift-proxy
            swift-account swift-container swift-object memcached
            python3-swiftclient python3-keystonemiddleware systemd
-           python3-oslo.middleware python3-webob python3-prometheus-client
-           chromium chromium-driver python3-selenium)
+           python3-oslo.middleware python3-webob python3-prometheus-client)
+browser_pkgs=(chromium chromium-driver python3-selenium)
 # The test guest: TCG qemu under libvirtd (started by scripts/start-libvirt.sh),
 # Debian's kernel and its modules, static busybox + gcc/libc.a for the initrd,
 # xz + binutils to unpack the kernel for PVH boot.
@@ -31,9 +33,10 @@ guest_pkgs=(qemu-system-x86 libvirt-daemon-system libvirt-clients
 want=("${build_pkgs[@]}" "${run_pkgs[@]}")
 for arg in "$@"; do
   case "$arg" in
-    --test) want+=("${test_pkgs[@]}" "${guest_pkgs[@]}") ;;
+    --test) want+=("${test_pkgs[@]}" "${guest_pkgs[@]}" "${browser_pkgs[@]}") ;;
     --guest) want+=("${guest_pkgs[@]}") ;;
-    *) echo "usage: $0 [--test] [--guest]" >&2; exit 2 ;;
+    --browser) want+=("${browser_pkgs[@]}") ;;
+    *) echo "usage: $0 [--test] [--guest] [--browser]" >&2; exit 2 ;;
   esac
 done
 

@@ -3,12 +3,14 @@
 # builds, starts stratad (SQLite catalog and local store under ./var or
 # --state-dir DIR, 127.0.0.1:8786, noauth, local libvirt), shows the main
 # job once (scripts/demo.sh: live snapshots of a booted test guest while it
-# writes, a revert, its data verified), then keeps stratad in the
+# writes, a revert, its data verified; then in the dashboard, driven by
+# headless Chromium: a snapshot and an instant rollback of the guest, its
+# data verified, screenshots kept), then keeps stratad in the
 # foreground until Ctrl-C. STRATA_DEMO=0 skips the demo. Extra arguments go
 # to stratad (see stratad --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh --guest
+scripts/install-deps.sh --guest --browser
 scripts/build.sh
 state=./var
 listen=127.0.0.1:8786

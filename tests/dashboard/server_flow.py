@@ -38,7 +38,7 @@ try:
     clickable('a[href="#/server/%s"]' % server).click()
     take = clickable("#take-snapshot")
     main = d.find_element(By.ID, "main").text
-    assert re.search(r"/dev/vda\s+\S+\s+in-use\s+[1-9][0-9]* files?", main), \
+    assert re.search(r"/dev/vda\s+\S+\s+(in-use|available)\s+[1-9][0-9]* files?", main), \
         "the server's disks table: %s" % main
     b.shot("01-server")
     before = len(d.find_elements(By.CSS_SELECTOR, "li[data-snapshot]"))
