@@ -1,9 +1,9 @@
 // Cinder v3 snapshots: create (202; within the owner's quotas, else 413 as
 // Cinder: api/quotas.h), list, detail, show, update, delete, metadata, and
 // the os-reset_status / os-update_snapshot_status / os-force_delete /
-// os-unmanage actions, and manage-existing (POST /os-snapshot-manage,
-// /manageable_snapshots ≥ 3.8: an unmanaged snapshot back, by its id).
-// Another project's snapshot is a 404, never a 403.
+// os-unmanage / os-verify (Strata's) actions, and manage-existing (POST
+// /os-snapshot-manage, /manageable_snapshots ≥ 3.8: an unmanaged snapshot back,
+// by its id). Another project's snapshot is a 404, never a 403.
 #include "api/body.h"
 #include "api/handlers.h"
 #include "api/list_params.h"
@@ -69,7 +69,8 @@ HandlerResult List(engine::Engine* e, ApiRequest& req, bool detail) {
       ParseListQuery(req, {"name", "status", "volume_id", "project_id"}));
   STRATA_ASSIGN_OR_RETURN(auto page, e->catalog()->ListSnapshots(q));
   nlohmann::json items = nlohmann::json::array();
-  for (const auto& s : page.rows) items.push_back(SnapshotView(req, s, detail));
+  for (const auto& s : page.rows)
+    items.push_back(SnapshotView(req, s, detail, e->store()->Name()));
   nlohmann::json body = {{"snapshots", items}};
   if (page.more && !page.rows.empty())
     body["snapshots_links"] = NextLink(
@@ -215,6 +216,15 @@ HandlerResult Action(engine::Engine* e, ApiRequest& req) {
     STRATA_RETURN_IF_ERROR(e->DeleteSnapshot(s.id, /*force=*/true));
     return ApiResponse::Empty(202);
   }
+  if (action == "os-verify") {
+    // Strata's (issue 20): the stored layer read back and its SHA-256
+    // checked, in the background; the outcome is os-strata:verify.
+    if (!arg.is_object() || !arg.empty())
+      return Status::InvalidArgument(
+          "Malformed request body: os-verify takes {}.");
+    STRATA_RETURN_IF_ERROR(e->VerifySnapshot(s.id));
+    return ApiResponse::Empty(202);
+  }
   if (action == "os-unmanage") {
     STRATA_RETURN_IF_ERROR(req.ctx.Enforce(rules::kSnapshotUnmanage));
     STRATA_RETURN_IF_ERROR(NotInGroupSnapshot(s));
@@ -270,7 +280,8 @@ void AddSnapshotRoutes(Router& r, engine::Engine* e) {
   r.Add("POST", "/v3/snapshots", [e](ApiRequest& q) { return Create(e, q); });
   r.Add("GET", "/v3/snapshots/{id}", [e](ApiRequest& q) -> HandlerResult {
     STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, LoadSnapshot(e, q));
-    return ApiResponse::Json(200, {{"snapshot", SnapshotView(q, s, true)}});
+    return ApiResponse::Json(
+        200, {{"snapshot", SnapshotView(q, s, true, e->store()->Name())}});
   });
   r.Add("PUT", "/v3/snapshots/{id}",
         [e](ApiRequest& q) { return Update(e, q); });

@@ -24,7 +24,7 @@ std::string BackendHost() {
 }
 
 nlohmann::json SnapshotView(const ApiRequest& req, const db::SnapshotRecord& s,
-                            bool detail) {
+                            bool detail, const std::string& store) {
   nlohmann::json j = {
       {"id", s.id},
       {"name", s.name},
@@ -56,6 +56,15 @@ nlohmann::json SnapshotView(const ApiRequest& req, const db::SnapshotRecord& s,
                                       ? nlohmann::json(*s.layer_sha256)
                                       : nlohmann::json(nullptr);
     j["os-strata:covers"] = s.covers;
+    j["os-strata:verify"] = {
+        {"state", s.verify_state.empty() ? "unverified" : s.verify_state},
+        {"verified_at", s.verified_at
+                            ? nlohmann::json(FormatIsoMicros(s.verified_at))
+                            : nlohmann::json(nullptr)},
+        {"error", s.verify_error.empty() ? nlohmann::json(nullptr)
+                                         : nlohmann::json(s.verify_error)}};
+    // Which store holds the layer (its driver's name, e.g. "local").
+    if (s.store_key && !store.empty()) j["os-strata:store"] = store;
     if (!s.error.empty()) j["os-strata:error"] = s.error;
   }
   return j;

@@ -22,9 +22,10 @@ bool WantsStrataDetails(const ApiRequest& req);
 nlohmann::json OrNull(const std::optional<std::string>& s);
 
 // `detail`: the detail form (show, detail lists); create and update answer
-// the summary form, as Cinder does.
+// the summary form, as Cinder does. `store`: the name of the store holding
+// the layers, shown as os-strata:store when given.
 nlohmann::json SnapshotView(const ApiRequest& req, const db::SnapshotRecord& s,
-                            bool detail);
+                            bool detail, const std::string& store = "");
 // Cinder's three forms of a volume: the list's summary (id, name, links),
 // the body a create or update answers, and show / detail lists, which add
 // Cinder's extension attributes (os-vol-host-attr:host, …).

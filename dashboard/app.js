@@ -221,7 +221,9 @@ function timeline(snaps, heads, diskOf) {
         head ? el("span", {class: "status-available"}, "current") : null,
         diskOf ? el("span", {class: "muted"}, "disk " + diskOf(p)) : null),
       el("div", {class: "point muted"},
-        el("span", {}, "stored " + bytes(p["os-strata:stored_bytes"])),
+        el("span", {}, "stored " + bytes(p["os-strata:stored_bytes"]) +
+           (p["os-strata:store"] ? " in " + p["os-strata:store"] : "")),
+        verifyState(p),
         el("span", {title: p["os-strata:sha256"] || ""},
            "SHA-256 " + (p["os-strata:sha256"]
                          ? p["os-strata:sha256"].slice(0, 12) + "…" : "—")),
@@ -235,6 +237,40 @@ function timeline(snaps, heads, diskOf) {
   return snaps.length
     ? el("ol", {class: "timeline", "aria-label": "Snapshots, newest first"}, items)
     : el("p", {class: "muted"}, "No snapshots yet.");
+}
+
+// A point's verify state (os-verify reads its stored layer back), with a
+// button to verify it now.
+function verifyState(p) {
+  const v = p["os-strata:verify"];
+  if (!v || p.status !== "available") return null;
+  const text = v.state === "unverified" ? "not verified since upload"
+    : v.state === "ok" ? "verified " + when(v.verified_at)
+    : v.state === "verifying" ? "verifying…"
+    : v.state + (v.error ? ": " + v.error : "");
+  const span = el("span", {"data-verify": p.id,
+                           class: v.state === "failed" ? "status-error"
+                                : v.state === "ok" ? "status-available" : null},
+                  text);
+  if (v.state === "verifying") return span;
+  const button = el("button", {type: "button", class: "link",
+    id: "verify-" + p.id.slice(0, 8),
+    "aria-label": "Verify the point " + (p.name || p.id.slice(0, 8)),
+    onclick: async () => {
+      clearError();
+      button.disabled = true;
+      try {
+        await call("POST", "/v3/snapshots/" + p.id + "/action", {"os-verify": {}});
+        span.textContent = "verifying…";
+        for (;;) {
+          await new Promise(r => setTimeout(r, 500));
+          const x = (await call("GET", "/v3/snapshots/" + p.id)).snapshot;
+          if (x["os-strata:verify"].state !== "verifying") break;
+        }
+        route();
+      } catch (e) { showError(e); button.disabled = false; }
+    }}, "verify");
+  return el("span", {}, span, " ", button);
 }
 
 function newestFirst(snaps) {

@@ -76,6 +76,12 @@ class Catalog {
   // Sets status/progress (and error when non-empty) in one statement.
   Status SetSnapshotStatus(const std::string& id, const std::string& status,
                            int progress, const std::string& error = "");
+  // Records the state of a verify of the snapshot's stored layer (see
+  // SnapshotRecord::verify_state), replacing the last one.
+  Status SetSnapshotVerify(const std::string& id, const std::string& state,
+                           const std::string& error = "");
+  // At start: verifies a restart cut short become "interrupted".
+  Status EndInterruptedVerifies();
 
   // Uploads.
   Result<int64_t> BeginUpload(const UploadRecord& u);

@@ -84,6 +84,15 @@ struct SnapshotRecord {
   // snapshot as its point, so its layer stays whatever else is deleted.
   // Read only: computed by the catalog from the backups table.
   bool pinned = false;
+  // The last check of the stored layer against its recorded SHA-256
+  // (os-verify, issue 20; Proxmox's verify state): state "" (never since
+  // the upload), "verifying", "ok", "failed" or "interrupted" (a restart
+  // cut it short); `verified_at` when it ended (or began, while verifying);
+  // `verify_error` says why it failed. Read only: computed by the catalog
+  // from the snapshot_verifications table.
+  std::string verify_state;
+  int64_t verified_at = 0;
+  std::string verify_error;
   std::string error;  // why it is in error, for operators
   Metadata metadata;
   int64_t created_at = 0;

@@ -379,6 +379,15 @@ CREATE TABLE policy_runs (
 );
 CREATE INDEX policy_runs_policy ON policy_runs(policy_id, started_at);
 )sql",
+      // 19: the last verify of each snapshot's stored layer (issue 20).
+      R"sql(
+CREATE TABLE snapshot_verifications (
+  snapshot_id TEXT PRIMARY KEY,
+  verify_state TEXT NOT NULL,
+  verified_at INTEGER NOT NULL,
+  verify_error TEXT NOT NULL DEFAULT ''
+);
+)sql",
   };
   return m;
 }

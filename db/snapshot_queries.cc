@@ -52,6 +52,9 @@ SnapshotRecord ReadSnapshot(const Statement& st) {
   s.group_snapshot_id = st.ColumnOptText(23);
   s.unmanaged = st.ColumnInt(24) != 0;
   s.pinned = st.ColumnInt(25) != 0;
+  s.verify_state = st.ColumnText(26);
+  s.verified_at = st.ColumnInt(27);
+  s.verify_error = st.ColumnText(28);
   return s;
 }
 
@@ -94,10 +97,13 @@ Result<std::vector<SnapshotRecord>> Collect(Statement& st) {
 }
 
 std::string Select(const std::string& where) {
-  // The computed last column: a backup's point (migration 12).
+  // The computed last columns: a backup's point (migration 12), the last
+  // verify (migration 19; NULL reads as "" and 0).
   return std::string("SELECT ") + kSnapshotColumns +
-         ", EXISTS (SELECT 1 FROM backups b WHERE b.point_id = snapshots.id) "
-         "FROM snapshots " +
+         ", EXISTS (SELECT 1 FROM backups b WHERE b.point_id = snapshots.id), "
+         "v.verify_state, v.verified_at, v.verify_error "
+         "FROM snapshots LEFT JOIN snapshot_verifications v "
+         "ON v.snapshot_id = snapshots.id " +
          where;
 }
 
@@ -141,7 +147,15 @@ Status Catalog::DeleteSnapshot(const std::string& id) {
       Statement st,
       Statement::Prepare(db_, "DELETE FROM snapshots WHERE id=?"));
   st.Bind(1, id);
-  return st.Run();
+  STRATA_RETURN_IF_ERROR(st.Run());
+  // Its last verify goes with it (a row left by a crash in between is
+  // never read: rows are found by their snapshot's id).
+  STRATA_ASSIGN_OR_RETURN(
+      Statement v,
+      Statement::Prepare(
+          db_, "DELETE FROM snapshot_verifications WHERE snapshot_id=?"));
+  v.Bind(1, id);
+  return v.Run();
 }
 
 Result<SnapshotRecord> Catalog::GetSnapshot(const std::string& id) {

@@ -69,7 +69,10 @@ std::vector<Engine::RunnerLoad> Engine::RunnerLoads() {
   return out;
 }
 
-Status Engine::Recover() { return recovery_.Recover(); }
+Status Engine::Recover() {
+  STRATA_RETURN_IF_ERROR(verifier_.EndInterrupted());
+  return recovery_.Recover();
+}
 
 void Engine::ResumeInterrupted() {
   instant_.ResumeInterrupted();

@@ -35,6 +35,7 @@
 #include "engine/revert.h"
 #include "engine/snapshot_create.h"
 #include "engine/snapshot_delete.h"
+#include "engine/snapshot_verify.h"
 #include "engine/volume_adoption.h"
 #include "engine/volume_lifecycle.h"
 #include "hypervisor/hypervisor.h"
@@ -141,6 +142,12 @@ class Engine {
                        const std::string& volume_id,
                        const std::string& snapshot_id);
 
+  // Reads a snapshot's stored layer back and checks its SHA-256
+  // (snapshot_verify.h); the result is the snapshot's verify state.
+  Status VerifySnapshot(const std::string& snapshot_id) {
+    return verifier_.Start(snapshot_id);
+  }
+
   // R1.8's seconds-level rollbacks of a server's disk (instant_rollback.h).
   InstantRollbacks& instant_rollbacks() { return instant_; }
 
@@ -176,6 +183,7 @@ class Engine {
   Recovery recovery_{ctx_,      &live_,     &chain_,     &transfer_,
                      &deleter_, &reverter_, &lifecycle_, &instant_};
   CatalogRebuilder rebuilder_{ctx_, &live_};
+  SnapshotVerifier verifier_{ctx_};
 };
 
 }  // namespace strata::engine

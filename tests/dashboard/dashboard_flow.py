@@ -7,8 +7,9 @@ Signs in (Keystone when USER is given, else noauth), finds the volume and
 its chain length, takes a snapshot and watches its progress, picks
 Rollback (by keyboard) and then the oldest point, reads the confirm page
 (instant rollback offered only for a server's disk), confirms a rollback in
-place and watches it to its end; then rolls the same point into a new
-volume. Also the task view (live, with rates), and the policy editor: a
+place and watches it to its end; verifies the point (its store named, its
+state "not verified since upload", then "verified …"); then rolls the same
+point into a new volume. Also the task view (live, with rates), and the policy editor: a
 new policy with retention buckets and its next-runs preview, edited,
 run now, its runs and prune dry run, deleted. At 1280x800 and at a phone's
 width (390x844). Saves a screenshot of each page in SHOTS_DIR, fails on any
@@ -89,18 +90,28 @@ try:
     confirm.click()
     b.until(EC.presence_of_element_located((By.ID, "rollback-done")))
     b.shot("06-rolled-back")
-    # The same point into a new volume: the confirm page says so.
+    # The oldest point verified: its stored layer read back.
     d.get(url + "/dashboard/#/volume/" + volume)
+    state = clickable('[data-verify="%s"]' % oldest)
+    assert state.text == "not verified since upload", state.text
+    assert " in local" in d.find_element(
+        By.CSS_SELECTOR, 'li[data-snapshot="%s"]' % oldest).text, \
+        "the timeline does not name the point's store"
+    clickable("#verify-" + oldest[:8]).click()
+    b.until(lambda d: d.find_element(
+        By.CSS_SELECTOR, '[data-verify="%s"]' % oldest).text.startswith("verified "))
+    b.shot("07-verified")
+    # The same point into a new volume: the confirm page says so.
     assert choose_oldest_point() == oldest
     clickable("#way-new").click()
     b.until(lambda d: "Into a new volume" in
                d.find_element(By.ID, "what-happens").text)
-    b.shot("07-confirm-new-volume")
+    b.shot("08-confirm-new-volume")
     clickable("#confirm-rollback").click()
     done = b.until(EC.presence_of_element_located(
         (By.CSS_SELECTOR, "#rollback-done[data-volume]")))
     new_volume = done.get_attribute("data-volume")
-    b.shot("08-new-volume")
+    b.shot("09-new-volume")
     d.get(url + "/dashboard/#/tasks")
     b.until(lambda d: "revert" in d.find_element(By.ID, "tasks").text)
     rates = [e.text for e in d.find_elements(By.CSS_SELECTOR, "[data-rate]")]
@@ -115,7 +126,7 @@ try:
       const c = rateOf(Object.assign({}, t, {status: "succeeded"}), 4000);
       return [a, b, c];""")
     assert got == [5, 7.5, None], "the task rate: %s" % got
-    b.shot("09-tasks")
+    b.shot("10-tasks")
     # The policy editor: a new policy with buckets, its preview as typed.
     d.get(url + "/dashboard/#/policies")
     b.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#new-preview li")) == 5)
@@ -127,7 +138,7 @@ try:
     if not box.is_selected():
         box.click()
     b.check_labels()
-    b.shot("10-new-policy")
+    b.shot("11-new-policy")
     d.find_element(By.ID, "new-save").click()
     card = b.until(EC.presence_of_element_located(
         (By.CSS_SELECTOR, "[data-policy-card]")))
@@ -141,7 +152,7 @@ try:
         By.CSS_SELECTOR, "#p%s-preview li" % policy[:8])) == 5 and all(
         "3:00" in li.text for li in d.find_elements(
             By.CSS_SELECTOR, "#p%s-preview li" % policy[:8])))
-    b.shot("11-edit-policy")
+    b.shot("12-edit-policy")
     d.find_element(By.ID, "p" + policy[:8] + "-save").click()
     b.until(lambda d: d.find_element(
         By.CSS_SELECTOR, '[data-policy-card="%s"] .schedule' % policy).text ==
@@ -165,7 +176,7 @@ try:
         d.execute_script("return new Promise(r => setTimeout(r, 500))")
     else:
         raise AssertionError("the manual run did not end: " + text)
-    b.shot("12-policy-runs")
+    b.shot("13-policy-runs")
     clickable("#delete-" + policy[:8]).click()
     b.until(lambda d: not d.find_elements(
         By.CSS_SELECTOR, '[data-policy-card="%s"]' % policy))
@@ -174,12 +185,12 @@ try:
     b.until(EC.presence_of_element_located((By.CSS_SELECTOR, "li[data-snapshot]")))
     width = d.execute_script("return document.documentElement.scrollWidth")
     assert width <= 390, "the phone-width page scrolls sideways: %d px" % width
-    b.shot("13-phone-timeline")
+    b.shot("14-phone-timeline")
     d.get(url + "/dashboard/#/policies")
     b.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#new-preview li")) == 5)
     width = d.execute_script("return document.documentElement.scrollWidth")
     assert width <= 390, "the phone-width policies page scrolls sideways: %d px" % width
-    b.shot("14-phone-policies")
+    b.shot("15-phone-policies")
 except BaseException:
     b.driver.save_screenshot("%s/failed.png" % shots)
     b.driver.quit()

@@ -69,6 +69,33 @@ start_stratad
 make_volume noauth admin:admin
 TOKEN=admin:admin
 flow noauth "$VOL" "$DISK"
+
+# os-verify's faults and a layer that rotted in the store: the newest
+# point's object is replaced by a copy with one byte changed (a copy: the
+# original may be linked into a chain), then verified.
+api POST /v3/snapshots/00000000-0000-4000-8000-000000000000/action '{"os-verify":{}}'
+expect_code 404 "os-verify of an unknown snapshot"
+api GET "/v3/snapshots/detail?volume_id=$VOL&sort=created_at:desc"
+rot=$(jget 'j["snapshots"][0]["id"]')
+api POST "/v3/snapshots/$rot/action" '{"os-verify":{"now":true}}'
+expect_code 400 "os-verify with arguments"
+obj=$(find "$T/var/store" -type f -name "$rot*.qcow2" -print -quit)
+[[ -f $obj ]] || fail "no stored object of $rot under $T/var/store"
+cp "$obj" "$T/rot.tmp"
+printf '\xff' | dd of="$T/rot.tmp" bs=1 seek=4096 conv=notrunc status=none
+mv "$T/rot.tmp" "$obj"
+api POST "/v3/snapshots/$rot/action" '{"os-verify":{}}'
+expect_code 202 "os-verify"
+for _ in $(seq 600); do
+  api GET "/v3/snapshots/$rot"
+  st=$(jget 'j["snapshot"]["os-strata:verify"]["state"]')
+  [[ $st != verifying ]] && break
+  sleep 0.1
+done
+[[ $st == failed ]] || fail "a rotten layer verified as $st: $BODY"
+why=$(jget 'j["snapshot"]["os-strata:verify"]["error"]')
+[[ $why == *[Ss][Hh][Aa]* ]] || fail "the failed verify does not say why: $why"
+pass "os-verify: 404 unknown, 400 with arguments; a layer with one byte changed in the store is 'failed' ($why)"
 stop_stratad
 
 # Keystone: alice of project alpha signs in with her password.

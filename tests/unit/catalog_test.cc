@@ -463,6 +463,44 @@ TEST_CASE(
   CHECK(none->empty());
 }
 
+TEST_CASE("snapshot verify state: set, read with the snapshot, listed, "
+          "interrupted at start, gone with the snapshot") {
+  Fixture f;
+  REQUIRE(f.cat->InsertVolume(MakeVolume("v1", "/d/vm1.qcow2")).ok());
+  REQUIRE(f.cat->InsertSnapshot(MakeSnapshot("s1", "v1", 1)).ok());
+  REQUIRE(f.cat->InsertSnapshot(MakeSnapshot("s2", "v1", 2)).ok());
+  auto get = [&](const std::string& id) {
+    auto r = f.cat->GetSnapshot(id);
+    REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+    return *r;
+  };
+  CHECK(get("s1").verify_state.empty());  // never verified
+  CHECK(get("s1").verified_at == 0);
+  REQUIRE(f.cat->SetSnapshotVerify("s1", "verifying").ok());
+  REQUIRE(f.cat->SetSnapshotVerify("s2", "failed", "digest mismatch").ok());
+  CHECK(get("s1").verify_state == "verifying");
+  CHECK(get("s1").verified_at > 0);
+  CHECK(get("s2").verify_state == "failed");
+  CHECK(get("s2").verify_error == "digest mismatch");
+  // Lists read it too (the join must not make any column ambiguous).
+  ListQuery q;
+  q.filters["status"] = "available";
+  auto listed = f.cat->ListSnapshots(q);
+  REQUIRE_MESSAGE(listed.ok(), listed.status().ToString());
+  REQUIRE(listed->rows.size() == 2);
+  for (const auto& r : listed->rows)
+    CHECK(r.verify_state == (r.id == "s1" ? "verifying" : "failed"));
+  REQUIRE(f.cat->EndInterruptedVerifies().ok());
+  CHECK(get("s1").verify_state == "interrupted");
+  CHECK(get("s2").verify_state == "failed");  // an ended verify stays
+  REQUIRE(f.cat->SetSnapshotVerify("s1", "ok").ok());
+  CHECK(get("s1").verify_state == "ok");
+  CHECK(get("s1").verify_error.empty());
+  REQUIRE(f.cat->DeleteSnapshot("s2").ok());
+  REQUIRE(f.cat->InsertSnapshot(MakeSnapshot("s2", "v1", 3)).ok());
+  CHECK(get("s2").verify_state.empty());  // a new row with the same id
+}
+
 TEST_CASE("R2.4: IsUploaded only when both store_key and sha256 are set") {
   Fixture f;
   REQUIRE(f.cat->InsertVolume(MakeVolume("v1", "/d/vm1.qcow2")).ok());
