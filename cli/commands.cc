@@ -268,6 +268,36 @@ int SnapshotDelete(const ParsedArgs& a, CommandContext& ctx) {
   });
 }
 
+// Reads the snapshot's stored layer back and checks its SHA-256
+// (os-verify); with --wait, fails (exit 1) when the check does.
+int SnapshotVerify(const ParsedArgs& a, CommandContext& ctx) {
+  return WithClient(ctx, [&](ApiClient& c) -> Result<int> {
+    const std::string id = a.positionals[0];
+    STRATA_ASSIGN_OR_RETURN(
+        auto j,
+        c.Call("POST", "/snapshots/" + id + "/action",
+               nlohmann::json{{"os-verify", nlohmann::json::object()}}));
+    (void)j;
+    if (!a.Has("wait")) return kExitOk;
+    nlohmann::json snap;
+    int code = Wait(ctx, "verify of snapshot " + id, [&]() -> Result<Poll> {
+      STRATA_ASSIGN_OR_RETURN(snap, GetSnapshot(c, id));
+      const nlohmann::json v =
+          snap.value("os-strata:verify", nlohmann::json::object());
+      Poll p;
+      p.phase = v.value("state", "");
+      p.done = p.phase == "ok";
+      p.failed = p.phase == "failed" || p.phase == "interrupted";
+      if (p.done) p.progress = 100;
+      if (p.failed && v.contains("error") && v["error"].is_string())
+        p.error = v["error"].get<std::string>();
+      return p;
+    });
+    if (code != kExitOk) return code;
+    return Printed(PrintOne(snap, {}, ctx.output, ctx.out));
+  });
+}
+
 // ---- backup policies ----
 
 const std::string kPolicies = "/os-snapshot-policies";
@@ -497,6 +527,12 @@ const std::vector<Command>& Commands() {
        "Delete a snapshot everywhere (the later ones stay revertible).",
        {kWait},
        SnapshotDelete},
+      {"snapshot verify",
+       "SNAPSHOT",
+       "Read a snapshot's stored layer back and check its SHA-256; "
+       "--wait fails (exit 1) when the check does.",
+       {kWait},
+       SnapshotVerify},
       {"policy list", "", "List backup policies.", {kAllProjects}, PolicyList},
       {"policy show",
        "POLICY",

@@ -60,6 +60,9 @@ cli volume revert "$vol" "$s1" --wait -f json; ok volume revert
 qemu-img convert -O raw "$disk" "$T/now.raw"
 cmp -s "$T/now.raw" "$T/at-s1.raw" || fail "after the revert the disk is not s1's"
 pass "snapshot create --wait (s1, s2) and volume revert --wait to s1: the disk is s1's, byte for byte"
+cli snapshot verify "$s2" --wait -f json; ok snapshot verify
+[[ $(jout 'j["os-strata:verify"]["state"]') == ok ]] || fail "snapshot verify --wait: $OUT"
+pass "snapshot verify --wait: s2's stored layer read back, SHA-256 as recorded"
 
 cli policy create --schedule "wed 22:00" --volume "$vol" --keep 1 --name weekly -f json
 ok policy create
