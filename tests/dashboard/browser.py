@@ -50,6 +50,32 @@ class Browser:
             return cond(d)
         return self.wait.until(step)
 
+    def clickable(self, css):
+        """Waits for the element CSS names to be clickable; returns it."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as EC
+        try:
+            return self.until(EC.element_to_be_clickable((By.CSS_SELECTOR, css)))
+        except Exception as e:
+            raise AssertionError("waiting for %s: %s" % (css, e)) from e
+
+    def take_snapshot(self, progress_shot, timeline_shot):
+        """On a volume's or server's page: Take a snapshot, its progress
+        card, then the page drawn again with one more point."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as EC
+        take = self.clickable("#take-snapshot")
+        points = "li[data-snapshot]"
+        before = len(self.driver.find_elements(By.CSS_SELECTOR, points))
+        take.click()
+        self.until(EC.presence_of_element_located(
+            (By.CSS_SELECTOR, "[data-follow]")))
+        self.shot(progress_shot)
+        self.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, points)) ==
+                   before + 1)
+        self.shot(timeline_shot)
+        self.check_labels()
+
     def check_console(self):
         for e in self.driver.get_log("browser"):
             if e["level"] in ("SEVERE", "ERROR"):

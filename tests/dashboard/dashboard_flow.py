@@ -33,11 +33,7 @@ b = Browser(url, shots)
 d = b.driver
 
 
-def clickable(css):
-    try:
-        return b.until(EC.element_to_be_clickable((By.CSS_SELECTOR, css)))
-    except Exception as e:
-        raise AssertionError("waiting for %s: %s" % (css, e)) from e
+clickable = b.clickable
 
 
 def choose_oldest_point():
@@ -65,16 +61,7 @@ try:
         "the volumes page shows no chain length: %r" % chain
     b.shot("02-volumes")
     link.click()
-    take = clickable("#take-snapshot")
-    before = len(d.find_elements(By.CSS_SELECTOR, "li[data-snapshot]"))
-    take.click()
-    # The progress card appears, then the page reloads with one more point.
-    b.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-follow]")))
-    b.shot("03-snapshot-progress")
-    b.until(lambda d: len(d.find_elements(By.CSS_SELECTOR,
-                                             "li[data-snapshot]")) == before + 1)
-    b.shot("04-timeline")
-    b.check_labels()
+    b.take_snapshot("03-snapshot-progress", "04-timeline")
     oldest = choose_oldest_point()
     confirm = clickable("#confirm-rollback")
     instant = d.find_element(By.ID, "way-instant")

@@ -25,30 +25,19 @@ b = Browser(url, shots)
 d = b.driver
 
 
-def clickable(css):
-    try:
-        return b.until(EC.element_to_be_clickable((By.CSS_SELECTOR, css)))
-    except Exception as e:
-        raise AssertionError("waiting for %s: %s" % (css, e)) from e
+clickable = b.clickable
 
 
 try:
     b.sign_in()
     clickable('a[href="#/servers"]').click()
     clickable('a[href="#/server/%s"]' % server).click()
-    take = clickable("#take-snapshot")
+    clickable("#take-snapshot")
     main = d.find_element(By.ID, "main").text
     assert re.search(r"/dev/vda\s+\S+\s+(in-use|available)\s+[1-9][0-9]* files?", main), \
         "the server's disks table: %s" % main
     b.shot("01-server")
-    before = len(d.find_elements(By.CSS_SELECTOR, "li[data-snapshot]"))
-    take.click()
-    b.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-follow]")))
-    b.shot("02-snapshot-progress")
-    b.until(lambda d: len(d.find_elements(By.CSS_SELECTOR,
-                                          "li[data-snapshot]")) == before + 1)
-    b.shot("03-timeline")
-    b.check_labels()
+    b.take_snapshot("02-snapshot-progress", "03-timeline")
     clickable("#rollback").click()
     clickable('a[data-point="%s"]' % point).click()
     confirm = clickable("#confirm-rollback")
