@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# QEMU 7.2's migration stream read and written by memsnap (issue 21's
+# first piece, R3.2/R3.9), on the booted test guest (256 MiB, TCG), which
+# writes numbered records to its console:
+#  - a live stream, taken as Strata takes it: QMP getfd hands QEMU a file
+#    of ours through libvirt (virsh qemu-monitor-command --pass-fds), then
+#    migrate fd:. memsnap parses it: QEMU's RAM block list (its total is
+#    the RAM setup's size), every page of every block at least once, the
+#    devices' state to the end. The guest is resumed and writes on;
+#  - that stream rebuilt with each page once behind the libvirt save
+#    header of the same domain (from virsh save) restores with plain
+#    virsh restore: the guest carries on from the live stream's instant
+#    (its next record follows the last one before the stream ended), with
+#    no reboot;
+#  - a stream broken off mid-way is refused.
+source "$(dirname "$0")/lib.sh"
+need_guest
+need virsh python3
+[[ -x ${MEMSTREAM_REBUILD:-} ]] || skip "needs the memstream_rebuild helper (ctest sets it)"
+
+name=strata-mem-$$
+disk=$T/var/disks/mem.qcow2
+console=$T/console.log
+boot_guest "$name" "$disk" 256M
+qmp() { virsh qemu-monitor-command "$name" "$@"; }
+
+# 1. The live stream.
+qmp --pass-fds 3 '{"execute":"getfd","arguments":{"fdname":"strata"}}' \
+  3>"$T/live.bin" >/dev/null || fail "getfd"
+qmp '{"execute":"migrate","arguments":{"uri":"fd:strata"}}' >/dev/null || fail "migrate fd:"
+for _ in $(seq 1200); do
+  st=$(qmp '{"execute":"query-migrate"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["return"].get("status",""))')
+  [[ $st == completed || $st == failed ]] && break
+  sleep 0.1
+done
+[[ $st == completed ]] || fail "the migration to our file ended $st"
+# QEMU leaves the vCPUs paused at the end: the instant of the stream.
+at=$(last_rec)
+"$MEMSTREAM_REBUILD" "$T/live.bin" "$T/live-rebuilt.bin" >"$T/live.json" ||
+  fail "memsnap refused QEMU's live stream: $(cat "$T/live.json")"
+python3 - "$T/live.json" <<'PY' || fail "the live stream's parse: $(cat "$T/live.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+ram = {b["id"]: b["length"] for b in j["blocks"]}
+assert ram.get("pc.ram") == 256 << 20, ram
+total = sum(ram.values())
+# The first pass sends every page of every block.
+assert j["distinct_pages"] == total // 4096, (j["distinct_pages"], total)
+assert j["device_bytes"] > 0 and j["machine"].startswith("pc-"), j
+PY
+pass "a live stream through QMP getfd + migrate fd: parsed: $(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(len(j["blocks"]), "RAM blocks,", j["pages"], "pages and", j["zero_pages"], "zero pages in", j["iterations"], "iterations,", j["device_bytes"], "bytes of device state")' "$T/live.json"); the guest paused after record $at"
+virsh -q resume "$name" || fail "resume after the stream"
+for _ in $(seq 600); do (( $(last_rec) > at + 50 )) && break; sleep 0.1; done
+(( $(last_rec) > at + 50 )) || fail "the guest does not write on after the stream"
+
+# 2. Restore the rebuilt live stream behind the domain's save header.
+virsh -q save "$name" "$T/save.img" >/dev/null || fail "virsh save"
+python3 - "$T/save.img" "$T/live-rebuilt.bin" "$T/restore.img" <<'PY' || fail "no libvirt save header"
+import struct, sys
+with open(sys.argv[1], "rb") as f:
+    head = f.read(92)
+    assert head[:16] == b"LibvirtQemudSave", head[:16]
+    version, data_len = struct.unpack("<II", head[16:24])
+    assert version == 2, version
+    head += f.read(data_len)
+    assert f.read(4) == b"QEVM"
+with open(sys.argv[3], "wb") as out, open(sys.argv[2], "rb") as stream:
+    out.write(head)
+    while True:
+        b = stream.read(1 << 20)
+        if not b:
+            break
+        out.write(b)
+PY
+virsh -q restore "$T/restore.img" >/dev/null || fail "virsh restore of the rebuilt stream"
+for _ in $(seq 600); do grep -aq '^REC ' "$console" 2>/dev/null && break; sleep 0.1; done
+first=$({ grep -ao '^REC [0-9]*' "$console" || true; } | head -1 | tr -dc '0-9')
+! grep -aq '^RECWRITER START' "$console" || fail "the restored guest booted again: $(head -3 "$console")"
+[[ -n $first ]] || fail "the restored guest writes no records"
+(( at - 2 <= first && first <= at + 2 )) ||
+  fail "the restored guest went on at record $first, not after the stream's $at"
+for _ in $(seq 600); do (( $(last_rec) > first + 50 )) && break; sleep 0.1; done
+(( $(last_rec) > first + 50 )) || fail "the restored guest does not write on"
+pass "the live stream rebuilt with each page once restores with virsh restore: the guest went on at record $first (the stream ended after $at), without a reboot, and writes on"
+
+# 3. A stream broken off.
+head -c 1000000 "$T/live.bin" >"$T/cut.bin"
+if "$MEMSTREAM_REBUILD" "$T/cut.bin" >/dev/null 2>"$T/cut.err"; then
+  fail "a stream cut at 1 MB was accepted"
+fi
+grep -q "ends inside" "$T/cut.err" || fail "the cut stream's error: $(cat "$T/cut.err")"
+pass "a stream cut short is refused: $(cat "$T/cut.err")"

@@ -1,0 +1,97 @@
+// Test helper (tests/integration/test-memory-stream.sh, issue 21): reads a
+// QEMU migration stream with memsnap's parser and writes it again with
+// memsnap's writer, each page once (the form a memory snapshot restores
+// from), then prints the parse's totals as JSON.
+//   memstream_rebuild IN [OUT]
+#include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+
+#include "memsnap/migration_stream.h"
+
+using namespace strata;
+using namespace strata::memsnap;
+
+namespace {
+
+// Keeps the last version of every page (one byte: a zero page's fill).
+struct Keep : StreamVisitor {
+  RamSection ram;
+  std::string prologue, machine, devices;
+  std::map<std::pair<size_t, uint64_t>, std::string> pages;
+  Status OnPrologue(std::string_view b, const std::string& m) override {
+    prologue = b;
+    machine = m;
+    return Status::OK();
+  }
+  Status OnRamSetup(const RamSection& r) override {
+    ram = r;
+    return Status::OK();
+  }
+  Status OnZeroPage(size_t b, uint64_t o, uint8_t fill) override {
+    pages[{b, o}] = std::string(1, static_cast<char>(fill));
+    return Status::OK();
+  }
+  Status OnPage(size_t b, uint64_t o, const char* d) override {
+    pages[{b, o}] = std::string(d, kPageSize);
+    return Status::OK();
+  }
+  Status OnRamEnd() override { return Status::OK(); }
+  Status OnDeviceState(std::string_view b) override {
+    devices += b;
+    return Status::OK();
+  }
+};
+
+Status Rebuild(const Keep& k, const std::string& path) {
+  STRATA_ASSIGN_OR_RETURN(auto sink, FileSink::Create(path));
+  MigrationStreamWriter w(*sink);
+  STRATA_RETURN_IF_ERROR(w.Begin(k.prologue, k.ram));
+  for (const auto& [at, p] : k.pages)
+    STRATA_RETURN_IF_ERROR(
+        p.size() == 1
+            ? w.ZeroPage(at.first, at.second, static_cast<uint8_t>(p[0]))
+            : w.Page(at.first, at.second, p.data()));
+  STRATA_RETURN_IF_ERROR(w.End(k.devices));
+  return sink->Commit();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || argc > 3) {
+    std::fprintf(stderr, "usage: %s IN [OUT]\n", argv[0]);
+    return 2;
+  }
+  auto in = FileSource::Open(argv[1]);
+  Keep k;
+  Result<StreamStats> st = in.ok() ? ParseMigrationStream(**in, k)
+                                   : Result<StreamStats>(in.status());
+  if (!st.ok()) {
+    std::fprintf(stderr, "%s\n", st.status().ToString().c_str());
+    return 1;
+  }
+  if (argc == 3) {
+    Status s = Rebuild(k, argv[2]);
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
+  nlohmann::json blocks = nlohmann::json::array();
+  for (const auto& b : k.ram.blocks)
+    blocks.push_back({{"id", b.id}, {"length", b.length}});
+  std::printf("%s\n", nlohmann::json{{"machine", k.machine},
+                                     {"blocks", blocks},
+                                     {"pages", st->pages},
+                                     {"zero_pages", st->zero_pages},
+                                     {"distinct_pages", k.pages.size()},
+                                     {"iterations", st->iterations},
+                                     {"device_bytes", st->device_bytes},
+                                     {"bytes", st->bytes}}
+                          .dump()
+                          .c_str());
+  return 0;
+}
