@@ -7,12 +7,18 @@
 #    migrate fd:. memsnap parses it: QEMU's RAM block list (its total is
 #    the RAM setup's size), every page of every block at least once, the
 #    devices' state to the end. The guest is resumed and writes on;
-#  - that stream rebuilt with each page once behind the libvirt save
+#  - the stream written into a fixed-size region (memsnap/region.h): its
+#    size is exactly the formula (a slot of 4096 + 8 bytes per page after
+#    the superblock, table and metadata bound), zero pages take no space
+#    (allocated <= pages sent with data + 1 %), and the stream read back
+#    out of it equals the one rebuilt in memory;
+#  - that stream, with each page once, behind the libvirt save
 #    header of the same domain (from virsh save) restores with plain
 #    virsh restore: the guest carries on from the live stream's instant
 #    (its next record follows the last one before the stream ended), with
 #    no reboot;
-#  - a stream broken off mid-way is refused.
+#  - a stream broken off mid-way is refused, and a region it was written
+#    into reads as cut short and is not restorable.
 source "$(dirname "$0")/lib.sh"
 need_guest
 need virsh python3
@@ -38,6 +44,11 @@ done
 at=$(last_rec)
 "$MEMSTREAM_REBUILD" "$T/live.bin" "$T/live-rebuilt.bin" >"$T/live.json" ||
   fail "memsnap refused QEMU's live stream: $(cat "$T/live.json")"
+# The same stream into a fixed-size region, and back out of it.
+"$MEMSTREAM_REBUILD" --region "$T/region.img" "$T/live.bin" "$T/from-region.bin" \
+  >"$T/region.json" || fail "the region refused QEMU's live stream"
+cmp -s "$T/live-rebuilt.bin" "$T/from-region.bin" ||
+  fail "the stream out of the region differs from the stream rebuilt in memory"
 python3 - "$T/live.json" <<'PY' || fail "the live stream's parse: $(cat "$T/live.json")"
 import json, sys
 j = json.load(open(sys.argv[1]))
@@ -48,6 +59,21 @@ total = sum(ram.values())
 assert j["distinct_pages"] == total // 4096, (j["distinct_pages"], total)
 assert j["device_bytes"] > 0 and j["machine"].startswith("pc-"), j
 PY
+python3 - "$T/live.json" "$T/region.json" <<'PY' || fail "the region: $(cat "$T/region.json")"
+import json, sys
+j, r = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+total = sum(b["length"] for b in j["blocks"])
+# R3.3/R3.4: one slot of 4096 + 8 bytes per page of every block, after a
+# superblock, the block table and the metadata bound: exactly.
+fixed = 4096 + 4096 + (16 << 20)
+assert r["slots"] == total // 4096, r
+assert r["slots_offset"] == fixed, r
+assert r["region_bytes"] == fixed + total // 4096 * 4104, (r, total)
+# Zero pages take no space: at most the pages QEMU sent with data (some
+# twice) plus 1 %, and the metadata in use.
+assert r["allocated_bytes"] <= r["pages"] * 4096 * 1.01 + (1 << 20), r
+PY
+pass "the region is exactly $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["region_bytes"], "bytes (", r["slots"], "slots of 4104 bytes after", r["slots_offset"], "bytes of superblock, table and metadata bound ), allocated", r["allocated_bytes"], "for", r["pages"], "pages sent with data")' "$T/region.json"); the stream out of it equals the one rebuilt in memory"
 pass "a live stream through QMP getfd + migrate fd: parsed: $(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(len(j["blocks"]), "RAM blocks,", j["pages"], "pages and", j["zero_pages"], "zero pages in", j["iterations"], "iterations,", j["device_bytes"], "bytes of device state")' "$T/live.json"); the guest paused after record $at"
 virsh -q resume "$name" || fail "resume after the stream"
 for _ in $(seq 600); do (( $(last_rec) > at + 50 )) && break; sleep 0.1; done
@@ -55,7 +81,7 @@ for _ in $(seq 600); do (( $(last_rec) > at + 50 )) && break; sleep 0.1; done
 
 # 2. Restore the rebuilt live stream behind the domain's save header.
 virsh -q save "$name" "$T/save.img" >/dev/null || fail "virsh save"
-python3 - "$T/save.img" "$T/live-rebuilt.bin" "$T/restore.img" <<'PY' || fail "no libvirt save header"
+python3 - "$T/save.img" "$T/from-region.bin" "$T/restore.img" <<'PY' || fail "no libvirt save header"
 import struct, sys
 with open(sys.argv[1], "rb") as f:
     head = f.read(92)
@@ -81,7 +107,7 @@ first=$({ grep -ao '^REC [0-9]*' "$console" || true; } | head -1 | tr -dc '0-9')
   fail "the restored guest went on at record $first, not after the stream's $at"
 for _ in $(seq 600); do (( $(last_rec) > first + 50 )) && break; sleep 0.1; done
 (( $(last_rec) > first + 50 )) || fail "the restored guest does not write on"
-pass "the live stream rebuilt with each page once restores with virsh restore: the guest went on at record $first (the stream ended after $at), without a reboot, and writes on"
+pass "the live stream, out of the region with each page once, restores with virsh restore: the guest went on at record $first (the stream ended after $at), without a reboot, and writes on"
 
 # 3. A stream broken off.
 head -c 1000000 "$T/live.bin" >"$T/cut.bin"
@@ -90,3 +116,12 @@ if "$MEMSTREAM_REBUILD" "$T/cut.bin" >/dev/null 2>"$T/cut.err"; then
 fi
 grep -q "ends inside" "$T/cut.err" || fail "the cut stream's error: $(cat "$T/cut.err")"
 pass "a stream cut short is refused: $(cat "$T/cut.err")"
+# Into a region: the region says it was cut short, and is not restorable.
+if "$MEMSTREAM_REBUILD" --region "$T/cut-region.img" "$T/cut.bin" >/dev/null 2>&1; then
+  fail "a region took a stream cut short"
+fi
+if "$MEMSTREAM_REBUILD" --from-region "$T/cut-region.img" "$T/x.bin" 2>"$T/cut.err"; then
+  fail "a region cut short was read back"
+fi
+grep -q "cut short" "$T/cut.err" || fail "the cut region's error: $(cat "$T/cut.err")"
+pass "a region whose stream was cut short is refused on restore: $(cat "$T/cut.err")"

@@ -2,7 +2,13 @@
 // QEMU migration stream with memsnap's parser and writes it again with
 // memsnap's writer, each page once (the form a memory snapshot restores
 // from), then prints the parse's totals as JSON.
-//   memstream_rebuild IN [OUT]
+//   memstream_rebuild IN [OUT]                 through memory
+//   memstream_rebuild --region R IN [OUT]      through a new region file R
+//                                              (also its size and space)
+//   memstream_rebuild --from-region R OUT      a region back to a stream
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -10,6 +16,7 @@
 #include <utility>
 
 #include "memsnap/migration_stream.h"
+#include "memsnap/region.h"
 
 using namespace strata;
 using namespace strata::memsnap;
@@ -60,9 +67,66 @@ Status Rebuild(const Keep& k, const std::string& path) {
 
 }  // namespace
 
+int Fail(const Status& s) {
+  std::fprintf(stderr, "%s\n", s.ToString().c_str());
+  return 1;
+}
+
+Status RegionToStream(int fd, const std::string& region,
+                      const std::string& out) {
+  STRATA_ASSIGN_OR_RETURN(RegionReader r, RegionReader::Open(fd, region));
+  STRATA_ASSIGN_OR_RETURN(auto sink, FileSink::Create(out));
+  STRATA_RETURN_IF_ERROR(r.WriteStream(*sink));
+  return sink->Commit();
+}
+
+// Stream IN into a new region file; then, with OUT, the region back to a
+// stream. Prints the layout and the space the region takes.
+int ThroughRegion(const std::string& region, const char* in_path,
+                  const char* out) {
+  UniqueFd fd(
+      open(region.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd.valid()) return Fail(Status::IoError("open " + region));
+  auto in = FileSource::Open(in_path);
+  if (!in.ok()) return Fail(in.status());
+  RegionWriter w(fd.get(), region, /*fresh=*/true);
+  auto st = ParseMigrationStream(**in, w);
+  if (!st.ok()) return Fail(st.status());
+  Status s = w.Finish();
+  if (s.ok() && out) s = RegionToStream(fd.get(), region, out);
+  if (!s.ok()) return Fail(s);
+  struct stat sb;
+  fstat(fd.get(), &sb);
+  const RegionLayout& l = w.layout();
+  std::printf("%s\n", nlohmann::json{{"region_bytes", sb.st_size},
+                                     {"allocated_bytes", sb.st_blocks * 512},
+                                     {"slots_offset", l.slots_offset},
+                                     {"metadata_bound", l.metadata_bound},
+                                     {"slots", l.pages},
+                                     {"pages", st->pages},
+                                     {"zero_pages", st->zero_pages},
+                                     {"iterations", st->iterations},
+                                     {"device_bytes", st->device_bytes}}
+                          .dump()
+                          .c_str());
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 4 && std::string(argv[1]) == "--from-region") {
+    UniqueFd fd(open(argv[2], O_RDONLY | O_CLOEXEC));
+    if (!fd.valid())
+      return Fail(Status::IoError(std::string("open ") + argv[2]));
+    Status s = RegionToStream(fd.get(), argv[2], argv[3]);
+    return s.ok() ? 0 : Fail(s);
+  }
+  if ((argc == 4 || argc == 5) && std::string(argv[1]) == "--region")
+    return ThroughRegion(argv[2], argv[3], argc == 5 ? argv[4] : nullptr);
   if (argc < 2 || argc > 3) {
-    std::fprintf(stderr, "usage: %s IN [OUT]\n", argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s IN [OUT] | --region R IN [OUT] | "
+                 "--from-region R OUT\n",
+                 argv[0]);
     return 2;
   }
   auto in = FileSource::Open(argv[1]);

@@ -1,16 +1,25 @@
-// Unit tests for memsnap/migration_stream (issue 21, R3.2/R3.5): QEMU 7.2's
-// migration stream written and read back, in any chunking, and every kind
-// of record or section Strata does not handle refused with a message that
-// names it before the visitor sees a page of it. (A real QEMU's stream is
+// Unit tests for memsnap (issue 21, R3.1-R3.6): QEMU 7.2's migration stream
+// written and read back, in any chunking, and every kind of record or
+// section Strata does not handle refused with a message that names it
+// before the visitor sees a page of it; the fixed-size region: its size by
+// the formula, pages back as last sent (a page zeroed later is zero, in a
+// fresh file and over an older snapshot's bytes), a region cut short or
+// damaged refused. (A real QEMU's stream is
 // parsed and restored by tests/integration/test-memory-stream.sh.)
 #include "memsnap/migration_stream.h"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include <cstring>
 #include <map>
 #include <string>
 #include <utility>
+
+#include "memsnap/region.h"
+#include "temp_dir.h"
+#include "util/fs.h"
 
 using namespace strata;
 using namespace strata::memsnap;
@@ -250,4 +259,114 @@ TEST_CASE("the writer refuses pages outside the blocks") {
   CHECK_FALSE(w.Page(0, 4 * kPageSize, page.data()).ok());
   CHECK_FALSE(w.Page(2, 0, page.data()).ok());
   CHECK_FALSE(w.ZeroPage(0, 100, 0).ok());
+}
+
+// ---- the region (memsnap/region.h) ----
+
+namespace {
+
+// A stream through a RegionWriter on `fd`, finished.
+Status IntoRegion(const std::string& stream, int fd, bool fresh,
+                  uint64_t bound = 1 << 20) {
+  StringSource in(stream);
+  RegionWriter w(fd, "region", fresh, bound, "LIBVIRT-HEADER");
+  auto st = ParseMigrationStream(in, w);
+  if (!st.ok()) return st.status();
+  return w.Finish();
+}
+
+std::string OutOfRegion(int fd) {
+  auto r = RegionReader::Open(fd, "region");
+  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  CHECK(r->libvirt_header() == "LIBVIRT-HEADER");
+  StringSink out;
+  REQUIRE(r->WriteStream(out).ok());
+  return out.data();
+}
+
+// The pages a stream holds, last version of each.
+std::map<std::pair<size_t, uint64_t>, std::string> PagesOf(
+    const std::string& s) {
+  Recorded r;
+  auto st = Parse(s, r);
+  REQUIRE_MESSAGE(st.ok(), st.status().ToString());
+  return r.pages;
+}
+
+}  // namespace
+
+TEST_CASE("region: size by the formula, pages back as sent, last one wins") {
+  strata::testing::TempDir tmp;
+  const std::string path = tmp.path + "/region";
+  UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT, 0600));
+  REQUIRE(fd.valid());
+  const std::string s = Stream(Prologue(), std::string(1, '\0'));
+  REQUIRE(IntoRegion(s, fd.get(), true).ok());
+  struct stat st;
+  REQUIRE(fstat(fd.get(), &st) == 0);
+  // 4 + 1 pages of 4104 bytes after superblock, table and the bound.
+  CHECK(st.st_size == 4096 + 4096 + (1 << 20) + 5 * 4104);
+  const std::string back = OutOfRegion(fd.get());
+  auto want = PagesOf(s);
+  // A page never sent (block 0, page 2) reads back as a zero page.
+  want[{0, 2 * kPageSize}] = std::string(kPageSize, '\0');
+  CHECK(PagesOf(back) == want);
+}
+
+TEST_CASE("region: a page zeroed after it was sent is zero, fresh or not") {
+  strata::testing::TempDir tmp;
+  for (bool fresh : {true, false}) {
+    CAPTURE(fresh);
+    const std::string path = tmp.path + (fresh ? "/fresh" : "/reused");
+    UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT, 0600));
+    REQUIRE(fd.valid());
+    // A reused region holds an older snapshot's bytes everywhere.
+    if (!fresh) {
+      std::string junk(4096 + 4096 + (1 << 20) + 5 * 4104, '\x77');
+      REQUIRE(PwriteAll(fd.get(), junk.data(), junk.size(), 0, "r").ok());
+    }
+    StringSink out;
+    MigrationStreamWriter w(out);
+    REQUIRE(w.Begin(Prologue(), TwoBlocks()).ok());
+    std::string page(kPageSize, 'p');
+    for (uint64_t i = 0; i < 4; ++i)
+      REQUIRE(w.ZeroPage(0, i * kPageSize, 0).ok());
+    REQUIRE(w.ZeroPage(1, 0, 0).ok());
+    REQUIRE(w.Page(0, kPageSize, page.data()).ok());
+    REQUIRE(w.ZeroPage(0, kPageSize, 0).ok());  // the guest zeroed it since
+    REQUIRE(w.End(std::string(1, '\0')).ok());
+    REQUIRE(IntoRegion(out.data(), fd.get(), fresh).ok());
+    auto pages = PagesOf(OutOfRegion(fd.get()));
+    REQUIRE(pages.size() == 5);
+    for (const auto& [at, p] : pages) {
+      CAPTURE(at.second);
+      CHECK(p == std::string(kPageSize, '\0'));
+    }
+  }
+}
+
+TEST_CASE("region: cut short or damaged, it is refused") {
+  strata::testing::TempDir tmp;
+  const std::string path = tmp.path + "/region";
+  UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT, 0600));
+  REQUIRE(fd.valid());
+  const std::string s = Stream(Prologue(), std::string(1, '\0'));
+  // Cut inside the pages: the writer never finishes.
+  CHECK_FALSE(
+      IntoRegion(s.substr(0, FirstRecord(s) + 100), fd.get(), true).ok());
+  auto cut = RegionReader::Open(fd.get(), "region");
+  REQUIRE_FALSE(cut.ok());
+  CHECK(cut.status().message().find("cut short") != std::string::npos);
+  // A complete one, then one byte of its metadata changed.
+  REQUIRE(IntoRegion(s, fd.get(), true).ok());
+  REQUIRE(RegionReader::Open(fd.get(), "region").ok());
+  char c = 'X';
+  REQUIRE(PwriteAll(fd.get(), &c, 1, 4096 + 4096 + 3, "r").ok());
+  auto bad = RegionReader::Open(fd.get(), "region");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("checksum") != std::string::npos);
+  // Metadata past the bound is refused while writing.
+  CHECK_FALSE(IntoRegion(Stream(Prologue(), std::string(8 << 10, 'd')),
+                         fd.get(), true, 4096)
+                  .ok());
 }

@@ -1,0 +1,315 @@
+// The fixed-size memory snapshot region: see region.h.
+#include "memsnap/region.h"
+
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "util/sha256.h"
+
+namespace strata::memsnap {
+namespace {
+
+constexpr char kMagic[16] = "STRATA-MEMSNAP\0";
+constexpr uint32_t kFormat = 1;
+constexpr uint32_t kStateWriting = 1, kStateComplete = 2;
+// Slot address word flags (QEMU's values), and a zero page's fill byte.
+constexpr uint64_t kSlotZero = 0x02, kSlotPage = 0x08;
+constexpr int kFillShift = 4;
+// Superblock field offsets.
+constexpr size_t kHashLen = 64;
+constexpr size_t kTableHashAt = 112, kMetaHashAt = kTableHashAt + kHashLen,
+                 kSelfHashAt = kMetaHashAt + kHashLen;
+
+uint64_t RoundUp(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
+
+void Put32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+void Put64(char* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+uint32_t Get32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = v << 8 | static_cast<unsigned char>(p[i]);
+  return v;
+}
+uint64_t Get64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = v << 8 | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+std::string Hash(std::string_view bytes) {
+  Sha256 h;
+  h.Update(bytes);
+  return h.HexDigest();
+}
+
+std::string Table(const std::vector<RamBlock>& blocks, const RegionLayout& l) {
+  std::string t(blocks.size() * kTableEntryBytes, '\0');
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    char* e = t.data() + i * kTableEntryBytes;
+    e[0] = static_cast<char>(blocks[i].id.size());
+    std::memcpy(e + 1, blocks[i].id.data(), blocks[i].id.size());
+    Put64(e + 256, blocks[i].length);
+    Put64(e + 264, l.first_slot[i]);
+  }
+  return t;
+}
+
+struct Superblock {
+  uint32_t state = 0;
+  RegionLayout layout;
+  RamSection ram;  // ids and lengths come from the table
+  uint32_t blocks = 0;
+  uint64_t libvirt = 0, prologue = 0, devices = 0;
+  std::string table_hash, meta_hash;
+
+  std::string Encode() const {
+    std::string s(kSuperblockBytes, '\0');
+    char* p = s.data();
+    std::memcpy(p, kMagic, 16);
+    Put32(p + 16, kFormat);
+    Put32(p + 20, state);
+    Put64(p + 24, layout.bytes);
+    Put64(p + 32, layout.table_offset);
+    Put64(p + 40, layout.metadata_offset);
+    Put64(p + 48, layout.metadata_bound);
+    Put64(p + 56, layout.slots_offset);
+    Put64(p + 64, layout.pages);
+    Put32(p + 72, blocks);
+    Put32(p + 76, ram.section_id);
+    Put32(p + 80, ram.instance_id);
+    Put32(p + 84, ram.version);
+    Put64(p + 88, libvirt);
+    Put64(p + 96, prologue);
+    Put64(p + 104, devices);
+    std::memcpy(p + kTableHashAt, table_hash.data(),
+                std::min(table_hash.size(), kHashLen));
+    std::memcpy(p + kMetaHashAt, meta_hash.data(),
+                std::min(meta_hash.size(), kHashLen));
+    const std::string self = Hash(std::string_view(p, kSelfHashAt));
+    std::memcpy(p + kSelfHashAt, self.data(), kHashLen);
+    return s;
+  }
+};
+
+Status Sync(int fd, const std::string& what) {
+  if (fdatasync(fd) != 0)
+    return Status::IoError("sync " + what + ": " + std::strerror(errno));
+  return Status::OK();
+}
+
+}  // namespace
+
+RegionLayout LayoutOf(const std::vector<RamBlock>& blocks,
+                      uint64_t metadata_bound) {
+  RegionLayout l;
+  l.metadata_offset =
+      RoundUp(l.table_offset + blocks.size() * kTableEntryBytes, 4096);
+  l.metadata_bound = RoundUp(metadata_bound, 4096);
+  l.slots_offset = l.metadata_offset + l.metadata_bound;
+  for (const auto& b : blocks) {
+    l.first_slot.push_back(l.pages);
+    l.pages += b.length / kPageSize;
+  }
+  l.bytes = l.slots_offset + l.pages * kSlotBytes;
+  return l;
+}
+
+Status RegionWriter::OnPrologue(std::string_view bytes, const std::string&) {
+  prologue_ = bytes;
+  return Status::OK();
+}
+
+Status RegionWriter::OnRamSetup(const RamSection& ram) {
+  ram_ = ram;
+  layout_ = LayoutOf(ram.blocks, metadata_bound_);
+  if (libvirt_.size() + prologue_.size() > layout_.metadata_bound)
+    return Status::InvalidArgument("the metadata exceeds the region's bound");
+  struct stat st;
+  if (fstat(fd_, &st) != 0)
+    return Status::IoError("stat " + what_ + ": " + std::strerror(errno));
+  if (S_ISREG(st.st_mode)) {
+    // Exactly the layout's size, whatever the file held before.
+    if (ftruncate(fd_, static_cast<off_t>(layout_.bytes)) != 0)
+      return Status::IoError("size " + what_ + ": " + std::strerror(errno));
+  } else if (S_ISBLK(st.st_mode)) {
+    uint64_t size = 0;
+    if (ioctl(fd_, BLKGETSIZE64, &size) != 0)
+      return Status::IoError("size of " + what_ + ": " + std::strerror(errno));
+    if (size < layout_.bytes)
+      return Status::InvalidArgument(
+          what_ + " holds " + std::to_string(size) + " bytes; this VM's " +
+          "memory snapshot needs " + std::to_string(layout_.bytes));
+  } else {
+    return Status::InvalidArgument(what_ +
+                                   " is neither a file nor a block "
+                                   "device");
+  }
+  // "Writing" and the table, synced before the first slot.
+  Superblock sb;
+  sb.state = kStateWriting;
+  sb.layout = layout_;
+  sb.ram = ram_;
+  sb.blocks = static_cast<uint32_t>(ram.blocks.size());
+  const std::string table = Table(ram.blocks, layout_);
+  sb.table_hash = Hash(table);
+  const std::string head = sb.Encode();
+  STRATA_RETURN_IF_ERROR(PwriteAll(fd_, head.data(), head.size(), 0, what_));
+  STRATA_RETURN_IF_ERROR(
+      PwriteAll(fd_, table.data(), table.size(), layout_.table_offset, what_));
+  written_.assign(layout_.pages, false);
+  return Sync(fd_, what_);
+}
+
+Status RegionWriter::OnZeroPage(size_t block, uint64_t offset, uint8_t fill) {
+  const uint64_t slot = layout_.first_slot[block] + offset / kPageSize;
+  // A fresh region reads as zeros: a zero page never written needs none.
+  if (fresh_ && fill == 0 && !written_[slot]) return Status::OK();
+  char word[8];
+  Put64(word, offset | kSlotZero | uint64_t{fill} << kFillShift);
+  written_[slot] = true;
+  return PwriteAll(fd_, word, 8, layout_.WordAt(slot), what_);
+}
+
+Status RegionWriter::OnPage(size_t block, uint64_t offset, const char* data) {
+  const uint64_t slot = layout_.first_slot[block] + offset / kPageSize;
+  char word[8];
+  Put64(word, offset | kSlotPage);
+  written_[slot] = true;
+  STRATA_RETURN_IF_ERROR(
+      PwriteAll(fd_, data, kPageSize, layout_.PageAt(slot), what_));
+  return PwriteAll(fd_, word, 8, layout_.WordAt(slot), what_);
+}
+
+Status RegionWriter::OnDeviceState(std::string_view bytes) {
+  if (libvirt_.size() + prologue_.size() + devices_.size() + bytes.size() >
+      layout_.metadata_bound)
+    return Status::InvalidArgument(
+        "the VM's device state exceeds the region's metadata bound of " +
+        std::to_string(layout_.metadata_bound) + " bytes");
+  devices_ += bytes;
+  return Status::OK();
+}
+
+Status RegionWriter::Finish() {
+  const std::string meta = libvirt_ + prologue_ + devices_;
+  STRATA_RETURN_IF_ERROR(
+      PwriteAll(fd_, meta.data(), meta.size(), layout_.metadata_offset, what_));
+  STRATA_RETURN_IF_ERROR(Sync(fd_, what_));  // every slot and the metadata
+  Superblock sb;
+  sb.state = kStateComplete;
+  sb.layout = layout_;
+  sb.ram = ram_;
+  sb.blocks = static_cast<uint32_t>(ram_.blocks.size());
+  sb.libvirt = libvirt_.size();
+  sb.prologue = prologue_.size();
+  sb.devices = devices_.size();
+  sb.table_hash = Hash(Table(ram_.blocks, layout_));
+  sb.meta_hash = Hash(meta);
+  const std::string head = sb.Encode();
+  STRATA_RETURN_IF_ERROR(PwriteAll(fd_, head.data(), head.size(), 0, what_));
+  return Sync(fd_, what_);
+}
+
+Result<RegionReader> RegionReader::Open(int fd, std::string what) {
+  std::string head(kSuperblockBytes, '\0');
+  STRATA_RETURN_IF_ERROR(PreadAll(fd, head.data(), head.size(), 0, what));
+  const char* p = head.data();
+  if (std::memcmp(p, kMagic, 16) != 0)
+    return Status::Corruption(what + " holds no memory snapshot");
+  if (Get32(p + 16) != kFormat)
+    return Status::Corruption(what + ": unknown region format " +
+                              std::to_string(Get32(p + 16)));
+  if (Hash(std::string_view(p, kSelfHashAt)) !=
+      std::string_view(p + kSelfHashAt, kHashLen))
+    return Status::Corruption(what + ": the superblock's checksum fails");
+  if (Get32(p + 20) != kStateComplete)
+    return Status::Corruption(what +
+                              " holds a memory snapshot that was cut "
+                              "short (never completed): not restorable");
+  RegionReader r;
+  r.fd_ = fd;
+  r.what_ = what;
+  r.ram_.section_id = Get32(p + 76);
+  r.ram_.instance_id = Get32(p + 80);
+  r.ram_.version = Get32(p + 84);
+  const uint32_t blocks = Get32(p + 72);
+  if (blocks == 0 || blocks > 4096)
+    return Status::Corruption(what + ": " + std::to_string(blocks) +
+                              " RAM blocks");
+  std::string table(blocks * kTableEntryBytes, '\0');
+  STRATA_RETURN_IF_ERROR(
+      PreadAll(fd, table.data(), table.size(), Get64(p + 32), what));
+  if (Hash(table) != std::string_view(p + kTableHashAt, kHashLen))
+    return Status::Corruption(what + ": the block table's checksum fails");
+  for (uint32_t i = 0; i < blocks; ++i) {
+    const char* e = table.data() + i * kTableEntryBytes;
+    RamBlock b;
+    b.id.assign(e + 1, static_cast<unsigned char>(e[0]));
+    b.length = Get64(e + 256);
+    r.ram_.blocks.push_back(std::move(b));
+  }
+  r.layout_ = LayoutOf(r.ram_.blocks, Get64(p + 48));
+  if (r.layout_.bytes != Get64(p + 24) ||
+      r.layout_.slots_offset != Get64(p + 56) ||
+      r.layout_.metadata_offset != Get64(p + 40) ||
+      Table(r.ram_.blocks, r.layout_) != table)
+    return Status::Corruption(what + ": the layout contradicts its table");
+  const uint64_t lv = Get64(p + 88), pr = Get64(p + 96), dv = Get64(p + 104);
+  if (lv + pr + dv > r.layout_.metadata_bound)
+    return Status::Corruption(what + ": metadata past its bound");
+  std::string meta(lv + pr + dv, '\0');
+  STRATA_RETURN_IF_ERROR(
+      PreadAll(fd, meta.data(), meta.size(), r.layout_.metadata_offset, what));
+  if (Hash(meta) != std::string_view(p + kMetaHashAt, kHashLen))
+    return Status::Corruption(what + ": the metadata's checksum fails");
+  r.libvirt_ = meta.substr(0, lv);
+  r.prologue_ = meta.substr(lv, pr);
+  r.devices_ = meta.substr(lv + pr);
+  return r;
+}
+
+Status RegionReader::WriteStream(ByteSink& out) const {
+  MigrationStreamWriter w(out);
+  STRATA_RETURN_IF_ERROR(w.Begin(prologue_, ram_));
+  char word_bytes[8];
+  std::string page(kPageSize, '\0');
+  for (size_t b = 0; b < ram_.blocks.size(); ++b) {
+    for (uint64_t off = 0; off < ram_.blocks[b].length; off += kPageSize) {
+      const uint64_t slot = layout_.first_slot[b] + off / kPageSize;
+      STRATA_RETURN_IF_ERROR(
+          PreadAll(fd_, word_bytes, 8, layout_.WordAt(slot), what_));
+      const uint64_t word = Get64(word_bytes);
+      if (word == 0) {  // never written: a zero page of a fresh region
+        STRATA_RETURN_IF_ERROR(w.ZeroPage(b, off, 0));
+        continue;
+      }
+      if ((word & ~(kPageSize - 1)) != off)
+        return Status::Corruption(what_ + ": the slot of page " +
+                                  std::to_string(off) + " of '" +
+                                  ram_.blocks[b].id + "' names page " +
+                                  std::to_string(word & ~(kPageSize - 1)));
+      const uint64_t flags = word & 0xf;
+      if (flags == kSlotZero) {
+        STRATA_RETURN_IF_ERROR(w.ZeroPage(
+            b, off, static_cast<uint8_t>((word >> kFillShift) & 0xff)));
+      } else if (flags == kSlotPage) {
+        STRATA_RETURN_IF_ERROR(
+            PreadAll(fd_, page.data(), kPageSize, layout_.PageAt(slot), what_));
+        STRATA_RETURN_IF_ERROR(w.Page(b, off, page.data()));
+      } else {
+        return Status::Corruption(what_ + ": a slot with flags " +
+                                  std::to_string(flags));
+      }
+    }
+  }
+  return w.End(devices_);
+}
+
+}  // namespace strata::memsnap
