@@ -18,10 +18,13 @@
 #    (its next record follows the last one before the stream ended), with
 #    no reboot;
 #  - a stream broken off mid-way is refused, and a region it was written
-#    into reads as cut short and is not restorable.
+#    into reads as cut short and is not restorable;
+#  - the region on a raw block device (a loop device, R3.7) over an older
+#    snapshot: cut short it is refused, complete it reads back as itself;
+#    a device too small is refused.
 source "$(dirname "$0")/lib.sh"
 need_guest
-need virsh python3
+need virsh python3 losetup truncate
 [[ -x ${MEMSTREAM_REBUILD:-} ]] || skip "needs the memstream_rebuild helper (ctest sets it)"
 
 name=strata-mem-$$
@@ -90,6 +93,7 @@ with open(sys.argv[1], "rb") as f:
     assert version == 2, version
     head += f.read(data_len)
     assert f.read(4) == b"QEVM"
+    rest = b"QEVM" + f.read()
 with open(sys.argv[3], "wb") as out, open(sys.argv[2], "rb") as stream:
     out.write(head)
     while True:
@@ -97,6 +101,9 @@ with open(sys.argv[3], "wb") as out, open(sys.argv[2], "rb") as stream:
         if not b:
             break
         out.write(b)
+# The saved stream itself: another snapshot, of a later instant.
+with open(sys.argv[3] + ".saved-stream", "wb") as out:
+    out.write(rest)
 PY
 virsh -q restore "$T/restore.img" >/dev/null || fail "virsh restore of the rebuilt stream"
 for _ in $(seq 600); do grep -aq '^REC ' "$console" 2>/dev/null && break; sleep 0.1; done
@@ -125,3 +132,35 @@ if "$MEMSTREAM_REBUILD" --from-region "$T/cut-region.img" "$T/x.bin" 2>"$T/cut.e
 fi
 grep -q "cut short" "$T/cut.err" || fail "the cut region's error: $(cat "$T/cut.err")"
 pass "a region whose stream was cut short is refused on restore: $(cat "$T/cut.err")"
+
+# 4. A raw block device as the region (R3.7): a loop device holding an
+#    older snapshot (the saved one, a later instant), then a snapshot cut
+#    short (refused), then the live one: read back, it is the live one's
+#    pages only, whatever the device held. A device too small is refused.
+lo=
+test_cleanup() { [[ -n $lo ]] && losetup -d "$lo" 2>/dev/null; true; }
+size=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["region_bytes"])' "$T/region.json")
+truncate -s $((size + (1 << 20))) "$T/lun.img"
+lo=$(losetup -f --show "$T/lun.img") || fail "no loop device"
+"$MEMSTREAM_REBUILD" --region "$lo" "$T/restore.img.saved-stream" >/dev/null ||
+  fail "the saved stream into $lo"
+if "$MEMSTREAM_REBUILD" --region "$lo" "$T/cut.bin" >/dev/null 2>&1; then
+  fail "$lo took a stream cut short"
+fi
+if "$MEMSTREAM_REBUILD" --from-region "$lo" "$T/x.bin" 2>"$T/lun.err"; then
+  fail "$lo read back a snapshot cut short"
+fi
+grep -q "cut short" "$T/lun.err" || fail "the cut device region: $(cat "$T/lun.err")"
+"$MEMSTREAM_REBUILD" --region "$lo" "$T/live.bin" "$T/from-lun.bin" >/dev/null ||
+  fail "the live stream into $lo"
+cmp -s "$T/from-lun.bin" "$T/from-region.bin" ||
+  fail "the live snapshot read back from $lo is not the one from the file region"
+losetup -d "$lo"; lo=
+truncate -s $((size - 4096)) "$T/small.img"
+lo=$(losetup -f --show "$T/small.img") || fail "no loop device"
+if "$MEMSTREAM_REBUILD" --region "$lo" "$T/live.bin" >/dev/null 2>"$T/small.err"; then
+  fail "a device 4 KiB too small took the snapshot"
+fi
+grep -q "needs $size" "$T/small.err" || fail "the small device's error: $(cat "$T/small.err")"
+losetup -d "$lo"; lo=
+pass "on a loop device: a snapshot cut short over an older one is refused, the next complete one reads back as itself (= the file region's), and a device 4 KiB too small is refused ($(cat "$T/small.err"))"

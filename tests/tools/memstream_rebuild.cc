@@ -3,7 +3,8 @@
 // memsnap's writer, each page once (the form a memory snapshot restores
 // from), then prints the parse's totals as JSON.
 //   memstream_rebuild IN [OUT]                 through memory
-//   memstream_rebuild --region R IN [OUT]      through a new region file R
+//   memstream_rebuild --region R IN [OUT]      through a region: a new file
+//                                              R, or the block device R
 //                                              (also its size and space)
 //   memstream_rebuild --from-region R OUT      a region back to a stream
 #include <fcntl.h>
@@ -84,12 +85,18 @@ Status RegionToStream(int fd, const std::string& region,
 // stream. Prints the layout and the space the region takes.
 int ThroughRegion(const std::string& region, const char* in_path,
                   const char* out) {
-  UniqueFd fd(
-      open(region.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  // A new file reads as zeros (fresh); a block device holds whatever an
+  // older snapshot left.
+  struct stat before;
+  const bool device =
+      stat(region.c_str(), &before) == 0 && S_ISBLK(before.st_mode);
+  UniqueFd fd(open(region.c_str(),
+                   O_RDWR | O_CLOEXEC | (device ? 0 : O_CREAT | O_TRUNC),
+                   0600));
   if (!fd.valid()) return Fail(Status::IoError("open " + region));
   auto in = FileSource::Open(in_path);
   if (!in.ok()) return Fail(in.status());
-  RegionWriter w(fd.get(), region, /*fresh=*/true);
+  RegionWriter w(fd.get(), region, /*fresh=*/!device);
   auto st = ParseMigrationStream(**in, w);
   if (!st.ok()) return Fail(st.status());
   Status s = w.Finish();
