@@ -109,6 +109,22 @@ struct DomainInfo {
   const DomainDisk* Disk(const std::string& target) const;
 };
 
+// How QEMU sends a memory snapshot's stream (R3.8).
+struct MigrationTuning {
+  int64_t downtime_limit_ms = 300;           // QEMU's default
+  int64_t max_bandwidth = int64_t{1} << 30;  // bytes/s (QEMU: 128 MiB/s)
+};
+
+// QEMU's query-migrate, the parts a memory snapshot reports.
+struct MigrationProgress {
+  std::string status;  // setup, active, device, completed, failed, …
+  std::string error;   // why it failed
+  int64_t transferred = 0, remaining = 0, total = 0;  // RAM bytes
+  int64_t dirty_syncs = 0;  // iterations over the dirty bitmap
+  int64_t downtime_ms = 0;  // QEMU's own figure, once completed
+  int64_t total_time_ms = 0;
+};
+
 class Hypervisor {
  public:
   virtual ~Hypervisor() = default;
@@ -178,6 +194,24 @@ class Hypervisor {
   // host's ARP table. A source that fails or knows nothing is skipped; a
   // domain that is off has none (OK, empty).
   virtual Result<GuestNetwork> GetGuestNetwork(const std::string& uuid) = 0;
+
+  // Issue 21's memory snapshots: the running domain's memory and device
+  // state sent as QEMU's migration stream to `fd` (a pipe's write end),
+  // the VM running meanwhile; the calls go through QMP (libvirt_memory.cc
+  // says why). Returns once QEMU has taken `fd` and started; the caller
+  // may close its copy then. QEMU iterates until what is left fits the
+  // downtime limit at the bandwidth, then stops the vCPUs and sends the
+  // rest (R3.8); they stay paused until Resume.
+  virtual Status StartMigrationToFd(const std::string& uuid, int fd,
+                                    const MigrationTuning& tuning) {
+    (void)uuid, (void)fd, (void)tuning;
+    return Status::NotSupported("memory snapshots need libvirt's QEMU driver");
+  }
+  // QEMU's query-migrate of that migration.
+  virtual Result<MigrationProgress> QueryMigration(const std::string& uuid) {
+    (void)uuid;
+    return Status::NotSupported("memory snapshots need libvirt's QEMU driver");
+  }
 };
 
 }  // namespace strata::hypervisor

@@ -62,6 +62,10 @@ class LibvirtHypervisor : public Hypervisor {
   Status Resume(const std::string& uuid) override;
   // libvirt_guest_network.cc.
   Result<GuestNetwork> GetGuestNetwork(const std::string& uuid) override;
+  // libvirt_memory.cc.
+  Status StartMigrationToFd(const std::string& uuid, int fd,
+                            const MigrationTuning& tuning) override;
+  Result<MigrationProgress> QueryMigration(const std::string& uuid) override;
 
  private:
   explicit LibvirtHypervisor(LibvirtConnectionOptions opts)
@@ -71,6 +75,10 @@ class LibvirtHypervisor : public Hypervisor {
   Result<DomainHandle> Lookup(const LibvirtConnection::Turn& turn,
                               const std::string& uuid_or_name);
   Result<DomainInfo> Describe(virDomainPtr d);
+  // One QMP command through libvirt's passthrough, with `fd` passed along
+  // when >= 0; QEMU's "return" value, or its error.
+  Result<std::string> Qmp(virDomainPtr d, const std::string& command,
+                          int fd = -1);
   // Waits (≤ `limit`) until disk `target` of `d` has no block job left.
   Status WaitBlockJobGone(virDomainPtr d, const std::string& target,
                           std::chrono::seconds limit);

@@ -1,0 +1,127 @@
+// A running domain's memory into a fixed-size region: see memory_snapshot.h.
+#include "engine/memory_snapshot.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "util/fs.h"
+#include "util/log.h"
+
+namespace strata::engine {
+namespace {
+
+// Our end of the socket pair as a ByteSource.
+class PipeSource : public ByteSource {
+ public:
+  explicit PipeSource(int fd) : fd_(fd) {}
+  Result<size_t> Read(char* buf, size_t n) override {
+    for (;;) {
+      ssize_t got = read(fd_, buf, n);
+      if (got >= 0) return static_cast<size_t>(got);
+      if (errno != EINTR)
+        return Status::FromErrno("read the migration stream", errno);
+    }
+  }
+
+ private:
+  int fd_;
+};
+
+double MsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now() - t0)
+      .count();
+}
+
+}  // namespace
+
+Result<MemorySnapshotResult> TakeMemorySnapshot(
+    hypervisor::Hypervisor* hv, const std::string& domain_uuid, int region_fd,
+    const std::string& region_name, bool fresh,
+    const hypervisor::MigrationTuning& tuning,
+    const std::string& libvirt_header) {
+  const auto t0 = std::chrono::steady_clock::now();
+  // A socket pair rather than a pipe: if QEMU took our end but never
+  // started (getfd done, migrate refused), it keeps that end open, and
+  // only a shutdown of ours wakes the reader.
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+    return Status::FromErrno("socket pair for the migration stream", errno);
+  UniqueFd rd(fds[0]), wr(fds[1]);
+  const int buf = 1 << 20;  // fewer wake-ups; best effort
+  setsockopt(rd.get(), SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+
+  // The parse, on a thread of its own: QEMU writes as fast as the region
+  // takes the pages.
+  memsnap::RegionWriter writer(region_fd, region_name, fresh,
+                               memsnap::kDefaultMetadataBound, libvirt_header);
+  Result<memsnap::StreamStats> parsed = Status::Internal("not parsed");
+  std::thread reader([&] {
+    try {
+      PipeSource src(rd.get());
+      parsed = memsnap::ParseMigrationStream(src, writer);
+      if (!parsed.ok()) {
+        // Drain what QEMU still sends, so that it fails on its own
+        // instead of blocking on a full pipe.
+        char sink[1 << 16];
+        while (read(rd.get(), sink, sizeof(sink)) > 0) {
+        }
+      }
+    } catch (const std::exception& e) {
+      parsed = Status::Internal(std::string("the stream's parse threw: ") +
+                                e.what());
+    }
+  });
+
+  Status started = hv->StartMigrationToFd(domain_uuid, wr.get(), tuning);
+  wr.reset();  // QEMU holds its own copy: EOF comes when it closes it
+  if (!started.ok()) shutdown(rd.get(), SHUT_RDWR);
+  MemorySnapshotResult out;
+  Status s = started;
+  std::chrono::steady_clock::time_point done_at{};
+  if (s.ok()) {
+    for (;;) {
+      auto p = hv->QueryMigration(domain_uuid);
+      if (!p.ok()) {
+        s = p.status();
+        break;
+      }
+      out.qemu = *p;
+      if (p->status == "completed") {
+        done_at = std::chrono::steady_clock::now();
+        break;
+      }
+      if (p->status == "failed" || p->status == "cancelled") {
+        s = Status::IoError("QEMU's migration to the region " + p->status +
+                            (p->error.empty() ? "" : ": " + p->error));
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  // The VM runs again first, whatever happened (QEMU leaves it paused
+  // after a completed migration; a failed one may have stopped it too).
+  if (started.ok()) {
+    Status resumed = hv->Resume(domain_uuid);
+    if (done_at != std::chrono::steady_clock::time_point{})
+      out.resume_ms = MsSince(done_at);
+    if (!resumed.ok()) {
+      LogError("memory snapshot of " + domain_uuid +
+               ": resuming the VM failed: " + resumed.ToString());
+      if (s.ok()) s = resumed;
+    }
+  }
+  reader.join();
+  if (!s.ok()) return s;
+  STRATA_RETURN_IF_ERROR(parsed.status());
+  STRATA_RETURN_IF_ERROR(writer.Finish());
+  out.stream = *parsed;
+  out.layout = writer.layout();
+  out.total_ms = MsSince(t0);
+  return out;
+}
+
+}  // namespace strata::engine

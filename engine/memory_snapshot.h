@@ -1,0 +1,40 @@
+// A running domain's memory and device state taken into a fixed-size
+// region (issue 21, R3.2, R3.5, R3.8): QEMU's migration stream goes into a
+// socket pair (hypervisor StartMigrationToFd), a thread parses it as it arrives
+// and writes each page to its slot (memsnap RegionWriter); when QEMU has
+// sent the rest with the vCPUs stopped, the VM is resumed at once, and the
+// region is finished (synced, marked complete) behind it.
+//
+// The VM is never left paused by a failure here: whatever happens after
+// QEMU began, the domain is resumed if it is paused.
+// Thread-safety: reentrant; one call per domain at a time.
+#pragma once
+
+#include <string>
+
+#include "hypervisor/hypervisor.h"
+#include "memsnap/region.h"
+#include "util/status.h"
+
+namespace strata::engine {
+
+struct MemorySnapshotResult {
+  memsnap::StreamStats stream;
+  memsnap::RegionLayout layout;
+  hypervisor::MigrationProgress qemu;  // its last query-migrate
+  // From the first poll that saw the migration completed (QEMU stopped the
+  // vCPUs up to QEMU's downtime before) to Resume's return.
+  double resume_ms = 0;
+  double total_ms = 0;
+};
+
+// `region_fd`: the region (a file or a block device); `fresh`: it reads as
+// zeros; `libvirt_header`: libvirt's save header and domain XML to keep
+// with it (for a restore through virsh restore).
+[[nodiscard]] Result<MemorySnapshotResult> TakeMemorySnapshot(
+    hypervisor::Hypervisor* hv, const std::string& domain_uuid, int region_fd,
+    const std::string& region_name, bool fresh,
+    const hypervisor::MigrationTuning& tuning,
+    const std::string& libvirt_header = "");
+
+}  // namespace strata::engine

@@ -1,0 +1,69 @@
+// Test helper (tests/integration/test-memory-stream.sh, issue 21): takes a
+// running domain's memory into a region with engine::TakeMemorySnapshot,
+// the way stratad will, and prints what it measured as JSON.
+//   memsnap_take URI DOMAIN REGION [DOWNTIME_MS]
+// REGION: a new file, or a block device (then not fresh).
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "engine/memory_snapshot.h"
+#include "hypervisor/libvirt_hypervisor.h"
+
+using namespace strata;
+
+int main(int argc, char** argv) {
+  if (argc < 4 || argc > 5) {
+    std::fprintf(stderr, "usage: %s URI DOMAIN REGION [DOWNTIME_MS]\n",
+                 argv[0]);
+    return 2;
+  }
+  hypervisor::LibvirtConnectionOptions o;
+  o.uri = argv[1];
+  auto hv = hypervisor::LibvirtHypervisor::Connect(o);
+  if (!hv.ok()) {
+    std::fprintf(stderr, "%s\n", hv.status().ToString().c_str());
+    return 1;
+  }
+  auto dom = (*hv)->GetDomain(argv[2]);
+  if (!dom.ok()) {
+    std::fprintf(stderr, "%s\n", dom.status().ToString().c_str());
+    return 1;
+  }
+  struct stat before;
+  const bool device = stat(argv[3], &before) == 0 && S_ISBLK(before.st_mode);
+  UniqueFd fd(open(
+      argv[3], O_RDWR | O_CLOEXEC | (device ? 0 : O_CREAT | O_TRUNC), 0600));
+  if (!fd.valid()) {
+    std::perror(argv[3]);
+    return 1;
+  }
+  hypervisor::MigrationTuning tuning;
+  if (argc == 5) tuning.downtime_limit_ms = std::stoll(argv[4]);
+  auto r = engine::TakeMemorySnapshot(hv->get(), dom->uuid, fd.get(), argv[3],
+                                      /*fresh=*/!device, tuning);
+  if (!r.ok()) {
+    std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
+    return 1;
+  }
+  struct stat st;
+  fstat(fd.get(), &st);
+  std::printf("%s\n", nlohmann::json{{"region_bytes",
+                                      device ? r->layout.bytes : st.st_size},
+                                     {"allocated_bytes", st.st_blocks * 512},
+                                     {"slots", r->layout.pages},
+                                     {"pages", r->stream.pages},
+                                     {"zero_pages", r->stream.zero_pages},
+                                     {"stream_bytes", r->stream.bytes},
+                                     {"qemu_status", r->qemu.status},
+                                     {"qemu_downtime_ms", r->qemu.downtime_ms},
+                                     {"dirty_syncs", r->qemu.dirty_syncs},
+                                     {"resume_ms", r->resume_ms},
+                                     {"total_ms", r->total_ms}}
+                          .dump()
+                          .c_str());
+  return 0;
+}
