@@ -12,6 +12,7 @@ const std::vector<Column> kVolumeColumns = {
     {"Name", "name"},
     {"Status", "status"},
     {"Size", "size"},
+    {"Chain", "os-strata:chain_length"},
     {"Head", "os-strata:head_snapshot_id"}};
 const std::vector<Column> kSnapshotColumns = {
     {"ID", "id"},
