@@ -18,42 +18,14 @@
 
 #include "memsnap/migration_stream.h"
 #include "memsnap/region.h"
+#include "page_map.h"
 
 using namespace strata;
 using namespace strata::memsnap;
 
 namespace {
 
-// Keeps the last version of every page (one byte: a zero page's fill).
-struct Keep : StreamVisitor {
-  RamSection ram;
-  std::string prologue, machine, devices;
-  std::map<std::pair<size_t, uint64_t>, std::string> pages;
-  Status OnPrologue(std::string_view b, const std::string& m) override {
-    prologue = b;
-    machine = m;
-    return Status::OK();
-  }
-  Status OnRamSetup(const RamSection& r) override {
-    ram = r;
-    return Status::OK();
-  }
-  Status OnZeroPage(size_t b, uint64_t o, uint8_t fill) override {
-    pages[{b, o}] = std::string(1, static_cast<char>(fill));
-    return Status::OK();
-  }
-  Status OnPage(size_t b, uint64_t o, const char* d) override {
-    pages[{b, o}] = std::string(d, kPageSize);
-    return Status::OK();
-  }
-  Status OnRamEnd() override { return Status::OK(); }
-  Status OnDeviceState(std::string_view b) override {
-    devices += b;
-    return Status::OK();
-  }
-};
-
-Status Rebuild(const Keep& k, const std::string& path) {
+Status Rebuild(const PageMap& k, const std::string& path) {
   STRATA_ASSIGN_OR_RETURN(auto sink, FileSink::Create(path));
   MigrationStreamWriter w(*sink);
   STRATA_RETURN_IF_ERROR(w.Begin(k.prologue, k.ram));
@@ -137,7 +109,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto in = FileSource::Open(argv[1]);
-  Keep k;
+  PageMap k;
   Result<StreamStats> st = in.ok() ? ParseMigrationStream(**in, k)
                                    : Result<StreamStats>(in.status());
   if (!st.ok()) {

@@ -17,6 +17,7 @@
 #include <string>
 #include <utility>
 
+#include "../tools/page_map.h"
 #include "memsnap/region.h"
 #include "temp_dir.h"
 #include "util/fs.h"
@@ -26,38 +27,14 @@ using namespace strata::memsnap;
 
 namespace {
 
-// Records what the parser reports.
-struct Recorded : StreamVisitor {
-  std::string prologue, machine, devices;
-  RamSection ram;
-  std::map<std::pair<size_t, uint64_t>, std::string> pages;  // last wins
-  bool ended = false;
-  Status OnPrologue(std::string_view b, const std::string& m) override {
-    prologue = b;
-    machine = m;
-    return Status::OK();
-  }
-  Status OnRamSetup(const RamSection& r) override {
-    ram = r;
-    return Status::OK();
-  }
-  Status OnZeroPage(size_t b, uint64_t o, uint8_t fill) override {
-    pages[{b, o}] = std::string(kPageSize, static_cast<char>(fill));
-    return Status::OK();
-  }
-  Status OnPage(size_t b, uint64_t o, const char* data) override {
-    pages[{b, o}] = std::string(data, kPageSize);
-    return Status::OK();
-  }
-  Status OnRamEnd() override {
-    ended = true;
-    return Status::OK();
-  }
-  Status OnDeviceState(std::string_view b) override {
-    devices += b;
-    return Status::OK();
-  }
-};
+using Recorded = PageMap;
+
+// A flag word as QEMU writes it (big-endian).
+std::string Be64(uint64_t v) {
+  std::string w;
+  for (int sh = 56; sh >= 0; sh -= 8) w.push_back(static_cast<char>(v >> sh));
+  return w;
+}
 
 std::string Be32(uint32_t v) {
   std::string s;
@@ -132,9 +109,9 @@ TEST_CASE("a stream written is read back: blocks, pages, devices") {
     CHECK(r.ram.blocks[1].id == "/rom@etc/acpi/tables");
     CHECK(r.ram.section_id == 3);
     CHECK(r.pages.size() == 4);
-    CHECK(r.pages[{0, 0}] == std::string(kPageSize, 'c'));
-    CHECK(r.pages[{0, 3 * kPageSize}] == std::string(kPageSize, 'b'));
-    CHECK(r.pages[{1, 0}] == std::string(kPageSize, '\x5a'));
+    CHECK(r.Bytes(0, 0) == std::string(kPageSize, 'c'));
+    CHECK(r.Bytes(0, 3 * kPageSize) == std::string(kPageSize, 'b'));
+    CHECK(r.Bytes(1, 0) == std::string(kPageSize, '\x5a'));
     CHECK(r.ended);
     CHECK(r.devices == devices);
     CHECK(stats->pages == 3);
@@ -187,11 +164,7 @@ TEST_CASE("records Strata does not handle are refused, naming them") {
     CAPTURE(c.says);
     std::string s = good;
     // The first record's flag word, its low bits replaced.
-    const uint64_t word = 0 | c.flags;
-    std::string w;
-    for (int sh = 56; sh >= 0; sh -= 8)
-      w.push_back(static_cast<char>(word >> sh));
-    s.replace(at, 8, w);
+    s.replace(at, 8, Be64(0 | c.flags));
     Recorded r;
     auto st = Parse(s, r);
     REQUIRE_FALSE(st.ok());
@@ -234,11 +207,7 @@ TEST_CASE("broken streams are Corruption, never a page past a block") {
   // A page past its block's end.
   std::string s = good;
   const size_t at = FirstRecord(good);
-  const uint64_t word = 9 * kPageSize | 0x08;
-  std::string w;
-  for (int sh = 56; sh >= 0; sh -= 8)
-    w.push_back(static_cast<char>(word >> sh));
-  s.replace(at, 8, w);
+  s.replace(at, 8, Be64(9 * kPageSize | 0x08));
   Recorded y;
   auto past = Parse(s, y);
   CHECK(past.status().code() == StatusCode::kCorruption);
@@ -309,7 +278,7 @@ TEST_CASE("region: size by the formula, pages back as sent, last one wins") {
   const std::string back = OutOfRegion(fd.get());
   auto want = PagesOf(s);
   // A page never sent (block 0, page 2) reads back as a zero page.
-  want[{0, 2 * kPageSize}] = std::string(kPageSize, '\0');
+  want[{0, 2 * kPageSize}] = std::string(1, '\0');
   CHECK(PagesOf(back) == want);
 }
 
@@ -340,7 +309,7 @@ TEST_CASE("region: a page zeroed after it was sent is zero, fresh or not") {
     REQUIRE(pages.size() == 5);
     for (const auto& [at, p] : pages) {
       CAPTURE(at.second);
-      CHECK(p == std::string(kPageSize, '\0'));
+      CHECK(p == std::string(1, '\0'));
     }
   }
 }
