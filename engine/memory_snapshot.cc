@@ -7,6 +7,7 @@
 #include <chrono>
 #include <thread>
 
+#include "memsnap/libvirt_save_header.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -41,9 +42,11 @@ double MsSince(std::chrono::steady_clock::time_point t0) {
 Result<MemorySnapshotResult> TakeMemorySnapshot(
     hypervisor::Hypervisor* hv, const std::string& domain_uuid, int region_fd,
     const std::string& region_name, bool fresh,
-    const hypervisor::MigrationTuning& tuning,
-    const std::string& libvirt_header) {
+    const hypervisor::MigrationTuning& tuning) {
   const auto t0 = std::chrono::steady_clock::now();
+  STRATA_ASSIGN_OR_RETURN(std::string xml, hv->GetSaveXml(domain_uuid));
+  const std::string libvirt_header =
+      memsnap::LibvirtSaveHeader(xml, /*was_running=*/true);
   // A socket pair rather than a pipe: if QEMU took our end but never
   // started (getfd done, migrate refused), it keeps that end open, and
   // only a shutdown of ours wakes the reader.

@@ -29,12 +29,11 @@ struct MemorySnapshotResult {
 };
 
 // `region_fd`: the region (a file or a block device); `fresh`: it reads as
-// zeros; `libvirt_header`: libvirt's save header and domain XML to keep
-// with it (for a restore through virsh restore).
+// zeros. The region keeps libvirt's save header for the domain's XML now,
+// so that it restores through virsh restore on its own.
 [[nodiscard]] Result<MemorySnapshotResult> TakeMemorySnapshot(
     hypervisor::Hypervisor* hv, const std::string& domain_uuid, int region_fd,
     const std::string& region_name, bool fresh,
-    const hypervisor::MigrationTuning& tuning,
-    const std::string& libvirt_header = "");
+    const hypervisor::MigrationTuning& tuning);
 
 }  // namespace strata::engine

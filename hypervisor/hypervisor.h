@@ -207,6 +207,12 @@ class Hypervisor {
     (void)uuid, (void)fd, (void)tuning;
     return Status::NotSupported("memory snapshots need libvirt's QEMU driver");
   }
+  // The domain's XML as libvirt puts it in a save image (secure and
+  // migratable), for a memory snapshot's restore.
+  virtual Result<std::string> GetSaveXml(const std::string& uuid) {
+    (void)uuid;
+    return Status::NotSupported("memory snapshots need libvirt's QEMU driver");
+  }
   // QEMU's query-migrate of that migration.
   virtual Result<MigrationProgress> QueryMigration(const std::string& uuid) {
     (void)uuid;

@@ -93,6 +93,17 @@ Status LibvirtHypervisor::StartMigrationToFd(const std::string& uuid, int fd,
       .status();
 }
 
+Result<std::string> LibvirtHypervisor::GetSaveXml(const std::string& uuid) {
+  STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn turn, conn_.Take());
+  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(turn, uuid));
+  char* xml = virDomainGetXMLDesc(
+      d.get(), VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_MIGRATABLE);
+  if (!xml) return LibvirtError("the save XML of " + uuid, d.get());
+  std::string out(xml);
+  free(xml);
+  return out;
+}
+
 Result<MigrationProgress> LibvirtHypervisor::QueryMigration(
     const std::string& uuid) {
   STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn turn, conn_.Take());

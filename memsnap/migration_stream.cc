@@ -391,29 +391,38 @@ Status MigrationStreamWriter::Record(size_t block, uint64_t offset,
   if (!in_part_ || block >= ram_.blocks.size() || offset % kPageSize ||
       offset >= ram_.blocks[block].length)
     return Status::InvalidArgument("a page record outside the RAM blocks");
-  std::string s;
   const bool same = block == last_block_;
-  PutBe64(s, offset | flag | (same ? kFlagContinue : 0));
-  if (!same) PutIdstr(s, ram_.blocks[block].id);
+  PutBe64(buf_, offset | flag | (same ? kFlagContinue : 0));
+  if (!same) PutIdstr(buf_, ram_.blocks[block].id);
   last_block_ = block;
-  return out_.Write(s.data(), s.size());
+  return Status::OK();
+}
+
+Status MigrationStreamWriter::Flush(bool always) {
+  if (buf_.empty() || (!always && buf_.size() < kFlushBytes))
+    return Status::OK();
+  Status s = out_.Write(buf_.data(), buf_.size());
+  buf_.clear();
+  return s;
 }
 
 Status MigrationStreamWriter::ZeroPage(size_t block, uint64_t offset,
                                        uint8_t fill) {
   STRATA_RETURN_IF_ERROR(Record(block, offset, kFlagZero));
-  const char c = static_cast<char>(fill);
-  return out_.Write(&c, 1);
+  buf_.push_back(static_cast<char>(fill));
+  return Flush(false);
 }
 
 Status MigrationStreamWriter::Page(size_t block, uint64_t offset,
                                    const char* data) {
   STRATA_RETURN_IF_ERROR(Record(block, offset, kFlagPage));
-  return out_.Write(data, kPageSize);
+  buf_.append(data, kPageSize);
+  return Flush(false);
 }
 
 Status MigrationStreamWriter::End(std::string_view device_state) {
   if (!in_part_) return Status::InvalidArgument("End before Begin");
+  STRATA_RETURN_IF_ERROR(Flush(true));
   std::string s;
   PutBe64(s, kFlagEos);
   s.push_back(static_cast<char>(kFooter));

@@ -92,7 +92,9 @@ struct StreamStats {
 
 // Writes a stream a QEMU 7.2 loads: the prologue as read, RAM's START with
 // the block list, one PART of pages, RAM's END, and the device state as
-// read. Pages are written in calls to Page/ZeroPage, each page once.
+// read. Pages are written in calls to Page/ZeroPage, each page once; they
+// reach the sink in pieces of about 1 MiB (a FIFO's reader wakes up once
+// per piece, not once per record).
 class MigrationStreamWriter {
  public:
   explicit MigrationStreamWriter(ByteSink& out) : out_(out) {}
@@ -103,8 +105,12 @@ class MigrationStreamWriter {
   Status End(std::string_view device_state);
 
  private:
+  static constexpr size_t kFlushBytes = 1 << 20;
   Status Record(size_t block, uint64_t offset, uint64_t flag);
+  // Writes the buffer out when it holds kFlushBytes, or `always`.
+  Status Flush(bool always);
   ByteSink& out_;
+  std::string buf_;
   RamSection ram_;
   bool in_part_ = false;
   size_t last_block_ = SIZE_MAX;

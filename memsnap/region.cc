@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "util/sha256.h"
@@ -275,17 +276,31 @@ Result<RegionReader> RegionReader::Open(int fd, std::string what) {
   return r;
 }
 
+Status RegionReader::WriteRestoreImage(ByteSink& out) const {
+  if (libvirt_.empty())
+    return Status::InvalidArgument(what_ + " keeps no libvirt save header");
+  STRATA_RETURN_IF_ERROR(out.Write(libvirt_.data(), libvirt_.size()));
+  return WriteStream(out);
+}
+
 Status RegionReader::WriteStream(ByteSink& out) const {
   MigrationStreamWriter w(out);
   STRATA_RETURN_IF_ERROR(w.Begin(prologue_, ram_));
-  char word_bytes[8];
+  // Address words are read 128 Ki at a time (1 MiB), pages one by one.
+  constexpr uint64_t kWordsAtOnce = 128 << 10;
+  std::string words;
+  uint64_t words_from = 0;  // the first slot `words` holds
   std::string page(kPageSize, '\0');
   for (size_t b = 0; b < ram_.blocks.size(); ++b) {
     for (uint64_t off = 0; off < ram_.blocks[b].length; off += kPageSize) {
       const uint64_t slot = layout_.first_slot[b] + off / kPageSize;
-      STRATA_RETURN_IF_ERROR(
-          PreadAll(fd_, word_bytes, 8, layout_.WordAt(slot), what_));
-      const uint64_t word = Get64(word_bytes);
+      if (words.empty() || slot >= words_from + words.size() / 8) {
+        words_from = slot;
+        words.resize(8 * std::min(kWordsAtOnce, layout_.pages - slot));
+        STRATA_RETURN_IF_ERROR(PreadAll(fd_, words.data(), words.size(),
+                                        layout_.WordAt(slot), what_));
+      }
+      const uint64_t word = Get64(words.data() + 8 * (slot - words_from));
       if (word == 0) {  // never written: a zero page of a fresh region
         STRATA_RETURN_IF_ERROR(w.ZeroPage(b, off, 0));
         continue;

@@ -114,6 +114,10 @@ class RegionReader {
   const RegionLayout& layout() const { return layout_; }
   // QEMU's stream again, each page once, in slot order.
   Status WriteStream(ByteSink& out) const;
+  // libvirt's save header kept with the snapshot, then the stream: what
+  // `virsh restore` reads (a file, or a FIFO Strata writes as libvirt
+  // reads). InvalidArgument when the snapshot kept no header.
+  Status WriteRestoreImage(ByteSink& out) const;
 
  private:
   int fd_ = -1;

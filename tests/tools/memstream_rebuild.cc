@@ -7,9 +7,14 @@
 //                                              R, or the block device R
 //                                              (also its size and space)
 //   memstream_rebuild --from-region R OUT      a region back to a stream
+//   memstream_rebuild --restore-image R OUT    libvirt's header and the
+//                                              stream, into OUT as it is
+//                                              (a FIFO virsh restore reads)
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -91,7 +96,39 @@ int ThroughRegion(const std::string& region, const char* in_path,
   return 0;
 }
 
+// Writes to a path as it is (a FIFO libvirt reads from, or a file).
+class PathSink : public ByteSink {
+ public:
+  explicit PathSink(int fd) : fd_(fd) {}
+  Status Write(const char* buf, size_t n) override {
+    while (n > 0) {
+      ssize_t k = write(fd_, buf, n);
+      if (k < 0 && errno == EINTR) continue;
+      if (k < 0) return Status::FromErrno("write the restore image", errno);
+      buf += k;
+      n -= static_cast<size_t>(k);
+    }
+    return Status::OK();
+  }
+
+ private:
+  int fd_;
+};
+
 int main(int argc, char** argv) {
+  if (argc == 4 && std::string(argv[1]) == "--restore-image") {
+    UniqueFd fd(open(argv[2], O_RDONLY | O_CLOEXEC));
+    if (!fd.valid())
+      return Fail(Status::IoError(std::string("open ") + argv[2]));
+    auto r = RegionReader::Open(fd.get(), argv[2]);
+    if (!r.ok()) return Fail(r.status());
+    UniqueFd out(open(argv[3], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!out.valid())
+      return Fail(Status::IoError(std::string("open ") + argv[3]));
+    PathSink sink(out.get());
+    Status s = r->WriteRestoreImage(sink);
+    return s.ok() ? 0 : Fail(s);
+  }
   if (argc == 4 && std::string(argv[1]) == "--from-region") {
     UniqueFd fd(open(argv[2], O_RDONLY | O_CLOEXEC));
     if (!fd.valid())
