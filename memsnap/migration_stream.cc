@@ -30,7 +30,11 @@ class Reader {
   // Corruption when the stream ends first: `what` says what was expected.
   Status Read(char* out, size_t n, const char* what) {
     while (n > 0) {
-      if (pos_ == len_) STRATA_RETURN_IF_ERROR(Fill(what));
+      STRATA_ASSIGN_OR_RETURN(bool more, Refill());
+      if (!more)
+        return Status::Corruption(
+            std::string("the migration stream ends inside ") + what +
+            " (at byte " + std::to_string(consumed_) + ")");
       const size_t k = std::min(n, len_ - pos_);
       std::memcpy(out, buf_ + pos_, k);
       if (record_) record_->append(buf_ + pos_, k);
@@ -66,21 +70,13 @@ class Reader {
   }
   // The next byte, not consumed; -1 at the stream's end.
   Result<int> Peek() {
-    if (pos_ == len_) {
-      STRATA_ASSIGN_OR_RETURN(size_t got, in_.Read(buf_, sizeof(buf_)));
-      pos_ = 0;
-      len_ = got;
-      if (got == 0) return -1;
-    }
+    STRATA_ASSIGN_OR_RETURN(bool more, Refill());
+    if (!more) return -1;
     return static_cast<unsigned char>(buf_[pos_]);
   }
-  // Up to `max` bytes, whatever is there; empty at the end.
+  // The bytes buffered, at least one unless at the end (then empty).
   Result<std::string_view> Some() {
-    if (pos_ == len_) {
-      STRATA_ASSIGN_OR_RETURN(size_t got, in_.Read(buf_, sizeof(buf_)));
-      pos_ = 0;
-      len_ = got;
-    }
+    STRATA_RETURN_IF_ERROR(Refill().status());
     std::string_view v(buf_ + pos_, len_ - pos_);
     consumed_ += v.size();
     pos_ = len_;
@@ -91,15 +87,13 @@ class Reader {
   uint64_t consumed() const { return consumed_; }
 
  private:
-  Status Fill(const char* what) {
+  // Reads more when the buffer is used up; false at the stream's end.
+  Result<bool> Refill() {
+    if (pos_ < len_) return true;
     STRATA_ASSIGN_OR_RETURN(size_t got, in_.Read(buf_, sizeof(buf_)));
-    if (got == 0)
-      return Status::Corruption(
-          std::string("the migration stream ends inside ") + what +
-          " (at byte " + std::to_string(consumed_) + ")");
     pos_ = 0;
     len_ = got;
-    return Status::OK();
+    return got > 0;
   }
   ByteSource& in_;
   char buf_[1 << 16];
