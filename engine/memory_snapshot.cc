@@ -84,7 +84,8 @@ Result<MemorySnapshotResult> TakeMemorySnapshot(
   if (!started.ok()) shutdown(rd.get(), SHUT_RDWR);
   MemorySnapshotResult out;
   Status s = started;
-  std::chrono::steady_clock::time_point done_at{};
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point done_at{}, paused_at{};
   if (s.ok()) {
     for (;;) {
       auto p = hv->QueryMigration(domain_uuid);
@@ -94,7 +95,7 @@ Result<MemorySnapshotResult> TakeMemorySnapshot(
       }
       out.qemu = *p;
       if (p->status == "completed") {
-        done_at = std::chrono::steady_clock::now();
+        done_at = Clock::now();
         break;
       }
       if (p->status == "failed" || p->status == "cancelled") {
@@ -102,15 +103,44 @@ Result<MemorySnapshotResult> TakeMemorySnapshot(
                             (p->error.empty() ? "" : ": " + p->error));
         break;
       }
+      // R3.8: still iterating after max_passes syncs of the dirty bitmap,
+      // the guest dirties faster than the stream drains; pause it, and
+      // QEMU's next pass finds nothing new and sends the rest.
+      if (!out.forced_pause && p->status == "active" &&
+          p->dirty_syncs > tuning.max_passes) {
+        Status paused = hv->Pause(domain_uuid);
+        if (!paused.ok()) {
+          s = paused;
+          break;
+        }
+        paused_at = Clock::now();
+        out.forced_pause = true;
+        out.remaining_at_pause = p->remaining;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+  }
+  // A migration that did not complete is stopped before the VM is
+  // resumed, so that QEMU does not stop the VM again at its end.
+  if (started.ok() && done_at == Clock::time_point{}) {
+    Status cancelled = hv->CancelMigration(domain_uuid);
+    if (!cancelled.ok())
+      LogError("memory snapshot of " + domain_uuid +
+               ": cancelling QEMU's migration failed: " + cancelled.ToString());
   }
   // The VM runs again first, whatever happened (QEMU leaves it paused
   // after a completed migration; a failed one may have stopped it too).
   if (started.ok()) {
     Status resumed = hv->Resume(domain_uuid);
-    if (done_at != std::chrono::steady_clock::time_point{})
+    if (done_at != Clock::time_point{}) {
       out.resume_ms = MsSince(done_at);
+      // From Strata's pause, or QEMU's own stop (its downtime figure ends
+      // at its completion, before the poll that saw it).
+      out.vm_paused_ms =
+          out.forced_pause
+              ? MsSince(paused_at)
+              : static_cast<double>(out.qemu.downtime_ms) + out.resume_ms;
+    }
     if (!resumed.ok()) {
       LogError("memory snapshot of " + domain_uuid +
                ": resuming the VM failed: " + resumed.ToString());

@@ -5,6 +5,8 @@
 // sent the rest with the vCPUs stopped, the VM is resumed at once, and the
 // region is finished (synced, marked complete) behind it.
 //
+// A guest that dirties memory faster than the stream drains it is paused
+// by Strata after MigrationTuning::max_passes (R3.8), so the snapshot ends.
 // The VM is never left paused by a failure here: whatever happens after
 // QEMU began, the domain is resumed if it is paused.
 // Thread-safety: reentrant; one call per domain at a time.
@@ -25,6 +27,14 @@ struct MemorySnapshotResult {
   // From the first poll that saw the migration completed (QEMU stopped the
   // vCPUs up to QEMU's downtime before) to Resume's return.
   double resume_ms = 0;
+  // R3.8: whether Strata paused the VM itself after
+  // MigrationTuning::max_passes (the guest out-dirtied the stream), and
+  // the RAM QEMU still had to send then.
+  bool forced_pause = false;
+  int64_t remaining_at_pause = 0;
+  // How long the vCPUs stood still, as far as Strata can tell: from its
+  // pause, or QEMU's downtime plus the time to resume.
+  double vm_paused_ms = 0;
   double total_ms = 0;
 };
 

@@ -113,6 +113,12 @@ struct DomainInfo {
 struct MigrationTuning {
   int64_t downtime_limit_ms = 300;           // QEMU's default
   int64_t max_bandwidth = int64_t{1} << 30;  // bytes/s (QEMU: 128 MiB/s)
+  // R3.8's bound for a guest that dirties memory faster than the stream
+  // drains it: QEMU alone would iterate for ever. Once QEMU has synced its
+  // dirty bitmap this many times (the first sync is the whole of RAM)
+  // with the migration still iterating, Strata pauses the VM itself, QEMU
+  // sends what is left, and the VM resumes.
+  int64_t max_passes = 3;
 };
 
 // QEMU's query-migrate, the parts a memory snapshot reports.
@@ -215,6 +221,12 @@ class Hypervisor {
   }
   // QEMU's query-migrate of that migration.
   virtual Result<MigrationProgress> QueryMigration(const std::string& uuid) {
+    (void)uuid;
+    return Status::NotSupported("memory snapshots need libvirt's QEMU driver");
+  }
+  // Stops that migration (QMP migrate_cancel): QEMU closes its end of the
+  // descriptor and the VM goes on as it was. OK when none runs.
+  virtual Status CancelMigration(const std::string& uuid) {
     (void)uuid;
     return Status::NotSupported("memory snapshots need libvirt's QEMU driver");
   }

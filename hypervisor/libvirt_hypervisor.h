@@ -66,6 +66,7 @@ class LibvirtHypervisor : public Hypervisor {
   Status StartMigrationToFd(const std::string& uuid, int fd,
                             const MigrationTuning& tuning) override;
   Result<MigrationProgress> QueryMigration(const std::string& uuid) override;
+  Status CancelMigration(const std::string& uuid) override;
   Result<std::string> GetSaveXml(const std::string& uuid) override;
 
  private:

@@ -127,4 +127,10 @@ Result<MigrationProgress> LibvirtHypervisor::QueryMigration(
   return p;
 }
 
+Status LibvirtHypervisor::CancelMigration(const std::string& uuid) {
+  STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn turn, conn_.Take());
+  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(turn, uuid));
+  return Qmp(d.get(), R"({"execute":"migrate_cancel"})").status();
+}
+
 }  // namespace strata::hypervisor

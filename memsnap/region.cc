@@ -1,6 +1,7 @@
 // The fixed-size memory snapshot region: see region.h.
 #include "memsnap/region.h"
 
+#include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -164,28 +165,76 @@ Status RegionWriter::OnRamSetup(const RamSection& ram) {
   STRATA_RETURN_IF_ERROR(PwriteAll(fd_, head.data(), head.size(), 0, what_));
   STRATA_RETURN_IF_ERROR(
       PwriteAll(fd_, table.data(), table.size(), layout_.table_offset, what_));
-  written_.assign(layout_.pages, false);
+  words_.assign(layout_.pages, 0);
+  run_.clear();
+  run_.reserve(kRunBytes);
   return Sync(fd_, what_);
 }
 
 Status RegionWriter::OnZeroPage(size_t block, uint64_t offset, uint8_t fill) {
+  // Only the slot's word says what it holds; its page bytes stay as they
+  // are. A fresh region reads as zeros: a zero page never written needs
+  // not even its word (0 reads as a zero page).
   const uint64_t slot = layout_.first_slot[block] + offset / kPageSize;
-  // A fresh region reads as zeros: a zero page never written needs none.
-  if (fresh_ && fill == 0 && !written_[slot]) return Status::OK();
-  char word[8];
-  Put64(word, offset | kSlotZero | uint64_t{fill} << kFillShift);
-  written_[slot] = true;
-  return PwriteAll(fd_, word, 8, layout_.WordAt(slot), what_);
+  if (fresh_ && fill == 0 && words_[slot] == 0) return Status::OK();
+  words_[slot] = offset | kSlotZero | uint64_t{fill} << kFillShift;
+  return Status::OK();
 }
 
 Status RegionWriter::OnPage(size_t block, uint64_t offset, const char* data) {
   const uint64_t slot = layout_.first_slot[block] + offset / kPageSize;
-  char word[8];
-  Put64(word, offset | kSlotPage);
-  written_[slot] = true;
-  STRATA_RETURN_IF_ERROR(
-      PwriteAll(fd_, data, kPageSize, layout_.PageAt(slot), what_));
-  return PwriteAll(fd_, word, 8, layout_.WordAt(slot), what_);
+  words_[slot] = offset | kSlotPage;
+  if (!run_.empty() &&
+      (slot != run_slot_ + run_.size() / kPageSize || run_.size() >= kRunBytes))
+    STRATA_RETURN_IF_ERROR(FlushRun());
+  if (run_.empty()) run_slot_ = slot;
+  run_.append(data, kPageSize);
+  return Status::OK();
+}
+
+Status RegionWriter::FlushRun() {
+  if (run_.empty()) return Status::OK();
+  STRATA_RETURN_IF_ERROR(PwriteAll(fd_, run_.data(), run_.size(),
+                                   layout_.PageAt(run_slot_), what_));
+  unflushed_ += run_.size();
+  run_.clear();
+  // Start the disk on what is written, so that Finish's sync waits for
+  // the last few MiB, not the whole region (best effort).
+  if (unflushed_ >= kWritebackBytes) {
+    sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
+    unflushed_ = 0;
+  }
+  return Status::OK();
+}
+
+Status RegionWriter::WriteWords() {
+  // In pieces of 4 KiB; in a fresh region a piece of slots never written
+  // (all words 0) is left a hole. Consecutive pieces go in one write.
+  constexpr uint64_t kPieceWords = 512;
+  std::string out;
+  uint64_t out_from = 0;  // the first slot `out` holds
+  auto flush = [&]() -> Status {
+    if (out.empty()) return Status::OK();
+    Status st =
+        PwriteAll(fd_, out.data(), out.size(), layout_.WordAt(out_from), what_);
+    out.clear();
+    return st;
+  };
+  for (uint64_t at = 0; at < words_.size(); at += kPieceWords) {
+    const uint64_t n = std::min<uint64_t>(kPieceWords, words_.size() - at);
+    const bool hole =
+        fresh_ && std::all_of(words_.begin() + at, words_.begin() + at + n,
+                              [](uint64_t w) { return w == 0; });
+    if (hole || out.size() >= kRunBytes) STRATA_RETURN_IF_ERROR(flush());
+    if (hole) continue;
+    if (out.empty()) out_from = at;
+    for (uint64_t i = at; i < at + n; ++i) {
+      char w[8];
+      Put64(w, words_[i]);
+      out.append(w, 8);
+    }
+  }
+  return flush();
 }
 
 Status RegionWriter::OnDeviceState(std::string_view bytes) {
@@ -199,6 +248,8 @@ Status RegionWriter::OnDeviceState(std::string_view bytes) {
 }
 
 Status RegionWriter::Finish() {
+  STRATA_RETURN_IF_ERROR(FlushRun());
+  STRATA_RETURN_IF_ERROR(WriteWords());
   const std::string meta = libvirt_ + prologue_ + devices_;
   STRATA_RETURN_IF_ERROR(
       PwriteAll(fd_, meta.data(), meta.size(), layout_.metadata_offset, what_));
@@ -286,21 +337,31 @@ Status RegionReader::WriteRestoreImage(ByteSink& out) const {
 Status RegionReader::WriteStream(ByteSink& out) const {
   MigrationStreamWriter w(out);
   STRATA_RETURN_IF_ERROR(w.Begin(prologue_, ram_));
-  // Address words are read 128 Ki at a time (1 MiB), pages one by one.
+  // Address words are read 128 Ki at a time (1 MiB), pages up to 1 MiB at
+  // a time: the slots from the one asked for on, as long as they hold
+  // pages and lie in the same block.
   constexpr uint64_t kWordsAtOnce = 128 << 10;
+  constexpr uint64_t kPagesAtOnce = 256;
   std::string words;
   uint64_t words_from = 0;  // the first slot `words` holds
-  std::string page(kPageSize, '\0');
+  std::string pages;
+  uint64_t pages_from = 0;  // the first slot `pages` holds
+  auto word_of = [&](uint64_t slot) -> Result<uint64_t> {
+    if (words.empty() || slot < words_from ||
+        slot >= words_from + words.size() / 8) {
+      words_from = slot;
+      words.resize(8 * std::min(kWordsAtOnce, layout_.pages - slot));
+      STRATA_RETURN_IF_ERROR(PreadAll(fd_, words.data(), words.size(),
+                                      layout_.WordAt(slot), what_));
+    }
+    return Get64(words.data() + 8 * (slot - words_from));
+  };
   for (size_t b = 0; b < ram_.blocks.size(); ++b) {
+    const uint64_t block_end =
+        layout_.first_slot[b] + ram_.blocks[b].length / kPageSize;
     for (uint64_t off = 0; off < ram_.blocks[b].length; off += kPageSize) {
       const uint64_t slot = layout_.first_slot[b] + off / kPageSize;
-      if (words.empty() || slot >= words_from + words.size() / 8) {
-        words_from = slot;
-        words.resize(8 * std::min(kWordsAtOnce, layout_.pages - slot));
-        STRATA_RETURN_IF_ERROR(PreadAll(fd_, words.data(), words.size(),
-                                        layout_.WordAt(slot), what_));
-      }
-      const uint64_t word = Get64(words.data() + 8 * (slot - words_from));
+      STRATA_ASSIGN_OR_RETURN(const uint64_t word, word_of(slot));
       if (word == 0) {  // never written: a zero page of a fresh region
         STRATA_RETURN_IF_ERROR(w.ZeroPage(b, off, 0));
         continue;
@@ -315,9 +376,24 @@ Status RegionReader::WriteStream(ByteSink& out) const {
         STRATA_RETURN_IF_ERROR(w.ZeroPage(
             b, off, static_cast<uint8_t>((word >> kFillShift) & 0xff)));
       } else if (flags == kSlotPage) {
+        if (pages.empty() || slot < pages_from ||
+            slot >= pages_from + pages.size() / kPageSize) {
+          // This slot and those after it that hold pages, in one read.
+          uint64_t n = 1;
+          while (n < kPagesAtOnce && slot + n < block_end) {
+            STRATA_ASSIGN_OR_RETURN(const uint64_t next, word_of(slot + n));
+            if ((next & 0xf) != kSlotPage) break;
+            ++n;
+          }
+          STRATA_ASSIGN_OR_RETURN(const uint64_t again, word_of(slot));
+          (void)again;  // `words` holds `slot` again for the loop
+          pages_from = slot;
+          pages.resize(n * kPageSize);
+          STRATA_RETURN_IF_ERROR(PreadAll(fd_, pages.data(), pages.size(),
+                                          layout_.PageAt(slot), what_));
+        }
         STRATA_RETURN_IF_ERROR(
-            PreadAll(fd_, page.data(), kPageSize, layout_.PageAt(slot), what_));
-        STRATA_RETURN_IF_ERROR(w.Page(b, off, page.data()));
+            w.Page(b, off, pages.data() + (slot - pages_from) * kPageSize));
       } else {
         return Status::Corruption(what_ + ": a slot with flags " +
                                   std::to_string(flags));

@@ -94,6 +94,13 @@ class RegionWriter : public StreamVisitor {
   const RegionLayout& layout() const { return layout_; }
 
  private:
+  // Pages bound for consecutive slots are written together, up to this.
+  static constexpr uint64_t kRunBytes = 1 << 20;
+  // Written bytes after which the disk is started on them.
+  static constexpr uint64_t kWritebackBytes = 16 << 20;
+  Status FlushRun();
+  Status WriteWords();
+
   int fd_;
   std::string what_;
   bool fresh_;
@@ -101,7 +108,12 @@ class RegionWriter : public StreamVisitor {
   std::string libvirt_, prologue_, devices_;
   RamSection ram_;
   RegionLayout layout_;
-  std::vector<bool> written_;  // slots written by this snapshot
+  // Each slot's address word, kept here until Finish (0: not sent in this
+  // snapshot): a region cut short is not restorable anyway.
+  std::vector<uint64_t> words_;
+  std::string run_;  // pages for slots run_slot_, run_slot_ + 1, …
+  uint64_t run_slot_ = 0;
+  uint64_t unflushed_ = 0;  // bytes written since the last writeback start
 };
 
 // A complete region's contents, checked.

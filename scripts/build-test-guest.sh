@@ -74,7 +74,7 @@ done
 mapfile -t ga_libs < <(ldd "$qemu_ga" | awk '/=> \//{print $3} /^\t\//{print $1}')
 
 # Skip the build when nothing that goes into it changed.
-stamp=$( { echo "$kver"; sha256sum "$0" "$src/tests/guest/recwriter.c" \
+stamp=$( { echo "$kver"; sha256sum "$0" "$src/tests/guest/recwriter.c" "$src/tests/guest/memwriter.c" \
   "$src/tests/guest/record_format.h" "$src/tests/tools/verify_records.c" \
   "$busybox" "/boot/vmlinuz-$kver" "${mod_files[@]}" "${net_mod_files[@]}" \
   "$qemu_ga" "${ga_libs[@]}"; } | sha256sum | cut -d' ' -f1)
@@ -104,6 +104,7 @@ mkdir -p "$root"/{bin,dev,proc,sys,lib/modules}
 
 cflags=(-O2 -Wall -Wextra -Werror)
 gcc "${cflags[@]}" -static -o "$root/bin/recwriter" "$src/tests/guest/recwriter.c"
+gcc "${cflags[@]}" -static -o "$root/bin/memwriter" "$src/tests/guest/memwriter.c"
 gcc "${cflags[@]}" -o "$work/verify-records" "$src/tests/tools/verify_records.c"
 cp "$busybox" "$root/bin/busybox"
 
@@ -143,6 +144,10 @@ cat >"$root/init" <<'EOF'
 #   recwriter.fresh=1        start at record 1 instead of resuming the log
 #   recwriter.ring=1         write to /dev/vda and /dev/vdb in turn (the
 #                            ring of tests/guest/recwriter.c)
+#   memwriter.mib=N          also run the memory workload on N MiB
+#                            (tests/guest/memwriter.c), beside the records
+#   memwriter.dirty_mibps=R  its dirty rate in MiB/s (0 idle, -1 flat out)
+#   memwriter.check_ms=C     its full pattern check every C ms
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -156,6 +161,7 @@ done
 n=0
 while [ ! -b /dev/vda ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
 args=""
+margs=""
 ring=""
 for kv in $(cat /proc/cmdline); do
   case "$kv" in
@@ -164,8 +170,14 @@ for kv in $(cat /proc/cmdline); do
     recwriter.max=*) args="$args --max ${kv#*=}" ;;
     recwriter.fresh=1) args="$args --fresh" ;;
     recwriter.ring=1) ring=/dev/vdb ;;
+    memwriter.mib=*) margs="$margs --mib ${kv#*=}" ;;
+    memwriter.dirty_mibps=*) margs="$margs --dirty-mibps ${kv#*=}" ;;
+    memwriter.check_ms=*) margs="$margs --check-ms ${kv#*=}" ;;
   esac
 done
+case "$margs" in
+  *--mib*) /bin/memwriter $margs & ;;
+esac
 # The agent guest (initrd-agent.img): its NIC, host name and guest agent,
 # before the records. Options: guest.hostname=NAME (default strata-guest),
 # guest.ip=ADDR/PREFIX (default 10.0.2.15/24, QEMU's user network).

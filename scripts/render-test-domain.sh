@@ -10,6 +10,7 @@
 # Nova marks an attached Cinder volume (its id). DISK_NBD_SOCKET=PATH makes
 # the disk an NBD export instead: DISK is then the export's name on that
 # unix socket (e.g. stratad --nbd-export), the guest sees it as raw.
+# GUEST_MEMORY_MIB=N gives the guest N MiB of RAM instead of 256.
 # SECOND_DISK=PATH adds a second qcow2 file disk as vdb (the record
 # writer's ring, recwriter.ring=1).
 # GUEST_AGENT=1 boots initrd-agent.img with a virtio NIC on QEMU's user
@@ -87,7 +88,7 @@ cat <<EOF
 <domain type='qemu'>
   <name>$(xml_escape "$name")</name>
   <uuid>$uuid</uuid>
-  <memory unit='MiB'>256</memory>
+  <memory unit='MiB'>${GUEST_MEMORY_MIB:-256}</memory>
   <vcpu>1</vcpu>
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>

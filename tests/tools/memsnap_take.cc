@@ -1,7 +1,7 @@
 // Test helper (tests/integration/test-memory-stream.sh, issue 21): takes a
 // running domain's memory into a region with engine::TakeMemorySnapshot,
 // the way stratad will, and prints what it measured as JSON.
-//   memsnap_take URI DOMAIN REGION [DOWNTIME_MS]
+//   memsnap_take URI DOMAIN REGION [DOWNTIME_MS [MAX_PASSES]]
 // REGION: a new file, or a block device (then not fresh).
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -16,8 +16,9 @@
 using namespace strata;
 
 int main(int argc, char** argv) {
-  if (argc < 4 || argc > 5) {
-    std::fprintf(stderr, "usage: %s URI DOMAIN REGION [DOWNTIME_MS]\n",
+  if (argc < 4 || argc > 6) {
+    std::fprintf(stderr,
+                 "usage: %s URI DOMAIN REGION [DOWNTIME_MS [MAX_PASSES]]\n",
                  argv[0]);
     return 2;
   }
@@ -42,7 +43,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   hypervisor::MigrationTuning tuning;
-  if (argc == 5) tuning.downtime_limit_ms = std::stoll(argv[4]);
+  if (argc >= 5) tuning.downtime_limit_ms = std::stoll(argv[4]);
+  if (argc >= 6) tuning.max_passes = std::stoll(argv[5]);
   auto r = engine::TakeMemorySnapshot(hv->get(), dom->uuid, fd.get(), argv[3],
                                       /*fresh=*/!device, tuning);
   if (!r.ok()) {
@@ -51,19 +53,23 @@ int main(int argc, char** argv) {
   }
   struct stat st;
   fstat(fd.get(), &st);
-  std::printf("%s\n", nlohmann::json{{"region_bytes",
-                                      device ? r->layout.bytes : st.st_size},
-                                     {"allocated_bytes", st.st_blocks * 512},
-                                     {"slots", r->layout.pages},
-                                     {"pages", r->stream.pages},
-                                     {"zero_pages", r->stream.zero_pages},
-                                     {"stream_bytes", r->stream.bytes},
-                                     {"qemu_status", r->qemu.status},
-                                     {"qemu_downtime_ms", r->qemu.downtime_ms},
-                                     {"dirty_syncs", r->qemu.dirty_syncs},
-                                     {"resume_ms", r->resume_ms},
-                                     {"total_ms", r->total_ms}}
-                          .dump()
-                          .c_str());
+  std::printf(
+      "%s\n",
+      nlohmann::json{{"region_bytes", device ? r->layout.bytes : st.st_size},
+                     {"allocated_bytes", st.st_blocks * 512},
+                     {"slots", r->layout.pages},
+                     {"pages", r->stream.pages},
+                     {"zero_pages", r->stream.zero_pages},
+                     {"stream_bytes", r->stream.bytes},
+                     {"qemu_status", r->qemu.status},
+                     {"qemu_downtime_ms", r->qemu.downtime_ms},
+                     {"dirty_syncs", r->qemu.dirty_syncs},
+                     {"resume_ms", r->resume_ms},
+                     {"forced_pause", r->forced_pause},
+                     {"remaining_at_pause", r->remaining_at_pause},
+                     {"vm_paused_ms", r->vm_paused_ms},
+                     {"total_ms", r->total_ms}}
+          .dump()
+          .c_str());
   return 0;
 }
