@@ -55,6 +55,9 @@ nlohmann::json ImageView(const db::SnapshotRecord& s) {
       {"strata_volume_id", s.volume_id},
       {"strata_parent_id", s.parent_id ? *s.parent_id : ""},
   };
+  // Taken with the server's memory (createImage with os-strata:memory):
+  // the memory part's state, "complete" when it restores.
+  if (!s.memory_state.empty()) j["strata_memory"] = s.memory_state;
   for (const auto& [k, v] : s.metadata)
     if (!j.contains(k)) j[k] = v;  // instance_uuid, image_type, …
   return j;

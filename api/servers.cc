@@ -181,7 +181,8 @@ HandlerResult SnapshotServer(engine::Engine* e, ApiRequest& req,
                              const DomainInfo& dom, const std::string& action,
                              const std::string& name, db::Metadata md,
                              std::optional<engine::Rotation> rotation,
-                             const std::string& default_project) {
+                             const std::string& default_project,
+                             bool with_memory = false) {
   const hypervisor::DomainDisk* disk = dom.SystemDisk();
   // A qcow2 file, or one of Strata's NBD exports (ServerDiskVolume checks).
   if (!disk || (disk->nbd_socket.empty() &&
@@ -198,6 +199,7 @@ HandlerResult SnapshotServer(engine::Engine* e, ApiRequest& req,
                                    action + " of " + dom.name,
                                    md,
                                    std::move(rotation)};
+  cr.with_memory = with_memory;
   STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord s, e->CreateSnapshot(cr));
   if (req.version.AtLeast(2, 45))
     return ApiResponse::Json(202, {{"image_id", s.id}});
@@ -214,9 +216,19 @@ HandlerResult CreateImage(engine::Engine* e, ApiRequest& req,
         "Invalid input for field/attribute createImage.");
   STRATA_ASSIGN_OR_RETURN(std::string name, RequireString(arg, "name"));
   STRATA_ASSIGN_OR_RETURN(db::Metadata md, OptMetadata(arg, "metadata"));
+  // Strata's extension (issue 21): the running server's memory too, taken
+  // at the disk's cut instant; restored with os-strata:restoreMemory.
+  bool with_memory = false;
+  if (arg.contains("os-strata:memory")) {
+    if (!arg["os-strata:memory"].is_boolean())
+      return Status::InvalidArgument(
+          "Invalid input for field/attribute os-strata:memory. Value: " +
+          arg["os-strata:memory"].dump() + " is not a boolean.");
+    with_memory = arg["os-strata:memory"].get<bool>();
+  }
   md["image_type"] = "snapshot";
   return SnapshotServer(e, req, dom, "createImage", name, std::move(md),
-                        std::nullopt, default_project);
+                        std::nullopt, default_project, with_memory);
 }
 
 // Nova's createBackup: {"name", "backup_type", "rotation", "metadata"}; after
@@ -287,6 +299,33 @@ HandlerResult Rebuild(engine::Engine* e, ApiRequest& req, const DomainInfo& dom,
       202, {{"server", ServerView(req, e, dom, default_project, true)}});
 }
 
+// Strata's extension (issue 21): {"os-strata:restoreMemory": {"imageRef"}}
+// with a snapshot taken with the server's memory: the server is powered
+// off, its system disk reverted to the snapshot, and it starts again from
+// the memory, carrying on where it was (ACTIVE).
+HandlerResult RestoreMemory(engine::Engine* e, ApiRequest& req,
+                            const DomainInfo& dom, const nlohmann::json& arg,
+                            const std::string& default_project) {
+  if (!arg.is_object())
+    return Status::InvalidArgument(
+        "Invalid input for field/attribute os-strata:restoreMemory.");
+  STRATA_ASSIGN_OR_RETURN(std::string image, RequireString(arg, "imageRef"));
+  const hypervisor::DomainDisk* disk = dom.SystemDisk();
+  if (!disk || disk->source.empty() || disk->format != "qcow2")
+    return Status::Conflict("Cannot 'os-strata:restoreMemory' instance " +
+                            dom.uuid +
+                            ": its system disk is not a qcow2 file.");
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
+                          e->ServerDiskVolume(dom, *disk, default_project));
+  auto snap = e->catalog()->GetSnapshot(image);
+  if (!snap.ok() || snap->hidden || snap->volume_id != vol.id)
+    return Status::InvalidArgument("Invalid imageRef " + image +
+                                   ": not a snapshot image of instance " +
+                                   dom.uuid + "'s system disk.");
+  STRATA_RETURN_IF_ERROR(e->RestoreServerMemory(dom.uuid, vol.id, snap->id));
+  return ApiResponse::Empty(202);
+}
+
 }  // namespace
 
 void AddServerRoutes(Router& r, engine::Engine* e,
@@ -322,6 +361,9 @@ void AddServerRoutes(Router& r, engine::Engine* e,
           return CreateBackup(e, q, d, q.body.begin().value(), default_project);
         if (action == "rebuild")
           return Rebuild(e, q, d, q.body.begin().value(), default_project);
+        if (action == "os-strata:restoreMemory")
+          return RestoreMemory(e, q, d, q.body.begin().value(),
+                               default_project);
         return Status::InvalidArgument("There is no such action: " + action);
       });
 }

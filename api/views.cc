@@ -23,6 +23,23 @@ std::string BackendHost() {
   return std::string(buf) + "@strata#strata";
 }
 
+namespace {
+
+// The memory part of a snapshot (issue 21), or null.
+nlohmann::json MemoryView(const db::SnapshotRecord& s) {
+  if (s.memory_state.empty()) return nullptr;
+  auto figures = nlohmann::json::parse(s.memory_figures, nullptr, false);
+  nlohmann::json m = {
+      {"state", s.memory_state},
+      {"server_id", s.memory_domain},
+      {"error", s.memory_error.empty() ? nlohmann::json(nullptr)
+                                       : nlohmann::json(s.memory_error)}};
+  if (figures.is_object()) m.update(figures);
+  return m;
+}
+
+}  // namespace
+
 nlohmann::json SnapshotView(const ApiRequest& req, const db::SnapshotRecord& s,
                             bool detail, const std::string& store) {
   nlohmann::json j = {
@@ -66,9 +83,13 @@ nlohmann::json SnapshotView(const ApiRequest& req, const db::SnapshotRecord& s,
     // Which store holds the layer (its driver's name, e.g. "local").
     if (s.store_key && !store.empty()) j["os-strata:store"] = store;
     if (!s.error.empty()) j["os-strata:error"] = s.error;
+    // The server's memory taken with it (createImage with
+    // os-strata:memory, issue 21), or null.
+    j["os-strata:memory"] = MemoryView(s);
   }
   return j;
 }
+
 
 namespace {
 

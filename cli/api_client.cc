@@ -89,6 +89,27 @@ Result<nlohmann::json> ApiClient::Call(
     const std::string& method, const std::string& path,
     const std::optional<nlohmann::json>& body,
     const std::vector<std::string>& headers) {
+  return CallUrl(method, root_ + path, body, headers);
+}
+
+Result<nlohmann::json> ApiClient::CallCompute(
+    const std::string& method, const std::string& path,
+    const std::optional<nlohmann::json>& body,
+    const std::vector<std::string>& headers) {
+  // The volume root is …/v3 or …/v3/<project>: the compute root is its
+  // origin's /v2.1.
+  const size_t v3 = root_.rfind("/v3");
+  if (v3 == std::string::npos)
+    return Status::InvalidArgument("the endpoint " + root_ +
+                                   " has no /v3 to find /v2.1 beside");
+  return CallUrl(method, root_.substr(0, v3) + "/v2.1" + path, body, headers);
+}
+
+Result<nlohmann::json> ApiClient::CallUrl(
+    const std::string& method, const std::string& url,
+    const std::optional<nlohmann::json>& body,
+    const std::vector<std::string>& headers) {
+  const std::string& path = url;
   http::HttpExchange x;
   x.headers = headers;
   x.headers.push_back("X-Auth-Token: " + token_);
@@ -101,7 +122,7 @@ Result<nlohmann::json> ApiClient::Call(
   }
   const Deadline deadline(kTimeout, std::chrono::seconds(60));
   STRATA_ASSIGN_OR_RETURN(
-      long code, http::HttpPerform(method, root_ + path, &x, deadline));
+      long code, http::HttpPerform(method, url, &x, deadline));
   if (code >= 400) return FaultStatus(code, FaultMessage(x.small_body));
   if (x.small_body.empty()) return nlohmann::json(nullptr);
   auto j = nlohmann::json::parse(x.small_body, nullptr, false);

@@ -35,9 +35,20 @@ class ApiClient {
       const std::optional<nlohmann::json>& body = std::nullopt,
       const std::vector<std::string>& headers = {});
 
+  // The same against the compute API (Nova-shaped servers, /v2.1 beside
+  // the volume API's /v3 on the same host and port).
+  [[nodiscard]] Result<nlohmann::json> CallCompute(
+      const std::string& method, const std::string& path,
+      const std::optional<nlohmann::json>& body = std::nullopt,
+      const std::vector<std::string>& headers = {});
+
   const std::string& root() const { return root_; }
 
  private:
+  Result<nlohmann::json> CallUrl(const std::string& method,
+                                 const std::string& url,
+                                 const std::optional<nlohmann::json>& body,
+                                 const std::vector<std::string>& headers);
   std::string token_, root_;
 };
 

@@ -21,6 +21,7 @@ const std::vector<Column> kSnapshotColumns = {
     {"Volume ID", "volume_id"},
     {"Created At", "created_at"},
     {"Stored Bytes", "os-strata:stored_bytes"},
+    {"Memory", "os-strata:memory.state"},
     {"Progress", "os-extended-snapshot-attributes:progress"}};
 const std::vector<Column> kPolicyColumns = {{"ID", "id"},
                                             {"Name", "name"},
@@ -217,6 +218,25 @@ int SnapshotShow(const ParsedArgs& a, CommandContext& ctx) {
   });
 }
 
+// Waits until `snap` (updated as it is polled) is available; exit 1 when
+// it ends in error.
+int WaitSnapshotStored(ApiClient& c, CommandContext& ctx,
+                       nlohmann::json& snap) {
+  const std::string id = snap.value("id", "");
+  return Wait(ctx, "snapshot " + id, [&]() -> Result<Poll> {
+    STRATA_ASSIGN_OR_RETURN(snap, GetSnapshot(c, id));
+    Poll p;
+    const std::string status = snap.value("status", "");
+    p.phase = status;
+    p.progress = Percent(snap.value("os-extended-snapshot-attributes:progress",
+                                    nlohmann::json(nullptr)));
+    p.done = status == "available";
+    p.failed = status == "error";
+    p.error = snap.value("os-strata:error", "");
+    return p;
+  });
+}
+
 int SnapshotCreate(const ParsedArgs& a, CommandContext& ctx) {
   return WithClient(ctx, [&](ApiClient& c) -> Result<int> {
     nlohmann::json body = {{"volume_id", a.positionals[0]}, {"force", true}};
@@ -226,21 +246,8 @@ int SnapshotCreate(const ParsedArgs& a, CommandContext& ctx) {
         auto j, c.Call("POST", "/snapshots", nlohmann::json{{"snapshot", body}},
                        kDetails));
     nlohmann::json snap = j["snapshot"];
-    const std::string id = snap.value("id", "");
     if (a.Has("wait")) {
-      int code = Wait(ctx, "snapshot " + id, [&]() -> Result<Poll> {
-        STRATA_ASSIGN_OR_RETURN(snap, GetSnapshot(c, id));
-        Poll p;
-        const std::string status = snap.value("status", "");
-        p.phase = status;
-        p.progress =
-            Percent(snap.value("os-extended-snapshot-attributes:progress",
-                               nlohmann::json(nullptr)));
-        p.done = status == "available";
-        p.failed = status == "error";
-        p.error = snap.value("os-strata:error", "");
-        return p;
-      });
+      int code = WaitSnapshotStored(c, ctx, snap);
       if (code != kExitOk) return code;
     }
     return Printed(PrintOne(snap, {}, ctx.output, ctx.out));
@@ -296,6 +303,67 @@ int SnapshotVerify(const ParsedArgs& a, CommandContext& ctx) {
     });
     if (code != kExitOk) return code;
     return Printed(PrintOne(snap, {}, ctx.output, ctx.out));
+  });
+}
+
+// ---- servers: snapshots with memory (issue 21) ----
+
+const std::vector<std::string> kNova245 = {"X-OpenStack-Nova-API-Version: 2.45"};
+
+// Nova's createImage of the server's system disk; with --memory the
+// running server's memory too, at the disk's cut instant.
+int ServerSnapshot(const ParsedArgs& a, CommandContext& ctx) {
+  return WithClient(ctx, [&](ApiClient& c) -> Result<int> {
+    const std::string server = a.positionals[0];
+    nlohmann::json arg = {
+        {"name", a.Has("name") ? a.Get("name") : "snapshot of " + server}};
+    if (a.Has("memory")) arg["os-strata:memory"] = true;
+    STRATA_ASSIGN_OR_RETURN(
+        auto j, c.CallCompute("POST", "/servers/" + server + "/action",
+                              nlohmann::json{{"createImage", arg}}, kNova245));
+    STRATA_ASSIGN_OR_RETURN(auto snap,
+                            GetSnapshot(c, j.value("image_id", "")));
+    if (a.Has("wait")) {
+      int code = WaitSnapshotStored(c, ctx, snap);
+      if (code != kExitOk) return code;
+    }
+    return Printed(PrintOne(snap, {}, ctx.output, ctx.out));
+  });
+}
+
+// os-strata:restoreMemory: the server back at a snapshot taken with its
+// memory, running where it was; --wait until it is ACTIVE again.
+int ServerRestoreMemory(const ParsedArgs& a, CommandContext& ctx) {
+  return WithClient(ctx, [&](ApiClient& c) -> Result<int> {
+    const std::string server = a.positionals[0], id = a.positionals[1];
+    STRATA_ASSIGN_OR_RETURN(
+        auto j, c.CallCompute("POST", "/servers/" + server + "/action",
+                              nlohmann::json{{"os-strata:restoreMemory",
+                                              {{"imageRef", id}}}}));
+    (void)j;
+    if (!a.Has("wait")) return kExitOk;
+    nlohmann::json shown;
+    int code = Wait(ctx, "memory restore of " + server, [&]() -> Result<Poll> {
+      STRATA_ASSIGN_OR_RETURN(auto snap, GetSnapshot(c, id));
+      Poll p;
+      p.phase = snap.value("status", "");
+      if (p.phase == "restoring") return p;
+      STRATA_ASSIGN_OR_RETURN(auto s,
+                              c.CallCompute("GET", "/servers/" + server));
+      shown = s["server"];
+      p.phase = shown.value("status", "");
+      p.done = p.phase == "ACTIVE";
+      p.failed = !p.done;
+      if (p.failed)
+        p.error = "the server is " + p.phase + " after the restore" +
+                  (snap.contains("os-strata:error")
+                       ? ": " + snap.value("os-strata:error", "")
+                       : "");
+      if (p.done) p.progress = 100;
+      return p;
+    });
+    if (code != kExitOk) return code;
+    return Printed(PrintOne(shown, {}, ctx.output, ctx.out));
   });
 }
 
@@ -534,6 +602,20 @@ const std::vector<Command>& Commands() {
        "--wait fails (exit 1) when the check does.",
        {kWait},
        SnapshotVerify},
+      {"server snapshot",
+       "SERVER",
+       "Snapshot a server's system disk (Nova's createImage); --memory: its "
+       "memory too, at the disk's instant (issue 21).",
+       {{"name", "NAME", "its name"},
+        {"memory", "", "take the running server's memory too"},
+        kWait},
+       ServerSnapshot},
+      {"server restore-memory",
+       "SERVER SNAPSHOT",
+       "Put a server back at a snapshot taken with its memory: its disk "
+       "reverted, then running where it was.",
+       {kWait},
+       ServerRestoreMemory},
       {"policy list", "", "List backup policies.", {kAllProjects}, PolicyList},
       {"policy show",
        "POLICY",

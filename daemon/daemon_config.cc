@@ -226,6 +226,16 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     STRATA_ASSIGN_OR_RETURN(c->overlay_reserve_mib, ParseUint(key, v));
     if (c->overlay_reserve_mib > (1u << 20))
       return Status::InvalidArgument(key + " must be 0..1048576");
+  } else if (key == "memory.dir") {
+    c->memory_dir = v;
+  } else if (key == "memory.downtime_limit_ms") {
+    STRATA_ASSIGN_OR_RETURN(c->memory_downtime_ms, ParseUint(key, v));
+    if (c->memory_downtime_ms > 60000)
+      return Status::InvalidArgument(key + " must be 0..60000");
+  } else if (key == "memory.max_passes") {
+    STRATA_ASSIGN_OR_RETURN(c->memory_max_passes, ParseUint(key, v));
+    if (c->memory_max_passes < 1 || c->memory_max_passes > 1000)
+      return Status::InvalidArgument(key + " must be 1..1000");
   } else if (key == "engine.workers") {
     STRATA_ASSIGN_OR_RETURN(uint64_t n, ParseUint(key, v));
     if (n < 1 || n > 64) return Status::InvalidArgument(key + " must be 1..64");

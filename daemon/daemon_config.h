@@ -50,6 +50,11 @@ struct DaemonConfig {
   uint64_t overlay_cluster_size = 0;
   bool overlay_subclusters = true;     // [engine] overlay_subclusters
   uint64_t overlay_reserve_mib = 256;  // [engine] overlay_reserve_mib
+  // [memory] dir, downtime_limit_ms, max_passes: memory snapshots (issue
+  // 21); the directory defaults to <state_dir>/memory.
+  std::string memory_dir;
+  uint64_t memory_downtime_ms = 300;
+  uint64_t memory_max_passes = 3;
   int workers = 2;
   int upload_attempts = 3;
   int worker_nice = 10;

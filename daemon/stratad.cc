@@ -153,6 +153,13 @@ int main(int argc, char** argv) {
   eo.upload_attempts = cfg->upload_attempts;
   eo.worker_nice = cfg->worker_nice;
   eo.layer_socket_dir = JoinPath(*state, "layer-nbd");
+  // Memory snapshots' regions (issue 21): readable by stratad alone.
+  eo.memory_dir =
+      cfg->memory_dir.empty() ? JoinPath(*state, "memory") : cfg->memory_dir;
+  if (Status made = MakeDirs(eo.memory_dir, 0700); !made.ok())
+    return Fail("memory dir " + eo.memory_dir + ": " + made.message());
+  eo.memory_downtime_ms = static_cast<int64_t>(cfg->memory_downtime_ms);
+  eo.memory_max_passes = static_cast<int64_t>(cfg->memory_max_passes);
   eo.layer_socket_group = cfg->nbd_socket_group.value_or(
       ::getgrnam("libvirt-qemu") ? "libvirt-qemu" : "");
   std::unique_ptr<hypervisor::Hypervisor> hv;

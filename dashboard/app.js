@@ -219,6 +219,7 @@ function timeline(snaps, heads, diskOf) {
         el("span", {}, p.name || p.id.slice(0, 8)),
         statusSpan(p.status),
         head ? el("span", {class: "status-available"}, "current") : null,
+        memoryTag(p),
         diskOf ? el("span", {class: "muted"}, "disk " + diskOf(p)) : null),
       el("div", {class: "point muted"},
         el("span", {}, "stored " + bytes(p["os-strata:stored_bytes"]) +
@@ -237,6 +238,19 @@ function timeline(snaps, heads, diskOf) {
   return snaps.length
     ? el("ol", {class: "timeline", "aria-label": "Snapshots, newest first"}, items)
     : el("p", {class: "muted"}, "No snapshots yet.");
+}
+
+// A point taken with its server's memory (issue 21): the memory's state,
+// and how long the VM stood still for it.
+function memoryTag(p) {
+  const m = p["os-strata:memory"];
+  if (!m) return null;
+  const text = m.state === "complete"
+    ? "with memory (" + bytes(m.region_bytes) + ", VM paused " +
+      Math.round(m.vm_paused_ms) + " ms)"
+    : "memory " + m.state;
+  return el("span", {class: m.state === "complete" ? "memory" : "status-error",
+                     title: m.error || ""}, text);
 }
 
 // A point's verify state (os-verify reads its stored layer back), with a
@@ -329,7 +343,7 @@ async function volumePage(id) {
       el("dt", {}, "On disk"), el("dd", {}, bytes(vol["os-strata:allocated_bytes"])),
       el("dt", {}, "Server"), el("dd", {}, serverLink(vol)),
       el("dt", {}, "Where it lives"), el("dd", {}, whereItLives(vol))),
-    el("div", {class: "actions"}, take, rollback),
+    el("div", {class: "actions"}, take, takeMemory, rollback),
     el("div", {id: "progress-area"}),
     el("h2", {}, "Timeline"),
     timeline(snaps, new Set([vol["os-strata:head_snapshot_id"]])));
@@ -371,7 +385,14 @@ async function rollbackPage(volId, snapId) {
      off: !attached && "this volume is no server's disk"},
     {value: "normal", label: "Normal rollback (in place)",
      off: running && "its server runs: stop it first, or roll back instantly"},
-    {value: "new", label: "Into a new volume"}];
+    {value: "new", label: "Into a new volume"},
+    {value: "memory", label: "Restore the server with its memory (in place)",
+     off: !(snap["os-strata:memory"] &&
+            snap["os-strata:memory"].state === "complete")
+            ? "this point holds no memory of a server"
+            : !attached || attached.server_id !==
+                snap["os-strata:memory"].server_id
+            ? "its memory is of another server" : false}];
   const chosen = (ways.find(w => w.value === (running ? "instant" : "normal") &&
                                !w.off) || ways.find(w => !w.off)).value;
   const explain = el("ul", {id: "what-happens"});
@@ -390,6 +411,13 @@ async function rollbackPage(volId, snapId) {
         "then it is available again.",
         "Writes made since the last snapshot are not kept; take a snapshot " +
         "first to keep them."],
+      memory: () => [
+        "In place: server " + (server ? server.name : attached.server_id) +
+        " is powered off, its disk rolled back to the point, and it starts " +
+        "again from the memory taken with the point.",
+        "It carries on where it was at that instant, its programs running: " +
+        "no boot.",
+        "The writes and the memory it had since the point are dropped."],
       new: () => [
         "Into a new volume: this volume stays as it is; a new volume of " +
         snap.size + " GiB holds exactly the point.",
@@ -417,6 +445,7 @@ async function rollbackPage(volId, snapId) {
       const way = document.querySelector('input[name="way"]:checked').value;
       try {
         if (way === "instant") await instantRollback(attached, snap);
+        else if (way === "memory") await memoryRestore(attached, snap);
         else if (way === "new") await rollbackIntoNewVolume(vol, snap);
         else await normalRollback(vol, snap);
       } catch (e) { showError(e); confirm.disabled = false; }
@@ -453,6 +482,24 @@ async function normalRollback(vol, snap) {
   });
   rolledBack("Rolled back: the volume now holds the point of " +
              when(snap.created_at) + ".");
+}
+
+async function memoryRestore(attached, snap) {
+  const id = attached.server_id;
+  await call("POST", "/v2.1/servers/" + id + "/action",
+             {"os-strata:restoreMemory": {imageRef: snap.id}});
+  await follow("Restore with memory to " + (snap.name || snap.id.slice(0, 8)),
+    async () => {
+      const x = (await call("GET", "/v3/snapshots/" + snap.id)).snapshot;
+      if (x.status === "restoring") return {phase: "restoring", progress: -1};
+      const srv = (await call("GET", "/v2.1/servers/" + id)).server;
+      return {phase: srv.status === "ACTIVE" ? "done" : srv.status,
+              progress: srv.status === "ACTIVE" ? 100 : -1,
+              done: srv.status === "ACTIVE", failed: srv.status !== "ACTIVE",
+              error: "the server is " + srv.status + " after the restore"};
+    });
+  rolledBack("Restored: the server runs on from the point of " +
+             when(snap.created_at) + ", with its memory.");
 }
 
 async function instantRollback(attached, snap) {
@@ -550,6 +597,17 @@ async function serverPage(id) {
                          {"OpenStack-API-Version": "compute 2.45"});
     await followSnapshot(r.image_id);
   });
+  // With its memory too (issue 21): only a running server has one.
+  const takeMemory = server.status === "ACTIVE"
+    ? actionButton("take-memory-snapshot", "Take a snapshot with memory",
+        async () => {
+          const r = await call("POST", "/v2.1/servers/" + id + "/action",
+            {createImage: {name: "dashboard " + new Date().toISOString(),
+                           "os-strata:memory": true}},
+            {"OpenStack-API-Version": "compute 2.45"});
+          await followSnapshot(r.image_id);
+        }, "secondary")
+    : null;
   const rollback = el("button", {type: "button", class: "secondary",
     id: "rollback", onclick: () => chooseRollback(
       "Roll back " + server.name, snaps, "#/server/" + id)}, "Rollback…");
@@ -566,7 +624,7 @@ async function serverPage(id) {
         el("a", {href: "#/volume/" + v.id}, v.name || v.id.slice(0, 8)),
         statusSpan(v.status), chainLength(v),
         bytes(v["os-strata:allocated_bytes"]), whereItLives(v)])),
-    el("div", {class: "actions"}, take, rollback),
+    el("div", {class: "actions"}, take, takeMemory, rollback),
     el("div", {id: "progress-area"}),
     el("h2", {}, "Timeline"),
     timeline(snaps, new Set(vols.map(v => v["os-strata:head_snapshot_id"])),

@@ -82,6 +82,12 @@ class Catalog {
                            const std::string& error = "");
   // At start: verifies a restart cut short become "interrupted".
   Status EndInterruptedVerifies();
+  // The memory part of snapshot `id` (SnapshotRecord::memory_state …),
+  // replacing what was recorded.
+  Status SetSnapshotMemory(const std::string& id, const std::string& state,
+                           const std::string& domain, const std::string& region,
+                           const std::string& figures,
+                           const std::string& error = "");
 
   // Uploads.
   Result<int64_t> BeginUpload(const UploadRecord& u);

@@ -93,6 +93,14 @@ struct SnapshotRecord {
   std::string verify_state;
   int64_t verified_at = 0;
   std::string verify_error;
+  // The memory taken with the snapshot, at the disk's cut instant (issue
+  // 21, R3: createImage with os-strata:memory): state "" (none),
+  // "writing", "complete" or "error"; the domain it was taken of, the
+  // region's path, its figures (JSON: region_bytes, allocated_bytes,
+  // vm_paused_ms, …) and why it failed. Read only: computed by the catalog
+  // from the memory_snapshots table.
+  std::string memory_state, memory_domain, memory_region, memory_figures,
+      memory_error;
   std::string error;  // why it is in error, for operators
   Metadata metadata;
   int64_t created_at = 0;

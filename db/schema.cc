@@ -388,6 +388,18 @@ CREATE TABLE snapshot_verifications (
   verify_error TEXT NOT NULL DEFAULT ''
 );
 )sql",
+      // 20: the memory taken with a snapshot (issue 21).
+      R"sql(
+CREATE TABLE memory_snapshots (
+  snapshot_id TEXT PRIMARY KEY,
+  memory_state TEXT NOT NULL,
+  memory_domain TEXT NOT NULL,
+  memory_region TEXT NOT NULL,
+  memory_figures TEXT NOT NULL DEFAULT '{}',
+  memory_error TEXT NOT NULL DEFAULT '',
+  memory_updated_at INTEGER NOT NULL
+);
+)sql",
   };
   return m;
 }

@@ -55,6 +55,11 @@ SnapshotRecord ReadSnapshot(const Statement& st) {
   s.verify_state = st.ColumnText(26);
   s.verified_at = st.ColumnInt(27);
   s.verify_error = st.ColumnText(28);
+  s.memory_state = st.ColumnText(29);
+  s.memory_domain = st.ColumnText(30);
+  s.memory_region = st.ColumnText(31);
+  s.memory_figures = st.ColumnText(32);
+  s.memory_error = st.ColumnText(33);
   return s;
 }
 
@@ -98,12 +103,15 @@ Result<std::vector<SnapshotRecord>> Collect(Statement& st) {
 
 std::string Select(const std::string& where) {
   // The computed last columns: a backup's point (migration 12), the last
-  // verify (migration 19; NULL reads as "" and 0).
+  // verify (migration 19), the memory part (migration 20; NULL reads as ""
+  // and 0).
   return std::string("SELECT ") + kSnapshotColumns +
          ", EXISTS (SELECT 1 FROM backups b WHERE b.point_id = snapshots.id), "
-         "v.verify_state, v.verified_at, v.verify_error "
+         "v.verify_state, v.verified_at, v.verify_error, m.memory_state, "
+         "m.memory_domain, m.memory_region, m.memory_figures, m.memory_error "
          "FROM snapshots LEFT JOIN snapshot_verifications v "
-         "ON v.snapshot_id = snapshots.id " +
+         "ON v.snapshot_id = snapshots.id LEFT JOIN memory_snapshots m "
+         "ON m.snapshot_id = snapshots.id " +
          where;
 }
 
@@ -155,7 +163,13 @@ Status Catalog::DeleteSnapshot(const std::string& id) {
       Statement::Prepare(
           db_, "DELETE FROM snapshot_verifications WHERE snapshot_id=?"));
   v.Bind(1, id);
-  return v.Run();
+  STRATA_RETURN_IF_ERROR(v.Run());
+  STRATA_ASSIGN_OR_RETURN(
+      Statement m,
+      Statement::Prepare(db_,
+                         "DELETE FROM memory_snapshots WHERE snapshot_id=?"));
+  m.Bind(1, id);
+  return m.Run();
 }
 
 Result<SnapshotRecord> Catalog::GetSnapshot(const std::string& id) {

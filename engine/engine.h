@@ -141,6 +141,13 @@ class Engine {
   Status RebuildServer(const std::string& domain_uuid,
                        const std::string& volume_id,
                        const std::string& snapshot_id);
+  // Restores a server from a snapshot taken with its memory (issue 21):
+  // its disk reverted, then the domain resumed where it was.
+  Status RestoreServerMemory(const std::string& domain_uuid,
+                             const std::string& volume_id,
+                             const std::string& snapshot_id) {
+    return reverter_.RestoreServerMemory(domain_uuid, volume_id, snapshot_id);
+  }
 
   // Reads a snapshot's stored layer back and checks its SHA-256
   // (snapshot_verify.h); the result is the snapshot's verify state.

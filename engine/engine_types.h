@@ -42,6 +42,14 @@ struct EngineOptions {
   // Empty: an instant rollback that needs such a layer is refused.
   std::string layer_socket_dir;
   std::string layer_socket_group;
+  // Where the memory taken with a server's snapshot goes (issue 21): one
+  // region file per snapshot, "<snapshot id>.region". Empty: snapshots
+  // with memory are refused.
+  std::string memory_dir;
+  // R3.8: QEMU's downtime limit for them, and how many passes over the
+  // dirty pages Strata lets QEMU make before it pauses the VM itself.
+  int64_t memory_downtime_ms = 300;
+  int64_t memory_max_passes = 3;
 };
 
 struct ManageRequest {
@@ -105,6 +113,9 @@ struct CreateSnapshotRequest {
   bool hidden = false;
   // One member of a group snapshot (group_lifecycle.h).
   std::optional<std::string> group_snapshot_id = std::nullopt;
+  // The running VM's memory too, taken at the disk's cut instant
+  // (snapshot_memory.cc; issue 21).
+  bool with_memory = false;
 };
 
 // A volume's disk as a running domain uses it (R2.2: the VM is running).

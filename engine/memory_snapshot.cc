@@ -1,15 +1,22 @@
 // A running domain's memory into a fixed-size region: see memory_snapshot.h.
 #include "engine/memory_snapshot.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
 #include "memsnap/libvirt_save_header.h"
+#include "util/byte_stream.h"
 #include "util/fs.h"
+#include "util/guarded.h"
 #include "util/log.h"
+#include "util/open_beneath.h"
+#include "util/uuid.h"
 
 namespace strata::engine {
 namespace {
@@ -42,7 +49,8 @@ double MsSince(std::chrono::steady_clock::time_point t0) {
 Result<MemorySnapshotResult> TakeMemorySnapshot(
     hypervisor::Hypervisor* hv, const std::string& domain_uuid, int region_fd,
     const std::string& region_name, bool fresh,
-    const hypervisor::MigrationTuning& tuning) {
+    const hypervisor::MigrationTuning& tuning,
+    const std::function<Status()>& at_pause) {
   const auto t0 = std::chrono::steady_clock::now();
   STRATA_ASSIGN_OR_RETURN(std::string xml, hv->GetSaveXml(domain_uuid));
   const std::string libvirt_header =
@@ -128,6 +136,12 @@ Result<MemorySnapshotResult> TakeMemorySnapshot(
       LogError("memory snapshot of " + domain_uuid +
                ": cancelling QEMU's migration failed: " + cancelled.ToString());
   }
+  // What belongs to the memory's instant, while the vCPUs stand still.
+  if (s.ok() && at_pause) {
+    const auto t_hook = Clock::now();
+    s = at_pause();
+    out.at_pause_ms = MsSince(t_hook);
+  }
   // The VM runs again first, whatever happened (QEMU leaves it paused
   // after a completed migration; a failed one may have stopped it too).
   if (started.ok()) {
@@ -155,6 +169,47 @@ Result<MemorySnapshotResult> TakeMemorySnapshot(
   out.layout = writer.layout();
   out.total_ms = MsSince(t0);
   return out;
+}
+
+Status RestoreMemorySnapshot(hypervisor::Hypervisor* hv,
+                             const std::string& region,
+                             const std::string& fifo_dir) {
+  UniqueFd fd(open(region.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) return Status::FromErrno("open " + region, errno);
+  STRATA_ASSIGN_OR_RETURN(memsnap::RegionReader reader,
+                          memsnap::RegionReader::Open(fd.get(), region));
+  const std::string fifo =
+      JoinPath(fifo_dir, "restore-" + NewUuid().substr(0, 8) + ".fifo");
+  if (mkfifo(fifo.c_str(), 0600) != 0)
+    return Status::FromErrno("mkfifo " + fifo, errno);
+  // The writer opens the FIFO without blocking, waiting for libvirt to
+  // open its end, so that a restore that fails before it reads lets the
+  // writer go: `stop` is set once the restore call returned.
+  std::atomic<bool> stop{false};
+  Status written = Status::OK();
+  std::thread writer([&] {
+    written = CatchAll("engine.memory_restore_writer", [&]() -> Status {
+      UniqueFd out;
+      for (;;) {
+        out = UniqueFd(open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+        if (out.valid()) break;
+        if (errno != ENXIO) return Status::FromErrno("open " + fifo, errno);
+        if (stop) return Status::IoError("libvirt never read " + fifo);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      const int flags = fcntl(out.get(), F_GETFL);
+      if (flags < 0 || fcntl(out.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
+        return Status::FromErrno("block " + fifo, errno);
+      FdSink sink(out.get(), fifo);
+      return reader.WriteRestoreImage(sink);
+    });
+  });
+  Status restored = hv->RestoreFromImage(fifo);
+  stop = true;
+  writer.join();
+  LogIfError(RemoveFileNoSymlinks(fifo), "removing " + fifo);
+  STRATA_RETURN_IF_ERROR(restored);
+  return written;
 }
 
 }  // namespace strata::engine

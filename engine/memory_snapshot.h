@@ -12,6 +12,7 @@
 // Thread-safety: reentrant; one call per domain at a time.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "hypervisor/hypervisor.h"
@@ -35,15 +36,31 @@ struct MemorySnapshotResult {
   // How long the vCPUs stood still, as far as Strata can tell: from its
   // pause, or QEMU's downtime plus the time to resume.
   double vm_paused_ms = 0;
+  double at_pause_ms = 0;  // the at_pause hook's share of it
   double total_ms = 0;
 };
 
 // `region_fd`: the region (a file or a block device); `fresh`: it reads as
 // zeros. The region keeps libvirt's save header for the domain's XML now,
 // so that it restores through virsh restore on its own.
+// `at_pause`, when given, runs once QEMU has sent the last of the memory,
+// with the vCPUs still stopped: what it does (a disk's cut-over) belongs to
+// the same instant as the memory. The VM resumes after it, whatever it
+// returns; its failure fails the snapshot.
 [[nodiscard]] Result<MemorySnapshotResult> TakeMemorySnapshot(
     hypervisor::Hypervisor* hv, const std::string& domain_uuid, int region_fd,
     const std::string& region_name, bool fresh,
-    const hypervisor::MigrationTuning& tuning);
+    const hypervisor::MigrationTuning& tuning,
+    const std::function<Status()>& at_pause = nullptr);
+
+// Starts the domain a region holds again, where it was (R3.9): the
+// region's libvirt header and the stream rebuilt from its slots (each page
+// once) are written into a FIFO in `fifo_dir` as libvirt's restore reads
+// it, so no file of the stream's size is written. Corruption, before the
+// hypervisor is asked, when the region is not complete or fails its
+// checks. The domain's disks must already hold the same instant.
+[[nodiscard]] Status RestoreMemorySnapshot(hypervisor::Hypervisor* hv,
+                                           const std::string& region,
+                                           const std::string& fifo_dir);
 
 }  // namespace strata::engine

@@ -36,6 +36,10 @@ Status Recovery::RecoverTask(const db::TaskRecord& task) {
   auto state = nlohmann::json::parse(task.state, nullptr, false);
   if (!state.is_object()) state = nlohmann::json::object();
   const std::string why = "interrupted by a restart at step " + task.step;
+  // A snapshot with memory: QEMU's migration stopped and the VM running
+  // again before anything else (snapshot_memory.cc).
+  if (task.kind == "snapshot_create" && state.contains("memory_domain"))
+    STRATA_RETURN_IF_ERROR(EndMemoryTake(task, state, why));
   // A running VM first gets back onto the disk's path.
   STRATA_RETURN_IF_ERROR(live_->ReconcileLiveDisk(*vol));
 
@@ -75,7 +79,8 @@ Status Recovery::RecoverTask(const db::TaskRecord& task) {
           why + (cut ? "; the next snapshot carries its writes (R2.6)"
                      : "; before the cut-over, nothing was captured")));
     }
-  } else if (task.kind == "revert" || task.kind == "rebuild") {
+  } else if (task.kind == "revert" || task.kind == "rebuild" ||
+             task.kind == "memory_restore") {
     std::string history = state.value("history", "");
     bool done = chain.length() > 1 && !history.empty() &&
                 chain.layers[1].path == history;
@@ -103,7 +108,10 @@ Status Recovery::RecoverTask(const db::TaskRecord& task) {
       if (Status on = hv_->PowerOn(dom); !on.ok())
         LogError("recovery: starting server " + dom + ": " + on.ToString());
     }
-    if (done) return catalog_->FinishTask(task.id, "succeeded", "");
+    // A memory restore's domain stays off: its memory was not (or not
+    // surely) restored, and the restore can be asked again.
+    if (done && task.kind != "memory_restore")
+      return catalog_->FinishTask(task.id, "succeeded", "");
   } else if (task.kind == "snapshot_delete") {
     STRATA_RETURN_IF_ERROR(deleter_->RunDelete(snap_id));
     STRATA_RETURN_IF_ERROR(deleter_->PublishDelete(snap_id));
@@ -129,6 +137,34 @@ Status Recovery::AbandonUpload(const db::TaskRecord& task,
 // A group cut's hold (group_cut.cc) that a crash interrupted: every domain
 // it named that is still paused runs again. Its members' own tasks settle
 // their cuts.
+Status Recovery::EndMemoryTake(const db::TaskRecord& task,
+                               const nlohmann::json& state,
+                               const std::string& why) {
+  const std::string domain = state.value("memory_domain", "");
+  const std::string region = state.value("memory_region", "");
+  const std::string snap_id = task.snapshot_id.value_or("");
+  if (hv_ && !domain.empty()) {
+    // Both are no-ops when nothing runs or the domain is gone.
+    Status c = hv_->CancelMigration(domain);
+    if (!c.ok() && !c.IsNotFound())
+      LogWarning("recovery: cancelling domain " + domain +
+                 "'s migration: " + c.ToString());
+    LogInfo("recovery: resuming domain " + domain +
+            ", whose memory snapshot a restart interrupted");
+    Status r = hv_->Resume(domain);
+    if (!r.ok() && !r.IsNotFound()) return r;
+  }
+  auto snap = catalog_->GetSnapshot(snap_id);
+  if (snap.ok() && snap->memory_state == "writing") {
+    STRATA_RETURN_IF_ERROR(
+        catalog_->SetSnapshotMemory(snap_id, "error", domain, region, "{}",
+                                    "the memory snapshot was " + why));
+    if (!region.empty() && PathExists(region))
+      STRATA_RETURN_IF_ERROR(RemoveFileNoSymlinks(region));
+  }
+  return Status::OK();
+}
+
 Status Recovery::ResumeHeldDomains(const db::TaskRecord& task) {
   auto state = nlohmann::json::parse(task.state, nullptr, false);
   Status resumed;

@@ -4,6 +4,7 @@
 // Thread-safety: Recover runs once, before requests are served.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
 
@@ -47,6 +48,10 @@ class Recovery : public EnginePart {
  private:
   // Reconciliation of one interrupted task.
   Status RecoverTask(const db::TaskRecord& task);
+  // A snapshot_create with memory cut short: QEMU's migration cancelled,
+  // the domain resumed, the memory part in error and its region removed.
+  Status EndMemoryTake(const db::TaskRecord& task, const nlohmann::json& state,
+                       const std::string& why);
   // A "group_hold" task: the domains it paused run again.
   Status ResumeHeldDomains(const db::TaskRecord& task);
 

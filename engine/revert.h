@@ -35,6 +35,13 @@ class Reverter : public EnginePart {
   Status RebuildServer(const std::string& domain_uuid,
                        const std::string& volume_id,
                        const std::string& snapshot_id);
+  // A server restored from a snapshot taken with its memory
+  // (memory_restore.cc): powered off, its disk reverted, then started from
+  // the memory, carrying on where it was. Conflict when the snapshot holds
+  // no complete memory of this server.
+  Status RestoreServerMemory(const std::string& domain_uuid,
+                             const std::string& volume_id,
+                             const std::string& snapshot_id);
   // What a revert needs of the volume and snapshot (revert, rebuild and
   // instant rollback).
   Status CheckRevertable(const db::VolumeRecord& vol,

@@ -113,6 +113,8 @@ Result<SnapshotCreator::Cut> SnapshotCreator::CutTop(
 
 Status SnapshotCreator::RunCreateSteps(Journal& j, const db::VolumeRecord& vol,
                                        db::SnapshotRecord snap) {
+  if (j.state().value("with_memory", false))
+    return RunCreateWithMemory(j, vol, std::move(snap));
   STRATA_ASSIGN_OR_RETURN(Cut c, CutTop(j, vol, snap.id, /*quiesce=*/true));
   return StoreLayer(j, vol, std::move(snap), c);
 }
@@ -267,10 +269,13 @@ Result<db::SnapshotRecord> SnapshotCreator::CreateSnapshot(
     const CreateSnapshotRequest& req) {
   STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
                           SnapshottableVolume(req.volume_id));
+  if (req.with_memory)
+    STRATA_RETURN_IF_ERROR(MemorySnapshottable(vol).status());
   STRATA_ASSIGN_OR_RETURN(auto lease, locks_.TryAcquire(vol.id, "a snapshot"));
   STRATA_ASSIGN_OR_RETURN(auto begun, BeginSnapshot(req, vol));
   const db::SnapshotRecord snap = begun.second;
   Journal& journal = begun.first;
+  if (req.with_memory) journal.state()["with_memory"] = true;
   if (req.rotation) {  // for a restart to carry the task on (ResumeUpload)
     journal.state()["rotation_keep"] = req.rotation->keep;
     journal.state()["rotation_match"] = req.rotation->match;

@@ -69,6 +69,14 @@ class SnapshotCreator : public EnginePart {
                 const std::string& snap_id, const Status& s,
                 const std::optional<Rotation>& rotation,
                 std::shared_ptr<VolumeLease>& held);
+  // A snapshot with the running VM's memory (snapshot_memory.cc): the
+  // running domain whose disk the volume is, or why it cannot be taken.
+  Result<LiveDisk> MemorySnapshottable(const db::VolumeRecord& vol);
+  std::string MemoryRegionPath(const std::string& snap_id) const;
+  // The memory taken, and the top cut while the vCPUs stand still at its
+  // end; then StoreLayer.
+  Status RunCreateWithMemory(Journal& j, const db::VolumeRecord& vol,
+                             db::SnapshotRecord snap);
   // R2.3: the top becomes the snapshot's layer (quiesce: a running VM's
   // guest agent freezes its file systems first, when it has one).
   Result<Cut> CutTop(Journal& j, const db::VolumeRecord& vol,

@@ -13,8 +13,10 @@
 #include <algorithm>
 
 #include "engine/journal.h"
+#include "util/fs.h"
 #include "util/guarded.h"
 #include "util/log.h"
+#include "util/open_beneath.h"
 
 namespace strata::engine {
 namespace {
@@ -93,6 +95,16 @@ Status SnapshotDeleter::PublishDelete(const std::string& snapshot_id) {
   bool keep = false;
   if (snap->store_key) {
     STRATA_ASSIGN_OR_RETURN(keep, IsNeeded(catalog_, *snap));
+  }
+  // The memory taken with it (snapshot_memory.cc) goes in either case:
+  // nothing builds on it.
+  if (!snap->memory_region.empty() && snap->memory_state != "deleted") {
+    if (PathExists(snap->memory_region))
+      STRATA_RETURN_IF_ERROR(RemoveFileNoSymlinks(snap->memory_region));
+    if (keep)
+      STRATA_RETURN_IF_ERROR(catalog_->SetSnapshotMemory(
+          snapshot_id, "deleted", snap->memory_domain, snap->memory_region,
+          snap->memory_figures));
   }
   if (!keep) return catalog_->DeleteSnapshot(snapshot_id);
   LogInfo("snapshot " + snapshot_id +

@@ -224,6 +224,13 @@ class Hypervisor {
     (void)uuid;
     return Status::NotSupported("memory snapshots need libvirt's QEMU driver");
   }
+  // Starts a domain from a save image at `path` (virDomainRestore: a file,
+  // or a FIFO being written) and leaves it running; the image's XML names
+  // the domain (a defined one is replaced by it). Returns once it runs.
+  virtual Status RestoreFromImage(const std::string& path) {
+    (void)path;
+    return Status::NotSupported("memory snapshots need libvirt's QEMU driver");
+  }
   // Stops that migration (QMP migrate_cancel): QEMU closes its end of the
   // descriptor and the VM goes on as it was. OK when none runs.
   virtual Status CancelMigration(const std::string& uuid) {

@@ -133,4 +133,12 @@ Status LibvirtHypervisor::CancelMigration(const std::string& uuid) {
   return Qmp(d.get(), R"({"execute":"migrate_cancel"})").status();
 }
 
+Status LibvirtHypervisor::RestoreFromImage(const std::string& path) {
+  STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn turn, conn_.Take());
+  if (virDomainRestoreFlags(turn.get(), path.c_str(), nullptr,
+                            VIR_DOMAIN_SAVE_RUNNING) != 0)
+    return LibvirtError("restoring a domain from " + path, turn.get());
+  return Status::OK();
+}
+
 }  // namespace strata::hypervisor

@@ -97,6 +97,18 @@ FileSink::~FileSink() {
   unlink(temp_path_.c_str());
 }
 
+Status FdSink::Write(const char* buf, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd_, buf, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return Status::FromErrno("write " + what_, errno);
+    if (w == 0) return Status::IoError("write " + what_ + ": no progress");
+    buf += w;
+    n -= static_cast<size_t>(w);
+  }
+  return Status::OK();
+}
+
 Status FileSink::Write(const char* buf, size_t n) {
   if (!fd_.valid())
     return Status::Internal("write to " + path_ + " after Commit");

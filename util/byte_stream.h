@@ -37,6 +37,18 @@ class ByteSink {
   virtual Status Write(const char* buf, size_t n) = 0;
 };
 
+// Writes to a descriptor as it is (a pipe, a FIFO another process reads, a
+// socket): no temp file, no commit. `what` names it in errors.
+class FdSink : public ByteSink {
+ public:
+  FdSink(int fd, std::string what) : fd_(fd), what_(std::move(what)) {}
+  Status Write(const char* buf, size_t n) override;
+
+ private:
+  int fd_;
+  std::string what_;
+};
+
 // Reads a file (or block device) from its start.
 class FileSource : public ByteSource {
  public:

@@ -59,12 +59,13 @@ class Browser:
         except Exception as e:
             raise AssertionError("waiting for %s: %s" % (css, e)) from e
 
-    def take_snapshot(self, progress_shot, timeline_shot):
-        """On a volume's or server's page: Take a snapshot, its progress
-        card, then the page drawn again with one more point."""
+    def take_snapshot(self, progress_shot, timeline_shot,
+                      button="#take-snapshot"):
+        """On a volume's or server's page: Take a snapshot (`button`), its
+        progress card, then the page drawn again with one more point."""
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support import expected_conditions as EC
-        take = self.clickable("#take-snapshot")
+        take = self.clickable(button)
         points = "li[data-snapshot]"
         before = len(self.driver.find_elements(By.CSS_SELECTOR, points))
         take.click()

@@ -55,16 +55,16 @@ expect_code 400 "a server named twice over"
 pass "bad host names and addresses are 400s naming the field"
 
 # run_policy TARGET_JSON: creates a policy (daily: it runs only when asked)
-# with that server target, runs it and waits for the run to end; sets PID
+# with that server target, runs it and waits for the run to end; sets POLICY_ID
 # and RUN (the run's JSON).
 run_policy() {
   api POST /v3/os-snapshot-policies '{"policy":{"name":"targets","schedule":"daily","targets":{"servers":['"$1"']}}}'
   expect_code 200 "policy create ($1)"
-  PID=$(jget 'j["policy"]["id"]')
-  api POST "/v3/os-snapshot-policies/$PID/action" '{"os-run":{}}'
+  POLICY_ID=$(jget 'j["policy"]["id"]')
+  api POST "/v3/os-snapshot-policies/$POLICY_ID/action" '{"os-run":{}}'
   expect_code 202 "os-run ($1)"
   for _ in $(seq 1200); do
-    api GET "/v3/os-snapshot-policies/$PID/runs"
+    api GET "/v3/os-snapshot-policies/$POLICY_ID/runs"
     [[ $(jget 'j["runs"][0]["status"]') != running ]] && break
     sleep 0.1
   done
@@ -79,7 +79,7 @@ run_policy '{"host_name":"strata-db1","disks":"system"}'
 snap_host=$(rget 'r["snapshots"][0]["snapshot_id"]')
 wait_snapshot "$snap_host" available 120
 recs_after=$(last_rec)
-api GET "/v3/os-snapshot-policies/$PID"
+api GET "/v3/os-snapshot-policies/$POLICY_ID"
 expect_code 200 "policy show"
 s='j["policy"]["servers"][0]'
 [[ $(jget "$s[\"id\"]") == "$uuid" ]] || fail "policy show: resolved server: $BODY"
@@ -102,7 +102,7 @@ run_policy '{"host_name":"strata-db2"}'
 [[ $(rget 'r["status"]') == error ]] || fail "a run for a host name nobody has: $RUN"
 grep -q "no running server of the project reports host name strata-db2" <<<"$(rget 'r["error"]')" ||
   fail "the run's error does not say why: $RUN"
-api GET "/v3/os-snapshot-policies/$PID"
+api GET "/v3/os-snapshot-policies/$POLICY_ID"
 grep -q "no running server" <<<"$(jget 'j["policy"]["servers"][0]["error"]')" ||
   fail "policy show of an unresolved target: $BODY"
 run_policy '{"address":"192.168.77.16"}'

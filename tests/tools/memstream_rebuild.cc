@@ -96,25 +96,6 @@ int ThroughRegion(const std::string& region, const char* in_path,
   return 0;
 }
 
-// Writes to a path as it is (a FIFO libvirt reads from, or a file).
-class PathSink : public ByteSink {
- public:
-  explicit PathSink(int fd) : fd_(fd) {}
-  Status Write(const char* buf, size_t n) override {
-    while (n > 0) {
-      ssize_t k = write(fd_, buf, n);
-      if (k < 0 && errno == EINTR) continue;
-      if (k < 0) return Status::FromErrno("write the restore image", errno);
-      buf += k;
-      n -= static_cast<size_t>(k);
-    }
-    return Status::OK();
-  }
-
- private:
-  int fd_;
-};
-
 int main(int argc, char** argv) {
   if (argc == 4 && std::string(argv[1]) == "--restore-image") {
     UniqueFd fd(open(argv[2], O_RDONLY | O_CLOEXEC));
@@ -125,7 +106,7 @@ int main(int argc, char** argv) {
     UniqueFd out(open(argv[3], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!out.valid())
       return Fail(Status::IoError(std::string("open ") + argv[3]));
-    PathSink sink(out.get());
+    FdSink sink(out.get(), argv[3]);
     Status s = r->WriteRestoreImage(sink);
     return s.ok() ? 0 : Fail(s);
   }
