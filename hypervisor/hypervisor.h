@@ -231,6 +231,14 @@ class Hypervisor {
     (void)path;
     return Status::NotSupported("memory snapshots need libvirt's QEMU driver");
   }
+  // QEMU's run state (QMP query-status: "running", "paused",
+  // "finish-migrate", "postmigrate", …). After query-migrate says
+  // "completed", QEMU is still in "finish-migrate" until its migration
+  // thread has wound up, and refuses `cont` meanwhile.
+  virtual Result<std::string> QueryRunState(const std::string& uuid) {
+    (void)uuid;
+    return Status::NotSupported("memory snapshots need libvirt's QEMU driver");
+  }
   // Stops that migration (QMP migrate_cancel): QEMU closes its end of the
   // descriptor and the VM goes on as it was. OK when none runs.
   virtual Status CancelMigration(const std::string& uuid) {

@@ -67,6 +67,7 @@ class LibvirtHypervisor : public Hypervisor {
                             const MigrationTuning& tuning) override;
   Result<MigrationProgress> QueryMigration(const std::string& uuid) override;
   Status CancelMigration(const std::string& uuid) override;
+  Result<std::string> QueryRunState(const std::string& uuid) override;
   Status RestoreFromImage(const std::string& path) override;
   Result<std::string> GetSaveXml(const std::string& uuid) override;
 

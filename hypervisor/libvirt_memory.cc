@@ -127,6 +127,16 @@ Result<MigrationProgress> LibvirtHypervisor::QueryMigration(
   return p;
 }
 
+Result<std::string> LibvirtHypervisor::QueryRunState(const std::string& uuid) {
+  STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn turn, conn_.Take());
+  STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(turn, uuid));
+  STRATA_ASSIGN_OR_RETURN(std::string out,
+                          Qmp(d.get(), R"({"execute":"query-status"})"));
+  auto j = nlohmann::json::parse(out, nullptr, false);
+  if (!j.is_object()) return Status::IoError("query-status: " + out);
+  return j.value("status", "");
+}
+
 Status LibvirtHypervisor::CancelMigration(const std::string& uuid) {
   STRATA_ASSIGN_OR_RETURN(LibvirtConnection::Turn turn, conn_.Take());
   STRATA_ASSIGN_OR_RETURN(DomainHandle d, Lookup(turn, uuid));
