@@ -271,6 +271,29 @@ HandlerResult CreateBackup(engine::Engine* e, ApiRequest& req,
                         default_project);
 }
 
+// The snapshot `imageRef` of `arg` names, when it is one of Strata's
+// snapshot images of the server's system disk (a qcow2 file; else 409, or
+// 400 for another image).
+Result<db::SnapshotRecord> SystemDiskImage(engine::Engine* e,
+                                           const DomainInfo& dom,
+                                           const nlohmann::json& arg,
+                                           const std::string& action,
+                                           const std::string& default_project) {
+  STRATA_ASSIGN_OR_RETURN(std::string image, RequireString(arg, "imageRef"));
+  const hypervisor::DomainDisk* disk = dom.SystemDisk();
+  if (!disk || disk->source.empty() || disk->format != "qcow2")
+    return Status::Conflict("Cannot '" + action + "' instance " + dom.uuid +
+                            ": its system disk is not a qcow2 file.");
+  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
+                          e->ServerDiskVolume(dom, *disk, default_project));
+  auto snap = e->catalog()->GetSnapshot(image);
+  if (!snap.ok() || snap->hidden || snap->volume_id != vol.id)
+    return Status::InvalidArgument("Invalid imageRef " + image +
+                                   ": not a snapshot image of instance " +
+                                   dom.uuid + "'s system disk.");
+  return *snap;
+}
+
 // Nova's rebuild with `imageRef` naming one of Strata's snapshots of the
 // server's system disk: the disk rolls back to that point in time (R2.11)
 // and the server comes back as it was (ACTIVE when it ran). The image's
@@ -282,19 +305,10 @@ HandlerResult Rebuild(engine::Engine* e, ApiRequest& req, const DomainInfo& dom,
   if (!arg.is_object())
     return Status::InvalidArgument(
         "Invalid input for field/attribute rebuild.");
-  STRATA_ASSIGN_OR_RETURN(std::string image, RequireString(arg, "imageRef"));
-  const hypervisor::DomainDisk* disk = dom.SystemDisk();
-  if (!disk || disk->source.empty() || disk->format != "qcow2")
-    return Status::Conflict("Cannot 'rebuild' instance " + dom.uuid +
-                            ": its system disk is not a qcow2 file.");
-  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
-                          e->ServerDiskVolume(dom, *disk, default_project));
-  auto snap = e->catalog()->GetSnapshot(image);
-  if (!snap.ok() || snap->hidden || snap->volume_id != vol.id)
-    return Status::InvalidArgument("Invalid imageRef " + image +
-                                   ": not a snapshot image of instance " +
-                                   dom.uuid + "'s system disk.");
-  STRATA_RETURN_IF_ERROR(e->RebuildServer(dom.uuid, vol.id, snap->id));
+  STRATA_ASSIGN_OR_RETURN(
+      db::SnapshotRecord snap,
+      SystemDiskImage(e, dom, arg, "rebuild", default_project));
+  STRATA_RETURN_IF_ERROR(e->RebuildServer(dom.uuid, snap.volume_id, snap.id));
   return ApiResponse::Json(
       202, {{"server", ServerView(req, e, dom, default_project, true)}});
 }
@@ -309,20 +323,11 @@ HandlerResult RestoreMemory(engine::Engine* e, ApiRequest& req,
   if (!arg.is_object())
     return Status::InvalidArgument(
         "Invalid input for field/attribute os-strata:restoreMemory.");
-  STRATA_ASSIGN_OR_RETURN(std::string image, RequireString(arg, "imageRef"));
-  const hypervisor::DomainDisk* disk = dom.SystemDisk();
-  if (!disk || disk->source.empty() || disk->format != "qcow2")
-    return Status::Conflict("Cannot 'os-strata:restoreMemory' instance " +
-                            dom.uuid +
-                            ": its system disk is not a qcow2 file.");
-  STRATA_ASSIGN_OR_RETURN(db::VolumeRecord vol,
-                          e->ServerDiskVolume(dom, *disk, default_project));
-  auto snap = e->catalog()->GetSnapshot(image);
-  if (!snap.ok() || snap->hidden || snap->volume_id != vol.id)
-    return Status::InvalidArgument("Invalid imageRef " + image +
-                                   ": not a snapshot image of instance " +
-                                   dom.uuid + "'s system disk.");
-  STRATA_RETURN_IF_ERROR(e->RestoreServerMemory(dom.uuid, vol.id, snap->id));
+  STRATA_ASSIGN_OR_RETURN(
+      db::SnapshotRecord snap,
+      SystemDiskImage(e, dom, arg, "os-strata:restoreMemory", default_project));
+  STRATA_RETURN_IF_ERROR(
+      e->RestoreServerMemory(dom.uuid, snap.volume_id, snap.id));
   return ApiResponse::Empty(202);
 }
 

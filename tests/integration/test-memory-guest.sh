@@ -25,15 +25,10 @@
 source "$(dirname "$0")/lib.sh"
 need_guest
 need virsh python3
+source "$(dirname "$0")/memory_lib.sh"
 [[ -x ${MEMSNAP_TAKE:-} && -x ${MEMSTREAM_REBUILD:-} ]] ||
   skip "needs the memsnap_take and memstream_rebuild helpers (ctest sets them)"
 
-# mem_ticks: the console's MEM lines as "boot tick", in order.
-mem_ticks() {
-  { tr -d '\r' <"$console" | grep -a '^MEM boot=' || true; } |
-    sed -n 's/^MEM boot=\([0-9a-f]*\) tick=\([0-9]*\).*/\1 \2/p'
-}
-last_tick() { mem_ticks | tail -1 | cut -d' ' -f2; }
 
 # take SIZE_MIB RATE: boots a guest of SIZE_MIB with the pattern over what
 # its kernel leaves (SIZE_MIB / 2 - 32) dirtied at RATE MiB/s (-1: flat out), waits for the pattern's first
@@ -46,12 +41,7 @@ take() {
   console=$T/console-$tag.log
   GUEST_MEMORY_MIB=$size boot_guest "mem-$tag-$$" "$T/var/disks/$tag.qcow2" 64M \
     "memwriter.mib=$((size / 2 - 32)) memwriter.dirty_mibps=$rate"
-  for _ in $(seq 600); do
-    tr -d '\r' <"$console" | grep -aq '^MEMCHECK ok' && break
-    sleep 0.1
-  done
-  tr -d '\r' <"$console" | grep -aq '^MEMCHECK ok' ||
-    fail "the $size MiB guest's memory workload did not start: $(tail -3 "$console")"
+  await_memwriter "the $size MiB guest"
   local before after
   before=$(last_tick)
   local downtime=300
@@ -141,28 +131,7 @@ read -r tick_before tick_after < <(python3 -c '
 import json, sys
 t = json.loads(sys.argv[1]); print(t["tick_before"], t["tick_after"])' "${json[256,-1]}")
 boot=$(mem_ticks | tail -1 | cut -d' ' -f1)
-mkfifo -m 0600 "$T/restore.fifo"
-"$MEMSTREAM_REBUILD" --restore-image "$T/r-256--1.img" "$T/restore.fifo" 2>"$T/fifo.err" &
-writer=$!
-if ! timeout 300 virsh -q restore "$T/restore.fifo" >/dev/null 2>"$T/restore.err"; then
-  kill "$writer" 2>/dev/null || true
-  fail "virsh restore from the region: $(cat "$T/restore.err") $(cat "$T/fifo.err")"
-fi
-wait "$writer" || fail "writing the restore image: $(cat "$T/fifo.err")"
-for _ in $(seq 600); do [[ -n $(mem_ticks) ]] && break; sleep 0.1; done
-read -r rboot first < <(mem_ticks | head -1)
-[[ -n ${first:-} ]] || fail "the restored guest prints no counter: $(tail -3 "$console")"
-! tr -d '\r' <"$console" | grep -aq '^MEMWRITER START' ||
-  fail "the restored guest booted again: $(head -3 "$console")"
-[[ $rboot == "$boot" ]] || fail "the restored counter has boot id $rboot, not $boot"
-((tick_before <= first && first <= tick_after + 1)) ||
-  fail "the restored counter went on at $first, not within the snapshot's $tick_before..$tick_after"
-# The next full check of the pattern (every 2 s) after the restore.
-for _ in $(seq 600); do
-  tr -d '\r' <"$console" | grep -aq '^MEMCHECK' && break
-  sleep 0.1
-done
-verdict=$(tr -d '\r' <"$console" | grep -a '^MEMCHECK' | head -1)
-[[ $verdict == "MEMCHECK ok boot=$boot "* ]] ||
-  fail "the restored pattern does not verify: ${verdict:-no check within 60 s}"
-pass "the 256 MiB flat-out snapshot restored from its region: the counter went on at tick $first (the snapshot was taken during ticks $tick_before..$tick_after), same boot $boot, and the pattern verifies: $verdict"
+restore_region "$T/r-256--1.img"
+restored_counter "$boot" "$tick_before" "$tick_after"
+restored_pattern "$boot"
+pass "the 256 MiB flat-out snapshot restored from its region: the counter went on at tick $FIRST_TICK (the snapshot was taken during ticks $tick_before..$tick_after), same boot $boot, and the pattern verifies: $VERDICT"

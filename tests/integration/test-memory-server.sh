@@ -34,16 +34,8 @@ console=$T/console.log
 GUEST_MEMORY_MIB=256 define_guest "$name" "$disk" 256M \
   "memwriter.mib=96 memwriter.dirty_mibps=64"
 uuid=$(virsh domuuid "$name")
-mem_ticks() {
-  { tr -d '\r' <"$console" | grep -a '^MEM boot=' || true; } |
-    sed -n 's/^MEM boot=\([0-9a-f]*\) tick=\([0-9]*\).*/\1 \2/p'
-}
-last_tick() { mem_ticks | tail -1 | cut -d' ' -f2; }
-for _ in $(seq 600); do
-  tr -d '\r' <"$console" | grep -aq '^MEMCHECK ok' && break
-  sleep 0.1
-done
-tr -d '\r' <"$console" | grep -aq '^MEMCHECK ok' || fail "the memory workload did not start"
+source "$(dirname "$0")/memory_lib.sh"
+await_memwriter "the guest"
 start_stratad
 mem_dir=$T/var/memory
 action() { api POST "/v2.1/servers/$uuid/action" "$1" -H "X-OpenStack-Nova-API-Version: 2.45"; }
@@ -104,32 +96,20 @@ for _ in $(seq 1200); do
   sleep 0.1
 done
 [[ $(jget 'j["server"]["status"]') == ACTIVE ]] || fail "the server is not ACTIVE after the restore: $BODY"
-for _ in $(seq 600); do [[ -n $(mem_ticks) ]] && break; sleep 0.1; done
-read -r rboot first_tick < <(mem_ticks | head -1)
-! tr -d '\r' <"$console" | grep -aq 'RECWRITER START\|MEMWRITER START' ||
-  fail "the restored guest booted again: $(head -3 "$console")"
-[[ $rboot == "$boot" ]] || fail "the restored counter has boot id $rboot, not $boot"
-((tick_lo <= first_tick && first_tick <= tick_hi + 1)) ||
-  fail "the restored counter went on at $first_tick, not within the snapshot's $tick_lo..$tick_hi"
+restored_counter "$boot" "$tick_lo" "$tick_hi"
 for _ in $(seq 600); do grep -aq '^REC ' "$console" && break; sleep 0.1; done
 first_rec=$({ grep -ao '^REC [0-9]*' "$console" || true; } | head -1 | tr -dc '0-9')
 [[ -n $first_rec ]] || fail "the restored guest writes no records"
 ((first_rec == k || first_rec == k + 1)) ||
   fail "disk and memory are not one instant: the disk ends at record $k, the restored guest went on at $first_rec"
-for _ in $(seq 600); do
-  tr -d '\r' <"$console" | grep -aq '^MEMCHECK' && break
-  sleep 0.1
-done
-verdict=$(tr -d '\r' <"$console" | grep -a '^MEMCHECK' | head -1)
-[[ $verdict == "MEMCHECK ok boot=$boot "* ]] ||
-  fail "the restored pattern does not verify: ${verdict:-no check within 60 s}"
+restored_pattern "$boot"
 for _ in $(seq 600); do (($(last_rec) > first_rec + 100)) && break; sleep 0.1; done
 (($(last_rec) > first_rec + 100)) || fail "the restored guest does not write on"
 qemu-img convert -U -O raw "$disk" "$T/now.raw"
 "$T/guest/verify-records" --min-last "$((first_rec + 100))" "$T/now.raw" >"$T/now.json" ||
   fail "after the restore the disk's log is not whole: $(cat "$T/now.json")"
 rm -f "$T/now.raw"
-pass "restored with its memory: ACTIVE, the counter went on at tick $first_tick (snapshot during $tick_lo..$tick_hi, boot $boot), the disk at the snapshot ends at record $k and the guest went on at $first_rec, $verdict, the disk's log whole: $(cat "$T/now.json")"
+pass "restored with its memory: ACTIVE, the counter went on at tick $FIRST_TICK (snapshot during $tick_lo..$tick_hi, boot $boot), the disk at the snapshot ends at record $k and the guest went on at $first_rec, $VERDICT, the disk's log whole: $(cat "$T/now.json")"
 
 # Deleting the snapshot removes its region.
 api DELETE "/v3/volumes/$vol"

@@ -29,6 +29,7 @@
 source "$(dirname "$0")/lib.sh"
 need_guest
 need virsh python3 losetup truncate
+source "$(dirname "$0")/memory_lib.sh"
 [[ -x ${MEMSTREAM_REBUILD:-} ]] || skip "needs the memstream_rebuild helper (ctest sets it)"
 
 name=strata-mem-$$
@@ -110,14 +111,7 @@ pass "TakeMemorySnapshot: $(python3 -c 'import json,sys; t=json.load(open(sys.ar
 #    the domain's XML; Strata writes header and stream into a FIFO as
 #    virsh restore reads it (no file of the stream's size in between).
 virsh -q destroy "$name" || fail "destroy before the restore"
-mkfifo -m 0600 "$T/restore.fifo"
-"$MEMSTREAM_REBUILD" --restore-image "$T/taken.img" "$T/restore.fifo" 2>"$T/fifo.err" &
-writer=$!
-if ! timeout 300 virsh -q restore "$T/restore.fifo" >/dev/null 2>"$T/restore.err"; then
-  kill "$writer" 2>/dev/null || true
-  fail "virsh restore from the region: $(cat "$T/restore.err") $(cat "$T/fifo.err")"
-fi
-wait "$writer" || fail "writing the restore image: $(cat "$T/fifo.err")"
+restore_region "$T/taken.img"
 for _ in $(seq 600); do grep -aq '^REC ' "$console" 2>/dev/null && break; sleep 0.1; done
 first=$({ grep -ao '^REC [0-9]*' "$console" || true; } | head -1 | tr -dc '0-9')
 ! grep -aq '^RECWRITER START' "$console" || fail "the restored guest booted again: $(head -3 "$console")"

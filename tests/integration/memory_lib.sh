@@ -1,0 +1,60 @@
+# Helpers of the memory snapshot tests (issue 21), sourced after lib.sh:
+# the console of a test guest running tests/guest/memwriter, and a region
+# restored with virsh restore. Uses $console, as lib.sh's last_rec does.
+
+# mem_ticks: the console's MEM lines as "boot tick", in order.
+mem_ticks() {
+  { tr -d '\r' <"$console" 2>/dev/null | grep -a '^MEM boot=' || true; } |
+    sed -n 's/^MEM boot=\([0-9a-f]*\) tick=\([0-9]*\).*/\1 \2/p'
+}
+last_tick() { mem_ticks | tail -1 | cut -d' ' -f2; }
+
+# await_memwriter WHAT: until the workload's first full check passed.
+await_memwriter() {
+  for _ in $(seq 600); do
+    tr -d '\r' <"$console" 2>/dev/null | grep -aq '^MEMCHECK ok' && return 0
+    sleep 0.1
+  done
+  fail "$1: the memory workload did not start: $(tail -3 "$console")"
+}
+
+# restored_counter BOOT LO HI: the restored guest's first counter line has
+# boot id BOOT (no reboot) and a tick within LO..HI+1; sets FIRST_TICK.
+restored_counter() {
+  local rboot
+  for _ in $(seq 600); do [[ -n $(mem_ticks) ]] && break; sleep 0.1; done
+  read -r rboot FIRST_TICK < <(mem_ticks | head -1)
+  [[ -n ${FIRST_TICK:-} ]] || fail "the restored guest prints no counter: $(tail -3 "$console")"
+  ! tr -d '\r' <"$console" | grep -aq '^MEMWRITER START\|^RECWRITER START' ||
+    fail "the restored guest booted again: $(head -3 "$console")"
+  [[ $rboot == "$1" ]] || fail "the restored counter has boot id $rboot, not $1"
+  ((FIRST_TICK >= $2 && FIRST_TICK <= $3 + 1)) ||
+    fail "the restored counter went on at $FIRST_TICK, not within the snapshot's $2..$3"
+}
+
+# restored_pattern BOOT: the restored guest's next full check of its
+# pattern (every 2 s) passes; sets VERDICT.
+restored_pattern() {
+  for _ in $(seq 600); do
+    tr -d '\r' <"$console" | grep -aq '^MEMCHECK' && break
+    sleep 0.1
+  done
+  VERDICT=$(tr -d '\r' <"$console" | grep -a '^MEMCHECK' | head -1)
+  [[ $VERDICT == "MEMCHECK ok boot=$1 "* ]] ||
+    fail "the restored pattern does not verify: ${VERDICT:-no check within 60 s}"
+}
+
+# restore_region REGION: virsh restore of the region alone, its libvirt
+# header and stream written into a FIFO as libvirt reads it
+# (memstream_rebuild --restore-image).
+restore_region() {
+  rm -f "$T/restore.fifo"
+  mkfifo -m 0600 "$T/restore.fifo"
+  "$MEMSTREAM_REBUILD" --restore-image "$1" "$T/restore.fifo" 2>"$T/fifo.err" &
+  local writer=$!
+  if ! timeout 300 virsh -q restore "$T/restore.fifo" >/dev/null 2>"$T/restore.err"; then
+    kill "$writer" 2>/dev/null || true
+    fail "virsh restore from $1: $(cat "$T/restore.err") $(cat "$T/fifo.err")"
+  fi
+  wait "$writer" || fail "writing the restore image of $1: $(cat "$T/fifo.err")"
+}
