@@ -114,6 +114,11 @@ class Browser:
                     self.paths.add(r["method"] + " " +
                                    r["url"][len(self.url):].split("?")[0])
 
+    def open_server(self, server):
+        """From any page: the servers page, then SERVER's own page."""
+        self.clickable('a[href="#/servers"]').click()
+        self.clickable('a[href="#/server/%s"]' % server).click()
+
     def sign_in(self, user=None, password=None, project=None):
         """The sign-in page, by keyboard: Keystone when USER is given,
         else noauth's defaults."""

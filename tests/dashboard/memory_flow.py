@@ -26,8 +26,7 @@ clickable = b.clickable
 
 try:
     b.sign_in()
-    clickable('a[href="#/servers"]').click()
-    clickable('a[href="#/server/%s"]' % server).click()
+    b.open_server(server)
     clickable("#take-memory-snapshot")
     b.shot("01-server")
     b.take_snapshot("02-memory-progress", "03-timeline",

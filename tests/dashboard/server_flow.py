@@ -30,8 +30,7 @@ clickable = b.clickable
 
 try:
     b.sign_in()
-    clickable('a[href="#/servers"]').click()
-    clickable('a[href="#/server/%s"]' % server).click()
+    b.open_server(server)
     clickable("#take-snapshot")
     main = d.find_element(By.ID, "main").text
     assert re.search(r"/dev/vda\s+\S+\s+(in-use|available)\s+[1-9][0-9]* files?", main), \
