@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "util/crash_point.h"
 #include "util/sha256.h"
 
 namespace strata::memsnap {
@@ -168,7 +169,9 @@ Status RegionWriter::OnRamSetup(const RamSection& ram) {
   words_.assign(layout_.pages, 0);
   run_.clear();
   run_.reserve(kRunBytes);
-  return Sync(fd_, what_);
+  STRATA_RETURN_IF_ERROR(Sync(fd_, what_));
+  CrashPoint("memsnap.table");
+  return Status::OK();
 }
 
 Status RegionWriter::OnZeroPage(size_t block, uint64_t offset, uint8_t fill) {
@@ -198,6 +201,7 @@ Status RegionWriter::FlushRun() {
                                    layout_.PageAt(run_slot_), what_));
   unflushed_ += run_.size();
   run_.clear();
+  CrashPoint("memsnap.pages");
   // Start the disk on what is written, so that Finish's sync waits for
   // the last few MiB, not the whole region (best effort).
   if (unflushed_ >= kWritebackBytes) {
@@ -254,6 +258,7 @@ Status RegionWriter::Finish() {
   STRATA_RETURN_IF_ERROR(
       PwriteAll(fd_, meta.data(), meta.size(), layout_.metadata_offset, what_));
   STRATA_RETURN_IF_ERROR(Sync(fd_, what_));  // every slot and the metadata
+  CrashPoint("memsnap.finish");
   Superblock sb;
   sb.state = kStateComplete;
   sb.layout = layout_;

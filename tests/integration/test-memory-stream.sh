@@ -141,7 +141,8 @@ pass "a region whose stream was cut short is refused on restore: $(cat "$T/cut.e
 
 # 4. A raw block device as the region (R3.7): a loop device holding an
 #    older snapshot (Strata's, of a later instant), then a snapshot cut
-#    short (refused), then the live one: read back, it is the live one's
+#    short (refused), Strata's taker killed at each of the writer's
+#    phases (refused, the VM runs on), then the live one: read back, it is the live one's
 #    pages only, whatever the device held. A device too small is refused.
 lo=
 test_cleanup() { [[ -n $lo ]] && losetup -d "$lo" 2>/dev/null; true; }
@@ -157,6 +158,25 @@ if "$MEMSTREAM_REBUILD" --from-region "$lo" "$T/x.bin" 2>"$T/lun.err"; then
   fail "$lo read back a snapshot cut short"
 fi
 grep -q "cut short" "$T/lun.err" || fail "the cut device region: $(cat "$T/lun.err")"
+# Strata's taker killed (an injected _exit, as kill -9) at each of the
+# writer's phases, over a complete snapshot on the device: after the table,
+# after the first pages, after the slots' sync before "complete". Each
+# time the device reads as cut short, and the VM runs on.
+for phase in memsnap.table memsnap.pages memsnap.finish; do
+  "$MEMSTREAM_REBUILD" --region "$lo" "$T/from-taken.bin" >/dev/null ||
+    fail "$phase: a complete snapshot into $lo"
+  rc=0
+  STRATA_CRASH_AT=$phase "$MEMSNAP_TAKE" qemu:///system "$name" "$lo" >/dev/null \
+    2>"$T/kill.err" || rc=$?
+  [[ $rc == 86 ]] || fail "$phase: the taker exited $rc, not at the injected crash: $(cat "$T/kill.err")"
+  for _ in $(seq 300); do [[ $(virsh domstate "$name") == running ]] && break; sleep 0.1; done
+  [[ $(virsh domstate "$name") == running ]] ||
+    fail "$phase: the VM is $(virsh domstate "$name") after the taker died"
+  if "$MEMSTREAM_REBUILD" --from-region "$lo" "$T/x.bin" 2>"$T/lun.err"; then
+    fail "$phase: $lo read back a snapshot whose taker died"
+  fi
+  grep -q "cut short" "$T/lun.err" || fail "$phase: $(cat "$T/lun.err")"
+done
 "$MEMSTREAM_REBUILD" --region "$lo" "$T/live.bin" "$T/from-lun.bin" >/dev/null ||
   fail "the live stream into $lo"
 cmp -s "$T/from-lun.bin" "$T/from-region.bin" ||
@@ -169,4 +189,4 @@ if "$MEMSTREAM_REBUILD" --region "$lo" "$T/live.bin" >/dev/null 2>"$T/small.err"
 fi
 grep -q "needs $size" "$T/small.err" || fail "the small device's error: $(cat "$T/small.err")"
 losetup -d "$lo"; lo=
-pass "on a loop device: a snapshot cut short over an older one is refused, the next complete one reads back as itself (= the file region's), and a device 4 KiB too small is refused ($(cat "$T/small.err"))"
+pass "on a loop device: a snapshot cut short over an older one is refused, and so is one whose taker died after the table, after the first pages or before 'complete' (the VM ran on each time); the next complete one reads back as itself (= the file region's), and a device 4 KiB too small is refused ($(cat "$T/small.err"))"
