@@ -343,7 +343,7 @@ async function volumePage(id) {
       el("dt", {}, "On disk"), el("dd", {}, bytes(vol["os-strata:allocated_bytes"])),
       el("dt", {}, "Server"), el("dd", {}, serverLink(vol)),
       el("dt", {}, "Where it lives"), el("dd", {}, whereItLives(vol))),
-    el("div", {class: "actions"}, take, takeMemory, rollback),
+    el("div", {class: "actions"}, take, rollback),
     el("div", {id: "progress-area"}),
     el("h2", {}, "Timeline"),
     timeline(snaps, new Set([vol["os-strata:head_snapshot_id"]])));
