@@ -317,8 +317,8 @@ HandlerResult Rebuild(engine::Engine* e, ApiRequest& req, const DomainInfo& dom,
 // with a snapshot taken with the server's memory: the server is powered
 // off, its system disk reverted to the snapshot, and it starts again from
 // the memory, carrying on where it was (ACTIVE).
-HandlerResult RestoreMemory(engine::Engine* e, ApiRequest& req,
-                            const DomainInfo& dom, const nlohmann::json& arg,
+HandlerResult RestoreMemory(engine::Engine* e, const DomainInfo& dom,
+                            const nlohmann::json& arg,
                             const std::string& default_project) {
   if (!arg.is_object())
     return Status::InvalidArgument(
@@ -367,8 +367,7 @@ void AddServerRoutes(Router& r, engine::Engine* e,
         if (action == "rebuild")
           return Rebuild(e, q, d, q.body.begin().value(), default_project);
         if (action == "os-strata:restoreMemory")
-          return RestoreMemory(e, q, d, q.body.begin().value(),
-                               default_project);
+          return RestoreMemory(e, d, q.body.begin().value(), default_project);
         return Status::InvalidArgument("There is no such action: " + action);
       });
 }

@@ -109,7 +109,6 @@ Result<nlohmann::json> ApiClient::CallUrl(
     const std::string& method, const std::string& url,
     const std::optional<nlohmann::json>& body,
     const std::vector<std::string>& headers) {
-  const std::string& path = url;
   http::HttpExchange x;
   x.headers = headers;
   x.headers.push_back("X-Auth-Token: " + token_);
@@ -121,13 +120,13 @@ Result<nlohmann::json> ApiClient::CallUrl(
     x.headers.push_back("Content-Type: application/json");
   }
   const Deadline deadline(kTimeout, std::chrono::seconds(60));
-  STRATA_ASSIGN_OR_RETURN(
-      long code, http::HttpPerform(method, url, &x, deadline));
+  STRATA_ASSIGN_OR_RETURN(long code,
+                          http::HttpPerform(method, url, &x, deadline));
   if (code >= 400) return FaultStatus(code, FaultMessage(x.small_body));
   if (x.small_body.empty()) return nlohmann::json(nullptr);
   auto j = nlohmann::json::parse(x.small_body, nullptr, false);
   if (j.is_discarded())
-    return Status::IoError("the answer to " + method + " " + path +
+    return Status::IoError("the answer to " + method + " " + url +
                            " is not JSON: " + x.small_body.substr(0, 200));
   return j;
 }

@@ -390,8 +390,6 @@ Status RegionReader::WriteStream(ByteSink& out) const {
             if ((next & 0xf) != kSlotPage) break;
             ++n;
           }
-          STRATA_ASSIGN_OR_RETURN(const uint64_t again, word_of(slot));
-          (void)again;  // `words` holds `slot` again for the loop
           pages_from = slot;
           pages.resize(n * kPageSize);
           STRATA_RETURN_IF_ERROR(PreadAll(fd_, pages.data(), pages.size(),
