@@ -35,6 +35,11 @@ nlohmann::json MemoryView(const db::SnapshotRecord& s) {
       {"error", s.memory_error.empty() ? nlohmann::json(nullptr)
                                        : nlohmann::json(s.memory_error)}};
   if (figures.is_object()) m.update(figures);
+  // The copy the store keeps (its restore image), once stored with the
+  // layer: what a restore fetches when this host's region is gone.
+  m["stored_bytes"] = s.memory_store_key.empty()
+                          ? nlohmann::json(nullptr)
+                          : nlohmann::json(s.memory_store_bytes);
   return m;
 }
 
@@ -89,7 +94,6 @@ nlohmann::json SnapshotView(const ApiRequest& req, const db::SnapshotRecord& s,
   }
   return j;
 }
-
 
 namespace {
 

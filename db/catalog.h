@@ -83,11 +83,15 @@ class Catalog {
   // At start: verifies a restart cut short become "interrupted".
   Status EndInterruptedVerifies();
   // The memory part of snapshot `id` (SnapshotRecord::memory_state …),
-  // replacing what was recorded.
+  // replacing what was recorded but where a store keeps it.
   Status SetSnapshotMemory(const std::string& id, const std::string& state,
                            const std::string& domain, const std::string& region,
                            const std::string& figures,
                            const std::string& error = "");
+  // Where a store keeps it (SnapshotRecord::memory_store_key …); NotFound
+  // when the snapshot has no memory part.
+  Status SetSnapshotMemoryStored(const std::string& id, const std::string& key,
+                                 const std::string& sha256, int64_t bytes);
 
   // Uploads.
   Result<int64_t> BeginUpload(const UploadRecord& u);

@@ -101,6 +101,10 @@ struct SnapshotRecord {
   // from the memory_snapshots table.
   std::string memory_state, memory_domain, memory_region, memory_figures,
       memory_error;
+  // Where the store keeps it (its restore image), once stored with the
+  // layer: the key ("" until then), the stored bytes' SHA-256 and length.
+  std::string memory_store_key, memory_store_sha256;
+  int64_t memory_store_bytes = 0;
   std::string error;  // why it is in error, for operators
   Metadata metadata;
   int64_t created_at = 0;

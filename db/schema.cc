@@ -400,6 +400,13 @@ CREATE TABLE memory_snapshots (
   memory_updated_at INTEGER NOT NULL
 );
 )sql",
+      // 21: where a store keeps the memory taken with a snapshot (issue
+      // 21: its restore image, memsnap/restore_image.h).
+      R"sql(
+ALTER TABLE memory_snapshots ADD COLUMN memory_store_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE memory_snapshots ADD COLUMN memory_store_sha256 TEXT NOT NULL DEFAULT '';
+ALTER TABLE memory_snapshots ADD COLUMN memory_store_bytes INTEGER NOT NULL DEFAULT 0;
+)sql",
   };
   return m;
 }

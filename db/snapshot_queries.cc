@@ -60,6 +60,9 @@ SnapshotRecord ReadSnapshot(const Statement& st) {
   s.memory_region = st.ColumnText(31);
   s.memory_figures = st.ColumnText(32);
   s.memory_error = st.ColumnText(33);
+  s.memory_store_key = st.ColumnText(34);
+  s.memory_store_sha256 = st.ColumnText(35);
+  s.memory_store_bytes = st.ColumnInt(36);
   return s;
 }
 
@@ -103,12 +106,13 @@ Result<std::vector<SnapshotRecord>> Collect(Statement& st) {
 
 std::string Select(const std::string& where) {
   // The computed last columns: a backup's point (migration 12), the last
-  // verify (migration 19), the memory part (migration 20; NULL reads as ""
-  // and 0).
+  // verify (migration 19), the memory part (migrations 20 and 21; NULL
+  // reads as "" and 0).
   return std::string("SELECT ") + kSnapshotColumns +
          ", EXISTS (SELECT 1 FROM backups b WHERE b.point_id = snapshots.id), "
          "v.verify_state, v.verified_at, v.verify_error, m.memory_state, "
-         "m.memory_domain, m.memory_region, m.memory_figures, m.memory_error "
+         "m.memory_domain, m.memory_region, m.memory_figures, m.memory_error, "
+         "m.memory_store_key, m.memory_store_sha256, m.memory_store_bytes "
          "FROM snapshots LEFT JOIN snapshot_verifications v "
          "ON v.snapshot_id = snapshots.id LEFT JOIN memory_snapshots m "
          "ON m.snapshot_id = snapshots.id " +

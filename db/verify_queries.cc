@@ -46,10 +46,12 @@ Status Catalog::SetSnapshotMemory(const std::string& id,
       Statement st,
       Statement::Prepare(
           db_,
-          "INSERT OR REPLACE INTO memory_snapshots "
+          "INSERT INTO memory_snapshots "
           "(snapshot_id, memory_state, memory_domain, memory_region, "
           "memory_figures, memory_error, memory_updated_at) "
-          "VALUES (?,?,?,?,?,?,?)"));
+          "VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT (snapshot_id) DO UPDATE "
+          "SET memory_state=?2, memory_domain=?3, memory_region=?4, "
+          "memory_figures=?5, memory_error=?6, memory_updated_at=?7"));
   st.Bind(1, id)
       .Bind(2, state)
       .Bind(3, domain)
@@ -58,6 +60,25 @@ Status Catalog::SetSnapshotMemory(const std::string& id,
       .Bind(6, error)
       .Bind(7, NowMicros());
   return st.Run();
+}
+
+Status Catalog::SetSnapshotMemoryStored(const std::string& id,
+                                        const std::string& key,
+                                        const std::string& sha256,
+                                        int64_t bytes) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(
+      Statement st,
+      Statement::Prepare(db_,
+                         "UPDATE memory_snapshots SET memory_store_key=?, "
+                         "memory_store_sha256=?, memory_store_bytes=?, "
+                         "memory_updated_at=? WHERE snapshot_id=?"));
+  st.Bind(1, key)
+      .Bind(2, sha256)
+      .Bind(3, bytes)
+      .Bind(4, NowMicros())
+      .Bind(5, id);
+  return st.RunUpdate("snapshot " + id + " has no memory part");
 }
 
 }  // namespace strata::db

@@ -14,6 +14,11 @@ std::string LayerKey(const std::string& volume_id,
          (generation > 0 ? ".g" + std::to_string(generation) : "") + ".qcow2";
 }
 
+std::string MemoryKey(const std::string& volume_id,
+                      const std::string& snapshot_id) {
+  return "volumes/" + volume_id + "/" + snapshot_id + ".memory";
+}
+
 int LayerKeyGeneration(const std::string& key, const std::string& volume_id,
                        const std::string& snapshot_id) {
   if (key == LayerKey(volume_id, snapshot_id)) return 0;

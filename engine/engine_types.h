@@ -141,6 +141,10 @@ bool LayerIsNeeded(const db::VolumeRecord& vol,
 // stays whole until the catalog names the new one.
 std::string LayerKey(const std::string& volume_id,
                      const std::string& snapshot_id, int generation = 0);
+// Where a store keeps the memory taken with a snapshot (issue 21): its
+// restore image (memsnap/restore_image.h), beside the layer.
+std::string MemoryKey(const std::string& volume_id,
+                      const std::string& snapshot_id);
 // The generation of `key` as a layer key of that snapshot (0 for the plain
 // key), or -1 when it is not one.
 int LayerKeyGeneration(const std::string& key, const std::string& volume_id,

@@ -6,8 +6,11 @@
 #include <thread>
 
 #include "engine/layer_form.h"
+#include "memsnap/restore_image.h"
 #include "util/file_check.h"
+#include "util/fs.h"
 #include "util/log.h"
+#include "util/open_beneath.h"
 #include "util/sha256.h"
 #include "util/time_util.h"
 
@@ -94,6 +97,46 @@ Result<LayerTransfer::StoredLayer> LayerTransfer::UploadLayer(
     const std::string& snapshot_id, const std::string& key,
     const std::string& path, const std::map<std::string, std::string>& labels,
     bool show_progress) {
+  return Upload(
+      snapshot_id, key,
+      [&]() -> Result<UploadInput> {
+        STRATA_ASSIGN_OR_RETURN(auto src, LayerSource::Open(path));
+        UploadInput in;
+        in.size = src->size();
+        in.form = src->sparse() ? "sparse" : "qcow2";
+        // Only an object the store keeps as a local file (the local store,
+        // no relay stage or other decorator) in the plain form
+        // (layer_form.h) is ever linked and so checked with it: other
+        // uploads, bound by CPU on two cores, are spared the hash.
+        in.take_check = store_->CanLink() && !src->sparse();
+        in.source = std::move(src);
+        return in;
+      },
+      labels, show_progress);
+}
+
+Result<LayerTransfer::StoredLayer> LayerTransfer::UploadMemory(
+    const std::string& snapshot_id, const std::string& key,
+    const std::string& region,
+    const std::map<std::string, std::string>& labels) {
+  return Upload(
+      snapshot_id, key,
+      [&]() -> Result<UploadInput> {
+        STRATA_ASSIGN_OR_RETURN(auto src,
+                                memsnap::RestoreImageSource::Open(region));
+        UploadInput in;
+        in.size = src->size();
+        in.form = "memory";
+        in.source = std::move(src);
+        return in;
+      },
+      labels, /*show_progress=*/false);
+}
+
+Result<LayerTransfer::StoredLayer> LayerTransfer::Upload(
+    const std::string& snapshot_id, const std::string& key,
+    const std::function<Result<UploadInput>()>& open,
+    const std::map<std::string, std::string>& labels, bool show_progress) {
   Status last;
   for (int attempt = 1; attempt <= opts_.upload_attempts; ++attempt) {
     if (attempt > 1)
@@ -104,7 +147,7 @@ Result<LayerTransfer::StoredLayer> LayerTransfer::UploadLayer(
     u.store_key = key;
     u.started_at = NowMicros();
     STRATA_ASSIGN_OR_RETURN(int64_t upload_id, catalog_->BeginUpload(u));
-    auto src = LayerSource::Open(path);
+    auto src = open();
     if (!src.ok()) {
       // The upload row is a record of attempts; the snapshot's own status
       // says what counts.
@@ -113,17 +156,12 @@ Result<LayerTransfer::StoredLayer> LayerTransfer::UploadLayer(
                  "upload record " + std::to_string(upload_id));
       return src.status();
     }
-    // Only an object the store keeps as a local file (the local store, no
-    // relay stage or other decorator) in the plain form (layer_form.h) is
-    // ever linked and so checked with it: other uploads, bound by CPU on
-    // two cores, are spared the hash.
-    const bool linkable = store_->CanLink() && !(*src)->sparse();
-    UploadSource progress(src->get(), (*src)->size(),
+    UploadSource progress(src->source.get(), src->size,
                           show_progress ? catalog_ : nullptr, snapshot_id,
-                          linkable);
+                          src->take_check);
     store::RequestOptions ro;
     ro.labels = labels;
-    ro.labels["form"] = (*src)->sparse() ? "sparse" : "qcow2";
+    ro.labels["form"] = src->form;
     auto put = store_->Put(key, progress, ro);
     Status s = put.status();
     // A digest that is none (a hashing thread failed: sha256.h's
@@ -190,6 +228,12 @@ Status LayerTransfer::DeleteSnapshotsOf(const std::string& volume_id) {
   STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfVolume(volume_id));
   for (const auto& s : snaps) {
     if (s.store_key) STRATA_RETURN_IF_ERROR(DeleteStored(*s.store_key));
+    // The memory taken with it (issue 21), stored and here.
+    if (!s.memory_store_key.empty() && s.memory_state != "deleted")
+      STRATA_RETURN_IF_ERROR(DeleteStored(s.memory_store_key));
+    if (!s.memory_region.empty() && s.memory_state != "deleted" &&
+        PathExists(s.memory_region))
+      STRATA_RETURN_IF_ERROR(RemoveFileNoSymlinks(s.memory_region));
     STRATA_RETURN_IF_ERROR(catalog_->DeleteSnapshot(s.id));
   }
   return Status::OK();

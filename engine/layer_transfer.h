@@ -5,7 +5,9 @@
 // Thread-safety: any thread; calls for different keys run in parallel.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "engine/engine_part.h"
@@ -43,6 +45,14 @@ class LayerTransfer : public EnginePart {
       const std::string& snapshot_id, const std::string& key,
       const std::string& path, const std::map<std::string, std::string>& labels,
       bool show_progress = true);
+  // Uploads the memory taken with a snapshot (issue 21): the restore image
+  // of the complete region at `region` (memsnap/restore_image.h), so that
+  // the store keeps only the slots that hold pages; retried and verified
+  // as a layer is.
+  Result<StoredLayer> UploadMemory(
+      const std::string& snapshot_id, const std::string& key,
+      const std::string& region,
+      const std::map<std::string, std::string>& labels);
   // R1.9: deletes a store object, or, when the store does not answer,
   // queues the key in the catalog (pending_deletes) and returns OK: the
   // object is deleted by RetryPendingDeletes, never forgotten.
@@ -54,6 +64,22 @@ class LayerTransfer : public EnginePart {
   // Deletes queued objects, oldest first, until the store fails again.
   // Runs at start-up (Recover) and after every successful upload.
   void RetryPendingDeletes();
+
+ private:
+  // What one upload attempt sends: the bytes, their length, the "form"
+  // label, and whether to take the fast check (util/file_check.h) of them.
+  struct UploadInput {
+    std::unique_ptr<ByteSource> source;
+    uint64_t size = 0;
+    std::string form;
+    bool take_check = false;
+  };
+  // Uploads what `open` gives (called once per attempt) as `key`.
+  Result<StoredLayer> Upload(const std::string& snapshot_id,
+                             const std::string& key,
+                             const std::function<Result<UploadInput>()>& open,
+                             const std::map<std::string, std::string>& labels,
+                             bool show_progress);
 };
 
 }  // namespace strata::engine

@@ -4,10 +4,12 @@
 // (RestoreMemorySnapshot), so it carries on where it was, its processes
 // running, its disk at the same instant.
 //
-// Journal "memory_restore": memory_restore.power_off, the revert's own
-// steps, memory_restore.resume. Recovery settles the revert as a rebuild's
-// (recover.cc); the domain is left off then, and the restore can be asked
-// again.
+// Journal "memory_restore": memory_restore.fetch (only when the region is
+// gone or damaged here: it comes again from the store's copy, before
+// anything changes), memory_restore.power_off, the revert's own steps,
+// memory_restore.resume. Recovery removes what a fetch left and settles
+// the revert as a rebuild's (recover.cc); the domain is left off then, and
+// the restore can be asked again.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -39,17 +41,18 @@ Status Reverter::RestoreServerMemory(const std::string& domain_uuid,
                             "server " + snap.memory_domain + ", not of " +
                             domain_uuid + ".");
   const std::string region = snap.memory_region;
-  // The region must read back whole before the disk is touched.
-  {
+  // The region must read back whole before the disk is touched, or come
+  // from the store's copy first.
+  const bool fetch = !MemoryRegionReadable(region);
+  if (fetch && snap.memory_store_key.empty()) {
     UniqueFd fd(open(region.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd.valid())
       return Status::Conflict("The memory of snapshot " + snap.id +
                               " cannot be read: " + std::strerror(errno));
     auto checked = memsnap::RegionReader::Open(fd.get(), region);
-    if (!checked.ok())
-      return Status::Conflict(
-          "The memory of snapshot " + snap.id +
-          " cannot be restored: " + checked.status().message());
+    return Status::Conflict(
+        "The memory of snapshot " + snap.id + " cannot be restored: " +
+        (checked.ok() ? "it changed while read" : checked.status().message()));
   }
   STRATA_ASSIGN_OR_RETURN(auto lease,
                           locks_.TryAcquire(vol.id, "a memory restore"));
@@ -60,7 +63,13 @@ Status Reverter::RestoreServerMemory(const std::string& domain_uuid,
   const std::string fifo_dir = opts_.memory_dir;
   return LaunchRevertTask(
       lease, j, vol, snap,
-      [this, vol, snap, domain_uuid, region, fifo_dir](Journal& j) {
+      [this, vol, snap, domain_uuid, region, fifo_dir, fetch](Journal& j) {
+        if (fetch) {
+          STRATA_RETURN_IF_ERROR(j.Step("memory_restore.fetch", 1));
+          STRATA_RETURN_IF_ERROR(
+              FetchMemoryRegion(*store_, snap.memory_store_key,
+                                snap.memory_store_sha256, region));
+        }
         STRATA_RETURN_IF_ERROR(j.Step("memory_restore.power_off", 2));
         STRATA_RETURN_IF_ERROR(hv_->PowerOff(domain_uuid));
         STRATA_RETURN_IF_ERROR(RunRevert(j, vol, snap));

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "memsnap/libvirt_save_header.h"
+#include "memsnap/restore_image.h"
 #include "util/byte_stream.h"
 #include "util/fs.h"
 #include "util/guarded.h"
@@ -217,7 +218,7 @@ Status RestoreMemorySnapshot(hypervisor::Hypervisor* hv,
       if (flags < 0 || fcntl(out.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
         return Status::FromErrno("block " + fifo, errno);
       FdSink sink(out.get(), fifo);
-      return reader.WriteRestoreImage(sink);
+      return memsnap::WriteRestoreImage(reader, sink);
     });
   });
   Status restored = hv->RestoreFromImage(fifo);

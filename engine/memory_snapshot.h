@@ -17,6 +17,7 @@
 
 #include "hypervisor/hypervisor.h"
 #include "memsnap/region.h"
+#include "storage-drivers/store.h"
 #include "util/status.h"
 
 namespace strata::engine {
@@ -62,5 +63,22 @@ struct MemorySnapshotResult {
 [[nodiscard]] Status RestoreMemorySnapshot(hypervisor::Hypervisor* hv,
                                            const std::string& region,
                                            const std::string& fifo_dir);
+
+// True when `region` is a complete region whose checks hold.
+bool MemoryRegionReadable(const std::string& region);
+
+// Makes `region` again from the copy of a snapshot's memory a store keeps
+// (its restore image under `key`, memsnap/restore_image.h): downloaded
+// beside the region and verified against `sha256`, read into a new region
+// beside it by the parser that reads a running QEMU's stream, then renamed
+// onto `region`. Whatever an earlier fetch left there goes first, and
+// whatever this one left on failure goes too (RemoveMemoryLeftovers).
+[[nodiscard]] Status FetchMemoryRegion(store::Store& store,
+                                       const std::string& key,
+                                       const std::string& sha256,
+                                       const std::string& region);
+// Removes what a fetch into `region` left ("<region>.image…",
+// "<region>.part"); the region itself stays.
+void RemoveMemoryLeftovers(const std::string& region);
 
 }  // namespace strata::engine

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "engine/memory_snapshot.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/open_beneath.h"
@@ -81,6 +82,8 @@ Status Recovery::RecoverTask(const db::TaskRecord& task) {
     }
   } else if (task.kind == "revert" || task.kind == "rebuild" ||
              task.kind == "memory_restore") {
+    if (task.kind == "memory_restore" && state.contains("region"))
+      RemoveMemoryLeftovers(state.value("region", ""));
     std::string history = state.value("history", "");
     bool done = chain.length() > 1 && !history.empty() &&
                 chain.layers[1].path == history;
@@ -128,9 +131,12 @@ Status Recovery::AbandonUpload(const db::TaskRecord& task,
       why + "; the next snapshot carries its writes (R2.6)"));
   // An upload the crash cut short may have left part of the layer in the
   // store (a store's kept segments, an unfinished image): it goes (or is
-  // queued) with the key, which no other snapshot uses.
+  // queued) with the key, which no other snapshot uses; so does the memory
+  // stored before it.
   STRATA_RETURN_IF_ERROR(
       transfer_->DeleteStored(LayerKey(task.volume_id, snap_id)));
+  STRATA_RETURN_IF_ERROR(
+      transfer_->DeleteStored(MemoryKey(task.volume_id, snap_id)));
   return catalog_->FinishTask(task.id, "failed", why);
 }
 

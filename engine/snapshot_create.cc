@@ -10,7 +10,8 @@
 //   create.check_previous   R2.4: UUIDs of every Strata layer below the new
 //                           layer looked up in the catalog
 //   create.merge_failed     R2.6: layers of failed snapshots merged into it
-//   create.upload           R2.5: upload, verify, record
+//   create.upload           R2.5: upload, verify, record (first the memory
+//                           taken with the snapshot, when there is one)
 //   compact.*               R2.8–R2.9 (chain_ops.cc)
 // A chain that an NBD export holds (chain_holder.h) is released for all of
 // these steps — the VM's writes go to the redirect cache — and taken back
@@ -177,9 +178,30 @@ Status SnapshotCreator::UploadLayer(Journal& j, const db::VolumeRecord& vol,
   // linked or not. Repeated on a resumed upload: it is idempotent.
   STRATA_RETURN_IF_ERROR(ReleaseSpacePastEnd(layer));
   const std::string key = LayerKey(vol.id, snap.id);
-  STRATA_ASSIGN_OR_RETURN(
-      LayerTransfer::StoredLayer stored,
-      transfer_->UploadLayer(snap.id, key, layer, LayerLabels(vol, snap)));
+  const std::map<std::string, std::string> labels = LayerLabels(vol, snap);
+  // The memory taken with it (snapshot_memory.cc) is stored first, so that
+  // a layer stored is never without it; a layer that fails then takes it
+  // out of the store again.
+  STRATA_ASSIGN_OR_RETURN(db::SnapshotRecord now,
+                          catalog_->GetSnapshot(snap.id));
+  const bool with_memory = now.memory_state == "complete";
+  const std::string memory_key = MemoryKey(vol.id, snap.id);
+  std::optional<LayerTransfer::StoredLayer> memory;
+  if (with_memory) {
+    auto m =
+        transfer_->UploadMemory(snap.id, memory_key, now.memory_region, labels);
+    if (!m.ok())
+      return m.status().WithContext("the memory of snapshot " + snap.id);
+    memory = std::move(*m);
+  }
+  auto uploaded = transfer_->UploadLayer(snap.id, key, layer, labels);
+  if (!uploaded.ok()) {
+    if (memory)
+      LogIfError(transfer_->DeleteStored(memory_key),
+                 "removing the stored memory of snapshot " + snap.id);
+    return uploaded.status();
+  }
+  const LayerTransfer::StoredLayer& stored = *uploaded;
   const store::ObjectInfo& obj = stored.object;
   STRATA_RETURN_IF_ERROR(catalog_->Transaction([&]() -> Status {
     STRATA_RETURN_IF_ERROR(
@@ -190,6 +212,10 @@ Status SnapshotCreator::UploadLayer(Journal& j, const db::VolumeRecord& vol,
           stored.RecordIn(key, &cur);
           return Status::OK();
         }));
+    if (memory)
+      STRATA_RETURN_IF_ERROR(catalog_->SetSnapshotMemoryStored(
+          snap.id, memory_key, memory->object.sha256,
+          static_cast<int64_t>(memory->object.size)));
     return catalog_->ModifyVolume(vol.id, [&](db::VolumeRecord& v) {
       v.head_snapshot_id = snap.id;
       return Status::OK();

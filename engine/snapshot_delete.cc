@@ -96,11 +96,13 @@ Status SnapshotDeleter::PublishDelete(const std::string& snapshot_id) {
   if (snap->store_key) {
     STRATA_ASSIGN_OR_RETURN(keep, IsNeeded(catalog_, *snap));
   }
-  // The memory taken with it (snapshot_memory.cc) goes in either case:
-  // nothing builds on it.
+  // The memory taken with it (snapshot_memory.cc) goes in either case,
+  // here and from the store: nothing builds on it.
   if (!snap->memory_region.empty() && snap->memory_state != "deleted") {
     if (PathExists(snap->memory_region))
       STRATA_RETURN_IF_ERROR(RemoveFileNoSymlinks(snap->memory_region));
+    if (!snap->memory_store_key.empty())
+      STRATA_RETURN_IF_ERROR(transfer_->DeleteStored(snap->memory_store_key));
     if (keep)
       STRATA_RETURN_IF_ERROR(catalog_->SetSnapshotMemory(
           snapshot_id, "deleted", snap->memory_domain, snap->memory_region,

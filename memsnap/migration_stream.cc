@@ -357,7 +357,8 @@ Result<StreamStats> ParseMigrationStream(ByteSource& in, StreamVisitor& v) {
 Status MigrationStreamWriter::Begin(std::string_view prologue,
                                     const RamSection& ram) {
   ram_ = ram;
-  std::string s(prologue);
+  std::string& s = buf_;
+  s.append(prologue);
   s.push_back(static_cast<char>(kStart));
   PutBe32(s, ram.section_id);
   PutIdstr(s, "ram");
@@ -377,7 +378,7 @@ Status MigrationStreamWriter::Begin(std::string_view prologue,
   s.push_back(static_cast<char>(kPart));
   PutBe32(s, ram.section_id);
   in_part_ = true;
-  return out_.Write(s.data(), s.size());
+  return Flush(false);
 }
 
 Status MigrationStreamWriter::Record(size_t block, uint64_t offset,
@@ -393,9 +394,9 @@ Status MigrationStreamWriter::Record(size_t block, uint64_t offset,
 }
 
 Status MigrationStreamWriter::Flush(bool always) {
-  if (buf_.empty() || (!always && buf_.size() < kFlushBytes))
+  if (!out_ || buf_.empty() || (!always && buf_.size() < kFlushBytes))
     return Status::OK();
-  Status s = out_.Write(buf_.data(), buf_.size());
+  Status s = out_->Write(buf_.data(), buf_.size());
   buf_.clear();
   return s;
 }
@@ -416,8 +417,7 @@ Status MigrationStreamWriter::Page(size_t block, uint64_t offset,
 
 Status MigrationStreamWriter::End(std::string_view device_state) {
   if (!in_part_) return Status::InvalidArgument("End before Begin");
-  STRATA_RETURN_IF_ERROR(Flush(true));
-  std::string s;
+  std::string& s = buf_;
   PutBe64(s, kFlagEos);
   s.push_back(static_cast<char>(kFooter));
   PutBe32(s, ram_.section_id);
@@ -427,8 +427,8 @@ Status MigrationStreamWriter::End(std::string_view device_state) {
   s.push_back(static_cast<char>(kFooter));
   PutBe32(s, ram_.section_id);
   in_part_ = false;
-  STRATA_RETURN_IF_ERROR(out_.Write(s.data(), s.size()));
-  return out_.Write(device_state.data(), device_state.size());
+  s.append(device_state);
+  return Flush(true);
 }
 
 }  // namespace strata::memsnap

@@ -94,22 +94,33 @@ struct StreamStats {
 // the block list, one PART of pages, RAM's END, and the device state as
 // read. Pages are written in calls to Page/ZeroPage, each page once; they
 // reach the sink in pieces of about 1 MiB (a FIFO's reader wakes up once
-// per piece, not once per record).
+// per piece, not once per record). Without a sink, the bytes stay in the
+// writer until the caller takes them (TakeBuffered): a reader pulls them.
 class MigrationStreamWriter {
  public:
-  explicit MigrationStreamWriter(ByteSink& out) : out_(out) {}
+  explicit MigrationStreamWriter(ByteSink& out) : out_(&out) {}
+  MigrationStreamWriter() = default;
   Status Begin(std::string_view prologue, const RamSection& ram);
   Status ZeroPage(size_t block, uint64_t offset, uint8_t fill);
   Status Page(size_t block, uint64_t offset, const char* data);
   // Ends RAM's sections; `device_state` follows as read.
   Status End(std::string_view device_state);
+  // Without a sink: the bytes written since the last take.
+  size_t buffered() const { return buf_.size(); }
+  // Swaps them into `into` (whose old bytes are dropped, its storage kept
+  // for the writer's next ones).
+  void TakeBuffered(std::string* into) {
+    into->swap(buf_);
+    buf_.clear();
+  }
 
  private:
   static constexpr size_t kFlushBytes = 1 << 20;
   Status Record(size_t block, uint64_t offset, uint64_t flag);
-  // Writes the buffer out when it holds kFlushBytes, or `always`.
+  // Writes the buffer out when it holds kFlushBytes, or `always`; keeps it
+  // without a sink.
   Status Flush(bool always);
-  ByteSink& out_;
+  ByteSink* out_ = nullptr;
   std::string buf_;
   RamSection ram_;
   bool in_part_ = false;

@@ -19,9 +19,6 @@ namespace {
 constexpr char kMagic[16] = "STRATA-MEMSNAP\0";
 constexpr uint32_t kFormat = 1;
 constexpr uint32_t kStateWriting = 1, kStateComplete = 2;
-// Slot address word flags (QEMU's values), and a zero page's fill byte.
-constexpr uint64_t kSlotZero = 0x02, kSlotPage = 0x08;
-constexpr int kFillShift = 4;
 // Superblock field offsets.
 constexpr size_t kHashLen = 64;
 constexpr size_t kTableHashAt = 112, kMetaHashAt = kTableHashAt + kHashLen,
@@ -180,7 +177,7 @@ Status RegionWriter::OnZeroPage(size_t block, uint64_t offset, uint8_t fill) {
   // not even its word (0 reads as a zero page).
   const uint64_t slot = layout_.first_slot[block] + offset / kPageSize;
   if (fresh_ && fill == 0 && words_[slot] == 0) return Status::OK();
-  words_[slot] = offset | kSlotZero | uint64_t{fill} << kFillShift;
+  words_[slot] = offset | kSlotZero | uint64_t{fill} << kSlotFillShift;
   return Status::OK();
 }
 
@@ -332,78 +329,20 @@ Result<RegionReader> RegionReader::Open(int fd, std::string what) {
   return r;
 }
 
-Status RegionReader::WriteRestoreImage(ByteSink& out) const {
-  if (libvirt_.empty())
-    return Status::InvalidArgument(what_ + " keeps no libvirt save header");
-  STRATA_RETURN_IF_ERROR(out.Write(libvirt_.data(), libvirt_.size()));
-  return WriteStream(out);
+Result<std::vector<uint64_t>> RegionReader::ReadWords() const {
+  std::string raw(layout_.pages * 8, '\0');
+  STRATA_RETURN_IF_ERROR(
+      PreadAll(fd_, raw.data(), raw.size(), layout_.WordAt(0), what_));
+  std::vector<uint64_t> words(layout_.pages);
+  for (uint64_t i = 0; i < layout_.pages; ++i)
+    words[i] = Get64(raw.data() + 8 * i);
+  return words;
 }
 
-Status RegionReader::WriteStream(ByteSink& out) const {
-  MigrationStreamWriter w(out);
-  STRATA_RETURN_IF_ERROR(w.Begin(prologue_, ram_));
-  // Address words are read 128 Ki at a time (1 MiB), pages up to 1 MiB at
-  // a time: the slots from the one asked for on, as long as they hold
-  // pages and lie in the same block.
-  constexpr uint64_t kWordsAtOnce = 128 << 10;
-  constexpr uint64_t kPagesAtOnce = 256;
-  std::string words;
-  uint64_t words_from = 0;  // the first slot `words` holds
-  std::string pages;
-  uint64_t pages_from = 0;  // the first slot `pages` holds
-  auto word_of = [&](uint64_t slot) -> Result<uint64_t> {
-    if (words.empty() || slot < words_from ||
-        slot >= words_from + words.size() / 8) {
-      words_from = slot;
-      words.resize(8 * std::min(kWordsAtOnce, layout_.pages - slot));
-      STRATA_RETURN_IF_ERROR(PreadAll(fd_, words.data(), words.size(),
-                                      layout_.WordAt(slot), what_));
-    }
-    return Get64(words.data() + 8 * (slot - words_from));
-  };
-  for (size_t b = 0; b < ram_.blocks.size(); ++b) {
-    const uint64_t block_end =
-        layout_.first_slot[b] + ram_.blocks[b].length / kPageSize;
-    for (uint64_t off = 0; off < ram_.blocks[b].length; off += kPageSize) {
-      const uint64_t slot = layout_.first_slot[b] + off / kPageSize;
-      STRATA_ASSIGN_OR_RETURN(const uint64_t word, word_of(slot));
-      if (word == 0) {  // never written: a zero page of a fresh region
-        STRATA_RETURN_IF_ERROR(w.ZeroPage(b, off, 0));
-        continue;
-      }
-      if ((word & ~(kPageSize - 1)) != off)
-        return Status::Corruption(what_ + ": the slot of page " +
-                                  std::to_string(off) + " of '" +
-                                  ram_.blocks[b].id + "' names page " +
-                                  std::to_string(word & ~(kPageSize - 1)));
-      const uint64_t flags = word & 0xf;
-      if (flags == kSlotZero) {
-        STRATA_RETURN_IF_ERROR(w.ZeroPage(
-            b, off, static_cast<uint8_t>((word >> kFillShift) & 0xff)));
-      } else if (flags == kSlotPage) {
-        if (pages.empty() || slot < pages_from ||
-            slot >= pages_from + pages.size() / kPageSize) {
-          // This slot and those after it that hold pages, in one read.
-          uint64_t n = 1;
-          while (n < kPagesAtOnce && slot + n < block_end) {
-            STRATA_ASSIGN_OR_RETURN(const uint64_t next, word_of(slot + n));
-            if ((next & 0xf) != kSlotPage) break;
-            ++n;
-          }
-          pages_from = slot;
-          pages.resize(n * kPageSize);
-          STRATA_RETURN_IF_ERROR(PreadAll(fd_, pages.data(), pages.size(),
-                                          layout_.PageAt(slot), what_));
-        }
-        STRATA_RETURN_IF_ERROR(
-            w.Page(b, off, pages.data() + (slot - pages_from) * kPageSize));
-      } else {
-        return Status::Corruption(what_ + ": a slot with flags " +
-                                  std::to_string(flags));
-      }
-    }
-  }
-  return w.End(devices_);
+Status RegionReader::ReadPages(uint64_t first, uint64_t n, char* into) const {
+  if (first + n > layout_.pages)
+    return Status::InvalidArgument(what_ + ": slots past the region's end");
+  return PreadAll(fd_, into, n * kPageSize, layout_.PageAt(first), what_);
 }
 
 }  // namespace strata::memsnap

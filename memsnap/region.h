@@ -40,6 +40,11 @@
 namespace strata::memsnap {
 
 inline constexpr uint64_t kSlotBytes = kPageSize + 8;
+// A slot's address word: the page's offset in its block | flags (QEMU's
+// values): kSlotPage, or kSlotZero with the fill byte at kSlotFillShift.
+// 0: never written (a zero page of a fresh region).
+inline constexpr uint64_t kSlotZero = 0x02, kSlotPage = 0x08;
+inline constexpr int kSlotFillShift = 4;
 inline constexpr uint64_t kSuperblockBytes = 4096;
 inline constexpr uint64_t kTableEntryBytes = 288;
 // The metadata area's default bound: libvirt's header and XML (libvirt pads
@@ -124,12 +129,13 @@ class RegionReader {
   const RamSection& ram() const { return ram_; }
   const std::string& libvirt_header() const { return libvirt_; }
   const RegionLayout& layout() const { return layout_; }
-  // QEMU's stream again, each page once, in slot order.
-  Status WriteStream(ByteSink& out) const;
-  // libvirt's save header kept with the snapshot, then the stream: what
-  // `virsh restore` reads (a file, or a FIFO Strata writes as libvirt
-  // reads). InvalidArgument when the snapshot kept no header.
-  Status WriteRestoreImage(ByteSink& out) const;
+  const std::string& prologue() const { return prologue_; }
+  const std::string& device_state() const { return devices_; }
+  const std::string& what() const { return what_; }
+  // Every slot's address word, in slot order.
+  Result<std::vector<uint64_t>> ReadWords() const;
+  // The pages of slots [first, first + n) into `into` (n × kPageSize).
+  Status ReadPages(uint64_t first, uint64_t n, char* into) const;
 
  private:
   int fd_ = -1;

@@ -19,14 +19,20 @@
 #    snapshot's instant with the same boot id (no reboot), the pattern
 #    verifies, and the disk holds one contiguous log after the guest wrote
 #    on;
-#  - the snapshot deleted: its region is gone;
+#  - the store's copy (through the zstd relay stage): a zstd frame of the
+#    snapshot's restore image (libvirt's save header, then the stream with
+#    each page once), no bigger than the region's allocated data (+1 %) and
+#    far below its apparent size; with the region gone here, a restore
+#    fetches it, and the guest goes on at the same instant again; a damaged
+#    copy is refused before the server is touched;
+#  - the snapshot deleted: its region and its stored copy are gone;
 #  - crash safety: stratad killed with the VM paused at the end of the
 #    stream (at the disk's cut, create.link_top): after the restart the VM
 #    runs, the snapshot is in error, its memory part too, and no region is
 #    left behind.
 source "$(dirname "$0")/lib.sh"
 need_guest
-need curl python3 virsh
+need curl python3 virsh zstd
 
 name=strata-memsrv-$$
 disk=$T/var/disks/ms.qcow2
@@ -36,7 +42,11 @@ GUEST_MEMORY_MIB=256 define_guest "$name" "$disk" 256M \
 uuid=$(virsh domuuid "$name")
 source "$(dirname "$0")/memory_lib.sh"
 await_memwriter "the guest"
-start_stratad
+cat >"$T/strata.conf" <<CONF
+[store]
+compression = zstd
+CONF
+start_stratad --config "$T/strata.conf"
 mem_dir=$T/var/memory
 action() { api POST "/v2.1/servers/$uuid/action" "$1" -H "X-OpenStack-Nova-API-Version: 2.45"; }
 
@@ -84,7 +94,11 @@ wait_volume "$vol" available 120
 k=$(verify_disk "$T/var/volumes/volume-$vol.qcow2" 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["last"])')
 ((rec_lo <= k && k <= rec_hi + 1)) || fail "the snapshot's disk ends at record $k, not within $rec_lo..$rec_hi"
 
-# The guest runs on, then the restore.
+# restore_memory: the guest runs on, then os-strata:restoreMemory of $img:
+# ACTIVE again, the counter and pattern at the snapshot's instant, the
+# disk's records at the same instant, the guest writing on; sets
+# first_rec, FIRST_TICK, VERDICT, boot.
+restore_memory() {
 for _ in $(seq 300); do (($(last_rec) > rec_hi + 100)) && break; sleep 0.1; done
 boot=$(mem_ticks | tail -1 | cut -d' ' -f1)
 action "{\"os-strata:restoreMemory\":{\"imageRef\":\"$img\"}}"
@@ -109,15 +123,67 @@ qemu-img convert -U -O raw "$disk" "$T/now.raw"
 "$T/guest/verify-records" --min-last "$((first_rec + 100))" "$T/now.raw" >"$T/now.json" ||
   fail "after the restore the disk's log is not whole: $(cat "$T/now.json")"
 rm -f "$T/now.raw"
+}
+restore_memory
 pass "restored with its memory: ACTIVE, the counter went on at tick $FIRST_TICK (snapshot during $tick_lo..$tick_hi, boot $boot), the disk at the snapshot ends at record $k and the guest went on at $first_rec, $VERDICT, the disk's log whole: $(cat "$T/now.json")"
 
-# Deleting the snapshot removes its region.
+# The store's copy: the restore image through the zstd stage.
+api GET "/v3/snapshots/$img"
+stored=$(jget 'j["snapshot"]["os-strata:memory"]["stored_bytes"]')
+object=$(find "$T/var/store/volumes" -name "$img.memory")
+[[ -n $object && $(stat -c %s "$object") == "$stored" ]] ||
+  fail "the store holds no copy of $img's memory of $stored bytes: '$object'"
+zstd -q -t "$object" || fail "$object is not a zstd frame"
+zstd -q -f -d "$object" -o "$T/image"
+image=$(stat -c %s "$T/image")
+[[ $(head -c 16 "$T/image") == LibvirtQemudSave ]] ||
+  fail "the stored copy is not a restore image: $(head -c 16 "$T/image" | od -c | head -1)"
+alloc=$(($(stat -c %b "$region") * $(stat -c %B "$region")))
+apparent=$(stat -c %s "$region")
+((image <= alloc + alloc / 100 && image < apparent * 3 / 4 && stored < image)) ||
+  fail "the stored copy: $stored bytes stored, $image as an image, against the region's $alloc allocated and $apparent apparent"
+rm -f "$T/image"
+pass "the store keeps $img's memory as a zstd frame ($stored bytes) of its restore image ($image bytes: at most the region's allocated $alloc + 1 %, its apparent size $apparent)"
+
+# The region gone here: a restore fetches the store's copy.
+rm -f "$region"
+restore_memory
+[[ -f $region ]] || fail "the fetched region is not where the snapshot's region was"
+grep -q "is a region again" "$T/stratad.log" || fail "the restore did not fetch the store's copy"
+[[ -z $(find "$mem_dir" -name "$img.region.*") ]] || fail "the fetch left files behind: $(ls "$mem_dir")"
+pass "with the region gone, the restore fetched the store's copy: the counter went on at tick $FIRST_TICK (snapshot during $tick_lo..$tick_hi), the guest at record $first_rec (disk at $k), $VERDICT"
+
+# A damaged copy, the region gone: refused before the server is touched.
+rm -f "$region"
+python3 - "$object" <<'PY'
+import os, sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(os.path.getsize(sys.argv[1]) // 2)
+    b = f.read(1)
+    f.seek(-1, 1)
+    f.write(bytes([b[0] ^ 0xFF]))
+PY
+tick_before=$(last_tick)
+action "{\"os-strata:restoreMemory\":{\"imageRef\":\"$img\"}}"
+expect_code 202 "os-strata:restoreMemory from a damaged copy"
+for _ in $(seq 600); do grep -q "failed: .*fetching the memory stored as" "$T/stratad.log" && break; sleep 0.1; done
+grep -q "failed: .*fetching the memory stored as" "$T/stratad.log" ||
+  fail "the damaged copy was not refused: $(grep -i "memory" "$T/stratad.log" | tail -3)"
+for _ in $(seq 300); do (($(last_tick) > tick_before + 2)) && break; sleep 0.1; done
+[[ $(virsh domstate "$name") == running ]] && (($(last_tick) > tick_before + 2)) ||
+  fail "a refused fetch touched the server: $(virsh domstate "$name"), tick $(last_tick) after $tick_before"
+[[ ! -e $region && -z $(find "$mem_dir" -name "$img.region.*") ]] ||
+  fail "a refused fetch left files: $(ls "$mem_dir")"
+pass "a damaged stored copy is refused ($(grep -o "fetching the memory stored as.*" "$T/stratad.log" | head -1 | cut -c1-160)) before the server is touched: it ran on (tick $(last_tick)), no region left"
+
+# Deleting the snapshot removes its region and its stored copy.
 api DELETE "/v3/volumes/$vol"
 api DELETE "/v3/snapshots/$img"
 expect_code 202 "deleting the snapshot with memory"
-for _ in $(seq 300); do [[ ! -e $region ]] && break; sleep 0.1; done
+for _ in $(seq 300); do [[ ! -e $region && ! -e $object ]] && break; sleep 0.1; done
 [[ ! -e $region ]] || fail "the deleted snapshot's region is still there"
-pass "the deleted snapshot's region is gone"
+[[ ! -e $object ]] || fail "the deleted snapshot's stored memory is still there"
+pass "the deleted snapshot's region and stored memory are gone"
 
 # The same through the CLI: strata server snapshot --memory, the snapshot
 # list's Memory column, strata server restore-memory.
@@ -138,14 +204,14 @@ pass "CLI: strata server snapshot --memory --wait ($cli_snap, memory complete, l
 
 # Crash with the VM paused at the end of the stream (the disk's cut).
 stop_stratad
-STRATA_CRASH_AT=create.link_top start_stratad
+STRATA_CRASH_AT=create.link_top start_stratad --config "$T/strata.conf"
 action '{"createImage":{"name":"crash","os-strata:memory":true}}'
 [[ $CODE == 202 ]] || fail "createImage before the crash: HTTP $CODE $BODY"
 crashed=$(jget 'j["image_id"]')
 wait_crash create.link_top
 [[ $(virsh domstate "$name") == paused ]] ||
   fail "the crash did not leave the VM paused at the cut ($(virsh domstate "$name")): the test proves nothing"
-start_stratad
+start_stratad --config "$T/strata.conf"
 [[ $(virsh domstate "$name") == running ]] || fail "after the restart the VM is $(virsh domstate "$name")"
 wait_snapshot "$crashed" error 60
 api GET "/v3/snapshots/$crashed"

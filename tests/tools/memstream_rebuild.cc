@@ -23,6 +23,7 @@
 
 #include "memsnap/migration_stream.h"
 #include "memsnap/region.h"
+#include "memsnap/restore_image.h"
 #include "page_map.h"
 
 using namespace strata;
@@ -54,7 +55,7 @@ Status RegionToStream(int fd, const std::string& region,
                       const std::string& out) {
   STRATA_ASSIGN_OR_RETURN(RegionReader r, RegionReader::Open(fd, region));
   STRATA_ASSIGN_OR_RETURN(auto sink, FileSink::Create(out));
-  STRATA_RETURN_IF_ERROR(r.WriteStream(*sink));
+  STRATA_RETURN_IF_ERROR(WriteRestoreImage(r, *sink, false));
   return sink->Commit();
 }
 
@@ -107,7 +108,7 @@ int main(int argc, char** argv) {
     if (!out.valid())
       return Fail(Status::IoError(std::string("open ") + argv[3]));
     FdSink sink(out.get(), argv[3]);
-    Status s = r->WriteRestoreImage(sink);
+    Status s = WriteRestoreImage(*r, sink);
     return s.ok() ? 0 : Fail(s);
   }
   if (argc == 4 && std::string(argv[1]) == "--from-region") {

@@ -463,8 +463,9 @@ TEST_CASE(
   CHECK(none->empty());
 }
 
-TEST_CASE("snapshot verify state: set, read with the snapshot, listed, "
-          "interrupted at start, gone with the snapshot") {
+TEST_CASE(
+    "snapshot verify state: set, read with the snapshot, listed, "
+    "interrupted at start, gone with the snapshot") {
   Fixture f;
   REQUIRE(f.cat->InsertVolume(MakeVolume("v1", "/d/vm1.qcow2")).ok());
   REQUIRE(f.cat->InsertSnapshot(MakeSnapshot("s1", "v1", 1)).ok());
@@ -499,6 +500,48 @@ TEST_CASE("snapshot verify state: set, read with the snapshot, listed, "
   REQUIRE(f.cat->DeleteSnapshot("s2").ok());
   REQUIRE(f.cat->InsertSnapshot(MakeSnapshot("s2", "v1", 3)).ok());
   CHECK(get("s2").verify_state.empty());  // a new row with the same id
+}
+
+TEST_CASE(
+    "memory part (issue 21): set, stored, kept through a state change, "
+    "gone with the snapshot") {
+  Fixture f;
+  REQUIRE(f.cat->InsertVolume(MakeVolume("v1", "/d/vm1.qcow2")).ok());
+  REQUIRE(f.cat->InsertSnapshot(MakeSnapshot("s1", "v1", 1)).ok());
+  auto get = [&](const std::string& id) {
+    auto r = f.cat->GetSnapshot(id);
+    REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+    return *r;
+  };
+  // No memory part: nothing to record a stored copy of.
+  CHECK(f.cat->SetSnapshotMemoryStored("s1", "k", "h", 1).code() ==
+        StatusCode::kNotFound);
+  CHECK(get("s1").memory_state.empty());
+  REQUIRE(f.cat
+              ->SetSnapshotMemory("s1", "complete", "dom", "/m/s1.region",
+                                  R"({"pages":3})")
+              .ok());
+  CHECK(get("s1").memory_store_key.empty());
+  REQUIRE(f.cat
+              ->SetSnapshotMemoryStored("s1", "volumes/v1/s1.memory",
+                                        std::string(64, 'a'), 12345)
+              .ok());
+  auto s = get("s1");
+  CHECK(s.memory_state == "complete");
+  CHECK(s.memory_store_key == "volumes/v1/s1.memory");
+  CHECK(s.memory_store_sha256 == std::string(64, 'a'));
+  CHECK(s.memory_store_bytes == 12345);
+  // A later state (the region deleted) keeps where the store has it.
+  REQUIRE(f.cat
+              ->SetSnapshotMemory("s1", "deleted", "dom", "/m/s1.region",
+                                  R"({"pages":3})")
+              .ok());
+  CHECK(get("s1").memory_state == "deleted");
+  CHECK(get("s1").memory_store_key == "volumes/v1/s1.memory");
+  CHECK(get("s1").memory_figures == R"({"pages":3})");
+  REQUIRE(f.cat->DeleteSnapshot("s1").ok());
+  REQUIRE(f.cat->InsertSnapshot(MakeSnapshot("s1", "v1", 2)).ok());
+  CHECK(get("s1").memory_store_key.empty());
 }
 
 TEST_CASE("R2.4: IsUploaded only when both store_key and sha256 are set") {
