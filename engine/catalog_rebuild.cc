@@ -88,6 +88,14 @@ Result<RebuildReport> CatalogRebuilder::Rebuild() {
   for (auto& o : objects) {
     const std::string volume = Label(o, "volume_id");
     const std::string snapshot = Label(o, "snapshot_id");
+    if (!volume.empty() && o.key == MemoryKey(volume, snapshot)) {
+      // The memory taken with a snapshot is a server's, on this host: a
+      // rebuilt catalog keeps the disk snapshots only.
+      LogWarning("rebuild: " + o.key + " is the memory of snapshot " +
+                 snapshot + "; not restored into the catalog");
+      ++report.skipped;
+      continue;
+    }
     if (volume.empty() || snapshot.empty() || !IsSha256Hex(o.sha256) ||
         LayerKeyGeneration(o.key, volume, snapshot) < 0) {
       LogWarning("rebuild: " + o.key +
