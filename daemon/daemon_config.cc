@@ -228,6 +228,8 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
       return Status::InvalidArgument(key + " must be 0..1048576");
   } else if (key == "memory.dir") {
     c->memory_dir = v;
+  } else if (key == "memory.devices") {
+    c->memory_devices = SplitList(v);
   } else if (key == "memory.downtime_limit_ms") {
     STRATA_ASSIGN_OR_RETURN(c->memory_downtime_ms, ParseUint(key, v));
     if (c->memory_downtime_ms > 60000)

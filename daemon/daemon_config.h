@@ -53,6 +53,7 @@ struct DaemonConfig {
   // [memory] dir, downtime_limit_ms, max_passes: memory snapshots (issue
   // 21); the directory defaults to <state_dir>/memory.
   std::string memory_dir;
+  std::vector<std::string> memory_devices;
   uint64_t memory_downtime_ms = 300;
   uint64_t memory_max_passes = 3;
   int workers = 2;

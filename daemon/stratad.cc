@@ -17,6 +17,7 @@
 #include "daemon/nbd_exports.h"
 #include "db/catalog.h"
 #include "engine/engine.h"
+#include "engine/memory_regions.h"
 #include "hypervisor/libvirt_hypervisor.h"
 #include "nbd/server.h"
 #include "policy/policy_runner.h"
@@ -158,6 +159,10 @@ int main(int argc, char** argv) {
       cfg->memory_dir.empty() ? JoinPath(*state, "memory") : cfg->memory_dir;
   if (Status made = MakeDirs(eo.memory_dir, 0700); !made.ok())
     return Fail("memory dir " + eo.memory_dir + ": " + made.message());
+  for (const std::string& d : cfg->memory_devices)
+    if (d.empty() || d[0] != '/' || !engine::IsBlockDevice(d))
+      return Fail("[memory] devices: " + d + " is not a block device");
+  eo.memory_devices = cfg->memory_devices;
   eo.memory_downtime_ms = static_cast<int64_t>(cfg->memory_downtime_ms);
   eo.memory_max_passes = static_cast<int64_t>(cfg->memory_max_passes);
   eo.layer_socket_group = cfg->nbd_socket_group.value_or(

@@ -88,6 +88,9 @@ class Catalog {
                            const std::string& domain, const std::string& region,
                            const std::string& figures,
                            const std::string& error = "");
+  // The regions (files or devices) that hold a snapshot's memory now: its
+  // memory "writing" or "complete".
+  Result<std::vector<std::string>> MemoryRegionsHeld();
   // Where a store keeps it (SnapshotRecord::memory_store_key …); NotFound
   // when the snapshot has no memory part.
   Status SetSnapshotMemoryStored(const std::string& id, const std::string& key,

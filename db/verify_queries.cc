@@ -62,6 +62,21 @@ Status Catalog::SetSnapshotMemory(const std::string& id,
   return st.Run();
 }
 
+Result<std::vector<std::string>> Catalog::MemoryRegionsHeld() {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(
+      Statement st,
+      Statement::Prepare(db_,
+                         "SELECT memory_region FROM memory_snapshots WHERE "
+                         "memory_state IN ('writing', 'complete')"));
+  std::vector<std::string> out;
+  for (;;) {
+    STRATA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return out;
+    out.push_back(st.ColumnText(0));
+  }
+}
+
 Status Catalog::SetSnapshotMemoryStored(const std::string& id,
                                         const std::string& key,
                                         const std::string& sha256,

@@ -46,6 +46,10 @@ struct EngineOptions {
   // region file per snapshot, "<snapshot id>.region". Empty: snapshots
   // with memory are refused.
   std::string memory_dir;
+  // R3.7: raw block devices (LUNs, partitions) for them instead: each
+  // snapshot's memory takes a device no other snapshot's memory holds
+  // (memory_regions.h). Empty: files in memory_dir.
+  std::vector<std::string> memory_devices;
   // R3.8: QEMU's downtime limit for them, and how many passes over the
   // dirty pages Strata lets QEMU make before it pauses the VM itself.
   int64_t memory_downtime_ms = 300;

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "engine/layer_form.h"
+#include "engine/memory_regions.h"
 #include "memsnap/restore_image.h"
 #include "util/file_check.h"
 #include "util/fs.h"
@@ -231,9 +232,8 @@ Status LayerTransfer::DeleteSnapshotsOf(const std::string& volume_id) {
     // The memory taken with it (issue 21), stored and here.
     if (!s.memory_store_key.empty() && s.memory_state != "deleted")
       STRATA_RETURN_IF_ERROR(DeleteStored(s.memory_store_key));
-    if (!s.memory_region.empty() && s.memory_state != "deleted" &&
-        PathExists(s.memory_region))
-      STRATA_RETURN_IF_ERROR(RemoveFileNoSymlinks(s.memory_region));
+    if (!s.memory_region.empty() && s.memory_state != "deleted")
+      STRATA_RETURN_IF_ERROR(ReleaseMemoryRegion(s.memory_region));
     STRATA_RETURN_IF_ERROR(catalog_->DeleteSnapshot(s.id));
   }
   return Status::OK();

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "engine/memory_regions.h"
 #include "engine/memory_snapshot.h"
 #include "memsnap/restore_image.h"
 #include "util/fs.h"
@@ -18,51 +19,56 @@ bool MemoryRegionReadable(const std::string& region) {
   return fd.valid() && memsnap::RegionReader::Open(fd.get(), region).ok();
 }
 
-void RemoveMemoryLeftovers(const std::string& region) {
-  auto names = ListDirNoSymlinks(DirName(region));
+std::string FetchScratch(const std::string& memory_dir,
+                         const std::string& snap_id) {
+  return JoinPath(memory_dir, snap_id + ".fetch");
+}
+
+void RemoveMemoryLeftovers(const std::string& scratch) {
+  auto names = ListDirNoSymlinks(DirName(scratch));
   if (!names.ok()) return;
-  const std::string prefix = BaseName(region) + ".";
+  const std::string prefix = BaseName(scratch) + ".";
   for (const std::string& n : *names)
     if (n.compare(0, prefix.size(), prefix) == 0)
-      LogIfError(RemoveFileNoSymlinks(JoinPath(DirName(region), n)),
-                 "removing " + n + " left by a fetch of " + region);
+      LogIfError(RemoveFileNoSymlinks(JoinPath(DirName(scratch), n)),
+                 "removing " + n + ", left by a fetch");
 }
 
 namespace {
 
 Status Fetch(store::Store& store, const std::string& key,
-             const std::string& sha256, const std::string& region) {
-  const std::string image = region + ".image";
-  const std::string part = region + ".part";
-  FileSinkOptions scratch;
-  scratch.durable = false;  // read once, then removed
-  STRATA_RETURN_IF_ERROR(
-      store::GetToFile(store, key, image, sha256, {}, scratch));
+             const std::string& sha256, const std::string& region,
+             const std::string& scratch) {
+  const std::string image = scratch + ".image";
+  const bool device = IsBlockDevice(region);
+  const std::string part = device ? region : scratch + ".part";
+  FileSinkOptions once;
+  once.durable = false;  // read once, then removed
+  STRATA_RETURN_IF_ERROR(store::GetToFile(store, key, image, sha256, {}, once));
   STRATA_ASSIGN_OR_RETURN(auto in, FileSource::Open(image));
   {
-    UniqueFd fd(open(part.c_str(),
-                     O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                     0600));
-    if (!fd.valid()) return Status::FromErrno("create " + part, errno);
+    bool fresh = true;
+    STRATA_ASSIGN_OR_RETURN(UniqueFd fd, OpenRegionForTake(part, &fresh));
     STRATA_ASSIGN_OR_RETURN(
         memsnap::StreamStats stats,
-        memsnap::ImportRestoreImage(*in, fd.get(), part, /*fresh=*/true));
-    LogInfo("the memory stored as " + key +
-            " is a region again: " + std::to_string(stats.pages) + " pages, " +
+        memsnap::ImportRestoreImage(*in, fd.get(), part, fresh));
+    LogInfo("the memory stored as " + key + " is a region again in " + region +
+            ": " + std::to_string(stats.pages) + " pages, " +
             std::to_string(stats.zero_pages) + " zero pages");
   }
   // RegionWriter::Finish synced the region: the rename makes it the one.
-  STRATA_RETURN_IF_ERROR(RenameDurableNoSymlinks(part, region));
+  if (!device) STRATA_RETURN_IF_ERROR(RenameDurableNoSymlinks(part, region));
   return RemoveFileNoSymlinks(image);
 }
 
 }  // namespace
 
 Status FetchMemoryRegion(store::Store& store, const std::string& key,
-                         const std::string& sha256, const std::string& region) {
-  RemoveMemoryLeftovers(region);
-  Status s = Fetch(store, key, sha256, region);
-  if (!s.ok()) RemoveMemoryLeftovers(region);
+                         const std::string& sha256, const std::string& region,
+                         const std::string& scratch) {
+  RemoveMemoryLeftovers(scratch);
+  Status s = Fetch(store, key, sha256, region, scratch);
+  if (!s.ok()) RemoveMemoryLeftovers(scratch);
   return s.WithContext("fetching the memory stored as " + key);
 }
 

@@ -66,9 +66,9 @@ Status Reverter::RestoreServerMemory(const std::string& domain_uuid,
       [this, vol, snap, domain_uuid, region, fifo_dir, fetch](Journal& j) {
         if (fetch) {
           STRATA_RETURN_IF_ERROR(j.Step("memory_restore.fetch", 1));
-          STRATA_RETURN_IF_ERROR(
-              FetchMemoryRegion(*store_, snap.memory_store_key,
-                                snap.memory_store_sha256, region));
+          STRATA_RETURN_IF_ERROR(FetchMemoryRegion(
+              *store_, snap.memory_store_key, snap.memory_store_sha256, region,
+              FetchScratch(fifo_dir, snap.id)));
         }
         STRATA_RETURN_IF_ERROR(j.Step("memory_restore.power_off", 2));
         STRATA_RETURN_IF_ERROR(hv_->PowerOff(domain_uuid));

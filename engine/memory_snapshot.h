@@ -68,17 +68,22 @@ struct MemorySnapshotResult {
 bool MemoryRegionReadable(const std::string& region);
 
 // Makes `region` again from the copy of a snapshot's memory a store keeps
-// (its restore image under `key`, memsnap/restore_image.h): downloaded
-// beside the region and verified against `sha256`, read into a new region
-// beside it by the parser that reads a running QEMU's stream, then renamed
-// onto `region`. Whatever an earlier fetch left there goes first, and
-// whatever this one left on failure goes too (RemoveMemoryLeftovers).
+// (its restore image under `key`, memsnap/restore_image.h): downloaded to
+// "<scratch>.image" and verified against `sha256`, then read by the parser
+// that reads a running QEMU's stream into a new region "<scratch>.part"
+// renamed onto the region file, or straight into the region device (whose
+// superblock says "writing" until it is complete). Whatever an earlier
+// fetch left goes first, and whatever this one left on failure goes too.
 [[nodiscard]] Status FetchMemoryRegion(store::Store& store,
                                        const std::string& key,
                                        const std::string& sha256,
-                                       const std::string& region);
-// Removes what a fetch into `region` left ("<region>.image…",
-// "<region>.part"); the region itself stays.
-void RemoveMemoryLeftovers(const std::string& region);
+                                       const std::string& region,
+                                       const std::string& scratch);
+// The scratch name of a fetch of snapshot `snap_id`'s memory: in the
+// memory directory, on the region file's file system.
+std::string FetchScratch(const std::string& memory_dir,
+                         const std::string& snap_id);
+// Removes what a fetch left ("<scratch>.image…", "<scratch>.part").
+void RemoveMemoryLeftovers(const std::string& scratch);
 
 }  // namespace strata::engine

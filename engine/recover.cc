@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "engine/memory_regions.h"
 #include "engine/memory_snapshot.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -82,8 +83,8 @@ Status Recovery::RecoverTask(const db::TaskRecord& task) {
     }
   } else if (task.kind == "revert" || task.kind == "rebuild" ||
              task.kind == "memory_restore") {
-    if (task.kind == "memory_restore" && state.contains("region"))
-      RemoveMemoryLeftovers(state.value("region", ""));
+    if (task.kind == "memory_restore" && !opts_.memory_dir.empty())
+      RemoveMemoryLeftovers(FetchScratch(opts_.memory_dir, snap_id));
     std::string history = state.value("history", "");
     bool done = chain.length() > 1 && !history.empty() &&
                 chain.layers[1].path == history;
@@ -147,7 +148,6 @@ Status Recovery::EndMemoryTake(const db::TaskRecord& task,
                                const nlohmann::json& state,
                                const std::string& why) {
   const std::string domain = state.value("memory_domain", "");
-  const std::string region = state.value("memory_region", "");
   const std::string snap_id = task.snapshot_id.value_or("");
   if (hv_ && !domain.empty()) {
     // Both are no-ops when nothing runs or the domain is gone.
@@ -162,11 +162,12 @@ Status Recovery::EndMemoryTake(const db::TaskRecord& task,
   }
   auto snap = catalog_->GetSnapshot(snap_id);
   if (snap.ok() && snap->memory_state == "writing") {
+    // The region claimed for it (memory_regions.h), given back.
+    const std::string region = snap->memory_region;
     STRATA_RETURN_IF_ERROR(
         catalog_->SetSnapshotMemory(snap_id, "error", domain, region, "{}",
                                     "the memory snapshot was " + why));
-    if (!region.empty() && PathExists(region))
-      STRATA_RETURN_IF_ERROR(RemoveFileNoSymlinks(region));
+    if (!region.empty()) STRATA_RETURN_IF_ERROR(ReleaseMemoryRegion(region));
   }
   return Status::OK();
 }

@@ -72,7 +72,6 @@ class SnapshotCreator : public EnginePart {
   // A snapshot with the running VM's memory (snapshot_memory.cc): the
   // running domain whose disk the volume is, or why it cannot be taken.
   Result<LiveDisk> MemorySnapshottable(const db::VolumeRecord& vol);
-  std::string MemoryRegionPath(const std::string& snap_id) const;
   // The memory taken, and the top cut while the vCPUs stand still at its
   // end; then StoreLayer.
   Status RunCreateWithMemory(Journal& j, const db::VolumeRecord& vol,

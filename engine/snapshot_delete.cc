@@ -13,6 +13,7 @@
 #include <algorithm>
 
 #include "engine/journal.h"
+#include "engine/memory_regions.h"
 #include "util/fs.h"
 #include "util/guarded.h"
 #include "util/log.h"
@@ -99,8 +100,7 @@ Status SnapshotDeleter::PublishDelete(const std::string& snapshot_id) {
   // The memory taken with it (snapshot_memory.cc) goes in either case,
   // here and from the store: nothing builds on it.
   if (!snap->memory_region.empty() && snap->memory_state != "deleted") {
-    if (PathExists(snap->memory_region))
-      STRATA_RETURN_IF_ERROR(RemoveFileNoSymlinks(snap->memory_region));
+    STRATA_RETURN_IF_ERROR(ReleaseMemoryRegion(snap->memory_region));
     if (!snap->memory_store_key.empty())
       STRATA_RETURN_IF_ERROR(transfer_->DeleteStored(snap->memory_store_key));
     if (keep)

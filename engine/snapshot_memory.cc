@@ -1,20 +1,23 @@
 // A server's snapshot with its memory (issue 21, R3): the running VM's
-// memory and device state go into a region (engine/memory_snapshot.h), and
+// memory and device state go into a region (engine/memory_snapshot.h; a
+// file in the memory directory or a raw device, engine/memory_regions.h), and
 // the disk's top is cut while QEMU holds the vCPUs stopped at the end of
 // it, so that the disk snapshot and the memory are one instant. The disk's
-// part is then stored as any snapshot's (StoreLayer); the region stays in
-// the engine's memory directory, "<snapshot id>.region", until the
-// snapshot is deleted.
+// part is then stored as any snapshot's (StoreLayer); the region stays
+// until the snapshot is deleted.
 //
-// Journal: step create.memory names the domain and the region before QEMU
-// starts. Recovery (recover.cc) cancels QEMU's migration, resumes the
-// domain if it is paused, marks the memory part in error and removes the
-// region; the snapshot then ends as any create cut short before its upload.
+// Journal: step create.memory names the domain before the region is
+// claimed and QEMU starts. Recovery (recover.cc) cancels QEMU's migration,
+// resumes the domain if it is paused, marks the memory part in error and
+// gives the region back; the snapshot then ends as any create cut short before
+// its upload.
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "engine/memory_regions.h"
 #include "engine/memory_snapshot.h"
 #include "engine/snapshot_create.h"
 #include "util/fs.h"
@@ -22,11 +25,6 @@
 #include "util/open_beneath.h"
 
 namespace strata::engine {
-
-std::string SnapshotCreator::MemoryRegionPath(
-    const std::string& snap_id) const {
-  return JoinPath(opts_.memory_dir, snap_id + ".region");
-}
 
 Result<LiveDisk> SnapshotCreator::MemorySnapshottable(
     const db::VolumeRecord& vol) {
@@ -38,6 +36,19 @@ Result<LiveDisk> SnapshotCreator::MemorySnapshottable(
     return Status::Conflict(
         "Cannot take the memory of the server of volume " + vol.id +
         ": its disk is served through Strata's NBD export.");
+  // Every device taken: refused now, not only once the task claims one.
+  if (!opts_.memory_devices.empty()) {
+    STRATA_ASSIGN_OR_RETURN(std::vector<std::string> held,
+                            catalog_->MemoryRegionsHeld());
+    if (std::all_of(opts_.memory_devices.begin(), opts_.memory_devices.end(),
+                    [&](const std::string& d) {
+                      return std::find(held.begin(), held.end(), d) !=
+                             held.end();
+                    }))
+      return Status::Conflict(
+          "Every memory device ([memory] devices) holds a snapshot's "
+          "memory; delete one of those snapshots first.");
+  }
   STRATA_ASSIGN_OR_RETURN(std::optional<LiveDisk> live, live_->LiveDiskOf(vol));
   if (!live)
     return Status::Conflict("Cannot take the memory of the server of volume " +
@@ -49,37 +60,45 @@ Status SnapshotCreator::RunCreateWithMemory(Journal& j,
                                             const db::VolumeRecord& vol,
                                             db::SnapshotRecord snap) {
   STRATA_ASSIGN_OR_RETURN(LiveDisk live, MemorySnapshottable(vol));
-  const std::string region = MemoryRegionPath(snap.id);
+  // Journalled first: a region claimed (recorded "writing" in the catalog)
+  // is then always given back by recovery.
   j.state()["memory_domain"] = live.domain_uuid;
-  j.state()["memory_region"] = region;
   STRATA_RETURN_IF_ERROR(j.Step("create.memory", 1));
-  STRATA_RETURN_IF_ERROR(catalog_->SetSnapshotMemory(
-      snap.id, "writing", live.domain_uuid, region, "{}"));
-  UniqueFd fd(open(region.c_str(),
-                   O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd.valid()) return Status::FromErrno("create " + region, errno);
+  STRATA_ASSIGN_OR_RETURN(
+      const std::string region,
+      ClaimMemoryRegion(catalog_, opts_.memory_dir, opts_.memory_devices,
+                        snap.id, live.domain_uuid));
+  bool fresh = true;
+  auto opened = OpenRegionForTake(region, &fresh);
+  if (!opened.ok()) {
+    LogIfError(
+        catalog_->SetSnapshotMemory(snap.id, "error", live.domain_uuid, region,
+                                    "{}", opened.status().message()),
+        "recording the memory part of snapshot " + snap.id);
+    return opened.status();
+  }
+  UniqueFd fd = std::move(*opened);
   hypervisor::MigrationTuning tuning;
   tuning.downtime_limit_ms = opts_.memory_downtime_ms;
   tuning.max_passes = opts_.memory_max_passes;
   std::optional<Cut> cut;
-  auto taken =
-      TakeMemorySnapshot(hv_, live.domain_uuid, fd.get(), region,
-                         /*fresh=*/true, tuning, [&]() -> Status {
-                           // The vCPUs stand still: no guest agent can freeze
-                           // anything now, and a guest frozen here would be
-                           // restored frozen.
-                           auto c = CutTop(j, vol, snap.id, /*quiesce=*/false);
-                           if (!c.ok()) return c.status();
-                           cut = std::move(*c);
-                           return Status::OK();
-                         });
+  auto taken = TakeMemorySnapshot(
+      hv_, live.domain_uuid, fd.get(), region, fresh, tuning, [&]() -> Status {
+        // The vCPUs stand still: no guest agent can freeze
+        // anything now, and a guest frozen here would be
+        // restored frozen.
+        auto c = CutTop(j, vol, snap.id, /*quiesce=*/false);
+        if (!c.ok()) return c.status();
+        cut = std::move(*c);
+        return Status::OK();
+      });
   fd.reset();
   if (!taken.ok()) {
     const Status failed = taken.status().WithContext("the server's memory");
     LogIfError(catalog_->SetSnapshotMemory(snap.id, "error", live.domain_uuid,
                                            region, "{}", failed.message()),
                "recording the memory part of snapshot " + snap.id);
-    LogIfError(RemoveFileNoSymlinks(region), "removing region " + region);
+    LogIfError(ReleaseMemoryRegion(region), "giving back region " + region);
     // A cut made: the VM goes back onto its disk's path, and the layer
     // stays in the chain as a failed snapshot's (R2.6).
     if (cut && cut->live)
@@ -88,7 +107,7 @@ Status SnapshotCreator::RunCreateWithMemory(Journal& j,
                  "moving the VM back onto " + vol.path);
     return failed;
   }
-  STRATA_RETURN_IF_ERROR(FsyncDir(opts_.memory_dir));
+  if (fresh) STRATA_RETURN_IF_ERROR(FsyncDir(opts_.memory_dir));
   const MemorySnapshotResult& r = *taken;
   const nlohmann::json figures = {
       {"region_bytes", r.layout.bytes}, {"slots", r.layout.pages},

@@ -107,8 +107,6 @@ int main(int argc, char** argv) {
     UniqueFd out(open(argv[3], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!out.valid())
       return Fail(Status::IoError(std::string("open ") + argv[3]));
-    if (const char* e = getenv("EXP_PIPE_BYTES"))
-      fcntl(out.get(), F_SETPIPE_SZ, atoi(e));
     FdSink sink(out.get(), argv[3]);
     Status s = WriteRestoreImage(*r, sink);
     return s.ok() ? 0 : Fail(s);
