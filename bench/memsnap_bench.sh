@@ -21,20 +21,27 @@
 #     the job is aborted (a guest dirtying faster than the file takes it
 #     never converges) and the row says so;
 #   - virsh save (the VM stops): size and time;
-#   - restore, each into a fresh QEMU: virsh restore of the save file;
-#     Strata's region alone (it keeps libvirt's save header), read back
-#     into a FIFO as virsh restore reads it; the background snapshot's
-#     stream behind the save file's header.
+#   - restore, each into a fresh QEMU, RESTORE_REPS times (default 5)
+#     in turns, the median printed: virsh restore of the save file;
+#     Strata's restore of its region (engine RestoreMemorySnapshot through
+#     build/tests/memsnap_take --restore: libvirt's save header and the
+#     stream rebuilt from the slots, written into a FIFO as virsh restore
+#     reads it); the control: virsh restore of the same save file through
+#     a FIFO (cat into it), the transport alone; the background
+#     snapshot's stream behind the save file's header. Single restores
+#     here move by 2-4x between runs (a new QEMU's first touch of its RAM
+#     in this VM), hence the turns and medians.
 # Ratios are Strata / anchor.
 #   bench/memsnap_bench.sh [SIZES_MIB...]   (default: 256 512)
-#   RATES="0 64 256 -1" (MiB/s) LIVE_TIMEOUT=60
+#   RATES="0 64 256 -1" (MiB/s) LIVE_TIMEOUT=60 RESTORE_REPS=5
 set -euo pipefail
 cd "$(dirname "$0")/.."
-take=build/tests/memsnap_take rebuild=build/tests/memstream_rebuild
-[[ -x $take && -x $rebuild ]] || { echo "build first (scripts/build.sh)" >&2; exit 2; }
+take=build/tests/memsnap_take
+[[ -x $take ]] || { echo "build first (scripts/build.sh)" >&2; exit 2; }
 sizes=("$@"); [[ ${#sizes[@]} -gt 0 ]] || sizes=(256 512)
 read -r -a rates <<<"${RATES:-0 64 256 -1}"
 live_timeout=${LIVE_TIMEOUT:-60}
+restore_reps=${RESTORE_REPS:-5}
 scripts/start-libvirt.sh >/dev/null
 w=$(mktemp -d /var/tmp/strata-memsnap-bench.XXXXXX)
 chmod 711 "$w"
@@ -72,25 +79,27 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 rate_of() {  # rate_of D0 D1 T0 T1: MiB/s
   awk -v a="$1" -v b="$2" -v t="$3" -v u="$4" 'BEGIN { if (u > t) printf "%.0f", (b - a) * 1000 / (u - t); else print 0 }'
 }
-restore_ms() {  # restore_ms FILE|-: virsh restore's time; "-": from the region
+restore_ms() {  # restore_ms FILE|strata|fifo:FILE: one restore's time
   local t0 t1
   t0=$(ms)
-  if [[ $1 == - ]]; then
-    rm -f "$w/restore.fifo"; mkfifo -m 0600 "$w/restore.fifo"
-    "$rebuild" --restore-image "$w/region.img" "$w/restore.fifo" &
-    timeout 300 virsh -q restore "$w/restore.fifo" >/dev/null
-    wait $!
-  else
-    timeout 300 virsh -q restore "$1" >/dev/null
-  fi
+  case $1 in
+    strata) "$take" --restore qemu:///system "$w/region.img" "$w" >/dev/null ;;
+    fifo:*)
+      rm -f "$w/restore.fifo"; mkfifo -m 0600 "$w/restore.fifo"
+      cat "${1#fifo:}" >"$w/restore.fifo" &
+      timeout 300 virsh -q restore "$w/restore.fifo" >/dev/null
+      wait $! ;;
+    *) timeout 300 virsh -q restore "$1" >/dev/null ;;
+  esac
   t1=$(ms)
   virsh -q destroy "$name" >/dev/null
   echo $((t1 - t0))
 }
+median() { tr ' ' '\n' <<<"$*" | grep . | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 printf '%-5s %6s | %-40s | %-28s | %-22s | %-12s | %s\n' "RAM" "MiB/s" \
   "Strata: app/alloc MiB, ms, stood ms, slow" "bg-snapshot: MiB, ms, slow" \
-  "live memspec: MiB, ms" "save: MiB, ms" "restore ms: Strata / virsh / bg"
+  "live memspec: MiB, ms" "save: MiB, ms" "restore ms: Strata / virsh / virsh-fifo / bg"
 for size in "${sizes[@]}"; do
   for rate in "${rates[@]}"; do
     boot "$size" "$rate"
@@ -144,25 +153,31 @@ for size in "${sizes[@]}"; do
     # virsh save: the anchor for restore (the VM stops).
     t0=$(ms); virsh -q save "$name" "$w/save.img" >/dev/null; t1=$(ms)
     v_ms=$((t1 - t0)); v_size=$(stat -c %s "$w/save.img")
-    # Restores.
-    vr_ms=$(restore_ms "$w/save.img")
-    sr_ms=$(restore_ms -)
-    br_ms="-"
+    # Restores, in turns.
     if ((b_size > 0)); then
       # The save file's libvirt header (92 bytes and its data) before the
       # background snapshot's stream.
       hdr=$(python3 -c 'import struct,sys; f=open(sys.argv[1],"rb"); h=f.read(92); print(92 + struct.unpack_from("<I", h, 20)[0])' "$w/save.img")
       { head -c "$hdr" "$w/save.img"; cat "$w/bg.bin"; } >"$w/bg-restore.img"
-      br_ms=$(restore_ms "$w/bg-restore.img")
     fi
+    vr=() sr=() fr=() br=()
+    for _ in $(seq "$restore_reps"); do
+      vr+=("$(restore_ms "$w/save.img")")
+      sr+=("$(restore_ms strata)")
+      fr+=("$(restore_ms "fifo:$w/save.img")")
+      ((b_size > 0)) && br+=("$(restore_ms "$w/bg-restore.img")")
+    done
+    vr_ms=$(median "${vr[@]}") sr_ms=$(median "${sr[@]}") fr_ms=$(median "${fr[@]}")
+    br_ms="-"; ((b_size > 0)) && br_ms=$(median "${br[@]}")
     printf '%-5s %6s | %-40s | %-28s | %-22s | %-12s | %s\n' "${size}M" \
       "$alone" \
       "$(mib "$s_app")/$(mib "$s_alloc"), $s_ms, $stood$forced, $(ratio "$s_rate" "$alone")" \
-      "$bg" "$live" "$(mib "$v_size"), $v_ms" "$sr_ms / $vr_ms / $br_ms ($(ratio "$sr_ms" "$vr_ms"))"
+      "$bg" "$live" "$(mib "$v_size"), $v_ms" "$sr_ms / $vr_ms / $fr_ms / $br_ms ($(ratio "$sr_ms" "$vr_ms"), fifo $(ratio "$sr_ms" "$fr_ms"))"
     rm -f "$w"/*.img "$w"/*.bin "$w/overlay.qcow2"
   done
 done
 echo "MiB/s: the guest's own dirty rate alone (2 s window; the RATES value -1 is flat out)."
 echo "stood: how long the VM stood still (P: paused by Strata after 3 passes, R3.8);"
 echo "slow: the guest's dirty rate during the snapshot over its rate alone (1.00 = not slowed)."
-echo "down: QEMU's downtime (ms). Ratio at the end: Strata's restore over virsh restore's."
+echo "down: QEMU's downtime (ms). Restores: medians of $restore_reps in turns; ratios: Strata's"
+echo "over virsh restore's of the save file, and over the same file's through a FIFO (the transport alone)."

@@ -22,6 +22,9 @@
 namespace strata::engine {
 namespace {
 
+// The FIFO a restore writes into (RestoreMemorySnapshot).
+constexpr int kRestorePipeBytes = 1 << 20;
+
 // Our end of the socket pair as a ByteSource.
 class PipeSource : public ByteSource {
  public:
@@ -214,6 +217,12 @@ Status RestoreMemorySnapshot(hypervisor::Hypervisor* hv,
         if (stop) return Status::IoError("libvirt never read " + fifo);
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
+      // QEMU reads the FIFO without blocking and goes back to its main loop
+      // each time it is empty: a pipe of 1 MiB (Linux's default bound for
+      // unprivileged pipes) instead of 64 KiB wakes it 16 times less often
+      // (300 MB through a pipe in 32 KiB reads here: 0.25 s at 64 KiB,
+      // 0.10-0.18 s at 256 KiB-1 MiB). Best effort: a smaller pipe works.
+      (void)fcntl(out.get(), F_SETPIPE_SZ, kRestorePipeBytes);
       const int flags = fcntl(out.get(), F_GETFL);
       if (flags < 0 || fcntl(out.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
         return Status::FromErrno("block " + fifo, errno);
