@@ -18,6 +18,22 @@ await_memwriter() {
   fail "$1: the memory workload did not start: $(tail -3 "$console")"
 }
 
+# restore_server_memory SNAPSHOT: os-strata:restoreMemory of SNAPSHOT on
+# server $uuid (domain $name, the test's `action`), then until the server
+# is ACTIVE, its domain running and its counter printing again.
+restore_server_memory() {
+  action "{\"os-strata:restoreMemory\":{\"imageRef\":\"$1\"}}"
+  expect_code 202 "os-strata:restoreMemory of $1"
+  for _ in $(seq 1200); do
+    api GET "/v2.1/servers/$uuid"
+    [[ $(jget 'j["server"]["status"]') == ACTIVE && -n $(mem_ticks) ]] &&
+      [[ $(virsh domstate "$name") == running ]] && break
+    sleep 0.1
+  done
+  [[ $(jget 'j["server"]["status"]') == ACTIVE ]] ||
+    fail "the server is not ACTIVE after restoring $1: $BODY"
+}
+
 # restored_counter BOOT LO HI: the restored guest's first counter line has
 # boot id BOOT (no reboot) and a tick within LO..HI+1; sets FIRST_TICK.
 restored_counter() {

@@ -61,15 +61,7 @@ snapshot_with_memory() {
 restore_from() {
   local boot lo_t=$2 hi_t=$3
   boot=$(mem_ticks | tail -1 | cut -d' ' -f1)
-  action "{\"os-strata:restoreMemory\":{\"imageRef\":\"$1\"}}"
-  expect_code 202 "os-strata:restoreMemory of $1"
-  for _ in $(seq 1200); do
-    api GET "/v2.1/servers/$uuid"
-    [[ $(jget 'j["server"]["status"]') == ACTIVE && -n $(mem_ticks) ]] &&
-      [[ $(virsh domstate "$name") == running ]] && break
-    sleep 0.1
-  done
-  [[ $(jget 'j["server"]["status"]') == ACTIVE ]] || fail "not ACTIVE after restoring $1: $BODY"
+  restore_server_memory "$1"
   restored_counter "$boot" "$lo_t" "$hi_t"
   restored_pattern "$boot"
 }

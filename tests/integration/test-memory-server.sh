@@ -99,30 +99,22 @@ k=$(verify_disk "$T/var/volumes/volume-$vol.qcow2" 1 | python3 -c 'import json,s
 # disk's records at the same instant, the guest writing on; sets
 # first_rec, FIRST_TICK, VERDICT, boot.
 restore_memory() {
-for _ in $(seq 300); do (($(last_rec) > rec_hi + 100)) && break; sleep 0.1; done
-boot=$(mem_ticks | tail -1 | cut -d' ' -f1)
-action "{\"os-strata:restoreMemory\":{\"imageRef\":\"$img\"}}"
-expect_code 202 "os-strata:restoreMemory"
-for _ in $(seq 1200); do
-  api GET "/v2.1/servers/$uuid"
-  [[ $(jget 'j["server"]["status"]') == ACTIVE && -n $(mem_ticks) ]] &&
-    [[ $(virsh domstate "$name") == running ]] && break
-  sleep 0.1
-done
-[[ $(jget 'j["server"]["status"]') == ACTIVE ]] || fail "the server is not ACTIVE after the restore: $BODY"
-restored_counter "$boot" "$tick_lo" "$tick_hi"
-for _ in $(seq 600); do grep -aq '^REC ' "$console" && break; sleep 0.1; done
-first_rec=$({ grep -ao '^REC [0-9]*' "$console" || true; } | head -1 | tr -dc '0-9')
-[[ -n $first_rec ]] || fail "the restored guest writes no records"
-((first_rec == k || first_rec == k + 1)) ||
-  fail "disk and memory are not one instant: the disk ends at record $k, the restored guest went on at $first_rec"
-restored_pattern "$boot"
-for _ in $(seq 600); do (($(last_rec) > first_rec + 100)) && break; sleep 0.1; done
-(($(last_rec) > first_rec + 100)) || fail "the restored guest does not write on"
-qemu-img convert -U -O raw "$disk" "$T/now.raw"
-"$T/guest/verify-records" --min-last "$((first_rec + 100))" "$T/now.raw" >"$T/now.json" ||
-  fail "after the restore the disk's log is not whole: $(cat "$T/now.json")"
-rm -f "$T/now.raw"
+  for _ in $(seq 300); do (($(last_rec) > rec_hi + 100)) && break; sleep 0.1; done
+  boot=$(mem_ticks | tail -1 | cut -d' ' -f1)
+  restore_server_memory "$img"
+  restored_counter "$boot" "$tick_lo" "$tick_hi"
+  for _ in $(seq 600); do grep -aq '^REC ' "$console" && break; sleep 0.1; done
+  first_rec=$({ grep -ao '^REC [0-9]*' "$console" || true; } | head -1 | tr -dc '0-9')
+  [[ -n $first_rec ]] || fail "the restored guest writes no records"
+  ((first_rec == k || first_rec == k + 1)) ||
+    fail "disk and memory are not one instant: the disk ends at record $k, the restored guest went on at $first_rec"
+  restored_pattern "$boot"
+  for _ in $(seq 600); do (($(last_rec) > first_rec + 100)) && break; sleep 0.1; done
+  (($(last_rec) > first_rec + 100)) || fail "the restored guest does not write on"
+  qemu-img convert -U -O raw "$disk" "$T/now.raw"
+  "$T/guest/verify-records" --min-last "$((first_rec + 100))" "$T/now.raw" >"$T/now.json" ||
+    fail "after the restore the disk's log is not whole: $(cat "$T/now.json")"
+  rm -f "$T/now.raw"
 }
 restore_memory
 pass "restored with its memory: ACTIVE, the counter went on at tick $FIRST_TICK (snapshot during $tick_lo..$tick_hi, boot $boot), the disk at the snapshot ends at record $k and the guest went on at $first_rec, $VERDICT, the disk's log whole: $(cat "$T/now.json")"

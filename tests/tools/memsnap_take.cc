@@ -20,10 +20,19 @@
 
 using namespace strata;
 
-int Restore(char** argv) {
+namespace {
+
+Result<std::unique_ptr<hypervisor::LibvirtHypervisor>> Connect(
+    const char* uri) {
   hypervisor::LibvirtConnectionOptions o;
-  o.uri = argv[2];
-  auto hv = hypervisor::LibvirtHypervisor::Connect(o);
+  o.uri = uri;
+  return hypervisor::LibvirtHypervisor::Connect(o);
+}
+
+}  // namespace
+
+int Restore(char** argv) {
+  auto hv = Connect(argv[2]);
   if (!hv.ok()) {
     std::fprintf(stderr, "%s\n", hv.status().ToString().c_str());
     return 1;
@@ -49,9 +58,7 @@ int main(int argc, char** argv) {
                  argv[0]);
     return 2;
   }
-  hypervisor::LibvirtConnectionOptions o;
-  o.uri = argv[1];
-  auto hv = hypervisor::LibvirtHypervisor::Connect(o);
+  auto hv = Connect(argv[1]);
   if (!hv.ok()) {
     std::fprintf(stderr, "%s\n", hv.status().ToString().c_str());
     return 1;
