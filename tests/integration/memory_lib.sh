@@ -2,6 +2,19 @@
 # the console of a test guest running tests/guest/memwriter, and a region
 # restored with virsh restore. Uses $console, as lib.sh's last_rec does.
 
+# memory_guest NAME MEM_MIB PATTERN_MIB: the test guest as Nova defines
+# servers (a defined domain), with MEM_MIB of RAM and memwriter keeping its
+# pattern over PATTERN_MIB at 64 MiB/s; sets name, disk, console and uuid,
+# and returns once the memory workload runs.
+memory_guest() {
+  name=$1 disk=$T/var/disks/$1.qcow2 console=$T/console.log
+  GUEST_MEMORY_MIB=$2 define_guest "$name" "$disk" 256M \
+    "memwriter.mib=$3 memwriter.dirty_mibps=64"
+  uuid=$(virsh domuuid "$name")
+  uuid=${uuid%%$'\n'*}
+  await_memwriter "the guest"
+}
+
 # mem_ticks: the console's MEM lines as "boot tick", in order.
 mem_ticks() {
   { tr -d '\r' <"$console" 2>/dev/null | grep -a '^MEM boot=' || true; } |

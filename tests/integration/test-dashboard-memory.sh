@@ -16,15 +16,8 @@ source "$(dirname "$0")/dashboard_lib.sh"
 shots=$SHOTS_ROOT/memory
 rm -rf "$shots"; mkdir -p "$shots"
 
-name=strata-dashmem-$$
-disk=$T/var/disks/dm.qcow2
-console=$T/console.log
-GUEST_MEMORY_MIB=256 define_guest "$name" "$disk" 256M \
-  "memwriter.mib=96 memwriter.dirty_mibps=64"
-uuid=$(virsh domuuid "$name")
-uuid=${uuid%%$'\n'*}
 source "$(dirname "$0")/memory_lib.sh"
-await_memwriter "the guest"
+memory_guest "strata-dashmem-$$" 256 96
 start_stratad
 read -r boot lo < <(mem_ticks | tail -1)
 

@@ -23,14 +23,8 @@ need curl python3 virsh losetup truncate
 
 lo=
 test_cleanup() { [[ -n $lo ]] && losetup -d "$lo" 2>/dev/null; true; }
-name=strata-memdev-$$
-disk=$T/var/disks/md.qcow2
-console=$T/console.log
-GUEST_MEMORY_MIB=128 define_guest "$name" "$disk" 256M \
-  "memwriter.mib=32 memwriter.dirty_mibps=64"
-uuid=$(virsh domuuid "$name")
 source "$(dirname "$0")/memory_lib.sh"
-await_memwriter "the guest"
+memory_guest "strata-memdev-$$" 128 32
 truncate -s 192M "$T/lun.img"
 lo=$(losetup -f --show "$T/lun.img") || fail "no loop device"
 # The device starts as a used LUN does: not zeros.

@@ -34,14 +34,8 @@ source "$(dirname "$0")/lib.sh"
 need_guest
 need curl python3 virsh zstd
 
-name=strata-memsrv-$$
-disk=$T/var/disks/ms.qcow2
-console=$T/console.log
-GUEST_MEMORY_MIB=256 define_guest "$name" "$disk" 256M \
-  "memwriter.mib=96 memwriter.dirty_mibps=64"
-uuid=$(virsh domuuid "$name")
 source "$(dirname "$0")/memory_lib.sh"
-await_memwriter "the guest"
+memory_guest "strata-memsrv-$$" 256 96
 cat >"$T/strata.conf" <<CONF
 [store]
 compression = zstd
