@@ -47,6 +47,21 @@ restore_server_memory() {
     fail "the server is not ACTIVE after restoring $1: $BODY"
 }
 
+# crash_at_memory_cut: stratad restarted (with $T/strata.conf) to be
+# killed at the disk's cut of a snapshot with memory, which the test's
+# `action` asks for; returns with stratad dead and the VM paused at the
+# stream's end; sets crashed (the snapshot's id).
+crash_at_memory_cut() {
+  stop_stratad
+  STRATA_CRASH_AT=create.link_top start_stratad --config "$T/strata.conf"
+  action '{"createImage":{"name":"crash","os-strata:memory":true}}'
+  [[ $CODE == 202 ]] || fail "createImage before the crash: HTTP $CODE $BODY"
+  crashed=$(jget 'j["image_id"]')
+  wait_crash create.link_top
+  [[ $(virsh domstate "$name") == paused ]] ||
+    fail "the crash did not leave the VM paused at the cut ($(virsh domstate "$name")): the test proves nothing"
+}
+
 # restored_counter BOOT LO HI: the restored guest's first counter line has
 # boot id BOOT (no reboot) and a tick within LO..HI+1; sets FIRST_TICK.
 restored_counter() {

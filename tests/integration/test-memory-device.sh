@@ -108,14 +108,7 @@ pass "with the device's region damaged, the restore fetched the store's copy int
 # Killed at the disk's cut: the device comes back.
 api DELETE "/v3/snapshots/$b"
 for _ in $(seq 300); do [[ -z $(superblock) ]] && break; sleep 0.1; done
-stop_stratad
-STRATA_CRASH_AT=create.link_top start_stratad --config "$T/strata.conf"
-action '{"createImage":{"name":"crash","os-strata:memory":true}}'
-[[ $CODE == 202 ]] || fail "createImage before the crash: HTTP $CODE $BODY"
-crashed=$(jget 'j["image_id"]')
-wait_crash create.link_top
-[[ $(virsh domstate "$name") == paused ]] ||
-  fail "the crash did not leave the VM paused at the cut ($(virsh domstate "$name")): the test proves nothing"
+crash_at_memory_cut
 [[ $(superblock) == STRATA-MEMSNAP ]] || fail "the crash came before the region was on $lo: the test proves nothing"
 start_stratad --config "$T/strata.conf"
 [[ $(virsh domstate "$name") == running ]] || fail "after the restart the VM is $(virsh domstate "$name")"

@@ -189,14 +189,7 @@ out=$(cli -f json server restore-memory "$uuid" "$cli_snap" --wait) ||
 pass "CLI: strata server snapshot --memory --wait ($cli_snap, memory complete, listed), strata server restore-memory --wait (ACTIVE)"
 
 # Crash with the VM paused at the end of the stream (the disk's cut).
-stop_stratad
-STRATA_CRASH_AT=create.link_top start_stratad --config "$T/strata.conf"
-action '{"createImage":{"name":"crash","os-strata:memory":true}}'
-[[ $CODE == 202 ]] || fail "createImage before the crash: HTTP $CODE $BODY"
-crashed=$(jget 'j["image_id"]')
-wait_crash create.link_top
-[[ $(virsh domstate "$name") == paused ]] ||
-  fail "the crash did not leave the VM paused at the cut ($(virsh domstate "$name")): the test proves nothing"
+crash_at_memory_cut
 start_stratad --config "$T/strata.conf"
 [[ $(virsh domstate "$name") == running ]] || fail "after the restart the VM is $(virsh domstate "$name")"
 wait_snapshot "$crashed" error 60
