@@ -44,6 +44,12 @@ struct Fixture {
     REQUIRE_MESSAGE(c.ok(), c.status().ToString());
     cat = std::move(*c);
   }
+  // The snapshot `id`, which must be there.
+  SnapshotRecord Snapshot(const std::string& id) {
+    auto r = cat->GetSnapshot(id);
+    REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+    return *r;
+  }
 };
 
 // Runs `sql` on a separate raw connection and returns the first column of
@@ -470,11 +476,7 @@ TEST_CASE(
   REQUIRE(f.cat->InsertVolume(MakeVolume("v1", "/d/vm1.qcow2")).ok());
   REQUIRE(f.cat->InsertSnapshot(MakeSnapshot("s1", "v1", 1)).ok());
   REQUIRE(f.cat->InsertSnapshot(MakeSnapshot("s2", "v1", 2)).ok());
-  auto get = [&](const std::string& id) {
-    auto r = f.cat->GetSnapshot(id);
-    REQUIRE_MESSAGE(r.ok(), r.status().ToString());
-    return *r;
-  };
+  auto get = [&](const std::string& id) { return f.Snapshot(id); };
   CHECK(get("s1").verify_state.empty());  // never verified
   CHECK(get("s1").verified_at == 0);
   REQUIRE(f.cat->SetSnapshotVerify("s1", "verifying").ok());
@@ -508,11 +510,7 @@ TEST_CASE(
   Fixture f;
   REQUIRE(f.cat->InsertVolume(MakeVolume("v1", "/d/vm1.qcow2")).ok());
   REQUIRE(f.cat->InsertSnapshot(MakeSnapshot("s1", "v1", 1)).ok());
-  auto get = [&](const std::string& id) {
-    auto r = f.cat->GetSnapshot(id);
-    REQUIRE_MESSAGE(r.ok(), r.status().ToString());
-    return *r;
-  };
+  auto get = [&](const std::string& id) { return f.Snapshot(id); };
   // No memory part: nothing to record a stored copy of.
   CHECK(f.cat->SetSnapshotMemoryStored("s1", "k", "h", 1).code() ==
         StatusCode::kNotFound);
