@@ -18,7 +18,9 @@
 #    (Flat out with a 10 ms downtime limit: what is left after a pass is
 #    then always far above what QEMU would send in the limit, where at the
 #    default 300 ms a small pattern may or may not fit, by the stream's
-#    speed on a loaded machine. Idle with the default.)
+#    speed on a loaded machine. Idle with the default. A guest whose
+#    vCPU the machine's load slowed so much that QEMU converged anyway is
+#    taken again, up to 3 times: seen once under ctest -j2, 2 passes.)
 #  - the 256 MiB flat-out snapshot restored from its region alone: the
 #    counter goes on from the snapshot's instant with the same boot id
 #    (no reboot), and the next full check of the pattern passes.
@@ -70,7 +72,11 @@ print(json.dumps(t))
 PY
 }
 
-check() {  # check JSON RATE: the formula and the space of one snapshot
+# check JSON RATE: the formula and the space of one snapshot; exits 3 when
+# a flat-out guest did not out-dirty the stream this time (QEMU converged
+# by itself: the machine's load slowed the guest's vCPU), so that the
+# snapshot is taken again rather than the bound judged on a slowed guest.
+check() {
   python3 - "$1" "$2" <<'PY'
 import json, sys
 t, rate = json.loads(sys.argv[1]), int(sys.argv[2])
@@ -86,7 +92,9 @@ assert t["allocated_bytes"] <= t["nonzero_pages"] * 4104 * 1.01 + (1 << 20), t
 # R3.8: flat out, the guest out-dirties the stream and Strata pauses it;
 # idle, QEMU converges by itself.
 if rate < 0:
-    assert t["forced_pause"] and t["dirty_syncs"] > 3, t
+    if not t["forced_pause"]:
+        sys.exit(3)
+    assert t["dirty_syncs"] > 3, t
 else:
     assert not t["forced_pause"], t
 PY
@@ -95,9 +103,16 @@ PY
 declare -A json
 for size in 128 256 512; do
   for rate in 0 -1; do
-    take "$size" "$rate"
-    json[$size,$rate]=$(cat "$T/j-$size-$rate.json")
-    check "${json[$size,$rate]}" "$rate" || fail "the $size MiB snapshot at rate $rate: ${json[$size,$rate]}"
+    for attempt in 1 2 3; do
+      take "$size" "$rate"
+      json[$size,$rate]=$(cat "$T/j-$size-$rate.json")
+      rc=0
+      check "${json[$size,$rate]}" "$rate" || rc=$?
+      ((rc == 3 && attempt < 3)) || break
+      echo "the $size MiB guest did not out-dirty the stream (attempt $attempt, QEMU converged): taken again"
+      virsh -q destroy "$GUEST_DOMAIN" >/dev/null 2>&1 || true
+    done
+    ((rc == 0)) || fail "the $size MiB snapshot at rate $rate: ${json[$size,$rate]}"
     if [[ $size != 256 || $rate != -1 ]]; then
       virsh -q destroy "$GUEST_DOMAIN" >/dev/null 2>&1 || true
       rm -f "$T/r-$size-$rate.img"
