@@ -19,6 +19,21 @@ bool IsBlockDevice(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISBLK(st.st_mode);
 }
 
+Result<std::string> FreeMemoryDevice(db::Catalog* catalog,
+                                     const std::vector<std::string>& devices) {
+  STRATA_ASSIGN_OR_RETURN(std::vector<std::string> held,
+                          catalog->MemoryRegionsHeld());
+  auto free = std::find_if(devices.begin(), devices.end(), [&](auto& d) {
+    return std::find(held.begin(), held.end(), d) == held.end();
+  });
+  if (free == devices.end())
+    return Status::Conflict(
+        "Every memory device ([memory] devices: " +
+        std::to_string(devices.size()) +
+        ") holds a snapshot's memory; delete one of those snapshots first.");
+  return *free;
+}
+
 Result<std::string> ClaimMemoryRegion(db::Catalog* catalog,
                                       const std::string& dir,
                                       const std::vector<std::string>& devices,
@@ -28,17 +43,7 @@ Result<std::string> ClaimMemoryRegion(db::Catalog* catalog,
   std::lock_guard<std::mutex> lock(claiming);
   std::string region = JoinPath(dir, snap_id + ".region");
   if (!devices.empty()) {
-    STRATA_ASSIGN_OR_RETURN(std::vector<std::string> held,
-                            catalog->MemoryRegionsHeld());
-    auto free = std::find_if(devices.begin(), devices.end(), [&](auto& d) {
-      return std::find(held.begin(), held.end(), d) == held.end();
-    });
-    if (free == devices.end())
-      return Status::Conflict(
-          "Every memory device ([memory] devices: " +
-          std::to_string(devices.size()) +
-          ") holds a snapshot's memory; delete one of those snapshots first.");
-    region = *free;
+    STRATA_ASSIGN_OR_RETURN(region, FreeMemoryDevice(catalog, devices));
   }
   STRATA_RETURN_IF_ERROR(
       catalog->SetSnapshotMemory(snap_id, "writing", domain, region, "{}"));

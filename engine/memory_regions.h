@@ -23,6 +23,11 @@ namespace strata::engine {
 // True when `path` is a block device.
 bool IsBlockDevice(const std::string& path);
 
+// The first of `devices` that no snapshot's memory holds; Conflict when
+// every one does.
+Result<std::string> FreeMemoryDevice(db::Catalog* catalog,
+                                     const std::vector<std::string>& devices);
+
 // Picks the region of snapshot `snap_id`'s memory and records it in the
 // catalog as "writing" for `domain`: a free device of `devices` (in their
 // order), or, with none listed, the file in `dir`. Conflict when every

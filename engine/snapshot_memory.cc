@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "engine/memory_regions.h"
@@ -37,18 +36,9 @@ Result<LiveDisk> SnapshotCreator::MemorySnapshottable(
         "Cannot take the memory of the server of volume " + vol.id +
         ": its disk is served through Strata's NBD export.");
   // Every device taken: refused now, not only once the task claims one.
-  if (!opts_.memory_devices.empty()) {
-    STRATA_ASSIGN_OR_RETURN(std::vector<std::string> held,
-                            catalog_->MemoryRegionsHeld());
-    if (std::all_of(opts_.memory_devices.begin(), opts_.memory_devices.end(),
-                    [&](const std::string& d) {
-                      return std::find(held.begin(), held.end(), d) !=
-                             held.end();
-                    }))
-      return Status::Conflict(
-          "Every memory device ([memory] devices) holds a snapshot's "
-          "memory; delete one of those snapshots first.");
-  }
+  if (!opts_.memory_devices.empty())
+    STRATA_RETURN_IF_ERROR(
+        FreeMemoryDevice(catalog_, opts_.memory_devices).status());
   STRATA_ASSIGN_OR_RETURN(std::optional<LiveDisk> live, live_->LiveDiskOf(vol));
   if (!live)
     return Status::Conflict("Cannot take the memory of the server of volume " +
