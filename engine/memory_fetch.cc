@@ -14,9 +14,10 @@
 
 namespace strata::engine {
 
-bool MemoryRegionReadable(const std::string& region) {
+Status CheckMemoryRegion(const std::string& region) {
   UniqueFd fd(open(region.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  return fd.valid() && memsnap::RegionReader::Open(fd.get(), region).ok();
+  if (!fd.valid()) return Status::FromErrno("open " + region, errno);
+  return memsnap::RegionReader::Open(fd.get(), region).status();
 }
 
 std::string FetchScratch(const std::string& memory_dir,

@@ -10,10 +10,6 @@
 // memory_restore.resume. Recovery removes what a fetch left and settles
 // the revert as a rebuild's (recover.cc); the domain is left off then, and
 // the restore can be asked again.
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cstring>
 
 #include "engine/memory_snapshot.h"
 #include "engine/revert.h"
@@ -43,17 +39,11 @@ Status Reverter::RestoreServerMemory(const std::string& domain_uuid,
   const std::string region = snap.memory_region;
   // The region must read back whole before the disk is touched, or come
   // from the store's copy first.
-  const bool fetch = !MemoryRegionReadable(region);
-  if (fetch && snap.memory_store_key.empty()) {
-    UniqueFd fd(open(region.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (!fd.valid())
-      return Status::Conflict("The memory of snapshot " + snap.id +
-                              " cannot be read: " + std::strerror(errno));
-    auto checked = memsnap::RegionReader::Open(fd.get(), region);
-    return Status::Conflict(
-        "The memory of snapshot " + snap.id + " cannot be restored: " +
-        (checked.ok() ? "it changed while read" : checked.status().message()));
-  }
+  const Status checked = CheckMemoryRegion(region);
+  const bool fetch = !checked.ok();
+  if (fetch && snap.memory_store_key.empty())
+    return Status::Conflict("The memory of snapshot " + snap.id +
+                            " cannot be restored: " + checked.message());
   STRATA_ASSIGN_OR_RETURN(auto lease,
                           locks_.TryAcquire(vol.id, "a memory restore"));
   STRATA_ASSIGN_OR_RETURN(

@@ -64,8 +64,8 @@ struct MemorySnapshotResult {
                                            const std::string& region,
                                            const std::string& fifo_dir);
 
-// True when `region` is a complete region whose checks hold.
-bool MemoryRegionReadable(const std::string& region);
+// OK when `region` is a complete region whose checks hold; else why not.
+Status CheckMemoryRegion(const std::string& region);
 
 // Makes `region` again from the copy of a snapshot's memory a store keeps
 // (its restore image under `key`, memsnap/restore_image.h): downloaded to
