@@ -25,15 +25,20 @@
 #     in turns, the median printed: virsh restore of the save file;
 #     Strata's restore of its region (engine RestoreMemorySnapshot through
 #     build/tests/memsnap_take --restore: libvirt's save header and the
-#     stream rebuilt from the slots, written into a FIFO as virsh restore
+#     stream rebuilt from the slots, spliced into a FIFO as virsh restore
 #     reads it); the control: virsh restore of the same save file through
 #     a FIFO (cat into it), the transport alone; the background
-#     snapshot's stream behind the save file's header. Single restores
-#     here move by 2-4x between runs (a new QEMU's first touch of its RAM
-#     in this VM), hence the turns and medians.
+#     snapshot's stream behind the save file's header. Restores run with
+#     transparent huge pages off (RESTORE_THP=never; "keep" leaves the
+#     host's setting, which is put back after them): QEMU asks for huge
+#     pages for guest RAM, and on this machine (itself a VM whose balloon
+#     hands free 2 MiB blocks back to its host) a first touch of 300 MiB
+#     in huge pages took 1.0-2.6 s against 0.14 s in 4 KiB pages, so
+#     single restores moved by 2-4x whoever fed them. Turns and medians
+#     all the same.
 # Ratios are Strata / anchor.
 #   bench/memsnap_bench.sh [SIZES_MIB...]   (default: 256 512)
-#   RATES="0 64 256 -1" (MiB/s) LIVE_TIMEOUT=60 RESTORE_REPS=5
+#   RATES="0 64 256 -1" (MiB/s) LIVE_TIMEOUT=60 RESTORE_REPS=5 RESTORE_THP=never
 set -euo pipefail
 cd "$(dirname "$0")/.."
 take=build/tests/memsnap_take
@@ -47,7 +52,16 @@ w=$(mktemp -d /var/tmp/strata-memsnap-bench.XXXXXX)
 chmod 711 "$w"
 name=strata-memsnap-bench-$$
 uffd_was=$(cat /proc/sys/vm/unprivileged_userfaultfd 2>/dev/null || echo "")
-trap 'virsh -q destroy "$name" >/dev/null 2>&1 || true; rm -rf "$w"
+# Transparent huge pages during the restores (RESTORE_THP, default never;
+# "keep" leaves the host's setting): see the header.
+thp=/sys/kernel/mm/transparent_hugepage/enabled
+thp_was=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp" 2>/dev/null || echo "")
+restore_thp=${RESTORE_THP:-never}
+thp_set() {
+  [[ -n $thp_was && $restore_thp != keep ]] || return 0
+  if [[ $1 == never ]]; then echo "$restore_thp" >"$thp"; else echo "$1" >"$thp"; fi
+}
+trap 'virsh -q destroy "$name" >/dev/null 2>&1 || true; rm -rf "$w"; thp_set "$thp_was"
       [[ -n $uffd_was ]] && sysctl -qw vm.unprivileged_userfaultfd="$uffd_was" || true' EXIT
 bg_ok=1
 sysctl -qw vm.unprivileged_userfaultfd=1 2>/dev/null || bg_ok=0
@@ -161,12 +175,14 @@ for size in "${sizes[@]}"; do
       { head -c "$hdr" "$w/save.img"; cat "$w/bg.bin"; } >"$w/bg-restore.img"
     fi
     vr=() sr=() fr=() br=()
+    thp_set never
     for _ in $(seq "$restore_reps"); do
       vr+=("$(restore_ms "$w/save.img")")
       sr+=("$(restore_ms strata)")
       fr+=("$(restore_ms "fifo:$w/save.img")")
       ((b_size > 0)) && br+=("$(restore_ms "$w/bg-restore.img")")
     done
+    thp_set "$thp_was"
     vr_ms=$(median "${vr[@]}") sr_ms=$(median "${sr[@]}") fr_ms=$(median "${fr[@]}")
     br_ms="-"; ((b_size > 0)) && br_ms=$(median "${br[@]}")
     printf '%-5s %6s | %-40s | %-28s | %-22s | %-12s | %s\n' "${size}M" \

@@ -12,6 +12,7 @@
 
 #include "memsnap/libvirt_save_header.h"
 #include "memsnap/restore_image.h"
+#include "memsnap/restore_splice.h"
 #include "util/byte_stream.h"
 #include "util/fs.h"
 #include "util/guarded.h"
@@ -226,8 +227,7 @@ Status RestoreMemorySnapshot(hypervisor::Hypervisor* hv,
       const int flags = fcntl(out.get(), F_GETFL);
       if (flags < 0 || fcntl(out.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
         return Status::FromErrno("block " + fifo, errno);
-      FdSink sink(out.get(), fifo);
-      return memsnap::WriteRestoreImage(reader, sink);
+      return memsnap::SpliceRestoreImage(reader, out.get());
     });
   });
   Status restored = hv->RestoreFromImage(fifo);

@@ -415,6 +415,10 @@ Status MigrationStreamWriter::Page(size_t block, uint64_t offset,
   return Flush(false);
 }
 
+Status MigrationStreamWriter::PageHeader(size_t block, uint64_t offset) {
+  return Record(block, offset, kFlagPage);
+}
+
 Status MigrationStreamWriter::End(std::string_view device_state) {
   if (!in_part_) return Status::InvalidArgument("End before Begin");
   std::string& s = buf_;

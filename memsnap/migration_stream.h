@@ -103,6 +103,10 @@ class MigrationStreamWriter {
   Status Begin(std::string_view prologue, const RamSection& ram);
   Status ZeroPage(size_t block, uint64_t offset, uint8_t fill);
   Status Page(size_t block, uint64_t offset, const char* data);
+  // A PAGE record without its kPageSize bytes, which the caller puts
+  // right after the bytes written so far (a restore that splices the
+  // pages from the region).
+  Status PageHeader(size_t block, uint64_t offset);
   // Ends RAM's sections; `device_state` follows as read.
   Status End(std::string_view device_state);
   // Without a sink: the bytes written since the last take.

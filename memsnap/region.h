@@ -132,6 +132,8 @@ class RegionReader {
   const std::string& prologue() const { return prologue_; }
   const std::string& device_state() const { return devices_; }
   const std::string& what() const { return what_; }
+  // The region, open as long as the reader's opener keeps it.
+  int fd() const { return fd_; }
   // Every slot's address word, in slot order.
   Result<std::vector<uint64_t>> ReadWords() const;
   // The pages of slots [first, first + n) into `into` (n × kPageSize).

@@ -17,7 +17,17 @@ namespace {
 constexpr size_t kPieceBytes = 1 << 20;
 constexpr uint64_t kPagesAtOnce = 256;
 
+// Whether a slot's record is left out of the image: a page of zeros in a
+// block that QEMU holds zeroed until the stream fills it (ZeroedAtLoad).
+bool LeftOut(const RamBlock& block, uint64_t word) {
+  const bool zeros = word == 0 || ((word & 0xf) == kSlotZero &&
+                                   ((word >> kSlotFillShift) & 0xff) == 0);
+  return zeros && ZeroedAtLoad(block);
+}
+
 }  // namespace
+
+bool ZeroedAtLoad(const RamBlock& block) { return block.id == "pc.ram"; }
 
 Result<std::unique_ptr<RestoreImageSource>> RestoreImageSource::Open(
     const std::string& path, bool libvirt_header) {
@@ -48,10 +58,14 @@ Result<std::unique_ptr<RestoreImageSource>> RestoreImageSource::Over(
   uint64_t size = fixed.buffered();
   const RegionLayout& l = region.layout();
   for (size_t b = 0; b < region.ram().blocks.size(); ++b) {
-    const uint64_t pages = region.ram().blocks[b].length / kPageSize;
-    if (pages > 0) size += 1 + region.ram().blocks[b].id.size();
+    const RamBlock& block = region.ram().blocks[b];
+    const uint64_t pages = block.length / kPageSize;
+    bool named = false;
     for (uint64_t i = 0; i < pages; ++i) {
       const uint64_t word = src->words_[l.first_slot[b] + i];
+      if (LeftOut(block, word)) continue;
+      if (!named) size += 1 + block.id.size();
+      named = true;
       size += 8 + ((word & 0xf) == kSlotPage ? kPageSize : 1);
     }
   }
@@ -68,7 +82,7 @@ Status RestoreImageSource::Fill() {
   const RamSection& ram = region_->ram();
   const RegionLayout& l = region_->layout();
   const std::string& what = region_->what();
-  while (writer_.buffered() < kPieceBytes) {
+  while (writer_.buffered() + refs_.size() * kPageSize < kPieceBytes) {
     if (block_ == ram.blocks.size()) {
       if (!ended_) STRATA_RETURN_IF_ERROR(writer_.End(region_->device_state()));
       ended_ = true;
@@ -83,7 +97,9 @@ Status RestoreImageSource::Fill() {
     const uint64_t slot = l.first_slot[block_] + offset_ / kPageSize;
     const uint64_t word = words_[slot];
     const uint64_t flags = word & 0xf;
-    if (word == 0) {  // never written: a zero page of a fresh region
+    if (LeftOut(ram.blocks[block_], word)) {
+      // QEMU's guest RAM reads as zeros until the stream fills it.
+    } else if (word == 0) {  // never written: a zero page of a fresh region
       STRATA_RETURN_IF_ERROR(writer_.ZeroPage(block_, offset_, 0));
     } else if ((word & ~(kPageSize - 1)) != offset_) {
       return Status::Corruption(what + ": the slot of page " +
@@ -94,6 +110,9 @@ Status RestoreImageSource::Fill() {
       STRATA_RETURN_IF_ERROR(writer_.ZeroPage(
           block_, offset_,
           static_cast<uint8_t>((word >> kSlotFillShift) & 0xff)));
+    } else if (flags == kSlotPage && by_reference_) {
+      STRATA_RETURN_IF_ERROR(writer_.PageHeader(block_, offset_));
+      refs_.push_back({writer_.buffered(), slot});
     } else if (flags == kSlotPage) {
       if (pages_.empty() || slot < pages_from_ ||
           slot >= pages_from_ + pages_.size() / kPageSize) {
@@ -127,6 +146,22 @@ Result<std::string_view> RestoreImageSource::Next() {
   STRATA_RETURN_IF_ERROR(Fill());
   writer_.TakeBuffered(&piece_);
   return std::string_view(piece_);
+}
+
+Status RestoreImageSource::NextByReference(std::string* bytes,
+                                           std::vector<PageRef>* pages) {
+  by_reference_ = true;
+  pages->clear();
+  if (header_pending_) {
+    header_pending_ = false;
+    bytes->assign(region_->libvirt_header());
+    return Status::OK();
+  }
+  refs_.clear();
+  STRATA_RETURN_IF_ERROR(Fill());
+  writer_.TakeBuffered(bytes);
+  pages->swap(refs_);
+  return Status::OK();
 }
 
 Result<size_t> RestoreImageSource::Read(char* buf, size_t n) {

@@ -3,7 +3,8 @@
 // region, each page once, in slot order. It is what `virsh restore` reads
 // (from a file, or a FIFO Strata writes as libvirt reads it), and the form
 // a store keeps of the snapshot's memory: only the slots that hold pages
-// are in it (a zero page is a 9-byte record), so the stored copy is no
+// are in it (a zero page is a 9-byte record, or none: ZeroedAtLoad), so
+// the stored copy is no
 // bigger than the data, and a region is rebuilt from it (ImportRestoreImage)
 // with the parser that reads a running QEMU's stream.
 //
@@ -24,6 +25,16 @@
 
 namespace strata::memsnap {
 
+// Whether QEMU holds `block` zeroed until a stream fills it, so that the
+// image leaves out its pages of zeros: the guest's main RAM ("pc.ram"),
+// which a QEMU started to receive a stream allocates zeroed (anonymous
+// memory, memfd, a new hugetlbfs file) and writes nothing into first (its
+// ROM loads are skipped for an incoming migration). Each such ZERO record
+// costs QEMU a fault on a page it then only reads (`buffer_is_zero`): a
+// 512 MiB guest has ~56 000 of them. Every other block's zero pages are
+// sent: ROMs, ACPI tables and option ROMs are filled when QEMU makes them.
+bool ZeroedAtLoad(const RamBlock& block);
+
 // The image, pulled in pieces of about 1 MiB.
 class RestoreImageSource : public ByteSource {
  public:
@@ -41,6 +52,17 @@ class RestoreImageSource : public ByteSource {
   // The next piece, valid until the next call; empty at the end.
   Result<std::string_view> Next();
   Result<size_t> Read(char* buf, size_t n) override;
+
+  // Where a page goes that NextByReference leaves in the region: before
+  // byte `at` of the piece's other bytes, the page of slot `slot`.
+  struct PageRef {
+    size_t at;
+    uint64_t slot;
+  };
+  // The next piece with its pages left in the region (both empty at the
+  // end): `bytes` is the piece but for its pages, `pages` says where they
+  // go. A source is read either this way or with Next/Read, not both.
+  Status NextByReference(std::string* bytes, std::vector<PageRef>* pages);
 
  private:
   explicit RestoreImageSource(const RegionReader& region) : region_(&region) {}
@@ -62,6 +84,9 @@ class RestoreImageSource : public ByteSource {
   std::string pages_;    // read ahead: slots pages_from_, …
   uint64_t pages_from_ = 0;
   bool ended_ = false;
+  // NextByReference's pages, in the piece being filled.
+  std::vector<PageRef> refs_;
+  bool by_reference_ = false;
 };
 
 // The whole image into `out` (a FIFO libvirt reads, a file).

@@ -1,7 +1,8 @@
 // Test helper (tests/integration/test-memory-stream.sh, issue 21): reads a
 // QEMU migration stream with memsnap's parser and writes it again with
 // memsnap's writer, each page once (the form a memory snapshot restores
-// from), then prints the parse's totals as JSON.
+// from: memsnap::ZeroedAtLoad's zero pages left out), then prints the parse's
+// totals as JSON.
 //   memstream_rebuild IN [OUT]                 through memory
 //   memstream_rebuild --region R IN [OUT]      through a region: a new file
 //                                              R, or the block device R
@@ -35,11 +36,15 @@ Status Rebuild(const PageMap& k, const std::string& path) {
   STRATA_ASSIGN_OR_RETURN(auto sink, FileSink::Create(path));
   MigrationStreamWriter w(*sink);
   STRATA_RETURN_IF_ERROR(w.Begin(k.prologue, k.ram));
-  for (const auto& [at, p] : k.pages)
+  for (const auto& [at, p] : k.pages) {
+    // As a region's restore image: no zeros of a block QEMU holds zeroed.
+    if (p == std::string(1, '\0') && ZeroedAtLoad(k.ram.blocks[at.first]))
+      continue;
     STRATA_RETURN_IF_ERROR(
         p.size() == 1
             ? w.ZeroPage(at.first, at.second, static_cast<uint8_t>(p[0]))
             : w.Page(at.first, at.second, p.data()));
+  }
   STRATA_RETURN_IF_ERROR(w.End(k.devices));
   return sink->Commit();
 }
