@@ -185,7 +185,8 @@ int main(int argc, char** argv) {
                   report.status().ToString());
     std::cout << "rebuilt from " << spec << ": " << report->volumes_added
               << " volume(s) and " << report->snapshots_added
-              << " snapshot(s) added, " << report->snapshots_known
+              << " snapshot(s) added (" << report->memory_added
+              << " with their memory), " << report->snapshots_known
               << " snapshot(s) known already, " << report->skipped
               << " object(s) skipped\n";
     return 0;

@@ -7,6 +7,7 @@
 
 #include "engine/chain.h"
 #include "engine/engine.h"
+#include "engine/memory_regions.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/sha256.h"
@@ -79,21 +80,41 @@ Result<db::VolumeRecord> CatalogRebuilder::VolumeFrom(
   return v;
 }
 
+Status CatalogRebuilder::AddMemory(const std::string& snapshot_id,
+                                   const store::ObjectInfo& o) {
+  STRATA_RETURN_IF_ERROR(catalog_->SetSnapshotMemory(
+      snapshot_id, "complete", Label(o, "memory_domain"),
+      MemoryRegionFile(opts_.memory_dir, snapshot_id), "{}"));
+  LogInfo("rebuild: snapshot " + snapshot_id + " has its memory of server " +
+          Label(o, "memory_domain") + " back (" + o.key + ")");
+  return catalog_->SetSnapshotMemoryStored(snapshot_id, o.key, o.sha256,
+                                           static_cast<int64_t>(o.size));
+}
+
 Result<RebuildReport> CatalogRebuilder::Rebuild() {
   RebuildReport report;
   STRATA_ASSIGN_OR_RETURN(std::vector<store::ObjectInfo> objects,
                           store_->List("volumes/", {}));
-  // The complete layers, by volume.
+  // The complete layers, by volume; the memory stored with a snapshot, by
+  // snapshot.
   std::map<std::string, std::vector<store::ObjectInfo>> by_volume;
+  std::map<std::string, store::ObjectInfo> memory;
   for (auto& o : objects) {
     const std::string volume = Label(o, "volume_id");
     const std::string snapshot = Label(o, "snapshot_id");
     if (!volume.empty() && o.key == MemoryKey(volume, snapshot)) {
-      // The memory taken with a snapshot is a server's, on this host: a
-      // rebuilt catalog keeps the disk snapshots only.
-      LogWarning("rebuild: " + o.key + " is the memory of snapshot " +
-                 snapshot + "; not restored into the catalog");
-      ++report.skipped;
+      if (Label(o, "memory_domain").empty() || !IsSha256Hex(o.sha256) ||
+          opts_.memory_dir.empty()) {
+        LogWarning("rebuild: " + o.key + " is the memory of snapshot " +
+                   snapshot +
+                   (opts_.memory_dir.empty()
+                        ? " and this host keeps no memory directory"
+                        : " without the server's id or a SHA-256") +
+                   "; not restored into the catalog");
+        ++report.skipped;
+      } else {
+        memory[snapshot] = std::move(o);
+      }
       continue;
     }
     if (volume.empty() || snapshot.empty() || !IsSha256Hex(o.sha256) ||
@@ -172,6 +193,11 @@ Result<RebuildReport> CatalogRebuilder::Rebuild() {
         }
         STRATA_RETURN_IF_ERROR(catalog_->InsertSnapshot(s));
         ++report.snapshots_added;
+        auto m = memory.find(s.id);
+        if (m != memory.end()) {
+          STRATA_RETURN_IF_ERROR(AddMemory(s.id, m->second));
+          ++report.memory_added;
+        }
       }
       return Status::OK();
     });

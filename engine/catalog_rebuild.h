@@ -13,6 +13,11 @@
 //    is not Strata's its base, and a domain using it makes it in-use. If
 //    the disk is gone, the volume is in error (its snapshots can still
 //    make new volumes).
+// A snapshot's memory (issue 21), stored beside its layer with the
+// server's id, comes back with it: restorable, from this host's region if
+// the memory directory still holds it, else from the store's copy. What
+// the take measured (passes, pause) is not kept, and a region that was a
+// raw device comes back as a file.
 // What the store does not keep is not rebuilt: user metadata and
 // descriptions, backups, groups, and which stored layers users had deleted
 // while descendants still needed them (they come back as snapshots); the
@@ -34,6 +39,7 @@ struct RebuildReport {
   int volumes_added = 0, snapshots_added = 0;
   int snapshots_known = 0;  // in the catalog already
   int skipped = 0;          // stored objects that are not complete layers
+  int memory_added = 0;     // added snapshots that got their memory back
 };
 
 class CatalogRebuilder : public EnginePart {
@@ -48,6 +54,11 @@ class CatalogRebuilder : public EnginePart {
   Result<db::VolumeRecord> VolumeFrom(
       const std::string& volume_id,
       const std::vector<store::ObjectInfo>& layers);
+  // Records the stored memory `o` as snapshot `snapshot_id`'s: complete,
+  // the server's, its region this host's file for the snapshot (kept if
+  // the memory directory still holds it whole, else made again from the
+  // store's copy by the first restore).
+  Status AddMemory(const std::string& snapshot_id, const store::ObjectInfo& o);
   LiveDisks* const live_;
 };
 

@@ -34,6 +34,11 @@ Result<std::string> FreeMemoryDevice(db::Catalog* catalog,
   return *free;
 }
 
+std::string MemoryRegionFile(const std::string& dir,
+                             const std::string& snap_id) {
+  return JoinPath(dir, snap_id + ".region");
+}
+
 Result<std::string> ClaimMemoryRegion(db::Catalog* catalog,
                                       const std::string& dir,
                                       const std::vector<std::string>& devices,
@@ -41,7 +46,7 @@ Result<std::string> ClaimMemoryRegion(db::Catalog* catalog,
                                       const std::string& domain) {
   static std::mutex claiming;
   std::lock_guard<std::mutex> lock(claiming);
-  std::string region = JoinPath(dir, snap_id + ".region");
+  std::string region = MemoryRegionFile(dir, snap_id);
   if (!devices.empty()) {
     STRATA_ASSIGN_OR_RETURN(region, FreeMemoryDevice(catalog, devices));
   }

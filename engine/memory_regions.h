@@ -20,6 +20,10 @@
 
 namespace strata::engine {
 
+// The file of snapshot `snap_id`'s region in the memory directory `dir`.
+std::string MemoryRegionFile(const std::string& dir,
+                             const std::string& snap_id);
+
 // True when `path` is a block device.
 bool IsBlockDevice(const std::string& path);
 

@@ -188,8 +188,12 @@ Status SnapshotCreator::UploadLayer(Journal& j, const db::VolumeRecord& vol,
   const std::string memory_key = MemoryKey(vol.id, snap.id);
   std::optional<LayerTransfer::StoredLayer> memory;
   if (with_memory) {
-    auto m =
-        transfer_->UploadMemory(snap.id, memory_key, now.memory_region, labels);
+    // The server it is the memory of: what a catalog rebuilt from the
+    // store needs to restore it (catalog_rebuild.cc).
+    std::map<std::string, std::string> memory_labels = labels;
+    memory_labels["memory_domain"] = now.memory_domain;
+    auto m = transfer_->UploadMemory(snap.id, memory_key, now.memory_region,
+                                     memory_labels);
     if (!m.ok())
       return m.status().WithContext("the memory of snapshot " + snap.id);
     memory = std::move(*m);
