@@ -318,6 +318,20 @@ need_guest() {
   [[ -x /bin/busybox ]] || skip "busybox-static is not installed"
 }
 
+# start_swift SEGMENT_MIB: Debian's Swift for this test
+# (scripts/start-test-swift.sh: one replica, tempauth), stopped on exit;
+# sets s_port, auth (its tempauth URL) and spec (stratad's --store for it:
+# the key in $T/swift.key, large objects in SEGMENT_MIB MiB segments).
+start_swift() {
+  s_port=$(free_port)
+  s_pid=$("$STRATA_SRC/scripts/start-test-swift.sh" "$T/swift" "$s_port") ||
+    fail "swift did not start"
+  trap 'rc=$?; kill -- "-$s_pid" 2>/dev/null || true; cleanup "$rc"' EXIT
+  echo testing >"$T/swift.key"
+  auth="http://127.0.0.1:$s_port/auth/v1.0"
+  spec="swift:$auth?user=test:tester&key_file=$T/swift.key&segment_mib=$1"
+}
+
 # boot_guest NAME DISK SIZE [CMDLINE_EXTRA]: boots the test guest (records
 # 5 ms apart) as a transient domain on a new qcow2 DISK under $T/var/disks,
 # its console in $console (set by the caller), destroyed on exit; waits for

@@ -19,12 +19,7 @@ source "$(dirname "$0")/lib.sh"
 need_guest
 need curl python3 virsh swift swift-proxy-server memcached
 
-s_port=$(free_port)
-s_pid=$("$STRATA_SRC/scripts/start-test-swift.sh" "$T/swift" "$s_port") ||
-  fail "swift did not start"
-trap 'rc=$?; kill -- "-$s_pid" 2>/dev/null || true; cleanup "$rc"' EXIT
-echo testing >"$T/swift.key"
-spec="swift:http://127.0.0.1:$s_port/auth/v1.0?user=test:tester&key_file=$T/swift.key&segment_mib=8"
+start_swift 8
 
 source "$(dirname "$0")/memory_lib.sh"
 memory_guest "strata-memrb-$$" 256 96

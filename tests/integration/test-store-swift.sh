@@ -17,15 +17,9 @@
 source "$(dirname "$0")/lib.sh"
 need qemu-img qemu-io curl python3 swift swift-proxy-server memcached
 
-s_port=$(free_port)
-s_pid=$("$STRATA_SRC/scripts/start-test-swift.sh" "$T/swift" "$s_port") ||
-  fail "swift did not start"
-trap 'rc=$?; kill -- "-$s_pid" 2>/dev/null || true; cleanup "$rc"' EXIT
-echo testing >"$T/swift.key"
-auth="http://127.0.0.1:$s_port/auth/v1.0"
+start_swift 1
 sw() { swift -A "$auth" -U test:tester -K testing "$@"; }
 
-spec="swift:$auth?user=test:tester&key_file=$T/swift.key&segment_mib=1"
 start_stratad --store "$spec"
 disk="$T/var/disks/d.qcow2"
 qemu-img create -q -f qcow2 "$disk" 64M
