@@ -36,12 +36,16 @@ stop_stratad() {
   PID=""
 }
 
-# cleanup [RC]: stops stratad, shows its log on failure, removes $T. Traps
-# of their own pass their $? as RC (a `(exit $rc)` there would end the
-# shell under set -e before cleanup ran).
+# cleanup [RC]: stops stratad and the helper servers in HELPER_GROUPS,
+# shows stratad's log on failure, removes $T. Traps of their own pass their
+# $? as RC (a `(exit $rc)` there would end the shell under set -e before
+# cleanup ran).
+HELPER_GROUPS=()
 cleanup() {
   local rc=${1:-$?}
   stop_stratad
+  local g
+  for g in "${HELPER_GROUPS[@]}"; do stop_group "$g"; done
   if [[ $rc -ne 0 && -f "$T/stratad.log" ]]; then
     echo "--- last lines of stratad.log ---"; tail -n 30 "$T/stratad.log"
     cp "$T/stratad.log" "/tmp/last-failed-stratad.$(basename "$0" .sh).log" 2>/dev/null || true
@@ -319,14 +323,15 @@ need_guest() {
 }
 
 # start_swift SEGMENT_MIB: Debian's Swift for this test
-# (scripts/start-test-swift.sh: one replica, tempauth), stopped on exit;
+# (scripts/start-test-swift.sh: one replica, tempauth), stopped by cleanup
+# (HELPER_GROUPS: whatever trap a guest started later sets calls it);
 # sets s_port, auth (its tempauth URL) and spec (stratad's --store for it:
 # the key in $T/swift.key, large objects in SEGMENT_MIB MiB segments).
 start_swift() {
   s_port=$(free_port)
   s_pid=$("$STRATA_SRC/scripts/start-test-swift.sh" "$T/swift" "$s_port") ||
     fail "swift did not start"
-  trap 'rc=$?; kill -- "-$s_pid" 2>/dev/null || true; cleanup "$rc"' EXIT
+  HELPER_GROUPS+=("$s_pid")
   echo testing >"$T/swift.key"
   auth="http://127.0.0.1:$s_port/auth/v1.0"
   spec="swift:$auth?user=test:tester&key_file=$T/swift.key&segment_mib=$1"
