@@ -11,7 +11,6 @@
 #include <thread>
 
 #include "memsnap/libvirt_save_header.h"
-#include "memsnap/restore_image.h"
 #include "memsnap/restore_splice.h"
 #include "util/byte_stream.h"
 #include "util/fs.h"

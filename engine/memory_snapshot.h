@@ -56,8 +56,9 @@ struct MemorySnapshotResult {
 
 // Starts the domain a region holds again, where it was (R3.9): the
 // region's libvirt header and the stream rebuilt from its slots (each page
-// once) are written into a FIFO in `fifo_dir` as libvirt's restore reads
-// it, so no file of the stream's size is written. Corruption, before the
+// once) are spliced into a FIFO in `fifo_dir` as libvirt's restore reads
+// it (memsnap/restore_splice.h), so no file of the stream's size is
+// written. Corruption, before the
 // hypervisor is asked, when the region is not complete or fails its
 // checks. The domain's disks must already hold the same instant.
 [[nodiscard]] Status RestoreMemorySnapshot(hypervisor::Hypervisor* hv,
