@@ -57,9 +57,9 @@ uffd_was=$(cat /proc/sys/vm/unprivileged_userfaultfd 2>/dev/null || echo "")
 thp=/sys/kernel/mm/transparent_hugepage/enabled
 thp_was=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp" 2>/dev/null || echo "")
 restore_thp=${RESTORE_THP:-never}
-thp_set() {
+thp_set() {  # thp_set MODE: unless RESTORE_THP=keep
   [[ -n $thp_was && $restore_thp != keep ]] || return 0
-  if [[ $1 == never ]]; then echo "$restore_thp" >"$thp"; else echo "$1" >"$thp"; fi
+  echo "$1" >"$thp"
 }
 trap 'virsh -q destroy "$name" >/dev/null 2>&1 || true; rm -rf "$w"; thp_set "$thp_was"
       [[ -n $uffd_was ]] && sysctl -qw vm.unprivileged_userfaultfd="$uffd_was" || true' EXIT
@@ -175,7 +175,7 @@ for size in "${sizes[@]}"; do
       { head -c "$hdr" "$w/save.img"; cat "$w/bg.bin"; } >"$w/bg-restore.img"
     fi
     vr=() sr=() fr=() br=()
-    thp_set never
+    thp_set "$restore_thp"
     for _ in $(seq "$restore_reps"); do
       vr+=("$(restore_ms "$w/save.img")")
       sr+=("$(restore_ms strata)")

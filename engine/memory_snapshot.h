@@ -58,9 +58,8 @@ struct MemorySnapshotResult {
 // region's libvirt header and the stream rebuilt from its slots (each page
 // once) are spliced into a FIFO in `fifo_dir` as libvirt's restore reads
 // it (memsnap/restore_splice.h), so no file of the stream's size is
-// written. Corruption, before the
-// hypervisor is asked, when the region is not complete or fails its
-// checks. The domain's disks must already hold the same instant.
+// written. Corruption, before the hypervisor is asked, when the region is
+// not complete or fails its checks. The domain's disks must already hold the same instant.
 [[nodiscard]] Status RestoreMemorySnapshot(hypervisor::Hypervisor* hv,
                                            const std::string& region,
                                            const std::string& fifo_dir);

@@ -4,9 +4,9 @@
 // (from a file, or a FIFO Strata writes as libvirt reads it), and the form
 // a store keeps of the snapshot's memory: only the slots that hold pages
 // are in it (a zero page is a 9-byte record, or none: ZeroedAtLoad), so
-// the stored copy is no
-// bigger than the data, and a region is rebuilt from it (ImportRestoreImage)
-// with the parser that reads a running QEMU's stream.
+// the stored copy is no bigger than the data, and a region is rebuilt
+// from it (ImportRestoreImage) with the parser that reads a running QEMU's
+// stream.
 //
 // Thread-safety: single-owner.
 #pragma once

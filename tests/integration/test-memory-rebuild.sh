@@ -12,9 +12,9 @@
 #    server restored from the rebuilt catalog fetches the store's copy: the
 #    counter goes on from the snapshot's instant with the same boot id (no
 #    reboot) and the pattern verifies.
-# Against the code before this change (the memory object skipped by the
-# rebuild, or stored without the server's id), the snapshot comes back
-# without memory and the restore is refused (409).
+# Against the rebuild before this change (which skipped memory objects),
+# it fails at the summary: "1 snapshot(s) added (0 with their memory), …
+# 1 object(s) skipped".
 source "$(dirname "$0")/lib.sh"
 need_guest
 need curl python3 virsh swift swift-proxy-server memcached
