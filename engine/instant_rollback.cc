@@ -628,6 +628,11 @@ Status InstantRollbacks::Finish(Journal& j, const db::VolumeRecord& vol,
   STRATA_RETURN_IF_ERROR(hv_->DefineDiskBacking(
       Str(st, "domain"), Str(st, "target"), {}, OwnPolicy(st)));
   StopServing(j.task_id());  // the server reads its own chain now
+  // A read of a served layer that failed while stratad was down can pause
+  // the server again after recovery resumed it (rerror=stop), and the
+  // watcher of served layers, which would resume it, has stopped: the
+  // retried read now goes to the server's own chain.
+  STRATA_RETURN_IF_ERROR(ResumeIfPausedOnError(Str(st, "domain")));
   STRATA_RETURN_IF_ERROR(
       catalog_->ModifyVolume(vol.id, [&](db::VolumeRecord& v) {
         v.head_snapshot_id = snap.id;

@@ -133,7 +133,7 @@ for step in instant.link instant.power_off instant.install_top instant.start \
   await_phase "$rb" done error
   phase=$PHASE
   for _ in $(seq 300); do [[ $(virsh domstate "$name") == running ]] && break; sleep 0.1; done
-  [[ $(virsh domstate "$name") == running ]] || fail "$step: the server is not running after recovery"
+  [[ $(virsh domstate "$name") == running ]] || fail "$step: the server is not running after recovery: $(virsh domstate --reason "$name")"
   case $step in
     instant.link|instant.power_off|instant.install_top)
       [[ $phase == error ]] || fail "$step: the rollback is $phase, not undone" ;;
