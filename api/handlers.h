@@ -42,6 +42,10 @@ void AddServerRoutes(Router& r, engine::Engine* engine,
 Result<hypervisor::DomainInfo> VisibleServer(
     engine::Engine* engine, const RequestContext& ctx, const std::string& id,
     const std::string& default_project);
+// This host's part of a group snapshot's cut driven by another stratad
+// (api/group_cuts.cc, issue 22).
+void AddGroupCutRoutes(Router& r, engine::Engine* engine,
+                       std::string default_project);
 // Seconds-level rollbacks of servers' disks (api/instant_rollbacks.cc, R1.8).
 void AddInstantRollbackRoutes(Router& r, engine::Engine* engine,
                               std::string default_project);

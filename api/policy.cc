@@ -84,6 +84,7 @@ const std::pair<const char*, const char*> kDefaultPolicyRules[] = {
     {rules::kGroupTypesSpecs, "rule:admin_api"},
     {rules::kGroupResetStatus, "rule:admin_api"},
     {rules::kGroupSnapshotResetStatus, "rule:admin_api"},
+    {rules::kGroupCut, "rule:admin_api or role:service"},
 };
 
 // A YAML file of oslo.policy's shape: `"name": "rule"` a line, comments

@@ -101,6 +101,9 @@ inline constexpr char kGroupTypesSpecs[] = "group:group_types_specs";
 inline constexpr char kGroupResetStatus[] = "group:reset_status";
 inline constexpr char kGroupSnapshotResetStatus[] =
     "group:reset_group_snapshot_status";
+// A group cut's hold, cut and release on this host, driven by the
+// coordinating stratad (issue 22): admins and services.
+inline constexpr char kGroupCut[] = "strata:group_cut";
 }  // namespace rules
 
 class Policy {

@@ -124,7 +124,9 @@ std::set<std::string> V3Collections() {
           // issue 19: seconds-level rollback (R1.8)
           "os-instant-rollbacks",
           // issue 20: the long operations
-          "os-tasks"};
+          "os-tasks",
+          // issue 22: a group cut's part on this host
+          "os-strata-group-cuts"};
 }
 
 }  // namespace strata::api

@@ -238,6 +238,10 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     STRATA_ASSIGN_OR_RETURN(c->memory_max_passes, ParseUint(key, v));
     if (c->memory_max_passes < 1 || c->memory_max_passes > 1000)
       return Status::InvalidArgument(key + " must be 1..1000");
+  } else if (key == "groups.hold_max_ms") {
+    STRATA_ASSIGN_OR_RETURN(c->group_hold_ms, ParseUint(key, v));
+    if (c->group_hold_ms < 100 || c->group_hold_ms > 600000)
+      return Status::InvalidArgument(key + " must be 100..600000");
   } else if (key == "engine.workers") {
     STRATA_ASSIGN_OR_RETURN(uint64_t n, ParseUint(key, v));
     if (n < 1 || n > 64) return Status::InvalidArgument(key + " must be 1..64");

@@ -56,6 +56,9 @@ struct DaemonConfig {
   std::vector<std::string> memory_devices;
   uint64_t memory_downtime_ms = 300;
   uint64_t memory_max_passes = 3;
+  // [groups] hold_max_ms: how long a group cut holds this host's writers
+  // at most (issue 22, engine/group_hold.h).
+  uint64_t group_hold_ms = 10000;
   int workers = 2;
   int upload_attempts = 3;
   int worker_nice = 10;

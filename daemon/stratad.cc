@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "api/handlers.h"
@@ -17,6 +18,7 @@
 #include "daemon/nbd_exports.h"
 #include "db/catalog.h"
 #include "engine/engine.h"
+#include "engine/group_hold.h"
 #include "engine/memory_regions.h"
 #include "hypervisor/libvirt_hypervisor.h"
 #include "nbd/server.h"
@@ -39,9 +41,24 @@ int Fail(const std::string& msg, int code = 1) {
   return code;
 }
 
+// `stratad --hold-guard URI DEADLINE_NS UUID...`: a group cut's hold guard
+// (engine/group_hold.h), started by a stratad that holds domains.
+int HoldGuardMain(int argc, char** argv) {
+  if (argc < 5) return Fail("--hold-guard URI DEADLINE_NS UUID...", 2);
+  hypervisor::LibvirtConnectionOptions lo;
+  lo.uri = argv[2];
+  const auto deadline = engine::HoldClock::time_point(
+      std::chrono::nanoseconds(std::strtoll(argv[3], nullptr, 10)));
+  std::vector<std::string> domains(argv + 4, argv + argc);
+  auto hv = hypervisor::LibvirtHypervisor::ConnectLazily(std::move(lo));
+  return engine::RunHoldGuard(hv.get(), deadline, domains, STDIN_FILENO);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "--hold-guard")
+    return HoldGuardMain(argc, argv);
   auto cfg = daemon::ParseDaemonConfig(argc, argv);
   if (!cfg.ok()) {
     std::cerr << "stratad: " << cfg.status().message() << "\n"
@@ -165,10 +182,14 @@ int main(int argc, char** argv) {
   eo.memory_devices = cfg->memory_devices;
   eo.memory_downtime_ms = static_cast<int64_t>(cfg->memory_downtime_ms);
   eo.memory_max_passes = static_cast<int64_t>(cfg->memory_max_passes);
+  eo.group_hold_ms = static_cast<int64_t>(cfg->group_hold_ms);
   eo.layer_socket_group = cfg->nbd_socket_group.value_or(
       ::getgrnam("libvirt-qemu") ? "libvirt-qemu" : "");
   std::unique_ptr<hypervisor::Hypervisor> hv;
   if (cfg->libvirt_uri != "none") {
+    // The child's /proc/self/exe is this program, even once replaced on
+    // disk by an upgrade.
+    eo.hold_guard_argv = {"/proc/self/exe", "--hold-guard", cfg->libvirt_uri};
     hypervisor::LibvirtConnectionOptions lo;
     lo.uri = cfg->libvirt_uri;
     lo.keepalive_interval =
@@ -215,6 +236,7 @@ int main(int argc, char** argv) {
   api::AddVolumeTransferRoutes(router, &engine);
   api::AddBackupRoutes(router, &engine, cfg->storage_availability_zone);
   api::AddGroupRoutes(router, &engine, cfg->storage_availability_zone);
+  api::AddGroupCutRoutes(router, &engine, cfg->default_project);
   api::AddMessageRoutes(router, &engine);
   api::AddTaskRoutes(router, &engine);
   policy::PolicyRunner::Options po;

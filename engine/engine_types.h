@@ -54,6 +54,13 @@ struct EngineOptions {
   // dirty pages Strata lets QEMU make before it pauses the VM itself.
   int64_t memory_downtime_ms = 300;
   int64_t memory_max_passes = 3;
+  // A group cut's hold (engine/group_hold.h): how long this host holds its
+  // writers at most, from the hold's request, whatever its driver does.
+  int64_t group_hold_ms = 10000;
+  // The hold guard's command, to which the deadline and the domains are
+  // appended (stratad: {its executable, "--hold-guard", libvirt URI});
+  // empty: no guard, the deadline holds while stratad lives.
+  std::vector<std::string> hold_guard_argv;
 };
 
 struct ManageRequest {

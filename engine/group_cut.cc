@@ -25,6 +25,7 @@
 #include <chrono>
 #include <set>
 
+#include "engine/group_hold.h"
 #include "engine/snapshot_create.h"
 #include "util/fs.h"
 #include "util/guarded.h"
@@ -72,7 +73,8 @@ std::vector<std::string> RunningWriters(
 }  // namespace
 
 Result<std::vector<db::SnapshotRecord>> SnapshotCreator::CreateGroupSnapshot(
-    const std::vector<CreateSnapshotRequest>& reqs) {
+    const std::vector<CreateSnapshotRequest>& reqs,
+    std::shared_ptr<GroupCutGate> gate) {
   std::vector<db::VolumeRecord> vols;
   std::vector<std::shared_ptr<VolumeLease>> leases;
   for (const auto& r : reqs) {
@@ -93,24 +95,38 @@ Result<std::vector<db::SnapshotRecord>> SnapshotCreator::CreateGroupSnapshot(
     }
     return Status::OK();
   }));
-  if (vols.empty()) return snaps;
-  Launch(leases[0], [this, journals, vols, snaps, leases](auto& held) mutable {
-    held.reset();  // leases[0] still holds it, until its member concludes
-    RunGroupCut(journals, vols, snaps, leases);
-  });
+  if (!gate)
+    gate = std::make_shared<GroupCutGate>(
+        reqs.empty() ? "" : reqs[0].group_snapshot_id.value_or(""),
+        /*driven=*/false,
+        HoldClock::now() + std::chrono::milliseconds(opts_.group_hold_ms));
+  std::vector<std::string> ids;
+  for (const auto& sn : snaps) ids.push_back(sn.id);
+  gate->SetMembers(ids);
+  if (vols.empty()) {
+    gate->Held({});
+    return snaps;
+  }
+  Launch(leases[0],
+         [this, journals, vols, snaps, leases, gate](auto& held) mutable {
+           held.reset();  // leases[0] still holds it, until its member ends
+           RunGroupCut(journals, vols, snaps, leases, *gate);
+         });
   return snaps;
 }
 
 void SnapshotCreator::RunGroupCut(
     std::vector<Journal>& journals, const std::vector<db::VolumeRecord>& vols,
     const std::vector<db::SnapshotRecord>& snaps,
-    std::vector<std::shared_ptr<VolumeLease>>& leases) {
+    std::vector<std::shared_ptr<VolumeLease>>& leases, GroupCutGate& gate) {
   const size_t n = vols.size();
   std::vector<Status> results(n, Status::OK());
   std::vector<std::optional<Cut>> cuts(n);
   std::vector<bool> released(n, false);
   const std::string group_snapshot_id =
       snaps[0].group_snapshot_id.value_or(snaps[0].id);
+  bool cut_all = false;     // every member's top was cut
+  bool consistent = false;  // ... and held from before the cut to after
 
   Status held = CatchAll("engine.group_cut", [&]() -> Status {
     const std::vector<std::string> writers = RunningWriters(hv_, holder_, vols);
@@ -118,12 +134,22 @@ void SnapshotCreator::RunGroupCut(
         Journal hold,
         Journal::Begin(catalog_, "group_hold", vols[0].id, group_snapshot_id));
     hold.state()["paused"] = writers;
+    // Resumes the writers at the deadline should stratad die holding them.
+    HoldGuard guard;
+    if (Status g = guard.Arm(opts_.hold_guard_argv, gate.deadline(), writers);
+        !g.ok()) {
+      gate.Ended("error", g, 0);
+      LogIfError(hold.Fail(g), "journal of group hold " + hold.task_id());
+      return g;
+    }
+    hold.state()["guard_pid"] = guard.pid();
     STRATA_RETURN_IF_ERROR(hold.Step("group.hold", 10));
     const auto t0 = std::chrono::steady_clock::now();
     // The paused domains resume on every way out of this scope, an
     // exception's included (CatchAll stops it only at the lambda's edge).
     struct Holding {
       hypervisor::Hypervisor* hv;
+      HoldGuard* guard;
       std::vector<std::string> paused;
       size_t held = 0;  // how many were paused
       bool all_resumed = true;
@@ -137,10 +163,12 @@ void SnapshotCreator::RunGroupCut(
           }
         }
         paused.clear();
+        if (all_resumed) guard->Disarm();
       }
       ~Holding() { ResumeAll(); }
-    } holding{hv_, {}};
+    } holding{hv_, &guard, {}};
     Status s;
+    bool expired = false;
     for (const auto& d : writers) {
       s = hv_->Pause(d);
       if (!s.ok()) {
@@ -149,6 +177,14 @@ void SnapshotCreator::RunGroupCut(
       }
       holding.paused.push_back(d);
       ++holding.held;
+    }
+    if (s.ok()) {
+      gate.Held(writers);
+      expired = !gate.AwaitCut();
+      if (expired)
+        s = Status::Conflict(
+            "the hold ended (its deadline passed, or it was aborted) before "
+            "the cut was asked for");
     }
     if (s.ok()) s = hold.Step("group.cut", 50);
     for (size_t i = 0; s.ok() && i < n; ++i) {
@@ -162,23 +198,36 @@ void SnapshotCreator::RunGroupCut(
             cuts[i], CutTop(journals[i], vols[i], snaps[i].id, false));
         return Status::OK();
       }();
+      if (!results[i].ok()) s = results[i];
     }
+    cut_all = s.ok();
+    const bool cut_in_time = cut_all && HoldClock::now() < gate.deadline();
+    if (cut_all) gate.Cut();
+    const bool release_in_time = cut_all && gate.AwaitRelease();
     holding.ResumeAll();
     const double held_ms = std::chrono::duration<double, std::milli>(
                                std::chrono::steady_clock::now() - t0)
                                .count();
+    consistent = cut_in_time && release_in_time;
+    if (cut_all)
+      gate.Released(consistent, held_ms);
+    else
+      gate.Ended(expired ? "expired" : "error", s, held_ms);
     LogInfo("group snapshot " + group_snapshot_id + ": " + std::to_string(n) +
-            " volume(s) cut while " + std::to_string(holding.held) +
-            " domain(s) were held for " + std::to_string(held_ms) + " ms");
+            " volume(s) " + (cut_all ? "cut" : "not cut") + " while " +
+            std::to_string(holding.held) + " domain(s) were held for " +
+            std::to_string(held_ms) + " ms" +
+            (cut_all && !consistent ? " (past the hold's deadline)" : ""));
     // A domain that did not resume stays in the journal for recovery.
     if (holding.all_resumed)
       LogIfError(s.ok() ? hold.Succeed() : hold.Fail(s),
                  "journal of group hold " + hold.task_id());
     return s;
   });
+  if (!held.ok() && !gate.Finished()) gate.Ended("error", held, 0);
 
   for (size_t i = 0; i < n; ++i) {
-    Status s = held.ok() ? results[i] : held;
+    Status s = cuts[i] ? Status::OK() : (held.ok() ? results[i] : held);
     if (s.ok() && cuts[i])
       s = CatchAll("engine.snapshot_create", [&] {
         return StoreLayer(journals[i], vols[i], snaps[i], *cuts[i]);
@@ -187,6 +236,16 @@ void SnapshotCreator::RunGroupCut(
     if (s.ok() && !cuts[i]) s = Status::Internal("the member was not cut");
     Conclude(journals[i], vols[i], snaps[i].id, s, std::nullopt, leases[i]);
   }
+  // Members cut but not held through to the release are kept (their data
+  // is the disk's), and the group snapshot says it is not consistent.
+  if (cut_all && !consistent)
+    LogIfError(catalog_->ModifyGroupSnapshot(group_snapshot_id,
+                                             [](db::GroupSnapshotRecord& g) {
+                                               g.status = "error";
+                                               g.follows_members = false;
+                                               return Status::OK();
+                                             }),
+               "group snapshot " + group_snapshot_id);
 }
 
 }  // namespace strata::engine

@@ -20,16 +20,30 @@
 // Thread-safety: any thread.
 #pragma once
 
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/engine_part.h"
+#include "engine/group_hold.h"
 #include "engine/snapshot_create.h"
 #include "engine/snapshot_delete.h"
 #include "engine/volume_lifecycle.h"
 
 namespace strata::engine {
+
+// One host's part of a group snapshot whose cut another stratad drives
+// (issue 22): the group snapshot's id and row fields, this host's member
+// volumes, and how long the hold may last.
+struct GroupCutRequest {
+  std::string id, group_id, group_type_id, project_id, user_id;
+  std::string name, description;
+  std::vector<std::string> volume_ids;
+  int64_t hold_ms = 0;  // capped by [groups] hold_max_ms; 0: that
+};
 
 // A group's changes (Cinder's group update).
 struct GroupUpdate {
@@ -81,6 +95,25 @@ class GroupLifecycle : public EnginePart {
   SnapshotCreator* const creator_;
   SnapshotDeleter* const deleter_;
   VolumeLifecycle* const volumes_;
+
+  // ---- this host's part of a cut driven from elsewhere (group_cuts.cc) --
+ public:
+  // Holds the writers of `r`'s volumes (their snapshots and this host's
+  // row of the group snapshot `r.id` recorded first) and returns once they
+  // are held, or why not (the report's phase "error"/"expired"). Conflict
+  // when the id is taken or a volume is busy (nothing recorded).
+  Result<GroupCutReport> HoldGroupCut(const GroupCutRequest& r);
+  // The phases of a held cut (group_hold.h); NotFound for an unknown id.
+  Result<GroupCutReport> CutGroupCut(const std::string& id);
+  Result<GroupCutReport> ReleaseGroupCut(const std::string& id);
+  Result<GroupCutReport> AbortGroupCut(const std::string& id);
+  Result<GroupCutReport> GetGroupCut(const std::string& id);
+
+ private:
+  Result<std::shared_ptr<GroupCutGate>> Gate(const std::string& id);
+  std::mutex cuts_mu_;
+  // The cuts of this process's life, finished ones pruned after an hour.
+  std::map<std::string, std::shared_ptr<GroupCutGate>> cuts_;
 };
 
 }  // namespace strata::engine

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "engine/group_hold.h"
 #include "engine/memory_regions.h"
 #include "engine/memory_snapshot.h"
 #include "util/fs.h"
@@ -185,6 +186,11 @@ Status Recovery::ResumeHeldDomains(const db::TaskRecord& task) {
       if (!r.ok() && !r.IsNotFound()) resumed = r;
     }
   STRATA_RETURN_IF_ERROR(resumed);
+  // The killed stratad's guard would resume them again at its deadline,
+  // perhaps in the middle of a new hold.
+  if (state.is_object() && state.contains("guard_pid") &&
+      state["guard_pid"].is_number_integer())
+    StopStaleHoldGuard(state["guard_pid"].get<int>());
   return catalog_->FinishTask(task.id, "succeeded", "");
 }
 

@@ -15,6 +15,7 @@
 
 #include "engine/chain_maintenance.h"
 #include "engine/engine_part.h"
+#include "engine/group_hold.h"
 #include "engine/journal.h"
 #include "engine/layer_transfer.h"
 #include "engine/live_disk.h"
@@ -38,9 +39,11 @@ class SnapshotCreator : public EnginePart {
   // (group_cut.cc): the running domains writing to any of them are held
   // while every top is cut. Each member is then stored as any snapshot
   // is. Returns them "creating"; Conflict (nothing recorded) when a volume
-  // is busy or not snapshottable.
+  // is busy or not snapshottable. With a driven `gate` the phases wait for
+  // its driver (group_hold.h); without one they follow each other at once.
   Result<std::vector<db::SnapshotRecord>> CreateGroupSnapshot(
-      const std::vector<CreateSnapshotRequest>& reqs);
+      const std::vector<CreateSnapshotRequest>& reqs,
+      std::shared_ptr<GroupCutGate> gate = nullptr);
   // Carries on a create a restart interrupted at create.upload (its layer
   // cut and complete in the chain): the upload runs again on a worker, as
   // a store resumes it (a Swift Put reuses the segments stored and
@@ -92,7 +95,8 @@ class SnapshotCreator : public EnginePart {
   void RunGroupCut(std::vector<Journal>& journals,
                    const std::vector<db::VolumeRecord>& vols,
                    const std::vector<db::SnapshotRecord>& snaps,
-                   std::vector<std::shared_ptr<VolumeLease>>& leases);
+                   std::vector<std::shared_ptr<VolumeLease>>& leases,
+                   GroupCutGate& gate);
   // A held chain's files let go before the chain work (the VM's writes go
   // to the redirect cache, R0.3, sized for ExpectedSnapshotSeconds), and
   // taken back after it, whatever its outcome (a failure is logged: the

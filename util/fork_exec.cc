@@ -35,7 +35,7 @@ std::string FindInPath(const std::string& name) {
 
 Result<pid_t> ForkExec(const std::string& exe,
                        const std::vector<std::string>& argv, ForkExecFds fds,
-                       bool reset_nice) {
+                       bool reset_nice, bool dies_with_parent) {
   std::vector<char*> cargv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
@@ -44,8 +44,10 @@ Result<pid_t> ForkExec(const std::string& exe,
   if (pid < 0) return Status::FromErrno("fork", errno);
   if (pid > 0) return pid;
   // The child: async-signal-safe calls only.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) _exit(127);  // the parent died before prctl
+  if (dies_with_parent) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // the parent died before prctl
+  }
   if (reset_nice) setpriority(PRIO_PROCESS, 0, 0);
   sigset_t none;
   sigemptyset(&none);

@@ -40,10 +40,13 @@ std::string FindInPath(const std::string& name);
 
 // Forks and execs `exe` (a path: see FindInPath) with `argv`. With
 // `reset_nice` the child's nice value is set to 0 (a daemon in a VM's I/O
-// path must not inherit a worker's low priority). The child's pid, or the
-// fork's error.
+// path must not inherit a worker's low priority). Without
+// `dies_with_parent` the child is given no death signal: a hold guard
+// (engine/group_hold.h) exists to act after a killed stratad. The child's
+// pid, or the fork's error.
 [[nodiscard]] Result<pid_t> ForkExec(const std::string& exe,
                                      const std::vector<std::string>& argv,
-                                     ForkExecFds fds, bool reset_nice);
+                                     ForkExecFds fds, bool reset_nice,
+                                     bool dies_with_parent = true);
 
 }  // namespace strata

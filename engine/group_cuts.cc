@@ -1,0 +1,115 @@
+// This host's part of a group snapshot whose cut another stratad drives
+// (issue 22, R4.4): hold, cut, release and abort as REST calls, each
+// answered with the gate's report (group_hold.h). The member snapshots and
+// this host's row of the group snapshot carry the coordinator's group
+// snapshot id, so the host lists and deletes them as any group snapshot.
+#include <chrono>
+
+#include "engine/group_lifecycle.h"
+#include "util/log.h"
+#include "util/time_util.h"
+
+namespace strata::engine {
+namespace {
+
+constexpr int64_t kKeepFinishedMicros = int64_t{3600} * 1000000;
+
+}  // namespace
+
+Result<GroupCutReport> GroupLifecycle::HoldGroupCut(const GroupCutRequest& r) {
+  if (r.id.empty())
+    return Status::InvalidArgument("A group cut needs the group snapshot id.");
+  if (r.volume_ids.empty())
+    return Status::InvalidArgument("A group cut needs at least one volume.");
+  const int64_t hold_ms = r.hold_ms > 0
+                              ? std::min(r.hold_ms, opts_.group_hold_ms)
+                              : opts_.group_hold_ms;
+  // The deadline counts from the request: the coordinator's budget.
+  auto gate = std::make_shared<GroupCutGate>(
+      r.id, /*driven=*/true,
+      HoldClock::now() + std::chrono::milliseconds(hold_ms));
+  {
+    std::lock_guard<std::mutex> l(cuts_mu_);
+    const int64_t now = NowMicros();
+    for (auto it = cuts_.begin(); it != cuts_.end();) {
+      const auto rep = it->second->Report();
+      if (it->second->Finished() && now - rep.released_at > kKeepFinishedMicros)
+        it = cuts_.erase(it);
+      else
+        ++it;
+    }
+    if (cuts_.count(r.id) || catalog_->GetGroupSnapshot(r.id).ok())
+      return Status::Conflict("Group snapshot " + r.id +
+                              " already exists on this host.");
+    cuts_[r.id] = gate;
+  }
+  auto forget = [&] {
+    std::lock_guard<std::mutex> l(cuts_mu_);
+    cuts_.erase(r.id);
+  };
+  db::GroupSnapshotRecord gs;
+  gs.id = r.id;
+  gs.group_id = r.group_id;
+  gs.group_type_id = r.group_type_id;
+  gs.project_id = r.project_id;
+  gs.user_id = r.user_id;
+  gs.name = r.name;
+  gs.description = r.description;
+  gs.status = "creating";
+  gs.follows_members = true;
+  gs.created_at = gs.updated_at = NowMicros();
+  std::vector<CreateSnapshotRequest> reqs;
+  for (const auto& v : r.volume_ids) {
+    CreateSnapshotRequest c;
+    c.project_id = r.project_id;
+    c.user_id = r.user_id;
+    c.volume_id = v;
+    c.name = r.name;
+    c.description = r.description;
+    c.group_snapshot_id = r.id;
+    reqs.push_back(std::move(c));
+  }
+  if (Status s = catalog_->InsertGroupSnapshot(gs); !s.ok()) {
+    forget();
+    return s;
+  }
+  auto started = creator_->CreateGroupSnapshot(reqs, gate);
+  if (!started.ok()) {
+    LogIfError(catalog_->DeleteGroupSnapshot(gs.id),
+               "dropping group snapshot " + gs.id);
+    forget();
+    return started.status();
+  }
+  return gate->AwaitHeld();
+}
+
+Result<std::shared_ptr<GroupCutGate>> GroupLifecycle::Gate(
+    const std::string& id) {
+  std::lock_guard<std::mutex> l(cuts_mu_);
+  auto it = cuts_.find(id);
+  if (it == cuts_.end())
+    return Status::NotFound("Group cut " + id + " could not be found.");
+  return it->second;
+}
+
+Result<GroupCutReport> GroupLifecycle::CutGroupCut(const std::string& id) {
+  STRATA_ASSIGN_OR_RETURN(auto gate, Gate(id));
+  return gate->RequestCut();
+}
+
+Result<GroupCutReport> GroupLifecycle::ReleaseGroupCut(const std::string& id) {
+  STRATA_ASSIGN_OR_RETURN(auto gate, Gate(id));
+  return gate->RequestRelease();
+}
+
+Result<GroupCutReport> GroupLifecycle::AbortGroupCut(const std::string& id) {
+  STRATA_ASSIGN_OR_RETURN(auto gate, Gate(id));
+  return gate->RequestAbort();
+}
+
+Result<GroupCutReport> GroupLifecycle::GetGroupCut(const std::string& id) {
+  STRATA_ASSIGN_OR_RETURN(auto gate, Gate(id));
+  return gate->Report();
+}
+
+}  // namespace strata::engine
