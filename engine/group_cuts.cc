@@ -43,41 +43,9 @@ Result<GroupCutReport> GroupLifecycle::HoldGroupCut(const GroupCutRequest& r) {
                               " already exists on this host.");
     cuts_[r.id] = gate;
   }
-  auto forget = [&] {
+  if (auto started = StartGroupSnapshot(r, gate); !started.ok()) {
     std::lock_guard<std::mutex> l(cuts_mu_);
     cuts_.erase(r.id);
-  };
-  db::GroupSnapshotRecord gs;
-  gs.id = r.id;
-  gs.group_id = r.group_id;
-  gs.group_type_id = r.group_type_id;
-  gs.project_id = r.project_id;
-  gs.user_id = r.user_id;
-  gs.name = r.name;
-  gs.description = r.description;
-  gs.status = "creating";
-  gs.follows_members = true;
-  gs.created_at = gs.updated_at = NowMicros();
-  std::vector<CreateSnapshotRequest> reqs;
-  for (const auto& v : r.volume_ids) {
-    CreateSnapshotRequest c;
-    c.project_id = r.project_id;
-    c.user_id = r.user_id;
-    c.volume_id = v;
-    c.name = r.name;
-    c.description = r.description;
-    c.group_snapshot_id = r.id;
-    reqs.push_back(std::move(c));
-  }
-  if (Status s = catalog_->InsertGroupSnapshot(gs); !s.ok()) {
-    forget();
-    return s;
-  }
-  auto started = creator_->CreateGroupSnapshot(reqs, gate);
-  if (!started.ok()) {
-    LogIfError(catalog_->DeleteGroupSnapshot(gs.id),
-               "dropping group snapshot " + gs.id);
-    forget();
     return started.status();
   }
   return gate->AwaitHeld();

@@ -311,31 +311,45 @@ Result<db::GroupSnapshotRecord> GroupLifecycle::CreateGroupSnapshot(
   STRATA_ASSIGN_OR_RETURN(db::GroupRecord g, GetGroup(group_id));
   STRATA_RETURN_IF_ERROR(GroupIsUsable(g));
   STRATA_ASSIGN_OR_RETURN(auto vols, catalog_->VolumesOfGroup(group_id));
+  GroupCutRequest r;
+  r.id = NewUuid();
+  r.group_id = g.id;
+  r.group_type_id = g.group_type_id;
+  r.project_id = project_id;
+  r.user_id = user_id;
+  r.name = name;
+  r.description = description;
+  for (const auto& v : vols) r.volume_ids.push_back(v.id);
+  return StartGroupSnapshot(r, nullptr);
+}
+
+Result<db::GroupSnapshotRecord> GroupLifecycle::StartGroupSnapshot(
+    const GroupCutRequest& r, std::shared_ptr<GroupCutGate> gate) {
   db::GroupSnapshotRecord gs;
-  gs.id = NewUuid();
-  gs.group_id = g.id;
-  gs.group_type_id = g.group_type_id;
-  gs.project_id = project_id;
-  gs.user_id = user_id;
-  gs.name = name;
-  gs.description = description;
+  gs.id = r.id;
+  gs.group_id = r.group_id;
+  gs.group_type_id = r.group_type_id;
+  gs.project_id = r.project_id;
+  gs.user_id = r.user_id;
+  gs.name = r.name;
+  gs.description = r.description;
   gs.status = "creating";
   gs.follows_members = true;
   gs.created_at = gs.updated_at = NowMicros();
   std::vector<CreateSnapshotRequest> reqs;
-  for (const auto& v : vols) {
-    CreateSnapshotRequest r;
-    r.project_id = project_id;
-    r.user_id = user_id;
-    r.volume_id = v.id;
-    r.name = name;
-    r.description = description;
-    r.group_snapshot_id = gs.id;
-    reqs.push_back(std::move(r));
+  for (const auto& v : r.volume_ids) {
+    CreateSnapshotRequest c;
+    c.project_id = r.project_id;
+    c.user_id = r.user_id;
+    c.volume_id = v;
+    c.name = r.name;
+    c.description = r.description;
+    c.group_snapshot_id = gs.id;
+    reqs.push_back(std::move(c));
   }
   // The row first: the members' cut may settle before this returns.
   STRATA_RETURN_IF_ERROR(catalog_->InsertGroupSnapshot(gs));
-  auto started = creator_->CreateGroupSnapshot(reqs);
+  auto started = creator_->CreateGroupSnapshot(reqs, std::move(gate));
   if (!started.ok()) {
     LogIfError(catalog_->DeleteGroupSnapshot(gs.id),
                "dropping group snapshot " + gs.id);

@@ -111,6 +111,11 @@ class GroupLifecycle : public EnginePart {
 
  private:
   Result<std::shared_ptr<GroupCutGate>> Gate(const std::string& id);
+  // Records the group snapshot `r` ("creating", following its members)
+  // and starts its members' cut through `gate` (none: at once); nothing
+  // stays recorded when it cannot start.
+  Result<db::GroupSnapshotRecord> StartGroupSnapshot(
+      const GroupCutRequest& r, std::shared_ptr<GroupCutGate> gate);
   std::mutex cuts_mu_;
   // The cuts of this process's life, finished ones pruned after an hour.
   std::map<std::string, std::shared_ptr<GroupCutGate>> cuts_;

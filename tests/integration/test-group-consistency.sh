@@ -18,6 +18,7 @@
 # - Cinder's rules around it: a member snapshot alone is not deleted (400),
 #   nor a group with group snapshots (400).
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/ring_lib.sh"
 need_guest
 need openstack cinder qemu-img python3
 console="$T/console.log"
@@ -29,16 +30,8 @@ C=(cinder --os-auth-type noauth --os-user-id admin --os-project-id admin
    --os-endpoint "$URL/v3" --os-volume-api-version 3.65)
 VOLUME_API_VERSION=3.65  # every api call (lib.sh)
 
-mkdir -p "$T/var/disks"
-qemu-img create -q -f qcow2 "$T/var/disks/ring-b.qcow2" 64M
-export SECOND_DISK="$T/var/disks/ring-b.qcow2"
-boot_guest ringvm "$T/var/disks/ring-a.qcow2" 64M "recwriter.ring=1"
-uuid=$(virsh domuuid ringvm)
-
 # The server's two disks are volumes already (no adopt step).
-api GET /v3/volumes/detail
-va=$(jget '[v["id"] for v in j["volumes"] if v["name"] == "ringvm-vda"][0]')
-vb=$(jget '[v["id"] for v in j["volumes"] if v["name"] == "ringvm-vdb"][0]')
+boot_ring_guest ringvm
 "${O[@]}" volume group type create app-type >/dev/null
 g=$("${O[@]}" volume group create app-type __DEFAULT__ --name app -f value -c ID)
 "${C[@]}" group-update --add-volumes "$va,$vb" "$g" >/dev/null
@@ -47,15 +40,6 @@ api GET "/v3/groups/$g"
   fail "the group's volumes: $BODY"
 pass "the server's vda and vdb are volumes of group app"
 
-# counts_of DISK_A DISK_B: "a b", each disk's record count (each verified:
-# a clean prefix, none torn).
-counts_of() {
-  local a b
-  a=$(verify_disk "$1" 0 | python3 -c 'import json,sys; print(json.load(sys.stdin)["records"])')
-  b=$(verify_disk "$2" 0 | python3 -c 'import json,sys; print(json.load(sys.stdin)["records"])')
-  echo "$a $b"
-}
-consistent() { (($2 <= $1 && $1 <= $2 + 1)); }
 # group_disks GROUP_SNAPSHOT: a new group from it; prints its vda's and
 # vdb's files (volumes named after the members' sources).
 group_disks() {
@@ -75,23 +59,14 @@ drop_group() {
   api POST "/v3/groups/$1/action" '{"delete": {"delete-volumes": true}}'
   expect_code 202 "deleting group $1"
 }
-# advances N: the guest prints N more records than now (it runs).
-advances() {
-  local from; from=$(last_rec)
-  for _ in $(seq 1 600); do
-    (($(last_rec) >= from + $1)) && return 0
-    sleep 0.1
-  done
-  fail "the guest wrote no more records after $from (state: $(virsh domstate ringvm))"
-}
 
 for i in $(seq 1 8); do
   gs=$("${O[@]}" volume group snapshot create "$g" --name "cut$i" -f value -c ID)
   wait_status group_snapshot "$gs" available 120
-  advances 10
+  advances 10 ringvm
   read -r da db g2 <<<"$(group_disks "$gs")"
-  read -r a b <<<"$(counts_of "$da" "$db")"
-  consistent "$a" "$b" || fail "group snapshot $i: vda holds $a records, vdb $b: not a cut the guest could leave"
+  read -r a b <<<"$(ring_counts "$da" "$db")"
+  ring_consistent "$a" "$b" || fail "group snapshot $i: vda holds $a records, vdb $b: not a cut the guest could leave"
   ((a + b >= 20)) || fail "group snapshot $i holds only $((a + b)) records"
   echo "  group snapshot $i: vda $a, vdb $b (records 1..$((a + b)))"
   drop_group "$g2"
@@ -103,14 +78,14 @@ pass "8 group snapshots of a running guest, each a consistent cut (longest hold 
 
 # The anchor: one by one, the second after 20 more records.
 sa=$(snapshot "$va" one-a)
-advances 20
+advances 20 ringvm
 sb=$(snapshot "$vb" one-b)
 xa=$("${C[@]}" create --snapshot-id "$sa" --name xa 1 | awk '$2=="id"{print $4}')
 xb=$("${C[@]}" create --snapshot-id "$sb" --name xb 1 | awk '$2=="id"{print $4}')
 wait_volume "$xa" available
 wait_volume "$xb" available
-read -r a b <<<"$(counts_of "$T/var/volumes/volume-$xa.qcow2" "$T/var/volumes/volume-$xb.qcow2")"
-consistent "$a" "$b" && fail "snapshots taken one by one passed the check (vda $a, vdb $b)"
+read -r a b <<<"$(ring_counts "$T/var/volumes/volume-$xa.qcow2" "$T/var/volumes/volume-$xb.qcow2")"
+ring_consistent "$a" "$b" && fail "snapshots taken one by one passed the check (vda $a, vdb $b)"
 pass "the anchor, one snapshot after the other: vda $a records, vdb $b: the check finds the hole"
 
 # Cinder's rules: members go only with their group snapshot; a group with
@@ -146,13 +121,13 @@ start_stratad
 O[4]="$URL/v3/admin"
 C[8]="$URL/v3"
 [[ $(virsh domstate ringvm) == running ]] || fail "after the restart the guest is $(virsh domstate ringvm)"
-advances 10
+advances 10 ringvm
 wait_status group_snapshot "$crashed" error 120
 api DELETE "/v3/group_snapshots/$crashed"
 expect_code 202 "deleting the failed group snapshot"
 gs=$("${O[@]}" volume group snapshot create "$g" --name after -f value -c ID)
 wait_status group_snapshot "$gs" available 120
 read -r da db g2 <<<"$(group_disks "$gs")"
-read -r a b <<<"$(counts_of "$da" "$db")"
-consistent "$a" "$b" || fail "after the crash: vda $a, vdb $b"
+read -r a b <<<"$(ring_counts "$da" "$db")"
+ring_consistent "$a" "$b" || fail "after the crash: vda $a, vdb $b"
 pass "kill -9 while held: the restart resumed the guest, the group snapshot ended in error; the next is consistent (vda $a, vdb $b)"

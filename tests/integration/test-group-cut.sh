@@ -19,6 +19,7 @@
 #   the deadline though stratad stays down; the restart then ends the
 #   group snapshot in error and the next cut is consistent.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/ring_lib.sh"
 need_guest
 need cinder qemu-img python3
 console="$T/console.log"
@@ -28,31 +29,14 @@ C=(cinder --os-auth-type noauth --os-user-id admin --os-project-id admin
    --os-endpoint "$URL/v3" --os-volume-api-version 3.65)
 VOLUME_API_VERSION=3.65
 
-mkdir -p "$T/var/disks"
-qemu-img create -q -f qcow2 "$T/var/disks/cut-b.qcow2" 64M
-export SECOND_DISK="$T/var/disks/cut-b.qcow2"
-boot_guest cutvm "$T/var/disks/cut-a.qcow2" 64M "recwriter.ring=1"
-uuid=$(virsh domuuid cutvm)
-api GET /v3/volumes/detail
-va=$(jget '[v["id"] for v in j["volumes"] if v["name"] == "cutvm-vda"][0]')
-vb=$(jget '[v["id"] for v in j["volumes"] if v["name"] == "cutvm-vdb"][0]')
+boot_ring_guest cutvm
 
-counts_of() {
-  local a b
-  a=$(verify_disk "$1" 0 | python3 -c 'import json,sys; print(json.load(sys.stdin)["records"])')
-  b=$(verify_disk "$2" 0 | python3 -c 'import json,sys; print(json.load(sys.stdin)["records"])')
-  echo "$a $b"
-}
-consistent() { (($2 <= $1 && $1 <= $2 + 1)); }
-advances() {
-  local from; from=$(last_rec)
-  for _ in $(seq 1 600); do
-    (($(last_rec) >= from + $1)) && return 0
-    sleep 0.1
-  done
-  fail "the guest wrote no more records after $from (state: $(virsh domstate cutvm))"
-}
 state() { virsh domstate cutvm; }
+# await_running WHEN [TENTHS]: the guest runs within TENTHS/10 s (10 s).
+await_running() {
+  for _ in $(seq 1 "${2:-100}"); do [[ $(state) == running ]] && return 0; sleep 0.1; done
+  fail "the guest is $(state) $1"
+}
 # hold ID HOLD_MS: this host's hold of the server's disks.
 hold() {
   api POST /v3/os-strata-group-cuts \
@@ -75,7 +59,7 @@ member_disks() {
 }
 new_id() { python3 -c 'import uuid; print(uuid.uuid4())'; }
 
-advances 20
+advances 20 cutvm
 
 # 1. hold, cut, release: a consistent cut, the guest still while held.
 for i in 1 2 3; do
@@ -101,10 +85,10 @@ for i in 1 2 3; do
   api GET "/v3/snapshots/detail"
   [[ $(jget "len([s for s in j['snapshots'] if s['group_snapshot_id'] == '$id'])") == 2 ]] ||
     fail "group snapshot $id has not two members: $BODY"
-  advances 10
+  advances 10 cutvm
   read -r da db xa xb <<<"$(member_disks "$id")"
-  read -r a b <<<"$(counts_of "$da" "$db")"
-  consistent "$a" "$b" || fail "cut $i: vda holds $a records, vdb $b: not a cut the guest could leave"
+  read -r a b <<<"$(ring_counts "$da" "$db")"
+  ring_consistent "$a" "$b" || fail "cut $i: vda holds $a records, vdb $b: not a cut the guest could leave"
   ((a + b >= 20)) || fail "cut $i holds only $((a + b)) records"
   echo "  cut $i: vda $a, vdb $b, held ${hold_ms} ms"
   api DELETE "/v3/volumes/$xa"; expect_code 202 "deleting volume $xa"
@@ -136,14 +120,13 @@ pass "bad requests are faults (400, 404, 409) and hold nothing"
 id=$(new_id)
 hold "$id" 1500
 expect_code 200 "hold with a 1.5 s deadline"
-for _ in $(seq 1 100); do [[ $(state) == running ]] && break; sleep 0.1; done
-[[ $(state) == running ]] || fail "the guest is $(state) 10 s after its 1.5 s hold"
+await_running "10 s after its 1.5 s hold"
 act "$id" cut
 expect_code 409 "a cut after the deadline"
 api GET "/v3/os-strata-group-cuts/$id"
 [[ $(phase) == expired ]] || fail "the hold past its deadline: $BODY"
 wait_status group_snapshot "$id" error 60
-advances 10
+advances 10 cutvm
 pass "no cut before the deadline: the guest ran again by itself, the cut was refused (409), the group snapshot is error"
 
 # 4. Cut, but no release before the deadline.
@@ -152,8 +135,7 @@ hold "$id" 3000
 expect_code 200 "hold with a 3 s deadline"
 act "$id" cut
 expect_code 200 "cut within the deadline"
-for _ in $(seq 1 100); do [[ $(state) == running ]] && break; sleep 0.1; done
-[[ $(state) == running ]] || fail "the guest is $(state) 10 s after its 3 s hold"
+await_running "10 s after its 3 s hold"
 act "$id" release
 expect_code 200 "a release after the deadline"
 [[ $(phase) == expired && $(jget 'j["group_cut"]["held_through"]') == False ]] ||
@@ -165,7 +147,7 @@ for _ in $(seq 1 600); do
 done
 api GET "/v3/group_snapshots/$id"
 [[ $(jget 'j["group_snapshot"]["status"]') == error ]] || fail "a cut not held through: $BODY"
-advances 10
+advances 10 cutvm
 pass "released past the deadline: not held through, the group snapshot is error, its members kept"
 
 # 5. Abort while held.
@@ -177,7 +159,7 @@ expect_code 200 "abort"
 [[ $(phase) == aborted ]] || fail "abort: $BODY"
 [[ $(state) == running ]] || fail "after the abort the guest is $(state)"
 wait_status group_snapshot "$id" error 60
-advances 10
+advances 10 cutvm
 pass "abort while held: the guest runs, the group snapshot is error"
 
 # 6. kill -9 while holding: the guard keeps the deadline.
@@ -187,10 +169,9 @@ expect_code 200 "hold before the kill"
 held_at=$(date +%s.%N)
 kill -9 "$PID"; wait "$PID" 2>/dev/null || true; PID=""
 [[ $(state) == paused ]] || fail "after the kill the guest is $(state), not held"
-for _ in $(seq 1 150); do [[ $(state) == running ]] && break; sleep 0.1; done
-[[ $(state) == running ]] || fail "15 s after a 4 s hold whose stratad was killed, the guest is $(state)"
+await_running "15 s after a 4 s hold whose stratad was killed" 150
 ran=$(python3 -c "import time; print(round(time.time() - $held_at, 1))")
-advances 10
+advances 10 cutvm
 start_stratad
 C[8]="$URL/v3"
 wait_status group_snapshot "$id" error 120
@@ -203,6 +184,6 @@ act "$id" release
 expect_code 200 "release after the restart"
 wait_status group_snapshot "$id" available 120
 read -r da db xa xb <<<"$(member_disks "$id")"
-read -r a b <<<"$(counts_of "$da" "$db")"
-consistent "$a" "$b" || fail "after the restart: vda $a, vdb $b"
+read -r a b <<<"$(ring_counts "$da" "$db")"
+ring_consistent "$a" "$b" || fail "after the restart: vda $a, vdb $b"
 pass "kill -9 while holding: the guard resumed the guest ${ran} s after the 4 s hold began, stratad down; after the restart the group snapshot is error, the next cut consistent (vda $a, vdb $b)"
