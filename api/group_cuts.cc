@@ -24,7 +24,22 @@ namespace {
 
 constexpr char kBase[] = "/v3/os-strata-group-cuts";
 
-nlohmann::json View(const engine::GroupCutReport& r) {
+// Where this host's members stand: "creating" while any is, then "error"
+// if any failed, else "available".
+std::string MembersStatus(engine::Engine* e, const engine::GroupCutReport& r) {
+  bool failed = false;
+  for (const auto& id : r.snapshot_ids) {
+    auto s = e->catalog()->GetSnapshot(id);
+    if (!s.ok() || s->status == "error") {
+      failed = true;
+      continue;
+    }
+    if (s->status != "available") return "creating";
+  }
+  return failed ? "error" : "available";
+}
+
+nlohmann::json View(engine::Engine* e, const engine::GroupCutReport& r) {
   auto iso = [](int64_t us) {
     return us > 0 ? nlohmann::json(FormatIsoMicros(us))
                   : nlohmann::json(nullptr);
@@ -35,9 +50,11 @@ nlohmann::json View(const engine::GroupCutReport& r) {
           {"held_servers", r.domains},
           {"held_at", iso(r.held_at)},
           {"cut_at", iso(r.cut_at)},
+          {"cut_at_us", r.cut_at},  // for the coordinator's skew
           {"released_at", iso(r.released_at)},
           {"hold_ms", r.hold_ms},
           {"held_through", r.held_through},
+          {"members_status", MembersStatus(e, r)},
           {"error", r.error.empty() ? nlohmann::json(nullptr)
                                     : nlohmann::json(r.error)}};
 }
@@ -127,7 +144,7 @@ HandlerResult Hold(engine::Engine* e, ApiRequest& q,
   if (rep.phase != "held")
     return Status::Conflict("Group cut " + rep.id + " is " + rep.phase +
                             ", not held: " + rep.error);
-  return ApiResponse::Json(200, {{"group_cut", View(rep)}});
+  return ApiResponse::Json(200, {{"group_cut", View(e, rep)}});
 }
 
 HandlerResult Action(engine::Engine* e, ApiRequest& q) {
@@ -144,7 +161,7 @@ HandlerResult Action(engine::Engine* e, ApiRequest& q) {
                           : action == "release"
                               ? e->groups().ReleaseGroupCut(id)
                               : e->groups().AbortGroupCut(id));
-  return ApiResponse::Json(200, {{"group_cut", View(rep)}});
+  return ApiResponse::Json(200, {{"group_cut", View(e, rep)}});
 }
 
 }  // namespace
@@ -159,7 +176,7 @@ void AddGroupCutRoutes(Router& r, engine::Engine* e,
     STRATA_RETURN_IF_ERROR(q.ctx.Enforce(rules::kGroupCut));
     STRATA_ASSIGN_OR_RETURN(auto rep,
                             e->groups().GetGroupCut(q.params.at("id")));
-    return ApiResponse::Json(200, {{"group_cut", View(rep)}});
+    return ApiResponse::Json(200, {{"group_cut", View(e, rep)}});
   });
   r.Add("POST", base + "/{id}/action",
         [e](ApiRequest& q) { return Action(e, q); });

@@ -17,6 +17,7 @@
 #include "api/list_params.h"
 #include "api/quotas.h"
 #include "api/views.h"
+#include "coordinator/group_coordinator.h"
 #include "util/time_util.h"
 #include "util/uuid.h"
 
@@ -318,7 +319,51 @@ HandlerResult GroupAction(engine::Engine* e, ApiRequest& req) {
 
 // ---- group snapshots ----
 
-HandlerResult CreateGroupSnapshot(engine::Engine* e, ApiRequest& req) {
+// The servers a group snapshot is to cut: the request's
+// "os-strata:servers" (a list), else the group type's group spec of that
+// name (a comma-separated list, so an unmodified client can snapshot
+// them); none for a group of volumes.
+Result<std::vector<std::string>> ServersOf(engine::Engine* e,
+                                           const nlohmann::json& b,
+                                           const db::GroupRecord& g) {
+  constexpr char kKey[] = "os-strata:servers";
+  std::vector<std::string> out;
+  if (b.contains(kKey)) {
+    if (!b[kKey].is_array() || b[kKey].empty())
+      return Status::InvalidArgument(
+          "Invalid input for field/attribute os-strata:servers: a list of "
+          "server ids.");
+    for (const auto& v : b[kKey]) {
+      if (!v.is_string() || v.get<std::string>().empty() ||
+          v.get<std::string>().size() > 255)
+        return Status::InvalidArgument(
+            "Invalid input for field/attribute os-strata:servers: a list of "
+            "server ids.");
+      out.push_back(v.get<std::string>());
+    }
+    return out;
+  }
+  auto type = e->catalog()->GetGroupType(g.group_type_id);
+  if (!type.ok()) return out;
+  auto it = type->group_specs.find(kKey);
+  if (it == type->group_specs.end()) return out;
+  std::string list = it->second;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t end = list.find(',', start);
+    if (end == std::string::npos) end = list.size();
+    std::string one = list.substr(start, end - start);
+    one.erase(0, one.find_first_not_of(" \t"));
+    one.erase(one.find_last_not_of(" \t") + 1);
+    if (!one.empty()) out.push_back(one);
+    start = end + 1;
+  }
+  return out;
+}
+
+HandlerResult CreateGroupSnapshot(engine::Engine* e,
+                                  coordinator::GroupCoordinator* coord,
+                                  ApiRequest& req) {
   STRATA_RETURN_IF_ERROR(NeedsVersion(req, 14, "Group snapshots"));
   STRATA_ASSIGN_OR_RETURN(const nlohmann::json* b,
                           RequireObject(req.body, "group_snapshot"));
@@ -327,6 +372,31 @@ HandlerResult CreateGroupSnapshot(engine::Engine* e, ApiRequest& req) {
   STRATA_ASSIGN_OR_RETURN(auto name, OptString(*b, "name", 255));
   STRATA_ASSIGN_OR_RETURN(auto desc, OptString(*b, "description", 255));
   STRATA_ASSIGN_OR_RETURN(db::GroupRecord g, LoadGroup(e, req, group_id));
+  // A group of servers on any hosts (issue 22): the request's
+  // "os-strata:servers", else its group type's spec of that name.
+  STRATA_ASSIGN_OR_RETURN(auto servers, ServersOf(e, *b, g));
+  if (!servers.empty()) {
+    if (!coord)
+      return Status::InvalidArgument(
+          "Invalid input received: this stratad coordinates no group "
+          "snapshots of servers.");
+    coordinator::CoordinatedSnapshot cs;
+    cs.row.id = NewUuid();
+    cs.row.group_id = g.id;
+    cs.row.group_type_id = g.group_type_id;
+    cs.row.project_id = req.ctx.project_id;
+    cs.row.user_id = req.ctx.user_id;
+    cs.row.name = name.value_or("");
+    cs.row.description = desc.value_or("");
+    cs.servers = std::move(servers);
+    cs.token = req.Header("x-auth-token");
+    STRATA_ASSIGN_OR_RETURN(db::GroupSnapshotRecord gs,
+                            coord->Start(std::move(cs)));
+    return ApiResponse::Json(202, {{"group_snapshot",
+                                    {{"id", gs.id},
+                                     {"name", gs.name},
+                                     {"group_type_id", gs.group_type_id}}}});
+  }
   STRATA_ASSIGN_OR_RETURN(auto members, e->catalog()->VolumesOfGroup(g.id));
   // One snapshot a member, against the project's quotas.
   auto quota_lock = HoldQuotaLock();
@@ -405,8 +475,8 @@ HandlerResult GroupSnapshotAction(engine::Engine* e, ApiRequest& req) {
 
 }  // namespace
 
-void AddGroupRoutes(Router& r, engine::Engine* e,
-                    std::string availability_zone) {
+void AddGroupRoutes(Router& r, engine::Engine* e, std::string availability_zone,
+                    coordinator::GroupCoordinator* coord) {
   auto bind = [e](HandlerResult (*fn)(engine::Engine*, ApiRequest&)) {
     return [e, fn](ApiRequest& q) { return fn(e, q); };
   };
@@ -421,7 +491,8 @@ void AddGroupRoutes(Router& r, engine::Engine* e,
   r.Add("GET", "/v3/groups/{id}", bind(ShowGroup));
   r.Add("PUT", "/v3/groups/{id}", bind(UpdateGroup));
   r.Add("POST", "/v3/groups/{id}/action", bind(GroupAction));
-  r.Add("POST", "/v3/group_snapshots", bind(CreateGroupSnapshot));
+  r.Add("POST", "/v3/group_snapshots",
+        [e, coord](ApiRequest& q) { return CreateGroupSnapshot(e, coord, q); });
   r.Add("GET", "/v3/group_snapshots",
         [e](ApiRequest& q) { return ListGroupSnapshots(e, q, false); });
   r.Add("GET", "/v3/group_snapshots/detail",

@@ -10,6 +10,7 @@
 #include "api/policy.h"
 #include "api/router.h"
 #include "cache/redirect_cache.h"
+#include "coordinator/group_coordinator.h"
 #include "engine/engine.h"
 #include "openstack-integration/assisted_snapshots.h"
 #include "policy/policy_runner.h"
@@ -126,8 +127,10 @@ void AddBackupRoutes(Router& r, engine::Engine* engine,
                      std::string availability_zone);
 // Cinder's generic volume groups and group snapshots (api/groups.cc), in
 // `availability_zone`.
+// A group snapshot of servers (issue 22) goes to `coord` (null: none).
 void AddGroupRoutes(Router& r, engine::Engine* engine,
-                    std::string availability_zone);
+                    std::string availability_zone,
+                    coordinator::GroupCoordinator* coord);
 // Backup policies (api/snapshot_policies.cc, issue 19), run by `runner`.
 void AddPolicyRoutes(Router& r, engine::Engine* engine,
                      policy::PolicyRunner* runner);

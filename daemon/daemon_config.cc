@@ -166,6 +166,8 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     c->default_project = v;
   } else if (key == "hypervisor.libvirt_uri") {
     c->libvirt_uri = v;
+  } else if (key == "hypervisor.domain_name_glob") {
+    c->domain_name_glob = v;
   } else if (key == "hypervisor.keepalive_interval") {
     STRATA_ASSIGN_OR_RETURN(c->libvirt_keepalive_interval, ParseUint(key, v));
     if (c->libvirt_keepalive_interval < 1 ||
@@ -238,6 +240,12 @@ Status Apply(const std::string& key, const std::string& v, DaemonConfig* c) {
     STRATA_ASSIGN_OR_RETURN(c->memory_max_passes, ParseUint(key, v));
     if (c->memory_max_passes < 1 || c->memory_max_passes > 1000)
       return Status::InvalidArgument(key + " must be 1..1000");
+  } else if (key == "groups.hosts") {
+    c->group_hosts = SplitList(v);
+    for (const auto& h : c->group_hosts)
+      if (h.rfind("http://", 0) != 0 && h.rfind("https://", 0) != 0)
+        return Status::InvalidArgument(key + ": " + h +
+                                       " is not an http(s) URL");
   } else if (key == "groups.hold_max_ms") {
     STRATA_ASSIGN_OR_RETURN(c->group_hold_ms, ParseUint(key, v));
     if (c->group_hold_ms < 100 || c->group_hold_ms > 600000)

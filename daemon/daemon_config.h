@@ -59,6 +59,12 @@ struct DaemonConfig {
   // [groups] hold_max_ms: how long a group cut holds this host's writers
   // at most (issue 22, engine/group_hold.h).
   uint64_t group_hold_ms = 10000;
+  // [hypervisor] domain_name_glob: only the domains whose names match
+  // (several stratads sharing one libvirtd, as tests of several hosts do).
+  std::string domain_name_glob;
+  // [groups] hosts: every compute host's stratad API root, this one's
+  // included; a group snapshot of servers is coordinated across them.
+  std::vector<std::string> group_hosts;
   int workers = 2;
   int upload_attempts = 3;
   int worker_nice = 10;

@@ -192,6 +192,7 @@ int main(int argc, char** argv) {
     eo.hold_guard_argv = {"/proc/self/exe", "--hold-guard", cfg->libvirt_uri};
     hypervisor::LibvirtConnectionOptions lo;
     lo.uri = cfg->libvirt_uri;
+    lo.domain_name_glob = cfg->domain_name_glob;
     lo.keepalive_interval =
         std::chrono::seconds(cfg->libvirt_keepalive_interval);
     lo.keepalive_count = static_cast<unsigned>(cfg->libvirt_keepalive_count);
@@ -235,7 +236,13 @@ int main(int argc, char** argv) {
   api::AddCinderInfoRoutes(router, &engine, si);
   api::AddVolumeTransferRoutes(router, &engine);
   api::AddBackupRoutes(router, &engine, cfg->storage_availability_zone);
-  api::AddGroupRoutes(router, &engine, cfg->storage_availability_zone);
+  coordinator::CoordinatorOptions group_opts;
+  group_opts.hosts = cfg->group_hosts;
+  group_opts.hold_ms = static_cast<int64_t>(cfg->group_hold_ms);
+  coordinator::GroupCoordinator group_coordinator(catalog->get(), group_opts);
+  group_coordinator.RecoverInterrupted();
+  api::AddGroupRoutes(router, &engine, cfg->storage_availability_zone,
+                      &group_coordinator);
   api::AddGroupCutRoutes(router, &engine, cfg->default_project);
   api::AddMessageRoutes(router, &engine);
   api::AddTaskRoutes(router, &engine);

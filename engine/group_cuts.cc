@@ -28,6 +28,7 @@ Result<GroupCutReport> GroupLifecycle::HoldGroupCut(const GroupCutRequest& r) {
   auto gate = std::make_shared<GroupCutGate>(
       r.id, /*driven=*/true,
       HoldClock::now() + std::chrono::milliseconds(hold_ms));
+  bool coordinators_row = false;
   {
     std::lock_guard<std::mutex> l(cuts_mu_);
     const int64_t now = NowMicros();
@@ -38,12 +39,20 @@ Result<GroupCutReport> GroupLifecycle::HoldGroupCut(const GroupCutRequest& r) {
       else
         ++it;
     }
-    if (cuts_.count(r.id) || catalog_->GetGroupSnapshot(r.id).ok())
+    auto row = catalog_->GetGroupSnapshot(r.id);
+    // The coordinator's own row, when it runs on this host: made for the
+    // coordinator to settle, with no members yet.
+    auto members = catalog_->SnapshotsOfGroupSnapshot(r.id);
+    coordinators_row = row.ok() && !row->follows_members &&
+                       row->status == "creating" && members.ok() &&
+                       members->empty();
+    if (cuts_.count(r.id) || (row.ok() && !coordinators_row))
       return Status::Conflict("Group snapshot " + r.id +
                               " already exists on this host.");
     cuts_[r.id] = gate;
   }
-  if (auto started = StartGroupSnapshot(r, gate); !started.ok()) {
+  if (auto started = StartGroupSnapshot(r, gate, !coordinators_row);
+      !started.ok()) {
     std::lock_guard<std::mutex> l(cuts_mu_);
     cuts_.erase(r.id);
     return started.status();

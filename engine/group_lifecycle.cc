@@ -320,11 +320,12 @@ Result<db::GroupSnapshotRecord> GroupLifecycle::CreateGroupSnapshot(
   r.name = name;
   r.description = description;
   for (const auto& v : vols) r.volume_ids.push_back(v.id);
-  return StartGroupSnapshot(r, nullptr);
+  return StartGroupSnapshot(r, nullptr, /*insert_row=*/true);
 }
 
 Result<db::GroupSnapshotRecord> GroupLifecycle::StartGroupSnapshot(
-    const GroupCutRequest& r, std::shared_ptr<GroupCutGate> gate) {
+    const GroupCutRequest& r, std::shared_ptr<GroupCutGate> gate,
+    bool insert_row) {
   db::GroupSnapshotRecord gs;
   gs.id = r.id;
   gs.group_id = r.group_id;
@@ -348,11 +349,12 @@ Result<db::GroupSnapshotRecord> GroupLifecycle::StartGroupSnapshot(
     reqs.push_back(std::move(c));
   }
   // The row first: the members' cut may settle before this returns.
-  STRATA_RETURN_IF_ERROR(catalog_->InsertGroupSnapshot(gs));
+  if (insert_row) STRATA_RETURN_IF_ERROR(catalog_->InsertGroupSnapshot(gs));
   auto started = creator_->CreateGroupSnapshot(reqs, std::move(gate));
   if (!started.ok()) {
-    LogIfError(catalog_->DeleteGroupSnapshot(gs.id),
-               "dropping group snapshot " + gs.id);
+    if (insert_row)
+      LogIfError(catalog_->DeleteGroupSnapshot(gs.id),
+                 "dropping group snapshot " + gs.id);
     return started.status();
   }
   return gs;

@@ -111,11 +111,13 @@ class GroupLifecycle : public EnginePart {
 
  private:
   Result<std::shared_ptr<GroupCutGate>> Gate(const std::string& id);
-  // Records the group snapshot `r` ("creating", following its members)
-  // and starts its members' cut through `gate` (none: at once); nothing
-  // stays recorded when it cannot start.
+  // Records the group snapshot `r` ("creating", following its members;
+  // without `insert_row` its row is the coordinator's, already there) and
+  // starts its members' cut through `gate` (none: at once); nothing stays
+  // recorded when it cannot start.
   Result<db::GroupSnapshotRecord> StartGroupSnapshot(
-      const GroupCutRequest& r, std::shared_ptr<GroupCutGate> gate);
+      const GroupCutRequest& r, std::shared_ptr<GroupCutGate> gate,
+      bool insert_row);
   std::mutex cuts_mu_;
   // The cuts of this process's life, finished ones pruned after an hour.
   std::map<std::string, std::shared_ptr<GroupCutGate>> cuts_;

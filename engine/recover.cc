@@ -32,6 +32,8 @@ namespace strata::engine {
 Status Recovery::RecoverTask(const db::TaskRecord& task) {
   if (task.kind.rfind("volume_", 0) == 0) return lifecycle_->RecoverTask(task);
   if (task.kind == "group_hold") return ResumeHeldDomains(task);
+  // The coordinator's own (coordinator/group_coordinator.h), no volume's.
+  if (task.kind == "group_coordinate") return Status::OK();
   if (task.kind == "instant_rollback") return instant_->RecoverTask(task);
   auto vol = catalog_->GetVolume(task.volume_id);
   if (!vol.ok()) return vol.status();

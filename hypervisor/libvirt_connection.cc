@@ -1,6 +1,7 @@
 // The shared libvirt connection with bounded waits. See libvirt_connection.h.
 #include "hypervisor/libvirt_connection.h"
 
+#include <fnmatch.h>
 #include <libvirt/virterror.h>
 
 #include <thread>
@@ -58,6 +59,11 @@ struct LibvirtConnection::Shared {
   uint64_t attempts = 0;  // attempts ended              // GUARDED_BY(mu)
   Status last_failure;    // of the last attempt         // GUARDED_BY(mu)
 };
+
+bool LibvirtConnection::Owns(const char* name) const {
+  return opts_.domain_name_glob.empty() ||
+         (name && fnmatch(opts_.domain_name_glob.c_str(), name, 0) == 0);
+}
 
 LibvirtConnection::LibvirtConnection(LibvirtConnectionOptions opts)
     : opts_(std::move(opts)), shared_(std::make_shared<Shared>()) {

@@ -47,6 +47,10 @@ using ConnectHandle = std::unique_ptr<virConnect, ConnectCloser>;
 
 struct LibvirtConnectionOptions {
   std::string uri;  // e.g. qemu:///system
+  // Only domains whose names match this glob are this stratad's ("": all).
+  // For several stratads sharing one libvirtd, as a test of several hosts
+  // on one machine runs them ([hypervisor] domain_name_glob).
+  std::string domain_name_glob;
   // Keepalive: ping after this much silence; give up after `count` pings.
   std::chrono::seconds keepalive_interval{5};
   unsigned keepalive_count = 2;
@@ -89,6 +93,8 @@ class LibvirtConnection {
   Result<Turn> Take();
 
   const std::string& uri() const { return opts_.uri; }
+  // True when the domain named `name` is this stratad's.
+  bool Owns(const char* name) const;
 
  private:
   // A reference on the live connection (see Take). REQUIRES: turn_ held.

@@ -106,7 +106,10 @@ Result<DomainHandle> LibvirtHypervisor::Lookup(const LibvirtConnection::Turn& c,
       return LibvirtError("looking up domain " + key, c.get());
     return Status::NotFound("no domain " + key + " on this host");
   }
-  return DomainHandle(d);
+  DomainHandle h(d);
+  if (!conn_.Owns(virDomainGetName(d)))
+    return Status::NotFound("no domain " + key + " on this host");
+  return h;
 }
 
 Result<DomainInfo> LibvirtHypervisor::Describe(virDomainPtr d) {
@@ -135,6 +138,7 @@ Result<std::vector<DomainInfo>> LibvirtHypervisor::ListDomains() {
   free(doms);
   std::vector<DomainInfo> out;
   for (auto& h : handles) {
+    if (!conn_.Owns(virDomainGetName(h.get()))) continue;
     auto info = Describe(h.get());
     if (info.ok()) out.push_back(std::move(*info));
     // A domain undefined between the list and the lookup is simply gone;

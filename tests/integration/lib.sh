@@ -322,6 +322,38 @@ need_guest() {
   [[ -x /bin/busybox ]] || skip "busybox-static is not installed"
 }
 
+# Several hosts on one machine (issue 22): each a network namespace with
+# its own address on a bridge in this one.
+# need_netns: skips (77) unless network namespaces can be made here.
+need_netns() {
+  need ip
+  ip netns add "probe$$" 2>/dev/null || skip "cannot make network namespaces"
+  ip netns del "probe$$"
+}
+# make_bridge NAME ADDR: a bridge here at ADDR/24 (drop_netns removes it).
+make_bridge() {
+  ip link add "$1" type bridge && ip addr add "$2/24" dev "$1" &&
+    ip link set "$1" up || fail "cannot make bridge $1"
+}
+# make_netns_host NS BRIDGE ADDR: namespace NS with lo up and veth v$NS at
+# ADDR/24, its peer p$NS on BRIDGE.
+make_netns_host() {
+  { ip netns add "$1" &&
+    ip link add "v$1" type veth peer name "p$1" &&
+    ip link set "v$1" netns "$1" &&
+    ip link set "p$1" master "$2" up &&
+    ip -n "$1" addr add "$3/24" dev "v$1" &&
+    ip -n "$1" link set "v$1" up &&
+    ip -n "$1" link set lo up; } || fail "cannot make namespace $1"
+}
+# drop_netns NAME…: each a namespace (its veth goes with it) or a link.
+drop_netns() {
+  local n
+  for n in "$@"; do
+    ip netns del "$n" 2>/dev/null || ip link del "$n" 2>/dev/null || true
+  done
+}
+
 # start_swift SEGMENT_MIB: Debian's Swift for this test
 # (scripts/start-test-swift.sh: one replica, tempauth), stopped by cleanup
 # (HELPER_GROUPS: whatever trap a guest started later sets calls it);

@@ -1,0 +1,274 @@
+// A group snapshot across hosts. See group_coordinator.h.
+#include "coordinator/group_coordinator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+
+#include "coordinator/peer_client.h"
+#include "util/log.h"
+#include "util/time_util.h"
+
+namespace strata::coordinator {
+namespace {
+
+constexpr char kKind[] = "group_coordinate";
+// How long the coordinator waits for the hosts to store their parts.
+constexpr auto kSettleLimit = std::chrono::hours(1);
+
+// fn(i) for every i < n at once, a thread each; exceptions end as errors.
+template <typename T, typename F>
+std::vector<Result<T>> OnEach(size_t n, F fn) {
+  std::vector<std::optional<Result<T>>> got(n);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < n; ++i)
+    threads.emplace_back([&, i] {
+      try {
+        got[i].emplace(fn(i));
+      } catch (const std::exception& e) {
+        got[i].emplace(Status::Internal(e.what()));
+      }
+    });
+  for (auto& t : threads) t.join();
+  std::vector<Result<T>> out;
+  for (auto& g : got) out.push_back(std::move(*g));
+  return out;
+}
+
+template <typename T>
+Status FirstError(const std::vector<Result<T>>& rs) {
+  for (const auto& r : rs)
+    if (!r.ok()) return r.status();
+  return Status::OK();
+}
+
+}  // namespace
+
+GroupCoordinator::GroupCoordinator(db::Catalog* catalog,
+                                   CoordinatorOptions opts)
+    : catalog_(catalog), opts_(std::move(opts)) {}
+
+GroupCoordinator::~GroupCoordinator() {
+  stopping_ = true;
+  std::vector<std::thread> runs;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    runs.swap(runs_);
+  }
+  for (auto& t : runs) t.join();
+}
+
+Result<db::GroupSnapshotRecord> GroupCoordinator::Start(CoordinatedSnapshot s) {
+  if (!enabled())
+    return Status::InvalidArgument(
+        "Invalid input received: a group snapshot of servers needs the "
+        "compute hosts' stratad APIs ([groups] hosts).");
+  if (s.servers.empty())
+    return Status::InvalidArgument(
+        "Invalid input received: a group snapshot of servers needs at least "
+        "one server.");
+  s.row.status = "creating";
+  s.row.follows_members = false;  // the coordinator says how it ended
+  s.row.created_at = s.row.updated_at = NowMicros();
+  STRATA_RETURN_IF_ERROR(catalog_->InsertGroupSnapshot(s.row));
+  auto j = engine::Journal::Begin(catalog_, kKind, "", s.row.id);
+  if (!j.ok()) {
+    LogIfError(catalog_->DeleteGroupSnapshot(s.row.id),
+               "dropping group snapshot " + s.row.id);
+    return j.status();
+  }
+  j->state()["servers"] = s.servers;
+  j->state()["hosts"] = opts_.hosts;
+  db::GroupSnapshotRecord row = s.row;
+  std::lock_guard<std::mutex> l(mu_);
+  runs_.emplace_back([this, s = std::move(s), j = std::move(*j)]() mutable {
+    Run(std::move(s), std::move(j));
+  });
+  return row;
+}
+
+void GroupCoordinator::Run(CoordinatedSnapshot s, engine::Journal j) {
+  Status st;
+  try {
+    st = RunPhases(s, j);
+  } catch (const std::exception& e) {
+    st = Status::Internal(std::string("group coordinator: ") + e.what());
+  }
+  SetStatus(s.row.id, st.ok() ? "available" : "error");
+  if (st.ok()) {
+    LogIfError(j.Succeed(), "journal of group snapshot " + s.row.id);
+  } else {
+    LogError("group snapshot " + s.row.id + ": " + st.ToString());
+    LogIfError(j.Fail(st), "journal of group snapshot " + s.row.id);
+  }
+}
+
+Status GroupCoordinator::RunPhases(const CoordinatedSnapshot& s,
+                                   engine::Journal& j) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string& id = s.row.id;
+  std::vector<PeerClient> all;
+  for (const auto& h : opts_.hosts) all.emplace_back(h, s.token);
+
+  // Resolve (R4.3): which host runs each server.
+  STRATA_RETURN_IF_ERROR(j.Step("coord.resolve", 10));
+  auto found = OnEach<std::vector<std::string>>(
+      all.size(), [&](size_t i) -> Result<std::vector<std::string>> {
+        std::vector<std::string> on;
+        for (const auto& srv : s.servers) {
+          STRATA_ASSIGN_OR_RETURN(bool has, all[i].HasServer(srv));
+          if (has) on.push_back(srv);
+        }
+        return on;
+      });
+  STRATA_RETURN_IF_ERROR(FirstError(found));
+  std::vector<PeerClient> hosts;
+  std::vector<std::vector<std::string>> servers_of;
+  std::map<std::string, std::string> host_of;
+  for (size_t i = 0; i < all.size(); ++i) {
+    for (const auto& srv : *found[i]) {
+      if (host_of.count(srv))
+        return Status::Conflict("server " + srv + " was found on both " +
+                                host_of[srv] + " and " + all[i].url());
+      host_of[srv] = all[i].url();
+    }
+    if (!found[i]->empty()) {
+      hosts.push_back(all[i]);
+      servers_of.push_back(*found[i]);
+    }
+  }
+  for (const auto& srv : s.servers)
+    if (!host_of.count(srv))
+      return Status::NotFound("server " + srv +
+                              " runs on none of the registered hosts");
+  nlohmann::json placement = nlohmann::json::object();
+  for (size_t k = 0; k < hosts.size(); ++k)
+    placement[hosts[k].url()] = servers_of[k];
+  j.state()["placement"] = placement;
+
+  // Hold: every host, at once.
+  STRATA_RETURN_IF_ERROR(j.Step("coord.hold", 30));
+  const auto hold_t0 = std::chrono::steady_clock::now();
+  auto abort_all = [&] {
+    auto aborted = OnEach<nlohmann::json>(
+        hosts.size(), [&](size_t k) { return hosts[k].Act(id, "abort"); });
+    for (size_t k = 0; k < hosts.size(); ++k)
+      if (!aborted[k].ok() && !aborted[k].status().IsNotFound())
+        LogWarning("group snapshot " + id + ": abort on " + hosts[k].url() +
+                   ": " + aborted[k].status().ToString());
+  };
+  auto held = OnEach<nlohmann::json>(hosts.size(), [&](size_t k) {
+    nlohmann::json body = {{"id", id},
+                           {"group_id", s.row.group_id},
+                           {"group_type_id", s.row.group_type_id},
+                           {"name", s.row.name},
+                           {"description", s.row.description},
+                           {"servers", servers_of[k]},
+                           {"hold_ms", opts_.hold_ms}};
+    return hosts[k].Hold(body);
+  });
+  if (Status e = FirstError(held); !e.ok()) {
+    abort_all();
+    return e;
+  }
+  // Cut: only now that every host holds.
+  STRATA_RETURN_IF_ERROR(j.Step("coord.cut", 50));
+  auto cut = OnEach<nlohmann::json>(
+      hosts.size(), [&](size_t k) { return hosts[k].Act(id, "cut"); });
+  if (Status e = FirstError(cut); !e.ok()) {
+    abort_all();
+    return e;
+  }
+  // Release: only now that every host has cut.
+  STRATA_RETURN_IF_ERROR(j.Step("coord.release", 70));
+  auto released = OnEach<nlohmann::json>(
+      hosts.size(), [&](size_t k) { return hosts[k].Act(id, "release"); });
+  const double wall_ms = std::chrono::duration<double, std::milli>(
+                             std::chrono::steady_clock::now() - hold_t0)
+                             .count();
+  double hold_ms = 0;
+  int64_t first_cut = 0, last_cut = 0;
+  for (size_t k = 0; k < hosts.size(); ++k) {
+    if (!released[k].ok()) return released[k].status();
+    const nlohmann::json& r = *released[k];
+    if (!r.value("held_through", false))
+      return Status::Conflict("host " + hosts[k].url() +
+                              " did not hold through its cut: " +
+                              r.value("error", std::string("")));
+    hold_ms = std::max(hold_ms, r.value("hold_ms", 0.0));
+    const int64_t at = r.value("cut_at_us", int64_t{0});
+    first_cut = first_cut == 0 ? at : std::min(first_cut, at);
+    last_cut = std::max(last_cut, at);
+  }
+  j.state()["hold_ms"] = hold_ms;
+  j.state()["cut_skew_ms"] = (last_cut - first_cut) / 1000.0;
+  j.state()["protocol_ms"] = wall_ms;
+  LogInfo("group snapshot " + id + ": " + std::to_string(s.servers.size()) +
+          " server(s) on " + std::to_string(hosts.size()) +
+          " host(s) cut consistently; longest hold " + std::to_string(hold_ms) +
+          " ms, cut skew " + std::to_string((last_cut - first_cut) / 1000.0) +
+          " ms, hold to " + "release " + std::to_string(wall_ms) + " ms");
+
+  // Settle: each host stores its part.
+  STRATA_RETURN_IF_ERROR(j.Step("coord.settle", 90));
+  while (std::chrono::steady_clock::now() - t0 < kSettleLimit) {
+    if (stopping_)
+      return Status::Unavailable(
+          "stratad stopped before the hosts stored "
+          "their parts");
+    auto st = OnEach<std::string>(
+        hosts.size(), [&](size_t k) { return hosts[k].MembersStatus(id); });
+    size_t available = 0;
+    for (size_t k = 0; k < hosts.size(); ++k) {
+      if (!st[k].ok()) {
+        if (st[k].status().retryable()) continue;  // asked again
+        return st[k].status();
+      }
+      if (*st[k] == "error")
+        return Status::IoError("host " + hosts[k].url() +
+                               " could not store its part");
+      if (*st[k] == "available") ++available;
+    }
+    if (available == hosts.size()) {
+      j.state()["total_ms"] = std::chrono::duration<double, std::milli>(
+                                  std::chrono::steady_clock::now() - t0)
+                                  .count();
+      return Status::OK();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  return Status::Unavailable(
+      "the hosts did not store their parts within "
+      "an hour");
+}
+
+void GroupCoordinator::SetStatus(const std::string& id,
+                                 const std::string& status) {
+  LogIfError(catalog_->ModifyGroupSnapshot(id,
+                                           [&](db::GroupSnapshotRecord& g) {
+                                             g.status = status;
+                                             g.follows_members = false;
+                                             return Status::OK();
+                                           }),
+             "group snapshot " + id);
+}
+
+void GroupCoordinator::RecoverInterrupted() {
+  auto tasks = catalog_->UnfinishedTasks();
+  if (!tasks.ok()) {
+    LogError("group coordinator: " + tasks.status().ToString());
+    return;
+  }
+  for (const auto& t : *tasks) {
+    if (t.kind != kKind) continue;
+    const std::string id = t.snapshot_id.value_or("");
+    LogWarning("recovery: group snapshot " + id + " was interrupted at " +
+               t.step + "; its hosts' holds ended at their deadlines: error");
+    if (!id.empty()) SetStatus(id, "error");
+    LogIfError(catalog_->FinishTask(t.id, "failed",
+                                    "interrupted by a restart at " + t.step),
+               "closing task " + t.id);
+  }
+}
+
+}  // namespace strata::coordinator
