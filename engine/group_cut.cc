@@ -163,7 +163,11 @@ void SnapshotCreator::RunGroupCut(
           }
         }
         paused.clear();
-        if (all_resumed) guard->Disarm();
+        // A domain that did not resume is the guard's at the deadline.
+        if (all_resumed)
+          guard->Disarm();
+        else
+          guard->Detach();
       }
       ~Holding() { ResumeAll(); }
     } holding{hv_, &guard, {}};

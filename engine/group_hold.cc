@@ -203,6 +203,13 @@ void StopStaleHoldGuard(pid_t pid) {
   kill(pid, SIGTERM);
 }
 
+void HoldGuard::Detach() {
+  if (pid_ < 0) return;
+  close(pipe_);
+  pipe_ = -1;
+  pid_ = -1;
+}
+
 int RunHoldGuard(hypervisor::Hypervisor* hv, HoldClock::time_point deadline,
                  const std::vector<std::string>& domains, int in_fd) {
   std::string got;

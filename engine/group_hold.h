@@ -125,6 +125,11 @@ class HoldGuard {
                            const std::vector<std::string>& domains);
   // Tells the guard the domains run again; waits for it to exit.
   void Disarm();
+  // Leaves the guard to keep the deadline (some domain could not be
+  // resumed): its stdin closes without "released", and it resumes what is
+  // still paused at the deadline, then exits (reaped by init once stratad
+  // is gone; until then a zombie of stratad's).
+  void Detach();
 
  private:
   pid_t pid_ = -1;

@@ -5,8 +5,13 @@
 #include "engine/group_hold.h"
 
 #include <doctest/doctest.h>
+#include <sys/wait.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <thread>
+
+#include "util/fs.h"
 
 using namespace strata;
 using namespace strata::engine;
@@ -138,4 +143,36 @@ TEST_CASE("a guard with no command starts nothing") {
   CHECK(guard.Arm({}, In(1000), {"dom-1"}).ok());
   CHECK(guard.pid() == -1);
   guard.Disarm();
+}
+
+// The guard's side of the pipe, played by a shell that records what it
+// read before its stdin closed.
+TEST_CASE("the guard hears 'released' on Disarm, and nothing on Detach") {
+  char dir_tmpl[] = "/tmp/holdguard.XXXXXX";
+  REQUIRE(mkdtemp(dir_tmpl) != nullptr);
+  const std::string dir = dir_tmpl;
+  auto run = [&](const std::string& out, bool disarm) {
+    HoldGuard guard;
+    REQUIRE(guard
+                .Arm({"/bin/sh", "-c",
+                      "read line; echo \"got:$line args:$#\" > " + out, "sh"},
+                     In(60000), {"dom-1", "dom-2"})
+                .ok());
+    REQUIRE(guard.pid() > 0);
+    const pid_t pid = guard.pid();
+    if (disarm) {
+      guard.Disarm();  // waits for it
+    } else {
+      guard.Detach();
+      int status = 0;
+      REQUIRE(waitpid(pid, &status, 0) == pid);  // it ends on EOF
+    }
+    auto got = ReadSmallFile(out);
+    REQUIRE(got.ok());
+    return *got;
+  };
+  // The deadline and both domains follow the command.
+  CHECK(run(dir + "/disarmed", true) == "got:released args:3\n");
+  CHECK(run(dir + "/detached", false) == "got: args:3\n");
+  std::filesystem::remove_all(dir);
 }
