@@ -41,6 +41,24 @@ Result<std::string> RequireString(const nlohmann::json& obj,
   return *v;
 }
 
+Result<std::vector<std::string>> OptIdList(const nlohmann::json& obj,
+                                           const std::string& key) {
+  std::vector<std::string> out;
+  if (!obj.contains(key)) return out;
+  const auto bad = [&] {
+    return Status::InvalidArgument("Invalid input for field/attribute " + key +
+                                   ": a list of ids.");
+  };
+  if (!obj[key].is_array()) return bad();
+  for (const auto& v : obj[key]) {
+    if (!v.is_string() || v.get<std::string>().empty() ||
+        v.get<std::string>().size() > 255)
+      return bad();
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
 Result<bool> OptBool(const nlohmann::json& obj, const std::string& key,
                      bool fallback) {
   if (!obj.contains(key) || obj[key].is_null()) return fallback;

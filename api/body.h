@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "db/records.h"
 #include "util/status.h"
@@ -23,6 +24,10 @@ Result<std::optional<std::string>> OptString(const nlohmann::json& obj,
                                              size_t max_len = 255);
 Result<std::string> RequireString(const nlohmann::json& obj,
                                   const std::string& key, size_t max_len = 255);
+// obj[key] as a list of ids (each a non-empty string of at most 255
+// characters); empty when absent.
+Result<std::vector<std::string>> OptIdList(const nlohmann::json& obj,
+                                           const std::string& key);
 // obj[key] as a boolean; accepts true/false and "true"/"false" strings.
 Result<bool> OptBool(const nlohmann::json& obj, const std::string& key,
                      bool fallback);

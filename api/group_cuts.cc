@@ -24,56 +24,27 @@ namespace {
 
 constexpr char kBase[] = "/v3/os-strata-group-cuts";
 
-// Where this host's members stand: "creating" while any is, then "error"
-// if any failed, else "available".
-std::string MembersStatus(engine::Engine* e, const engine::GroupCutReport& r) {
-  bool failed = false;
-  for (const auto& id : r.snapshot_ids) {
-    auto s = e->catalog()->GetSnapshot(id);
-    if (!s.ok() || s->status == "error") {
-      failed = true;
-      continue;
-    }
-    if (s->status != "available") return "creating";
-  }
-  return failed ? "error" : "available";
-}
-
-nlohmann::json View(engine::Engine* e, const engine::GroupCutReport& r) {
+Result<nlohmann::json> View(engine::Engine* e,
+                            const engine::GroupCutReport& r) {
+  STRATA_ASSIGN_OR_RETURN(std::string members_status,
+                          e->groups().MembersStatus(r.id));
   auto iso = [](int64_t us) {
     return us > 0 ? nlohmann::json(FormatIsoMicros(us))
                   : nlohmann::json(nullptr);
   };
-  return {{"id", r.id},
-          {"phase", r.phase},
-          {"snapshot_ids", r.snapshot_ids},
-          {"held_servers", r.domains},
-          {"held_at", iso(r.held_at)},
-          {"cut_at", iso(r.cut_at)},
-          {"cut_at_us", r.cut_at},  // for the coordinator's skew
-          {"released_at", iso(r.released_at)},
-          {"hold_ms", r.hold_ms},
-          {"held_through", r.held_through},
-          {"members_status", MembersStatus(e, r)},
-          {"error", r.error.empty() ? nlohmann::json(nullptr)
-                                    : nlohmann::json(r.error)}};
-}
-
-Result<std::vector<std::string>> StringList(const nlohmann::json& b,
-                                            const std::string& key) {
-  std::vector<std::string> out;
-  if (!b.contains(key)) return out;
-  if (!b[key].is_array())
-    return Status::InvalidArgument("Invalid input for field/attribute " + key +
-                                   ": a list of ids.");
-  for (const auto& v : b[key]) {
-    if (!v.is_string() || v.get<std::string>().empty() ||
-        v.get<std::string>().size() > 255)
-      return Status::InvalidArgument("Invalid input for field/attribute " +
-                                     key + ": a list of ids.");
-    out.push_back(v.get<std::string>());
-  }
-  return out;
+  return nlohmann::json{{"id", r.id},
+                        {"phase", r.phase},
+                        {"snapshot_ids", r.snapshot_ids},
+                        {"held_servers", r.domains},
+                        {"held_at", iso(r.held_at)},
+                        {"cut_at", iso(r.cut_at)},
+                        {"cut_at_us", r.cut_at},  // for the coordinator's skew
+                        {"released_at", iso(r.released_at)},
+                        {"hold_ms", r.hold_ms},
+                        {"held_through", r.held_through},
+                        {"members_status", members_status},
+                        {"error", r.error.empty() ? nlohmann::json(nullptr)
+                                                  : nlohmann::json(r.error)}};
 }
 
 HandlerResult Hold(engine::Engine* e, ApiRequest& q,
@@ -105,8 +76,8 @@ HandlerResult Hold(engine::Engine* e, ApiRequest& q,
           "milliseconds.");
     r.hold_ms = (*b)["hold_ms"].get<int64_t>();
   }
-  STRATA_ASSIGN_OR_RETURN(auto servers, StringList(*b, "servers"));
-  STRATA_ASSIGN_OR_RETURN(r.volume_ids, StringList(*b, "volumes"));
+  STRATA_ASSIGN_OR_RETURN(auto servers, OptIdList(*b, "servers"));
+  STRATA_ASSIGN_OR_RETURN(r.volume_ids, OptIdList(*b, "volumes"));
   if (servers.empty() && r.volume_ids.empty())
     return Status::InvalidArgument(
         "A group cut needs servers or volumes of this host.");
@@ -144,7 +115,8 @@ HandlerResult Hold(engine::Engine* e, ApiRequest& q,
   if (rep.phase != "held")
     return Status::Conflict("Group cut " + rep.id + " is " + rep.phase +
                             ", not held: " + rep.error);
-  return ApiResponse::Json(200, {{"group_cut", View(e, rep)}});
+  STRATA_ASSIGN_OR_RETURN(nlohmann::json view, View(e, rep));
+  return ApiResponse::Json(200, {{"group_cut", view}});
 }
 
 HandlerResult Action(engine::Engine* e, ApiRequest& q) {
@@ -161,7 +133,8 @@ HandlerResult Action(engine::Engine* e, ApiRequest& q) {
                           : action == "release"
                               ? e->groups().ReleaseGroupCut(id)
                               : e->groups().AbortGroupCut(id));
-  return ApiResponse::Json(200, {{"group_cut", View(e, rep)}});
+  STRATA_ASSIGN_OR_RETURN(nlohmann::json view, View(e, rep));
+  return ApiResponse::Json(200, {{"group_cut", view}});
 }
 
 }  // namespace
@@ -176,7 +149,8 @@ void AddGroupCutRoutes(Router& r, engine::Engine* e,
     STRATA_RETURN_IF_ERROR(q.ctx.Enforce(rules::kGroupCut));
     STRATA_ASSIGN_OR_RETURN(auto rep,
                             e->groups().GetGroupCut(q.params.at("id")));
-    return ApiResponse::Json(200, {{"group_cut", View(e, rep)}});
+    STRATA_ASSIGN_OR_RETURN(nlohmann::json view, View(e, rep));
+    return ApiResponse::Json(200, {{"group_cut", view}});
   });
   r.Add("POST", base + "/{id}/action",
         [e](ApiRequest& q) { return Action(e, q); });

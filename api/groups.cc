@@ -87,15 +87,16 @@ Result<db::GroupSnapshotRecord> LoadGroupSnapshot(engine::Engine* e,
                     "GroupSnapshot " + id + " could not be found.");
 }
 
-// "id1,id2" (Cinder's add_volumes / remove_volumes).
+// "id1,id2" (Cinder's add_volumes / remove_volumes, the os-strata:servers
+// group spec), blanks around each id dropped.
 std::vector<std::string> SplitIds(const std::string& s) {
   std::vector<std::string> out;
   std::stringstream in(s);
   std::string id;
   while (std::getline(in, id, ','))
-    if (id.find_first_not_of(' ') != std::string::npos) {
-      id.erase(0, id.find_first_not_of(' '));
-      id.erase(id.find_last_not_of(' ') + 1);
+    if (id.find_first_not_of(" \t") != std::string::npos) {
+      id.erase(0, id.find_first_not_of(" \t"));
+      id.erase(id.find_last_not_of(" \t") + 1);
       out.push_back(id);
     }
   return out;
@@ -327,38 +328,19 @@ Result<std::vector<std::string>> ServersOf(engine::Engine* e,
                                            const nlohmann::json& b,
                                            const db::GroupRecord& g) {
   constexpr char kKey[] = "os-strata:servers";
-  std::vector<std::string> out;
   if (b.contains(kKey)) {
-    if (!b[kKey].is_array() || b[kKey].empty())
+    STRATA_ASSIGN_OR_RETURN(auto out, OptIdList(b, kKey));
+    if (out.empty())
       return Status::InvalidArgument(
           "Invalid input for field/attribute os-strata:servers: a list of "
           "server ids.");
-    for (const auto& v : b[kKey]) {
-      if (!v.is_string() || v.get<std::string>().empty() ||
-          v.get<std::string>().size() > 255)
-        return Status::InvalidArgument(
-            "Invalid input for field/attribute os-strata:servers: a list of "
-            "server ids.");
-      out.push_back(v.get<std::string>());
-    }
     return out;
   }
   auto type = e->catalog()->GetGroupType(g.group_type_id);
-  if (!type.ok()) return out;
+  if (!type.ok()) return std::vector<std::string>();
   auto it = type->group_specs.find(kKey);
-  if (it == type->group_specs.end()) return out;
-  std::string list = it->second;
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t end = list.find(',', start);
-    if (end == std::string::npos) end = list.size();
-    std::string one = list.substr(start, end - start);
-    one.erase(0, one.find_first_not_of(" \t"));
-    one.erase(one.find_last_not_of(" \t") + 1);
-    if (!one.empty()) out.push_back(one);
-    start = end + 1;
-  }
-  return out;
+  if (it == type->group_specs.end()) return std::vector<std::string>();
+  return SplitIds(it->second);
 }
 
 HandlerResult CreateGroupSnapshot(engine::Engine* e,

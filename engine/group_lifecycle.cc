@@ -370,6 +370,11 @@ Result<std::optional<db::GroupSnapshotRecord>> GroupLifecycle::Settle(
       &db::Catalog::ModifyGroupSnapshot, &db::Catalog::GetGroupSnapshot);
 }
 
+Result<std::string> GroupLifecycle::MembersStatus(const std::string& id) {
+  STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfGroupSnapshot(id));
+  return FollowedStatus("creating", snaps).value_or("creating");
+}
+
 Result<db::GroupSnapshotRecord> GroupLifecycle::GetGroupSnapshot(
     const std::string& id) {
   STRATA_ASSIGN_OR_RETURN(db::GroupSnapshotRecord g,

@@ -108,6 +108,11 @@ class GroupLifecycle : public EnginePart {
   Result<GroupCutReport> ReleaseGroupCut(const std::string& id);
   Result<GroupCutReport> AbortGroupCut(const std::string& id);
   Result<GroupCutReport> GetGroupCut(const std::string& id);
+  // Where this host's member snapshots of group snapshot `id` stand, as a
+  // group snapshot that follows them would: "creating" while any is, then
+  // "error" if any failed, else "available" (the coordinator's own row
+  // does not follow its members, so its host is asked this instead).
+  Result<std::string> MembersStatus(const std::string& id);
 
  private:
   Result<std::shared_ptr<GroupCutGate>> Gate(const std::string& id);
