@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "coordinator/peer_client.h"
+#include "util/guarded.h"
 #include "util/log.h"
 #include "util/time_util.h"
 
@@ -16,18 +17,19 @@ constexpr char kKind[] = "group_coordinate";
 // How long the coordinator waits for the hosts to store their parts.
 constexpr auto kSettleLimit = std::chrono::hours(1);
 
-// fn(i) for every i < n at once, a thread each; exceptions end as errors.
+// fn(i) for every i < n at once, a thread each; exceptions end as errors
+// at the thread's edge.
 template <typename T, typename F>
 std::vector<Result<T>> OnEach(size_t n, F fn) {
   std::vector<std::optional<Result<T>>> got(n);
   std::vector<std::thread> threads;
   for (size_t i = 0; i < n; ++i)
     threads.emplace_back([&, i] {
-      try {
+      Status s = CatchAll("coordinator.host_call", [&] {
         got[i].emplace(fn(i));
-      } catch (const std::exception& e) {
-        got[i].emplace(Status::Internal(e.what()));
-      }
+        return Status::OK();
+      });
+      if (!s.ok()) got[i].emplace(s);
     });
   for (auto& t : threads) t.join();
   std::vector<Result<T>> out;
@@ -88,12 +90,8 @@ Result<db::GroupSnapshotRecord> GroupCoordinator::Start(CoordinatedSnapshot s) {
 }
 
 void GroupCoordinator::Run(CoordinatedSnapshot s, engine::Journal j) {
-  Status st;
-  try {
-    st = RunPhases(s, j);
-  } catch (const std::exception& e) {
-    st = Status::Internal(std::string("group coordinator: ") + e.what());
-  }
+  const Status st =
+      CatchAll("coordinator.group_snapshot", [&] { return RunPhases(s, j); });
   SetStatus(s.row.id, st.ok() ? "available" : "error");
   if (st.ok()) {
     LogIfError(j.Succeed(), "journal of group snapshot " + s.row.id);

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <thread>
 
 #include "util/fork_exec.h"
@@ -191,6 +190,13 @@ void HoldGuard::Disarm() {
   pid_ = -1;
 }
 
+void HoldGuard::Detach() {
+  if (pid_ < 0) return;
+  close(pipe_);
+  pipe_ = -1;
+  pid_ = -1;
+}
+
 void StopStaleHoldGuard(pid_t pid) {
   if (pid <= 0) return;
   auto cmdline =
@@ -201,13 +207,6 @@ void StopStaleHoldGuard(pid_t pid) {
   LogInfo("recovery: stopping hold guard " + std::to_string(pid) +
           " of a killed stratad");
   kill(pid, SIGTERM);
-}
-
-void HoldGuard::Detach() {
-  if (pid_ < 0) return;
-  close(pipe_);
-  pipe_ = -1;
-  pid_ = -1;
 }
 
 int RunHoldGuard(hypervisor::Hypervisor* hv, HoldClock::time_point deadline,

@@ -105,7 +105,8 @@ class GroupCutGate {
 };
 
 // The process that resumes held domains at the deadline whatever befalls
-// stratad (`stratad --hold-guard`, daemon/hold_guard.cc). It is not a
+// stratad (`stratad --hold-guard`, HoldGuardMain in daemon/stratad.cc,
+// running RunHoldGuard below). It is not a
 // child that dies with stratad: a kill -9 of stratad while domains are
 // paused is exactly what it is for. Disarm tells it the domains were
 // resumed, and it exits without touching them.
@@ -130,13 +131,11 @@ class HoldGuard {
   // still paused at the deadline, then exits (reaped by init once stratad
   // is gone; until then a zombie of stratad's).
   void Detach();
+  pid_t pid() const { return pid_; }  // -1 when none runs
 
  private:
   pid_t pid_ = -1;
   int pipe_ = -1;  // the guard's stdin
-
- public:
-  pid_t pid() const { return pid_; }
 };
 
 // Stops the guard `pid` left by a killed stratad, if that process is still

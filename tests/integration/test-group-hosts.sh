@@ -26,8 +26,8 @@ ADDR_A=10.$net.7.1 ADDR_B=10.$net.7.2 ADDR_HOST=10.$net.7.254
 make_bridge "st$$" "$ADDR_HOST"
 make_netns_host "sa$$" "st$$" "$ADDR_A"
 make_netns_host "sb$$" "st$$" "$ADDR_B"
-PORT_A=8786 PORT_B=8786
-URL_A=http://$ADDR_A:$PORT_A URL_B=http://$ADDR_B:$PORT_B
+HOST_PORT=8786  # each host has its own address
+URL_A=http://$ADDR_A:$HOST_PORT URL_B=http://$ADDR_B:$HOST_PORT
 
 # host_start NAME NETNS ADDR: stratad NAME in NETNS, state $T/NAME, its
 # domains those named NAME-*; the hosts of group snapshots: both.
@@ -41,7 +41,7 @@ domain_name_glob = $1-*
 hosts = $URL_A, $URL_B
 hold_max_ms = 5000
 EOF
-  ip netns exec "$2" "$STRATAD" --listen "$3:8786" --state-dir "$T/$1" \
+  ip netns exec "$2" "$STRATAD" --listen "$3:$HOST_PORT" --state-dir "$T/$1" \
     --config "$T/$1.conf" >"$T/$1.out" 2>>"$T/$1.log" &
   eval "PID_$1=$!"
   for _ in $(seq 1 600); do
@@ -71,11 +71,9 @@ host_start ha "sa$$" "$ADDR_A"
 host_start hb "sb$$" "$ADDR_B"
 
 # Each host's ring guest.
-mkdir -p "$T/var/disks"
 qemu-img create -q -f qcow2 "$T/hb/disks/hb-vm-b.qcow2" 64M
 console=$T/hb-console.log SECOND_DISK=$T/hb/disks/hb-vm-b.qcow2 \
   boot_guest hb-vm "$T/hb/disks/hb-vm-a.qcow2" 64M "recwriter.ring=1"
-console_b=$T/hb-console.log
 qemu-img create -q -f qcow2 "$T/ha/disks/ha-vm-b.qcow2" 64M
 console=$T/ha-console.log
 SECOND_DISK=$T/ha/disks/ha-vm-b.qcow2 \
