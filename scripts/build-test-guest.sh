@@ -25,9 +25,10 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mkdir -p "$1" && cd "$1" && pwd)
 busybox=/bin/busybox
 # Load order matters: each module after those it depends on.
-modules=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk)
+modules=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk
+         virtio_console)
 # The agent guest's, loaded after those.
-net_modules=(failover net_failover virtio_net virtio_console)
+net_modules=(failover net_failover virtio_net)
 qemu_ga=/usr/sbin/qemu-ga
 
 die() { echo "build-test-guest: $*" >&2; exit 1; }
@@ -144,6 +145,9 @@ cat >"$root/init" <<'EOF'
 #   recwriter.fresh=1        start at record 1 instead of resuming the log
 #   recwriter.ring=1         write to /dev/vda and /dev/vdb in turn (the
 #                            ring of tests/guest/recwriter.c)
+#   recwriter.serve=1        write a record per request read on the
+#                            virtio-serial port org.strata.ring (the ring
+#                            across hosts: render-test-domain.sh RING_SOCKET)
 #   memwriter.mib=N          also run the memory workload on N MiB
 #                            (tests/guest/memwriter.c), beside the records
 #   memwriter.dirty_mibps=R  its dirty rate in MiB/s (0 idle, -1 flat out)
@@ -163,6 +167,7 @@ while [ ! -b /dev/vda ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
 args=""
 margs=""
 ring=""
+serve=""
 for kv in $(cat /proc/cmdline); do
   case "$kv" in
     recwriter.interval_ms=*) args="$args --interval-ms ${kv#*=}" ;;
@@ -170,6 +175,7 @@ for kv in $(cat /proc/cmdline); do
     recwriter.max=*) args="$args --max ${kv#*=}" ;;
     recwriter.fresh=1) args="$args --fresh" ;;
     recwriter.ring=1) ring=/dev/vdb ;;
+    recwriter.serve=1) serve=org.strata.ring ;;
     memwriter.mib=*) margs="$margs --mib ${kv#*=}" ;;
     memwriter.dirty_mibps=*) margs="$margs --dirty-mibps ${kv#*=}" ;;
     memwriter.check_ms=*) margs="$margs --check-ms ${kv#*=}" ;;
@@ -217,6 +223,17 @@ fi
 if [ -n "$ring" ]; then
   n=0
   while [ ! -b $ring ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
+fi
+if [ -n "$serve" ]; then
+  port=""
+  n=0
+  while [ -z "$port" ] && [ $n -lt 200 ]; do
+    for p in /sys/class/virtio-ports/*; do
+      [ "$(cat "$p/name" 2>/dev/null)" = "$serve" ] && port=/dev/${p##*/}
+    done
+    [ -n "$port" ] || { sleep 0.05; n=$((n + 1)); }
+  done
+  [ -n "$port" ] && args="$args --serve $port" || echo "GUEST no port $serve"
 fi
 if [ -b /dev/vda ]; then
   /bin/recwriter $args /dev/vda $ring

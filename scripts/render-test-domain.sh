@@ -13,6 +13,10 @@
 # GUEST_MEMORY_MIB=N gives the guest N MiB of RAM instead of 256.
 # SECOND_DISK=PATH adds a second qcow2 file disk as vdb (the record
 # writer's ring, recwriter.ring=1).
+# RING_SOCKET=PATH adds the virtio-serial port org.strata.ring, its host
+# side a unix socket QEMU listens on at PATH (its directory writable by
+# libvirt-qemu): the guest's requests with recwriter.serve=1
+# (tests/tools/ring_driver.py).
 # GUEST_AGENT=1 boots initrd-agent.img with a virtio NIC on QEMU's user
 # network and the guest agent's channel: the guest sets its host name
 # (CMDLINE_EXTRA guest.hostname=NAME) and address (guest.ip=A/P, default
@@ -41,10 +45,10 @@ done
 kernel=$guest/vmlinux
 [[ -s "$kernel" ]] || kernel=$guest/vmlinuz
 initrd=$guest/initrd.img
-agent_xml=
+extra_devices_xml=
 if [[ "${GUEST_AGENT:-}" == 1 ]]; then
   initrd=$guest/initrd-agent.img
-  agent_xml="
+  extra_devices_xml="
     <interface type='user'>
       <model type='virtio'/>
     </interface>
@@ -84,6 +88,15 @@ if [[ -n "${SECOND_DISK:-}" ]]; then
     </disk>"
 fi
 
+if [[ -n "${RING_SOCKET:-}" ]]; then
+  [[ "$RING_SOCKET" == /* ]] || { echo "render-test-domain: $RING_SOCKET is not absolute" >&2; exit 2; }
+  extra_devices_xml+="
+    <channel type='unix'>
+      <source mode='bind' path='$(xml_escape "$RING_SOCKET")'/>
+      <target type='virtio' name='org.strata.ring'/>
+    </channel>"
+fi
+
 cat <<EOF
 <domain type='qemu'>
   <name>$(xml_escape "$name")</name>
@@ -102,7 +115,7 @@ cat <<EOF
   <on_crash>destroy</on_crash>
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
-$disk_xml$agent_xml
+$disk_xml$extra_devices_xml
     <serial type='file'>
       <source path='$(xml_escape "$console_log")'/>
       <target port='0'/>

@@ -33,8 +33,17 @@
  * group snapshots) has DEV's count a and DEV2's count b with
  * b <= a <= b + 1; anything else shows a record missing before a later one.
  *
- * Usage: recwriter [--interval-ms N] [--print-every N] [--max N] [--fresh] DEV
- *                  [DEV2]
+ * Serve: with --serve PORT (a virtio-serial port), the writer writes one
+ * record per request instead of on its own: it prints "READY next=<seq>" to
+ * PORT, then for each line it reads there writes its next record durably
+ * and only then answers "ACK <line>" (or "FULL <line>" when DEV is full).
+ * A harness on the host (tests/tools/ring_driver.py) sends request i to
+ * guest i mod N and i+1 only after i's answer, so the guests' disks
+ * together hold a global order that a consistent cut across hosts keeps
+ * (issue 22, R4.3).
+ *
+ * Usage: recwriter [--interval-ms N] [--print-every N] [--max N] [--fresh]
+ *                  [--serve PORT] DEV [DEV2]
  * --interval-ms: sleep after each record, default 2 (~270 records/s under
  * TCG here, ~30% of a host core; 0 = flat out, ~1050/s, ~70% of a core).
  * Prints "RECWRITER START dev=… next=… boot_id=…", "REC <seq>" after every
@@ -129,10 +138,60 @@ static int ring(int fd, int fd2, uint8_t *buf, int fresh, uint64_t max_records,
   return 0;
 }
 
+/* Serve mode (see the top): one durable record per request line on PORT.
+ * A virtio console port opens once, so one descriptor reads and writes. */
+static int port_say(int port, const char *what, const char *line) {
+  char msg[160];
+  int n = snprintf(msg, sizeof msg, "%s %s\n", what, line);
+  return write(port, msg, (size_t)n) == n ? 0 : 1;
+}
+
+static int serve(int fd, const char *port_path, uint8_t *buf, uint64_t seq,
+                 uint64_t max_records, uint64_t boot_id, long print_every) {
+  int port = open(port_path, O_RDWR);
+  if (port < 0) {
+    fprintf(stderr, "recwriter: open %s: %s\n", port_path, strerror(errno));
+    return 1;
+  }
+  printf("RECWRITER START serve=%s next=%llu capacity=%llu boot_id=%016llx\n",
+         port_path, (unsigned long long)seq, (unsigned long long)max_records,
+         (unsigned long long)boot_id);
+  char next[32];
+  snprintf(next, sizeof next, "next=%llu", (unsigned long long)seq);
+  if (port_say(port, "READY", next)) return 1;
+  char in[256];
+  size_t have = 0;
+  for (;;) {
+    char *nl = memchr(in, '\n', have);
+    if (!nl) {
+      if (have == sizeof in) have = 0; /* no line is this long: drop it */
+      ssize_t n = read(port, in + have, sizeof in - have);
+      if (n <= 0) break;
+      have += (size_t)n;
+      continue;
+    }
+    *nl = 0;
+    if (nl > in && nl[-1] == '\r') nl[-1] = 0;
+    if (seq > max_records) {
+      if (port_say(port, "FULL", in)) return 1;
+    } else {
+      if (write_record(fd, buf, seq, boot_id)) return 1;
+      if (port_say(port, "ACK", in)) return 1;
+      if (seq % (uint64_t)print_every == 0)
+        printf("REC %llu\n", (unsigned long long)seq);
+      seq++;
+    }
+    have -= (size_t)(nl + 1 - in);
+    memmove(in, nl + 1, have);
+  }
+  printf("RECWRITER SERVE EOF last=%llu\n", (unsigned long long)(seq - 1));
+  return 0;
+}
+
 static void usage(void) {
   fprintf(stderr,
           "usage: recwriter [--interval-ms N] [--print-every N] [--max N] "
-          "[--fresh] DEVICE [DEVICE2]\n");
+          "[--fresh] [--serve PORT] DEVICE [DEVICE2]\n");
   exit(1);
 }
 
@@ -140,7 +199,7 @@ int main(int argc, char **argv) {
   long interval_ms = 2, print_every = 1; /* ~270 records/s under TCG */
   uint64_t max_records = 0;
   int fresh = 0;
-  const char *dev = NULL, *dev2 = NULL;
+  const char *dev = NULL, *dev2 = NULL, *port = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--interval-ms") && i + 1 < argc)
       interval_ms = atol(argv[++i]);
@@ -148,6 +207,8 @@ int main(int argc, char **argv) {
       print_every = atol(argv[++i]);
     else if (!strcmp(argv[i], "--max") && i + 1 < argc)
       max_records = strtoull(argv[++i], NULL, 10);
+    else if (!strcmp(argv[i], "--serve") && i + 1 < argc)
+      port = argv[++i];
     else if (!strcmp(argv[i], "--fresh"))
       fresh = 1;
     else if (argv[i][0] != '-' && !dev)
@@ -157,7 +218,7 @@ int main(int argc, char **argv) {
     else
       usage();
   }
-  if (!dev || interval_ms < 0 || print_every < 1) usage();
+  if (!dev || interval_ms < 0 || print_every < 1 || (port && dev2)) usage();
   setvbuf(stdout, NULL, _IOLBF, 0);
 
   int fd = open(dev, O_RDWR | O_DIRECT | O_DSYNC);
@@ -182,6 +243,7 @@ int main(int argc, char **argv) {
 
   uint64_t boot_id = new_boot_id();
   uint64_t seq = fresh ? 1 : scan_prefix(fd, buf, max_records) + 1;
+  if (port) return serve(fd, port, buf, seq, max_records, boot_id, print_every);
   if (dev2) return ring(fd, fd2, buf, fresh, max_records, boot_id,
                         interval_ms, print_every);
   printf("RECWRITER START dev=%s next=%llu capacity=%llu boot_id=%016llx\n",

@@ -372,7 +372,9 @@ start_swift() {
 # boot_guest NAME DISK SIZE [CMDLINE_EXTRA]: boots the test guest (records
 # 5 ms apart) as a transient domain on a new qcow2 DISK under $T/var/disks,
 # its console in $console (set by the caller), destroyed on exit; waits for
-# 20 records. SECOND_DISK (exported) adds vdb (render-test-domain.sh).
+# 20 records (with recwriter.serve=1: until it serves requests).
+# SECOND_DISK and RING_SOCKET (exported) add vdb and the request port
+# (render-test-domain.sh).
 boot_guest() { start_guest create "$@"; }
 
 # define_guest NAME DISK SIZE: the same as a defined (persistent) domain,
@@ -405,6 +407,13 @@ start_guest() {
     virsh -q start "$name" >/dev/null || fail "virsh start"
   else
     virsh -q create "$T/domain.xml" >/dev/null || fail "virsh create"
+  fi
+  if [[ $extra == *recwriter.serve=1* ]]; then  # it writes on request only
+    for _ in $(seq 600); do
+      grep -aq "RECWRITER START serve" "$console" 2>/dev/null && return 0
+      sleep 0.1
+    done
+    fail "the guest did not start serving requests"
   fi
   for _ in $(seq 600); do [[ $(last_rec) -ge 20 ]] && return 0; sleep 0.1; done
   fail "the guest wrote no records"

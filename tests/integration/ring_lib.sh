@@ -1,17 +1,20 @@
-# The ring guest's checks, for tests that boot the test guest with
-# "recwriter.ring=1" and a SECOND_DISK: it writes its records to vda and
-# vdb in turn (vda's 1, vdb's 1, vda's 2, …, each durable before the
-# next), so any state it could leave has vda's count a and vdb's count b
-# with b <= a <= b + 1. Sourced after lib.sh.
+# The rings' checks. Sourced after lib.sh.
+# - One guest's ring (tests that boot the test guest with "recwriter.ring=1"
+#   and a SECOND_DISK): it writes its records to vda and vdb in turn (vda's
+#   1, vdb's 1, vda's 2, …, each durable before the next), so any state it
+#   could leave has vda's count a and vdb's count b with b <= a <= b + 1.
+# - The ring across guests ("recwriter.serve=1" and a RING_SOCKET each,
+#   driven by tests/tools/ring_driver.py): request i goes to guest
+#   (i - 1) mod N, i + 1 only after i is durable, so the guests' counts
+#   n_0 >= n_1 >= … >= n_0 - 1 in any state they could leave together.
 
-# ring_counts DISK_A DISK_B: "a b", each disk's record count (each verified:
-# a clean prefix, none torn).
-ring_counts() {
-  local a b
-  a=$(verify_disk "$1" 0 | python3 -c 'import json,sys; print(json.load(sys.stdin)["records"])')
-  b=$(verify_disk "$2" 0 | python3 -c 'import json,sys; print(json.load(sys.stdin)["records"])')
-  echo "$a $b"
+# disk_records DISK: the disk's record count (verified: a clean prefix,
+# none torn).
+disk_records() {
+  verify_disk "$1" 0 | python3 -c 'import json,sys; print(json.load(sys.stdin)["records"])'
 }
+# ring_counts DISK_A DISK_B: "a b", each disk's record count.
+ring_counts() { echo "$(disk_records "$1") $(disk_records "$2")"; }
 # ring_consistent A B: whether counts A (vda) and B (vdb) are a cut the
 # guest could leave.
 ring_consistent() { (($2 <= $1 && $1 <= $2 + 1)); }
@@ -38,3 +41,46 @@ boot_ring_guest() {
   va=$(jget '[v["id"] for v in j["volumes"] if v["name"] == "'"$1"'-vda"][0]')
   vb=$(jget '[v["id"] for v in j["volumes"] if v["name"] == "'"$1"'-vdb"][0]')
 }
+
+# ring_consistent_n N_0 N_1 …: whether the guests' counts, in the driver's
+# order, are a state the ring across guests could leave.
+ring_consistent_n() {
+  local prev=$1 n
+  for n in "${@:2}"; do ((n <= prev)) || return 1; prev=$n; done
+  ((prev >= $1 - 1))
+}
+# ring_start SOCKET…: the driver across those guests' ports, in the
+# background (RING_PID, its progress in $T/ring.progress), RING_INTERVAL_MS
+# (default 10) between requests; waits until it has 30 answered requests.
+ring_start() {
+  python3 "$STRATA_SRC/tests/tools/ring_driver.py" --progress "$T/ring.progress" \
+    --interval-ms "${RING_INTERVAL_MS:-10}" "$@" \
+    2>>"$T/ring.err" &
+  RING_PID=$!
+  ring_advances 30
+}
+# ring_field NAME: that field of the driver's progress line.
+ring_field() {
+  local line
+  line=$(ring_line) || { echo ""; return; }
+  sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$line"
+}
+# ring_advances N: waits (up to 120 s) until the driver has N more requests
+# answered than now; fails when it stopped or stalled.
+ring_advances() {
+  local from now; from=$(ring_field acked); from=${from:-0}
+  for _ in $(seq 1 1200); do
+    [[ $(ring_field state) == error* ]] && fail "the ring driver failed: $(ring_line)"
+    now=$(ring_field acked)
+    ((${now:-0} >= from + $1)) && return 0
+    sleep 0.1
+  done
+  fail "the ring answered no $1 requests after $from: $(ring_line)"
+}
+# ring_stop: stops the driver (its last progress line: ring_line).
+ring_stop() {
+  [[ -n ${RING_PID:-} ]] || return 0
+  kill "$RING_PID" 2>/dev/null && wait "$RING_PID" 2>/dev/null
+  RING_PID=
+}
+ring_line() { cat "$T/ring.progress" 2>/dev/null; }

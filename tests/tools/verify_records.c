@@ -11,13 +11,20 @@
  *    "boot_ids": 1, "misplaced": 0, "stray": 0, "blocks": 16384}
  * and the first problem found on stderr. Exit 0 when contiguous, no torn
  * record and last >= N (--min-last); 1 when not; 2 on usage or I/O errors.
+ * A regular file's holes (SEEK_DATA/SEEK_HOLE) are taken as zero blocks
+ * without reading them: a mostly empty 1 GiB image took 8 s of read
+ * syscalls here, nearly all of them over holes.
  * Single-threaded, built by scripts/build-test-guest.sh (not CMake).
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../guest/record_format.h"
 
@@ -86,6 +93,51 @@ static void check_block(struct verify_state *s, const uint8_t *buf) {
   s->block++;
 }
 
+/* What a zero block does to the state (check_block's REC_ZERO case). */
+static void zero_blocks(struct verify_state *s, uint64_t count) {
+  if (count == 0) return;
+  s->prefix_open = 0;
+  s->block += count;
+}
+
+/* Checks the blocks of a regular file: holes skipped as zero blocks, data
+ * read in 1 MiB chunks. Returns 0, or -1 on a read error (errno set). */
+static int check_file(struct verify_state *s, int fd, uint64_t size) {
+  static uint8_t chunk[1 << 20];
+  uint64_t pos = 0;
+  while (pos < size) {
+    off_t data = lseek(fd, (off_t)pos, SEEK_DATA);
+    if (data < 0 && errno != ENXIO) return -1;
+    uint64_t start = data < 0 ? size : (uint64_t)data / REC_SIZE * REC_SIZE;
+    if (start > pos) { /* a hole up to the block holding the data */
+      zero_blocks(s, (start - pos) / REC_SIZE);
+      pos = start;
+      if (pos >= size) break;
+    }
+    off_t hole = lseek(fd, (off_t)pos, SEEK_HOLE);
+    if (hole < 0) return -1;
+    uint64_t end = ((uint64_t)hole + REC_SIZE - 1) / REC_SIZE * REC_SIZE;
+    if (end > size) end = (size + REC_SIZE - 1) / REC_SIZE * REC_SIZE;
+    while (pos < end) {
+      size_t want = end - pos < sizeof chunk ? (size_t)(end - pos) : sizeof chunk;
+      ssize_t n = pread(fd, chunk, want, (off_t)pos);
+      if (n < 0) return -1;
+      if (n == 0) { /* the file ends mid-block: zeros, as fread's path */
+        memset(chunk, 0, want);
+        n = (ssize_t)want;
+      }
+      size_t whole = (size_t)n / REC_SIZE * REC_SIZE;
+      if (whole == 0) { /* a short last block */
+        memset(chunk + n, 0, REC_SIZE - (size_t)n);
+        whole = REC_SIZE;
+      }
+      for (size_t off = 0; off < whole; off += REC_SIZE) check_block(s, chunk + off);
+      pos += whole;
+    }
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   uint64_t min_last = 0;
   const char *path = "-";
@@ -106,15 +158,23 @@ int main(int argc, char **argv) {
   }
   static struct verify_state s;
   s.prefix_open = s.contiguous = 1;
-  static uint8_t buf[REC_SIZE];
-  size_t n;
-  while ((n = fread(buf, 1, REC_SIZE, f)) > 0) {
-    if (n < REC_SIZE) memset(buf + n, 0, REC_SIZE - n); /* a short last block */
-    check_block(&s, buf);
-  }
-  if (ferror(f)) {
-    fprintf(stderr, "verify-records: read %s: %s\n", path, strerror(errno));
-    return 2;
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
+    if (check_file(&s, fileno(f), (uint64_t)st.st_size) != 0) {
+      fprintf(stderr, "verify-records: read %s: %s\n", path, strerror(errno));
+      return 2;
+    }
+  } else {
+    static uint8_t buf[REC_SIZE];
+    size_t n;
+    while ((n = fread(buf, 1, REC_SIZE, f)) > 0) {
+      if (n < REC_SIZE) memset(buf + n, 0, REC_SIZE - n); /* a short last block */
+      check_block(&s, buf);
+    }
+    if (ferror(f)) {
+      fprintf(stderr, "verify-records: read %s: %s\n", path, strerror(errno));
+      return 2;
+    }
   }
   printf("{\"records\": %" PRIu64 ", \"first\": %" PRIu64 ", \"last\": %" PRIu64
          ", \"contiguous\": %s, \"torn\": %" PRIu64 ", \"boot_ids\": %u"
