@@ -426,11 +426,23 @@ HandlerResult ShowGroupSnapshot(engine::Engine* e, ApiRequest& req) {
   return ApiResponse::Json(200, {{"group_snapshot", GroupSnapshotDetail(g)}});
 }
 
-HandlerResult DeleteGroupSnapshot(engine::Engine* e, ApiRequest& req) {
+// A coordinated group snapshot (issue 22) goes from every host; a
+// coordinator's request for one host's part (X-Strata-Group-Part: its
+// instance id) deletes only the part here, and none when it comes from
+// this very process (the coordinator handles its own part itself).
+HandlerResult DeleteGroupSnapshot(engine::Engine* e,
+                                  coordinator::GroupCoordinator* coord,
+                                  ApiRequest& req) {
   STRATA_RETURN_IF_ERROR(NeedsVersion(req, 14, "Group snapshots"));
+  const std::string part = req.Header("x-strata-group-part");
+  if (!part.empty() && coord && part == coord->instance())
+    return ApiResponse::Empty(204);
   STRATA_ASSIGN_OR_RETURN(db::GroupSnapshotRecord g,
                           LoadGroupSnapshot(e, req, req.params.at("id")));
-  STRATA_RETURN_IF_ERROR(e->groups().DeleteGroupSnapshot(g.id));
+  if (part.empty() && coord && coord->Coordinates(g.id))
+    STRATA_RETURN_IF_ERROR(coord->Delete(g.id, req.Header("x-auth-token")));
+  else
+    STRATA_RETURN_IF_ERROR(e->groups().DeleteGroupSnapshot(g.id));
   return ApiResponse::Empty(202);
 }
 
@@ -480,7 +492,8 @@ void AddGroupRoutes(Router& r, engine::Engine* e, std::string availability_zone,
   r.Add("GET", "/v3/group_snapshots/detail",
         [e](ApiRequest& q) { return ListGroupSnapshots(e, q, true); });
   r.Add("GET", "/v3/group_snapshots/{id}", bind(ShowGroupSnapshot));
-  r.Add("DELETE", "/v3/group_snapshots/{id}", bind(DeleteGroupSnapshot));
+  r.Add("DELETE", "/v3/group_snapshots/{id}",
+        [e, coord](ApiRequest& q) { return DeleteGroupSnapshot(e, coord, q); });
   r.Add("POST", "/v3/group_snapshots/{id}/action", bind(GroupSnapshotAction));
 }
 

@@ -6,9 +6,11 @@
 #include <optional>
 
 #include "coordinator/peer_client.h"
+#include "util/crash_point.h"
 #include "util/guarded.h"
 #include "util/log.h"
 #include "util/time_util.h"
+#include "util/uuid.h"
 
 namespace strata::coordinator {
 namespace {
@@ -16,6 +18,9 @@ namespace {
 constexpr char kKind[] = "group_coordinate";
 // How long the coordinator waits for the hosts to store their parts.
 constexpr auto kSettleLimit = std::chrono::hours(1);
+// How long a failed cut waits for the hosts' members to settle before it
+// deletes them (each is one layer's store, or an error at once).
+constexpr auto kCleanLimit = std::chrono::seconds(600);
 
 // fn(i) for every i < n at once, a thread each; exceptions end as errors
 // at the thread's edge.
@@ -44,11 +49,31 @@ Status FirstError(const std::vector<Result<T>>& rs) {
   return Status::OK();
 }
 
+// The hosts a journalled coordination asked to hold (none before its
+// hold step).
+std::vector<std::string> PlacementHosts(const nlohmann::json& state) {
+  std::vector<std::string> hosts;
+  if (state.is_object() && state.contains("placement") &&
+      state["placement"].is_object())
+    for (auto it = state["placement"].begin(); it != state["placement"].end();
+         ++it)
+      hosts.push_back(it.key());
+  return hosts;
+}
+
 }  // namespace
 
 GroupCoordinator::GroupCoordinator(db::Catalog* catalog,
-                                   CoordinatorOptions opts)
-    : catalog_(catalog), opts_(std::move(opts)) {}
+                                   CoordinatorOptions opts, LocalParts local)
+    : catalog_(catalog),
+      opts_(std::move(opts)),
+      local_(std::move(local)),
+      instance_(NewUuid()) {}
+
+bool GroupCoordinator::Coordinates(const std::string& id) {
+  auto tasks = catalog_->TasksOfSnapshot(kKind, id);
+  return tasks.ok() && !tasks->empty();
+}
 
 GroupCoordinator::~GroupCoordinator() {
   stopping_ = true;
@@ -92,13 +117,111 @@ Result<db::GroupSnapshotRecord> GroupCoordinator::Start(CoordinatedSnapshot s) {
 void GroupCoordinator::Run(CoordinatedSnapshot s, engine::Journal j) {
   const Status st =
       CatchAll("coordinator.group_snapshot", [&] { return RunPhases(s, j); });
-  SetStatus(s.row.id, st.ok() ? "available" : "error");
   if (st.ok()) {
+    SetStatus(s.row.id, "available");
     LogIfError(j.Succeed(), "journal of group snapshot " + s.row.id);
-  } else {
-    LogError("group snapshot " + s.row.id + ": " + st.ToString());
-    LogIfError(j.Fail(st), "journal of group snapshot " + s.row.id);
+    return;
   }
+  LogError("group snapshot " + s.row.id + ": " + st.ToString());
+  const auto hosts = PlacementHosts(j.state());
+  if (!hosts.empty()) {
+    Status c = CatchAll("coordinator.clean", [&] {
+      Clean(s.row.id, s.token, hosts);
+      return Status::OK();
+    });
+    LogIfError(c, "cleaning group snapshot " + s.row.id);
+  }
+  SetStatus(s.row.id, "error");
+  LogIfError(j.Fail(st), "journal of group snapshot " + s.row.id);
+}
+
+Result<std::vector<std::string>> GroupCoordinator::Settled(
+    const std::string& id, const std::string& token,
+    const std::vector<std::string>& hosts, std::chrono::seconds limit) {
+  const auto t0 = std::chrono::steady_clock::now();
+  for (;;) {
+    if (stopping_)
+      return Status::Unavailable("stratad stopped before the hosts' parts of " +
+                                 id + " settled");
+    auto st = OnEach<std::string>(hosts.size(), [&](size_t k) {
+      return PeerClient(hosts[k], token).MembersStatus(id);
+    });
+    std::vector<std::string> out;
+    bool settled = true;
+    for (size_t k = 0; k < hosts.size(); ++k) {
+      if (!st[k].ok()) {
+        if (st[k].status().IsNotFound()) {
+          out.push_back("");  // no part there
+          continue;
+        }
+        if (!st[k].status().retryable()) return st[k].status();
+        settled = false;  // asked again
+        continue;
+      }
+      if (*st[k] == "creating") settled = false;
+      out.push_back(*st[k]);
+    }
+    if (settled) return out;
+    if (std::chrono::steady_clock::now() - t0 > limit)
+      return Status::Unavailable("the hosts' parts of group snapshot " + id +
+                                 " did not settle");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+Status GroupCoordinator::DropRemoteParts(
+    const std::string& id, const std::string& token,
+    const std::vector<std::string>& hosts) {
+  auto dropped = OnEach<bool>(hosts.size(), [&](size_t k) {
+    return PeerClient(hosts[k], token).DeletePart(id, instance_);
+  });
+  return FirstError(dropped);
+}
+
+void GroupCoordinator::Clean(const std::string& id, const std::string& token,
+                             const std::vector<std::string>& hosts) {
+  // The writers run again at once; a host that cannot be reached releases
+  // at its deadline by itself.
+  auto aborted = OnEach<nlohmann::json>(hosts.size(), [&](size_t k) {
+    return PeerClient(hosts[k], token).Act(id, "abort");
+  });
+  for (size_t k = 0; k < hosts.size(); ++k)
+    if (!aborted[k].ok() && !aborted[k].status().IsNotFound())
+      LogWarning("group snapshot " + id + ": abort on " + hosts[k] + ": " +
+                 aborted[k].status().ToString());
+  auto settled = Settled(id, token, hosts, kCleanLimit);
+  if (!settled.ok()) {
+    LogError("group snapshot " + id +
+             ": its parts stay on the hosts: " + settled.status().ToString());
+    return;
+  }
+  LogIfError(DropRemoteParts(id, token, hosts),
+             "group snapshot " + id + ": deleting the other hosts' parts");
+  if (local_.discard_members)
+    LogIfError(local_.discard_members(id),
+               "group snapshot " + id + ": discarding this host's part");
+  LogInfo("group snapshot " + id + ": the failed cut's parts were deleted");
+}
+
+Status GroupCoordinator::Delete(const std::string& id,
+                                const std::string& token) {
+  STRATA_ASSIGN_OR_RETURN(db::GroupSnapshotRecord g,
+                          catalog_->GetGroupSnapshot(id));
+  if (g.status != "available" && g.status != "error")
+    return Status::InvalidArgument(
+        "Invalid group snapshot: Group snapshot status must be available or "
+        "error, but it is " +
+        g.status + ".");
+  STRATA_ASSIGN_OR_RETURN(auto tasks, catalog_->TasksOfSnapshot(kKind, id));
+  std::vector<std::string> hosts;
+  if (!tasks.empty())
+    hosts = PlacementHosts(
+        nlohmann::json::parse(tasks.front().state, nullptr, false));
+  if (Status d = DropRemoteParts(id, token, hosts); !d.ok()) {
+    SetStatus(id, "error");  // no longer whole
+    return d;
+  }
+  return local_.delete_group_snapshot(id);
 }
 
 Status GroupCoordinator::RunPhases(const CoordinatedSnapshot& s,
@@ -228,6 +351,7 @@ Status GroupCoordinator::RunPhases(const CoordinatedSnapshot& s,
       if (*st[k] == "available") ++available;
     }
     if (available == hosts.size()) {
+      CrashPoint("coord.settled");  // a restart finishes it (tests)
       j.state()["total_ms"] = std::chrono::duration<double, std::milli>(
                                   std::chrono::steady_clock::now() - t0)
                                   .count();
@@ -257,16 +381,51 @@ void GroupCoordinator::RecoverInterrupted() {
     LogError("group coordinator: " + tasks.status().ToString());
     return;
   }
-  for (const auto& t : *tasks) {
-    if (t.kind != kKind) continue;
-    const std::string id = t.snapshot_id.value_or("");
+  std::lock_guard<std::mutex> l(mu_);
+  for (const auto& t : *tasks)
+    if (t.kind == kKind)
+      runs_.emplace_back([this, t] {
+        LogIfError(CatchAll("coordinator.recover",
+                            [&] {
+                              Resume(t);
+                              return Status::OK();
+                            }),
+                   "recovering group snapshot task " + t.id);
+      });
+}
+
+void GroupCoordinator::Resume(db::TaskRecord t) {
+  const std::string id = t.snapshot_id.value_or("");
+  const auto hosts =
+      PlacementHosts(nlohmann::json::parse(t.state, nullptr, false));
+  // The caller's token went with the process: the hosts are asked without
+  // one (they accept it when they run without Keystone, or the parts stay,
+  // each marked by its host).
+  const std::string token;
+  if (t.step == "coord.settle") {
+    // Every host held through its cut and released: the cut is consistent
+    // and only its storing was left to watch.
+    LogWarning("recovery: group snapshot " + id +
+               " was interrupted while its parts were stored: settling it");
+    auto st = Settled(id, token, hosts, kSettleLimit);
+    bool all = st.ok();
+    for (size_t k = 0; all && k < st->size(); ++k)
+      all = (*st)[k] == "available";
+    if (all) {
+      SetStatus(id, "available");
+      LogIfError(catalog_->FinishTask(t.id, "succeeded", ""),
+                 "closing task " + t.id);
+      return;
+    }
+  } else {
     LogWarning("recovery: group snapshot " + id + " was interrupted at " +
-               t.step + "; its hosts' holds ended at their deadlines: error");
-    if (!id.empty()) SetStatus(id, "error");
-    LogIfError(catalog_->FinishTask(t.id, "failed",
-                                    "interrupted by a restart at " + t.step),
-               "closing task " + t.id);
+               t.step + ": aborting and cleaning it");
   }
+  if (!hosts.empty()) Clean(id, token, hosts);
+  if (!id.empty()) SetStatus(id, "error");
+  LogIfError(catalog_->FinishTask(t.id, "failed",
+                                  "interrupted by a restart at " + t.step),
+             "closing task " + t.id);
 }
 
 }  // namespace strata::coordinator

@@ -23,9 +23,11 @@ PeerClient::PeerClient(std::string url, std::string token)
 
 Result<std::pair<long, nlohmann::json>> PeerClient::Call(
     const std::string& method, const std::string& path,
-    const nlohmann::json* body, std::chrono::milliseconds timeout) const {
+    const nlohmann::json* body, std::chrono::milliseconds timeout,
+    const std::vector<std::string>& extra_headers) const {
   http::HttpExchange x;
   x.headers = {"Content-Type: application/json", "Accept: application/json"};
+  x.headers.insert(x.headers.end(), extra_headers.begin(), extra_headers.end());
   if (!token_.empty()) x.headers.push_back("X-Auth-Token: " + token_);
   std::string text;
   if (body) {
@@ -89,6 +91,18 @@ Result<std::string> PeerClient::MembersStatus(const std::string& id) const {
   if (got.first != 200 || !got.second.contains("group_cut"))
     return Fault(got.first, "group cut " + id, got.second);
   return got.second["group_cut"].value("members_status", "");
+}
+
+Result<bool> PeerClient::DeletePart(const std::string& id,
+                                    const std::string& instance) const {
+  STRATA_ASSIGN_OR_RETURN(auto got, Call("DELETE", "/v3/group_snapshots/" + id,
+                                         nullptr, kQueryTimeout,
+                                         {"OpenStack-API-Version: volume 3.14",
+                                          "X-Strata-Group-Part: " + instance}));
+  if (got.first == 202 || got.first == 404) return true;
+  if (got.first == 204) return false;  // the coordinator itself
+  return Fault(got.first, "deleting its part of group snapshot " + id,
+               got.second);
 }
 
 }  // namespace strata::coordinator

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "util/status.h"
 
@@ -36,12 +37,19 @@ class PeerClient {
   // Where the host's member snapshots of group snapshot `id` stand
   // (GET …/os-strata-group-cuts/{id}: "creating", "available", "error").
   Result<std::string> MembersStatus(const std::string& id) const;
+  // DELETE /v3/group_snapshots/{id} of the host's part only
+  // (X-Strata-Group-Part: `instance`): true once gone or never there,
+  // false when the host is the coordinator itself (its part is not
+  // deleted this way).
+  Result<bool> DeletePart(const std::string& id,
+                          const std::string& instance) const;
 
  private:
   // The answer's code and JSON body (null when not JSON).
   Result<std::pair<long, nlohmann::json>> Call(
       const std::string& method, const std::string& path,
-      const nlohmann::json* body, std::chrono::milliseconds timeout) const;
+      const nlohmann::json* body, std::chrono::milliseconds timeout,
+      const std::vector<std::string>& extra_headers = {}) const;
   Status Fault(long code, const std::string& what,
                const nlohmann::json& body) const;
 

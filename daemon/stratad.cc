@@ -239,7 +239,15 @@ int main(int argc, char** argv) {
   coordinator::CoordinatorOptions group_opts;
   group_opts.hosts = cfg->group_hosts;
   group_opts.hold_ms = static_cast<int64_t>(cfg->group_hold_ms);
-  coordinator::GroupCoordinator group_coordinator(catalog->get(), group_opts);
+  coordinator::LocalParts local_parts;
+  local_parts.discard_members = [&engine](const std::string& id) {
+    return engine.groups().DiscardMembers(id);
+  };
+  local_parts.delete_group_snapshot = [&engine](const std::string& id) {
+    return engine.groups().DeleteGroupSnapshot(id);
+  };
+  coordinator::GroupCoordinator group_coordinator(catalog->get(), group_opts,
+                                                  std::move(local_parts));
   group_coordinator.RecoverInterrupted();
   api::AddGroupRoutes(router, &engine, cfg->storage_availability_zone,
                       &group_coordinator);

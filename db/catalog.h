@@ -130,6 +130,10 @@ class Catalog {
   // The tasks of `kind`, newest first, at most `limit`.
   Result<std::vector<TaskRecord>> TasksOfKind(const std::string& kind,
                                               int limit);
+  // The tasks of `kind` for snapshot `snapshot_id` (a group snapshot's
+  // coordination, for one), newest first.
+  Result<std::vector<TaskRecord>> TasksOfSnapshot(
+      const std::string& kind, const std::string& snapshot_id);
   // Tasks newest first, at most `limit`: of volumes of `project_id` (""
   // for every project), and of `volume_id`, `status` when not "".
   struct TaskFilter {

@@ -154,6 +154,18 @@ Result<std::vector<TaskRecord>> Catalog::TasksOfKind(const std::string& kind,
   return ReadTasks(st);
 }
 
+Result<std::vector<TaskRecord>> Catalog::TasksOfSnapshot(
+    const std::string& kind, const std::string& snapshot_id) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(
+      Statement st,
+      Statement::Prepare(db_, std::string(kTaskSelect) +
+                                  "WHERE kind=? AND snapshot_id=? ORDER BY "
+                                  "created_at DESC, id"));
+  st.Bind(1, kind).Bind(2, snapshot_id);
+  return ReadTasks(st);
+}
+
 Result<std::vector<TaskRecord>> Catalog::ListTasks(const TaskFilter& f) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   // A task belongs to its volume's project.

@@ -241,10 +241,14 @@ void SnapshotCreator::RunGroupCut(
     Conclude(journals[i], vols[i], snaps[i].id, s, std::nullopt, leases[i]);
   }
   // Members cut but not held through to the release are kept (their data
-  // is the disk's), and the group snapshot says it is not consistent.
+  // is the disk's), and the group snapshot says it is not consistent;
+  // unless its row is a coordinator's (not following its members), which
+  // the coordinator ends when it has cleaned every host's part.
   if (cut_all && !consistent)
     LogIfError(catalog_->ModifyGroupSnapshot(group_snapshot_id,
                                              [](db::GroupSnapshotRecord& g) {
+                                               if (!g.follows_members)
+                                                 return Status::OK();
                                                g.status = "error";
                                                g.follows_members = false;
                                                return Status::OK();

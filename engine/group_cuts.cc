@@ -85,8 +85,18 @@ Result<GroupCutReport> GroupLifecycle::AbortGroupCut(const std::string& id) {
 }
 
 Result<GroupCutReport> GroupLifecycle::GetGroupCut(const std::string& id) {
-  STRATA_ASSIGN_OR_RETURN(auto gate, Gate(id));
-  return gate->Report();
+  auto gate = Gate(id);
+  if (gate.ok()) return (*gate)->Report();
+  // A cut this process did not hold (stratad restarted since, or the
+  // report was pruned): what the catalog still says of this host's part.
+  auto row = catalog_->GetGroupSnapshot(id);
+  if (!row.ok()) return gate.status();
+  STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfGroupSnapshot(id));
+  GroupCutReport r;
+  r.id = id;
+  r.phase = "ended";
+  for (const auto& s : snaps) r.snapshot_ids.push_back(s.id);
+  return r;
 }
 
 }  // namespace strata::engine

@@ -40,7 +40,9 @@ using HoldClock = std::chrono::steady_clock;
 // What a gate says about its cut (the REST view of one host's part).
 struct GroupCutReport {
   std::string id;
-  // holding, held, cutting, cut, released, expired, aborted, error
+  // holding, held, cutting, cut, released, expired, aborted, error;
+  // "ended" for a part this process did not hold (GetGroupCut after a
+  // restart: only its members are known)
   std::string phase;
   std::vector<std::string> snapshot_ids;             // this host's members
   std::vector<std::string> domains;                  // the writers held

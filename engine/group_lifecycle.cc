@@ -427,4 +427,23 @@ Status GroupLifecycle::DeleteGroupSnapshot(const std::string& id) {
   return Status::OK();
 }
 
+Status GroupLifecycle::DiscardMembers(const std::string& id) {
+  STRATA_ASSIGN_OR_RETURN(auto snaps, catalog_->SnapshotsOfGroupSnapshot(id));
+  for (const auto& s : snaps)
+    if (s.status == "creating")
+      return Status::InvalidArgument("Invalid group snapshot: snapshot " +
+                                     s.id + " of group snapshot " + id +
+                                     " is still being created.");
+  Status failed;
+  for (const auto& s : snaps) {
+    Status d = deleter_->DeleteSnapshot(s.id, /*force=*/false);
+    if (!d.ok() && !d.IsNotFound()) {
+      LogError("group snapshot " + id + ": discarding snapshot " + s.id + ": " +
+               d.ToString());
+      failed = d;
+    }
+  }
+  return failed;
+}
+
 }  // namespace strata::engine

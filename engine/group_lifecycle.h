@@ -83,6 +83,10 @@ class GroupLifecycle : public EnginePart {
   Result<db::ListResult<db::GroupSnapshotRecord>> ListGroupSnapshots(
       const db::ListQuery& q);
   Status DeleteGroupSnapshot(const std::string& id);
+  // Deletes the member snapshots of group snapshot `id` and keeps its row
+  // (a coordinated cut that failed: its row says "error", and no partial
+  // data stays behind). InvalidArgument while a member is still creating.
+  Status DiscardMembers(const std::string& id);
 
  private:
   // The member volumes of a new group built from its source.
@@ -107,6 +111,8 @@ class GroupLifecycle : public EnginePart {
   Result<GroupCutReport> CutGroupCut(const std::string& id);
   Result<GroupCutReport> ReleaseGroupCut(const std::string& id);
   Result<GroupCutReport> AbortGroupCut(const std::string& id);
+  // Also a part this process did not hold, from the catalog (phase
+  // "ended"): a host whose stratad restarted still answers for it.
   Result<GroupCutReport> GetGroupCut(const std::string& id);
   // Where this host's member snapshots of group snapshot `id` stand, as a
   // group snapshot that follows them would: "creating" while any is, then

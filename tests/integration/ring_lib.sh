@@ -80,7 +80,7 @@ ring_advances() {
 # ring_stop: stops the driver (its last progress line: ring_line).
 ring_stop() {
   [[ -n ${RING_PID:-} ]] || return 0
-  kill "$RING_PID" 2>/dev/null && wait "$RING_PID" 2>/dev/null
+  kill "$RING_PID" 2>/dev/null && { wait "$RING_PID" 2>/dev/null || true; }
   RING_PID=
 }
 ring_line() { cat "$T/ring.progress" 2>/dev/null; }
