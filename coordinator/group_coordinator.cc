@@ -49,6 +49,18 @@ Status FirstError(const std::vector<Result<T>>& rs) {
   return Status::OK();
 }
 
+// OK when every host stored its part (`parts`: Settled's statuses).
+Status AllStored(const std::vector<std::string>& hosts,
+                 const std::vector<std::string>& parts) {
+  for (size_t k = 0; k < hosts.size(); ++k) {
+    if (parts[k].empty())
+      return Status::NotFound("host " + hosts[k] + " has no part of it");
+    if (parts[k] != "available")
+      return Status::IoError("host " + hosts[k] + " could not store its part");
+  }
+  return Status::OK();
+}
+
 // The hosts a journalled coordination asked to hold (none before its
 // hold step).
 std::vector<std::string> PlacementHosts(const nlohmann::json& state) {
@@ -332,36 +344,15 @@ Status GroupCoordinator::RunPhases(const CoordinatedSnapshot& s,
 
   // Settle: each host stores its part.
   STRATA_RETURN_IF_ERROR(j.Step("coord.settle", 90));
-  while (std::chrono::steady_clock::now() - t0 < kSettleLimit) {
-    if (stopping_)
-      return Status::Unavailable(
-          "stratad stopped before the hosts stored "
-          "their parts");
-    auto st = OnEach<std::string>(
-        hosts.size(), [&](size_t k) { return hosts[k].MembersStatus(id); });
-    size_t available = 0;
-    for (size_t k = 0; k < hosts.size(); ++k) {
-      if (!st[k].ok()) {
-        if (st[k].status().retryable()) continue;  // asked again
-        return st[k].status();
-      }
-      if (*st[k] == "error")
-        return Status::IoError("host " + hosts[k].url() +
-                               " could not store its part");
-      if (*st[k] == "available") ++available;
-    }
-    if (available == hosts.size()) {
-      CrashPoint("coord.settled");  // a restart finishes it (tests)
-      j.state()["total_ms"] = std::chrono::duration<double, std::milli>(
-                                  std::chrono::steady_clock::now() - t0)
-                                  .count();
-      return Status::OK();
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
-  return Status::Unavailable(
-      "the hosts did not store their parts within "
-      "an hour");
+  std::vector<std::string> urls;
+  for (const auto& h : hosts) urls.push_back(h.url());
+  STRATA_ASSIGN_OR_RETURN(auto parts, Settled(id, s.token, urls, kSettleLimit));
+  STRATA_RETURN_IF_ERROR(AllStored(urls, parts));
+  CrashPoint("coord.settled");  // a restart finishes it (tests)
+  j.state()["total_ms"] = std::chrono::duration<double, std::milli>(
+                              std::chrono::steady_clock::now() - t0)
+                              .count();
+  return Status::OK();
 }
 
 void GroupCoordinator::SetStatus(const std::string& id,
@@ -408,10 +399,7 @@ void GroupCoordinator::Resume(db::TaskRecord t) {
     LogWarning("recovery: group snapshot " + id +
                " was interrupted while its parts were stored: settling it");
     auto st = Settled(id, token, hosts, kSettleLimit);
-    bool all = st.ok();
-    for (size_t k = 0; all && k < st->size(); ++k)
-      all = (*st)[k] == "available";
-    if (all) {
+    if (st.ok() && AllStored(hosts, *st).ok()) {
       SetStatus(id, "available");
       LogIfError(catalog_->FinishTask(t.id, "succeeded", ""),
                  "closing task " + t.id);

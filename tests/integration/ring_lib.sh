@@ -51,10 +51,13 @@ ring_consistent_n() {
 }
 # ring_start SOCKET…: the driver across those guests' ports, in the
 # background (RING_PID, its progress in $T/ring.progress), RING_INTERVAL_MS
-# (default 10) between requests; waits until it has 30 answered requests.
+# (default 10) between requests, its slow requests in RING_SLOW_LOG when
+# set; waits until it has 30 answered requests.
 ring_start() {
+  local slow=()
+  [[ -n ${RING_SLOW_LOG:-} ]] && slow=(--slow-log "$RING_SLOW_LOG")
   python3 "$STRATA_SRC/tests/tools/ring_driver.py" --progress "$T/ring.progress" \
-    --interval-ms "${RING_INTERVAL_MS:-10}" "$@" \
+    --interval-ms "${RING_INTERVAL_MS:-10}" "${slow[@]}" "$@" \
     2>>"$T/ring.err" &
   RING_PID=$!
   ring_advances 30

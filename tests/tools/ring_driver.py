@@ -13,7 +13,8 @@ guest g's disk holds records 1..n_g, and a state the guests could be in
 together has n_0 >= n_1 >= … >= n_(N-1) >= n_0 - 1 (ring_lib.sh's
 ring_consistent_n); snapshots taken one by one, moments apart, do not.
 
-  ring_driver.py --progress FILE [--interval-ms MS] [--timeout-s S] SOCKET…
+  ring_driver.py --progress FILE [--interval-ms MS] [--timeout-s S]
+                 [--slow-log FILE [--slow-ms MS]] SOCKET…
 
 Every 50 ms and at the end it replaces FILE with one line:
   acked=<last request answered> max_ms=<longest request> p99_ms=<…, at
@@ -21,7 +22,9 @@ Every 50 ms and at the end it replaces FILE with one line:
   state=<running|stopped|error: …>
 A request's time is from its send to its answer: a guest held by a cut
 (paused) shows as one long request. SIGTERM stops it after the request in
-flight. It fails (state=error, exit 1) when a guest does not answer within
+flight. With --slow-log, every request longer than --slow-ms (default
+20) appends "<wall clock s> <ms>" to that file (bench/group_cut_bench.sh
+finds each cut's guest stall there). It fails (state=error, exit 1) when a guest does not answer within
 --timeout-s, answers out of order, is full, or was not fresh (its READY
 must say next=1: the mapping of records to requests starts at 1).
 """
@@ -70,6 +73,8 @@ def main():
     ap.add_argument("--progress", required=True)
     ap.add_argument("--interval-ms", type=float, default=2.0)
     ap.add_argument("--timeout-s", type=float, default=120.0)
+    ap.add_argument("--slow-log")
+    ap.add_argument("--slow-ms", type=float, default=20.0)
     ap.add_argument("sockets", nargs="+")
     args = ap.parse_args()
 
@@ -121,6 +126,9 @@ def main():
             times_ms.append(took_ms)
             max_ms = max(max_ms, took_ms)
             over_50 += took_ms > 50.0
+            if args.slow_log and took_ms > args.slow_ms:
+                with open(args.slow_log, "a") as f:
+                    f.write(f"{time.time():.3f} {took_ms:.1f}\n")
             now = time.monotonic()
             if now - last_write >= 0.05:
                 write_progress("running")
