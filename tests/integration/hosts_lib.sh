@@ -3,16 +3,27 @@
 # bridge) with its own address, state directory ($T/NAME) and guests (the
 # domains named NAME-*: they share this machine's libvirtd). They talk only
 # through their APIs. Sourced after lib.sh; the test's own test_cleanup
-# calls hosts_cleanup.
+# calls hosts_cleanup. Host names make the domains' names (NAME-vm…), so
+# tests that may run at once (ctest -j2) use names of their own.
 
 HOST_PORT=8786  # each host has its own address
 # hosts_net NAME…: the bridge and a namespace per host; sets HOST_URL_<NAME>
 # and HOST_URLS (all of them, in order: every host's [groups] hosts).
 hosts_net() {
   need_netns
-  local net=$((RANDOM % 200 + 20)) i=1 n
+  local net i=1 n lock taken
   HOST_NAMES=("$@")
+  # A /24 no other test's bridge has, picked and taken under a lock.
+  exec {lock}>/run/strata-hosts-net.lock
+  flock "$lock"
+  taken=$(ip -o addr show)
+  for _ in $(seq 1 200); do
+    net=$((RANDOM % 200 + 20))
+    grep -q " 10\.$net\.7\." <<<"$taken" || break
+  done
   make_bridge "st$$" "10.$net.7.254"
+  flock -u "$lock"
+  exec {lock}>&-
   HOST_URLS=()
   for n in "$@"; do
     make_netns_host "s$n$$" "st$$" "10.$net.7.$i"

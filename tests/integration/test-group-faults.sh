@@ -24,29 +24,29 @@ source "$(dirname "$0")/hosts_lib.sh"
 need_guest
 need ip qemu-img python3
 [[ -x $STRATAD_CRASH_POINTS ]] || skip "no crash-point build ($STRATAD_CRASH_POINTS)"
-hosts_net ha hb
-test_cleanup() { kill -CONT "$(host_pid ha)" 2>/dev/null; hosts_cleanup; }
+hosts_net fa fb
+test_cleanup() { kill -CONT "$(host_pid fa)" 2>/dev/null; hosts_cleanup; }
 HOLD_MAX_MS=4000
 VOLUME_API_VERSION=3.65
 
-host_start ha
-host_start hb
-for h in hb ha; do host_boot "$h"; done
-console=$T/ha-console.log
-uuid_a=$(virsh domuuid ha-vm) uuid_b=$(virsh domuuid hb-vm)
-ring_start "$T/ring/ha.sock" "$T/ring/hb.sock"
+host_start fa
+host_start fb
+for h in fb fa; do host_boot "$h"; done
+console=$T/fa-console.log
+uuid_a=$(virsh domuuid fa-vm) uuid_b=$(virsh domuuid fb-vm)
+ring_start "$T/ring/fa.sock" "$T/ring/fb.sock"
 
-host_api ha POST /v3/group_types '{"group_type": {"name": "app-type"}}'
+host_api fa POST /v3/group_types '{"group_type": {"name": "app-type"}}'
 expect_code 202 "group type"
 gt=$(jget 'j["group_type"]["id"]')
-host_api ha POST /v3/groups "{\"group\": {\"name\": \"app\", \"group_type\": \"$gt\", \"volume_types\": [\"__DEFAULT__\"]}}"
+host_api fa POST /v3/groups "{\"group\": {\"name\": \"app\", \"group_type\": \"$gt\", \"volume_types\": [\"__DEFAULT__\"]}}"
 expect_code 202 "group"
 g=$(jget 'j["group"]["id"]')
-pass "hosts A ($HOST_ADDR_ha) and B ($HOST_ADDR_hb), a guest each, the ring across them"
+pass "hosts A ($HOST_ADDR_fa) and B ($HOST_ADDR_fb), a guest each, the ring across them"
 
 # start_cut NAME: a group snapshot of both servers on host A; sets gs.
 start_cut() {
-  host_api ha POST /v3/group_snapshots \
+  host_api fa POST /v3/group_snapshots \
     "{\"group_snapshot\": {\"group_id\": \"$g\", \"name\": \"$1\", \"os-strata:servers\": [\"$uuid_a\", \"$uuid_b\"]}}"
   expect_code 202 "group snapshot $1"
   gs=$(jget 'j["group_snapshot"]["id"]')
@@ -54,7 +54,7 @@ start_cut() {
 # guests_run: both guests run within the deadline plus a margin.
 guests_run() {
   local h
-  for h in ha hb; do
+  for h in fa fb; do
     for _ in $(seq 1 $((HOLD_MAX_MS / 100 + 50))); do
       [[ $(virsh domstate "$h-vm") == running ]] && break
       sleep 0.1
@@ -71,36 +71,36 @@ outcome() {
   local _
   st=""
   for _ in $(seq 1 1800); do
-    host_api ha GET "/v3/group_snapshots/$gs"
+    host_api fa GET "/v3/group_snapshots/$gs"
     st=$(jget 'j["group_snapshot"]["status"]' 2>/dev/null || echo "?")
     [[ $st == available || $st == error ]] && break
     sleep 0.1
   done
-  [[ " $1 " == *" $st "* ]] || fail "group snapshot $gs ended $st, wanted $1: $(grep -a "$gs" "$T/ha.log" | tail -3)"
+  [[ " $1 " == *" $st "* ]] || fail "group snapshot $gs ended $st, wanted $1: $(grep -a "$gs" "$T/fa.log" | tail -3)"
   if [[ $st == available ]]; then
     local a b
-    a=$(part_records ha "$gs") || fail "host A's part"
-    b=$(part_records hb "$gs") || fail "host B's part"
-    ring_consistent_n "$a" "$b" || fail "group snapshot $gs: ha $a, hb $b records: not a cut"
-    echo "  consistent: ha $a, hb $b"
+    a=$(part_records fa "$gs") || fail "host A's part"
+    b=$(part_records fb "$gs") || fail "host B's part"
+    ring_consistent_n "$a" "$b" || fail "group snapshot $gs: fa $a, fb $b records: not a cut"
+    echo "  consistent: fa $a, fb $b"
   else
-    [[ -z $(part_snapshots ha "$gs") ]] || fail "the failed cut left snapshots on host A"
-    [[ -z $(part_snapshots hb "$gs") ]] || fail "the failed cut left snapshots on host B"
-    host_api hb GET "/v3/group_snapshots/$gs"
+    [[ -z $(part_snapshots fa "$gs") ]] || fail "the failed cut left snapshots on host A"
+    [[ -z $(part_snapshots fb "$gs") ]] || fail "the failed cut left snapshots on host B"
+    host_api fb GET "/v3/group_snapshots/$gs"
     expect_code 404 "host B's part of the failed cut"
   fi
-  host_api ha DELETE "/v3/group_snapshots/$gs"
+  host_api fa DELETE "/v3/group_snapshots/$gs"
   expect_code 202 "deleting group snapshot $gs"
 }
 
 # kill -9 of the coordinator at each phase.
 for step in coord.hold coord.cut coord.release coord.settle coord.settled; do
-  host_stop ha
-  STRATA_CRASH_AT=$step host_start ha
+  host_stop fa
+  STRATA_CRASH_AT=$step host_start fa
   start_cut "crash-$step"
-  host_wait_crash ha "$step"
+  host_wait_crash fa "$step"
   guests_run
-  host_start ha
+  host_start fa
   ring_advances 4
   case $step in
     coord.settle) want="available error" ;;  # A's part may have failed
@@ -114,30 +114,30 @@ done
 
 # kill -9 of host B while its guest is held.
 for step in group.hold group.cut; do
-  host_stop hb
-  STRATA_CRASH_AT=$step host_start hb
+  host_stop fb
+  STRATA_CRASH_AT=$step host_start fb
   start_cut "b-$step"
-  host_wait_crash hb "$step"
+  host_wait_crash fb "$step"
   guests_run
-  host_start hb
+  host_start fb
   outcome error
   ring_advances 4
   pass "kill -9 of host B at $step: the guests ran on, the group snapshot ended error, cleaned on both hosts"
 done
 
 # Host B's link down mid-cut.
-host_stop ha
-STRATA_STOP_AT=coord.cut host_start ha
+host_stop fa
+STRATA_STOP_AT=coord.cut host_start fa
 start_cut link-down
 for _ in $(seq 1 300); do
-  grep -aq "injected stop at coord.cut" "$T/ha.log" && break
+  grep -aq "injected stop at coord.cut" "$T/fa.log" && break
   sleep 0.1
 done
-grep -aq "injected stop at coord.cut" "$T/ha.log" || fail "the coordinator did not stop at coord.cut"
-ip -n "shb$$" link set "vshb$$" down
-kill -CONT "$(host_pid ha)"
+grep -aq "injected stop at coord.cut" "$T/fa.log" || fail "the coordinator did not stop at coord.cut"
+ip -n "sfb$$" link set "vsfb$$" down
+kill -CONT "$(host_pid fa)"
 guests_run  # B's guest at B's own deadline, B unreachable
-ip -n "shb$$" link set "vshb$$" up
+ip -n "sfb$$" link set "vsfb$$" up
 outcome error
 ring_advances 4
 pass "host B's link down mid-cut: B's guest ran again at its deadline, the group snapshot ended error, cleaned once B was back"
