@@ -80,7 +80,7 @@ for layout in $LAYOUTS; do
     d=$h-vm$v
     mkdir -p "$T/ring"; chmod 777 "$T/ring"
     console=$T/$d-console.log RING_SOCKET=$T/ring/$d.sock \
-      boot_guest "$d" "$T/$h/disks/$d.qcow2" 64M "recwriter.serve=1 recwriter.print_every=1000"
+      boot_guest "$d" "$T/$h/disks/$d.qcow2" 256M "recwriter.serve=1 recwriter.print_every=1000"
     DOMAINS+=("$d")
     socks+=("$T/ring/$d.sock")
     servers+=("\"$(virsh domuuid "$d")\"")

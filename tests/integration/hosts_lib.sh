@@ -92,7 +92,7 @@ host_boot() {
   mkdir -p "$T/ring"
   chmod 777 "$T/ring"  # QEMU, as libvirt-qemu, makes the socket
   console=$T/$1-console.log RING_SOCKET=$T/ring/$1.sock \
-    boot_guest "$1-vm" "$T/$1/disks/$1-vm.qcow2" 64M \
+    boot_guest "$1-vm" "$T/$1/disks/$1-vm.qcow2" 256M \
     "recwriter.serve=1 recwriter.print_every=1000 ${2:-}"
 }
 # hosts_cleanup: the ring driver, every host's guest and stratad, the
