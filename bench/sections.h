@@ -56,6 +56,10 @@ struct PatternSummary {
   // The machine's part of the cleanup: removing a copy of one of the
   // section's layer files, alone (ext4 frees a file of many extents slowly).
   double layer_rm_ms = 0;
+  // The machine's part of each write of a layer's data into a history or
+  // its backup: one round of the row's writes made alone into a sparse
+  // file of the disk's size and synced, median of three.
+  double device_write_ms = 0;
   GuestIoPair guest;  // through the chain the section left (guest_io.h)
 };
 

@@ -282,14 +282,6 @@ Status GroupCoordinator::RunPhases(const CoordinatedSnapshot& s,
   // Hold: every host, at once.
   STRATA_RETURN_IF_ERROR(j.Step("coord.hold", 30));
   const auto hold_t0 = std::chrono::steady_clock::now();
-  auto abort_all = [&] {
-    auto aborted = OnEach<nlohmann::json>(
-        hosts.size(), [&](size_t k) { return hosts[k].Act(id, "abort"); });
-    for (size_t k = 0; k < hosts.size(); ++k)
-      if (!aborted[k].ok() && !aborted[k].status().IsNotFound())
-        LogWarning("group snapshot " + id + ": abort on " + hosts[k].url() +
-                   ": " + aborted[k].status().ToString());
-  };
   auto held = OnEach<nlohmann::json>(hosts.size(), [&](size_t k) {
     nlohmann::json body = {{"id", id},
                            {"group_id", s.row.group_id},
@@ -300,18 +292,13 @@ Status GroupCoordinator::RunPhases(const CoordinatedSnapshot& s,
                            {"hold_ms", opts_.hold_ms}};
     return hosts[k].Hold(body);
   });
-  if (Status e = FirstError(held); !e.ok()) {
-    abort_all();
-    return e;
-  }
+  // On any failure from here on, Run's Clean aborts every host at once.
+  STRATA_RETURN_IF_ERROR(FirstError(held));
   // Cut: only now that every host holds.
   STRATA_RETURN_IF_ERROR(j.Step("coord.cut", 50));
   auto cut = OnEach<nlohmann::json>(
       hosts.size(), [&](size_t k) { return hosts[k].Act(id, "cut"); });
-  if (Status e = FirstError(cut); !e.ok()) {
-    abort_all();
-    return e;
-  }
+  STRATA_RETURN_IF_ERROR(FirstError(cut));
   // Release: only now that every host has cut.
   STRATA_RETURN_IF_ERROR(j.Step("coord.release", 70));
   auto released = OnEach<nlohmann::json>(

@@ -2,12 +2,15 @@
 // all cut at one instant (Cinder's group snapshots, issue 18; R4's cut
 // across hosts builds on it, issue 22).
 //
-// Hold, cut, release. Every running domain on this host that writes to a
-// member (its own file, or through Strata's NBD export of it) is paused:
-// QEMU drains the guest's in-flight I/O before the pause returns, and the
-// guest issues nothing more. Then every member's top is cut (a quiet disk's
-// rename, a running VM's switch onto a new overlay; a held chain released
-// first), then the domains resume. No write acknowledged after one cut can
+// Prepare, hold, cut, release. First every member's cut is made ready
+// (the files it needs, journalled: PrepareCut), so that the hold covers
+// the cuts' instants alone. Every running domain on this host that writes
+// to a member (its own file, or through Strata's NBD export of it) is
+// paused: QEMU drains the guest's in-flight I/O before the pause returns,
+// and the guest issues nothing more. Then every member's top is cut (a
+// quiet disk's renames, a running VM's switch onto its prepared overlay; a
+// held chain released and cut), then the domains resume. A cut prepared
+// and not made is undone (DropCut). No write acknowledged after one cut can
 // precede a write that another cut includes, so the members together hold
 // a crash-consistent state of whatever runs across them. The hold covers
 // the cuts only: a running VM's pivot back onto its disk's path, the
@@ -127,8 +130,19 @@ void SnapshotCreator::RunGroupCut(
       snaps[0].group_snapshot_id.value_or(snaps[0].id);
   bool cut_all = false;     // every member's top was cut
   bool consistent = false;  // ... and held from before the cut to after
+  // Cuts made ready before the hold, not yet made.
+  std::vector<std::optional<Cut>> prepared(n);
 
   Status held = CatchAll("engine.group_cut", [&]() -> Status {
+    // Every file a cut needs is made before the writers are held, so that
+    // the hold covers only the cuts' instants: a running VM's switch onto
+    // its prepared overlay, a quiet disk's renames. A chain that an NBD
+    // export holds is released in the hold, and cut there as before.
+    for (size_t i = 0; i < n; ++i) {
+      if (Held(vols[i])) continue;
+      STRATA_ASSIGN_OR_RETURN(
+          prepared[i], PrepareCut(journals[i], vols[i], snaps[i].id, false));
+    }
     const std::vector<std::string> writers = RunningWriters(hv_, holder_, vols);
     STRATA_ASSIGN_OR_RETURN(
         Journal hold,
@@ -173,6 +187,9 @@ void SnapshotCreator::RunGroupCut(
     } holding{hv_, &guard, {}};
     Status s;
     bool expired = false;
+    // Where the hold's time goes: the instants after pausing, the cut's
+    // request, cutting, the release's request and resuming.
+    std::vector<std::chrono::steady_clock::time_point> at;
     for (const auto& d : writers) {
       s = hv_->Pause(d);
       if (!s.ok()) {
@@ -182,6 +199,7 @@ void SnapshotCreator::RunGroupCut(
       holding.paused.push_back(d);
       ++holding.held;
     }
+    at.push_back(std::chrono::steady_clock::now());
     if (s.ok()) {
       gate.Held(writers);
       expired = !gate.AwaitCut();
@@ -190,9 +208,15 @@ void SnapshotCreator::RunGroupCut(
             "the hold ended (its deadline passed, or it was aborted) before "
             "the cut was asked for");
     }
-    if (s.ok()) s = hold.Step("group.cut", 50);
+    at.push_back(std::chrono::steady_clock::now());
     for (size_t i = 0; s.ok() && i < n; ++i) {
       results[i] = [&]() -> Status {
+        if (prepared[i]) {
+          STRATA_RETURN_IF_ERROR(FinishCut(journals[i], vols[i], *prepared[i]));
+          cuts[i] = std::move(prepared[i]);
+          prepared[i].reset();
+          return Status::OK();
+        }
         if (Held(vols[i])) {
           STRATA_RETURN_IF_ERROR(ReleaseChain(journals[i], vols[i]));
           released[i] = true;
@@ -204,14 +228,27 @@ void SnapshotCreator::RunGroupCut(
       }();
       if (!results[i].ok()) s = results[i];
     }
+    at.push_back(std::chrono::steady_clock::now());
     cut_all = s.ok();
     const bool cut_in_time = cut_all && HoldClock::now() < gate.deadline();
     if (cut_all) gate.Cut();
     const bool release_in_time = cut_all && gate.AwaitRelease();
+    at.push_back(std::chrono::steady_clock::now());
     holding.ResumeAll();
-    const double held_ms = std::chrono::duration<double, std::milli>(
-                               std::chrono::steady_clock::now() - t0)
-                               .count();
+    at.push_back(std::chrono::steady_clock::now());
+    const double held_ms =
+        std::chrono::duration<double, std::milli>(at.back() - t0).count();
+    static const char* const kSpans[] = {"pausing", "awaiting the cut",
+                                         "cutting", "awaiting the release",
+                                         "resuming"};
+    std::string spans;
+    for (size_t k = 0; k < at.size(); ++k)
+      spans += std::string(k ? ", " : " (") + kSpans[k] + " " +
+               std::to_string(
+                   static_cast<int>(std::chrono::duration<double, std::milli>(
+                                        at[k] - (k ? at[k - 1] : t0))
+                                        .count())) +
+               " ms" + (k + 1 == at.size() ? ")" : "");
     consistent = cut_in_time && release_in_time;
     if (cut_all)
       gate.Released(consistent, held_ms);
@@ -220,7 +257,7 @@ void SnapshotCreator::RunGroupCut(
     LogInfo("group snapshot " + group_snapshot_id + ": " + std::to_string(n) +
             " volume(s) " + (cut_all ? "cut" : "not cut") + " while " +
             std::to_string(holding.held) + " domain(s) were held for " +
-            std::to_string(held_ms) + " ms" +
+            std::to_string(held_ms) + " ms" + spans +
             (cut_all && !consistent ? " (past the hold's deadline)" : ""));
     // A domain that did not resume stays in the journal for recovery.
     if (holding.all_resumed)
@@ -229,6 +266,8 @@ void SnapshotCreator::RunGroupCut(
     return s;
   });
   if (!held.ok() && !gate.Finished()) gate.Ended("error", held, 0);
+  for (size_t i = 0; i < n; ++i)
+    if (prepared[i]) DropCut(*prepared[i]);
 
   for (size_t i = 0; i < n; ++i) {
     Status s = cuts[i] ? Status::OK() : (held.ok() ? results[i] : held);

@@ -84,31 +84,55 @@ Result<std::string> LiveDisks::LiveSwitch(Journal& j,
                                           const LiveDisk& live,
                                           const std::string& layer,
                                           uint64_t virtual_size) {
+  STRATA_ASSIGN_OR_RETURN(std::string cut,
+                          PrepareLiveSwitch(j, vol, layer, virtual_size));
+  Status s = SwitchLive(live, cut);
+  if (!s.ok()) {
+    UndoLiveSwitch(layer, cut);
+    return s;
+  }
+  return cut;
+}
+
+Result<std::string> LiveDisks::PrepareLiveSwitch(Journal& j,
+                                                 const db::VolumeRecord& vol,
+                                                 const std::string& layer,
+                                                 uint64_t virtual_size) {
   const std::string& disk = vol.path;
   const std::string tag = NewUuid().substr(0, 8);
   const std::string cut = TempPath(disk, "cut", tag);
   j.state()["cut"] = cut;
   STRATA_RETURN_IF_ERROR(j.Step("create.link_top", 2));
   STRATA_RETURN_IF_ERROR(LinkNoSymlinks(disk, layer));
-  STRATA_RETURN_IF_ERROR(FsyncDir(DirName(disk)));
-  auto undo_link = [&] {
-    LogIfError(RemoveFileNoSymlinks(layer),
-               "cleanup (garbage collection retries)");
-  };
-  Status s = CreateOverlay(cut, layer, "qcow2", virtual_size, opts_.overlay);
-  if (s.ok()) s = j.Step("create.switch_vm", 4);
+  Status s = FsyncDir(DirName(disk));
   if (s.ok())
-    s = hv_->SwitchToOverlay(live.domain_uuid, live.target, cut,
-                             live.has_guest_agent);
+    s = CreateOverlay(cut, layer, "qcow2", virtual_size, opts_.overlay);
+  if (s.ok()) s = j.Step("create.switch_vm", 4);
   if (!s.ok()) {
-    LogIfError(RemoveFileNoSymlinks(cut),
-               "cleanup (garbage collection retries)");
-    undo_link();
+    UndoLiveSwitch(layer, cut);
     return s.WithContext("cut-over of the running VM");
   }
+  return cut;
+}
+
+Status LiveDisks::SwitchLive(const LiveDisk& live, const std::string& cut) {
+  Status s = hv_->SwitchToOverlay(live.domain_uuid, live.target, cut,
+                                  live.has_guest_agent);
+  if (!s.ok()) return s.WithContext("cut-over of the running VM");
   // From here the VM writes to `cut`; the old top is quiet, named twice.
   LogInfo("cut-over: VM " + live.domain_uuid + " writes to a new overlay");
-  return cut;
+  return Status::OK();
+}
+
+void LiveDisks::UndoLiveSwitch(const std::string& layer,
+                               const std::string& cut) {
+  // `cut` may not exist (its creation failed); `layer` is a second name of
+  // the top, which keeps its own.
+  if (PathExists(cut))
+    LogIfError(RemoveFileNoSymlinks(cut),
+               "cleanup (garbage collection retries)");
+  LogIfError(RemoveFileNoSymlinks(layer),
+             "cleanup (garbage collection retries)");
 }
 
 Status LiveDisks::LivePivotBack(Journal& j, const db::VolumeRecord& vol,

@@ -38,6 +38,18 @@ class LiveDisks : public EnginePart {
   Result<std::string> LiveSwitch(Journal& j, const db::VolumeRecord& vol,
                                  const LiveDisk& live, const std::string& layer,
                                  uint64_t virtual_size);
+  // LiveSwitch's own halves, for a cut whose instant comes later (a
+  // group's, group_cut.cc, which holds its VMs for the switch alone):
+  // PrepareLiveSwitch links the top to `layer` and makes the temporary
+  // overlay on it (returned), journalled up to create.switch_vm, and
+  // changes nothing the VM sees; SwitchLive moves the VM onto it; and
+  // UndoLiveSwitch removes both names when the switch failed or will not
+  // happen (a crash in between is recovery's, as a crash mid-LiveSwitch).
+  Result<std::string> PrepareLiveSwitch(Journal& j, const db::VolumeRecord& vol,
+                                        const std::string& layer,
+                                        uint64_t virtual_size);
+  Status SwitchLive(const LiveDisk& live, const std::string& cut);
+  void UndoLiveSwitch(const std::string& layer, const std::string& cut);
   Status LivePivotBack(Journal& j, const db::VolumeRecord& vol,
                        const LiveDisk& live, const std::string& layer,
                        uint64_t virtual_size, const std::string& cut);

@@ -80,36 +80,61 @@ void SnapshotCreator::ReacquireChain(const db::VolumeRecord& vol) {
 Result<SnapshotCreator::Cut> SnapshotCreator::CutTop(
     Journal& j, const db::VolumeRecord& vol, const std::string& snap_id,
     bool quiesce) {
+  STRATA_ASSIGN_OR_RETURN(Cut c, PrepareCut(j, vol, snap_id, quiesce));
+  Status s = FinishCut(j, vol, c);
+  if (!s.ok()) {
+    DropCut(c);
+    return s;
+  }
+  return c;
+}
+
+Result<SnapshotCreator::Cut> SnapshotCreator::PrepareCut(
+    Journal& j, const db::VolumeRecord& vol, const std::string& snap_id,
+    bool quiesce) {
   const std::string& disk = vol.path;
   Cut c;
   c.layer = SnapshotLayerPath(disk, snap_id);
-  const std::string overlay = TempPath(disk, "overlay", snap_id);
   j.state()["layer"] = c.layer;
-  j.state()["overlay"] = overlay;
-
   STRATA_ASSIGN_OR_RETURN(Chain before, ReadChain(disk, disk, confinement_));
   // R2.2: is a VM running on this disk? (R2.7: a shut-off one is a quiet disk.)
   STRATA_ASSIGN_OR_RETURN(c.live, live_->LiveDiskOf(vol));
   c.size = before.top().header.virtual_size;
   if (c.live) {
     c.live->has_guest_agent = c.live->has_guest_agent && quiesce;
-    STRATA_ASSIGN_OR_RETURN(
-        c.live_cut, live_->LiveSwitch(j, vol, *c.live, c.layer, c.size));
+    STRATA_ASSIGN_OR_RETURN(c.live_cut,
+                            live_->PrepareLiveSwitch(j, vol, c.layer, c.size));
     return c;
   }
+  c.overlay = TempPath(disk, "overlay", snap_id);
+  j.state()["overlay"] = c.overlay;
   STRATA_RETURN_IF_ERROR(j.Step("create.prepare_overlay", 2));
   STRATA_RETURN_IF_ERROR(
-      CreateOverlay(overlay, c.layer, "qcow2", c.size, opts_.overlay));
+      CreateOverlay(c.overlay, c.layer, "qcow2", c.size, opts_.overlay));
+  return c;
+}
+
+Status SnapshotCreator::FinishCut(Journal& j, const db::VolumeRecord& vol,
+                                  const Cut& c) {
+  if (c.live) return live_->SwitchLive(*c.live, c.live_cut);
+  const std::string& disk = vol.path;
   STRATA_RETURN_IF_ERROR(j.Step("create.rename_top", 4));
   Status s = RenameDurableNoSymlinks(disk, c.layer);
-  if (!s.ok()) {
-    LogIfError(RemoveFileNoSymlinks(overlay),
-               "cleanup (garbage collection retries)");
-    return s;
-  }
+  if (!s.ok()) return s;
+  // From here the cut is made: the overlay is recovery's to install.
   STRATA_RETURN_IF_ERROR(j.Step("create.install_overlay", 6));
-  STRATA_RETURN_IF_ERROR(RenameDurableNoSymlinks(overlay, disk));
-  return c;
+  return RenameDurableNoSymlinks(c.overlay, disk);
+}
+
+void SnapshotCreator::DropCut(const Cut& c) {
+  if (c.live) {
+    live_->UndoLiveSwitch(c.layer, c.live_cut);
+    return;
+  }
+  // Only before the top's rename: after it the overlay is the disk's.
+  if (!PathExists(c.layer) && PathExists(c.overlay))
+    LogIfError(RemoveFileNoSymlinks(c.overlay),
+               "cleanup (garbage collection retries)");
 }
 
 Status SnapshotCreator::RunCreateSteps(Journal& j, const db::VolumeRecord& vol,

@@ -58,7 +58,8 @@ class SnapshotCreator : public EnginePart {
   struct Cut {
     std::string layer;
     std::optional<LiveDisk> live;
-    std::string live_cut;
+    std::string live_cut;  // the running VM's temporary overlay
+    std::string overlay;   // a quiet disk's new top, at its temporary name
     uint64_t size = 0;
   };
   // The volume, when its status allows a snapshot (else Conflict).
@@ -83,6 +84,15 @@ class SnapshotCreator : public EnginePart {
   // guest agent freezes its file systems first, when it has one).
   Result<Cut> CutTop(Journal& j, const db::VolumeRecord& vol,
                      const std::string& snap_id, bool quiesce);
+  // CutTop's halves, for a cut whose instant comes later (a group's, whose
+  // hold then covers only the instant): PrepareCut makes the files the cut
+  // needs, journalled, and changes nothing a VM sees; FinishCut is the
+  // instant (a quiet disk's renames, a running VM's switch); DropCut undoes
+  // a prepared cut that is not finished.
+  Result<Cut> PrepareCut(Journal& j, const db::VolumeRecord& vol,
+                         const std::string& snap_id, bool quiesce);
+  Status FinishCut(Journal& j, const db::VolumeRecord& vol, const Cut& c);
+  void DropCut(const Cut& c);
   // Everything after the cut: a running VM back on the disk's path, then
   // R2.4-R2.6 and R2.8.
   Status StoreLayer(Journal& j, const db::VolumeRecord& vol,

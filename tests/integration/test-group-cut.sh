@@ -10,11 +10,12 @@
 #   from its member snapshots;
 # - bad requests: 400/404/409 faults that hold nothing;
 # - no cut before the deadline: the guest runs again at the deadline by
-#   itself, the cut is refused (409), the group snapshot ends in error;
+#   itself, the cut is refused (409), the group snapshot ends in error,
+#   and the cut prepared before the hold is undone (no file left);
 # - cut but no release before the deadline: the guest runs at the
 #   deadline, the release reports not held through, the group snapshot is
 #   error (its members kept);
-# - abort while held: the guest runs, the phase is "aborted";
+# - abort while held: the guest runs, the phase is "aborted", nothing left;
 # - stratad killed (-9) while holding: the hold guard resumes the guest at
 #   the deadline though stratad stays down; the restart then ends the
 #   group snapshot in error and the next cut is consistent.
@@ -58,6 +59,23 @@ member_disks() {
   echo "$T/var/volumes/volume-$xa.qcow2 $T/var/volumes/volume-$xb.qcow2 $xa $xb"
 }
 new_id() { python3 -c 'import uuid; print(uuid.uuid4())'; }
+# no_cut_left ID WHAT: a cut of group snapshot ID that was prepared but not
+# made left nothing by the disks: no member's layer name (a second name of
+# the running top), no temporary overlay of a cut, each disk one name.
+no_cut_left() {
+  api GET /v3/snapshots/detail
+  local s f files
+  files=$(ls -a "$T/var/disks")
+  for s in $(jget "' '.join(s['id'] for s in j['snapshots'] if s['group_snapshot_id'] == '$1')"); do
+    grep -q "snap-$s" <<<"$files" && fail "$2: member $s's layer name stayed: $files"
+  done
+  grep -q "strata-cut-" <<<"$files" && fail "$2: a cut's temporary overlay stayed: $files"
+  for f in cutvm-a cutvm-b; do
+    [[ $(stat -c %h "$T/var/disks/$f.qcow2") == 1 ]] ||
+      fail "$2: $f.qcow2 has $(stat -c %h "$T/var/disks/$f.qcow2") names"
+  done
+  return 0
+}
 
 advances 20 cutvm
 
@@ -126,8 +144,9 @@ expect_code 409 "a cut after the deadline"
 api GET "/v3/os-strata-group-cuts/$id"
 [[ $(phase) == expired ]] || fail "the hold past its deadline: $BODY"
 wait_status group_snapshot "$id" error 60
+no_cut_left "$id" "no cut before the deadline"
 advances 10 cutvm
-pass "no cut before the deadline: the guest ran again by itself, the cut was refused (409), the group snapshot is error"
+pass "no cut before the deadline: the guest ran again by itself, the cut was refused (409), the group snapshot is error, the prepared cut undone"
 
 # 4. Cut, but no release before the deadline.
 id=$(new_id)
@@ -159,8 +178,9 @@ expect_code 200 "abort"
 [[ $(phase) == aborted ]] || fail "abort: $BODY"
 [[ $(state) == running ]] || fail "after the abort the guest is $(state)"
 wait_status group_snapshot "$id" error 60
+no_cut_left "$id" "abort while held"
 advances 10 cutvm
-pass "abort while held: the guest runs, the group snapshot is error"
+pass "abort while held: the guest runs, the group snapshot is error, the prepared cut undone"
 
 # 6. kill -9 while holding: the guard keeps the deadline.
 id=$(new_id)
