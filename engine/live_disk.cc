@@ -1,11 +1,12 @@
 // Disks of running domains (R2.2, R2.3, R2.8 live).
 //
-// Cut-over (LiveCutOver). Renaming the top under a running qemu and then
-// switching it to a new overlay at the old path LOSES WRITES: during the
-// switch qemu reopens the old top read-only by its path, which then names the
-// new overlay (found with the test guest: the records in flight at the
-// switch vanished). So the old path must keep naming the old top until qemu
-// has switched:
+// Cut-over (PrepareLiveSwitch, SwitchLive, then LivePivotBack; the
+// snapshot task runs them through CutTop and StoreLayer). Renaming the top
+// under a running qemu and then switching it to a new overlay at the old path
+// LOSES WRITES: during the switch qemu reopens the old top read-only by its
+// path, which then names the new overlay (found with the test guest: the
+// records in flight at the switch vanished). So the old path must keep naming
+// the old top until qemu has switched:
 //   1. link(disk, snap-<S>): the top gets its snapshot name as a 2nd name;
 //   2. libvirt external disk-only snapshot onto a temporary overlay whose
 //      backing file is snap-<S> (qemu reopens the old top by `disk`: still
@@ -69,29 +70,6 @@ LiveDisks::DomainUsing(const std::string& path) {
       if (canon.ok() && *canon == path) return Found({d, disk.target});
     }
   return Found();
-}
-
-Status LiveDisks::LiveCutOver(Journal& j, const db::VolumeRecord& vol,
-                              const LiveDisk& live, const std::string& layer,
-                              uint64_t virtual_size) {
-  STRATA_ASSIGN_OR_RETURN(std::string cut,
-                          LiveSwitch(j, vol, live, layer, virtual_size));
-  return LivePivotBack(j, vol, live, layer, virtual_size, cut);
-}
-
-Result<std::string> LiveDisks::LiveSwitch(Journal& j,
-                                          const db::VolumeRecord& vol,
-                                          const LiveDisk& live,
-                                          const std::string& layer,
-                                          uint64_t virtual_size) {
-  STRATA_ASSIGN_OR_RETURN(std::string cut,
-                          PrepareLiveSwitch(j, vol, layer, virtual_size));
-  Status s = SwitchLive(live, cut);
-  if (!s.ok()) {
-    UndoLiveSwitch(layer, cut);
-    return s;
-  }
-  return cut;
 }
 
 Result<std::string> LiveDisks::PrepareLiveSwitch(Journal& j,

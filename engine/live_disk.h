@@ -25,26 +25,17 @@ class LiveDisks : public EnginePart {
   // Finds the domain (and target) whose disk is `path`, if any.
   Result<std::optional<std::pair<hypervisor::DomainInfo, std::string>>>
   DomainUsing(const std::string& path);
-  // R2.3 for a running VM: the top's writes so far become `layer` (a hard
-  // link, then the only name of that file) and the VM continues on a new,
-  // empty overlay at the disk's path.
-  Status LiveCutOver(Journal& j, const db::VolumeRecord& vol,
-                     const LiveDisk& live, const std::string& layer,
-                     uint64_t virtual_size);
-  // LiveCutOver's two halves. LiveSwitch is the cut: from its return the
-  // VM writes to a temporary overlay (returned) on `layer`, which holds
-  // the writes so far. LivePivotBack then puts the VM back on the disk's
-  // path. A group's cut (group_cut.cc) holds its VMs for the first only.
-  Result<std::string> LiveSwitch(Journal& j, const db::VolumeRecord& vol,
-                                 const LiveDisk& live, const std::string& layer,
-                                 uint64_t virtual_size);
-  // LiveSwitch's own halves, for a cut whose instant comes later (a
-  // group's, group_cut.cc, which holds its VMs for the switch alone):
-  // PrepareLiveSwitch links the top to `layer` and makes the temporary
-  // overlay on it (returned), journalled up to create.switch_vm, and
-  // changes nothing the VM sees; SwitchLive moves the VM onto it; and
-  // UndoLiveSwitch removes both names when the switch failed or will not
-  // happen (a crash in between is recovery's, as a crash mid-LiveSwitch).
+  // R2.3 for a running VM, the cut-over: the top's writes so far become
+  // `layer` (a hard link, then the only name of that file) and the VM
+  // continues on a new, empty overlay at the disk's path. In steps, so
+  // that a cut's instant can come later (a group's, group_cut.cc, holds
+  // its VMs for SwitchLive alone): PrepareLiveSwitch links the top to
+  // `layer` and makes a temporary overlay on it (returned), journalled up
+  // to create.switch_vm, and changes nothing the VM sees; SwitchLive is the
+  // cut, after which the VM writes to that overlay; UndoLiveSwitch removes
+  // both names when the switch failed or will not happen (a crash in
+  // between is recovery's); LivePivotBack then puts the VM back on the
+  // disk's path.
   Result<std::string> PrepareLiveSwitch(Journal& j, const db::VolumeRecord& vol,
                                         const std::string& layer,
                                         uint64_t virtual_size);

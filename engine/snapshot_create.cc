@@ -1,6 +1,7 @@
 // The snapshot-create task (R2.1–R2.6). A running VM's cut-over is
-// LiveCutOver (live_disk.cc); a disk no running VM holds takes these steps,
-// each journalled before it acts (recover.cc undoes or finishes them):
+// live_disk.cc's (CutTop, then LivePivotBack in StoreLayer); a disk no running
+// VM holds takes these steps, each journalled before it acts (recover.cc undoes
+// or finishes them):
 //   create.prepare_overlay  new empty overlay at a temp name, backing = the
 //                           name the top is about to get
 //   create.rename_top       R2.3: disk → <stem>.snap-<id>.qcow2 (nothing is
